@@ -1,0 +1,59 @@
+# cdrcap: every target bootstraps what it needs on a fresh machine with Python 3.11.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+EMU_VENV := .venv-emu
+BIN := $(VENV)/bin
+# The emulator pins botocore, which would pull the project's boto3 down, so it lives in its own venv.
+MINISTACK_VERSION := 1.5.33
+export CDRCAP_MINISTACK_BIN ?= $(CURDIR)/$(EMU_VENV)/bin/ministack
+
+.PHONY: all venv emulator test unit functional e2e demo bench lint fmt clean
+
+all: lint test
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $@
+
+$(EMU_VENV)/.installed:
+	$(PYTHON) -m venv $(EMU_VENV)
+	$(EMU_VENV)/bin/pip install -q --upgrade pip
+	$(EMU_VENV)/bin/pip install -q 'ministack==$(MINISTACK_VERSION)'
+	touch $@
+
+venv: $(BIN)/.installed
+emulator: $(EMU_VENV)/.installed
+
+# The functional and e2e tests start their own emulator on a free loopback port (tests/conftest.py).
+test: venv emulator
+	$(BIN)/pytest
+
+unit: venv
+	$(BIN)/pytest -m unit
+
+functional: venv emulator
+	$(BIN)/pytest -m functional
+
+e2e: venv emulator
+	$(BIN)/pytest -m e2e
+
+demo: venv emulator
+	$(BIN)/cdrcap run --target local --profile demo
+
+bench: venv emulator
+	$(BIN)/python -m tests.benchmarks
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(if $(wildcard infra/*.yaml),$(BIN)/cfn-lint infra/*.yaml)
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) $(EMU_VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

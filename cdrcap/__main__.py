@@ -1,0 +1,5 @@
+import sys
+
+from cdrcap.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `cdrcap` subcommand, each with `register(parser)` that sets `func`."""

@@ -1,0 +1,1 @@
+"""The embedded local stack: emulator supervisor, shard-limits proxy and local event-source runtime."""

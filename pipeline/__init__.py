@@ -1,0 +1,1 @@
+"""The cdrcap Lambda function: decode, validate, normalise, aggregate and emit telecom CDRs from Kinesis."""
