@@ -27,7 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("verify", "check that every CDR of a run is accounted for exactly once"),
     "package": ("package", "build the deterministic Lambda zip"),
     "deploy": ("deploy", "deploy the pipeline stack to AWS through a change set"),
-    "fraud-eval": ("fraud_eval", "measure the fraud rules' precision and recall against injected ground truth"),
+    "fraud-eval": (
+        "fraud_eval",
+        "measure the fraud rules' precision and recall against injected ground truth",
+    ),
 }
 
 Handler = Callable[[argparse.Namespace], int]

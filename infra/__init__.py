@@ -1,1 +1,1 @@
-"""Infrastructure: CloudFormation for AWS, packaging and deploy, and the embedded local stack (infra/local)."""
+"""Infrastructure: CloudFormation for AWS, packaging and deploy, and the local stack (infra/local)."""

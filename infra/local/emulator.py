@@ -183,7 +183,9 @@ def start_emulator(
     url = emulator.endpoint_url
     if not wait_until(lambda: process.poll() is not None or is_healthy(url), ready_timeout_s):
         emulator.stop()
-        raise EmulatorError(f"MiniStack did not answer on {url} within {ready_timeout_s:.0f} s; see {log_path}")
+        raise EmulatorError(
+            f"MiniStack did not answer on {url} within {ready_timeout_s:.0f} s; see {log_path}"
+        )
     if process.poll() is not None:
         raise EmulatorError(f"MiniStack exited with code {process.returncode} at start; see {log_path}")
     return emulator
