@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.config import Config
-
-LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,9 @@ class Target:
 
 def session_for(target: Target) -> boto3.Session:
     if target.is_local:
-        return boto3.Session(region_name=target.region, **LOCAL_CREDENTIALS)
+        return boto3.Session(
+            region_name=target.region, aws_access_key_id="test", aws_secret_access_key="test"
+        )
     return boto3.Session(profile_name=target.profile, region_name=target.region)
 
 
@@ -55,6 +55,5 @@ def client(
         connect_timeout=5,
         read_timeout=30,
     )
-    return (session or session_for(target)).client(
-        service, endpoint_url=target.resolved_endpoint(service), config=config
-    )
+    chosen: Any = cast(Any, session or session_for(target))  # the stubs only type literal service names
+    return chosen.client(service, endpoint_url=target.resolved_endpoint(service), config=config)
