@@ -1,0 +1,152 @@
+"""The local event-source-mapping runtime: wires shards, pollers, lanes, worker processes and telemetry.
+
+`EsmRuntime(config).start()` runs in the calling process (tests); `python -m infra.local.esm --config F`
+runs it as the long-lived process `cdrcap up` starts. Concurrency is shards x parallelization factor,
+capped by `concurrency_limit`, which also sizes the worker-process pool (spawned, so a threaded parent is
+safe; the handler is imported once per worker, like a Lambda cold start).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import orjson
+
+from infra.aws import Target, client
+from infra.local.esm.checkpoints import CheckpointStore, ShardProgress
+from infra.local.esm.config import EsmConfig
+from infra.local.esm.events import StreamRecord, on_failure_record
+from infra.local.esm.lane import Lane, Shared
+from infra.local.esm.poller import ShardPoller
+from infra.local.esm.telemetry import Telemetry
+from infra.local.esm.worker import init_worker
+
+LOG = logging.getLogger(__name__)
+HOUSEKEEPING_INTERVAL_S = 0.5
+
+
+class EsmRuntime:
+    def __init__(self, config: EsmConfig) -> None:
+        self.config = config
+        self.stop_event = threading.Event()
+        target = Target(
+            name="local",
+            region=config.region,
+            endpoint_url=config.endpoint_url,
+            kinesis_endpoint_url=config.kinesis_endpoint_url,
+            is_local=True,
+        )
+        # The poller handles throttles itself (backoff, then the same iterator), so botocore must not.
+        self.kinesis: Any = client(target, "kinesis", retries=0)
+        self.sqs: Any = client(target, "sqs")
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.telemetry = Telemetry(config.trace_path, config.metrics_path)
+        self.checkpoints = CheckpointStore(config.checkpoint_path, config.stream_arn)
+        self.progress: dict[str, ShardProgress] = {}
+        self.pollers: list[ShardPoller] = []
+        self.lanes: list[Lane] = []
+        self.executor: ProcessPoolExecutor | None = None
+        self._housekeeper: threading.Thread | None = None
+
+    def _shard_ids(self) -> list[str]:
+        shards: list[str] = []
+        arguments: dict[str, Any] = {"StreamName": self.config.stream_name}
+        while True:
+            page = self.kinesis.list_shards(**arguments)
+            shards += [
+                s["ShardId"]
+                for s in page["Shards"]
+                if not s["SequenceNumberRange"].get("EndingSequenceNumber")
+            ]
+            if not page.get("NextToken"):
+                return shards
+            arguments = {"NextToken": page["NextToken"]}
+
+    def start(self) -> None:
+        config = self.config
+        shard_ids = self._shard_ids()
+        saved = self.checkpoints.load()
+        workers = min(len(shard_ids) * config.parallelization_factor, config.concurrency_limit)
+        self.executor = ProcessPoolExecutor(
+            max_workers=max(1, workers),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(config.handler, self._worker_env()),
+        )
+        shared = Shared(
+            config=config,
+            executor=self.executor,
+            telemetry=self.telemetry,
+            on_failure=self._deliver_on_failure,
+            stop=self.stop_event,
+            in_flight=[0],
+            in_flight_lock=threading.Lock(),
+        )
+        for shard_id in shard_ids:
+            progress = self.progress[shard_id] = ShardProgress(saved.get(shard_id))
+            lanes = [Lane(shared, shard_id, i, progress) for i in range(config.parallelization_factor)]
+            self.lanes += lanes
+            self.pollers.append(
+                ShardPoller(config, self.kinesis, shard_id, lanes, progress, self.telemetry, self.stop_event)
+            )
+        for thread in [*self.lanes, *self.pollers]:
+            thread.start()
+        self._housekeeper = threading.Thread(target=self._housekeeping, name="esm-housekeeping", daemon=True)
+        self._housekeeper.start()
+
+    def _worker_env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.config.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": self.config.region,
+            "AWS_REGION": self.config.region,
+            "AWS_LAMBDA_FUNCTION_NAME": self.config.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.config.memory_mb),
+            **self.config.handler_env,
+        }
+
+    def _deliver_on_failure(
+        self, records: list[StreamRecord], condition: str, invoke_count: int, function_error: str | None
+    ) -> None:
+        if not self.config.on_failure_destination_url:
+            return  # no destination: Lambda discards the records too
+        document = on_failure_record(
+            records,
+            self.config,
+            condition=condition,
+            invoke_count=invoke_count,
+            function_error=function_error,
+        )
+        self.sqs.send_message(
+            QueueUrl=self.config.on_failure_destination_url, MessageBody=orjson.dumps(document).decode()
+        )
+        self.telemetry.metric("OnFailureDestinationDeliveredEventCount", len(records), records[0].shard_id)
+
+    def _housekeeping(self) -> None:
+        while not self.stop_event.wait(HOUSEKEEPING_INTERVAL_S):
+            try:
+                self.telemetry.flush()
+                self.checkpoints.save(self.progress)
+            except OSError as error:  # a full disk must not kill the runtime; say it and keep going
+                LOG.warning("could not save checkpoints or metrics: %s", error)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Finish the invocations in flight, save checkpoints; unsent buffered records are read again."""
+        self.stop_event.set()
+        for thread in [*self.pollers, *self.lanes]:
+            thread.join(timeout=timeout_s)
+        if self._housekeeper is not None:
+            self._housekeeper.join(timeout=timeout_s)
+        self.checkpoints.save(self.progress)
+        self.telemetry.flush(everything=True)
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def checkpoint_of(self, shard_id: str) -> str | None:
+        progress = self.progress.get(shard_id)
+        return progress.checkpoint if progress else None
