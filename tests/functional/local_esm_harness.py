@@ -93,7 +93,9 @@ class StreamFixture:
         messages: list[dict[str, Any]] = []
 
         def drained() -> bool:
-            response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
             messages.extend(json.loads(m["Body"]) for m in response.get("Messages", []))
             return len(messages) >= expected
 
@@ -111,9 +113,11 @@ def stream_fixture(
     name = f"esm-test-{time.monotonic_ns()}"
     kinesis.create_stream(StreamName=name, ShardCount=shards)
     summary = wait_for(
-        lambda: (s := kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"])
-        and s["StreamStatus"] == "ACTIVE"
-        and s
+        lambda: (
+            (s := kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"])
+            and s["StreamStatus"] == "ACTIVE"
+            and s
+        )
     )
     queue_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     proxy = LimitsProxyServer(free_port(), emulator.endpoint_url, scale)

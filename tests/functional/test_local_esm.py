@@ -110,7 +110,9 @@ def test_bisect_isolates_the_failing_record(stream: StreamFixture) -> None:
 
 def test_partial_batch_failure_redelivers_from_the_lowest_failed_record(stream: StreamFixture) -> None:
     # Given ReportBatchItemFailures and a handler that fails one record once
-    config = stream.config("flaky_once", batch_size=6, batching_window_s=1.0, bisect_batch_on_function_error=False)
+    config = stream.config(
+        "flaky_once", batch_size=6, batching_window_s=1.0, bisect_batch_on_function_error=False
+    )
     items = small(6)
     items[2] = ("key-2", b"flaky")
     with running(config):
@@ -129,7 +131,11 @@ def test_partial_batch_failure_redelivers_from_the_lowest_failed_record(stream: 
 def test_exhausted_retries_send_batch_metadata_to_the_on_failure_destination(stream: StreamFixture) -> None:
     # Given two retries, no bisect, and a function that always fails
     config = stream.config(
-        "always_fail", batch_size=3, batching_window_s=1.0, max_retry_attempts=2, bisect_batch_on_function_error=False
+        "always_fail",
+        batch_size=3,
+        batching_window_s=1.0,
+        max_retry_attempts=2,
+        bisect_batch_on_function_error=False,
     )
     with running(config):
         # When a batch of 3 arrives
@@ -142,7 +148,11 @@ def test_exhausted_retries_send_batch_metadata_to_the_on_failure_destination(str
     assert message["requestContext"]["approximateInvokeCount"] == 3
     assert message["responseContext"]["functionError"] == "Unhandled"
     info = message["KinesisBatchInfo"]
-    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (numbers[0], numbers[2], 3)
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        numbers[0],
+        numbers[2],
+        3,
+    )
     assert info["streamArn"] == stream.stream_arn
     assert "data" not in str(message).lower().replace("metadata", "")
 

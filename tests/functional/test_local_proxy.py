@@ -68,7 +68,9 @@ def test_put_record_over_the_limit_gets_the_400_error(stream: StreamFixture) -> 
     # Given one shard's write budget used up by one key
     client = through_proxy(stream)
     budget = int(KINESIS_SHARD_WRITE_RECORDS_PER_S * SCALE)
-    client.put_records(StreamName=stream.stream_name, Records=[{"PartitionKey": "same", "Data": b"x"}] * budget)
+    client.put_records(
+        StreamName=stream.stream_name, Records=[{"PartitionKey": "same", "Data": b"x"}] * budget
+    )
     # When one more record with that key arrives
     with pytest.raises(ClientError) as raised:
         client.put_record(StreamName=stream.stream_name, PartitionKey="same", Data=b"x")

@@ -1,4 +1,4 @@
-"""`cdrcap up/status/down` and LocalStack: the whole local stack starts, serves, and stops without leftovers."""
+"""`cdrcap up/status/down` and LocalStack: the local stack starts, serves, and stops without leftovers."""
 
 from __future__ import annotations
 
@@ -71,15 +71,18 @@ def test_up_serves_the_pipeline_and_down_leaves_no_process(
         aws_secret_access_key="test",
     )
     kinesis.put_records(
-        StreamName=info.input_stream_name, Records=[{"PartitionKey": str(i), "Data": b"cdr"} for i in range(20)]
+        StreamName=info.input_stream_name,
+        Records=[{"PartitionKey": str(i), "Data": b"cdr"} for i in range(20)],
     )
     # Then the runtime's worker processes handle them
     log = out_dir / "invocations.jsonl"
     lines = wait_for(
-        lambda: log.exists()
-        and (rows := [json.loads(x) for x in log.read_text().splitlines()])
-        and sum(len(r["sequence_numbers"]) for r in rows) >= 20
-        and rows
+        lambda: (
+            log.exists()
+            and (rows := [json.loads(x) for x in log.read_text().splitlines()])
+            and sum(len(r["sequence_numbers"]) for r in rows) >= 20
+            and rows
+        )
     )
     workers = {row["pid"] for row in lines}
     assert all(local.alive().values())
@@ -92,7 +95,7 @@ def test_up_serves_the_pipeline_and_down_leaves_no_process(
 
 def test_up_twice_is_refused_with_the_fix(stack: tuple[LocalStack, StackInfo]) -> None:
     local, info = stack
-    with pytest.raises(LocalStackError, match="already up.*cdrcap down"):
+    with pytest.raises(LocalStackError, match=r"already up.*cdrcap down"):
         local.up(info.config)
 
 
@@ -108,7 +111,9 @@ def test_status_json_gives_endpoints_and_every_resource(
     assert printed["running"] == {"emulator": True, "proxy": True, "esm": True}
 
 
-def test_down_with_nothing_up_exits_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_down_with_nothing_up_exits_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["down", "--state-dir", str(tmp_path)]) == 2
     assert "nothing is up" in capsys.readouterr().err
 

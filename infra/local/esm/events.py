@@ -14,6 +14,7 @@ from infra.local.esm.config import EsmConfig
 
 EVENT_PREFIX = b'{"Records":['
 EVENT_SUFFIX = b"]}"
+EVENT_FRAME_BYTES = len(EVENT_PREFIX) + len(EVENT_SUFFIX)
 
 
 @dataclass(slots=True)
@@ -79,7 +80,7 @@ def to_stream_record(shard_id: str, raw: dict[str, Any], config: EsmConfig) -> S
 
 def payload_bytes(records: list[StreamRecord]) -> int:
     """Bytes of the invocation event `{"Records":[...]}` these records make."""
-    return len(EVENT_PREFIX) + len(EVENT_SUFFIX) + sum(len(r.event_json) for r in records) + len(records) - 1
+    return EVENT_FRAME_BYTES + sum(len(r.event_json) for r in records) + max(0, len(records) - 1)
 
 
 def event_json(records: list[StreamRecord]) -> bytes:

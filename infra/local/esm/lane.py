@@ -18,7 +18,7 @@ from typing import Any
 
 from infra.local.esm.checkpoints import ShardProgress
 from infra.local.esm.config import EsmConfig
-from infra.local.esm.events import StreamRecord, event_json, payload_bytes
+from infra.local.esm.events import EVENT_FRAME_BYTES, StreamRecord, event_json
 from infra.local.esm.telemetry import Telemetry, TraceRow, percentile
 from infra.local.esm.worker import InvokeResult, invoke
 
@@ -52,6 +52,7 @@ class Lane(threading.Thread):
         self.progress = progress
         self._buffer: deque[StreamRecord] = deque()
         self._buffer_since_s = 0.0
+        self._buffer_bytes = 0  # sum of the buffered records' event entries, for the payload cap
         self._ready = threading.Condition()
         self._invocations = 0
 
@@ -62,6 +63,7 @@ class Lane(threading.Thread):
             if not self._buffer:
                 self._buffer_since_s = time.monotonic()
             self._buffer.extend(records)
+            self._buffer_bytes += sum(len(r.event_json) + 1 for r in records)
             self._ready.notify()
 
     @property
@@ -75,7 +77,8 @@ class Lane(threading.Thread):
             return True
         if time.monotonic() - self._buffer_since_s >= self.config.batching_window_s:
             return True
-        return payload_bytes(list(self._buffer)) >= self.config.payload_limit_bytes
+        # Each buffered entry was counted with its separating comma; a batch has one comma fewer.
+        return EVENT_FRAME_BYTES + self._buffer_bytes - 1 >= self.config.payload_limit_bytes
 
     def _next_batch(self) -> list[StreamRecord] | None:
         """Wait until the batch size, the window or the payload cap says go; None when stopping."""
@@ -89,12 +92,13 @@ class Lane(threading.Thread):
             if self.shared.stop.is_set():
                 return None
             batch: list[StreamRecord] = []
-            size = payload_bytes([])
+            size = EVENT_FRAME_BYTES
             while self._buffer and len(batch) < self.config.batch_size:
                 entry = len(self._buffer[0].event_json) + (1 if batch else 0)
                 if batch and size + entry > self.config.payload_limit_bytes:
                     break
                 batch.append(self._buffer.popleft())
+                self._buffer_bytes -= len(batch[-1].event_json) + 1
                 size += entry
             if self._buffer:
                 self._buffer_since_s = time.monotonic()
