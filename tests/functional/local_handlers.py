@@ -74,3 +74,10 @@ def flaky_once(event: dict[str, Any], context: Any) -> dict[str, Any]:
             except FileExistsError:
                 pass
     return {"batchItemFailures": failures}
+
+
+def noop(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The trivial handler for throughput benchmarks: decodes the data, nothing else."""
+    for entry in event["Records"]:
+        base64.b64decode(entry["kinesis"]["data"])
+    return {"batchItemFailures": []}

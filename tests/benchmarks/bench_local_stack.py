@@ -1,0 +1,177 @@
+"""Benchmarks of the local stack: the limits proxy's overhead and the stack's sustained records/s.
+
+`python -m tests.benchmarks.bench_local_stack [--records N --rate R --shards S]`; prints one JSON document.
+Bounded: at most `--records` records and `--duration-s` seconds of load, then a drain deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from infra.local import processes
+from infra.local.emulator import free_port, start_emulator
+from infra.local.stack import LocalStack, LocalStackConfig
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "functional" / "data" / "pipeline_contract.yaml"
+RECORD = b"x" * 200  # about the size of one wire CDR
+PUT_BATCH = 500
+DRAIN_DEADLINE_S = 120.0
+
+
+def kinesis_client(url: str) -> Any:
+    return boto3.client(
+        "kinesis",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=16),
+    )
+
+
+def put_rate(url: str, stream: str, calls: int, threads: int) -> dict[str, float]:
+    """Records/s and per-call latency of PutRecords (500 x 200 B) from `threads` parallel callers."""
+    latencies_ms: list[float] = []
+    lock = threading.Lock()
+
+    def caller(index: int) -> None:
+        client = kinesis_client(url)
+        for call in range(calls):
+            records = [{"PartitionKey": f"{index}-{call}-{i}", "Data": RECORD} for i in range(PUT_BATCH)]
+            started = time.perf_counter()
+            client.put_records(StreamName=stream, Records=records)
+            with lock:
+                latencies_ms.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=caller, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed_s = time.perf_counter() - started
+    return {
+        "records_per_s": round(calls * threads * PUT_BATCH / elapsed_s),
+        "call_p50_ms": round(statistics.median(latencies_ms), 2),
+    }
+
+
+def proxy_overhead(shards: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as work:
+        emulator = start_emulator(log_dir=Path(work))
+        try:
+            direct = kinesis_client(emulator.endpoint_url)
+            direct.create_stream(StreamName="bench", ShardCount=shards)
+            time.sleep(0.5)
+            # Its own process, as under `cdrcap up`: in this one it would fight the callers for the GIL.
+            port = free_port()
+            log_path = Path(work) / "proxy.log"
+            arguments = ["--upstream", emulator.endpoint_url, "--port", str(port), "--scale", "1000"]
+            pid = processes.spawn_module("infra.local.limits_proxy", arguments, log_path=log_path)
+            processes.wait_for_port(pid, port, timeout_s=30, log_path=log_path)
+            result = {}
+            try:
+                for threads in (1, 4):
+                    result[f"direct_{threads}_callers"] = put_rate(
+                        emulator.endpoint_url, "bench", 20, threads
+                    )
+                    result[f"proxy_{threads}_callers"] = put_rate(
+                        f"http://127.0.0.1:{port}", "bench", 20, threads
+                    )
+            finally:
+                processes.stop_pid(pid, timeout_s=10)
+            return result
+        finally:
+            emulator.stop()
+
+
+def stack_throughput(
+    shards: int, rate_rps: float, records: int, duration_s: float, scale: float
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as work:
+        stack = LocalStack(Path(work) / "state")
+        info = stack.up(
+            LocalStackConfig(
+                shards=shards,
+                port=free_port(),
+                scale=scale,
+                batch_size=500,
+                template_path=str(TEMPLATE),
+                handler="tests.functional.local_handlers.noop",
+            )
+        )
+        try:
+            client = kinesis_client(info.kinesis_endpoint_url)
+            offered = accepted = 0
+            started = time.monotonic()
+            while offered < records and time.monotonic() - started < duration_s:
+                due = int((time.monotonic() - started) * rate_rps) - offered
+                if due < 1:
+                    time.sleep(0.005)
+                    continue
+                batch = [
+                    {"PartitionKey": f"k{offered + i}", "Data": RECORD} for i in range(min(due, PUT_BATCH))
+                ]
+                response = client.put_records(StreamName=info.input_stream_name, Records=batch)
+                offered += len(batch)
+                accepted += len(batch) - response["FailedRecordCount"]
+            load_s = time.monotonic() - started
+            trace_path = Path(info.trace_path)
+            deadline = time.monotonic() + DRAIN_DEADLINE_S
+            rows: list[dict[str, str]] = []
+            while time.monotonic() < deadline:
+                with open(trace_path, newline="") as handle:
+                    rows = list(csv.DictReader(handle))
+                if sum(int(r["batch_records"]) for r in rows) >= accepted:
+                    break
+                time.sleep(0.5)
+            processed = sum(int(r["batch_records"]) for r in rows)
+            first_ms = min(int(r["start_epoch_ms"]) for r in rows)
+            last_ms = max(int(r["end_epoch_ms"]) for r in rows)
+            ages = sorted(float(r["iterator_age_ms"]) for r in rows)
+            return {
+                "shards": shards,
+                "scale": scale,
+                "target_rps": rate_rps,
+                "offered": offered,
+                "accepted": accepted,
+                "accepted_rps": round(accepted / load_s),
+                "processed": processed,
+                "processed_rps": round(processed / ((last_ms - first_ms) / 1000)),
+                "invocations": len(rows),
+                "iterator_age_p99_ms": ages[int(0.99 * (len(ages) - 1))],
+                "iterator_age_max_ms": ages[-1],
+            }
+        finally:
+            stack.down()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=3000.0)
+    parser.add_argument("--records", type=int, default=60_000)
+    parser.add_argument("--duration-s", type=float, default=30.0)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--skip-proxy", action="store_true")
+    args = parser.parse_args()
+    report: dict[str, Any] = {}
+    if not args.skip_proxy:
+        report["proxy_overhead"] = proxy_overhead(args.shards)
+    report["stack"] = stack_throughput(args.shards, args.rate, args.records, args.duration_s, args.scale)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
