@@ -128,6 +128,16 @@ def failure_reasons(cloudformation: Any, stack_name: str) -> str:
     return "; ".join(reasons[:5]) or "(no reason given)"
 
 
+def function_environment(lambda_client: Any, function_name: str) -> dict[str, str]:
+    """The handler's environment as the template defines it (empty when the emulator does not say)."""
+    try:
+        configuration = lambda_client.get_function_configuration(FunctionName=function_name)
+    except Exception:  # an emulator without the function's configuration: the caller's defaults apply
+        return {}
+    variables = configuration.get("Environment", {}).get("Variables", {})
+    return {str(k): str(v) for k, v in variables.items()}
+
+
 def enable_ttl(dynamodb: Any, table_name: str) -> None:
     dynamodb.update_time_to_live(
         TableName=table_name,

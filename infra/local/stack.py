@@ -49,7 +49,7 @@ class LocalStackConfig:
     region: str = "us-east-1"
     home_region: str = "US"
     handler: str = DEFAULT_HANDLER
-    memory_mb: int = 1024
+    memory_mb: int = 512
     function_timeout_s: int = 60
     bisect_batch_on_function_error: bool = True
     template_path: str = str(deploy_local.TEMPLATE_PATH)
@@ -196,7 +196,10 @@ class LocalStack:
         processes.wait_for_port(pids["proxy"], proxy_port, timeout_s=READY_TIMEOUT_S, log_path=proxy_log)
         proxy_url = f"http://127.0.0.1:{proxy_port}"
 
-        esm_config = self._esm_config(config, outputs, emulator.endpoint_url, proxy_url)
+        template_env = deploy_local.function_environment(
+            client(target, "lambda"), outputs[constants.OUTPUT_FUNCTION_NAME]
+        )
+        esm_config = self._esm_config(config, outputs, template_env, emulator.endpoint_url, proxy_url)
         esm_path = self.state_dir / "esm.json"
         esm_path.write_text(json.dumps(esm_config.to_dict(), indent=1))
         esm_log = logs / "esm-runtime.log"
@@ -230,8 +233,14 @@ class LocalStack:
         return info
 
     def _esm_config(
-        self, config: LocalStackConfig, outputs: dict[str, str], endpoint_url: str, proxy_url: str
+        self,
+        config: LocalStackConfig,
+        outputs: dict[str, str],
+        template_env: dict[str, str],
+        endpoint_url: str,
+        proxy_url: str,
     ) -> EsmConfig:
+        # The function's environment from the template wins; these fill in what an emulator leaves out.
         handler_env = {
             constants.ENV_INPUT_STREAM_ARN: outputs[constants.OUTPUT_INPUT_STREAM_ARN],
             constants.ENV_OUTPUT_STREAM: outputs[constants.OUTPUT_OUTPUT_STREAM_NAME],
@@ -241,6 +250,7 @@ class LocalStack:
             constants.ENV_ALERT_BUS: outputs[constants.OUTPUT_ALERT_BUS],
             constants.ENV_HOME_REGION: config.home_region,
             constants.ENV_METRICS_NAMESPACE: constants.DEFAULT_METRICS_NAMESPACE,
+            **template_env,
             **config.handler_env,
         }
         return EsmConfig(

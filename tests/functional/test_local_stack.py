@@ -125,3 +125,28 @@ def test_up_on_a_port_in_use_exits_2_with_the_fix(tmp_path: Path, capsys: pytest
         port = busy.getsockname()[1]
         assert main(["up", "--port", str(port), "--state-dir", str(tmp_path)]) == 2
     assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
+
+
+def test_up_deploys_the_pipeline_template_without_ministacks_mapping(tmp_path: Path) -> None:
+    # Given the real infra/pipeline.yaml
+    local = LocalStack(tmp_path / "state")
+    info = local.up(
+        LocalStackConfig(shards=1, port=two_free_ports(), handler="tests.functional.local_handlers.noop")
+    )
+    try:
+        session = boto3.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name=info.region
+        )
+        # Then MiniStack runs no mapping of its own, the table's TTL is on,
+        mappings = session.client("lambda", endpoint_url=info.endpoint_url).list_event_source_mappings()
+        assert mappings["EventSourceMappings"] == []
+        ttl = session.client("dynamodb", endpoint_url=info.endpoint_url).describe_time_to_live(
+            TableName=info.aggregates_table
+        )
+        assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
+        # and the handler gets the function's environment as the template defines it
+        esm = json.loads((local.state_dir / "esm.json").read_text())
+        assert esm["handler_env"]["CDRCAP_MAX_RECORD_BYTES"]
+        assert esm["handler_env"]["CDRCAP_AGGREGATES_TABLE"] == info.aggregates_table
+    finally:
+        local.down()
