@@ -81,3 +81,14 @@ def noop(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for entry in event["Records"]:
         base64.b64decode(entry["kinesis"]["data"])
     return {"batchItemFailures": []}
+
+
+def crash_once(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Kills its own process the first time it runs (as an OOM kill would), then records normally."""
+    marker = Path(os.environ[OUT_ENV]) / "crashed"
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        _log(event)
+        return {"batchItemFailures": []}
+    os._exit(137)

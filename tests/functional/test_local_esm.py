@@ -189,3 +189,19 @@ def test_restart_resumes_after_the_saved_checkpoint(stream: StreamFixture) -> No
         wait_for(lambda: runtime.checkpoint_of("shardId-000000000000") == second[-1])
     # Then the first 5 are not delivered again
     assert stream.processed() == first + second
+
+
+def test_a_worker_that_dies_is_a_function_error_and_the_retry_gets_a_fresh_worker(
+    stream: StreamFixture,
+) -> None:
+    # Given a handler that kills its process on the first invocation
+    config = stream.config(
+        "crash_once", batch_size=10, batching_window_s=0.5, bisect_batch_on_function_error=False
+    )
+    with running(config):
+        # When a batch arrives
+        numbers = stream.put(small(3))
+        wait_for(lambda: len(stream.processed()) >= 3)
+    # Then the first attempt is an error and the retry, in a new worker, processes the batch once
+    assert [(row["outcome"], row["attempt"]) for row in stream.trace()] == [("error", "1"), ("ok", "2")]
+    assert stream.processed() == numbers

@@ -12,15 +12,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 from infra.local.esm.checkpoints import ShardProgress
 from infra.local.esm.config import EsmConfig
 from infra.local.esm.events import EVENT_FRAME_BYTES, StreamRecord, event_json
+from infra.local.esm.pool import WorkerPool
 from infra.local.esm.telemetry import Telemetry, TraceRow, percentile
-from infra.local.esm.worker import InvokeResult, invoke
+from infra.local.esm.worker import InvokeResult
 
 RETRY_BACKOFF_MAX_S = 1.0
 CONDITION_RETRIES = "RetryAttemptsExhausted"
@@ -34,7 +34,7 @@ class Shared:
     """What every lane of the runtime shares."""
 
     config: EsmConfig
-    executor: Executor
+    pool: WorkerPool
     telemetry: Telemetry
     on_failure: OnFailure
     stop: threading.Event
@@ -172,15 +172,13 @@ class Lane(threading.Thread):
             concurrent = self.shared.in_flight[0]
         telemetry.metric("ConcurrentExecutions", concurrent)
         try:
-            future = self.shared.executor.submit(
-                invoke,
+            result = self.shared.pool.invoke(
                 event_json(records),
                 config.function_name,
                 config.function_arn,
                 config.memory_mb,
                 config.function_timeout_s,
             )
-            result = future.result()
         finally:
             with self.shared.in_flight_lock:
                 self.shared.in_flight[0] -= 1

@@ -9,9 +9,7 @@ safe; the handler is imported once per worker, like a Lambda cold start).
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import threading
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import orjson
@@ -22,8 +20,8 @@ from infra.local.esm.config import EsmConfig
 from infra.local.esm.events import StreamRecord, on_failure_record
 from infra.local.esm.lane import Lane, Shared
 from infra.local.esm.poller import ShardPoller
+from infra.local.esm.pool import WorkerPool
 from infra.local.esm.telemetry import Telemetry
-from infra.local.esm.worker import init_worker
 
 LOG = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 0.5
@@ -49,7 +47,7 @@ class EsmRuntime:
         self.progress: dict[str, ShardProgress] = {}
         self.pollers: list[ShardPoller] = []
         self.lanes: list[Lane] = []
-        self.executor: ProcessPoolExecutor | None = None
+        self.pool: WorkerPool | None = None
         self._housekeeper: threading.Thread | None = None
 
     def _shard_ids(self) -> list[str]:
@@ -71,15 +69,10 @@ class EsmRuntime:
         shard_ids = self._shard_ids()
         saved = self.checkpoints.load()
         workers = min(len(shard_ids) * config.parallelization_factor, config.concurrency_limit)
-        self.executor = ProcessPoolExecutor(
-            max_workers=max(1, workers),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=init_worker,
-            initargs=(config.handler, self._worker_env()),
-        )
+        self.pool = WorkerPool(max(1, workers), config.handler, self._worker_env())
         shared = Shared(
             config=config,
-            executor=self.executor,
+            pool=self.pool,
             telemetry=self.telemetry,
             on_failure=self._deliver_on_failure,
             stop=self.stop_event,
@@ -144,8 +137,8 @@ class EsmRuntime:
             self._housekeeper.join(timeout=timeout_s)
         self.checkpoints.save(self.progress)
         self.telemetry.flush(everything=True)
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown()
 
     def checkpoint_of(self, shard_id: str) -> str | None:
         progress = self.progress.get(shard_id)
