@@ -205,3 +205,27 @@ def test_a_worker_that_dies_is_a_function_error_and_the_retry_gets_a_fresh_worke
     # Then the first attempt is an error and the retry, in a new worker, processes the batch once
     assert [(row["outcome"], row["attempt"]) for row in stream.trace()] == [("error", "1"), ("ok", "2")]
     assert stream.processed() == numbers
+
+
+def test_new_shards_after_a_reshard_are_polled(
+    stream: StreamFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a running runtime on one shard that looks for new shards every second
+    monkeypatch.setattr("infra.local.esm.runtime.SHARD_DISCOVERY_TICKS", 2)
+    with running(stream.config("record", batch_size=100)):
+        # When the stream is resharded to 2 and records arrive on the new shards
+        stream.kinesis.update_shard_count(
+            StreamName=stream.stream_name, TargetShardCount=2, ScalingType="UNIFORM_SCALING"
+        )
+        wait_for(
+            lambda: (
+                stream.kinesis.describe_stream_summary(StreamName=stream.stream_name)[
+                    "StreamDescriptionSummary"
+                ]["StreamStatus"]
+                == "ACTIVE"
+            )
+        )
+        numbers = stream.put(small(10))
+        # Then they are processed
+        wait_for(lambda: sorted(stream.processed()) == sorted(numbers))
+    assert len({row["shard_id"] for row in stream.trace()}) >= 2

@@ -25,6 +25,7 @@ from infra.local.esm.telemetry import Telemetry
 
 LOG = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 0.5
+SHARD_DISCOVERY_TICKS = 20  # ListShards every 10 s to notice a reshard
 
 
 class EsmRuntime:
@@ -49,6 +50,7 @@ class EsmRuntime:
         self.lanes: list[Lane] = []
         self.pool: WorkerPool | None = None
         self._housekeeper: threading.Thread | None = None
+        self._shared: Shared | None = None
 
     def _shard_ids(self) -> list[str]:
         shards: list[str] = []
@@ -70,7 +72,7 @@ class EsmRuntime:
         saved = self.checkpoints.load()
         workers = min(len(shard_ids) * config.parallelization_factor, config.concurrency_limit)
         self.pool = WorkerPool(max(1, workers), config.handler, self._worker_env())
-        shared = Shared(
+        self._shared = Shared(
             config=config,
             pool=self.pool,
             telemetry=self.telemetry,
@@ -80,16 +82,28 @@ class EsmRuntime:
             in_flight_lock=threading.Lock(),
         )
         for shard_id in shard_ids:
-            progress = self.progress[shard_id] = ShardProgress(saved.get(shard_id))
-            lanes = [Lane(shared, shard_id, i, progress) for i in range(config.parallelization_factor)]
-            self.lanes += lanes
-            self.pollers.append(
-                ShardPoller(config, self.kinesis, shard_id, lanes, progress, self.telemetry, self.stop_event)
-            )
-        for thread in [*self.lanes, *self.pollers]:
-            thread.start()
+            self._start_shard(shard_id, saved.get(shard_id))
         self._housekeeper = threading.Thread(target=self._housekeeping, name="esm-housekeeping", daemon=True)
         self._housekeeper.start()
+
+    def _start_shard(self, shard_id: str, checkpoint: str | None) -> None:
+        assert self._shared is not None
+        progress = self.progress[shard_id] = ShardProgress(checkpoint)
+        lanes = [Lane(self._shared, shard_id, i, progress) for i in range(self.config.parallelization_factor)]
+        poller = ShardPoller(
+            self.config, self.kinesis, shard_id, lanes, progress, self.telemetry, self.stop_event
+        )
+        self.lanes += lanes
+        self.pollers.append(poller)
+        for thread in [*lanes, poller]:
+            thread.start()
+
+    def _pick_up_new_shards(self) -> None:
+        """After a reshard, poll the new open shards too (from TRIM_HORIZON: their data is all new)."""
+        for shard_id in self._shard_ids():
+            if shard_id not in self.progress:
+                LOG.info("new shard %s: starting its poller", shard_id)
+                self._start_shard(shard_id, None)
 
     def _worker_env(self) -> dict[str, str]:
         return {
@@ -121,20 +135,24 @@ class EsmRuntime:
         self.telemetry.metric("OnFailureDestinationDeliveredEventCount", len(records), records[0].shard_id)
 
     def _housekeeping(self) -> None:
+        ticks = 0
         while not self.stop_event.wait(HOUSEKEEPING_INTERVAL_S):
+            ticks += 1
             try:
                 self.telemetry.flush()
                 self.checkpoints.save(self.progress)
-            except OSError as error:  # a full disk must not kill the runtime; say it and keep going
-                LOG.warning("could not save checkpoints or metrics: %s", error)
+                if ticks % SHARD_DISCOVERY_TICKS == 0:
+                    self._pick_up_new_shards()
+            except Exception as error:  # neither a full disk nor a hiccup of the emulator may stop it
+                LOG.warning("housekeeping failed, will retry: %s", error)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Finish the invocations in flight, save checkpoints; unsent buffered records are read again."""
         self.stop_event.set()
-        for thread in [*self.pollers, *self.lanes]:
-            thread.join(timeout=timeout_s)
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=timeout_s)
+        for thread in [*self.pollers, *self.lanes]:
+            thread.join(timeout=timeout_s)
         self.checkpoints.save(self.progress)
         self.telemetry.flush(everything=True)
         if self.pool is not None:
