@@ -8,6 +8,7 @@ the metrics CSV.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import time
 from dataclasses import dataclass, field
@@ -115,6 +116,20 @@ class StackInfo:
         )
 
 
+def check_handler_importable(handler: str) -> None:
+    """Fail before starting anything: a missing handler would only show as errors in every invocation."""
+    module_name = handler.rpartition(".")[0]
+    try:
+        found = importlib.util.find_spec(module_name) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        raise LocalStackError(
+            f"the handler module {module_name!r} (from {handler!r}) cannot be imported here; "
+            "is it in this checkout? Pass --handler with an importable dotted path"
+        )
+
+
 class LocalStack:
     def __init__(self, state_dir: Path = DEFAULT_STATE_DIR) -> None:
         self.state_dir = state_dir.resolve()
@@ -139,6 +154,7 @@ class LocalStack:
                 f"a local stack is already up from {self.state_dir} (emulator {info.endpoint_url}); "
                 "run `cdrcap down` first, or use another --state-dir and --port"
             )
+        check_handler_importable(config.handler)
         for port in (config.port, config.port + 1):
             if not port_is_free(port):
                 raise LocalStackError(

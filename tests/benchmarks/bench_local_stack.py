@@ -26,6 +26,7 @@ from infra.local.stack import LocalStack, LocalStackConfig
 TEMPLATE = Path(__file__).resolve().parents[1] / "functional" / "data" / "pipeline_contract.yaml"
 RECORD = b"x" * 200  # about the size of one wire CDR
 PUT_BATCH = 500
+PRODUCERS = 3
 DRAIN_DEADLINE_S = 120.0
 
 
@@ -112,20 +113,32 @@ def stack_throughput(
             )
         )
         try:
-            client = kinesis_client(info.kinesis_endpoint_url)
-            offered = accepted = 0
+            counts = {"offered": 0, "accepted": 0}
+            lock = threading.Lock()
             started = time.monotonic()
-            while offered < records and time.monotonic() - started < duration_s:
-                due = int((time.monotonic() - started) * rate_rps) - offered
-                if due < 1:
-                    time.sleep(0.005)
-                    continue
-                batch = [
-                    {"PartitionKey": f"k{offered + i}", "Data": RECORD} for i in range(min(due, PUT_BATCH))
-                ]
-                response = client.put_records(StreamName=info.input_stream_name, Records=batch)
-                offered += len(batch)
-                accepted += len(batch) - response["FailedRecordCount"]
+
+            def produce(index: int) -> None:
+                # Several producers, each paced to its share, so the producer is not the bottleneck.
+                client = kinesis_client(info.kinesis_endpoint_url)
+                share_rps, share_records, sent = rate_rps / PRODUCERS, records // PRODUCERS, 0
+                while sent < share_records and time.monotonic() - started < duration_s:
+                    due = min(int((time.monotonic() - started) * share_rps) - sent, PUT_BATCH)
+                    if due < 1:
+                        time.sleep(0.005)
+                        continue
+                    batch = [{"PartitionKey": f"k{index}-{sent + i}", "Data": RECORD} for i in range(due)]
+                    response = client.put_records(StreamName=info.input_stream_name, Records=batch)
+                    sent += due
+                    with lock:
+                        counts["offered"] += due
+                        counts["accepted"] += due - response["FailedRecordCount"]
+
+            producers = [threading.Thread(target=produce, args=(i,)) for i in range(PRODUCERS)]
+            for producer in producers:
+                producer.start()
+            for producer in producers:
+                producer.join()
+            offered, accepted = counts["offered"], counts["accepted"]
             load_s = time.monotonic() - started
             trace_path = Path(info.trace_path)
             deadline = time.monotonic() + DRAIN_DEADLINE_S

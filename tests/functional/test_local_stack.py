@@ -123,7 +123,8 @@ def test_up_on_a_port_in_use_exits_2_with_the_fix(tmp_path: Path, capsys: pytest
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        assert main(["up", "--port", str(port), "--state-dir", str(tmp_path)]) == 2
+        arguments = ["up", "--port", str(port), "--handler", "tests.functional.local_handlers.noop"]
+        assert main([*arguments, "--state-dir", str(tmp_path)]) == 2
     assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
 
 
@@ -150,3 +151,13 @@ def test_up_deploys_the_pipeline_template_without_ministacks_mapping(tmp_path: P
         assert esm["handler_env"]["CDRCAP_AGGREGATES_TABLE"] == info.aggregates_table
     finally:
         local.down()
+
+
+def test_up_with_a_handler_that_cannot_be_imported_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["up", "--handler", "no_such_package.handler.handler", "--state-dir", str(tmp_path)]
+    assert main(arguments) == 2
+    assert "'no_such_package.handler' (from 'no_such_package.handler.handler') cannot be imported" in (
+        capsys.readouterr().err
+    )
