@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing
 import statistics
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,25 @@ def proxy_overhead(shards: int) -> dict[str, Any]:
             emulator.stop()
 
 
+def produce(
+    url: str, stream: str, index: int, rate_rps: float, records: int, duration_s: float, start_epoch_s: float
+) -> tuple[int, int]:
+    """One producer process: PutRecords at `rate_rps` from `start_epoch_s`; returns (offered, accepted)."""
+    client = kinesis_client(url)
+    time.sleep(max(0.0, start_epoch_s - time.time()))
+    offered = accepted = 0
+    while offered < records and time.time() - start_epoch_s < duration_s:
+        due = min(int((time.time() - start_epoch_s) * rate_rps) - offered, PUT_BATCH)
+        if due < 1:
+            time.sleep(0.005)
+            continue
+        batch = [{"PartitionKey": f"k{index}-{offered + i}", "Data": RECORD} for i in range(due)]
+        response = client.put_records(StreamName=stream, Records=batch)
+        offered += due
+        accepted += due - response["FailedRecordCount"]
+    return offered, accepted
+
+
 def stack_throughput(
     shards: int, rate_rps: float, records: int, duration_s: float, scale: float
 ) -> dict[str, Any]:
@@ -113,32 +134,27 @@ def stack_throughput(
             )
         )
         try:
-            counts = {"offered": 0, "accepted": 0}
-            lock = threading.Lock()
             started = time.monotonic()
-
-            def produce(index: int) -> None:
-                # Several producers, each paced to its share, so the producer is not the bottleneck.
-                client = kinesis_client(info.kinesis_endpoint_url)
-                share_rps, share_records, sent = rate_rps / PRODUCERS, records // PRODUCERS, 0
-                while sent < share_records and time.monotonic() - started < duration_s:
-                    due = min(int((time.monotonic() - started) * share_rps) - sent, PUT_BATCH)
-                    if due < 1:
-                        time.sleep(0.005)
-                        continue
-                    batch = [{"PartitionKey": f"k{index}-{sent + i}", "Data": RECORD} for i in range(due)]
-                    response = client.put_records(StreamName=info.input_stream_name, Records=batch)
-                    sent += due
-                    with lock:
-                        counts["offered"] += due
-                        counts["accepted"] += due - response["FailedRecordCount"]
-
-            producers = [threading.Thread(target=produce, args=(i,)) for i in range(PRODUCERS)]
-            for producer in producers:
-                producer.start()
-            for producer in producers:
-                producer.join()
-            offered, accepted = counts["offered"], counts["accepted"]
+            # Producer processes, each paced to its share: in one process the GIL would cap the offered rate.
+            with ProcessPoolExecutor(PRODUCERS, mp_context=multiprocessing.get_context("spawn")) as pool:
+                start_epoch_s = time.time() + 2.0  # after the producers have spawned
+                shares = [
+                    pool.submit(
+                        produce,
+                        info.kinesis_endpoint_url,
+                        info.input_stream_name,
+                        index,
+                        rate_rps / PRODUCERS,
+                        records // PRODUCERS,
+                        duration_s,
+                        start_epoch_s,
+                    )
+                    for index in range(PRODUCERS)
+                ]
+                outcomes = [share.result() for share in shares]
+            offered = sum(o[0] for o in outcomes)
+            accepted = sum(o[1] for o in outcomes)
+            started += 2.0
             load_s = time.monotonic() - started
             trace_path = Path(info.trace_path)
             deadline = time.monotonic() + DRAIN_DEADLINE_S
