@@ -229,3 +229,28 @@ def test_new_shards_after_a_reshard_are_polled(
         # Then they are processed
         wait_for(lambda: sorted(stream.processed()) == sorted(numbers))
     assert len({row["shard_id"] for row in stream.trace()}) >= 2
+
+
+def test_an_unreachable_destination_does_not_stop_the_lane(
+    stream: StreamFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given an on-failure destination queue that does not exist yet
+    queue_name = f"{stream.stream_name}-late-dlq"
+    late_url = stream.sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    stream.sqs.delete_queue(QueueUrl=late_url)
+    config = stream.config(
+        "always_fail",
+        batch_size=2,
+        max_retry_attempts=0,
+        bisect_batch_on_function_error=False,
+        on_failure_destination_url=late_url,
+    )
+    with running(config):
+        # When a batch is given up on while the queue is missing, and the queue appears later
+        numbers = stream.put(small(2))
+        wait_for(lambda: "failed to process a batch" in caplog.text)
+        stream.sqs.create_queue(QueueName=queue_name)
+        stream.queue_url = late_url
+        messages = stream.dlq_messages(1)
+    # Then the lane kept going and delivered the on-failure record once the queue was there
+    assert messages[0]["KinesisBatchInfo"]["startSequenceNumber"] == numbers[0]

@@ -8,6 +8,7 @@ MaximumRecordAgeInSeconds, and the on-failure destination for whatever is given 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -22,6 +23,7 @@ from infra.local.esm.pool import WorkerPool
 from infra.local.esm.telemetry import Telemetry, TraceRow, percentile
 from infra.local.esm.worker import InvokeResult
 
+LOG = logging.getLogger(__name__)
 RETRY_BACKOFF_MAX_S = 1.0
 CONDITION_RETRIES = "RetryAttemptsExhausted"
 CONDITION_AGE = "RecordAgeExceeded"
@@ -109,7 +111,19 @@ class Lane(threading.Thread):
             batch = self._next_batch()
             if batch is None:
                 return
-            self._process(batch)
+            try:
+                self._process(batch)
+            except Exception:  # e.g. the DLQ unreachable for a moment: keep the lane alive, try again
+                LOG.exception("lane %s/%d failed to process a batch; retrying it", self.shard_id, self.index)
+                self._put_back(batch)
+                self.shared.stop.wait(RETRY_BACKOFF_MAX_S)
+
+    def _put_back(self, batch: list[StreamRecord]) -> None:
+        """Return a batch to the front of the buffer (its records may be delivered twice: at least once)."""
+        with self._ready:
+            self._buffer.extendleft(reversed(batch))
+            self._buffer_bytes += sum(len(r.event_json) + 1 for r in batch)
+            self._buffer_since_s = time.monotonic() - self.config.batching_window_s
 
     # -- error handling -------------------------------------------------------------------------------
 
