@@ -85,6 +85,8 @@ def test_up_serves_the_pipeline_and_down_leaves_no_process(
         )
     )
     workers = {row["pid"] for row in lines}
+    printed = Path(info.handler_log_path).read_text().splitlines()
+    assert sum(json.loads(line)["records"] for line in printed) == 20
     assert all(local.alive().values())
     # When the stack goes down, then no process of it is left, workers included
     outcome = local.down()

@@ -92,6 +92,11 @@ class EsmConfig:
     def metrics_path(self) -> Path:
         return self.state_dir / "metrics.csv"
 
+    @property
+    def handler_log_path(self) -> Path:
+        """The handler's stdout: one EMF JSON line per invocation from the pipeline handler."""
+        return self.state_dir / "handler.log"
+
     def to_dict(self) -> dict[str, Any]:
         document = dataclasses.asdict(self)
         document["state_dir"] = str(self.state_dir)

@@ -18,10 +18,13 @@ from infra.local.esm.worker import InvokeResult, init_worker, invoke
 
 
 class WorkerPool:
-    def __init__(self, workers: int, handler: str, env: dict[str, str]) -> None:
+    def __init__(
+        self, workers: int, handler: str, env: dict[str, str], stdout_path: str | None = None
+    ) -> None:
         self._workers = max(1, workers)
         self._handler = handler
         self._env = env
+        self._stdout_path = stdout_path
         self._lock = threading.Lock()
         self._executor = self._new_executor()
 
@@ -31,7 +34,7 @@ class WorkerPool:
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
-            initargs=(self._handler, self._env),
+            initargs=(self._handler, self._env, self._stdout_path),
         )
 
     def invoke(

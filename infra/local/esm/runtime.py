@@ -71,7 +71,9 @@ class EsmRuntime:
         shard_ids = self._shard_ids()
         saved = self.checkpoints.load()
         workers = min(len(shard_ids) * config.parallelization_factor, config.concurrency_limit)
-        self.pool = WorkerPool(max(1, workers), config.handler, self._worker_env())
+        self.pool = WorkerPool(
+            max(1, workers), config.handler, self._worker_env(), str(config.handler_log_path)
+        )
         self._shared = Shared(
             config=config,
             pool=self.pool,

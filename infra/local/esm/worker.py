@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import time
 import traceback
 import uuid
@@ -48,9 +49,14 @@ class InvokeResult:
     error: str | None = None  # "Type: message" of an unhandled exception (Lambda's "Unhandled")
 
 
-def init_worker(handler_path: str, env: dict[str, str]) -> None:
-    """Pool initializer: the cold start. An import error is reported by every invocation, not raised."""
+def init_worker(handler_path: str, env: dict[str, str], stdout_path: str | None = None) -> None:
+    """Pool initializer: the cold start. An import error is reported by every invocation, not raised.
+
+    The handler's stdout (its EMF metric lines, as CloudWatch Logs would get them) goes to `stdout_path`.
+    """
     global _handler, _init_error
+    if stdout_path:
+        sys.stdout = open(stdout_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the worker
     os.environ.update(env)
     module_name, _, attribute = handler_path.rpartition(".")
     try:
