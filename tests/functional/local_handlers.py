@@ -7,6 +7,7 @@ interleave.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import time
@@ -93,3 +94,11 @@ def crash_once(event: dict[str, Any], context: Any) -> dict[str, Any]:
         _log(event)
         return {"batchItemFailures": []}
     os._exit(137)
+
+
+def hang(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Runs far past any test's function timeout, swallowing ordinary exceptions as sloppy code does."""
+    _log(event)
+    with contextlib.suppress(Exception):
+        time.sleep(60)
+    return {"batchItemFailures": []}

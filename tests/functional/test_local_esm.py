@@ -254,3 +254,23 @@ def test_an_unreachable_destination_does_not_stop_the_lane(
         messages = stream.dlq_messages(1)
     # Then the lane kept going and delivered the on-failure record once the queue was there
     assert messages[0]["KinesisBatchInfo"]["startSequenceNumber"] == numbers[0]
+
+
+def test_a_handler_past_its_timeout_is_stopped_and_counts_as_failed(stream: StreamFixture) -> None:
+    # Given a function timeout of 1 s and a handler that would run for a minute
+    config = stream.config(
+        "hang",
+        batch_size=2,
+        function_timeout_s=1.0,
+        max_retry_attempts=0,
+        bisect_batch_on_function_error=False,
+    )
+    with running(config):
+        # When a batch arrives
+        stream.put(small(2))
+        messages = stream.dlq_messages(1)
+    # Then the invocation ends at the timeout as `timeout`, and the batch is given up as a failure
+    row = stream.trace()[0]
+    assert row["outcome"] == "timeout"
+    assert 900 <= float(row["duration_ms"]) < 5000
+    assert messages[0]["requestContext"]["condition"] == "RetryAttemptsExhausted"

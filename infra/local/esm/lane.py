@@ -233,10 +233,10 @@ class Lane(threading.Thread):
         return result, outcome, failed_from
 
     def _outcome(self, result: InvokeResult, records: list[StreamRecord]) -> tuple[str, int]:
+        if result.timed_out:
+            return "timeout", 0
         if result.error is not None:
             return "error", 0
-        if result.end_epoch_ms - result.start_epoch_ms > self.config.function_timeout_s * 1000:
-            return "timeout", 0
         if not self.config.report_batch_item_failures:
             return "ok", len(records)
         return partial_failure(result.response, records)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 import time
 import traceback
@@ -47,6 +48,7 @@ class InvokeResult:
     end_epoch_ms: float
     response: Any = None
     error: str | None = None  # "Type: message" of an unhandled exception (Lambda's "Unhandled")
+    timed_out: bool = False
 
 
 def init_worker(handler_path: str, env: dict[str, str], stdout_path: str | None = None) -> None:
@@ -65,6 +67,15 @@ def init_worker(handler_path: str, env: dict[str, str], stdout_path: str | None 
         _init_error = f"Runtime.ImportModuleError: {type(error).__name__}: {error}"
 
 
+class InvocationTimeout(BaseException):
+    """Raised in the handler by SIGALRM at the function timeout; a BaseException so `except Exception`
+    in handler code cannot swallow it (Lambda stops the function whatever it is doing)."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise InvocationTimeout
+
+
 def invoke(
     event: bytes, function_name: str, function_arn: str, memory_mb: int, timeout_s: float
 ) -> InvokeResult:
@@ -73,13 +84,27 @@ def invoke(
     if _init_error is not None:
         return InvokeResult(request_id, start_s * 1000, time.time() * 1000, error=_init_error)
     context = LambdaContext(function_name, function_arn, memory_mb, request_id, start_s + timeout_s)
+    # The pool runs tasks on the worker's main thread, where signal handlers run: the timeout interrupts
+    # the handler between bytecodes or in a blocking call (PEP 475 lets the exception through).
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
         response = _handler(orjson.loads(event), context)
         # A response Lambda could not serialise is a function error there too.
         response = orjson.loads(orjson.dumps(response)) if response is not None else None
+    except InvocationTimeout:
+        return InvokeResult(
+            request_id,
+            start_s * 1000,
+            time.time() * 1000,
+            error=f"Task timed out after {timeout_s:.2f} seconds",
+            timed_out=True,
+        )
     except Exception as error:  # the handler's unhandled error is data for the runtime
         traceback.print_exc()
         return InvokeResult(
             request_id, start_s * 1000, time.time() * 1000, error=f"{type(error).__name__}: {error}"
         )
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
     return InvokeResult(request_id, start_s * 1000, time.time() * 1000, response=response)
