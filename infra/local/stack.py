@@ -33,6 +33,9 @@ STATE_FILE = "state.json"
 PROCESS_NAMES = ("esm", "proxy", "emulator")  # the order `down` stops them in
 STOP_TIMEOUT_S = {"esm": 30.0, "proxy": 10.0, "emulator": 10.0}
 READY_TIMEOUT_S = 30.0
+PLACEHOLDER_OUTPUTS = dict.fromkeys(
+    deploy_local.OUTPUT_KEYS, "arn:aws:kinesis:us-east-1:000000000000:stream/x"
+)
 
 
 class LocalStackError(RuntimeError):
@@ -78,6 +81,8 @@ class LocalStack:
                 "run `cdrcap down` first, or use another --state-dir and --port"
             )
         check_handler_importable(config.handler)
+        # Lambda's bounds, checked before anything starts rather than after the emulator is up.
+        self._esm_config(config, PLACEHOLDER_OUTPUTS, {}, "http://127.0.0.1:1", "http://127.0.0.1:2")
         for port in (config.port, config.port + 1):
             if not port_is_free(port):
                 raise LocalStackError(

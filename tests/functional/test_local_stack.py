@@ -163,3 +163,12 @@ def test_up_with_a_handler_that_cannot_be_imported_exits_2(
     assert "'no_such_package.handler' (from 'no_such_package.handler.handler') cannot be imported" in (
         capsys.readouterr().err
     )
+
+
+def test_up_with_a_setting_outside_lambdas_range_exits_2_before_starting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["up", "--batch-size", "0", "--handler", "tests.functional.local_handlers.noop"]
+    assert main([*arguments, "--state-dir", str(tmp_path)]) == 2
+    assert "batch_size=0 is outside Lambda's range 1..10000" in capsys.readouterr().err
+    assert not (tmp_path / "state.json").exists()
