@@ -22,9 +22,9 @@ SHAPES = ("step", "ramp", "constant", "spike")
 PARTITION_KEY_STRATEGIES = ("msisdn", "imsi", "cell", "random")
 # Lambda's accepted ranges for the event source mapping (AWS Lambda developer guide, "Using Lambda with
 # Kinesis", read 2026-11); capacity/quotas.py is the home of these numbers once it lands.
-_BATCH_SIZE_RANGE = (1, 10_000)
-_BATCHING_WINDOW_S_RANGE = (0, 300)
-_PARALLELIZATION_FACTOR_RANGE = (1, 10)
+BATCH_SIZE = (1, 10_000)
+WINDOW_S = (0, 300)  # MaximumBatchingWindowInSeconds
+PF = (1, 10)  # ParallelizationFactor
 _LOCAL_TARGET = "local"
 
 
@@ -69,10 +69,13 @@ class Profile:
         return self.step_duration_s * len(self.steps)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["steps"] = list(self.steps)
-        data["record_formats"] = dict(self.record_formats)
-        return data
+        # Not asdict(): it deep-copies, and the read-only mapping proxy does not copy.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        return data | {
+            "steps": list(self.steps),
+            "record_formats": dict(self.record_formats),
+            "slo": asdict(self.slo),
+        }
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,9 @@ class Config:
     def target(self, name: str | None = None) -> Target:
         name = name or self.default_target
         if name not in self.targets:
-            raise ConfigError(f"unknown target {name!r}: configured targets are {', '.join(sorted(self.targets))}")
+            raise ConfigError(
+                f"unknown target {name!r}: configured targets are {', '.join(sorted(self.targets))}"
+            )
         return self.targets[name]
 
     def profile(self, name: str | None = None) -> Profile:
@@ -112,7 +117,9 @@ class Config:
             "default_profile": self.default_profile,
             "runs_dir": str(self.runs_dir),
             "baselines_dir": str(self.baselines_dir),
-            "targets": {n: {**asdict(t), "allowed_streams": list(t.allowed_streams)} for n, t in self.targets.items()},
+            "targets": {
+                n: {**asdict(t), "allowed_streams": list(t.allowed_streams)} for n, t in self.targets.items()
+            },
             "profiles": {n: p.to_dict() for n, p in self.profiles.items()},
             "thresholds": asdict(self.thresholds),
         }
@@ -144,9 +151,13 @@ def _profile(name: str, table: Table) -> Profile:
         shape=table.string("shape", d.shape, choices=SHAPES),
         step_duration_s=table.number("step_duration_s", d.step_duration_s, positive=True),
         shards=table.integer("shards", d.shards, positive=True),
-        batch_size=table.integer("batch_size", d.batch_size, low=_BATCH_SIZE_RANGE[0], high=_BATCH_SIZE_RANGE[1]),
-        batching_window_s=table.number("batching_window_s", d.batching_window_s, low=_BATCHING_WINDOW_S_RANGE[0], high=_BATCHING_WINDOW_S_RANGE[1]),
-        parallelization_factor=table.integer("parallelization_factor", d.parallelization_factor, low=_PARALLELIZATION_FACTOR_RANGE[0], high=_PARALLELIZATION_FACTOR_RANGE[1]),
+        batch_size=table.integer("batch_size", d.batch_size, low=BATCH_SIZE[0], high=BATCH_SIZE[1]),
+        batching_window_s=table.number(
+            "batching_window_s", d.batching_window_s, low=WINDOW_S[0], high=WINDOW_S[1]
+        ),
+        parallelization_factor=table.integer(
+            "parallelization_factor", d.parallelization_factor, low=PF[0], high=PF[1]
+        ),
         scale=table.number("scale", d.scale, low=0.001, high=1.0),
         record_formats=_record_formats(table.table("record_formats", dict(d.record_formats))),
         partition_key=table.string("partition_key", d.partition_key, choices=PARTITION_KEY_STRATEGIES),
@@ -155,7 +166,7 @@ def _profile(name: str, table: Table) -> Profile:
         defect_rate=table.number("defect_rate", d.defect_rate, low=0.0, high=1.0),
         seed=table.integer("seed", d.seed, low=0),
         slo=_slo(table.table("slo", {})),
-    )  # fmt: skip
+    )
     table.done()
     return profile
 
@@ -214,7 +225,9 @@ def parse_config(data: Mapping[str, Any], *, path: str, source: Path | None) -> 
     )
     root.done()
     if config.default_target not in targets:
-        raise root.fail(root.key_path("default_target"), f"one of {', '.join(sorted(targets))}", config.default_target)
+        raise root.fail(
+            root.key_path("default_target"), f"one of {', '.join(sorted(targets))}", config.default_target
+        )
     return config
 
 

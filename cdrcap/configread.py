@@ -53,12 +53,20 @@ class Table:
             return default
         return value
 
-    def number(self, key: str, default: object = _MISSING, *, low: float | None = None, high: float | None = None,
-               positive: bool = False) -> float:  # fmt: skip
-        return self.check_number(self._get(key, default), self.key_path(key), low=low, high=high, positive=positive)
+    def number(self, key: str, default: object = _MISSING, **limits: Any) -> float:
+        """A number; `limits` are check_number's low, high and positive."""
+        return self.check_number(self._get(key, default), self.key_path(key), **limits)
 
-    def check_number(self, value: object, key_path: str, *, low: float | None = None, high: float | None = None,
-                     positive: bool = False, integer: bool = False) -> float:  # fmt: skip
+    def check_number(
+        self,
+        value: object,
+        key_path: str,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        positive: bool = False,
+        integer: bool = False,
+    ) -> float:
         kind = "an integer" if integer else "a number"
         expected = f"a positive {kind[2:] if integer else 'number'}" if positive else kind
         if low is not None and high is not None:
@@ -77,12 +85,9 @@ class Table:
             raise self.fail(key_path, expected, value)
         return number
 
-    def integer(self, key: str, default: object = _MISSING, *, low: float | None = None, high: float | None = None,
-                positive: bool = False) -> int:  # fmt: skip
-        value = self.check_number(
-            self._get(key, default), self.key_path(key), low=low, high=high, positive=positive, integer=True
-        )
-        return int(value)
+    def integer(self, key: str, default: object = _MISSING, **limits: Any) -> int:
+        """An integer; `limits` are check_number's low, high and positive."""
+        return int(self.check_number(self._get(key, default), self.key_path(key), integer=True, **limits))
 
     def string(self, key: str, default: object = _MISSING, *, choices: tuple[str, ...] = ()) -> str:
         value = self._get(key, default)
@@ -107,7 +112,9 @@ class Table:
         value = self._get(key, default)
         if not isinstance(value, list) or not value:
             raise self.fail(self.key_path(key), "a non-empty list of positive numbers", value)
-        return tuple(self.check_number(v, f"{self.key_path(key)}[{i}]", positive=True) for i, v in enumerate(value))
+        return tuple(
+            self.check_number(v, f"{self.key_path(key)}[{i}]", positive=True) for i, v in enumerate(value)
+        )
 
     def strings(self, key: str, default: object = _MISSING) -> tuple[str, ...]:
         value = self._get(key, default)

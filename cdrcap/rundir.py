@@ -112,7 +112,9 @@ def target_info(target: Target) -> dict[str, Any]:
     }
 
 
-def run_metadata(config: Config, target: Target, profile: Profile, *, cwd: Path | None = None) -> dict[str, Any]:
+def run_metadata(
+    config: Config, target: Target, profile: Profile, *, cwd: Path | None = None
+) -> dict[str, Any]:
     """The summary.json keys this module owns: target, versions, git_commit (+ git_dirty), config."""
     commit, dirty = git_commit(cwd or Path.cwd())
     return {

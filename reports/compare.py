@@ -13,6 +13,8 @@ from typing import Literal
 
 from reports.summary import Summary
 
+_LIMIT_EPSILON = 1e-9
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -83,7 +85,8 @@ class Row:
     @property
     def regressed(self) -> bool:
         worse_by = -self.change if self.metric.higher_is_better else self.change
-        return worse_by > self.metric.allowed
+        # Floating point must not turn "exactly at the limit" into a regression.
+        return worse_by > self.metric.allowed + _LIMIT_EPSILON
 
     @property
     def verdict(self) -> str:
@@ -134,7 +137,10 @@ def compare_summaries(baseline: Summary, current: Summary, thresholds: Threshold
             f"current {current['profile']['name']!r}): the numbers may not be comparable"
         )
     if baseline["target"]["name"] != current["target"]["name"]:
-        notes.append(f"the runs used different targets ({baseline['target']['name']!r} vs {current['target']['name']!r})")
+        notes.append(
+            "the runs used different targets "
+            f"({baseline['target']['name']!r} vs {current['target']['name']!r})"
+        )
     return Comparison(baseline["run_id"], current["run_id"], rows, tuple(notes))
 
 
@@ -146,8 +152,15 @@ def comparison_markdown(comparison: Comparison) -> str:
         "|---|---|---|---|---|",
     ]
     for row in comparison.rows:
-        verdict = f"**{row.verdict}** (limit {row.metric.allowed_text()})" if row.regressed else f"{row.verdict} (limit {row.metric.allowed_text()})"
-        lines.append(f"| {row.metric.label} | {row.baseline_text()} | {row.current_text()} | {row.change_text()} | {verdict} |")
+        verdict = (
+            f"**{row.verdict}** (limit {row.metric.allowed_text()})"
+            if row.regressed
+            else f"{row.verdict} (limit {row.metric.allowed_text()})"
+        )
+        lines.append(
+            f"| {row.metric.label} | {row.baseline_text()} | {row.current_text()} "
+            f"| {row.change_text()} | {verdict} |"
+        )
     lines.append("")
     failed = [row.metric.label for row in comparison.rows if row.regressed]
     lines.append(f"**Result: regression** in {', '.join(failed)}." if failed else "**Result: pass.**")

@@ -6,6 +6,7 @@ html.py and markdown.py only lay these out, so the HTML report and the pull-requ
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reports.scrub import scrub
@@ -26,7 +27,7 @@ DEPLOY_PARAMETERS: tuple[tuple[str, str, str], ...] = (
 @dataclass(frozen=True)
 class Table:
     headers: tuple[str, ...]
-    rows: list[tuple[str, ...]]
+    rows: Sequence[tuple[str, ...]]
 
 
 def num(value: float, digits: int = 0) -> str:
@@ -44,9 +45,14 @@ def headline(summary: Summary) -> list[tuple[str, str]]:
     return [
         (
             "Measured saturation point",
-            f"{num(throughput['saturation_rps'])} records/s (offered up to {num(max(summary['profile']['steps'], default=0))})",
+            f"{num(throughput['saturation_rps'])} records/s "
+            f"(offered up to {num(max(summary['profile']['steps'], default=0))})",
         ),
-        ("Sustained accepted", f"{num(throughput['sustained_accepted_rps'])} records/s, throttle ratio {pct(summary['throttle_ratio'])}"),
+        (
+            "Sustained accepted",
+            f"{num(throughput['sustained_accepted_rps'])} records/s, "
+            f"throttle ratio {pct(summary['throttle_ratio'])}",
+        ),
         (
             "Recommendation",
             f"{rec['shards']} shards, parallelization factor {rec['parallelization_factor']}, "
@@ -54,7 +60,11 @@ def headline(summary: Summary) -> list[tuple[str, str]]:
             f"{rec['architecture']}: ${num(rec['monthly_cost_usd'], 2)}/month",
         ),
         ("Binding constraint", rec["binding_constraint"]),
-        ("Predicted vs measured", f"median error {pct(error['median_ape'])}, worst {pct(error['max_ape'])} over {len(error['per_step'])} steps"),
+        (
+            "Predicted vs measured",
+            f"median error {pct(error['median_ape'])}, worst {pct(error['max_ape'])} "
+            f"over {len(error['per_step'])} steps",
+        ),
         ("Cost per million CDRs", f"${num(summary['cost_per_million_cdrs_usd'], 3)}"),
     ]
 
@@ -93,7 +103,7 @@ def _candidate_row(label: str, candidate: Candidate) -> tuple[str, ...]:
 
 def alternatives_table(summary: Summary) -> Table:
     rec = summary["recommendation"]
-    rows = [_candidate_row("recommended", rec)]  # type: ignore[arg-type]
+    rows = [_candidate_row("recommended", rec)]
     rows += [_candidate_row(f"runner-up {i + 1}", c) for i, c in enumerate(rec["runner_ups"])]
     rows.append(_candidate_row("at +50% load", rec["at_plus_50pct"]))
     return Table(("option", "shards", "PF", "batch", "window (s)", "memory (MB)", "USD/month"), rows)
@@ -101,9 +111,12 @@ def alternatives_table(summary: Summary) -> Table:
 
 def slo_line(summary: Summary) -> str:
     slo = summary["recommendation"]["slo"]
-    path = " → ".join(f"{p['from_shards']}→{p['to_shards']}" for p in summary["recommendation"]["resharding_path"])
+    path = " → ".join(
+        f"{p['from_shards']}→{p['to_shards']}" for p in summary["recommendation"]["resharding_path"]
+    )
     text = (
-        f"SLO: end-to-end p99 ≤ {num(slo['e2e_p99_ms'])} ms, IteratorAge max ≤ {num(slo['iterator_age_max_ms'])} ms, "
+        f"SLO: end-to-end p99 ≤ {num(slo['e2e_p99_ms'])} ms, "
+        f"IteratorAge max ≤ {num(slo['iterator_age_max_ms'])} ms, "
         f"headroom ×{slo['headroom_factor']:g}."
     )
     return f"{text} Resharding path: {path}." if path else text
@@ -123,7 +136,16 @@ def steps_table(summary: Summary) -> Table:
         )
         for s in summary["steps"]
     ]
-    headers = ("step", "target rec/s", "offered", "accepted", "throttled", "IteratorAge p99 ms", "e2e p50 ms", "e2e p99 ms")
+    headers = (
+        "step",
+        "target rec/s",
+        "offered",
+        "accepted",
+        "throttled",
+        "IteratorAge p99 ms",
+        "e2e p50 ms",
+        "e2e p99 ms",
+    )
     return Table(headers, rows)
 
 
@@ -141,37 +163,57 @@ def model_error_table(summary: Summary) -> Table:
         )
         for e in summary["model_error"]["per_step"]
     ]
-    headers = ("step", "rec/s", "age p99 predicted", "measured", "error", "e2e p99 predicted", "measured", "error")
+    headers = (
+        "step",
+        "rec/s",
+        "age p99 predicted",
+        "measured",
+        "error",
+        "e2e p99 predicted",
+        "measured",
+        "error",
+    )
     return Table(headers, rows)
 
 
 def measurements_table(summary: Summary) -> Table:
     rows = []
-    for label, key in (("put latency", "put_latency_ms"), ("IteratorAge", "iterator_age_ms"), ("end-to-end latency", "e2e_latency_ms")):
+    for label, key in (
+        ("put latency", "put_latency_ms"),
+        ("IteratorAge", "iterator_age_ms"),
+        ("end-to-end latency", "e2e_latency_ms"),
+    ):
         p = summary[key]  # type: ignore[literal-required]
         rows.append((label, num(p["p50"]), num(p["p90"]), num(p["p99"]), num(p["max"])))
     duration = summary["handler_duration_ms"]
-    rows.append(("handler duration", num(duration["p50"]), "-", num(duration["p99"]), f"mean {num(duration['mean'])}"))
+    rows.append(
+        ("handler duration", num(duration["p50"]), "-", num(duration["p99"]), f"mean {num(duration['mean'])}")
+    )
     return Table(("ms", "p50", "p90", "p99", "max"), rows)
 
 
 def service_time_line(summary: Summary) -> str:
     m = summary["service_time_model"]
     return (
-        f"Service time fit: {m['a_ms']:.1f} ms + {m['b_ms_per_record']:.3f} ms/record + {m['c_ms_per_kib']:.3f} ms/KiB "
+        f"Service time fit: {m['a_ms']:.1f} ms + {m['b_ms_per_record']:.3f} ms/record "
+        f"+ {m['c_ms_per_kib']:.3f} ms/KiB "
         f"(R² {m['r2']:.2f}, {m['n_invocations']:,} invocations)."
     )
 
 
 def metadata_table(summary: Summary) -> Table:
     target = scrub(summary["target"])
+    profile = summary["profile"]
     versions = ", ".join(f"{k} {v}" for k, v in sorted(summary["versions"].items()) if v)
     rows = [
         ("run", summary["run_id"]),
         ("started / finished", f"{summary['started_at']} / {summary['finished_at']}"),
         ("target", f"{target['name']} ({target['region']}{', local' if target['is_local'] else ''})"),
         ("endpoint", str(target["endpoint_url"] or "AWS default")),
-        ("profile", f"{summary['profile']['name']} ({summary['profile']['shape']}: {', '.join(f'{r:g}' for r in summary['profile']['steps'])} rec/s)"),
+        (
+            "profile",
+            f"{profile['name']} ({profile['shape']}: {', '.join(f'{r:g}' for r in profile['steps'])} rec/s)",
+        ),
         ("versions", versions),
         ("git commit", summary["git_commit"] or "unknown"),
     ]

@@ -14,7 +14,14 @@ import pandas as pd
 from reports.summary import CostCurvePoint, Summary
 
 LOAD_SECONDS_COLUMNS = ("epoch_s", "step", "target_rps", "offered", "accepted", "throttled")
-INVOCATIONS_COLUMNS = ("shard_id", "start_epoch_ms", "duration_ms", "batch_records", "batch_bytes", "iterator_age_ms")
+INVOCATIONS_COLUMNS = (
+    "shard_id",
+    "start_epoch_ms",
+    "duration_ms",
+    "batch_records",
+    "batch_bytes",
+    "iterator_age_ms",
+)
 METRICS_COLUMNS = ("epoch_s", "metric", "value", "shard_id")
 # The planner's priced candidates: one row per candidate (extra columns such as memory_mb are kept).
 PLAN_CANDIDATES_COLUMNS = ("shards", "monthly_cost_usd", "feasible")

@@ -42,7 +42,9 @@ def html_table(table: Table, table_id: str = "") -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in table.headers) if any(table.headers) else ""
     body = "".join(
         "<tr>"
-        + "".join(f'<td class="num">{escape(c)}</td>' if _looks_numeric(c) else f"<td>{escape(c)}</td>" for c in row)
+        + "".join(
+            f'<td class="num">{escape(c)}</td>' if _looks_numeric(c) else f"<td>{escape(c)}</td>" for c in row
+        )
         + "</tr>"
         for row in table.rows
     )
@@ -75,7 +77,8 @@ def render_html(run_dir: Path, summary: Summary, notes: list[str]) -> str:
 <style>{_CSS}</style></head>
 <body>
 <h1>cdrcap capacity run</h1>
-<p class="sub">{escape(summary["run_id"])} · target {escape(summary["target"]["name"])} · profile {escape(summary["profile"]["name"])}</p>
+<p class="sub">{escape(summary["run_id"])} · target {escape(summary["target"]["name"])}
+ · profile {escape(summary["profile"]["name"])}</p>
 <dl class="headline">{headline}</dl>
 <h2>Recommendation</h2>
 {html_table(content.recommendation_table(summary), "recommendation")}

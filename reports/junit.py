@@ -18,8 +18,13 @@ def comparison_junit(comparison: Comparison) -> ET.ElementTree:
     for row in comparison.rows:
         case = ET.SubElement(suite, "testcase", classname=SUITE_NAME, name=row.metric.name)
         if row.regressed:
-            failure = ET.SubElement(case, "failure", message=f"{row.metric.label}: {row.change_text()} ({row.verdict})")
-            failure.text = f"baseline {row.baseline_text()}, current {row.current_text()}, allowed {row.metric.allowed_text()}"
+            failure = ET.SubElement(
+                case, "failure", message=f"{row.metric.label}: {row.change_text()} ({row.verdict})"
+            )
+            failure.text = (
+                f"baseline {row.baseline_text()}, current {row.current_text()}, "
+                f"allowed {row.metric.allowed_text()}"
+            )
     return _wrap(suite)
 
 

@@ -29,7 +29,9 @@ class PlotSpec:
 
 
 def _no_data(axes: Axes, reason: str) -> None:
-    axes.text(0.5, 0.5, f"no data\n{reason}", ha="center", va="center", transform=axes.transAxes, color="grey")
+    axes.text(
+        0.5, 0.5, f"no data\n{reason}", ha="center", va="center", transform=axes.transAxes, color="grey"
+    )
     axes.set_xticks([])
     axes.set_yticks([])
 
@@ -62,7 +64,9 @@ def draw_throughput(figure: Figure, summary: Summary, data: RunData) -> None:
     axes.plot(elapsed, load["offered"], label="offered", color="#1f77b4", linewidth=1)
     axes.plot(elapsed, load["accepted"], label="accepted", color="#2ca02c", linewidth=1)
     axes.plot(elapsed, load["throttled"], label="throttled", color="#d62728", linewidth=1)
-    axes.step(elapsed, load["target_rps"], label="target", color="black", linewidth=0.8, where="post", alpha=0.5)
+    axes.step(
+        elapsed, load["target_rps"], label="target", color="black", linewidth=0.8, where="post", alpha=0.5
+    )
     _step_lines(axes, summary, start_s)
     axes.set_xlabel("time since start (s)")
     axes.set_ylabel("records/s")
@@ -87,7 +91,13 @@ def draw_iterator_age(figure: Figure, summary: Summary, data: RunData) -> None:
         _no_data(axes, "no IteratorAge in data/metrics.csv or data/invocations.csv")
         return
     start_s = _start_s(data, summary)
-    axes.plot(series.index - start_s, series.to_numpy(), color="#9467bd", linewidth=1, label="IteratorAge (max over shards)")
+    axes.plot(
+        series.index - start_s,
+        series.to_numpy(),
+        color="#9467bd",
+        linewidth=1,
+        label="IteratorAge (max over shards)",
+    )
     slo_ms = summary["recommendation"]["slo"]["iterator_age_max_ms"]
     axes.axhline(slo_ms, color="#d62728", linestyle="--", label=f"SLO {slo_ms:,.0f} ms")
     _step_lines(axes, summary, start_s)
@@ -122,14 +132,22 @@ def draw_service_time(figure: Figure, summary: Summary, data: RunData) -> None:
         _no_data(scatter, "data/invocations.csv is missing")
         return
     start_s = _start_s(data, summary)
-    over_time.scatter(invocations["start_epoch_ms"] / 1000 - start_s, invocations["batch_records"], s=3, alpha=0.5)
+    over_time.scatter(
+        invocations["start_epoch_ms"] / 1000 - start_s, invocations["batch_records"], s=3, alpha=0.5
+    )
     over_time.set_xlabel("time since start (s)")
     over_time.set_ylabel("batch size (records)")
-    scatter.scatter(invocations["batch_records"], invocations["duration_ms"], s=3, alpha=0.4, label="invocations")
+    scatter.scatter(
+        invocations["batch_records"], invocations["duration_ms"], s=3, alpha=0.4, label="invocations"
+    )
     model = summary["service_time_model"]
     records = np.linspace(0, float(invocations["batch_records"].max()), 50)
     bytes_per_record = float(invocations["batch_bytes"].sum() / max(invocations["batch_records"].sum(), 1))
-    fitted = model["a_ms"] + model["b_ms_per_record"] * records + model["c_ms_per_kib"] * records * bytes_per_record / 1024
+    fitted = (
+        model["a_ms"]
+        + model["b_ms_per_record"] * records
+        + model["c_ms_per_kib"] * records * bytes_per_record / 1024
+    )
     scatter.plot(records, fitted, color="#d62728", label=f"fit (R² {model['r2']:.2f})")
     scatter.set_xlabel("batch size (records)")
     scatter.set_ylabel("duration (ms)")
@@ -143,7 +161,9 @@ def draw_shard_heatmap(figure: Figure, summary: Summary, data: RunData) -> None:
         _no_data(axes, "data/invocations.csv is missing")
         return
     start_s = _start_s(data, summary)
-    bucket = ((invocations["start_epoch_ms"] / 1000 - start_s) // _HEATMAP_BUCKET_S * _HEATMAP_BUCKET_S).astype(int)
+    bucket = (
+        (invocations["start_epoch_ms"] / 1000 - start_s) // _HEATMAP_BUCKET_S * _HEATMAP_BUCKET_S
+    ).astype(int)
     table = invocations.assign(bucket=bucket).pivot_table(
         index="shard_id", columns="bucket", values="batch_records", aggfunc="sum", fill_value=0
     )
@@ -175,7 +195,10 @@ def draw_model_error(figure: Figure, summary: Summary, data: RunData) -> None:
         axes.plot(rates, measured, marker="o", label="measured", color="#1f77b4")
         axes.plot(rates, predicted, marker="x", linestyle="--", label="predicted", color="#ff7f0e")
         for rate, value, entry in zip(rates, measured, per_step, strict=True):
-            axes.annotate(f"{entry[ape_key]:.0%}", (rate, value), textcoords="offset points", xytext=(0, 6), fontsize=7)  # type: ignore[literal-required]
+            error_ratio = entry[ape_key]  # type: ignore[literal-required]
+            axes.annotate(
+                f"{error_ratio:.0%}", (rate, value), textcoords="offset points", xytext=(0, 6), fontsize=7
+            )
         axes.set_xlabel("offered rate (records/s)")
         axes.set_ylabel(label)
         axes.legend(loc="upper left")
@@ -190,11 +213,32 @@ def draw_cost_curve(figure: Figure, summary: Summary, data: RunData) -> None:
     feasible = candidates[candidates["feasible"].astype(bool)]
     infeasible = candidates[~candidates["feasible"].astype(bool)]
     if not feasible.empty:
-        axes.axvspan(feasible["shards"].min() - 0.5, candidates["shards"].max() + 0.5, color="#2ca02c", alpha=0.08, label="meets the SLO")
+        axes.axvspan(
+            feasible["shards"].min() - 0.5,
+            candidates["shards"].max() + 0.5,
+            color="#2ca02c",
+            alpha=0.08,
+            label="meets the SLO",
+        )
     axes.scatter(feasible["shards"], feasible["monthly_cost_usd"], color="#2ca02c", label="feasible", s=18)
-    axes.scatter(infeasible["shards"], infeasible["monthly_cost_usd"], color="grey", marker="x", label="misses the SLO", s=18)
+    axes.scatter(
+        infeasible["shards"],
+        infeasible["monthly_cost_usd"],
+        color="grey",
+        marker="x",
+        label="misses the SLO",
+        s=18,
+    )
     rec = summary["recommendation"]
-    axes.scatter([rec["shards"]], [rec["monthly_cost_usd"]], marker="*", s=260, color="#d62728", zorder=5, label="recommendation")
+    axes.scatter(
+        [rec["shards"]],
+        [rec["monthly_cost_usd"]],
+        marker="*",
+        s=260,
+        color="#d62728",
+        zorder=5,
+        label="recommendation",
+    )
     axes.set_xlabel("shards")
     axes.set_ylabel("monthly cost (USD)")
     axes.legend(loc="upper left")
@@ -204,10 +248,26 @@ PLOTS: tuple[PlotSpec, ...] = (
     PlotSpec("throughput.png", "Offered, accepted and throttled records/s", draw_throughput),
     PlotSpec("iterator_age.png", "IteratorAge over time, with the SLO", draw_iterator_age),
     PlotSpec("latency_per_step.png", "End-to-end latency per load step", draw_latency_per_step),
-    PlotSpec("service_time.png", "Batch size and duration per invocation, with the fitted service time", draw_service_time),
-    PlotSpec("shard_heatmap.png", "Records processed per shard over time (hot shards stand out)", draw_shard_heatmap),
-    PlotSpec("model_error.png", "Predicted vs measured per step (labels: absolute percentage error)", draw_model_error),
-    PlotSpec("cost_curve.png", "Monthly cost vs shards, SLO-feasible region and the recommendation", draw_cost_curve),
+    PlotSpec(
+        "service_time.png",
+        "Batch size and duration per invocation, with the fitted service time",
+        draw_service_time,
+    ),
+    PlotSpec(
+        "shard_heatmap.png",
+        "Records processed per shard over time (hot shards stand out)",
+        draw_shard_heatmap,
+    ),
+    PlotSpec(
+        "model_error.png",
+        "Predicted vs measured per step (labels: absolute percentage error)",
+        draw_model_error,
+    ),
+    PlotSpec(
+        "cost_curve.png",
+        "Monthly cost vs shards, SLO-feasible region and the recommendation",
+        draw_cost_curve,
+    ),
 )
 
 

@@ -129,13 +129,15 @@ def _cost_curve(recommended_shards: int) -> list[dict[str, Any]]:
 
 def _steps(load: pd.DataFrame, invocations: pd.DataFrame, step_s: int) -> list[dict[str, Any]]:
     steps = []
-    for index, group in load.groupby("step"):
+    for _, group in load.groupby("step"):
         start = float(group["epoch_s"].min())
         end = start + step_s
-        in_step = invocations[(invocations["start_epoch_ms"] >= start * 1000) & (invocations["start_epoch_ms"] < end * 1000)]
+        in_step = invocations[
+            (invocations["start_epoch_ms"] >= start * 1000) & (invocations["start_epoch_ms"] < end * 1000)
+        ]
         steps.append(
             {
-                "step": int(index),  # type: ignore[call-overload]
+                "step": int(group["step"].iloc[0]),
                 "rate_rps": float(group["target_rps"].iloc[0]),
                 "start_epoch_s": start,
                 "end_epoch_s": end,
@@ -174,7 +176,12 @@ def _model_error(steps: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _recommendation() -> dict[str, Any]:
-    breakdown = {"kinesis_shard_hours": 21.9, "kinesis_put_units": 6.12, "lambda_requests": 1.04, "lambda_gb_s": 4.37}
+    breakdown = {
+        "kinesis_shard_hours": 21.9,
+        "kinesis_put_units": 6.12,
+        "lambda_requests": 1.04,
+        "lambda_gb_s": 4.37,
+    }
     candidate = {"parallelization_factor": 2, "batch_size": 200, "batching_window_s": 0.5, "memory_mb": 512}
     return {
         "shards": 3,
@@ -184,7 +191,10 @@ def _recommendation() -> dict[str, Any]:
         "consumer_mode": "shared",
         "monthly_cost_usd": round(sum(breakdown.values()), 2),
         "cost_breakdown_usd": breakdown,
-        "binding_constraint": "shard write limit: the hot shard takes 60% of keys, so 3 shards keep it below 80% of 1,000 records/s",
+        "binding_constraint": (
+            "shard write limit: the hot shard takes 60% of keys, so 3 shards keep it below 80% of "
+            "1,000 records/s"
+        ),
         "predicted": {
             "iterator_age_p99_ms": 850.0,
             "iterator_age_max_ms": 1400.0,
@@ -203,7 +213,9 @@ def _recommendation() -> dict[str, Any]:
     }
 
 
-def write_sample_run(run_dir: Path, *, seed: int = 7, steps: tuple[float, ...] = (80, 160, 240, 320), step_s: int = 45) -> Path:
+def write_sample_run(
+    run_dir: Path, *, seed: int = 7, steps: tuple[float, ...] = (80, 160, 240, 320), step_s: int = 45
+) -> Path:
     """Write summary.json and data/{load_seconds,invocations,metrics}.csv into run_dir; returns run_dir."""
     rng = np.random.default_rng(seed)
     shards = 2
@@ -223,8 +235,19 @@ def write_sample_run(run_dir: Path, *, seed: int = 7, steps: tuple[float, ...] =
         "run_id": run_dir.name,
         "started_at": _iso(_START_EPOCH_S),
         "finished_at": _iso(_START_EPOCH_S + duration_s),
-        "target": {"name": "local", "region": "us-east-1", "is_local": True, "endpoint_url": "http://127.0.0.1:4566"},
-        "profile": {"name": "demo", "shape": "step", "steps": list(steps), "record_bytes": _RECORD_BYTES, "step_duration_s": step_s},
+        "target": {
+            "name": "local",
+            "region": "us-east-1",
+            "is_local": True,
+            "endpoint_url": "http://127.0.0.1:4566",
+        },
+        "profile": {
+            "name": "demo",
+            "shape": "step",
+            "steps": list(steps),
+            "record_bytes": _RECORD_BYTES,
+            "step_duration_s": step_s,
+        },
         "throughput": {
             "offered_rps": offered_total / duration_s,
             "accepted_rps": accepted_total / duration_s,

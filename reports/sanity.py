@@ -6,6 +6,7 @@ recommendation within what Lambda and Kinesis accept (capacity.quotas when prese
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -52,9 +53,11 @@ def _quota_limits() -> dict[str, tuple[float, float]]:
 def _ordered(values: Mapping[str, Any], keys: Iterable[str], path: str) -> list[str]:
     keys = list(keys)
     problems = []
-    for low, high in zip(keys, keys[1:], strict=False):
+    for low, high in itertools.pairwise(keys):
         if values[low] > values[high]:
-            problems.append(f"{path}: {low} ({values[low]}) > {high} ({values[high]}); percentiles must be ordered")
+            problems.append(
+                f"{path}: {low} ({values[low]}) > {high} ({values[high]}); percentiles must be ordered"
+            )
     return problems
 
 
@@ -82,8 +85,8 @@ def sanity_problems(summary: Summary) -> list[str]:
     if not 0 <= summary["throttle_ratio"] <= 1:
         problems.append(f"throttle_ratio: {summary['throttle_ratio']} is not within [0, 1]")
     for key in ("put_latency_ms", "iterator_age_ms", "e2e_latency_ms"):
-        problems += _non_negative(summary[key], key)  # type: ignore[literal-required]
-        problems += _ordered(summary[key], ("p50", "p90", "p99", "max"), key)  # type: ignore[literal-required]
+        problems += _non_negative(summary[key], key)
+        problems += _ordered(summary[key], ("p50", "p90", "p99", "max"), key)
     problems += _non_negative(summary["handler_duration_ms"], "handler_duration_ms")
     problems += _ordered(summary["handler_duration_ms"], ("p50", "p99"), "handler_duration_ms")
     model = summary["service_time_model"]
@@ -117,7 +120,9 @@ def _recommendation_problems(summary: Summary) -> list[str]:
         if not low <= value <= high:
             problems.append(f"recommendation.{key}: {value} is outside the allowed [{low:g}, {high:g}]")
     if rec["architecture"] not in _ARCHITECTURES:
-        problems.append(f"recommendation.architecture: {rec['architecture']!r} is not one of {_ARCHITECTURES}")
+        problems.append(
+            f"recommendation.architecture: {rec['architecture']!r} is not one of {_ARCHITECTURES}"
+        )
     if rec["stream_mode"] not in _STREAM_MODES:
         problems.append(f"recommendation.stream_mode: {rec['stream_mode']!r} is not one of {_STREAM_MODES}")
     if rec["monthly_cost_usd"] < 0:
@@ -134,5 +139,7 @@ def _recommendation_problems(summary: Summary) -> list[str]:
     predicted = rec["predicted"]
     problems += _non_negative(predicted, "recommendation.predicted")
     problems += _ordered(predicted, ("e2e_latency_p50_ms", "e2e_latency_p99_ms"), "recommendation.predicted")
-    problems += _ordered(predicted, ("iterator_age_p99_ms", "iterator_age_max_ms"), "recommendation.predicted")
+    problems += _ordered(
+        predicted, ("iterator_age_p99_ms", "iterator_age_max_ms"), "recommendation.predicted"
+    )
     return problems

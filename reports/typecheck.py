@@ -69,9 +69,7 @@ def _typeddict_problems(value: object, annotation: Any, path: str) -> list[str]:
         return [f"{where}: expected an object, got {_describe(value)}"]
     prefix = f"{path}." if path else ""
     hints = get_type_hints(annotation)
-    problems = [
-        f"{prefix}{key}: missing" for key in sorted(annotation.__required_keys__) if key not in value
-    ]
+    problems = [f"{prefix}{key}: missing" for key in sorted(annotation.__required_keys__) if key not in value]
     for key, key_type in hints.items():
         if key in value:
             problems.extend(type_problems(value[key], key_type, f"{prefix}{key}"))

@@ -19,7 +19,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     promote_parser.add_argument("run", type=Path, help="run directory or its summary.json, e.g. runs/latest")
     promote_parser.add_argument("--name", help="baseline name (default: the run's target name)")
     promote_parser.add_argument("--baselines-dir", type=Path, help="default: baselines_dir from config")
-    promote_parser.add_argument("--config", type=Path, help="config file (default: cdrcap.toml or pyproject.toml)")
+    promote_parser.add_argument(
+        "--config", type=Path, help="config file (default: cdrcap.toml or pyproject.toml)"
+    )
     promote_parser.set_defaults(func=run_promote)
 
 

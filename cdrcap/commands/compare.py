@@ -24,12 +24,16 @@ BASELINE_WORD = "baseline"
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths", nargs="+", metavar="RUN",
-        help="[BASELINE] CURRENT: run directories or summary.json files; BASELINE may be `baseline` or omitted",
+        help="[BASELINE] CURRENT: run dirs or summary.json files; BASELINE may be `baseline` or omitted",
     )  # fmt: skip
-    parser.add_argument("--thresholds", type=Path, help="TOML with the thresholds (default: [tool.cdrcap.compare])")
+    parser.add_argument(
+        "--thresholds", type=Path, help="TOML with the thresholds (default: [tool.cdrcap.compare])"
+    )
     parser.add_argument("--junit", type=Path, help="write JUnit XML here (one test case per metric)")
     parser.add_argument("--markdown", type=Path, help="also write the Markdown table here (for a PR comment)")
-    parser.add_argument("--baselines-dir", type=Path, help="where promoted baselines live (default: from config)")
+    parser.add_argument(
+        "--baselines-dir", type=Path, help="where promoted baselines live (default: from config)"
+    )
     parser.add_argument("--config", type=Path, help="config file (default: cdrcap.toml or pyproject.toml)")
     parser.set_defaults(func=run)
 

@@ -6,9 +6,20 @@ pytestmark = pytest.mark.unit
 
 
 def test_secret_named_keys_are_redacted_at_any_depth() -> None:
-    given = {"a": {"b": [{"Password": "p", "db_token": "t", "AWS_SECRET_ACCESS_KEY": "s", "region": "eu-west-1"}]}}
+    given = {
+        "a": {"b": [{"Password": "p", "db_token": "t", "AWS_SECRET_ACCESS_KEY": "s", "region": "eu-west-1"}]}
+    }
     assert scrub(given) == {
-        "a": {"b": [{"Password": REDACTED, "db_token": REDACTED, "AWS_SECRET_ACCESS_KEY": REDACTED, "region": "eu-west-1"}]}
+        "a": {
+            "b": [
+                {
+                    "Password": REDACTED,
+                    "db_token": REDACTED,
+                    "AWS_SECRET_ACCESS_KEY": REDACTED,
+                    "region": "eu-west-1",
+                }
+            ]
+        }
     }
 
 

@@ -62,7 +62,9 @@ def test_unordered_percentiles_are_insane(sample: dict[str, Any]) -> None:
 def test_a_recommendation_outside_lambda_limits_is_insane(sample: dict[str, Any]) -> None:
     bad = _copy(sample)
     bad["recommendation"]["parallelization_factor"] = 11
-    assert validate_summary(bad) == ["recommendation.parallelization_factor: 11 is outside the allowed [1, 10]"]
+    assert validate_summary(bad) == [
+        "recommendation.parallelization_factor: 11 is outside the allowed [1, 10]"
+    ]
 
 
 def test_a_cost_breakdown_that_does_not_add_up_is_insane(sample: dict[str, Any]) -> None:
