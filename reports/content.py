@@ -184,12 +184,12 @@ def measurements_table(summary: Summary) -> Table:
         ("end-to-end latency", "e2e_latency_ms"),
     ):
         p = summary[key]  # type: ignore[literal-required]
-        rows.append((label, num(p["p50"]), num(p["p90"]), num(p["p99"]), num(p["max"])))
+        rows.append((label, num(p["p50"]), num(p["p90"]), num(p["p99"]), num(p["max"]), "-"))
     duration = summary["handler_duration_ms"]
     rows.append(
-        ("handler duration", num(duration["p50"]), "-", num(duration["p99"]), f"mean {num(duration['mean'])}")
+        ("handler duration", num(duration["p50"]), "-", num(duration["p99"]), "-", num(duration["mean"]))
     )
-    return Table(("ms", "p50", "p90", "p99", "max"), rows)
+    return Table(("ms", "p50", "p90", "p99", "max", "mean"), rows)
 
 
 def service_time_line(summary: Summary) -> str:
