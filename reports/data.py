@@ -36,7 +36,7 @@ class RunData:
     notes: list[str] = field(default_factory=list)
 
 
-def _read_table(data_dir: Path, name: str, columns: tuple[str, ...], notes: list[str]) -> pd.DataFrame | None:
+def read_table(data_dir: Path, name: str, columns: tuple[str, ...], notes: list[str]) -> pd.DataFrame | None:
     for suffix, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
         path = data_dir / f"{name}{suffix}"
         if not path.exists():
@@ -61,7 +61,7 @@ def _read_table(data_dir: Path, name: str, columns: tuple[str, ...], notes: list
 def _cost_curve(summary: Summary, data_dir: Path, notes: list[str]) -> pd.DataFrame | None:
     """Candidates from data/plan_candidates.csv, else from recommendation.cost_curve in the summary."""
     scratch: list[str] = []
-    frame = _read_table(data_dir, "plan_candidates", PLAN_CANDIDATES_COLUMNS, scratch)
+    frame = read_table(data_dir, "plan_candidates", PLAN_CANDIDATES_COLUMNS, scratch)
     if frame is not None:
         return frame
     curve: list[CostCurvePoint] = summary["recommendation"].get("cost_curve", [])
@@ -75,9 +75,9 @@ def load_run_data(run_dir: Path, summary: Summary) -> RunData:
     data_dir = run_dir / "data"
     notes: list[str] = []
     return RunData(
-        load_seconds=_read_table(data_dir, "load_seconds", LOAD_SECONDS_COLUMNS, notes),
-        invocations=_read_table(data_dir, "invocations", INVOCATIONS_COLUMNS, notes),
-        metrics=_read_table(data_dir, "metrics", METRICS_COLUMNS, notes),
+        load_seconds=read_table(data_dir, "load_seconds", LOAD_SECONDS_COLUMNS, notes),
+        invocations=read_table(data_dir, "invocations", INVOCATIONS_COLUMNS, notes),
+        metrics=read_table(data_dir, "metrics", METRICS_COLUMNS, notes),
         plan_candidates=_cost_curve(summary, data_dir, notes),
         notes=notes,
     )
