@@ -67,8 +67,9 @@ class Table:
         positive: bool = False,
         integer: bool = False,
     ) -> float:
-        kind = "an integer" if integer else "a number"
-        expected = f"a positive {kind[2:] if integer else 'number'}" if positive else kind
+        noun = "integer" if integer else "number"
+        kind = f"an {noun}" if integer else f"a {noun}"
+        expected = f"a positive {noun}" if positive else kind
         if low is not None and high is not None:
             expected = f"{kind} in [{low:g}, {high:g}]"
         elif low is not None:

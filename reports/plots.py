@@ -36,6 +36,12 @@ def _no_data(axes: Axes, reason: str) -> None:
     axes.set_yticks([])
 
 
+def _missing(figure: Figure, reason: str, panels: int = 1) -> None:
+    """Draw "no data" with the reason in each of the plot's panels."""
+    for axes in np.atleast_1d(figure.subplots(1, panels)):
+        _no_data(axes, reason)
+
+
 def _elapsed_s(epoch_s: pd.Series, start_s: float) -> pd.Series:
     return epoch_s - start_s
 
@@ -54,11 +60,10 @@ def _step_lines(axes: Axes, summary: Summary, start_s: float) -> None:
 
 
 def draw_throughput(figure: Figure, summary: Summary, data: RunData) -> None:
-    axes = figure.subplots()
     load = data.load_seconds
     if load is None:
-        _no_data(axes, "data/load_seconds.csv is missing")
-        return
+        return _missing(figure, "data/load_seconds.csv is missing")
+    axes = figure.subplots()
     start_s = _start_s(data, summary)
     elapsed = _elapsed_s(load["epoch_s"], start_s)
     axes.plot(elapsed, load["offered"], label="offered", color="#1f77b4", linewidth=1)
@@ -85,11 +90,10 @@ def _iterator_age_series(data: RunData) -> pd.Series | None:
 
 
 def draw_iterator_age(figure: Figure, summary: Summary, data: RunData) -> None:
-    axes = figure.subplots()
     series = _iterator_age_series(data)
     if series is None or series.empty:
-        _no_data(axes, "no IteratorAge in data/metrics.csv or data/invocations.csv")
-        return
+        return _missing(figure, "no IteratorAge in data/metrics.csv or data/invocations.csv")
+    axes = figure.subplots()
     start_s = _start_s(data, summary)
     axes.plot(
         series.index - start_s,
@@ -107,11 +111,10 @@ def draw_iterator_age(figure: Figure, summary: Summary, data: RunData) -> None:
 
 
 def draw_latency_per_step(figure: Figure, summary: Summary, data: RunData) -> None:
-    axes = figure.subplots()
     steps = summary["steps"]
     if not steps:
-        _no_data(axes, "summary.json has no steps")
-        return
+        return _missing(figure, "summary.json has no steps")
+    axes = figure.subplots()
     positions = np.arange(len(steps))
     width = 0.38
     axes.bar(positions - width / 2, [s["e2e_p50_ms"] for s in steps], width, label="p50", color="#1f77b4")
@@ -125,12 +128,10 @@ def draw_latency_per_step(figure: Figure, summary: Summary, data: RunData) -> No
 
 
 def draw_service_time(figure: Figure, summary: Summary, data: RunData) -> None:
-    over_time, scatter = figure.subplots(1, 2)
     invocations = data.invocations
     if invocations is None:
-        _no_data(over_time, "data/invocations.csv is missing")
-        _no_data(scatter, "data/invocations.csv is missing")
-        return
+        return _missing(figure, "data/invocations.csv is missing", panels=2)
+    over_time, scatter = figure.subplots(1, 2)
     start_s = _start_s(data, summary)
     over_time.scatter(
         invocations["start_epoch_ms"] / 1000 - start_s, invocations["batch_records"], s=3, alpha=0.5
@@ -155,11 +156,10 @@ def draw_service_time(figure: Figure, summary: Summary, data: RunData) -> None:
 
 
 def draw_shard_heatmap(figure: Figure, summary: Summary, data: RunData) -> None:
-    axes = figure.subplots()
     invocations = data.invocations
     if invocations is None:
-        _no_data(axes, "data/invocations.csv is missing")
-        return
+        return _missing(figure, "data/invocations.csv is missing")
+    axes = figure.subplots()
     start_s = _start_s(data, summary)
     bucket = (
         (invocations["start_epoch_ms"] / 1000 - start_s) // _HEATMAP_BUCKET_S * _HEATMAP_BUCKET_S
@@ -178,12 +178,10 @@ def draw_shard_heatmap(figure: Figure, summary: Summary, data: RunData) -> None:
 
 
 def draw_model_error(figure: Figure, summary: Summary, data: RunData) -> None:
-    age_axes, e2e_axes = figure.subplots(1, 2)
     per_step = summary["model_error"]["per_step"]
     if not per_step:
-        _no_data(age_axes, "model_error.per_step is empty")
-        _no_data(e2e_axes, "model_error.per_step is empty")
-        return
+        return _missing(figure, "model_error.per_step is empty", panels=2)
+    age_axes, e2e_axes = figure.subplots(1, 2)
     rates = [e["rate_rps"] for e in per_step]
     pairs = (
         (age_axes, "iterator_age", "IteratorAge p99 (ms)", "ape_iterator_age"),
@@ -205,11 +203,12 @@ def draw_model_error(figure: Figure, summary: Summary, data: RunData) -> None:
 
 
 def draw_cost_curve(figure: Figure, summary: Summary, data: RunData) -> None:
-    axes = figure.subplots()
     candidates = data.plan_candidates
     if candidates is None:
-        _no_data(axes, "no planner candidates")
-        return
+        return _missing(
+            figure, "no planner candidates (data/plan_candidates.csv or recommendation.cost_curve)"
+        )
+    axes = figure.subplots()
     feasible = candidates[candidates["feasible"].astype(bool)]
     infeasible = candidates[~candidates["feasible"].astype(bool)]
     if not feasible.empty:
@@ -281,7 +280,7 @@ def render_plots(run_dir: Path, summary: Summary, data: RunData) -> list[Path]:
         except (KeyError, ValueError, TypeError, IndexError) as error:
             # A report with one broken plot is still worth more than no report: show the error instead.
             figure.clear()
-            _no_data(figure.subplots(), f"could not draw: {type(error).__name__}: {error}")
+            _missing(figure, f"could not draw: {type(error).__name__}: {error}")
             data.notes.append(f"{spec.filename}: could not draw ({type(error).__name__}: {error})")
         figure.suptitle(spec.title, fontsize=11)
         path = run_dir / spec.filename

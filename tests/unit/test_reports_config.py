@@ -63,35 +63,27 @@ def test_a_bad_step_names_its_index_and_value(tmp_path: Path) -> None:
     )
 
 
-def test_an_unknown_key_is_an_error_naming_it(tmp_path: Path) -> None:
-    _write(tmp_path, "cdrcap.toml", "[profiles.demo]\nsteps = [1]\nstep_duraton_s = 30\n")
-    with pytest.raises(ConfigError, match=r"profiles\.demo\.step_duraton_s: unknown key"):
-        load_config(cwd=tmp_path)
-
-
-def test_an_out_of_range_parallelization_factor_names_the_range(tmp_path: Path) -> None:
-    _write(tmp_path, "cdrcap.toml", "[profiles.demo]\nsteps = [1]\nparallelization_factor = 11\n")
-    with pytest.raises(
-        ConfigError, match=r"parallelization_factor: expected an integer in \[1, 10\], got 11"
-    ):
-        load_config(cwd=tmp_path)
-
-
-def test_a_record_format_mix_must_sum_to_one(tmp_path: Path) -> None:
-    _write(
-        tmp_path,
-        "cdrcap.toml",
-        "[profiles.demo]\nsteps = [1]\nrecord_formats = { json_v1 = 0.5, csv_v1 = 0.4 }\n",
-    )
-    with pytest.raises(ConfigError, match=r"profiles\.demo\.record_formats: expected shares that sum to 1"):
-        load_config(cwd=tmp_path)
-
-
-def test_a_bad_slo_names_the_nested_key(tmp_path: Path) -> None:
-    _write(tmp_path, "cdrcap.toml", "[profiles.demo]\nsteps = [1]\nslo = { e2e_p99_ms = -5 }\n")
-    with pytest.raises(
-        ConfigError, match=r"profiles\.demo\.slo\.e2e_p99_ms: expected a positive number, got -5"
-    ):
+@pytest.mark.parametrize(
+    ("profile_lines", "message"),
+    [
+        ("step_duraton_s = 30", r"profiles\.demo\.step_duraton_s: unknown key"),
+        ("parallelization_factor = 11", r"parallelization_factor: expected an integer in \[1, 10\], got 11"),
+        (
+            "record_formats = { json_v1 = 0.5, csv_v1 = 0.4 }",
+            r"profiles\.demo\.record_formats: expected shares that sum to 1",
+        ),
+        ("slo = { e2e_p99_ms = -5 }", r"profiles\.demo\.slo\.e2e_p99_ms: expected a positive number, got -5"),
+        (
+            'shape = "zigzag"',
+            r'profiles\.demo\.shape: expected one of step, ramp, constant, spike, got "zigzag"',
+        ),
+        ("shards = 1.5", r"profiles\.demo\.shards: expected a positive integer, got 1\.5"),
+    ],
+)
+def test_a_bad_profile_key_is_named_with_the_fix(tmp_path: Path, profile_lines: str, message: str) -> None:
+    # Given a profile with one bad key, When the config loads, Then the error names the key and expectation
+    _write(tmp_path, "cdrcap.toml", f"[profiles.demo]\nsteps = [1]\n{profile_lines}\n")
+    with pytest.raises(ConfigError, match=message):
         load_config(cwd=tmp_path)
 
 
