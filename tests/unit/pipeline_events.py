@@ -92,3 +92,82 @@ def kinesis_record(payload: bytes, seq: int, shard: str = SHARD, arrival_ms: int
 
 def kinesis_event(payloads: list[bytes], first_seq: int = 0, shard: str = SHARD) -> dict[str, Any]:
     return {"Records": [kinesis_record(p, first_seq + k, shard) for k, p in enumerate(payloads)]}
+
+
+BAD_PAYLOADS: dict[str, bytes] = {
+    "MALFORMED_PAYLOAD": b'{"schema_version": 1, "record_type": ',
+    "UNKNOWN_SCHEMA_VERSION": orjson.dumps({"schema_version": 7}),
+    "EMPTY_RECORD": b"",
+    "BAD_ENCODING": b"\xff\xfe\xfa,1,2",
+    "CORRUPT_AGGREGATE": as_kpl([b"x"])[:-1] + b"\x00",
+}
+
+
+def mixed_batch(records: int = 500) -> tuple[list[bytes], dict[str, int]]:
+    """Kinesis payloads mixing JSON v1/v2, CSV v1/v2, KPL aggregates (4 CDRs each), bad records and
+    duplicates; plus the expected count per outcome ("ok" or a reason code), per CDR unit."""
+    payloads: list[bytes] = []
+    expected: dict[str, int] = {}
+    goods: list[dict[str, Any]] = []
+    n = 0
+
+    def count(key: str, k: int = 1) -> None:
+        expected[key] = expected.get(key, 0) + k
+
+    for k in range(records):
+        kind = k % 20
+        if kind in (0, 1, 2, 3, 4, 5, 6, 7):
+            goods.append(_varied(n))
+            payloads.append(as_json(goods[-1], version=1 + kind % 2))
+            count("ok")
+        elif kind in (8, 9, 10, 11):
+            goods.append(_varied(n))
+            payloads.append(as_csv(goods[-1], version=1 + kind % 2))
+            count("ok")
+        elif kind in (12, 13):
+            payloads.append(as_kpl([as_json(_varied(n + j)) for j in range(4)], f"agg{k}"))
+            n += 3
+            count("ok", 4)
+        elif kind == 14:
+            reason = list(BAD_PAYLOADS)[(k // 20) % len(BAD_PAYLOADS)]
+            payloads.append(BAD_PAYLOADS[reason])
+            count(reason)
+        elif kind == 15:
+            payloads.append(as_json(make_cdr(n, duration_s=-3)))
+            count("NEGATIVE_DURATION")
+        elif kind == 16:
+            payloads.append(as_json(make_cdr(n, called_number="0044 20 7946 0958")))
+            count("INVALID_PHONE_NUMBER")
+        elif kind == 17:
+            payloads.append(as_json(make_cdr(n, release_time="2026-11-18T07:00:00")))
+            count("END_BEFORE_START")
+        else:  # 18, 19: a source duplicate of an earlier good CDR (same derived cdr_id)
+            payloads.append(as_json(goods[-1 - kind % 3]))
+            count("DUPLICATE_CDR")
+            continue
+        n += 1
+    return payloads, expected
+
+
+def _varied(n: int) -> dict[str, Any]:
+    """Good CDRs of every record type, answered or not, a few destinations and cells."""
+    kind = n % 6
+    if kind == 0:
+        return make_cdr(n)
+    if kind == 1:
+        return make_cdr(n, record_type="MTC", answer_time=None, duration_s=65, called_number="+14155552671")
+    if kind == 2:
+        return make_cdr(n, record_type="SMS_MO", answer_time=None, duration_s=0, called_number="33669")
+    if kind == 3:
+        return make_cdr(n, record_type="DATA", answer_time=None, duration_s=65, bytes_up=1000, bytes_down=n)
+    if kind == 4:
+        return make_cdr(
+            n,
+            called_number="911",
+            utc_offset="+05:30",
+            seizure_time="2026-11-18T18:30:00",
+            answer_time="2026-11-18T18:30:02",
+            release_time="2026-11-18T18:31:00",
+            duration_s=58,
+        )
+    return make_cdr(n, record_type="FORWARD", called_number="+33142685300", roaming=True)

@@ -39,7 +39,9 @@ def test_csv_v2_maps_renamed_column_back() -> None:
 
 
 def test_quoted_csv_is_parsed() -> None:
-    line = as_csv(make_cdr(3, cause_for_term="normal, by user")).replace(b"normal, by user", b'"normal, by user"')
+    line = as_csv(make_cdr(3, cause_for_term="normal, by user")).replace(
+        b"normal, by user", b'"normal, by user"'
+    )
     _, fields = decode_payload(line, MAX)
     assert fields["cause_for_term"] == "normal, by user"
 

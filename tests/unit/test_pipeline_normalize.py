@@ -51,7 +51,11 @@ def test_national_number_gets_the_home_country_code() -> None:
 
 @pytest.mark.parametrize(
     "uri",
-    ["tel:+1-415-555-2671", "tel:+14155552671;phone-context=example.com", "sip:+14155552671@ims.example.com;user=phone"],
+    [
+        "tel:+1-415-555-2671",
+        "tel:+14155552671;phone-context=example.com",
+        "sip:+14155552671@ims.example.com;user=phone",
+    ],
 )
 def test_tel_and_sip_uris_are_stripped(uri: str) -> None:
     result = normalize_number(uri, "US")

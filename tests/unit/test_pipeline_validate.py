@@ -84,10 +84,22 @@ def test_alphanumeric_sender_allowed_for_sms_only() -> None:
         ({"duration_s": "60"}, ReasonCode.BAD_TYPE),
         ({"release_time": "2026-11-18T07:59:00"}, ReasonCode.END_BEFORE_START),
         ({"answer_time": "2026-11-18T09:00:00"}, ReasonCode.END_BEFORE_START),
-        ({"seizure_time": "2026-11-18T09:30:00", "answer_time": None, "release_time": "2026-11-18T09:31:00"},
-         ReasonCode.TIMESTAMP_IN_FUTURE),
-        ({"seizure_time": "2026-09-01T08:00:00", "answer_time": None, "release_time": "2026-09-01T08:01:00"},
-         ReasonCode.TIMESTAMP_TOO_OLD),
+        (
+            {
+                "seizure_time": "2026-11-18T09:30:00",
+                "answer_time": None,
+                "release_time": "2026-11-18T09:31:00",
+            },
+            ReasonCode.TIMESTAMP_IN_FUTURE,
+        ),
+        (
+            {
+                "seizure_time": "2026-09-01T08:00:00",
+                "answer_time": None,
+                "release_time": "2026-09-01T08:01:00",
+            },
+            ReasonCode.TIMESTAMP_TOO_OLD,
+        ),
         ({"seizure_time": "2026-13-01T08:00:00"}, ReasonCode.INVALID_TIMESTAMP),
         ({"utc_offset": "IST"}, ReasonCode.INVALID_TIMESTAMP),
         ({"imsi": "31026abc"}, ReasonCode.INVALID_IDENTIFIER),
