@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from pipeline.schema import CanonicalCDR, RecordType
 
@@ -28,8 +29,7 @@ DIM_DEST_COUNTRY = "dest"
 ItemKey = tuple[str, str]  # (pk, sk)
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(NamedTuple):
     """The claim of a cdr_id by one Kinesis position; written in the same transaction as its counters."""
 
     cdr_id: str
@@ -84,22 +84,23 @@ def build_chunks(
     """Pack the CDRs at `indices` (in Kinesis order) into chunks of at most MAX_TRANSACT_ITEMS items."""
     chunks: list[Chunk] = []
     chunk = Chunk()
+    deltas = chunk.deltas
     for index in indices:
         cdr = cdrs[index]
         minute_s, keys = item_keys(cdr)
-        new_keys = sum(1 for key in keys if key not in chunk.deltas)
-        if len(chunk.claims) + len(chunk.deltas) + 1 + new_keys > MAX_TRANSACT_ITEMS:
+        # Worst case every key is new: one claim + len(keys) items must still fit the transaction.
+        if len(chunk.claims) + len(deltas) + 1 + len(keys) > MAX_TRANSACT_ITEMS:
             chunks.append(chunk)
             chunk = Chunk()
+            deltas = chunk.deltas
         vector = contribution(cdr)
         for key in keys:
-            total = chunk.deltas.get(key)
+            total = deltas.get(key)
             if total is None:
-                chunk.deltas[key] = vector.copy()
+                deltas[key] = vector
                 chunk.minute_s[key] = minute_s
             else:
-                for i, value in enumerate(vector):
-                    total[i] += value
+                deltas[key] = [a + b for a, b in zip(total, vector, strict=True)]
         chunk.indices.append(index)
         chunk.claims.append(Claim(cdr.cdr_id, positions[index]))
     if chunk.indices:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from pipeline.aggregate import COUNTERS, Claim, ItemKey
+from pipeline.constants import TABLE_TTL_ATTRIBUTE
 from pipeline.errors import TransientStoreError
 
 
@@ -62,7 +63,7 @@ class Stores:
 class InMemoryAggregateStore:
     """Same semantics as the DynamoDB store (atomic chunks, claim conflicts), in a dict."""
 
-    items: dict[ItemKey, dict[str, int]] = field(default_factory=dict)
+    items: dict[ItemKey, list[int]] = field(default_factory=dict)  # COUNTERS order, then expires_at
     claims: dict[str, str] = field(default_factory=dict)
     fail_next_applies: int = 0  # test hook: raise TransientStoreError this many times
 
@@ -77,14 +78,19 @@ class InMemoryAggregateStore:
             return ApplyResult(False, conflicts)
         for claim in claims:
             self.claims[claim.cdr_id] = claim.position
+        items = self.items
         for key, vector in deltas.items():
-            item = self.items.get(key)
+            item = items.get(key)
             if item is None:
-                item = self.items[key] = dict.fromkeys(COUNTERS, 0)
-            for name, value in zip(COUNTERS, vector, strict=True):
-                item[name] += value
-            item["expires_at"] = expires_at[key]
+                items[key] = [*vector, expires_at[key]]
+            else:
+                items[key] = [a + b for a, b in zip(item, vector, strict=False)] + [expires_at[key]]
         return ApplyResult(True, (), 2 * (len(claims) + len(deltas)))
+
+    def snapshot(self) -> dict[ItemKey, dict[str, int]]:
+        """The items as the DynamoDB table holds them: counter name -> value, plus the TTL attribute."""
+        names = (*COUNTERS, TABLE_TTL_ATTRIBUTE)
+        return {key: dict(zip(names, item, strict=True)) for key, item in self.items.items()}
 
     def claim_owners(self, cdr_ids: Sequence[str]) -> dict[str, str]:
         return {cdr_id: self.claims[cdr_id] for cdr_id in cdr_ids if cdr_id in self.claims}

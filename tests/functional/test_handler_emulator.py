@@ -124,7 +124,7 @@ def reference_aggregates(event: dict[str, Any], env: dict[str, str]) -> dict[Any
     stores = in_memory_stores()
     BatchProcessor(load_config(env), stores).process(event, now_ms=NOW_MS)
     assert isinstance(stores.aggregates, InMemoryAggregateStore)
-    return stores.aggregates.items
+    return stores.aggregates.snapshot()
 
 
 def test_mixed_batch_every_record_accounted_for(

@@ -34,7 +34,7 @@ def run(stores: Stores, event: dict[str, Any]) -> BatchOutcome:
 
 def aggregates(stores: Stores) -> dict[Any, dict[str, int]]:
     assert isinstance(stores.aggregates, InMemoryAggregateStore)
-    return stores.aggregates.items
+    return stores.aggregates.snapshot()
 
 
 @pytest.fixture(scope="module")
