@@ -42,64 +42,78 @@ class BatchOutcome:
         return {"batchItemFailures": [{"itemIdentifier": seq} for seq in self.failed_sequence_numbers]}
 
 
+@dataclass(slots=True)
+class _Batch:
+    """The working state of one invocation, indexed by unit."""
+
+    units: Units
+    cdrs: list[CanonicalCDR | None]
+    positions: list[str]
+    rejects: dict[int, tuple[ReasonCode, str]]
+    outcome: BatchOutcome
+
+    def chunks(self, indices: list[int]) -> list[Chunk]:
+        return build_chunks(self.cdrs, self.positions, indices)  # type: ignore[arg-type]
+
+    def reject(self, index: int, reason: ReasonCode, detail: str) -> None:
+        self.rejects[index] = (reason, detail)
+        self.cdrs[index] = None
+
+
 class BatchProcessor:
     def __init__(self, config: PipelineConfig, stores: Stores) -> None:
         self.config = config
         self.stores = stores
 
     def process(self, event: dict[str, Any], now_ms: int | None = None) -> BatchOutcome:
-        units = expand(event)
-        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        batch = self._decode(expand(event), int(time.time() * 1000) if now_ms is None else now_ms)
+        failure_point = self._apply(batch)
+        failure_point = self._emit(batch, failure_point)
+        self._account(batch, failure_point)
+        return batch.outcome
+
+    def _decode(self, units: Units, now_ms: int) -> _Batch:
+        config = self.config
         limits = Limits(
-            self.config.home_region,
+            config.home_region,
             now_ms,
-            self.config.max_clock_skew_s * 1000,
-            self.config.max_record_age_days * 86_400_000,
+            config.max_clock_skew_s * 1000,
+            config.max_record_age_days * 86_400_000,
         )
         count = len(units)
-        cdrs: list[CanonicalCDR | None] = [None] * count
-        rejects: dict[int, tuple[ReasonCode, str]] = dict(units.early_reject)
+        batch = _Batch(
+            units,
+            [None] * count,
+            [units.position(i) for i in range(count)],
+            dict(units.early_reject),
+            BatchOutcome(records_in=count),
+        )
         seen: dict[str, int] = {}
-        max_bytes = self.config.max_record_bytes
         for i in range(count):
-            if i in rejects:
+            if i in batch.rejects:
                 continue
             try:
-                source_format, fields = decode_payload(units.payload[i], max_bytes)
+                source_format, fields = decode_payload(units.payload[i], config.max_record_bytes)
                 cdr = to_canonical(
                     fields, "kpl+" + source_format if units.is_kpl[i] else source_format, limits
                 )
             except Rejected as rejected:
-                rejects[i] = (rejected.reason, rejected.detail)
+                batch.reject(i, rejected.reason, rejected.detail)
                 continue
             first = seen.setdefault(cdr.cdr_id, i)
             if first != i:
-                rejects[i] = (
-                    ReasonCode.DUPLICATE_CDR,
-                    f"same cdr_id as {units.position(first)} in this batch",
+                batch.reject(
+                    i, ReasonCode.DUPLICATE_CDR, f"same cdr_id as {batch.positions[first]} in this batch"
                 )
                 continue
-            cdrs[i] = cdr
-        outcome = BatchOutcome(records_in=count)
-        positions = [units.position(i) for i in range(count)]
-        accepted = [i for i in range(count) if cdrs[i] is not None]
-        failure_point = self._apply(units, cdrs, positions, accepted, rejects, outcome)
-        failure_point = self._emit(units, cdrs, rejects, failure_point, outcome)
-        self._account(units, cdrs, rejects, failure_point, outcome)
-        return outcome
+            batch.cdrs[i] = cdr
+        return batch
 
-    def _apply(
-        self,
-        units: Units,
-        cdrs: list[CanonicalCDR | None],
-        positions: list[str],
-        accepted: list[int],
-        rejects: dict[int, tuple[ReasonCode, str]],
-        outcome: BatchOutcome,
-    ) -> int:
+    def _apply(self, batch: _Batch) -> int:
         """Apply chunks in Kinesis order; the first unit of a chunk that fails transiently is returned."""
         ttl_s = self.config.aggregate_ttl_s
-        for chunk in build_chunks(cdrs, positions, accepted):  # type: ignore[arg-type]
+        outcome = batch.outcome
+        for chunk in batch.chunks([i for i, cdr in enumerate(batch.cdrs) if cdr is not None]):
             for _ in range(MAX_CONFLICT_ROUNDS):
                 expires = {key: minute_s + 60 + ttl_s for key, minute_s in chunk.minute_s.items()}
                 try:
@@ -111,25 +125,14 @@ class BatchProcessor:
                     outcome.dynamo_writes += len(chunk.claims) + len(chunk.deltas)
                     outcome.dynamo_write_units += result.write_units
                     break
-                chunk = self._resolve_conflicts(
-                    units, cdrs, positions, chunk, result.conflicting_claims, rejects, outcome
-                )
+                chunk = self._resolve_conflicts(batch, chunk, result.conflicting_claims)
                 if not chunk.indices:
                     break
             else:
                 return chunk.indices[0]
-        return len(units)
+        return len(batch.units)
 
-    def _resolve_conflicts(
-        self,
-        units: Units,
-        cdrs: list[CanonicalCDR | None],
-        positions: list[str],
-        chunk: Chunk,
-        conflicting: tuple[int, ...],
-        rejects: dict[int, tuple[ReasonCode, str]],
-        outcome: BatchOutcome,
-    ) -> Chunk:
+    def _resolve_conflicts(self, batch: _Batch, chunk: Chunk, conflicting: tuple[int, ...]) -> Chunk:
         """Claims that existed: our own position = already applied (replay); another = a source duplicate."""
         owners = self.stores.aggregates.claim_owners([chunk.claims[j].cdr_id for j in conflicting])
         settled: set[int] = set()
@@ -137,25 +140,18 @@ class BatchProcessor:
             index, claim = chunk.indices[j], chunk.claims[j]
             owner = owners.get(claim.cdr_id)
             if owner == claim.position:
-                outcome.replayed += 1
+                batch.outcome.replayed += 1
                 settled.add(index)
             elif owner is not None:
-                rejects[index] = (ReasonCode.DUPLICATE_CDR, f"cdr_id already accounted for by {owner}")
-                cdrs[index] = None
+                batch.reject(index, ReasonCode.DUPLICATE_CDR, f"cdr_id already accounted for by {owner}")
                 settled.add(index)
-        remaining = [i for i in chunk.indices if i not in settled]
-        rebuilt = build_chunks(cdrs, positions, remaining)  # type: ignore[arg-type]
+        # An owner that vanished (claim expired meanwhile) stays pending and is retried.
+        rebuilt = batch.chunks([i for i in chunk.indices if i not in settled])
         return rebuilt[0] if rebuilt else Chunk()
 
-    def _emit(
-        self,
-        units: Units,
-        cdrs: list[CanonicalCDR | None],
-        rejects: dict[int, tuple[ReasonCode, str]],
-        failure_point: int,
-        outcome: BatchOutcome,
-    ) -> int:
+    def _emit(self, batch: _Batch, failure_point: int) -> int:
         """Output stream, archive and DLQ for the units before `failure_point`; returns the new point."""
+        units, cdrs = batch.units, batch.cdrs
         good = [i for i in range(failure_point) if cdrs[i] is not None]
         lines = [enriched_line(cdrs[i], units, i) for i in good]  # type: ignore[arg-type]
         if good:
@@ -166,25 +162,19 @@ class BatchProcessor:
                 self.stores.archive.put(archive_key(units, good), archive_body(lines))
             except TransientStoreError:
                 failure_point = min(failure_point, good[0])
-        bad = sorted(i for i in rejects if i < failure_point)
+        bad = sorted(i for i in batch.rejects if i < failure_point)
         if bad:
-            failed = self.stores.dlq.send([dlq_message(units, i, *rejects[i]) for i in bad])
+            failed = self.stores.dlq.send([dlq_message(units, i, *batch.rejects[i]) for i in bad])
             if failed:
                 failure_point = min(failure_point, bad[failed[0]])
         return failure_point
 
-    def _account(
-        self,
-        units: Units,
-        cdrs: list[CanonicalCDR | None],
-        rejects: dict[int, tuple[ReasonCode, str]],
-        failure_point: int,
-        outcome: BatchOutcome,
-    ) -> None:
+    def _account(self, batch: _Batch, failure_point: int) -> None:
+        units, outcome = batch.units, batch.outcome
         end_ms = int(time.time() * 1000)
         for i in range(failure_point):
-            if i in rejects:
-                outcome.rejected[rejects[i][0].value] += 1
+            if i in batch.rejects:
+                outcome.rejected[batch.rejects[i][0].value] += 1
             else:
                 outcome.latencies_ms.append(end_ms - units.arrival_ms[i])
         outcome.deferred = len(units) - failure_point

@@ -58,7 +58,7 @@ def realistic_batch(rng: random.Random, first: int) -> dict[str, Any]:
     return kinesis_event(payloads, first_seq=first)
 
 
-def run() -> dict[str, float | int]:
+def run() -> dict[str, Any]:
     rng = random.Random(7)
     batches = [realistic_batch(rng, b * 10_000) for b in range(BATCHES)]
     processor = BatchProcessor(load_config(ENV), in_memory_stores())

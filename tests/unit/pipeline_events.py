@@ -47,23 +47,23 @@ def make_cdr(i: int = 0, **overrides: Any) -> dict[str, Any]:
     return cdr
 
 
-def as_json(cdr: dict[str, Any], version: int = 1) -> bytes:
+def _versioned(cdr: dict[str, Any], version: int, rat: str) -> dict[str, Any]:
+    """The wire fields of `version`: v2 renames fields and adds `rat`."""
     doc = dict(cdr)
     doc["schema_version"] = version
     if version == 2:
         for old, new in JSON_RENAMED_V2.items():
             doc[new] = doc.pop(old)
-        doc.setdefault("rat", "EUTRAN")
-    return orjson.dumps(doc)
+        doc.setdefault("rat", rat)
+    return doc
+
+
+def as_json(cdr: dict[str, Any], version: int = 1) -> bytes:
+    return orjson.dumps(_versioned(cdr, version, "EUTRAN"))
 
 
 def as_csv(cdr: dict[str, Any], version: int = 1) -> bytes:
-    doc = dict(cdr)
-    doc["schema_version"] = version
-    if version == 2:
-        for old, new in JSON_RENAMED_V2.items():
-            doc[new] = doc.pop(old)
-        doc.setdefault("rat", "NR")
+    doc = _versioned(cdr, version, "NR")
     cells = []
     for name in CSV_COLUMNS[version]:
         value = doc.get(name)

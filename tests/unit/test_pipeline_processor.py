@@ -95,7 +95,7 @@ def test_suffix_redelivery_after_a_transient_failure_is_exact(
             store.fail_next_applies = 1
         return original_apply(*args)
 
-    store.apply = flaky_apply  # type: ignore[method-assign]
+    store.apply = flaky_apply  # type: ignore[method-assign,assignment]
     outcome = first.process(batch[0], now_ms=NOW_MS)
     # Then only the records from the failed chunk on are reported, by sequence number
     assert outcome.failed_sequence_numbers and outcome.deferred > 0
