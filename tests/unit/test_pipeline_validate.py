@@ -3,7 +3,7 @@ from typing import Any
 import pytest
 
 from pipeline.decode import Rejected, decode_payload
-from pipeline.schema import CanonicalCDR, NumberKind, ReasonCode, derive_cdr_id
+from pipeline.schema import CanonicalCDR, Cell, NumberKind, ReasonCode, derive_cdr_id
 from pipeline.validate import Limits, to_canonical
 from tests.unit.pipeline_events import NOW_MS, as_csv, as_json, make_cdr
 
@@ -117,3 +117,22 @@ def test_invalid_records_are_rejected_with_a_reason(overrides: dict[str, Any], r
 def test_premium_rate_destination_is_accepted_and_marked() -> None:
     cdr = canonical(as_json(make_cdr(1, called_number="+19002001234")))
     assert cdr.b_number_kind is NumberKind.PREMIUM_RATE and cdr.b_country == "US"
+
+
+def test_every_canonical_field_comes_from_its_wire_field() -> None:
+    # Given a CDR whose fields all differ from their defaults
+    wire = make_cdr(4, sequence=2, last_partial=False, roaming=True, bytes_up=7, bytes_down=9, lac=None)
+    cdr = canonical(as_csv(wire, version=2))
+    # Then each lands in the right canonical attribute
+    assert cdr.cell == Cell("310", "260", None, 11)
+    assert (cdr.imsi, cdr.imei) == ("310260000000004", "352099001761484")
+    assert (cdr.msc_id, cdr.call_reference, cdr.partial_sequence) == ("MSC01", "CR00000004", 2)
+    assert (cdr.last_partial, cdr.roaming, cdr.bytes_up, cdr.bytes_down) == (False, True, 7, 9)
+    assert (cdr.cause_for_term, cdr.rat, cdr.schema_version, cdr.source_format) == (
+        "normalRelease",
+        "NR",
+        2,
+        "csv",
+    )
+    assert (cdr.a_number_raw, cdr.b_number, cdr.b_country) == ("+12015550004", "+442079460958", "GB")
+    assert cdr.answer_utc_ms == cdr.seizure_utc_ms + 5000 and cdr.release_utc_ms == cdr.seizure_utc_ms + 65000
