@@ -131,7 +131,10 @@ class DynamoAggregateStore:
             ]
             request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
             for attempt in range(SINK_ATTEMPTS):
-                response = self.dynamodb.batch_get_item(RequestItems=request)
+                try:
+                    response = self.dynamodb.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as exc:
+                    raise TransientStoreError(f"BatchGetItem on {self.table} failed: {exc}") from exc
                 for item in response.get("Responses", {}).get(self.table, []):
                     owners[item[TABLE_PARTITION_KEY]["S"][len(CLAIM_PREFIX) :]] = item["owner"]["S"]
                 request = response.get("UnprocessedKeys") or {}

@@ -125,7 +125,10 @@ class BatchProcessor:
                     outcome.dynamo_writes += len(chunk.claims) + len(chunk.deltas)
                     outcome.dynamo_write_units += result.write_units
                     break
-                chunk = self._resolve_conflicts(batch, chunk, result.conflicting_claims)
+                try:
+                    chunk = self._resolve_conflicts(batch, chunk, result.conflicting_claims)
+                except TransientStoreError:
+                    return chunk.indices[0]
                 if not chunk.indices:
                     break
             else:

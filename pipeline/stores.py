@@ -31,7 +31,7 @@ class AggregateStore(Protocol):
         ...
 
     def claim_owners(self, cdr_ids: Sequence[str]) -> dict[str, str]:
-        """The position that owns each existing claim (strongly consistent read)."""
+        """The position that owns each existing claim (strongly consistent read); TransientStoreError."""
         ...
 
 

@@ -1,7 +1,7 @@
 """CPU cost of the handler with in-memory stores: records/s on realistic 500-record batches.
 
-`python -m tests.benchmarks.bench_handler` prints the result as JSON (records per CPU second). Target (issue 10): >= 50,000
-records/s per core on this CPU path.
+`python -m tests.benchmarks.bench_handler` prints the result as JSON (records per CPU second).
+Target (issue 10): >= 50,000 records/s per core on this CPU path.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The handler against the embedded emulator: real DynamoDB transactions, S3, Kinesis and SQS."""
 
+import dataclasses
 import gzip
 import time
 from collections import Counter
@@ -15,6 +16,7 @@ from pipeline import constants as c
 from pipeline import handler as handler_module
 from pipeline.aggregate import COUNTERS, Claim
 from pipeline.config import load_config
+from pipeline.errors import TransientStoreError
 from pipeline.processor import BatchProcessor
 from pipeline.stores import InMemoryAggregateStore, in_memory_stores
 from tests.unit.pipeline_events import BASE_SEQUENCE, NOW_MS, as_json, kinesis_event, make_cdr, mixed_batch
@@ -187,3 +189,42 @@ def test_emulator_cancels_a_transaction_atomically_with_per_item_reasons(pipelin
     assert store.claim_owners(["fresh-id", "MSC01:CR00000001:0"]) == {
         "MSC01:CR00000001:0": f"shardId-000000000000/{BASE_SEQUENCE}/"
     }
+
+
+class ThrottledOnce:
+    """The real DynamoDB store, except that its `n`-th transaction fails as if throttled beyond retries."""
+
+    def __init__(self, store: Any, n: int) -> None:
+        self.store, self.n, self.calls = store, n, 0
+
+    def apply(self, *args: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.n:
+            raise TransientStoreError("throttled")
+        return self.store.apply(*args)
+
+    def claim_owners(self, cdr_ids: Any) -> Any:
+        return self.store.claim_owners(cdr_ids)
+
+
+def test_partial_failure_then_suffix_redelivery_is_exact(pipeline: Pipeline) -> None:
+    payloads, expected = mixed_batch(500)
+    event = kinesis_event(payloads)
+    processor = handler_module._processor
+    assert processor is not None
+    real = processor.stores.aggregates
+    processor.stores = dataclasses.replace(processor.stores, aggregates=ThrottledOnce(real, n=4))
+    # When the 4th transaction fails transiently
+    response = handler_module.handler(event, None)
+    failed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
+    assert failed, "a transient failure must be reported"
+    seqs = [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
+    lowest = seqs.index(failed[0])
+    # And Lambda re-delivers from the lowest failed sequence number (with the store healthy again)
+    processor.stores = dataclasses.replace(processor.stores, aggregates=real)
+    retry = handler_module.handler({"Records": event["Records"][lowest:]}, None)
+    # Then every record is accounted for and the aggregates equal one clean delivery
+    assert retry == {"batchItemFailures": []}
+    assert pipeline.aggregates() == reference_aggregates(event, pipeline.env)
+    rejected = {k: v for k, v in expected.items() if k != "ok"}
+    assert Counter(m["reason"] for m in pipeline.dlq_messages(sum(rejected.values()))) == rejected
