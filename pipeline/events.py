@@ -6,7 +6,6 @@ sub-sequence. A unit's position "<shard>/<sequence>/<sub-sequence>" identifies i
 
 from __future__ import annotations
 
-import base64
 import binascii
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -72,7 +71,8 @@ def expand(event: dict[str, Any]) -> Units:
         key = str(kinesis.get("partitionKey", ""))
         arrival_ms = int(float(kinesis.get("approximateArrivalTimestamp", 0.0)) * 1000)
         try:
-            payload = base64.b64decode(kinesis.get("data", ""), validate=True)
+            # strict_mode: the C check, instead of b64decode(validate=True)'s regex over the payload.
+            payload = binascii.a2b_base64(kinesis.get("data", ""), strict_mode=True)
         except (binascii.Error, ValueError):
             index = units._add(shard, seq, None, key, arrival_ms, b"", False)
             units.early_reject[index] = (ReasonCode.MALFORMED_PAYLOAD, "record data is not base64")
