@@ -36,16 +36,9 @@ class DlqMessage(TypedDict):
     dedup_key: str  # the unit's position: the same across re-deliveries
 
 
-def enriched_line(cdr: CanonicalCDR, units: Units, index: int) -> bytes:
+def enriched_line(cdr: CanonicalCDR, position: str, arrival_ms: int) -> bytes:
     """One NDJSON line: the canonical CDR plus where it came from; `dedup_key` is the cdr_id."""
-    return orjson.dumps(
-        {
-            "dedup_key": cdr.cdr_id,
-            "position": units.position(index),
-            "arrival_ms": units.arrival_ms[index],
-            "cdr": cdr,
-        }
-    )
+    return orjson.dumps({"dedup_key": cdr.cdr_id, "position": position, "arrival_ms": arrival_ms, "cdr": cdr})
 
 
 def dlq_message(units: Units, index: int, reason: ReasonCode, detail: str) -> bytes:

@@ -156,7 +156,8 @@ class BatchProcessor:
         """Output stream, archive and DLQ for the units before `failure_point`; returns the new point."""
         units, cdrs = batch.units, batch.cdrs
         good = [i for i in range(failure_point) if cdrs[i] is not None]
-        lines = [enriched_line(cdrs[i], units, i) for i in good]  # type: ignore[arg-type]
+        positions, arrival_ms = batch.positions, units.arrival_ms
+        lines = [enriched_line(cdrs[i], positions[i], arrival_ms[i]) for i in good]  # type: ignore[arg-type]
         if good:
             failed = self.stores.output.put([(units.partition_key[i], lines[k]) for k, i in enumerate(good)])
             if failed:
