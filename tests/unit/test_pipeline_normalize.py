@@ -1,3 +1,4 @@
+import phonenumbers
 import pytest
 
 from pipeline.normalize import local_to_utc_ms, normalize_number, parse_utc_offset_min, strip_uri
@@ -103,3 +104,13 @@ def test_milliseconds_are_kept() -> None:
 
 def test_unparseable_time_is_none() -> None:
     assert local_to_utc_ms("yesterday", 0) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["+12015550123", "+19002001234", "+442079460958", "+15555550100", "+4470", "+80012345678", "+1201555"],
+)
+def test_validity_agrees_with_phonenumbers_is_valid_number(raw: str) -> None:
+    # The normaliser derives validity from number_type(); it must agree with the library's own check.
+    parsed = phonenumbers.parse(raw, "US")
+    assert (normalize_number(raw, "US") is not None) == phonenumbers.is_valid_number(parsed)
