@@ -1,0 +1,247 @@
+"""Map decoded 32.298 records (pycrate values: dicts of field name -> value) to canonical CDR fields.
+
+One function per supported CHOICE alternative of CSRecord / GPRSRecord. The output is the CanonicalCDR
+field set before phone normalisation: raw numbers, UTC epoch ms, flat cell fields (mcc, mnc, lac, cell_id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Callable
+from typing import Any, Final
+
+from pipeline.ber import fields as f
+from pipeline.ber.errors import BerFieldError
+from pipeline.schema import ReasonCode, RecordType, derive_cdr_id
+
+Value = dict[str, Any]
+BER_SCHEMA_VERSION: Final = 2  # the v2 canonical field set: it carries `rat`
+SOURCE_FORMAT: Final = "ber"
+
+# CauseForTerm (CS) / CauseForRecClosing (PS) values after which more partial records follow.
+_PARTIAL_CAUSES_CS: Final = frozenset({1, 2})  # partialRecord, partialRecordCallReestablishment
+_FINAL_CAUSES_PS: Final = frozenset({0, 4, 5, 52, 53, 54, 58})  # normal/abnormal/CAMEL release, LCS failures
+CAUSE_FOR_TERM: Final = {
+    0: "normalRelease",
+    1: "partialRecord",
+    2: "partialRecordCallReestablishment",
+    3: "unsuccessfulCallAttempt",
+    4: "abnormalRelease",
+    5: "cAMELInitCallRelease",
+    52: "unauthorizedRequestingNetwork",
+    53: "unauthorizedLCSClient",
+    54: "positionMethodFailure",
+    58: "unknownOrUnreachableLCSClient",
+}
+CAUSE_FOR_REC_CLOSING: Final = {
+    **{k: v for k, v in CAUSE_FOR_TERM.items() if k not in (2, 3)},
+    16: "volumeLimit",
+    17: "timeLimit",
+    18: "servingNodeChange",
+    19: "maxChangeCond",
+    20: "managementIntervention",
+    21: "intraSGSNIntersystemChange",
+    22: "rATChange",
+    23: "mSTimeZoneChange",
+    24: "sGSNPLMNIDChange",
+    25: "sGWChange",
+    26: "aPNAMBRChange",
+    27: "mOExceptionDataCounterReceipt",
+    59: "listofDownstreamNodeChange",
+}
+# RATType (29.274 / 29.061) -> the canonical `rat` names of pipeline.schema.RATS.
+_RAT_TYPES: Final = {1: "UTRAN", 2: "GERAN", 3: "WLAN", 6: "EUTRAN", 8: "EUTRAN", 10: "NR"}
+_SYSTEM_TYPES: Final = {"iuUTRAN": "UTRAN", "gERAN": "GERAN"}
+
+
+def _required(record: Value, name: str) -> Any:
+    if name not in record:
+        raise BerFieldError(f"mandatory field {name} is absent", reason=ReasonCode.MISSING_FIELD)
+    return record[name]
+
+
+def _number(record: Value, name: str, decode: Callable[[bytes], f.Address] = f.decode_address) -> str | None:
+    return decode(record[name]).number if name in record else None
+
+
+def _opt(record: Value, name: str, decode: Callable[[bytes], str]) -> str | None:
+    return decode(record[name]) if name in record else None
+
+
+def _gsn_address(value: Any) -> str:
+    """GSNAddress / IPAddress CHOICE (binary or text, v4 or v6, nested) -> printable address."""
+    while isinstance(value, tuple):
+        value = value[1]
+    if isinstance(value, bytes) and len(value) in (4, 16):
+        return str(ipaddress.ip_address(value))
+    if isinstance(value, str):
+        return value
+    raise BerFieldError("GSN address is neither a 4/16-octet binary nor a text address")
+
+
+def _is_roaming(imsi: str | None, mcc: str | None, mnc: str | None) -> bool:
+    """Roaming when the serving PLMN is not the subscriber's home PLMN (the IMSI's MCC+MNC)."""
+    return imsi is not None and mcc is not None and mnc is not None and not imsi.startswith(mcc + mnc)
+
+
+def _common(
+    record_type: RecordType, msc_id: str, call_reference: str, sequence: int, cell: f.ServingCell | None
+) -> dict[str, Any]:
+    return {
+        "cdr_id": derive_cdr_id(msc_id, call_reference, sequence),
+        "record_type": record_type.value,
+        "msc_id": msc_id,
+        "call_reference": call_reference,
+        "partial_sequence": sequence,
+        "mcc": cell.mcc if cell else None,
+        "mnc": cell.mnc if cell else None,
+        "lac": cell.lac if cell else None,
+        "cell_id": cell.cell_id if cell else None,
+        "schema_version": BER_SCHEMA_VERSION,
+        "source_format": SOURCE_FORMAT,
+    }
+
+
+def _call(record: Value, record_type: RecordType) -> dict[str, Any]:
+    """MOCallRecord / MTCallRecord. callDuration is chargeable time when answered, holding time otherwise."""
+    times = {
+        k: f.decode_timestamp(record[k]) for k in ("seizureTime", "answerTime", "releaseTime") if k in record
+    }
+    start = times.get("seizureTime") or times.get("answerTime") or times.get("releaseTime")
+    if start is None:
+        raise BerFieldError(
+            "call record has no seizure, answer or release time", reason=ReasonCode.MISSING_FIELD
+        )
+    duration_s = int(_required(record, "callDuration"))
+    answer = times.get("answerTime")
+    release = times.get("releaseTime")
+    release_ms = release.utc_ms if release else (answer or start).utc_ms + duration_s * 1000
+    cause = int(_required(record, "causeForTerm"))
+    cell = f.decode_location_area_and_cell(record["location"]) if "location" in record else None
+    imsi = _opt(record, "servedIMSI", f.decode_imsi)
+    sequence = int(record.get("sequenceNumber", 0))
+    served = _number(record, "servedMSISDN")
+    if record_type is RecordType.MOC:
+        a_number, b_number = served or _number(record, "callingNumber"), _number(record, "calledNumber")
+    else:
+        a_number, b_number = _number(record, "callingNumber"), served
+    out = _common(
+        record_type,
+        f.decode_address(_required(record, "recordingEntity")).number,
+        _required(record, "callReference").hex(),
+        sequence,
+        cell,
+    )
+    out.update(
+        a_number_raw=a_number,
+        b_number_raw=b_number,
+        imsi=imsi,
+        imei=_opt(record, "servedIMEI", f.decode_imei),
+        seizure_utc_ms=start.utc_ms,
+        answer_utc_ms=answer.utc_ms if answer else None,
+        release_utc_ms=release_ms,
+        utc_offset_min=start.utc_offset_min,
+        duration_s=duration_s,
+        answered=answer is not None,
+        cause_for_term=CAUSE_FOR_TERM.get(cause, f"cause({cause})"),
+        last_partial=cause not in _PARTIAL_CAUSES_CS,
+        roaming=_is_roaming(imsi, out["mcc"], out["mnc"]),
+        bytes_up=0,
+        bytes_down=0,
+        rat=_SYSTEM_TYPES.get(record.get("systemType", "")),
+    )
+    return out
+
+
+def _sms(record: Value, record_type: RecordType) -> dict[str, Any]:
+    """MOSMSRecord / MTSMSRecord: an event at one instant; answered = delivered (no smsResult diagnostics)."""
+    when = f.decode_timestamp(
+        _required(record, "originationTime" if record_type is RecordType.SMS_MO else "deliveryTime")
+    )
+    cell = f.decode_location_area_and_cell(record["location"]) if "location" in record else None
+    imsi = f.decode_imsi(_required(record, "servedIMSI"))
+    served = _number(record, "servedMSISDN")
+    camel: Value = record.get("cAMELSMSInformation", {})
+    if record_type is RecordType.SMS_MO:
+        a_number, b_number = served, _number(record, "destinationNumber", f.decode_tp_address)
+    else:  # MTSMSRecord has no originator field; CAMEL SMS information may carry it
+        a_number, b_number = _number(camel, "callingPartyNumber"), served
+    delivered = "smsResult" not in record
+    msc_id = f.decode_address(_required(record, "recordingEntity")).number
+    # TP-MR is one octet per handset, so it only identifies the message together with the subscriber and
+    # the time; MT records have no reference at all. A digest keeps the id stable and the IMSI out of it.
+    identity = (imsi, record.get("messageReference", b"").hex(), when.utc_ms, msc_id)
+    reference = hashlib.blake2b(repr(identity).encode(), digest_size=8).hexdigest()
+    out = _common(record_type, msc_id, reference, 0, cell)
+    out.update(
+        a_number_raw=a_number,
+        b_number_raw=b_number,
+        imsi=imsi,
+        imei=_opt(record, "servedIMEI", f.decode_imei),
+        seizure_utc_ms=when.utc_ms,
+        answer_utc_ms=when.utc_ms if delivered else None,
+        release_utc_ms=when.utc_ms,
+        utc_offset_min=when.utc_offset_min,
+        duration_s=0,
+        answered=delivered,
+        cause_for_term=None if delivered else "smsResult",
+        last_partial=True,
+        roaming=_is_roaming(imsi, out["mcc"], out["mnc"]),
+        bytes_up=0,
+        bytes_down=0,
+        rat=_SYSTEM_TYPES.get(record.get("systemType", "")),
+    )
+    return out
+
+
+def _gateway(record: Value, address_field: str) -> dict[str, Any]:
+    """SGWRecord / PGWRecord: one bearer/PDN session slice from recordOpeningTime for `duration` seconds."""
+    opened = f.decode_timestamp(_required(record, "recordOpeningTime"))
+    duration_s = int(_required(record, "duration"))
+    cause = int(_required(record, "causeForRecClosing"))
+    cell = (
+        f.decode_user_location(record["userLocationInformation"])
+        if "userLocationInformation" in record
+        else None
+    )
+    imsi = _opt(record, "servedIMSI", f.decode_imsi)
+    volumes: list[Value] = record.get("listOfTrafficVolumes", [])
+    node = record.get("nodeID") or _gsn_address(_required(record, address_field))
+    out = _common(
+        RecordType.DATA,
+        node,
+        str(_required(record, "chargingID")),
+        int(record.get("recordSequenceNumber", 0)),
+        cell,
+    )
+    out.update(
+        a_number_raw=_number(record, "servedMSISDN"),
+        b_number_raw=record.get("accessPointNameNI"),  # the APN is the "destination" of a data session
+        imsi=imsi,
+        imei=_opt(record, "servedIMEI", f.decode_imei),
+        seizure_utc_ms=opened.utc_ms,
+        answer_utc_ms=opened.utc_ms,
+        release_utc_ms=opened.utc_ms + duration_s * 1000,
+        utc_offset_min=opened.utc_offset_min,
+        duration_s=duration_s,
+        answered=True,
+        cause_for_term=CAUSE_FOR_REC_CLOSING.get(cause, f"cause({cause})"),
+        last_partial=cause in _FINAL_CAUSES_PS,
+        roaming=_is_roaming(imsi, out["mcc"], out["mnc"]),
+        bytes_up=sum(int(v.get("dataVolumeGPRSUplink", 0)) for v in volumes),
+        bytes_down=sum(int(v.get("dataVolumeGPRSDownlink", 0)) for v in volumes),
+        rat=_RAT_TYPES.get(int(record["rATType"])) if "rATType" in record else None,
+    )
+    return out
+
+
+# CHOICE alternative name (CSRecord / GPRSRecord) -> canonical mapping.
+MAPPERS: Final[dict[str, Callable[[Value], dict[str, Any]]]] = {
+    "moCallRecord": lambda r: _call(r, RecordType.MOC),
+    "mtCallRecord": lambda r: _call(r, RecordType.MTC),
+    "moSMSRecord": lambda r: _sms(r, RecordType.SMS_MO),
+    "mtSMSRecord": lambda r: _sms(r, RecordType.SMS_MT),
+    "sGWRecord": lambda r: _gateway(r, "s-GWAddress"),
+    "pGWRecord": lambda r: _gateway(r, "p-GWAddress"),
+}
