@@ -3,7 +3,15 @@
 Importing this package is cheap: pycrate is imported by the first decode_ber call only.
 """
 
-from pipeline.ber.decoder import decode_ber, looks_like_ber
+from pipeline.ber.decoder import decode_ber, looks_like_ber, preload
 from pipeline.ber.results import FILE_LEVEL_INDEX, BerDecoded, BerRejected, BerResult
 
-__all__ = ["FILE_LEVEL_INDEX", "BerDecoded", "BerRejected", "BerResult", "decode_ber", "looks_like_ber"]
+__all__ = [
+    "FILE_LEVEL_INDEX",
+    "BerDecoded",
+    "BerRejected",
+    "BerResult",
+    "decode_ber",
+    "looks_like_ber",
+    "preload",
+]

@@ -272,3 +272,8 @@ def test_looks_like_ber_claims_only_ber(payload: bytes, expected: bool) -> None:
 def test_importing_pipeline_ber_does_not_import_pycrate() -> None:
     code = "import sys, pipeline.ber; sys.exit(any(m.startswith('pycrate') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_preload_imports_pycrate_in_a_fresh_interpreter() -> None:
+    code = "import sys, pipeline.ber as b; b.preload(); sys.exit('pycrate_asn1dir.CDR' not in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
