@@ -86,21 +86,42 @@ def _is_roaming(imsi: str | None, mcc: str | None, mnc: str | None) -> bool:
 
 
 def _common(
-    record_type: RecordType, msc_id: str, call_reference: str, sequence: int, cell: f.ServingCell | None
+    record: Value,
+    record_type: RecordType,
+    *,
+    msc_id: str,
+    call_reference: str,
+    sequence: int,
+    cell: f.ServingCell | None,
+    start: f.LocalTime,
 ) -> dict[str, Any]:
+    """The fields every record type fills the same way: identity, subscriber, cell, roaming, start time."""
+    imsi = _opt(record, "servedIMSI", f.decode_imsi)
+    mcc, mnc = (cell.mcc, cell.mnc) if cell else (None, None)
     return {
         "cdr_id": derive_cdr_id(msc_id, call_reference, sequence),
         "record_type": record_type.value,
         "msc_id": msc_id,
         "call_reference": call_reference,
         "partial_sequence": sequence,
-        "mcc": cell.mcc if cell else None,
-        "mnc": cell.mnc if cell else None,
+        "imsi": imsi,
+        "imei": _opt(record, "servedIMEI", f.decode_imei),
+        "mcc": mcc,
+        "mnc": mnc,
         "lac": cell.lac if cell else None,
         "cell_id": cell.cell_id if cell else None,
+        "roaming": _is_roaming(imsi, mcc, mnc),
+        "seizure_utc_ms": start.utc_ms,
+        "utc_offset_min": start.utc_offset_min,
+        "bytes_up": 0,
+        "bytes_down": 0,
         "schema_version": BER_SCHEMA_VERSION,
         "source_format": SOURCE_FORMAT,
     }
+
+
+def _cs_cell(record: Value) -> f.ServingCell | None:
+    return f.decode_location_area_and_cell(record["location"]) if "location" in record else None
 
 
 def _call(record: Value, record_type: RecordType) -> dict[str, Any]:
@@ -114,41 +135,31 @@ def _call(record: Value, record_type: RecordType) -> dict[str, Any]:
             "call record has no seizure, answer or release time", reason=ReasonCode.MISSING_FIELD
         )
     duration_s = int(_required(record, "callDuration"))
-    answer = times.get("answerTime")
-    release = times.get("releaseTime")
-    release_ms = release.utc_ms if release else (answer or start).utc_ms + duration_s * 1000
+    answer, release = times.get("answerTime"), times.get("releaseTime")
     cause = int(_required(record, "causeForTerm"))
-    cell = f.decode_location_area_and_cell(record["location"]) if "location" in record else None
-    imsi = _opt(record, "servedIMSI", f.decode_imsi)
-    sequence = int(record.get("sequenceNumber", 0))
     served = _number(record, "servedMSISDN")
     if record_type is RecordType.MOC:
         a_number, b_number = served or _number(record, "callingNumber"), _number(record, "calledNumber")
     else:
         a_number, b_number = _number(record, "callingNumber"), served
     out = _common(
+        record,
         record_type,
-        f.decode_address(_required(record, "recordingEntity")).number,
-        _required(record, "callReference").hex(),
-        sequence,
-        cell,
+        msc_id=f.decode_address(_required(record, "recordingEntity")).number,
+        call_reference=_required(record, "callReference").hex(),
+        sequence=int(record.get("sequenceNumber", 0)),
+        cell=_cs_cell(record),
+        start=start,
     )
     out.update(
         a_number_raw=a_number,
         b_number_raw=b_number,
-        imsi=imsi,
-        imei=_opt(record, "servedIMEI", f.decode_imei),
-        seizure_utc_ms=start.utc_ms,
         answer_utc_ms=answer.utc_ms if answer else None,
-        release_utc_ms=release_ms,
-        utc_offset_min=start.utc_offset_min,
+        release_utc_ms=release.utc_ms if release else (answer or start).utc_ms + duration_s * 1000,
         duration_s=duration_s,
         answered=answer is not None,
         cause_for_term=CAUSE_FOR_TERM.get(cause, f"cause({cause})"),
         last_partial=cause not in _PARTIAL_CAUSES_CS,
-        roaming=_is_roaming(imsi, out["mcc"], out["mnc"]),
-        bytes_up=0,
-        bytes_down=0,
         rat=_SYSTEM_TYPES.get(record.get("systemType", "")),
     )
     return out
@@ -159,37 +170,40 @@ def _sms(record: Value, record_type: RecordType) -> dict[str, Any]:
     when = f.decode_timestamp(
         _required(record, "originationTime" if record_type is RecordType.SMS_MO else "deliveryTime")
     )
-    cell = f.decode_location_area_and_cell(record["location"]) if "location" in record else None
-    imsi = f.decode_imsi(_required(record, "servedIMSI"))
     served = _number(record, "servedMSISDN")
-    camel: Value = record.get("cAMELSMSInformation", {})
     if record_type is RecordType.SMS_MO:
         a_number, b_number = served, _number(record, "destinationNumber", f.decode_tp_address)
     else:  # MTSMSRecord has no originator field; CAMEL SMS information may carry it
-        a_number, b_number = _number(camel, "callingPartyNumber"), served
+        a_number, b_number = _number(record.get("cAMELSMSInformation", {}), "callingPartyNumber"), served
     delivered = "smsResult" not in record
     msc_id = f.decode_address(_required(record, "recordingEntity")).number
     # TP-MR is one octet per handset, so it only identifies the message together with the subscriber and
     # the time; MT records have no reference at all. A digest keeps the id stable and the IMSI out of it.
-    identity = (imsi, record.get("messageReference", b"").hex(), when.utc_ms, msc_id)
+    identity = (
+        _required(record, "servedIMSI").hex(),
+        record.get("messageReference", b"").hex(),
+        when,
+        msc_id,
+    )
     reference = hashlib.blake2b(repr(identity).encode(), digest_size=8).hexdigest()
-    out = _common(record_type, msc_id, reference, 0, cell)
+    out = _common(
+        record,
+        record_type,
+        msc_id=msc_id,
+        call_reference=reference,
+        sequence=0,
+        cell=_cs_cell(record),
+        start=when,
+    )
     out.update(
         a_number_raw=a_number,
         b_number_raw=b_number,
-        imsi=imsi,
-        imei=_opt(record, "servedIMEI", f.decode_imei),
-        seizure_utc_ms=when.utc_ms,
         answer_utc_ms=when.utc_ms if delivered else None,
         release_utc_ms=when.utc_ms,
-        utc_offset_min=when.utc_offset_min,
         duration_s=0,
         answered=delivered,
         cause_for_term=None if delivered else "smsResult",
         last_partial=True,
-        roaming=_is_roaming(imsi, out["mcc"], out["mnc"]),
-        bytes_up=0,
-        bytes_down=0,
         rat=_SYSTEM_TYPES.get(record.get("systemType", "")),
     )
     return out
@@ -200,35 +214,26 @@ def _gateway(record: Value, address_field: str) -> dict[str, Any]:
     opened = f.decode_timestamp(_required(record, "recordOpeningTime"))
     duration_s = int(_required(record, "duration"))
     cause = int(_required(record, "causeForRecClosing"))
-    cell = (
-        f.decode_user_location(record["userLocationInformation"])
-        if "userLocationInformation" in record
-        else None
-    )
-    imsi = _opt(record, "servedIMSI", f.decode_imsi)
+    uli = record.get("userLocationInformation")
     volumes: list[Value] = record.get("listOfTrafficVolumes", [])
-    node = record.get("nodeID") or _gsn_address(_required(record, address_field))
     out = _common(
+        record,
         RecordType.DATA,
-        node,
-        str(_required(record, "chargingID")),
-        int(record.get("recordSequenceNumber", 0)),
-        cell,
+        msc_id=record.get("nodeID") or _gsn_address(_required(record, address_field)),
+        call_reference=str(_required(record, "chargingID")),
+        sequence=int(record.get("recordSequenceNumber", 0)),
+        cell=f.decode_user_location(uli) if uli is not None else None,
+        start=opened,
     )
     out.update(
         a_number_raw=_number(record, "servedMSISDN"),
         b_number_raw=record.get("accessPointNameNI"),  # the APN is the "destination" of a data session
-        imsi=imsi,
-        imei=_opt(record, "servedIMEI", f.decode_imei),
-        seizure_utc_ms=opened.utc_ms,
         answer_utc_ms=opened.utc_ms,
         release_utc_ms=opened.utc_ms + duration_s * 1000,
-        utc_offset_min=opened.utc_offset_min,
         duration_s=duration_s,
         answered=True,
         cause_for_term=CAUSE_FOR_REC_CLOSING.get(cause, f"cause({cause})"),
         last_partial=cause in _FINAL_CAUSES_PS,
-        roaming=_is_roaming(imsi, out["mcc"], out["mnc"]),
         bytes_up=sum(int(v.get("dataVolumeGPRSUplink", 0)) for v in volumes),
         bytes_down=sum(int(v.get("dataVolumeGPRSDownlink", 0)) for v in volumes),
         rat=_RAT_TYPES.get(int(record["rATType"])) if "rATType" in record else None,

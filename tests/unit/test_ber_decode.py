@@ -150,44 +150,31 @@ def test_data_record_round_trip_has_ecgi_volumes_and_partial_flags() -> None:
     assert (fields["last_partial"], fields["answered"], fields["answer_utc_ms"]) == (False, True, UTC_0400)
 
 
+SUBSCRIBER_AT_CELL = {"imsi": "404451234567890", "mcc": "404", "mnc": "45", "lac": 1, "cell_id": 2}
+
+
+def round_trip(sms: dict) -> dict:
+    """Encode `sms` (plus a subscriber at a home cell), decode it, and check every given field survives."""
+    given = {**SUBSCRIBER_AT_CELL, "msc_id": "+919800000001", "seizure_utc_ms": UTC_0400, **sms}
+    fields = only_decoded(encode_record(given))
+    assert {k: fields[k] for k in given} == given
+    return fields
+
+
 def test_sms_mo_round_trip() -> None:
-    sms = {
-        "record_type": "SMS_MO",
-        "a_number_raw": "+919812345678",
-        "b_number_raw": "+14155550100",
-        "imsi": "404451234567890",
-        "seizure_utc_ms": UTC_0400,
-        "utc_offset_min": 330,
-        "answered": True,
-        "mcc": "404",
-        "mnc": "45",
-        "lac": 1,
-        "cell_id": 2,
-        "msc_id": "+919800000001",
-    }
-    fields = only_decoded(encode_record(sms))
-    assert {k: fields[k] for k in sms} == sms
-    assert (fields["duration_s"], fields["release_utc_ms"], fields["record_type"]) == (0, UTC_0400, "SMS_MO")
+    sms = {"record_type": "SMS_MO", "a_number_raw": "+919812345678", "b_number_raw": "+14155550100"}
+    fields = round_trip({**sms, "utc_offset_min": 330, "answered": True})
+    assert (fields["duration_s"], fields["release_utc_ms"], fields["answer_utc_ms"]) == (
+        0,
+        UTC_0400,
+        UTC_0400,
+    )
 
 
 def test_undelivered_sms_mt_is_not_answered_and_takes_a_party_from_camel() -> None:
-    sms = {
-        "record_type": "SMS_MT",
-        "a_number_raw": "+14155550100",
-        "b_number_raw": "+919812345678",
-        "imsi": "404451234567890",
-        "seizure_utc_ms": UTC_0400,
-        "utc_offset_min": -180,
-        "answered": False,
-        "mcc": "404",
-        "mnc": "45",
-        "lac": 1,
-        "cell_id": 2,
-        "msc_id": "+919800000001",
-    }
-    fields = only_decoded(encode_record(sms))
-    assert {k: fields[k] for k in sms} == sms
-    assert fields["answer_utc_ms"] is None
+    sms = {"record_type": "SMS_MT", "a_number_raw": "+14155550100", "b_number_raw": "+919812345678"}
+    fields = round_trip({**sms, "utc_offset_min": -180, "answered": False})
+    assert (fields["answer_utc_ms"], fields["cause_for_term"]) == (None, "smsResult")
 
 
 def test_unsupported_record_type_is_rejected_as_unknown() -> None:
