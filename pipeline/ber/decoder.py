@@ -75,7 +75,7 @@ def decode_record(body: bytes) -> dict[str, Any]:
         return MAPPERS[name](value)
     except BerError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise BerError(
             f"{name} field mapping failed: {type(exc).__name__}", reason=ReasonCode.BAD_TYPE
         ) from exc

@@ -144,6 +144,8 @@ def parse_file_header(data: bytes) -> FileHeader:
     pos = _FILE_HEADER.size
     fields: list[bytes] = []
     for what in ("CDR routing filter", "private extension"):
+        if pos + 2 > header_len:
+            raise BerFramingError(f"32.297 header of {header_len} octets ends before the {what} length")
         (n,) = struct.unpack_from(">H", data, pos)
         if pos + 2 + n > header_len:
             raise BerFramingError(f"32.297 {what} of {n} octets overruns the {header_len}-octet header")
