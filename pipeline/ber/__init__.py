@@ -5,6 +5,7 @@ Importing this package is cheap: pycrate is imported by the first decode_ber cal
 
 from pipeline.ber.decoder import decode_ber, looks_like_ber, preload
 from pipeline.ber.results import FILE_LEVEL_INDEX, BerDecoded, BerRejected, BerResult
+from pipeline.ber.wire import to_wire_fields
 
 __all__ = [
     "FILE_LEVEL_INDEX",
@@ -14,4 +15,5 @@ __all__ = [
     "decode_ber",
     "looks_like_ber",
     "preload",
+    "to_wire_fields",
 ]
