@@ -121,7 +121,11 @@ def _decode_file(data: bytes) -> list[BerResult]:
                 BerRejected(index, ReasonCode.BER_FRAMING_ERROR, f"CDR data record format {fmt} is not BER")
             )
             continue
-        extra = {**file_extra, "ber_release": cdr_header.release, "ber_ts_number": cdr_header.ts_number}
+        extra = {
+            **file_extra,
+            "ber_release": cdr_header.release,
+            "ber_ts": framing.TS_NUMBERS.get(cdr_header.ts_number, str(cdr_header.ts_number)),
+        }
         results.append(_decode_one(index, framed.body, extra))
     seen = index + 1
     if header.cdr_count is not None and header.cdr_count != seen:

@@ -26,7 +26,7 @@ UNKNOWN_COUNT: Final = 0xFFFFFFFF  # number of CDRs / sequence number "not used"
 
 DATA_RECORD_FORMATS: Final = {1: "BER", 2: "unaligned PER", 3: "aligned PER", 4: "XER"}
 FORMAT_BER: Final = 1
-# The TS number field names the "middle tier" charging spec: the ones whose CDRs this package decodes.
+# The TS number field names the "middle tier" charging spec (6 = 32.250 CS/MSC, 7 = 32.251 PS/SGW/PGW).
 TS_NUMBERS: Final = {
     6: "32.250",
     7: "32.251",
@@ -36,8 +36,6 @@ TS_NUMBERS: Final = {
     11: "32.271",
     12: "32.272",
 }
-TS_CS: Final = 6  # 32.250 circuit-switched: MSC records
-TS_PS: Final = 7  # 32.251 packet-switched: SGW/PGW records
 
 FILE_CLOSURE_REASONS: Final = {
     0: "normal",

@@ -207,7 +207,12 @@ def test_chunk_with_a_corrupt_cdr_in_the_middle_keeps_the_others() -> None:
     assert [type(r) for r in results] == [BerDecoded, BerRejected, BerDecoded]
     assert isinstance(results[1], BerRejected) and results[1].reason is ReasonCode.BER_DECODE_ERROR
     assert isinstance(results[2], BerDecoded) and results[2].fields["partial_sequence"] == 2
-    assert isinstance(results[0], BerDecoded) and results[0].fields["ber_file_sequence"] == 12
+    assert isinstance(results[0], BerDecoded)
+    assert {k: results[0].fields[k] for k in ("ber_file_sequence", "ber_release", "ber_ts")} == {
+        "ber_file_sequence": 12,
+        "ber_release": 15,
+        "ber_ts": "32.250",
+    }
 
 
 def test_lost_cdrs_reported_by_the_file_header_become_a_file_level_rejection() -> None:
