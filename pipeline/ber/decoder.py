@@ -7,6 +7,7 @@ pycrate's 32.298 module costs over a second to import, so it is imported on the 
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from typing import Any, Final
 
@@ -25,6 +26,11 @@ _CONTEXT_CONSTRUCTED: Final = 0xA0  # class bits 10 + constructed bit: every Cal
 @functools.cache
 def _asn1_types() -> tuple[Any, Any]:
     """(CSRecord, GPRSRecord) pycrate objects; the first call imports pycrate_asn1dir.CDR (~1.6 s)."""
+    # pycrate logs ~37 INFO lines about duplicate OIDs in unrelated modules while importing: noise in
+    # CloudWatch for every cold start. Its log module sets the level when imported, so import it first.
+    import pycrate_core.log
+
+    pycrate_core.log.logger.setLevel(logging.WARNING)
     from pycrate_asn1dir import CDR  # lazy on purpose: see the module docstring
 
     cs_record, gprs_record = CDR.CSChargingDataTypes.CSRecord, CDR.GPRSChargingDataTypes.GPRSRecord

@@ -269,3 +269,51 @@ def test_importing_pipeline_ber_does_not_import_pycrate() -> None:
 def test_preload_imports_pycrate_in_a_fresh_interpreter() -> None:
     code = "import sys, pipeline.ber as b; b.preload(); sys.exit('pycrate_asn1dir.CDR' not in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_sgw_record_without_node_id_is_identified_by_its_ipv6_address() -> None:
+    # Given an SGW record (built with pycrate) with no nodeID, an IPv6 S-GW address and a CGI-only ULI
+    from pycrate_asn1dir import CDR
+
+    gprs = CDR.GPRSChargingDataTypes.GPRSRecord
+    gateway = (
+        "iPBinaryAddress",
+        ("iPBinV6Address", ("iPBinV6Address", bytes.fromhex("20010db8" + "00" * 11 + "01"))),
+    )
+    sgw = {
+        "recordType": 84,
+        "servedIMSI": IMSI,
+        "s-GWAddress": gateway,
+        "chargingID": 99,
+        "servingNodeAddress": [gateway],
+        "recordOpeningTime": ts("261126093000"),
+        "duration": 30,
+        "causeForRecClosing": 0,
+        "chargingCharacteristics": b"\x08\x00",
+        "userLocationInformation": bytes.fromhex("01" + "130014" + "0102" + "0304"),
+        "servingNodeType": ["mME"],
+    }
+    gprs.set_val(("sGWRecord", sgw))
+    # When decoded
+    fields = only_decoded(gprs.to_ber())
+    # Then the gateway address stands in for the node id and the CGI gives the cell
+    assert (fields["record_type"], fields["msc_id"], fields["call_reference"]) == (
+        "DATA",
+        "2001:db8::1",
+        "99",
+    )
+    assert (fields["mcc"], fields["mnc"], fields["lac"], fields["cell_id"]) == ("310", "410", 0x0102, 0x0304)
+    assert (fields["roaming"], fields["last_partial"], fields["release_utc_ms"]) == (
+        True,
+        True,
+        UTC_0400 + 30_000,
+    )
+
+
+def test_first_decode_does_not_flood_the_log_with_pycrate_import_notes() -> None:
+    code = (
+        "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout); "
+        "import pipeline.ber as b; b.preload()"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pycrate" not in out
