@@ -45,7 +45,7 @@ def decode_tbcd(data: bytes, *, digits_only: bool = True) -> str:
     try:
         digits = "".join([_PAIRS[o] for o in data[:-1]]) + (_PAIRS.get(data[-1]) or _LAST_ODD[data[-1]])
     except KeyError:
-        raise BerFieldError(f"TBCD filler 0xF inside the string {data.hex()}") from None
+        raise BerFieldError("TBCD filler 0xF inside the string") from None
     if digits_only and not digits.isdigit():
         raise BerFieldError(
             "TBCD string holds a non-digit where digits are required", reason=ReasonCode.INVALID_IDENTIFIER

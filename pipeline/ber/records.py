@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pipeline.ber import fields as f
 from pipeline.ber.errors import BerFieldError
 from pipeline.schema import ReasonCode, RecordType, derive_cdr_id
 
 Value = dict[str, Any]
+T = TypeVar("T")
 BER_SCHEMA_VERSION: Final = 2  # the v2 canonical field set: it carries `rat`
 SOURCE_FORMAT: Final = "ber"
 
@@ -61,12 +62,30 @@ def _required(record: Value, name: str) -> Any:
     return record[name]
 
 
-def _number(record: Value, name: str, decode: Callable[[bytes], f.Address] = f.decode_address) -> str | None:
-    return decode(record[name]).number if name in record else None
+def _field(record: Value, name: str, decode: Callable[[Any], T]) -> T | None:
+    """Decode an optional field; a malformed one is rejected with its name (never its value: PII)."""
+    if name not in record:
+        return None
+    try:
+        return decode(record[name])
+    except BerFieldError as exc:
+        raise BerFieldError(f"{name}: {exc.detail}", reason=exc.reason) from None
 
 
-def _opt(record: Value, name: str, decode: Callable[[bytes], str]) -> str | None:
-    return decode(record[name]) if name in record else None
+def _must(record: Value, name: str, decode: Callable[[Any], T]) -> T:
+    """Decode a mandatory field (MISSING_FIELD when absent)."""
+    value = _field(record, name, decode)
+    if value is None:
+        raise BerFieldError(f"mandatory field {name} is absent", reason=ReasonCode.MISSING_FIELD)
+    return value
+
+
+def _address(raw: bytes) -> str:
+    return f.decode_address(raw).number
+
+
+def _tp_address(raw: bytes) -> str:
+    return f.decode_tp_address(raw).number
 
 
 def _gsn_address(value: Any) -> str:
@@ -96,7 +115,7 @@ def _common(
     start: f.LocalTime,
 ) -> dict[str, Any]:
     """The fields every record type fills the same way: identity, subscriber, cell, roaming, start time."""
-    imsi = _opt(record, "servedIMSI", f.decode_imsi)
+    imsi = _field(record, "servedIMSI", f.decode_imsi)
     mcc, mnc = (cell.mcc, cell.mnc) if cell else (None, None)
     return {
         "cdr_id": derive_cdr_id(msc_id, call_reference, sequence),
@@ -105,7 +124,7 @@ def _common(
         "call_reference": call_reference,
         "partial_sequence": sequence,
         "imsi": imsi,
-        "imei": _opt(record, "servedIMEI", f.decode_imei),
+        "imei": _field(record, "servedIMEI", f.decode_imei),
         "mcc": mcc,
         "mnc": mnc,
         "lac": cell.lac if cell else None,
@@ -121,14 +140,12 @@ def _common(
 
 
 def _cs_cell(record: Value) -> f.ServingCell | None:
-    return f.decode_location_area_and_cell(record["location"]) if "location" in record else None
+    return _field(record, "location", f.decode_location_area_and_cell)
 
 
 def _call(record: Value, record_type: RecordType) -> dict[str, Any]:
     """MOCallRecord / MTCallRecord. callDuration is chargeable time when answered, holding time otherwise."""
-    times = {
-        k: f.decode_timestamp(record[k]) for k in ("seizureTime", "answerTime", "releaseTime") if k in record
-    }
+    times = {k: _field(record, k, f.decode_timestamp) for k in ("seizureTime", "answerTime", "releaseTime")}
     start = times.get("seizureTime") or times.get("answerTime") or times.get("releaseTime")
     if start is None:
         raise BerFieldError(
@@ -137,15 +154,18 @@ def _call(record: Value, record_type: RecordType) -> dict[str, Any]:
     duration_s = int(_required(record, "callDuration"))
     answer, release = times.get("answerTime"), times.get("releaseTime")
     cause = int(_required(record, "causeForTerm"))
-    served = _number(record, "servedMSISDN")
+    served = _field(record, "servedMSISDN", _address)
     if record_type is RecordType.MOC:
-        a_number, b_number = served or _number(record, "callingNumber"), _number(record, "calledNumber")
+        a_number, b_number = (
+            served or _field(record, "callingNumber", _address),
+            _field(record, "calledNumber", _address),
+        )
     else:
-        a_number, b_number = _number(record, "callingNumber"), served
+        a_number, b_number = _field(record, "callingNumber", _address), served
     out = _common(
         record,
         record_type,
-        msc_id=f.decode_address(_required(record, "recordingEntity")).number,
+        msc_id=_must(record, "recordingEntity", _address),
         call_reference=_required(record, "callReference").hex(),
         sequence=int(record.get("sequenceNumber", 0)),
         cell=_cs_cell(record),
@@ -167,16 +187,19 @@ def _call(record: Value, record_type: RecordType) -> dict[str, Any]:
 
 def _sms(record: Value, record_type: RecordType) -> dict[str, Any]:
     """MOSMSRecord / MTSMSRecord: an event at one instant; answered = delivered (no smsResult diagnostics)."""
-    when = f.decode_timestamp(
-        _required(record, "originationTime" if record_type is RecordType.SMS_MO else "deliveryTime")
+    when = _must(
+        record, "originationTime" if record_type is RecordType.SMS_MO else "deliveryTime", f.decode_timestamp
     )
-    served = _number(record, "servedMSISDN")
+    served = _field(record, "servedMSISDN", _address)
     if record_type is RecordType.SMS_MO:
-        a_number, b_number = served, _number(record, "destinationNumber", f.decode_tp_address)
+        a_number, b_number = served, _field(record, "destinationNumber", _tp_address)
     else:  # MTSMSRecord has no originator field; CAMEL SMS information may carry it
-        a_number, b_number = _number(record.get("cAMELSMSInformation", {}), "callingPartyNumber"), served
+        a_number, b_number = (
+            _field(record.get("cAMELSMSInformation", {}), "callingPartyNumber", _address),
+            served,
+        )
     delivered = "smsResult" not in record
-    msc_id = f.decode_address(_required(record, "recordingEntity")).number
+    msc_id = _must(record, "recordingEntity", _address)
     # TP-MR is one octet per handset, so it only identifies the message together with the subscriber and
     # the time; MT records have no reference at all. A digest keeps the id stable and the IMSI out of it.
     identity = (
@@ -211,22 +234,21 @@ def _sms(record: Value, record_type: RecordType) -> dict[str, Any]:
 
 def _gateway(record: Value, address_field: str) -> dict[str, Any]:
     """SGWRecord / PGWRecord: one bearer/PDN session slice from recordOpeningTime for `duration` seconds."""
-    opened = f.decode_timestamp(_required(record, "recordOpeningTime"))
+    opened = _must(record, "recordOpeningTime", f.decode_timestamp)
     duration_s = int(_required(record, "duration"))
     cause = int(_required(record, "causeForRecClosing"))
-    uli = record.get("userLocationInformation")
     volumes: list[Value] = record.get("listOfTrafficVolumes", [])
     out = _common(
         record,
         RecordType.DATA,
-        msc_id=record.get("nodeID") or _gsn_address(_required(record, address_field)),
+        msc_id=record.get("nodeID") or _must(record, address_field, _gsn_address),
         call_reference=str(_required(record, "chargingID")),
         sequence=int(record.get("recordSequenceNumber", 0)),
-        cell=f.decode_user_location(uli) if uli is not None else None,
+        cell=_field(record, "userLocationInformation", f.decode_user_location),
         start=opened,
     )
     out.update(
-        a_number_raw=_number(record, "servedMSISDN"),
+        a_number_raw=_field(record, "servedMSISDN", _address),
         b_number_raw=record.get("accessPointNameNI"),  # the APN is the "destination" of a data session
         answer_utc_ms=opened.utc_ms,
         release_utc_ms=opened.utc_ms + duration_s * 1000,

@@ -317,3 +317,11 @@ def test_first_decode_does_not_flood_the_log_with_pycrate_import_notes() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pycrate" not in out
+
+
+def test_a_malformed_field_is_named_but_its_value_stays_out_of_the_detail() -> None:
+    # Given an IMSI with a filler in the middle (04 44 F5 ...)
+    bad = MO_CALL.replace(IMSI, bytes.fromhex("0444f532547698f0"))
+    [result] = decode_ber(bad, home_region="IN")
+    assert isinstance(result, BerRejected) and result.detail.startswith("servedIMSI:")
+    assert "0444" not in result.detail and "404" not in result.detail
