@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from typing import Any, Final
 
@@ -21,6 +22,7 @@ from pipeline.schema import ReasonCode
 CS_TAGS: Final = {0: "moCallRecord", 1: "mtCallRecord", 6: "moSMSRecord", 7: "mtSMSRecord"}
 PS_TAGS: Final = {78: "sGWRecord", 79: "pGWRecord"}
 _CONTEXT_CONSTRUCTED: Final = 0xA0  # class bits 10 + constructed bit: every CallEventRecord alternative
+_PYCRATE_LOCK: Final = threading.Lock()
 
 
 @functools.cache
@@ -71,8 +73,9 @@ def decode_record(body: bytes) -> dict[str, Any]:
     cs_record, gprs_record = _asn1_types()
     asn1 = cs_record if alternative in CS_TAGS.values() else gprs_record
     try:
-        asn1.from_ber(body)
-        name, value = asn1.get_val()
+        with _PYCRATE_LOCK:  # the pycrate objects hold the decoded value: one decode at a time
+            asn1.from_ber(body)
+            name, value = asn1.get_val()
     except Exception as exc:  # pycrate raises assorted errors on bad input; all mean "does not decode"
         raise BerError(
             f"{alternative} does not decode: {type(exc).__name__}", reason=ReasonCode.BER_DECODE_ERROR
