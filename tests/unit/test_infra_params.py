@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from infra.deploy import DeployError, parameters_for
-from infra.params import ParamsError, load_params_file, parse_assignments, parse_params
+from infra.params import (
+    RECOMMENDATION_PARAMETERS,
+    ParamsError,
+    load_params_file,
+    params_from_recommendation,
+    parse_assignments,
+    parse_params,
+)
+from infra.template import PIPELINE_TEMPLATE, load_template
 
 pytestmark = pytest.mark.unit
 
@@ -70,3 +78,32 @@ def test_update_keeps_previous_values_of_parameters_not_given() -> None:
 def test_unknown_parameter_lists_the_valid_names() -> None:
     with pytest.raises(DeployError, match=r"BatchSzie.*valid names: BatchSize"):
         parameters_for(["BatchSize"], {"BatchSzie": "1"}, set())
+
+
+def test_recommendation_maps_onto_the_template_parameters() -> None:
+    recommendation = {
+        "shards": 6,
+        "parallelization_factor": 2,
+        "batch_size": 500,
+        "batching_window_s": 0.5,
+        "memory_mb": 1024,
+        "architecture": "arm64",
+        "stream_mode": "on_demand",
+        "consumer_mode": "EFO",
+        "monthly_cost_usd": 123.4,
+    }
+    assert params_from_recommendation(recommendation) == {
+        "ShardCount": "6",
+        "ParallelizationFactor": "2",
+        "BatchSize": "500",
+        "MaximumBatchingWindowInSeconds": "0",
+        "MemorySize": "1024",
+        "Architecture": "arm64",
+        "StreamMode": "ON_DEMAND",
+        "ConsumerMode": "efo",
+    }
+
+
+def test_recommendation_parameters_exist_in_the_template() -> None:
+    template = load_template(PIPELINE_TEMPLATE)
+    assert set(RECOMMENDATION_PARAMETERS.values()) <= set(template["Parameters"])
