@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cdrcap.config import load_config
 from cdrcap.errors import EXIT_OK, CdrcapError
 from infra import artifacts
 from infra.aws import Target, client, session_for
@@ -29,9 +29,12 @@ DEFAULT_BUILD_DIR = Path("dist")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", required=True, help="where to deploy: `staging` (an AWS account)")
-    parser.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)")
-    parser.add_argument("--profile", help="AWS credentials profile (default: the usual boto3 chain)")
+    parser.add_argument(
+        "--target", required=True, help="a configured AWS target, e.g. `staging` ([tool.cdrcap.targets.*])"
+    )
+    parser.add_argument("--config", type=Path, help="config file (default: cdrcap.toml or pyproject.toml)")
+    parser.add_argument("--region", help="AWS region (default: the target's region)")
+    parser.add_argument("--profile", help="AWS credentials profile (default: the target's aws_profile)")
     parser.add_argument("--stack-name", help="CloudFormation stack name (default: the ResourcePrefix)")
     parser.add_argument("--params", type=Path, help="JSON parameters file from `cdrcap plan --emit-params`")
     parser.add_argument(
@@ -49,14 +52,20 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.target == "local":
-        raise CdrcapError("the local stack is started with `cdrcap up`, not deployed; use --target staging.")
+    configured = load_config(args.config).target(args.target)
+    if configured.is_local:
+        raise CdrcapError(
+            f"target {args.target!r} is local: the local stack is started with `cdrcap up`, not deployed."
+        )
     if not args.yes and not sys.stdin.isatty():
         raise CdrcapError("stdin is not a terminal, so nobody can confirm the change set: pass --yes.")
-    region = (
-        args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    target = Target(
+        name=configured.name,
+        region=args.region or configured.region,
+        profile=args.profile or configured.aws_profile,
+        endpoint_url=configured.endpoint_url,
     )
-    target = Target(name=args.target, region=region, profile=args.profile)
+    region = target.region
     try:
         parameters = load_params_file(args.params) if args.params else {}
         parameters.update(parse_assignments(args.param))

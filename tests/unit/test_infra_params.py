@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cdrcap.cli import main
 from infra.deploy import DeployError, parameters_for
 from infra.params import (
     RECOMMENDATION_PARAMETERS,
@@ -107,3 +108,8 @@ def test_recommendation_maps_onto_the_template_parameters() -> None:
 def test_recommendation_parameters_exist_in_the_template() -> None:
     template = load_template(PIPELINE_TEMPLATE)
     assert set(RECOMMENDATION_PARAMETERS.values()) <= set(template["Parameters"])
+
+
+def test_deploy_refuses_a_local_target(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deploy", "--target", "local", "--yes"]) == 2
+    assert "cdrcap up" in capsys.readouterr().err
