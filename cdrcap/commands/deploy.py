@@ -20,7 +20,7 @@ from infra import artifacts
 from infra.aws import Target, client, session_for
 from infra.deploy import DeployResult, ResourceChange, StackDeployer
 from infra.errors import InfraError
-from infra.package import DEFAULT_ARCHITECTURE, build_lambda_zip
+from infra.package import DEFAULT_ARCHITECTURE, build_lambda_zip, zip_architecture
 from infra.params import load_params_file, parse_assignments
 from pipeline.constants import DEFAULT_STACK_NAME
 
@@ -82,12 +82,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace, target: Target, parameters: dict[str, str]) -> DeployResult:
-    prefix = parameters.get("ResourcePrefix", DEFAULT_STACK_NAME)
-    stack_name = args.stack_name or prefix
     session = session_for(target)
-    zip_path = args.zip or build_lambda_zip(
-        DEFAULT_BUILD_DIR, architecture=parameters.get("Architecture", DEFAULT_ARCHITECTURE)
-    )
+    stack_name = args.stack_name or parameters.get("ResourcePrefix", DEFAULT_STACK_NAME)
+    deployer = StackDeployer(client(target, "cloudformation", session=session), timeout_s=args.timeout_s)
+    # On an update, parameters not given keep their deployed values: the zip must match those too.
+    effective = deployer.current_parameters(stack_name) | parameters
+    prefix = effective.get("ResourcePrefix", stack_name)
+    architecture = effective.get("Architecture", DEFAULT_ARCHITECTURE)
+    zip_path = args.zip or build_lambda_zip(DEFAULT_BUILD_DIR, architecture=architecture)
+    built_for = zip_architecture(zip_path)
+    if built_for not in {None, architecture}:
+        raise CdrcapError(
+            f"{zip_path} holds native code for {built_for} but the stack's Architecture is {architecture}; "
+            f"build it with `cdrcap package --architecture {architecture}` "
+            f"or pass --param Architecture={built_for}."
+        )
     s3 = client(target, "s3", session=session)
     if "CodeS3Bucket" not in parameters:
         bucket = args.code_bucket or artifacts.default_bucket_name(
@@ -96,7 +105,6 @@ def _deploy(args: argparse.Namespace, target: Target, parameters: dict[str, str]
         artifacts.ensure_bucket(s3, bucket, target.region)
         parameters["CodeS3Bucket"] = bucket
     parameters.setdefault("CodeS3Key", artifacts.upload_code(s3, parameters["CodeS3Bucket"], zip_path))
-    deployer = StackDeployer(client(target, "cloudformation", session=session), timeout_s=args.timeout_s)
     print(
         f"deploying stack {stack_name} to {target.name} ({target.region}) with code {zip_path}",
         file=sys.stderr,

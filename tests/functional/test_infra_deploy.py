@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,18 @@ def test_rolled_back_stack_is_refused_with_the_fix(
         deployer.deploy("second", template, {"ResourcePrefix": "clash", **code_params})
     with pytest.raises(DeployError, match="delete-stack --stack-name second"):
         deployer.deploy("second", template, {"ResourcePrefix": "clash2", **code_params})
+
+
+def test_cli_refuses_a_zip_built_for_the_other_architecture(
+    clean_emulator: EmulatorProcess, aws_session: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "cdrcap.toml"
+    config.write_text(
+        f'[targets.emu]\nregion = "us-east-1"\nendpoint_url = "{clean_emulator.endpoint_url}"\n'
+    )
+    x86_zip = tmp_path / "x86.zip"
+    with zipfile.ZipFile(x86_zip, "w") as archive:
+        archive.writestr("orjson/orjson.cpython-312-x86_64-linux-gnu.so", b"")
+    argv = ["deploy", "--target", "emu", "--config", str(config), "--zip", str(x86_zip), "--yes"]
+    assert main([*argv, "--param", "Architecture=arm64"]) == 2
+    assert "cdrcap package --architecture arm64" in capsys.readouterr().err

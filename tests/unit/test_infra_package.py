@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cdrcap.cli import main
-from infra.package import PackagingError, build_lambda_zip, sha256_of
+from infra.package import PackagingError, build_lambda_zip, sha256_of, zip_architecture
 
 pytestmark = pytest.mark.unit
 
@@ -54,3 +54,28 @@ def test_package_command_prints_sha256_and_path(tmp_path: Path, capsys: pytest.C
     assert main(["package", "--output-dir", str(tmp_path), "--no-dependencies"]) == 0
     digest, path = capsys.readouterr().out.split()
     assert digest == sha256_of(Path(path)) and Path(path).parent == tmp_path
+
+
+def _zip_with(path: Path, *names: str) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in names:
+            archive.writestr(name, b"")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("so_name", "architecture"),
+    [
+        ("orjson.cpython-312-aarch64-linux-gnu.so", "arm64"),
+        ("orjson.cpython-312-x86_64-linux-gnu.so", "x86_64"),
+    ],
+)
+def test_zip_architecture_is_read_from_native_code(tmp_path: Path, so_name: str, architecture: str) -> None:
+    assert (
+        zip_architecture(_zip_with(tmp_path / "z.zip", "pipeline/__init__.py", f"orjson/{so_name}"))
+        == architecture
+    )
+
+
+def test_pure_python_zip_has_no_architecture(tmp_path: Path) -> None:
+    assert zip_architecture(_zip_with(tmp_path / "z.zip", "pipeline/__init__.py")) is None
