@@ -2,7 +2,7 @@
 
 Same semantics as the analytic model (capacity/model.py), event by event: Poisson arrivals following a
 rate-over-time profile, records visible after the delivery delay, a fetch `poll_busy_s` after the lane
-frees and then on the `poll_idle_s` grid while nothing is pending (Lambda's 1 s base poll; GetRecords'
+frees and then every `poll_idle_s` while nothing is pending (Lambda's 1 s base poll; GetRecords'
 5 calls/s shared by every polling consumer), a batch that closes at the batch size, the batching window or
 the 6 MB payload, a service time S(n) with optional log-normal noise, and whole-batch retries.
 Events are batches, not records: arrivals are generated vectorised and one loop step handles one batch.
@@ -120,7 +120,6 @@ def simulate_lane(
     a_ms, b_ms, c_ms = config.service_ms
     per_record_ms = b_ms + c_ms * config.record_bytes / 1024.0
     sigma = math.sqrt(math.log1p(config.service_cv**2)) if config.service_cv > 0 else 0.0
-    tick_phase = float(rng.uniform(0.0, read.poll_idle_s)) if read.poll_idle_s > 0 else 0.0
 
     done_at = np.zeros(total)
     closes: list[float] = []
@@ -135,8 +134,8 @@ def simulate_lane(
         if first_visible <= fetch:
             opened = fetch
         elif read.poll_idle_s > 0:
-            ticks = math.ceil((first_visible - tick_phase) / read.poll_idle_s)
-            opened = tick_phase + ticks * read.poll_idle_s
+            # An empty fetch: the poller tries again every poll_idle_s until something is there.
+            opened = fetch + math.ceil((first_visible - fetch) / read.poll_idle_s) * read.poll_idle_s
         else:
             opened = first_visible
         full_index = head + batch_cap - 1

@@ -1,0 +1,247 @@
+"""The planner: the cheapest configuration that meets the SLO within every quota, and why.
+
+Search: the analytic model scores the whole grid (capacity/search.py) and prunes it to the cheapest
+feasible configurations; the simulator then checks those finalists in order, and the first that still
+meets the SLO is the recommendation. The output is the summary.json `recommendation` dict of contracts.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from capacity import costs, quotas
+from capacity.fit import ServiceTimeModel
+from capacity.quotas import US_EAST_1, Prices
+from capacity.resharding import minimum_hours, resharding_path
+from capacity.search import Grid, SearchSpace, ShardBounds, Slo, Workload, evaluate_mode, shard_bounds
+from capacity.simulate import LaneSimConfig, simulate_lane
+
+RUNNER_UPS = 3
+PLUS_LOAD_FACTOR = 1.5
+WARMUP_FRACTION = 0.1
+MAX_SIMULATED_BATCHES = 4_000
+
+CLOUDFORMATION_PARAMETERS = {
+    "shards": "ShardCount",
+    "parallelization_factor": "ParallelizationFactor",
+    "batch_size": "BatchSize",
+    "batching_window_s": "MaximumBatchingWindowInSeconds",
+    "memory_mb": "MemorySize",
+    "architecture": "Architecture",
+    "stream_mode": "StreamMode",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planner's answer: `recommendation` (contracts.md shape), or the closest miss if not feasible."""
+
+    feasible: bool
+    recommendation: dict[str, Any]
+    details: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"feasible": self.feasible, "recommendation": self.recommendation, "details": self.details}
+
+
+def plan(
+    service: ServiceTimeModel,
+    workload: Workload,
+    slo: Slo | None = None,
+    space: SearchSpace | None = None,
+    prices: Prices = US_EAST_1,
+    *,
+    seed: int = 0,
+    include_plus_50pct: bool = True,
+) -> Plan:
+    """Plan shards, PF, batch, window, memory, architecture and consumer mode for `workload` under `slo`."""
+    slo = slo or Slo()
+    space = space or SearchSpace()
+    workload.validate()
+    bounds = shard_bounds(workload, slo)
+    grids = [
+        evaluate_mode(mode, _shard_candidates(bounds.minimum(mode), space), service, workload, slo, space, prices,
+                      bounds.hot_key_fits)
+        for mode in space.consumer_modes
+    ]
+    chosen = _simulate_finalists(grids, service, workload, slo, space, seed)
+    feasible = bool(chosen)
+    if not chosen:
+        chosen = [_closest(grids, service, workload, space, seed)]
+    best = chosen[0]
+    recommendation = {
+        **best,
+        "binding_constraint": binding_sentence(best, bounds, workload, slo),
+        "runner_ups": chosen[1:],
+        "resharding_path": resharding_path(workload.current_shards, best["shards"]) if workload.current_shards else [],
+        "at_plus_50pct": {},
+        "slo": slo.to_dict(),
+    }
+    if include_plus_50pct:
+        heavier = replace(workload, rate_rps=workload.rate_rps * PLUS_LOAD_FACTOR)
+        later = plan(service, heavier, slo, space, prices, seed=seed, include_plus_50pct=False)
+        recommendation["at_plus_50pct"] = {
+            key: value for key, value in later.recommendation.items()
+            if key not in ("runner_ups", "resharding_path", "at_plus_50pct", "slo", "predicted", "binding_constraint")
+        } | {"feasible": later.feasible}
+    details = {
+        "shard_bounds": {
+            "by_records_per_s": bounds.by_records,
+            "by_bytes_per_s": bounds.by_bytes,
+            "by_shared_read_bytes_per_s": bounds.by_shared_read,
+            "hot_key_fits_one_shard": bounds.hot_key_fits,
+        },
+        "on_demand_alternative": _on_demand_alternative(best, workload, prices),
+        "resharding_minimum_hours": minimum_hours(recommendation["resharding_path"]),
+        "key_distribution": workload.keys.description,
+        "service_time_model": service.to_dict(),
+        "quotas_as_of": quotas.AS_OF,
+        "prices_region": prices.region,
+        "assumptions": [
+            "cost priced as if the planning rate held all month",
+            "memory scaling of the service time is an estimate (CPU share up to 1,769 MB, single-threaded)",
+            f"arm64 duration factor {space.arm64_duration_factor} (not measured)",
+            "predicted latencies are for the hottest lane",
+        ],
+    }
+    return Plan(feasible, recommendation, details)
+
+
+def _shard_candidates(minimum: int, space: SearchSpace) -> list[int]:
+    return sorted({max(1, int(np.ceil(minimum * factor))) for factor in space.shard_multipliers})
+
+
+def _candidate_dict(grid: Grid, index: int, predicted: dict[str, float | None]) -> dict[str, Any]:
+    breakdown = costs.pick(grid.breakdown, index)
+    return {
+        **grid.config(index),
+        "monthly_cost_usd": round(sum(breakdown.values()), 2),
+        "cost_breakdown_usd": breakdown,
+        "predicted": predicted,
+    }
+
+
+def _predict(grid: Grid, index: int, service: ServiceTimeModel, workload: Workload, space: SearchSpace,
+             seed: int) -> dict[str, float | None]:
+    """Simulate the hottest lane of one configuration at the planning rate."""
+    config = grid.config(index)
+    speed_ms = (grid.hot.service_s[index] * 1000.0) / max(
+        service.duration_ms(grid.hot.batch_records[index], grid.hot.batch_records[index] * workload.record_bytes / 1024), 1e-9
+    )
+    # The simulator's cost is one step per batch: bound the number of batches (an unstable lane diverges
+    # within a few hundred anyway).
+    cycles_s = max(float(grid.hot.cycle_s[index]), 1e-3) if np.isfinite(grid.hot.cycle_s[index]) else 1e-3
+    duration_s = min(space.simulate_s, MAX_SIMULATED_BATCHES * cycles_s)
+    sim = simulate_lane(
+        LaneSimConfig(
+            batch_size=config["batch_size"],
+            batching_window_s=config["batching_window_s"],
+            service_ms=(service.a_ms * speed_ms, service.b_ms_per_record * speed_ms, service.c_ms_per_kib * speed_ms),
+            record_bytes=workload.record_bytes,
+            read=grid.read,
+        ),
+        [(duration_s, float(grid.hot_lane_rate_rps[index]))],
+        seed=seed,
+    )
+    summary = sim.summary(start_s=duration_s * WARMUP_FRACTION)
+    age_max_ms = max(summary["iterator_age_max_ms"], float(grid.hot.iterator_age_max_s[index]) * 1000.0)
+    return {
+        "iterator_age_p99_ms": _finite(summary["iterator_age_p99_ms"]),
+        "iterator_age_max_ms": _finite(age_max_ms),
+        "e2e_latency_p50_ms": _finite(summary["e2e_p50_ms"]),
+        "e2e_latency_p99_ms": _finite(summary["e2e_p99_ms"]),
+        "utilisation": _finite(float(grid.hot.utilisation[index]), 4),
+    }
+
+
+def _finite(value: float, digits: int = 1) -> float | None:
+    """JSON has no infinity: an unbounded prediction (an unstable lane) is reported as null."""
+    return round(value, digits) if np.isfinite(value) else None
+
+
+def _simulate_finalists(grids: list[Grid], service: ServiceTimeModel, workload: Workload, slo: Slo,
+                        space: SearchSpace, seed: int) -> list[dict[str, Any]]:
+    """Cheapest analytic-feasible configurations, checked by simulation, recommendation first."""
+    candidates = [(float(g.cost_usd[i]), float(g.hot.e2e_p99_s[i]), k, int(i))
+                  for k, g in enumerate(grids) for i in np.nonzero(g.feasible)[0]]
+    candidates.sort()
+    chosen: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    simulated = 0
+    for _, _, k, index in candidates:
+        grid = grids[k]
+        config = grid.config(index)
+        # Configurations that differ only in memory, architecture or a batch size that never fills
+        # behave alike; one of each is enough among the runner-ups.
+        shape = (config["shards"], config["parallelization_factor"], config["consumer_mode"],
+                 config["batching_window_s"], round(float(grid.hot.batch_records[index])))
+        if shape in seen:
+            continue  # runner-ups that differ only in memory or architecture say little
+        seen.add(shape)
+        predicted = _predict(grid, index, service, workload, space, seed)
+        simulated += 1
+        if _meets(predicted, slo):
+            chosen.append(_candidate_dict(grid, index, predicted))
+        if len(chosen) > RUNNER_UPS or simulated >= space.finalists + RUNNER_UPS:
+            break
+    return chosen
+
+
+def _closest(grids: list[Grid], service: ServiceTimeModel, workload: Workload, space: SearchSpace,
+             seed: int) -> dict[str, Any]:
+    k, index = min(((k, int(np.argmin(g.violation))) for k, g in enumerate(grids)),
+                   key=lambda pair: (grids[pair[0]].violation[pair[1]], grids[pair[0]].cost_usd[pair[1]]))
+    return _candidate_dict(grids[k], index, _predict(grids[k], index, service, workload, space, seed))
+
+
+def _on_demand_alternative(best: dict[str, Any], workload: Workload, prices: Prices) -> dict[str, Any]:
+    inputs = costs.CostInputs(rate_rps=workload.rate_rps, record_bytes=workload.record_bytes,
+                              consumers_reading_bytes=1 + workload.other_consumers)
+    stream = {name: round(float(value), 2)
+              for name, value in costs.stream_cost_usd(0, "ON_DEMAND", inputs, prices).items()}
+    provisioned_stream = sum(value for name, value in best["cost_breakdown_usd"].items()
+                             if name.startswith("kinesis_shard") or name.startswith("kinesis_put"))
+    monthly = round(best["monthly_cost_usd"] - provisioned_stream + sum(stream.values()), 2)
+    return {"stream_mode": "ON_DEMAND", "monthly_cost_usd": monthly, "stream_cost_breakdown_usd": stream,
+            "cheaper_than_provisioned": monthly < best["monthly_cost_usd"]}
+
+
+def binding_sentence(best: dict[str, Any], bounds: ShardBounds, workload: Workload, slo: Slo) -> str:
+    """Why this many shards, in one sentence."""
+    shards = best["shards"]
+    peak = workload.rate_rps * slo.headroom_factor
+    head = f"{shards} shards for {slo.headroom_factor:g}x {workload.rate_rps:,.0f} records/s of {workload.record_bytes:,.0f} B"
+    if not bounds.hot_key_fits:
+        return (f"{head}: NOT enough - one partition key carries {workload.keys.hottest_key_share:.1%} of the "
+                f"traffic ({peak * workload.keys.hottest_key_share:,.0f} records/s), above one shard's "
+                f"{quotas.SHARD_WRITE_RECORDS_PER_S:,} records/s; no shard count helps, spread (salt) the key.")
+    limits = {
+        "the write limit of 1,000 records/s per shard": bounds.by_records,
+        "the write limit of 1 MiB/s per shard": bounds.by_bytes,
+    }
+    if best["consumer_mode"] == "shared":
+        limits[f"the shared read limit of 2 MiB/s per shard with {1 + workload.other_consumers} consumers"] = bounds.by_shared_read
+    name, needed = max(limits.items(), key=lambda item: item[1])
+    others = ", ".join(f"{n:,} by {label.split('limit of ')[1]}" for label, n in limits.items() if label != name)
+    skew = "" if workload.keys.description == "uniform" else f" (skew-aware: {workload.keys.description})"
+    if shards <= needed:
+        return f"{head}: {name} needs {needed:,}{skew}; {others}."
+    return (f"{head}: the stream limits need only {needed:,} ({name}){skew}, but the SLO "
+            f"(e2e p99 <= {slo.e2e_p99_ms:,.0f} ms, stable at {slo.headroom_factor:g}x) is met most cheaply "
+            f"with {shards:,} shards x PF {best['parallelization_factor']}.")
+
+
+def cloudformation_parameters(recommendation: dict[str, Any]) -> list[dict[str, str]]:
+    """The template parameters (contracts.md names) for a recommendation, as CloudFormation expects them."""
+    return [{"ParameterKey": parameter, "ParameterValue": str(recommendation[key])}
+            for key, parameter in CLOUDFORMATION_PARAMETERS.items()]
+
+
+def _meets(predicted: dict[str, float | None], slo: Slo) -> bool:
+    e2e_p99_ms = predicted["e2e_latency_p99_ms"]
+    age_max_ms = predicted["iterator_age_max_ms"]
+    return (e2e_p99_ms is not None and age_max_ms is not None
+            and e2e_p99_ms <= slo.e2e_p99_ms and age_max_ms <= slo.iterator_age_max_ms)
