@@ -17,6 +17,7 @@ from capacity import quotas
 from capacity.errors import CapacityError
 
 MIN_INVOCATIONS = 5
+ROBUST_PASSES = 4
 
 
 @dataclass(frozen=True)
@@ -134,12 +135,15 @@ def fit_service_time(
     design = np.column_stack(columns)
     weights = np.ones_like(y) if weights_column is None else rows[weights_column].to_numpy(dtype=float)
     sqrt_w = np.sqrt(np.maximum(weights, 0.0))
-    start, *_ = np.linalg.lstsq(design * sqrt_w[:, None], y * sqrt_w, rcond=None)
-    scale = max(float(np.median(np.abs(y - design @ start))) * 1.4826, 1e-3)
-    result = least_squares(
-        lambda p: (design @ p - y) * sqrt_w, start, loss="huber", f_scale=scale, method="trf"
-    )
-    params = np.maximum(result.x, 0.0)  # a negative cost per record is noise, not physics
+    params, *_ = np.linalg.lstsq(design * sqrt_w[:, None], y * sqrt_w, rcond=None)
+    # Huber loss with its scale re-estimated from the robust residuals (MAD): a few passes stop cold
+    # starts and retries from inflating the scale the first least-squares pass would give.
+    for _ in range(ROBUST_PASSES):
+        scale = max(float(np.median(np.abs(y - design @ params))) * 1.4826, 1e-3)
+        params = least_squares(
+            lambda p: (design @ p - y) * sqrt_w, params, loss="huber", f_scale=scale, method="trf"
+        ).x
+    params = np.maximum(params, 0.0)  # a negative cost per record is noise, not physics
     predicted = design @ params
     residuals = y - predicted
     total = float(np.sum(weights * (y - np.average(y, weights=weights)) ** 2))
