@@ -39,9 +39,7 @@ def put_payload_units_per_record(record_bytes: float) -> int:
     return max(1, math.ceil(record_bytes / PUT_PAYLOAD_UNIT_BYTES))
 
 
-def stream_cost_usd(
-    shards: Any, stream_mode: str, inputs: CostInputs, prices: Prices
-) -> dict[str, Any]:
+def stream_cost_usd(shards: Any, stream_mode: str, inputs: CostInputs, prices: Prices) -> dict[str, Any]:
     """Kinesis input-stream cost (provisioned: shard-hours + PUT units; on-demand: stream-hour + GB)."""
     records_per_month = inputs.rate_rps * quotas.SECONDS_PER_MONTH
     if stream_mode == "ON_DEMAND":

@@ -37,7 +37,9 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
     try:
         return pd.read_csv(path)
     except FileNotFoundError as error:
-        raise CapacityError(f"{what} {path} does not exist; was the run started with the local stack?") from error
+        raise CapacityError(
+            f"{what} {path} does not exist; was the run started with the local stack?"
+        ) from error
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
 
@@ -58,7 +60,9 @@ class LocalTraceReader:
         if missing:
             raise CapacityError(f"invocation trace {self.trace_path} lacks columns {sorted(missing)}")
         start_ms = trace["start_epoch_ms"]
-        return trace[(start_ms >= start_epoch_s * 1000.0) & (start_ms < end_epoch_s * 1000.0)].reset_index(drop=True)
+        return trace[(start_ms >= start_epoch_s * 1000.0) & (start_ms < end_epoch_s * 1000.0)].reset_index(
+            drop=True
+        )
 
     def metrics(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
         if self.metrics_path is None:
@@ -160,8 +164,17 @@ class CloudWatchReader:
             response = self.client.get_metric_data(**arguments)
             for result in response.get("MetricDataResults", []):
                 label = labels.get(result["Id"], result.get("Label", result["Id"]))
-                for timestamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
-                    rows.append({"epoch_s": timestamp.timestamp(), "metric": label, "value": float(value), "shard_id": None})
+                for timestamp, value in zip(
+                    result.get("Timestamps", []), result.get("Values", []), strict=False
+                ):
+                    rows.append(
+                        {
+                            "epoch_s": timestamp.timestamp(),
+                            "metric": label,
+                            "value": float(value),
+                            "shard_id": None,
+                        }
+                    )
             token = response.get("NextToken")
             if not token:
                 break
@@ -173,7 +186,12 @@ class CloudWatchReader:
         wide = self.metrics(start_epoch_s, end_epoch_s).pivot_table(
             index="epoch_s", columns="metric", values="value", aggfunc="sum"
         )
-        if wide.empty or "Invocations" not in wide or "RecordsIn" not in wide or "Duration.Average" not in wide:
+        if (
+            wide.empty
+            or "Invocations" not in wide
+            or "RecordsIn" not in wide
+            or "Duration.Average" not in wide
+        ):
             return pd.DataFrame(columns=[*TRACE_COLUMNS, "invocations"])
         invocations = wide["Invocations"].replace(0, np.nan)
         table = pd.DataFrame(
@@ -182,14 +200,18 @@ class CloudWatchReader:
                 "duration_ms": wide["Duration.Average"].to_numpy(),
                 "batch_records": (wide["RecordsIn"] / invocations).to_numpy(),
                 "iterator_age_ms": wide.get("IteratorAge", pd.Series(np.nan, index=wide.index)).to_numpy(),
-                "e2e_p99_ms": wide.get("EndToEndLatencyMs.p99", pd.Series(np.nan, index=wide.index)).to_numpy(),
+                "e2e_p99_ms": wide.get(
+                    "EndToEndLatencyMs.p99", pd.Series(np.nan, index=wide.index)
+                ).to_numpy(),
                 "invocations": wide["Invocations"].to_numpy(),
             }
         )
         return table.dropna(subset=["duration_ms", "batch_records"]).reset_index(drop=True)
 
 
-def save_tables(reader: MetricsReader, run_dir: Path, start_epoch_s: float, end_epoch_s: float) -> dict[str, Path]:
+def save_tables(
+    reader: MetricsReader, run_dir: Path, start_epoch_s: float, end_epoch_s: float
+) -> dict[str, Path]:
     """Write the window's invocations and metrics as CSV tables under `<run_dir>/data/`."""
     data_dir = run_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)

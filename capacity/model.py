@@ -24,7 +24,8 @@ import numpy as np
 
 from capacity import quotas
 
-FIXED_POINT_ITERATIONS = 40
+FIXED_POINT_ITERATIONS = 60
+CONVERGED_RELATIVE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,9 @@ def steady_state(
     lam = np.maximum(np.asarray(lane_rate_rps, dtype=float), 1e-9)
     kib_per_record = np.asarray(record_bytes, dtype=float) / 1024.0
     a_s = np.asarray(service_ms[0], dtype=float) / 1000.0
-    per_record_s = (np.asarray(service_ms[1], dtype=float) + np.asarray(service_ms[2]) * kib_per_record) / 1000.0
+    per_record_s = (
+        np.asarray(service_ms[1], dtype=float) + np.asarray(service_ms[2]) * kib_per_record
+    ) / 1000.0
     batch = effective_batch_size(np.asarray(batch_size, dtype=float), record_bytes)
     window = np.asarray(window_s, dtype=float)
 
@@ -96,8 +99,13 @@ def steady_state(
     utilisation = lam / capacity
     stable = utilisation < 1.0
 
-    # Fixed point of the cycle length T (see the module docstring); converges fast as T is monotone in n.
-    cycle = np.maximum(window + a_s + read.poll_busy_s, 1e-3) + 0.0 * lam
+    # Fixed point of the cycle length T (see the module docstring). Start from the closed form of the busy
+    # regime, T = (W + a + P_busy) / (1 - lambda*b), capped by the batch fill time B/lambda; the iterations
+    # then only add the idle-poll correction, which matters at light load where they converge fast.
+    fixed_part = window + a_s + read.poll_busy_s
+    slope = lam * per_record_s
+    closed_form = np.where(slope < 1.0, fixed_part / np.maximum(1.0 - slope, 1e-12), np.inf)
+    cycle = np.maximum(np.minimum(closed_form, batch / lam), 1e-6)
     idle_gap = 0.0 * lam
     for _ in range(FIXED_POINT_ITERATIONS):
         records = np.clip(lam * cycle, 1.0, batch)
@@ -106,7 +114,9 @@ def steady_state(
             nothing_pending = np.exp(-lam * busy_cycle)
             idle_gap = nothing_pending * read.poll_idle_s / -np.expm1(-lam * read.poll_idle_s)
         full_cycle = busy_cycle + idle_gap
-        cycle = np.where(lam * full_cycle > batch, batch / lam, full_cycle)
+        previous, cycle = cycle, np.where(lam * full_cycle > batch, batch / lam, full_cycle)
+        if np.max(np.abs(cycle - previous) / cycle) < CONVERGED_RELATIVE:
+            break
     records = np.clip(lam * cycle, 1.0, batch)
     service = a_s + per_record_s * records
     delivery = read.delivery_s

@@ -23,6 +23,7 @@ RUNNER_UPS = 3
 PLUS_LOAD_FACTOR = 1.5
 WARMUP_FRACTION = 0.1
 MAX_SIMULATED_BATCHES = 4_000
+MAX_CANDIDATES_SCANNED = 20_000
 
 CLOUDFORMATION_PARAMETERS = {
     "shards": "ShardCount",
@@ -63,8 +64,16 @@ def plan(
     workload.validate()
     bounds = shard_bounds(workload, slo)
     grids = [
-        evaluate_mode(mode, _shard_candidates(bounds.minimum(mode), space), service, workload, slo, space, prices,
-                      bounds.hot_key_fits)
+        evaluate_mode(
+            mode,
+            _shard_candidates(bounds.minimum(mode), space),
+            service,
+            workload,
+            slo,
+            space,
+            prices,
+            bounds.hot_key_fits,
+        )
         for mode in space.consumer_modes
     ]
     chosen = _simulate_finalists(grids, service, workload, slo, space, seed)
@@ -76,7 +85,9 @@ def plan(
         **best,
         "binding_constraint": binding_sentence(best, bounds, workload, slo),
         "runner_ups": chosen[1:],
-        "resharding_path": resharding_path(workload.current_shards, best["shards"]) if workload.current_shards else [],
+        "resharding_path": resharding_path(workload.current_shards, best["shards"])
+        if workload.current_shards
+        else [],
         "at_plus_50pct": {},
         "slo": slo.to_dict(),
     }
@@ -84,8 +95,17 @@ def plan(
         heavier = replace(workload, rate_rps=workload.rate_rps * PLUS_LOAD_FACTOR)
         later = plan(service, heavier, slo, space, prices, seed=seed, include_plus_50pct=False)
         recommendation["at_plus_50pct"] = {
-            key: value for key, value in later.recommendation.items()
-            if key not in ("runner_ups", "resharding_path", "at_plus_50pct", "slo", "predicted", "binding_constraint")
+            key: value
+            for key, value in later.recommendation.items()
+            if key
+            not in (
+                "runner_ups",
+                "resharding_path",
+                "at_plus_50pct",
+                "slo",
+                "predicted",
+                "binding_constraint",
+            )
         } | {"feasible": later.feasible}
     details = {
         "shard_bounds": {
@@ -124,12 +144,16 @@ def _candidate_dict(grid: Grid, index: int, predicted: dict[str, float | None]) 
     }
 
 
-def _predict(grid: Grid, index: int, service: ServiceTimeModel, workload: Workload, space: SearchSpace,
-             seed: int) -> dict[str, float | None]:
+def _predict(
+    grid: Grid, index: int, service: ServiceTimeModel, workload: Workload, space: SearchSpace, seed: int
+) -> dict[str, float | None]:
     """Simulate the hottest lane of one configuration at the planning rate."""
     config = grid.config(index)
     speed_ms = (grid.hot.service_s[index] * 1000.0) / max(
-        service.duration_ms(grid.hot.batch_records[index], grid.hot.batch_records[index] * workload.record_bytes / 1024), 1e-9
+        service.duration_ms(
+            grid.hot.batch_records[index], grid.hot.batch_records[index] * workload.record_bytes / 1024
+        ),
+        1e-9,
     )
     # The simulator's cost is one step per batch: bound the number of batches (an unstable lane diverges
     # within a few hundred anyway).
@@ -139,7 +163,11 @@ def _predict(grid: Grid, index: int, service: ServiceTimeModel, workload: Worklo
         LaneSimConfig(
             batch_size=config["batch_size"],
             batching_window_s=config["batching_window_s"],
-            service_ms=(service.a_ms * speed_ms, service.b_ms_per_record * speed_ms, service.c_ms_per_kib * speed_ms),
+            service_ms=(
+                service.a_ms * speed_ms,
+                service.b_ms_per_record * speed_ms,
+                service.c_ms_per_kib * speed_ms,
+            ),
             record_bytes=workload.record_bytes,
             read=grid.read,
         ),
@@ -162,22 +190,32 @@ def _finite(value: float, digits: int = 1) -> float | None:
     return round(value, digits) if np.isfinite(value) else None
 
 
-def _simulate_finalists(grids: list[Grid], service: ServiceTimeModel, workload: Workload, slo: Slo,
-                        space: SearchSpace, seed: int) -> list[dict[str, Any]]:
+def _simulate_finalists(
+    grids: list[Grid], service: ServiceTimeModel, workload: Workload, slo: Slo, space: SearchSpace, seed: int
+) -> list[dict[str, Any]]:
     """Cheapest analytic-feasible configurations, checked by simulation, recommendation first."""
-    candidates = [(float(g.cost_usd[i]), float(g.hot.e2e_p99_s[i]), k, int(i))
-                  for k, g in enumerate(grids) for i in np.nonzero(g.feasible)[0]]
-    candidates.sort()
+    # Order every feasible configuration by (cost, analytic e2e p99) without building Python tuples.
+    modes = np.concatenate([np.full(int(g.feasible.sum()), k) for k, g in enumerate(grids)])
+    indexes = np.concatenate([np.nonzero(g.feasible)[0] for g in grids])
+    cost = np.concatenate([g.cost_usd[g.feasible] for g in grids])
+    e2e = np.concatenate([g.hot.e2e_p99_s[g.feasible] for g in grids])
+    order = np.lexsort((e2e, cost))[:MAX_CANDIDATES_SCANNED]
+    candidates = ((int(modes[o]), int(indexes[o])) for o in order)
     chosen: list[dict[str, Any]] = []
     seen: set[tuple[Any, ...]] = set()
     simulated = 0
-    for _, _, k, index in candidates:
+    for k, index in candidates:
         grid = grids[k]
         config = grid.config(index)
         # Configurations that differ only in memory, architecture or a batch size that never fills
         # behave alike; one of each is enough among the runner-ups.
-        shape = (config["shards"], config["parallelization_factor"], config["consumer_mode"],
-                 config["batching_window_s"], round(float(grid.hot.batch_records[index])))
+        shape = (
+            config["shards"],
+            config["parallelization_factor"],
+            config["consumer_mode"],
+            config["batching_window_s"],
+            round(float(grid.hot.batch_records[index])),
+        )
         if shape in seen:
             continue  # runner-ups that differ only in memory or architecture say little
         seen.add(shape)
@@ -190,58 +228,90 @@ def _simulate_finalists(grids: list[Grid], service: ServiceTimeModel, workload: 
     return chosen
 
 
-def _closest(grids: list[Grid], service: ServiceTimeModel, workload: Workload, space: SearchSpace,
-             seed: int) -> dict[str, Any]:
-    k, index = min(((k, int(np.argmin(g.violation))) for k, g in enumerate(grids)),
-                   key=lambda pair: (grids[pair[0]].violation[pair[1]], grids[pair[0]].cost_usd[pair[1]]))
+def _closest(
+    grids: list[Grid], service: ServiceTimeModel, workload: Workload, space: SearchSpace, seed: int
+) -> dict[str, Any]:
+    k, index = min(
+        ((k, int(np.argmin(g.violation))) for k, g in enumerate(grids)),
+        key=lambda pair: (grids[pair[0]].violation[pair[1]], grids[pair[0]].cost_usd[pair[1]]),
+    )
     return _candidate_dict(grids[k], index, _predict(grids[k], index, service, workload, space, seed))
 
 
 def _on_demand_alternative(best: dict[str, Any], workload: Workload, prices: Prices) -> dict[str, Any]:
-    inputs = costs.CostInputs(rate_rps=workload.rate_rps, record_bytes=workload.record_bytes,
-                              consumers_reading_bytes=1 + workload.other_consumers)
-    stream = {name: round(float(value), 2)
-              for name, value in costs.stream_cost_usd(0, "ON_DEMAND", inputs, prices).items()}
-    provisioned_stream = sum(value for name, value in best["cost_breakdown_usd"].items()
-                             if name.startswith("kinesis_shard") or name.startswith("kinesis_put"))
+    inputs = costs.CostInputs(
+        rate_rps=workload.rate_rps,
+        record_bytes=workload.record_bytes,
+        consumers_reading_bytes=1 + workload.other_consumers,
+    )
+    stream = {
+        name: round(float(value), 2)
+        for name, value in costs.stream_cost_usd(0, "ON_DEMAND", inputs, prices).items()
+    }
+    provisioned_stream = sum(
+        value
+        for name, value in best["cost_breakdown_usd"].items()
+        if name.startswith("kinesis_shard") or name.startswith("kinesis_put")
+    )
     monthly = round(best["monthly_cost_usd"] - provisioned_stream + sum(stream.values()), 2)
-    return {"stream_mode": "ON_DEMAND", "monthly_cost_usd": monthly, "stream_cost_breakdown_usd": stream,
-            "cheaper_than_provisioned": monthly < best["monthly_cost_usd"]}
+    return {
+        "stream_mode": "ON_DEMAND",
+        "monthly_cost_usd": monthly,
+        "stream_cost_breakdown_usd": stream,
+        "cheaper_than_provisioned": monthly < best["monthly_cost_usd"],
+    }
 
 
 def binding_sentence(best: dict[str, Any], bounds: ShardBounds, workload: Workload, slo: Slo) -> str:
     """Why this many shards, in one sentence."""
     shards = best["shards"]
     peak = workload.rate_rps * slo.headroom_factor
-    head = f"{shards} shards for {slo.headroom_factor:g}x {workload.rate_rps:,.0f} records/s of {workload.record_bytes:,.0f} B"
+    head = (
+        f"{shards} shards for {slo.headroom_factor:g}x {workload.rate_rps:,.0f} records/s"
+        f" of {workload.record_bytes:,.0f} B"
+    )
     if not bounds.hot_key_fits:
-        return (f"{head}: NOT enough - one partition key carries {workload.keys.hottest_key_share:.1%} of the "
-                f"traffic ({peak * workload.keys.hottest_key_share:,.0f} records/s), above one shard's "
-                f"{quotas.SHARD_WRITE_RECORDS_PER_S:,} records/s; no shard count helps, spread (salt) the key.")
+        return (
+            f"{head}: NOT enough - one partition key carries {workload.keys.hottest_key_share:.1%} of the "
+            f"traffic ({peak * workload.keys.hottest_key_share:,.0f} records/s), above one shard's "
+            f"{quotas.SHARD_WRITE_RECORDS_PER_S:,} records/s; no shard count helps, spread (salt) the key."
+        )
     limits = {
         "the write limit of 1,000 records/s per shard": bounds.by_records,
         "the write limit of 1 MiB/s per shard": bounds.by_bytes,
     }
     if best["consumer_mode"] == "shared":
-        limits[f"the shared read limit of 2 MiB/s per shard with {1 + workload.other_consumers} consumers"] = bounds.by_shared_read
+        limits[
+            f"the shared read limit of 2 MiB/s per shard with {1 + workload.other_consumers} consumers"
+        ] = bounds.by_shared_read
     name, needed = max(limits.items(), key=lambda item: item[1])
-    others = ", ".join(f"{n:,} by {label.split('limit of ')[1]}" for label, n in limits.items() if label != name)
+    others = ", ".join(
+        f"{n:,} by {label.split('limit of ')[1]}" for label, n in limits.items() if label != name
+    )
     skew = "" if workload.keys.description == "uniform" else f" (skew-aware: {workload.keys.description})"
     if shards <= needed:
         return f"{head}: {name} needs {needed:,}{skew}; {others}."
-    return (f"{head}: the stream limits need only {needed:,} ({name}){skew}, but the SLO "
-            f"(e2e p99 <= {slo.e2e_p99_ms:,.0f} ms, stable at {slo.headroom_factor:g}x) is met most cheaply "
-            f"with {shards:,} shards x PF {best['parallelization_factor']}.")
+    return (
+        f"{head}: the stream limits need only {needed:,} ({name}){skew}, but the SLO "
+        f"(e2e p99 <= {slo.e2e_p99_ms:,.0f} ms, stable at {slo.headroom_factor:g}x) is met most cheaply "
+        f"with {shards:,} shards x PF {best['parallelization_factor']}."
+    )
 
 
 def cloudformation_parameters(recommendation: dict[str, Any]) -> list[dict[str, str]]:
     """The template parameters (contracts.md names) for a recommendation, as CloudFormation expects them."""
-    return [{"ParameterKey": parameter, "ParameterValue": str(recommendation[key])}
-            for key, parameter in CLOUDFORMATION_PARAMETERS.items()]
+    return [
+        {"ParameterKey": parameter, "ParameterValue": str(recommendation[key])}
+        for key, parameter in CLOUDFORMATION_PARAMETERS.items()
+    ]
 
 
 def _meets(predicted: dict[str, float | None], slo: Slo) -> bool:
     e2e_p99_ms = predicted["e2e_latency_p99_ms"]
     age_max_ms = predicted["iterator_age_max_ms"]
-    return (e2e_p99_ms is not None and age_max_ms is not None
-            and e2e_p99_ms <= slo.e2e_p99_ms and age_max_ms <= slo.iterator_age_max_ms)
+    return (
+        e2e_p99_ms is not None
+        and age_max_ms is not None
+        and e2e_p99_ms <= slo.e2e_p99_ms
+        and age_max_ms <= slo.iterator_age_max_ms
+    )

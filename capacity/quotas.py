@@ -26,9 +26,7 @@ KDS_PUT_RECORDS_URL: Final = "https://docs.aws.amazon.com/kinesis/latest/APIRefe
 KDS_EFO_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/enhanced-consumers.html"
 KDS_PRICING_URL: Final = "https://aws.amazon.com/kinesis/data-streams/pricing/"
 LAMBDA_ESM_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html"
-LAMBDA_ESM_API_URL: Final = (
-    "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
-)
+LAMBDA_ESM_API_URL: Final = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
 LAMBDA_QUOTAS_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
 LAMBDA_MEMORY_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html"
 LAMBDA_PRICING_URL: Final = "https://aws.amazon.com/lambda/pricing/"

@@ -56,7 +56,9 @@ class Workload:
         if not self.rate_rps > 0:
             raise CapacityError(f"rate {self.rate_rps} records/s must be > 0")
         if not 0 < self.record_bytes <= quotas.MAX_RECORD_BYTES:
-            raise CapacityError(f"record size {self.record_bytes} B must be within 1..{quotas.MAX_RECORD_BYTES}")
+            raise CapacityError(
+                f"record size {self.record_bytes} B must be within 1..{quotas.MAX_RECORD_BYTES}"
+            )
         if self.other_consumers < 0:
             raise CapacityError(f"other consumers {self.other_consumers} must be >= 0")
 
@@ -172,7 +174,7 @@ def evaluate_mode(
             np.arange(len(pairs)),
             np.asarray(space.batch_sizes, dtype=float),
             np.asarray(space.batching_windows_s, dtype=float),
-            np.asarray(space.memories_mb, dtype=float),
+            np.sort(np.asarray(space.memories_mb, dtype=float)),
             np.array([ARCHITECTURES.index(arch) for arch in space.architectures]),
             indexing="ij",
         )
@@ -182,8 +184,13 @@ def evaluate_mode(
     pf = np.array([pairs[i][1] for i in range(len(pairs))], dtype=float)[pair_index]
     batch, window, memory, arch = settings[1], settings[2], settings[3], settings[4].astype(int)
 
-    factors = {m: memory_time_factor(service.memory_mb, int(m), space.cpu_bound_fraction) for m in space.memories_mb}
-    speed = np.vectorize(factors.__getitem__)(memory.astype(int)) * np.where(arch == 0, space.arm64_duration_factor, 1.0)
+    memories = np.sort(np.asarray(space.memories_mb, dtype=float))
+    memory_factors = np.array(
+        [memory_time_factor(service.memory_mb, int(m), space.cpu_bound_fraction) for m in memories]
+    )
+    speed = memory_factors[np.searchsorted(memories, memory)] * np.where(
+        arch == 0, space.arm64_duration_factor, 1.0
+    )
     service_ms = (service.a_ms * speed, service.b_ms_per_record * speed, service.c_ms_per_kib * speed)
     rate = workload.rate_rps
     hot_rate = rate * hot_share[pair_index]
@@ -208,7 +215,10 @@ def evaluate_mode(
     }
     headroom = slo.headroom_factor
     ddb_writes_hot_key = (
-        invocations_per_s * headroom * workload.dynamodb_writes_per_invocation * workload.dynamodb_hot_key_write_share
+        invocations_per_s
+        * headroom
+        * workload.dynamodb_writes_per_invocation
+        * workload.dynamodb_hot_key_write_share
     )
     consumers = 1 + workload.other_consumers
     checks = [

@@ -28,7 +28,7 @@ def _hash_positions(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     high = np.empty(len(keys), dtype=np.float64)
     low = np.empty(len(keys), dtype=np.uint64)
     for index, key in enumerate(keys):
-        digest = hashlib.md5(key.encode("utf-8")).digest()  # noqa: S324 - Kinesis's own key hash
+        digest = hashlib.md5(key.encode("utf-8")).digest()
         high[index] = int.from_bytes(digest[:8], "big") / _TOP_BITS
         low[index] = int.from_bytes(digest[8:], "big")
     return high, low

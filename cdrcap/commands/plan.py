@@ -24,12 +24,20 @@ DEFAULT_RECORD_BYTES = 400.0
 
 def register(parser: argparse.ArgumentParser) -> None:
     source = parser.add_argument_group("load (flags override what --from reads)")
-    source.add_argument("--from", dest="from_run", type=Path, metavar="RUN_DIR", help="a saved run, runs/<id>")
+    source.add_argument(
+        "--from", dest="from_run", type=Path, metavar="RUN_DIR", help="a saved run, runs/<id>"
+    )
     source.add_argument("--rate", type=float, help="peak records/s to plan for")
-    source.add_argument("--record-bytes", type=float, help=f"mean record size (default {DEFAULT_RECORD_BYTES:g})")
-    source.add_argument("--key-skew", type=float, default=None, help="Zipf exponent of partition keys (0=uniform)")
+    source.add_argument(
+        "--record-bytes", type=float, help=f"mean record size (default {DEFAULT_RECORD_BYTES:g})"
+    )
+    source.add_argument(
+        "--key-skew", type=float, default=None, help="Zipf exponent of partition keys (0=uniform)"
+    )
     source.add_argument("--distinct-keys", type=int, default=1_000_000, help="partition keys for --key-skew")
-    source.add_argument("--hot-key-share", type=float, help="share of traffic on the single hottest key (0..1)")
+    source.add_argument(
+        "--hot-key-share", type=float, help="share of traffic on the single hottest key (0..1)"
+    )
     source.add_argument("--consumers", type=int, default=1, help="consumers of the stream, this one included")
     source.add_argument("--current-shards", type=int, help="shard count today, for the resharding path")
     source.add_argument("--service-time", help="handler time 'a,b[,c]': a ms + b ms/record (+ c ms/KiB)")
@@ -37,13 +45,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     slo = parser.add_argument_group("SLO and search")
     slo.add_argument("--slo-e2e-p99-ms", type=float, default=Slo.e2e_p99_ms)
     slo.add_argument("--slo-iterator-age-max-ms", type=float, default=Slo.iterator_age_max_ms)
-    slo.add_argument("--headroom", type=float, default=Slo.headroom_factor, help="must stay stable at this x rate")
+    slo.add_argument(
+        "--headroom", type=float, default=Slo.headroom_factor, help="must stay stable at this x rate"
+    )
     slo.add_argument("--consumer-mode", choices=("shared", "efo", "any"), default="any")
     slo.add_argument("--concurrency-limit", type=int, default=quotas.LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY)
     slo.add_argument("--region-prices", type=Path, metavar="FILE", help="TOML/JSON prices for another region")
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the plan as JSON")
-    out.add_argument("--emit-params", type=Path, metavar="FILE", help="write CloudFormation parameters (JSON)")
+    out.add_argument(
+        "--emit-params", type=Path, metavar="FILE", help="write CloudFormation parameters (JSON)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -77,7 +89,9 @@ def _peak_rate(summary: dict[str, Any]) -> float | None:
     return float(rate) if rate else None
 
 
-def build_inputs(args: argparse.Namespace) -> tuple[ServiceTimeModel, Workload, Slo, SearchSpace, quotas.Prices]:
+def build_inputs(
+    args: argparse.Namespace,
+) -> tuple[ServiceTimeModel, Workload, Slo, SearchSpace, quotas.Prices]:
     """Everything `plan` needs from the flags and the optional saved run; raises CdrcapError on bad input."""
     summary = _load_run(args.from_run) if args.from_run else {}
     service: ServiceTimeModel | None = None
@@ -87,13 +101,19 @@ def build_inputs(args: argparse.Namespace) -> tuple[ServiceTimeModel, Workload, 
     elif summary.get("service_time_model"):
         service = ServiceTimeModel.from_dict(summary["service_time_model"])
     if service is None:
-        raise CdrcapError("no service time: pass --service-time 'a,b[,c]' or --from a run with service_time_model")
+        raise CdrcapError(
+            "no service time: pass --service-time 'a,b[,c]' or --from a run with service_time_model"
+        )
     if args.measured_memory_mb:
         service = replace(service, memory_mb=args.measured_memory_mb)
     rate = args.rate if args.rate is not None else _peak_rate(summary)
     if rate is None or rate <= 0:
-        raise CdrcapError(f"rate {rate}: pass --rate N (records/s > 0) or --from a run with measured throughput")
-    record_bytes = args.record_bytes or (summary.get("profile") or {}).get("record_bytes") or DEFAULT_RECORD_BYTES
+        raise CdrcapError(
+            f"rate {rate}: pass --rate N (records/s > 0) or --from a run with measured throughput"
+        )
+    record_bytes = (
+        args.record_bytes or (summary.get("profile") or {}).get("record_bytes") or DEFAULT_RECORD_BYTES
+    )
     if args.hot_key_share is not None and args.key_skew is not None:
         raise CdrcapError("pass either --key-skew or --hot-key-share, not both")
     if args.hot_key_share is not None:
@@ -137,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         render(result, Console())
     if not result.feasible:
-        print("cdrcap plan: no configuration meets the SLO within quotas; shown: the closest.", file=sys.stderr)
+        print(
+            "cdrcap plan: no configuration meets the SLO within quotas; shown: the closest.", file=sys.stderr
+        )
         return EXIT_CHECK_FAILED
     return EXIT_OK
 
@@ -146,8 +168,17 @@ def render(result: Plan, console: Console) -> None:
     rec = result.recommendation
     title = "Recommendation" if result.feasible else "NO configuration meets the SLO - closest"
     table = Table(title=title, show_header=False)
-    for key in ("shards", "parallelization_factor", "batch_size", "batching_window_s", "memory_mb",
-                "architecture", "stream_mode", "consumer_mode", "monthly_cost_usd"):
+    for key in (
+        "shards",
+        "parallelization_factor",
+        "batch_size",
+        "batching_window_s",
+        "memory_mb",
+        "architecture",
+        "stream_mode",
+        "consumer_mode",
+        "monthly_cost_usd",
+    ):
         table.add_row(key, str(rec[key]))
     for key, value in rec["predicted"].items():
         table.add_row(f"predicted {key}", "unbounded" if value is None else f"{value:,}")
@@ -161,22 +192,43 @@ def render(result: Plan, console: Console) -> None:
     console.print(costs)
     if rec["runner_ups"]:
         ups = Table(title="Runner-ups")
-        for column in ("shards", "PF", "batch", "window_s", "memory", "arch", "consumer", "usd/month", "e2e p99 ms"):
+        for column in (
+            "shards",
+            "PF",
+            "batch",
+            "window_s",
+            "memory",
+            "arch",
+            "consumer",
+            "usd/month",
+            "e2e p99 ms",
+        ):
             ups.add_column(column)
         for up in rec["runner_ups"]:
-            ups.add_row(str(up["shards"]), str(up["parallelization_factor"]), str(up["batch_size"]),
-                        str(up["batching_window_s"]), str(up["memory_mb"]), up["architecture"],
-                        up["consumer_mode"], f"{up['monthly_cost_usd']:,.2f}",
-                        str(up["predicted"]["e2e_latency_p99_ms"]))
+            ups.add_row(
+                str(up["shards"]),
+                str(up["parallelization_factor"]),
+                str(up["batch_size"]),
+                str(up["batching_window_s"]),
+                str(up["memory_mb"]),
+                up["architecture"],
+                up["consumer_mode"],
+                f"{up['monthly_cost_usd']:,.2f}",
+                str(up["predicted"]["e2e_latency_p99_ms"]),
+            )
         console.print(ups)
     if rec["resharding_path"]:
-        path = " -> ".join([str(rec["resharding_path"][0]["from_shards"])]
-                           + [str(step["to_shards"]) for step in rec["resharding_path"]])
+        path = " -> ".join(
+            [str(rec["resharding_path"][0]["from_shards"])]
+            + [str(step["to_shards"]) for step in rec["resharding_path"]]
+        )
         console.print(f"Resharding path (UpdateShardCount calls): {path}")
     later = rec["at_plus_50pct"]
     if later:
-        console.print(f"At +50% load: {later['shards']} shards x PF {later['parallelization_factor']}, "
-                      f"batch {later['batch_size']}, window {later['batching_window_s']} s, "
-                      f"{later['monthly_cost_usd']:,.2f} USD/month" + ("" if later.get("feasible") else " (misses)"))
+        console.print(
+            f"At +50% load: {later['shards']} shards x PF {later['parallelization_factor']}, "
+            f"batch {later['batch_size']}, window {later['batching_window_s']} s, "
+            f"{later['monthly_cost_usd']:,.2f} USD/month" + ("" if later.get("feasible") else " (misses)")
+        )
     alt = result.details["on_demand_alternative"]
     console.print(f"On-demand stream instead: {alt['monthly_cost_usd']:,.2f} USD/month")

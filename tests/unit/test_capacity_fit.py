@@ -46,7 +46,11 @@ def test_too_few_invocations_is_a_clear_error() -> None:
 
 def test_per_minute_averages_fit_with_invocation_weights() -> None:
     minutes = pd.DataFrame(
-        {"duration_ms": [40.0, 80.0, 130.0], "batch_records": [20.0, 100.0, 200.0], "invocations": [50, 60, 70]}
+        {
+            "duration_ms": [40.0, 80.0, 130.0],
+            "batch_records": [20.0, 100.0, 200.0],
+            "invocations": [50, 60, 70],
+        }
     )
     model = fit_service_time(minutes.iloc[[0, 1, 2, 0, 1, 2]], weights_column="invocations")
     assert model.b_ms_per_record == pytest.approx(0.5, abs=0.02)
@@ -69,7 +73,9 @@ def test_model_at_half_memory_takes_about_twice_as_long() -> None:
 
 
 def test_model_round_trips_through_the_summary_dict() -> None:
-    model = ServiceTimeModel(12.5, 0.25, 0.1, r2=0.9, residual_p90_abs_ms=3.0, n_invocations=42, memory_mb=1024)
+    model = ServiceTimeModel(
+        12.5, 0.25, 0.1, r2=0.9, residual_p90_abs_ms=3.0, n_invocations=42, memory_mb=1024
+    )
     assert ServiceTimeModel.from_dict(model.to_dict()) == model
 
 

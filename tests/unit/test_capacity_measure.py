@@ -16,8 +16,14 @@ def _write_trace(path: Path, starts_ms: list[int]) -> None:
     rows = []
     for index, start in enumerate(starts_ms):
         row = dict.fromkeys(TRACE_COLUMNS, 0)
-        row.update(invocation_id=f"i{index}", start_epoch_ms=start, duration_ms=20 + index, batch_records=10 + index,
-                   batch_bytes=4_000, outcome="ok")
+        row.update(
+            invocation_id=f"i{index}",
+            start_epoch_ms=start,
+            duration_ms=20 + index,
+            batch_records=10 + index,
+            batch_bytes=4_000,
+            outcome="ok",
+        )
         rows.append(row)
     pd.DataFrame(rows, columns=list(TRACE_COLUMNS)).to_csv(path, index=False)
 
@@ -31,8 +37,9 @@ def test_local_reader_returns_only_invocations_of_the_window(tmp_path: Path) -> 
 
 def test_local_reader_filters_metrics_by_epoch(tmp_path: Path) -> None:
     metrics = tmp_path / "metrics.csv"
-    pd.DataFrame({"epoch_s": [5, 10, 15], "metric": ["IteratorAge"] * 3, "value": [1, 2, 3],
-                  "shard_id": ["s0"] * 3}).to_csv(metrics, index=False)
+    pd.DataFrame(
+        {"epoch_s": [5, 10, 15], "metric": ["IteratorAge"] * 3, "value": [1, 2, 3], "shard_id": ["s0"] * 3}
+    ).to_csv(metrics, index=False)
     table = LocalTraceReader(tmp_path / "t.csv", metrics).metrics(10, 20)
     assert list(table["value"]) == [2, 3]
 
@@ -59,15 +66,24 @@ class FakeCloudWatch:
     def get_metric_data(self, **arguments: Any) -> dict[str, Any]:
         self.calls.append(arguments)
         stamps = [datetime(2026, 1, 1, 0, minute, tzinfo=UTC) for minute in range(6)]
-        values = {"Invocations": [100.0] * 6, "RecordsIn": [1_000.0, 2_000.0, 3_000.0, 4_000.0, 5_000.0, 6_000.0],
-                  "Duration.Average": [15.0, 20.0, 25.0, 30.0, 35.0, 40.0]}
+        values = {
+            "Invocations": [100.0] * 6,
+            "RecordsIn": [1_000.0, 2_000.0, 3_000.0, 4_000.0, 5_000.0, 6_000.0],
+            "Duration.Average": [15.0, 20.0, 25.0, 30.0, 35.0, 40.0],
+        }
         page = 0 if "NextToken" not in arguments else 1
         results = []
         for query in arguments["MetricDataQueries"]:
             series = values.get(query["Label"], [])
             half = slice(0, 3) if page == 0 else slice(3, 6)
-            results.append({"Id": query["Id"], "Label": query["Label"], "Timestamps": stamps[half],
-                            "Values": series[half]})
+            results.append(
+                {
+                    "Id": query["Id"],
+                    "Label": query["Label"],
+                    "Timestamps": stamps[half],
+                    "Values": series[half],
+                }
+            )
         return {"MetricDataResults": results, **({"NextToken": "more"} if page == 0 else {})}
 
 

@@ -21,7 +21,9 @@ def test_busy_lane_cycle_matches_the_closed_form() -> None:
 
 def test_e2e_p99_is_a_cycle_wait_plus_service() -> None:
     state = steady_state(200.0, 400, 1_000, 1, (50.0, 0.5, 0.0), BUSY)
-    assert float(state.e2e_p99_s) == pytest.approx(0.99 * float(state.cycle_s) + float(state.service_s), rel=1e-3)
+    assert float(state.e2e_p99_s) == pytest.approx(
+        0.99 * float(state.cycle_s) + float(state.service_s), rel=1e-3
+    )
 
 
 def test_lane_is_unstable_when_full_batches_cannot_keep_up() -> None:

@@ -60,10 +60,17 @@ def test_impossible_slo_exits_1_and_shows_the_closest(capsys: pytest.CaptureFixt
     assert "closest" in captured.err
 
 
-def test_plan_from_a_saved_run_uses_its_model_and_peak_rate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_from_a_saved_run_uses_its_model_and_peak_rate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     summary = {
-        "service_time_model": {"a_ms": 30.0, "b_ms_per_record": 0.2, "c_ms_per_kib": 0.0, "r2": 0.95,
-                               "n_invocations": 500},
+        "service_time_model": {
+            "a_ms": 30.0,
+            "b_ms_per_record": 0.2,
+            "c_ms_per_kib": 0.0,
+            "r2": 0.95,
+            "n_invocations": 500,
+        },
         "profile": {"record_bytes": 600},
         "steps": [{"step": 1, "accepted_rps": 1_000.0}, {"step": 2, "accepted_rps": 3_000.0}],
     }

@@ -11,8 +11,17 @@ pytestmark = pytest.mark.unit
 
 SERVICE = ServiceTimeModel(a_ms=40.0, b_ms_per_record=0.3, memory_mb=1_769)
 FAST_SPACE = SearchSpace(simulate_s=40.0)
-CONFIG_KEYS = ("shards", "parallelization_factor", "batch_size", "batching_window_s", "memory_mb",
-               "architecture", "stream_mode", "consumer_mode", "monthly_cost_usd")
+CONFIG_KEYS = (
+    "shards",
+    "parallelization_factor",
+    "batch_size",
+    "batching_window_s",
+    "memory_mb",
+    "architecture",
+    "stream_mode",
+    "consumer_mode",
+    "monthly_cost_usd",
+)
 
 
 def test_small_records_need_shards_by_the_records_limit_not_bytes() -> None:
@@ -24,7 +33,9 @@ def test_small_records_need_shards_by_the_records_limit_not_bytes() -> None:
 
 
 def test_plan_for_small_records_has_at_least_fifty_shards() -> None:
-    result = plan(SERVICE, Workload(50_000, 400), Slo(headroom_factor=1.0), FAST_SPACE, include_plus_50pct=False)
+    result = plan(
+        SERVICE, Workload(50_000, 400), Slo(headroom_factor=1.0), FAST_SPACE, include_plus_50pct=False
+    )
     assert result.feasible
     assert result.recommendation["shards"] >= 50
     assert "1,000 records/s" in result.recommendation["binding_constraint"]
@@ -32,8 +43,9 @@ def test_plan_for_small_records_has_at_least_fifty_shards() -> None:
 
 def test_a_hot_key_beyond_one_shard_makes_the_plan_infeasible_whatever_the_shards() -> None:
     # Given one key with 5% of 50,000 records/s = 2,500 records/s > one shard's 1,000
-    result = plan(SERVICE, Workload(50_000, 400, keys=skew.hot_key(0.05)), Slo(), FAST_SPACE,
-                  include_plus_50pct=False)
+    result = plan(
+        SERVICE, Workload(50_000, 400, keys=skew.hot_key(0.05)), Slo(), FAST_SPACE, include_plus_50pct=False
+    )
     assert not result.feasible
     assert "no shard count helps" in result.recommendation["binding_constraint"]
 
@@ -54,7 +66,11 @@ def test_recommendation_respects_every_quota() -> None:
         assert shards * pf <= quotas.LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY
         assert quotas.ESM_PARALLELIZATION_FACTOR_MIN <= pf <= quotas.ESM_PARALLELIZATION_FACTOR_MAX
         assert quotas.ESM_BATCH_SIZE_MIN <= config["batch_size"] <= quotas.ESM_BATCH_SIZE_MAX
-        assert quotas.ESM_BATCHING_WINDOW_S_MIN <= config["batching_window_s"] <= quotas.ESM_BATCHING_WINDOW_S_MAX
+        assert (
+            quotas.ESM_BATCHING_WINDOW_S_MIN
+            <= config["batching_window_s"]
+            <= quotas.ESM_BATCHING_WINDOW_S_MAX
+        )
         assert quotas.LAMBDA_MEMORY_MB_MIN <= config["memory_mb"] <= quotas.LAMBDA_MEMORY_MB_MAX
         assert config["predicted"]["e2e_latency_p99_ms"] <= slo.e2e_p99_ms
         assert config["predicted"]["utilisation"] * slo.headroom_factor < 1.0
@@ -70,15 +86,30 @@ def test_concurrency_limit_caps_shards_times_pf() -> None:
 def test_recommendation_has_the_contract_keys() -> None:
     result = plan(SERVICE, Workload(5_000, 400, current_shards=2), Slo(), FAST_SPACE)
     rec = result.recommendation
-    for key in (*CONFIG_KEYS, "cost_breakdown_usd", "binding_constraint", "predicted", "runner_ups",
-                "resharding_path", "at_plus_50pct", "slo"):
+    for key in (
+        *CONFIG_KEYS,
+        "cost_breakdown_usd",
+        "binding_constraint",
+        "predicted",
+        "runner_ups",
+        "resharding_path",
+        "at_plus_50pct",
+        "slo",
+    ):
         assert key in rec
-    assert set(rec["predicted"]) == {"iterator_age_p99_ms", "iterator_age_max_ms", "e2e_latency_p50_ms",
-                                     "e2e_latency_p99_ms", "utilisation"}
+    assert set(rec["predicted"]) == {
+        "iterator_age_p99_ms",
+        "iterator_age_max_ms",
+        "e2e_latency_p50_ms",
+        "e2e_latency_p99_ms",
+        "utilisation",
+    }
     assert rec["monthly_cost_usd"] == pytest.approx(sum(rec["cost_breakdown_usd"].values()), abs=0.05)
     assert rec["resharding_path"][0]["from_shards"] == 2
     assert rec["resharding_path"][-1]["to_shards"] == rec["shards"]
-    assert rec["runner_ups"] and all(up["monthly_cost_usd"] >= rec["monthly_cost_usd"] for up in rec["runner_ups"])
+    assert rec["runner_ups"] and all(
+        up["monthly_cost_usd"] >= rec["monthly_cost_usd"] for up in rec["runner_ups"]
+    )
 
 
 @pytest.mark.parametrize("rate", [2_000.0, 30_000.0, 100_000.0])
@@ -108,8 +139,13 @@ def test_impossible_slo_exits_with_the_closest_configuration() -> None:
 
 def test_efo_wins_when_many_consumers_share_the_stream_and_the_slo_is_tight() -> None:
     # Given 5 polling consumers, the shared poll alone takes 1 s per fetch
-    result = plan(SERVICE, Workload(5_000, 400, other_consumers=4), Slo(e2e_p99_ms=800.0), FAST_SPACE,
-                  include_plus_50pct=False)
+    result = plan(
+        SERVICE,
+        Workload(5_000, 400, other_consumers=4),
+        Slo(e2e_p99_ms=800.0),
+        FAST_SPACE,
+        include_plus_50pct=False,
+    )
     assert result.feasible
     assert result.recommendation["consumer_mode"] == "efo"
 
@@ -117,8 +153,15 @@ def test_efo_wins_when_many_consumers_share_the_stream_and_the_slo_is_tight() ->
 def test_cloudformation_parameters_use_the_template_names() -> None:
     rec = plan(SERVICE, Workload(1_000, 400), Slo(), FAST_SPACE, include_plus_50pct=False).recommendation
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in cloudformation_parameters(rec)}
-    assert set(parameters) == {"ShardCount", "ParallelizationFactor", "BatchSize",
-                               "MaximumBatchingWindowInSeconds", "MemorySize", "Architecture", "StreamMode"}
+    assert set(parameters) == {
+        "ShardCount",
+        "ParallelizationFactor",
+        "BatchSize",
+        "MaximumBatchingWindowInSeconds",
+        "MemorySize",
+        "Architecture",
+        "StreamMode",
+    }
     assert parameters["ShardCount"] == str(rec["shards"])
     assert all(isinstance(value, str) for value in parameters.values())
     assert not math.isnan(rec["monthly_cost_usd"])

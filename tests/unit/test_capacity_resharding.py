@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from capacity import quotas
@@ -13,7 +15,7 @@ def test_every_call_at_most_doubles_or_halves(current: int, target: int) -> None
         assert step["to_shards"] <= step["from_shards"] * quotas.RESHARD_MAX_UP_FACTOR
         assert step["to_shards"] >= step["from_shards"] * quotas.RESHARD_MIN_DOWN_FACTOR
     assert (path[-1]["to_shards"] if path else current) == target
-    assert all(a["to_shards"] == b["from_shards"] for a, b in zip(path, path[1:], strict=False))
+    assert all(a["to_shards"] == b["from_shards"] for a, b in itertools.pairwise(path))
 
 
 def test_doubling_path_uses_the_fewest_calls() -> None:

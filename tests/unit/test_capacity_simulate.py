@@ -26,7 +26,9 @@ def test_simulator_agrees_with_the_analytic_model_in_steady_busy_state(
     # Given a steady load on a busy, stable lane (where both apply)
     analytic = steady_state(rate, 400, batch, window, SERVICE, read)
     # When simulated
-    summary = simulate_lane(LaneSimConfig(batch, window, SERVICE, 400, read), [(200.0, rate)], seed=3).summary(20.0)
+    summary = simulate_lane(
+        LaneSimConfig(batch, window, SERVICE, 400, read), [(200.0, rate)], seed=3
+    ).summary(20.0)
     # Then batch size and e2e percentiles agree within 5%
     assert summary["mean_batch_records"] == pytest.approx(float(analytic.batch_records), rel=0.05)
     assert summary["e2e_p50_ms"] == pytest.approx(float(analytic.e2e_p50_s) * 1000, rel=0.05)

@@ -40,8 +40,10 @@ def test_parallelization_factor_keeps_each_key_on_one_lane() -> None:
     nonzero = sorted(share for share in shares.ravel() if share > 0)
     assert len(nonzero) <= 3
     assert sum(nonzero) == pytest.approx(1.0)
-    assert all(any(share == pytest.approx(key_share) or share >= key_share for share in nonzero)
-               for key_share in (0.1, 0.2, 0.7))
+    assert all(
+        any(share == pytest.approx(key_share) or share >= key_share for share in nonzero)
+        for key_share in (0.1, 0.2, 0.7)
+    )
 
 
 def test_parallelization_factor_raises_lane_count_for_many_keys() -> None:
@@ -63,7 +65,7 @@ def test_zipf_hottest_key_share_matches_the_closed_form() -> None:
 
 
 def test_bad_shares_are_rejected() -> None:
-    with pytest.raises(CapacityError, match="within 0..1"):
+    with pytest.raises(CapacityError, match=r"within 0\.\.1"):
         skew.hot_key(1.5)
     with pytest.raises(CapacityError, match="empty"):
         skew.from_counts({})

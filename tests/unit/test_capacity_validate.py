@@ -38,8 +38,17 @@ def test_missing_prediction_for_a_step_is_an_error() -> None:
 
 def test_predict_steps_gives_one_prediction_per_step_and_grows_with_load() -> None:
     service = ServiceTimeModel(20.0, 0.5, memory_mb=1_769)
-    config = {"shards": 2, "parallelization_factor": 1, "batch_size": 100, "batching_window_s": 0, "memory_mb": 1_769}
-    steps = [{"step": 1, "rate_rps": 100.0, "duration_s": 60.0}, {"step": 2, "rate_rps": 600.0, "duration_s": 60.0}]
+    config = {
+        "shards": 2,
+        "parallelization_factor": 1,
+        "batch_size": 100,
+        "batching_window_s": 0,
+        "memory_mb": 1_769,
+    }
+    steps = [
+        {"step": 1, "rate_rps": 100.0, "duration_s": 60.0},
+        {"step": 2, "rate_rps": 600.0, "duration_s": 60.0},
+    ]
     predictions = predict_steps(service, config, steps, record_bytes=400, read=ReadPath.shared(1))
     assert [p["step"] for p in predictions] == [1, 2]
     assert predictions[1]["predicted_e2e_p99_ms"] > predictions[0]["predicted_e2e_p99_ms"]
