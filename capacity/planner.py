@@ -13,10 +13,15 @@ from typing import Any
 import numpy as np
 
 from capacity import costs, quotas
+from capacity.explain import (
+    binding_sentence,
+    consumer_mode_comparison,
+    on_demand_alternative,
+)
 from capacity.fit import ServiceTimeModel
 from capacity.quotas import US_EAST_1, Prices
 from capacity.resharding import minimum_hours, resharding_path
-from capacity.search import Grid, SearchSpace, ShardBounds, Slo, Workload, evaluate_mode, shard_bounds
+from capacity.search import Grid, SearchSpace, Slo, Workload, evaluate_mode, shard_bounds
 from capacity.simulate import LaneSimConfig, simulate_lane
 
 RUNNER_UPS = 3
@@ -24,16 +29,6 @@ PLUS_LOAD_FACTOR = 1.5
 WARMUP_FRACTION = 0.1
 MAX_SIMULATED_BATCHES = 4_000
 MAX_CANDIDATES_SCANNED = 20_000
-
-CLOUDFORMATION_PARAMETERS = {
-    "shards": "ShardCount",
-    "parallelization_factor": "ParallelizationFactor",
-    "batch_size": "BatchSize",
-    "batching_window_s": "MaximumBatchingWindowInSeconds",
-    "memory_mb": "MemorySize",
-    "architecture": "Architecture",
-    "stream_mode": "StreamMode",
-}
 
 
 @dataclass(frozen=True)
@@ -114,7 +109,8 @@ def plan(
             "by_shared_read_bytes_per_s": bounds.by_shared_read,
             "hot_key_fits_one_shard": bounds.hot_key_fits,
         },
-        "on_demand_alternative": _on_demand_alternative(best, workload, prices),
+        "on_demand_alternative": on_demand_alternative(best, workload, prices),
+        "consumer_modes": consumer_mode_comparison(grids),
         "resharding_minimum_hours": minimum_hours(recommendation["resharding_path"]),
         "key_distribution": workload.keys.description,
         "service_time_model": service.to_dict(),
@@ -236,74 +232,6 @@ def _closest(
         key=lambda pair: (grids[pair[0]].violation[pair[1]], grids[pair[0]].cost_usd[pair[1]]),
     )
     return _candidate_dict(grids[k], index, _predict(grids[k], index, service, workload, space, seed))
-
-
-def _on_demand_alternative(best: dict[str, Any], workload: Workload, prices: Prices) -> dict[str, Any]:
-    inputs = costs.CostInputs(
-        rate_rps=workload.rate_rps,
-        record_bytes=workload.record_bytes,
-        consumers_reading_bytes=1 + workload.other_consumers,
-    )
-    stream = {
-        name: round(float(value), 2)
-        for name, value in costs.stream_cost_usd(0, "ON_DEMAND", inputs, prices).items()
-    }
-    provisioned_stream = sum(
-        value
-        for name, value in best["cost_breakdown_usd"].items()
-        if name.startswith("kinesis_shard") or name.startswith("kinesis_put")
-    )
-    monthly = round(best["monthly_cost_usd"] - provisioned_stream + sum(stream.values()), 2)
-    return {
-        "stream_mode": "ON_DEMAND",
-        "monthly_cost_usd": monthly,
-        "stream_cost_breakdown_usd": stream,
-        "cheaper_than_provisioned": monthly < best["monthly_cost_usd"],
-    }
-
-
-def binding_sentence(best: dict[str, Any], bounds: ShardBounds, workload: Workload, slo: Slo) -> str:
-    """Why this many shards, in one sentence."""
-    shards = best["shards"]
-    peak = workload.rate_rps * slo.headroom_factor
-    head = (
-        f"{shards} shards for {slo.headroom_factor:g}x {workload.rate_rps:,.0f} records/s"
-        f" of {workload.record_bytes:,.0f} B"
-    )
-    if not bounds.hot_key_fits:
-        return (
-            f"{head}: NOT enough - one partition key carries {workload.keys.hottest_key_share:.1%} of the "
-            f"traffic ({peak * workload.keys.hottest_key_share:,.0f} records/s), above one shard's "
-            f"{quotas.SHARD_WRITE_RECORDS_PER_S:,} records/s; no shard count helps, spread (salt) the key."
-        )
-    limits = {
-        "the write limit of 1,000 records/s per shard": bounds.by_records,
-        "the write limit of 1 MiB/s per shard": bounds.by_bytes,
-    }
-    if best["consumer_mode"] == "shared":
-        limits[
-            f"the shared read limit of 2 MiB/s per shard with {1 + workload.other_consumers} consumers"
-        ] = bounds.by_shared_read
-    name, needed = max(limits.items(), key=lambda item: item[1])
-    others = ", ".join(
-        f"{n:,} by {label.split('limit of ')[1]}" for label, n in limits.items() if label != name
-    )
-    skew = "" if workload.keys.description == "uniform" else f" (skew-aware: {workload.keys.description})"
-    if shards <= needed:
-        return f"{head}: {name} needs {needed:,}{skew}; {others}."
-    return (
-        f"{head}: the stream limits need only {needed:,} ({name}){skew}, but the SLO "
-        f"(e2e p99 <= {slo.e2e_p99_ms:,.0f} ms, stable at {slo.headroom_factor:g}x) is met most cheaply "
-        f"with {shards:,} shards x PF {best['parallelization_factor']}."
-    )
-
-
-def cloudformation_parameters(recommendation: dict[str, Any]) -> list[dict[str, str]]:
-    """The template parameters (contracts.md names) for a recommendation, as CloudFormation expects them."""
-    return [
-        {"ParameterKey": parameter, "ParameterValue": str(recommendation[key])}
-        for key, parameter in CLOUDFORMATION_PARAMETERS.items()
-    ]
 
 
 def _meets(predicted: dict[str, float | None], slo: Slo) -> bool:

@@ -14,8 +14,9 @@ from rich.table import Table
 
 from capacity import quotas, skew
 from capacity.errors import CapacityError
+from capacity.explain import cloudformation_parameters
 from capacity.fit import ServiceTimeModel
-from capacity.planner import Plan, cloudformation_parameters, plan
+from capacity.planner import Plan, plan
 from capacity.search import SearchSpace, Slo, Workload
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
 
@@ -229,6 +230,12 @@ def render(result: Plan, console: Console) -> None:
             f"At +50% load: {later['shards']} shards x PF {later['parallelization_factor']}, "
             f"batch {later['batch_size']}, window {later['batching_window_s']} s, "
             f"{later['monthly_cost_usd']:,.2f} USD/month" + ("" if later.get("feasible") else " (misses)")
+        )
+    modes = result.details["consumer_modes"]
+    if "saving_usd_per_month" in modes:
+        console.print(
+            f"Consumer mode: {modes['cheapest']} is cheaper by {modes['saving_usd_per_month']:,.2f} "
+            "USD/month for this SLO and consumer count"
         )
     alt = result.details["on_demand_alternative"]
     console.print(f"On-demand stream instead: {alt['monthly_cost_usd']:,.2f} USD/month")

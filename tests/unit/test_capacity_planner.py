@@ -3,8 +3,9 @@ import math
 import pytest
 
 from capacity import quotas, skew
+from capacity.explain import cloudformation_parameters
 from capacity.fit import ServiceTimeModel
-from capacity.planner import cloudformation_parameters, plan
+from capacity.planner import plan
 from capacity.search import SearchSpace, Slo, Workload, shard_bounds
 
 pytestmark = pytest.mark.unit
@@ -148,6 +149,7 @@ def test_efo_wins_when_many_consumers_share_the_stream_and_the_slo_is_tight() ->
     )
     assert result.feasible
     assert result.recommendation["consumer_mode"] == "efo"
+    assert result.details["consumer_modes"]["shared"] == {"feasible": False}
 
 
 def test_cloudformation_parameters_use_the_template_names() -> None:
