@@ -12,6 +12,19 @@ from capacity import costs, quotas
 from capacity.quotas import Prices
 from capacity.search import Grid, ShardBounds, Slo, Workload
 
+# The configuration part of a recommendation (contracts.md), in display order.
+CONFIGURATION_KEYS = (
+    "shards",
+    "parallelization_factor",
+    "batch_size",
+    "batching_window_s",
+    "memory_mb",
+    "architecture",
+    "stream_mode",
+    "consumer_mode",
+    "monthly_cost_usd",
+)
+
 CLOUDFORMATION_PARAMETERS = {
     "shards": "ShardCount",
     "parallelization_factor": "ParallelizationFactor",

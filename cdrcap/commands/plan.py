@@ -14,7 +14,7 @@ from rich.table import Table
 
 from capacity import quotas, skew
 from capacity.errors import CapacityError
-from capacity.explain import cloudformation_parameters
+from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters
 from capacity.fit import ServiceTimeModel
 from capacity.planner import Plan, plan
 from capacity.search import SearchSpace, Slo, Workload
@@ -169,17 +169,7 @@ def render(result: Plan, console: Console) -> None:
     rec = result.recommendation
     title = "Recommendation" if result.feasible else "NO configuration meets the SLO - closest"
     table = Table(title=title, show_header=False)
-    for key in (
-        "shards",
-        "parallelization_factor",
-        "batch_size",
-        "batching_window_s",
-        "memory_mb",
-        "architecture",
-        "stream_mode",
-        "consumer_mode",
-        "monthly_cost_usd",
-    ):
+    for key in CONFIGURATION_KEYS:
         table.add_row(key, str(rec[key]))
     for key, value in rec["predicted"].items():
         table.add_row(f"predicted {key}", "unbounded" if value is None else f"{value:,}")

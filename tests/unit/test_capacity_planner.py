@@ -3,7 +3,7 @@ import math
 import pytest
 
 from capacity import quotas, skew
-from capacity.explain import cloudformation_parameters
+from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters
 from capacity.fit import ServiceTimeModel
 from capacity.planner import plan
 from capacity.search import SearchSpace, Slo, Workload, shard_bounds
@@ -12,17 +12,6 @@ pytestmark = pytest.mark.unit
 
 SERVICE = ServiceTimeModel(a_ms=40.0, b_ms_per_record=0.3, memory_mb=1_769)
 FAST_SPACE = SearchSpace(simulate_s=40.0)
-CONFIG_KEYS = (
-    "shards",
-    "parallelization_factor",
-    "batch_size",
-    "batching_window_s",
-    "memory_mb",
-    "architecture",
-    "stream_mode",
-    "consumer_mode",
-    "monthly_cost_usd",
-)
 
 
 def test_small_records_need_shards_by_the_records_limit_not_bytes() -> None:
@@ -88,7 +77,7 @@ def test_recommendation_has_the_contract_keys() -> None:
     result = plan(SERVICE, Workload(5_000, 400, current_shards=2), Slo(), FAST_SPACE)
     rec = result.recommendation
     for key in (
-        *CONFIG_KEYS,
+        *CONFIGURATION_KEYS,
         "cost_breakdown_usd",
         "binding_constraint",
         "predicted",
