@@ -128,3 +128,21 @@ def consumer_mode_comparison(grids: list[Grid]) -> dict[str, Any]:
         if others:
             comparison["saving_usd_per_month"] = round(min(others) - feasible[winner]["monthly_cost_usd"], 2)
     return comparison
+
+
+def cost_curve(grids: list[Grid]) -> list[dict[str, Any]]:
+    """Cheapest configuration per shard count (feasible if any is), for the report's cost-vs-shards plot."""
+    best: dict[int, tuple[bool, float]] = {}
+    for grid in grids:
+        for shards in np.unique(grid.shards):
+            at_count = grid.shards == shards
+            feasible = at_count & grid.feasible
+            found = bool(feasible.any())
+            usd = float(grid.cost_usd[feasible if found else at_count].min())
+            current = best.get(int(shards))
+            if current is None or (found, -usd) > (current[0], -current[1]):
+                best[int(shards)] = (found, usd)
+    return [
+        {"shards": shards, "monthly_cost_usd": round(usd, 2), "feasible": found}
+        for shards, (found, usd) in sorted(best.items())
+    ]

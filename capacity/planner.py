@@ -16,6 +16,7 @@ from capacity import costs, quotas
 from capacity.explain import (
     binding_sentence,
     consumer_mode_comparison,
+    cost_curve,
     on_demand_alternative,
 )
 from capacity.fit import ServiceTimeModel
@@ -85,6 +86,7 @@ def plan(
         else [],
         "at_plus_50pct": {},
         "slo": slo.to_dict(),
+        "cost_curve": cost_curve(grids),
     }
     if include_plus_50pct:
         heavier = replace(workload, rate_rps=workload.rate_rps * PLUS_LOAD_FACTOR)
@@ -100,6 +102,7 @@ def plan(
                 "slo",
                 "predicted",
                 "binding_constraint",
+                "cost_curve",
             )
         } | {"feasible": later.feasible}
     details = {

@@ -97,6 +97,7 @@ def test_recommendation_has_the_contract_keys() -> None:
     assert rec["monthly_cost_usd"] == pytest.approx(sum(rec["cost_breakdown_usd"].values()), abs=0.05)
     assert rec["resharding_path"][0]["from_shards"] == 2
     assert rec["resharding_path"][-1]["to_shards"] == rec["shards"]
+    assert any(point["feasible"] and point["shards"] == rec["shards"] for point in rec["cost_curve"])
     assert rec["runner_ups"] and all(
         up["monthly_cost_usd"] >= rec["monthly_cost_usd"] for up in rec["runner_ups"]
     )
