@@ -26,8 +26,8 @@ CASES = {
 
 
 def run() -> dict[str, Any]:
-    results: dict[str, Any] = {"budget_s": PLAN_BUDGET_S, "cases": {}}
-    worst = 0.0
+    metrics: list[dict[str, Any]] = []
+    notes: list[str] = []
     for name, workload in CASES.items():
         timings = []
         for _ in range(REPEATS):
@@ -35,18 +35,26 @@ def run() -> dict[str, Any]:
             outcome = plan(SERVICE, workload, Slo())
             timings.append(time.perf_counter() - start)
         median_s = statistics.median(timings)
-        worst = max(worst, median_s)
+        metrics.append(
+            {
+                "name": f"full plan (+50% plan included), {name}, median of {REPEATS}",
+                "value": round(median_s, 3),
+                "unit": "s",
+                "target": f"< {PLAN_BUDGET_S:g}",
+                "met": median_s < PLAN_BUDGET_S,
+            }
+        )
         rec = outcome.recommendation
-        results["cases"][name] = {
-            "median_s": round(median_s, 3),
-            "max_s": round(max(timings), 3),
-            "feasible": outcome.feasible,
-            "shards": rec["shards"],
-            "parallelization_factor": rec["parallelization_factor"],
-            "monthly_cost_usd": rec["monthly_cost_usd"],
-        }
-    results["within_budget"] = worst < PLAN_BUDGET_S
-    return results
+        notes.append(
+            f"{name}: feasible={outcome.feasible}, {rec['shards']} shards"
+            f" x PF {rec['parallelization_factor']}, batch {rec['batch_size']},"
+            f" window {rec['batching_window_s']} s, {rec['monthly_cost_usd']:,.2f} USD/month"
+        )
+    return {
+        "title": "Capacity planner: full search at 100,000 records/s",
+        "metrics": metrics,
+        "notes": " ".join(f"{note}." for note in notes),
+    }
 
 
 if __name__ == "__main__":
