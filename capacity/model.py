@@ -36,6 +36,10 @@ class ReadPath:
     poll_idle_s: float
     delivery_s: float
     mode: str = "shared"
+    # True when a per-shard poller reads ahead into the lanes' buffers independently of the invocations
+    # (the local runtime): records become visible on the shard's poll schedule, and a lane takes its next
+    # batch as soon as it is free. The analytic model covers the AWS read path only; the simulator both.
+    prefetch: bool = False
 
     @classmethod
     def shared(cls, polling_consumers: int = 1) -> ReadPath:
@@ -43,6 +47,14 @@ class ReadPath:
         consumers = max(1, polling_consumers)
         busy_s = consumers / quotas.SHARD_GET_RECORDS_CALLS_PER_S
         return cls(busy_s, max(quotas.ESM_IDLE_POLL_INTERVAL_S, busy_s), 0.0, "shared")
+
+    @classmethod
+    def local_runtime(
+        cls, poll_busy_s: float = 0.2, poll_idle_s: float = quotas.ESM_IDLE_POLL_INTERVAL_S
+    ) -> ReadPath:
+        """The project's local ESM runtime: a poller per shard that polls again at once while records come
+        (held to ~5 calls/s by the limits proxy) and after `poll_idle_s` when a poll comes back empty."""
+        return cls(poll_busy_s, poll_idle_s, 0.0, "local", prefetch=True)
 
     @classmethod
     def efo(cls) -> ReadPath:

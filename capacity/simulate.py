@@ -35,6 +35,7 @@ class LaneSimConfig:
     service_cv: float = 0.0  # coefficient of variation of the service time (log-normal)
     error_rate: float = 0.0  # probability that an invocation fails and the batch is retried
     max_retries: int = 2
+    shard_rate_factor: float = 1.0  # shard rate / this lane's rate (the poll schedule is per shard)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,33 @@ def poisson_arrivals(profile: Sequence[tuple[float, float]], rng: np.random.Gene
     return arrivals
 
 
+def _poll_times(
+    arrivals: np.ndarray,
+    profile: Sequence[tuple[float, float]],
+    shard_rate_factor: float,
+    read: ReadPath,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """When each record is fetched by a per-shard poller that reads ahead (ReadPath.prefetch).
+
+    The poller polls again after `poll_busy_s` when a poll returned records and after `poll_idle_s` when it
+    came back empty; whether it was empty depends on the whole shard's arrivals, this lane's and the others.
+    """
+    others = poisson_arrivals([(d, r * max(shard_rate_factor - 1.0, 0.0)) for d, r in profile], rng)
+    shard = np.sort(np.concatenate([arrivals, others])).tolist()
+    end_s = (arrivals[-1] if arrivals.size else 0.0) + read.poll_idle_s + read.poll_busy_s
+    polls: list[float] = []
+    poll_s = float(rng.uniform(0.0, max(read.poll_busy_s, 1e-3)))
+    seen = 0
+    while poll_s <= end_s:
+        polls.append(poll_s)
+        now_seen = bisect.bisect_right(shard, poll_s, lo=seen)
+        poll_s += read.poll_busy_s if now_seen > seen else read.poll_idle_s
+        seen = now_seen
+    schedule = np.asarray(polls)
+    return schedule[np.minimum(np.searchsorted(schedule, arrivals, side="left"), schedule.size - 1)]
+
+
 def simulate_lane(
     config: LaneSimConfig, profile: Sequence[tuple[float, float]], *, seed: int = 0
 ) -> SimResult:
@@ -114,7 +142,10 @@ def simulate_lane(
     arrivals = poisson_arrivals(profile, rng)
     duration_s = float(sum(step[0] for step in profile))
     read = config.read
-    visible = (arrivals + read.delivery_s).tolist()
+    seen_at = (
+        _poll_times(arrivals, profile, config.shard_rate_factor, read, rng) if read.prefetch else arrivals
+    )
+    visible = (seen_at + read.delivery_s).tolist()
     total = len(visible)
     batch_cap = int(effective_batch_size(config.batch_size, config.record_bytes))
     a_ms, b_ms, c_ms = config.service_ms
@@ -128,19 +159,27 @@ def simulate_lane(
     busy_s = 0.0
     free_at = 0.0
     head = 0
+    last_take = -math.inf
     while head < total:
-        fetch = free_at + read.poll_busy_s
         first_visible = visible[head]
-        if first_visible <= fetch:
-            opened = fetch
-        elif read.poll_idle_s > 0:
-            # An empty fetch: the poller tries again every poll_idle_s until something is there.
-            opened = fetch + math.ceil((first_visible - fetch) / read.poll_idle_s) * read.poll_idle_s
-        else:
-            opened = first_visible
         full_index = head + batch_cap - 1
-        full_at = max(opened, visible[full_index]) if full_index < total else math.inf
-        closed = min(opened + config.batching_window_s, full_at)
+        full_visible = visible[full_index] if full_index < total else math.inf
+        if read.prefetch:
+            # The lane's buffer fills on the poller's schedule; the window runs from the moment the buffer
+            # became non-empty (or from the last take, for leftovers), even while the lane is busy.
+            since = first_visible if first_visible > last_take else last_take
+            closed = max(free_at, first_visible, min(since + config.batching_window_s, full_visible))
+            last_take = closed
+        else:
+            fetch = free_at + read.poll_busy_s
+            if first_visible <= fetch:
+                opened = fetch
+            elif read.poll_idle_s > 0:
+                # An empty fetch: the poller tries again every poll_idle_s until something is there.
+                opened = fetch + math.ceil((first_visible - fetch) / read.poll_idle_s) * read.poll_idle_s
+            else:
+                opened = first_visible
+            closed = min(opened + config.batching_window_s, max(opened, full_visible))
         end = min(bisect.bisect_right(visible, closed, lo=head), head + batch_cap)
         records = end - head
         service_s = (a_ms + per_record_ms * records) / 1000.0

@@ -42,11 +42,14 @@ def predict_steps(
     """Predicted p99 iterator age and e2e latency per step for the configuration that ran.
 
     `config` has shards, parallelization_factor, batch_size, batching_window_s and memory_mb; each step has
-    step, rate_rps (the ACCEPTED rate) and duration_s (or start_epoch_s and end_epoch_s).
+    step, rate_rps (the ACCEPTED rate) and duration_s (or start_epoch_s and end_epoch_s). For runs of the
+    local stack pass `read=ReadPath.local_runtime()` (its poller reads ahead of the invocations).
     """
     keys = keys or uniform()
     shards, pf = int(config["shards"]), int(config["parallelization_factor"])
-    lane_share = keys.max_lane_share(shards, pf)
+    lanes = keys.lane_shares(shards, pf)
+    hottest_shard, _ = np.unravel_index(int(np.argmax(lanes)), lanes.shape)
+    lane_share = float(lanes.max())
     scaled = service.at_memory(int(config.get("memory_mb", service.memory_mb)))
     profile: list[tuple[float, float]] = []
     for step in steps:
@@ -63,6 +66,7 @@ def predict_steps(
             service_ms=(scaled.a_ms, scaled.b_ms_per_record, scaled.c_ms_per_kib),
             record_bytes=record_bytes,
             read=read,
+            shard_rate_factor=float(lanes[hottest_shard].sum()) / lane_share,
         ),
         profile,
         seed=seed,
