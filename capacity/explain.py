@@ -60,12 +60,14 @@ def on_demand_alternative(best: dict[str, Any], workload: Workload, prices: Pric
     }
 
 
-def binding_sentence(best: dict[str, Any], bounds: ShardBounds, workload: Workload, slo: Slo) -> str:
+def binding_sentence(
+    best: dict[str, Any], bounds: ShardBounds, workload: Workload, slo: Slo, feasible: bool = True
+) -> str:
     """Why this many shards, in one sentence."""
     shards = best["shards"]
     peak = workload.rate_rps * slo.headroom_factor
     head = (
-        f"{shards} shards for {slo.headroom_factor:g}x {workload.rate_rps:,.0f} records/s"
+        f"{shards} shards for {slo.headroom_factor:g}x {_amount(workload.rate_rps)} records/s"
         f" of {workload.record_bytes:,.0f} B"
     )
     if not bounds.hot_key_fits:
@@ -87,7 +89,7 @@ def binding_sentence(best: dict[str, Any], bounds: ShardBounds, workload: Worklo
         f"{n:,} by {label.split('limit of ')[1]}" for label, n in limits.items() if label != name
     )
     skew = "" if workload.keys.description == "uniform" else f" (skew-aware: {workload.keys.description})"
-    if shards <= needed:
+    if shards <= needed or not feasible:
         return f"{head}: {name} needs {needed:,}{skew}; {others}."
     return (
         f"{head}: the stream limits need only {needed:,} ({name}){skew}, but the SLO "
@@ -146,3 +148,7 @@ def cost_curve(grids: list[Grid]) -> list[dict[str, Any]]:
         {"shards": shards, "monthly_cost_usd": round(usd, 2), "feasible": found}
         for shards, (found, usd) in sorted(best.items())
     ]
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:g}"

@@ -77,9 +77,14 @@ def plan(
     if not chosen:
         chosen = [_closest(grids, service, workload, space, seed)]
     best = chosen[0]
+    why = binding_sentence(best, bounds, workload, slo, feasible)
+    if not feasible and bounds.hot_key_fits:
+        missed = "; ".join(best["_missed"])
+        why = f"NO configuration meets the SLO within quotas; the closest misses: {missed}. {why}"
+    best.pop("_missed", None)
     recommendation = {
         **best,
-        "binding_constraint": binding_sentence(best, bounds, workload, slo),
+        "binding_constraint": why,
         "runner_ups": chosen[1:],
         "resharding_path": resharding_path(workload.current_shards, best["shards"])
         if workload.current_shards
@@ -231,10 +236,17 @@ def _closest(
     grids: list[Grid], service: ServiceTimeModel, workload: Workload, space: SearchSpace, seed: int
 ) -> dict[str, Any]:
     k, index = min(
-        ((k, int(np.argmin(g.violation))) for k, g in enumerate(grids)),
-        key=lambda pair: (grids[pair[0]].violation[pair[1]], grids[pair[0]].cost_usd[pair[1]]),
+        ((k, int(np.lexsort((g.cost_usd, g.excess, g.violation))[0])) for k, g in enumerate(grids)),
+        key=lambda pair: (
+            grids[pair[0]].violation[pair[1]],
+            grids[pair[0]].excess[pair[1]],
+            grids[pair[0]].cost_usd[pair[1]],
+        ),
     )
-    return _candidate_dict(grids[k], index, _predict(grids[k], index, service, workload, space, seed))
+    closest = _candidate_dict(grids[k], index, _predict(grids[k], index, service, workload, space, seed))
+    return closest | {
+        "_missed": grids[k].violated(index) or ["the simulated latency (the analytic model passed)"]
+    }
 
 
 def _meets(predicted: dict[str, float | None], slo: Slo) -> bool:

@@ -19,6 +19,7 @@ from capacity.skew import KeyDistribution, uniform
 
 ARCHITECTURES = ("arm64", "x86_64")
 MAX_SHARD_SCAN_STEPS = 400
+UNBOUNDED_RATIO = 1e6
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,19 @@ class Grid:
     cost_usd: np.ndarray
     feasible: np.ndarray
     violation: np.ndarray  # max of (predicted / limit) over every check; <= 1 means within all
+    excess: np.ndarray  # sum of the ratios' excess over 1: ranks misses that tie on the worst ratio
+    checks: dict[str, np.ndarray]  # each check's ratio (predicted / limit), named as a requirement
+
+    def violated(self, index: int) -> list[str]:
+        """The requirements one configuration misses, worst first, with by how much."""
+        missed = [
+            (float(ratio[index]), name) for name, ratio in self.checks.items() if not ratio[index] <= 1.0
+        ]
+        missed.sort(reverse=True)
+        return [
+            f"{name} (x{ratio:,.2f})" if np.isfinite(ratio) else f"{name} (unbounded)"
+            for ratio, name in missed
+        ]
 
     def config(self, index: int) -> dict[str, Any]:
         return {
@@ -221,18 +235,25 @@ def evaluate_mode(
         * workload.dynamodb_hot_key_write_share
     )
     consumers = 1 + workload.other_consumers
-    checks = [
-        hot.utilisation * headroom,  # stable at headroom x the rate
-        hot.e2e_p99_s * 1000.0 / slo.e2e_p99_ms,
-        hot.iterator_age_max_s * 1000.0 / slo.iterator_age_max_ms,
-        shards * pf / space.concurrency_limit,
-        ddb_writes_hot_key / quotas.DDB_PARTITION_WCU_PER_S,
-        np.full_like(shards, consumers / quotas.EFO_MAX_CONSUMERS_PER_STREAM if mode == "efo" else 0.0),
-    ]
-    # An unstable lane has unbounded latency; rank such misses by how overloaded they are instead.
-    overload = 1.0 + hot.utilisation * headroom
-    ratios = np.vstack([np.where(np.isfinite(check), check, overload) for check in checks])
+    efo_consumers = consumers / quotas.EFO_MAX_CONSUMERS_PER_STREAM if mode == "efo" else 0.0
+    checks = {
+        f"stable at {headroom:g}x the rate": hot.utilisation * headroom,
+        f"e2e p99 <= {slo.e2e_p99_ms:,.0f} ms": hot.e2e_p99_s * 1000.0 / slo.e2e_p99_ms,
+        f"IteratorAge max <= {slo.iterator_age_max_ms:,.0f} ms": hot.iterator_age_max_s
+        * (1000.0 / slo.iterator_age_max_ms),
+        f"shards x PF <= concurrency limit {space.concurrency_limit:,}": shards
+        * pf
+        / space.concurrency_limit,
+        f"hottest DynamoDB key <= {quotas.DDB_PARTITION_WCU_PER_S:,} WCU/s": ddb_writes_hot_key
+        / quotas.DDB_PARTITION_WCU_PER_S,
+        f"<= {quotas.EFO_MAX_CONSUMERS_PER_STREAM} EFO consumers": np.full_like(shards, efo_consumers),
+    }
+    # An unstable lane has unbounded latency: it ranks behind every stable miss, and among the unstable
+    # ones by how overloaded they are.
+    overload = UNBOUNDED_RATIO + hot.utilisation * headroom
+    ratios = np.vstack([np.where(np.isfinite(check), check, overload) for check in checks.values()])
     violation = np.max(ratios, axis=0)
+    excess = np.sum(np.maximum(ratios - 1.0, 0.0), axis=0)
     # utilisation * headroom must stay strictly below 1; the other ratios may reach 1. A hot key that no
     # shard can hold fails every configuration, so it is left out of the ranking of near misses.
     feasible = (violation <= 1.0) & (hot.utilisation * headroom < 1.0) & write_fits
@@ -251,4 +272,6 @@ def evaluate_mode(
         cost_usd=np.asarray(costs.total_usd(breakdown), dtype=float) + 0.0 * shards,
         feasible=feasible,
         violation=violation,
+        excess=excess,
+        checks=checks,
     )
