@@ -157,3 +157,12 @@ def test_cloudformation_parameters_use_the_template_names() -> None:
     assert parameters["ShardCount"] == str(rec["shards"])
     assert all(isinstance(value, str) for value in parameters.values())
     assert not math.isnan(rec["monthly_cost_usd"])
+
+
+def test_an_infeasible_plan_names_what_its_closest_configuration_misses() -> None:
+    # Given an account concurrency far below the shards the records limit needs
+    space = SearchSpace(simulate_s=40.0, concurrency_limit=20)
+    result = plan(SERVICE, Workload(50_000, 400), Slo(headroom_factor=1.0), space, include_plus_50pct=False)
+    # Then the plan is infeasible and says the concurrency limit is what it misses
+    assert not result.feasible
+    assert "concurrency limit 20" in result.recommendation["binding_constraint"]
