@@ -20,12 +20,18 @@ from capacity.model import ReadPath
 from capacity.simulate import LaneSimConfig, simulate_lane
 from capacity.skew import KeyDistribution, uniform
 
+APE_FLOOR_MS = 1.0
 
-def ape(predicted: float | None, measured: float | None) -> float | None:
-    """|predicted - measured| / measured; None when either is missing or the measurement is zero."""
-    if predicted is None or measured is None or not math.isfinite(predicted) or not measured:
+
+def ape(predicted: float | None, measured: float | None, floor_ms: float = APE_FLOOR_MS) -> float | None:
+    """|predicted - measured| / max(measured, floor); None when either is missing or not finite.
+
+    The floor keeps a ~0 ms measurement (a caught-up lane's iterator age) from making the error infinite;
+    it is the same 1 ms floor reports/measured.py uses.
+    """
+    if predicted is None or measured is None or not math.isfinite(predicted) or not math.isfinite(measured):
         return None
-    return abs(predicted - measured) / abs(measured)
+    return abs(predicted - measured) / max(abs(measured), floor_ms)
 
 
 def predict_steps(

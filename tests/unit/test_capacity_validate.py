@@ -12,7 +12,8 @@ def test_ape_is_relative_to_the_measurement() -> None:
     assert ape(110.0, 100.0) == pytest.approx(0.10)
     assert ape(90.0, 100.0) == pytest.approx(0.10)
     assert ape(None, 100.0) is None
-    assert ape(5.0, 0.0) is None
+    assert ape(5.0, 0.0) == pytest.approx(5.0)  # against the 1 ms floor, not infinite
+    assert ape(float("nan"), 100.0) is None
 
 
 def test_model_error_has_per_step_ape_median_and_max() -> None:
