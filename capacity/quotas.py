@@ -17,6 +17,10 @@ from typing import Any, Final
 from capacity.errors import CapacityError
 
 AS_OF: Final = "2026-11-26"
+# Checked against stored copies of the cited pages on AS_OF: the shard write/read and GetRecords limits,
+# the UpdateShardCount limits (2x / 0.5x, ten calls per rolling 24 h), the 25 KB PUT payload unit, the
+# $0.015 shard-hour, the 1 KB rounding of on-demand data-in, and DynamoDB's $0.625 per million on-demand
+# write units (after the November 2024 cut). The other prices are list prices to re-check at their URL.
 
 KDS_QUOTAS_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html"
 KDS_UPDATE_SHARD_COUNT_URL: Final = (
