@@ -2,8 +2,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pandas as pd
 import pytest
+from botocore.stub import Stubber
 
 from capacity.errors import CapacityError
 from capacity.fit import fit_service_time
@@ -105,3 +107,27 @@ def test_cloudwatch_per_minute_averages_feed_the_service_time_fit() -> None:
     model = fit_service_time(minutes, weights_column="invocations")
     assert model.a_ms == pytest.approx(10.0, abs=0.5)
     assert model.b_ms_per_record == pytest.approx(0.5, abs=0.02)
+
+
+def test_cloudwatch_request_is_valid_for_the_real_api_model() -> None:
+    # Given a real CloudWatch client whose requests botocore validates against the service model
+    client = boto3.client(
+        "cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+    with Stubber(client) as stub:
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    {"Id": "q8", "Label": "Invocations", "Timestamps": [stamp], "Values": [7.0]}
+                ]
+            },
+        )
+        # When the reader asks for a window
+        table = CloudWatchReader(client, stream_name="s", function_name="f").metrics(
+            1_767_225_600, 1_767_226_000
+        )
+        stub.assert_no_pending_responses()
+    # Then the request passed validation and the answer is a table row
+    assert list(table["metric"]) == ["Invocations"]
