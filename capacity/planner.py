@@ -7,6 +7,7 @@ meets the SLO is the recommendation. The output is the summary.json `recommendat
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,6 +31,11 @@ PLUS_LOAD_FACTOR = 1.5
 WARMUP_FRACTION = 0.1
 MAX_SIMULATED_BATCHES = 4_000
 MAX_CANDIDATES_SCANNED = 20_000
+BURST_OVER_HEADROOM = 1.25
+BURST_LEAD_S = 30.0
+BURST_S = 30.0
+BURST_TAIL_S = 240.0
+BURST_RECOVERED_MS = 1_000.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,9 @@ def plan(
         missed = "; ".join(best["_missed"])
         why = f"NO configuration meets the SLO within quotas; the closest misses: {missed}. {why}"
     best.pop("_missed", None)
+    where_k, where_index = best.pop("_where")
+    for runner_up in chosen[1:]:
+        runner_up.pop("_where", None)
     recommendation = {
         **best,
         "binding_constraint": why,
@@ -118,6 +127,9 @@ def plan(
             "hot_key_fits_one_shard": bounds.hot_key_fits,
         },
         "on_demand_alternative": on_demand_alternative(best, workload, prices),
+        "burst_beyond_headroom": burst_recovery(grids[where_k], where_index, service, workload, slo, seed)
+        if feasible
+        else None,
         "consumer_modes": consumer_mode_comparison(grids),
         "resharding_minimum_hours": minimum_hours(recommendation["resharding_path"]),
         "key_distribution": workload.keys.description,
@@ -148,33 +160,28 @@ def _candidate_dict(grid: Grid, index: int, predicted: dict[str, float | None]) 
     }
 
 
+def _lane_config(grid: Grid, index: int, service: ServiceTimeModel, workload: Workload) -> LaneSimConfig:
+    config = grid.config(index)
+    speed = float(grid.speed[index])
+    return LaneSimConfig(
+        batch_size=config["batch_size"],
+        batching_window_s=config["batching_window_s"],
+        service_ms=(service.a_ms * speed, service.b_ms_per_record * speed, service.c_ms_per_kib * speed),
+        record_bytes=workload.record_bytes,
+        read=grid.read,
+    )
+
+
 def _predict(
     grid: Grid, index: int, service: ServiceTimeModel, workload: Workload, space: SearchSpace, seed: int
 ) -> dict[str, float | None]:
     """Simulate the hottest lane of one configuration at the planning rate."""
-    config = grid.config(index)
-    speed_ms = (grid.hot.service_s[index] * 1000.0) / max(
-        service.duration_ms(
-            grid.hot.batch_records[index], grid.hot.batch_records[index] * workload.record_bytes / 1024
-        ),
-        1e-9,
-    )
     # The simulator's cost is one step per batch: bound the number of batches (an unstable lane diverges
     # within a few hundred anyway).
     cycles_s = max(float(grid.hot.cycle_s[index]), 1e-3) if np.isfinite(grid.hot.cycle_s[index]) else 1e-3
     duration_s = min(space.simulate_s, MAX_SIMULATED_BATCHES * cycles_s)
     sim = simulate_lane(
-        LaneSimConfig(
-            batch_size=config["batch_size"],
-            batching_window_s=config["batching_window_s"],
-            service_ms=(
-                service.a_ms * speed_ms,
-                service.b_ms_per_record * speed_ms,
-                service.c_ms_per_kib * speed_ms,
-            ),
-            record_bytes=workload.record_bytes,
-            read=grid.read,
-        ),
+        _lane_config(grid, index, service, workload),
         [(duration_s, float(grid.hot_lane_rate_rps[index]))],
         seed=seed,
     )
@@ -186,6 +193,26 @@ def _predict(
         "e2e_latency_p50_ms": _finite(summary["e2e_p50_ms"]),
         "e2e_latency_p99_ms": _finite(summary["e2e_p99_ms"]),
         "utilisation": _finite(float(grid.hot.utilisation[index]), 4),
+    }
+
+
+def burst_recovery(
+    grid: Grid, index: int, service: ServiceTimeModel, workload: Workload, slo: Slo, seed: int
+) -> dict[str, Any]:
+    """How the recommendation rides out a burst BEYOND its headroom: 30 s at 1.25 x headroom x the rate."""
+    lane_rate = float(grid.hot_lane_rate_rps[index])
+    burst_factor = BURST_OVER_HEADROOM * slo.headroom_factor
+    profile = [(BURST_LEAD_S, lane_rate), (BURST_S, lane_rate * burst_factor), (BURST_TAIL_S, lane_rate)]
+    sim = simulate_lane(_lane_config(grid, index, service, workload), profile, seed=seed)
+    steady = sim.summary(BURST_LEAD_S / 2, BURST_LEAD_S)
+    threshold_ms = max(BURST_RECOVERED_MS, 2.0 * steady["iterator_age_p99_ms"])
+    burst_end_s = BURST_LEAD_S + BURST_S
+    return {
+        "burst_rate_factor": burst_factor,
+        "burst_s": BURST_S,
+        "iterator_age_max_ms": _finite(sim.summary(BURST_LEAD_S, math.inf)["iterator_age_max_ms"]),
+        "recovery_s": _finite(sim.recovery_s(burst_end_s, threshold_ms)),
+        "recovered_below_iterator_age_ms": round(threshold_ms, 1),
     }
 
 
@@ -226,7 +253,7 @@ def _simulate_finalists(
         predicted = _predict(grid, index, service, workload, space, seed)
         simulated += 1
         if _meets(predicted, slo):
-            chosen.append(_candidate_dict(grid, index, predicted))
+            chosen.append(_candidate_dict(grid, index, predicted) | {"_where": (k, index)})
         if len(chosen) > RUNNER_UPS or simulated >= space.finalists + RUNNER_UPS:
             break
     return chosen

@@ -137,6 +137,7 @@ class Grid:
     memory_mb: np.ndarray
     architecture_index: np.ndarray
     hot_lane_rate_rps: np.ndarray
+    speed: np.ndarray  # multiplier on the fitted service time (memory and architecture)
     hot: LaneSteadyState
     breakdown: dict[str, Any]
     cost_usd: np.ndarray
@@ -267,6 +268,7 @@ def evaluate_mode(
         memory_mb=memory.astype(int),
         architecture_index=arch,
         hot_lane_rate_rps=hot_rate,
+        speed=speed,
         hot=hot,
         breakdown=breakdown,
         cost_usd=np.asarray(costs.total_usd(breakdown), dtype=float) + 0.0 * shards,

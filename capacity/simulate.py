@@ -77,7 +77,7 @@ class SimResult:
 
     def recovery_s(self, after_s: float, iterator_age_threshold_ms: float) -> float:
         """Seconds after `after_s` until the iterator age stays below the threshold (inf if never)."""
-        later = self.batch_close_s >= after_s
+        later = (self.batch_close_s >= after_s) & (self.batch_close_s < self.profile_s)
         ages_ms = self.iterator_age_s[later] * 1000.0
         closes = self.batch_close_s[later]
         above = np.nonzero(ages_ms > iterator_age_threshold_ms)[0]

@@ -166,3 +166,14 @@ def test_an_infeasible_plan_names_what_its_closest_configuration_misses() -> Non
     # Then the plan is infeasible and says the concurrency limit is what it misses
     assert not result.feasible
     assert "concurrency limit 20" in result.recommendation["binding_constraint"]
+
+
+def test_plan_reports_how_a_burst_beyond_headroom_drains() -> None:
+    # Given a slow handler (3 ms per record), a 30 s burst at 2.5x the rate overloads the hottest lane
+    slow = ServiceTimeModel(a_ms=40.0, b_ms_per_record=3.0, memory_mb=1_769)
+    result = plan(slow, Workload(50_000, 400), Slo(), FAST_SPACE, include_plus_50pct=False)
+    burst = result.details["burst_beyond_headroom"]
+    # Then the report gives the iterator age the burst builds and a finite recovery time
+    assert burst["burst_rate_factor"] == pytest.approx(2.5)
+    assert burst["iterator_age_max_ms"] > 0
+    assert burst["recovery_s"] is not None and 0 <= burst["recovery_s"] < 240
