@@ -38,6 +38,10 @@ BURST_TAIL_S = 240.0
 BURST_RECOVERED_MS = 1_000.0
 
 
+# A candidate's recommendation-shaped dict, and where it sits in the grids (for further simulation).
+Finalist = tuple[dict[str, Any], tuple[Grid, int]]
+
+
 @dataclass(frozen=True)
 class Plan:
     """The planner's answer: `recommendation` (contracts.md shape), or the closest miss if not feasible."""
@@ -78,23 +82,20 @@ def plan(
         )
         for mode in space.consumer_modes
     ]
-    chosen = _simulate_finalists(grids, service, workload, slo, space, seed)
-    feasible = bool(chosen)
-    if not chosen:
-        chosen = [_closest(grids, service, workload, space, seed)]
-    best = chosen[0]
+    finalists = _simulate_finalists(grids, service, workload, slo, space, seed)
+    feasible = bool(finalists)
+    missed: list[str] = []
+    if not finalists:
+        closest, missed = _closest(grids, service, workload, space, seed)
+        finalists = [closest]
+    best, (best_grid, best_index) = finalists[0]
     why = binding_sentence(best, bounds, workload, slo, feasible)
     if not feasible and bounds.hot_key_fits:
-        missed = "; ".join(best["_missed"])
-        why = f"NO configuration meets the SLO within quotas; the closest misses: {missed}. {why}"
-    best.pop("_missed", None)
-    where_k, where_index = best.pop("_where")
-    for runner_up in chosen[1:]:
-        runner_up.pop("_where", None)
+        why = f"NO configuration meets the SLO within quotas; the closest misses: {'; '.join(missed)}. {why}"
     recommendation = {
         **best,
         "binding_constraint": why,
-        "runner_ups": chosen[1:],
+        "runner_ups": [candidate for candidate, _ in finalists[1:]],
         "resharding_path": resharding_path(workload.current_shards, best["shards"])
         if workload.current_shards
         else [],
@@ -127,7 +128,7 @@ def plan(
             "hot_key_fits_one_shard": bounds.hot_key_fits,
         },
         "on_demand_alternative": on_demand_alternative(best, workload, prices),
-        "burst_beyond_headroom": burst_recovery(grids[where_k], where_index, service, workload, slo, seed)
+        "burst_beyond_headroom": burst_recovery(best_grid, best_index, service, workload, slo, seed)
         if feasible
         else None,
         "consumer_modes": consumer_mode_comparison(grids),
@@ -223,7 +224,7 @@ def _finite(value: float, digits: int = 1) -> float | None:
 
 def _simulate_finalists(
     grids: list[Grid], service: ServiceTimeModel, workload: Workload, slo: Slo, space: SearchSpace, seed: int
-) -> list[dict[str, Any]]:
+) -> list[Finalist]:
     """Cheapest analytic-feasible configurations, checked by simulation, recommendation first."""
     # Order every feasible configuration by (cost, analytic e2e p99) without building Python tuples.
     modes = np.concatenate([np.full(int(g.feasible.sum()), k) for k, g in enumerate(grids)])
@@ -232,7 +233,7 @@ def _simulate_finalists(
     e2e = np.concatenate([g.hot.e2e_p99_s[g.feasible] for g in grids])
     order = np.lexsort((e2e, cost))[:MAX_CANDIDATES_SCANNED]
     candidates = ((int(modes[o]), int(indexes[o])) for o in order)
-    chosen: list[dict[str, Any]] = []
+    chosen: list[Finalist] = []
     seen: set[tuple[Any, ...]] = set()
     simulated = 0
     for k, index in candidates:
@@ -253,7 +254,7 @@ def _simulate_finalists(
         predicted = _predict(grid, index, service, workload, space, seed)
         simulated += 1
         if _meets(predicted, slo):
-            chosen.append(_candidate_dict(grid, index, predicted) | {"_where": (k, index)})
+            chosen.append((_candidate_dict(grid, index, predicted), (grid, index)))
         if len(chosen) > RUNNER_UPS or simulated >= space.finalists + RUNNER_UPS:
             break
     return chosen
@@ -261,7 +262,8 @@ def _simulate_finalists(
 
 def _closest(
     grids: list[Grid], service: ServiceTimeModel, workload: Workload, space: SearchSpace, seed: int
-) -> dict[str, Any]:
+) -> tuple[Finalist, list[str]]:
+    """The configuration that misses least (worst ratio, then total excess, then cost), and what it misses."""
     k, index = min(
         ((k, int(np.lexsort((g.cost_usd, g.excess, g.violation))[0])) for k, g in enumerate(grids)),
         key=lambda pair: (
@@ -271,9 +273,8 @@ def _closest(
         ),
     )
     closest = _candidate_dict(grids[k], index, _predict(grids[k], index, service, workload, space, seed))
-    return closest | {
-        "_missed": grids[k].violated(index) or ["the simulated latency (the analytic model passed)"]
-    }
+    missed = grids[k].violated(index) or ["the simulated latency (the analytic model passed)"]
+    return (closest, (grids[k], index)), missed
 
 
 def _meets(predicted: dict[str, float | None], slo: Slo) -> bool:
