@@ -159,6 +159,11 @@ class StackDeployer:
             raise DeployError(self._failure_message(stack_name, status, started))
         return DeployResult(stack_name, status, change_set_type, changes, self.outputs(stack_name))
 
+    def current_parameters(self, stack_name: str) -> dict[str, str]:
+        """The deployed stack's parameter values ({} when there is no stack yet)."""
+        stack = self._describe(stack_name) or {}
+        return {item["ParameterKey"]: item.get("ParameterValue", "") for item in stack.get("Parameters", [])}
+
     def outputs(self, stack_name: str) -> dict[str, str]:
         stack = self._describe(stack_name) or {}
         return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}

@@ -87,6 +87,19 @@ def build_lambda_zip(
     return target
 
 
+def zip_architecture(path: Path) -> str | None:
+    """The Lambda architecture a zip's native wheels were built for; None when it has none (pure Python)."""
+    machine_tags = {"aarch64": "arm64", "x86_64": "x86_64"}
+    found = set()
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.endswith(".so"):
+                found |= {arch for tag, arch in machine_tags.items() if tag in name.rsplit("/", 1)[-1]}
+    if len(found) > 1:
+        raise PackagingError(f"{path} mixes native code for {' and '.join(sorted(found))}; rebuild it.")
+    return found.pop() if found else None
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -10,7 +10,8 @@ Values become CloudFormation strings: numbers as written, booleans as "true"/"fa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,38 @@ from infra.errors import InfraError
 
 class ParamsError(InfraError):
     """The parameters file is missing or malformed; the message names the file, the entry and the fix."""
+
+
+# Recommendation keys (capacity.planner's Plan.recommendation, contracts.md) -> pipeline.yaml parameters.
+RECOMMENDATION_PARAMETERS = {
+    "shards": "ShardCount",
+    "parallelization_factor": "ParallelizationFactor",
+    "batch_size": "BatchSize",
+    "batching_window_s": "MaximumBatchingWindowInSeconds",
+    "memory_mb": "MemorySize",
+    "architecture": "Architecture",
+    "stream_mode": "StreamMode",
+    "consumer_mode": "ConsumerMode",
+}
+
+
+def params_from_recommendation(recommendation: Mapping[str, Any]) -> dict[str, str]:
+    """The stack parameters a planner recommendation sets; `cdrcap plan --emit-params` writes these
+    under {"Parameters": ...}. Keys the recommendation lacks are left to the template or the stack."""
+    params: dict[str, str] = {}
+    for key, parameter in RECOMMENDATION_PARAMETERS.items():
+        if recommendation.get(key) is None:
+            continue
+        value = recommendation[key]
+        if key == "stream_mode":
+            value = str(value).upper().replace("-", "_")  # provisioned / on-demand -> PROVISIONED / ON_DEMAND
+        elif key == "consumer_mode":
+            value = str(value).lower()
+        elif key == "batching_window_s":
+            # The mapping takes whole seconds; rounding down never adds latency the planner did not budget.
+            value = math.floor(float(value))
+        params[parameter] = _as_cfn_string(value, "recommendation", key)
+    return params
 
 
 def parse_params(document: Any, *, source: str = "parameters") -> dict[str, str]:

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cdrcap.config import load_config
 from cdrcap.errors import EXIT_OK, CdrcapError
 from infra import artifacts
 from infra.aws import Target, client, session_for
 from infra.deploy import DeployResult, ResourceChange, StackDeployer
 from infra.errors import InfraError
-from infra.package import DEFAULT_ARCHITECTURE, build_lambda_zip
+from infra.package import DEFAULT_ARCHITECTURE, build_lambda_zip, zip_architecture
 from infra.params import load_params_file, parse_assignments
 from pipeline.constants import DEFAULT_STACK_NAME
 
@@ -29,9 +29,12 @@ DEFAULT_BUILD_DIR = Path("dist")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", required=True, help="where to deploy: `staging` (an AWS account)")
-    parser.add_argument("--region", help="AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)")
-    parser.add_argument("--profile", help="AWS credentials profile (default: the usual boto3 chain)")
+    parser.add_argument(
+        "--target", required=True, help="a configured AWS target, e.g. `staging` ([tool.cdrcap.targets.*])"
+    )
+    parser.add_argument("--config", type=Path, help="config file (default: cdrcap.toml or pyproject.toml)")
+    parser.add_argument("--region", help="AWS region (default: the target's region)")
+    parser.add_argument("--profile", help="AWS credentials profile (default: the target's aws_profile)")
     parser.add_argument("--stack-name", help="CloudFormation stack name (default: the ResourcePrefix)")
     parser.add_argument("--params", type=Path, help="JSON parameters file from `cdrcap plan --emit-params`")
     parser.add_argument(
@@ -49,14 +52,20 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.target == "local":
-        raise CdrcapError("the local stack is started with `cdrcap up`, not deployed; use --target staging.")
+    configured = load_config(args.config).target(args.target)
+    if configured.is_local:
+        raise CdrcapError(
+            f"target {args.target!r} is local: the local stack is started with `cdrcap up`, not deployed."
+        )
     if not args.yes and not sys.stdin.isatty():
         raise CdrcapError("stdin is not a terminal, so nobody can confirm the change set: pass --yes.")
-    region = (
-        args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    target = Target(
+        name=configured.name,
+        region=args.region or configured.region,
+        profile=args.profile or configured.aws_profile,
+        endpoint_url=configured.endpoint_url,
     )
-    target = Target(name=args.target, region=region, profile=args.profile)
+    region = target.region
     try:
         parameters = load_params_file(args.params) if args.params else {}
         parameters.update(parse_assignments(args.param))
@@ -73,12 +82,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace, target: Target, parameters: dict[str, str]) -> DeployResult:
-    prefix = parameters.get("ResourcePrefix", DEFAULT_STACK_NAME)
-    stack_name = args.stack_name or prefix
     session = session_for(target)
-    zip_path = args.zip or build_lambda_zip(
-        DEFAULT_BUILD_DIR, architecture=parameters.get("Architecture", DEFAULT_ARCHITECTURE)
-    )
+    stack_name = args.stack_name or parameters.get("ResourcePrefix", DEFAULT_STACK_NAME)
+    deployer = StackDeployer(client(target, "cloudformation", session=session), timeout_s=args.timeout_s)
+    # On an update, parameters not given keep their deployed values: the zip must match those too.
+    effective = deployer.current_parameters(stack_name) | parameters
+    prefix = effective.get("ResourcePrefix", stack_name)
+    architecture = effective.get("Architecture", DEFAULT_ARCHITECTURE)
+    zip_path = args.zip or build_lambda_zip(DEFAULT_BUILD_DIR, architecture=architecture)
+    built_for = zip_architecture(zip_path)
+    if built_for not in {None, architecture}:
+        raise CdrcapError(
+            f"{zip_path} holds native code for {built_for} but the stack's Architecture is {architecture}; "
+            f"build it with `cdrcap package --architecture {architecture}` "
+            f"or pass --param Architecture={built_for}."
+        )
     s3 = client(target, "s3", session=session)
     if "CodeS3Bucket" not in parameters:
         bucket = args.code_bucket or artifacts.default_bucket_name(
@@ -87,7 +105,6 @@ def _deploy(args: argparse.Namespace, target: Target, parameters: dict[str, str]
         artifacts.ensure_bucket(s3, bucket, target.region)
         parameters["CodeS3Bucket"] = bucket
     parameters.setdefault("CodeS3Key", artifacts.upload_code(s3, parameters["CodeS3Bucket"], zip_path))
-    deployer = StackDeployer(client(target, "cloudformation", session=session), timeout_s=args.timeout_s)
     print(
         f"deploying stack {stack_name} to {target.name} ({target.region}) with code {zip_path}",
         file=sys.stderr,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -103,36 +104,27 @@ def test_value_outside_the_allowed_values_fails_with_the_reason(
 def test_cli_deploys_with_a_params_file(
     clean_emulator: EmulatorProcess,
     aws_session: object,
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # Given the emulator standing in for an AWS account and a params file as `cdrcap plan` writes it
-    monkeypatch.setenv("AWS_ENDPOINT_URL", clean_emulator.endpoint_url)
+    # Given a configured target that is the emulator standing in for an AWS account,
+    # and a params file as `cdrcap plan --emit-params` writes it
+    config = tmp_path / "cdrcap.toml"
+    config.write_text(
+        f'[targets.emu]\nregion = "us-east-1"\nendpoint_url = "{clean_emulator.endpoint_url}"\n'
+    )
     params = tmp_path / "params.json"
     params.write_text(json.dumps({"Parameters": {"ResourcePrefix": "clidep", "ShardCount": 3}}))
     code_zip = build_lambda_zip(tmp_path, include_dependencies=False)
     # When deployed from the command line
-    code = main(
-        [
-            "deploy",
-            "--target",
-            "staging",
-            "--params",
-            str(params),
-            "--param",
-            "EnableEventSourceMapping=false",
-            "--zip",
-            str(code_zip),
-            "--yes",
-            "--json",
-        ]
-    )
+    argv = ["deploy", "--target", "emu", "--config", str(config), "--params", str(params)]
+    argv += ["--param", "EnableEventSourceMapping=false", "--zip", str(code_zip), "--yes", "--json"]
+    code = main(argv)
     # Then the zip went to the artifacts bucket under its hash and the stack exists with 3 shards
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["status"] == "CREATE_COMPLETE"
-    target = Target(name="staging", endpoint_url=clean_emulator.endpoint_url, is_local=True)
+    target = Target(name="emu", endpoint_url=clean_emulator.endpoint_url, is_local=True)
     kinesis = client(target, "kinesis")
     summary = kinesis.describe_stream_summary(StreamName=result["outputs"]["InputStreamName"])
     assert summary["StreamDescriptionSummary"]["OpenShardCount"] == 3
@@ -163,3 +155,18 @@ def test_rolled_back_stack_is_refused_with_the_fix(
         deployer.deploy("second", template, {"ResourcePrefix": "clash", **code_params})
     with pytest.raises(DeployError, match="delete-stack --stack-name second"):
         deployer.deploy("second", template, {"ResourcePrefix": "clash2", **code_params})
+
+
+def test_cli_refuses_a_zip_built_for_the_other_architecture(
+    clean_emulator: EmulatorProcess, aws_session: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "cdrcap.toml"
+    config.write_text(
+        f'[targets.emu]\nregion = "us-east-1"\nendpoint_url = "{clean_emulator.endpoint_url}"\n'
+    )
+    x86_zip = tmp_path / "x86.zip"
+    with zipfile.ZipFile(x86_zip, "w") as archive:
+        archive.writestr("orjson/orjson.cpython-312-x86_64-linux-gnu.so", b"")
+    argv = ["deploy", "--target", "emu", "--config", str(config), "--zip", str(x86_zip), "--yes"]
+    assert main([*argv, "--param", "Architecture=arm64"]) == 2
+    assert "cdrcap package --architecture arm64" in capsys.readouterr().err

@@ -133,6 +133,19 @@ def test_function_has_every_contract_env_var_and_no_mapping(deployed: dict) -> N
     assert lambda_.list_event_source_mappings(FunctionName=name)["EventSourceMappings"] == []
 
 
+def test_function_role_and_log_group_exist(deployed: dict) -> None:
+    lambda_ = client(deployed["target"], "lambda")
+    role_arn = lambda_.get_function_configuration(
+        FunctionName=deployed["outputs"][constants.OUTPUT_FUNCTION_NAME]
+    )["Role"]
+    role = client(deployed["target"], "iam").get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
+    assert "lambda.amazonaws.com" in str(role["AssumeRolePolicyDocument"])
+    groups = client(deployed["target"], "logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/{PREFIX}-"
+    )
+    assert [group["logGroupName"] for group in groups["logGroups"]] == [f"/aws/lambda/{PREFIX}-cdr-processor"]
+
+
 def test_alarms_and_dashboard_exist(deployed: dict) -> None:
     cloudwatch = client(deployed["target"], "cloudwatch")
     alarms = cloudwatch.describe_alarms(AlarmNamePrefix=f"{PREFIX}-")["MetricAlarms"]

@@ -160,7 +160,7 @@ def test_bucket_policy_denies_plain_http(template: dict[str, Any]) -> None:
 
 def test_dlq_is_encrypted_and_keeps_messages_14_days(template: dict[str, Any]) -> None:
     queue = _one(template, "AWS::SQS::Queue")
-    assert queue["SqsManagedSseEnabled"] is True or "KmsMasterKeyId" in queue
+    assert queue.get("SqsManagedSseEnabled") is True or queue.get("KmsMasterKeyId") == "alias/aws/sqs"
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
