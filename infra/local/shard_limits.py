@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from infra.local.limits import (
-    KINESIS_SHARD_READ_BYTES_PER_S,
-    KINESIS_SHARD_READ_CALLS_PER_S,
-    KINESIS_SHARD_WRITE_BYTES_PER_S,
-    KINESIS_SHARD_WRITE_RECORDS_PER_S,
+from capacity.quotas import (
+    SHARD_GET_RECORDS_CALLS_PER_S,
+    SHARD_READ_BYTES_PER_S,
+    SHARD_WRITE_BYTES_PER_S,
+    SHARD_WRITE_RECORDS_PER_S,
 )
 
 Clock = Callable[[], float]
@@ -36,10 +36,10 @@ class ShardRates:
         if scale <= 0:
             raise ValueError(f"scale must be > 0, got {scale}; use e.g. 0.1 for 100 records/s per shard")
         return cls(
-            write_records_per_s=KINESIS_SHARD_WRITE_RECORDS_PER_S * scale,
-            write_bytes_per_s=KINESIS_SHARD_WRITE_BYTES_PER_S * scale,
-            read_calls_per_s=KINESIS_SHARD_READ_CALLS_PER_S * scale,
-            read_bytes_per_s=KINESIS_SHARD_READ_BYTES_PER_S * scale,
+            write_records_per_s=SHARD_WRITE_RECORDS_PER_S * scale,
+            write_bytes_per_s=SHARD_WRITE_BYTES_PER_S * scale,
+            read_calls_per_s=SHARD_GET_RECORDS_CALLS_PER_S * scale,
+            read_bytes_per_s=SHARD_READ_BYTES_PER_S * scale,
         )
 
 

@@ -11,8 +11,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from capacity.quotas import SHARD_GET_RECORDS_CALLS_PER_S, SHARD_WRITE_RECORDS_PER_S
 from infra.local.emulator import EmulatorProcess
-from infra.local.limits import KINESIS_SHARD_READ_CALLS_PER_S, KINESIS_SHARD_WRITE_RECORDS_PER_S
 from tests.functional.local_esm_harness import StreamFixture, stream_fixture
 
 pytestmark = pytest.mark.functional
@@ -49,7 +49,7 @@ def stored_per_shard(stream: StreamFixture) -> dict[str, int]:
 
 def test_put_records_over_the_scaled_limit_fails_per_record_and_keeps_the_rest(stream: StreamFixture) -> None:
     # Given 2 shards limited to 10 records/s each
-    per_shard = KINESIS_SHARD_WRITE_RECORDS_PER_S * SCALE
+    per_shard = SHARD_WRITE_RECORDS_PER_S * SCALE
     # When 100 records spread over both shards arrive in one PutRecords
     response = through_proxy(stream).put_records(
         StreamName=stream.stream_name, Records=[{"PartitionKey": f"k{i}", "Data": b"cdr"} for i in range(100)]
@@ -67,7 +67,7 @@ def test_put_records_over_the_scaled_limit_fails_per_record_and_keeps_the_rest(s
 def test_put_record_over_the_limit_gets_the_400_error(stream: StreamFixture) -> None:
     # Given one shard's write budget used up by one key
     client = through_proxy(stream)
-    budget = int(KINESIS_SHARD_WRITE_RECORDS_PER_S * SCALE)
+    budget = int(SHARD_WRITE_RECORDS_PER_S * SCALE)
     client.put_records(
         StreamName=stream.stream_name, Records=[{"PartitionKey": "same", "Data": b"x"}] * budget
     )
@@ -81,7 +81,7 @@ def test_put_record_over_the_limit_gets_the_400_error(stream: StreamFixture) -> 
 
 def test_get_records_over_the_call_rate_is_throttled(stream: StreamFixture) -> None:
     # Given a shard allowed 0.05 GetRecords calls/s (one call of burst)
-    assert KINESIS_SHARD_READ_CALLS_PER_S * SCALE < 1
+    assert SHARD_GET_RECORDS_CALLS_PER_S * SCALE < 1
     client = through_proxy(stream)
     iterator = client.get_shard_iterator(
         StreamName=stream.stream_name, ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"

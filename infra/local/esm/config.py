@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.local.limits import (
+from capacity.quotas import (
     ESM_BATCH_SIZE_MAX,
     ESM_BATCH_SIZE_MIN,
-    ESM_BATCHING_WINDOW_MAX_S,
-    ESM_MAX_RECORD_AGE_MAX_S,
-    ESM_MAX_RECORD_AGE_MIN_S,
+    ESM_BATCHING_WINDOW_S_MAX,
+    ESM_MAX_PAYLOAD_BYTES,
+    ESM_MAX_RECORD_AGE_S_MAX,
+    ESM_MAX_RECORD_AGE_S_MIN,
     ESM_MAX_RETRY_ATTEMPTS_MAX,
     ESM_PARALLELIZATION_FACTOR_MAX,
-    LAMBDA_INVOKE_PAYLOAD_MAX_BYTES,
 )
 
 DEFAULT_HANDLER = "pipeline.handler.handler"
@@ -49,20 +49,20 @@ class EsmConfig:
     function_timeout_s: float = 60.0
     memory_mb: int = 1024
     starting_position: str = "TRIM_HORIZON"  # or LATEST; used only when no checkpoint exists
-    payload_limit_bytes: int = LAMBDA_INVOKE_PAYLOAD_MAX_BYTES
+    payload_limit_bytes: int = ESM_MAX_PAYLOAD_BYTES
     handler_env: dict[str, str] = field(default_factory=dict)
     # Lambda refuses a record age under 60 s; a scale model (tests) may shrink time as --scale shrinks rates.
-    min_record_age_s: int = ESM_MAX_RECORD_AGE_MIN_S
+    min_record_age_s: int = ESM_MAX_RECORD_AGE_S_MIN
 
     def __post_init__(self) -> None:
         check_range("batch_size", self.batch_size, ESM_BATCH_SIZE_MIN, ESM_BATCH_SIZE_MAX)
-        check_range("batching_window_s", self.batching_window_s, 0, ESM_BATCHING_WINDOW_MAX_S)
+        check_range("batching_window_s", self.batching_window_s, 0, ESM_BATCHING_WINDOW_S_MAX)
         check_range("parallelization_factor", self.parallelization_factor, 1, ESM_PARALLELIZATION_FACTOR_MAX)
         if self.max_retry_attempts != -1:
             check_range("max_retry_attempts", self.max_retry_attempts, 0, ESM_MAX_RETRY_ATTEMPTS_MAX)
         if self.max_record_age_s != -1:
             check_range(
-                "max_record_age_s", self.max_record_age_s, self.min_record_age_s, ESM_MAX_RECORD_AGE_MAX_S
+                "max_record_age_s", self.max_record_age_s, self.min_record_age_s, ESM_MAX_RECORD_AGE_S_MAX
             )
         check_range("concurrency_limit", self.concurrency_limit, 1, 1000)
         if self.starting_position not in ("TRIM_HORIZON", "LATEST"):

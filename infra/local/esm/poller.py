@@ -15,12 +15,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from capacity.quotas import ESM_IDLE_POLL_INTERVAL_S, GET_RECORDS_MAX_RECORDS
 from infra.local.esm.checkpoints import ShardProgress
 from infra.local.esm.config import EsmConfig
 from infra.local.esm.events import to_stream_record
 from infra.local.esm.lane import Lane
 from infra.local.esm.telemetry import Telemetry
-from infra.local.limits import ESM_POLL_INTERVAL_CAUGHT_UP_S, KINESIS_GET_RECORDS_MAX_RECORDS
 
 LOG = logging.getLogger(__name__)
 THROTTLE_BACKOFF_S = 0.2
@@ -50,7 +50,7 @@ class ShardPoller(threading.Thread):
         self.progress = progress
         self.telemetry = telemetry
         self.stop = stop
-        self.max_buffered_records = max(2 * config.batch_size * len(lanes), KINESIS_GET_RECORDS_MAX_RECORDS)
+        self.max_buffered_records = max(2 * config.batch_size * len(lanes), GET_RECORDS_MAX_RECORDS)
         self.closed = False
 
     def _iterator(self) -> str:
@@ -71,9 +71,7 @@ class ShardPoller(threading.Thread):
             try:
                 if iterator is None:
                     iterator = self._iterator()
-                response = self.kinesis.get_records(
-                    ShardIterator=iterator, Limit=KINESIS_GET_RECORDS_MAX_RECORDS
-                )
+                response = self.kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_MAX_RECORDS)
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
                 if code == "ProvisionedThroughputExceededException":
@@ -83,12 +81,12 @@ class ShardPoller(threading.Thread):
                 else:
                     LOG.warning("GetRecords on %s failed: %s", self.shard_id, error)
                     iterator = None
-                    self.stop.wait(ESM_POLL_INTERVAL_CAUGHT_UP_S)
+                    self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
                 continue
             except Exception as error:  # the emulator went away for a moment; keep the shard's place
                 LOG.warning("GetRecords on %s failed: %s", self.shard_id, error)
                 iterator = None
-                self.stop.wait(ESM_POLL_INTERVAL_CAUGHT_UP_S)
+                self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
                 continue
             self._dispatch(response.get("Records", []))
             iterator = response.get("NextShardIterator")
@@ -96,7 +94,7 @@ class ShardPoller(threading.Thread):
                 self.closed = True  # a closed shard after a reshard: Lambda moves on to its children
                 return
             if not response.get("Records"):
-                self.stop.wait(ESM_POLL_INTERVAL_CAUGHT_UP_S)
+                self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
 
     def _dispatch(self, raw_records: list[dict[str, Any]]) -> None:
         if not raw_records:
