@@ -6,9 +6,6 @@ import argparse
 from pathlib import Path
 
 from cdrcap.errors import EXIT_OK, CdrcapError
-from infra.local.deploy_local import DeployError
-from infra.local.esm.config import EsmConfigError
-from infra.local.processes import ProcessStartError
 from infra.local.stack import DEFAULT_PORT, DEFAULT_STATE_DIR, LocalStack, LocalStackConfig, LocalStackError
 
 DEFAULTS = LocalStackConfig()
@@ -62,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     try:
         info = LocalStack(args.state_dir).up(config)
-    except (LocalStackError, DeployError, EsmConfigError, ProcessStartError) as error:
+    except LocalStackError as error:
         raise CdrcapError(str(error)) from error
     print(f"local stack up: emulator {info.endpoint_url}, Kinesis (limits proxy) {info.kinesis_endpoint_url}")
     print(f"  input stream {info.input_stream_name} ({config.shards} shards, scale {config.scale})")

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from infra.aws import Target, client
 from infra.local import deploy_local, processes
+from infra.local.deploy_local import DeployError
 from infra.local.emulator import EmulatorError, EmulatorProcess, pid_alive, port_is_free, start_emulator
-from infra.local.esm.config import EsmConfig
+from infra.local.esm.config import EsmConfig, EsmConfigError
+from infra.local.processes import ProcessStartError
 from infra.local.stack_values import DEFAULT_PORT, LocalStackConfig, StackInfo
 from pipeline import constants
 
@@ -81,8 +83,10 @@ class LocalStack:
                 "run `cdrcap down` first, or use another --state-dir and --port"
             )
         check_handler_importable(config.handler)
-        # Lambda's bounds, checked before anything starts rather than after the emulator is up.
-        self._esm_config(config, PLACEHOLDER_OUTPUTS, {}, "http://127.0.0.1:1", "http://127.0.0.1:2")
+        try:  # Lambda's bounds, checked before anything starts rather than after the emulator is up
+            self._esm_config(config, PLACEHOLDER_OUTPUTS, {}, "http://127.0.0.1:1", "http://127.0.0.1:2")
+        except EsmConfigError as error:
+            raise LocalStackError(str(error)) from error
         for port in (config.port, config.port + 1):
             if not port_is_free(port):
                 raise LocalStackError(
@@ -94,9 +98,11 @@ class LocalStack:
         pids: dict[str, int] = {}
         try:
             return self._bring_up(config, pids)
-        except Exception:
+        except Exception as error:
             self._stop_pids(pids)
             self.state_path.unlink(missing_ok=True)
+            if isinstance(error, DeployError | ProcessStartError):
+                raise LocalStackError(str(error)) from error  # callers catch one error type
             raise
 
     def _reset_state_dir(self) -> None:
