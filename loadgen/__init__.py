@@ -1,1 +1,1 @@
-"""CDR load generator: vectorised synthesis, a Kinesis producer that counts every record, Locust users/shapes."""
+"""CDR load generator: vectorised synthesis, a producer that counts every record, Locust users/shapes."""

@@ -23,7 +23,9 @@ CSV_FORMATS = np.array([i for i, name in enumerate(FORMATS) if name.startswith("
 JSON_FORMATS = np.array([i for i, name in enumerate(FORMATS) if name.startswith("json")])
 
 
-def _pick(rng: np.random.Generator, free: np.ndarray, rate: float, eligible: np.ndarray | None = None) -> np.ndarray:
+def _pick(
+    rng: np.random.Generator, free: np.ndarray, rate: float, eligible: np.ndarray | None = None
+) -> np.ndarray:
     mask = free if eligible is None else free & eligible
     candidates = np.flatnonzero(mask)
     count = min(int(rng.binomial(len(free), rate)) if rate > 0 else 0, len(candidates))

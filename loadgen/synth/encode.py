@@ -118,7 +118,9 @@ def _specs(answered: bool) -> dict[str, Spec]:
 
 
 @cache
-def template(fmt: int, answered: bool, utc_offset: str) -> tuple[str, list[Callable[[_Args], list[list[Any]]]]]:
+def template(
+    fmt: int, answered: bool, utc_offset: str
+) -> tuple[str, list[Callable[[_Args], list[list[Any]]]]]:
     """The `%` template of one record of format `fmt` and the argument providers in its order."""
     name = FORMATS[fmt]
     is_json = name.startswith("json")

@@ -7,12 +7,13 @@ from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import TextIO
 
-LABELS_FILE = "labels.csv"
+LABELS_FILE = "labels.csv"  # <run_dir>/labels.csv, merged from LABELS_DIR/labels-<worker>-<pid>.csv
+LABELS_DIR = "labels"
 
 
 @dataclass(frozen=True)
 class Label:
-    """One labelled record. `expected_reason` is a pipeline.schema.ReasonCode, or "" if it must be accepted."""
+    """One labelled record. `expected_reason`: a pipeline.schema.ReasonCode, "" if it must be accepted."""
 
     cdr_id: str
     kind: str  # "fraud" | "defect"

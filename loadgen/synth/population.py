@@ -117,10 +117,8 @@ class Population:
         u = rng.random(n)
         top = float(self.size + 1)
         s = self.zipf_exponent
-        if abs(s - 1.0) < 1e-9:
-            rank = top**u
-        else:
-            rank = (1.0 + u * (top ** (1.0 - s) - 1.0)) ** (1.0 / (1.0 - s))
+        power_law = abs(s - 1.0) >= 1e-9
+        rank = (1.0 + u * (top ** (1.0 - s) - 1.0)) ** (1.0 / (1.0 - s)) if power_law else top**u
         index = np.minimum(rank.astype(np.int64) - 1, self.size - 1)
         return np.asarray(self.by_rank[index], dtype=np.int64)
 

@@ -72,7 +72,9 @@ class CdrSynthesizer:
         self._next_call_ref += n
         self._batches += 1
         free = np.ones(n, dtype=bool)
-        labels = fraud.inject(cols, self.config, self.population, self._rng, free, f"{self.seed}-{self._batches}")
+        labels = fraud.inject(
+            cols, self.config, self.population, self._rng, free, f"{self.seed}-{self._batches}"
+        )
         labels += defects.apply_column_defects(cols, self.config, self._rng, free)
         # Encoding goes fastest in groups of one template; a file keeps its time order afterwards.
         order = np.argsort(variant(cols), kind="stable")
@@ -91,4 +93,3 @@ class CdrSynthesizer:
     def close(self) -> None:
         if self._labels:
             self._labels.close()
-

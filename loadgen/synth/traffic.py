@@ -65,9 +65,7 @@ def e164_digits(country_code: np.ndarray | int, nsn: np.ndarray) -> np.ndarray:
     return np.asarray(country_code * 10**length + nsn, dtype=np.int64)
 
 
-def _choose_form(
-    rng: np.random.Generator, n: int, national_share: float, national_form: int
-) -> np.ndarray:
+def _choose_form(rng: np.random.Generator, n: int, national_share: float, national_form: int) -> np.ndarray:
     return np.where(rng.random(n) < national_share, national_form, FORM_E164).astype(np.int8)
 
 
@@ -110,9 +108,7 @@ def generate(
     sub = pop.sample(rng, n)
     plan = pop.plan
     own_form = _choose_form(rng, n, config.national_format_share, FORM_NATIONAL)
-    own_digits = np.where(
-        own_form == FORM_E164, e164_digits(plan.country_code, pop.nsn[sub]), pop.nsn[sub]
-    )
+    own_digits = np.where(own_form == FORM_E164, e164_digits(plan.country_code, pop.nsn[sub]), pop.nsn[sub])
     other_form, other_digits = other_party(config, pop, rng, record_type)
     is_data = record_type == DATA
     other_form = np.where(is_data, own_form, other_form).astype(np.int8)

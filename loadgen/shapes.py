@@ -1,0 +1,58 @@
+"""Locust LoadTestShape classes. They keep a constant user count and end the test when the profile ends;
+the RATE (records/s) follows the profile inside the users' pacing, so it does not depend on user count."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from locust import LoadTestShape
+
+from loadgen.options import LoadOptions
+
+
+class CdrShape(LoadTestShape):
+    """The shape named by --cdr-shape (steady, step, ramp, diurnal, burst, soak)."""
+
+    fixed_shape: ClassVar[str | None] = None
+
+    def tick(self) -> tuple[int, float] | None:
+        options = self._options()
+        if self.get_run_time() >= options.duration_s:
+            return None
+        # Users start at once: the rate ramps inside the pacing, not by spawning users.
+        return options.users, float(max(options.users, 1))
+
+    def _options(self) -> LoadOptions:
+        assert self.runner is not None
+        parsed: Any = self.runner.environment.parsed_options
+        options = LoadOptions.from_parsed(parsed)
+        if self.fixed_shape and options.shape != self.fixed_shape:
+            parsed.cdr_shape = self.fixed_shape
+            options = LoadOptions.from_parsed(parsed)
+        return options
+
+
+class SteadyShape(CdrShape):
+    fixed_shape = "steady"
+
+
+class StepShape(CdrShape):
+    fixed_shape = "step"
+
+
+class RampShape(CdrShape):
+    fixed_shape = "ramp"
+
+
+class DiurnalShape(CdrShape):
+    """A day compressed into --cdr-duration seconds, following the diurnal profile."""
+
+    fixed_shape = "diurnal"
+
+
+class BurstShape(CdrShape):
+    fixed_shape = "burst"
+
+
+class SoakShape(CdrShape):
+    fixed_shape = "soak"
