@@ -167,7 +167,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         master_recorder = LoadRecorder()
         environment.cdr_recorder = master_recorder  # type: ignore[attr-defined]
         environment.runner.register_message(
-            SECONDS_MESSAGE, lambda message, **__: master_recorder.merge(message.data["seconds"])
+            SECONDS_MESSAGE, lambda msg, **__: master_recorder.merge(msg.data["seconds"])
         )
 
 
