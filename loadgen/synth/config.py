@@ -66,7 +66,7 @@ class SynthConfig:
     home_region: str = "US"
     subscribers: int = 1_000_000
     cells: int = 5_000
-    zipf_exponent: float = 1.05  # activity weight of the subscriber of rank r is r**-s
+    zipf_exponent: float = 0.6  # activity weight of rank r is r**-s: the top 1 % make ~16 % of CDRs
     roaming_share: float = 0.03  # subscribers currently abroad (their records carry a visited MCC/MNC)
     record_type_weights: tuple[float, ...] = (0.30, 0.22, 0.16, 0.14, 0.18)  # RECORD_TYPES order
     answer_rate: float = 0.72  # MOC/MTC answered

@@ -107,7 +107,7 @@ class Destination:
 
 
 DESTINATIONS: tuple[Destination, ...] = (
-    Destination("MX", 52, (155, 331, 818), 10, 0.22),
+    Destination("MX", 52, (552, 553, 331, 818), 10, 0.22),
     Destination("IN", 91, (98450, 99000), 10, 0.14),
     Destination("GB", 44, (7912, 7400), 10, 0.10),
     Destination("PH", 63, (917, 918), 10, 0.08),
