@@ -24,7 +24,7 @@ class ThrottlingKinesis:
         self.calls: list[list[bytes]] = []
         self.stored: list[bytes] = []
 
-    def put_records(self, StreamName: str, Records: list[dict]) -> dict:  # noqa: N803 (boto3 names)
+    def put_records(self, StreamName: str, Records: list[dict]) -> dict:
         self.calls.append([r["Data"] for r in Records])
         results = []
         for record in Records:
@@ -113,7 +113,7 @@ def test_each_call_is_reported_once_with_its_counts():
 
 def test_a_stream_outside_the_allow_list_is_refused_with_a_suggestion():
     with pytest.raises(
-        StreamNotAllowed, match="'cdrcap-cdr-inn' is not allowed.*Did you mean 'cdrcap-cdr-in'"
+        StreamNotAllowed, match=r"'cdrcap-cdr-inn' is not allowed.*Did you mean 'cdrcap-cdr-in'"
     ):
         KinesisProducer(TARGET, "cdrcap-cdr-inn", kinesis=ThrottlingKinesis(0.0))
 

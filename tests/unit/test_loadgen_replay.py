@@ -15,7 +15,7 @@ class Sink:
     def __init__(self):
         self.stored = []
 
-    def put_records(self, StreamName, Records):  # noqa: N803
+    def put_records(self, StreamName, Records):
         self.stored += [r["Data"] for r in Records]
         return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1"} for _ in Records]}
 

@@ -164,5 +164,5 @@ def test_a_day_follows_the_diurnal_profile():
 
 
 def test_config_rejects_an_unknown_region_with_the_choices():
-    with pytest.raises(Exception, match="DE.*IN.*US"):
+    with pytest.raises(Exception, match=r"DE.*IN.*US"):
         SynthConfig(home_region="XX")
