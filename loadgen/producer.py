@@ -112,8 +112,12 @@ class KinesisProducer:
         self._rng = random.Random(seed)
         self.totals = PutOutcome()
 
-    def put(self, payloads: Sequence[bytes], partition_keys: Sequence[str]) -> PutOutcome:
-        outcome = PutOutcome(offered=len(payloads))
+    def put(
+        self, payloads: Sequence[bytes], partition_keys: Sequence[str], *, outcome: PutOutcome | None = None
+    ) -> PutOutcome:
+        """Send the records; `outcome` (filled in place) stays consistent even if this is interrupted."""
+        outcome = outcome if outcome is not None else PutOutcome()
+        outcome.offered += len(payloads)
         oversized = [
             i for i, p in enumerate(payloads) if len(p) + len(partition_keys[i]) > MAX_BYTES_PER_RECORD
         ]
@@ -127,21 +131,30 @@ class KinesisProducer:
             ]
         else:
             entries = list(zip(payloads, partition_keys, strict=True))
-        for chunk in split_calls(entries):
-            self._send_with_retries(chunk, outcome)
+        chunks = split_calls(entries)
+        for index, chunk in enumerate(chunks):
+            try:
+                self._send_with_retries(chunk, outcome)
+            except BaseException:
+                # Interrupted (the test stops, Ctrl-C): chunks never sent are dropped, never "sent".
+                outcome.dropped += sum(len(c) for c in chunks[index + 1 :])
+                raise
         self.totals.add(PutOutcome(**{**outcome.__dict__, "calls": []}))
         return outcome
 
     def _send_with_retries(self, chunk: list[Entry], outcome: PutOutcome) -> None:
         pending = chunk
-        for attempt in range(self.retry.max_attempts):
-            if attempt:
-                outcome.retried += len(pending)
-                self._sleep(self.retry.delay_s(attempt, self._rng))
-            pending = self._send_once(pending, attempt, outcome)
-            if not pending:
-                return
-        outcome.dropped += len(pending)
+        try:
+            for attempt in range(self.retry.max_attempts):
+                if attempt:
+                    self._sleep(self.retry.delay_s(attempt, self._rng))
+                    outcome.retried += len(pending)
+                pending = self._send_once(pending, attempt, outcome)
+                if not pending:
+                    return
+        finally:
+            # Exhausted or interrupted: what is still pending was not accepted (as far as we know).
+            outcome.dropped += len(pending)
 
     def _send_once(self, entries: list[Entry], attempt: int, outcome: PutOutcome) -> list[Entry]:
         """One PutRecords call; returns the entries to retry."""

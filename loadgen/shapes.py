@@ -9,6 +9,10 @@ from locust import LoadTestShape
 
 from loadgen.options import LoadOptions
 
+# The users' schedule ends `duration` after the start; the shape waits this much longer so their last
+# PutRecords calls (and retries) finish and are counted instead of being cut off by the stop.
+STOP_GRACE_S = 4.0
+
 
 class CdrShape(LoadTestShape):
     """The shape named by --cdr-shape (steady, step, ramp, diurnal, burst, soak)."""
@@ -17,7 +21,7 @@ class CdrShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         options = self._options()
-        if self.get_run_time() >= options.duration_s:
+        if self.get_run_time() >= options.duration_s + STOP_GRACE_S:
             return None
         # Users start at once: the rate ramps inside the pacing, not by spawning users.
         return options.users, float(max(options.users, 1))

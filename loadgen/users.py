@@ -14,18 +14,18 @@ from typing import Any
 import gevent
 from locust import User, events, task
 from locust.env import Environment
-from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadgen.measure import LoadRecorder
 from loadgen.options import LoadOptions
 from loadgen.pacing import Pacer
-from loadgen.producer import CallResult, KinesisProducer, RetryPolicy
+from loadgen.producer import CallResult, KinesisProducer, PutOutcome, RetryPolicy
 from loadgen.synth import CdrSynthesizer
 from loadgen.synth.labels import LABELS_DIR
 
 SECONDS_MESSAGE = "cdr_seconds"
 FLUSH_INTERVAL_S = 1.0
+IDLE_S = 0.5
 
 
 class EntriesRejected(Exception):
@@ -105,24 +105,30 @@ class KinesisCdrUser(User):
         shared = self.shared
         send = self.pacer.next_send(time.time())
         if send is None or self.offered >= self.record_cap:
-            raise StopUser()
+            # Idle until the shape ends the test: a stopped user could be respawned by the runner.
+            gevent.sleep(IDLE_S)
+            return
         records = min(send.records, self.record_cap - self.offered)
         delay_s = send.intended_epoch_s - time.time()
         if delay_s > 0:
             gevent.sleep(delay_s)
         started = time.time()
         batch = shared.synth.batch_with_keys(records, at_epoch_s=started)
-        outcome = shared.producer.put(batch.payloads, batch.partition_keys)
+        outcome = PutOutcome()
         self.offered += records
-        elapsed = send.intended_epoch_s - self.pacer.start_epoch_s
-        shared.recorder.record(
-            send.intended_epoch_s,
-            outcome,
-            started_epoch_s=started,
-            finished_epoch_s=time.time(),
-            target_rps=self.pacer.profile.rate_at(elapsed),
-            step=self.pacer.profile.step_at(elapsed),
-        )
+        try:
+            shared.producer.put(batch.payloads, batch.partition_keys, outcome=outcome)
+        finally:
+            # Recorded even when the stop interrupts the put: what was not settled counts as dropped.
+            elapsed = send.intended_epoch_s - self.pacer.start_epoch_s
+            shared.recorder.record(
+                send.intended_epoch_s,
+                outcome,
+                started_epoch_s=started,
+                finished_epoch_s=time.time(),
+                target_rps=self.pacer.profile.rate_at(elapsed),
+                step=self.pacer.profile.step_at(elapsed),
+            )
 
 
 # ----- process-level wiring: start time, worker -> master measurements, files at the end -----
