@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import cache
-from operator import itemgetter
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -24,13 +23,10 @@ from pipeline.schema import CSV_COLUMNS, JSON_FIELDS_V1, JSON_FIELDS_V2, RATS
 SEPARATOR = "\n"  # never inside a payload: splits the batch string back into records
 
 
-def pick(vocab: Sequence[str], index: np.ndarray) -> list[str]:
-    """`[vocab[i] for i in index]` at C speed."""
-    if len(index) == 0:
-        return []
-    if len(index) == 1:
-        return [vocab[int(index[0])]]
-    return list(itemgetter(*index.tolist())(vocab))
+def pick(vocab: Sequence[str] | np.ndarray, index: np.ndarray) -> list[str]:
+    """`[vocab[i] for i in index]` at C speed (an object array gathers ~2x faster than itemgetter)."""
+    objects = vocab if isinstance(vocab, np.ndarray) else np.asarray(vocab, dtype=object)
+    return list(objects[index].tolist())
 
 
 @cache
@@ -38,13 +34,25 @@ def _times_of_day() -> tuple[str, ...]:
     return tuple(f"T{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400))
 
 
-def local_times(utc_s: np.ndarray, offset_min: int) -> tuple[list[str], list[str]]:
-    """ISO-8601 local date and 'THH:MM:SS' strings of UTC epoch seconds."""
+@lru_cache(maxsize=8)
+def _seconds_of(day: int) -> np.ndarray:
+    """Every 'YYYY-MM-DDTHH:MM:SS' of one day (~6 MB, built in ~15 ms): one lookup per timestamp."""
+    date = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+    return np.array([date + time_of_day for time_of_day in _times_of_day()], dtype=object)
+
+
+def local_times(utc_s: np.ndarray, offset_min: int) -> list[str]:
+    """ISO-8601 local times (no offset) of UTC epoch seconds."""
     local = utc_s + offset_min * 60
     day = local // 86_400
-    days, inverse = np.unique(day, return_inverse=True)
-    names = [datetime.fromtimestamp(int(d) * 86_400, UTC).strftime("%Y-%m-%d") for d in days]
-    return pick(names, inverse.ravel()), pick(_times_of_day(), local % 86_400)
+    first = int(day[0]) if len(day) else 0
+    if len(day) == 0 or bool(np.all(day == first)):
+        return pick(_seconds_of(first), local % 86_400)
+    out = np.empty(len(local), dtype=object)
+    for one_day in np.unique(day).tolist():
+        mask = day == one_day
+        out[mask] = pick(_seconds_of(int(one_day)), local[mask] % 86_400)
+    return list(out.tolist())
 
 
 # A field's template fragment per (is_json) and the argument lists it consumes.
@@ -88,7 +96,7 @@ def msc_names(count: int) -> tuple[str, ...]:
 
 
 def _specs(answered: bool) -> dict[str, Spec]:
-    time_json = '"%s%s"'
+    time_json = '"%s"'
     return {
         "cdr_id": ('"%s:%d:0"', "%s:%d:0", lambda a: [a.msc, a.call_ref]),
         "record_type": ('"%s"', "%s", lambda a: [a.record_type]),
@@ -97,11 +105,11 @@ def _specs(answered: bool) -> dict[str, Spec]:
         "called_number": ('"%s%d"', "%s%d", lambda a: [a.b_prefix, a.b_digits]),
         "imsi": ('"%d"', "%d", lambda a: [a.imsi]),
         "imei": ('"%d"', "%d", lambda a: [a.imei]),
-        "seizure_time": (time_json, "%s%s", lambda a: list(a.seizure)),
-        "answer_time": (time_json, "%s%s", lambda a: list(a.answer))
+        "seizure_time": (time_json, "%s", lambda a: [a.seizure]),
+        "answer_time": (time_json, "%s", lambda a: [a.answer])
         if answered
         else ("null", "", lambda a: []),
-        "release_time": (time_json, "%s%s", lambda a: list(a.release)),
+        "release_time": (time_json, "%s", lambda a: [a.release]),
         "duration_s": ("%d", "%d", lambda a: [a.duration_s]),
         "cause_for_term": ('"%s"', "%s", lambda a: [a.cause]),
         "mcc": ('"%s"', "%s", lambda a: [a.mcc]),
