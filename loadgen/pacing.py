@@ -40,7 +40,10 @@ class Pacer:
             if share_rps <= 0:
                 self._next_epoch_s = max(self._next_epoch_s, now_epoch_s) + IDLE_POLL_S
                 continue
-            records = max(1, min(self.max_batch, round(share_rps * TARGET_CALL_INTERVAL_S)))
+            # Behind schedule: everything already due goes in one (bigger) call, so a user catches up
+            # instead of being capped at batch / latency. Its intended time is the oldest record's.
+            due_s = max(now_epoch_s - self._next_epoch_s, 0.0) + TARGET_CALL_INTERVAL_S
+            records = max(1, min(self.max_batch, round(share_rps * due_s)))
             # Time advances by what was sent, so the average rate is exact whatever the batch size.
             intended = self._next_epoch_s
             self._next_epoch_s = intended + records / share_rps

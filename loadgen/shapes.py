@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from locust import LoadTestShape
+from locust.runners import MasterRunner
 
 from loadgen.options import LoadOptions
 
@@ -22,6 +23,10 @@ class CdrShape(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         options = self._options()
         if self.get_run_time() >= options.duration_s + STOP_GRACE_S:
+            if isinstance(self.runner, MasterRunner):
+                # A headless master would otherwise just `quit()`: without a stop message, workers die
+                # before their last measurements reach the master. stop() waits until they report.
+                self.runner.stop()
             return None
         # Users start at once: the rate ramps inside the pacing, not by spawning users.
         return options.users, float(max(options.users, 1))

@@ -124,7 +124,9 @@ def inject(
     size = config.fraud.episode_records
     for name, scenario in SCENARIOS.items():
         rate = getattr(config.fraud, name)
-        for episode in range(int(rng.poisson(rate * n / size)) if rate > 0 else 0):
+        # An episode lives within one batch; with batches smaller than an episode, more (shorter)
+        # episodes keep the share of fraud records at `rate`.
+        for episode in range(int(rng.poisson(rate * n / min(size, n))) if rate > 0 else 0):
             candidates = np.flatnonzero(free)
             if len(candidates) == 0:
                 return labels

@@ -41,13 +41,15 @@ def test_pacing_sends_the_profile_rate_whatever_the_user_count(users):
     assert total == pytest.approx(6_000, rel=0.03)
 
 
-def test_a_late_user_keeps_its_schedule_instead_of_sliding():
+def test_a_late_user_keeps_its_schedule_and_catches_up():
     pacer = Pacer(RateProfile("steady", 40, 10), 1, start_epoch_s=0.0, max_batch=500)
     first = pacer.next_send(0.0)
     # When the user comes back 5 s late, the next send is still due at its intended time (lag is visible)
     second = pacer.next_send(5.0)
     assert first is not None and second is not None
     assert second.intended_epoch_s == pytest.approx(first.records / 40)
+    # and it carries everything already due, so the user catches up
+    assert second.records == pytest.approx(40 * 5.0, rel=0.05)
 
 
 def _outcome(offered, accepted, throttled, retried, dropped=0):
