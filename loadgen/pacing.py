@@ -43,6 +43,8 @@ class Pacer:
             # Behind schedule: everything already due goes in one (bigger) call, so a user catches up
             # instead of being capped at batch / latency. Its intended time is the oldest record's.
             due_s = max(now_epoch_s - self._next_epoch_s, 0.0) + TARGET_CALL_INTERVAL_S
+            # ...but never past the end of the profile.
+            due_s = min(due_s, self.profile.duration_s - elapsed)
             records = max(1, min(self.max_batch, round(share_rps * due_s)))
             # Time advances by what was sent, so the average rate is exact whatever the batch size.
             intended = self._next_epoch_s
