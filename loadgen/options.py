@@ -11,6 +11,7 @@ from typing import Any
 from infra.aws import Target
 from loadgen.keys import KeyStrategy
 from loadgen.profiles import RateProfile
+from loadgen.safety import Caps
 from loadgen.synth.config import DefectRates, FraudRates, SynthConfig
 
 LOOPBACK_PREFIXES = ("http://127.0.0.1", "http://localhost", "http://[::1]")
@@ -114,6 +115,9 @@ class LoadOptions:
                 defects=scaled(DefectRates(), parsed.cdr_defect_scale),
             ),
         )
+
+    def __post_init__(self) -> None:
+        Caps(self.max_records, self.duration_s)  # the hard caps hold for Locust-only runs too
 
     @property
     def profile(self) -> RateProfile:
