@@ -43,7 +43,7 @@ def test_cdrcap_load_replays_a_file(clean_emulator, stream, tmp_path):
                           1_795_046_400)  # fmt: skip
     # When it is replayed 100,000 x faster (a day in < 1 s)
     local = ["load", "--target", "local", "--endpoint-url", clean_emulator.endpoint_url, "--stream", STREAM]
-    code = main([*local, "--replay", str(path), "--speed", "100000", "--run-dir", str(tmp_path / "run")])  # fmt: skip
+    code = main([*local, "--replay", str(path), "--speed", "100000", "--run-dir", str(tmp_path / "run")])
     # Then every timed line is in the stream
     assert code == 0
     assert records_in_stream(stream) == len(read_records(path))
