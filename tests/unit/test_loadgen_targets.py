@@ -1,0 +1,61 @@
+import argparse
+
+import pytest
+
+from loadgen.errors import ConfigError, LoadgenError
+from loadgen.options import OPTIONS, LoadOptions
+from loadgen.targets import configured_target, local_target
+
+pytestmark = pytest.mark.unit
+
+
+def _parsed(**overrides) -> argparse.Namespace:
+    values = {flag.lstrip("-").replace("-", "_"): default for flag, _, default, _ in OPTIONS}
+    return argparse.Namespace(**{**values, **overrides})
+
+
+def test_a_loopback_endpoint_allows_only_the_target_stream():
+    options = LoadOptions.from_parsed(_parsed(cdr_endpoint="http://127.0.0.1:4566", cdr_target_stream="s1"))
+    assert options.target.is_local
+    assert options.target.allowed_streams == ("s1",)
+
+
+def test_a_remote_endpoint_allows_nothing_unless_listed():
+    remote = LoadOptions.from_parsed(_parsed(cdr_endpoint=""))
+    assert remote.target.allowed_streams == ()
+    listed = LoadOptions.from_parsed(_parsed(cdr_endpoint="", cdr_allowed_streams="a,b"))
+    assert listed.target.allowed_streams == ("a", "b")
+    assert not listed.target.is_local
+
+
+def test_options_enforce_the_hard_caps():
+    with pytest.raises(ConfigError, match="max_records"):
+        LoadOptions.from_parsed(_parsed(cdr_max_records=10**9))
+    with pytest.raises(ConfigError, match="max_duration_s"):
+        LoadOptions.from_parsed(_parsed(cdr_duration=10 * 24 * 3600.0))
+
+
+def test_local_target_refuses_a_non_loopback_endpoint():
+    with pytest.raises(LoadgenError, match="not on loopback"):
+        local_target("https://kinesis.eu-west-1.amazonaws.com", "cdrcap-cdr-in")
+
+
+def test_local_target_without_a_stack_says_how_to_get_one(monkeypatch):
+    monkeypatch.setattr("loadgen.targets.local_stack_endpoints", lambda: None)
+    with pytest.raises(LoadgenError, match=r"cdrcap up.*--endpoint-url"):
+        local_target(None, None)
+
+
+def test_a_configured_target_carries_its_allow_list(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.cdrcap.targets.staging]\nregion = "eu-west-1"\nprofile = "stg"\n'
+        'allowed_streams = ["cdrcap-cdr-in"]\n'
+    )
+    target = configured_target("staging", (tmp_path,))
+    assert (target.region, target.profile, target.allowed_streams) == ("eu-west-1", "stg", ("cdrcap-cdr-in",))
+    assert not target.is_local
+
+
+def test_an_unconfigured_target_shows_the_table_to_add(tmp_path):
+    with pytest.raises(LoadgenError, match=r"\[tool.cdrcap.targets.prod\]"):
+        configured_target("prod", (tmp_path,))
