@@ -5,44 +5,56 @@ from __future__ import annotations
 
 import importlib
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from infra.aws import Target
-from loadgen.errors import LoadgenError
+from loadgen.errors import LoadgenError, StreamNotAllowed
 from pipeline.constants import DEFAULT_STACK_NAME, INPUT_STREAM_SUFFIX, resource_name
 
 DEFAULT_INPUT_STREAM = resource_name(DEFAULT_STACK_NAME, INPUT_STREAM_SUFFIX)
 
 
-def local_stack_endpoints() -> tuple[str, str] | None:
-    """(kinesis endpoint URL, input stream name) of the running local stack, or None if none is known.
+@dataclass(frozen=True)
+class LocalTarget:
+    target: Target
+    stream: str
+    shard_limit_scale: float  # the limits proxy enforces AWS's per-shard limits x this
 
-    Reads infra.local.stack (branch `local`) when it is installed; kept behind this one function so the
-    lookup changes in one place.
+
+def local_stack_target(state_dir: Path | None = None) -> LocalTarget | None:
+    """The running local stack (infra.local.stack, branch `local`), or None if none is up.
+
+    Kept behind this one function (and imported lazily) so the lookup changes in one place.
     """
     try:
         stack_module: Any = importlib.import_module("infra.local.stack")
     except ModuleNotFoundError:
         return None
-    info = stack_module.LocalStack.status() if hasattr(stack_module, "LocalStack") else None
-    if info is None:
+    stack = stack_module.LocalStack(state_dir) if state_dir else stack_module.LocalStack()
+    info = stack.status()
+    if info is None or (hasattr(stack, "alive") and not any(stack.alive().values())):
         return None
-    data = info.to_dict() if hasattr(info, "to_dict") else dict(info.__dict__)
-    endpoint = data.get("kinesis_endpoint_url") or data.get("endpoint_url")
-    stream = data.get("InputStreamName") or data.get("input_stream_name")
-    return (str(endpoint), str(stream)) if endpoint and stream else None
+    scale = float(getattr(getattr(info, "config", None), "scale", 1.0))
+    return LocalTarget(info.target(), info.input_stream_name, scale)
 
 
-def local_target(endpoint_url: str | None, stream: str | None) -> tuple[Target, str]:
+def local_target(endpoint_url: str | None, stream: str | None, state_dir: Path | None = None) -> LocalTarget:
+    """`--target local`: explicit endpoint flags win; otherwise the running local stack."""
     if not endpoint_url:
-        found = local_stack_endpoints()
+        found = local_stack_target(state_dir)
         if found is None:
             raise LoadgenError(
                 "no running local stack found: start one with `cdrcap up`, or pass --endpoint-url "
                 "(the emulator or limits proxy URL) and --stream"
             )
-        endpoint_url, stream = found[0], stream or found[1]
+        if stream and stream not in found.target.allowed_streams:
+            raise StreamNotAllowed(
+                f"stream {stream!r} is not a stream of the local stack "
+                f"(allowed: {', '.join(found.target.allowed_streams)}); drop --stream to use the input stream"
+            )
+        return LocalTarget(found.target, stream or found.stream, found.shard_limit_scale)
     stream = stream or DEFAULT_INPUT_STREAM
     if not endpoint_url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
         raise LoadgenError(f"--endpoint-url {endpoint_url} is not on loopback; a local target must be")
@@ -53,7 +65,7 @@ def local_target(endpoint_url: str | None, stream: str | None) -> tuple[Target, 
         is_local=True,
         allowed_streams=(stream,),
     )
-    return target, stream
+    return LocalTarget(target, stream, 1.0)
 
 
 def configured_target(name: str, config_dirs: tuple[Path, ...] = (Path.cwd(),)) -> Target:

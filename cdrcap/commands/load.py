@@ -14,6 +14,7 @@ from infra.aws import Target
 from loadgen.errors import LoadgenError
 from loadgen.keys import KEY_KINDS
 from loadgen.profiles import SHAPES
+from loadgen.quotas_fallback import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +27,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="Locust worker processes (0 = one process)")
     parser.add_argument("--stream", help="stream to write (default: the target's input stream)")
     parser.add_argument("--endpoint-url", help="local: the Kinesis endpoint (limits proxy or emulator)")
+    parser.add_argument("--state-dir", type=Path, help="local: the stack's state dir (default .cdrcap/local)")
+    parser.add_argument(
+        "--shard-limit-scale",
+        type=float,
+        help="local: per-shard limits are AWS's x this, for the pre-run warning (default: the stack's)",
+    )
     parser.add_argument("--partition-key", choices=KEY_KINDS, default="subscriber")
     parser.add_argument("--hot-share", type=float, default=0.2)
     parser.add_argument("--batch-size", type=int, default=500)
@@ -50,8 +57,12 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from loadgen.targets import configured_target, local_target
 
+    shard_limits = None
     if args.target == "local":
-        target, stream = local_target(args.endpoint_url, args.stream)
+        local = local_target(args.endpoint_url, args.stream, args.state_dir)
+        target, stream = local.target, local.stream
+        scale = args.shard_limit_scale or local.shard_limit_scale
+        shard_limits = (SHARD_WRITE_RECORDS_PER_S * scale, SHARD_WRITE_BYTES_PER_S * scale)
     else:
         target = configured_target(args.target)
         stream = args.stream or (target.allowed_streams[0] if target.allowed_streams else "")
@@ -66,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
             users=args.users, workers=args.workers, steps=args.steps, max_records=args.max_records,
             partition_key=args.partition_key, hot_share=args.hot_share, batch_size=args.batch_size,
             seed=args.seed, subscribers=args.subscribers, home_region=args.home_region,
+            shard_limits=shard_limits,
         )  # fmt: skip
         summary = result.summary
     totals = summary["totals"]

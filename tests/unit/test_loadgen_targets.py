@@ -2,9 +2,10 @@ import argparse
 
 import pytest
 
+from infra.aws import Target
 from loadgen.errors import ConfigError, LoadgenError
 from loadgen.options import OPTIONS, LoadOptions
-from loadgen.targets import configured_target, local_target
+from loadgen.targets import LocalTarget, configured_target, local_target
 
 pytestmark = pytest.mark.unit
 
@@ -41,9 +42,19 @@ def test_local_target_refuses_a_non_loopback_endpoint():
 
 
 def test_local_target_without_a_stack_says_how_to_get_one(monkeypatch):
-    monkeypatch.setattr("loadgen.targets.local_stack_endpoints", lambda: None)
+    monkeypatch.setattr("loadgen.targets.local_stack_target", lambda state_dir: None)
     with pytest.raises(LoadgenError, match=r"cdrcap up.*--endpoint-url"):
         local_target(None, None)
+
+
+def test_local_target_uses_the_running_stack_and_its_scale(monkeypatch):
+    stack = LocalTarget(
+        Target(name="local", is_local=True, allowed_streams=("p-cdr-in", "p-cdr-out")), "p-cdr-in", 0.1
+    )
+    monkeypatch.setattr("loadgen.targets.local_stack_target", lambda state_dir: stack)
+    assert local_target(None, None) == stack
+    with pytest.raises(LoadgenError, match="not a stream of the local stack"):
+        local_target(None, "other")
 
 
 def test_a_configured_target_carries_its_allow_list(tmp_path):
