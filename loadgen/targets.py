@@ -68,10 +68,10 @@ def local_target(endpoint_url: str | None, stream: str | None, state_dir: Path |
     return LocalTarget(target, stream, 1.0)
 
 
-def configured_target(name: str, config_dirs: tuple[Path, ...] = (Path.cwd(),)) -> Target:
+def configured_target(name: str, config_dirs: tuple[Path, ...] | None = None) -> Target:
     """A non-local target from `[tool.cdrcap.targets.<name>]` (pyproject.toml) or `[targets.<name>]`
     (cdrcap.toml): region, profile, endpoint_url (optional), allowed_streams (required)."""
-    for directory in config_dirs:
+    for directory in config_dirs or (Path.cwd(),):
         for file_name, prefix in (("cdrcap.toml", ()), ("pyproject.toml", ("tool", "cdrcap"))):
             path = directory / file_name
             if not path.is_file():

@@ -123,19 +123,13 @@ def test_a_target_without_allowed_streams_refuses_everything():
         KinesisProducer(Target(name="staging"), "cdrcap-cdr-in", kinesis=ThrottlingKinesis(0.0))
 
 
-def test_cli_exits_2_for_a_stream_not_allowed(tmp_path, capsys):
+def test_cli_exits_2_for_a_stream_not_allowed(tmp_path, capsys, monkeypatch):
     from cdrcap.cli import main
 
     (tmp_path / "pyproject.toml").write_text(
         '[tool.cdrcap.targets.staging]\nregion = "eu-west-1"\nallowed_streams = ["cdrcap-cdr-in"]\n'
     )
-    import os
-
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        code = main(["load", "--target", "staging", "--stream", "prod-cdr-in", "--duration", "1"])
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(tmp_path)
+    code = main(["load", "--target", "staging", "--stream", "prod-cdr-in", "--duration", "1"])
     assert code == 2
     assert "'prod-cdr-in' is not allowed" in capsys.readouterr().err
