@@ -43,7 +43,11 @@ class ProcessState:
         self.seed = self.options.seed * 1_000 + index
         labels_path = self.options.run_dir / LABELS_DIR / f"labels-{index}-{os.getpid()}.csv"
         self.synth = CdrSynthesizer(
-            self.options.synth, self.seed, labels_path=labels_path, key_strategy=self.options.key_strategy
+            self.options.synth,
+            self.seed,
+            labels_path=labels_path,
+            key_strategy=self.options.key_strategy,
+            run_tag=run_tag(self.start_epoch_s()),
         )
         self.producer = KinesisProducer(
             self.options.target,
@@ -79,6 +83,15 @@ class ProcessState:
 
 
 _state: ProcessState | None = None
+
+
+def run_tag(start_epoch_s: float) -> str:
+    """A short tag of the run's start (base 36 seconds), the same on every worker of the run."""
+    value, digits = int(start_epoch_s), ""
+    while value:
+        value, digit = divmod(value, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
+    return digits or "0"
 
 
 def state(environment: Environment) -> ProcessState:

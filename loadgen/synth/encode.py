@@ -95,10 +95,10 @@ def msc_names(count: int) -> tuple[str, ...]:
     return tuple(f"MSC{i:02d}" for i in range(count))
 
 
-def _specs(answered: bool) -> dict[str, Spec]:
+def _specs(answered: bool, tag: str) -> dict[str, Spec]:
     time_json = '"%s"'
     return {
-        "cdr_id": ('"%s:%d:0"', "%s:%d:0", lambda a: [a.msc, a.call_ref]),
+        "cdr_id": (f'"%s:{tag}%d:0"', f"%s:{tag}%d:0", lambda a: [a.msc, a.call_ref]),
         "record_type": ('"%s"', "%s", lambda a: [a.record_type]),
         "calling_number": ('"%s%d"', "%s%d", lambda a: [a.a_prefix, a.a_digits]),
         "a_party": ('"%s%d"', "%s%d", lambda a: [a.a_prefix, a.a_digits]),
@@ -115,7 +115,7 @@ def _specs(answered: bool) -> dict[str, Spec]:
         "lac": ("%d", "%d", lambda a: [a.lac]),
         "cell_id": ("%d", "%d", lambda a: [a.cell_id]),
         "msc_id": ('"%s"', "%s", lambda a: [a.msc]),
-        "call_reference": ('"%d"', "%d", lambda a: [a.call_ref]),
+        "call_reference": (f'"{tag}%d"', f"{tag}%d", lambda a: [a.call_ref]),
         "roaming": ("%s", "%s", lambda a: [a.roaming_json]),
         "bytes_up": ("%d", "%d", lambda a: [a.bytes_up]),
         "bytes_down": ("%d", "%d", lambda a: [a.bytes_down]),
@@ -125,7 +125,7 @@ def _specs(answered: bool) -> dict[str, Spec]:
 
 @cache
 def template(
-    code: int, utc_offset: str, home_mcc: str, home_mnc: str
+    code: int, utc_offset: str, home_mcc: str, home_mnc: str, call_ref_prefix: str = ""
 ) -> tuple[str, list[Callable[[_Args], list[list[Any]]]]]:
     """The `%` template of one group (see `variant`) and the argument providers in its order.
 
@@ -153,7 +153,7 @@ def template(
         )
     if not is_data:
         literals.update({"bytes_up": "0", "bytes_down": "0"})
-    specs = _specs(answered)
+    specs = _specs(answered, call_ref_prefix)
     parts: list[str] = []
     providers: list[Callable[[_Args], list[list[Any]]]] = []
     for field_name in names:
@@ -185,7 +185,7 @@ def variant(cols: Columns) -> np.ndarray:
     )
 
 
-def encode_sorted(cols: Columns, plan: NumberingPlan) -> list[bytes]:
+def encode_sorted(cols: Columns, plan: NumberingPlan, call_ref_prefix: str = "") -> list[bytes]:
     """Payloads of `cols`, which must be sorted by `variant(cols)`."""
     codes = variant(cols)
     if len(codes) == 0:
@@ -197,7 +197,7 @@ def encode_sorted(cols: Columns, plan: NumberingPlan) -> list[bytes]:
     ends = [*bounds.tolist(), len(codes)]
     for start, end in zip(starts, ends, strict=True):
         code = int(codes[start])
-        body, providers = template(code, plan.utc_offset, plan.mcc, plan.mnc)
+        body, providers = template(code, plan.utc_offset, plan.mcc, plan.mnc, call_ref_prefix)
         columns = [column[start:end] for provider in providers for column in provider(args)]
         count = end - start
         flat: list[Any] = [None] * (count * len(columns))

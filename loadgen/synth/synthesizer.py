@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from loadgen.errors import ConfigError
 from loadgen.keys import KeyStrategy, partition_keys
 from loadgen.synth import defects, fraud, traffic
 from loadgen.synth.config import SynthConfig
@@ -40,7 +41,13 @@ class CdrSynthesizer:
         *,
         labels_path: Path | None = None,
         key_strategy: KeyStrategy | None = None,
+        run_tag: str = "",
     ) -> None:
+        """`run_tag` (letters/digits) prefixes every call reference, so two runs with one seed do not
+        resend the same cdr_ids (the pipeline would reject the second run's as duplicates)."""
+        if not run_tag.isalnum() and run_tag:
+            raise ConfigError(f"run_tag {run_tag!r} must be letters and digits only")
+        self.run_tag = run_tag
         self.config = config or SynthConfig()
         self.seed = seed
         self._rng = np.random.default_rng(seed)
@@ -79,16 +86,22 @@ class CdrSynthesizer:
         # Encoding goes fastest in groups of one template; a file keeps its time order afterwards.
         order = np.argsort(variant(cols), kind="stable")
         cols, free = cols.take(order), free[order]
-        payloads = encode_sorted(cols, self.population.plan)
+        payloads = encode_sorted(cols, self.population.plan, self.run_tag)
         labels += defects.apply_byte_defects(cols, payloads, self.config, self._rng, free)
         keys = partition_keys(self.key_strategy, cols, self._rng)
         if keep_order:
             restore = np.argsort(order)
             payloads = [payloads[i] for i in restore.tolist()]
             keys = [keys[i] for i in restore.tolist()]
+        if self.run_tag:
+            labels = [replace(label, cdr_id=self._tagged(label.cdr_id)) for label in labels]
         if self._labels and labels:
             self._labels.write(labels)
         return SynthBatch(payloads, keys, labels)
+
+    def _tagged(self, cdr_id: str) -> str:
+        msc, call_ref, sequence = cdr_id.split(":")
+        return f"{msc}:{self.run_tag}{call_ref}:{sequence}"
 
     def close(self) -> None:
         if self._labels:

@@ -141,3 +141,18 @@ def test_time_defects_are_labelled_as_accepted():
     late = [label for label in batch.labels if label.scenario == "late"]
     assert late and all(label.expected_reason == "" for label in late)
     assert all(AT - label.first_utc_s > 60 for label in late)
+
+
+def test_a_run_tag_makes_cdr_ids_unique_per_run_and_labels_follow():
+    # Given two runs with one seed but different run tags
+    config = SynthConfig(subscribers=5_000, defects=DefectRates(duplicate=0.01))
+    first = CdrSynthesizer(config, seed=1, run_tag="a1").batch_with_keys(2_000, at_epoch_s=AT)
+    second = CdrSynthesizer(config, seed=1, run_tag="b2").batch_with_keys(2_000, at_epoch_s=AT)
+    # Then no cdr_id repeats across the runs, and every label names a cdr_id found in its own payloads
+    assert not set(_by_id_tagged(first.payloads)) & set(_by_id_tagged(second.payloads))
+    ids = _by_id_tagged(first.payloads)
+    assert first.labels and all(label.cdr_id in ids for label in first.labels)
+
+
+def _by_id_tagged(payloads: list[bytes]) -> set[str]:
+    return {m[1].decode() for p in payloads if (m := re.search(rb"(MSC\d\d:[a-z0-9]+:0)", p))}
