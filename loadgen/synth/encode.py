@@ -73,7 +73,10 @@ class _Args:
         self.imsi = cols.imsi.tolist()
         self.imei = cols.imei.tolist()
         self.seizure = local_times(cols.seizure_s, plan.utc_offset_min)
-        self.answer = local_times(np.maximum(cols.answer_s, 0), plan.utc_offset_min)
+        # Unanswered rows never print it; their seizure time keeps the lookup on the batch's day.
+        self.answer = local_times(
+            np.where(cols.answer_s >= 0, cols.answer_s, cols.seizure_s), plan.utc_offset_min
+        )
         self.release = local_times(cols.release_s, plan.utc_offset_min)
         self.duration_s = cols.duration_s.tolist()
         self.cause = pick(CAUSES, cols.cause)
