@@ -141,7 +141,32 @@ class LoadRecorder:
             "latency_from_intended_ms": pcts(intended),
             "schedule_lag_ms": pcts(lags),
             "balanced": totals["offered"] == totals["accepted"] + totals["dropped"],
+            "steps": self.steps(),
         }
+
+    def steps(self) -> list[dict[str, Any]]:
+        """Per step: its seconds and mean rates (what the run summary's `steps` needs from the load)."""
+        by_step: dict[int, list[Second]] = {}
+        for epoch_s in sorted(self.seconds):
+            by_step.setdefault(self.seconds[epoch_s].step, []).append(self.seconds[epoch_s])
+        out = []
+        for step, seconds in sorted(by_step.items()):
+            span_s = seconds[-1].epoch_s - seconds[0].epoch_s + 1
+            calls = [v for s in seconds for v in s.call_latency_ms]
+            out.append(
+                {
+                    "step": step,
+                    "rate_rps": max(s.target_rps for s in seconds),
+                    "start_epoch_s": seconds[0].epoch_s,
+                    "end_epoch_s": seconds[-1].epoch_s + 1,
+                    **{
+                        f"{name}_rps": sum(s.counts[name] for s in seconds) / span_s
+                        for name in ("offered", "accepted", "throttled")
+                    },
+                    "put_latency_p99_ms": _pct(calls, 99),
+                }
+            )
+        return out
 
     def write(self, data_dir: Path, extra: dict[str, Any] | None = None) -> tuple[Path, Path]:
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -95,3 +95,17 @@ def test_recorder_writes_the_contract_columns(tmp_path):
         "put_latency_p50_ms,put_latency_p99_ms,schedule_lag_ms"
     )
     assert summary.exists()
+
+
+def test_summary_has_per_step_rates():
+    recorder = LoadRecorder()
+    for second in range(4):
+        step = second // 2
+        recorder.record(100.0 + second, _outcome(10 * (step + 1), 10 * (step + 1), 0, 0),
+                        started_epoch_s=100.0 + second, finished_epoch_s=100.1 + second,
+                        target_rps=10 * (step + 1), step=step)  # fmt: skip
+    steps = recorder.summary()["steps"]
+    assert [(s["step"], s["start_epoch_s"], s["end_epoch_s"], s["offered_rps"]) for s in steps] == [
+        (0, 100, 102, 10.0),
+        (1, 102, 104, 20.0),
+    ]
