@@ -1,0 +1,108 @@
+"""Minute-bucket aggregates per cell, per A-number and per destination country, pre-aggregated per chunk.
+
+A chunk is the unit of exactly-once application (see docs/pipeline.md, "Idempotency"): a run of records in
+Kinesis order whose claims plus distinct aggregate items fit one DynamoDB transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
+
+from pipeline.schema import CanonicalCDR, RecordType
+
+# AWS quota (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html,
+# "Transactions": up to 100 unique items per TransactWriteItems, 2023-09). Lead: move to capacity/quotas.py.
+MAX_TRANSACT_ITEMS = 100
+
+# Counter attributes of every aggregate item, in the order of a contribution vector.
+COUNTERS = ("records", "calls", "answered_calls", "total_s", "billable_s", "sms", "data_bytes")
+_CALL_TYPES = frozenset({RecordType.MOC, RecordType.MTC, RecordType.FORWARD})
+_SMS_TYPES = frozenset({RecordType.SMS_MO, RecordType.SMS_MT})
+DIM_CELL = "cell"
+DIM_A_NUMBER = "anum"
+DIM_DEST_COUNTRY = "dest"
+
+ItemKey = tuple[str, str]  # (pk, sk)
+
+
+class Claim(NamedTuple):
+    """The claim of a cdr_id by one Kinesis position; written in the same transaction as its counters."""
+
+    cdr_id: str
+    position: str  # "<shard_id>/<sequence_number>/<sub_sequence>"
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Records applied atomically: their claims and the summed contributions per aggregate item."""
+
+    indices: list[int] = field(default_factory=list)  # into the batch's list of accepted CDRs
+    claims: list[Claim] = field(default_factory=list)
+    deltas: dict[ItemKey, list[int]] = field(default_factory=dict)
+    minute_s: dict[ItemKey, int] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=4096)
+def minute_sort_key(minute_s: int) -> str:
+    return "m#" + time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(minute_s))
+
+
+def contribution(cdr: CanonicalCDR) -> list[int]:
+    """The counters one CDR adds, in COUNTERS order (3GPP meaning: billable only when answered)."""
+    record_type = cdr.record_type
+    if record_type in _CALL_TYPES:
+        holding_s = (cdr.release_utc_ms - cdr.seizure_utc_ms) // 1000
+        if cdr.answered:
+            return [1, 1, 1, holding_s, cdr.duration_s, 0, 0]
+        return [1, 1, 0, holding_s, 0, 0, 0]
+    if record_type in _SMS_TYPES:
+        return [1, 0, 0, 0, 0, 1, 0]
+    return [1, 0, 0, 0, 0, 0, cdr.bytes_up + cdr.bytes_down]
+
+
+def item_keys(cdr: CanonicalCDR) -> tuple[int, list[ItemKey]]:
+    """(minute epoch s, the aggregate items this CDR counts towards) — by event (seizure) time."""
+    minute_s = cdr.seizure_utc_ms // 60_000 * 60
+    sk = minute_sort_key(minute_s)
+    cell = cdr.cell
+    keys = [
+        (f"{DIM_CELL}#{cell.mcc}-{cell.mnc}-{cell.lac if cell.lac is not None else ''}-{cell.cell_id}", sk),
+        (f"{DIM_A_NUMBER}#{cdr.a_number}", sk),
+    ]
+    if cdr.b_country is not None and cdr.record_type is not RecordType.DATA:
+        keys.append((f"{DIM_DEST_COUNTRY}#{cdr.b_country}", sk))
+    return minute_s, keys
+
+
+def build_chunks(
+    cdrs: Sequence[CanonicalCDR], positions: Sequence[str], indices: Sequence[int]
+) -> list[Chunk]:
+    """Pack the CDRs at `indices` (in Kinesis order) into chunks of at most MAX_TRANSACT_ITEMS items."""
+    chunks: list[Chunk] = []
+    chunk = Chunk()
+    deltas = chunk.deltas
+    for index in indices:
+        cdr = cdrs[index]
+        minute_s, keys = item_keys(cdr)
+        # Worst case every key is new: one claim + len(keys) items must still fit the transaction.
+        if len(chunk.claims) + len(deltas) + 1 + len(keys) > MAX_TRANSACT_ITEMS:
+            chunks.append(chunk)
+            chunk = Chunk()
+            deltas = chunk.deltas
+        vector = contribution(cdr)
+        for key in keys:
+            total = deltas.get(key)
+            if total is None:
+                deltas[key] = vector
+                chunk.minute_s[key] = minute_s
+            else:
+                deltas[key] = [a + b for a, b in zip(total, vector, strict=True)]
+        chunk.indices.append(index)
+        chunk.claims.append(Claim(cdr.cdr_id, positions[index]))
+    if chunk.indices:
+        chunks.append(chunk)
+    return chunks

@@ -1,0 +1,240 @@
+"""The AWS implementations of the stores: DynamoDB (transactions), S3, Kinesis PutRecords, SQS batches.
+
+Plain boto3 clients: they honour AWS_ENDPOINT_URL, which points them at the emulator in local runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipeline.aggregate import COUNTERS, Claim, ItemKey
+from pipeline.config import PipelineConfig
+from pipeline.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
+from pipeline.emit import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
+from pipeline.errors import TransientStoreError
+from pipeline.stores import ApplyResult, Stores
+
+SINK_ATTEMPTS = 4  # our own retries of a failed subset, on top of botocore's per-call retries
+KINESIS_MAX_RECORDS_PER_PUT = 500  # AWS Kinesis PutRecords quota (2024). Lead: move to capacity/quotas.py
+KINESIS_MAX_BYTES_PER_PUT = 5 * 1024 * 1024
+CLAIM_SORT_KEY = "claim"
+CLAIM_PREFIX = "cdr#"
+_TRANSIENT_REASONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+_UPDATE_EXPRESSION = (
+    "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(COUNTERS))) + " SET #ttl = :ttl, #dim = :dim"
+)
+_UPDATE_NAMES = {
+    **{f"#c{i}": name for i, name in enumerate(COUNTERS)},
+    "#ttl": TABLE_TTL_ATTRIBUTE,
+    "#dim": "dim",
+}
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.0))
+
+
+def client(service: str) -> Any:
+    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10)
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
+class DynamoAggregateStore:
+    """One TransactWriteItems per chunk: conditional claim puts + ADD updates of the aggregate items."""
+
+    def __init__(self, table: str, dynamodb: Any) -> None:
+        self.table = table
+        self.dynamodb = dynamodb
+
+    def apply(
+        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
+    ) -> ApplyResult:
+        items: list[dict[str, Any]] = [self._claim_put(claim, max(expires_at.values())) for claim in claims]
+        items += [self._update(key, vector, expires_at[key]) for key, vector in deltas.items()]
+        for attempt in range(SINK_ATTEMPTS):
+            try:
+                response = self.dynamodb.transact_write_items(
+                    TransactItems=items, ReturnConsumedCapacity="TOTAL"
+                )
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                if error.get("Code") != "TransactionCanceledException":
+                    if error.get("Code") in ("ThrottlingException", "ProvisionedThroughputExceededException"):
+                        _backoff(attempt)
+                        continue
+                    raise
+                codes = [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
+                conflicts = tuple(
+                    i for i, code in enumerate(codes[: len(claims)]) if code == "ConditionalCheckFailed"
+                )
+                if conflicts:
+                    return ApplyResult(False, conflicts)
+                if not _TRANSIENT_REASONS.intersection(codes) and codes:
+                    raise
+                _backoff(attempt)
+                continue
+            except BotoCoreError:
+                _backoff(attempt)
+                continue
+            consumed = sum(c.get("WriteCapacityUnits", 0) for c in response.get("ConsumedCapacity") or [])
+            return ApplyResult(True, (), int(consumed) or 2 * len(items))
+        raise TransientStoreError(
+            f"TransactWriteItems on {self.table} still failing after {SINK_ATTEMPTS} tries"
+        )
+
+    def _claim_put(self, claim: Claim, expires_at: int) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.table,
+                "Item": {
+                    TABLE_PARTITION_KEY: {"S": CLAIM_PREFIX + claim.cdr_id},
+                    TABLE_SORT_KEY: {"S": CLAIM_SORT_KEY},
+                    "owner": {"S": claim.position},
+                    TABLE_TTL_ATTRIBUTE: {"N": str(expires_at)},
+                },
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
+            }
+        }
+
+    def _update(self, key: ItemKey, vector: list[int], expires_at: int) -> dict[str, Any]:
+        values = {f":c{i}": {"N": str(v)} for i, v in enumerate(vector)}
+        values[":ttl"] = {"N": str(expires_at)}
+        values[":dim"] = {"S": key[0].split("#", 1)[0]}
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {TABLE_PARTITION_KEY: {"S": key[0]}, TABLE_SORT_KEY: {"S": key[1]}},
+                "UpdateExpression": _UPDATE_EXPRESSION,
+                "ExpressionAttributeNames": _UPDATE_NAMES,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def claim_owners(self, cdr_ids: Sequence[str]) -> dict[str, str]:
+        owners: dict[str, str] = {}
+        unique = list(dict.fromkeys(cdr_ids))
+        for start in range(0, len(unique), 100):
+            keys = [
+                {TABLE_PARTITION_KEY: {"S": CLAIM_PREFIX + i}, TABLE_SORT_KEY: {"S": CLAIM_SORT_KEY}}
+                for i in unique[start : start + 100]
+            ]
+            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            for attempt in range(SINK_ATTEMPTS):
+                try:
+                    response = self.dynamodb.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as exc:
+                    raise TransientStoreError(f"BatchGetItem on {self.table} failed: {exc}") from exc
+                for item in response.get("Responses", {}).get(self.table, []):
+                    owners[item[TABLE_PARTITION_KEY]["S"][len(CLAIM_PREFIX) :]] = item["owner"]["S"]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                _backoff(attempt)
+        return owners
+
+
+def _retry_subset(send: Callable[[list[int]], list[int]], count: int) -> list[int]:
+    """Call `send(indices)` (returns the failed ones) on the failed subset until none fail or we give up."""
+    pending = list(range(count))
+    for attempt in range(SINK_ATTEMPTS):
+        # A whole call that fails leaves every pending index pending: all of them are retried.
+        with contextlib.suppress(ClientError, BotoCoreError):
+            pending = send(pending)
+        if not pending:
+            return []
+        _backoff(attempt)
+    return pending
+
+
+class KinesisOutputStream:
+    def __init__(self, stream_name: str, kinesis: Any) -> None:
+        self.stream_name = stream_name
+        self.kinesis = kinesis
+
+    def put(self, records: Sequence[tuple[str, bytes]]) -> list[int]:
+        def send(indices: list[int]) -> list[int]:
+            failed: list[int] = []
+            for group in _groups(
+                indices,
+                [len(records[i][1]) + 256 for i in indices],
+                KINESIS_MAX_RECORDS_PER_PUT,
+                KINESIS_MAX_BYTES_PER_PUT,
+            ):
+                entries = [{"PartitionKey": records[i][0] or "-", "Data": records[i][1]} for i in group]
+                response = self.kinesis.put_records(StreamName=self.stream_name, Records=entries)
+                failed += [i for i, r in zip(group, response["Records"], strict=True) if r.get("ErrorCode")]
+            return failed
+
+        return _retry_subset(send, len(records))
+
+
+class SqsDeadLetterQueue:
+    def __init__(self, queue_url: str, sqs: Any) -> None:
+        self.queue_url = queue_url
+        self.sqs = sqs
+
+    def send(self, bodies: Sequence[bytes]) -> list[int]:
+        def send(indices: list[int]) -> list[int]:
+            failed: list[int] = []
+            for group in _groups(
+                indices, [len(bodies[i]) for i in indices], SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
+            ):
+                entries = [{"Id": str(i), "MessageBody": bodies[i].decode()} for i in group]
+                response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+                failed += [int(f["Id"]) for f in response.get("Failed") or []]
+            return sorted(failed)
+
+        return _retry_subset(send, len(bodies))
+
+
+def _groups(indices: list[int], sizes: list[int], max_count: int, max_bytes: int) -> list[list[int]]:
+    groups: list[list[int]] = []
+    group: list[int] = []
+    group_bytes = 0
+    for index, size in zip(indices, sizes, strict=True):
+        if group and (len(group) == max_count or group_bytes + size > max_bytes):
+            groups.append(group)
+            group, group_bytes = [], 0
+        group.append(index)
+        group_bytes += size
+    if group:
+        groups.append(group)
+    return groups
+
+
+class S3Archive:
+    def __init__(self, bucket: str, s3: Any) -> None:
+        self.bucket = bucket
+        self.s3 = s3
+
+    def put(self, key: str, body: bytes) -> None:
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType="application/x-ndjson",
+                ContentEncoding="gzip",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientStoreError(f"archive put s3://{self.bucket}/{key} failed: {exc}") from exc
+
+
+def aws_stores(config: PipelineConfig) -> Stores:
+    return Stores(
+        aggregates=DynamoAggregateStore(config.aggregates_table, client("dynamodb")),
+        archive=S3Archive(config.archive_bucket, client("s3")),
+        output=KinesisOutputStream(config.output_stream, client("kinesis")),
+        dlq=SqsDeadLetterQueue(config.dlq_url, client("sqs")),
+    )

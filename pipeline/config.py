@@ -1,0 +1,86 @@
+"""Handler configuration: environment variables read and validated once, at cold start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import phonenumbers
+
+from pipeline import constants as c
+from pipeline.errors import ConfigError
+
+DEFAULT_AGGREGATE_TTL_S = 7 * 24 * 3600
+DEFAULT_MAX_RECORD_BYTES = 64 * 1024
+DEFAULT_MAX_CLOCK_SKEW_S = 300
+DEFAULT_MAX_RECORD_AGE_DAYS = 30
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    input_stream_arn: str | None
+    output_stream: str
+    aggregates_table: str
+    archive_bucket: str
+    dlq_url: str
+    alert_bus: str | None
+    home_region: str
+    aggregate_ttl_s: int
+    max_record_bytes: int
+    max_clock_skew_s: int
+    max_record_age_days: int
+    log_level: str
+    metrics_namespace: str
+
+
+def _required(env: Mapping[str, str], name: str, what: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set: set it to {what} (the stack's outputs give the value).")
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={raw!r} is not an integer: set a whole number such as {default}."
+        ) from None
+    if value <= 0:
+        raise ConfigError(f"{name}={value} must be positive: set a whole number such as {default}.")
+    return value
+
+
+def load_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
+    """Build the configuration from `env` (default: the process environment); raise ConfigError if bad."""
+    env = os.environ if env is None else env
+    home_region = env.get(c.ENV_HOME_REGION, "US").strip().upper()
+    if home_region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(
+            f"{c.ENV_HOME_REGION}={home_region!r} is not a numbering-plan region: set an ISO 3166 alpha-2 "
+            "code such as US, GB or IN."
+        )
+    log_level = env.get(c.ENV_LOG_LEVEL, "INFO").strip().upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"{c.ENV_LOG_LEVEL}={log_level!r} is not one of {', '.join(LOG_LEVELS)}.")
+    return PipelineConfig(
+        input_stream_arn=env.get(c.ENV_INPUT_STREAM_ARN) or None,
+        output_stream=_required(env, c.ENV_OUTPUT_STREAM, "the output Kinesis stream name"),
+        aggregates_table=_required(env, c.ENV_AGGREGATES_TABLE, "the aggregates DynamoDB table name"),
+        archive_bucket=_required(env, c.ENV_ARCHIVE_BUCKET, "the archive S3 bucket name"),
+        dlq_url=_required(env, c.ENV_DLQ_URL, "the dead-letter SQS queue URL"),
+        alert_bus=env.get(c.ENV_ALERT_BUS) or None,
+        home_region=home_region,
+        aggregate_ttl_s=_positive_int(env, c.ENV_AGGREGATE_TTL_S, DEFAULT_AGGREGATE_TTL_S),
+        max_record_bytes=_positive_int(env, c.ENV_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_BYTES),
+        max_clock_skew_s=_positive_int(env, c.ENV_MAX_CLOCK_SKEW_S, DEFAULT_MAX_CLOCK_SKEW_S),
+        max_record_age_days=_positive_int(env, c.ENV_MAX_RECORD_AGE_DAYS, DEFAULT_MAX_RECORD_AGE_DAYS),
+        log_level=log_level,
+        metrics_namespace=env.get(c.ENV_METRICS_NAMESPACE) or c.DEFAULT_METRICS_NAMESPACE,
+    )

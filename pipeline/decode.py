@@ -1,0 +1,120 @@
+"""Payload decoding: sniff the format (JSON, KPL aggregate, CSV) and return the wire fields of one CDR.
+
+The result is a dict keyed by the v1 JSON field names (v2's renamed fields are mapped back), values as
+the wire gave them (CSV cells converted to int/bool by column); `validate` checks and types them.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+import orjson
+
+from pipeline.kpl import is_aggregate
+from pipeline.schema import CSV_COLUMNS, JSON_RENAMED_V2, SUPPORTED_SCHEMA_VERSIONS, ReasonCode
+
+Fields = dict[str, Any]
+
+INT_FIELDS = frozenset(
+    {"schema_version", "duration_s", "lac", "cell_id", "sequence", "bytes_up", "bytes_down"}
+)
+BOOL_FIELDS = frozenset({"last_partial", "roaming"})
+_TRUE = frozenset({"1", "true", "TRUE", "True"})
+_FALSE = frozenset({"0", "false", "FALSE", "False"})
+_V2_TO_V1 = {new: old for old, new in JSON_RENAMED_V2.items()}
+
+
+class Rejected(Exception):
+    """A record that cannot become a canonical CDR; it goes to the DLQ with `reason`."""
+
+    def __init__(self, reason: ReasonCode, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def sniff(payload: bytes) -> str:
+    """ "kpl", "json" or "csv" from the first bytes."""
+    if is_aggregate(payload):
+        return "kpl"
+    if payload.lstrip()[:1] == b"{":
+        return "json"
+    return "csv"
+
+
+def decode_payload(payload: bytes, max_record_bytes: int) -> tuple[str, Fields]:
+    """(source format, fields) of one non-aggregated payload; raises Rejected."""
+    if not payload:
+        raise Rejected(ReasonCode.EMPTY_RECORD, "payload is empty")
+    if len(payload) > max_record_bytes:
+        raise Rejected(ReasonCode.OVERSIZED_RECORD, f"{len(payload)} bytes > {max_record_bytes}")
+    if b"\x00" in payload:
+        raise Rejected(ReasonCode.BAD_ENCODING, "payload contains NUL bytes")
+    if sniff(payload) == "json":
+        return "json", _decode_json(payload)
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Rejected(ReasonCode.BAD_ENCODING, f"not UTF-8 at byte {exc.start}") from None
+    return "csv", _decode_csv(text)
+
+
+def _decode_json(payload: bytes) -> Fields:
+    try:
+        doc = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        reason = ReasonCode.BAD_ENCODING if "utf-8" in str(exc).lower() else ReasonCode.MALFORMED_PAYLOAD
+        raise Rejected(reason, f"invalid JSON: {str(exc)[:120]}") from None
+    if not isinstance(doc, dict):
+        raise Rejected(ReasonCode.MALFORMED_PAYLOAD, "JSON payload is not an object")
+    version = doc.get("schema_version")
+    if version is None:
+        raise Rejected(ReasonCode.MISSING_FIELD, "schema_version")
+    if type(version) is not int:
+        raise Rejected(
+            ReasonCode.BAD_TYPE, f"schema_version must be an integer, got {type(version).__name__}"
+        )
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise Rejected(ReasonCode.UNKNOWN_SCHEMA_VERSION, f"schema_version {version}")
+    if version == 2:
+        for new, old in _V2_TO_V1.items():
+            if new in doc:
+                doc[old] = doc.pop(new)
+    return doc
+
+
+def _cell(name: str, cell: str) -> Any:
+    if cell == "":
+        return None
+    if name in INT_FIELDS:
+        try:
+            return int(cell)
+        except ValueError:
+            raise Rejected(ReasonCode.BAD_TYPE, f"{name} must be an integer, got {cell[:40]!r}") from None
+    if name in BOOL_FIELDS:
+        if cell in _TRUE:
+            return True
+        if cell in _FALSE:
+            return False
+        raise Rejected(ReasonCode.BAD_TYPE, f"{name} must be 0 or 1, got {cell[:40]!r}")
+    return cell
+
+
+def _decode_csv(text: str) -> Fields:
+    line = text.rstrip("\r\n")
+    cells = next(csv.reader([line])) if '"' in line else line.split(",")
+    head = cells[0].strip()
+    if not head.isdigit():
+        raise Rejected(ReasonCode.MALFORMED_PAYLOAD, "neither JSON, KPL nor CSV with a schema version first")
+    version = int(head)
+    columns = CSV_COLUMNS.get(version)
+    if columns is None:
+        raise Rejected(ReasonCode.UNKNOWN_SCHEMA_VERSION, f"schema_version {version}")
+    if len(cells) != len(columns):
+        raise Rejected(
+            ReasonCode.MALFORMED_PAYLOAD, f"CSV v{version} needs {len(columns)} columns, got {len(cells)}"
+        )
+    fields = {_V2_TO_V1.get(name, name): _cell(name, cell) for name, cell in zip(columns, cells, strict=True)}
+    fields["schema_version"] = version
+    return fields

@@ -1,0 +1,76 @@
+"""Wire shapes leaving the handler: enriched CDR lines (output stream + archive) and DLQ messages."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import time
+from collections.abc import Sequence
+from typing import TypedDict
+
+import orjson
+
+from pipeline.events import Units
+from pipeline.schema import CanonicalCDR, ReasonCode
+
+# SQS: 256 KiB per message and per SendMessageBatch, 10 entries per call (AWS SQS quotas, 2024).
+# Lead: move to capacity/quotas.py.
+SQS_MAX_MESSAGE_BYTES = 256 * 1024
+SQS_MAX_BATCH_ENTRIES = 10
+# Leave room for the envelope around the base64 payload.
+_DLQ_PAYLOAD_BUDGET = (SQS_MAX_MESSAGE_BYTES - 4096) * 3 // 4
+
+
+class DlqMessage(TypedDict):
+    reason: str
+    detail: str
+    shard_id: str
+    sequence_number: str
+    sub_sequence_number: int | None  # the index inside a KPL aggregate, None for a plain record
+    partition_key: str
+    approximate_arrival_ms: int
+    event_source_arn: str
+    payload_b64: str
+    payload_bytes: int
+    payload_truncated: bool
+    dedup_key: str  # the unit's position: the same across re-deliveries
+
+
+def enriched_line(cdr: CanonicalCDR, position: str, arrival_ms: int) -> bytes:
+    """One NDJSON line: the canonical CDR plus where it came from; `dedup_key` is the cdr_id."""
+    return orjson.dumps({"dedup_key": cdr.cdr_id, "position": position, "arrival_ms": arrival_ms, "cdr": cdr})
+
+
+def dlq_message(units: Units, index: int, reason: ReasonCode, detail: str) -> bytes:
+    payload = units.payload[index]
+    truncated = len(payload) > _DLQ_PAYLOAD_BUDGET
+    message: DlqMessage = {
+        "reason": reason.value,
+        "detail": detail,  # the DLQ holds the payload anyway; scrubbing is for logs
+        "shard_id": units.shard_id[index],
+        "sequence_number": units.sequence_number[index],
+        "sub_sequence_number": units.sub_sequence[index],
+        "partition_key": units.partition_key[index],
+        "approximate_arrival_ms": units.arrival_ms[index],
+        "event_source_arn": units.event_source_arn,
+        "payload_b64": base64.b64encode(payload[:_DLQ_PAYLOAD_BUDGET]).decode(),
+        "payload_bytes": len(payload),
+        "payload_truncated": truncated,
+        "dedup_key": units.position(index),
+    }
+    return orjson.dumps(message)
+
+
+def archive_key(units: Units, indices: Sequence[int]) -> str:
+    """Deterministic per (shard, first, last sequence): a retry of the same records overwrites it."""
+    first, last = indices[0], indices[-1]
+    hour = time.strftime("%Y/%m/%d/%H", time.gmtime(units.arrival_ms[first] // 1000))
+    return (
+        f"cdr/{hour}/{units.shard_id[first]}/"
+        f"{units.sequence_number[first]}-{units.sequence_number[last]}.ndjson.gz"
+    )
+
+
+def archive_body(lines: Sequence[bytes]) -> bytes:
+    # mtime=0: identical records give identical bytes, so an overwrite is a no-op.
+    return gzip.compress(b"\n".join(lines) + b"\n", compresslevel=1, mtime=0)

@@ -1,0 +1,127 @@
+"""The Kinesis event as the handler sees it: one unit per CDR payload, KPL aggregates expanded.
+
+Units are kept in parallel lists (no object per record) in Kinesis order: record order, then
+sub-sequence. A unit's position "<shard>/<sequence>/<sub-sequence>" identifies it across re-deliveries.
+"""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from pipeline import ber
+from pipeline.kpl import KplError, deaggregate, is_aggregate
+from pipeline.schema import ReasonCode
+
+
+class KinesisData(TypedDict, total=False):
+    data: str
+    sequenceNumber: str
+    partitionKey: str
+    approximateArrivalTimestamp: float
+
+
+class KinesisEventRecord(TypedDict, total=False):
+    kinesis: KinesisData
+    eventID: str  # "shardId-000000000000:<sequence number>"
+    eventSourceARN: str
+
+
+@dataclass(slots=True)
+class Units:
+    shard_id: list[str] = field(default_factory=list)
+    sequence_number: list[str] = field(default_factory=list)
+    sub_sequence: list[int | None] = field(default_factory=list)
+    partition_key: list[str] = field(default_factory=list)
+    arrival_ms: list[int] = field(default_factory=list)
+    payload: list[bytes] = field(default_factory=list)
+    is_kpl: list[bool] = field(default_factory=list)
+    # A unit decided at expansion time (corrupt aggregate, undecodable base64): (reason, detail).
+    early_reject: dict[int, tuple[ReasonCode, str]] = field(default_factory=dict)
+    # A unit already decoded at expansion time (a BER CDR): (source format, wire fields).
+    pre_decoded: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    # File-level findings that are not records (e.g. a 32.297 header reporting lost CDRs), for logs.
+    notices: list[str] = field(default_factory=list)
+    event_source_arn: str = ""
+
+    def __len__(self) -> int:
+        return len(self.payload)
+
+    def position(self, index: int) -> str:
+        sub = self.sub_sequence[index]
+        return f"{self.shard_id[index]}/{self.sequence_number[index]}/{'' if sub is None else sub}"
+
+    def _add(
+        self, shard: str, seq: str, sub: int | None, key: str, arrival: int, data: bytes, kpl: bool
+    ) -> int:
+        self.shard_id.append(shard)
+        self.sequence_number.append(seq)
+        self.sub_sequence.append(sub)
+        self.partition_key.append(key)
+        self.arrival_ms.append(arrival)
+        self.payload.append(data)
+        self.is_kpl.append(kpl)
+        return len(self.payload) - 1
+
+
+def expand(event: dict[str, Any], home_region: str = "US") -> Units:
+    """The units of a Kinesis event, KPL aggregates and 32.297 BER chunks expanded into their CDRs."""
+    units = Units()
+    for record in event.get("Records") or ():
+        kinesis = record.get("kinesis") or {}
+        seq = str(kinesis.get("sequenceNumber", ""))
+        shard = str(record.get("eventID", "")).split(":", 1)[0] or "shardId-unknown"
+        units.event_source_arn = units.event_source_arn or str(record.get("eventSourceARN", ""))
+        key = str(kinesis.get("partitionKey", ""))
+        arrival_ms = int(float(kinesis.get("approximateArrivalTimestamp", 0.0)) * 1000)
+        try:
+            # strict_mode: the C check, instead of b64decode(validate=True)'s regex over the payload.
+            payload = binascii.a2b_base64(kinesis.get("data", ""), strict_mode=True)
+        except (binascii.Error, ValueError):
+            index = units._add(shard, seq, None, key, arrival_ms, b"", False)
+            units.early_reject[index] = (ReasonCode.MALFORMED_PAYLOAD, "record data is not base64")
+            continue
+        if ber.looks_like_ber(payload):
+            _expand_ber(units, shard, seq, key, arrival_ms, payload, home_region)
+            continue
+        if not is_aggregate(payload):
+            units._add(shard, seq, None, key, arrival_ms, payload, False)
+            continue
+        try:
+            subs = deaggregate(payload)
+        except KplError as exc:
+            index = units._add(shard, seq, None, key, arrival_ms, payload, True)
+            units.early_reject[index] = (ReasonCode.CORRUPT_AGGREGATE, str(exc))
+            continue
+        for sub_index, sub in enumerate(subs):
+            units._add(shard, seq, sub_index, sub.partition_key, arrival_ms, sub.data, True)
+    return units
+
+
+def _expand_ber(
+    units: Units, shard: str, seq: str, key: str, arrival_ms: int, payload: bytes, home_region: str
+) -> None:
+    """One unit per CDR of a BER record or 32.297 chunk; a corrupt CDR is rejected alone."""
+    results = ber.decode_ber(payload, home_region=home_region)
+    per_cdr = [r for r in results if r.index != ber.FILE_LEVEL_INDEX]
+    file_level = [r for r in results if isinstance(r, ber.BerRejected) and r.is_file_level]
+    if not per_cdr:
+        # Nothing decodable inside: the Kinesis record itself goes to the DLQ with the file-level reason.
+        index = units._add(shard, seq, None, key, arrival_ms, payload, False)
+        reason, detail = (
+            (file_level[0].reason, file_level[0].detail)
+            if file_level
+            else (ReasonCode.BER_DECODE_ERROR, "no CDR found in the BER payload")
+        )
+        units.early_reject[index] = (reason, detail)
+        return
+    units.notices.extend(f"{shard}/{seq}: {r.reason}: {r.detail}" for r in file_level)
+    single = len(per_cdr) == 1 and per_cdr[0].index == 0 and not file_level
+    for result in per_cdr:
+        sub = None if single else result.index
+        index = units._add(shard, seq, sub, key, arrival_ms, payload, False)
+        if isinstance(result, ber.BerRejected):
+            units.early_reject[index] = (result.reason, f"CDR {result.index} of the chunk: {result.detail}")
+        else:
+            units.pre_decoded[index] = ("ber", ber.to_wire_fields(result.fields))

@@ -1,0 +1,67 @@
+"""The Lambda entry point: configuration and clients built once per cold start, then one batch per call."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pipeline.config import PipelineConfig, load_config
+from pipeline.observability import JsonLogger, emf_line
+from pipeline.processor import BatchOutcome, BatchProcessor
+from pipeline.stores import Stores
+
+_processor: BatchProcessor | None = None
+_logger: JsonLogger | None = None
+
+
+def configure(config: PipelineConfig | None = None, stores: Stores | None = None) -> BatchProcessor:
+    """Build (or replace, for tests and benchmarks) the processor the handler uses."""
+    global _processor, _logger
+    config = config or load_config()
+    if stores is None:
+        from pipeline.aws_stores import aws_stores  # boto3 import only when AWS stores are used
+
+        stores = aws_stores(config)
+    _processor = BatchProcessor(config, stores)
+    _logger = JsonLogger(config.log_level)
+    return _processor
+
+
+def metrics_line(outcome: BatchOutcome, processing_ms: float, namespace: str) -> bytes:
+    counts: dict[str, int | float] = {
+        "RecordsIn": outcome.records_in,
+        "RecordsOk": len(outcome.latencies_ms),
+        "RecordsRejected": sum(outcome.rejected.values()),
+        "RecordsReplayed": outcome.replayed,
+        "RecordsDeferred": outcome.deferred,
+        "ProcessingMs": round(processing_ms, 3),
+        "DynamoWrites": outcome.dynamo_writes,
+        "DynamoWriteUnits": outcome.dynamo_write_units,
+    }
+    counts.update({f"RecordsRejected_{reason}": n for reason, n in sorted(outcome.rejected.items())})
+    return emf_line(namespace, counts, outcome.latencies_ms, int(time.time() * 1000))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+    processor = _processor or configure()
+    assert _logger is not None
+    started = time.perf_counter()
+    outcome = processor.process(event)
+    processing_ms = (time.perf_counter() - started) * 1000
+    print(metrics_line(outcome, processing_ms, processor.config.metrics_namespace).decode(), flush=True)
+    level = "WARNING" if outcome.failed_sequence_numbers or outcome.rejected else "INFO"
+    _logger.log(
+        level,
+        "batch processed",
+        request_id=getattr(context, "aws_request_id", None),
+        records_in=outcome.records_in,
+        applied=outcome.applied,
+        replayed=outcome.replayed,
+        rejected=dict(outcome.rejected),
+        deferred=outcome.deferred,
+        failed_items=len(outcome.failed_sequence_numbers),
+        processing_ms=round(processing_ms, 3),
+    )
+    for notice in outcome.notices:
+        _logger.log("WARNING", "input file notice", notice=notice)
+    return outcome.response()

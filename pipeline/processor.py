@@ -1,0 +1,196 @@
+"""One batch, end to end: decode, validate, apply aggregates exactly once, emit, account for every record.
+
+Every unit ends in exactly one place: applied (or found already applied) and emitted, rejected to the DLQ,
+or — only for transient store failures — left for Lambda to re-deliver (batchItemFailures).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.aggregate import Chunk, build_chunks
+from pipeline.config import PipelineConfig
+from pipeline.decode import Rejected, decode_payload
+from pipeline.emit import archive_body, archive_key, dlq_message, enriched_line
+from pipeline.errors import TransientStoreError
+from pipeline.events import Units, expand
+from pipeline.schema import CanonicalCDR, ReasonCode
+from pipeline.stores import Stores
+from pipeline.validate import Limits, to_canonical
+
+MAX_CONFLICT_ROUNDS = 3  # claim conflicts resolved per chunk before it counts as transient
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What happened to each unit; `failed_sequence_numbers` is what Lambda should re-deliver."""
+
+    records_in: int = 0
+    applied: int = 0
+    replayed: int = 0  # already applied by an earlier delivery of the same Kinesis record
+    rejected: Counter[str] = field(default_factory=Counter)
+    deferred: int = 0  # left for re-delivery after a transient failure
+    failed_sequence_numbers: list[str] = field(default_factory=list)
+    dynamo_writes: int = 0
+    dynamo_write_units: int = 0
+    latencies_ms: list[int] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # file-level findings (e.g. 32.297 lost CDRs)
+
+    def response(self) -> dict[str, list[dict[str, str]]]:
+        return {"batchItemFailures": [{"itemIdentifier": seq} for seq in self.failed_sequence_numbers]}
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The working state of one invocation, indexed by unit."""
+
+    units: Units
+    cdrs: list[CanonicalCDR | None]
+    positions: list[str]
+    rejects: dict[int, tuple[ReasonCode, str]]
+    outcome: BatchOutcome
+
+    def chunks(self, indices: list[int]) -> list[Chunk]:
+        return build_chunks(self.cdrs, self.positions, indices)  # type: ignore[arg-type]
+
+    def reject(self, index: int, reason: ReasonCode, detail: str) -> None:
+        self.rejects[index] = (reason, detail)
+        self.cdrs[index] = None
+
+
+class BatchProcessor:
+    def __init__(self, config: PipelineConfig, stores: Stores) -> None:
+        self.config = config
+        self.stores = stores
+
+    def process(self, event: dict[str, Any], now_ms: int | None = None) -> BatchOutcome:
+        batch = self._decode(
+            expand(event, self.config.home_region), int(time.time() * 1000) if now_ms is None else now_ms
+        )
+        failure_point = self._apply(batch)
+        failure_point = self._emit(batch, failure_point)
+        self._account(batch, failure_point)
+        return batch.outcome
+
+    def _decode(self, units: Units, now_ms: int) -> _Batch:
+        config = self.config
+        limits = Limits(
+            config.home_region,
+            now_ms,
+            config.max_clock_skew_s * 1000,
+            config.max_record_age_days * 86_400_000,
+        )
+        count = len(units)
+        batch = _Batch(
+            units,
+            [None] * count,
+            [units.position(i) for i in range(count)],
+            dict(units.early_reject),
+            BatchOutcome(records_in=count, notices=list(units.notices)),
+        )
+        seen: dict[str, int] = {}
+        for i in range(count):
+            if i in batch.rejects:
+                continue
+            try:
+                pre_decoded = units.pre_decoded.get(i)
+                source_format, fields = pre_decoded or decode_payload(
+                    units.payload[i], config.max_record_bytes
+                )
+                cdr = to_canonical(
+                    fields, "kpl+" + source_format if units.is_kpl[i] else source_format, limits
+                )
+            except Rejected as rejected:
+                batch.reject(i, rejected.reason, rejected.detail)
+                continue
+            first = seen.setdefault(cdr.cdr_id, i)
+            if first != i:
+                batch.reject(
+                    i, ReasonCode.DUPLICATE_CDR, f"same cdr_id as {batch.positions[first]} in this batch"
+                )
+                continue
+            batch.cdrs[i] = cdr
+        return batch
+
+    def _apply(self, batch: _Batch) -> int:
+        """Apply chunks in Kinesis order; the first unit of a chunk that fails transiently is returned."""
+        ttl_s = self.config.aggregate_ttl_s
+        outcome = batch.outcome
+        for chunk in batch.chunks([i for i, cdr in enumerate(batch.cdrs) if cdr is not None]):
+            for _ in range(MAX_CONFLICT_ROUNDS):
+                expires = {key: minute_s + 60 + ttl_s for key, minute_s in chunk.minute_s.items()}
+                try:
+                    result = self.stores.aggregates.apply(chunk.claims, chunk.deltas, expires)
+                except TransientStoreError:
+                    return chunk.indices[0]
+                if result.committed:
+                    outcome.applied += len(chunk.indices)
+                    outcome.dynamo_writes += len(chunk.claims) + len(chunk.deltas)
+                    outcome.dynamo_write_units += result.write_units
+                    break
+                try:
+                    chunk = self._resolve_conflicts(batch, chunk, result.conflicting_claims)
+                except TransientStoreError:
+                    return chunk.indices[0]
+                if not chunk.indices:
+                    break
+            else:
+                return chunk.indices[0]
+        return len(batch.units)
+
+    def _resolve_conflicts(self, batch: _Batch, chunk: Chunk, conflicting: tuple[int, ...]) -> Chunk:
+        """Claims that existed: our own position = already applied (replay); another = a source duplicate."""
+        owners = self.stores.aggregates.claim_owners([chunk.claims[j].cdr_id for j in conflicting])
+        settled: set[int] = set()
+        for j in conflicting:
+            index, claim = chunk.indices[j], chunk.claims[j]
+            owner = owners.get(claim.cdr_id)
+            if owner == claim.position:
+                batch.outcome.replayed += 1
+                settled.add(index)
+            elif owner is not None:
+                batch.reject(index, ReasonCode.DUPLICATE_CDR, f"cdr_id already accounted for by {owner}")
+                settled.add(index)
+        # An owner that vanished (claim expired meanwhile) stays pending and is retried.
+        rebuilt = batch.chunks([i for i in chunk.indices if i not in settled])
+        return rebuilt[0] if rebuilt else Chunk()
+
+    def _emit(self, batch: _Batch, failure_point: int) -> int:
+        """Output stream, archive and DLQ for the units before `failure_point`; returns the new point."""
+        units, cdrs = batch.units, batch.cdrs
+        good = [i for i in range(failure_point) if cdrs[i] is not None]
+        positions, arrival_ms = batch.positions, units.arrival_ms
+        lines = [enriched_line(cdrs[i], positions[i], arrival_ms[i]) for i in good]  # type: ignore[arg-type]
+        if good:
+            failed = self.stores.output.put([(units.partition_key[i], lines[k]) for k, i in enumerate(good)])
+            if failed:
+                failure_point = min(failure_point, good[failed[0]])
+            try:
+                self.stores.archive.put(archive_key(units, good), archive_body(lines))
+            except TransientStoreError:
+                failure_point = min(failure_point, good[0])
+        bad = sorted(i for i in batch.rejects if i < failure_point)
+        if bad:
+            failed = self.stores.dlq.send([dlq_message(units, i, *batch.rejects[i]) for i in bad])
+            if failed:
+                failure_point = min(failure_point, bad[failed[0]])
+        return failure_point
+
+    def _account(self, batch: _Batch, failure_point: int) -> None:
+        units, outcome = batch.units, batch.outcome
+        end_ms = int(time.time() * 1000)
+        for i in range(failure_point):
+            if i in batch.rejects:
+                outcome.rejected[batch.rejects[i][0].value] += 1
+            else:
+                outcome.latencies_ms.append(end_ms - units.arrival_ms[i])
+        outcome.deferred = len(units) - failure_point
+        failed: list[str] = []
+        for i in range(failure_point, len(units)):
+            seq = units.sequence_number[i]
+            if not failed or failed[-1] != seq:
+                failed.append(seq)
+        outcome.failed_sequence_numbers = failed

@@ -1,0 +1,224 @@
+"""What a report says, independent of its format: headline facts and tables, as plain strings.
+
+html.py and markdown.py only lay these out, so the HTML report and the pull-request comment agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from reports.scrub import scrub
+from reports.summary import Candidate, Summary
+
+# Recommendation key -> the infra/pipeline.yaml parameter it sets (names from the template contract).
+DEPLOY_PARAMETERS: tuple[tuple[str, str, str], ...] = (
+    ("shards", "ShardCount", "shards"),
+    ("parallelization_factor", "ParallelizationFactor", "parallelization factor"),
+    ("batch_size", "BatchSize", "batch size (records)"),
+    ("batching_window_s", "MaximumBatchingWindowInSeconds", "batching window (s)"),
+    ("memory_mb", "MemorySize", "memory (MB)"),
+    ("architecture", "Architecture", "architecture"),
+    ("stream_mode", "StreamMode", "stream mode"),
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: Sequence[tuple[str, ...]]
+
+
+def num(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def pct(ratio: float) -> str:
+    return f"{ratio * 100:.1f}%"
+
+
+def headline(summary: Summary) -> list[tuple[str, str]]:
+    rec = summary["recommendation"]
+    throughput = summary["throughput"]
+    error = summary["model_error"]
+    return [
+        (
+            "Measured saturation point",
+            f"{num(throughput['saturation_rps'])} records/s "
+            f"(offered up to {num(max(summary['profile']['steps'], default=0))})",
+        ),
+        (
+            "Sustained accepted",
+            f"{num(throughput['sustained_accepted_rps'])} records/s, "
+            f"throttle ratio {pct(summary['throttle_ratio'])}",
+        ),
+        (
+            "Recommendation",
+            f"{rec['shards']} shards, parallelization factor {rec['parallelization_factor']}, "
+            f"batch {rec['batch_size']}, window {rec['batching_window_s']:g} s, {rec['memory_mb']} MB "
+            f"{rec['architecture']}: ${num(rec['monthly_cost_usd'], 2)}/month",
+        ),
+        ("Binding constraint", rec["binding_constraint"]),
+        (
+            "Predicted vs measured",
+            f"median error {pct(error['median_ape'])}, worst {pct(error['max_ape'])} "
+            f"over {len(error['per_step'])} steps",
+        ),
+        ("Cost per million CDRs", f"${num(summary['cost_per_million_cdrs_usd'], 3)}"),
+    ]
+
+
+def recommendation_table(summary: Summary) -> Table:
+    rec = summary["recommendation"]
+    rows = [(label, str(rec[key]), parameter) for key, parameter, label in DEPLOY_PARAMETERS]  # type: ignore[literal-required]
+    rows.append(("consumer mode", rec["consumer_mode"], "-"))
+    return Table(("setting", "value", "template parameter"), rows)
+
+
+def parameter_overrides(summary: Summary) -> str:
+    """The `--parameter-overrides` to deploy the recommendation with infra/pipeline.yaml."""
+    rec = summary["recommendation"]
+    return " ".join(f"{parameter}={rec[key]}" for key, parameter, _ in DEPLOY_PARAMETERS)  # type: ignore[literal-required]
+
+
+def cost_table(summary: Summary) -> Table:
+    rec = summary["recommendation"]
+    rows = [(name, f"${num(usd, 2)}") for name, usd in sorted(rec["cost_breakdown_usd"].items())]
+    rows.append(("total per month", f"${num(rec['monthly_cost_usd'], 2)}"))
+    return Table(("cost item", "USD/month"), rows)
+
+
+def _candidate_row(label: str, candidate: Candidate) -> tuple[str, ...]:
+    return (
+        label,
+        str(candidate["shards"]),
+        str(candidate["parallelization_factor"]),
+        str(candidate["batch_size"]),
+        f"{candidate['batching_window_s']:g}",
+        str(candidate["memory_mb"]),
+        f"${num(candidate['monthly_cost_usd'], 2)}",
+    )
+
+
+def alternatives_table(summary: Summary) -> Table:
+    rec = summary["recommendation"]
+    rows = [_candidate_row("recommended", rec)]
+    rows += [_candidate_row(f"runner-up {i + 1}", c) for i, c in enumerate(rec["runner_ups"])]
+    rows.append(_candidate_row("at +50% load", rec["at_plus_50pct"]))
+    return Table(("option", "shards", "PF", "batch", "window (s)", "memory (MB)", "USD/month"), rows)
+
+
+def slo_line(summary: Summary) -> str:
+    slo = summary["recommendation"]["slo"]
+    path = " → ".join(
+        f"{p['from_shards']}→{p['to_shards']}" for p in summary["recommendation"]["resharding_path"]
+    )
+    text = (
+        f"SLO: end-to-end p99 ≤ {num(slo['e2e_p99_ms'])} ms, "
+        f"IteratorAge max ≤ {num(slo['iterator_age_max_ms'])} ms, "
+        f"headroom ×{slo['headroom_factor']:g}."
+    )
+    return f"{text} Resharding path: {path}." if path else text
+
+
+def steps_table(summary: Summary) -> Table:
+    rows = [
+        (
+            str(s["step"]),
+            num(s["rate_rps"]),
+            num(s["offered_rps"], 1),
+            num(s["accepted_rps"], 1),
+            num(s["throttled_rps"], 1),
+            num(s["iterator_age_p99_ms"]),
+            num(s["e2e_p50_ms"]),
+            num(s["e2e_p99_ms"]),
+        )
+        for s in summary["steps"]
+    ]
+    headers = (
+        "step",
+        "target rec/s",
+        "offered",
+        "accepted",
+        "throttled",
+        "IteratorAge p99 ms",
+        "e2e p50 ms",
+        "e2e p99 ms",
+    )
+    return Table(headers, rows)
+
+
+def model_error_table(summary: Summary) -> Table:
+    rows = [
+        (
+            str(e["step"]),
+            num(e["rate_rps"]),
+            num(e["predicted_iterator_age_p99_ms"]),
+            num(e["measured_iterator_age_p99_ms"]),
+            pct(e["ape_iterator_age"]),
+            num(e["predicted_e2e_p99_ms"]),
+            num(e["measured_e2e_p99_ms"]),
+            pct(e["ape_e2e"]),
+        )
+        for e in summary["model_error"]["per_step"]
+    ]
+    headers = (
+        "step",
+        "rec/s",
+        "age p99 predicted",
+        "measured",
+        "error",
+        "e2e p99 predicted",
+        "measured",
+        "error",
+    )
+    return Table(headers, rows)
+
+
+def measurements_table(summary: Summary) -> Table:
+    rows = []
+    for label, key in (
+        ("put latency", "put_latency_ms"),
+        ("IteratorAge", "iterator_age_ms"),
+        ("end-to-end latency", "e2e_latency_ms"),
+    ):
+        p = summary[key]  # type: ignore[literal-required]
+        rows.append((label, num(p["p50"]), num(p["p90"]), num(p["p99"]), num(p["max"]), "-"))
+    duration = summary["handler_duration_ms"]
+    rows.append(
+        ("handler duration", num(duration["p50"]), "-", num(duration["p99"]), "-", num(duration["mean"]))
+    )
+    return Table(("ms", "p50", "p90", "p99", "max", "mean"), rows)
+
+
+def service_time_line(summary: Summary) -> str:
+    m = summary["service_time_model"]
+    return (
+        f"Service time fit: {m['a_ms']:.1f} ms + {m['b_ms_per_record']:.3f} ms/record "
+        f"+ {m['c_ms_per_kib']:.3f} ms/KiB "
+        f"(R² {m['r2']:.2f}, {m['n_invocations']:,} invocations)."
+    )
+
+
+def metadata_table(summary: Summary) -> Table:
+    target = scrub(summary["target"])
+    profile = summary["profile"]
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(summary["versions"].items()) if v)
+    rows = [
+        ("run", summary["run_id"]),
+        ("started / finished", f"{summary['started_at']} / {summary['finished_at']}"),
+        ("target", f"{target['name']} ({target['region']}{', local' if target['is_local'] else ''})"),
+        ("endpoint", str(target["endpoint_url"] or "AWS default")),
+        (
+            "profile",
+            f"{profile['name']} ({profile['shape']}: {', '.join(f'{r:g}' for r in profile['steps'])} rec/s)",
+        ),
+        ("versions", versions),
+        ("git commit", summary["git_commit"] or "unknown"),
+    ]
+    return Table(("", ""), rows)
+
+
+def config_json(summary: Summary) -> str:
+    return json.dumps(scrub(summary["config"]), indent=2, sort_keys=True)

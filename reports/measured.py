@@ -1,0 +1,151 @@
+"""The measured blocks of summary.json, computed from a run's data tables (load_seconds, invocations).
+
+Definitions (docs/report.md says the same):
+- a step's rates are the means of its seconds; the run's rates are totals over the load's seconds;
+- saturation_rps is the highest per-step accepted rate: the throughput ceiling the run reached (a lower bound
+  when no step throttled);
+- sustained_accepted_rps is the highest per-step accepted rate among "healthy" steps: throttle ratio at most
+  1 % and IteratorAge p99 within the SLO. It is what the release gate watches;
+- end-to-end percentiles come from per-invocation summaries (e2e_p50_ms, e2e_p99_ms, e2e_max_ms) weighted by
+  batch size: an approximation of per-record percentiles that errs high for p99.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reports.summary import HandlerDuration, ModelError, ModelErrorStep, Percentiles, Step, Throughput
+
+HEALTHY_THROTTLE_RATIO = 0.01
+# AWS prices a month as 730 hours; capacity/quotas.py is the home of this number once it lands.
+HOURS_PER_MONTH = 730
+# An APE against a ~0 ms measurement is meaningless; measure errors against at least this much.
+_APE_FLOOR_MS = 1.0
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    if values.size == 0:
+        return 0.0
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    index = int(np.searchsorted(cumulative, q * cumulative[-1], side="left"))
+    return float(values[order][min(index, values.size - 1)])
+
+
+def percentiles(values: Sequence[float] | np.ndarray) -> Percentiles:
+    array = np.asarray(values, dtype=float)
+    if array.size == 0:
+        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
+    p50, p90, p99 = np.percentile(array, [50, 90, 99])
+    return {"p50": float(p50), "p90": float(p90), "p99": float(p99), "max": float(array.max())}
+
+
+def e2e_percentiles(invocations: pd.DataFrame) -> Percentiles:
+    weights = invocations["batch_records"].to_numpy(dtype=float)
+    return {
+        "p50": _weighted_quantile(invocations["e2e_p50_ms"].to_numpy(dtype=float), weights, 0.5),
+        "p90": _weighted_quantile(invocations["e2e_p99_ms"].to_numpy(dtype=float), weights, 0.9),
+        "p99": _weighted_quantile(invocations["e2e_p99_ms"].to_numpy(dtype=float), weights, 0.99),
+        "max": float(invocations["e2e_max_ms"].max()) if not invocations.empty else 0.0,
+    }
+
+
+def handler_duration(invocations: pd.DataFrame) -> HandlerDuration:
+    durations = invocations["duration_ms"].to_numpy(dtype=float)
+    if durations.size == 0:
+        return {"p50": 0.0, "p99": 0.0, "mean": 0.0}
+    p50, p99 = np.percentile(durations, [50, 99])
+    return {"p50": float(p50), "p99": float(p99), "mean": float(durations.mean())}
+
+
+def steps(load_seconds: pd.DataFrame, invocations: pd.DataFrame) -> list[Step]:
+    result: list[Step] = []
+    for _, group in load_seconds.groupby("step", sort=True):
+        start_s, end_s = float(group["epoch_s"].min()), float(group["epoch_s"].max()) + 1
+        started_ms = invocations["start_epoch_ms"]
+        inside = invocations[(started_ms >= start_s * 1000) & (started_ms < end_s * 1000)]
+        e2e = e2e_percentiles(inside)
+        ages = inside["iterator_age_ms"].to_numpy(dtype=float)
+        result.append(
+            {
+                "step": int(group["step"].iloc[0]),
+                "rate_rps": float(group["target_rps"].iloc[0]),
+                "start_epoch_s": start_s,
+                "end_epoch_s": end_s,
+                "offered_rps": float(group["offered"].mean()),
+                "accepted_rps": float(group["accepted"].mean()),
+                "throttled_rps": float(group["throttled"].mean()),
+                "iterator_age_p99_ms": float(np.percentile(ages, 99)) if ages.size else 0.0,
+                "e2e_p50_ms": e2e["p50"],
+                "e2e_p99_ms": max(e2e["p99"], e2e["p50"]),
+            }
+        )
+    return result
+
+
+def throughput(load_seconds: pd.DataFrame, step_rows: list[Step], iterator_age_slo_ms: float) -> Throughput:
+    seconds = max(len(load_seconds), 1)
+    healthy = [
+        s["accepted_rps"]
+        for s in step_rows
+        if s["throttled_rps"] <= HEALTHY_THROTTLE_RATIO * max(s["offered_rps"], 1e-9)
+        and s["iterator_age_p99_ms"] <= iterator_age_slo_ms
+    ]
+    return {
+        "offered_rps": float(load_seconds["offered"].sum()) / seconds,
+        "accepted_rps": float(load_seconds["accepted"].sum()) / seconds,
+        "throttled_rps": float(load_seconds["throttled"].sum()) / seconds,
+        "sustained_accepted_rps": max(healthy, default=0.0),
+        "saturation_rps": max((s["accepted_rps"] for s in step_rows), default=0.0),
+    }
+
+
+def throttle_ratio(load_seconds: pd.DataFrame) -> float:
+    offered = float(load_seconds["offered"].sum())
+    return float(load_seconds["throttled"].sum()) / offered if offered > 0 else 0.0
+
+
+def model_error(predictions: Sequence[Mapping[str, Any]], step_rows: list[Step]) -> ModelError:
+    """Per-step absolute percentage errors of the model's predictions (keyed by step) vs the measurements.
+
+    Each prediction: {step, predicted_iterator_age_p99_ms, predicted_e2e_p99_ms}.
+    """
+    measured = {s["step"]: s for s in step_rows}
+    per_step: list[ModelErrorStep] = []
+    for prediction in predictions:
+        step = measured.get(int(prediction["step"]))
+        if step is None:
+            continue
+        age, e2e = (
+            float(prediction["predicted_iterator_age_p99_ms"]),
+            float(prediction["predicted_e2e_p99_ms"]),
+        )
+        per_step.append(
+            {
+                "step": step["step"],
+                "rate_rps": step["rate_rps"],
+                "predicted_iterator_age_p99_ms": age,
+                "measured_iterator_age_p99_ms": step["iterator_age_p99_ms"],
+                "predicted_e2e_p99_ms": e2e,
+                "measured_e2e_p99_ms": step["e2e_p99_ms"],
+                "ape_iterator_age": abs(age - step["iterator_age_p99_ms"])
+                / max(step["iterator_age_p99_ms"], _APE_FLOOR_MS),
+                "ape_e2e": abs(e2e - step["e2e_p99_ms"]) / max(step["e2e_p99_ms"], _APE_FLOOR_MS),
+            }
+        )
+    apes = [e["ape_iterator_age"] for e in per_step] + [e["ape_e2e"] for e in per_step]
+    return {
+        "per_step": per_step,
+        "median_ape": float(np.median(apes)) if apes else 0.0,
+        "max_ape": max(apes, default=0.0),
+    }
+
+
+def cost_per_million_cdrs(monthly_cost_usd: float, records_per_s: float) -> float:
+    """What a million CDRs cost at a steady `records_per_s` with the recommended deployment."""
+    monthly_records = records_per_s * HOURS_PER_MONTH * 3600
+    return monthly_cost_usd / monthly_records * 1e6 if monthly_records > 0 else 0.0

@@ -1,0 +1,213 @@
+"""The summary.json wire shape of a run (schema "cdrcap.summary/1") as TypedDicts, and its validation.
+
+The TypedDicts are the contract in /work/shared contracts: `validate_summary` walks them, so the schema is
+written once. Keys beyond the contract are allowed (forward compatible); missing or ill-typed ones are not.
+"""
+
+import json
+from pathlib import Path
+from typing import Any, NotRequired, TypedDict, cast
+
+from reports import SUMMARY_SCHEMA
+from reports.errors import ReportInputError
+from reports.sanity import sanity_problems
+from reports.typecheck import type_problems
+
+
+class TargetInfo(TypedDict):
+    name: str
+    region: str
+    is_local: bool
+    endpoint_url: str | None
+
+
+class ProfileInfo(TypedDict):
+    name: str
+    shape: str
+    steps: list[float]
+    record_bytes: float
+
+
+class Throughput(TypedDict):
+    offered_rps: float
+    accepted_rps: float
+    throttled_rps: float
+    sustained_accepted_rps: float
+    saturation_rps: float
+
+
+class Percentiles(TypedDict):
+    p50: float
+    p90: float
+    p99: float
+    max: float
+
+
+class HandlerDuration(TypedDict):
+    p50: float
+    p99: float
+    mean: float
+
+
+class ServiceTimeModel(TypedDict):
+    a_ms: float
+    b_ms_per_record: float
+    c_ms_per_kib: float
+    r2: float
+    n_invocations: int
+
+
+class Predicted(TypedDict):
+    iterator_age_p99_ms: float
+    iterator_age_max_ms: float
+    e2e_latency_p50_ms: float
+    e2e_latency_p99_ms: float
+    utilisation: float
+
+
+class Slo(TypedDict):
+    e2e_p99_ms: float
+    iterator_age_max_ms: float
+    headroom_factor: float
+
+
+class ReshardStep(TypedDict):
+    from_shards: int
+    to_shards: int
+
+
+class CostCurvePoint(TypedDict):
+    """One candidate the planner priced: the cost-vs-shards plot draws these (reports' own addition)."""
+
+    shards: int
+    monthly_cost_usd: float
+    feasible: bool
+
+
+class Candidate(TypedDict):
+    shards: int
+    parallelization_factor: int
+    batch_size: int
+    batching_window_s: float
+    memory_mb: int
+    monthly_cost_usd: float
+
+
+class Recommendation(TypedDict):
+    shards: int
+    parallelization_factor: int
+    batch_size: int
+    batching_window_s: float
+    memory_mb: int
+    architecture: str
+    stream_mode: str
+    consumer_mode: str
+    monthly_cost_usd: float
+    cost_breakdown_usd: dict[str, float]
+    binding_constraint: str
+    predicted: Predicted
+    runner_ups: list[Candidate]
+    resharding_path: list[ReshardStep]
+    at_plus_50pct: Candidate
+    slo: Slo
+    cost_curve: NotRequired[list[CostCurvePoint]]
+
+
+class ModelErrorStep(TypedDict):
+    step: int
+    rate_rps: float
+    predicted_iterator_age_p99_ms: float
+    measured_iterator_age_p99_ms: float
+    predicted_e2e_p99_ms: float
+    measured_e2e_p99_ms: float
+    ape_iterator_age: float
+    ape_e2e: float
+
+
+class ModelError(TypedDict):
+    per_step: list[ModelErrorStep]
+    median_ape: float
+    max_ape: float
+
+
+class Step(TypedDict):
+    step: int
+    rate_rps: float
+    start_epoch_s: float
+    end_epoch_s: float
+    offered_rps: float
+    accepted_rps: float
+    throttled_rps: float
+    iterator_age_p99_ms: float
+    e2e_p50_ms: float
+    e2e_p99_ms: float
+
+
+class Versions(TypedDict):
+    cdrcap: str
+    python: str
+    boto3: str
+    ministack: NotRequired[str | None]
+
+
+class Summary(TypedDict):
+    schema: str
+    run_id: str
+    started_at: str
+    finished_at: str
+    target: TargetInfo
+    profile: ProfileInfo
+    throughput: Throughput
+    throttle_ratio: float
+    put_latency_ms: Percentiles
+    iterator_age_ms: Percentiles
+    handler_duration_ms: HandlerDuration
+    e2e_latency_ms: Percentiles
+    service_time_model: ServiceTimeModel
+    recommendation: Recommendation
+    model_error: ModelError
+    steps: list[Step]
+    cost_per_million_cdrs_usd: float
+    versions: Versions
+    git_commit: str | None
+    config: dict[str, Any]
+
+
+def validate_summary(data: object) -> list[str]:
+    """Every problem with a summary, each naming its key path; an empty list means it is sound."""
+    problems = type_problems(data, Summary, "")
+    if problems:
+        # Value checks assume the types hold; report the type problems first, alone.
+        return problems
+    summary = cast(Summary, data)
+    if summary["schema"] != SUMMARY_SCHEMA:
+        problems.append(f"schema: expected {SUMMARY_SCHEMA!r}, got {summary['schema']!r}")
+    return problems + sanity_problems(summary)
+
+
+def summary_path(path: Path) -> Path:
+    """A run directory or a summary.json path -> the summary.json path."""
+    return path / "summary.json" if path.is_dir() else path
+
+
+def load_summary(path: Path) -> Summary:
+    """Read and validate a summary; raises ReportInputError naming the file and the first bad keys."""
+    file = summary_path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportInputError(f"{file}: no such file (expected a run directory or a summary.json)") from None
+    except json.JSONDecodeError as error:
+        raise ReportInputError(f"{file}: not valid JSON ({error})") from None
+    problems = validate_summary(data)
+    if problems:
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise ReportInputError(f"{file}: malformed summary: {shown}{more}")
+    return cast(Summary, data)
+
+
+def write_summary(summary: Summary, path: Path) -> Path:
+    """Write a summary normalised: sorted keys, two-space indent, trailing newline (diff-friendly)."""
+    path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path

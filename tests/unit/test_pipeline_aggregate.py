@@ -1,0 +1,65 @@
+import pytest
+
+from pipeline.aggregate import COUNTERS, MAX_TRANSACT_ITEMS, build_chunks, contribution, item_keys
+from pipeline.decode import decode_payload
+from pipeline.schema import CanonicalCDR
+from pipeline.validate import Limits, to_canonical
+from tests.unit.pipeline_events import NOW_MS, as_json, make_cdr
+
+pytestmark = pytest.mark.unit
+LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
+
+
+def cdr(i: int, **overrides: object) -> CanonicalCDR:
+    return to_canonical(decode_payload(as_json(make_cdr(i, **overrides)), 65536)[1], "json", LIMITS)
+
+
+def counters(record: CanonicalCDR) -> dict[str, int]:
+    return dict(zip(COUNTERS, contribution(record), strict=True))
+
+
+def test_answered_call_counts_holding_and_billable_seconds() -> None:
+    assert counters(cdr(1)) == {
+        "records": 1,
+        "calls": 1,
+        "answered_calls": 1,
+        "total_s": 65,
+        "billable_s": 60,
+        "sms": 0,
+        "data_bytes": 0,
+    }
+
+
+def test_unanswered_call_has_holding_time_but_no_billable_seconds() -> None:
+    record = cdr(1, answer_time=None, release_time="2026-11-18T08:00:25", duration_s=25)
+    assert counters(record)["total_s"] == 25 and counters(record)["billable_s"] == 0
+
+
+def test_data_session_counts_bytes_and_has_no_destination_item() -> None:
+    record = cdr(1, record_type="DATA", answer_time=None, bytes_up=10, bytes_down=32)
+    assert counters(record)["data_bytes"] == 42
+    assert [pk.split("#")[0] for pk, _ in item_keys(record)[1]] == ["cell", "anum"]
+
+
+def test_keys_are_minute_buckets_per_cell_a_number_and_country() -> None:
+    minute_s, keys = item_keys(cdr(1))
+    assert minute_s % 60 == 0
+    assert keys == [
+        ("cell#310-260-1001-11", "m#2026-11-18T13:00Z"),
+        ("anum#+12015550001", "m#2026-11-18T13:00Z"),
+        ("dest#GB", "m#2026-11-18T13:00Z"),
+    ]
+
+
+def test_records_sharing_items_are_pre_aggregated_into_one_write_each() -> None:
+    records = [cdr(1, call_reference=f"R{i}") for i in range(10)]
+    (chunk,) = build_chunks(records, [f"p{i}" for i in range(10)], list(range(10)))
+    assert len(chunk.claims) == 10 and len(chunk.deltas) == 3
+    assert all(vector[0] == 10 for vector in chunk.deltas.values())
+
+
+def test_chunks_never_exceed_one_transaction_and_keep_kinesis_order() -> None:
+    records = [cdr(i, cell_id=i) for i in range(300)]
+    chunks = build_chunks(records, [f"p{i}" for i in range(300)], list(range(300)))
+    assert all(len(c.claims) + len(c.deltas) <= MAX_TRANSACT_ITEMS for c in chunks)
+    assert [i for c in chunks for i in c.indices] == list(range(300))
