@@ -1,21 +1,16 @@
 """The estimated AWS cost of a load run, printed before any run against a non-local target.
 
-Prices come from loadgen/quotas_fallback.py (sourced, dated) until capacity/quotas.py is on main.
+Priced by capacity.costs with capacity.quotas' dated list prices (us-east-1 by default): the monthly
+cost of the run's mean rate, scaled to the run's duration (shard-hours and PUT units scale linearly).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from loadgen.quotas_fallback import (
-    ON_DEMAND_INGEST_PER_GB_USD,
-    ON_DEMAND_RECORD_ROUNDING_BYTES,
-    ON_DEMAND_STREAM_HOUR_USD,
-    PUT_PAYLOAD_UNIT_BYTES,
-    PUT_PAYLOAD_UNITS_PER_MILLION_USD,
-    SHARD_HOUR_USD,
-)
+from capacity import quotas
+from capacity.costs import CostInputs, stream_cost_usd
+from capacity.quotas import Prices
 
 
 @dataclass(frozen=True)
@@ -25,27 +20,31 @@ class CostEstimate:
     duration_s: float
     provisioned_usd: float
     on_demand_usd: float
+    prices_as_of: str
 
     def describe(self, shards: int) -> str:
         return (
             f"Estimated AWS cost of this run ({self.records:,.0f} records of ~{self.record_bytes:.0f} B over "
-            f"{self.duration_s:.0f} s, Kinesis only, us-east-1 list prices 2024-11): "
+            f"{self.duration_s:.0f} s, Kinesis input stream only, list prices of {self.prices_as_of}): "
             f"provisioned with {shards} shard(s) ${self.provisioned_usd:.4f}, "
             f"on-demand ${self.on_demand_usd:.4f}. "
             f"Lambda, DynamoDB, S3 and data transfer are not included."
         )
 
 
-def estimate_run_cost(records: float, record_bytes: float, duration_s: float, shards: int) -> CostEstimate:
-    hours = duration_s / 3600
-    units_per_record = math.ceil(max(record_bytes, 1) / PUT_PAYLOAD_UNIT_BYTES)
-    provisioned = (
-        shards * hours * SHARD_HOUR_USD + records * units_per_record / 1e6 * PUT_PAYLOAD_UNITS_PER_MILLION_USD
+def estimate_run_cost(
+    records: float, record_bytes: float, duration_s: float, shards: int, prices: Prices | None = None
+) -> CostEstimate:
+    prices = prices or quotas.US_EAST_1
+    inputs = CostInputs(rate_rps=records / duration_s, record_bytes=record_bytes)
+    share_of_month = duration_s / quotas.SECONDS_PER_MONTH
+
+    def run_usd(stream_mode: str) -> float:
+        monthly = stream_cost_usd(shards, stream_mode, inputs, prices)
+        # On-demand "data out" is what consumers read, not what this run writes.
+        monthly.pop("kinesis_data_out", None)
+        return float(sum(float(v) for v in monthly.values())) * share_of_month
+
+    return CostEstimate(
+        records, record_bytes, duration_s, run_usd("PROVISIONED"), run_usd("ON_DEMAND"), quotas.AS_OF
     )
-    billed_bytes = (
-        math.ceil(max(record_bytes, 1) / ON_DEMAND_RECORD_ROUNDING_BYTES) * ON_DEMAND_RECORD_ROUNDING_BYTES
-    )
-    on_demand = (
-        hours * ON_DEMAND_STREAM_HOUR_USD + records * billed_bytes / 1024**3 * ON_DEMAND_INGEST_PER_GB_USD
-    )
-    return CostEstimate(records, record_bytes, duration_s, provisioned, on_demand)

@@ -13,10 +13,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from capacity.quotas import MAX_RECORD_BYTES as MAX_BYTES_PER_RECORD
+from capacity.quotas import PUT_RECORDS_MAX_BYTES as MAX_BYTES_PER_CALL
+from capacity.quotas import PUT_RECORDS_MAX_RECORDS as MAX_RECORDS_PER_CALL
 from infra.aws import Target, client
-from loadgen.quotas_fallback import PUT_RECORDS_MAX_BYTES as MAX_BYTES_PER_CALL
-from loadgen.quotas_fallback import PUT_RECORDS_MAX_RECORDS as MAX_RECORDS_PER_CALL
-from loadgen.quotas_fallback import RECORD_MAX_BYTES as MAX_BYTES_PER_RECORD
 from loadgen.safety import check_stream_allowed
 
 THROTTLE_CODES = frozenset(

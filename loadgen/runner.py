@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from capacity.quotas import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 from infra.aws import Target, client
 from loadgen.cost import estimate_run_cost
 from loadgen.errors import LoadgenError
 from loadgen.keys import KeyStrategy, open_shards, overloaded, predict_shard_load
 from loadgen.measure import SECONDS_FILE, SUMMARY_FILE
 from loadgen.profiles import RateProfile
-from loadgen.quotas_fallback import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 from loadgen.safety import ABSOLUTE_MAX_RECORDS, Caps, check_stream_allowed
 from loadgen.synth import CdrSynthesizer, SynthConfig
 from loadgen.synth.labels import LABELS_DIR, LABELS_FILE

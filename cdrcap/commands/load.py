@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from capacity.quotas import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 from cdrcap.errors import EXIT_OK, CdrcapError
 from infra.aws import Target
 from loadgen.errors import LoadgenError
 from loadgen.keys import KEY_KINDS
 from loadgen.profiles import SHAPES
-from loadgen.quotas_fallback import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -24,6 +24,7 @@ class NumberingPlan:
     national_prefix: str  # trunk prefix dialled before the NSN ("" in NANP raw 10-digit form)
     mobile_prefixes: tuple[int, ...]  # NPA (US) or mobile range prefix
     nsn_digits: int
+    short_codes: tuple[int, ...]  # SMS short codes valid in the region (phonenumbers' short-number data)
     # NANP: the exchange code (NXX) follows the area code and must start 2-9 and not be N11.
     nanp_exchange: bool = False
 
@@ -52,6 +53,7 @@ PLANS: dict[str, NumberingPlan] = {
         national_prefix="",
         mobile_prefixes=_US_AREA_CODES,
         nsn_digits=10,
+        short_codes=(611, 2020, 72345, 33733, 89898),
         nanp_exchange=True,
     ),
     "DE": NumberingPlan(
@@ -64,6 +66,7 @@ PLANS: dict[str, NumberingPlan] = {
         national_prefix="0",
         mobile_prefixes=(151, 152, 157, 160, 170, 171, 172, 175, 176, 178, 179),
         nsn_digits=11,
+        short_codes=(116116, 11833, 44844),
     ),
     "IN": NumberingPlan(
         region="IN",
@@ -75,6 +78,7 @@ PLANS: dict[str, NumberingPlan] = {
         national_prefix="0",
         mobile_prefixes=(98450, 98860, 99000, 97400, 96860, 94480, 90080, 88670, 80500, 73490),
         nsn_digits=10,
+        short_codes=(121, 198, 1909, 55555, 56070),
     ),
 }
 

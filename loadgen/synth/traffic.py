@@ -15,7 +15,6 @@ MOC, MTC, SMS_MO, SMS_MT, DATA = range(len(RECORD_TYPES))
 FORM_E164, FORM_RAW, FORM_NATIONAL, FORM_INTERNATIONAL = range(4)
 CAUSES: tuple[str, ...] = ("normalRelease", "abnormalRelease", "partialRecord")
 RAT_WEIGHTS: tuple[float, ...] = (0.02, 0.08, 0.60, 0.28, 0.02)  # pipeline.schema.RATS order
-SHORT_CODES = np.array([611, 2020, 72345, 33733, 89898], dtype=np.int64)
 # Network index 0 is home; i + 1 is VISITED_NETWORKS[i].
 NETWORKS_OFFSET = 1
 
@@ -90,7 +89,8 @@ def other_party(
         digits[international] = e164_digits(cc, nsn)
     short = (record_type == SMS_MO) & ~international & (rng.random(n) < config.short_code_share)
     form[short] = FORM_RAW
-    digits[short] = SHORT_CODES[rng.integers(0, len(SHORT_CODES), int(short.sum()))]
+    short_codes = np.asarray(plan.short_codes, dtype=np.int64)
+    digits[short] = short_codes[rng.integers(0, len(short_codes), int(short.sum()))]
     return form, digits
 
 

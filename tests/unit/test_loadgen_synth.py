@@ -114,6 +114,13 @@ def test_home_numbers_are_valid_numbers_of_the_region(region):
         assert phonenumbers.region_code_for_number(number) == region
 
 
+@pytest.mark.parametrize("region", sorted(PLANS))
+def test_short_codes_are_valid_short_numbers_of_the_region(region):
+    for code in PLANS[region].short_codes:
+        number = phonenumbers.parse(str(code), region)
+        assert phonenumbers.shortnumberinfo.is_valid_short_number_for_region(number, region), code
+
+
 def test_us_numbers_use_listed_area_codes_and_valid_exchanges():
     plan = PLANS["US"]
     for nsn in random_nsn(plan, np.random.default_rng(6), 2_000).tolist():
