@@ -1,10 +1,11 @@
-"""Resolve a target name to an `infra.aws.Target`: `local` from the running local stack (or explicit
-endpoint flags), any other name from `[tool.cdrcap.targets.<name>]` in pyproject.toml / cdrcap.toml."""
+"""The `local` target: the running local stack (infra.local.stack), or explicit loopback endpoint flags.
+
+Configured (AWS) targets come from cdrcap.config (`[tool.cdrcap.targets.<name>]`), resolved by the CLI.
+"""
 
 from __future__ import annotations
 
 import importlib
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,29 +67,3 @@ def local_target(endpoint_url: str | None, stream: str | None, state_dir: Path |
         allowed_streams=(stream,),
     )
     return LocalTarget(target, stream, 1.0)
-
-
-def configured_target(name: str, config_dirs: tuple[Path, ...] | None = None) -> Target:
-    """A non-local target from `[tool.cdrcap.targets.<name>]` (pyproject.toml) or `[targets.<name>]`
-    (cdrcap.toml): region, profile, endpoint_url (optional), allowed_streams (required)."""
-    for directory in config_dirs or (Path.cwd(),):
-        for file_name, prefix in (("cdrcap.toml", ()), ("pyproject.toml", ("tool", "cdrcap"))):
-            path = directory / file_name
-            if not path.is_file():
-                continue
-            table: Any = tomllib.loads(path.read_text())
-            for key in (*prefix, "targets", name):
-                table = table.get(key, {}) if isinstance(table, dict) else {}
-            if table:
-                return Target(
-                    name=name,
-                    region=table.get("region", "us-east-1"),
-                    profile=table.get("profile"),
-                    endpoint_url=table.get("endpoint_url"),
-                    allowed_streams=tuple(table.get("allowed_streams", ())),
-                )
-    raise LoadgenError(
-        f"target {name!r} is not configured. Add to pyproject.toml:\n"
-        f'  [tool.cdrcap.targets.{name}]\n  region = "eu-west-1"\n  profile = "staging"\n'
-        f'  allowed_streams = ["{DEFAULT_INPUT_STREAM}"]'
-    )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from capacity.quotas import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
+from cdrcap.config import load_config
 from cdrcap.errors import EXIT_OK, CdrcapError
 from infra.aws import Target
 from loadgen.errors import LoadgenError
@@ -19,6 +20,7 @@ from loadgen.profiles import SHAPES
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default="local", help="local, or a target of [tool.cdrcap.targets]")
+    parser.add_argument("--config", type=Path, help="config file (default: cdrcap.toml or pyproject.toml)")
     parser.add_argument("--shape", choices=SHAPES, default="step")
     parser.add_argument("--rate", type=float, default=200.0, help="peak records/s")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds")
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from loadgen.targets import configured_target, local_target
+    from loadgen.targets import local_target
 
     shard_limits = None
     if args.target == "local":
@@ -64,7 +66,15 @@ def _run(args: argparse.Namespace) -> int:
         scale = args.shard_limit_scale or local.shard_limit_scale
         shard_limits = (SHARD_WRITE_RECORDS_PER_S * scale, SHARD_WRITE_BYTES_PER_S * scale)
     else:
-        target = configured_target(args.target)
+        configured = load_config(args.config).target(args.target)
+        target = Target(
+            name=configured.name,
+            region=configured.region,
+            profile=configured.aws_profile,
+            endpoint_url=configured.endpoint_url,
+            is_local=configured.is_local,
+            allowed_streams=configured.allowed_streams,
+        )
         stream = args.stream or (target.allowed_streams[0] if target.allowed_streams else "")
     run_dir = args.run_dir or Path("runs") / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-load"
     if args.replay:

@@ -126,8 +126,8 @@ def test_a_target_without_allowed_streams_refuses_everything():
 def test_cli_exits_2_for_a_stream_not_allowed(tmp_path, capsys, monkeypatch):
     from cdrcap.cli import main
 
-    (tmp_path / "pyproject.toml").write_text(
-        '[tool.cdrcap.targets.staging]\nregion = "eu-west-1"\nallowed_streams = ["cdrcap-cdr-in"]\n'
+    (tmp_path / "cdrcap.toml").write_text(
+        '[targets.staging]\nregion = "eu-west-1"\nallowed_streams = ["cdrcap-cdr-in"]\n'
     )
     monkeypatch.chdir(tmp_path)
     code = main(["load", "--target", "staging", "--stream", "prod-cdr-in", "--duration", "1"])

@@ -5,7 +5,7 @@ import pytest
 from infra.aws import Target
 from loadgen.errors import ConfigError, LoadgenError
 from loadgen.options import OPTIONS, LoadOptions
-from loadgen.targets import LocalTarget, configured_target, local_target
+from loadgen.targets import LocalTarget, local_target
 
 pytestmark = pytest.mark.unit
 
@@ -55,18 +55,3 @@ def test_local_target_uses_the_running_stack_and_its_scale(monkeypatch):
     assert local_target(None, None) == stack
     with pytest.raises(LoadgenError, match="not a stream of the local stack"):
         local_target(None, "other")
-
-
-def test_a_configured_target_carries_its_allow_list(tmp_path):
-    (tmp_path / "pyproject.toml").write_text(
-        '[tool.cdrcap.targets.staging]\nregion = "eu-west-1"\nprofile = "stg"\n'
-        'allowed_streams = ["cdrcap-cdr-in"]\n'
-    )
-    target = configured_target("staging", (tmp_path,))
-    assert (target.region, target.profile, target.allowed_streams) == ("eu-west-1", "stg", ("cdrcap-cdr-in",))
-    assert not target.is_local
-
-
-def test_an_unconfigured_target_shows_the_table_to_add(tmp_path):
-    with pytest.raises(LoadgenError, match=r"\[tool.cdrcap.targets.prod\]"):
-        configured_target("prod", (tmp_path,))
