@@ -1,0 +1,289 @@
+"""The six rules as code: what each CDR contributes to which (subscriber, window), and when a window fires.
+
+Each detector reads only CanonicalCDR fields and its own config; state names are prefixed by the rule id
+so rules sharing a window length share one item (one write per item per batch) without colliding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from pipeline.fraud.rules import (
+    IrsfRule,
+    RuleConfig,
+    SimboxRule,
+    SimultaneousRule,
+    SmsSpamRule,
+    VelocityRule,
+    WangiriRule,
+)
+from pipeline.fraud.state import WindowKey, WindowState
+from pipeline.schema import CanonicalCDR, NumberKind, RecordType
+
+_VOICE = (RecordType.MOC, RecordType.MTC)
+_OUTGOING_VOICE = (RecordType.MOC, RecordType.FORWARD)
+MAX_WINDOWS_PER_CALL = 4  # a call spanning more windows is clipped: bounded writes per record
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """One CDR's contribution to one subscriber's window of one rule (names prefixed by the rule id)."""
+
+    subscriber: str  # clear number: the engine tokenises it before it reaches any store
+    window_start_ms: int
+    counters: Mapping[str, int]
+    members: Mapping[str, tuple[str, ...]]
+    tags_cdr: bool = True  # False for context-only counts (a SIM-box suspect's incoming calls)
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    score: float  # observed / threshold of the binding condition: >= 1.0 when fired
+    evidence: Mapping[str, int]
+
+
+class Detector(Protocol):
+    rule_id: str
+    window_s: int
+    set_caps: dict[str, int]  # rule-prefixed set name -> member cap
+
+    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]: ...
+
+    def detect(self, state: WindowState, key: WindowKey) -> Detection | None: ...
+
+
+def window_start_ms(event_ms: int, window_s: int) -> int:
+    return event_ms - event_ms % (window_s * 1000)
+
+
+Hasher = Callable[[str], str]
+
+
+def _ratio(observed: float, threshold: float) -> float:
+    return round(observed / threshold, 2)
+
+
+class WangiriDetector:
+    def __init__(self, config: WangiriRule, home_prefix: str, member: Hasher, distinct_cap: int) -> None:
+        self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
+        self._home_prefix, self._member = home_prefix, member
+        self.set_caps: dict[str, int] = {"wangiri.b": distinct_cap}
+
+    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+        if cdr.record_type not in _VOICE or cdr.a_number_kind is not NumberKind.E164:
+            return
+        if cdr.a_number.startswith(self._home_prefix):
+            return  # a lure comes from abroad so the call-back is billed at international rates
+        if cdr.answered and cdr.duration_s > self._c.max_ring_s:
+            return
+        yield Touch(
+            cdr.a_number,
+            window_start_ms(cdr.seizure_utc_ms, self.window_s),
+            {"wangiri.calls": 1},
+            {"wangiri.b": (self._member(cdr.b_number),)},
+        )
+
+    def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
+        calls, distinct_b = state.count("wangiri.calls"), len(state.members("wangiri.b"))
+        if calls < self._c.min_calls or distinct_b < self._c.min_distinct_b:
+            return None
+        return Detection(
+            _ratio(distinct_b, self._c.min_distinct_b), {"calls": calls, "distinct_b": distinct_b}
+        )
+
+
+class IrsfDetector:
+    def __init__(self, config: IrsfRule) -> None:
+        self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
+        self.set_caps: dict[str, int] = {}
+
+    def points(self, cdr: CanonicalCDR) -> int:
+        """Risk points of one call: zero unless it goes to a hot-list range or a premium-rate number."""
+        points = 0
+        if cdr.b_number.startswith(self._c.hot_prefixes):
+            points += self._c.hot_points
+        if cdr.b_number_kind is NumberKind.PREMIUM_RATE:
+            points += self._c.premium_points
+        if not points:
+            return 0
+        if cdr.answered and cdr.duration_s >= self._c.long_call_s:
+            points += (
+                self._c.long_call_points
+            )  # revenue share grows with minutes: long calls pay the fraudster
+        if cdr.roaming:
+            points += (
+                self._c.roaming_points
+            )  # stolen SIMs are used abroad, where the home HLR sees usage late
+        return points
+
+    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+        if cdr.record_type not in _OUTGOING_VOICE:
+            return
+        points = self.points(cdr)
+        if points:
+            yield Touch(
+                cdr.a_number,
+                window_start_ms(cdr.seizure_utc_ms, self.window_s),
+                {
+                    "irsf.calls": 1,
+                    "irsf.points": points,
+                    "irsf.seconds": cdr.duration_s,
+                    "irsf.roaming_calls": int(cdr.roaming),
+                },
+                {},
+            )
+
+    def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
+        calls, points = state.count("irsf.calls"), state.count("irsf.points")
+        if calls < self._c.min_calls or points < self._c.min_score:
+            return None
+        evidence = {"calls": calls, "points": points, "seconds": state.count("irsf.seconds")}
+        evidence["roaming_calls"] = state.count("irsf.roaming_calls")
+        return Detection(_ratio(points, self._c.min_score), evidence)
+
+
+class SimboxDetector:
+    def __init__(self, config: SimboxRule, member: Hasher, distinct_cap: int) -> None:
+        self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
+        self._member = member
+        self.set_caps: dict[str, int] = {"simbox.b": distinct_cap, "simbox.cells": distinct_cap}
+
+    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+        kind = cdr.record_type
+        if kind is RecordType.MOC and cdr.a_number_kind is NumberKind.E164:
+            cell = f"{cdr.cell.mcc}-{cdr.cell.mnc}-{cdr.cell.lac}-{cdr.cell.cell_id}"
+            start = window_start_ms(cdr.seizure_utc_ms, self.window_s)
+            members = {"simbox.b": (self._member(cdr.b_number),), "simbox.cells": (self._member(cell),)}
+            yield Touch(cdr.a_number, start, {"simbox.out": 1}, members)
+        elif kind is RecordType.SMS_MO and cdr.a_number_kind is NumberKind.E164:
+            yield Touch(
+                cdr.a_number, window_start_ms(cdr.seizure_utc_ms, self.window_s), {"simbox.in": 1}, {}, False
+            )
+        elif kind in (RecordType.MTC, RecordType.SMS_MT) and cdr.b_number_kind is NumberKind.E164:
+            # the served subscriber of a terminating record is the B party: its activity clears a suspect
+            yield Touch(
+                cdr.b_number, window_start_ms(cdr.seizure_utc_ms, self.window_s), {"simbox.in": 1}, {}, False
+            )
+
+    def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
+        out, incoming = state.count("simbox.out"), state.count("simbox.in")
+        distinct_b, cells = len(state.members("simbox.b")), len(state.members("simbox.cells"))
+        if out < self._c.min_calls or distinct_b < self._c.min_distinct_b:
+            return None
+        if incoming > self._c.max_incoming_ratio * out or cells > self._c.max_distinct_cells:
+            return None
+        evidence = {"out_calls": out, "incoming": incoming, "distinct_b": distinct_b, "distinct_cells": cells}
+        return Detection(_ratio(distinct_b, self._c.min_distinct_b), evidence)
+
+
+class VelocityDetector:
+    def __init__(self, config: VelocityRule) -> None:
+        self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
+        self.set_caps: dict[str, int] = {}
+
+    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+        if cdr.record_type is RecordType.MOC and cdr.a_number_kind is NumberKind.E164:
+            yield Touch(
+                cdr.a_number, window_start_ms(cdr.seizure_utc_ms, self.window_s), {"velocity.calls": 1}, {}
+            )
+
+    def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
+        calls = state.count("velocity.calls")
+        if calls < self._c.min_calls:
+            return None
+        return Detection(_ratio(calls, self._c.min_calls), {"calls": calls})
+
+
+def max_overlap(intervals: frozenset[str], start_ms: int, end_ms: int) -> int:
+    """Most calls active at one instant inside [start_ms, end_ms), from "seizure:release:id" members."""
+    edges: list[tuple[int, int]] = []
+    for member in intervals:
+        seizure_text, release_text, _ = member.split(":", 2)
+        seizure, release = max(int(seizure_text), start_ms), min(int(release_text), end_ms)
+        if seizure < release:
+            edges.append((seizure, 1))
+            edges.append((release, -1))  # sorts before a +1 at the same instant: back-to-back is no overlap
+    active = peak = 0
+    for _, step in sorted(edges):
+        active += step
+        peak = max(peak, active)
+    return peak
+
+
+class SimultaneousDetector:
+    def __init__(self, config: SimultaneousRule, member: Hasher) -> None:
+        self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
+        self._member = member
+        self.set_caps: dict[str, int] = {"simultaneous.iv": config.max_intervals}
+
+    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+        if cdr.record_type is not RecordType.MOC or cdr.a_number_kind is not NumberKind.E164:
+            return
+        if cdr.release_utc_ms <= cdr.seizure_utc_ms:
+            return
+        interval = f"{cdr.seizure_utc_ms}:{cdr.release_utc_ms}:{self._member(cdr.cdr_id)}"
+        window_ms = self.window_s * 1000
+        first = window_start_ms(cdr.seizure_utc_ms, self.window_s)
+        last = min(
+            window_start_ms(cdr.release_utc_ms - 1, self.window_s),
+            first + (MAX_WINDOWS_PER_CALL - 1) * window_ms,
+        )
+        for start in range(first, last + 1, window_ms):
+            yield Touch(cdr.a_number, start, {}, {"simultaneous.iv": (interval,)})
+
+    def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
+        intervals = state.members("simultaneous.iv")
+        if len(intervals) < self._c.min_concurrent:
+            return None
+        peak = max_overlap(intervals, key.window_start_ms, key.window_end_ms)
+        if peak < self._c.min_concurrent:
+            return None
+        return Detection(
+            _ratio(peak, self._c.min_concurrent), {"max_concurrent": peak, "calls": len(intervals)}
+        )
+
+
+class SmsSpamDetector:
+    def __init__(self, config: SmsSpamRule, member: Hasher, distinct_cap: int) -> None:
+        self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
+        self._member = member
+        self.set_caps: dict[str, int] = {"sms_spam.rcpt": distinct_cap}
+
+    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+        # A2P senders (short codes, alphanumeric ids) are excluded by kind: bulk by contract, not spam
+        if cdr.record_type is RecordType.SMS_MO and cdr.a_number_kind is NumberKind.E164:
+            start = window_start_ms(cdr.seizure_utc_ms, self.window_s)
+            yield Touch(
+                cdr.a_number, start, {"sms_spam.sms": 1}, {"sms_spam.rcpt": (self._member(cdr.b_number),)}
+            )
+
+    def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
+        recipients = len(state.members("sms_spam.rcpt"))
+        if recipients < self._c.min_distinct_recipients:
+            return None
+        evidence = {"sms": state.count("sms_spam.sms"), "distinct_recipients": recipients}
+        return Detection(_ratio(recipients, self._c.min_distinct_recipients), evidence)
+
+
+def build_detectors(
+    rules: tuple[RuleConfig, ...], *, home_prefix: str, member: Hasher, distinct_cap: int
+) -> list[Detector]:
+    detectors: list[Detector] = []
+    for config in rules:
+        if not config.enabled:
+            continue
+        if isinstance(config, WangiriRule):
+            detectors.append(WangiriDetector(config, home_prefix, member, distinct_cap))
+        elif isinstance(config, IrsfRule):
+            detectors.append(IrsfDetector(config))
+        elif isinstance(config, SimboxRule):
+            detectors.append(SimboxDetector(config, member, distinct_cap))
+        elif isinstance(config, VelocityRule):
+            detectors.append(VelocityDetector(config))
+        elif isinstance(config, SimultaneousRule):
+            detectors.append(SimultaneousDetector(config, member))
+        else:
+            detectors.append(SmsSpamDetector(config, member, distinct_cap))
+    return detectors

@@ -1,0 +1,171 @@
+"""The DynamoDB FraudStateStore: one conditional UpdateItem per (subscriber, window) item per batch.
+
+Item layout (in the aggregates table, under its own key prefix so it never collides with aggregates):
+  pk = "fraud#<subscriber token>", sk = "win#<window_s>#<window start ms>"
+  "c#<rule>.<name>" N   counters (ADD)
+  "s#<rule>.<name>" SS  capped distinct sets of keyed member hashes / call intervals (ADD = set union)
+  "wm#<source>"     S   highest record position applied from that source (zero-padded sequence number)
+  expires_at        N   TTL
+Alert markers: sk = "alert#<rule>#<window_s>#<window start ms>", put only if absent.
+
+Idempotency argument: Kinesis delivers a shard's records in sequence order and re-delivers only records at
+or after the lowest unprocessed one. The first attempt writes with the condition `wm < lowest position in
+this batch for this item`, so it succeeds exactly when none of the batch was applied before. When it fails
+(a re-delivery, or a set at its cap), one consistent read gives the watermark and set sizes; the records
+above the watermark are re-folded and written with `wm = <value read>`, an optimistic lock that also makes
+two concurrent writers from the same source impossible to double-apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pipeline.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
+from pipeline.fraud.errors import FraudStateError
+from pipeline.fraud.state import Contribution, Fold, WindowKey, WindowState, capped, fold
+
+MAX_ATTEMPTS = 4  # beyond this the batch fails and Lambda retries it: contention, not data, is the problem
+
+
+def item_key(key: WindowKey) -> dict[str, Any]:
+    return {
+        TABLE_PARTITION_KEY: {"S": f"fraud#{key.subscriber_token}"},
+        TABLE_SORT_KEY: {"S": f"win#{key.window_s}#{key.window_start_ms}"},
+    }
+
+
+def alert_key(key: WindowKey, rule_id: str) -> dict[str, Any]:
+    return {
+        TABLE_PARTITION_KEY: {"S": f"fraud#{key.subscriber_token}"},
+        TABLE_SORT_KEY: {"S": f"alert#{rule_id}#{key.window_s}#{key.window_start_ms}"},
+    }
+
+
+def _state_from_item(item: Mapping[str, Any]) -> WindowState:
+    counters = {name[2:]: int(value["N"]) for name, value in item.items() if name.startswith("c#")}
+    sets = {name[2:]: frozenset(value["SS"]) for name, value in item.items() if name.startswith("s#")}
+    return WindowState(counters=counters, sets=sets)
+
+
+def _is_conditional_failure(error: Exception) -> bool:
+    response = getattr(error, "response", None)
+    return (
+        isinstance(response, dict)
+        and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    )
+
+
+class DynamoDBStateStore:
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._client = dynamodb_client
+        self._table_name = table_name
+        self.writes = 0
+
+    def apply(
+        self,
+        key: WindowKey,
+        source: str,
+        contributions: Sequence[Contribution],
+        set_caps: Mapping[str, int],
+        expires_at_s: int,
+    ) -> WindowState:
+        change = fold(contributions, None)
+        lowest = min((c.position for c in contributions), default="")
+        set_sizes: dict[str, int] = {}  # unknown before a read: the size condition guards the cap
+        watermark_condition: tuple[str, str | None] = ("below", lowest)
+        for _attempt in range(MAX_ATTEMPTS):
+            try:
+                return self._write(
+                    key, source, change, set_caps, set_sizes, watermark_condition, expires_at_s
+                )
+            except Exception as error:
+                if not _is_conditional_failure(error):
+                    raise
+            state, watermark = self._read(key, source)
+            change = fold(contributions, watermark)
+            if change.empty:
+                return state  # the whole batch was applied before: a re-delivery
+            set_sizes = {name: len(members) for name, members in state.sets.items()}
+            change.members = {
+                name: kept
+                for name, members in change.members.items()
+                if (kept := capped(members, set_sizes.get(name, 0), set_caps[name]))
+            }
+            watermark_condition = ("equals", watermark)
+        raise FraudStateError(
+            f"window item {key} kept changing under {MAX_ATTEMPTS} attempts; retry the batch"
+        )
+
+    def _read(self, key: WindowKey, source: str) -> tuple[WindowState, str | None]:
+        response = self._client.get_item(TableName=self._table_name, Key=item_key(key), ConsistentRead=True)
+        item = response.get("Item", {})
+        watermark = item.get(f"wm#{source}", {}).get("S")
+        return _state_from_item(item), watermark
+
+    def _write(
+        self,
+        key: WindowKey,
+        source: str,
+        change: Fold,
+        set_caps: Mapping[str, int],
+        set_sizes: Mapping[str, int],
+        watermark_condition: tuple[str, str | None],
+        expires_at_s: int,
+    ) -> WindowState:
+        names: dict[str, str] = {"#wm": f"wm#{source}", "#ttl": TABLE_TTL_ATTRIBUTE}
+        values: dict[str, Any] = {":pos": {"S": change.max_position}, ":exp": {"N": str(expires_at_s)}}
+        adds: list[str] = []
+        conditions: list[str] = []
+        mode, watermark = watermark_condition
+        if mode == "below":
+            conditions.append("(attribute_not_exists(#wm) OR #wm < :wm)")
+            values[":wm"] = {"S": watermark or ""}
+        elif watermark is None:
+            conditions.append("attribute_not_exists(#wm)")
+        else:
+            conditions.append("#wm = :wm")
+            values[":wm"] = {"S": watermark}
+        for index, (name, increment) in enumerate(sorted(change.counters.items())):
+            names[f"#c{index}"], values[f":c{index}"] = f"c#{name}", {"N": str(increment)}
+            adds.append(f"#c{index} :c{index}")
+        for index, (name, members) in enumerate(sorted(change.members.items())):
+            if not members:
+                continue
+            if name not in set_sizes and len(members) > set_caps[name]:
+                members = capped(members, 0, set_caps[name])
+            names[f"#s{index}"], values[f":s{index}"] = f"s#{name}", {"SS": sorted(members)}
+            values[f":k{index}"] = {"N": str(set_caps[name])}
+            adds.append(f"#s{index} :s{index}")
+            conditions.append(f"(attribute_not_exists(#s{index}) OR size(#s{index}) < :k{index})")
+        expression = "SET #wm = :pos, #ttl = :exp" + (" ADD " + ", ".join(adds) if adds else "")
+        self.writes += 1
+        response = self._client.update_item(
+            TableName=self._table_name,
+            Key=item_key(key),
+            UpdateExpression=expression,
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+        )
+        return _state_from_item(response.get("Attributes", {}))
+
+    def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
+        self.writes += 1
+        try:
+            self._client.put_item(
+                TableName=self._table_name,
+                Item={**alert_key(key, rule_id), TABLE_TTL_ATTRIBUTE: {"N": str(expires_at_s)}},
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": TABLE_PARTITION_KEY},
+            )
+        except Exception as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def release_alert(self, key: WindowKey, rule_id: str) -> None:
+        self.writes += 1
+        self._client.delete_item(TableName=self._table_name, Key=alert_key(key, rule_id))
