@@ -145,14 +145,19 @@ class IrsfDetector:
 
 
 class SimboxDetector:
-    def __init__(self, config: SimboxRule, member: Hasher, distinct_cap: int) -> None:
+    def __init__(self, config: SimboxRule, home_prefix: str, member: Hasher, distinct_cap: int) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
-        self._member = member
+        self._home_prefix, self._member = home_prefix, member
         self.set_caps: dict[str, int] = {"simbox.b": distinct_cap, "simbox.cells": distinct_cap}
 
     def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
         kind = cdr.record_type
         if kind is RecordType.MOC and cdr.a_number_kind is NumberKind.E164:
+            # bypass terminates international traffic as national calls: only answered, national calls count
+            if not cdr.answered or cdr.duration_s < self._c.min_call_s:
+                return
+            if not cdr.b_number.startswith(self._home_prefix):
+                return
             cell = f"{cdr.cell.mcc}-{cdr.cell.mnc}-{cdr.cell.lac}-{cdr.cell.cell_id}"
             start = window_start_ms(cdr.seizure_utc_ms, self.window_s)
             members = {"simbox.b": (self._member(cdr.b_number),), "simbox.cells": (self._member(cell),)}
@@ -279,7 +284,7 @@ def build_detectors(
         elif isinstance(config, IrsfRule):
             detectors.append(IrsfDetector(config))
         elif isinstance(config, SimboxRule):
-            detectors.append(SimboxDetector(config, member, distinct_cap))
+            detectors.append(SimboxDetector(config, home_prefix, member, distinct_cap))
         elif isinstance(config, VelocityRule):
             detectors.append(VelocityDetector(config))
         elif isinstance(config, SimultaneousRule):

@@ -59,6 +59,7 @@ class SimboxRule:
 
     enabled: bool
     window_s: int
+    min_call_s: int  # a SIM-box carries real conversations: only answered calls this long are counted
     min_calls: int
     min_distinct_b: int
     max_incoming_ratio: float  # (incoming calls + SMS in + SMS out) / outgoing calls
