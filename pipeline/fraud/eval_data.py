@@ -105,7 +105,16 @@ class _Builder:
     def home(self) -> str:
         return self.number("+447", 9)
 
-    def call(self, a: str, b: str, seizure_ms: int, cell: Cell, **kwargs: object) -> CanonicalCDR:
+    def call(
+        self,
+        a: str,
+        b: str,
+        seizure_ms: int,
+        cell: Cell,
+        *,
+        b_kind: NumberKind = NumberKind.E164,
+        roaming: bool = False,
+    ) -> CanonicalCDR:
         """A voice call with a 3GPP-style duration: talk time if answered, ring time if not."""
         rng = self.rng
         answered = rng.random() < 0.8
@@ -119,8 +128,9 @@ class _Builder:
             answered=answered,
             cell=cell,
             ring_s=rng.randint(2, 12) if answered else 0,
-            **kwargs,
-        )  # type: ignore[arg-type]
+            b_kind=b_kind,
+            roaming=roaming,
+        )
 
 
 def _background(
