@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.fraud.rules import SimboxRule
-from pipeline.schema import Cell, NumberKind, RecordType
+from pipeline.schema import CanonicalCDR, Cell, NumberKind, RecordType
 from tests.unit.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
 
 pytestmark = pytest.mark.unit
@@ -14,7 +14,7 @@ HOT = "+88216000001"  # in the default hot list (+882)
 LONG_S, SHORT_S = 900, 120  # around the default long_call_s = 600
 
 
-def _irsf_call(at_s: float, *, long: bool, roaming: bool, premium: bool = False) -> object:
+def _irsf_call(at_s: float, *, long: bool, roaming: bool, premium: bool = False) -> CanonicalCDR:
     b_number, kind = ("+449012345678", NumberKind.PREMIUM_RATE) if premium else (HOT, NumberKind.E164)
     return cdr(HOME_SUBSCRIBER, b_number, at_s, LONG_S if long else SHORT_S, b_kind=kind, roaming=roaming)
 
