@@ -18,6 +18,7 @@ two concurrent writers from the same source impossible to double-apply.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -60,7 +61,12 @@ class DynamoDBStateStore:
     def __init__(self, dynamodb_client: Any, table_name: str) -> None:
         self._client = dynamodb_client
         self._table_name = table_name
+        self._writes_lock = threading.Lock()  # the engine may apply items from several threads
         self.writes = 0
+
+    def _count_write(self) -> None:
+        with self._writes_lock:
+            self.writes += 1
 
     def apply(
         self,
@@ -139,7 +145,7 @@ class DynamoDBStateStore:
             adds.append(f"#s{index} :s{index}")
             conditions.append(f"(attribute_not_exists(#s{index}) OR size(#s{index}) < :k{index})")
         expression = "SET #wm = :pos, #ttl = :exp" + (" ADD " + ", ".join(adds) if adds else "")
-        self.writes += 1
+        self._count_write()
         response = self._client.update_item(
             TableName=self._table_name,
             Key=item_key(key),
@@ -152,7 +158,7 @@ class DynamoDBStateStore:
         return _state_from_item(response.get("Attributes", {}))
 
     def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
-        self.writes += 1
+        self._count_write()
         try:
             self._client.put_item(
                 TableName=self._table_name,
@@ -167,5 +173,5 @@ class DynamoDBStateStore:
         return True
 
     def release_alert(self, key: WindowKey, rule_id: str) -> None:
-        self.writes += 1
+        self._count_write()
         self._client.delete_item(TableName=self._table_name, Key=alert_key(key, rule_id))

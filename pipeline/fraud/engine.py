@@ -8,6 +8,7 @@ nothing (alert claims are conditional puts).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import phonenumbers
@@ -15,7 +16,7 @@ import phonenumbers
 from pipeline.fraud.alerts import Alert, AlertDeliveryError, AlertSink
 from pipeline.fraud.detectors import Detector, build_detectors
 from pipeline.fraud.rules import RuleSet
-from pipeline.fraud.state import Contribution, FraudStateStore, WindowKey, position
+from pipeline.fraud.state import Contribution, FraudStateStore, WindowKey, WindowState, position
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.schema import CanonicalCDR
 
@@ -55,7 +56,10 @@ class FraudEngine:
         tokenizer: SubscriberTokenizer,
         *,
         home_region: str = "US",
+        write_concurrency: int = 1,
     ) -> None:
+        """`write_concurrency` > 1 applies distinct window items in parallel threads (DynamoDB round trips
+        dominate a batch; items are independent, boto3 clients are thread-safe)."""
         self.rules = rules
         self._state = state
         self._sink = alerts
@@ -67,6 +71,7 @@ class FraudEngine:
             distinct_cap=rules.distinct_cap,
         )
         self._set_caps = {name: cap for d in self._detectors for name, cap in d.set_caps.items()}
+        self._pool = ThreadPoolExecutor(write_concurrency) if write_concurrency > 1 else None
 
     def evaluate(
         self,
@@ -91,9 +96,16 @@ class FraudEngine:
         matched: dict[str, list[str]] = {}
         new_alerts: list[Alert] = []
         claimed: list[tuple[WindowKey, str]] = []
-        for key, group in groups.items():
+        keys = list(groups)
+
+        def apply(key: WindowKey) -> WindowState:
             expires_at_s = key.window_end_ms // 1000 + self.rules.alert_ttl_s
-            state = self._state.apply(key, source, group.contributions, self._set_caps, expires_at_s)
+            return self._state.apply(key, source, groups[key].contributions, self._set_caps, expires_at_s)
+
+        states = list(self._pool.map(apply, keys)) if self._pool else [apply(key) for key in keys]
+        for key, state in zip(keys, states, strict=True):
+            group = groups[key]
+            expires_at_s = key.window_end_ms // 1000 + self.rules.alert_ttl_s
             for rule_id, detector in group.detectors.items():
                 detection = detector.detect(state, key)
                 if detection is None:

@@ -92,14 +92,22 @@ def test_engine_alert_reaches_the_bus_once_with_a_token(
     bus = f"alerts-{uuid.uuid4().hex[:8]}"
     events.create_event_bus(Name=bus)
     queue_url = sqs.create_queue(QueueName=bus)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     events.put_rule(Name="fraud", EventBusName=bus, EventPattern=json.dumps({"source": [ALERT_SOURCE]}))
     events.put_targets(Rule="fraud", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
     engine = FraudEngine(
-        load_rules(), store, EventBridgeAlertSink(events, bus), SubscriberTokenizer(TEST_KEY), home_region="GB"
+        load_rules(),
+        store,
+        EventBridgeAlertSink(events, bus),
+        SubscriberTokenizer(TEST_KEY),
+        home_region="GB",
+        write_concurrency=4,
     )
     lures = [
-        cdr(FOREIGN_LURE, home_number(i), i * 5, 2, record_type=RecordType.MTC, answered=False) for i in range(30)
+        cdr(FOREIGN_LURE, home_number(i), i * 5, 2, record_type=RecordType.MTC, answered=False)
+        for i in range(30)
     ]
     sequences = [str(i) for i in range(len(lures))]
 
