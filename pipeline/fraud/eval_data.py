@@ -39,6 +39,56 @@ class SyntheticDay:
     home_region: str
 
 
+def synthetic_cdr(
+    msc_id: str,
+    serial: int,
+    record_type: RecordType,
+    a_number: str,
+    b_number: str,
+    *,
+    seizure_ms: int,
+    answer_ms: int | None,
+    release_ms: int,
+    duration_s: int,
+    cell: Cell,
+    a_kind: NumberKind = NumberKind.E164,
+    b_kind: NumberKind = NumberKind.E164,
+    roaming: bool = False,
+) -> CanonicalCDR:
+    """A canonical CDR with only the fields the fraud rules read set to something meaningful."""
+    return CanonicalCDR(
+        cdr_id=f"{msc_id}:{serial:09d}:0",
+        record_type=record_type,
+        a_number_raw=a_number,
+        a_number=a_number,
+        a_number_kind=a_kind,
+        b_number_raw=b_number,
+        b_number=b_number,
+        b_number_kind=b_kind,
+        b_country=None,
+        imsi=None,
+        imei=None,
+        seizure_utc_ms=seizure_ms,
+        answer_utc_ms=answer_ms,
+        release_utc_ms=release_ms,
+        utc_offset_min=0,
+        duration_s=duration_s,
+        answered=answer_ms is not None,
+        cause_for_term=None,
+        cell=cell,
+        msc_id=msc_id,
+        call_reference=f"{serial:09d}",
+        partial_sequence=0,
+        last_partial=True,
+        roaming=roaming,
+        bytes_up=0,
+        bytes_down=0,
+        rat=None,
+        schema_version=2,
+        source_format="synthetic",
+    )
+
+
 @dataclass
 class _Builder:
     rng: random.Random
@@ -65,36 +115,20 @@ class _Builder:
         self.serial += 1
         answer_ms = seizure_ms + ring_s * 1000 if answered else None
         release_ms = seizure_ms + (ring_s + duration_s) * 1000 if answered else seizure_ms + duration_s * 1000
-        record = CanonicalCDR(
-            cdr_id=f"EVAL01:{self.serial:09d}:0",
-            record_type=record_type,
-            a_number_raw=a_number,
-            a_number=a_number,
-            a_number_kind=a_kind,
-            b_number_raw=b_number,
-            b_number=b_number,
-            b_number_kind=b_kind,
-            b_country=None,
-            imsi=None,
-            imei=None,
-            seizure_utc_ms=seizure_ms,
-            answer_utc_ms=answer_ms,
-            release_utc_ms=release_ms,
-            utc_offset_min=0,
+        record = synthetic_cdr(
+            "EVAL01",
+            self.serial,
+            record_type,
+            a_number,
+            b_number,
+            seizure_ms=seizure_ms,
+            answer_ms=answer_ms,
+            release_ms=release_ms,
             duration_s=duration_s,
-            answered=answered,
-            cause_for_term=None,
             cell=cell,
-            msc_id="EVAL01",
-            call_reference=f"{self.serial:09d}",
-            partial_sequence=0,
-            last_partial=True,
+            a_kind=a_kind,
+            b_kind=b_kind,
             roaming=roaming,
-            bytes_up=0,
-            bytes_down=0,
-            rat=None,
-            schema_version=2,
-            source_format="synthetic",
         )
         self.cdrs.append(record)
         return record

@@ -17,8 +17,7 @@ from pipeline.fraud.engine import FraudEngine
 from pipeline.fraud.rules import load_rules
 from pipeline.fraud.state import Contribution, WindowKey, position
 from pipeline.fraud.tokens import SubscriberTokenizer
-from pipeline.schema import RecordType
-from tests.unit.fraud_support import FOREIGN_LURE, TEST_KEY, cdr, home_number
+from tests.unit.fraud_support import FOREIGN_LURE, TEST_KEY, lure_calls
 
 pytestmark = pytest.mark.functional
 
@@ -105,10 +104,7 @@ def test_engine_alert_reaches_the_bus_once_with_a_token(
         home_region="GB",
         write_concurrency=4,
     )
-    lures = [
-        cdr(FOREIGN_LURE, home_number(i), i * 5, 2, record_type=RecordType.MTC, answered=False)
-        for i in range(30)
-    ]
+    lures = lure_calls(30)
     sequences = [str(i) for i in range(len(lures))]
 
     # When the batch is processed and then re-delivered

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from pipeline.fraud.alerts import InMemoryAlertSink
 from pipeline.fraud.engine import FraudEngine, FraudOutcome
+from pipeline.fraud.eval_data import synthetic_cdr
 from pipeline.fraud.rules import RuleSet, load_rules
 from pipeline.fraud.state import InMemoryStateStore
 from pipeline.fraud.tokens import SubscriberTokenizer
@@ -34,43 +35,43 @@ def cdr(
     cell: Cell = CELL,
 ) -> CanonicalCDR:
     """A CDR seized `at_s` seconds after DAY0, released `duration_s` later."""
-    serial = next(_serial)
     seizure_ms = DAY0_MS + int(at_s * 1000)
-    return CanonicalCDR(
-        cdr_id=f"TEST:{serial}:0",
-        record_type=record_type,
-        a_number_raw=a_number,
-        a_number=a_number,
-        a_number_kind=a_kind,
-        b_number_raw=b_number,
-        b_number=b_number,
-        b_number_kind=b_kind,
-        b_country=None,
-        imsi=None,
-        imei=None,
-        seizure_utc_ms=seizure_ms,
-        answer_utc_ms=seizure_ms if answered else None,
-        release_utc_ms=seizure_ms + duration_s * 1000,
-        utc_offset_min=0,
+    return synthetic_cdr(
+        "TEST",
+        next(_serial),
+        record_type,
+        a_number,
+        b_number,
+        seizure_ms=seizure_ms,
+        answer_ms=seizure_ms if answered else None,
+        release_ms=seizure_ms + duration_s * 1000,
         duration_s=duration_s,
-        answered=answered,
-        cause_for_term=None,
         cell=cell,
-        msc_id="TEST",
-        call_reference=str(serial),
-        partial_sequence=0,
-        last_partial=True,
+        a_kind=a_kind,
+        b_kind=b_kind,
         roaming=roaming,
-        bytes_up=0,
-        bytes_down=0,
-        rat=None,
-        schema_version=2,
-        source_format="test",
     )
 
 
 def home_number(index: int) -> str:
     return f"+4477009{index:05d}"
+
+
+def lure_calls(
+    count: int, *, first: int = 0, start_s: float = 0, step_s: float = 5, a_number: str = FOREIGN_LURE
+) -> list[CanonicalCDR]:
+    """Unanswered 2-second calls from `a_number` to distinct home numbers, `step_s` apart."""
+    return [
+        cdr(
+            a_number,
+            home_number(first + i),
+            start_s + i * step_s,
+            2,
+            record_type=RecordType.MTC,
+            answered=False,
+        )
+        for i in range(count)
+    ]
 
 
 class Harness:

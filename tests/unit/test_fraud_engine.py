@@ -13,23 +13,9 @@ from pipeline.fraud.rules import WangiriRule, load_rules
 from pipeline.fraud.state import InMemoryStateStore, WindowKey
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.schema import RecordType
-from tests.unit.fraud_support import DAY0_MS, FOREIGN_LURE, TEST_KEY, Harness, cdr, home_number
+from tests.unit.fraud_support import DAY0_MS, FOREIGN_LURE, TEST_KEY, Harness, cdr, home_number, lure_calls
 
 pytestmark = pytest.mark.unit
-
-
-def _lures(count: int, first: int = 0) -> list:
-    return [
-        cdr(
-            FOREIGN_LURE,
-            home_number(first + i),
-            (first + i) * 5,
-            2,
-            record_type=RecordType.MTC,
-            answered=False,
-        )
-        for i in range(count)
-    ]
 
 
 def _threshold(harness: Harness) -> int:
@@ -46,7 +32,7 @@ def _calls_counted(harness: Harness) -> int:
 
 def test_same_batch_redelivered_is_not_counted_twice() -> None:
     harness = Harness()
-    batch = _lures(_threshold(harness) - 5)
+    batch = lure_calls(_threshold(harness) - 5)
 
     harness.redeliver(batch, first_sequence=1)
     harness.redeliver(batch, first_sequence=1)
@@ -58,7 +44,7 @@ def test_same_batch_redelivered_is_not_counted_twice() -> None:
 def test_overlapping_suffix_after_partial_failure_counts_only_new_records() -> None:
     # Given records 1..15 applied, then Lambda re-delivers from record 10 with 5 new ones behind it
     harness = Harness()
-    records = _lures(_threshold(harness) - 1)
+    records = lure_calls(_threshold(harness) - 1)
 
     harness.redeliver(records[:15], first_sequence=1)
     harness.redeliver(records[9:], first_sequence=10)
@@ -69,7 +55,7 @@ def test_overlapping_suffix_after_partial_failure_counts_only_new_records() -> N
 
 def test_ledger_mode_redelivery_by_batch_id_is_not_counted_twice() -> None:
     harness = Harness()
-    batch = _lures(_threshold(harness) - 5)
+    batch = lure_calls(_threshold(harness) - 5)
 
     harness.engine.evaluate(batch, "shard-0:100:200")
     harness.engine.evaluate(batch, "shard-0:100:200")
@@ -79,13 +65,13 @@ def test_ledger_mode_redelivery_by_batch_id_is_not_counted_twice() -> None:
 
 def test_threshold_crossed_across_two_batches_alerts_once() -> None:
     harness = Harness()
-    records = _lures(_threshold(harness) * 2)
+    records = lure_calls(_threshold(harness) * 2)
     half = len(records) // 4
 
     outcomes = [
         harness.feed(records[:half]),
         harness.feed(records[half:]),
-        harness.feed(_lures(3, first=500)),
+        harness.feed(lure_calls(3, first=500, start_s=300)),
     ]
 
     assert [len(o.alerts) for o in outcomes] == [0, 1, 0]
@@ -93,7 +79,7 @@ def test_threshold_crossed_across_two_batches_alerts_once() -> None:
 
 def test_redelivered_firing_batch_does_not_alert_again() -> None:
     harness = Harness()
-    batch = _lures(_threshold(harness))
+    batch = lure_calls(_threshold(harness))
 
     first = harness.redeliver(batch, first_sequence=1)
     again = harness.redeliver(batch, first_sequence=1)
@@ -106,7 +92,7 @@ def test_two_shards_over_threshold_emit_one_alert() -> None:
     # Given two engines (two shards) sharing the state store, each seeing the full lure burst
     state = InMemoryStateStore()
     shard_a, shard_b = Harness(state=state), Harness(state=state)
-    batch = _lures(_threshold(shard_a) + 5)
+    batch = lure_calls(_threshold(shard_a) + 5)
 
     shard_a.engine.evaluate(
         batch, "a", shard_id="shard-a", sequence_numbers=[str(i) for i in range(len(batch))]
@@ -120,7 +106,7 @@ def test_two_shards_over_threshold_emit_one_alert() -> None:
 
 def test_alert_carries_a_token_never_the_msisdn() -> None:
     harness = Harness()
-    batch = _lures(_threshold(harness))
+    batch = lure_calls(_threshold(harness))
 
     outcome = harness.feed(batch)
 
@@ -135,7 +121,7 @@ def test_alert_detail_has_rule_window_score_and_evidence() -> None:
     harness = Harness()
     threshold = _threshold(harness)
 
-    (alert,) = harness.feed(_lures(threshold)).alerts
+    (alert,) = harness.feed(lure_calls(threshold)).alerts
 
     detail = alert.detail()
     assert detail["rule_id"] == "wangiri"
@@ -147,7 +133,7 @@ def test_alert_detail_has_rule_window_score_and_evidence() -> None:
 def test_only_cdrs_of_a_firing_window_are_tagged() -> None:
     harness = Harness()
     innocent = cdr("+33612345678", home_number(1), 1, 40, record_type=RecordType.MTC)
-    lures = _lures(_threshold(harness))
+    lures = lure_calls(_threshold(harness))
 
     outcome = harness.feed([innocent, *lures])
 
@@ -172,7 +158,7 @@ def test_undelivered_alert_is_sent_once_when_the_batch_is_retried() -> None:
     engine = FraudEngine(
         load_rules(), InMemoryStateStore(), sink, SubscriberTokenizer(TEST_KEY), home_region="GB"
     )
-    batch = _lures(40)
+    batch = lure_calls(40)
     sequences = [str(i) for i in range(len(batch))]
 
     with pytest.raises(AlertDeliveryError):

@@ -6,18 +6,11 @@ import pytest
 
 from pipeline.fraud.rules import VelocityRule, WangiriRule
 from pipeline.schema import RecordType
-from tests.unit.fraud_support import FOREIGN_LURE, HOME_SUBSCRIBER, Harness, cdr, home_number
+from tests.unit.fraud_support import FOREIGN_LURE, HOME_SUBSCRIBER, Harness, cdr, home_number, lure_calls
 
 pytestmark = pytest.mark.unit
 
 AROUND = [(-1, 0), (0, 1), (1, 1)]  # offset from the threshold -> alerts expected
-
-
-def _lure_calls(count: int, *, start_s: float = 0, step_s: float = 5, a_number: str = FOREIGN_LURE) -> list:
-    return [
-        cdr(a_number, home_number(i), start_s + i * step_s, 2, record_type=RecordType.MTC, answered=False)
-        for i in range(count)
-    ]
 
 
 @pytest.mark.parametrize(("offset", "expected_alerts"), AROUND)
@@ -26,7 +19,7 @@ def test_wangiri_fires_at_the_threshold(offset: int, expected_alerts: int) -> No
     rule = harness.rules.rule("wangiri")
     assert isinstance(rule, WangiriRule)
 
-    harness.feed(_lure_calls(max(rule.min_calls, rule.min_distinct_b) + offset))
+    harness.feed(lure_calls(max(rule.min_calls, rule.min_distinct_b) + offset))
 
     assert harness.alerts("wangiri") == [harness.token(FOREIGN_LURE)] * expected_alerts
 
@@ -36,8 +29,8 @@ def test_wangiri_window_boundary_splits_the_count() -> None:
     harness = Harness()
     rule = harness.rules.rule("wangiri")
     assert isinstance(rule, WangiriRule)
-    before = _lure_calls(rule.min_calls - 1, start_s=rule.window_s - 200, step_s=5)
-    after = _lure_calls(1, start_s=rule.window_s + 1)
+    before = lure_calls(rule.min_calls - 1, start_s=rule.window_s - 200, step_s=5)
+    after = lure_calls(1, start_s=rule.window_s + 1)
 
     harness.feed(before + after)
 
@@ -47,7 +40,7 @@ def test_wangiri_window_boundary_splits_the_count() -> None:
 def test_wangiri_ignores_home_callers() -> None:
     harness = Harness()
 
-    harness.feed(_lure_calls(60, a_number=HOME_SUBSCRIBER))
+    harness.feed(lure_calls(60, a_number=HOME_SUBSCRIBER))
 
     assert harness.alerts("wangiri") == []
 
