@@ -80,18 +80,22 @@ class FraudEngine:
         *,
         shard_id: str | None = None,
         sequence_numbers: Sequence[str] | None = None,
+        partition_keys: Sequence[str] | None = None,
     ) -> FraudOutcome:
-        """Apply a batch. With `shard_id` + per-record `sequence_numbers` (the Kinesis ones) a re-delivery in
-        any shape (same batch, bisected half, suffix after a partial failure) is skipped record by record;
-        without them the batch is deduplicated as a whole by `batch_id` (a ledger entry per item)."""
+        """Apply a batch; return the matched rule ids per CDR and the alerts it raised.
+
+        Pass the Kinesis `shard_id`, and per CDR its `sequence_numbers` and `partition_keys`: any re-delivery
+        (same batch, bisected half, suffix after a partial failure, any parallelization factor) is then
+        skipped record by record. Without partition keys the shard is one lane (exact with PF = 1). Without
+        sequence numbers the whole batch is deduplicated by `batch_id` (an identical re-delivery only).
+        """
+        sources = self._sources(len(cdrs), batch_id, shard_id, sequence_numbers, partition_keys)
         if sequence_numbers is not None:
-            if shard_id is None or len(sequence_numbers) != len(cdrs):
-                raise ValueError("sequence_numbers needs shard_id and one sequence number per CDR")
-            source, positions = f"shard:{shard_id}", [position(s) for s in sequence_numbers]
+            positions = [position(s) for s in sequence_numbers]
         else:
-            source, positions = f"batch:{batch_id}", [position(i) for i in range(len(cdrs))]
+            positions = [position(i) for i in range(len(cdrs))]
         writes_before = self._state.writes
-        groups = self._group(cdrs, positions)
+        groups = self._group(cdrs, sources, positions)
         observed_at_ms = max((cdr.release_utc_ms for cdr in cdrs), default=0)
         matched: dict[str, list[str]] = {}
         new_alerts: list[Alert] = []
@@ -100,7 +104,7 @@ class FraudEngine:
 
         def apply(key: WindowKey) -> WindowState:
             expires_at_s = key.window_end_ms // 1000 + self.rules.alert_ttl_s
-            return self._state.apply(key, source, groups[key].contributions, self._set_caps, expires_at_s)
+            return self._state.apply(key, groups[key].contributions, self._set_caps, expires_at_s)
 
         states = list(self._pool.map(apply, keys)) if self._pool else [apply(key) for key in keys]
         for key, state in zip(keys, states, strict=True):
@@ -135,17 +139,41 @@ class FraudEngine:
             state_writes=self._state.writes - writes_before,
         )
 
-    def _group(self, cdrs: Sequence[CanonicalCDR], positions: Sequence[str]) -> dict[WindowKey, _Group]:
+    def _sources(
+        self,
+        count: int,
+        batch_id: str,
+        shard_id: str | None,
+        sequence_numbers: Sequence[str] | None,
+        partition_keys: Sequence[str] | None,
+    ) -> list[str]:
+        """Per record, the in-order lane it belongs to; partition keys are hashed (they may be MSISDNs)."""
+        if sequence_numbers is None:
+            return [f"batch:{batch_id}"] * count
+        if shard_id is None or len(sequence_numbers) != count:
+            raise ValueError("sequence_numbers needs shard_id and one sequence number per CDR")
+        if partition_keys is None:
+            return [shard_id] * count
+        if len(partition_keys) != count:
+            raise ValueError("partition_keys needs one partition key per CDR")
+        token = self._tokenizer.token
+        return [f"{shard_id}/{token(key)[:16]}" for key in partition_keys]
+
+    def _group(
+        self, cdrs: Sequence[CanonicalCDR], sources: Sequence[str], positions: Sequence[str]
+    ) -> dict[WindowKey, _Group]:
         groups: dict[WindowKey, _Group] = {}
         token = self._tokenizer.token
-        for cdr, record_position in zip(cdrs, positions, strict=True):
+        for cdr, source, record_position in zip(cdrs, sources, positions, strict=True):
             for detector in self._detectors:
                 for touch in detector.touches(cdr):
                     key = WindowKey(token(touch.subscriber), detector.window_s, touch.window_start_ms)
                     group = groups.get(key)
                     if group is None:
                         group = groups[key] = _Group([], {}, {})
-                    group.contributions.append(Contribution(record_position, touch.counters, touch.members))
+                    group.contributions.append(
+                        Contribution(source, record_position, touch.counters, touch.members)
+                    )
                     group.detectors[detector.rule_id] = detector
                     if touch.tags_cdr:
                         group.tagged_cdr_ids.setdefault(detector.rule_id, []).append(cdr.cdr_id)

@@ -2,8 +2,9 @@
 
 One item per (subscriber token, window length, window start) holds every rule's counters and capped sets for
 that window, so a batch costs at most one write per item it touches. Idempotency: the item keeps, per
-source (a Kinesis shard), the highest position (sequence number) already applied; a re-delivered record is
-at or below it and is skipped. Sets are unions, which are idempotent on their own.
+source (a Kinesis shard and partition key: one in-order lane of records), the highest position (sequence
+number) already applied; a re-delivered record is at or below it and is skipped. Sets are unions, which are
+idempotent on their own.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class WindowKey:
 class Contribution:
     """What one record adds to one window item: counter increments and set members, at a position."""
 
+    source: str  # the ordered lane the record came from: "<shard>/<partition key hash>" (or a batch id)
     position: str
     counters: Mapping[str, int]
     members: Mapping[str, tuple[str, ...]]
@@ -60,25 +62,38 @@ class Fold:
 
     counters: dict[str, int] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
-    max_position: str = ""
+    max_positions: dict[str, str] = field(default_factory=dict)  # source -> highest new position
 
     @property
     def empty(self) -> bool:
-        return not self.max_position
+        return not self.max_positions
 
 
-def fold(contributions: Sequence[Contribution], watermark: str | None) -> Fold:
-    """Sum the contributions above `watermark` (None: nothing applied yet from this source)."""
+def fold(contributions: Sequence[Contribution], watermarks: Mapping[str, str]) -> Fold:
+    """Sum the contributions above their source's watermark (absent: nothing applied yet from it)."""
     result = Fold()
     for contribution in contributions:
+        watermark = watermarks.get(contribution.source)
         if watermark is not None and contribution.position <= watermark:
             continue  # re-delivered: already counted in an earlier attempt
         for name, increment in contribution.counters.items():
             result.counters[name] = result.counters.get(name, 0) + increment
         for name, values in contribution.members.items():
             result.members.setdefault(name, set()).update(values)
-        result.max_position = max(result.max_position, contribution.position)
+        newest = result.max_positions.get(contribution.source, "")
+        if contribution.position > newest:
+            result.max_positions[contribution.source] = contribution.position
     return result
+
+
+def lowest_positions(contributions: Sequence[Contribution]) -> dict[str, str]:
+    """Per source, the lowest position a batch brings to an item (the first write's condition)."""
+    lowest: dict[str, str] = {}
+    for contribution in contributions:
+        current = lowest.get(contribution.source)
+        if current is None or contribution.position < current:
+            lowest[contribution.source] = contribution.position
+    return lowest
 
 
 def capped(members: set[str], current_size: int, cap: int) -> set[str]:
@@ -102,12 +117,11 @@ class FraudStateStore(Protocol):
     def apply(
         self,
         key: WindowKey,
-        source: str,
         contributions: Sequence[Contribution],
         set_caps: Mapping[str, int],
         expires_at_s: int,
     ) -> WindowState:
-        """Apply the contributions not yet applied from `source`; return the item afterwards."""
+        """Apply the contributions not yet applied from their sources; return the item afterwards."""
         ...
 
     def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
@@ -137,7 +151,6 @@ class InMemoryStateStore:
     def apply(
         self,
         key: WindowKey,
-        source: str,
         contributions: Sequence[Contribution],
         set_caps: Mapping[str, int],
         expires_at_s: int,
@@ -145,7 +158,7 @@ class InMemoryStateStore:
         item = self._items.get(key)
         if item is None:
             item = self._items[key] = _Item()
-        change = fold(contributions, item.watermarks.get(source))
+        change = fold(contributions, item.watermarks)
         if not change.empty:
             self.writes += 1
             for name, increment in change.counters.items():
@@ -153,7 +166,7 @@ class InMemoryStateStore:
             for name, members in change.members.items():
                 current = item.sets.setdefault(name, set())
                 current.update(capped(members, len(current), set_caps[name]))
-            item.watermarks[source] = change.max_position
+            item.watermarks.update(change.max_positions)
         return WindowState(
             counters=dict(item.counters), sets={name: frozenset(v) for name, v in item.sets.items()}
         )

@@ -50,27 +50,30 @@ def store(dynamodb: Any) -> DynamoDBStateStore:
 
 
 def _contributions(first: int, last: int) -> list[Contribution]:
-    return [Contribution(position(i), {"r.calls": 1}, {"r.b": (f"m{i}",)}) for i in range(first, last + 1)]
+    return [
+        Contribution("shard-0/k1", position(i), {"r.calls": 1}, {"r.b": (f"m{i}",)})
+        for i in range(first, last + 1)
+    ]
 
 
 def test_first_batch_is_one_update(store: DynamoDBStateStore) -> None:
-    state = store.apply(KEY, "shard-0", _contributions(1, 5), CAPS, 2_000_000_000)
+    state = store.apply(KEY, _contributions(1, 5), CAPS, 2_000_000_000)
 
     assert (state.count("r.calls"), len(state.members("r.b")), store.writes) == (5, 5, 1)
 
 
 def test_redelivered_suffix_counts_only_new_records(store: DynamoDBStateStore) -> None:
-    store.apply(KEY, "shard-0", _contributions(1, 5), CAPS, 2_000_000_000)
+    store.apply(KEY, _contributions(1, 5), CAPS, 2_000_000_000)
 
-    again = store.apply(KEY, "shard-0", _contributions(1, 5), CAPS, 2_000_000_000)
-    suffix = store.apply(KEY, "shard-0", _contributions(4, 7), CAPS, 2_000_000_000)
+    again = store.apply(KEY, _contributions(1, 5), CAPS, 2_000_000_000)
+    suffix = store.apply(KEY, _contributions(4, 7), CAPS, 2_000_000_000)
 
     assert (again.count("r.calls"), suffix.count("r.calls")) == (5, 7)
 
 
 def test_set_stops_growing_at_its_cap(store: DynamoDBStateStore) -> None:
     for first in range(1, 40, 6):
-        state = store.apply(KEY, "shard-0", _contributions(first, first + 5), CAPS, 2_000_000_000)
+        state = store.apply(KEY, _contributions(first, first + 5), CAPS, 2_000_000_000)
 
     assert state.count("r.calls") == 42
     assert CAPS["r.b"] <= len(state.members("r.b")) <= 2 * CAPS["r.b"]
@@ -132,3 +135,14 @@ def _drain(sqs: Any, queue_url: str, *, expected: int, deadline_s: float) -> lis
             response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
             return bodies + [message["Body"] for message in response.get("Messages", [])]
     return bodies
+
+
+def test_two_lanes_in_one_batch_keep_their_own_watermarks(store: DynamoDBStateStore) -> None:
+    lane_a = [Contribution("shard-0/a", position(i), {"r.calls": 1}, {}) for i in range(10, 13)]
+    lane_b = [Contribution("shard-0/b", position(i), {"r.calls": 1}, {}) for i in range(1, 4)]
+    store.apply(KEY, lane_a + lane_b, CAPS, 2_000_000_000)
+
+    lane_b_again = [Contribution("shard-0/b", position(i), {"r.calls": 1}, {}) for i in range(1, 5)]
+    state = store.apply(KEY, lane_b_again, CAPS, 2_000_000_000)
+
+    assert state.count("r.calls") == 7

@@ -27,7 +27,7 @@ def _threshold(harness: Harness) -> int:
 def _calls_counted(harness: Harness) -> int:
     """The lure's Wangiri call counter in the first window (an empty apply is a read)."""
     key = WindowKey(harness.token(FOREIGN_LURE), 900, DAY0_MS)
-    return harness.state.apply(key, "probe", [], {}, 0).count("wangiri.calls")
+    return harness.state.apply(key, [], {}, 0).count("wangiri.calls")
 
 
 def test_same_batch_redelivered_is_not_counted_twice() -> None:
@@ -51,6 +51,26 @@ def test_overlapping_suffix_after_partial_failure_counts_only_new_records() -> N
 
     assert _calls_counted(harness) == len(records)
     assert harness.alerts("wangiri") == []
+
+
+def test_lanes_of_one_shard_interleave_without_losing_records() -> None:
+    # Given PF > 1: lane "x" applies sequence 20..29, then lane "y" presents lower sequence numbers 1..9
+    harness = Harness()
+    records = lure_calls(19)
+    lane_x, lane_y = records[:10], records[10:]
+
+    harness.engine.evaluate(
+        lane_x,
+        "x",
+        shard_id="s0",
+        sequence_numbers=[str(20 + i) for i in range(10)],
+        partition_keys=["x"] * 10,
+    )
+    harness.engine.evaluate(
+        lane_y, "y", shard_id="s0", sequence_numbers=[str(1 + i) for i in range(9)], partition_keys=["y"] * 9
+    )
+
+    assert _calls_counted(harness) == 19
 
 
 def test_ledger_mode_redelivery_by_batch_id_is_not_counted_twice() -> None:

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.unit
 KEY = WindowKey("tok", 60, 0)
 
 
-def _contribution(seq: int, member: str = "m") -> Contribution:
-    return Contribution(position(seq), {"r.calls": 1}, {"r.b": (member,)})
+def _contribution(seq: int, member: str = "m", source: str = "s") -> Contribution:
+    return Contribution(source, position(seq), {"r.calls": 1}, {"r.b": (member,)})
 
 
 def test_positions_compare_like_the_sequence_numbers() -> None:
@@ -25,14 +25,21 @@ def test_positions_compare_like_the_sequence_numbers() -> None:
 
 
 def test_fold_skips_records_at_or_below_the_watermark() -> None:
-    change = fold([_contribution(i) for i in range(1, 6)], position(3))
+    change = fold([_contribution(i) for i in range(1, 6)], {"s": position(3)})
 
     assert change.counters == {"r.calls": 2}
-    assert change.max_position == position(5)
+    assert change.max_positions == {"s": position(5)}
 
 
 def test_fold_of_a_fully_applied_batch_is_empty() -> None:
-    assert fold([_contribution(1), _contribution(2)], position(2)).empty
+    assert fold([_contribution(1), _contribution(2)], {"s": position(2)}).empty
+
+
+def test_fold_judges_each_source_by_its_own_watermark() -> None:
+    change = fold([_contribution(5, source="a"), _contribution(5, source="b")], {"a": position(9)})
+
+    assert change.counters == {"r.calls": 1}
+    assert change.max_positions == {"b": position(5)}
 
 
 def test_capped_stops_adding_once_the_cap_is_reached() -> None:
@@ -44,7 +51,7 @@ def test_store_set_never_exceeds_twice_the_cap() -> None:
     store = InMemoryStateStore()
     for batch in range(5):
         contributions = [_contribution(batch * 100 + i, f"{batch}-{i}") for i in range(30)]
-        state = store.apply(KEY, "s", contributions, {"r.b": 16}, 0)
+        state = store.apply(KEY, contributions, {"r.b": 16}, 0)
 
     assert 16 <= len(state.members("r.b")) <= 32
     assert state.count("r.calls") == 150
@@ -53,8 +60,8 @@ def test_store_set_never_exceeds_twice_the_cap() -> None:
 def test_store_keeps_one_watermark_per_source() -> None:
     store = InMemoryStateStore()
 
-    store.apply(KEY, "shard-a", [_contribution(5)], {"r.b": 8}, 0)
-    state = store.apply(KEY, "shard-b", [_contribution(1)], {"r.b": 8}, 0)
+    store.apply(KEY, [_contribution(5, source="shard-a")], {"r.b": 8}, 0)
+    state = store.apply(KEY, [_contribution(1, source="shard-b")], {"r.b": 8}, 0)
 
     assert state.count("r.calls") == 2
 
