@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from pipeline.fraud.alerts import InMemoryAlertSink
 from pipeline.fraud.engine import FraudEngine, FraudOutcome
-from pipeline.fraud.eval_data import synthetic_cdr
+from pipeline.fraud.eval_cdrs import synthetic_cdr
 from pipeline.fraud.rules import RuleSet, load_rules
 from pipeline.fraud.state import InMemoryStateStore
 from pipeline.fraud.tokens import SubscriberTokenizer
