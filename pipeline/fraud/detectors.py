@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from pipeline.fraud.rules import (
     IrsfRule,
@@ -44,14 +43,23 @@ class Detection:
     evidence: Mapping[str, int]
 
 
-class Detector(Protocol):
+class Detector:
+    """A rule as code. Subclasses set the three attributes and implement `touches` and `detect`."""
+
     rule_id: str
     window_s: int
     set_caps: dict[str, int]  # rule-prefixed set name -> member cap
 
-    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]: ...
+    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+        raise NotImplementedError
 
-    def detect(self, state: WindowState, key: WindowKey) -> Detection | None: ...
+    def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
+        raise NotImplementedError
+
+    def wants_previous_window(self, state: WindowState) -> bool:
+        """Whether a window that did not fire on its own is worth judging together with the previous one
+        (one extra read). Off unless a rule opts in."""
+        return False
 
 
 def window_start_ms(event_ms: int, window_s: int) -> int:
@@ -65,7 +73,7 @@ def _ratio(observed: float, threshold: float) -> float:
     return round(observed / threshold, 2)
 
 
-class WangiriDetector:
+class WangiriDetector(Detector):
     def __init__(self, config: WangiriRule, home_prefix: str, member: Hasher, distinct_cap: int) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self._home_prefix, self._member = home_prefix, member
@@ -94,7 +102,7 @@ class WangiriDetector:
         )
 
 
-class IrsfDetector:
+class IrsfDetector(Detector):
     def __init__(self, config: IrsfRule) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self.set_caps: dict[str, int] = {}
@@ -144,7 +152,7 @@ class IrsfDetector:
         return Detection(_ratio(points, self._c.min_score), evidence)
 
 
-class SimboxDetector:
+class SimboxDetector(Detector):
     def __init__(self, config: SimboxRule, home_prefix: str, member: Hasher, distinct_cap: int) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self._home_prefix, self._member = home_prefix, member
@@ -182,8 +190,13 @@ class SimboxDetector:
         evidence = {"out_calls": out, "incoming": incoming, "distinct_b": distinct_b, "distinct_cells": cells}
         return Detection(_ratio(distinct_b, self._c.min_distinct_b), evidence)
 
+    def wants_previous_window(self, state: WindowState) -> bool:
+        # a box that started late in the previous window would otherwise wait for a full window of calls;
+        # only subscribers already a third of the way to the threshold pay the extra read
+        return self._c.include_previous_window and state.count("simbox.out") * 3 >= self._c.min_calls
 
-class VelocityDetector:
+
+class VelocityDetector(Detector):
     def __init__(self, config: VelocityRule) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self.set_caps: dict[str, int] = {}
@@ -217,7 +230,7 @@ def max_overlap(intervals: frozenset[str], start_ms: int, end_ms: int) -> int:
     return peak
 
 
-class SimultaneousDetector:
+class SimultaneousDetector(Detector):
     def __init__(self, config: SimultaneousRule, member: Hasher) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self._member = member
@@ -250,7 +263,7 @@ class SimultaneousDetector:
         )
 
 
-class SmsSpamDetector:
+class SmsSpamDetector(Detector):
     def __init__(self, config: SmsSpamRule, member: Hasher, distinct_cap: int) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self._member = member

@@ -160,6 +160,10 @@ class DynamoDBStateStore:
         )
         return _state_from_item(response.get("Attributes", {}))
 
+    def read(self, key: WindowKey) -> WindowState:
+        response = self._client.get_item(TableName=self._table_name, Key=item_key(key))
+        return _state_from_item(response.get("Item", {}))
+
     def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
         self._count_write()
         try:

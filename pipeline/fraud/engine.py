@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import phonenumbers
 
 from pipeline.fraud.alerts import Alert, AlertDeliveryError, AlertSink
-from pipeline.fraud.detectors import Detector, build_detectors
+from pipeline.fraud.detectors import Detection, Detector, build_detectors
 from pipeline.fraud.rules import RuleSet
-from pipeline.fraud.state import Contribution, FraudStateStore, WindowKey, WindowState, position
+from pipeline.fraud.state import Contribution, FraudStateStore, WindowKey, WindowState, combined, position
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.schema import CanonicalCDR
 
@@ -112,6 +112,8 @@ class FraudEngine:
             expires_at_s = key.window_end_ms // 1000 + self.rules.alert_ttl_s
             for rule_id, detector in group.detectors.items():
                 detection = detector.detect(state, key)
+                if detection is None and detector.wants_previous_window(state):
+                    detection = self._detect_with_previous(detector, state, key)
                 if detection is None:
                     continue
                 for cdr_id in group.tagged_cdr_ids.get(rule_id, ()):
@@ -138,6 +140,17 @@ class FraudEngine:
             alerts=tuple(new_alerts),
             state_writes=self._state.writes - writes_before,
         )
+
+    def _detect_with_previous(
+        self, detector: Detector, state: WindowState, key: WindowKey
+    ) -> Detection | None:
+        previous_key = WindowKey(
+            key.subscriber_token, key.window_s, key.window_start_ms - key.window_s * 1000
+        )
+        detection = detector.detect(combined(state, self._state.read(previous_key)), key)
+        if detection is None:
+            return None
+        return Detection(detection.score, {**detection.evidence, "windows": 2})
 
     def _sources(
         self,

@@ -64,6 +64,9 @@ class SimboxRule:
     min_distinct_b: int
     max_incoming_ratio: float  # (incoming calls + SMS in + SMS out) / outgoing calls
     max_distinct_cells: int
+    include_previous_window: (
+        bool  # also judge this window + the previous one: detection up to a window sooner
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,18 @@ class WindowState:
         return self.sets.get(name, frozenset())
 
 
+def combined(current: WindowState, previous: WindowState) -> WindowState:
+    """Two consecutive windows judged as one: counters add, sets unite."""
+    counters = dict(previous.counters)
+    for name, value in current.counters.items():
+        counters[name] = counters.get(name, 0) + value
+    sets = {name: current.members(name) | previous.members(name) for name in {*current.sets, *previous.sets}}
+    return WindowState(counters=counters, sets=sets)
+
+
+EMPTY_STATE = WindowState(counters={}, sets={})
+
+
 @dataclass(slots=True)
 class Fold:
     """The net change of a batch on one item, after skipping what the item already holds."""
@@ -124,6 +136,10 @@ class FraudStateStore(Protocol):
         """Apply the contributions not yet applied from their sources; return the item afterwards."""
         ...
 
+    def read(self, key: WindowKey) -> WindowState:
+        """The item as it is (EMPTY_STATE when absent); eventually consistent is good enough."""
+        ...
+
     def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
         """True exactly once per (rule, subscriber, window), whichever shard asks first."""
         ...
@@ -167,9 +183,13 @@ class InMemoryStateStore:
                 current = item.sets.setdefault(name, set())
                 current.update(capped(members, len(current), set_caps[name]))
             item.watermarks.update(change.max_positions)
-        return WindowState(
-            counters=dict(item.counters), sets={name: frozenset(v) for name, v in item.sets.items()}
-        )
+        return self.read(key)
+
+    def read(self, key: WindowKey) -> WindowState:
+        item = self._items.get(key)
+        if item is None:
+            return EMPTY_STATE
+        return WindowState(counters=dict(item.counters), sets={n: frozenset(v) for n, v in item.sets.items()})
 
     def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
         self.writes += 1

@@ -146,3 +146,10 @@ def test_two_lanes_in_one_batch_keep_their_own_watermarks(store: DynamoDBStateSt
     state = store.apply(KEY, lane_b_again, CAPS, 2_000_000_000)
 
     assert state.count("r.calls") == 7
+
+
+def test_read_returns_the_applied_state_or_empty(store: DynamoDBStateStore) -> None:
+    store.apply(KEY, _contributions(1, 3), CAPS, 2_000_000_000)
+
+    assert store.read(KEY).count("r.calls") == 3
+    assert store.read(WindowKey(KEY.subscriber_token, 900, 900_000)).counters == {}

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from pipeline.fraud.rules import SimboxRule
+from pipeline.fraud.rules import SimboxRule, parse_rules
 from pipeline.schema import CanonicalCDR, Cell, NumberKind, RecordType
 from tests.unit.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
 
 pytestmark = pytest.mark.unit
 
+RULES_JSON = Path(__file__).parents[2] / "pipeline" / "fraud" / "rules.json"
 HOT = "+88216000001"  # in the default hot list (+882)
 LONG_S, SHORT_S = 900, 120  # around the default long_call_s = 600
 
@@ -130,3 +134,32 @@ def test_simbox_incoming_calls_are_not_tagged_as_matches() -> None:
 
     assert incoming.cdr_id not in outcome.matched_rules
     assert outcome.matched_rules[outgoing[-1].cdr_id] == ("simbox",)
+
+
+def test_simbox_spanning_a_window_boundary_is_judged_with_the_previous_window() -> None:
+    # Given a box whose calls straddle a window boundary, neither window reaching the threshold alone
+    harness = Harness()
+    rule = _simbox_rule(harness)
+    half = rule.min_calls // 2 + 1
+    calls = _box_calls(half, start_s=rule.window_s - half * 200) + [
+        cdr(HOME_SUBSCRIBER, home_number(500 + i), rule.window_s + 10 + i * 200, 90) for i in range(half)
+    ]
+
+    outcome = harness.feed(calls)
+
+    assert [alert.evidence["windows"] for alert in outcome.alerts] == [2]
+
+
+def test_simbox_without_lookback_waits_for_one_window_to_hold_the_threshold() -> None:
+    document = json.loads(RULES_JSON.read_text())
+    document["rules"]["simbox"]["include_previous_window"] = False
+    harness = Harness(rules=parse_rules(document))
+    rule = _simbox_rule(harness)
+    half = rule.min_calls // 2 + 1
+    calls = _box_calls(half, start_s=rule.window_s - half * 200) + [
+        cdr(HOME_SUBSCRIBER, home_number(500 + i), rule.window_s + 10 + i * 200, 90) for i in range(half)
+    ]
+
+    harness.feed(calls)
+
+    assert harness.alerts("simbox") == []
