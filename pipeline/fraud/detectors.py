@@ -6,8 +6,9 @@ so rules sharing a window length share one item (one write per item per batch) w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pipeline.fraud.rules import (
     IrsfRule,
@@ -26,8 +27,7 @@ _OUTGOING_VOICE = (RecordType.MOC, RecordType.FORWARD)
 MAX_WINDOWS_PER_CALL = 4  # a call spanning more windows is clipped: bounded writes per record
 
 
-@dataclass(frozen=True, slots=True)
-class Touch:
+class Touch(NamedTuple):
     """One CDR's contribution to one subscriber's window of one rule (names prefixed by the rule id)."""
 
     subscriber: str  # clear number: the engine tokenises it before it reaches any store
@@ -49,6 +49,7 @@ class Detector:
     rule_id: str
     window_s: int
     set_caps: dict[str, int]  # rule-prefixed set name -> member cap
+    record_types: frozenset[RecordType]  # the engine skips `touches` for other records (hot path)
 
     def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
         raise NotImplementedError
@@ -74,6 +75,8 @@ def _ratio(observed: float, threshold: float) -> float:
 
 
 class WangiriDetector(Detector):
+    record_types = frozenset(_VOICE)
+
     def __init__(self, config: WangiriRule, home_prefix: str, member: Hasher, distinct_cap: int) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self._home_prefix, self._member = home_prefix, member
@@ -103,6 +106,8 @@ class WangiriDetector(Detector):
 
 
 class IrsfDetector(Detector):
+    record_types = frozenset(_OUTGOING_VOICE)
+
     def __init__(self, config: IrsfRule) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self.set_caps: dict[str, int] = {}
@@ -153,6 +158,8 @@ class IrsfDetector(Detector):
 
 
 class SimboxDetector(Detector):
+    record_types = frozenset({RecordType.MOC, RecordType.SMS_MO, RecordType.MTC, RecordType.SMS_MT})
+
     def __init__(self, config: SimboxRule, home_prefix: str, member: Hasher, distinct_cap: int) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self._home_prefix, self._member = home_prefix, member
@@ -197,6 +204,8 @@ class SimboxDetector(Detector):
 
 
 class VelocityDetector(Detector):
+    record_types = frozenset({RecordType.MOC})
+
     def __init__(self, config: VelocityRule) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self.set_caps: dict[str, int] = {}
@@ -214,7 +223,7 @@ class VelocityDetector(Detector):
         return Detection(_ratio(calls, self._c.min_calls), {"calls": calls})
 
 
-def max_overlap(intervals: frozenset[str], start_ms: int, end_ms: int) -> int:
+def max_overlap(intervals: Set[str], start_ms: int, end_ms: int) -> int:
     """Most calls active at one instant inside [start_ms, end_ms), from "seizure:release:id" members."""
     edges: list[tuple[int, int]] = []
     for member in intervals:
@@ -231,6 +240,8 @@ def max_overlap(intervals: frozenset[str], start_ms: int, end_ms: int) -> int:
 
 
 class SimultaneousDetector(Detector):
+    record_types = frozenset({RecordType.MOC})
+
     def __init__(self, config: SimultaneousRule, member: Hasher) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self._member = member
@@ -264,6 +275,8 @@ class SimultaneousDetector(Detector):
 
 
 class SmsSpamDetector(Detector):
+    record_types = frozenset({RecordType.SMS_MO})
+
     def __init__(self, config: SmsSpamRule, member: Hasher, distinct_cap: int) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self._member = member

@@ -18,7 +18,7 @@ from pipeline.fraud.detectors import Detection, Detector, build_detectors
 from pipeline.fraud.rules import RuleSet
 from pipeline.fraud.state import Contribution, FraudStateStore, WindowKey, WindowState, combined, position
 from pipeline.fraud.tokens import SubscriberTokenizer
-from pipeline.schema import CanonicalCDR
+from pipeline.schema import CanonicalCDR, RecordType
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,10 @@ class FraudEngine:
             distinct_cap=rules.distinct_cap,
         )
         self._set_caps = {name: cap for d in self._detectors for name, cap in d.set_caps.items()}
+        self._detectors_by_type = {
+            record_type: [d for d in self._detectors if record_type in d.record_types]
+            for record_type in RecordType
+        }
         self._pool = ThreadPoolExecutor(write_concurrency) if write_concurrency > 1 else None
 
     def evaluate(
@@ -178,7 +182,7 @@ class FraudEngine:
         groups: dict[WindowKey, _Group] = {}
         token = self._tokenizer.token
         for cdr, source, record_position in zip(cdrs, sources, positions, strict=True):
-            for detector in self._detectors:
+            for detector in self._detectors_by_type[cdr.record_type]:
                 for touch in detector.touches(cdr):
                     key = WindowKey(token(touch.subscriber), detector.window_s, touch.window_start_ms)
                     group = groups.get(key)
