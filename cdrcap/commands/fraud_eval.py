@@ -68,10 +68,10 @@ def _table(result: EvaluationResult, *, markdown: bool) -> str:
         ]
         for q in result.quality
     ]
-    cdrs_per_s = result.cdrs / max(result.engine_s, 1e-9)
+    cdrs_per_cpu_s = result.cdrs / max(result.engine_cpu_s, 1e-9)
     summary = (
         f"{result.cdrs:,} CDRs in {result.batches:,} batches, rules {result.rules_version}; "
-        f"engine {result.engine_s:.1f} s ({cdrs_per_s:,.0f} CDRs/s in process), "
+        f"engine {result.engine_cpu_s:.1f} CPU s ({cdrs_per_cpu_s:,.0f} CDRs per CPU second), "
         f"{result.state_writes / max(result.cdrs, 1):.2f} state writes per CDR"
     )
     if markdown:
