@@ -1,9 +1,9 @@
 """Measure the rules against injected ground truth: per rule precision, recall and detection latency.
 
 Runs the real engine in process with the in-memory state store and alert sink, feeding the day in arrival
-order in Kinesis-sized batches from one simulated shard, so windows, batching and idempotency are the
-production code paths. Latency is in event time: alert (newest release time of its batch) minus the
-release time of the scenario's first fraudulent CDR.
+order in Kinesis-sized batches from one simulated shard with subscriber partition keys, so windows,
+batching and idempotency are the production code paths. Latency is in event time: alert (newest release
+time of its batch) minus the release time of the scenario's first fraudulent CDR.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pipeline.fraud.eval_data import SCENARIOS, SyntheticDay
 from pipeline.fraud.rules import RuleSet
 from pipeline.fraud.state import InMemoryStateStore
 from pipeline.fraud.tokens import SubscriberTokenizer
+from pipeline.schema import CanonicalCDR, RecordType
 
 RECALL_TARGET = 0.95
 PRECISION_TARGET = 0.90
@@ -100,6 +101,11 @@ def _percentile_s(values_ms: list[int], fraction: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] / 1000, 1)
 
 
+def served_subscriber(cdr: CanonicalCDR) -> str:
+    """The partition key of loadgen's default "subscriber" strategy: the served party of the record."""
+    return cdr.b_number if cdr.record_type in (RecordType.MTC, RecordType.SMS_MT) else cdr.a_number
+
+
 def evaluate_day(day: SyntheticDay, rules: RuleSet, *, batch_size: int = 500) -> EvaluationResult:
     tokenizer = SubscriberTokenizer(EVAL_TOKEN_KEY)
     state, sink = InMemoryStateStore(), InMemoryAlertSink()
@@ -114,9 +120,12 @@ def evaluate_day(day: SyntheticDay, rules: RuleSet, *, batch_size: int = 500) ->
     try:
         for start in range(0, len(day.cdrs), batch_size):
             batch = day.cdrs[start : start + batch_size]
-            sequence_numbers = [str(start + offset) for offset in range(len(batch))]
             engine.evaluate(
-                batch, f"eval-{batches}", shard_id="shardId-000000000000", sequence_numbers=sequence_numbers
+                batch,
+                f"eval-{batches}",
+                shard_id="shardId-000000000000",
+                sequence_numbers=[str(start + offset) for offset in range(len(batch))],
+                partition_keys=[served_subscriber(cdr) for cdr in batch],
             )
             batches += 1
     finally:
