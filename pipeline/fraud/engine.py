@@ -41,8 +41,9 @@ def home_prefix(home_region: str) -> str:
     """ "+44" for "GB": numbers outside it are international for the Wangiri rule."""
     calling_code = phonenumbers.country_code_for_region(home_region.upper())
     if not calling_code:
-        raise ValueError(
-            f"home region {home_region!r} is not an ISO 3166 alpha-2 code known to libphonenumber"
+        raise RulesConfigError(
+            f"home region {home_region!r} is not an ISO 3166 alpha-2 code known to libphonenumber; "
+            f"set {ENV_HOME_REGION} to one such as GB or US"
         )
     return f"+{calling_code}"
 

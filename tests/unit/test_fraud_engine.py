@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.fraud.alerts import Alert, AlertDeliveryError, InMemoryAlertSink
 from pipeline.fraud.engine import FraudEngine
+from pipeline.fraud.errors import RulesConfigError
 from pipeline.fraud.rules import WangiriRule, load_rules
 from pipeline.fraud.state import InMemoryStateStore, WindowKey
 from pipeline.fraud.tokens import SubscriberTokenizer
@@ -187,3 +188,22 @@ def test_undelivered_alert_is_sent_once_when_the_batch_is_retried() -> None:
     engine.evaluate(batch, "b1", shard_id="s", sequence_numbers=sequences)
 
     assert [alert.rule_id for alert in sink.alerts] == ["wangiri"]
+
+
+def test_unknown_home_region_is_a_config_error() -> None:
+    with pytest.raises(RulesConfigError, match="CDRCAP_HOME_REGION"):
+        FraudEngine(
+            load_rules(),
+            InMemoryStateStore(),
+            InMemoryAlertSink(),
+            SubscriberTokenizer(TEST_KEY),
+            home_region="XX",
+        )
+
+
+def test_empty_batch_changes_nothing() -> None:
+    harness = Harness()
+
+    outcome = harness.feed([])
+
+    assert (outcome.alerts, dict(outcome.matched_rules), outcome.state_writes) == ((), {}, 0)
