@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from pipeline.constants import ENV_HOME_REGION
 from pipeline.fraud.alerts import Alert, AlertDeliveryError, AlertSink
 from pipeline.fraud.detectors import Detection, Detector, build_detectors
+from pipeline.fraud.errors import RulesConfigError
 from pipeline.fraud.rules import RuleSet
 from pipeline.fraud.state import Contribution, FraudStateStore, WindowKey, WindowState, combined, position
 from pipeline.fraud.tokens import SubscriberTokenizer
