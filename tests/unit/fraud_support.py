@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import TypeVar
 
 from pipeline.fraud.alerts import InMemoryAlertSink
 from pipeline.fraud.engine import FraudEngine, FraudOutcome
 from pipeline.fraud.eval_cdrs import synthetic_cdr
-from pipeline.fraud.rules import RuleSet, load_rules
+from pipeline.fraud.rules import RuleConfig, RuleSet, load_rules
 from pipeline.fraud.state import InMemoryStateStore
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.schema import CanonicalCDR, Cell, NumberKind, RecordType
@@ -19,6 +20,7 @@ FOREIGN_LURE = "+22507000001"
 TEST_KEY = b"unit-test-fraud-token-key-0123456789"
 CELL = Cell("234", "15", 100, 1)
 _serial = itertools.count(1)
+RuleT = TypeVar("RuleT", bound=RuleConfig)
 
 
 def cdr(
@@ -107,3 +109,9 @@ class Harness:
 
     def token(self, number: str) -> str:
         return self.tokenizer.token(number)
+
+    def config(self, rule_type: type[RuleT]) -> RuleT:
+        """The loaded settings of one rule, typed."""
+        rule = self.rules.rule(rule_type.rule_id)
+        assert isinstance(rule, rule_type)
+        return rule

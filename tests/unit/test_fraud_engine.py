@@ -20,8 +20,7 @@ pytestmark = pytest.mark.unit
 
 
 def _threshold(harness: Harness) -> int:
-    rule = harness.rules.rule("wangiri")
-    assert isinstance(rule, WangiriRule)
+    rule = harness.config(WangiriRule)
     return max(rule.min_calls, rule.min_distinct_b)
 
 

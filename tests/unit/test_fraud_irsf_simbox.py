@@ -74,8 +74,7 @@ def _box_calls(count: int, *, cells: int = 1, start_s: float = 0) -> list:
 
 
 def _simbox_rule(harness: Harness) -> SimboxRule:
-    rule = harness.rules.rule("simbox")
-    assert isinstance(rule, SimboxRule)
+    rule = harness.config(SimboxRule)
     return rule
 
 

@@ -13,8 +13,7 @@ pytestmark = pytest.mark.unit
 
 
 def _min_concurrent(harness: Harness) -> int:
-    rule = harness.rules.rule("simultaneous")
-    assert isinstance(rule, SimultaneousRule)
+    rule = harness.config(SimultaneousRule)
     return rule.min_concurrent
 
 
@@ -42,8 +41,8 @@ def test_back_to_back_calls_do_not_overlap() -> None:
 def test_overlap_after_a_window_boundary_is_seen() -> None:
     # Given two long calls seized late in window 0 and two seized early in window 1, all active at 910 s
     harness = Harness()
-    rule = harness.rules.rule("simultaneous")
-    assert isinstance(rule, SimultaneousRule) and rule.min_concurrent == 4
+    rule = harness.config(SimultaneousRule)
+    assert rule.min_concurrent == 4
     edge_s = rule.window_s
     calls = [cdr(HOME_SUBSCRIBER, home_number(i), edge_s - 50 + i, 300) for i in range(2)]
     calls += [cdr(HOME_SUBSCRIBER, home_number(10 + i), edge_s + 10 + i, 100) for i in range(2)]
@@ -70,8 +69,7 @@ def _spam(recipients: int, *, total: int | None = None, a_kind: NumberKind = Num
 
 
 def _min_recipients(harness: Harness) -> int:
-    rule = harness.rules.rule("sms_spam")
-    assert isinstance(rule, SmsSpamRule)
+    rule = harness.config(SmsSpamRule)
     return rule.min_distinct_recipients
 
 

@@ -16,8 +16,7 @@ AROUND = [(-1, 0), (0, 1), (1, 1)]  # offset from the threshold -> alerts expect
 @pytest.mark.parametrize(("offset", "expected_alerts"), AROUND)
 def test_wangiri_fires_at_the_threshold(offset: int, expected_alerts: int) -> None:
     harness = Harness()
-    rule = harness.rules.rule("wangiri")
-    assert isinstance(rule, WangiriRule)
+    rule = harness.config(WangiriRule)
 
     harness.feed(lure_calls(max(rule.min_calls, rule.min_distinct_b) + offset))
 
@@ -27,8 +26,7 @@ def test_wangiri_fires_at_the_threshold(offset: int, expected_alerts: int) -> No
 def test_wangiri_window_boundary_splits_the_count() -> None:
     # Given threshold-1 lures at the end of one 15-minute window and one more just after it
     harness = Harness()
-    rule = harness.rules.rule("wangiri")
-    assert isinstance(rule, WangiriRule)
+    rule = harness.config(WangiriRule)
     before = lure_calls(rule.min_calls - 1, start_s=rule.window_s - 200, step_s=5)
     after = lure_calls(1, start_s=rule.window_s + 1)
 
@@ -78,8 +76,7 @@ def _dialler(count: int, *, start_s: float = 0, step_s: float = 2) -> list:
 @pytest.mark.parametrize(("offset", "expected_alerts"), AROUND)
 def test_velocity_fires_at_the_threshold(offset: int, expected_alerts: int) -> None:
     harness = Harness()
-    rule = harness.rules.rule("velocity")
-    assert isinstance(rule, VelocityRule)
+    rule = harness.config(VelocityRule)
 
     harness.feed(_dialler(rule.min_calls + offset, step_s=rule.window_s / (rule.min_calls + 2)))
 
@@ -88,8 +85,7 @@ def test_velocity_fires_at_the_threshold(offset: int, expected_alerts: int) -> N
 
 def test_velocity_window_boundary_splits_the_count() -> None:
     harness = Harness()
-    rule = harness.rules.rule("velocity")
-    assert isinstance(rule, VelocityRule)
+    rule = harness.config(VelocityRule)
     last_seconds_of_minute = _dialler(rule.min_calls - 1, start_s=rule.window_s - 20, step_s=2)
     first_seconds_of_next = _dialler(rule.min_calls - 1, start_s=rule.window_s + 1, step_s=2)
 
@@ -100,8 +96,7 @@ def test_velocity_window_boundary_splits_the_count() -> None:
 
 def test_velocity_counts_across_two_batches() -> None:
     harness = Harness()
-    rule = harness.rules.rule("velocity")
-    assert isinstance(rule, VelocityRule)
+    rule = harness.config(VelocityRule)
     calls = _dialler(rule.min_calls, step_s=1)
 
     first = harness.feed(calls[:-1])
