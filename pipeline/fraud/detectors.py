@@ -1,4 +1,4 @@
-"""The six rules as code: what each CDR contributes to which (subscriber, window), and when a window fires.
+"""Five of the six rules as code (SIM-box: simbox.py): what each CDR adds to which window, and when it fires.
 
 Each detector reads only CanonicalCDR fields and its own config; state names are prefixed by the rule id
 so rules sharing a window length share one item (one write per item per batch) without colliding.
@@ -6,10 +6,9 @@ so rules sharing a window length share one item (one write per item per batch) w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Set
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections.abc import Iterator, Set
 
+from pipeline.fraud.detector_base import Detection, Detector, Hasher, Touch, ratio, window_start_ms
 from pipeline.fraud.rules import (
     IrsfRule,
     RuleConfig,
@@ -19,59 +18,13 @@ from pipeline.fraud.rules import (
     VelocityRule,
     WangiriRule,
 )
+from pipeline.fraud.simbox import SimboxDetector
 from pipeline.fraud.state import WindowKey, WindowState
 from pipeline.schema import CanonicalCDR, NumberKind, RecordType
 
 _VOICE = (RecordType.MOC, RecordType.MTC)
 _OUTGOING_VOICE = (RecordType.MOC, RecordType.FORWARD)
 MAX_WINDOWS_PER_CALL = 4  # a call spanning more windows is clipped: bounded writes per record
-
-
-class Touch(NamedTuple):
-    """One CDR's contribution to one subscriber's window of one rule (names prefixed by the rule id)."""
-
-    subscriber: str  # clear number: the engine tokenises it before it reaches any store
-    window_start_ms: int
-    counters: Mapping[str, int]
-    members: Mapping[str, tuple[str, ...]]
-    tags_cdr: bool = True  # False for context-only counts (a SIM-box suspect's incoming calls)
-
-
-@dataclass(frozen=True, slots=True)
-class Detection:
-    score: float  # observed / threshold of the binding condition: >= 1.0 when fired
-    evidence: Mapping[str, int]
-
-
-class Detector:
-    """A rule as code. Subclasses set the three attributes and implement `touches` and `detect`."""
-
-    rule_id: str
-    window_s: int
-    set_caps: dict[str, int]  # rule-prefixed set name -> member cap
-    record_types: frozenset[RecordType]  # the engine skips `touches` for other records (hot path)
-
-    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
-        raise NotImplementedError
-
-    def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
-        raise NotImplementedError
-
-    def wants_previous_window(self, state: WindowState) -> bool:
-        """Whether a window that did not fire on its own is worth judging together with the previous one
-        (one extra read). Off unless a rule opts in."""
-        return False
-
-
-def window_start_ms(event_ms: int, window_s: int) -> int:
-    return event_ms - event_ms % (window_s * 1000)
-
-
-Hasher = Callable[[str], str]
-
-
-def _ratio(observed: float, threshold: float) -> float:
-    return round(observed / threshold, 2)
 
 
 class WangiriDetector(Detector):
@@ -101,7 +54,7 @@ class WangiriDetector(Detector):
         if calls < self._c.min_calls or distinct_b < self._c.min_distinct_b:
             return None
         return Detection(
-            _ratio(distinct_b, self._c.min_distinct_b), {"calls": calls, "distinct_b": distinct_b}
+            ratio(distinct_b, self._c.min_distinct_b), {"calls": calls, "distinct_b": distinct_b}
         )
 
 
@@ -154,73 +107,27 @@ class IrsfDetector(Detector):
             return None
         evidence = {"calls": calls, "points": points, "seconds": state.count("irsf.seconds")}
         evidence["roaming_calls"] = state.count("irsf.roaming_calls")
-        return Detection(_ratio(points, self._c.min_score), evidence)
-
-
-class SimboxDetector(Detector):
-    record_types = frozenset({RecordType.MOC, RecordType.SMS_MO, RecordType.MTC, RecordType.SMS_MT})
-
-    def __init__(self, config: SimboxRule, home_prefix: str, member: Hasher, distinct_cap: int) -> None:
-        self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
-        self._home_prefix, self._member = home_prefix, member
-        self.set_caps: dict[str, int] = {"simbox.b": distinct_cap, "simbox.cells": distinct_cap}
-
-    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
-        kind = cdr.record_type
-        if kind is RecordType.MOC and cdr.a_number_kind is NumberKind.E164:
-            # bypass terminates international traffic as national calls: only answered, national calls count
-            if not cdr.answered or cdr.duration_s < self._c.min_call_s:
-                return
-            if not cdr.b_number.startswith(self._home_prefix):
-                return
-            cell = f"{cdr.cell.mcc}-{cdr.cell.mnc}-{cdr.cell.lac}-{cdr.cell.cell_id}"
-            start = window_start_ms(cdr.seizure_utc_ms, self.window_s)
-            members = {"simbox.b": (self._member(cdr.b_number),), "simbox.cells": (self._member(cell),)}
-            yield Touch(cdr.a_number, start, {"simbox.out": 1}, members)
-        elif kind is RecordType.SMS_MO and cdr.a_number_kind is NumberKind.E164:
-            yield Touch(
-                cdr.a_number, window_start_ms(cdr.seizure_utc_ms, self.window_s), {"simbox.in": 1}, {}, False
-            )
-        elif kind in (RecordType.MTC, RecordType.SMS_MT) and cdr.b_number_kind is NumberKind.E164:
-            # the served subscriber of a terminating record is the B party: its activity clears a suspect
-            yield Touch(
-                cdr.b_number, window_start_ms(cdr.seizure_utc_ms, self.window_s), {"simbox.in": 1}, {}, False
-            )
-
-    def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
-        out, incoming = state.count("simbox.out"), state.count("simbox.in")
-        distinct_b, cells = len(state.members("simbox.b")), len(state.members("simbox.cells"))
-        if out < self._c.min_calls or distinct_b < self._c.min_distinct_b:
-            return None
-        if incoming > self._c.max_incoming_ratio * out or cells > self._c.max_distinct_cells:
-            return None
-        evidence = {"out_calls": out, "incoming": incoming, "distinct_b": distinct_b, "distinct_cells": cells}
-        return Detection(_ratio(distinct_b, self._c.min_distinct_b), evidence)
-
-    def wants_previous_window(self, state: WindowState) -> bool:
-        # a box that started late in the previous window would otherwise wait for a full window of calls;
-        # only subscribers already a third of the way to the threshold pay the extra read
-        return self._c.include_previous_window and state.count("simbox.out") * 3 >= self._c.min_calls
+        return Detection(ratio(points, self._c.min_score), evidence)
 
 
 class VelocityDetector(Detector):
-    record_types = frozenset({RecordType.MOC})
+    record_types = frozenset({RecordType.MOC, RecordType.SMS_MO})
 
     def __init__(self, config: VelocityRule) -> None:
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self.set_caps: dict[str, int] = {}
 
     def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
-        if cdr.record_type is RecordType.MOC and cdr.a_number_kind is NumberKind.E164:
-            yield Touch(
-                cdr.a_number, window_start_ms(cdr.seizure_utc_ms, self.window_s), {"velocity.calls": 1}, {}
-            )
+        if cdr.a_number_kind is NumberKind.E164:
+            name = "velocity.calls" if cdr.record_type is RecordType.MOC else "velocity.sms"
+            yield Touch(cdr.a_number, window_start_ms(cdr.seizure_utc_ms, self.window_s), {name: 1}, {})
 
     def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
-        calls = state.count("velocity.calls")
-        if calls < self._c.min_calls:
+        calls, sms = state.count("velocity.calls"), state.count("velocity.sms")
+        if calls < self._c.min_calls and sms < self._c.min_sms:
             return None
-        return Detection(_ratio(calls, self._c.min_calls), {"calls": calls})
+        score = max(ratio(calls, self._c.min_calls), ratio(sms, self._c.min_sms))
+        return Detection(score, {"calls": calls, "sms": sms})
 
 
 def max_overlap(intervals: Set[str], start_ms: int, end_ms: int) -> int:
@@ -270,7 +177,7 @@ class SimultaneousDetector(Detector):
         if peak < self._c.min_concurrent:
             return None
         return Detection(
-            _ratio(peak, self._c.min_concurrent), {"max_concurrent": peak, "calls": len(intervals)}
+            ratio(peak, self._c.min_concurrent), {"max_concurrent": peak, "calls": len(intervals)}
         )
 
 
@@ -295,7 +202,7 @@ class SmsSpamDetector(Detector):
         if recipients < self._c.min_distinct_recipients:
             return None
         evidence = {"sms": state.count("sms_spam.sms"), "distinct_recipients": recipients}
-        return Detection(_ratio(recipients, self._c.min_distinct_recipients), evidence)
+        return Detection(ratio(recipients, self._c.min_distinct_recipients), evidence)
 
 
 def build_detectors(

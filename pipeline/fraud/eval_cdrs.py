@@ -25,6 +25,7 @@ def synthetic_cdr(
     a_kind: NumberKind = NumberKind.E164,
     b_kind: NumberKind = NumberKind.E164,
     roaming: bool = False,
+    imei: str | None = None,
 ) -> CanonicalCDR:
     """A canonical CDR with only the fields the fraud rules read set to something meaningful."""
     return CanonicalCDR(
@@ -38,7 +39,7 @@ def synthetic_cdr(
         b_number_kind=b_kind,
         b_country=None,
         imsi=None,
-        imei=None,
+        imei=imei,
         seizure_utc_ms=seizure_ms,
         answer_utc_ms=answer_ms,
         release_utc_ms=release_ms,

@@ -64,20 +64,21 @@ class SimboxRule:
     min_distinct_b: int
     max_incoming_ratio: float  # (incoming calls + SMS in + SMS out) / outgoing calls
     max_distinct_cells: int
-    include_previous_window: (
-        bool  # also judge this window + the previous one: detection up to a window sooner
-    )
+    min_sims_per_device: int  # distinct SIMs (A-numbers) on one IMEI in a window: a box rotating SIMs
+    min_device_calls: int  # answered national calls from that IMEI in the window
+    include_previous_window: bool  # judge this + the previous window: detection up to a window sooner
 
 
 @dataclass(frozen=True, slots=True)
 class VelocityRule:
-    """Outgoing call attempts per A-number per window (a minute by default)."""
+    """Outgoing call attempts, or SMS sent, per A-number per window (a minute by default)."""
 
     rule_id: ClassVar[str] = "velocity"
 
     enabled: bool
     window_s: int
     min_calls: int
+    min_sms: int  # flooding uses SMS as much as calls; people type slower than they dial
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ def cdr(
     b_kind: NumberKind = NumberKind.E164,
     roaming: bool = False,
     cell: Cell = CELL,
+    imei: str | None = None,
 ) -> CanonicalCDR:
     """A CDR seized `at_s` seconds after DAY0, released `duration_s` later."""
     seizure_ms = DAY0_MS + int(at_s * 1000)
@@ -52,6 +53,7 @@ def cdr(
         a_kind=a_kind,
         b_kind=b_kind,
         roaming=roaming,
+        imei=imei,
     )
 
 
