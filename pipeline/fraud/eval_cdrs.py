@@ -83,6 +83,7 @@ class CdrBuilder:
         b_kind: NumberKind = NumberKind.E164,
         roaming: bool = False,
         ring_s: int = 0,
+        imei: str | None = None,
     ) -> CanonicalCDR:
         self.serial += 1
         answer_ms = seizure_ms + ring_s * 1000 if answered else None
@@ -101,6 +102,7 @@ class CdrBuilder:
             a_kind=a_kind,
             b_kind=b_kind,
             roaming=roaming,
+            imei=imei,
         )
         self.cdrs.append(record)
         return record
@@ -120,6 +122,7 @@ class CdrBuilder:
         *,
         b_kind: NumberKind = NumberKind.E164,
         roaming: bool = False,
+        imei: str | None = None,
     ) -> CanonicalCDR:
         """A voice call with a 3GPP-style duration: talk time if answered, ring time if not."""
         rng = self.rng
@@ -136,4 +139,5 @@ class CdrBuilder:
             ring_s=rng.randint(2, 12) if answered else 0,
             b_kind=b_kind,
             roaming=roaming,
+            imei=imei,
         )

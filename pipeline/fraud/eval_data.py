@@ -19,6 +19,7 @@ from pipeline.fraud.eval_scenarios import (
     irsf,
     lookalikes,
     simbox,
+    simbox_rotating,
     simultaneous,
     sms_spam,
     velocity,
@@ -65,10 +66,11 @@ def synthesize_day(
     def start_ms() -> int:
         return day_start_ms + rng.randrange(latest_start_ms - day_start_ms)
 
-    for _ in range(per_scenario):
+    for instance in range(per_scenario):
         labels.append(wangiri(builder, start_ms()))
         labels.append(irsf(builder, next(victims), start_ms()))
-        labels.append(simbox(builder, start_ms()))
+        box = simbox if instance % 2 == 0 else simbox_rotating  # half single SIMs, half rotating boxes
+        labels.append(box(builder, start_ms()))
         labels.append(velocity(builder, next(victims), start_ms()))
         labels.append(simultaneous(builder, next(victims), start_ms()))
         labels.append(sms_spam(builder, next(victims), start_ms()))

@@ -23,6 +23,7 @@ class ScenarioLabel:
     subscriber: str  # the number the rule keys on (clear text stays inside the evaluation)
     first_release_ms: int  # event time the first fraudulent CDR became available
     cdr_count: int
+    also: tuple[str, ...] = ()  # other subjects of the same instance (the SIMs of a multi-SIM box)
 
 
 def background(
@@ -33,6 +34,7 @@ def background(
     chosen = rng.choices(range(len(subscribers)), weights=weights, k=total)
     for index in chosen:
         subscriber, cells = subscribers[index], home_cells[index]
+        imei = f"35{index - (index % 50 == 1):013d}"  # one handset each; 1 in 50 shares it with a neighbour
         cell = cells[0] if len(cells) == 1 else rng.choice(cells)
         seizure_ms = start + rng.randrange(DAY_MS - 3_600_000)
         kind = _TYPES[_bisect(rng.random())]
@@ -46,7 +48,7 @@ def background(
                 b, b_kind = builder.number(rng.choice(LEGIT_FOREIGN), 9), NumberKind.E164
             else:
                 b, b_kind = rng.choice(subscribers), NumberKind.E164
-            builder.call(subscriber, b, seizure_ms, cell, b_kind=b_kind, roaming=index % 50 == 0)
+            builder.call(subscriber, b, seizure_ms, cell, b_kind=b_kind, roaming=index % 50 == 0, imei=imei)
         elif kind is RecordType.MTC:
             a = (
                 builder.number(rng.choice(LEGIT_FOREIGN), 9)
@@ -56,7 +58,15 @@ def background(
             answered = rng.random() < 0.75
             duration = max(1, int(rng.expovariate(1 / 120))) if answered else rng.randint(5, 30)
             builder.cdr(
-                RecordType.MTC, a, subscriber, seizure_ms, duration, answered=answered, cell=cell, ring_s=3
+                RecordType.MTC,
+                a,
+                subscriber,
+                seizure_ms,
+                duration,
+                answered=answered,
+                cell=cell,
+                imei=imei,
+                ring_s=3,
             )
         elif kind is RecordType.SMS_MO:
             builder.cdr(
@@ -67,6 +77,7 @@ def background(
                 0,
                 answered=True,
                 cell=cell,
+                imei=imei,
             )
         elif kind is RecordType.SMS_MT:
             if rng.random() < 0.3:
@@ -81,6 +92,7 @@ def background(
                 0,
                 answered=True,
                 cell=cell,
+                imei=imei,
                 a_kind=sender_kind,
             )
         else:
@@ -92,6 +104,7 @@ def background(
                 rng.randint(10, 3600),
                 answered=True,
                 cell=cell,
+                imei=imei,
                 b_kind=NumberKind.SHORT_CODE,
             )
 
@@ -220,6 +233,22 @@ def simbox(b: CdrBuilder, t0: int) -> ScenarioLabel:
             5_000, int(rng.expovariate(1 / max(10_000, 3_600_000 / rate_per_h - 100_000)))
         )
     return ScenarioLabel("simbox", sim, first or t0, count)
+
+
+def simbox_rotating(b: CdrBuilder, t0: int) -> ScenarioLabel:
+    """A box of 4-8 SIMs sharing one IMEI and one cell, each SIM below the per-subscriber profile."""
+    rng = b.rng
+    imei, cell = b.number("35", 13)[1:], rng.choice(b.cells)
+    sims = [b.home() for _ in range(rng.randint(4, 8))]
+    end, per_sim_gap_ms = t0 + rng.randint(6, 12) * 3_600_000, rng.randint(8, 15) * 60_000
+    count, first = 0, None
+    for sim in sims:
+        t = t0 + rng.randrange(per_sim_gap_ms)
+        while t < end:
+            record = b.call(sim, b.home(), t, cell, imei=imei)
+            first, count = min(first or record.release_utc_ms, record.release_utc_ms), count + 1
+            t = record.release_utc_ms + int(rng.expovariate(1 / per_sim_gap_ms))
+    return ScenarioLabel("simbox", "imei:" + imei, first or t0, count, tuple(sims))
 
 
 def velocity(b: CdrBuilder, caller: str, t0: int) -> ScenarioLabel:

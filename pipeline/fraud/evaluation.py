@@ -147,7 +147,8 @@ def _quality(
 ) -> RuleQuality:
     scenario_of: dict[str, set[str]] = defaultdict(set)
     for label in day.labels:
-        scenario_of[tokenizer.token(label.subscriber)].add(label.scenario)
+        for subject in (label.subscriber, *label.also):
+            scenario_of[tokenizer.token(subject)].add(label.scenario)
     rule_alerts = [a for a in alerts if a.rule_id == rule_id]
     true_alerts = sum(1 for a in rule_alerts if rule_id in scenario_of.get(a.subscriber_token, ()))
     other_fraud = sum(1 for a in rule_alerts if scenario_of.get(a.subscriber_token, {rule_id}) - {rule_id})
@@ -157,9 +158,11 @@ def _quality(
     instances = [label for label in day.labels if label.scenario == rule_id]
     latencies_ms: list[int] = []
     for label in instances:
+        subjects = [tokenizer.token(subject) for subject in (label.subscriber, *label.also)]
         hits = [
             a.observed_at_ms
-            for a in by_token.get(tokenizer.token(label.subscriber), ())
+            for token in subjects
+            for a in by_token.get(token, ())
             if a.observed_at_ms >= label.first_release_ms
         ]
         if hits:
