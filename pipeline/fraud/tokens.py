@@ -30,6 +30,7 @@ class SubscriberTokenizer:
         self._key = key
         self._token_hex_chars = token_hex_chars
         self._cache: dict[str, str] = {}
+        self._member_cache: dict[str, str] = {}
 
     @classmethod
     def from_env(cls, *, token_hex_chars: int = 24) -> SubscriberTokenizer:
@@ -53,4 +54,11 @@ class SubscriberTokenizer:
 
     def member(self, value: str) -> str:
         """A short keyed hash of a B-number, recipient or cell, for the distinct-count sets."""
-        return hashlib.blake2b(value.encode(), digest_size=MEMBER_HASH_BYTES, key=self._key[:64]).hexdigest()
+        cached = self._member_cache.get(value)
+        if cached is None:
+            digest = hashlib.blake2b(value.encode(), digest_size=MEMBER_HASH_BYTES, key=self._key[:64])
+            cached = digest.hexdigest()
+            if len(self._member_cache) > 200_000:  # same bound as the token cache
+                self._member_cache.clear()
+            self._member_cache[value] = cached
+        return cached
