@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -26,6 +26,10 @@ class Detection:
     evidence: Mapping[str, int]
 
 
+Touches = tuple[Touch, ...]
+NO_TOUCHES: Touches = ()
+
+
 class Detector:
     """A rule as code. Subclasses set the three attributes and implement `touches` and `detect`."""
 
@@ -34,7 +38,8 @@ class Detector:
     set_caps: dict[str, int]  # rule-prefixed set name -> member cap
     record_types: frozenset[RecordType]  # the engine skips `touches` for other records (hot path)
 
-    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+    def touches(self, cdr: CanonicalCDR) -> Touches:
+        """What this CDR adds, as a tuple (not a generator: this runs a few times per CDR)."""
         raise NotImplementedError
 
     def detect(self, state: WindowState, key: WindowKey) -> Detection | None:

@@ -6,9 +6,18 @@ so rules sharing a window length share one item (one write per item per batch) w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Set
+from collections.abc import Set
 
-from pipeline.fraud.detector_base import Detection, Detector, Hasher, Touch, ratio, window_start_ms
+from pipeline.fraud.detector_base import (
+    NO_TOUCHES,
+    Detection,
+    Detector,
+    Hasher,
+    Touch,
+    Touches,
+    ratio,
+    window_start_ms,
+)
 from pipeline.fraud.rules import (
     IrsfRule,
     RuleConfig,
@@ -35,18 +44,16 @@ class WangiriDetector(Detector):
         self._home_prefix, self._member = home_prefix, member
         self.set_caps: dict[str, int] = {"wangiri.b": distinct_cap}
 
-    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+    def touches(self, cdr: CanonicalCDR) -> Touches:
         if cdr.record_type not in _VOICE or cdr.a_number_kind is not NumberKind.E164:
-            return
+            return NO_TOUCHES
         if cdr.a_number.startswith(self._home_prefix):
-            return  # a lure comes from abroad so the call-back is billed at international rates
+            return NO_TOUCHES  # a lure comes from abroad so the call-back is billed at international rates
         if cdr.answered and cdr.duration_s > self._c.max_ring_s:
-            return
-        yield Touch(
-            cdr.a_number,
-            window_start_ms(cdr.seizure_utc_ms, self.window_s),
-            {"wangiri.calls": 1},
-            {"wangiri.b": (self._member(cdr.b_number),)},
+            return NO_TOUCHES
+        start = window_start_ms(cdr.seizure_utc_ms, self.window_s)
+        return (
+            Touch(cdr.a_number, start, {"wangiri.calls": 1}, {"wangiri.b": (self._member(cdr.b_number),)}),
         )
 
     def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
@@ -84,12 +91,14 @@ class IrsfDetector(Detector):
             )  # stolen SIMs are used abroad, where the home HLR sees usage late
         return points
 
-    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+    def touches(self, cdr: CanonicalCDR) -> Touches:
         if cdr.record_type not in _OUTGOING_VOICE:
-            return
+            return NO_TOUCHES
         points = self.points(cdr)
-        if points:
-            yield Touch(
+        if not points:
+            return NO_TOUCHES
+        return (
+            Touch(
                 cdr.a_number,
                 window_start_ms(cdr.seizure_utc_ms, self.window_s),
                 {
@@ -99,7 +108,8 @@ class IrsfDetector(Detector):
                     "irsf.roaming_calls": int(cdr.roaming),
                 },
                 {},
-            )
+            ),
+        )
 
     def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
         calls, points = state.count("irsf.calls"), state.count("irsf.points")
@@ -117,10 +127,11 @@ class VelocityDetector(Detector):
         self.rule_id, self.window_s, self._c = config.rule_id, config.window_s, config
         self.set_caps: dict[str, int] = {}
 
-    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
-        if cdr.a_number_kind is NumberKind.E164:
-            name = "velocity.calls" if cdr.record_type is RecordType.MOC else "velocity.sms"
-            yield Touch(cdr.a_number, window_start_ms(cdr.seizure_utc_ms, self.window_s), {name: 1}, {})
+    def touches(self, cdr: CanonicalCDR) -> Touches:
+        if cdr.a_number_kind is not NumberKind.E164:
+            return NO_TOUCHES
+        name = "velocity.calls" if cdr.record_type is RecordType.MOC else "velocity.sms"
+        return (Touch(cdr.a_number, window_start_ms(cdr.seizure_utc_ms, self.window_s), {name: 1}, {}),)
 
     def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
         calls, sms = state.count("velocity.calls"), state.count("velocity.sms")
@@ -154,11 +165,11 @@ class SimultaneousDetector(Detector):
         self._member = member
         self.set_caps: dict[str, int] = {"simultaneous.iv": config.max_intervals}
 
-    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+    def touches(self, cdr: CanonicalCDR) -> Touches:
         if cdr.record_type is not RecordType.MOC or cdr.a_number_kind is not NumberKind.E164:
-            return
+            return NO_TOUCHES
         if cdr.release_utc_ms <= cdr.seizure_utc_ms:
-            return
+            return NO_TOUCHES
         interval = f"{cdr.seizure_utc_ms}:{cdr.release_utc_ms}:{self._member(cdr.cdr_id)}"
         window_ms = self.window_s * 1000
         first = window_start_ms(cdr.seizure_utc_ms, self.window_s)
@@ -166,8 +177,8 @@ class SimultaneousDetector(Detector):
             window_start_ms(cdr.release_utc_ms - 1, self.window_s),
             first + (MAX_WINDOWS_PER_CALL - 1) * window_ms,
         )
-        for start in range(first, last + 1, window_ms):
-            yield Touch(cdr.a_number, start, {}, {"simultaneous.iv": (interval,)})
+        members = {"simultaneous.iv": (interval,)}
+        return tuple(Touch(cdr.a_number, start, {}, members) for start in range(first, last + 1, window_ms))
 
     def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
         intervals = state.members("simultaneous.iv")
@@ -189,13 +200,13 @@ class SmsSpamDetector(Detector):
         self._member = member
         self.set_caps: dict[str, int] = {"sms_spam.rcpt": distinct_cap}
 
-    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+    def touches(self, cdr: CanonicalCDR) -> Touches:
         # A2P senders (short codes, alphanumeric ids) are excluded by kind: bulk by contract, not spam
-        if cdr.record_type is RecordType.SMS_MO and cdr.a_number_kind is NumberKind.E164:
-            start = window_start_ms(cdr.seizure_utc_ms, self.window_s)
-            yield Touch(
-                cdr.a_number, start, {"sms_spam.sms": 1}, {"sms_spam.rcpt": (self._member(cdr.b_number),)}
-            )
+        if cdr.record_type is not RecordType.SMS_MO or cdr.a_number_kind is not NumberKind.E164:
+            return NO_TOUCHES
+        start = window_start_ms(cdr.seizure_utc_ms, self.window_s)
+        members = {"sms_spam.rcpt": (self._member(cdr.b_number),)}
+        return (Touch(cdr.a_number, start, {"sms_spam.sms": 1}, members),)
 
     def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
         recipients = len(state.members("sms_spam.rcpt"))

@@ -9,9 +9,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from pipeline.fraud.detector_base import Detection, Detector, Hasher, Touch, ratio, window_start_ms
+from pipeline.fraud.detector_base import (
+    NO_TOUCHES,
+    Detection,
+    Detector,
+    Hasher,
+    Touch,
+    Touches,
+    ratio,
+    window_start_ms,
+)
 from pipeline.fraud.rules import SimboxRule
 from pipeline.fraud.state import WindowKey, WindowState
 from pipeline.schema import CanonicalCDR, NumberKind, RecordType
@@ -29,30 +36,30 @@ class SimboxDetector(Detector):
             ("simbox.b", "simbox.cells", "simbox.dev_sims", "simbox.dev_b"), distinct_cap
         )
 
-    def touches(self, cdr: CanonicalCDR) -> Iterator[Touch]:
+    def touches(self, cdr: CanonicalCDR) -> Touches:
         kind = cdr.record_type
         start = window_start_ms(cdr.seizure_utc_ms, self.window_s)
         if kind is RecordType.MOC and cdr.a_number_kind is NumberKind.E164:
             # bypass terminates international traffic as national calls: only answered, national calls count
             if not cdr.answered or cdr.duration_s < self._c.min_call_s:
-                return
+                return NO_TOUCHES
             if not cdr.b_number.startswith(self._home_prefix):
-                return
+                return NO_TOUCHES
             cell = f"{cdr.cell.mcc}-{cdr.cell.mnc}-{cdr.cell.lac}-{cdr.cell.cell_id}"
             b_member = self._member(cdr.b_number)
             members = {"simbox.b": (b_member,), "simbox.cells": (self._member(cell),)}
-            yield Touch(cdr.a_number, start, {"simbox.out": 1}, members)
-            if cdr.imei:
-                device_members = {
-                    "simbox.dev_sims": (self._member(cdr.a_number),),
-                    "simbox.dev_b": (b_member,),
-                }
-                yield Touch(DEVICE_PREFIX + cdr.imei, start, {"simbox.dev_calls": 1}, device_members)
-        elif kind is RecordType.SMS_MO and cdr.a_number_kind is NumberKind.E164:
-            yield Touch(cdr.a_number, start, {"simbox.in": 1}, {}, False)
-        elif kind in (RecordType.MTC, RecordType.SMS_MT) and cdr.b_number_kind is NumberKind.E164:
+            subscriber = Touch(cdr.a_number, start, {"simbox.out": 1}, members)
+            if not cdr.imei:
+                return (subscriber,)
+            sims = (self._member(cdr.a_number),)
+            device_members = {"simbox.dev_sims": sims, "simbox.dev_b": (b_member,)}
+            return subscriber, Touch(DEVICE_PREFIX + cdr.imei, start, {"simbox.dev_calls": 1}, device_members)
+        if kind is RecordType.SMS_MO and cdr.a_number_kind is NumberKind.E164:
+            return (Touch(cdr.a_number, start, {"simbox.in": 1}, {}, False),)
+        if kind in (RecordType.MTC, RecordType.SMS_MT) and cdr.b_number_kind is NumberKind.E164:
             # the served subscriber of a terminating record is the B party: its activity clears a suspect
-            yield Touch(cdr.b_number, start, {"simbox.in": 1}, {}, False)
+            return (Touch(cdr.b_number, start, {"simbox.in": 1}, {}, False),)
+        return NO_TOUCHES
 
     def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
         if state.count("simbox.dev_calls"):
