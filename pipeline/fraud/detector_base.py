@@ -39,7 +39,7 @@ class Detector:
     record_types: frozenset[RecordType]  # the engine skips `touches` for other records (hot path)
 
     def touches(self, cdr: CanonicalCDR) -> Touches:
-        """What this CDR adds, as a tuple (not a generator: this runs a few times per CDR)."""
+        """What this CDR adds to which windows (usually zero or one touch)."""
         raise NotImplementedError
 
     def detect(self, state: WindowState, key: WindowKey) -> Detection | None:
