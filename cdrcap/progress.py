@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 PLAIN_INTERVAL_S = 10.0
 LIVE_INTERVAL_S = 1.0
+RECENT_WINDOW_S = 15.0
 
 
 class LiveProgress:
@@ -48,12 +49,13 @@ class LiveProgress:
         processed_rps: float | None = None
         if self.handle.trace_path is not None:
             try:
-                recent = self.handle.recent_invocations(time.time() - 5)
+                # Batches can take seconds each: look back far enough to always see a few.
+                recent = self.handle.recent_invocations(time.time() - RECENT_WINDOW_S)
             except Exception:  # a half-written trace line must not stop the display
                 recent = None
             if recent is not None and not recent.empty:
                 age_ms = float(recent.sort_values("start_epoch_ms")["iterator_age_ms"].iloc[-1])
-                processed_rps = float(recent["batch_records"].sum()) / 5.0
+                processed_rps = float(recent["batch_records"].sum()) / RECENT_WINDOW_S
         elapsed = time.monotonic() - self.started
         return {
             "elapsed_s": elapsed,
