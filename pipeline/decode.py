@@ -51,7 +51,8 @@ def decode_payload(payload: bytes, max_record_bytes: int) -> tuple[str, Fields]:
         raise Rejected(ReasonCode.OVERSIZED_RECORD, f"{len(payload)} bytes > {max_record_bytes}")
     if b"\x00" in payload:
         raise Rejected(ReasonCode.BAD_ENCODING, "payload contains NUL bytes")
-    if sniff(payload) == "json":
+    # "{" first is by far the common case and can be neither KPL (magic F3 89 9A C2) nor CSV.
+    if payload[:1] == b"{" or sniff(payload) == "json":
         return "json", _decode_json(payload)
     try:
         text = payload.decode("utf-8")

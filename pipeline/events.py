@@ -63,6 +63,16 @@ class Units:
 def expand(event: dict[str, Any]) -> Units:
     """The units of a Kinesis event, KPL aggregates expanded into their sub-records."""
     units = Units()
+    # Plain records (the common case) are appended to the parallel lists inline: one method call
+    # with seven appends per record was ~15 % of this loop.
+    shard_ids, sequence_numbers, sub_sequences = units.shard_id, units.sequence_number, units.sub_sequence
+    partition_keys, arrivals, payloads, is_kpl = (
+        units.partition_key,
+        units.arrival_ms,
+        units.payload,
+        units.is_kpl,
+    )
+    a2b_base64 = binascii.a2b_base64
     for record in event.get("Records") or ():
         kinesis = record.get("kinesis") or {}
         seq = str(kinesis.get("sequenceNumber", ""))
@@ -72,13 +82,19 @@ def expand(event: dict[str, Any]) -> Units:
         arrival_ms = int(float(kinesis.get("approximateArrivalTimestamp", 0.0)) * 1000)
         try:
             # strict_mode: the C check, instead of b64decode(validate=True)'s regex over the payload.
-            payload = binascii.a2b_base64(kinesis.get("data", ""), strict_mode=True)
+            payload = a2b_base64(kinesis.get("data", ""), strict_mode=True)
         except (binascii.Error, ValueError):
             index = units._add(shard, seq, None, key, arrival_ms, b"", False)
             units.early_reject[index] = (ReasonCode.MALFORMED_PAYLOAD, "record data is not base64")
             continue
         if not is_aggregate(payload):
-            units._add(shard, seq, None, key, arrival_ms, payload, False)
+            shard_ids.append(shard)
+            sequence_numbers.append(seq)
+            sub_sequences.append(None)
+            partition_keys.append(key)
+            arrivals.append(arrival_ms)
+            payloads.append(payload)
+            is_kpl.append(False)
             continue
         try:
             subs = deaggregate(payload)

@@ -6,6 +6,7 @@ or — only for transient store failures — left for Lambda to re-deliver (batc
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -66,10 +67,19 @@ class BatchProcessor:
         self.stores = stores
 
     def process(self, event: dict[str, Any], now_ms: int | None = None) -> BatchOutcome:
-        batch = self._decode(expand(event), int(time.time() * 1000) if now_ms is None else now_ms)
-        failure_point = self._apply(batch)
-        failure_point = self._emit(batch, failure_point)
-        self._account(batch, failure_point)
+        # A batch allocates ~20 container objects per record, all freed by reference counting (no
+        # cycles); the cyclic collector would otherwise run ~every 700 of them and walk the whole heap
+        # (phonenumbers' metadata included) on its older generations: ~15 % of the CPU path.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            batch = self._decode(expand(event), int(time.time() * 1000) if now_ms is None else now_ms)
+            failure_point = self._apply(batch)
+            failure_point = self._emit(batch, failure_point)
+            self._account(batch, failure_point)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         return batch.outcome
 
     def _decode(self, units: Units, now_ms: int) -> _Batch:
