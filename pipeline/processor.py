@@ -15,7 +15,7 @@ from typing import Any
 from pipeline.aggregate import Chunk, build_chunks
 from pipeline.config import PipelineConfig
 from pipeline.decode import Rejected, decode_payload
-from pipeline.emit import archive_body, archive_key, dlq_message, enriched_line
+from pipeline.emit import archive_body, archive_key, dlq_message, enriched_lines
 from pipeline.errors import TransientStoreError
 from pipeline.events import Units, expand
 from pipeline.schema import CanonicalCDR, ReasonCode
@@ -167,7 +167,11 @@ class BatchProcessor:
         units, cdrs = batch.units, batch.cdrs
         good = [i for i in range(failure_point) if cdrs[i] is not None]
         positions, arrival_ms = batch.positions, units.arrival_ms
-        lines = [enriched_line(cdrs[i], positions[i], arrival_ms[i]) for i in good]  # type: ignore[arg-type]
+        lines = enriched_lines(
+            [cdrs[i] for i in good],  # type: ignore[misc]
+            [positions[i] for i in good],
+            [arrival_ms[i] for i in good],
+        )
         if good:
             failed = self.stores.output.put([(units.partition_key[i], lines[k]) for k, i in enumerate(good)])
             if failed:
