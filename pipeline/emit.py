@@ -45,7 +45,7 @@ def _cell_document(cell: Cell) -> dict[str, Any]:
 
 def cdr_document(cdr: CanonicalCDR) -> dict[str, Any]:
     """The CDR as a JSON object: field name -> value, enums as their strings, the cell as an object."""
-    document = dict(zip(_CDR_FIELDS, cdr, strict=True))
+    document: dict[str, Any] = dict(zip(_CDR_FIELDS, cdr, strict=True))
     # orjson serialises an Enum through its `value` property (a Python call, ~0.8 µs each);
     # `_value_` is the plain attribute behind it.
     document["record_type"] = cdr.record_type._value_

@@ -118,7 +118,9 @@ def _naive_minute_ms(text: str) -> int | None:
         return None
     if moment.tzinfo is not None or moment.second or moment.microsecond:
         return None
-    return (moment.toordinal() - _UNIX_EPOCH_ORDINAL) * _MS_PER_DAY + (moment.hour * 60 + moment.minute) * 60_000
+    return (moment.toordinal() - _UNIX_EPOCH_ORDINAL) * _MS_PER_DAY + (
+        moment.hour * 60 + moment.minute
+    ) * 60_000
 
 
 def _general_local_to_utc_ms(text: str, utc_offset_min: int) -> int | None:

@@ -43,9 +43,9 @@ def e164(raw: str, region: str) -> tuple[str, str | None]:
         return text, None
     parsed = phonenumbers.parse(text, region)
     if phonenumbers.is_valid_number(parsed):
-        return phonenumbers.format_number(parsed, PhoneNumberFormat.E164), phonenumbers.region_code_for_number(
-            parsed
-        )
+        return phonenumbers.format_number(
+            parsed, PhoneNumberFormat.E164
+        ), phonenumbers.region_code_for_number(parsed)
     if shortnumberinfo.is_valid_short_number_for_region(parsed, region):
         return text, None
     raise ValueError(f"not a valid number: {raw}")
