@@ -36,6 +36,9 @@ class Claim(NamedTuple):
     position: str  # "<shard_id>/<sequence_number>/<sub_sequence>"
 
 
+_new_claim = tuple.__new__  # one per record: skips the NamedTuple's Python-level __new__
+
+
 @dataclass(slots=True)
 class Chunk:
     """Records applied atomically: their claims and the summed contributions per aggregate item."""
@@ -112,7 +115,7 @@ def build_chunks(
             else:
                 vectors.append(vector)
         chunk.indices.append(index)
-        chunk.claims.append(Claim(cdr.cdr_id, positions[index]))
+        chunk.claims.append(_new_claim(Claim, (cdr.cdr_id, positions[index])))
     if chunk.indices:
         chunks.append(_close(chunk, contributions))
     return chunks

@@ -47,6 +47,13 @@ class Units:
         sub = self.sub_sequence[index]
         return f"{self.shard_id[index]}/{self.sequence_number[index]}/{'' if sub is None else sub}"
 
+    def positions(self) -> list[str]:
+        """`position(i)` of every unit, in one pass."""
+        return [
+            f"{shard}/{seq}/{'' if sub is None else sub}"
+            for shard, seq, sub in zip(self.shard_id, self.sequence_number, self.sub_sequence, strict=True)
+        ]
+
     def _add(
         self, shard: str, seq: str, sub: int | None, key: str, arrival: int, data: bytes, kpl: bool
     ) -> int:

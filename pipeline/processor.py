@@ -94,7 +94,7 @@ class BatchProcessor:
         batch = _Batch(
             units,
             [None] * count,
-            [units.position(i) for i in range(count)],
+            units.positions(),
             dict(units.early_reject),
             BatchOutcome(records_in=count),
         )
