@@ -6,8 +6,8 @@ The AWS implementations live in pipeline/aws_stores.py. Every method is batch-le
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from operator import add
 from dataclasses import dataclass, field
+from operator import add
 from typing import Protocol
 
 from pipeline.aggregate import COUNTERS, Claim, ItemKey

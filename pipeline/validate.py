@@ -91,16 +91,18 @@ def _number(raw: str, name: str, region: str, record_type: RecordType) -> Normal
 
 
 def _time(value: Any, name: str, offset_min: int, limits: Limits) -> int | None:
-    text = _str(value, name)
-    if text is None:
-        return None
-    utc_ms = local_to_utc_ms(text, offset_min)
+    if type(value) is not str or not value:
+        value = _str(value, name)
+        if value is None:
+            return None
+    utc_ms = local_to_utc_ms(value, offset_min)
     if utc_ms is None:
         raise Rejected(ReasonCode.INVALID_TIMESTAMP, f"{name} is not an ISO-8601 time")
-    if utc_ms > limits.now_ms + limits.max_future_ms:
-        raise Rejected(ReasonCode.TIMESTAMP_IN_FUTURE, f"{name} is {utc_ms - limits.now_ms} ms ahead")
-    if utc_ms < limits.now_ms - limits.max_age_ms:
-        raise Rejected(ReasonCode.TIMESTAMP_TOO_OLD, f"{name} is {limits.now_ms - utc_ms} ms old")
+    now_ms = limits.now_ms
+    if utc_ms > now_ms + limits.max_future_ms:
+        raise Rejected(ReasonCode.TIMESTAMP_IN_FUTURE, f"{name} is {utc_ms - now_ms} ms ahead")
+    if utc_ms < now_ms - limits.max_age_ms:
+        raise Rejected(ReasonCode.TIMESTAMP_TOO_OLD, f"{name} is {now_ms - utc_ms} ms old")
     return utc_ms
 
 
