@@ -49,11 +49,12 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(if $(wildcard infra/*.yaml),$(BIN)/cfn-lint infra/*.yaml)
+	$(BIN)/cfn-lint infra/*.yaml
+	$(BIN)/python -m infra.scan --bootstrap infra/*.yaml
 
 fmt: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(EMU_VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) $(EMU_VENV) .venv-scan .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -10,6 +10,7 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+from pipeline import ber
 from pipeline.kpl import KplError, deaggregate, is_aggregate
 from pipeline.schema import ReasonCode
 
@@ -38,6 +39,10 @@ class Units:
     is_kpl: list[bool] = field(default_factory=list)
     # A unit decided at expansion time (corrupt aggregate, undecodable base64): (reason, detail).
     early_reject: dict[int, tuple[ReasonCode, str]] = field(default_factory=dict)
+    # A unit already decoded at expansion time (a BER CDR): (source format, wire fields).
+    pre_decoded: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    # File-level findings that are not records (e.g. a 32.297 header reporting lost CDRs), for logs.
+    notices: list[str] = field(default_factory=list)
     event_source_arn: str = ""
 
     def __len__(self) -> int:
@@ -67,8 +72,8 @@ class Units:
         return len(self.payload) - 1
 
 
-def expand(event: dict[str, Any]) -> Units:
-    """The units of a Kinesis event, KPL aggregates expanded into their sub-records."""
+def expand(event: dict[str, Any], home_region: str = "US") -> Units:
+    """The units of a Kinesis event, KPL aggregates and 32.297 BER chunks expanded into their CDRs."""
     units = Units()
     # Plain records (the common case) are appended to the parallel lists inline: one method call
     # with seven appends per record was ~15 % of this loop.
@@ -94,6 +99,9 @@ def expand(event: dict[str, Any]) -> Units:
             index = units._add(shard, seq, None, key, arrival_ms, b"", False)
             units.early_reject[index] = (ReasonCode.MALFORMED_PAYLOAD, "record data is not base64")
             continue
+        if not _plain_json(payload) and ber.looks_like_ber(payload):
+            _expand_ber(units, shard, seq, key, arrival_ms, payload, home_region)
+            continue
         if not is_aggregate(payload):
             shard_ids.append(shard)
             sequence_numbers.append(seq)
@@ -112,3 +120,38 @@ def expand(event: dict[str, Any]) -> Units:
         for sub_index, sub in enumerate(subs):
             units._add(shard, seq, sub_index, sub.partition_key, arrival_ms, sub.data, True)
     return units
+
+
+def _plain_json(payload: bytes) -> bool:
+    """True only for payloads the BER sniff (~1.5 µs) would reject anyway: JSON's "{" is no BER tag,
+    and as a 32.297 file header its octets 4-7 give a header length above the payload's size unless
+    octet 4 is NUL (or the payload is >= 16 MiB)."""
+    return payload[:1] == b"{" and payload[4:5] != b"\x00" and len(payload) < 1 << 24
+
+
+def _expand_ber(
+    units: Units, shard: str, seq: str, key: str, arrival_ms: int, payload: bytes, home_region: str
+) -> None:
+    """One unit per CDR of a BER record or 32.297 chunk; a corrupt CDR is rejected alone."""
+    results = ber.decode_ber(payload, home_region=home_region)
+    per_cdr = [r for r in results if r.index != ber.FILE_LEVEL_INDEX]
+    file_level = [r for r in results if isinstance(r, ber.BerRejected) and r.is_file_level]
+    if not per_cdr:
+        # Nothing decodable inside: the Kinesis record itself goes to the DLQ with the file-level reason.
+        index = units._add(shard, seq, None, key, arrival_ms, payload, False)
+        reason, detail = (
+            (file_level[0].reason, file_level[0].detail)
+            if file_level
+            else (ReasonCode.BER_DECODE_ERROR, "no CDR found in the BER payload")
+        )
+        units.early_reject[index] = (reason, detail)
+        return
+    units.notices.extend(f"{shard}/{seq}: {r.reason}: {r.detail}" for r in file_level)
+    single = len(per_cdr) == 1 and per_cdr[0].index == 0 and not file_level
+    for result in per_cdr:
+        sub = None if single else result.index
+        index = units._add(shard, seq, sub, key, arrival_ms, payload, False)
+        if isinstance(result, ber.BerRejected):
+            units.early_reject[index] = (result.reason, f"CDR {result.index} of the chunk: {result.detail}")
+        else:
+            units.pre_decoded[index] = ("ber", ber.to_wire_fields(result.fields))

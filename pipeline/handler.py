@@ -62,4 +62,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
         failed_items=len(outcome.failed_sequence_numbers),
         processing_ms=round(processing_ms, 3),
     )
+    for notice in outcome.notices:
+        _logger.log("WARNING", "input file notice", notice=notice)
     return outcome.response()

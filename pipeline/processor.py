@@ -38,6 +38,7 @@ class BatchOutcome:
     dynamo_writes: int = 0
     dynamo_write_units: int = 0
     latencies_ms: list[int] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # file-level findings (e.g. 32.297 lost CDRs)
 
     def response(self) -> dict[str, list[dict[str, str]]]:
         return {"batchItemFailures": [{"itemIdentifier": seq} for seq in self.failed_sequence_numbers]}
@@ -73,7 +74,10 @@ class BatchProcessor:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            batch = self._decode(expand(event), int(time.time() * 1000) if now_ms is None else now_ms)
+            batch = self._decode(
+                expand(event, self.config.home_region),
+                int(time.time() * 1000) if now_ms is None else now_ms,
+            )
             failure_point = self._apply(batch)
             failure_point = self._emit(batch, failure_point)
             self._account(batch, failure_point)
@@ -96,14 +100,17 @@ class BatchProcessor:
             [None] * count,
             units.positions(),
             dict(units.early_reject),
-            BatchOutcome(records_in=count),
+            BatchOutcome(records_in=count, notices=list(units.notices)),
         )
         seen: dict[str, int] = {}
         for i in range(count):
             if i in batch.rejects:
                 continue
             try:
-                source_format, fields = decode_payload(units.payload[i], config.max_record_bytes)
+                pre_decoded = units.pre_decoded.get(i)
+                source_format, fields = pre_decoded or decode_payload(
+                    units.payload[i], config.max_record_bytes
+                )
                 cdr = to_canonical(
                     fields, "kpl+" + source_format if units.is_kpl[i] else source_format, limits
                 )

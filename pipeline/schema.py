@@ -39,6 +39,9 @@ class ReasonCode(StrEnum):
     TIMESTAMP_TOO_OLD = "TIMESTAMP_TOO_OLD"
     INVALID_TIMESTAMP = "INVALID_TIMESTAMP"  # unparseable or out of the calendar
     DUPLICATE_CDR = "DUPLICATE_CDR"  # same cdr_id already accounted for from another Kinesis record
+    BER_DECODE_ERROR = "BER_DECODE_ERROR"  # a TS 32.298 CDR whose ASN.1 BER does not decode
+    BER_FRAMING_ERROR = "BER_FRAMING_ERROR"  # a TS 32.297 file/CDR header with bad lengths or format
+    LOST_CDRS = "LOST_CDRS"  # a TS 32.297 file header reports CDRs lost upstream (not a record of ours)
 
 
 class NumberKind(StrEnum):

@@ -1,0 +1,159 @@
+"""Service-time fit S(n, bytes) = a + b*n + c*KiB of the handler, and its scaling with Lambda memory.
+
+The fit is robust (Huber loss) so that cold starts and retries do not drag the line. It takes the
+per-invocation trace (local runtime) or per-minute averages (CloudWatch), weighted by invocations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from capacity import quotas
+from capacity.errors import CapacityError
+
+MIN_INVOCATIONS = 5
+ROBUST_PASSES = 4
+
+
+@dataclass(frozen=True)
+class ServiceTimeModel:
+    """Handler duration of one invocation, in ms, for a batch of n records of total size KiB."""
+
+    a_ms: float
+    b_ms_per_record: float
+    c_ms_per_kib: float = 0.0
+    r2: float = float("nan")
+    residual_p90_abs_ms: float = float("nan")
+    n_invocations: int = 0
+    memory_mb: int = quotas.LAMBDA_MB_PER_VCPU  # memory the measurements were taken at
+
+    def duration_ms(self, records: Any, kib: Any = 0.0) -> Any:
+        """Duration of an invocation; works element-wise on numpy arrays."""
+        return self.a_ms + self.b_ms_per_record * records + self.c_ms_per_kib * kib
+
+    def at_memory(self, memory_mb: int, *, cpu_bound_fraction: float = 1.0) -> ServiceTimeModel:
+        """An ESTIMATE of the same handler at another memory size.
+
+        Lambda allocates CPU in proportion to memory (1,769 MB = one vCPU). A single-threaded handler gets
+        faster up to one vCPU and no faster beyond; only the CPU-bound fraction of the time scales (I/O
+        waits to DynamoDB, S3 and Kinesis do not).
+        """
+        if not quotas.LAMBDA_MEMORY_MB_MIN <= memory_mb <= quotas.LAMBDA_MEMORY_MB_MAX:
+            raise CapacityError(
+                f"memory {memory_mb} MB is outside {quotas.LAMBDA_MEMORY_MB_MIN}-"
+                f"{quotas.LAMBDA_MEMORY_MB_MAX} MB"
+            )
+        factor = memory_time_factor(self.memory_mb, memory_mb, cpu_bound_fraction)
+        return ServiceTimeModel(
+            a_ms=self.a_ms * factor,
+            b_ms_per_record=self.b_ms_per_record * factor,
+            c_ms_per_kib=self.c_ms_per_kib * factor,
+            r2=self.r2,
+            residual_p90_abs_ms=self.residual_p90_abs_ms * factor,
+            n_invocations=self.n_invocations,
+            memory_mb=memory_mb,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary.json `service_time_model` shape (plus the spread and the memory it holds for)."""
+        return {
+            "a_ms": self.a_ms,
+            "b_ms_per_record": self.b_ms_per_record,
+            "c_ms_per_kib": self.c_ms_per_kib,
+            "r2": self.r2,
+            "n_invocations": self.n_invocations,
+            "residual_p90_abs_ms": self.residual_p90_abs_ms,
+            "memory_mb": self.memory_mb,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceTimeModel:
+        try:
+            return cls(
+                a_ms=float(data["a_ms"]),
+                b_ms_per_record=float(data["b_ms_per_record"]),
+                c_ms_per_kib=float(data.get("c_ms_per_kib") or 0.0),
+                r2=float(data.get("r2", float("nan"))),
+                residual_p90_abs_ms=float(data.get("residual_p90_abs_ms", float("nan"))),
+                n_invocations=int(data.get("n_invocations", 0)),
+                memory_mb=int(data.get("memory_mb") or quotas.LAMBDA_MB_PER_VCPU),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise CapacityError(f"service_time_model {data!r} lacks a_ms/b_ms_per_record: {error}") from error
+
+
+def memory_time_factor(from_mb: int, to_mb: int, cpu_bound_fraction: float = 1.0) -> float:
+    """Multiplier on duration when moving a single-threaded handler from `from_mb` to `to_mb` of memory."""
+    if not 0.0 <= cpu_bound_fraction <= 1.0:
+        raise CapacityError(f"cpu_bound_fraction {cpu_bound_fraction} must be within 0..1")
+    share_from = min(from_mb, quotas.LAMBDA_MB_PER_VCPU) / quotas.LAMBDA_MB_PER_VCPU
+    share_to = min(to_mb, quotas.LAMBDA_MB_PER_VCPU) / quotas.LAMBDA_MB_PER_VCPU
+    return (1.0 - cpu_bound_fraction) + cpu_bound_fraction * share_from / share_to
+
+
+def fit_service_time(
+    trace: pd.DataFrame,
+    *,
+    use_bytes: bool = True,
+    memory_mb: int = quotas.LAMBDA_MB_PER_VCPU,
+    weights_column: str | None = None,
+) -> ServiceTimeModel:
+    """Robust fit of duration_ms ~ a + b*batch_records (+ c*batch_bytes/1024).
+
+    `trace` has the invocation-trace columns (duration_ms, batch_records, batch_bytes); rows that are not
+    successful first attempts are left out when `outcome` is present. For CloudWatch per-minute averages
+    pass one row per minute with the averages and `weights_column="invocations"`.
+    """
+    missing = {"duration_ms", "batch_records"} - set(trace.columns)
+    if missing:
+        raise CapacityError(f"trace lacks columns {sorted(missing)} needed for the service-time fit")
+    rows = trace
+    if "outcome" in rows.columns:
+        rows = rows[rows["outcome"].isin(["ok", "partial"])]
+    rows = rows.dropna(subset=["duration_ms", "batch_records"])
+    rows = rows[rows["batch_records"] > 0]
+    if len(rows) < MIN_INVOCATIONS:
+        raise CapacityError(
+            f"only {len(rows)} usable invocations; the fit needs at least {MIN_INVOCATIONS} (run longer)"
+        )
+    y = rows["duration_ms"].to_numpy(dtype=float)
+    n = rows["batch_records"].to_numpy(dtype=float)
+    columns = [np.ones_like(n), n]
+    with_bytes = use_bytes and "batch_bytes" in rows.columns and rows["batch_bytes"].notna().all()
+    if with_bytes:
+        kib = rows["batch_bytes"].to_numpy(dtype=float) / 1024.0
+        # Bytes and records are nearly collinear when records have one size; then c is not identifiable.
+        if np.std(kib / np.maximum(n, 1.0)) < 1e-6 * max(float(np.mean(kib / np.maximum(n, 1.0))), 1.0):
+            with_bytes = False
+        else:
+            columns.append(kib)
+    design = np.column_stack(columns)
+    weights = np.ones_like(y) if weights_column is None else rows[weights_column].to_numpy(dtype=float)
+    sqrt_w = np.sqrt(np.maximum(weights, 0.0))
+    params, *_ = np.linalg.lstsq(design * sqrt_w[:, None], y * sqrt_w, rcond=None)
+    # Huber loss with its scale re-estimated from the robust residuals (MAD): a few passes stop cold
+    # starts and retries from inflating the scale the first least-squares pass would give.
+    for _ in range(ROBUST_PASSES):
+        scale = max(float(np.median(np.abs(y - design @ params))) * 1.4826, 1e-3)
+        params = least_squares(
+            lambda p: (design @ p - y) * sqrt_w, params, loss="huber", f_scale=scale, method="trf"
+        ).x
+    params = np.maximum(params, 0.0)  # a negative cost per record is noise, not physics
+    predicted = design @ params
+    residuals = y - predicted
+    total = float(np.sum(weights * (y - np.average(y, weights=weights)) ** 2))
+    r2 = 1.0 - float(np.sum(weights * residuals**2)) / total if total > 0 else float("nan")
+    return ServiceTimeModel(
+        a_ms=float(params[0]),
+        b_ms_per_record=float(params[1]),
+        c_ms_per_kib=float(params[2]) if with_bytes else 0.0,
+        r2=r2,
+        residual_p90_abs_ms=float(np.percentile(np.abs(residuals), 90)),
+        n_invocations=int(weights.sum()) if weights_column else len(rows),
+        memory_mb=memory_mb,
+    )

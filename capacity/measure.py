@@ -1,0 +1,221 @@
+"""Measurements of a run window through one interface, served by the local runtime's files or CloudWatch.
+
+Both readers return pandas DataFrames with the same columns: `metrics()` in the long format of the local
+metrics CSV (epoch_s, metric, value, shard_id) and `invocations()` in the invocation-trace columns
+(one row per invocation locally; one row per period with averages and an `invocations` weight on AWS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from capacity.errors import CapacityError
+
+TRACE_COLUMNS = (
+    "invocation_id", "shard_id", "lane", "attempt", "start_epoch_ms", "end_epoch_ms", "duration_ms",
+    "batch_records", "batch_bytes", "iterator_age_ms", "oldest_arrival_epoch_ms", "newest_arrival_epoch_ms",
+    "e2e_p50_ms", "e2e_p99_ms", "e2e_max_ms", "outcome", "failed_items",
+)  # fmt: skip
+METRICS_COLUMNS = ("epoch_s", "metric", "value", "shard_id")
+
+
+class MetricsReader(Protocol):
+    """What the capacity model reads for a run window [start_epoch_s, end_epoch_s)."""
+
+    def invocations(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame: ...
+
+    def metrics(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame: ...
+
+
+def _read_csv(path: Path, what: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError as error:
+        raise CapacityError(
+            f"{what} {path} does not exist; was the run started with the local stack?"
+        ) from error
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+@dataclass(frozen=True)
+class LocalTraceReader:
+    """The local runtime's invocation trace, its per-second metrics CSV and the load generator's seconds."""
+
+    trace_path: Path
+    metrics_path: Path | None = None
+    load_seconds_path: Path | None = None
+
+    def invocations(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
+        trace = _read_csv(self.trace_path, "invocation trace")
+        if trace.empty:
+            return pd.DataFrame(columns=list(TRACE_COLUMNS))
+        missing = {"start_epoch_ms", "duration_ms", "batch_records"} - set(trace.columns)
+        if missing:
+            raise CapacityError(f"invocation trace {self.trace_path} lacks columns {sorted(missing)}")
+        start_ms = trace["start_epoch_ms"]
+        return trace[(start_ms >= start_epoch_s * 1000.0) & (start_ms < end_epoch_s * 1000.0)].reset_index(
+            drop=True
+        )
+
+    def metrics(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
+        if self.metrics_path is None:
+            return pd.DataFrame(columns=list(METRICS_COLUMNS))
+        metrics = _read_csv(self.metrics_path, "metrics CSV")
+        if metrics.empty:
+            return pd.DataFrame(columns=list(METRICS_COLUMNS))
+        epoch = metrics["epoch_s"]
+        return metrics[(epoch >= start_epoch_s) & (epoch < end_epoch_s)].reset_index(drop=True)
+
+    def load_seconds(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
+        if self.load_seconds_path is None:
+            return pd.DataFrame()
+        seconds = _read_csv(self.load_seconds_path, "load seconds")
+        if seconds.empty:
+            return seconds
+        epoch = seconds["epoch_s"]
+        return seconds[(epoch >= start_epoch_s) & (epoch < end_epoch_s)].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One CloudWatch series: namespace, metric, statistic, dimensions, and the label it gets."""
+
+    namespace: str
+    metric: str
+    stat: str
+    dimensions: tuple[tuple[str, str], ...]
+    label: str
+
+
+@dataclass(frozen=True)
+class CloudWatchReader:
+    """GetMetricData for the input stream, the function and the handler's EMF namespace."""
+
+    client: Any  # a boto3 CloudWatch client (infra.aws builds it)
+    stream_name: str
+    function_name: str
+    namespace: str = "cdrcap"
+    emf_dimensions: tuple[tuple[str, str], ...] = ()
+    period_s: int = 60
+    queries: tuple[MetricQuery, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        stream = (("StreamName", self.stream_name),)
+        function = (("FunctionName", self.function_name),)
+        specs = [
+            ("AWS/Kinesis", "IncomingRecords", "Sum", stream),
+            ("AWS/Kinesis", "IncomingBytes", "Sum", stream),
+            ("AWS/Kinesis", "WriteProvisionedThroughputExceeded", "Sum", stream),
+            ("AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "Maximum", stream),
+            ("AWS/Lambda", "IteratorAge", "Maximum", function),
+            ("AWS/Lambda", "IteratorAge", "p99", function),
+            ("AWS/Lambda", "Duration", "Average", function),
+            ("AWS/Lambda", "Duration", "p99", function),
+            ("AWS/Lambda", "Invocations", "Sum", function),
+            ("AWS/Lambda", "ConcurrentExecutions", "Maximum", function),
+            ("AWS/Lambda", "Errors", "Sum", function),
+            (self.namespace, "RecordsIn", "Sum", self.emf_dimensions),
+            (self.namespace, "RecordsOk", "Sum", self.emf_dimensions),
+            (self.namespace, "RecordsRejected", "Sum", self.emf_dimensions),
+            (self.namespace, "ProcessingMs", "Average", self.emf_dimensions),
+            (self.namespace, "EndToEndLatencyMs", "p50", self.emf_dimensions),
+            (self.namespace, "EndToEndLatencyMs", "p99", self.emf_dimensions),
+            (self.namespace, "DynamoWrites", "Sum", self.emf_dimensions),
+        ]
+        queries = tuple(
+            MetricQuery(ns, metric, stat, dims, metric if stat in ("Sum", "Maximum") else f"{metric}.{stat}")
+            for ns, metric, stat, dims in specs
+        )
+        object.__setattr__(self, "queries", queries)
+
+    def metrics(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
+        requests = [
+            {
+                "Id": f"q{index}",
+                "Label": query.label,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": query.namespace,
+                        "MetricName": query.metric,
+                        "Dimensions": [{"Name": name, "Value": value} for name, value in query.dimensions],
+                    },
+                    "Period": self.period_s,
+                    "Stat": query.stat,
+                },
+            }
+            for index, query in enumerate(self.queries)
+        ]
+        labels = {f"q{index}": query.label for index, query in enumerate(self.queries)}
+        rows: list[dict[str, Any]] = []
+        arguments: dict[str, Any] = {
+            "MetricDataQueries": requests,
+            "StartTime": datetime.fromtimestamp(start_epoch_s, UTC),
+            "EndTime": datetime.fromtimestamp(end_epoch_s, UTC),
+            "ScanBy": "TimestampAscending",
+        }
+        while True:
+            response = self.client.get_metric_data(**arguments)
+            for result in response.get("MetricDataResults", []):
+                label = labels.get(result["Id"], result.get("Label", result["Id"]))
+                for timestamp, value in zip(
+                    result.get("Timestamps", []), result.get("Values", []), strict=False
+                ):
+                    rows.append(
+                        {
+                            "epoch_s": timestamp.timestamp(),
+                            "metric": label,
+                            "value": float(value),
+                            "shard_id": None,
+                        }
+                    )
+            token = response.get("NextToken")
+            if not token:
+                break
+            arguments["NextToken"] = token
+        return pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
+
+    def invocations(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
+        """One row per period in trace columns (averages), weighted by `invocations`, for the fit."""
+        wide = self.metrics(start_epoch_s, end_epoch_s).pivot_table(
+            index="epoch_s", columns="metric", values="value", aggfunc="sum"
+        )
+        if (
+            wide.empty
+            or "Invocations" not in wide
+            or "RecordsIn" not in wide
+            or "Duration.Average" not in wide
+        ):
+            return pd.DataFrame(columns=[*TRACE_COLUMNS, "invocations"])
+        invocations = wide["Invocations"].replace(0, np.nan)
+        table = pd.DataFrame(
+            {
+                "start_epoch_ms": wide.index.to_numpy() * 1000.0,
+                "duration_ms": wide["Duration.Average"].to_numpy(),
+                "batch_records": (wide["RecordsIn"] / invocations).to_numpy(),
+                "iterator_age_ms": wide.get("IteratorAge", pd.Series(np.nan, index=wide.index)).to_numpy(),
+                "e2e_p99_ms": wide.get(
+                    "EndToEndLatencyMs.p99", pd.Series(np.nan, index=wide.index)
+                ).to_numpy(),
+                "invocations": wide["Invocations"].to_numpy(),
+            }
+        )
+        return table.dropna(subset=["duration_ms", "batch_records"]).reset_index(drop=True)
+
+
+def save_tables(
+    reader: MetricsReader, run_dir: Path, start_epoch_s: float, end_epoch_s: float
+) -> dict[str, Path]:
+    """Write the window's invocations and metrics as CSV tables under `<run_dir>/data/`."""
+    data_dir = run_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"invocations": data_dir / "invocations.csv", "metrics": data_dir / "metrics.csv"}
+    reader.invocations(start_epoch_s, end_epoch_s).to_csv(paths["invocations"], index=False)
+    reader.metrics(start_epoch_s, end_epoch_s).to_csv(paths["metrics"], index=False)
+    return paths

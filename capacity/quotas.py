@@ -1,0 +1,172 @@
+"""Every AWS number the capacity model uses: service quotas and us-east-1 prices, dated and sourced.
+
+Nothing else in the project may hard-code an AWS limit or price; import it from here. Quotas are defaults
+(some are adjustable per account); prices are list prices for us-east-1 on `AS_OF` and can be replaced for
+another region with `Prices.from_mapping` / `load_prices` (a TOML table or a JSON object of the same keys).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from capacity.errors import CapacityError
+
+AS_OF: Final = "2026-11-26"
+# Checked against stored copies of the cited pages on AS_OF: the shard write/read and GetRecords limits,
+# the UpdateShardCount limits (2x / 0.5x, ten calls per rolling 24 h), the 25 KB PUT payload unit, the
+# $0.015 shard-hour, the 1 KB rounding of on-demand data-in, and DynamoDB's $0.625 per million on-demand
+# write units (after the November 2024 cut). The other prices are list prices to re-check at their URL.
+
+KDS_QUOTAS_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html"
+KDS_UPDATE_SHARD_COUNT_URL: Final = (
+    "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_UpdateShardCount.html"
+)
+KDS_PUT_RECORDS_URL: Final = "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html"
+KDS_EFO_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/enhanced-consumers.html"
+KDS_PRICING_URL: Final = "https://aws.amazon.com/kinesis/data-streams/pricing/"
+LAMBDA_ESM_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html"
+LAMBDA_ESM_API_URL: Final = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
+LAMBDA_QUOTAS_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
+LAMBDA_MEMORY_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html"
+LAMBDA_PRICING_URL: Final = "https://aws.amazon.com/lambda/pricing/"
+DDB_PARTITIONS_URL: Final = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html"
+)
+DDB_PRICING_URL: Final = "https://aws.amazon.com/dynamodb/pricing/on-demand/"
+S3_PRICING_URL: Final = "https://aws.amazon.com/s3/pricing/"
+SQS_PRICING_URL: Final = "https://aws.amazon.com/sqs/pricing/"
+CLOUDWATCH_PRICING_URL: Final = "https://aws.amazon.com/cloudwatch/pricing/"
+
+MIB: Final = 1024 * 1024
+
+# --- Kinesis Data Streams, provisioned shard (KDS_QUOTAS_URL) ---
+SHARD_WRITE_BYTES_PER_S: Final = 1 * MIB
+SHARD_WRITE_RECORDS_PER_S: Final = 1_000
+SHARD_READ_BYTES_PER_S: Final = 2 * MIB  # shared by every polling (GetRecords) consumer
+SHARD_GET_RECORDS_CALLS_PER_S: Final = 5  # shared by every polling consumer
+GET_RECORDS_MAX_RECORDS: Final = 10_000
+GET_RECORDS_MAX_BYTES: Final = 10 * MIB
+DEFAULT_SHARDS_PER_ACCOUNT: Final = 20_000  # us-east-1, us-west-2, eu-west-1; 1,000 or 6,000 elsewhere
+# Enhanced fan-out (KDS_EFO_URL): 2 MiB/s per consumer per shard, 20 registered consumers per stream.
+EFO_READ_BYTES_PER_S_PER_CONSUMER: Final = 2 * MIB
+EFO_MAX_CONSUMERS_PER_STREAM: Final = 20
+# Typical propagation delay stated by AWS (KDS_EFO_URL): ~200 ms with one polling consumer, ~1,000 ms with
+# five (so ~200 ms per consumer sharing the 5 calls/s), ~70 ms with enhanced fan-out.
+SHARED_PROPAGATION_MS_PER_CONSUMER: Final = 200.0
+EFO_PROPAGATION_MS: Final = 70.0
+# PutRecords (KDS_PUT_RECORDS_URL): 500 records and 5 MiB per call, 1 MiB per record.
+PUT_RECORDS_MAX_RECORDS: Final = 500
+PUT_RECORDS_MAX_BYTES: Final = 5 * MIB
+MAX_RECORD_BYTES: Final = 1 * MIB
+# UpdateShardCount (KDS_UPDATE_SHARD_COUNT_URL): at most double / at least half per call, 10 calls per
+# rolling 24 hours per stream.
+RESHARD_MAX_UP_FACTOR: Final = 2.0
+RESHARD_MIN_DOWN_FACTOR: Final = 0.5
+RESHARD_CALLS_PER_24H: Final = 10
+
+# --- Lambda event source mapping for Kinesis (LAMBDA_ESM_URL, LAMBDA_ESM_API_URL) ---
+ESM_BATCH_SIZE_MIN: Final = 1
+ESM_BATCH_SIZE_MAX: Final = 10_000
+ESM_BATCHING_WINDOW_S_MIN: Final = 0
+ESM_BATCHING_WINDOW_S_MAX: Final = 300
+ESM_PARALLELIZATION_FACTOR_MIN: Final = 1
+ESM_PARALLELIZATION_FACTOR_MAX: Final = 10
+ESM_MAX_PAYLOAD_BYTES: Final = 6 * 1000 * 1000  # synchronous invocation payload, 6 MB
+ESM_IDLE_POLL_INTERVAL_S: Final = 1.0  # "reads records from each shard at a base rate of once per second"
+ESM_MAX_RETRY_ATTEMPTS_MAX: Final = 10_000  # -1 means infinite (LAMBDA_ESM_API_URL)
+ESM_MAX_RECORD_AGE_S_MIN: Final = 60  # or -1 for infinite (LAMBDA_ESM_API_URL)
+ESM_MAX_RECORD_AGE_S_MAX: Final = 604_800
+
+# --- Lambda function (LAMBDA_MEMORY_URL, LAMBDA_QUOTAS_URL) ---
+LAMBDA_MEMORY_MB_MIN: Final = 128
+LAMBDA_MEMORY_MB_MAX: Final = 10_240
+LAMBDA_MB_PER_VCPU: Final = 1_769  # "at 1,769 MB, a function has the equivalent of one vCPU"
+LAMBDA_MAX_VCPU: Final = 6
+LAMBDA_MAX_TIMEOUT_S: Final = 900
+LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY: Final = 1_000
+
+# --- DynamoDB (DDB_PARTITIONS_URL) ---
+DDB_PARTITION_WCU_PER_S: Final = 1_000
+DDB_PARTITION_RCU_PER_S: Final = 3_000
+
+HOURS_PER_MONTH: Final = 730.0
+SECONDS_PER_MONTH: Final = HOURS_PER_MONTH * 3600.0
+
+
+@dataclass(frozen=True)
+class Prices:
+    """List prices in USD for one region. Defaults: us-east-1 on AS_OF, first pricing tier."""
+
+    region: str = "us-east-1"
+    # Kinesis, provisioned (KDS_PRICING_URL)
+    kds_shard_hour_usd: float = 0.015
+    kds_put_payload_units_per_million_usd: float = 0.014  # one unit per 25 KB chunk of a record
+    # Kinesis, on-demand (KDS_PRICING_URL): per stream-hour, per GB in (rounded up to 1 KB a record), per
+    # GB retrieved by each consumer
+    kds_on_demand_stream_hour_usd: float = 0.04
+    kds_on_demand_gb_in_usd: float = 0.08
+    kds_on_demand_gb_out_usd: float = 0.04
+    # Kinesis enhanced fan-out (KDS_PRICING_URL)
+    kds_efo_consumer_shard_hour_usd: float = 0.015
+    kds_efo_gb_usd: float = 0.013
+    # Lambda (LAMBDA_PRICING_URL), first tier
+    lambda_requests_per_million_usd: float = 0.20
+    lambda_gb_second_x86_64_usd: float = 0.0000166667
+    lambda_gb_second_arm64_usd: float = 0.0000133334
+    # DynamoDB on-demand (DDB_PRICING_URL)
+    ddb_write_request_units_per_million_usd: float = 0.625
+    # S3 Standard PUT/COPY/POST/LIST per 1,000 requests (S3_PRICING_URL)
+    s3_put_per_thousand_usd: float = 0.005
+    # SQS standard queue per million requests after the free tier (SQS_PRICING_URL)
+    sqs_requests_per_million_usd: float = 0.40
+    # CloudWatch (CLOUDWATCH_PRICING_URL): log ingestion per GB (EMF lines), custom metric per month
+    cloudwatch_logs_gb_ingested_usd: float = 0.50
+    cloudwatch_custom_metric_month_usd: float = 0.30
+
+    def lambda_gb_second_usd(self, architecture: str) -> float:
+        if architecture == "arm64":
+            return self.lambda_gb_second_arm64_usd
+        if architecture == "x86_64":
+            return self.lambda_gb_second_x86_64_usd
+        raise CapacityError(f"architecture {architecture!r} is not arm64 or x86_64")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> Prices:
+        """Default prices with the given keys replaced; an unknown key is an error that names it."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise CapacityError(f"unknown price keys {unknown}; valid keys: {sorted(known)}")
+        cleaned: dict[str, Any] = {}
+        for key, value in values.items():
+            if key == "region":
+                cleaned[key] = str(value)
+                continue
+            if not isinstance(value, int | float) or value < 0:
+                raise CapacityError(f"price {key}={value!r} must be a non-negative number")
+            cleaned[key] = float(value)
+        return dataclasses.replace(cls(), **cleaned)
+
+
+def load_prices(path: Path) -> Prices:
+    """Prices from a TOML file (top level or a [prices] table) or a JSON object of Prices fields."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CapacityError(f"cannot read prices file {path}: {error.strerror}") from error
+    try:
+        data: dict[str, Any] = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+        raise CapacityError(f"prices file {path} is not valid {path.suffix or 'TOML'}: {error}") from error
+    table = data.get("prices", data)
+    if not isinstance(table, dict):
+        raise CapacityError(f"prices file {path}: expected a table of prices")
+    return Prices.from_mapping(table)
+
+
+US_EAST_1: Final = Prices()

@@ -1,0 +1,279 @@
+"""The planner's vectorised grid: every (shards, PF, batch, window, memory, architecture) of one consumer
+mode evaluated at once with the analytic model, with its cost and its quota and SLO checks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from capacity import costs, quotas
+from capacity.errors import CapacityError
+from capacity.fit import ServiceTimeModel, memory_time_factor
+from capacity.model import LaneSteadyState, ReadPath, steady_state
+from capacity.quotas import Prices
+from capacity.skew import KeyDistribution, uniform
+
+ARCHITECTURES = ("arm64", "x86_64")
+MAX_SHARD_SCAN_STEPS = 400
+UNBOUNDED_RATIO = 1e6
+
+
+@dataclass(frozen=True)
+class Slo:
+    """Service level the plan must meet at the planning rate, and the stability margin above it."""
+
+    e2e_p99_ms: float = 5_000.0
+    iterator_age_max_ms: float = 60_000.0
+    headroom_factor: float = 2.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "e2e_p99_ms": self.e2e_p99_ms,
+            "iterator_age_max_ms": self.iterator_age_max_ms,
+            "headroom_factor": self.headroom_factor,
+        }
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The load to plan for (its peak), and what each invocation writes downstream."""
+
+    rate_rps: float
+    record_bytes: float
+    keys: KeyDistribution = field(default_factory=uniform)
+    other_consumers: int = 0  # other polling consumers of the input stream (they share GetRecords)
+    current_shards: int | None = None
+    dynamodb_writes_per_invocation: float = 1.0
+    # Share of the aggregate writes that land on the hottest DynamoDB partition key (an assumption: the
+    # aggregates are keyed by minute bucket and dimension, so writes spread over several keys).
+    dynamodb_hot_key_write_share: float = 0.1
+    reject_ratio: float = 0.0
+
+    def validate(self) -> None:
+        if not self.rate_rps > 0:
+            raise CapacityError(f"rate {self.rate_rps} records/s must be > 0")
+        if not 0 < self.record_bytes <= quotas.MAX_RECORD_BYTES:
+            raise CapacityError(
+                f"record size {self.record_bytes} B must be within 1..{quotas.MAX_RECORD_BYTES}"
+            )
+        if self.other_consumers < 0:
+            raise CapacityError(f"other consumers {self.other_consumers} must be >= 0")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """What the planner may choose from, and the assumptions it searches under."""
+
+    parallelization_factors: tuple[int, ...] = tuple(range(1, 11))
+    batch_sizes: tuple[int, ...] = (10, 25, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000)
+    batching_windows_s: tuple[int, ...] = (0, 1, 2, 3, 5)
+    memories_mb: tuple[int, ...] = (128, 256, 512, 1_024, 1_769, 2_048, 3_008)
+    architectures: tuple[str, ...] = ARCHITECTURES
+    consumer_modes: tuple[str, ...] = ("shared", "efo")
+    shard_multipliers: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
+    concurrency_limit: int = quotas.LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY
+    arm64_duration_factor: float = 1.0  # assumption: same speed on Graviton unless measured
+    cpu_bound_fraction: float = 1.0  # share of the handler time that scales with CPU (memory)
+    finalists: int = 10
+    simulate_s: float = 120.0
+    read_paths: dict[str, ReadPath] | None = None  # override (e.g. the local runtime's poll cadence)
+
+    def read_path(self, mode: str, polling_consumers: int) -> ReadPath:
+        if self.read_paths and mode in self.read_paths:
+            return self.read_paths[mode]
+        return ReadPath.efo() if mode == "efo" else ReadPath.shared(polling_consumers)
+
+
+@dataclass(frozen=True)
+class ShardBounds:
+    """Minimum shard counts by each stream limit at the headroom rate (skew-aware)."""
+
+    by_records: int
+    by_bytes: int
+    by_shared_read: int
+    hot_key_fits: bool
+
+    def minimum(self, mode: str) -> int:
+        read = self.by_shared_read if mode == "shared" else 0
+        return max(self.by_records, self.by_bytes, read, 1)
+
+
+def min_shards(keys: KeyDistribution, demand_per_s: float, limit_per_s: float) -> tuple[int, bool]:
+    """Fewest shards whose hottest shard stays within the limit; (shards, whether any count fits)."""
+    if keys.hottest_key_share * demand_per_s > limit_per_s:
+        return max(1, math.ceil(demand_per_s / limit_per_s)), False
+    shards = max(1, math.ceil(demand_per_s / limit_per_s))
+    for _ in range(MAX_SHARD_SCAN_STEPS):
+        if demand_per_s * keys.max_shard_share(shards) <= limit_per_s:
+            return shards, True
+        shards += max(1, shards // 50)
+    return shards, False
+
+
+def shard_bounds(workload: Workload, slo: Slo) -> ShardBounds:
+    peak = workload.rate_rps * slo.headroom_factor
+    keys = workload.keys
+    by_records, records_ok = min_shards(keys, peak, quotas.SHARD_WRITE_RECORDS_PER_S)
+    by_bytes, bytes_ok = min_shards(keys, peak * workload.record_bytes, quotas.SHARD_WRITE_BYTES_PER_S)
+    readers = 1 + workload.other_consumers
+    by_read, _ = min_shards(keys, peak * workload.record_bytes * readers, quotas.SHARD_READ_BYTES_PER_S)
+    return ShardBounds(by_records, by_bytes, by_read, records_ok and bytes_ok)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One consumer mode's evaluated configurations, one element per configuration."""
+
+    consumer_mode: str
+    read: ReadPath
+    shards: np.ndarray
+    parallelization_factor: np.ndarray
+    batch_size: np.ndarray
+    batching_window_s: np.ndarray
+    memory_mb: np.ndarray
+    architecture_index: np.ndarray
+    hot_lane_rate_rps: np.ndarray
+    speed: np.ndarray  # multiplier on the fitted service time (memory and architecture)
+    hot: LaneSteadyState
+    breakdown: dict[str, Any]
+    cost_usd: np.ndarray
+    feasible: np.ndarray
+    violation: np.ndarray  # max of (predicted / limit) over every check; <= 1 means within all
+    excess: np.ndarray  # sum of the ratios' excess over 1: ranks misses that tie on the worst ratio
+    checks: dict[str, np.ndarray]  # each check's ratio (predicted / limit), named as a requirement
+
+    def violated(self, index: int) -> list[str]:
+        """The requirements one configuration misses, worst first, with by how much."""
+        missed = [
+            (float(ratio[index]), name) for name, ratio in self.checks.items() if not ratio[index] <= 1.0
+        ]
+        missed.sort(reverse=True)
+        return [
+            f"{name} (x{ratio:,.2f})" if np.isfinite(ratio) else f"{name} (unbounded)"
+            for ratio, name in missed
+        ]
+
+    def config(self, index: int) -> dict[str, Any]:
+        return {
+            "shards": int(self.shards[index]),
+            "parallelization_factor": int(self.parallelization_factor[index]),
+            "batch_size": int(self.batch_size[index]),
+            "batching_window_s": int(self.batching_window_s[index]),
+            "memory_mb": int(self.memory_mb[index]),
+            "architecture": ARCHITECTURES[int(self.architecture_index[index])],
+            "stream_mode": "PROVISIONED",
+            "consumer_mode": self.consumer_mode,
+        }
+
+
+def evaluate_mode(
+    mode: str,
+    shard_counts: list[int],
+    service: ServiceTimeModel,
+    workload: Workload,
+    slo: Slo,
+    space: SearchSpace,
+    prices: Prices,
+    write_fits: bool,
+) -> Grid:
+    """Evaluate every configuration of one consumer mode over the given shard counts."""
+    read = space.read_path(mode, 1 + workload.other_consumers)
+    pairs = [(n, pf) for n in shard_counts for pf in space.parallelization_factors]
+    hot_share = np.array([workload.keys.max_lane_share(n, pf) for n, pf in pairs])
+    settings = np.array(
+        np.meshgrid(
+            np.arange(len(pairs)),
+            np.asarray(space.batch_sizes, dtype=float),
+            np.asarray(space.batching_windows_s, dtype=float),
+            np.sort(np.asarray(space.memories_mb, dtype=float)),
+            np.array([ARCHITECTURES.index(arch) for arch in space.architectures]),
+            indexing="ij",
+        )
+    ).reshape(5, -1)
+    pair_index = settings[0].astype(int)
+    shards = np.array([pairs[i][0] for i in range(len(pairs))], dtype=float)[pair_index]
+    pf = np.array([pairs[i][1] for i in range(len(pairs))], dtype=float)[pair_index]
+    batch, window, memory, arch = settings[1], settings[2], settings[3], settings[4].astype(int)
+
+    memories = np.sort(np.asarray(space.memories_mb, dtype=float))
+    memory_factors = np.array(
+        [memory_time_factor(service.memory_mb, int(m), space.cpu_bound_fraction) for m in memories]
+    )
+    speed = memory_factors[np.searchsorted(memories, memory)] * np.where(
+        arch == 0, space.arm64_duration_factor, 1.0
+    )
+    service_ms = (service.a_ms * speed, service.b_ms_per_record * speed, service.c_ms_per_kib * speed)
+    rate = workload.rate_rps
+    hot_rate = rate * hot_share[pair_index]
+    mean_rate = rate / (shards * pf)
+    hot = steady_state(hot_rate, workload.record_bytes, batch, window, service_ms, read)
+    mean = steady_state(mean_rate, workload.record_bytes, batch, window, service_ms, read)
+
+    invocations_per_s = shards * pf * mean_rate / mean.batch_records
+    gb_second = np.where(arch == 0, prices.lambda_gb_second_arm64_usd, prices.lambda_gb_second_x86_64_usd)
+    inputs = costs.CostInputs(
+        rate_rps=rate,
+        record_bytes=workload.record_bytes,
+        dynamodb_writes_per_invocation=workload.dynamodb_writes_per_invocation,
+        reject_ratio=workload.reject_ratio,
+    )
+    breakdown = {
+        **costs.stream_cost_usd(shards, "PROVISIONED", inputs, prices),
+        **costs.efo_cost_usd(shards, mode == "efo", inputs, prices),
+        **costs.consumer_cost_usd(
+            invocations_per_s, mean.service_s * 1000.0, memory, gb_second, inputs, prices
+        ),
+    }
+    headroom = slo.headroom_factor
+    ddb_writes_hot_key = (
+        invocations_per_s
+        * headroom
+        * workload.dynamodb_writes_per_invocation
+        * workload.dynamodb_hot_key_write_share
+    )
+    consumers = 1 + workload.other_consumers
+    efo_consumers = consumers / quotas.EFO_MAX_CONSUMERS_PER_STREAM if mode == "efo" else 0.0
+    checks = {
+        f"stable at {headroom:g}x the rate": hot.utilisation * headroom,
+        f"e2e p99 <= {slo.e2e_p99_ms:,.0f} ms": hot.e2e_p99_s * 1000.0 / slo.e2e_p99_ms,
+        f"IteratorAge max <= {slo.iterator_age_max_ms:,.0f} ms": hot.iterator_age_max_s
+        * (1000.0 / slo.iterator_age_max_ms),
+        f"shards x PF <= concurrency limit {space.concurrency_limit:,}": shards
+        * pf
+        / space.concurrency_limit,
+        f"hottest DynamoDB key <= {quotas.DDB_PARTITION_WCU_PER_S:,} WCU/s": ddb_writes_hot_key
+        / quotas.DDB_PARTITION_WCU_PER_S,
+        f"<= {quotas.EFO_MAX_CONSUMERS_PER_STREAM} EFO consumers": np.full_like(shards, efo_consumers),
+    }
+    # An unstable lane has unbounded latency: it ranks behind every stable miss, and among the unstable
+    # ones by how overloaded they are.
+    overload = UNBOUNDED_RATIO + hot.utilisation * headroom
+    ratios = np.vstack([np.where(np.isfinite(check), check, overload) for check in checks.values()])
+    violation = np.max(ratios, axis=0)
+    excess = np.sum(np.maximum(ratios - 1.0, 0.0), axis=0)
+    # utilisation * headroom must stay strictly below 1; the other ratios may reach 1. A hot key that no
+    # shard can hold fails every configuration, so it is left out of the ranking of near misses.
+    feasible = (violation <= 1.0) & (hot.utilisation * headroom < 1.0) & write_fits
+    return Grid(
+        consumer_mode=mode,
+        read=read,
+        shards=shards.astype(int),
+        parallelization_factor=pf.astype(int),
+        batch_size=batch.astype(int),
+        batching_window_s=window.astype(int),
+        memory_mb=memory.astype(int),
+        architecture_index=arch,
+        hot_lane_rate_rps=hot_rate,
+        speed=speed,
+        hot=hot,
+        breakdown=breakdown,
+        cost_usd=np.asarray(costs.total_usd(breakdown), dtype=float) + 0.0 * shards,
+        feasible=feasible,
+        violation=violation,
+        excess=excess,
+        checks=checks,
+    )

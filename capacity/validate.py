@@ -1,0 +1,127 @@
+"""Validation of the model against measured runs: predict each load step, compare, report the error.
+
+`predict_steps` simulates the hottest lane of the configuration that ran, through the measured step rates
+in order (a backlog built in one step carries into the next), and `model_error` turns predictions and
+measurements into the summary.json `model_error` block: absolute percentage error (APE) per step and
+metric, with the median and the maximum over all of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from capacity.errors import CapacityError
+from capacity.fit import ServiceTimeModel
+from capacity.model import ReadPath
+from capacity.simulate import LaneSimConfig, simulate_lane
+from capacity.skew import KeyDistribution, uniform
+
+APE_FLOOR_MS = 1.0
+
+
+def ape(predicted: float | None, measured: float | None, floor_ms: float = APE_FLOOR_MS) -> float | None:
+    """|predicted - measured| / max(measured, floor); None when either is missing or not finite.
+
+    The floor keeps a ~0 ms measurement (a caught-up lane's iterator age) from making the error infinite;
+    it is the same 1 ms floor reports/measured.py uses.
+    """
+    if predicted is None or measured is None or not math.isfinite(predicted) or not math.isfinite(measured):
+        return None
+    return abs(predicted - measured) / max(abs(measured), floor_ms)
+
+
+def predict_steps(
+    service: ServiceTimeModel,
+    config: dict[str, Any],
+    steps: Sequence[dict[str, Any]],
+    *,
+    record_bytes: float,
+    read: ReadPath,
+    keys: KeyDistribution | None = None,
+    warmup_s: float = 5.0,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Predicted p99 iterator age and e2e latency per step for the configuration that ran.
+
+    `config` has shards, parallelization_factor, batch_size, batching_window_s and memory_mb; each step has
+    step, rate_rps (the ACCEPTED rate) and duration_s (or start_epoch_s and end_epoch_s). For runs of the
+    local stack pass `read=ReadPath.local_runtime()` (its poller reads ahead of the invocations).
+    """
+    keys = keys or uniform()
+    shards, pf = int(config["shards"]), int(config["parallelization_factor"])
+    lanes = keys.lane_shares(shards, pf)
+    hottest_shard, _ = np.unravel_index(int(np.argmax(lanes)), lanes.shape)
+    lane_share = float(lanes.max())
+    scaled = service.at_memory(int(config.get("memory_mb", service.memory_mb)))
+    profile: list[tuple[float, float]] = []
+    for step in steps:
+        duration_s = step.get("duration_s")
+        if duration_s is None:
+            duration_s = float(step["end_epoch_s"]) - float(step["start_epoch_s"])
+        if duration_s <= 0:
+            raise CapacityError(f"step {step.get('step')} has a non-positive duration {duration_s}")
+        profile.append((float(duration_s), float(step["rate_rps"]) * lane_share))
+    sim = simulate_lane(
+        LaneSimConfig(
+            batch_size=int(config["batch_size"]),
+            batching_window_s=float(config["batching_window_s"]),
+            service_ms=(scaled.a_ms, scaled.b_ms_per_record, scaled.c_ms_per_kib),
+            record_bytes=record_bytes,
+            read=read,
+            shard_rate_factor=float(lanes[hottest_shard].sum()) / lane_share,
+        ),
+        profile,
+        seed=seed,
+    )
+    predictions = []
+    start_s = 0.0
+    for step, (duration_s, _) in zip(steps, profile, strict=True):
+        summary = sim.summary(start_s + min(warmup_s, duration_s / 4), start_s + duration_s)
+        predictions.append(
+            {
+                "step": step.get("step"),
+                "rate_rps": float(step["rate_rps"]),
+                "predicted_iterator_age_p99_ms": summary["iterator_age_p99_ms"],
+                "predicted_e2e_p99_ms": summary["e2e_p99_ms"],
+            }
+        )
+        start_s += duration_s
+    return predictions
+
+
+def model_error(measured: Sequence[dict[str, Any]], predicted: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The summary.json `model_error` block from measured steps and predictions, matched by `step`.
+
+    Measured steps carry iterator_age_p99_ms and e2e_p99_ms (the summary `steps` entries do).
+    """
+    by_step = {entry["step"]: entry for entry in predicted}
+    per_step = []
+    errors: list[float] = []
+    for step in measured:
+        prediction = by_step.get(step["step"])
+        if prediction is None:
+            raise CapacityError(f"no prediction for measured step {step['step']!r}")
+        ape_age = ape(prediction["predicted_iterator_age_p99_ms"], step.get("iterator_age_p99_ms"))
+        ape_e2e = ape(prediction["predicted_e2e_p99_ms"], step.get("e2e_p99_ms"))
+        errors.extend(value for value in (ape_age, ape_e2e) if value is not None)
+        per_step.append(
+            {
+                "step": step["step"],
+                "rate_rps": step.get("rate_rps", prediction.get("rate_rps")),
+                "predicted_iterator_age_p99_ms": prediction["predicted_iterator_age_p99_ms"],
+                "measured_iterator_age_p99_ms": step.get("iterator_age_p99_ms"),
+                "predicted_e2e_p99_ms": prediction["predicted_e2e_p99_ms"],
+                "measured_e2e_p99_ms": step.get("e2e_p99_ms"),
+                "ape_iterator_age": ape_age,
+                "ape_e2e": ape_e2e,
+            }
+        )
+    return {
+        "per_step": per_step,
+        "median_ape": float(np.median(errors)) if errors else None,
+        "max_ape": float(np.max(errors)) if errors else None,
+    }

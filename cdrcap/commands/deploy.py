@@ -1,0 +1,151 @@
+"""`cdrcap deploy --target staging`: package, upload and deploy the pipeline stack through a change set.
+
+Parameters come from `--params FILE` (written by `cdrcap plan --emit-params FILE`) and `--param KEY=VALUE`;
+anything not given keeps the stack's previous value on an update, or the template default on a create.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cdrcap.config import load_config
+from cdrcap.errors import EXIT_OK, CdrcapError
+from infra import artifacts
+from infra.aws import Target, client, session_for
+from infra.deploy import DeployResult, ResourceChange, StackDeployer
+from infra.errors import InfraError
+from infra.package import DEFAULT_ARCHITECTURE, build_lambda_zip, zip_architecture
+from infra.params import load_params_file, parse_assignments
+from pipeline.constants import DEFAULT_STACK_NAME
+
+PIPELINE_TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "pipeline.yaml"
+DEFAULT_BUILD_DIR = Path("dist")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target", required=True, help="a configured AWS target, e.g. `staging` ([tool.cdrcap.targets.*])"
+    )
+    parser.add_argument("--config", type=Path, help="config file (default: cdrcap.toml or pyproject.toml)")
+    parser.add_argument("--region", help="AWS region (default: the target's region)")
+    parser.add_argument("--profile", help="AWS credentials profile (default: the target's aws_profile)")
+    parser.add_argument("--stack-name", help="CloudFormation stack name (default: the ResourcePrefix)")
+    parser.add_argument("--params", type=Path, help="JSON parameters file from `cdrcap plan --emit-params`")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="one parameter; wins over --params"
+    )
+    parser.add_argument("--zip", type=Path, help="a zip from `cdrcap package` (default: build one now)")
+    parser.add_argument(
+        "--code-bucket", help="bucket for the zip (default: <prefix>-artifacts-<account>-<region>)"
+    )
+    parser.add_argument("--template", type=Path, default=PIPELINE_TEMPLATE, help=argparse.SUPPRESS)
+    parser.add_argument("--yes", action="store_true", help="execute the change set without asking")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--timeout-s", type=float, default=1800.0, help="give up waiting after this long")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    configured = load_config(args.config).target(args.target)
+    if configured.is_local:
+        raise CdrcapError(
+            f"target {args.target!r} is local: the local stack is started with `cdrcap up`, not deployed."
+        )
+    if not args.yes and not sys.stdin.isatty():
+        raise CdrcapError("stdin is not a terminal, so nobody can confirm the change set: pass --yes.")
+    target = Target(
+        name=configured.name,
+        region=args.region or configured.region,
+        profile=args.profile or configured.aws_profile,
+        endpoint_url=configured.endpoint_url,
+    )
+    region = target.region
+    try:
+        parameters = load_params_file(args.params) if args.params else {}
+        parameters.update(parse_assignments(args.param))
+        result = _deploy(args, target, parameters)
+    except InfraError as error:
+        raise CdrcapError(str(error)) from error
+    except (BotoCoreError, ClientError) as error:
+        raise CdrcapError(
+            f"AWS refused a call while deploying to {args.target} ({region}): {error}. "
+            "Check the credentials (--profile) and the region."
+        ) from error
+    _report(result, as_json=args.json)
+    return EXIT_OK
+
+
+def _deploy(args: argparse.Namespace, target: Target, parameters: dict[str, str]) -> DeployResult:
+    session = session_for(target)
+    stack_name = args.stack_name or parameters.get("ResourcePrefix", DEFAULT_STACK_NAME)
+    deployer = StackDeployer(client(target, "cloudformation", session=session), timeout_s=args.timeout_s)
+    # On an update, parameters not given keep their deployed values: the zip must match those too.
+    effective = deployer.current_parameters(stack_name) | parameters
+    prefix = effective.get("ResourcePrefix", stack_name)
+    architecture = effective.get("Architecture", DEFAULT_ARCHITECTURE)
+    zip_path = args.zip or build_lambda_zip(DEFAULT_BUILD_DIR, architecture=architecture)
+    built_for = zip_architecture(zip_path)
+    if built_for not in {None, architecture}:
+        raise CdrcapError(
+            f"{zip_path} holds native code for {built_for} but the stack's Architecture is {architecture}; "
+            f"build it with `cdrcap package --architecture {architecture}` "
+            f"or pass --param Architecture={built_for}."
+        )
+    s3 = client(target, "s3", session=session)
+    if "CodeS3Bucket" not in parameters:
+        bucket = args.code_bucket or artifacts.default_bucket_name(
+            prefix, _account_id(target, session), target.region
+        )
+        artifacts.ensure_bucket(s3, bucket, target.region)
+        parameters["CodeS3Bucket"] = bucket
+    parameters.setdefault("CodeS3Key", artifacts.upload_code(s3, parameters["CodeS3Bucket"], zip_path))
+    print(
+        f"deploying stack {stack_name} to {target.name} ({target.region}) with code {zip_path}",
+        file=sys.stderr,
+    )
+    return deployer.deploy(
+        stack_name,
+        args.template.read_text(),
+        parameters,
+        confirm=lambda kind, changes: _confirm(kind, changes, assume_yes=args.yes),
+        tags={"cdrcap:stack": stack_name},
+    )
+
+
+def _account_id(target: Target, session: Any) -> str:
+    account: str = client(target, "sts", session=session).get_caller_identity()["Account"]
+    return account
+
+
+def _confirm(change_set_type: str, changes: tuple[ResourceChange, ...], *, assume_yes: bool) -> bool:
+    print(f"change set ({change_set_type}), {len(changes)} change(s):", file=sys.stderr)
+    for change in changes:
+        print(f"  {change.describe()}", file=sys.stderr)
+    if assume_yes:
+        return True
+    answer = input("execute this change set? [y/N] ")
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def _report(result: DeployResult, *, as_json: bool) -> None:
+    if as_json:
+        document = {
+            "stack_name": result.stack_name,
+            "status": result.status,
+            "change_set_type": result.change_set_type,
+            "changes": [change.__dict__ for change in result.changes],
+            "outputs": result.outputs,
+        }
+        print(json.dumps(document, indent=2, sort_keys=True))
+        return
+    print(f"{result.stack_name}: {result.status}")
+    for key, value in sorted(result.outputs.items()):
+        print(f"  {key:<22} {value}")
+    if result.status not in {"CANCELLED"}:
+        print("next: cdrcap run --target staging", file=sys.stderr)

@@ -1,0 +1,231 @@
+"""`cdrcap plan`: size shards, PF, batch, window, memory and consumer mode for an SLO, from flags or a run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from capacity import quotas, skew
+from capacity.errors import CapacityError
+from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters
+from capacity.fit import ServiceTimeModel
+from capacity.planner import Plan, plan
+from capacity.search import SearchSpace, Slo, Workload
+from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
+
+DEFAULT_RECORD_BYTES = 400.0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_argument_group("load (flags override what --from reads)")
+    source.add_argument(
+        "--from", dest="from_run", type=Path, metavar="RUN_DIR", help="a saved run, runs/<id>"
+    )
+    source.add_argument("--rate", type=float, help="peak records/s to plan for")
+    source.add_argument(
+        "--record-bytes", type=float, help=f"mean record size (default {DEFAULT_RECORD_BYTES:g})"
+    )
+    source.add_argument(
+        "--key-skew", type=float, default=None, help="Zipf exponent of partition keys (0=uniform)"
+    )
+    source.add_argument("--distinct-keys", type=int, default=1_000_000, help="partition keys for --key-skew")
+    source.add_argument(
+        "--hot-key-share", type=float, help="share of traffic on the single hottest key (0..1)"
+    )
+    source.add_argument("--consumers", type=int, default=1, help="consumers of the stream, this one included")
+    source.add_argument("--current-shards", type=int, help="shard count today, for the resharding path")
+    source.add_argument("--service-time", help="handler time 'a,b[,c]': a ms + b ms/record (+ c ms/KiB)")
+    source.add_argument("--measured-memory-mb", type=int, help="memory the service time was measured at")
+    slo = parser.add_argument_group("SLO and search")
+    slo.add_argument("--slo-e2e-p99-ms", type=float, default=Slo.e2e_p99_ms)
+    slo.add_argument("--slo-iterator-age-max-ms", type=float, default=Slo.iterator_age_max_ms)
+    slo.add_argument(
+        "--headroom", type=float, default=Slo.headroom_factor, help="must stay stable at this x rate"
+    )
+    slo.add_argument("--consumer-mode", choices=("shared", "efo", "any"), default="any")
+    slo.add_argument("--concurrency-limit", type=int, default=quotas.LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY)
+    slo.add_argument("--region-prices", type=Path, metavar="FILE", help="TOML/JSON prices for another region")
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print the plan as JSON")
+    out.add_argument(
+        "--emit-params", type=Path, metavar="FILE", help="write CloudFormation parameters (JSON)"
+    )
+    parser.set_defaults(func=run)
+
+
+def parse_service_time(text: str) -> tuple[float, float, float]:
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError as error:
+        raise CdrcapError(f"--service-time {text!r}: expected numbers 'a,b[,c]', e.g. '40,0.3'") from error
+    if len(values) not in (2, 3) or any(value < 0 for value in values):
+        raise CdrcapError(f"--service-time {text!r}: expected 2 or 3 non-negative numbers 'a,b[,c]'")
+    return values[0], values[1], values[2] if len(values) == 3 else 0.0
+
+
+def _load_run(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "summary.json"
+    try:
+        summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise CdrcapError(f"--from {run_dir}: no summary.json there; pass a runs/<id> directory") from error
+    except json.JSONDecodeError as error:
+        raise CdrcapError(f"--from {run_dir}: summary.json is not valid JSON ({error})") from error
+    return summary
+
+
+def _peak_rate(summary: dict[str, Any]) -> float | None:
+    steps = [step.get("accepted_rps") for step in summary.get("steps") or [] if step.get("accepted_rps")]
+    if steps:
+        return float(max(steps))
+    throughput = summary.get("throughput") or {}
+    rate = throughput.get("sustained_accepted_rps") or throughput.get("accepted_rps")
+    return float(rate) if rate else None
+
+
+def build_inputs(
+    args: argparse.Namespace,
+) -> tuple[ServiceTimeModel, Workload, Slo, SearchSpace, quotas.Prices]:
+    """Everything `plan` needs from the flags and the optional saved run; raises CdrcapError on bad input."""
+    summary = _load_run(args.from_run) if args.from_run else {}
+    service: ServiceTimeModel | None = None
+    if args.service_time:
+        a_ms, b_ms, c_ms = parse_service_time(args.service_time)
+        service = ServiceTimeModel(a_ms, b_ms, c_ms)
+    elif summary.get("service_time_model"):
+        service = ServiceTimeModel.from_dict(summary["service_time_model"])
+    if service is None:
+        raise CdrcapError(
+            "no service time: pass --service-time 'a,b[,c]' or --from a run with service_time_model"
+        )
+    if args.measured_memory_mb:
+        service = replace(service, memory_mb=args.measured_memory_mb)
+    rate = args.rate if args.rate is not None else _peak_rate(summary)
+    if rate is None or rate <= 0:
+        raise CdrcapError(
+            f"rate {rate}: pass --rate N (records/s > 0) or --from a run with measured throughput"
+        )
+    record_bytes = (
+        args.record_bytes or (summary.get("profile") or {}).get("record_bytes") or DEFAULT_RECORD_BYTES
+    )
+    if args.hot_key_share is not None and args.key_skew is not None:
+        raise CdrcapError("pass either --key-skew or --hot-key-share, not both")
+    if args.hot_key_share is not None:
+        keys = skew.hot_key(args.hot_key_share)
+    elif args.key_skew:
+        keys = skew.zipf(args.key_skew, args.distinct_keys)
+    else:
+        keys = skew.uniform()
+    if args.consumers < 1:
+        raise CdrcapError(f"--consumers {args.consumers}: at least 1 (this pipeline)")
+    if args.current_shards is not None and args.current_shards < 1:
+        raise CdrcapError(f"--current-shards {args.current_shards}: must be >= 1")
+    if args.headroom < 1:
+        raise CdrcapError(f"--headroom {args.headroom}: must be >= 1 (2 = stable at twice the peak)")
+    if args.slo_e2e_p99_ms <= 0 or args.slo_iterator_age_max_ms <= 0:
+        raise CdrcapError("SLO values must be > 0 ms")
+    workload = Workload(
+        rate_rps=float(rate),
+        record_bytes=float(record_bytes),
+        keys=keys,
+        other_consumers=args.consumers - 1,
+        current_shards=args.current_shards,
+    )
+    slo = Slo(args.slo_e2e_p99_ms, args.slo_iterator_age_max_ms, args.headroom)
+    modes = ("shared", "efo") if args.consumer_mode == "any" else (args.consumer_mode,)
+    space = SearchSpace(consumer_modes=modes, concurrency_limit=args.concurrency_limit)
+    prices = quotas.load_prices(args.region_prices) if args.region_prices else quotas.US_EAST_1
+    return service, workload, slo, space, prices
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = plan(*build_inputs(args))
+    except CapacityError as error:
+        raise CdrcapError(str(error)) from error
+    if args.emit_params:
+        parameters = cloudformation_parameters(result.recommendation)
+        args.emit_params.write_text(json.dumps(parameters, indent=2) + "\n", encoding="utf-8")
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        render(result, Console())
+    if not result.feasible:
+        print(
+            "cdrcap plan: no configuration meets the SLO within quotas; shown: the closest.", file=sys.stderr
+        )
+        return EXIT_CHECK_FAILED
+    return EXIT_OK
+
+
+def render(result: Plan, console: Console) -> None:
+    rec = result.recommendation
+    title = "Recommendation" if result.feasible else "NO configuration meets the SLO - closest"
+    table = Table(title=title, show_header=False)
+    for key in CONFIGURATION_KEYS:
+        table.add_row(key, str(rec[key]))
+    for key, value in rec["predicted"].items():
+        table.add_row(f"predicted {key}", "unbounded" if value is None else f"{value:,}")
+    console.print(table)
+    console.print(f"Why: {rec['binding_constraint']}")
+    costs = Table(title="Monthly cost (USD)")
+    costs.add_column("item")
+    costs.add_column("usd", justify="right")
+    for name, usd in rec["cost_breakdown_usd"].items():
+        costs.add_row(name, f"{usd:,.2f}")
+    console.print(costs)
+    if rec["runner_ups"]:
+        ups = Table(title="Runner-ups")
+        for column in (
+            "shards",
+            "PF",
+            "batch",
+            "window_s",
+            "memory",
+            "arch",
+            "consumer",
+            "usd/month",
+            "e2e p99 ms",
+        ):
+            ups.add_column(column)
+        for up in rec["runner_ups"]:
+            ups.add_row(
+                str(up["shards"]),
+                str(up["parallelization_factor"]),
+                str(up["batch_size"]),
+                str(up["batching_window_s"]),
+                str(up["memory_mb"]),
+                up["architecture"],
+                up["consumer_mode"],
+                f"{up['monthly_cost_usd']:,.2f}",
+                str(up["predicted"]["e2e_latency_p99_ms"]),
+            )
+        console.print(ups)
+    if rec["resharding_path"]:
+        path = " -> ".join(
+            [str(rec["resharding_path"][0]["from_shards"])]
+            + [str(step["to_shards"]) for step in rec["resharding_path"]]
+        )
+        console.print(f"Resharding path (UpdateShardCount calls): {path}")
+    later = rec["at_plus_50pct"]
+    if later:
+        console.print(
+            f"At +50% load: {later['shards']} shards x PF {later['parallelization_factor']}, "
+            f"batch {later['batch_size']}, window {later['batching_window_s']} s, "
+            f"{later['monthly_cost_usd']:,.2f} USD/month" + ("" if later.get("feasible") else " (misses)")
+        )
+    modes = result.details["consumer_modes"]
+    if "saving_usd_per_month" in modes:
+        console.print(
+            f"Consumer mode: {modes['cheapest']} is cheaper by {modes['saving_usd_per_month']:,.2f} "
+            "USD/month for this SLO and consumer count"
+        )
+    alt = result.details["on_demand_alternative"]
+    console.print(f"On-demand stream instead: {alt['monthly_cost_usd']:,.2f} USD/month")

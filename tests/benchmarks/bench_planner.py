@@ -1,0 +1,63 @@
+"""Benchmark: the planner's full search (grid + simulated finalists + the +50% plan) at 100,000 records/s.
+
+Budget: under 2 s per plan (issue 5). `run()` returns the timings; `make bench` collects them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from capacity import skew
+from capacity.fit import ServiceTimeModel
+from capacity.planner import plan
+from capacity.search import Slo, Workload
+
+PLAN_BUDGET_S = 2.0
+REPEATS = 3
+SERVICE = ServiceTimeModel(a_ms=40.0, b_ms_per_record=0.3, memory_mb=1_769)
+CASES = {
+    "uniform_100k_rps_400B": Workload(100_000, 400),
+    "zipf0.5_100k_rps_400B_4_consumers": Workload(
+        100_000, 400, keys=skew.zipf(0.5, distinct_keys=1_000_000), other_consumers=3, current_shards=16
+    ),
+}
+
+
+def run() -> dict[str, Any]:
+    metrics: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for name, workload in CASES.items():
+        timings = []
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            outcome = plan(SERVICE, workload, Slo())
+            timings.append(time.perf_counter() - start)
+        median_s = statistics.median(timings)
+        metrics.append(
+            {
+                "name": f"full plan (+50% plan included), {name}, median of {REPEATS}",
+                "value": round(median_s, 3),
+                "unit": "s",
+                "target": f"< {PLAN_BUDGET_S:g}",
+                "met": median_s < PLAN_BUDGET_S,
+            }
+        )
+        rec = outcome.recommendation
+        notes.append(
+            f"{name}: feasible={outcome.feasible}, {rec['shards']} shards"
+            f" x PF {rec['parallelization_factor']}, batch {rec['batch_size']},"
+            f" window {rec['batching_window_s']} s, {rec['monthly_cost_usd']:,.2f} USD/month"
+        )
+    return {
+        "title": "Capacity planner: full search at 100,000 records/s",
+        "metrics": metrics,
+        "notes": " ".join(f"{note}." for note in notes),
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(), indent=2))

@@ -1,0 +1,172 @@
+"""infra/deploy.py and `cdrcap deploy` against the embedded emulator's CloudFormation (change sets)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cdrcap.cli import main
+from infra.aws import Target, client
+from infra.deploy import DeployError, StackDeployer
+from infra.local.emulator import EmulatorProcess
+from infra.package import build_lambda_zip, sha256_of
+from infra.template import PIPELINE_TEMPLATE
+
+pytestmark = pytest.mark.functional
+
+CODE_BUCKET = "cdrcap-deploy-ft-code"
+
+
+@pytest.fixture
+def target(clean_emulator: EmulatorProcess) -> Target:
+    return Target(name="local", endpoint_url=clean_emulator.endpoint_url, is_local=True)
+
+
+@pytest.fixture
+def code_params(target: Target, tmp_path: Path) -> dict[str, str]:
+    code_zip = build_lambda_zip(tmp_path, include_dependencies=False)
+    s3 = client(target, "s3")
+    s3.create_bucket(Bucket=CODE_BUCKET)
+    s3.upload_file(str(code_zip), CODE_BUCKET, code_zip.name)
+    return {"CodeS3Bucket": CODE_BUCKET, "CodeS3Key": code_zip.name, "EnableEventSourceMapping": "false"}
+
+
+@pytest.fixture
+def deployer(target: Target) -> StackDeployer:
+    return StackDeployer(client(target, "cloudformation"), poll_interval_s=0.1, timeout_s=60)
+
+
+def test_first_deploy_creates_the_stack_through_a_change_set(
+    deployer: StackDeployer, code_params: dict[str, str]
+) -> None:
+    # Given no stack, When the pipeline template is deployed
+    result = deployer.deploy("dep1", PIPELINE_TEMPLATE.read_text(), {"ResourcePrefix": "dep1", **code_params})
+    # Then a CREATE change set ran to completion and the contract outputs are returned
+    assert (result.change_set_type, result.status) == ("CREATE", "CREATE_COMPLETE")
+    assert any(change.logical_id == "Function" and change.action == "Add" for change in result.changes)
+    assert result.outputs["InputStreamName"] == "dep1-cdr-in"
+
+
+def test_changed_parameter_updates_only_what_depends_on_it(
+    deployer: StackDeployer, code_params: dict[str, str]
+) -> None:
+    template = PIPELINE_TEMPLATE.read_text()
+    deployer.deploy("dep2", template, {"ResourcePrefix": "dep2", **code_params})
+    # When only MemorySize is given, the other parameters keep their previous values
+    result = deployer.deploy("dep2", template, {"MemorySize": "1024"})
+    assert (result.change_set_type, result.status) == ("UPDATE", "UPDATE_COMPLETE")
+    assert [(change.action, change.logical_id) for change in result.changes] == [("Modify", "Function")]
+    assert result.outputs["FunctionName"] == "dep2-cdr-processor"
+
+
+def test_redeploying_the_same_parameters_reports_no_changes(
+    deployer: StackDeployer, code_params: dict[str, str]
+) -> None:
+    template = PIPELINE_TEMPLATE.read_text()
+    parameters = {"ResourcePrefix": "dep3", **code_params}
+    deployer.deploy("dep3", template, parameters)
+    result = deployer.deploy("dep3", template, parameters)
+    assert result.status == "NO_CHANGES"
+    assert result.outputs["AlertBusName"] == "dep3-alerts"
+
+
+def test_declined_change_set_leaves_no_stack(
+    deployer: StackDeployer, code_params: dict[str, str], target: Target
+) -> None:
+    result = deployer.deploy(
+        "dep4",
+        PIPELINE_TEMPLATE.read_text(),
+        {"ResourcePrefix": "dep4", **code_params},
+        confirm=lambda _kind, _changes: False,
+    )
+    assert result.status == "CANCELLED"
+    stacks = client(target, "cloudformation").list_stacks()["StackSummaries"]
+    assert [s for s in stacks if s["StackName"] == "dep4" and s["StackStatus"] != "DELETE_COMPLETE"] == []
+
+
+def test_unknown_parameter_is_named_before_anything_is_created(
+    deployer: StackDeployer, code_params: dict[str, str]
+) -> None:
+    with pytest.raises(DeployError, match="BatchSzie"):
+        deployer.deploy("dep5", PIPELINE_TEMPLATE.read_text(), {"BatchSzie": "10", **code_params})
+
+
+def test_value_outside_the_allowed_values_fails_with_the_reason(
+    deployer: StackDeployer, code_params: dict[str, str]
+) -> None:
+    with pytest.raises(DeployError, match="StreamMode"):
+        deployer.deploy("dep6", PIPELINE_TEMPLATE.read_text(), {"StreamMode": "SOMETIMES", **code_params})
+
+
+def test_cli_deploys_with_a_params_file(
+    clean_emulator: EmulatorProcess,
+    aws_session: object,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a configured target that is the emulator standing in for an AWS account,
+    # and a params file as `cdrcap plan --emit-params` writes it
+    config = tmp_path / "cdrcap.toml"
+    config.write_text(
+        f'[targets.emu]\nregion = "us-east-1"\nendpoint_url = "{clean_emulator.endpoint_url}"\n'
+    )
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"Parameters": {"ResourcePrefix": "clidep", "ShardCount": 3}}))
+    code_zip = build_lambda_zip(tmp_path, include_dependencies=False)
+    # When deployed from the command line
+    argv = ["deploy", "--target", "emu", "--config", str(config), "--params", str(params)]
+    argv += ["--param", "EnableEventSourceMapping=false", "--zip", str(code_zip), "--yes", "--json"]
+    code = main(argv)
+    # Then the zip went to the artifacts bucket under its hash and the stack exists with 3 shards
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "CREATE_COMPLETE"
+    target = Target(name="emu", endpoint_url=clean_emulator.endpoint_url, is_local=True)
+    kinesis = client(target, "kinesis")
+    summary = kinesis.describe_stream_summary(StreamName=result["outputs"]["InputStreamName"])
+    assert summary["StreamDescriptionSummary"]["OpenShardCount"] == 3
+    keys = client(target, "s3").list_objects_v2(Bucket="clidep-artifacts-000000000000-us-east-1")["Contents"]
+    assert [item["Key"] for item in keys] == [f"lambda/{sha256_of(code_zip)}.zip"]
+
+
+def test_failed_create_names_the_failing_resource_and_the_rollback(
+    deployer: StackDeployer, code_params: dict[str, str]
+) -> None:
+    # Given a stack that already owns the physical names of prefix "taken"
+    template = PIPELINE_TEMPLATE.read_text()
+    deployer.deploy("owner", template, {"ResourcePrefix": "taken", **code_params})
+    # When a second stack claims the same names, Then the error says what failed and how it was left
+    with pytest.raises(DeployError) as failure:
+        deployer.deploy("intruder", template, {"ResourcePrefix": "taken", **code_params})
+    message = str(failure.value)
+    assert "ROLLBACK_COMPLETE" in message and "delete it" in message
+    assert "  intruder: " in message  # the failed resources with CloudFormation's reason
+
+
+def test_rolled_back_stack_is_refused_with_the_fix(
+    deployer: StackDeployer, code_params: dict[str, str]
+) -> None:
+    template = PIPELINE_TEMPLATE.read_text()
+    deployer.deploy("first", template, {"ResourcePrefix": "clash", **code_params})
+    with pytest.raises(DeployError):
+        deployer.deploy("second", template, {"ResourcePrefix": "clash", **code_params})
+    with pytest.raises(DeployError, match="delete-stack --stack-name second"):
+        deployer.deploy("second", template, {"ResourcePrefix": "clash2", **code_params})
+
+
+def test_cli_refuses_a_zip_built_for_the_other_architecture(
+    clean_emulator: EmulatorProcess, aws_session: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "cdrcap.toml"
+    config.write_text(
+        f'[targets.emu]\nregion = "us-east-1"\nendpoint_url = "{clean_emulator.endpoint_url}"\n'
+    )
+    x86_zip = tmp_path / "x86.zip"
+    with zipfile.ZipFile(x86_zip, "w") as archive:
+        archive.writestr("orjson/orjson.cpython-312-x86_64-linux-gnu.so", b"")
+    argv = ["deploy", "--target", "emu", "--config", str(config), "--zip", str(x86_zip), "--yes"]
+    assert main([*argv, "--param", "Architecture=arm64"]) == 2
+    assert "cdrcap package --architecture arm64" in capsys.readouterr().err

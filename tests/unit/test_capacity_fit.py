@@ -1,0 +1,84 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from capacity.errors import CapacityError
+from capacity.fit import ServiceTimeModel, fit_service_time, memory_time_factor
+
+pytestmark = pytest.mark.unit
+
+
+def _trace(a_ms: float, b_ms: float, rows: int = 400, outliers: int = 0, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    records = rng.integers(1, 500, rows)
+    duration = a_ms + b_ms * records + rng.normal(0, 2.0, rows)
+    duration[:outliers] += 3_000.0  # cold starts
+    return pd.DataFrame(
+        {"duration_ms": duration, "batch_records": records, "batch_bytes": records * 400, "outcome": "ok"}
+    )
+
+
+def test_fit_recovers_intercept_and_slope() -> None:
+    model = fit_service_time(_trace(30.0, 0.5))
+    assert model.a_ms == pytest.approx(30.0, abs=1.0)
+    assert model.b_ms_per_record == pytest.approx(0.5, abs=0.01)
+    assert model.r2 > 0.99
+    assert model.n_invocations == 400
+
+
+def test_fit_is_robust_to_cold_start_outliers() -> None:
+    model = fit_service_time(_trace(30.0, 0.5, outliers=20))
+    assert model.a_ms == pytest.approx(30.0, abs=3.0)
+    assert model.b_ms_per_record == pytest.approx(0.5, abs=0.02)
+
+
+def test_failed_invocations_are_left_out() -> None:
+    trace = _trace(30.0, 0.5)
+    trace.loc[:49, "outcome"] = "timeout"
+    trace.loc[:49, "duration_ms"] = 60_000.0
+    assert fit_service_time(trace).a_ms == pytest.approx(30.0, abs=1.0)
+
+
+def test_too_few_invocations_is_a_clear_error() -> None:
+    with pytest.raises(CapacityError, match="at least"):
+        fit_service_time(_trace(30.0, 0.5, rows=3))
+
+
+def test_per_minute_averages_fit_with_invocation_weights() -> None:
+    minutes = pd.DataFrame(
+        {
+            "duration_ms": [40.0, 80.0, 130.0],
+            "batch_records": [20.0, 100.0, 200.0],
+            "invocations": [50, 60, 70],
+        }
+    )
+    model = fit_service_time(minutes.iloc[[0, 1, 2, 0, 1, 2]], weights_column="invocations")
+    assert model.b_ms_per_record == pytest.approx(0.5, abs=0.02)
+
+
+def test_memory_speeds_up_cpu_bound_time_up_to_one_vcpu_only() -> None:
+    assert memory_time_factor(1769, 885) == pytest.approx(1769 / 885)
+    assert memory_time_factor(1769, 3538) == 1.0  # single-threaded: a second vCPU does not help
+
+
+def test_io_bound_fraction_does_not_scale_with_memory() -> None:
+    assert memory_time_factor(1769, 885, cpu_bound_fraction=0.0) == 1.0
+
+
+def test_model_at_half_memory_takes_about_twice_as_long() -> None:
+    model = ServiceTimeModel(10.0, 1.0, memory_mb=1769)
+    slower = model.at_memory(885)
+    assert slower.duration_ms(100) == pytest.approx(2 * model.duration_ms(100), rel=0.01)
+    assert slower.memory_mb == 885
+
+
+def test_model_round_trips_through_the_summary_dict() -> None:
+    model = ServiceTimeModel(
+        12.5, 0.25, 0.1, r2=0.9, residual_p90_abs_ms=3.0, n_invocations=42, memory_mb=1024
+    )
+    assert ServiceTimeModel.from_dict(model.to_dict()) == model
+
+
+def test_summary_dict_without_slope_is_a_clear_error() -> None:
+    with pytest.raises(CapacityError, match="b_ms_per_record"):
+        ServiceTimeModel.from_dict({"a_ms": 1.0})

@@ -1,0 +1,86 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from cdrcap.cli import main
+
+pytestmark = pytest.mark.unit
+
+BASE = ["plan", "--service-time", "40,0.3"]
+
+
+def test_plan_prints_json_with_the_recommendation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*BASE, "--rate", "2000", "--record-bytes", "400", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["feasible"] is True
+    assert result["recommendation"]["shards"] >= 4
+
+
+def test_plan_prints_a_table_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*BASE, "--rate", "2000", "--current-shards", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Recommendation" in out
+    assert "Resharding path" in out
+
+
+def test_emit_params_writes_cloudformation_parameters(tmp_path: Path) -> None:
+    target = tmp_path / "params.json"
+    assert main([*BASE, "--rate", "2000", "--emit-params", str(target), "--json"]) == 0
+    keys = {entry["ParameterKey"] for entry in json.loads(target.read_text())}
+    assert {"ShardCount", "ParallelizationFactor", "BatchSize", "MemorySize", "StreamMode"} <= keys
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--rate", "-5"],
+        ["--rate", "100", "--service-time", "1,x"],
+        ["--rate", "100", "--consumers", "0"],
+        ["--rate", "100", "--headroom", "0.5"],
+        ["--rate", "100", "--key-skew", "1.0", "--hot-key-share", "0.1"],
+        ["--rate", "100", "--hot-key-share", "2"],
+        ["--rate", "100", "--region-prices", "/nonexistent/prices.toml"],
+    ],
+)
+def test_bad_flags_exit_2_with_a_message(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*BASE, *flags]) == 2
+    assert "cdrcap plan:" in capsys.readouterr().err
+
+
+def test_no_service_time_anywhere_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--rate", "100"]) == 2
+    assert "--service-time" in capsys.readouterr().err
+
+
+def test_impossible_slo_exits_1_and_shows_the_closest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*BASE, "--rate", "5000", "--slo-e2e-p99-ms", "5", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["feasible"] is False
+    assert "closest" in captured.err
+
+
+def test_plan_from_a_saved_run_uses_its_model_and_peak_rate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = {
+        "service_time_model": {
+            "a_ms": 30.0,
+            "b_ms_per_record": 0.2,
+            "c_ms_per_kib": 0.0,
+            "r2": 0.95,
+            "n_invocations": 500,
+        },
+        "profile": {"record_bytes": 600},
+        "steps": [{"step": 1, "accepted_rps": 1_000.0}, {"step": 2, "accepted_rps": 3_000.0}],
+    }
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    assert main(["plan", "--from", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["details"]["service_time_model"]["a_ms"] == 30.0
+    assert "3,000 records/s of 600 B" in result["recommendation"]["binding_constraint"]
+
+
+def test_plan_from_a_missing_run_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--from", str(tmp_path / "nope")]) == 2
+    assert "summary.json" in capsys.readouterr().err

@@ -1,0 +1,85 @@
+import math
+
+import pytest
+
+from capacity.model import ReadPath, steady_state
+from capacity.simulate import LaneSimConfig, simulate_lane
+
+pytestmark = pytest.mark.unit
+
+SERVICE = (50.0, 0.5, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("rate", "batch", "window", "read"),
+    [
+        (200.0, 1_000, 1, ReadPath.shared(1)),
+        (200.0, 1_000, 0, ReadPath.shared(1)),
+        (1_000.0, 10_000, 0, ReadPath.shared(3)),
+        (300.0, 500, 0, ReadPath.efo()),
+        (1_000.0, 1_000, 2, ReadPath.shared(1)),
+    ],
+)
+def test_simulator_agrees_with_the_analytic_model_in_steady_busy_state(
+    rate: float, batch: int, window: int, read: ReadPath
+) -> None:
+    # Given a steady load on a busy, stable lane (where both apply)
+    analytic = steady_state(rate, 400, batch, window, SERVICE, read)
+    # When simulated
+    summary = simulate_lane(
+        LaneSimConfig(batch, window, SERVICE, 400, read), [(200.0, rate)], seed=3
+    ).summary(20.0)
+    # Then batch size and e2e percentiles agree within 5%
+    assert summary["mean_batch_records"] == pytest.approx(float(analytic.batch_records), rel=0.05)
+    assert summary["e2e_p50_ms"] == pytest.approx(float(analytic.e2e_p50_s) * 1000, rel=0.05)
+    assert summary["e2e_p99_ms"] == pytest.approx(float(analytic.e2e_p99_s) * 1000, rel=0.05)
+
+
+def test_burst_above_capacity_builds_iterator_age_that_recovers_afterwards() -> None:
+    # Given a lane with capacity ~370 records/s and a 20 s burst at 600 records/s
+    config = LaneSimConfig(100, 0, (20.0, 0.5, 0.0), 400, ReadPath.shared(1))
+    result = simulate_lane(config, [(30.0, 100.0), (20.0, 600.0), (150.0, 100.0)], seed=1)
+    # Then the iterator age grows during the burst and comes back within the run
+    assert result.summary(30.0, 50.0)["iterator_age_max_ms"] > 5_000
+    recovery = result.recovery_s(after_s=50.0, iterator_age_threshold_ms=1_000)
+    assert 0 < recovery < 150
+
+
+def test_sustained_overload_never_recovers() -> None:
+    config = LaneSimConfig(100, 0, (20.0, 0.5, 0.0), 400, ReadPath.shared(1))
+    result = simulate_lane(config, [(60.0, 600.0)], seed=1)
+    assert math.isinf(result.recovery_s(after_s=10.0, iterator_age_threshold_ms=1_000))
+
+
+def test_retries_lengthen_end_to_end_latency() -> None:
+    base = LaneSimConfig(500, 0, SERVICE, 400, ReadPath.shared(1))
+    flaky = LaneSimConfig(500, 0, SERVICE, 400, ReadPath.shared(1), error_rate=0.3, max_retries=2)
+    calm = simulate_lane(base, [(60.0, 200.0)], seed=2).summary(5.0)
+    retried = simulate_lane(flaky, [(60.0, 200.0)], seed=2).summary(5.0)
+    assert retried["e2e_p99_ms"] > calm["e2e_p99_ms"]
+
+
+def test_records_are_delivered_in_order_and_each_exactly_once() -> None:
+    result = simulate_lane(LaneSimConfig(50, 1, SERVICE, 400, ReadPath.shared(1)), [(30.0, 300.0)], seed=4)
+    assert int(result.batch_records.sum()) == result.arrival_s.size
+    completion = result.arrival_s + result.e2e_s
+    assert (completion[1:] >= completion[:-1] - 1e-12).all()
+
+
+def test_local_runtime_read_path_waits_half_a_poll_gap_then_the_service() -> None:
+    # Given the local runtime's poller (reads ahead every 0.2 s while records come) and W=0
+    read = ReadPath.local_runtime(poll_busy_s=0.2)
+    config = LaneSimConfig(1_000, 0, (20.0, 0.5, 0.0), 400, read)
+    summary = simulate_lane(config, [(120.0, 200.0)], seed=5).summary(10.0)
+    # Then a record waits U(0, 0.2 s) for the poll and then S(40 records) = 40 ms
+    assert summary["mean_batch_records"] == pytest.approx(40, rel=0.05)
+    assert summary["e2e_p50_ms"] == pytest.approx(100 + 40, rel=0.08)
+    assert summary["e2e_p99_ms"] == pytest.approx(198 + 40, rel=0.08)
+
+
+def test_local_runtime_window_runs_while_the_lane_is_busy() -> None:
+    # Given a 1 s window, records accumulate from the first buffered record, not from when the lane frees
+    read = ReadPath.local_runtime(poll_busy_s=0.2)
+    config = LaneSimConfig(10_000, 1, (20.0, 0.5, 0.0), 400, read)
+    summary = simulate_lane(config, [(120.0, 200.0)], seed=5).summary(10.0)
+    assert summary["e2e_p99_ms"] < 1_000 + 200 + 0.5 * 200 * 1.2 + 20

@@ -1,0 +1,249 @@
+"""infra/pipeline.yaml read as data: encryption everywhere, least privilege, wiring to parameters, names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode.cfn_yaml import load
+
+from pipeline import constants
+
+pytestmark = pytest.mark.unit
+
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "infra" / "pipeline.yaml"
+
+CONTRACT_PARAMETERS = {
+    "ResourcePrefix",
+    "StreamMode",
+    "ShardCount",
+    "RetentionPeriodHours",
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "ParallelizationFactor",
+    "MemorySize",
+    "Architecture",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+    "FunctionTimeoutSeconds",
+    "HomeRegion",
+    "CodeS3Bucket",
+    "CodeS3Key",
+    "EnableEventSourceMapping",
+    "AggregateTtlSeconds",
+    "IteratorAgeAlarmMs",
+    "StartingPosition",
+    "ConsumerMode",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = load(str(TEMPLATE_PATH))
+    return loaded
+
+
+def _resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def _one(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    found = list(_resources(template, resource_type).values())
+    assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
+    properties: dict[str, Any] = found[0]["Properties"]
+    return properties
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_template_declares_every_contract_parameter(template: dict[str, Any]) -> None:
+    assert set(template["Parameters"]) >= CONTRACT_PARAMETERS
+
+
+def test_outputs_are_the_contract_keys(template: dict[str, Any]) -> None:
+    contract = {
+        value
+        for key, value in vars(constants).items()
+        if key.startswith("OUTPUT_") and not key.endswith("_SUFFIX")
+    }
+    assert contract <= set(template["Outputs"])
+
+
+def test_function_env_var_names_equal_the_constants(template: dict[str, Any]) -> None:
+    function = _one(template, "AWS::Lambda::Function")
+    expected = {value for key, value in vars(constants).items() if key.startswith("ENV_")}
+    assert set(function["Environment"]["Variables"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "name_property", "suffix"),
+    [
+        ("AWS::Lambda::Function", "FunctionName", constants.FUNCTION_SUFFIX),
+        ("AWS::DynamoDB::Table", "TableName", constants.AGGREGATES_TABLE_SUFFIX),
+        ("AWS::SQS::Queue", "QueueName", constants.DLQ_SUFFIX),
+        ("AWS::Events::EventBus", "Name", constants.ALERT_BUS_SUFFIX),
+    ],
+)
+def test_physical_names_use_the_shared_suffixes(
+    template: dict[str, Any], resource_type: str, name_property: str, suffix: str
+) -> None:
+    assert _one(template, resource_type)[name_property] == {"Fn::Sub": f"${{ResourcePrefix}}-{suffix}"}
+
+
+def test_stream_names_use_the_shared_suffixes(template: dict[str, Any]) -> None:
+    names = {
+        stream["Properties"]["Name"]["Fn::Sub"]
+        for stream in _resources(template, "AWS::Kinesis::Stream").values()
+    }
+    assert names == {
+        f"${{ResourcePrefix}}-{constants.INPUT_STREAM_SUFFIX}",
+        f"${{ResourcePrefix}}-{constants.OUTPUT_STREAM_SUFFIX}",
+    }
+
+
+def test_bucket_name_follows_the_contract(template: dict[str, Any]) -> None:
+    bucket = _one(template, "AWS::S3::Bucket")
+    suffix = constants.ARCHIVE_BUCKET_SUFFIX
+    assert bucket["BucketName"] == {
+        "Fn::Sub": f"${{ResourcePrefix}}-{suffix}-${{AWS::AccountId}}-${{AWS::Region}}"
+    }
+
+
+def test_every_stream_is_kms_encrypted(template: dict[str, Any]) -> None:
+    streams = _resources(template, "AWS::Kinesis::Stream")
+    assert len(streams) == 2
+    for stream in streams.values():
+        assert stream["Properties"]["StreamEncryption"] == {
+            "EncryptionType": "KMS",
+            "KeyId": "alias/aws/kinesis",
+        }
+
+
+def test_table_is_encrypted_recoverable_and_expires_items(template: dict[str, Any]) -> None:
+    table = _one(template, "AWS::DynamoDB::Table")
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["TimeToLiveSpecification"] == {
+        "AttributeName": constants.TABLE_TTL_ATTRIBUTE,
+        "Enabled": True,
+    }
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    keys = {item["KeyType"]: item["AttributeName"] for item in table["KeySchema"]}
+    assert keys == {"HASH": constants.TABLE_PARTITION_KEY, "RANGE": constants.TABLE_SORT_KEY}
+
+
+def test_bucket_is_encrypted_private_and_tiered(template: dict[str, Any]) -> None:
+    bucket = _one(template, "AWS::S3::Bucket")
+    rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    lifecycle = bucket["LifecycleConfiguration"]["Rules"][0]
+    assert lifecycle["Transitions"] and "ExpirationInDays" in lifecycle
+
+
+def test_bucket_policy_denies_plain_http(template: dict[str, Any]) -> None:
+    policy = _one(template, "AWS::S3::BucketPolicy")
+    statements = policy["PolicyDocument"]["Statement"]
+    assert any(
+        statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for statement in statements
+    )
+
+
+def test_dlq_is_encrypted_and_keeps_messages_14_days(template: dict[str, Any]) -> None:
+    queue = _one(template, "AWS::SQS::Queue")
+    assert queue.get("SqsManagedSseEnabled") is True or queue.get("KmsMasterKeyId") == "alias/aws/sqs"
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def _role_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    roles = _resources(template, "AWS::IAM::Role")
+    assert len(roles) == 1, "the stack has exactly one IAM role"
+    role = next(iter(roles.values()))["Properties"]
+    return [statement for policy in role["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
+
+
+def test_role_has_no_wildcard_action(template: dict[str, Any]) -> None:
+    for statement in _role_statements(template):
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action, f"{statement['Sid']} allows {action}"
+
+
+def test_role_resources_are_scoped_to_this_stack(template: dict[str, Any]) -> None:
+    resource_names = set(template["Resources"])
+    for statement in _role_statements(template):
+        assert statement["Effect"] == "Allow"
+        for resource in _as_list(statement["Resource"]):
+            # Every resource is an attribute of (or an ARN built from) a resource of this template.
+            assert resource != "*", f"{statement['Sid']} is unscoped"
+            if "Fn::GetAtt" in resource:
+                assert resource["Fn::GetAtt"][0] in resource_names
+            else:
+                text = resource["Fn::Sub"]
+                referenced = text.split("${", 1)[1].split(".", 1)[0]
+                assert referenced in resource_names, f"{statement['Sid']} names {text}"
+
+
+MAPPING_WIRING = {
+    "BatchSize": "BatchSize",
+    "MaximumBatchingWindowInSeconds": "MaximumBatchingWindowInSeconds",
+    "ParallelizationFactor": "ParallelizationFactor",
+    "MaximumRetryAttempts": "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds": "MaximumRecordAgeInSeconds",
+    "StartingPosition": "StartingPosition",
+}
+
+
+@pytest.mark.parametrize(("property_name", "parameter"), sorted(MAPPING_WIRING.items()))
+def test_mapping_settings_are_wired_to_parameters(
+    template: dict[str, Any], property_name: str, parameter: str
+) -> None:
+    mapping = _one(template, "AWS::Lambda::EventSourceMapping")
+    assert mapping[property_name] == {"Ref": parameter}
+
+
+def test_mapping_reports_partial_failures_bisects_and_dead_letters(template: dict[str, Any]) -> None:
+    mapping = _one(template, "AWS::Lambda::EventSourceMapping")
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]
+    }
+    assert mapping["MetricsConfig"] == {"Metrics": ["EventCount"]}
+
+
+def test_mapping_and_consumer_are_conditional(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    assert resources["EventSourceMapping"]["Condition"] == "MappingEnabled"
+    assert resources["StreamConsumer"]["Condition"] == "IsEfo"
+    assert template["Parameters"]["ConsumerMode"]["Default"] == "shared"
+
+
+def test_function_settings_are_wired_to_parameters(template: dict[str, Any]) -> None:
+    function = _one(template, "AWS::Lambda::Function")
+    assert function["MemorySize"] == {"Ref": "MemorySize"}
+    assert function["Timeout"] == {"Ref": "FunctionTimeoutSeconds"}
+    assert function["Architectures"] == [{"Ref": "Architecture"}]
+    assert function["Handler"] == "pipeline.handler.handler"
+    major, minor = function["Runtime"].removeprefix("python").split(".")
+    assert (int(major), int(minor)) >= (3, 12)
+
+
+def test_required_alarms_exist(template: dict[str, Any]) -> None:
+    alarms = _resources(template, "AWS::CloudWatch::Alarm").values()
+    metrics = {alarm["Properties"]["MetricName"] for alarm in alarms}
+    assert metrics >= {
+        "IteratorAge",
+        "Errors",
+        "Throttles",
+        "ApproximateNumberOfMessagesVisible",
+        "WriteProvisionedThroughputExceeded",
+    }
