@@ -34,7 +34,7 @@ from tests.benchmarks.workload import ENV, cdr_units, realistic_batches
 from tests.unit.pipeline_events import NOW_MS
 
 BATCHES = 40
-REPEATS = 3
+REPEATS = 5
 TARGET_RECORDS_PER_S = 50_000
 TARGET_VS_CONVENTIONAL = 3.0
 TARGET_WRITE_REQUEST_RATIO = 0.1
