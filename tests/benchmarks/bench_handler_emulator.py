@@ -27,51 +27,17 @@ from pipeline.config import load_config
 from pipeline.processor import BatchProcessor
 from tests.benchmarks.conventional_handler import ConventionalHandler
 from tests.benchmarks.workload import cdr_units, realistic_batches
+from tests.functional.test_handler_emulator import Pipeline
 from tests.unit.pipeline_events import NOW_MS
 
 BATCHES = 6
 CONVENTIONAL_BATCHES = 2
 DEADLINE_S = 120.0
-STACK = "bench"
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def create_resources(endpoint_url: str) -> dict[str, str]:
-    """The stack's resources in the emulator; returns the handler's environment variables."""
-    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-    table = c.resource_name(STACK, c.AGGREGATES_TABLE_SUFFIX)
-    stream = c.resource_name(STACK, c.OUTPUT_STREAM_SUFFIX)
-    bucket = f"{c.resource_name(STACK, c.ARCHIVE_BUCKET_SUFFIX)}-000000000000-us-east-1"
-    session.client("dynamodb", endpoint_url=endpoint_url).create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": c.TABLE_PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": c.TABLE_SORT_KEY, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": c.TABLE_PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": c.TABLE_SORT_KEY, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    session.client("s3", endpoint_url=endpoint_url).create_bucket(Bucket=bucket)
-    kinesis = session.client("kinesis", endpoint_url=endpoint_url)
-    kinesis.create_stream(StreamName=stream, ShardCount=1)
-    kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2})
-    queue = session.client("sqs", endpoint_url=endpoint_url).create_queue(
-        QueueName=c.resource_name(STACK, c.DLQ_SUFFIX)
-    )
-    return {
-        c.ENV_OUTPUT_STREAM: stream,
-        c.ENV_AGGREGATES_TABLE: table,
-        c.ENV_ARCHIVE_BUCKET: bucket,
-        c.ENV_DLQ_URL: queue["QueueUrl"],
-        c.ENV_HOME_REGION: "US",
-    }
 
 
 def count_requests(client: Any, counts: Counter[str]) -> None:
@@ -126,10 +92,12 @@ def run() -> dict[str, Any]:
         try:
             os.environ.update(FAKE_AWS_ENV)
             os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint_url
-            env = create_resources(emulator.endpoint_url)
+            session = boto3.Session(
+                aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+            )
+            env = Pipeline(session, emulator.endpoint_url).env  # the functional tests' resources
             ours = run_ours(batches, env)
-            # Offset the conventional handler's sort keys? Not needed: it ADDs into the same items,
-            # which changes nothing about its request count or latency.
+            # It ADDs into the same items as ours, which changes nothing about its requests or latency.
             theirs = run_conventional(batches[:CONVENTIONAL_BATCHES], env, emulator.endpoint_url)
         finally:
             emulator.stop()
