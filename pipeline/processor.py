@@ -6,6 +6,7 @@ or — only for transient store failures — left for Lambda to re-deliver (batc
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 from pipeline.aggregate import Chunk, build_chunks
 from pipeline.config import PipelineConfig
 from pipeline.decode import Rejected, decode_payload
-from pipeline.emit import archive_body, archive_key, dlq_message, enriched_line
+from pipeline.emit import archive_body, archive_key, dlq_message, enriched_lines
 from pipeline.errors import TransientStoreError
 from pipeline.events import Units, expand
 from pipeline.schema import CanonicalCDR, ReasonCode
@@ -67,12 +68,22 @@ class BatchProcessor:
         self.stores = stores
 
     def process(self, event: dict[str, Any], now_ms: int | None = None) -> BatchOutcome:
-        batch = self._decode(
-            expand(event, self.config.home_region), int(time.time() * 1000) if now_ms is None else now_ms
-        )
-        failure_point = self._apply(batch)
-        failure_point = self._emit(batch, failure_point)
-        self._account(batch, failure_point)
+        # A batch allocates ~20 container objects per record, all freed by reference counting (no
+        # cycles); the cyclic collector would otherwise run ~every 700 of them and walk the whole heap
+        # (phonenumbers' metadata included) on its older generations: ~15 % of the CPU path.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            batch = self._decode(
+                expand(event, self.config.home_region),
+                int(time.time() * 1000) if now_ms is None else now_ms,
+            )
+            failure_point = self._apply(batch)
+            failure_point = self._emit(batch, failure_point)
+            self._account(batch, failure_point)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         return batch.outcome
 
     def _decode(self, units: Units, now_ms: int) -> _Batch:
@@ -87,7 +98,7 @@ class BatchProcessor:
         batch = _Batch(
             units,
             [None] * count,
-            [units.position(i) for i in range(count)],
+            units.positions(),
             dict(units.early_reject),
             BatchOutcome(records_in=count, notices=list(units.notices)),
         )
@@ -163,7 +174,11 @@ class BatchProcessor:
         units, cdrs = batch.units, batch.cdrs
         good = [i for i in range(failure_point) if cdrs[i] is not None]
         positions, arrival_ms = batch.positions, units.arrival_ms
-        lines = [enriched_line(cdrs[i], positions[i], arrival_ms[i]) for i in good]  # type: ignore[arg-type]
+        lines = enriched_lines(
+            [cdrs[i] for i in good],  # type: ignore[misc]
+            [positions[i] for i in good],
+            [arrival_ms[i] for i in good],
+        )
         if good:
             failed = self.stores.output.put([(units.partition_key[i], lines[k]) for k, i in enumerate(good)])
             if failed:
