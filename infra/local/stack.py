@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+from capacity.quotas import EFO_READ_BYTES_PER_S_PER_CONSUMER
 from infra.aws import Target, client
 from infra.local import deploy_local, processes
 from infra.local.deploy_local import DeployError
@@ -231,6 +232,9 @@ class LocalStack:
             function_timeout_s=config.function_timeout_s,
             memory_mb=config.memory_mb,
             handler_env=handler_env,
+            consumer_mode=config.consumer_mode,
+            other_consumers=config.other_consumers,
+            efo_read_bytes_per_s=EFO_READ_BYTES_PER_S_PER_CONSUMER * config.scale,  # scaled like the proxy
         )
 
     def down(self) -> dict[str, str]:

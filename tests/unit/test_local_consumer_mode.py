@@ -1,0 +1,59 @@
+"""Consumer-mode settings of the local stack: validation, CLI mapping, and the EFO byte budget's scale."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from capacity.quotas import EFO_READ_BYTES_PER_S_PER_CONSUMER
+from cdrcap.commands import up
+from infra.local.esm.config import EsmConfig, EsmConfigError
+from infra.local.stack import PLACEHOLDER_OUTPUTS, LocalStack, LocalStackConfig
+
+pytestmark = pytest.mark.unit
+
+
+def esm_config(**overrides: object) -> EsmConfig:
+    settings: dict[str, object] = {
+        "stream_name": "s",
+        "stream_arn": "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+        "function_name": "cdrcap-cdr-processor",
+        "kinesis_endpoint_url": "http://127.0.0.1:2",
+        "endpoint_url": "http://127.0.0.1:1",
+        "state_dir": Path("/tmp/unused"),
+        **overrides,
+    }
+    return EsmConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_unknown_consumer_mode_is_refused_with_the_valid_ones() -> None:
+    with pytest.raises(EsmConfigError, match="use shared or efo"):
+        esm_config(consumer_mode="fanout")
+
+
+def test_other_consumers_are_bounded_by_the_consumers_a_stream_may_have() -> None:
+    with pytest.raises(EsmConfigError, match="other_consumers=20"):
+        esm_config(other_consumers=20)
+
+
+def test_efo_consumer_has_the_templates_consumer_name() -> None:
+    # infra/pipeline.yaml names its StreamConsumer ${ResourcePrefix}-cdr-processor, the function's name
+    assert esm_config().efo_consumer_name == "cdrcap-cdr-processor"
+
+
+def test_up_flags_select_efo_and_other_consumers() -> None:
+    parser = argparse.ArgumentParser()
+    up.register(parser)
+    args = parser.parse_args(["--consumer-mode", "efo", "--other-consumers", "4"])
+    config = up.config_from(args)
+    assert (config.consumer_mode, config.other_consumers) == ("efo", 4)
+
+
+def test_efo_byte_budget_scales_with_the_stack_like_the_shared_limits(tmp_path: Path) -> None:
+    stack = LocalStack(tmp_path)
+    config = LocalStackConfig(scale=0.1, consumer_mode="efo", other_consumers=2)
+    esm = stack._esm_config(config, PLACEHOLDER_OUTPUTS, {}, "http://127.0.0.1:1", "http://127.0.0.1:2")
+    assert esm.efo_read_bytes_per_s == pytest.approx(EFO_READ_BYTES_PER_S_PER_CONSUMER * 0.1)
+    assert (esm.consumer_mode, esm.other_consumers) == ("efo", 2)
