@@ -18,6 +18,7 @@ from infra.local import deploy_local, processes
 from infra.local.deploy_local import DeployError
 from infra.local.emulator import EmulatorError, EmulatorProcess, pid_alive, port_is_free, start_emulator
 from infra.local.esm.config import EsmConfig, EsmConfigError
+from infra.local.esm.other_consumers import fair_share_interval_s
 from infra.local.processes import ProcessStartError
 from infra.local.stack_values import DEFAULT_PORT, LocalStackConfig, StackInfo
 from pipeline import constants
@@ -234,6 +235,7 @@ class LocalStack:
             handler_env=handler_env,
             consumer_mode=config.consumer_mode,
             other_consumers=config.other_consumers,
+            other_consumer_poll_interval_s=fair_share_interval_s(config.other_consumers + 1, config.scale),
             efo_read_bytes_per_s=EFO_READ_BYTES_PER_S_PER_CONSUMER * config.scale,  # scaled like the proxy
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,14 +57,21 @@ def test_efo_renewal_resumes_after_the_last_record_read(stream: StreamFixture) -
 
 
 def test_other_polling_consumers_throttle_shared_reads(stream: StreamFixture) -> None:
-    # Given shared polling and three other consumers polling the same shard through the limits proxy
-    config = stream.config("record", batch_size=10, other_consumers=3)
+    # Given shared polling and two greedy other consumers polling the shard through the limits proxy, each
+    # every 0.1 s (twice what one consumer alone may: 5 calls/s per shard)
+    config = stream.config("record", batch_size=10, other_consumers=2, other_consumer_poll_interval_s=0.1)
+    numbers: list[str] = []
     with running(config) as runtime:
-        # When records arrive while they all poll
-        numbers = stream.put(items(20))
-        wait_for(lambda: runtime.pollers[0].read_throttles > 0)
-        wait_for(lambda: len(stream.processed()) >= 20)
-        other_throttles = sum(c.throttles for c in runtime.other_consumers)
-    # Then the pipeline's own GetRecords calls were throttled, the others' too, and still nothing was lost
-    assert other_throttles > 0
+        # When records keep arriving (so the pipeline's poller polls again at once) for up to ~2 s
+        for burst in range(100):
+            numbers += stream.put(items(5, prefix=f"b{burst}-"))
+            if runtime.pollers[0].read_throttles:
+                break
+            time.sleep(0.01)
+        expected = len(numbers)
+        wait_for(lambda: len(stream.processed()) >= expected)
+        calls = sum(c.calls for c in runtime.other_consumers)
+    # Then the pipeline's GetRecords calls were throttled, the others did read, and nothing was lost
+    assert runtime.pollers[0].read_throttles > 0
+    assert calls > 0
     assert stream.processed() == numbers

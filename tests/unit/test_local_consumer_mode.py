@@ -57,3 +57,5 @@ def test_efo_byte_budget_scales_with_the_stack_like_the_shared_limits(tmp_path: 
     esm = stack._esm_config(config, PLACEHOLDER_OUTPUTS, {}, "http://127.0.0.1:1", "http://127.0.0.1:2")
     assert esm.efo_read_bytes_per_s == pytest.approx(EFO_READ_BYTES_PER_S_PER_CONSUMER * 0.1)
     assert (esm.consumer_mode, esm.other_consumers) == ("efo", 2)
+    # 3 consumers share 0.5 calls/s per shard: each polls every 6 s
+    assert esm.other_consumer_poll_interval_s == pytest.approx(6.0)

@@ -65,6 +65,8 @@ class EsmConfig:
     # Other polling consumers of the stream (GetRecords through the proxy, data discarded): they share the
     # 5 calls/s and 2 MiB/s of each shard with this one in shared mode, as other applications would.
     other_consumers: int = 0
+    # How often each of them polls a shard; None: its fair share of 5 calls/s, (N + 1) x 200 ms.
+    other_consumer_poll_interval_s: float | None = None
 
     def __post_init__(self) -> None:
         check_range("batch_size", self.batch_size, ESM_BATCH_SIZE_MIN, ESM_BATCH_SIZE_MAX)
@@ -81,6 +83,11 @@ class EsmConfig:
             raise EsmConfigError(f"consumer_mode {self.consumer_mode!r}: use shared or efo")
         # Every consumer may be an EFO one on AWS, so the 20-per-stream cap bounds the count.
         check_range("other_consumers", self.other_consumers, 0, EFO_MAX_CONSUMERS_PER_STREAM - 1)
+        if self.other_consumer_poll_interval_s is not None and self.other_consumer_poll_interval_s <= 0:
+            raise EsmConfigError(
+                f"other_consumer_poll_interval_s={self.other_consumer_poll_interval_s}: must be > 0 "
+                "(or None for the fair share)"
+            )
         if self.efo_subscription_s <= 0 or self.efo_read_bytes_per_s <= 0:
             raise EsmConfigError(
                 f"efo_subscription_s={self.efo_subscription_s}, efo_read_bytes_per_s="

@@ -1,9 +1,11 @@
 """Other applications polling the same stream: shared-throughput read contention, reproduced on purpose.
 
 Each of `other_consumers` reads every shard with GetRecords through the limits proxy and discards the data.
-Each polls a shard as often as one consumer may alone (every 1/5 s, the shard's 5 calls/s), so N + 1
-consumers ask for (N + 1) x 5 calls/s of a budget of 5: each gets about a 1/(N + 1) share and the pipeline
-sees records ~(N + 1) x 200 ms apart, the contention AWS describes for shared throughput.
+Each polls a shard at its fair share of the shard's 5 calls/s, every (N + 1) x 200 ms with N others, as a
+consumer that backs off to its share does; that leaves the pipeline's poller about 1/(N + 1) of the calls,
+so it sees records ~(N + 1) x 200 ms apart: the contention AWS describes for shared throughput (~200 ms
+with one consumer, ~1 s with five). A greedy consumer polling at the full 5 calls/s would starve the
+others instead, which is not what that figure assumes.
 """
 
 from __future__ import annotations
@@ -17,17 +19,31 @@ from botocore.exceptions import ClientError
 from capacity.quotas import GET_RECORDS_MAX_RECORDS, SHARD_GET_RECORDS_CALLS_PER_S
 
 LOG = logging.getLogger(__name__)
-POLL_INTERVAL_S = 1.0 / SHARD_GET_RECORDS_CALLS_PER_S
+
+
+def fair_share_interval_s(consumers: int, scale: float = 1.0) -> float:
+    """Seconds between one consumer's calls when `consumers` share a shard's GetRecords calls evenly
+    (`scale`: the limits proxy's scale of the shard limits)."""
+    return consumers / (SHARD_GET_RECORDS_CALLS_PER_S * scale)
 
 
 class OtherConsumer(threading.Thread):
     """One other consumer on one shard, from LATEST: it reads what the pipeline reads, as it arrives."""
 
     def __init__(
-        self, kinesis: Any, stream_name: str, shard_id: str, index: int, stop: threading.Event
+        self,
+        kinesis: Any,
+        stream_name: str,
+        shard_id: str,
+        index: int,
+        interval_s: float,
+        offset_s: float,
+        stop: threading.Event,
     ) -> None:
         super().__init__(name=f"other-consumer-{index}-{shard_id}", daemon=True)
         self.kinesis = kinesis
+        self.interval_s = interval_s
+        self.offset_s = offset_s
         self.stream_name = stream_name
         self.shard_id = shard_id
         self.stop = stop
@@ -37,7 +53,10 @@ class OtherConsumer(threading.Thread):
 
     def run(self) -> None:
         iterator: str | None = None
-        while not self.stop.wait(POLL_INTERVAL_S):
+        # Staggered starts: consumers polling in lockstep would meet an empty bucket together.
+        if self.stop.wait(self.offset_s):
+            return
+        while not self.stop.wait(self.interval_s):
             try:
                 if iterator is None:
                     iterator = self.kinesis.get_shard_iterator(
@@ -62,10 +81,19 @@ class OtherConsumer(threading.Thread):
 
 
 def start_other_consumers(
-    kinesis: Any, stream_name: str, shard_ids: list[str], count: int, stop: threading.Event
+    kinesis: Any,
+    stream_name: str,
+    shard_ids: list[str],
+    count: int,
+    stop: threading.Event,
+    interval_s: float | None = None,
 ) -> list[OtherConsumer]:
+    """`count` consumers on every shard, polling every `interval_s` (default: their fair share)."""
+    interval_s = interval_s or fair_share_interval_s(count + 1)
     consumers = [
-        OtherConsumer(kinesis, stream_name, shard_id, index, stop)
+        OtherConsumer(
+            kinesis, stream_name, shard_id, index, interval_s, interval_s * index / (count + 1), stop
+        )
         for index in range(count)
         for shard_id in shard_ids
     ]

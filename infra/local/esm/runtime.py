@@ -102,6 +102,7 @@ class EsmRuntime:
             shard_ids,
             config.other_consumers,
             self.stop_event,
+            config.other_consumer_poll_interval_s,
         )
         self._housekeeper = threading.Thread(target=self._housekeeping, name="esm-housekeeping", daemon=True)
         self._housekeeper.start()
