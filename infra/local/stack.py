@@ -235,7 +235,8 @@ class LocalStack:
             handler_env=handler_env,
             consumer_mode=config.consumer_mode,
             other_consumers=config.other_consumers,
-            other_consumer_poll_interval_s=fair_share_interval_s(config.other_consumers + 1, config.scale),
+            other_consumer_poll_interval_s=config.other_consumer_poll_interval_s
+            or fair_share_interval_s(config.other_consumers + 1, config.scale),
             efo_read_bytes_per_s=EFO_READ_BYTES_PER_S_PER_CONSUMER * config.scale,  # scaled like the proxy
         )
 

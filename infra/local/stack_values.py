@@ -40,6 +40,7 @@ class LocalStackConfig:
     # rejects AWS::Kinesis::StreamConsumer, so the template is deployed with its default ConsumerMode).
     consumer_mode: str = "shared"
     other_consumers: int = 0  # extra polling consumers that contend for each shard's shared reads
+    other_consumer_poll_interval_s: float | None = None  # None: their fair share of the (scaled) 5 calls/s
 
     def template_parameters(self) -> dict[str, str]:
         return {

@@ -28,6 +28,7 @@ from capacity.model import ReadPath, steady_state
 from capacity.quotas import SHARD_GET_RECORDS_CALLS_PER_S
 from capacity.validate import predict_steps
 from infra.local.emulator import free_port
+from infra.local.esm.poller import READ_THROTTLE_METRIC
 from infra.local.stack import LocalStack, LocalStackConfig
 from tests.benchmarks.bench_local_stack import RECORD, TEMPLATE, produce
 from tests.benchmarks.latency_handler import OUT_ENV, read_latencies
@@ -54,7 +55,16 @@ def aws_read_path(mode: str, consumers: int) -> ReadPath:
     return ReadPath.efo() if mode == "efo" else ReadPath.shared(consumers)
 
 
-def measure(mode: str, other_consumers: int, duration_s: float, work: Path) -> dict[str, Any]:
+def read_throttles(metrics_path: Path) -> int:
+    """The pipeline poller's refused GetRecords calls (metrics.csv, AWS/Kinesis's metric name)."""
+    with open(metrics_path, newline="") as handle:
+        rows = csv.DictReader(handle)
+        return int(sum(float(r["value"]) for r in rows if r["metric"] == READ_THROTTLE_METRIC))
+
+
+def measure(
+    mode: str, other_consumers: int, duration_s: float, work: Path, other_poll_interval_s: float | None
+) -> dict[str, Any]:
     """One scenario on a fresh local stack: load, drain, per-record latencies, the fitted service time."""
     out_dir = work / "out"
     out_dir.mkdir(parents=True)
@@ -69,6 +79,7 @@ def measure(mode: str, other_consumers: int, duration_s: float, work: Path) -> d
             handler_env={OUT_ENV: str(out_dir)},
             consumer_mode=mode,
             other_consumers=other_consumers,
+            other_consumer_poll_interval_s=other_poll_interval_s,
         )
     )
     try:
@@ -83,7 +94,8 @@ def measure(mode: str, other_consumers: int, duration_s: float, work: Path) -> d
         with open(info.trace_path, newline="") as handle:
             trace = pd.DataFrame(list(csv.DictReader(handle)))
     finally:
-        stack.down()
+        stack.down()  # the runtime flushes its metrics as it stops
+    throttles = read_throttles(Path(info.metrics_path))
     pairs = read_latencies(out_dir)
     kept = [latency for arrival_s, latency in pairs if arrival_s >= start_epoch_s + WARMUP_S]
     for column in ("duration_ms", "batch_records", "batch_bytes"):
@@ -93,6 +105,7 @@ def measure(mode: str, other_consumers: int, duration_s: float, work: Path) -> d
         "delivered": len(pairs),
         "latencies_ms": kept,
         "service": fit_service_time(trace, use_bytes=False),
+        "read_throttles": throttles,
     }
 
 
@@ -115,12 +128,18 @@ def predict(mode: str, consumers: int, service: Any, duration_s: float) -> dict[
     }
 
 
-def run(duration_s: float = 40.0) -> dict[str, Any]:
-    """For `make bench`: the four scenarios, one fresh stack each, and the table for docs/capacity.md."""
+def run(
+    duration_s: float = 40.0,
+    other_poll_interval_s: float | None = None,
+    scenarios: tuple[tuple[str, int], ...] = SCENARIOS,
+) -> dict[str, Any]:
+    """For `make bench`: the four scenarios, one fresh stack each, and the table for docs/capacity.md.
+
+    `other_poll_interval_s`: how often each other consumer polls a shard (default: its fair share)."""
     rows = []
-    for mode, others in SCENARIOS:
+    for mode, others in scenarios:
         with tempfile.TemporaryDirectory() as work:
-            measured = measure(mode, others, duration_s, Path(work))
+            measured = measure(mode, others, duration_s, Path(work), other_poll_interval_s)
         latencies = np.asarray(measured["latencies_ms"])
         consumers = 1 + others
         service = measured["service"]
@@ -130,6 +149,7 @@ def run(duration_s: float = 40.0) -> dict[str, Any]:
                 "other_consumers": others,
                 "accepted": measured["accepted"],
                 "delivered": measured["delivered"],
+                "read_throttles": measured["read_throttles"],
                 "p50_ms": round(float(np.percentile(latencies, 50)), 1),
                 "p99_ms": round(float(np.percentile(latencies, 99)), 1),
                 "service_ms": f"{service.a_ms:.1f} + {service.b_ms_per_record:.3f}/record",
@@ -151,25 +171,30 @@ def run(duration_s: float = 40.0) -> dict[str, Any]:
             for q, key in (("p50", "p50_ms"), ("p99", "p99_ms"))
         ],
         "rows": rows,
-        "notes": markdown_table(rows, duration_s),
+        "notes": markdown_table(rows, duration_s, other_poll_interval_s),
     }
 
 
-def markdown_table(rows: list[dict[str, Any]], duration_s: float) -> str:
+def markdown_table(rows: list[dict[str, Any]], duration_s: float, other_poll_interval_s: float | None) -> str:
+    cadence = (
+        "each other consumer polling every shard at its fair share, every (N + 1) x 200 ms"
+        if other_poll_interval_s is None
+        else f"each other consumer polling every shard every {other_poll_interval_s:g} s"
+    )
     lines = [
         f"{SHARDS} shards, {RATE_RPS:.0f} records/s of {len(RECORD)} B for {duration_s:.0f} s (first "
-        f"{WARMUP_S:.0f} s left out), batch size {BATCH_SIZE}, no window, trivial handler.",
+        f"{WARMUP_S:.0f} s left out), batch size {BATCH_SIZE}, no window, trivial handler, {cadence}.",
         "",
         "| mode | other polling consumers | measured p50 ms | measured p99 ms | model p50 ms (AWS read path) "
         "| model p99 ms (AWS read path) | model p99 ms (local read path) | delivered / accepted | "
-        "fitted service time ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "pipeline GetRecords throttled | fitted service time ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for row in rows:
         lines.append(
             f"| {row['mode']} | {row['other_consumers']} | {row['p50_ms']:,.0f} | {row['p99_ms']:,.0f} | "
             f"{row['aws_p50_ms']:,.0f} | {row['aws_p99_ms']:,.0f} | {row['local_p99_ms']:,.0f} | "
-            f"{row['delivered']:,} / {row['accepted']:,} | {row['service_ms']} |"
+            f"{row['delivered']:,} / {row['accepted']:,} | {row['read_throttles']:,} | {row['service_ms']} |"
         )
     return "\n".join(lines)
 
@@ -177,8 +202,13 @@ def markdown_table(rows: list[dict[str, Any]], duration_s: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration-s", type=float, default=40.0)
+    parser.add_argument(
+        "--other-poll-interval-s", type=float, help="default: each other consumer's fair share"
+    )
+    parser.add_argument("--shared-only", action="store_true", help="leave out the EFO scenarios")
     args = parser.parse_args()
-    result = run(args.duration_s)
+    scenarios = tuple(s for s in SCENARIOS if s[0] == "shared") if args.shared_only else SCENARIOS
+    result = run(args.duration_s, args.other_poll_interval_s, scenarios)
     print(json.dumps(result["rows"], indent=1))
     print(result["notes"])
 
