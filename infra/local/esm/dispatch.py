@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import zlib
 from typing import Any
 
@@ -43,3 +44,32 @@ def dispatch(
     for lane, lane_records in zip(lanes, per_lane, strict=True):
         if lane_records:
             lane.offer(lane_records)
+
+
+class ShardReader(threading.Thread):
+    """What a shard's record source (poller or EFO subscriber) holds: its shard, lanes and progress."""
+
+    def __init__(
+        self,
+        name: str,
+        config: EsmConfig,
+        kinesis: Any,
+        shard_id: str,
+        lanes: list[Lane],
+        progress: ShardProgress,
+        telemetry: Telemetry,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name=f"{name}-{shard_id}", daemon=True)
+        self.config = config
+        self.kinesis = kinesis
+        self.shard_id = shard_id
+        self.lanes = lanes
+        self.progress = progress
+        self.telemetry = telemetry
+        self.stop = stop
+        self.max_buffered_records = max_buffered_records(config, len(lanes))
+        self.closed = False  # the shard closed after a reshard: the runtime moves on to its children
+
+    def _dispatch(self, raw_records: list[dict[str, Any]]) -> None:
+        dispatch(raw_records, self.shard_id, self.config, self.lanes, self.progress, self.telemetry)

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from capacity.quotas import ESM_IDLE_POLL_INTERVAL_S, GET_RECORDS_MAX_RECORDS
 from infra.local.esm.checkpoints import ShardProgress
 from infra.local.esm.config import EsmConfig
-from infra.local.esm.dispatch import dispatch, max_buffered_records
+from infra.local.esm.dispatch import ShardReader
 from infra.local.esm.lane import Lane
 from infra.local.esm.telemetry import Telemetry
 
@@ -27,7 +27,7 @@ THROTTLED = "ProvisionedThroughputExceededException"
 READ_THROTTLE_METRIC = "ReadProvisionedThroughputExceeded"
 
 
-class ShardPoller(threading.Thread):
+class ShardPoller(ShardReader):
     def __init__(
         self,
         config: EsmConfig,
@@ -38,16 +38,7 @@ class ShardPoller(threading.Thread):
         telemetry: Telemetry,
         stop: threading.Event,
     ) -> None:
-        super().__init__(name=f"poller-{shard_id}", daemon=True)
-        self.config = config
-        self.kinesis = kinesis
-        self.shard_id = shard_id
-        self.lanes = lanes
-        self.progress = progress
-        self.telemetry = telemetry
-        self.stop = stop
-        self.max_buffered_records = max_buffered_records(config, len(lanes))
-        self.closed = False
+        super().__init__("poller", config, kinesis, shard_id, lanes, progress, telemetry, stop)
         self.read_throttles = 0
 
     def _iterator(self) -> str:
@@ -94,6 +85,3 @@ class ShardPoller(threading.Thread):
                 return
             if not response.get("Records"):
                 self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
-
-    def _dispatch(self, raw_records: list[dict[str, Any]]) -> None:
-        dispatch(raw_records, self.shard_id, self.config, self.lanes, self.progress, self.telemetry)

@@ -112,22 +112,12 @@ class EsmRuntime:
         progress = self.progress[shard_id] = ShardProgress(checkpoint)
         lanes = [Lane(self._shared, shard_id, i, progress) for i in range(self.config.parallelization_factor)]
         reader: ShardPoller | ShardSubscriber
+        shard = (shard_id, lanes, progress, self.telemetry, self.stop_event)
         if self.consumer_arn is not None:
-            reader = ShardSubscriber(
-                self.config,
-                self.kinesis_direct,
-                self.consumer_arn,
-                shard_id,
-                lanes,
-                progress,
-                self.telemetry,
-                self.stop_event,
-            )
+            reader = ShardSubscriber(self.config, self.kinesis_direct, *shard, consumer_arn=self.consumer_arn)
             self.subscribers.append(reader)
         else:
-            reader = ShardPoller(
-                self.config, self.kinesis, shard_id, lanes, progress, self.telemetry, self.stop_event
-            )
+            reader = ShardPoller(self.config, self.kinesis, *shard)
             self.pollers.append(reader)
         self.lanes += lanes
         for thread in [*lanes, reader]:

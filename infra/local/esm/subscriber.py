@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from infra.local.esm.checkpoints import ShardProgress
 from infra.local.esm.config import EsmConfig
-from infra.local.esm.dispatch import dispatch, max_buffered_records
+from infra.local.esm.dispatch import ShardReader
 from infra.local.esm.lane import Lane
 from infra.local.esm.telemetry import Telemetry
 from infra.local.shard_limits import TokenBucket
@@ -54,31 +54,23 @@ def register_consumer(kinesis: Any, stream_arn: str, consumer_name: str) -> str:
         time.sleep(0.2)
 
 
-class ShardSubscriber(threading.Thread):
+class ShardSubscriber(ShardReader):
     def __init__(
         self,
         config: EsmConfig,
         kinesis: Any,
-        consumer_arn: str,
         shard_id: str,
         lanes: list[Lane],
         progress: ShardProgress,
         telemetry: Telemetry,
         stop: threading.Event,
+        *,
+        consumer_arn: str,
     ) -> None:
-        super().__init__(name=f"subscriber-{shard_id}", daemon=True)
-        self.config = config
-        self.kinesis = kinesis
+        super().__init__("subscriber", config, kinesis, shard_id, lanes, progress, telemetry, stop)
         self.consumer_arn = consumer_arn
-        self.shard_id = shard_id
-        self.lanes = lanes
-        self.progress = progress
-        self.telemetry = telemetry
-        self.stop = stop
-        self.max_buffered_records = max_buffered_records(config, len(lanes))
         self.read_bytes = TokenBucket(config.efo_read_bytes_per_s)
         self.subscriptions = 0  # SubscribeToShard calls that were accepted (renewals included)
-        self.closed = False
 
     def _starting_position(self) -> dict[str, str]:
         after = self.progress.last_read
@@ -115,7 +107,7 @@ class ShardSubscriber(threading.Thread):
                 payload = event["SubscribeToShardEvent"]
                 records: list[dict[str, Any]] = payload.get("Records") or []
                 self._hold_back(sum(len(r["Data"]) for r in records))
-                dispatch(records, self.shard_id, self.config, self.lanes, self.progress, self.telemetry)
+                self._dispatch(records)
                 if payload.get("ChildShards"):
                     self.closed = True  # a closed shard after a reshard: the runtime picks up its children
                     return
