@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from capacity.quotas import GET_RECORDS_MAX_RECORDS
@@ -46,29 +47,31 @@ def dispatch(
             lane.offer(lane_records)
 
 
+@dataclass(frozen=True)
+class ShardContext:
+    """One shard as the runtime wires it: where its records go and what tracks them."""
+
+    config: EsmConfig
+    shard_id: str
+    lanes: list[Lane]
+    progress: ShardProgress
+    telemetry: Telemetry
+    stop: threading.Event
+
+
 class ShardReader(threading.Thread):
     """What a shard's record source (poller or EFO subscriber) holds: its shard, lanes and progress."""
 
-    def __init__(
-        self,
-        name: str,
-        config: EsmConfig,
-        kinesis: Any,
-        shard_id: str,
-        lanes: list[Lane],
-        progress: ShardProgress,
-        telemetry: Telemetry,
-        stop: threading.Event,
-    ) -> None:
-        super().__init__(name=f"{name}-{shard_id}", daemon=True)
-        self.config = config
+    def __init__(self, kind: str, shard: ShardContext, kinesis: Any) -> None:
+        super().__init__(name=f"{kind}-{shard.shard_id}", daemon=True)
+        self.config = shard.config
         self.kinesis = kinesis
-        self.shard_id = shard_id
-        self.lanes = lanes
-        self.progress = progress
-        self.telemetry = telemetry
-        self.stop = stop
-        self.max_buffered_records = max_buffered_records(config, len(lanes))
+        self.shard_id = shard.shard_id
+        self.lanes = shard.lanes
+        self.progress = shard.progress
+        self.telemetry = shard.telemetry
+        self.stop = shard.stop
+        self.max_buffered_records = max_buffered_records(shard.config, len(shard.lanes))
         self.closed = False  # the shard closed after a reshard: the runtime moves on to its children
 
     def _dispatch(self, raw_records: list[dict[str, Any]]) -> None:

@@ -8,17 +8,12 @@ slow function shows up as iterator age instead of memory growth.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from capacity.quotas import ESM_IDLE_POLL_INTERVAL_S, GET_RECORDS_MAX_RECORDS
-from infra.local.esm.checkpoints import ShardProgress
-from infra.local.esm.config import EsmConfig
-from infra.local.esm.dispatch import ShardReader
-from infra.local.esm.lane import Lane
-from infra.local.esm.telemetry import Telemetry
+from infra.local.esm.dispatch import ShardContext, ShardReader
 
 LOG = logging.getLogger(__name__)
 THROTTLE_BACKOFF_S = 0.2
@@ -28,17 +23,8 @@ READ_THROTTLE_METRIC = "ReadProvisionedThroughputExceeded"
 
 
 class ShardPoller(ShardReader):
-    def __init__(
-        self,
-        config: EsmConfig,
-        kinesis: Any,
-        shard_id: str,
-        lanes: list[Lane],
-        progress: ShardProgress,
-        telemetry: Telemetry,
-        stop: threading.Event,
-    ) -> None:
-        super().__init__("poller", config, kinesis, shard_id, lanes, progress, telemetry, stop)
+    def __init__(self, shard: ShardContext, kinesis: Any) -> None:
+        super().__init__("poller", shard, kinesis)
         self.read_throttles = 0
 
     def _iterator(self) -> str:

@@ -19,6 +19,7 @@ import orjson
 from infra.aws import Target, client
 from infra.local.esm.checkpoints import CheckpointStore, ShardProgress
 from infra.local.esm.config import EsmConfig
+from infra.local.esm.dispatch import ShardContext
 from infra.local.esm.events import StreamRecord, on_failure_record
 from infra.local.esm.lane import Lane, Shared
 from infra.local.esm.other_consumers import OtherConsumer, start_other_consumers
@@ -112,12 +113,12 @@ class EsmRuntime:
         progress = self.progress[shard_id] = ShardProgress(checkpoint)
         lanes = [Lane(self._shared, shard_id, i, progress) for i in range(self.config.parallelization_factor)]
         reader: ShardPoller | ShardSubscriber
-        shard = (shard_id, lanes, progress, self.telemetry, self.stop_event)
+        shard = ShardContext(self.config, shard_id, lanes, progress, self.telemetry, self.stop_event)
         if self.consumer_arn is not None:
-            reader = ShardSubscriber(self.config, self.kinesis_direct, *shard, consumer_arn=self.consumer_arn)
+            reader = ShardSubscriber(shard, self.kinesis_direct, self.consumer_arn)
             self.subscribers.append(reader)
         else:
-            reader = ShardPoller(self.config, self.kinesis, *shard)
+            reader = ShardPoller(shard, self.kinesis)
             self.pollers.append(reader)
         self.lanes += lanes
         for thread in [*lanes, reader]:

@@ -10,17 +10,12 @@ read limits are the shared-throughput ones; EFO's own 2 MiB/s per consumer per s
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from infra.local.esm.checkpoints import ShardProgress
-from infra.local.esm.config import EsmConfig
-from infra.local.esm.dispatch import ShardReader
-from infra.local.esm.lane import Lane
-from infra.local.esm.telemetry import Telemetry
+from infra.local.esm.dispatch import ShardContext, ShardReader
 from infra.local.shard_limits import TokenBucket
 
 LOG = logging.getLogger(__name__)
@@ -55,21 +50,10 @@ def register_consumer(kinesis: Any, stream_arn: str, consumer_name: str) -> str:
 
 
 class ShardSubscriber(ShardReader):
-    def __init__(
-        self,
-        config: EsmConfig,
-        kinesis: Any,
-        shard_id: str,
-        lanes: list[Lane],
-        progress: ShardProgress,
-        telemetry: Telemetry,
-        stop: threading.Event,
-        *,
-        consumer_arn: str,
-    ) -> None:
-        super().__init__("subscriber", config, kinesis, shard_id, lanes, progress, telemetry, stop)
+    def __init__(self, shard: ShardContext, kinesis: Any, consumer_arn: str) -> None:
+        super().__init__("subscriber", shard, kinesis)
         self.consumer_arn = consumer_arn
-        self.read_bytes = TokenBucket(config.efo_read_bytes_per_s)
+        self.read_bytes = TokenBucket(shard.config.efo_read_bytes_per_s)
         self.subscriptions = 0  # SubscribeToShard calls that were accepted (renewals included)
 
     def _starting_position(self) -> dict[str, str]:
