@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from pipeline.config import PipelineConfig, load_config
+from pipeline.faults import plan_from_env, with_faults
 from pipeline.observability import JsonLogger, emf_line
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import Stores
@@ -22,6 +23,9 @@ def configure(config: PipelineConfig | None = None, stores: Stores | None = None
         from pipeline.aws_stores import aws_stores  # boto3 import only when AWS stores are used
 
         stores = aws_stores(config)
+    plan = plan_from_env()  # None unless CDRCAP_FAULT_INJECTION=1: test-only, never set by the template
+    if plan is not None:
+        stores = with_faults(stores, plan)
     _processor = BatchProcessor(config, stores)
     _logger = JsonLogger(config.log_level)
     return _processor
