@@ -1,0 +1,118 @@
+"""`cdrcap verify --run runs/<id>`: is every CDR of the run accounted for exactly once? Exit 0 / 1 / 2.
+
+Needs the run's ground truth (`data/ground_truth.json`, see cdrcap/truth.py, or --truth) and the target's
+resource names, taken from the first of: --resources FILE, `<run>/resources.json` (the stack outputs),
+the running local stack (`cdrcap status`), the CloudFormation stack's outputs (--stack, staging).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, CdrcapError
+from cdrcap.observe import Resources, observe_target
+from cdrcap.rundir import resolve_run
+from cdrcap.truth import GROUND_TRUTH_FILE, GroundTruth
+from cdrcap.verify import check
+from infra.aws import Target, client
+from pipeline import constants as c
+
+RESOURCES_FILE = "resources.json"
+VERIFY_FILE = "verify.json"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", type=Path, required=True, help="the run directory (or runs/latest)")
+    parser.add_argument("--truth", type=Path, help=f"ground truth JSON (default: <run>/{GROUND_TRUTH_FILE})")
+    parser.add_argument(
+        "--resources", type=Path, help="JSON of the stack outputs (default: <run>/resources.json)"
+    )
+    parser.add_argument("--endpoint-url", help="the emulator's URL (default: the run's target)")
+    parser.add_argument("--region", help="AWS region (default: the run's target, else us-east-1)")
+    parser.add_argument("--stack", default=c.DEFAULT_STACK_NAME, help="stack whose outputs name the stores")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=run)
+
+
+def _json_file(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CdrcapError(f"{path}: not found") from None
+    except json.JSONDecodeError as exc:
+        raise CdrcapError(f"{path}: not JSON ({exc}): fix or regenerate it") from None
+    if not isinstance(doc, dict):
+        raise CdrcapError(f"{path}: expected a JSON object")
+    return doc
+
+
+def _target(args: argparse.Namespace, run_dir: Path) -> Target:
+    summary_path = run_dir / "summary.json"
+    recorded = _json_file(summary_path).get("target", {}) if summary_path.exists() else {}
+    endpoint_url = args.endpoint_url or recorded.get("endpoint_url")
+    return Target(
+        name=str(recorded.get("name") or ("local" if endpoint_url else "staging")),
+        region=args.region or recorded.get("region") or "us-east-1",
+        endpoint_url=endpoint_url,
+        is_local=bool(endpoint_url) or bool(recorded.get("is_local")),
+    )
+
+
+def _local_outputs() -> dict[str, Any] | None:
+    try:
+        from infra.local.stack import LocalStack  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    info = LocalStack().status()
+    return None if info is None else dict(info.to_dict())
+
+
+def _stack_outputs(target: Target, stack: str) -> dict[str, Any]:
+    try:
+        described = client(target, "cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except (ClientError, BotoCoreError) as exc:
+        raise CdrcapError(
+            f"stack {stack!r}: cannot read its outputs ({exc}): pass --stack or --resources"
+        ) from None
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+def _resources(args: argparse.Namespace, run_dir: Path, target: Target) -> Resources:
+    path = args.resources or run_dir / RESOURCES_FILE
+    if args.resources or path.exists():
+        outputs, source = _json_file(path), str(path)
+    elif target.is_local and (local := _local_outputs()) is not None:
+        outputs, source = local, "the running local stack"
+    else:
+        outputs, source = _stack_outputs(target, args.stack), f"stack {args.stack}"
+    try:
+        return Resources.from_outputs(outputs)
+    except KeyError as missing:
+        raise CdrcapError(f"{source} lacks {missing}: give the stack outputs with --resources FILE") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        run_dir = resolve_run(args.run)
+        if not run_dir.is_dir():
+            raise CdrcapError(f"{args.run}: no such run directory")
+        truth = GroundTruth.read(args.truth or run_dir / GROUND_TRUTH_FILE)
+        target = _target(args, run_dir)
+        resources = _resources(args, run_dir, target)
+        observed = observe_target(target, resources)
+    except CdrcapError as error:
+        print(f"cdrcap verify: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ClientError, BotoCoreError) as error:
+        print(f"cdrcap verify: cannot read the target's stores: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    report = check(truth, observed)
+    (run_dir / VERIFY_FILE).write_text(json.dumps(report.to_dict(), indent=2))
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.text())
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
