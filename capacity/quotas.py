@@ -78,6 +78,9 @@ ESM_PARALLELIZATION_FACTOR_MIN: Final = 1
 ESM_PARALLELIZATION_FACTOR_MAX: Final = 10
 ESM_MAX_PAYLOAD_BYTES: Final = 6 * 1000 * 1000  # synchronous invocation payload, 6 MB
 ESM_IDLE_POLL_INTERVAL_S: Final = 1.0  # "reads records from each shard at a base rate of once per second"
+ESM_MAX_RETRY_ATTEMPTS_MAX: Final = 10_000  # -1 means infinite (LAMBDA_ESM_API_URL)
+ESM_MAX_RECORD_AGE_S_MIN: Final = 60  # or -1 for infinite (LAMBDA_ESM_API_URL)
+ESM_MAX_RECORD_AGE_S_MAX: Final = 604_800
 
 # --- Lambda function (LAMBDA_MEMORY_URL, LAMBDA_QUOTAS_URL) ---
 LAMBDA_MEMORY_MB_MIN: Final = 128

@@ -1,0 +1,23 @@
+"""`cdrcap down`: stop everything `cdrcap up` started, by PID (SIGTERM, then SIGKILL after a deadline)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cdrcap.errors import EXIT_OK, CdrcapError
+from infra.local.stack import DEFAULT_STATE_DIR, LocalStack, LocalStackError
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        outcome = LocalStack(args.state_dir).down()
+    except LocalStackError as error:
+        raise CdrcapError(str(error)) from error
+    print("local stack down: " + ", ".join(f"{name} {state}" for name, state in outcome.items()))
+    return EXIT_OK

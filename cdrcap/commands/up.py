@@ -1,0 +1,67 @@
+"""`cdrcap up`: start the embedded local stack (emulator, pipeline resources, limits proxy, ESM runtime)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cdrcap.errors import EXIT_OK, CdrcapError
+from infra.local.stack import DEFAULT_PORT, DEFAULT_STATE_DIR, LocalStack, LocalStackConfig, LocalStackError
+
+DEFAULTS = LocalStackConfig()
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shards", type=int, default=DEFAULTS.shards, help="input stream shards")
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="1-10,000 records")
+    parser.add_argument("--batching-window-s", type=float, default=DEFAULTS.batching_window_s, help="0-300 s")
+    parser.add_argument(
+        "--parallelization-factor", type=int, default=DEFAULTS.parallelization_factor, help="1-10"
+    )
+    parser.add_argument(
+        "--max-retries", type=int, default=DEFAULTS.max_retries, help="-1 (infinite) to 10,000"
+    )
+    parser.add_argument(
+        "--max-record-age-s", type=int, default=DEFAULTS.max_record_age_s, help="-1 or 60-604,800"
+    )
+    parser.add_argument(
+        "--scale", type=float, default=DEFAULTS.scale, help="shard limits x this (0.1 = 100 rec/s)"
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="emulator port; the proxy uses port+1")
+    parser.add_argument("--concurrency-limit", type=int, default=DEFAULTS.concurrency_limit)
+    parser.add_argument("--handler", default=DEFAULTS.handler, help="dotted path of the handler to invoke")
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    parser.set_defaults(func=run)
+
+
+def config_from(args: argparse.Namespace) -> LocalStackConfig:
+    if args.shards < 1:
+        raise CdrcapError(f"--shards {args.shards}: give at least 1")
+    if args.scale <= 0:
+        raise CdrcapError(
+            f"--scale {args.scale}: give a positive factor, e.g. 0.1 for 100 records/s per shard"
+        )
+    return LocalStackConfig(
+        shards=args.shards,
+        batch_size=args.batch_size,
+        batching_window_s=args.batching_window_s,
+        parallelization_factor=args.parallelization_factor,
+        max_retries=args.max_retries,
+        max_record_age_s=args.max_record_age_s,
+        scale=args.scale,
+        port=args.port,
+        concurrency_limit=args.concurrency_limit,
+        handler=args.handler,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    try:
+        info = LocalStack(args.state_dir).up(config)
+    except LocalStackError as error:
+        raise CdrcapError(str(error)) from error
+    print(f"local stack up: emulator {info.endpoint_url}, Kinesis (limits proxy) {info.kinesis_endpoint_url}")
+    print(f"  input stream {info.input_stream_name} ({config.shards} shards, scale {config.scale})")
+    print(f"  trace {info.trace_path}; `cdrcap status --json` for every resource; `cdrcap down` to stop")
+    return EXIT_OK

@@ -1,0 +1,112 @@
+"""Configuration of the local event-source-mapping runtime, validated against Lambda's bounds."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from capacity.quotas import (
+    ESM_BATCH_SIZE_MAX,
+    ESM_BATCH_SIZE_MIN,
+    ESM_BATCHING_WINDOW_S_MAX,
+    ESM_MAX_PAYLOAD_BYTES,
+    ESM_MAX_RECORD_AGE_S_MAX,
+    ESM_MAX_RECORD_AGE_S_MIN,
+    ESM_MAX_RETRY_ATTEMPTS_MAX,
+    ESM_PARALLELIZATION_FACTOR_MAX,
+)
+
+DEFAULT_HANDLER = "pipeline.handler.handler"
+
+
+class EsmConfigError(ValueError):
+    """A setting outside what Lambda accepts; the message names the setting and its valid range."""
+
+
+@dataclass(frozen=True)
+class EsmConfig:
+    """What a Lambda event source mapping on one Kinesis stream is configured with, plus local plumbing."""
+
+    stream_name: str
+    stream_arn: str
+    function_name: str
+    kinesis_endpoint_url: str  # the limits proxy, so read limits apply
+    endpoint_url: str  # the emulator, for SQS (on-failure destination) and the handler's clients
+    state_dir: Path
+    region: str = "us-east-1"
+    handler: str = DEFAULT_HANDLER
+    batch_size: int = 100
+    batching_window_s: float = 0.0
+    parallelization_factor: int = 1
+    bisect_batch_on_function_error: bool = True
+    max_retry_attempts: int = -1  # -1: retry until the record expires, as Lambda
+    max_record_age_s: int = -1  # -1: never discard by age, as Lambda
+    report_batch_item_failures: bool = True
+    on_failure_destination_url: str | None = None  # SQS queue URL
+    concurrency_limit: int = 16  # cap on shards x parallelization factor (and on worker processes)
+    function_timeout_s: float = 60.0
+    memory_mb: int = 1024
+    starting_position: str = "TRIM_HORIZON"  # or LATEST; used only when no checkpoint exists
+    payload_limit_bytes: int = ESM_MAX_PAYLOAD_BYTES
+    handler_env: dict[str, str] = field(default_factory=dict)
+    # Lambda refuses a record age under 60 s; a scale model (tests) may shrink time as --scale shrinks rates.
+    min_record_age_s: int = ESM_MAX_RECORD_AGE_S_MIN
+
+    def __post_init__(self) -> None:
+        check_range("batch_size", self.batch_size, ESM_BATCH_SIZE_MIN, ESM_BATCH_SIZE_MAX)
+        check_range("batching_window_s", self.batching_window_s, 0, ESM_BATCHING_WINDOW_S_MAX)
+        check_range("parallelization_factor", self.parallelization_factor, 1, ESM_PARALLELIZATION_FACTOR_MAX)
+        if self.max_retry_attempts != -1:
+            check_range("max_retry_attempts", self.max_retry_attempts, 0, ESM_MAX_RETRY_ATTEMPTS_MAX)
+        if self.max_record_age_s != -1:
+            check_range(
+                "max_record_age_s", self.max_record_age_s, self.min_record_age_s, ESM_MAX_RECORD_AGE_S_MAX
+            )
+        check_range("concurrency_limit", self.concurrency_limit, 1, 1000)
+        if self.starting_position not in ("TRIM_HORIZON", "LATEST"):
+            raise EsmConfigError(f"starting_position {self.starting_position!r}: use TRIM_HORIZON or LATEST")
+        if "." not in self.handler:
+            raise EsmConfigError(f"handler {self.handler!r}: give a dotted path such as {DEFAULT_HANDLER}")
+
+    @property
+    def function_arn(self) -> str:
+        account = self.stream_arn.split(":")[4] if self.stream_arn.count(":") >= 5 else "000000000000"
+        return f"arn:aws:lambda:{self.region}:{account}:function:{self.function_name}"
+
+    @property
+    def role_arn(self) -> str:
+        account = self.function_arn.split(":")[4]
+        return f"arn:aws:iam::{account}:role/{self.function_name}-role"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.state_dir / "checkpoints.json"
+
+    @property
+    def trace_path(self) -> Path:
+        return self.state_dir / "invocations.csv"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.state_dir / "metrics.csv"
+
+    @property
+    def handler_log_path(self) -> Path:
+        """The handler's stdout: one EMF JSON line per invocation from the pipeline handler."""
+        return self.state_dir / "handler.log"
+
+    def to_dict(self) -> dict[str, Any]:
+        document = dataclasses.asdict(self)
+        document["state_dir"] = str(self.state_dir)
+        return document
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> EsmConfig:
+        return cls(**{**document, "state_dir": Path(document["state_dir"])})
+
+
+def check_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise EsmConfigError(f"{name}={value} is outside Lambda's range {low}..{high}")

@@ -1,0 +1,112 @@
+"""One poller per shard: GetRecords through the limits proxy, handing records to the shard's lanes.
+
+Polls again at once while records keep coming (behind) and about once a second when a poll comes back
+empty (caught up), as Lambda does. Reads stop while the lanes hold more than `max_buffered_records`, so a
+slow function shows up as iterator age instead of memory growth.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from capacity.quotas import ESM_IDLE_POLL_INTERVAL_S, GET_RECORDS_MAX_RECORDS
+from infra.local.esm.checkpoints import ShardProgress
+from infra.local.esm.config import EsmConfig
+from infra.local.esm.events import to_stream_record
+from infra.local.esm.lane import Lane
+from infra.local.esm.telemetry import Telemetry
+
+LOG = logging.getLogger(__name__)
+THROTTLE_BACKOFF_S = 0.2
+
+
+def lane_of(partition_key: str, lanes: int) -> int:
+    """Same key, same lane: the ordering guarantee of the parallelization factor."""
+    return zlib.crc32(partition_key.encode("utf-8")) % lanes if lanes > 1 else 0
+
+
+class ShardPoller(threading.Thread):
+    def __init__(
+        self,
+        config: EsmConfig,
+        kinesis: Any,
+        shard_id: str,
+        lanes: list[Lane],
+        progress: ShardProgress,
+        telemetry: Telemetry,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name=f"poller-{shard_id}", daemon=True)
+        self.config = config
+        self.kinesis = kinesis
+        self.shard_id = shard_id
+        self.lanes = lanes
+        self.progress = progress
+        self.telemetry = telemetry
+        self.stop = stop
+        self.max_buffered_records = max(2 * config.batch_size * len(lanes), GET_RECORDS_MAX_RECORDS)
+        self.closed = False
+
+    def _iterator(self) -> str:
+        after = self.progress.last_read
+        arguments: dict[str, Any] = {"StreamName": self.config.stream_name, "ShardId": self.shard_id}
+        if after:
+            arguments.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
+        else:
+            arguments["ShardIteratorType"] = self.config.starting_position
+        return str(self.kinesis.get_shard_iterator(**arguments)["ShardIterator"])
+
+    def run(self) -> None:
+        iterator: str | None = None
+        while not self.stop.is_set():
+            if self.progress.in_flight >= self.max_buffered_records:
+                self.stop.wait(0.01)
+                continue
+            try:
+                if iterator is None:
+                    iterator = self._iterator()
+                response = self.kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_MAX_RECORDS)
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code == "ProvisionedThroughputExceededException":
+                    self.stop.wait(THROTTLE_BACKOFF_S)
+                elif code == "ExpiredIteratorException":
+                    iterator = None
+                else:
+                    LOG.warning("GetRecords on %s failed: %s", self.shard_id, error)
+                    iterator = None
+                    self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
+                continue
+            except Exception as error:  # the emulator went away for a moment; keep the shard's place
+                LOG.warning("GetRecords on %s failed: %s", self.shard_id, error)
+                iterator = None
+                self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
+                continue
+            self._dispatch(response.get("Records", []))
+            iterator = response.get("NextShardIterator")
+            if iterator is None:
+                self.closed = True  # a closed shard after a reshard: Lambda moves on to its children
+                return
+            if not response.get("Records"):
+                self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
+
+    def _dispatch(self, raw_records: list[dict[str, Any]]) -> None:
+        if not raw_records:
+            return
+        started = time.monotonic()
+        records = [to_stream_record(self.shard_id, raw, self.config) for raw in raw_records]
+        self.progress.add(records)
+        self.telemetry.metric("PolledEventCount", len(records), self.shard_id)
+        per_lane: list[list[Any]] = [[] for _ in self.lanes]
+        for record in records:
+            per_lane[lane_of(record.partition_key, len(self.lanes))].append(record)
+        for lane, lane_records in zip(self.lanes, per_lane, strict=True):
+            if lane_records:
+                lane.offer(lane_records)
+        LOG.debug("dispatched %d records in %.1f ms", len(records), (time.monotonic() - started) * 1000)

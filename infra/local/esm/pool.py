@@ -1,0 +1,61 @@
+"""The worker processes that run the handler, and what happens when one of them dies.
+
+A handler that exits the process (os._exit, a segfault, the OOM killer) breaks a ProcessPoolExecutor for
+good; Lambda reports that invocation as Runtime.ExitError and starts a fresh environment, so this pool
+does the same: the failed invocation is a function error and the next one gets new workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from infra.local.esm.worker import InvokeResult, init_worker, invoke
+
+
+class WorkerPool:
+    def __init__(
+        self, workers: int, handler: str, env: dict[str, str], stdout_path: str | None = None
+    ) -> None:
+        self._workers = max(1, workers)
+        self._handler = handler
+        self._env = env
+        self._stdout_path = stdout_path
+        self._lock = threading.Lock()
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the runtime is multi-threaded, and a forked child would inherit held locks.
+        return ProcessPoolExecutor(
+            max_workers=self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(self._handler, self._env, self._stdout_path),
+        )
+
+    def invoke(
+        self, event: bytes, function_name: str, function_arn: str, memory_mb: int, timeout_s: float
+    ) -> InvokeResult:
+        executor = self._executor
+        started_ms = time.time() * 1000
+        try:
+            future = executor.submit(invoke, event, function_name, function_arn, memory_mb, timeout_s)
+            return future.result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._executor is executor:  # the first lane to notice replaces it, once
+                    executor.shutdown(wait=False, cancel_futures=True)
+                    self._executor = self._new_executor()
+            return InvokeResult(
+                str(uuid.uuid4()),
+                started_ms,
+                time.time() * 1000,
+                error="Runtime.ExitError: the worker process exited during the invocation",
+            )
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,165 @@
+"""The local event-source-mapping runtime: wires shards, pollers, lanes, worker processes and telemetry.
+
+`EsmRuntime(config).start()` runs in the calling process (tests); `python -m infra.local.esm --config F`
+runs it as the long-lived process `cdrcap up` starts. Concurrency is shards x parallelization factor,
+capped by `concurrency_limit`, which also sizes the worker-process pool (spawned, so a threaded parent is
+safe; the handler is imported once per worker, like a Lambda cold start).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import orjson
+
+from infra.aws import Target, client
+from infra.local.esm.checkpoints import CheckpointStore, ShardProgress
+from infra.local.esm.config import EsmConfig
+from infra.local.esm.events import StreamRecord, on_failure_record
+from infra.local.esm.lane import Lane, Shared
+from infra.local.esm.poller import ShardPoller
+from infra.local.esm.pool import WorkerPool
+from infra.local.esm.telemetry import Telemetry
+
+LOG = logging.getLogger(__name__)
+HOUSEKEEPING_INTERVAL_S = 0.5
+SHARD_DISCOVERY_TICKS = 20  # ListShards every 10 s to notice a reshard
+
+
+class EsmRuntime:
+    def __init__(self, config: EsmConfig) -> None:
+        self.config = config
+        self.stop_event = threading.Event()
+        target = Target(
+            name="local",
+            region=config.region,
+            endpoint_url=config.endpoint_url,
+            kinesis_endpoint_url=config.kinesis_endpoint_url,
+            is_local=True,
+        )
+        # The poller handles throttles itself (backoff, then the same iterator), so botocore must not.
+        self.kinesis: Any = client(target, "kinesis", retries=0)
+        self.sqs: Any = client(target, "sqs")
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.telemetry = Telemetry(config.trace_path, config.metrics_path)
+        self.checkpoints = CheckpointStore(config.checkpoint_path, config.stream_arn)
+        self.progress: dict[str, ShardProgress] = {}
+        self.pollers: list[ShardPoller] = []
+        self.lanes: list[Lane] = []
+        self.pool: WorkerPool | None = None
+        self._housekeeper: threading.Thread | None = None
+        self._shared: Shared | None = None
+
+    def _shard_ids(self) -> list[str]:
+        shards: list[str] = []
+        arguments: dict[str, Any] = {"StreamName": self.config.stream_name}
+        while True:
+            page = self.kinesis.list_shards(**arguments)
+            shards += [
+                s["ShardId"]
+                for s in page["Shards"]
+                if not s["SequenceNumberRange"].get("EndingSequenceNumber")
+            ]
+            if not page.get("NextToken"):
+                return shards
+            arguments = {"NextToken": page["NextToken"]}
+
+    def start(self) -> None:
+        config = self.config
+        shard_ids = self._shard_ids()
+        saved = self.checkpoints.load()
+        workers = min(len(shard_ids) * config.parallelization_factor, config.concurrency_limit)
+        self.pool = WorkerPool(
+            max(1, workers), config.handler, self._worker_env(), str(config.handler_log_path)
+        )
+        self._shared = Shared(
+            config=config,
+            pool=self.pool,
+            telemetry=self.telemetry,
+            on_failure=self._deliver_on_failure,
+            stop=self.stop_event,
+            in_flight=[0],
+            in_flight_lock=threading.Lock(),
+        )
+        for shard_id in shard_ids:
+            self._start_shard(shard_id, saved.get(shard_id))
+        self._housekeeper = threading.Thread(target=self._housekeeping, name="esm-housekeeping", daemon=True)
+        self._housekeeper.start()
+
+    def _start_shard(self, shard_id: str, checkpoint: str | None) -> None:
+        assert self._shared is not None
+        progress = self.progress[shard_id] = ShardProgress(checkpoint)
+        lanes = [Lane(self._shared, shard_id, i, progress) for i in range(self.config.parallelization_factor)]
+        poller = ShardPoller(
+            self.config, self.kinesis, shard_id, lanes, progress, self.telemetry, self.stop_event
+        )
+        self.lanes += lanes
+        self.pollers.append(poller)
+        for thread in [*lanes, poller]:
+            thread.start()
+
+    def _pick_up_new_shards(self) -> None:
+        """After a reshard, poll the new open shards too (from TRIM_HORIZON: their data is all new)."""
+        for shard_id in self._shard_ids():
+            if shard_id not in self.progress:
+                LOG.info("new shard %s: starting its poller", shard_id)
+                self._start_shard(shard_id, None)
+
+    def _worker_env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.config.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": self.config.region,
+            "AWS_REGION": self.config.region,
+            "AWS_LAMBDA_FUNCTION_NAME": self.config.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.config.memory_mb),
+            **self.config.handler_env,
+        }
+
+    def _deliver_on_failure(
+        self, records: list[StreamRecord], condition: str, invoke_count: int, function_error: str | None
+    ) -> None:
+        if not self.config.on_failure_destination_url:
+            return  # no destination: Lambda discards the records too
+        document = on_failure_record(
+            records,
+            self.config,
+            condition=condition,
+            invoke_count=invoke_count,
+            function_error=function_error,
+        )
+        self.sqs.send_message(
+            QueueUrl=self.config.on_failure_destination_url, MessageBody=orjson.dumps(document).decode()
+        )
+        self.telemetry.metric("OnFailureDestinationDeliveredEventCount", len(records), records[0].shard_id)
+
+    def _housekeeping(self) -> None:
+        ticks = 0
+        while not self.stop_event.wait(HOUSEKEEPING_INTERVAL_S):
+            ticks += 1
+            try:
+                self.telemetry.flush()
+                self.checkpoints.save(self.progress)
+                if ticks % SHARD_DISCOVERY_TICKS == 0:
+                    self._pick_up_new_shards()
+            except Exception as error:  # neither a full disk nor a hiccup of the emulator may stop it
+                LOG.warning("housekeeping failed, will retry: %s", error)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Finish the invocations in flight, save checkpoints; unsent buffered records are read again."""
+        self.stop_event.set()
+        if self._housekeeper is not None:
+            self._housekeeper.join(timeout=timeout_s)
+        for thread in [*self.pollers, *self.lanes]:
+            thread.join(timeout=timeout_s)
+        self.checkpoints.save(self.progress)
+        self.telemetry.flush(everything=True)
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def checkpoint_of(self, shard_id: str) -> str | None:
+        progress = self.progress.get(shard_id)
+        return progress.checkpoint if progress else None

@@ -1,0 +1,95 @@
+"""The runtime's measurements: per-second metrics with AWS/Lambda names and the invocation trace CSV."""
+
+from __future__ import annotations
+
+import csv
+import math
+import threading
+import time
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+# How each metric folds within one second, as CloudWatch's usual statistic for it.
+MAXIMUM_METRICS = frozenset({"IteratorAge", "ConcurrentExecutions"})
+AVERAGE_METRICS = frozenset({"Duration"})
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    """One handler invocation; the column order is the contract of the trace file."""
+
+    invocation_id: str
+    shard_id: str
+    lane: int
+    attempt: int
+    start_epoch_ms: int
+    end_epoch_ms: int
+    duration_ms: float
+    batch_records: int
+    batch_bytes: int
+    iterator_age_ms: float
+    oldest_arrival_epoch_ms: int
+    newest_arrival_epoch_ms: int
+    e2e_p50_ms: float
+    e2e_p99_ms: float
+    e2e_max_ms: float
+    outcome: str  # ok | partial | error | timeout
+    failed_items: int
+
+
+TRACE_HEADER = [f.name for f in fields(TraceRow)]
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+class Telemetry:
+    """Thread-safe sinks; `flush()` writes every finished second of metrics (the runtime calls it 1/s)."""
+
+    def __init__(self, trace_path: Path, metrics_path: Path) -> None:
+        self.trace_path = trace_path
+        self.metrics_path = metrics_path
+        self._lock = threading.Lock()
+        self._values: dict[tuple[int, str, str], list[float]] = {}
+        for path, header in (
+            (trace_path, TRACE_HEADER),
+            (metrics_path, ["epoch_s", "metric", "value", "shard_id"]),
+        ):
+            if not path.exists() or path.stat().st_size == 0:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(path, "w", newline="") as handle:
+                    csv.writer(handle).writerow(header)
+
+    def metric(self, name: str, value: float, shard_id: str = "") -> None:
+        key = (int(time.time()), name, shard_id)
+        with self._lock:
+            slot = self._values.get(key)
+            if slot is None:
+                self._values[key] = [value, 1.0]
+            elif name in MAXIMUM_METRICS:
+                slot[0] = max(slot[0], value)
+            else:
+                slot[0] += value
+                slot[1] += 1
+
+    def trace(self, row: TraceRow) -> None:
+        with self._lock, open(self.trace_path, "a", newline="") as handle:
+            csv.writer(handle).writerow(astuple(row))
+
+    def flush(self, everything: bool = False) -> None:
+        now_s = int(time.time())
+        with self._lock:
+            ready = sorted(k for k in self._values if everything or k[0] < now_s)
+            rows = []
+            for key in ready:
+                total, count = self._values.pop(key)
+                value = total / count if key[1] in AVERAGE_METRICS else total
+                rows.append((key[0], key[1], round(value, 3), key[2]))
+        if rows:
+            with open(self.metrics_path, "a", newline="") as handle:
+                csv.writer(handle).writerows(rows)

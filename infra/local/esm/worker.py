@@ -1,0 +1,110 @@
+"""What runs inside a worker process: import the handler once, then invoke it per batch like Lambda."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+_handler: Any = None
+_init_error: str | None = None
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The attributes of Lambda's context object that handlers use."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    deadline_epoch_s: float
+    function_version: str = "$LATEST"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/{os.getpid()}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline_epoch_s - time.time()) * 1000))
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    request_id: str
+    start_epoch_ms: float
+    end_epoch_ms: float
+    response: Any = None
+    error: str | None = None  # "Type: message" of an unhandled exception (Lambda's "Unhandled")
+    timed_out: bool = False
+
+
+def init_worker(handler_path: str, env: dict[str, str], stdout_path: str | None = None) -> None:
+    """Pool initializer: the cold start. An import error is reported by every invocation, not raised.
+
+    The handler's stdout (its EMF metric lines, as CloudWatch Logs would get them) goes to `stdout_path`.
+    """
+    global _handler, _init_error
+    if stdout_path:
+        sys.stdout = open(stdout_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the worker
+    os.environ.update(env)
+    module_name, _, attribute = handler_path.rpartition(".")
+    try:
+        _handler = getattr(importlib.import_module(module_name), attribute)
+    except Exception as error:  # any import-time failure is the function's init error
+        _init_error = f"Runtime.ImportModuleError: {type(error).__name__}: {error}"
+
+
+class InvocationTimeout(BaseException):
+    """Raised in the handler by SIGALRM at the function timeout; a BaseException so `except Exception`
+    in handler code cannot swallow it (Lambda stops the function whatever it is doing)."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise InvocationTimeout
+
+
+def invoke(
+    event: bytes, function_name: str, function_arn: str, memory_mb: int, timeout_s: float
+) -> InvokeResult:
+    request_id = str(uuid.uuid4())
+    start_s = time.time()
+    if _init_error is not None:
+        return InvokeResult(request_id, start_s * 1000, time.time() * 1000, error=_init_error)
+    context = LambdaContext(function_name, function_arn, memory_mb, request_id, start_s + timeout_s)
+    # The pool runs tasks on the worker's main thread, where signal handlers run: the timeout interrupts
+    # the handler between bytecodes or in a blocking call (PEP 475 lets the exception through).
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        response = _handler(orjson.loads(event), context)
+        # A response Lambda could not serialise is a function error there too.
+        response = orjson.loads(orjson.dumps(response)) if response is not None else None
+    except InvocationTimeout:
+        return InvokeResult(
+            request_id,
+            start_s * 1000,
+            time.time() * 1000,
+            error=f"Task timed out after {timeout_s:.2f} seconds",
+            timed_out=True,
+        )
+    except Exception as error:  # the handler's unhandled error is data for the runtime
+        traceback.print_exc()
+        return InvokeResult(
+            request_id, start_s * 1000, time.time() * 1000, error=f"{type(error).__name__}: {error}"
+        )
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return InvokeResult(request_id, start_s * 1000, time.time() * 1000, response=response)

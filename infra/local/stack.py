@@ -1,0 +1,259 @@
+"""The embedded local stack: emulator + pipeline resources + limits proxy + ESM runtime, as one unit.
+
+`LocalStack(state_dir).up(LocalStackConfig(...)) -> StackInfo`, `.down()`, `.status()`. The state dir
+holds state.json (PIDs and StackInfo), the processes' logs, the ESM checkpoints, the invocation trace and
+the metrics CSV.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+from infra.aws import Target, client
+from infra.local import deploy_local, processes
+from infra.local.deploy_local import DeployError
+from infra.local.emulator import EmulatorError, EmulatorProcess, pid_alive, port_is_free, start_emulator
+from infra.local.esm.config import EsmConfig, EsmConfigError
+from infra.local.processes import ProcessStartError
+from infra.local.stack_values import DEFAULT_PORT, LocalStackConfig, StackInfo
+from pipeline import constants
+
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_STATE_DIR",
+    "LocalStack",
+    "LocalStackConfig",
+    "LocalStackError",
+    "StackInfo",
+]
+
+DEFAULT_STATE_DIR = Path(".cdrcap/local")
+STATE_FILE = "state.json"
+PROCESS_NAMES = ("esm", "proxy", "emulator")  # the order `down` stops them in
+STOP_TIMEOUT_S = {"esm": 30.0, "proxy": 10.0, "emulator": 10.0}
+READY_TIMEOUT_S = 30.0
+PLACEHOLDER_OUTPUTS = dict.fromkeys(
+    deploy_local.OUTPUT_KEYS, "arn:aws:kinesis:us-east-1:000000000000:stream/x"
+)
+
+
+class LocalStackError(RuntimeError):
+    """The local stack cannot do what was asked; the message says why and what to run instead."""
+
+
+def check_handler_importable(handler: str) -> None:
+    """Fail before starting anything: a missing handler would only show as errors in every invocation."""
+    module_name = handler.rpartition(".")[0]
+    try:
+        found = importlib.util.find_spec(module_name) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        raise LocalStackError(
+            f"the handler module {module_name!r} (from {handler!r}) cannot be imported here; "
+            "is it in this checkout? Pass --handler with an importable dotted path"
+        )
+
+
+class LocalStack:
+    def __init__(self, state_dir: Path = DEFAULT_STATE_DIR) -> None:
+        self.state_dir = state_dir.resolve()
+        self.state_path = self.state_dir / STATE_FILE
+
+    def status(self) -> StackInfo | None:
+        """The stack recorded in the state dir, or None when nothing was brought up there."""
+        if not self.state_path.exists():
+            return None
+        return StackInfo.from_dict(json.loads(self.state_path.read_text()))
+
+    def alive(self) -> dict[str, bool]:
+        info = self.status()
+        return {name: pid_alive(pid) for name, pid in info.pids.items()} if info else {}
+
+    def up(self, config: LocalStackConfig) -> StackInfo:
+        running = self.alive()
+        if any(running.values()):
+            info = self.status()
+            assert info is not None
+            raise LocalStackError(
+                f"a local stack is already up from {self.state_dir} (emulator {info.endpoint_url}); "
+                "run `cdrcap down` first, or use another --state-dir and --port"
+            )
+        check_handler_importable(config.handler)
+        try:  # Lambda's bounds, checked before anything starts rather than after the emulator is up
+            self._esm_config(config, PLACEHOLDER_OUTPUTS, {}, "http://127.0.0.1:1", "http://127.0.0.1:2")
+        except EsmConfigError as error:
+            raise LocalStackError(str(error)) from error
+        for port in (config.port, config.port + 1):
+            if not port_is_free(port):
+                raise LocalStackError(
+                    f"port {port} on 127.0.0.1 is in use (the stack needs {config.port} for the emulator and "
+                    f"{config.port + 1} for the limits proxy). Stop what listens there "
+                    f"(`ss -ltnp 'sport = :{port}'`) or pass another --port"
+                )
+        self._reset_state_dir()
+        pids: dict[str, int] = {}
+        try:
+            return self._bring_up(config, pids)
+        except Exception as error:
+            self._stop_pids(pids)
+            self.state_path.unlink(missing_ok=True)
+            if isinstance(error, DeployError | ProcessStartError):
+                raise LocalStackError(str(error)) from error  # callers catch one error type
+            raise
+
+    def _reset_state_dir(self) -> None:
+        """A fresh emulator has fresh streams: old checkpoints and traces would describe another stream."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for name in (
+            STATE_FILE,
+            "checkpoints.json",
+            "invocations.csv",
+            "metrics.csv",
+            "handler.log",
+            "esm.json",
+        ):
+            (self.state_dir / name).unlink(missing_ok=True)
+
+    def _bring_up(self, config: LocalStackConfig, pids: dict[str, int]) -> StackInfo:
+        logs = self.state_dir / "logs"
+        try:
+            emulator: EmulatorProcess = start_emulator(
+                config.port, log_dir=logs, ready_timeout_s=READY_TIMEOUT_S
+            )
+        except EmulatorError as error:
+            raise LocalStackError(str(error)) from error
+        pids["emulator"] = emulator.pid
+        processes.adopt(emulator.process)
+        target = Target(name="local", region=config.region, endpoint_url=emulator.endpoint_url, is_local=True)
+        outputs = deploy_local.deploy_stack(
+            client(target, "cloudformation"),
+            client(target, "s3"),
+            stack_name=config.resource_prefix,
+            parameters=config.template_parameters(),
+            template_path=Path(config.template_path),
+            work_dir=self.state_dir / "build",
+        )
+        deploy_local.enable_ttl(client(target, "dynamodb"), outputs[constants.OUTPUT_AGGREGATES_TABLE])
+
+        proxy_port = config.port + 1
+        proxy_log = logs / "limits-proxy.log"
+        arguments = [
+            "--upstream",
+            emulator.endpoint_url,
+            "--port",
+            str(proxy_port),
+            "--scale",
+            str(config.scale),
+        ]
+        pids["proxy"] = processes.spawn_module("infra.local.limits_proxy", arguments, log_path=proxy_log)
+        processes.wait_for_port(pids["proxy"], proxy_port, timeout_s=READY_TIMEOUT_S, log_path=proxy_log)
+        proxy_url = f"http://127.0.0.1:{proxy_port}"
+
+        template_env = deploy_local.function_environment(
+            client(target, "lambda"), outputs[constants.OUTPUT_FUNCTION_NAME]
+        )
+        esm_config = self._esm_config(config, outputs, template_env, emulator.endpoint_url, proxy_url)
+        esm_path = self.state_dir / "esm.json"
+        esm_path.write_text(json.dumps(esm_config.to_dict(), indent=1))
+        esm_log = logs / "esm-runtime.log"
+        pids["esm"] = processes.spawn_module("infra.local.esm", ["--config", str(esm_path)], log_path=esm_log)
+
+        info = StackInfo(
+            endpoint_url=emulator.endpoint_url,
+            kinesis_endpoint_url=proxy_url,
+            region=config.region,
+            stack_name=config.resource_prefix,
+            input_stream_name=outputs[constants.OUTPUT_INPUT_STREAM_NAME],
+            input_stream_arn=outputs[constants.OUTPUT_INPUT_STREAM_ARN],
+            output_stream_name=outputs[constants.OUTPUT_OUTPUT_STREAM_NAME],
+            output_stream_arn=outputs[constants.OUTPUT_OUTPUT_STREAM_ARN],
+            aggregates_table=outputs[constants.OUTPUT_AGGREGATES_TABLE],
+            archive_bucket=outputs[constants.OUTPUT_ARCHIVE_BUCKET],
+            dlq_url=outputs[constants.OUTPUT_DLQ_URL],
+            dlq_arn=outputs[constants.OUTPUT_DLQ_ARN],
+            alert_bus=outputs[constants.OUTPUT_ALERT_BUS],
+            function_name=outputs[constants.OUTPUT_FUNCTION_NAME],
+            state_dir=str(self.state_dir),
+            trace_path=str(esm_config.trace_path),
+            metrics_path=str(esm_config.metrics_path),
+            handler_log_path=str(esm_config.handler_log_path),
+            pids=dict(pids),
+            started_at_epoch_s=time.time(),
+            config=config,
+        )
+        self.state_path.write_text(json.dumps(info.to_dict(), indent=1))
+        if not pid_alive(pids["esm"]):
+            raise LocalStackError(f"the ESM runtime exited at start; see {esm_log}")
+        return info
+
+    def _esm_config(
+        self,
+        config: LocalStackConfig,
+        outputs: dict[str, str],
+        template_env: dict[str, str],
+        endpoint_url: str,
+        proxy_url: str,
+    ) -> EsmConfig:
+        # The function's environment from the template wins; these fill in what an emulator leaves out.
+        handler_env = {
+            constants.ENV_INPUT_STREAM_ARN: outputs[constants.OUTPUT_INPUT_STREAM_ARN],
+            constants.ENV_OUTPUT_STREAM: outputs[constants.OUTPUT_OUTPUT_STREAM_NAME],
+            constants.ENV_AGGREGATES_TABLE: outputs[constants.OUTPUT_AGGREGATES_TABLE],
+            constants.ENV_ARCHIVE_BUCKET: outputs[constants.OUTPUT_ARCHIVE_BUCKET],
+            constants.ENV_DLQ_URL: outputs[constants.OUTPUT_DLQ_URL],
+            constants.ENV_ALERT_BUS: outputs[constants.OUTPUT_ALERT_BUS],
+            constants.ENV_HOME_REGION: config.home_region,
+            constants.ENV_METRICS_NAMESPACE: constants.DEFAULT_METRICS_NAMESPACE,
+            **template_env,
+            **config.handler_env,
+        }
+        return EsmConfig(
+            stream_name=outputs[constants.OUTPUT_INPUT_STREAM_NAME],
+            stream_arn=outputs[constants.OUTPUT_INPUT_STREAM_ARN],
+            function_name=outputs[constants.OUTPUT_FUNCTION_NAME],
+            kinesis_endpoint_url=proxy_url,
+            endpoint_url=endpoint_url,
+            state_dir=self.state_dir,
+            region=config.region,
+            handler=config.handler,
+            batch_size=config.batch_size,
+            batching_window_s=config.batching_window_s,
+            parallelization_factor=config.parallelization_factor,
+            bisect_batch_on_function_error=config.bisect_batch_on_function_error,
+            max_retry_attempts=config.max_retries,
+            max_record_age_s=config.max_record_age_s,
+            on_failure_destination_url=outputs[constants.OUTPUT_DLQ_URL],
+            concurrency_limit=config.concurrency_limit,
+            function_timeout_s=config.function_timeout_s,
+            memory_mb=config.memory_mb,
+            handler_env=handler_env,
+        )
+
+    def down(self) -> dict[str, str]:
+        """Stop every process of the stack; returns name -> "stopped" | "killed" | "was not running"."""
+        info = self.status()
+        if info is None:
+            raise LocalStackError(
+                f"nothing is up in {self.state_dir} (no {STATE_FILE}); `cdrcap up` starts a stack"
+            )
+        outcome = self._stop_pids(info.pids)
+        self.state_path.unlink(missing_ok=True)
+        return outcome
+
+    def _stop_pids(self, pids: dict[str, int]) -> dict[str, str]:
+        outcome: dict[str, str] = {}
+        for name in PROCESS_NAMES:
+            pid = pids.get(name)
+            if pid is None:
+                continue
+            if not pid_alive(pid):
+                outcome[name] = "was not running"
+                processes.stop_pid(pid, timeout_s=0, process_group=name == "esm")
+                continue
+            killed = processes.stop_pid(pid, timeout_s=STOP_TIMEOUT_S[name], process_group=name == "esm")
+            outcome[name] = "killed" if killed else "stopped"
+        return outcome

@@ -1,0 +1,89 @@
+"""The arithmetic behind the local stack: token buckets, shard routing, partial failures, checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from infra.local.esm.checkpoints import ShardProgress
+from infra.local.esm.config import EsmConfig
+from infra.local.esm.events import StreamRecord, event_json, payload_bytes, to_stream_record
+from infra.local.esm.lane import partial_failure
+from infra.local.shard_limits import ShardMap, ShardRange, TokenBucket, hash_key_of
+
+pytestmark = pytest.mark.unit
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def record(sequence: int, data: bytes = b"x", key: str = "k") -> StreamRecord:
+    config = EsmConfig(
+        stream_name="s",
+        stream_arn="arn:aws:kinesis:us-east-1:000000000000:stream/s",
+        function_name="f",
+        kinesis_endpoint_url="http://127.0.0.1:1",
+        endpoint_url="http://127.0.0.1:1",
+        state_dir=Path("/tmp"),
+    )
+    raw = {
+        "Data": data,
+        "SequenceNumber": str(sequence),
+        "PartitionKey": key,
+        "ApproximateArrivalTimestamp": 1.5,
+    }
+    return to_stream_record("shardId-000000000000", raw, config)
+
+
+def test_bucket_allows_one_second_of_burst_then_refills_at_the_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(10, clock)
+    assert sum(bucket.take(1) for _ in range(15)) == 10
+    clock.now_s = 0.5
+    assert sum(bucket.take(1) for _ in range(15)) == 5
+
+
+def test_partition_key_routes_by_md5_to_the_shard_owning_the_hash() -> None:
+    # md5("a") = 0cc175b9..., below half of the 128-bit space
+    half = 2**127
+    shards = ShardMap([ShardRange("shard-0", 0, half - 1), ShardRange("shard-1", half, 2**128 - 1)])
+    assert hash_key_of("a") == int("0cc175b9c0f1b6a831c399e269772661", 16)
+    assert shards.shard_for(hash_key_of("a")) == "shard-0"
+    assert shards.shard_for(hash_key_of("", explicit_hash_key=str(half))) == "shard-1"
+
+
+def test_payload_size_is_the_size_of_the_event_sent() -> None:
+    records = [record(1, b"a" * 10), record(2, b"b" * 3000)]
+    assert payload_bytes(records) == len(event_json(records))
+    assert orjson.loads(event_json(records))["Records"][1]["eventID"] == "shardId-000000000000:2"
+
+
+def test_partial_failure_retries_from_the_lowest_failed_sequence_number() -> None:
+    records = [record(n) for n in (10, 11, 12, 13)]
+    response = {"batchItemFailures": [{"itemIdentifier": "13"}, {"itemIdentifier": "11"}]}
+    assert partial_failure(response, records) == ("partial", 1)
+
+
+def test_unknown_item_identifier_fails_the_whole_batch() -> None:
+    records = [record(n) for n in (10, 11)]
+    assert partial_failure({"batchItemFailures": [{"itemIdentifier": "99"}]}, records) == ("error", 0)
+    assert partial_failure({"batchItemFailures": []}, records) == ("ok", 2)
+
+
+def test_checkpoint_waits_for_every_earlier_record() -> None:
+    progress = ShardProgress(checkpoint=None)
+    records = [record(n) for n in (1, 2, 3)]
+    progress.add(records)
+    progress.complete([records[2]])
+    assert progress.checkpoint is None
+    progress.complete([records[0]])
+    assert progress.checkpoint == "1"
+    progress.complete([records[1]])
+    assert progress.checkpoint == "3"
