@@ -98,9 +98,16 @@ def check_aggregates(truth: GroundTruth, observed: Observed) -> CheckResult:
 
 
 def check_dlq(truth: GroundTruth, observed: Observed) -> CheckResult:
-    distinct = {message["dedup_key"]: message for message in observed.dlq}
+    rejects = [m for m in observed.dlq if "dedup_key" in m and "payload_b64" in m]
+    distinct = {message["dedup_key"]: message for message in rejects}
     found = Counter(reject_key(message) for message in distinct.values())
+    # Anything else in the queue is the ESM's on-failure record of a batch it gave up on: records lost.
     diff = [
+        f"not a rejected record (a discarded batch?): {sorted(m)[:6]}"
+        for m in observed.dlq
+        if m not in rejects
+    ]
+    diff += [
         f"reject {digest[:12]} {reason}: expected {n}, found {found.get((digest, reason), 0)}"
         for (digest, reason), n in sorted(truth.rejects.items())
         if found.get((digest, reason), 0) != n

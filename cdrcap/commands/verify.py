@@ -21,6 +21,7 @@ from cdrcap.rundir import resolve_run
 from cdrcap.truth import GROUND_TRUTH_FILE, GroundTruth
 from cdrcap.verify import check
 from infra.aws import Target, client
+from infra.local.stack import DEFAULT_STATE_DIR, LocalStack, StackInfo
 from pipeline import constants as c
 
 RESOURCES_FILE = "resources.json"
@@ -36,6 +37,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", help="the emulator's URL (default: the run's target)")
     parser.add_argument("--region", help="AWS region (default: the run's target, else us-east-1)")
     parser.add_argument("--stack", default=c.DEFAULT_STACK_NAME, help="stack whose outputs name the stores")
+    parser.add_argument(
+        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the local stack's state dir (cdrcap up)"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
 
@@ -52,25 +56,34 @@ def _json_file(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _target(args: argparse.Namespace, run_dir: Path) -> Target:
+def _local_stack(args: argparse.Namespace) -> StackInfo | None:
+    return LocalStack(args.state_dir).status() if args.state_dir.exists() else None
+
+
+def _target(args: argparse.Namespace, run_dir: Path, local: StackInfo | None) -> Target:
     summary_path = run_dir / "summary.json"
     recorded = _json_file(summary_path).get("target", {}) if summary_path.exists() else {}
-    endpoint_url = args.endpoint_url or recorded.get("endpoint_url")
+    is_local = bool(recorded.get("is_local", True))
+    endpoint_url = (
+        args.endpoint_url
+        or recorded.get("endpoint_url")
+        or (local.endpoint_url if local and is_local else None)
+    )
     return Target(
         name=str(recorded.get("name") or ("local" if endpoint_url else "staging")),
         region=args.region or recorded.get("region") or "us-east-1",
         endpoint_url=endpoint_url,
-        is_local=bool(endpoint_url) or bool(recorded.get("is_local")),
+        is_local=bool(endpoint_url),
     )
 
 
-def _local_outputs() -> dict[str, Any] | None:
-    try:
-        from infra.local.stack import LocalStack  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    info = LocalStack().status()
-    return None if info is None else dict(info.to_dict())
+def _local_outputs(info: StackInfo) -> dict[str, Any]:
+    return {
+        c.OUTPUT_AGGREGATES_TABLE: info.aggregates_table,
+        c.OUTPUT_ARCHIVE_BUCKET: info.archive_bucket,
+        c.OUTPUT_DLQ_URL: info.dlq_url,
+        c.OUTPUT_OUTPUT_STREAM_NAME: info.output_stream_name,
+    }
 
 
 def _stack_outputs(target: Target, stack: str) -> dict[str, Any]:
@@ -83,12 +96,12 @@ def _stack_outputs(target: Target, stack: str) -> dict[str, Any]:
     return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
 
 
-def _resources(args: argparse.Namespace, run_dir: Path, target: Target) -> Resources:
+def _resources(args: argparse.Namespace, run_dir: Path, target: Target, local: StackInfo | None) -> Resources:
     path = args.resources or run_dir / RESOURCES_FILE
     if args.resources or path.exists():
         outputs, source = _json_file(path), str(path)
-    elif target.is_local and (local := _local_outputs()) is not None:
-        outputs, source = local, "the running local stack"
+    elif target.is_local and local is not None and local.endpoint_url == target.endpoint_url:
+        outputs, source = _local_outputs(local), "the running local stack"
     else:
         outputs, source = _stack_outputs(target, args.stack), f"stack {args.stack}"
     try:
@@ -103,8 +116,9 @@ def run(args: argparse.Namespace) -> int:
         if not run_dir.is_dir():
             raise CdrcapError(f"{args.run}: no such run directory")
         truth = GroundTruth.read(args.truth or run_dir / GROUND_TRUTH_FILE)
-        target = _target(args, run_dir)
-        resources = _resources(args, run_dir, target)
+        local = _local_stack(args)
+        target = _target(args, run_dir, local)
+        resources = _resources(args, run_dir, target, local)
         observed = observe_target(target, resources)
     except CdrcapError as error:
         print(f"cdrcap verify: {error}", file=sys.stderr)
