@@ -53,7 +53,14 @@ def missing_table(table: str) -> ConfigError:
 
 
 def client(service: str) -> Any:
-    config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=3, read_timeout=10)
+    # parameter_validation off: the stores build every request themselves, and botocore's validation of a
+    # 100-item transaction cost ~25% of a 500-record batch's wall time against the emulator (profiled).
+    config = Config(
+        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=3,
+        read_timeout=10,
+        parameter_validation=False,
+    )
     return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 

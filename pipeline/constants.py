@@ -21,6 +21,12 @@ ENV_MAX_CLOCK_SKEW_S: Final = "CDRCAP_MAX_CLOCK_SKEW_S"  # how far in the future
 ENV_MAX_RECORD_AGE_DAYS: Final = "CDRCAP_MAX_RECORD_AGE_DAYS"  # how far in the past a CDR may be
 ENV_LOG_LEVEL: Final = "CDRCAP_LOG_LEVEL"
 ENV_METRICS_NAMESPACE: Final = "CDRCAP_METRICS_NAMESPACE"
+ENV_FRAUD_RULES_PATH: Final = (
+    "CDRCAP_FRAUD_RULES_PATH"  # optional; default: the packaged pipeline/fraud/rules.json
+)
+ENV_FRAUD_TOKEN_KEY: Final = (
+    "CDRCAP_FRAUD_TOKEN_KEY"  # HMAC key for subscriber tokens in fraud state and alerts
+)
 # AWS_ENDPOINT_URL (honoured by boto3 itself) points every client at the emulator for local runs.
 
 # Default resource names; a stack name prefix makes them unique per deployment.

@@ -1,0 +1,137 @@
+"""The load options, one definition for Locust's parser (CLI, LOCUST_CDR_* env vars, config files) and
+for `run_load`, which turns its keyword arguments into the same command line."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.aws import Target
+from loadgen.keys import KeyStrategy
+from loadgen.profiles import RateProfile
+from loadgen.safety import Caps
+from loadgen.synth.config import DefectRates, FraudRates, SynthConfig
+
+LOOPBACK_PREFIXES = ("http://127.0.0.1", "http://localhost", "http://[::1]")
+
+# (flag, type, default, help). Env var: LOCUST_ + upper snake case; config file key: the flag without --.
+OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
+    ("--cdr-rate", float, 100.0, "target records/s of the whole test (all users and workers together)"),
+    ("--cdr-shape", str, "steady", "load shape: steady, step, ramp, diurnal, burst, soak"),
+    ("--cdr-duration", float, 60.0, "seconds the shape runs (the test stops by itself after it)"),
+    ("--cdr-steps", int, 4, "number of steps (step shape) or bursts (burst shape)"),
+    ("--cdr-users", int, 4, "users the shape keeps running; each sends rate/users records/s"),
+    ("--cdr-target-stream", str, "cdrcap-cdr-in", "Kinesis stream to write to (must be allowed)"),
+    (
+        "--cdr-allowed-streams",
+        str,
+        "",
+        "comma-separated streams this run may write; local: the target stream",
+    ),
+    ("--cdr-endpoint", str, "", "Kinesis endpoint URL (the local limits proxy or emulator); empty = AWS"),
+    ("--cdr-region", str, "us-east-1", "AWS region"),
+    ("--cdr-aws-profile", str, "", "AWS credentials profile (non-local targets)"),
+    ("--cdr-partition-key", str, "subscriber", "partition key strategy: subscriber, cell, random, hot"),
+    ("--cdr-hot-share", float, 0.2, "share of records on the hot key (strategy hot)"),
+    ("--cdr-batch-size", int, 500, "max records per PutRecords call (<= 500)"),
+    ("--cdr-max-records", int, 1_000_000, "hard cap on records offered by the whole test"),
+    ("--cdr-max-attempts", int, 5, "PutRecords attempts per record, first send included"),
+    ("--cdr-run-dir", str, "", "run directory (data/ and labels go there); default runs/load-<utc time>"),
+    ("--cdr-seed", int, 1, "synthesis seed (each worker derives its own)"),
+    ("--cdr-subscribers", int, 200_000, "subscriber population size"),
+    ("--cdr-home-region", str, "US", "home numbering plan: US, DE, IN"),
+    ("--cdr-fraud-scale", float, 1.0, "multiplier of the default fraud scenario rates (0 = none)"),
+    ("--cdr-defect-scale", float, 1.0, "multiplier of the default defect rates (0 = none)"),
+)
+
+
+def add_arguments(parser: Any) -> None:
+    """Register the options on Locust's (configargparse) parser."""
+    group = parser.add_argument_group("cdrcap", "CDR load generator (loadgen/)")
+    for flag, kind, default, help_text in OPTIONS:
+        env_var = "LOCUST_" + flag.lstrip("-").replace("-", "_").upper()
+        group.add_argument(flag, type=kind, default=default, env_var=env_var, help=help_text)
+
+
+def scaled(rates: Any, factor: float) -> Any:
+    values = {
+        k: v * factor if isinstance(v, float) and not k.endswith("_s") else v
+        for k, v in rates.__dict__.items()
+    }
+    return type(rates)(**values)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """The parsed options, typed. Built from Locust's parsed options (workers get the master's)."""
+
+    rate_rps: float
+    shape: str
+    duration_s: float
+    steps: int
+    users: int
+    stream: str
+    allowed_streams: tuple[str, ...]
+    endpoint_url: str
+    region: str
+    aws_profile: str
+    key_strategy: KeyStrategy
+    batch_size: int
+    max_records: int
+    max_attempts: int
+    run_dir: Path
+    seed: int
+    synth: SynthConfig
+
+    @classmethod
+    def from_parsed(cls, parsed: Any) -> LoadOptions:
+        endpoint = parsed.cdr_endpoint or ""
+        allowed = tuple(s for s in (parsed.cdr_allowed_streams or "").split(",") if s)
+        if not allowed and endpoint.startswith(LOOPBACK_PREFIXES):
+            allowed = (parsed.cdr_target_stream,)  # a loopback emulator cannot cost money
+        return cls(
+            rate_rps=parsed.cdr_rate,
+            shape=parsed.cdr_shape,
+            duration_s=parsed.cdr_duration,
+            steps=parsed.cdr_steps,
+            users=parsed.cdr_users,
+            stream=parsed.cdr_target_stream,
+            allowed_streams=allowed,
+            endpoint_url=endpoint,
+            region=parsed.cdr_region,
+            aws_profile=parsed.cdr_aws_profile,
+            key_strategy=KeyStrategy(parsed.cdr_partition_key, parsed.cdr_hot_share),
+            batch_size=max(1, min(parsed.cdr_batch_size, 500)),
+            max_records=parsed.cdr_max_records,
+            max_attempts=parsed.cdr_max_attempts,
+            run_dir=Path(parsed.cdr_run_dir or f"runs/load-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"),
+            seed=parsed.cdr_seed,
+            synth=SynthConfig(
+                home_region=parsed.cdr_home_region,
+                subscribers=parsed.cdr_subscribers,
+                fraud=scaled(FraudRates(), parsed.cdr_fraud_scale),
+                defects=scaled(DefectRates(), parsed.cdr_defect_scale),
+            ),
+        )
+
+    def __post_init__(self) -> None:
+        Caps(self.max_records, self.duration_s)  # the hard caps hold for Locust-only runs too
+
+    @property
+    def profile(self) -> RateProfile:
+        return RateProfile(self.shape, self.rate_rps, self.duration_s, self.steps)
+
+    @property
+    def target(self) -> Target:
+        local = self.endpoint_url.startswith(LOOPBACK_PREFIXES)
+        return Target(
+            name="local" if local else "aws",
+            region=self.region,
+            profile=self.aws_profile or None,
+            endpoint_url=self.endpoint_url or None,
+            kinesis_endpoint_url=self.endpoint_url or None,
+            is_local=local,
+            allowed_streams=self.allowed_streams,
+        )

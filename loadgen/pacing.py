@@ -1,0 +1,52 @@
+"""Open-model pacing: each user sends its share of the profile's rate on a schedule of intended send
+times. A late send does not push the schedule back; its lateness is reported (schedule lag) and latency
+is measured from the intended time, so a slow stream cannot hide behind fewer requests (no coordinated
+omission).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from loadgen.profiles import RateProfile
+
+TARGET_CALL_INTERVAL_S = 0.25  # aim for a call per user every ~250 ms: small batches at low rates
+IDLE_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class Send:
+    intended_epoch_s: float
+    records: int
+
+
+class Pacer:
+    """The send schedule of one of `users` users sharing `profile`, starting at `start_epoch_s`."""
+
+    def __init__(self, profile: RateProfile, users: int, start_epoch_s: float, max_batch: int) -> None:
+        self.profile = profile
+        self.users = max(users, 1)
+        self.start_epoch_s = start_epoch_s
+        self.max_batch = max_batch
+        self._next_epoch_s = start_epoch_s
+
+    def next_send(self, now_epoch_s: float) -> Send | None:
+        """The next batch and when it is due (may be in the past: we are late), or None when over."""
+        while True:
+            elapsed = self._next_epoch_s - self.start_epoch_s
+            if elapsed >= self.profile.duration_s:
+                return None
+            share_rps = self.profile.rate_at(elapsed) / self.users
+            if share_rps <= 0:
+                self._next_epoch_s = max(self._next_epoch_s, now_epoch_s) + IDLE_POLL_S
+                continue
+            # Behind schedule: everything already due goes in one (bigger) call, so a user catches up
+            # instead of being capped at batch / latency. Its intended time is the oldest record's.
+            due_s = max(now_epoch_s - self._next_epoch_s, 0.0) + TARGET_CALL_INTERVAL_S
+            # ...but never past the end of the profile.
+            due_s = min(due_s, self.profile.duration_s - elapsed)
+            records = max(1, min(self.max_batch, round(share_rps * due_s)))
+            # Time advances by what was sent, so the average rate is exact whatever the batch size.
+            intended = self._next_epoch_s
+            self._next_epoch_s = intended + records / share_rps
+            return Send(intended, records)

@@ -1,0 +1,106 @@
+"""Parameters of the synthetic CDR population and traffic; every default is documented in docs/loadgen.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from loadgen.errors import ConfigError
+from loadgen.synth.numbering import PLANS
+
+# Share of the day's traffic per local hour (a typical mobile network: quiet 02-05, busy hours 10-12, 17-19).
+DIURNAL_HOURLY_WEIGHTS: tuple[float, ...] = (
+    1.6, 1.0, 0.7, 0.6, 0.7, 1.2, 2.2, 3.6, 4.8, 5.4, 5.9, 6.1,
+    5.8, 5.6, 5.5, 5.6, 5.9, 6.2, 6.1, 5.4, 4.6, 3.8, 3.0, 2.2,
+)  # fmt: skip
+
+RECORD_TYPES: tuple[str, ...] = ("MOC", "MTC", "SMS_MO", "SMS_MT", "DATA")
+FORMATS: tuple[str, ...] = ("json-v1", "json-v2", "csv-v1", "csv-v2")
+
+
+@dataclass(frozen=True)
+class FraudRates:
+    """Share of all records that belong to each injected fraud scenario, and the episode sizes."""
+
+    wangiri: float = 0.001  # one foreign number rings many subscribers once (MTC, unanswered, ~1 s)
+    irsf: float = 0.001  # a subscriber calls high-risk international ranges for long durations
+    simbox: float = 0.001  # many SIMs in one box: shared IMEI, one cell, MOC only to many numbers
+    velocity: float = 0.001  # one subscriber floods SMS/calls within seconds
+    episode_records: int = 40  # records per episode (a burst)
+    episode_window_s: int = 60  # an episode's records fall within this many seconds
+
+    def total(self) -> float:
+        return self.wangiri + self.irsf + self.simbox + self.velocity
+
+
+@dataclass(frozen=True)
+class DefectRates:
+    """Share of all records turned into each kind of defect (each labelled with the expected reason)."""
+
+    truncated_json: float = 0.0005
+    wrong_type: float = 0.0005
+    invalid_utf8: float = 0.0005
+    nul_byte: float = 0.0005
+    csv_column_count: float = 0.0005
+    unknown_schema_version: float = 0.0005
+    negative_duration: float = 0.0005
+    end_before_start: float = 0.0005
+    invalid_phone_number: float = 0.0005
+    duplicate: float = 0.001  # the same payload (same cdr_id) resent
+    late: float = 0.001  # seizure hours in the past (still within the accepted age)
+    out_of_order: float = 0.002  # a few minutes older than its neighbours
+    late_max_s: int = 6 * 3600
+    out_of_order_max_s: int = 180
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            name: value
+            for name, value in self.__dict__.items()
+            if isinstance(value, float) and not name.endswith("_s")
+        }
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """The synthetic network: who the subscribers are and how they use it."""
+
+    home_region: str = "US"
+    subscribers: int = 1_000_000
+    cells: int = 5_000
+    zipf_exponent: float = 0.6  # activity weight of rank r is r**-s: the top 1 % make ~16 % of CDRs
+    roaming_share: float = 0.03  # subscribers currently abroad (their records carry a visited MCC/MNC)
+    record_type_weights: tuple[float, ...] = (0.30, 0.22, 0.16, 0.14, 0.18)  # RECORD_TYPES order
+    answer_rate: float = 0.72  # MOC/MTC answered
+    duration_median_s: float = 75.0  # lognormal call duration (answered)
+    duration_sigma: float = 1.1
+    data_duration_median_s: float = 600.0
+    data_bytes_median: float = 2.0e6
+    international_share: float = 0.06  # MOC/SMS_MO to a foreign number
+    short_code_share: float = 0.01  # SMS_MO to a short code
+    national_format_share: float = 0.3  # raw numbers as dialled nationally instead of E.164
+    format_weights: tuple[float, ...] = (0.45, 0.35, 0.10, 0.10)  # FORMATS order
+    msc_count: int = 16
+    spread_s: float = 5.0  # release times of a live batch fall within this many seconds before "now"
+    diurnal_hourly_weights: tuple[float, ...] = DIURNAL_HOURLY_WEIGHTS
+    fraud: FraudRates = field(default_factory=FraudRates)
+    defects: DefectRates = field(default_factory=DefectRates)
+
+    def __post_init__(self) -> None:
+        if self.home_region not in PLANS:
+            raise ConfigError(
+                f"home_region {self.home_region!r} has no numbering plan; choose one of {sorted(PLANS)}"
+            )
+        if self.subscribers < 100 or self.cells < 1:
+            raise ConfigError(f"subscribers ({self.subscribers}) must be >= 100 and cells >= 1")
+        for name, weights, size in (
+            ("record_type_weights", self.record_type_weights, len(RECORD_TYPES)),
+            ("format_weights", self.format_weights, len(FORMATS)),
+            ("diurnal_hourly_weights", self.diurnal_hourly_weights, 24),
+        ):
+            if len(weights) != size or min(weights) < 0 or sum(weights) <= 0:
+                raise ConfigError(f"{name} needs {size} non-negative weights with a positive sum")
+        for name in ("roaming_share", "answer_rate", "international_share", "short_code_share"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name}={value} must be within [0, 1]")
+        if self.fraud.total() + sum(self.defects.as_dict().values()) > 0.5:
+            raise ConfigError("fraud + defect rates exceed half of all records; lower them")

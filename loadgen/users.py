@@ -1,0 +1,222 @@
+"""The Locust user that drives CDRs into Kinesis, and the per-process state its users share.
+
+One synthesizer, one producer (one boto3 client) and one recorder per process. Each PutRecords call
+fires ONE Locust request event (response_length = records accepted; context = the counts). Workers ship
+their per-second measurements to the master, which writes `<run_dir>/data/`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import gevent
+from locust import User, events, task
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadgen.measure import LoadRecorder
+from loadgen.options import LoadOptions
+from loadgen.pacing import Pacer
+from loadgen.producer import CallResult, KinesisProducer, PutOutcome, RetryPolicy
+from loadgen.synth import CdrSynthesizer
+from loadgen.synth.labels import LABELS_DIR
+
+SECONDS_MESSAGE = "cdr_seconds"
+FLUSH_INTERVAL_S = 1.0
+IDLE_S = 0.5
+
+
+class EntriesRejected(Exception):
+    """Some entries of a PutRecords call were not accepted (throttled or failed); counts in the context."""
+
+
+class ProcessState:
+    """What the users of one Locust process share."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.options = LoadOptions.from_parsed(environment.parsed_options)
+        runner = environment.runner
+        index = runner.worker_index if isinstance(runner, WorkerRunner) else 0
+        self.seed = self.options.seed * 1_000 + index
+        labels_path = self.options.run_dir / LABELS_DIR / f"labels-{index}-{os.getpid()}.csv"
+        self.synth = CdrSynthesizer(
+            self.options.synth,
+            self.seed,
+            labels_path=labels_path,
+            key_strategy=self.options.key_strategy,
+            run_tag=run_tag(self.start_epoch_s()),
+        )
+        self.producer = KinesisProducer(
+            self.options.target,
+            self.options.stream,
+            retry=RetryPolicy(max_attempts=self.options.max_attempts),
+            on_call=self._fire,
+            sleep=gevent.sleep,
+            seed=self.seed,
+        )
+        self.recorder = LoadRecorder()
+        self.offered = 0
+
+    def _fire(self, call: CallResult) -> None:
+        rejected = call.throttled + call.failed
+        self.environment.events.request.fire(
+            request_type="Kinesis",
+            name="PutRecords" if call.attempt == 0 else "PutRecords (retry)",
+            response_time=call.latency_ms,
+            response_length=call.accepted,
+            exception=EntriesRejected(call.error or ("throttled" if call.throttled else "failed"))
+            if rejected
+            else None,
+            context={
+                "offered": call.records,
+                "throttled": call.throttled,
+                "failed": call.failed,
+                "attempt": call.attempt,
+            },
+        )
+
+    def start_epoch_s(self) -> float:
+        return float(getattr(self.environment.parsed_options, "cdr_t0_epoch_s", 0.0) or time.time())
+
+
+_state: ProcessState | None = None
+
+
+def run_tag(start_epoch_s: float) -> str:
+    """A short tag of the run's start (base 36 seconds), the same on every worker of the run."""
+    value, digits = int(start_epoch_s), ""
+    while value:
+        value, digit = divmod(value, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
+    return digits or "0"
+
+
+def state(environment: Environment) -> ProcessState:
+    global _state
+    if _state is None or _state.environment is not environment:
+        _state = ProcessState(environment)
+    return _state
+
+
+class KinesisCdrUser(User):
+    """Sends its share of the profile's records/s on an open-model schedule."""
+
+    def on_start(self) -> None:
+        shared = state(self.environment)
+        self.shared = shared
+        self.pacer = Pacer(
+            shared.options.profile, shared.options.users, shared.start_epoch_s(), shared.options.batch_size
+        )
+        self.record_cap = -(-shared.options.max_records // max(shared.options.users, 1))
+        self.offered = 0
+
+    @task
+    def send(self) -> None:
+        shared = self.shared
+        send = self.pacer.next_send(time.time())
+        if send is None or self.offered >= self.record_cap:
+            # Idle until the shape ends the test: a stopped user could be respawned by the runner.
+            gevent.sleep(IDLE_S)
+            return
+        records = min(send.records, self.record_cap - self.offered)
+        delay_s = send.intended_epoch_s - time.time()
+        if delay_s > 0:
+            gevent.sleep(delay_s)
+        started = time.time()
+        batch = shared.synth.batch_with_keys(records, at_epoch_s=started)
+        outcome = PutOutcome()
+        self.offered += records
+        try:
+            shared.producer.put(batch.payloads, batch.partition_keys, outcome=outcome)
+        finally:
+            # Recorded even when the stop interrupts the put: what was not settled counts as dropped.
+            elapsed = send.intended_epoch_s - self.pacer.start_epoch_s
+            shared.recorder.record(
+                send.intended_epoch_s,
+                outcome,
+                started_epoch_s=started,
+                finished_epoch_s=time.time(),
+                target_rps=self.pacer.profile.rate_at(elapsed),
+                step=self.pacer.profile.step_at(elapsed),
+            )
+
+
+# ----- process-level wiring: start time, worker -> master measurements, files at the end -----
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        gevent.spawn(_ship_seconds, environment)
+    else:
+        # Set before the spawn messages go out: workers receive it with the master's parsed options.
+        parsed: Any = environment.parsed_options
+        parsed.cdr_t0_epoch_s = time.time() + 0.5
+
+
+def _ship_seconds(environment: Environment) -> None:
+    while True:
+        gevent.sleep(FLUSH_INTERVAL_S)
+        if _state is not None and environment.runner is not None:
+            messages = _state.recorder.drain(before_epoch_s=time.time() - 2)
+            if messages:
+                environment.runner.send_message(SECONDS_MESSAGE, {"seconds": messages})
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        if _state is not None:
+            environment.runner.send_message(SECONDS_MESSAGE, {"seconds": _state.recorder.drain()})
+            _state.synth.close()
+    elif isinstance(environment.runner, MasterRunner):
+        # Web UI runs stop without quitting: write once the workers' last seconds have arrived
+        # (written again, complete, when the master quits).
+        gevent.spawn_later(3.0, write_results, environment)
+    else:
+        write_results(environment)
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        master_recorder = LoadRecorder()
+        environment.cdr_recorder = master_recorder  # type: ignore[attr-defined]
+        environment.runner.register_message(
+            SECONDS_MESSAGE, lambda msg, **__: master_recorder.merge(msg.data["seconds"])
+        )
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        write_results(environment)
+
+
+def write_results(environment: Environment) -> None:
+    options = LoadOptions.from_parsed(environment.parsed_options)
+    recorder: LoadRecorder | None = getattr(environment, "cdr_recorder", None)
+    if recorder is None:
+        recorder = _state.recorder if _state is not None else LoadRecorder()
+        if _state is not None:
+            _state.synth.close()
+    profile = options.profile
+    recorder.write(
+        options.run_dir / "data",
+        {
+            "profile": {
+                "shape": profile.shape,
+                "rate_rps": profile.rate_rps,
+                "duration_s": profile.duration_s,
+                "steps": [step.__dict__ for step in profile.step_table()],
+                "users": options.users,
+                "batch_size": options.batch_size,
+                "partition_key": options.key_strategy.kind,
+            },
+            "stream": options.stream,
+            "start_epoch_s": getattr(environment.parsed_options, "cdr_t0_epoch_s", None),
+        },
+    )

@@ -1,0 +1,216 @@
+"""The fraud engine: one call per batch turns CDRs into window updates, rule decisions and alerts.
+
+Cost per batch: one state write per (subscriber, window) item touched, one alert claim per new detection,
+one PutEvents call per 10 new alerts. Re-delivered records change nothing (see state.py) and re-fire
+nothing (alert claims are conditional puts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import phonenumbers
+
+from pipeline.constants import ENV_HOME_REGION
+from pipeline.fraud.alerts import Alert, AlertDeliveryError, AlertSink
+from pipeline.fraud.detectors import Detection, Detector, build_detectors
+from pipeline.fraud.errors import RulesConfigError
+from pipeline.fraud.rules import RuleSet
+from pipeline.fraud.state import Contribution, FraudStateStore, WindowKey, WindowState, combined, position
+from pipeline.fraud.tokens import SubscriberTokenizer
+from pipeline.schema import CanonicalCDR, RecordType
+
+
+@dataclass(frozen=True, slots=True)
+class FraudOutcome:
+    matched_rules: Mapping[str, tuple[str, ...]]  # cdr_id -> rule ids, only for CDRs that matched a rule
+    alerts: tuple[Alert, ...]  # newly emitted by this batch (already delivered to the sink)
+    state_writes: int  # writes issued to the state store by this batch (claims included)
+
+
+@dataclass(slots=True)
+class _Group:
+    """Everything a batch adds to one window item, and which CDRs each rule would tag there."""
+
+    contributions: list[Contribution]
+    tagged_cdr_ids: dict[str, list[str]]  # rule id -> cdr ids
+    detectors: dict[str, Detector]
+
+
+def home_prefix(home_region: str) -> str:
+    """ "+44" for "GB": numbers outside it are international for the Wangiri rule."""
+    calling_code = phonenumbers.country_code_for_region(home_region.upper())
+    if not calling_code:
+        raise RulesConfigError(
+            f"home region {home_region!r} is not an ISO 3166 alpha-2 code known to libphonenumber; "
+            f"set {ENV_HOME_REGION} to one such as GB or US"
+        )
+    return f"+{calling_code}"
+
+
+class FraudEngine:
+    def __init__(
+        self,
+        rules: RuleSet,
+        state: FraudStateStore,
+        alerts: AlertSink,
+        tokenizer: SubscriberTokenizer,
+        *,
+        home_region: str = "US",
+        write_concurrency: int = 1,
+    ) -> None:
+        """`write_concurrency` > 1 applies distinct window items in parallel threads (DynamoDB round trips
+        dominate a batch; items are independent, boto3 clients are thread-safe)."""
+        self.rules = rules
+        self._state = state
+        self._sink = alerts
+        self._tokenizer = tokenizer
+        self._detectors = build_detectors(
+            rules.rules,
+            home_prefix=home_prefix(home_region),
+            member=tokenizer.member,
+            distinct_cap=rules.distinct_cap,
+        )
+        self._set_caps = {name: cap for d in self._detectors for name, cap in d.set_caps.items()}
+        self._detectors_by_type = {
+            record_type: [d for d in self._detectors if record_type in d.record_types]
+            for record_type in RecordType
+        }
+        self._pool = ThreadPoolExecutor(write_concurrency) if write_concurrency > 1 else None
+
+    def evaluate(
+        self,
+        cdrs: Sequence[CanonicalCDR],
+        batch_id: str,
+        *,
+        shard_id: str | None = None,
+        sequence_numbers: Sequence[str] | None = None,
+        partition_keys: Sequence[str] | None = None,
+    ) -> FraudOutcome:
+        """Apply a batch; return the matched rule ids per CDR and the alerts it raised.
+
+        Pass the Kinesis `shard_id`, and per CDR its `sequence_numbers` and `partition_keys`: any re-delivery
+        (same batch, bisected half, suffix after a partial failure, any parallelization factor) is then
+        skipped record by record. Without partition keys the shard is one lane (exact with PF = 1). Without
+        sequence numbers the whole batch is deduplicated by `batch_id` (an identical re-delivery only).
+        """
+        sources = self._sources(len(cdrs), batch_id, shard_id, sequence_numbers, partition_keys)
+        if sequence_numbers is not None:
+            positions = [position(s) for s in sequence_numbers]
+        else:
+            positions = [position(i) for i in range(len(cdrs))]
+        writes_before = self._state.writes
+        groups = self._group(cdrs, sources, positions)
+        observed_at_ms = max((cdr.release_utc_ms for cdr in cdrs), default=0)
+        matched: dict[str, list[str]] = {}
+        new_alerts: list[Alert] = []
+        claimed: list[tuple[WindowKey, str]] = []
+        keys = list(groups)
+
+        def apply(key: WindowKey) -> WindowState:
+            expires_at_s = key.window_end_ms // 1000 + self.rules.alert_ttl_s
+            return self._state.apply(key, groups[key].contributions, self._set_caps, expires_at_s)
+
+        states = list(self._pool.map(apply, keys)) if self._pool else [apply(key) for key in keys]
+        for key, state in zip(keys, states, strict=True):
+            group = groups[key]
+            expires_at_s = key.window_end_ms // 1000 + self.rules.alert_ttl_s
+            for rule_id, detector in group.detectors.items():
+                detection = detector.detect(state, key)
+                if detection is None and detector.wants_previous_window(state):
+                    detection = self._detect_with_previous(detector, state, key)
+                if detection is None:
+                    continue
+                for cdr_id in group.tagged_cdr_ids.get(rule_id, ()):
+                    matched.setdefault(cdr_id, []).append(rule_id)
+                if self._state.claim_alert(key, rule_id, expires_at_s):
+                    claimed.append((key, rule_id))
+                    new_alerts.append(
+                        Alert(
+                            rule_id=rule_id,
+                            rules_version=self.rules.version,
+                            score=detection.score,
+                            subscriber_token=key.subscriber_token,
+                            window_s=key.window_s,
+                            window_start_ms=key.window_start_ms,
+                            window_end_ms=key.window_end_ms,
+                            observed_at_ms=observed_at_ms,
+                            batch_id=batch_id,
+                            evidence=detection.evidence,
+                        )
+                    )
+        self._deliver(new_alerts, claimed)
+        return FraudOutcome(
+            matched_rules={cdr_id: tuple(sorted(set(ids))) for cdr_id, ids in matched.items()},
+            alerts=tuple(new_alerts),
+            state_writes=self._state.writes - writes_before,
+        )
+
+    def _detect_with_previous(
+        self, detector: Detector, state: WindowState, key: WindowKey
+    ) -> Detection | None:
+        previous_key = WindowKey(
+            key.subscriber_token, key.window_s, key.window_start_ms - key.window_s * 1000
+        )
+        detection = detector.detect(combined(state, self._state.read(previous_key)), key)
+        if detection is None:
+            return None
+        return Detection(detection.score, {**detection.evidence, "windows": 2})
+
+    def _sources(
+        self,
+        count: int,
+        batch_id: str,
+        shard_id: str | None,
+        sequence_numbers: Sequence[str] | None,
+        partition_keys: Sequence[str] | None,
+    ) -> list[str]:
+        """Per record, the in-order lane it belongs to; partition keys are hashed (they may be MSISDNs)."""
+        if sequence_numbers is None:
+            return [f"batch:{batch_id}"] * count
+        if shard_id is None or len(sequence_numbers) != count:
+            raise ValueError("sequence_numbers needs shard_id and one sequence number per CDR")
+        if partition_keys is None:
+            return [shard_id] * count
+        if len(partition_keys) != count:
+            raise ValueError("partition_keys needs one partition key per CDR")
+        token = self._tokenizer.token
+        return [f"{shard_id}/{token(key)[:16]}" for key in partition_keys]
+
+    def _group(
+        self, cdrs: Sequence[CanonicalCDR], sources: Sequence[str], positions: Sequence[str]
+    ) -> dict[WindowKey, _Group]:
+        groups: dict[WindowKey, _Group] = {}
+        token = self._tokenizer.token
+        for cdr, source, record_position in zip(cdrs, sources, positions, strict=True):
+            for detector in self._detectors_by_type[cdr.record_type]:
+                for touch in detector.touches(cdr):
+                    key = WindowKey(token(touch.subscriber), detector.window_s, touch.window_start_ms)
+                    group = groups.get(key)
+                    if group is None:
+                        group = groups[key] = _Group([], {}, {})
+                    group.contributions.append(
+                        Contribution(source, record_position, touch.counters, touch.members)
+                    )
+                    group.detectors[detector.rule_id] = detector
+                    if touch.tags_cdr:
+                        group.tagged_cdr_ids.setdefault(detector.rule_id, []).append(cdr.cdr_id)
+        return groups
+
+    def _deliver(self, alerts: list[Alert], claimed: list[tuple[WindowKey, str]]) -> None:
+        if not alerts:
+            return
+        try:
+            self._sink.put(alerts)
+        except AlertDeliveryError as error:
+            # Give the claims back so the retried batch (whose state is already applied, hence unchanged)
+            # detects again and re-claims: the alert is late, not lost, and still sent once.
+            undelivered = {
+                (a.rule_id, a.subscriber_token, a.window_s, a.window_start_ms) for a in error.undelivered
+            }
+            for key, rule_id in claimed:
+                if (rule_id, key.subscriber_token, key.window_s, key.window_start_ms) in undelivered:
+                    self._state.release_alert(key, rule_id)
+            raise

@@ -1,0 +1,155 @@
+"""1 Locust master + 2 workers (subprocesses on loopback) against the real emulator, read back."""
+
+import csv
+import json
+import random
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from infra.aws import Target
+from loadgen.runner import run_load
+
+pytestmark = pytest.mark.functional
+
+STREAM = "cdrcap-cdr-in"
+
+
+class ThrottlingProxy(ThreadingHTTPServer):
+    """Forwards Kinesis calls to the emulator; answers a share of PutRecords entries with a throttle
+    instead of forwarding them (what the limits proxy does when a shard is over its limit)."""
+
+    def __init__(self, upstream: str, throttle_share: float) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.upstream = upstream
+        self.throttle_share = throttle_share
+        self.rng = random.Random(7)
+        self.lock = threading.Lock()
+        self.throttled_entries = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: ThrottlingProxy
+
+    def log_message(self, *_):
+        pass
+
+    def _forward(self, body: bytes) -> tuple[int, bytes]:
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length", "host")}
+        request = urllib.request.Request(
+            self.server.upstream + self.path, data=body, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        status, reply = 200, b""
+        if self.headers.get("X-Amz-Target", "").endswith(".PutRecords"):
+            request = json.loads(body)
+            with self.server.lock:
+                throttle = [self.server.rng.random() < self.server.throttle_share for _ in request["Records"]]
+                self.server.throttled_entries += sum(throttle)
+            passed = [r for r, t in zip(request["Records"], throttle, strict=True) if not t]
+            results = iter([])
+            if passed:
+                status, reply = self._forward(json.dumps({**request, "Records": passed}).encode())
+                results = iter(json.loads(reply)["Records"]) if status == 200 else iter([])
+            if status == 200:
+                merged = [
+                    {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "Rate exceeded"}
+                    if t
+                    else next(results)
+                    for t in throttle
+                ]
+                reply = json.dumps(
+                    {"FailedRecordCount": sum("ErrorCode" in r for r in merged), "Records": merged}
+                ).encode()
+        else:
+            status, reply = self._forward(body)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+
+@pytest.fixture
+def stream(clean_emulator, aws_session):
+    kinesis = aws_session.client("kinesis", endpoint_url=clean_emulator.endpoint_url)
+    kinesis.create_stream(StreamName=STREAM, ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(StreamName=STREAM, WaiterConfig={"Delay": 0.2})
+    return kinesis
+
+
+@pytest.fixture
+def proxy(clean_emulator):
+    server = ThrottlingProxy(clean_emulator.endpoint_url, throttle_share=0.2)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def records_in_stream(kinesis) -> int:
+    total = 0
+    for shard in kinesis.list_shards(StreamName=STREAM)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=STREAM, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            response = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            total += len(response["Records"])
+            if not response["Records"]:
+                break
+            iterator = response.get("NextShardIterator")
+    return total
+
+
+def _run(endpoint: str, tmp_path):
+    target = Target(name="local", endpoint_url=endpoint, kinesis_endpoint_url=endpoint, is_local=True,
+                    allowed_streams=(STREAM,))  # fmt: skip
+    return run_load(target, STREAM, "step", 300.0, 8.0, tmp_path / "run",
+                    users=4, workers=2, subscribers=20_000, echo=lambda _: None)  # fmt: skip
+
+
+def _column_sums(result) -> dict[str, int]:
+    with result.seconds_path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    return {name: sum(int(r[name]) for r in rows) for name in ("offered", "accepted", "throttled", "retried")}
+
+
+def test_distributed_step_load_offered_equals_what_the_stream_holds(clean_emulator, stream, tmp_path):
+    # Given a 2-shard stream, When 1 master + 2 workers run an 8 s step load up to 300 records/s
+    result = _run(clean_emulator.endpoint_url, tmp_path)
+    totals = result.totals
+    # Then every offered record was accepted, the stream holds exactly those, and the seconds add up
+    assert totals["offered"] > 1_000
+    assert totals["offered"] == totals["accepted"] == records_in_stream(stream)
+    assert _column_sums(result) == {k: totals[k] for k in ("offered", "accepted", "throttled", "retried")}
+    assert (result.run_dir / "labels.csv").exists()
+
+
+def test_throttled_entries_are_counted_retried_and_never_counted_as_sent(
+    clean_emulator, stream, proxy, tmp_path
+):
+    # Given a proxy throttling 20 % of PutRecords entries, When the same distributed load runs through it
+    result = _run(proxy.url, tmp_path)
+    totals = result.totals
+    # Then the producer counted exactly the throttles the proxy gave, retried them, and the stream holds
+    # exactly the accepted records: offered = accepted + dropped
+    assert totals["throttled"] == proxy.throttled_entries > 0
+    assert totals["retried"] >= totals["throttled"] - totals["dropped"]
+    assert totals["offered"] == totals["accepted"] + totals["dropped"]
+    assert records_in_stream(stream) == totals["accepted"]
+    assert _column_sums(result)["throttled"] == totals["throttled"]
