@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from cdrcap.truth import Aggregates, Observed, ndjson_lines
+from cdrcap.truth import Aggregates, Observed, dedup_keys
 from infra.aws import Target, client
 from pipeline import constants as c
 from pipeline.aggregate import COUNTERS
@@ -86,17 +87,17 @@ def read_dlq(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
     return list(bodies.values())
 
 
-def read_archive(s3: Any, bucket: str) -> list[dict[str, Any]]:
-    lines: list[dict[str, Any]] = []
+def read_archive(s3: Any, bucket: str) -> Counter[str]:
+    seen: Counter[str] = Counter()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=ARCHIVE_PREFIX):
         for obj in page.get("Contents", []):
-            lines += ndjson_lines(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-    return lines
+            seen.update(dedup_keys(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()))
+    return seen
 
 
-def read_stream(kinesis: Any, stream: str) -> list[dict[str, Any]]:
-    """Every record of every shard from TRIM_HORIZON until an empty page (the stream is drained)."""
-    lines: list[dict[str, Any]] = []
+def read_stream(kinesis: Any, stream: str) -> Counter[str]:
+    """The dedup_key of every record of every shard, from TRIM_HORIZON to an empty page (drained)."""
+    seen: Counter[str] = Counter()
     started = time.monotonic()
     for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
         iterator = kinesis.get_shard_iterator(
@@ -104,11 +105,11 @@ def read_stream(kinesis: Any, stream: str) -> list[dict[str, Any]]:
         )["ShardIterator"]
         while iterator and not _deadline_passed(started):
             page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            lines += [json.loads(record["Data"]) for record in page["Records"]]
+            seen.update(str(json.loads(record["Data"])["dedup_key"]) for record in page["Records"])
             if not page["Records"]:
                 break
             iterator = page.get("NextShardIterator")
-    return lines
+    return seen
 
 
 def observe_target(target: Target, resources: Resources) -> Observed:

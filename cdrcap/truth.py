@@ -101,12 +101,41 @@ def truth_of_events(events: Sequence[dict[str, Any]], config: PipelineConfig, no
     return truth_of_stores(stores)
 
 
+class TruthBuilder:
+    """Ground truth built batch by batch, for loads too long to keep every output line in memory."""
+
+    def __init__(self, config: PipelineConfig, now_ms: int) -> None:
+        self.stores = in_memory_stores()
+        self.processor = BatchProcessor(config, self.stores)
+        self.now_ms = now_ms
+        self.valid_cdr_ids: set[str] = set()
+        self.rejects: Counter[tuple[str, str]] = Counter()
+
+    def add(self, event: dict[str, Any]) -> None:
+        outcome = self.processor.process(event, now_ms=self.now_ms)
+        if outcome.failed_sequence_numbers:
+            raise CdrcapError("the in-memory reference run reported failures: the truth would be wrong")
+        observed = observe_memory(self.stores)
+        self.valid_cdr_ids.update(observed.output)
+        self.rejects.update(reject_key(m) for m in observed.dlq)
+        output, archive, dlq = self.stores.output, self.stores.archive, self.stores.dlq
+        assert isinstance(output, InMemoryOutputStream) and isinstance(archive, InMemoryArchive)
+        assert isinstance(dlq, InMemoryDeadLetterQueue)
+        output.records.clear()
+        archive.objects.clear()
+        dlq.messages.clear()
+
+    def result(self) -> GroundTruth:
+        aggregates = observe_memory(self.stores).aggregates
+        return GroundTruth(aggregates, frozenset(self.valid_cdr_ids), Counter(self.rejects))
+
+
 def truth_of_stores(stores: Stores) -> GroundTruth:
     """What fault-free in-memory stores hold, read as ground truth."""
     observed = observe_memory(stores)
     return GroundTruth(
         observed.aggregates,
-        frozenset(line["dedup_key"] for line in observed.output),
+        frozenset(observed.output),
         Counter(reject_key(m) for m in observed.dlq),
     )
 
@@ -121,14 +150,15 @@ class Observed:
     """What a target holds after a run drained: the same shapes whatever the target."""
 
     aggregates: Aggregates
-    dlq: list[dict[str, Any]]  # DLQ message bodies
-    archive: list[dict[str, Any]]  # enriched lines of every archive object
-    output: list[dict[str, Any]]  # enriched lines read from the output stream
+    dlq: list[dict[str, Any]]  # DLQ message bodies (few: rejects only)
+    archive: Counter[str]  # dedup_key (cdr_id) -> lines across every archive object
+    output: Counter[str]  # dedup_key (cdr_id) -> records read from the output stream
 
 
-def ndjson_lines(body: bytes) -> list[dict[str, Any]]:
+def dedup_keys(body: bytes) -> list[str]:
+    """The dedup_key of every enriched NDJSON line of an archive object (gzip or plain)."""
     text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [str(json.loads(line)["dedup_key"]) for line in text.splitlines() if line.strip()]
 
 
 def observe_memory(stores: Stores) -> Observed:
@@ -138,6 +168,6 @@ def observe_memory(stores: Stores) -> Observed:
     return Observed(
         {key: {c: item[c] for c in COUNTERS} for key, item in aggregates.snapshot().items()},
         [json.loads(m) for m in dlq.messages],
-        [line for body in archive.objects.values() for line in ndjson_lines(body)],
-        [json.loads(data) for _, data in output.records],
+        Counter(key for body in archive.objects.values() for key in dedup_keys(body)),
+        Counter(str(json.loads(data)["dedup_key"]) for _, data in output.records),
     )

@@ -121,12 +121,11 @@ def check_dlq(truth: GroundTruth, observed: Observed) -> CheckResult:
     return CheckResult("dlq", not diff, expected, len(distinct), len(observed.dlq), _clip(diff))
 
 
-def _check_cdr_ids(name: str, truth: GroundTruth, lines: list[dict[str, Any]]) -> CheckResult:
-    seen = Counter(str(line["dedup_key"]) for line in lines)
+def _check_cdr_ids(name: str, truth: GroundTruth, seen: Counter[str]) -> CheckResult:
     missing = sorted(truth.valid_cdr_ids - seen.keys())
     foreign = sorted(seen.keys() - truth.valid_cdr_ids)
     diff = [f"missing cdr_id {cdr_id}" for cdr_id in missing] + [f"unexpected cdr_id {c}" for c in foreign]
-    return CheckResult(name, not diff, len(truth.valid_cdr_ids), len(seen), len(lines), _clip(diff))
+    return CheckResult(name, not diff, len(truth.valid_cdr_ids), len(seen), sum(seen.values()), _clip(diff))
 
 
 def check(truth: GroundTruth, observed: Observed) -> VerifyReport:
