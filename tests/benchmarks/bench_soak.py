@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -27,11 +26,11 @@ from botocore.config import Config
 from cdrcap.observe import Resources, observe_target
 from cdrcap.truth import TruthBuilder
 from cdrcap.verify import VerifyReport, check
-from infra.local.emulator import free_port
 from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from pipeline import constants as c
 from pipeline.config import load_config
 from tests.corpus.malformed import cases
+from tests.functional.test_local_stack import two_free_ports
 from tests.unit.pipeline_events import as_csv, as_json, kinesis_event, make_cdr
 
 DEFAULT_SOAK_S = 180.0
@@ -59,18 +58,6 @@ class Sample:
     processed: int
     iterator_age_max_ms: float  # over the invocations that ended since the previous sample
     rss_mb: dict[str, float] = field(default_factory=dict)
-
-
-def _ports() -> int:
-    for _ in range(20):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two adjacent free ports")
 
 
 def rss_by_role(info: StackInfo) -> dict[str, float]:
@@ -216,7 +203,7 @@ def soak(
     local = LocalStack(state_dir or Path(tempfile.mkdtemp(prefix="cdrcap-soak-")))
     info = local.up(
         LocalStackConfig(
-            shards=shards, port=_ports(), max_retries=-1, max_record_age_s=-1, handler_env=HANDLER_ENV
+            shards=shards, port=two_free_ports(), max_retries=-1, max_record_age_s=-1, handler_env=HANDLER_ENV
         )
     )
     try:

@@ -3,6 +3,8 @@
 The long soak (30 min at 80 % of measured capacity): tests/benchmarks/bench_soak.py, docs/reliability.md.
 """
 
+from pathlib import Path
+
 import pytest
 
 from tests.benchmarks.bench_soak import soak
@@ -12,9 +14,9 @@ SHORT_SOAK_S = 20.0
 SHORT_SOAK_RPS = 100.0  # a quarter of the real handler's local capacity: the stack must keep up
 
 
-def test_a_short_soak_keeps_up_stays_flat_and_loses_nothing() -> None:
+def test_a_short_soak_keeps_up_stays_flat_and_loses_nothing(tmp_path: Path) -> None:
     # Given the real stack fed 100 records/s (2 % malformed) for 20 s
-    result = soak(SHORT_SOAK_S, SHORT_SOAK_RPS, shards=2)
+    result = soak(SHORT_SOAK_S, SHORT_SOAK_RPS, shards=2, state_dir=tmp_path / "state")
     # Then every CDR is accounted for exactly once after the drain
     assert result["invariant_ok"], result["invariant"]
     assert result["records_offered"] >= SHORT_SOAK_RPS * SHORT_SOAK_S * 0.9
