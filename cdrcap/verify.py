@@ -67,7 +67,7 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def _clip(diff: list[str]) -> list[str]:
+def clip(diff: list[str]) -> list[str]:
     if len(diff) <= MAX_DIFF_LINES:
         return diff
     return [*diff[:MAX_DIFF_LINES], f"... and {len(diff) - MAX_DIFF_LINES} more"]
@@ -93,7 +93,7 @@ def check_aggregates(truth: GroundTruth, observed: Observed) -> CheckResult:
         len(truth.aggregates),
         len(observed.aggregates),
         len(observed.aggregates),
-        _clip(diff),
+        clip(diff),
     )
 
 
@@ -118,14 +118,14 @@ def check_dlq(truth: GroundTruth, observed: Observed) -> CheckResult:
         if (digest, reason) not in truth.rejects
     ]
     expected = sum(truth.rejects.values())
-    return CheckResult("dlq", not diff, expected, len(distinct), len(observed.dlq), _clip(diff))
+    return CheckResult("dlq", not diff, expected, len(distinct), len(observed.dlq), clip(diff))
 
 
 def _check_cdr_ids(name: str, truth: GroundTruth, seen: Counter[str]) -> CheckResult:
     missing = sorted(truth.valid_cdr_ids - seen.keys())
     foreign = sorted(seen.keys() - truth.valid_cdr_ids)
     diff = [f"missing cdr_id {cdr_id}" for cdr_id in missing] + [f"unexpected cdr_id {c}" for c in foreign]
-    return CheckResult(name, not diff, len(truth.valid_cdr_ids), len(seen), sum(seen.values()), _clip(diff))
+    return CheckResult(name, not diff, len(truth.valid_cdr_ids), len(seen), sum(seen.values()), clip(diff))
 
 
 def check(truth: GroundTruth, observed: Observed) -> VerifyReport:

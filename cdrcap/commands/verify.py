@@ -1,6 +1,7 @@
 """`cdrcap verify --run runs/<id>`: is every CDR of the run accounted for exactly once? Exit 0 / 1 / 2.
 
-Needs the run's ground truth (`data/ground_truth.json`, see cdrcap/truth.py, or --truth) and the target's
+Needs the run's ground truth (`data/ground_truth.json`, see cdrcap/truth.py, or --truth; without it the
+load generator's `labels.csv` gives a partial check, cdrcap/verify_labels.py) and the target's
 resource names, taken from the first of: --resources FILE, `<run>/resources.json` (the stack outputs),
 the running local stack (`cdrcap status`), the CloudFormation stack's outputs (--stack, staging).
 """
@@ -20,8 +21,10 @@ from cdrcap.observe import Resources, observe_target
 from cdrcap.rundir import resolve_run
 from cdrcap.truth import GROUND_TRUTH_FILE, GroundTruth
 from cdrcap.verify import check
+from cdrcap.verify_labels import LabelTruth, check_labels
 from infra.aws import Target, client
 from infra.local.stack import DEFAULT_STATE_DIR, LocalStack, StackInfo
+from loadgen.synth.labels import LABELS_FILE
 from pipeline import constants as c
 
 RESOURCES_FILE = "resources.json"
@@ -115,7 +118,13 @@ def run(args: argparse.Namespace) -> int:
         run_dir = resolve_run(args.run)
         if not run_dir.is_dir():
             raise CdrcapError(f"{args.run}: no such run directory")
-        truth = GroundTruth.read(args.truth or run_dir / GROUND_TRUTH_FILE)
+        truth_path = args.truth or run_dir / GROUND_TRUTH_FILE
+        # Without a ground-truth file, the load generator's labels give a partial check.
+        truth: GroundTruth | LabelTruth = (
+            GroundTruth.read(truth_path)
+            if args.truth or truth_path.exists() or not (run_dir / LABELS_FILE).exists()
+            else LabelTruth(run_dir)
+        )
         local = _local_stack(args)
         target = _target(args, run_dir, local)
         resources = _resources(args, run_dir, target, local)
@@ -126,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     except (ClientError, BotoCoreError) as error:
         print(f"cdrcap verify: cannot read the target's stores: {error}", file=sys.stderr)
         return EXIT_USAGE
-    report = check(truth, observed)
+    report = check(truth, observed) if isinstance(truth, GroundTruth) else check_labels(truth, observed)
     (run_dir / VERIFY_FILE).write_text(json.dumps(report.to_dict(), indent=2))
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.text())
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
