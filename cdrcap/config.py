@@ -15,16 +15,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from capacity import quotas
 from cdrcap.configread import ConfigError, Table
+from loadgen.keys import KEY_KINDS
+from loadgen.profiles import SHAPES
+from loadgen.synth.config import FORMATS
 from reports.compare import Thresholds
 
-SHAPES = ("step", "ramp", "constant", "spike")
-PARTITION_KEY_STRATEGIES = ("msisdn", "imsi", "cell", "random")
-# Lambda's accepted ranges for the event source mapping (AWS Lambda developer guide, "Using Lambda with
-# Kinesis", read 2026-11); capacity/quotas.py is the home of these numbers once it lands.
-BATCH_SIZE = (1, 10_000)
-WINDOW_S = (0, 300)  # MaximumBatchingWindowInSeconds
-PF = (1, 10)  # ParallelizationFactor
+PARTITION_KEY_STRATEGIES = KEY_KINDS
+# Config keys of the record-format mix (TOML-friendly spelling of loadgen's format names).
+RECORD_FORMAT_KEYS = tuple(name.replace("-", "_") for name in FORMATS)
+BATCH_SIZE = (quotas.ESM_BATCH_SIZE_MIN, quotas.ESM_BATCH_SIZE_MAX)
+WINDOW_S = (quotas.ESM_BATCHING_WINDOW_S_MIN, quotas.ESM_BATCHING_WINDOW_S_MAX)
+PF = (quotas.ESM_PARALLELIZATION_FACTOR_MIN, quotas.ESM_PARALLELIZATION_FACTOR_MAX)
 _LOCAL_TARGET = "local"
 
 
@@ -57,7 +60,7 @@ class Profile:
     parallelization_factor: int = 1
     scale: float = 1.0  # per-shard limits x scale on the local stack (0.1 -> 100 records/s per shard)
     record_formats: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({"json_v2": 1.0}))
-    partition_key: str = "msisdn"
+    partition_key: str = "subscriber"
     hot_key_share: float = 0.0  # share of records on one hot key: skews one shard
     fraud_rate: float = 0.0
     defect_rate: float = 0.0
@@ -136,6 +139,9 @@ def _slo(table: Table) -> Slo:
 
 
 def _record_formats(table: Table) -> Mapping[str, float]:
+    unknown = sorted(set(table.data) - set(RECORD_FORMAT_KEYS))
+    if unknown:
+        raise table.fail(f"{table.path}.{unknown[0]}", f"one of {', '.join(RECORD_FORMAT_KEYS)}", unknown[0])
     mix = {key: table.number(key, low=0.0, high=1.0) for key in table.data}
     total = sum(mix.values())
     if not mix or abs(total - 1.0) > 1e-6:

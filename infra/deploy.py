@@ -6,6 +6,7 @@ left in (rolled back, or still there untouched), so the user knows what to fix a
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -64,6 +65,10 @@ def _always(_: str, __: tuple[ResourceChange, ...]) -> bool:
     return True
 
 
+# Parameters whose value is a secret the deploy generates for a new stack when none is given.
+GENERATED_SECRETS = frozenset({"FraudTokenKey"})
+
+
 def parameters_for(
     template_parameters: list[str],
     requested: Mapping[str, str],
@@ -78,7 +83,10 @@ def parameters_for(
         )
     result: list[dict[str, Any]] = []
     for name in sorted(template_parameters):
-        if name in requested:
+        if name in GENERATED_SECRETS and name not in requested and name not in existing_stack_parameters:
+            # A new stack gets a random secret; updates keep the previous one (UsePreviousValue below).
+            result.append({"ParameterKey": name, "ParameterValue": secrets.token_hex(32)})
+        elif name in requested:
             result.append({"ParameterKey": name, "ParameterValue": str(requested[name])})
         elif name in existing_stack_parameters:
             result.append({"ParameterKey": name, "UsePreviousValue": True})

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from infra.aws import Target
+from loadgen.errors import ConfigError
 from loadgen.keys import KeyStrategy
 from loadgen.profiles import RateProfile
 from loadgen.safety import Caps
-from loadgen.synth.config import DefectRates, FraudRates, SynthConfig
+from loadgen.synth.config import FORMATS, DefectRates, FraudRates, SynthConfig
 
 
 def is_loopback_url(url: str) -> bool:
@@ -64,6 +65,7 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--cdr-home-region", str, "US", "home numbering plan: US, DE, IN"),
     ("--cdr-fraud-scale", float, 1.0, "multiplier of the default fraud scenario rates (0 = none)"),
     ("--cdr-defect-scale", float, 1.0, "multiplier of the default defect rates (0 = none)"),
+    ("--cdr-formats", str, "", "record format mix, e.g. json-v2=0.6,json-v1=0.2,csv-v2=0.2; empty = default"),
 )
 
 
@@ -133,6 +135,7 @@ class LoadOptions:
                 subscribers=parsed.cdr_subscribers,
                 fraud=scaled(FraudRates(), parsed.cdr_fraud_scale),
                 defects=scaled(DefectRates(), parsed.cdr_defect_scale),
+                **format_weights(parsed.cdr_formats),
             ),
         )
 
@@ -155,3 +158,22 @@ class LoadOptions:
             is_local=local,
             allowed_streams=self.allowed_streams,
         )
+
+
+def format_weights(mix: str) -> dict[str, Any]:
+    """`json-v2=0.6,csv-v2=0.4` -> SynthConfig's format_weights (in FORMATS order); empty -> the default."""
+    if not mix:
+        return {}
+    weights = dict.fromkeys(FORMATS, 0.0)
+    for part in mix.split(","):
+        name, _, share = part.partition("=")
+        name = name.strip().replace("_", "-")
+        if name not in weights:
+            raise ConfigError(f"--cdr-formats: unknown format {name!r}; use {', '.join(FORMATS)}")
+        try:
+            weights[name] = float(share)
+        except ValueError:
+            raise ConfigError(f"--cdr-formats: share of {name} must be a number, got {share!r}") from None
+    if sum(weights.values()) <= 0 or min(weights.values()) < 0:
+        raise ConfigError(f"--cdr-formats: shares must be >= 0 and not all 0, got {mix!r}")
+    return {"format_weights": tuple(weights[name] for name in FORMATS)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,8 @@ class LocalStackConfig:
             "MemorySize": str(self.memory_mb),
             "FunctionTimeoutSeconds": str(self.function_timeout_s),
             "HomeRegion": self.home_region,
+            # Fraud alerts tokenise subscribers with this HMAC key; a fresh one per local stack.
+            "FraudTokenKey": secrets.token_hex(32),
         }
 
 

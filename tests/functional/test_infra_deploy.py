@@ -31,7 +31,12 @@ def code_params(target: Target, tmp_path: Path) -> dict[str, str]:
     s3 = client(target, "s3")
     s3.create_bucket(Bucket=CODE_BUCKET)
     s3.upload_file(str(code_zip), CODE_BUCKET, code_zip.name)
-    return {"CodeS3Bucket": CODE_BUCKET, "CodeS3Key": code_zip.name, "EnableEventSourceMapping": "false"}
+    return {
+        "CodeS3Bucket": CODE_BUCKET,
+        "CodeS3Key": code_zip.name,
+        "EnableEventSourceMapping": "false",
+        "FraudTokenKey": "k" * 32,
+    }
 
 
 @pytest.fixture

@@ -53,6 +53,7 @@ def deployed(emulator: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory
                 "CodeS3Bucket": CODE_BUCKET,
                 "CodeS3Key": code_zip.name,
                 "EnableEventSourceMapping": "false",
+                "FraudTokenKey": "k" * 32,
                 "ShardCount": "2",
             }.items()
         ],

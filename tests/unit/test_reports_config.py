@@ -75,7 +75,7 @@ def test_a_bad_step_names_its_index_and_value(tmp_path: Path) -> None:
         ("slo = { e2e_p99_ms = -5 }", r"profiles\.demo\.slo\.e2e_p99_ms: expected a positive number, got -5"),
         (
             'shape = "zigzag"',
-            r'profiles\.demo\.shape: expected one of step, ramp, constant, spike, got "zigzag"',
+            r'profiles\.demo\.shape: expected one of steady, step, ramp, diurnal, burst, soak, got "zigzag"',
         ),
         ("shards = 1.5", r"profiles\.demo\.shards: expected a positive integer, got 1\.5"),
     ],
