@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psutil
-from botocore.config import Config
 
 from cdrcap.observe import Resources, observe_target
 from cdrcap.truth import TruthBuilder
 from cdrcap.verify import VerifyReport, check
+from infra.aws import client
 from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from pipeline import constants as c
 from pipeline.config import load_config
@@ -105,14 +104,7 @@ class Producer:
 
     def __init__(self, info: StackInfo, truth: TruthBuilder) -> None:
         self.info, self.truth, self.next_id, self.offered = info, truth, 0, 0
-        self.kinesis = boto3.client(
-            "kinesis",
-            endpoint_url=info.kinesis_endpoint_url,
-            region_name=info.region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(retries={"total_max_attempts": 1}),
-        )
+        self.kinesis = client(info.target(), "kinesis", retries=1)  # through the limits proxy
 
     def payloads(self, count: int) -> list[bytes]:
         out = []

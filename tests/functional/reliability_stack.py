@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from cdrcap.observe import Resources, observe_target
 from cdrcap.truth import GroundTruth, truth_of_events
 from cdrcap.verify import VerifyReport, check
+from infra.aws import client
 from infra.local import processes
 from infra.local.stack import LocalStack, StackInfo
 from pipeline import constants as c
@@ -71,13 +70,7 @@ def truth_of(payloads: list[bytes], info: StackInfo) -> GroundTruth:
 
 def put_all(info: StackInfo, payloads: list[bytes], deadline_s: float = 120.0) -> None:
     """PutRecords through the limits proxy, re-putting throttled records until all are accepted."""
-    kinesis = boto3.client(
-        "kinesis",
-        endpoint_url=info.kinesis_endpoint_url,
-        region_name=info.region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    kinesis = client(info.target(), "kinesis")  # through the limits proxy
     pending = [{"PartitionKey": f"pk-{k}", "Data": p} for k, p in enumerate(payloads)]
     end = time.monotonic() + deadline_s
     while pending:

@@ -6,14 +6,10 @@ from pipeline import constants as c
 from pipeline import handler as handler_module
 from pipeline.errors import ConfigError
 from tests.unit.pipeline_events import as_json, kinesis_event, make_cdr
+from tests.unit.test_pipeline_config_observability import ENV
 
 pytestmark = pytest.mark.unit
-GOOD_ENV = {
-    c.ENV_OUTPUT_STREAM: "out",
-    c.ENV_AGGREGATES_TABLE: "aggregates",
-    c.ENV_ARCHIVE_BUCKET: "archive",
-    c.ENV_DLQ_URL: "http://queue",
-}
+GOOD_ENV = ENV
 BAD_ENV = [
     ({c.ENV_AGGREGATES_TABLE: ""}, c.ENV_AGGREGATES_TABLE, "set it to"),
     ({c.ENV_HOME_REGION: "XX"}, c.ENV_HOME_REGION, "alpha-2"),
