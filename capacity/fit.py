@@ -18,6 +18,7 @@ from capacity.errors import CapacityError
 
 MIN_INVOCATIONS = 5
 ROBUST_PASSES = 4
+BYTES_TERM_MIN_R2_GAIN = 0.02  # the byte term must explain this much more variance to be kept
 
 
 @dataclass(frozen=True)
@@ -132,22 +133,13 @@ def fit_service_time(
             with_bytes = False
         else:
             columns.append(kib)
-    design = np.column_stack(columns)
     weights = np.ones_like(y) if weights_column is None else rows[weights_column].to_numpy(dtype=float)
-    sqrt_w = np.sqrt(np.maximum(weights, 0.0))
-    params, *_ = np.linalg.lstsq(design * sqrt_w[:, None], y * sqrt_w, rcond=None)
-    # Huber loss with its scale re-estimated from the robust residuals (MAD): a few passes stop cold
-    # starts and retries from inflating the scale the first least-squares pass would give.
-    for _ in range(ROBUST_PASSES):
-        scale = max(float(np.median(np.abs(y - design @ params))) * 1.4826, 1e-3)
-        params = least_squares(
-            lambda p: (design @ p - y) * sqrt_w, params, loss="huber", f_scale=scale, method="trf"
-        ).x
-    params = np.maximum(params, 0.0)  # a negative cost per record is noise, not physics
-    predicted = design @ params
-    residuals = y - predicted
-    total = float(np.sum(weights * (y - np.average(y, weights=weights)) ** 2))
-    r2 = 1.0 - float(np.sum(weights * residuals**2)) / total if total > 0 else float("nan")
+    params, r2, residuals = _robust_fit(np.column_stack(columns), y, weights)
+    if with_bytes:
+        # Records and bytes are often nearly collinear: keep the byte term only when it explains more.
+        records_only, r2_records, residuals_records = _robust_fit(np.column_stack(columns[:2]), y, weights)
+        if not r2 > r2_records + BYTES_TERM_MIN_R2_GAIN:
+            params, r2, residuals, with_bytes = records_only, r2_records, residuals_records, False
     return ServiceTimeModel(
         a_ms=float(params[0]),
         b_ms_per_record=float(params[1]),
@@ -157,3 +149,30 @@ def fit_service_time(
         n_invocations=int(weights.sum()) if weights_column else len(rows),
         memory_mb=memory_mb,
     )
+
+
+def _robust_fit(
+    design: np.ndarray, y: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Huber-loss fit with non-negative coefficients; returns (params, weighted R², residuals)."""
+    sqrt_w = np.sqrt(np.maximum(weights, 0.0))
+    params, *_ = np.linalg.lstsq(design * sqrt_w[:, None], y * sqrt_w, rcond=None)
+    # The bounds hold during the fit (a negative cost per record is noise, not physics); clamping after an
+    # unconstrained fit would leave the other coefficients fitted to the wrong model.
+    params = np.maximum(params, 0.0)
+    # Huber loss with its scale re-estimated from the robust residuals (MAD): a few passes stop cold
+    # starts and retries from inflating the scale the first least-squares pass would give.
+    for _ in range(ROBUST_PASSES):
+        scale = max(float(np.median(np.abs(y - design @ params))) * 1.4826, 1e-3)
+        params = least_squares(
+            lambda p: (design @ p - y) * sqrt_w,
+            params,
+            loss="huber",
+            f_scale=scale,
+            method="trf",
+            bounds=(0.0, np.inf),
+        ).x
+    residuals = y - design @ params
+    total = float(np.sum(weights * (y - np.average(y, weights=weights)) ** 2))
+    r2 = 1.0 - float(np.sum(weights * residuals**2)) / total if total > 0 else float("nan")
+    return params, r2, residuals

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from loadgen.producer import PutOutcome
 
 SECONDS_FILE = "load_seconds.csv"
 SUMMARY_FILE = "load_summary.json"
+LIVE_FILE = "load_live.json"  # rewritten every few seconds during a run, for progress displays
 SECONDS_COLUMNS = (
     "epoch_s", "step", "target_rps", "offered", "accepted", "throttled", "failed", "retried", "dropped",
     "put_latency_p50_ms", "put_latency_p99_ms", "schedule_lag_ms",
@@ -183,3 +185,27 @@ class LoadRecorder:
 def read_seconds(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def write_live(recorder: LoadRecorder, data_dir: Path, window_s: int = 5) -> None:
+    """The last `window_s` complete seconds' rates and the running totals, atomically, for a live display."""
+    now_s = int(time.time())
+    rows = [row for row in recorder.rows() if row["epoch_s"] < now_s - 1]
+    recent = rows[-window_s:]
+    span = max(len(recent), 1)
+    live = {
+        "written_epoch_s": now_s,
+        "step": recent[-1]["step"] if recent else None,
+        "target_rps": recent[-1]["target_rps"] if recent else 0.0,
+        **{
+            f"{name}_rps": sum(row[name] for row in recent) / span
+            for name in ("offered", "accepted", "throttled")
+        },
+        "totals": {
+            name: sum(row[name] for row in rows) for name in ("offered", "accepted", "throttled", "dropped")
+        },
+    }
+    data_dir.mkdir(parents=True, exist_ok=True)
+    scratch = data_dir / f".{LIVE_FILE}.tmp"
+    scratch.write_text(json.dumps(live))
+    scratch.replace(data_dir / LIVE_FILE)

@@ -16,7 +16,7 @@ from locust import User, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadgen.measure import LoadRecorder
+from loadgen.measure import LoadRecorder, write_live
 from loadgen.options import LoadOptions
 from loadgen.pacing import Pacer
 from loadgen.producer import CallResult, KinesisProducer, PutOutcome, RetryPolicy
@@ -25,6 +25,7 @@ from loadgen.synth.labels import LABELS_DIR
 
 SECONDS_MESSAGE = "cdr_seconds"
 FLUSH_INTERVAL_S = 1.0
+LIVE_INTERVAL_S = 2.0
 IDLE_S = 0.5
 
 
@@ -155,6 +156,19 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         # Set before the spawn messages go out: workers receive it with the master's parsed options.
         parsed: Any = environment.parsed_options
         parsed.cdr_t0_epoch_s = time.time() + 0.5
+        gevent.spawn(_write_live, environment)
+
+
+def _write_live(environment: Environment) -> None:
+    """Keep data/load_live.json current so `cdrcap run` can show offered/accepted/throttled as it goes."""
+    run_dir = LoadOptions.from_parsed(environment.parsed_options).run_dir
+    while True:
+        gevent.sleep(LIVE_INTERVAL_S)
+        recorder: LoadRecorder | None = getattr(environment, "cdr_recorder", None)
+        if recorder is None and _state is not None:
+            recorder = _state.recorder
+        if recorder is not None:
+            write_live(recorder, run_dir / "data")
 
 
 def _ship_seconds(environment: Environment) -> None:

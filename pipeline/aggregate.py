@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from pipeline.schema import CanonicalCDR, RecordType
+from pipeline.schema import CanonicalCDR, Cell, RecordType
 
 # AWS quota (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html,
 # "Transactions": up to 100 unique items per TransactWriteItems, 2023-09). Lead: move to capacity/quotas.py.
@@ -34,6 +34,9 @@ class Claim(NamedTuple):
 
     cdr_id: str
     position: str  # "<shard_id>/<sequence_number>/<sub_sequence>"
+
+
+_new_claim = tuple.__new__  # one per record: skips the NamedTuple's Python-level __new__
 
 
 @dataclass(slots=True)
@@ -64,18 +67,28 @@ def contribution(cdr: CanonicalCDR) -> list[int]:
     return [1, 0, 0, 0, 0, 0, cdr.bytes_up + cdr.bytes_down]
 
 
+@lru_cache(maxsize=65_536)
+def _cell_pk(cell: Cell) -> str:
+    return f"{DIM_CELL}#{cell.mcc}-{cell.mnc}-{cell.lac if cell.lac is not None else ''}-{cell.cell_id}"
+
+
 def item_keys(cdr: CanonicalCDR) -> tuple[int, list[ItemKey]]:
     """(minute epoch s, the aggregate items this CDR counts towards) — by event (seizure) time."""
     minute_s = cdr.seizure_utc_ms // 60_000 * 60
     sk = minute_sort_key(minute_s)
-    cell = cdr.cell
-    keys = [
-        (f"{DIM_CELL}#{cell.mcc}-{cell.mnc}-{cell.lac if cell.lac is not None else ''}-{cell.cell_id}", sk),
-        (f"{DIM_A_NUMBER}#{cdr.a_number}", sk),
-    ]
+    keys = [(_cell_pk(cdr.cell), sk), (DIM_A_NUMBER + "#" + cdr.a_number, sk)]
     if cdr.b_country is not None and cdr.record_type is not RecordType.DATA:
-        keys.append((f"{DIM_DEST_COUNTRY}#{cdr.b_country}", sk))
+        keys.append((DIM_DEST_COUNTRY + "#" + cdr.b_country, sk))
     return minute_s, keys
+
+
+def _close(chunk: Chunk, contributions: dict[ItemKey, list[list[int]]]) -> Chunk:
+    """Sum each item's contributions once, column-wise, instead of one list merge per record."""
+    chunk.deltas = {
+        key: vectors[0] if len(vectors) == 1 else [sum(column) for column in zip(*vectors, strict=True)]
+        for key, vectors in contributions.items()
+    }
+    return chunk
 
 
 def build_chunks(
@@ -84,25 +97,25 @@ def build_chunks(
     """Pack the CDRs at `indices` (in Kinesis order) into chunks of at most MAX_TRANSACT_ITEMS items."""
     chunks: list[Chunk] = []
     chunk = Chunk()
-    deltas = chunk.deltas
+    contributions: dict[ItemKey, list[list[int]]] = {}
     for index in indices:
         cdr = cdrs[index]
         minute_s, keys = item_keys(cdr)
         # Worst case every key is new: one claim + len(keys) items must still fit the transaction.
-        if len(chunk.claims) + len(deltas) + 1 + len(keys) > MAX_TRANSACT_ITEMS:
-            chunks.append(chunk)
+        if len(chunk.claims) + len(contributions) + 1 + len(keys) > MAX_TRANSACT_ITEMS:
+            chunks.append(_close(chunk, contributions))
             chunk = Chunk()
-            deltas = chunk.deltas
+            contributions = {}
         vector = contribution(cdr)
         for key in keys:
-            total = deltas.get(key)
-            if total is None:
-                deltas[key] = vector
+            vectors = contributions.get(key)
+            if vectors is None:
+                contributions[key] = [vector]
                 chunk.minute_s[key] = minute_s
             else:
-                deltas[key] = [a + b for a, b in zip(total, vector, strict=True)]
+                vectors.append(vector)
         chunk.indices.append(index)
-        chunk.claims.append(Claim(cdr.cdr_id, positions[index]))
+        chunk.claims.append(_new_claim(Claim, (cdr.cdr_id, positions[index])))
     if chunk.indices:
-        chunks.append(chunk)
+        chunks.append(_close(chunk, contributions))
     return chunks

@@ -9,7 +9,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -21,6 +21,9 @@ from pipeline.constants import ENV_AGGREGATES_TABLE, TABLE_PARTITION_KEY, TABLE_
 from pipeline.emit import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
 from pipeline.errors import ConfigError, TransientStoreError
 from pipeline.stores import ApplyResult, Stores
+
+if TYPE_CHECKING:
+    from pipeline.fraud.engine import FraudEngine
 
 SINK_ATTEMPTS = 4  # our own retries of a failed subset, on top of botocore's per-call retries
 KINESIS_MAX_RECORDS_PER_PUT = 500  # AWS Kinesis PutRecords quota (2024). Lead: move to capacity/quotas.py
@@ -50,6 +53,10 @@ def missing_table(table: str) -> ConfigError:
         f"{ENV_AGGREGATES_TABLE}={table!r} names no DynamoDB table in this account and region: set it to "
         "the stack output AggregatesTableName (or deploy the stack)."
     )
+
+
+# Window items of the fraud state are independent: apply them in parallel (DynamoDB round trips dominate).
+FRAUD_WRITE_CONCURRENCY = 8
 
 
 def client(service: str) -> Any:
@@ -254,4 +261,25 @@ def aws_stores(config: PipelineConfig) -> Stores:
         archive=S3Archive(config.archive_bucket, client("s3")),
         output=KinesisOutputStream(config.output_stream, client("kinesis")),
         dlq=SqsDeadLetterQueue(config.dlq_url, client("sqs")),
+    )
+
+
+def aws_fraud_engine(config: PipelineConfig) -> FraudEngine | None:
+    """The fraud rules against DynamoDB (windowed state beside the aggregates) and EventBridge, or None
+    when no alert bus is configured. Bad rules or a missing token key fail here, at cold start."""
+    if not config.alert_bus:
+        return None
+    from pipeline.fraud.alerts import EventBridgeAlertSink
+    from pipeline.fraud.dynamo_state import DynamoDBStateStore
+    from pipeline.fraud.engine import FraudEngine
+    from pipeline.fraud.rules import load_rules
+    from pipeline.fraud.tokens import SubscriberTokenizer
+
+    return FraudEngine(
+        load_rules(config.fraud_rules_path),
+        DynamoDBStateStore(client("dynamodb"), config.aggregates_table),
+        EventBridgeAlertSink(client("events"), config.alert_bus),
+        SubscriberTokenizer.from_env(),
+        home_region=config.home_region,
+        write_concurrency=FRAUD_WRITE_CONCURRENCY,
     )

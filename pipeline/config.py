@@ -33,6 +33,7 @@ class PipelineConfig:
     max_record_age_days: int
     log_level: str
     metrics_namespace: str
+    fraud_rules_path: str | None = None  # None: the packaged pipeline/fraud/rules.json
 
 
 def _required(env: Mapping[str, str], name: str, what: str) -> str:
@@ -83,4 +84,5 @@ def load_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
         max_record_age_days=_positive_int(env, c.ENV_MAX_RECORD_AGE_DAYS, DEFAULT_MAX_RECORD_AGE_DAYS),
         log_level=log_level,
         metrics_namespace=env.get(c.ENV_METRICS_NAMESPACE) or c.DEFAULT_METRICS_NAMESPACE,
+        fraud_rules_path=env.get(c.ENV_FRAUD_RULES_PATH) or None,
     )

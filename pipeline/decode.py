@@ -25,6 +25,14 @@ _FALSE = frozenset({"0", "false", "FALSE", "False"})
 _V2_TO_V1 = {new: old for old, new in JSON_RENAMED_V2.items()}
 # Counters must survive orjson (64-bit) and DynamoDB numbers: a wider integer is a type error, not a crash.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Per CSV version: (v1 field name, wire column name when the column is typed else None).
+_CSV_LAYOUTS = {
+    version: tuple(
+        (_V2_TO_V1.get(name, name), name if name in INT_FIELDS or name in BOOL_FIELDS else None)
+        for name in columns
+    )
+    for version, columns in CSV_COLUMNS.items()
+}
 
 
 class Rejected(Exception):
@@ -53,7 +61,8 @@ def decode_payload(payload: bytes, max_record_bytes: int) -> tuple[str, Fields]:
         raise Rejected(ReasonCode.OVERSIZED_RECORD, f"{len(payload)} bytes > {max_record_bytes}")
     if b"\x00" in payload:
         raise Rejected(ReasonCode.BAD_ENCODING, "payload contains NUL bytes")
-    if sniff(payload) == "json":
+    # "{" first is by far the common case and can be neither KPL (magic F3 89 9A C2) nor CSV.
+    if payload[:1] == b"{" or sniff(payload) == "json":
         if b"\\u0000" in payload:  # a JSON-escaped NUL is the same defect once decoded
             raise Rejected(ReasonCode.BAD_ENCODING, "payload contains an escaped NUL")
         return "json", _decode_json(payload)
@@ -125,6 +134,10 @@ def _decode_csv(text: str) -> Fields:
         raise Rejected(
             ReasonCode.MALFORMED_PAYLOAD, f"CSV v{version} needs {len(columns)} columns, got {len(cells)}"
         )
-    fields = {_V2_TO_V1.get(name, name): _cell(name, cell) for name, cell in zip(columns, cells, strict=True)}
+    # Text columns (most of them) are taken as they are; only typed ones go through _cell.
+    fields = {
+        key: (None if cell == "" else cell) if typed is None else _cell(typed, cell)
+        for (key, typed), cell in zip(_CSV_LAYOUTS[version], cells, strict=True)
+    }
     fields["schema_version"] = version
     return fields

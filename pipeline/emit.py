@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import gzip
 import time
-from collections.abc import Sequence
-from typing import TypedDict
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any, TypedDict
 
 import orjson
 
 from pipeline.events import Units
-from pipeline.schema import CanonicalCDR, ReasonCode
+from pipeline.schema import CanonicalCDR, Cell, ReasonCode
 
 # SQS: 256 KiB per message and per SendMessageBatch, 10 entries per call (AWS SQS quotas, 2024).
 # Lead: move to capacity/quotas.py.
@@ -19,6 +20,7 @@ SQS_MAX_MESSAGE_BYTES = 256 * 1024
 SQS_MAX_BATCH_ENTRIES = 10
 # Leave room for the envelope around the base64 payload.
 _DLQ_PAYLOAD_BUDGET = (SQS_MAX_MESSAGE_BYTES - 4096) * 3 // 4
+_CDR_FIELDS = CanonicalCDR._fields
 
 
 class DlqMessage(TypedDict):
@@ -36,9 +38,73 @@ class DlqMessage(TypedDict):
     dedup_key: str  # the unit's position: the same across re-deliveries
 
 
+@lru_cache(maxsize=65_536)
+def _cell_document(cell: Cell) -> dict[str, Any]:
+    return cell._asdict()  # shared between lines of the same cell: only ever serialised, never mutated
+
+
+def cdr_document(cdr: CanonicalCDR) -> dict[str, Any]:
+    """The CDR as a JSON object: field name -> value, enums as their strings, the cell as an object."""
+    document: dict[str, Any] = dict(zip(_CDR_FIELDS, cdr, strict=True))
+    # orjson serialises an Enum through its `value` property (a Python call, ~0.8 µs each);
+    # `_value_` is the plain attribute behind it.
+    document["record_type"] = cdr.record_type._value_
+    document["a_number_kind"] = cdr.a_number_kind._value_
+    document["b_number_kind"] = cdr.b_number_kind._value_
+    document["cell"] = _cell_document(cdr.cell)
+    return document
+
+
+def _enriched_document(
+    cdr: CanonicalCDR, position: str, arrival_ms: int, fraud_rules: Mapping[str, tuple[str, ...]]
+) -> dict[str, Any]:
+    document = {
+        "dedup_key": cdr.cdr_id,
+        "position": position,
+        "arrival_ms": arrival_ms,
+        "cdr": cdr_document(cdr),
+    }
+    matched = fraud_rules.get(cdr.cdr_id)
+    if matched:  # only on CDRs that matched a rule: most lines stay as small as before
+        document["fraud_rules"] = list(matched)
+    return document
+
+
 def enriched_line(cdr: CanonicalCDR, position: str, arrival_ms: int) -> bytes:
     """One NDJSON line: the canonical CDR plus where it came from; `dedup_key` is the cdr_id."""
-    return orjson.dumps({"dedup_key": cdr.cdr_id, "position": position, "arrival_ms": arrival_ms, "cdr": cdr})
+    return orjson.dumps(_enriched_document(cdr, position, arrival_ms, {}))
+
+
+# Every document starts with this key, and between two documents of a dumped list comes ",{" + it.
+# Inside a JSON string a quote is always escaped, and no document holds a list of such objects, so
+# this separator occurs only between documents.
+_LINE_START = b'{"dedup_key":'
+_LINE_SEPARATOR = b"," + _LINE_START
+
+
+def enriched_lines(
+    cdrs: Sequence[CanonicalCDR],
+    positions: Sequence[str],
+    arrival_ms: Sequence[int],
+    fraud_rules: Mapping[str, tuple[str, ...]] | None = None,
+) -> list[bytes]:
+    """`enriched_line` of each CDR, from ONE orjson call for the batch, split back into lines.
+
+    Why: orjson over-allocates each output and shrinks it with realloc; kept alive (the batch's lines
+    live until the output stream and archive have them) that costs ~3 µs per line in heap growth,
+    ~8x the serialisation itself. One dump + split costs ~0.5 µs per line.
+    """
+    rules = fraud_rules or {}
+    documents = [
+        _enriched_document(cdr, position, arrival, rules)
+        for cdr, position, arrival in zip(cdrs, positions, arrival_ms, strict=True)
+    ]
+    if not documents:
+        return []
+    parts = orjson.dumps(documents)[len(b"[") + len(_LINE_START) : -len(b"]")].split(_LINE_SEPARATOR)
+    if len(parts) != len(documents):  # cannot happen (see above); never emit a mis-split line
+        return [orjson.dumps(document) for document in documents]
+    return [_LINE_START + part for part in parts]
 
 
 def dlq_message(units: Units, index: int, reason: ReasonCode, detail: str) -> bytes:

@@ -52,6 +52,13 @@ class Units:
         sub = self.sub_sequence[index]
         return f"{self.shard_id[index]}/{self.sequence_number[index]}/{'' if sub is None else sub}"
 
+    def positions(self) -> list[str]:
+        """`position(i)` of every unit, in one pass."""
+        return [
+            f"{shard}/{seq}/{'' if sub is None else sub}"
+            for shard, seq, sub in zip(self.shard_id, self.sequence_number, self.sub_sequence, strict=True)
+        ]
+
     def _add(
         self, shard: str, seq: str, sub: int | None, key: str, arrival: int, data: bytes, kpl: bool
     ) -> int:
@@ -68,6 +75,16 @@ class Units:
 def expand(event: dict[str, Any], home_region: str = "US") -> Units:
     """The units of a Kinesis event, KPL aggregates and 32.297 BER chunks expanded into their CDRs."""
     units = Units()
+    # Plain records (the common case) are appended to the parallel lists inline: one method call
+    # with seven appends per record was ~15 % of this loop.
+    shard_ids, sequence_numbers, sub_sequences = units.shard_id, units.sequence_number, units.sub_sequence
+    partition_keys, arrivals, payloads, is_kpl = (
+        units.partition_key,
+        units.arrival_ms,
+        units.payload,
+        units.is_kpl,
+    )
+    a2b_base64 = binascii.a2b_base64
     for record in event.get("Records") or ():
         kinesis = record.get("kinesis") or {}
         seq = str(kinesis.get("sequenceNumber", ""))
@@ -77,16 +94,22 @@ def expand(event: dict[str, Any], home_region: str = "US") -> Units:
         arrival_ms = int(float(kinesis.get("approximateArrivalTimestamp", 0.0)) * 1000)
         try:
             # strict_mode: the C check, instead of b64decode(validate=True)'s regex over the payload.
-            payload = binascii.a2b_base64(kinesis.get("data", ""), strict_mode=True)
+            payload = a2b_base64(kinesis.get("data", ""), strict_mode=True)
         except (binascii.Error, ValueError):
             index = units._add(shard, seq, None, key, arrival_ms, b"", False)
             units.early_reject[index] = (ReasonCode.MALFORMED_PAYLOAD, "record data is not base64")
             continue
-        if ber.looks_like_ber(payload):
+        if not _plain_json(payload) and ber.looks_like_ber(payload):
             _expand_ber(units, shard, seq, key, arrival_ms, payload, home_region)
             continue
         if not is_aggregate(payload):
-            units._add(shard, seq, None, key, arrival_ms, payload, False)
+            shard_ids.append(shard)
+            sequence_numbers.append(seq)
+            sub_sequences.append(None)
+            partition_keys.append(key)
+            arrivals.append(arrival_ms)
+            payloads.append(payload)
+            is_kpl.append(False)
             continue
         try:
             subs = deaggregate(payload)
@@ -97,6 +120,13 @@ def expand(event: dict[str, Any], home_region: str = "US") -> Units:
         for sub_index, sub in enumerate(subs):
             units._add(shard, seq, sub_index, sub.partition_key, arrival_ms, sub.data, True)
     return units
+
+
+def _plain_json(payload: bytes) -> bool:
+    """True only for payloads the BER sniff (~1.5 µs) would reject anyway: JSON's "{" is no BER tag,
+    and as a 32.297 file header its octets 4-7 give a header length above the payload's size unless
+    octet 4 is NUL (or the payload is >= 16 MiB)."""
+    return payload[:1] == b"{" and payload[4:5] != b"\x00" and len(payload) < 1 << 24
 
 
 def _expand_ber(

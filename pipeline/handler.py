@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.config import PipelineConfig, load_config
 from pipeline.faults import plan_from_env, with_faults
@@ -11,22 +11,32 @@ from pipeline.observability import JsonLogger, emf_line
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import Stores
 
+if TYPE_CHECKING:
+    from pipeline.fraud.engine import FraudEngine
+
 _processor: BatchProcessor | None = None
 _logger: JsonLogger | None = None
 
 
-def configure(config: PipelineConfig | None = None, stores: Stores | None = None) -> BatchProcessor:
-    """Build (or replace, for tests and benchmarks) the processor the handler uses."""
+def configure(
+    config: PipelineConfig | None = None, stores: Stores | None = None, fraud: FraudEngine | None = None
+) -> BatchProcessor:
+    """Build (or replace, for tests and benchmarks) the processor the handler uses.
+
+    With AWS stores (no `stores` given), the fraud rules run when an alert bus is configured; their rules
+    file and token key are validated here, at cold start.
+    """
     global _processor, _logger
     config = config or load_config()
     if stores is None:
-        from pipeline.aws_stores import aws_stores  # boto3 import only when AWS stores are used
+        from pipeline.aws_stores import aws_fraud_engine, aws_stores  # boto3 only when AWS is used
 
         stores = aws_stores(config)
+        fraud = aws_fraud_engine(config)
     plan = plan_from_env()  # None unless CDRCAP_FAULT_INJECTION=1: test-only, never set by the template
     if plan is not None:
         stores = with_faults(stores, plan)
-    _processor = BatchProcessor(config, stores)
+    _processor = BatchProcessor(config, stores, fraud)
     _logger = JsonLogger(config.log_level)
     return _processor
 
@@ -41,6 +51,7 @@ def metrics_line(outcome: BatchOutcome, processing_ms: float, namespace: str) ->
         "ProcessingMs": round(processing_ms, 3),
         "DynamoWrites": outcome.dynamo_writes,
         "DynamoWriteUnits": outcome.dynamo_write_units,
+        "FraudAlerts": outcome.fraud_alerts,
     }
     counts.update({f"RecordsRejected_{reason}": n for reason, n in sorted(outcome.rejected.items())})
     return emf_line(namespace, counts, outcome.latencies_ms, int(time.time() * 1000))

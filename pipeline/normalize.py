@@ -93,6 +93,37 @@ def parse_utc_offset_min(text: str) -> int | None:
 
 def local_to_utc_ms(text: str, utc_offset_min: int) -> int | None:
     """UTC epoch ms of an ISO-8601 local time at `utc_offset_min`; an explicit offset in `text` wins."""
+    # Fast path for the switches' fixed format "YYYY-MM-DDTHH:MM:SS" (no offset, no fraction): the
+    # minute is parsed once and cached (records of a batch share a few minutes), the seconds looked up.
+    if type(text) is str and len(text) == 19 and text[16] == ":":
+        second = _SECONDS.get(text[17:])
+        if second is not None:
+            minute_ms = _naive_minute_ms(text[:16])
+            if minute_ms is not None:
+                return minute_ms + second * 1000 - utc_offset_min * 60_000
+    return _general_local_to_utc_ms(text, utc_offset_min)
+
+
+_SECONDS = {f"{second:02d}": second for second in range(60)}
+
+
+@lru_cache(maxsize=8192)
+def _naive_minute_ms(text: str) -> int | None:
+    """Local epoch ms of "YYYY-MM-DDTHH:MM"; None when it is not that (the general path decides)."""
+    if text[4] != "-" or text[7] != "-" or text[13] != ":":
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None or moment.second or moment.microsecond:
+        return None
+    return (moment.toordinal() - _UNIX_EPOCH_ORDINAL) * _MS_PER_DAY + (
+        moment.hour * 60 + moment.minute
+    ) * 60_000
+
+
+def _general_local_to_utc_ms(text: str, utc_offset_min: int) -> int | None:
     try:
         moment = datetime.fromisoformat(text)
     except (ValueError, TypeError):

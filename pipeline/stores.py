@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import add
 from typing import Protocol
 
 from pipeline.aggregate import COUNTERS, Claim, ItemKey
@@ -73,18 +74,18 @@ class InMemoryAggregateStore:
         if self.fail_next_applies > 0:
             self.fail_next_applies -= 1
             raise TransientStoreError("injected throttling")
-        conflicts = tuple(i for i, claim in enumerate(claims) if claim.cdr_id in self.claims)
-        if conflicts:
-            return ApplyResult(False, conflicts)
-        for claim in claims:
-            self.claims[claim.cdr_id] = claim.position
+        owned = self.claims
+        # Lean: the benchmarks charge this fake's cost to the handler (C-level set/map operations).
+        if not owned.keys().isdisjoint([claim.cdr_id for claim in claims]):
+            return ApplyResult(False, tuple(i for i, claim in enumerate(claims) if claim.cdr_id in owned))
+        owned.update(claims)  # a Claim is the pair (cdr_id, position)
         items = self.items
         for key, vector in deltas.items():
             item = items.get(key)
             if item is None:
                 items[key] = [*vector, expires_at[key]]
-            else:
-                items[key] = [a + b for a, b in zip(item, vector, strict=False)] + [expires_at[key]]
+            else:  # the item's expires_at (last) has no counterpart in vector: map stops before it
+                items[key] = [*map(add, item, vector), expires_at[key]]
         return ApplyResult(True, (), 2 * (len(claims) + len(deltas)))
 
     def snapshot(self) -> dict[ItemKey, dict[str, int]]:

@@ -6,6 +6,8 @@ Definitions (docs/report.md says the same):
   when no step throttled);
 - sustained_accepted_rps is the highest per-step accepted rate among "healthy" steps: throttle ratio at most
   1 % and IteratorAge p99 within the SLO. It is what the release gate watches;
+- throttled counts entry-attempts refused (retries included), so throttled_rps can exceed offered_rps; the
+  throttle ratio is throttled / (accepted + throttled + failed) attempts;
 - end-to-end percentiles come from per-invocation summaries (e2e_p50_ms, e2e_p99_ms, e2e_max_ms) weighted by
   batch size: an approximation of per-record percentiles that errs high for p99.
 """
@@ -92,7 +94,7 @@ def throughput(load_seconds: pd.DataFrame, step_rows: list[Step], iterator_age_s
     healthy = [
         s["accepted_rps"]
         for s in step_rows
-        if s["throttled_rps"] <= HEALTHY_THROTTLE_RATIO * max(s["offered_rps"], 1e-9)
+        if s["throttled_rps"] <= HEALTHY_THROTTLE_RATIO * max(s["accepted_rps"] + s["throttled_rps"], 1e-9)
         and s["iterator_age_p99_ms"] <= iterator_age_slo_ms
     ]
     return {
@@ -105,8 +107,13 @@ def throughput(load_seconds: pd.DataFrame, step_rows: list[Step], iterator_age_s
 
 
 def throttle_ratio(load_seconds: pd.DataFrame) -> float:
-    offered = float(load_seconds["offered"].sum())
-    return float(load_seconds["throttled"].sum()) / offered if offered > 0 else 0.0
+    """Share of put attempts the stream refused. `throttled` counts entry-attempts (a record retried three
+    times and throttled each time counts 3, as AWS's WriteProvisionedThroughputExceeded does), so the
+    denominator is attempts (accepted + throttled + failed), not records offered."""
+    throttled = float(load_seconds["throttled"].sum())
+    failed = float(load_seconds["failed"].sum()) if "failed" in load_seconds else 0.0
+    attempts = float(load_seconds["accepted"].sum()) + throttled + failed
+    return throttled / attempts if attempts > 0 else 0.0
 
 
 def model_error(predictions: Sequence[Mapping[str, Any]], step_rows: list[Step]) -> ModelError:

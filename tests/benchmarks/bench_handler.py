@@ -1,93 +1,189 @@
-"""CPU cost of the handler with in-memory stores: records/s on realistic 500-record batches.
+"""Handler CPU path vs a conventional handler vs the decode floor, and DynamoDB writes per 1,000 CDRs.
 
-`python -m tests.benchmarks.bench_handler` prints the result as JSON (records per CPU second).
-Target (issue 10): >= 50,000 records/s per core on this CPU path.
+All three run on the same realistic 500-record batches (tests/benchmarks/workload.py) in one process,
+interleaved and best-of-REPEATS on CPU time, with every store replaced by an in-memory fake so the
+network is excluded:
+- ours: `pipeline.processor.BatchProcessor` with the in-memory stores (exactly-once claims included);
+- conventional: tests/benchmarks/conventional_handler.py (Powertools + pydantic + UpdateItem per item),
+  plain, and with our phone-number cache added (to show what remains without that one trick);
+- floor: a bare loop of base64 + JSON decode (CSV lines split on commas) over the same records.
+`python -m tests.benchmarks.bench_handler` prints the result as JSON.
 """
 
 from __future__ import annotations
 
-import random
+import binascii
 import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from pipeline.aggregate import Claim, ItemKey
 from pipeline.config import load_config
 from pipeline.normalize import normalize_number
 from pipeline.processor import BatchProcessor
-from pipeline.stores import in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, as_csv, as_json, as_kpl, kinesis_event, make_cdr
-
-BATCH_RECORDS = 500
-BATCHES = 40
-REPEATS = 3
-SUBSCRIBERS = 5_000
-DESTINATIONS = (
-    "+442079460958",
-    "+14155552671",
-    "+33142685300",
-    "+919876543210",
-    "+4930123456",
-    "33669",
-    "911",
+from pipeline.stores import ApplyResult, InMemoryAggregateStore, in_memory_stores
+from tests.benchmarks.conventional_handler import (
+    ConventionalHandler,
+    CountingDynamoClient,
+    CountingKinesisClient,
 )
-ENV = {
-    "CDRCAP_OUTPUT_STREAM": "out",
-    "CDRCAP_AGGREGATES_TABLE": "aggregates",
-    "CDRCAP_ARCHIVE_BUCKET": "archive",
-    "CDRCAP_DLQ_URL": "http://queue",
-}
+from tests.benchmarks.workload import ENV, cdr_units, realistic_batches
+from tests.unit.pipeline_events import NOW_MS
+
+BATCHES = 40
+REPEATS = 5
+TARGET_RECORDS_PER_S = 50_000
+TARGET_VS_CONVENTIONAL = 3.0
+TARGET_WRITE_REQUEST_RATIO = 0.1
 
 
-def realistic_batch(rng: random.Random, first: int) -> dict[str, Any]:
-    """90% JSON (v1/v2), 8% CSV, 1 KPL aggregate of 10, ~2% bad; numbers drawn from a subscriber pool."""
-    payloads: list[bytes] = []
-    for k in range(BATCH_RECORDS - 1):
-        n = first + k
-        cdr = make_cdr(
-            n,
-            calling_number=f"+1201555{rng.randrange(SUBSCRIBERS):04d}",
-            called_number=rng.choice(DESTINATIONS),
-            cell_id=rng.randrange(200),
-        )
-        roll = rng.random()
-        if roll < 0.02:
-            cdr["duration_s"] = -1
-        payloads.append(as_csv(cdr) if roll > 0.92 else as_json(cdr, version=1 + k % 2))
-    payloads.append(as_kpl([as_json(make_cdr(first + BATCH_RECORDS + j)) for j in range(10)]))
-    return kinesis_event(payloads, first_seq=first)
+@dataclass
+class CountingAggregateStore(InMemoryAggregateStore):
+    """The in-memory store, counting requests as DynamoDB would see them (one per transaction/read)."""
+
+    transactions: int = 0
+    reads: int = 0
+
+    def apply(
+        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
+    ) -> ApplyResult:
+        self.transactions += 1
+        return super().apply(claims, deltas, expires_at)
+
+    def claim_owners(self, cdr_ids: Sequence[str]) -> dict[str, str]:
+        self.reads += 1
+        return super().claim_owners(cdr_ids)
+
+
+def floor(batches: list[dict[str, Any]]) -> int:
+    """The least any handler must do: base64-decode and parse every payload."""
+    parsed = 0
+    loads, a2b = orjson.loads, binascii.a2b_base64
+    for batch in batches:
+        for record in batch["Records"]:
+            payload = a2b(record["kinesis"]["data"])
+            parsed += len(loads(payload) if payload[:1] == b"{" else payload.split(b","))
+    return parsed
+
+
+def cpu_s(work: Callable[[], object]) -> float:
+    # CPU time of this process, not wall time: "per core" on a machine shared with other work.
+    started = time.process_time()
+    work()
+    return time.process_time() - started
 
 
 def run() -> dict[str, Any]:
-    rng = random.Random(7)
-    batches = [realistic_batch(rng, b * 10_000) for b in range(BATCHES)]
-    processor = BatchProcessor(load_config(ENV), in_memory_stores())
+    batches = realistic_batches(BATCHES)
+    records = cdr_units(batches)
+    config = load_config(ENV)
+
+    def ours() -> None:
+        # Fresh fakes per pass: a second pass over the same batches would only find replays.
+        processor = BatchProcessor(config, in_memory_stores())
+        for batch in batches:
+            processor.process(batch, now_ms=NOW_MS)
+
+    def conventional(cache_numbers: bool) -> Callable[[], None]:
+        handler = ConventionalHandler(
+            CountingDynamoClient(), CountingKinesisClient(), "aggregates", "out", cache_numbers=cache_numbers
+        )
+        return lambda: [handler.handle(batch) for batch in batches] and None
+
     normalize_number.cache_clear()
-    cold_records, cold_s = _timed(processor, batches)  # every subscriber number parsed once
-    # Re-delivered batches replay (claims exist): fresh fakes per pass so the work is the same.
-    # Best of REPEATS: the machine is shared, the minimum is the least disturbed measurement.
-    warm_records, warm_s = min(
-        (_timed(BatchProcessor(load_config(ENV), in_memory_stores()), batches) for _ in range(REPEATS)),
-        key=lambda measured: measured[1],
-    )
+    cold_s = cpu_s(ours)  # every subscriber number parsed once
+    conventional_cached = conventional(cache_numbers=True)
+    conventional_cached()  # warm its number cache like ours
+    best: dict[str, float] = {}
+    for _ in range(REPEATS):  # interleaved: the same background noise hits all four
+        for name, work in (
+            ("ours", ours),
+            ("conventional", conventional(cache_numbers=False)),
+            ("conventional_cached", conventional_cached),
+            ("floor", lambda: floor(batches)),
+        ):
+            best[name] = min(best.get(name, float("inf")), cpu_s(work))
+    rate = {name: records / seconds for name, seconds in best.items()}
+    writes = write_counts(batches, config)
+    ratio = rate["ours"] / rate["conventional"]
+    request_ratio = writes["ours_requests"] / writes["conventional_requests"]
+    wcu_ratio = writes["ours_wcu"] / writes["conventional_wcu"]
+    per_1000 = "per 1,000 CDRs"
+    metrics = [
+        _metric("ours: records per CPU-second", rate["ours"], "records/s", TARGET_RECORDS_PER_S),
+        _metric("conventional (Powertools + pydantic + UpdateItem)", rate["conventional"], "records/s"),
+        _metric("conventional + our phone-number cache", rate["conventional_cached"], "records/s"),
+        _metric("floor (base64 + JSON decode only)", rate["floor"], "records/s"),
+        _metric("ours / conventional", ratio, "x", TARGET_VS_CONVENTIONAL),
+        _metric("ours / conventional + number cache", rate["ours"] / rate["conventional_cached"], "x"),
+        _metric("ours / floor", rate["ours"] / rate["floor"], "x"),
+        _metric("ours, number cache cold (first pass)", records / cold_s, "records/s"),
+        _metric("ours: µs per record", 1e6 / rate["ours"], "µs"),
+        _metric(f"DynamoDB write requests {per_1000}: ours", writes["ours_requests"], "requests"),
+        _metric(
+            f"DynamoDB write requests {per_1000}: conventional", writes["conventional_requests"], "requests"
+        ),
+        _metric(
+            "write requests ours / conventional", request_ratio, "x", TARGET_WRITE_REQUEST_RATIO, low=True
+        ),
+        _metric(f"DynamoDB write units {per_1000}: ours (exactly-once)", writes["ours_wcu"], "WCU"),
+        _metric(f"DynamoDB write units {per_1000}: conventional", writes["conventional_wcu"], "WCU"),
+        _metric("write units ours / conventional", wcu_ratio, "x"),
+    ]
     return {
-        "batch_records": BATCH_RECORDS,
-        "batches": BATCHES,
-        "subscribers": SUBSCRIBERS,
-        "records_per_cpu_s": round(warm_records / warm_s),
-        "cpu_ms_per_batch": round(warm_s * 1000 / BATCHES, 2),
-        "cold_cache_records_per_cpu_s": round(cold_records / cold_s),
-        "number_cache": normalize_number.cache_info()._asdict(),
+        "title": "Handler CPU path (in-memory stores): ours vs conventional vs floor",
+        "metrics": metrics,
+        "workload": f"{BATCHES} batches x 500 Kinesis records = {records:,} CDRs (KPL sub-records counted), "
+        f"best of {REPEATS} interleaved passes on CPU time",
+        "aggregates_agree_with_conventional": writes["aggregates_agree"],
+        "notes": (
+            "Write requests: ours = one TransactWriteItems per chunk (claims + pre-aggregated items, <= 100) "
+            "+ BatchGetItem only on re-delivery; conventional = one UpdateItem per CDR per aggregate item. "
+            "Write units: transactions cost 2 WCU per item and ours also writes one claim per CDR, so "
+            "exactly-once costs more WCU than the conventional handler's at-least-once counting (which "
+            "double-counts every re-delivered record)."
+        ),
     }
 
 
-def _timed(processor: BatchProcessor, batches: list[dict[str, Any]]) -> tuple[int, float]:
-    # CPU time of this process, not wall time: "per core" on a machine shared with other work.
-    records = 0
-    started = time.process_time()
+def write_counts(batches: list[dict[str, Any]], config: Any) -> dict[str, Any]:
+    """DynamoDB requests and write units per 1,000 CDRs for one pass, and whether both agree on totals."""
+    records = cdr_units(batches)
+    store = CountingAggregateStore()
+    stores = in_memory_stores()
+    processor = BatchProcessor(config, type(stores)(store, stores.archive, stores.output, stores.dlq))
+    write_units = sum(processor.process(batch, now_ms=NOW_MS).dynamo_write_units for batch in batches)
+    dynamodb = CountingDynamoClient()
+    handler = ConventionalHandler(dynamodb, CountingKinesisClient(), "aggregates", "out")
     for batch in batches:
-        records += processor.process(batch, now_ms=NOW_MS).records_in
-    return records, time.process_time() - started
+        handler.handle(batch)
+    ours_items = {key: item[: len(item) - 1] for key, item in store.items.items()}  # drop expires_at
+    theirs = {key: list(item.values()) for key, item in dynamodb.items.items()}
+    per_1000 = 1000 / records
+    return {
+        "ours_requests": (store.transactions + store.reads) * per_1000,
+        "ours_wcu": write_units * per_1000,
+        "conventional_requests": dynamodb.requests * per_1000,
+        "conventional_wcu": dynamodb.write_units * per_1000,
+        "aggregates_agree": ours_items == theirs,
+    }
+
+
+def _metric(
+    name: str, value: float, unit: str, target: float | None = None, *, low: bool = False
+) -> dict[str, Any]:
+    metric: dict[str, Any] = {
+        "name": name,
+        "value": round(value, 3) if value < 100 else round(value),
+        "unit": unit,
+    }
+    if target is not None:
+        metric["target"] = f"<= {target:g}" if low else f">= {target:,g}"
+        metric["met"] = value <= target if low else value >= target
+    return metric
 
 
 if __name__ == "__main__":

@@ -82,3 +82,17 @@ def test_model_round_trips_through_the_summary_dict() -> None:
 def test_summary_dict_without_slope_is_a_clear_error() -> None:
     with pytest.raises(CapacityError, match="b_ms_per_record"):
         ServiceTimeModel.from_dict({"a_ms": 1.0})
+
+
+def test_collinear_bytes_do_not_push_the_record_cost_to_zero() -> None:
+    # Given invocations whose bytes track records closely (one record size, a little noise)
+    rng = np.random.default_rng(3)
+    records = rng.integers(60, 101, size=80).astype(float)
+    kib = records * 0.55 + rng.normal(0, 0.5, size=80)
+    durations = 20.0 + 2.5 * records + rng.normal(0, 30, size=80)
+    trace = pd.DataFrame({"duration_ms": durations, "batch_records": records, "batch_bytes": kib * 1024})
+    # When fitted with the byte term allowed
+    model = fit_service_time(trace)
+    # Then the per-record cost is found (the byte term is dropped as no better), and R² is not negative
+    assert model.b_ms_per_record == pytest.approx(2.5, rel=0.25)
+    assert model.r2 > 0

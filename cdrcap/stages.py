@@ -1,0 +1,322 @@
+"""The stages of a capacity run that `cdrcap.orchestrate` sequences: open the target, shape the load,
+wait for the pipeline to drain, and turn the measurements into a fitted model, predictions and a plan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from capacity import quotas, skew
+from capacity.fit import fit_service_time
+from capacity.measure import CloudWatchReader, LocalTraceReader, MetricsReader, save_tables
+from capacity.model import ReadPath
+from capacity.planner import plan
+from capacity.search import Slo, Workload
+from capacity.validate import predict_steps
+from cdrcap.config import Profile
+from cdrcap.config import Target as ConfigTarget
+from cdrcap.errors import CdrcapError
+from infra.aws import Target, client
+from infra.local.emulator import free_port, port_is_free
+from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
+from loadgen.synth.config import DefectRates, FraudRates
+from pipeline import constants
+from reports import measured
+
+DRAIN_DEADLINE_S = 120.0
+DRAIN_QUIET_S = 3.0
+DRAIN_AGE_MS = 2_000.0
+
+
+@dataclass
+class StackHandle:
+    """Where the run sends its load and reads its measurements, and how to close it afterwards."""
+
+    target: Target
+    input_stream: str
+    reader: MetricsReader
+    config_that_ran: dict[str, Any]
+    read_path: ReadPath
+    state_dir: Path | None = None
+    local_stack: LocalStack | None = None
+    info: StackInfo | None = None
+    trace_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.config_that_ran, "input_stream": self.input_stream, **self.extra}
+
+    def recent_invocations(self, since_epoch_s: float) -> pd.DataFrame:
+        return self.reader.invocations(since_epoch_s, time.time() + 1)
+
+    def close(self, echo: Callable[[str], None]) -> None:
+        if self.local_stack is not None:
+            stopped = self.local_stack.down()
+            echo("local stack stopped: " + ", ".join(f"{name} {how}" for name, how in stopped.items()))
+
+
+def _free_port_pair() -> int:
+    """A port whose successor is free too (the limits proxy listens on port + 1)."""
+    for _ in range(50):
+        port = free_port()
+        if port < 65535 and port_is_free(port + 1):
+            return port
+    raise CdrcapError("found no two adjacent free loopback ports; pass --port")
+
+
+def open_target(
+    target: ConfigTarget, profile: Profile, run_dir: Path, *, port: int | None, echo: Callable[[str], None]
+) -> StackHandle:
+    if target.is_local:
+        return _open_local(profile, run_dir, port=port, echo=echo)
+    return _open_aws(target, profile)
+
+
+def _open_local(
+    profile: Profile, run_dir: Path, *, port: int | None, echo: Callable[[str], None]
+) -> StackHandle:
+    state_dir = run_dir / "stack"
+    stack = LocalStack(state_dir=state_dir)
+    config = LocalStackConfig(
+        shards=profile.shards,
+        batch_size=profile.batch_size,
+        batching_window_s=profile.batching_window_s,
+        parallelization_factor=profile.parallelization_factor,
+        scale=profile.scale,
+        port=port or _free_port_pair(),
+    )
+    echo(
+        f"starting the local stack: {config.shards} shards at scale {config.scale} "
+        f"({config.scale * quotas.SHARD_WRITE_RECORDS_PER_S:.0f} records/s per shard), "
+        f"batch {config.batch_size}, "
+        f"window {config.batching_window_s} s, PF {config.parallelization_factor}"
+    )
+    try:
+        info = stack.up(config)
+    except LocalStackError as error:
+        raise CdrcapError(str(error)) from error
+    trace_path = Path(info.trace_path)
+    return StackHandle(
+        target=info.target(),
+        input_stream=info.input_stream_name,
+        reader=LocalTraceReader(trace_path, Path(info.metrics_path)),
+        config_that_ran={
+            "shards": config.shards,
+            "parallelization_factor": config.parallelization_factor,
+            "batch_size": config.batch_size,
+            "batching_window_s": config.batching_window_s,
+            "memory_mb": config.memory_mb,
+            "scale": config.scale,
+        },
+        read_path=ReadPath.local_runtime(),
+        state_dir=state_dir,
+        local_stack=stack,
+        info=info,
+        trace_path=trace_path,
+        extra={"endpoint_url": info.endpoint_url},
+    )
+
+
+def _open_aws(target: ConfigTarget, profile: Profile) -> StackHandle:
+    """A deployed pipeline stack: names from its CloudFormation outputs, settings from its mapping."""
+    aws = Target(
+        name=target.name,
+        region=target.region,
+        profile=target.aws_profile,
+        endpoint_url=target.endpoint_url,
+        allowed_streams=target.allowed_streams,
+    )
+    stack_name = constants.DEFAULT_STACK_NAME
+    try:
+        stacks = client(aws, "cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except Exception as error:  # botocore's errors have no common base worth naming here
+        raise CdrcapError(
+            f"cannot read the stack {stack_name!r} in {target.region} for target {target.name!r}: {error}. "
+            "Deploy it first (`cdrcap deploy --target ...`, docs/deploy.md)"
+        ) from error
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    stream, function = outputs[constants.OUTPUT_INPUT_STREAM_NAME], outputs[constants.OUTPUT_FUNCTION_NAME]
+    mappings = client(aws, "lambda").list_event_source_mappings(
+        FunctionName=function, EventSourceArn=outputs[constants.OUTPUT_INPUT_STREAM_ARN]
+    )["EventSourceMappings"]
+    mapping = mappings[0] if mappings else {}
+    shards = client(aws, "kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    memory_mb = client(aws, "lambda").get_function_configuration(FunctionName=function)["MemorySize"]
+    return StackHandle(
+        target=aws,
+        input_stream=stream,
+        reader=CloudWatchReader(client(aws, "cloudwatch"), stream_name=stream, function_name=function),
+        config_that_ran={
+            "shards": int(shards["OpenShardCount"]),
+            "parallelization_factor": int(mapping.get("ParallelizationFactor", 1)),
+            "batch_size": int(mapping.get("BatchSize", 100)),
+            "batching_window_s": float(mapping.get("MaximumBatchingWindowInSeconds", 0)),
+            "memory_mb": int(memory_mb),
+            "scale": 1.0,
+        },
+        read_path=ReadPath.shared(1),
+    )
+
+
+def _format_mix(profile: Profile) -> str:
+    return ",".join(f"{name.replace('_', '-')}={share}" for name, share in profile.record_formats.items())
+
+
+def step_plan(profile: Profile) -> tuple[float, int]:
+    """The step shape runs `steps` equal increments up to the peak; check the profile's rates are those."""
+    peak, count = max(profile.steps), len(profile.steps)
+    if profile.shape == "step":
+        expected = [peak * (k + 1) / count for k in range(count)]
+        if any(abs(a - b) > 1e-6 * peak for a, b in zip(profile.steps, expected, strict=True)):
+            raise CdrcapError(
+                f"profiles.{profile.name}.steps: the step shape climbs in equal increments to the peak; "
+                f"got {list(profile.steps)}, use {[round(r, 3) for r in expected]}"
+            )
+    return peak, count
+
+
+def load_arguments(profile: Profile, run_dir: Path) -> dict[str, Any]:
+    """run_load's arguments for a profile (the fraud/defect shares become multipliers of loadgen's rates)."""
+    peak, count = step_plan(profile)
+    defect_total = sum(DefectRates().as_dict().values())
+    return {
+        "shape": profile.shape,
+        "rate_rps": peak,
+        "duration_s": profile.duration_s,
+        "run_dir": run_dir,
+        "steps": count,
+        "partition_key": profile.partition_key,
+        "hot_share": profile.hot_key_share,
+        "shard_limits": (
+            quotas.SHARD_WRITE_RECORDS_PER_S * profile.scale,
+            quotas.SHARD_WRITE_BYTES_PER_S * profile.scale,
+        ),
+        "seed": profile.seed,
+        "fraud_scale": profile.fraud_rate / FraudRates().total(),
+        "defect_scale": profile.defect_rate / defect_total,
+        "formats": _format_mix(profile),
+    }
+
+
+def drain(handle: StackHandle, *, echo: Callable[[str], None], deadline_s: float = DRAIN_DEADLINE_S) -> None:
+    """Wait until the consumer has caught up: no invocation for a few seconds, or the last one fresh."""
+    if handle.trace_path is None:
+        return  # on AWS the mapping keeps running; CloudWatch shows the tail
+    started = time.monotonic()
+    while time.monotonic() - started < deadline_s:
+        recent = handle.recent_invocations(time.time() - 30)
+        if recent.empty:
+            return
+        last_start_s = float(recent["start_epoch_ms"].max()) / 1000
+        last_age_ms = float(recent.sort_values("start_epoch_ms")["iterator_age_ms"].iloc[-1])
+        if time.time() - last_start_s > DRAIN_QUIET_S and last_age_ms < DRAIN_AGE_MS:
+            return
+        time.sleep(0.5)
+    echo(f"WARNING: the pipeline had not drained after {deadline_s:.0f} s; measuring anyway")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    service_time_model: dict[str, Any]
+    recommendation: dict[str, Any]
+    predictions: list[dict[str, Any]]
+    record_bytes: float
+    design_rate_rps: float
+    slo_met: bool
+    put_latency_ms: Any = None
+
+
+def _key_distribution(profile: Profile) -> skew.KeyDistribution:
+    if profile.partition_key == "hot":
+        return skew.hot_key(profile.hot_key_share)
+    return skew.uniform()
+
+
+def _record_bytes(load_summary: dict[str, Any]) -> float:
+    totals = load_summary.get("totals", {})
+    accepted = float(totals.get("accepted", 0))
+    return float(totals.get("accepted_bytes", 0)) / accepted if accepted else 300.0
+
+
+def design_rate(profile: Profile, handle: StackHandle) -> float:
+    """The production rate the plan is for: the profile's peak, scaled up from a scale-model stream."""
+    return max(profile.steps) / float(handle.config_that_ran.get("scale", 1.0))
+
+
+def analyse(
+    handle: StackHandle,
+    profile: Profile,
+    run_dir: Path,
+    start_epoch_s: float,
+    end_epoch_s: float,
+    *,
+    echo: Callable[[str], None],
+) -> Analysis:
+    import json
+
+    save_tables(handle.reader, run_dir, start_epoch_s, end_epoch_s)
+    invocations = handle.reader.invocations(start_epoch_s, end_epoch_s)
+    summary_path = run_dir / "data" / "load_summary.json"
+    load_summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    record_bytes = _record_bytes(load_summary)
+    if invocations.empty or len(invocations) < 3:
+        raise CdrcapError(
+            f"only {len(invocations)} handler invocations were measured; the run is too short to fit a "
+            f"model (see {run_dir}/stack/logs)"
+        )
+    service = fit_service_time(invocations, memory_mb=int(handle.config_that_ran["memory_mb"]))
+    echo(
+        f"service time: {service.a_ms:.1f} ms + {service.b_ms_per_record:.3f} ms/record (R² {service.r2:.2f})"
+    )
+    load_seconds = pd.read_csv(run_dir / "data" / "load_seconds.csv")
+    steps = measured.steps(load_seconds, invocations)
+    keys = _key_distribution(profile)
+    predictions = predict_steps(
+        service,
+        handle.config_that_ran,
+        [
+            {
+                "step": s["step"],
+                "rate_rps": s["accepted_rps"],
+                "start_epoch_s": s["start_epoch_s"],
+                "end_epoch_s": s["end_epoch_s"],
+            }
+            for s in steps
+        ],
+        record_bytes=record_bytes,
+        read=handle.read_path,
+        keys=keys,
+    )
+    rate = design_rate(profile, handle)
+    slo = Slo(profile.slo.e2e_p99_ms, profile.slo.iterator_age_max_ms, profile.slo.headroom_factor)
+    result = plan(
+        service,
+        Workload(
+            rate_rps=rate,
+            record_bytes=record_bytes,
+            keys=keys,
+            current_shards=int(handle.config_that_ran["shards"]),
+        ),
+        slo,
+    )
+    recommendation = dict(result.recommendation)
+    echo(
+        f"plan for {rate:,.0f} records/s: {recommendation['shards']} shards, PF "
+        f"{recommendation['parallelization_factor']}, batch {recommendation['batch_size']}, window "
+        f"{recommendation['batching_window_s']} s, {recommendation['memory_mb']} MB: "
+        f"${recommendation['monthly_cost_usd']:,.2f}/month"
+    )
+    return Analysis(
+        service_time_model=service.to_dict(),
+        recommendation=recommendation,
+        predictions=predictions,
+        record_bytes=record_bytes,
+        design_rate_rps=rate,
+        slo_met=bool(result.feasible),
+    )

@@ -1,0 +1,95 @@
+"""`cdrcap run --target local --profile ci`: the whole loop on the embedded stack produces every artefact,
+a summary.json with every contract field and sane values, and a report Chromium renders completely."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from capacity import quotas
+from cdrcap.cli import main
+from infra.local.emulator import pid_alive
+from reports.plots import PLOTS
+from reports.summary import validate_summary
+from tests.e2e.chromium import check_report, chromium_or_skip, screenshot
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real run of the short `ci` profile, in a scratch copy of the config so runs/ stays clean."""
+    work = tmp_path_factory.mktemp("run")
+    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
+    cwd = Path.cwd()
+    os.chdir(work)
+    try:
+        exit_code = main(["run", "--target", "local", "--profile", "ci", "--no-progress"])
+    finally:
+        os.chdir(cwd)
+    assert exit_code == 0
+    return (work / "runs" / "latest").resolve()
+
+
+@pytest.fixture(scope="module")
+def summary(run_dir: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
+    return loaded
+
+
+def test_every_artefact_is_written(run_dir: Path) -> None:
+    for name in ("summary.json", "report.html", "report.md", *(plot.filename for plot in PLOTS)):
+        assert (run_dir / name).stat().st_size > 0, name
+    for table in ("load_seconds.csv", "invocations.csv", "metrics.csv"):
+        assert (run_dir / "data" / table).stat().st_size > 0, table
+
+
+def test_summary_holds_the_contract_with_sane_values(summary: dict[str, Any]) -> None:
+    # The contract's validator (keys, types, ordering, ranges) finds nothing wrong
+    assert validate_summary(summary) == []
+    throughput = summary["throughput"]
+    assert 0 < throughput["accepted_rps"] <= throughput["offered_rps"]
+    # The second step (180 records/s on one shard scaled to 100 records/s) must have been throttled
+    assert throughput["throttled_rps"] > 0
+    assert throughput["saturation_rps"] <= 1.2 * quotas.SHARD_WRITE_RECORDS_PER_S * 0.1
+    for block in ("iterator_age_ms", "e2e_latency_ms", "put_latency_ms"):
+        p = summary[block]
+        assert p["p50"] <= p["p90"] <= p["p99"] <= p["max"], block
+    assert summary["service_time_model"]["b_ms_per_record"] > 0
+    assert len(summary["model_error"]["per_step"]) >= 1
+
+
+def test_recommendation_is_within_quotas(summary: dict[str, Any]) -> None:
+    rec = summary["recommendation"]
+    assert quotas.ESM_PARALLELIZATION_FACTOR_MIN <= rec["parallelization_factor"] <= 10
+    assert quotas.ESM_BATCH_SIZE_MIN <= rec["batch_size"] <= quotas.ESM_BATCH_SIZE_MAX
+    assert quotas.ESM_BATCHING_WINDOW_S_MIN <= rec["batching_window_s"] <= quotas.ESM_BATCHING_WINDOW_S_MAX
+    # Sized for the scale model's production rate: the records limit alone needs this many shards
+    design_rps = summary["profile"]["design_rate_rps"]
+    assert rec["shards"] >= design_rps / quotas.SHARD_WRITE_RECORDS_PER_S
+    assert rec["binding_constraint"]
+    assert rec["monthly_cost_usd"] == pytest.approx(sum(rec["cost_breakdown_usd"].values()), rel=1e-6)
+
+
+def test_the_stack_is_down_afterwards(run_dir: Path) -> None:
+    state = (
+        json.loads((run_dir / "stack" / "state.json").read_text())
+        if (run_dir / "stack" / "state.json").exists()
+        else {"pids": {}}
+    )
+    assert not any(pid_alive(pid) for pid in state.get("pids", {}).values())
+
+
+def test_report_renders_completely_in_chromium(run_dir: Path, tmp_path: Path) -> None:
+    chromium = chromium_or_skip()
+    result = check_report(chromium, run_dir / "report.html", tmp_path)
+    assert result.images == len(PLOTS)
+    assert result.broken == []
+    assert "ShardCount" in result.recommendation_text
+    assert screenshot(chromium, run_dir / "report.html", tmp_path).exists()

@@ -1,0 +1,101 @@
+"""The handler's fast paths give exactly what the general paths give (see docs/benchmarks.md, Profiling)."""
+
+import gc
+from typing import Any
+
+import orjson
+import pytest
+
+from pipeline.config import load_config
+from pipeline.decode import Rejected, decode_payload
+from pipeline.emit import enriched_line, enriched_lines
+from pipeline.normalize import _general_local_to_utc_ms, local_to_utc_ms
+from pipeline.processor import BatchProcessor
+from pipeline.schema import CanonicalCDR, ReasonCode
+from pipeline.stores import in_memory_stores
+from pipeline.validate import Limits, to_canonical
+from tests.unit.pipeline_events import NOW_MS, as_json, kinesis_event, make_cdr
+
+pytestmark = pytest.mark.unit
+LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
+ENV = {
+    "CDRCAP_OUTPUT_STREAM": "out",
+    "CDRCAP_AGGREGATES_TABLE": "aggregates",
+    "CDRCAP_ARCHIVE_BUCKET": "archive",
+    "CDRCAP_DLQ_URL": "http://queue",
+}
+
+
+def canonical(**overrides: Any) -> CanonicalCDR:
+    source_format, fields = decode_payload(as_json(make_cdr(1, **overrides)), 65536)
+    return to_canonical(fields, source_format, LIMITS)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-18T08:00:00",
+        "2026-11-18 08:00:59",
+        "2026-11-18T08:00:60",  # no 60th second
+        "2026-02-30T08:00:00",  # no such day
+        "2026-11-18T24:00:00",
+        "2026-11-18T08:00:5x",
+        "2026-W47-3T08:00:00",  # ISO week date
+        "2026-11-18T08:00Z00",
+        "2026-11-18T8:00:00 ",
+        "2026-11-18T08:00:00+05:30",  # explicit offset: general path
+        "2026-11-18T08:00:00.250",
+    ],
+)
+def test_fixed_format_time_fast_path_agrees_with_the_general_parser(text: str) -> None:
+    for offset_min in (0, 330, -300):
+        assert local_to_utc_ms(text, offset_min) == _general_local_to_utc_ms(text, offset_min)
+
+
+def test_enriched_lines_of_a_batch_are_the_single_line_encodings() -> None:
+    # Given ids and numbers holding the line separator text, quotes and non-ASCII
+    cdrs = [
+        canonical(cdr_id='x,{"dedup_key":"y"}'),
+        canonical(cdr_id="ünïcode\"quote'", cause_for_term=',{"dedup_key":'),
+        canonical(cdr_id="plain"),
+    ]
+    positions = ["s/1/", "s/2/0", "s/3/"]
+    lines = enriched_lines(cdrs, positions, [1, 2, 3])
+    assert lines == [enriched_line(c, p, a) for c, p, a in zip(cdrs, positions, [1, 2, 3], strict=True)]
+    assert [orjson.loads(line)["cdr"]["cdr_id"] for line in lines] == [c.cdr_id for c in cdrs]
+
+
+def test_enriched_lines_of_no_cdrs_is_empty() -> None:
+    assert enriched_lines([], [], []) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"cell_id": True}, ReasonCode.BAD_TYPE),  # True == 1 must not hit a cached cell 1
+        ({"cell_id": [11]}, ReasonCode.BAD_TYPE),  # unhashable: validated uncached
+        ({"mcc": ["310"]}, ReasonCode.INVALID_IDENTIFIER),
+    ],
+)
+def test_cached_cell_validation_keeps_the_reasons(overrides: dict[str, Any], reason: ReasonCode) -> None:
+    canonical(cell_id=11)  # the valid cell is cached first
+    with pytest.raises(Rejected) as caught:
+        canonical(**overrides)
+    assert caught.value.reason is reason
+
+
+def test_integral_float_cell_id_is_accepted_like_an_int() -> None:
+    assert canonical(cell_id=11.0).cell.cell_id == 11
+
+
+def test_first_missing_required_field_is_reported() -> None:
+    with pytest.raises(Rejected) as caught:
+        canonical(msc_id=None, mcc=None)
+    assert caught.value.detail == "mcc"
+
+
+def test_processing_restores_the_garbage_collector() -> None:
+    processor = BatchProcessor(load_config(ENV), in_memory_stores())
+    assert gc.isenabled()
+    processor.process(kinesis_event([as_json(make_cdr(1))]), now_ms=NOW_MS)
+    assert gc.isenabled()

@@ -1,0 +1,105 @@
+"""The fraud rules inside the handler: matched CDRs carry their rule ids downstream, one alert per window,
+re-delivery does not alert again, and a fraud-state failure defers the batch instead of losing it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import pytest
+
+from pipeline.config import load_config
+from pipeline.fraud.alerts import InMemoryAlertSink
+from pipeline.fraud.engine import FraudEngine
+from pipeline.fraud.errors import FraudStateError
+from pipeline.fraud.rules import load_rules
+from pipeline.fraud.state import InMemoryStateStore
+from pipeline.fraud.tokens import SubscriberTokenizer
+from pipeline.processor import BatchOutcome, BatchProcessor
+from pipeline.stores import InMemoryOutputStream, Stores, in_memory_stores
+from tests.unit.pipeline_events import NOW_MS, as_json, kinesis_event, make_cdr
+
+pytestmark = pytest.mark.unit
+CONFIG = load_config(
+    {
+        "CDRCAP_OUTPUT_STREAM": "out",
+        "CDRCAP_AGGREGATES_TABLE": "aggregates",
+        "CDRCAP_ARCHIVE_BUCKET": "archive",
+        "CDRCAP_DLQ_URL": "http://queue",
+        "CDRCAP_ALERT_BUS": "alerts",
+    }
+)
+FLOODER = "+12015550199"
+
+
+def flood(count: int, first: int = 0) -> list[bytes]:
+    """`count` short answered calls from one A-number within the same minute, to distinct B-numbers."""
+    return [
+        as_json(
+            make_cdr(
+                first + k,
+                calling_number=FLOODER,
+                called_number=f"+1201555{2000 + first + k:04d}",
+                seizure_time=f"2026-11-18T08:00:{k:02d}",
+                answer_time=f"2026-11-18T08:00:{k:02d}",
+                release_time=f"2026-11-18T08:00:{k + 1:02d}",
+                duration_s=1,
+            )
+        )
+        for k in range(count)
+    ]
+
+
+def engine(state: Any, sink: InMemoryAlertSink) -> FraudEngine:
+    return FraudEngine(load_rules(), state, sink, SubscriberTokenizer(b"k" * 32))
+
+
+def run(stores: Stores, fraud: FraudEngine, payloads: Sequence[bytes]) -> BatchOutcome:
+    return BatchProcessor(CONFIG, stores, fraud).process(kinesis_event(list(payloads)), now_ms=NOW_MS)
+
+
+def output_rules(stores: Stores) -> list[list[str]]:
+    assert isinstance(stores.output, InMemoryOutputStream)
+    return [orjson.loads(line).get("fraud_rules", []) for _, line in stores.output.records]
+
+
+def test_a_velocity_flood_alerts_once_and_tags_its_cdrs() -> None:
+    # Given a batch with 12 calls in one minute from one A-number (velocity threshold 10)
+    stores, sink = in_memory_stores(), InMemoryAlertSink()
+    # When processed with the fraud rules on
+    outcome = run(stores, engine(InMemoryStateStore(), sink), flood(12))
+    # Then one velocity alert, with a token and no clear MSISDN, and the flood's CDRs carry the rule id
+    velocity = [a for a in sink.alerts if a.rule_id == "velocity"]
+    assert len(velocity) == 1 and outcome.fraud_alerts >= 1
+    assert FLOODER not in orjson.dumps(velocity[0].detail()).decode()
+    assert any("velocity" in rules for rules in output_rules(stores))
+
+
+def test_redelivery_neither_alerts_again_nor_double_counts() -> None:
+    # Given a flood already processed once
+    stores, sink, state = in_memory_stores(), InMemoryAlertSink(), InMemoryStateStore()
+    fraud = engine(state, sink)
+    run(stores, fraud, flood(12))
+    alerts_after_first = len(sink.alerts)
+    # When Lambda re-delivers the same batch
+    again = run(stores, fraud, flood(12))
+    # Then no new alert is sent
+    assert len(sink.alerts) == alerts_after_first
+    assert again.fraud_alerts == 0
+
+
+class FailingState(InMemoryStateStore):
+    def apply(self, *args: Any, **kwargs: Any) -> Any:
+        raise FraudStateError("throttled")
+
+
+def test_a_fraud_state_failure_defers_the_batch_for_redelivery() -> None:
+    # Given a fraud state store that fails
+    stores = in_memory_stores()
+    # When a batch is processed
+    outcome = run(stores, engine(FailingState(), InMemoryAlertSink()), flood(3))
+    # Then nothing is emitted and every record is handed back for re-delivery
+    assert outcome.deferred == 3
+    assert len(outcome.failed_sequence_numbers) == 3
+    assert output_rules(stores) == []
