@@ -3,7 +3,9 @@ for `run_load`, which turns its keyword arguments into the same command line."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,25 @@ from loadgen.profiles import RateProfile
 from loadgen.safety import Caps
 from loadgen.synth.config import FORMATS, DefectRates, FraudRates, SynthConfig
 
-LOOPBACK_PREFIXES = ("http://127.0.0.1", "http://localhost", "http://[::1]")
+
+def is_loopback_url(url: str) -> bool:
+    """True only when the URL's host IS loopback: a prefix test would take http://localhost.evil.example
+    or http://127.0.0.1.nip.io (a remote host) for the emulator and open the stream allow-list to it."""
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        host = parsed.hostname
+        parsed.port  # noqa: B018  (raises ValueError on a malformed port)
+    except ValueError:
+        return False
+    if parsed.scheme not in ("http", "https") or host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 # (flag, type, default, help). Env var: LOCUST_ + upper snake case; config file key: the flag without --.
 OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
@@ -91,7 +111,7 @@ class LoadOptions:
     def from_parsed(cls, parsed: Any) -> LoadOptions:
         endpoint = parsed.cdr_endpoint or ""
         allowed = tuple(s for s in (parsed.cdr_allowed_streams or "").split(",") if s)
-        if not allowed and endpoint.startswith(LOOPBACK_PREFIXES):
+        if not allowed and is_loopback_url(endpoint):
             allowed = (parsed.cdr_target_stream,)  # a loopback emulator cannot cost money
         return cls(
             rate_rps=parsed.cdr_rate,
@@ -128,7 +148,7 @@ class LoadOptions:
 
     @property
     def target(self) -> Target:
-        local = self.endpoint_url.startswith(LOOPBACK_PREFIXES)
+        local = is_loopback_url(self.endpoint_url)
         return Target(
             name="local" if local else "aws",
             region=self.region,
