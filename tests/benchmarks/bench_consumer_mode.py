@@ -33,6 +33,8 @@ from infra.local.stack import LocalStack, LocalStackConfig
 from tests.benchmarks.bench_local_stack import RECORD, TEMPLATE, produce
 from tests.benchmarks.latency_handler import OUT_ENV, read_latencies
 
+LONG = True  # minutes of wall time: `make bench-long`, not `make bench`
+
 SHARDS = 2
 RATE_RPS = 200.0
 BATCH_SIZE = 500

@@ -32,6 +32,8 @@ from tests.corpus.malformed import cases
 from tests.functional.test_local_stack import two_free_ports
 from tests.unit.pipeline_events import as_csv, as_json, kinesis_event, make_cdr
 
+LONG = True  # minutes of wall time: `make bench-long`, not `make bench`
+
 DEFAULT_SOAK_S = 180.0
 LOAD_SHARE = 0.8  # of the measured capacity
 PROBE_S = 30.0
