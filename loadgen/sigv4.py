@@ -40,17 +40,18 @@ class SigV4Signer:
         self.region = region
         self.service = service
         self._credentials = credentials
-        self._key_id: tuple[str, str] | None = None  # (secret, day) the cached key was derived for
-        self._key = b""
+        # (secret, day, key), replaced as one tuple so concurrent signers never pair a key with another day
+        self._cached: tuple[str, str, bytes] = ("", "", b"")
 
     def _signing_key(self, secret_key: str, day: str) -> bytes:
-        if self._key_id != (secret_key, day):
+        cached_secret, cached_day, key = self._cached
+        if (cached_secret, cached_day) != (secret_key, day):
             key = _hmac(("AWS4" + secret_key).encode("utf-8"), day)
             key = _hmac(key, self.region)
             key = _hmac(key, self.service)
-            self._key = _hmac(key, "aws4_request")
-            self._key_id = (secret_key, day)
-        return self._key
+            key = _hmac(key, "aws4_request")
+            self._cached = (secret_key, day, key)
+        return key
 
     def sign(
         self, headers: Mapping[str, str], body: bytes, *, path: str = "/", now: dt.datetime | None = None

@@ -10,6 +10,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
 from infra.aws import Target
+from loadgen.errors import LoadgenError
 from loadgen.producer import KinesisProducer, PutOutcome, RetryPolicy
 from loadgen.sigv4 import SigV4Signer
 from loadgen.transport import JSON_CONTENT_TYPE, PUT_RECORDS_TARGET, FastTransport
@@ -143,3 +144,32 @@ def test_a_refused_connection_is_a_failed_call_not_an_exception():
     # Then every attempt counts as failed and the records are dropped, never sent
     assert (outcome.failed, outcome.retried, outcome.dropped, outcome.accepted) == (4, 2, 2, 0)
     assert outcome.calls[0].error == "ConnectionRefusedError"
+
+
+def test_an_aws_target_signs_with_the_sessions_credentials_and_region(monkeypatch, tmp_path):
+    # Given credentials only in the environment (as an instance role or CI would provide them)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDFROMENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    with scripted_kinesis(lambda _: 0) as endpoint:
+        target = Target(name="staging", region="eu-west-1", endpoint_url=endpoint.url,
+                        allowed_streams=(STREAM,))  # fmt: skip
+        # When a record is put through the fast transport
+        KinesisProducer(target, STREAM).put([b"cdr"], ["k"])
+        # Then the request was signed with them, for the target's region
+        assert endpoint.authorizations[0].startswith("AWS4-HMAC-SHA256 Credential=AKIDFROMENV/")
+        assert "/eu-west-1/kinesis/aws4_request" in endpoint.authorizations[0]
+
+
+def test_an_aws_target_without_credentials_is_refused_with_the_fix(monkeypatch, tmp_path):
+    # Given no credentials anywhere boto3 looks (the metadata service disabled)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    target = Target(name="staging", region="eu-west-1", allowed_streams=(STREAM,))
+    # When a fast producer is built for it, Then it says what to configure
+    with pytest.raises(LoadgenError, match="no AWS credentials found for target 'staging'"):
+        KinesisProducer(target, STREAM)
