@@ -59,6 +59,7 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--cdr-batch-size", int, 500, "max records per PutRecords call (<= 500)"),
     ("--cdr-max-records", int, 1_000_000, "hard cap on records offered by the whole test"),
     ("--cdr-max-attempts", int, 5, "PutRecords attempts per record, first send included"),
+    ("--cdr-transport", str, "fast", "PutRecords transport: fast (signed by loadgen) or boto3"),
     ("--cdr-run-dir", str, "", "run directory (data/ and labels go there); default runs/load-<utc time>"),
     ("--cdr-seed", int, 1, "synthesis seed (each worker derives its own)"),
     ("--cdr-subscribers", int, 200_000, "subscriber population size"),
@@ -103,6 +104,7 @@ class LoadOptions:
     batch_size: int
     max_records: int
     max_attempts: int
+    transport: str
     run_dir: Path
     seed: int
     synth: SynthConfig
@@ -128,6 +130,7 @@ class LoadOptions:
             batch_size=max(1, min(parsed.cdr_batch_size, 500)),
             max_records=parsed.cdr_max_records,
             max_attempts=parsed.cdr_max_attempts,
+            transport=parsed.cdr_transport,
             run_dir=Path(parsed.cdr_run_dir or f"runs/load-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"),
             seed=parsed.cdr_seed,
             synth=SynthConfig(
