@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from capacity.arrivals import Arrivals
 from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel
 from capacity.model import ReadPath
@@ -42,14 +43,22 @@ def predict_steps(
     record_bytes: float,
     read: ReadPath,
     keys: KeyDistribution | None = None,
-    warmup_s: float = 5.0,
     seed: int = 0,
+    service_cv: float = 0.0,
+    arrivals: Arrivals | None = None,
+    service_factors: Sequence[float] = (),
 ) -> list[dict[str, Any]]:
     """Predicted p99 iterator age and e2e latency per step for the configuration that ran.
 
     `config` has shards, parallelization_factor, batch_size, batching_window_s and memory_mb; each step has
     step, rate_rps (the ACCEPTED rate) and duration_s (or start_epoch_s and end_epoch_s). For runs of the
     local stack pass `read=ReadPath.local_runtime()` (its poller reads ahead of the invocations).
+    The predictions are the statistics reports/measured.py takes from the trace (SimResult.as_traced), over
+    the same windows: every batch sent within the step, warm-up included, as the measurement has it.
+    `service_cv` is the coefficient of variation of the handler's duration around the fitted line;
+    `arrivals` how the load reached the stream (default Poisson; the load generator's paced calls for runs
+    driven by it); `service_factors`, one per step, how much slower than the fit the handler ran in that
+    step (capacity.fit.window_factors; a shared host slows it when the load generator is busy).
     """
     keys = keys or uniform()
     shards, pf = int(config["shards"]), int(config["parallelization_factor"])
@@ -73,6 +82,10 @@ def predict_steps(
             record_bytes=record_bytes,
             read=read,
             shard_rate_factor=float(lanes[hottest_shard].sum()) / lane_share,
+            service_cv=service_cv,
+            arrivals=arrivals or Arrivals(),
+            stream_rate_factor=1.0 / lane_share,
+            service_factors=tuple(service_factors),
         ),
         profile,
         seed=seed,
@@ -80,7 +93,7 @@ def predict_steps(
     predictions = []
     start_s = 0.0
     for step, (duration_s, _) in zip(steps, profile, strict=True):
-        summary = sim.summary(start_s + min(warmup_s, duration_s / 4), start_s + duration_s)
+        summary = sim.as_traced(start_s, start_s + duration_s)
         predictions.append(
             {
                 "step": step.get("step"),

@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 from capacity import quotas, skew
-from capacity.fit import fit_service_time
+from capacity.arrivals import Arrivals
+from capacity.fit import duration_cv, fit_service_time, window_factors
 from capacity.measure import CloudWatchReader, LocalTraceReader, MetricsReader, save_tables
 from capacity.model import ReadPath
 from capacity.planner import plan
@@ -25,6 +26,7 @@ from cdrcap.errors import CdrcapError
 from infra.aws import Target, client
 from infra.local.emulator import free_port, port_is_free
 from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
+from loadgen.pacing import TARGET_CALL_INTERVAL_S
 from loadgen.synth.config import DefectRates, FraudRates
 from pipeline import constants
 from reports import measured
@@ -257,7 +259,10 @@ def analyse(
     end_epoch_s: float,
     *,
     echo: Callable[[str], None],
+    producers: int = 0,
 ) -> Analysis:
+    """Fit, predict every step, plan. `producers`: the load generator's users (their paced calls are how
+    the records arrived; 0 for Poisson)."""
     import json
 
     save_tables(handle.reader, run_dir, start_epoch_s, end_epoch_s)
@@ -292,6 +297,11 @@ def analyse(
         record_bytes=record_bytes,
         read=handle.read_path,
         keys=keys,
+        service_cv=duration_cv(invocations, service),
+        service_factors=window_factors(
+            invocations, service, [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
+        ),
+        arrivals=Arrivals(producers, TARGET_CALL_INTERVAL_S) if producers else None,
     )
     rate = design_rate(profile, handle)
     slo = Slo(profile.slo.e2e_p99_ms, profile.slo.iterator_age_max_ms, profile.slo.headroom_factor)

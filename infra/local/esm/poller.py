@@ -1,7 +1,9 @@
 """One poller per shard: GetRecords through the limits proxy, handing records to the shard's lanes.
 
-Polls again at once while records keep coming (behind) and about once a second when a poll comes back
-empty (caught up), as Lambda does. Reads stop while the lanes hold more than `max_buffered_records`, so a
+Polls again while records keep coming (behind), at most SHARD_GET_RECORDS_CALLS_PER_S calls a second
+(start to start, paced rather than in bursts: a burst of back-to-back calls mostly comes back empty and
+then waits the idle second), and once a second when a poll comes back empty (caught up), as Lambda does.
+Reads stop while the lanes hold more than `max_buffered_records`, so a
 slow function shows up as iterator age instead of memory growth.
 """
 
@@ -15,7 +17,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from capacity.quotas import ESM_IDLE_POLL_INTERVAL_S, GET_RECORDS_MAX_RECORDS
+from capacity.quotas import (
+    ESM_IDLE_POLL_INTERVAL_S,
+    GET_RECORDS_MAX_RECORDS,
+    SHARD_GET_RECORDS_CALLS_PER_S,
+)
 from infra.local.esm.checkpoints import ShardProgress
 from infra.local.esm.config import EsmConfig
 from infra.local.esm.events import to_stream_record
@@ -24,6 +30,13 @@ from infra.local.esm.telemetry import Telemetry
 
 LOG = logging.getLogger(__name__)
 THROTTLE_BACKOFF_S = 0.2
+
+
+def poll_gap_s(records_returned: int, call_elapsed_s: float) -> float:
+    """How long to wait after a GetRecords call that took `call_elapsed_s` before the next one."""
+    if records_returned == 0:
+        return ESM_IDLE_POLL_INTERVAL_S
+    return max(0.0, 1.0 / SHARD_GET_RECORDS_CALLS_PER_S - call_elapsed_s)
 
 
 def lane_of(partition_key: str, lanes: int) -> int:
@@ -71,6 +84,7 @@ class ShardPoller(threading.Thread):
             try:
                 if iterator is None:
                     iterator = self._iterator()
+                call_started_s = time.monotonic()
                 response = self.kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_MAX_RECORDS)
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
@@ -93,8 +107,9 @@ class ShardPoller(threading.Thread):
             if iterator is None:
                 self.closed = True  # a closed shard after a reshard: Lambda moves on to its children
                 return
-            if not response.get("Records"):
-                self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
+            gap_s = poll_gap_s(len(response.get("Records", [])), time.monotonic() - call_started_s)
+            if gap_s > 0:
+                self.stop.wait(gap_s)
 
     def _dispatch(self, raw_records: list[dict[str, Any]]) -> None:
         if not raw_records:
