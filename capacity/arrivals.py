@@ -1,11 +1,13 @@
 """How records arrive on a shard, for the simulator: Poisson, or the load generator's paced PutRecords calls.
 
 Production traffic from many independent switches is close to Poisson. The project's load generator is
-not: each of its `producers` Locust users sends one PutRecords call every ~0.25 s on ONE shared schedule
-(loadgen/pacing.py), so a stream receives bursts of `producers x round(rate / producers x 0.25)` records
-every ~0.25 s. Against a poller that polls every 0.2 s while records come and waits the idle second after an
-empty poll, bursts 0.25 s apart leave about one poll in five empty, and each empty poll costs up to a second
-of iterator age. A validation run must therefore be predicted with the arrivals it really had.
+not: each of its `producers` Locust users sends one PutRecords call of `round(rate / producers x 0.25)`
+records every ~0.25 s (loadgen/pacing.py), the users 1/producers of the interval apart (their phases are
+spread). A validation run is predicted with the arrivals it really had.
+
+Why the phases matter (measured, docs/capacity.md Validation): with every user on ONE schedule, the stream
+got bursts every ~0.25 s, which a poller polling every 0.2 s while records come keeps missing; each empty
+poll waits the idle second, which added up to a second of iterator age that depended on a few ms of timing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ MAX_SIMULATED_RECORDS = 3_000_000
 @dataclass(frozen=True)
 class Arrivals:
     """`producers=0`: Poisson. Otherwise `producers` paced senders, one call each every ~`call_interval_s`,
-    all on one schedule; one tick's calls land within `jitter_s` of each other (the put latency)."""
+    on phases spread over the interval; a call's records land within `jitter_s` (the put latency)."""
 
     producers: int = 0
     call_interval_s: float = 0.25
@@ -85,8 +87,12 @@ def paced_arrivals(
                 sizes.append(per_call * users)
                 next_s += per_call / share_rps
         start_s = end_s
-    on_shard = rng.binomial(np.asarray(sizes, dtype=np.int64), min(max(shard_fraction, 0.0), 1.0))
-    times = np.repeat(np.asarray(ticks), on_shard)
+    # The same schedule for every user, shifted by its phase (loadgen/users.py spreads them evenly).
+    offsets = np.arange(users) * arrivals.call_interval_s / users
+    all_ticks = (np.asarray(ticks)[None, :] + offsets[:, None]).ravel()
+    all_sizes = np.tile(np.asarray(sizes, dtype=np.int64) // users, users)
+    on_shard = rng.binomial(all_sizes, min(max(shard_fraction, 0.0), 1.0))
+    times = np.repeat(all_ticks, on_shard)
     times = times + rng.uniform(0.0, arrivals.jitter_s, times.size)
     return _bounded(np.sort(times))
 

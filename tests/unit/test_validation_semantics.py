@@ -106,12 +106,13 @@ def test_the_traced_e2e_p99_errs_high_against_the_per_record_p99() -> None:
     assert sim.as_traced(20.0, 40.0)["e2e_p99_ms"] >= sim.summary(20.0, 40.0)["e2e_p99_ms"]
 
 
-def test_paced_arrivals_come_in_bursts_of_every_users_call_on_one_schedule() -> None:
+def test_paced_arrivals_are_each_users_calls_on_spread_phases() -> None:
     # Given 4 paced users at 48 records/s (12 records/s each, 3 per call every 0.25 s), one shard
     times = paced_arrivals([(10.0, 48.0)], Arrivals(producers=4, jitter_s=0.0), 1.0, np.random.default_rng(1))
     ticks, sizes = np.unique(times, return_counts=True)
-    assert set(sizes.tolist()) == {12}
-    assert np.diff(ticks) == pytest.approx(np.full(ticks.size - 1, 0.25))
+    # Then a call of 3 records lands every 0.0625 s: the users are a quarter interval apart
+    assert set(sizes.tolist()) == {3}
+    assert np.diff(ticks) == pytest.approx(np.full(ticks.size - 1, 0.0625))
     assert times.size == pytest.approx(480, abs=12)
 
 
@@ -120,14 +121,16 @@ def test_paced_arrivals_on_one_shard_are_its_share_of_each_burst() -> None:
     assert times.size == pytest.approx(0.25 * 200 * 100, rel=0.05)
 
 
-def test_bursts_a_quarter_second_apart_leave_polls_empty_and_age_records() -> None:
-    # Given the same records/s, Poisson vs the load generator's bursts, and the paced 0.2 s poller
-    def age_p99(arrivals: Arrivals) -> float:
-        config = LaneSimConfig(500, 0.0, (10.0, 0.5, 0.0), 500, ReadPath.local_runtime(), arrivals=arrivals)
-        return simulate_lane(config, [(60.0, 100.0)], seed=4).as_traced(5.0, 60.0)["iterator_age_p99_ms"]
+def test_one_burst_every_quarter_second_leaves_polls_empty_and_ages_records() -> None:
+    # Given the same records/s from 4 users on one phase (one producer sending 4x) vs on spread phases
+    def age_p99(producers: int, rate: float) -> float:
+        config = LaneSimConfig(
+            500, 0.0, (10.0, 0.5, 0.0), 500, ReadPath.local_runtime(), arrivals=Arrivals(producers)
+        )
+        return simulate_lane(config, [(60.0, rate)], seed=4).as_traced(5.0, 60.0)["iterator_age_p99_ms"]
 
     # Then bursts 0.25 s apart leave polls empty, and each empty poll waits the idle second
-    assert age_p99(Arrivals(producers=4)) > 2 * age_p99(Arrivals())
+    assert age_p99(1, 100.0) > 2 * age_p99(4, 100.0)
 
 
 def test_service_factor_slows_only_the_batches_of_its_step() -> None:
