@@ -204,6 +204,18 @@ def window_factors(
     return factors
 
 
+def cold_start_ms(trace: pd.DataFrame, model: ServiceTimeModel) -> float:
+    """How much longer than the fit each lane's FIRST invocation took (a fresh environment: clients,
+    connections, caches), the median over lanes; 0 without lane columns or when first calls were faster."""
+    if not {"shard_id", "lane", "start_epoch_ms"} <= set(trace.columns) or trace.empty:
+        return 0.0
+    firsts = trace.sort_values("start_epoch_ms").groupby(["shard_id", "lane"], sort=False).head(1)
+    kib = firsts["batch_bytes"].to_numpy(dtype=float) / 1024.0 if "batch_bytes" in firsts else 0.0
+    fitted = model.duration_ms(firsts["batch_records"].to_numpy(dtype=float), kib)
+    excess = firsts["duration_ms"].to_numpy(dtype=float) - fitted
+    return float(max(np.median(excess), 0.0))
+
+
 def duration_cv(trace: pd.DataFrame, model: ServiceTimeModel) -> float:
     """The spread of measured durations around the fitted line, as the coefficient of variation of a
     log-normal factor (what capacity.simulate's `service_cv` takes).

@@ -38,6 +38,7 @@ class LaneSimConfig:
     # Per profile step, a factor on S(n) for batches sent in that step (a handler slowed by a busy host);
     # empty: 1 everywhere.
     service_factors: tuple[float, ...] = ()
+    cold_start_ms: float = 0.0  # extra time of the lane's first invocation (a fresh execution environment)
     stream_rate_factor: float = 0.0  # stream rate / this lane's rate (paced calls are per stream); 0: shard
 
 
@@ -88,9 +89,8 @@ class SimResult:
         per-invocation p50s). Comparing like with like: the per-record p99 of `summary` is lower.
         """
         batches = (self.batch_close_s >= start_s) & (self.batch_close_s < end_s)
-        nan = float("nan")
-        if not batches.any():
-            return {"batches": 0.0, "iterator_age_p99_ms": nan, "e2e_p99_ms": nan}
+        if not batches.any():  # reports/measured.py reports 0 for a step without invocations
+            return {"batches": 0.0, "iterator_age_p99_ms": 0.0, "e2e_p99_ms": 0.0}
         weights = self.batch_records[batches].astype(float)
         p99 = weighted_quantile(self.batch_e2e_p99_s[batches], weights, 0.99)
         p50 = weighted_quantile(self.batch_e2e_p50_s[batches], weights, 0.5)
@@ -206,6 +206,8 @@ def simulate_lane(
         end = min(bisect.bisect_right(visible, closed, lo=head), head + batch_cap)
         records = end - head
         service_s = (a_ms + per_record_ms * records) / 1000.0
+        if not closes:
+            service_s += config.cold_start_ms / 1000.0
         if config.service_factors:
             step = min(bisect.bisect_right(step_ends, closed), len(config.service_factors) - 1)
             service_s *= config.service_factors[step]

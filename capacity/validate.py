@@ -47,6 +47,7 @@ def predict_steps(
     service_cv: float = 0.0,
     arrivals: Arrivals | None = None,
     service_factors: Sequence[float] = (),
+    cold_start_ms: float = 0.0,
 ) -> list[dict[str, Any]]:
     """Predicted p99 iterator age and e2e latency per step for the configuration that ran.
 
@@ -58,7 +59,8 @@ def predict_steps(
     `service_cv` is the coefficient of variation of the handler's duration around the fitted line;
     `arrivals` how the load reached the stream (default Poisson; the load generator's paced calls for runs
     driven by it); `service_factors`, one per step, how much slower than the fit the handler ran in that
-    step (capacity.fit.window_factors; a shared host slows it when the load generator is busy).
+    step (capacity.fit.window_factors; a shared host slows it when the load generator is busy);
+    `cold_start_ms` the extra time of a lane's first invocation (capacity.fit.cold_start_ms).
     """
     keys = keys or uniform()
     shards, pf = int(config["shards"]), int(config["parallelization_factor"])
@@ -86,6 +88,7 @@ def predict_steps(
             arrivals=arrivals or Arrivals(),
             stream_rate_factor=1.0 / lane_share,
             service_factors=tuple(service_factors),
+            cold_start_ms=cold_start_ms,
         ),
         profile,
         seed=seed,

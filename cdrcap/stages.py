@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import pandas as pd
 
 from capacity import quotas, skew
 from capacity.arrivals import Arrivals
-from capacity.fit import duration_cv, fit_service_time, window_factors
+from capacity.fit import cold_start_ms, duration_cv, fit_service_time, window_factors
 from capacity.measure import CloudWatchReader, LocalTraceReader, MetricsReader, save_tables
 from capacity.model import ReadPath
 from capacity.planner import plan
@@ -25,6 +25,7 @@ from cdrcap.config import Target as ConfigTarget
 from cdrcap.errors import CdrcapError
 from infra.aws import Target, client
 from infra.local.emulator import free_port, port_is_free
+from infra.local.esm.telemetry import GET_RECORDS_LATENCY
 from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
 from loadgen.pacing import TARGET_CALL_INTERVAL_S
 from loadgen.synth.config import DefectRates, FraudRates
@@ -251,6 +252,17 @@ def design_rate(profile: Profile, handle: StackHandle) -> float:
     return max(profile.steps) / float(handle.config_that_ran.get("scale", 1.0))
 
 
+def _measured_read_path(handle: StackHandle, start_epoch_s: float, end_epoch_s: float) -> ReadPath:
+    """The local runtime's read path with its measured GetRecords call time as the delivery delay."""
+    if not handle.read_path.prefetch:
+        return handle.read_path
+    metrics = handle.reader.metrics(start_epoch_s, end_epoch_s)
+    latency_ms = metrics.loc[metrics["metric"] == GET_RECORDS_LATENCY, "value"]
+    if latency_ms.empty:
+        return handle.read_path
+    return replace(handle.read_path, delivery_s=float(latency_ms.mean()) / 1000.0)
+
+
 def analyse(
     handle: StackHandle,
     profile: Profile,
@@ -276,6 +288,7 @@ def analyse(
             f"model (see {run_dir}/stack/logs)"
         )
     service = fit_service_time(invocations, memory_mb=int(handle.config_that_ran["memory_mb"]))
+    read_path = _measured_read_path(handle, start_epoch_s, end_epoch_s)
     echo(
         f"service time: {service.a_ms:.1f} ms + {service.b_ms_per_record:.3f} ms/record (R² {service.r2:.2f})"
     )
@@ -295,9 +308,10 @@ def analyse(
             for s in steps
         ],
         record_bytes=record_bytes,
-        read=handle.read_path,
+        read=read_path,
         keys=keys,
         service_cv=duration_cv(invocations, service),
+        cold_start_ms=cold_start_ms(invocations, service),
         service_factors=window_factors(
             invocations, service, [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
         ),

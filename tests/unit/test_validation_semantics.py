@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from capacity import quotas
 from capacity.arrivals import Arrivals, paced_arrivals
-from capacity.fit import ServiceTimeModel, duration_cv, window_factors
+from capacity.fit import ServiceTimeModel, cold_start_ms, duration_cv, window_factors
 from capacity.model import ReadPath
 from capacity.simulate import LaneSimConfig, SimResult, simulate_lane
 from infra.local.esm.poller import poll_gap_s
 from infra.local.esm.pool import WorkerPool
-from infra.local.esm.telemetry import percentile
+from infra.local.esm.telemetry import GET_RECORDS_LATENCY, Telemetry, percentile
 from infra.local.shard_limits import ShardBuckets, ShardRates
 from reports import measured
 
@@ -174,3 +176,24 @@ def test_worker_pool_warm_up_spawns_every_worker_before_the_first_batch() -> Non
         assert pool.warm() == 2
     finally:
         pool.shutdown()
+
+
+def test_a_step_without_invocations_is_predicted_as_measured_zero_not_nan() -> None:
+    sim = _sim()
+    assert sim.as_traced(1_000.0, 1_010.0) == {"batches": 0.0, "iterator_age_p99_ms": 0.0, "e2e_p99_ms": 0.0}
+
+
+def test_cold_start_is_the_first_invocations_excess_over_the_fit_per_lane() -> None:
+    trace = _trace([600.0, 100.0, 100.0, 350.0, 100.0, 100.0])
+    trace["shard_id"] = ["s0"] * 3 + ["s1"] * 3
+    trace["lane"] = 0
+    assert cold_start_ms(trace, ServiceTimeModel(0.0, 1.0)) == pytest.approx((500.0 + 250.0) / 2)
+
+
+def test_getrecords_latency_is_averaged_per_second_like_duration(tmp_path: Path) -> None:
+    telemetry = Telemetry(tmp_path / "trace.csv", tmp_path / "metrics.csv")
+    telemetry.metric(GET_RECORDS_LATENCY, 10.0, "s0")
+    telemetry.metric(GET_RECORDS_LATENCY, 30.0, "s0")
+    telemetry.flush(everything=True)
+    rows = pd.read_csv(tmp_path / "metrics.csv")
+    assert rows.loc[rows["metric"] == GET_RECORDS_LATENCY, "value"].tolist() == [20.0]

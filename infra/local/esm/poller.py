@@ -26,7 +26,7 @@ from infra.local.esm.checkpoints import ShardProgress
 from infra.local.esm.config import EsmConfig
 from infra.local.esm.events import to_stream_record
 from infra.local.esm.lane import Lane
-from infra.local.esm.telemetry import Telemetry
+from infra.local.esm.telemetry import GET_RECORDS_LATENCY, Telemetry
 
 LOG = logging.getLogger(__name__)
 THROTTLE_BACKOFF_S = 0.2
@@ -102,12 +102,14 @@ class ShardPoller(threading.Thread):
                 iterator = None
                 self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
                 continue
+            call_s = time.monotonic() - call_started_s
+            self.telemetry.metric(GET_RECORDS_LATENCY, call_s * 1000.0, self.shard_id)
             self._dispatch(response.get("Records", []))
             iterator = response.get("NextShardIterator")
             if iterator is None:
                 self.closed = True  # a closed shard after a reshard: Lambda moves on to its children
                 return
-            gap_s = poll_gap_s(len(response.get("Records", [])), time.monotonic() - call_started_s)
+            gap_s = poll_gap_s(len(response.get("Records", [])), call_s)
             if gap_s > 0:
                 self.stop.wait(gap_s)
 
