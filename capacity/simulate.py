@@ -151,17 +151,28 @@ def _poll_times(
 
 
 def simulate_lane(
-    config: LaneSimConfig, profile: Sequence[tuple[float, float]], *, seed: int = 0
+    config: LaneSimConfig,
+    profile: Sequence[tuple[float, float]],
+    *,
+    seed: int = 0,
+    replay: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SimResult:
-    """Run one lane through the load profile and return per-record e2e and per-batch iterator age."""
+    """Run one lane through the load profile and return per-record e2e and per-batch iterator age.
+
+    `replay`: recorded (lane, shard) arrival times in seconds from the profile's start, used instead of
+    generated ones (capacity/recorded.py); the profile then only sets the step boundaries.
+    """
     rng = np.random.default_rng(seed)
     shard_factor = max(config.shard_rate_factor, 1.0)
     stream_factor = max(config.stream_rate_factor, shard_factor)
-    shard = shard_arrivals(
-        [(d, r * stream_factor) for d, r in profile], config.arrivals, shard_factor / stream_factor, rng
-    )
-    # This lane's records are a random share of the shard's (keys hash to lanes independently).
-    arrivals = shard if shard_factor == 1.0 else shard[rng.random(shard.size) < 1.0 / shard_factor]
+    if replay is not None:  # recorded (lane, shard) arrival times, seconds from the profile's start
+        arrivals, shard = replay
+    else:
+        shard = shard_arrivals(
+            [(d, r * stream_factor) for d, r in profile], config.arrivals, shard_factor / stream_factor, rng
+        )
+        # This lane's records are a random share of the shard's (keys hash to lanes independently).
+        arrivals = shard if shard_factor == 1.0 else shard[rng.random(shard.size) < 1.0 / shard_factor]
     step_ends = np.cumsum([step[0] for step in profile]).tolist()
     duration_s = float(sum(step[0] for step in profile))
     read = config.read

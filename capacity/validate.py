@@ -18,6 +18,7 @@ from capacity.arrivals import Arrivals
 from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel
 from capacity.model import ReadPath
+from capacity.recorded import RecordedArrivals
 from capacity.simulate import LaneSimConfig, simulate_lane
 from capacity.skew import KeyDistribution, uniform
 
@@ -48,6 +49,7 @@ def predict_steps(
     arrivals: Arrivals | None = None,
     service_factors: Sequence[float] = (),
     cold_start_ms: float = 0.0,
+    recorded: RecordedArrivals | None = None,
 ) -> list[dict[str, Any]]:
     """Predicted p99 iterator age and e2e latency per step for the configuration that ran.
 
@@ -60,7 +62,9 @@ def predict_steps(
     `arrivals` how the load reached the stream (default Poisson; the load generator's paced calls for runs
     driven by it); `service_factors`, one per step, how much slower than the fit the handler ran in that
     step (capacity.fit.window_factors; a shared host slows it when the load generator is busy);
-    `cold_start_ms` the extra time of a lane's first invocation (capacity.fit.cold_start_ms).
+    `cold_start_ms` the extra time of a lane's first invocation (capacity.fit.cold_start_ms);
+    `recorded` the busiest lane's real arrivals (capacity/recorded.py), replayed instead of generated ones
+    (the steps then need start_epoch_s).
     """
     keys = keys or uniform()
     shards, pf = int(config["shards"]), int(config["parallelization_factor"])
@@ -76,6 +80,11 @@ def predict_steps(
         if duration_s <= 0:
             raise CapacityError(f"step {step.get('step')} has a non-positive duration {duration_s}")
         profile.append((float(duration_s), float(step["rate_rps"]) * lane_share))
+    replay = None
+    if recorded is not None:
+        origin_s = float(steps[0]["start_epoch_s"])
+        lane_s, shard_s = recorded.lane_epoch_s - origin_s, recorded.shard_epoch_s - origin_s
+        replay = (lane_s[lane_s >= 0], shard_s[shard_s >= 0])
     sim = simulate_lane(
         LaneSimConfig(
             batch_size=int(config["batch_size"]),
@@ -92,6 +101,7 @@ def predict_steps(
         ),
         profile,
         seed=seed,
+        replay=replay,
     )
     predictions = []
     start_s = 0.0

@@ -18,6 +18,7 @@ from capacity.fit import cold_start_ms, duration_cv, fit_service_time, window_fa
 from capacity.measure import CloudWatchReader, LocalTraceReader, MetricsReader, save_tables
 from capacity.model import ReadPath
 from capacity.planner import plan
+from capacity.recorded import RecordedArrivals, busiest_lane, read_shard
 from capacity.search import Slo, Workload
 from capacity.validate import predict_steps
 from cdrcap.config import Profile
@@ -25,6 +26,7 @@ from cdrcap.config import Target as ConfigTarget
 from cdrcap.errors import CdrcapError
 from infra.aws import Target, client
 from infra.local.emulator import free_port, port_is_free
+from infra.local.esm.poller import lane_of
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY
 from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
 from loadgen.pacing import TARGET_CALL_INTERVAL_S
@@ -252,6 +254,26 @@ def design_rate(profile: Profile, handle: StackHandle) -> float:
     return max(profile.steps) / float(handle.config_that_ran.get("scale", 1.0))
 
 
+def _recorded_arrivals(
+    handle: StackHandle, start_epoch_s: float, end_epoch_s: float
+) -> RecordedArrivals | None:
+    """The busiest lane's real arrivals, read back from the local stream (the emulator, not the proxy:
+    the read-back must not spend the shard's read budget). None on AWS or when the read fails."""
+    if handle.info is None:
+        return None
+    direct = Target(
+        name="local", region=handle.target.region, endpoint_url=handle.info.endpoint_url, is_local=True
+    )
+    try:
+        kinesis = client(direct, "kinesis")
+        shard_ids = [s["ShardId"] for s in kinesis.list_shards(StreamName=handle.input_stream)["Shards"]]
+        shards = [(shard_id, read_shard(kinesis, handle.input_stream, shard_id)) for shard_id in shard_ids]
+    except Exception:  # the prediction falls back to generated arrivals; the run must not fail on it
+        return None
+    lanes = int(handle.config_that_ran["parallelization_factor"])
+    return busiest_lane(shards, lanes, lane_of, start_epoch_s, end_epoch_s)
+
+
 def _measured_read_path(handle: StackHandle, start_epoch_s: float, end_epoch_s: float) -> ReadPath:
     """The local runtime's read path with its measured GetRecords call time as the delivery delay."""
     if not handle.read_path.prefetch:
@@ -289,6 +311,12 @@ def analyse(
         )
     service = fit_service_time(invocations, memory_mb=int(handle.config_that_ran["memory_mb"]))
     read_path = _measured_read_path(handle, start_epoch_s, end_epoch_s)
+    recorded = _recorded_arrivals(handle, start_epoch_s, end_epoch_s)
+    if recorded is not None:
+        echo(
+            f"predictions replay the {recorded.lane_epoch_s.size} recorded arrivals of {recorded.shard_id} "
+            f"lane {recorded.lane}; GetRecords delivery {read_path.delivery_s * 1000:.0f} ms"
+        )
     echo(
         f"service time: {service.a_ms:.1f} ms + {service.b_ms_per_record:.3f} ms/record (R² {service.r2:.2f})"
     )
@@ -316,6 +344,7 @@ def analyse(
             invocations, service, [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
         ),
         arrivals=Arrivals(producers, TARGET_CALL_INTERVAL_S) if producers else None,
+        recorded=recorded,
     )
     rate = design_rate(profile, handle)
     slo = Slo(profile.slo.e2e_p99_ms, profile.slo.iterator_age_max_ms, profile.slo.headroom_factor)

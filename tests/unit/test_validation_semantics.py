@@ -12,8 +12,9 @@ from capacity import quotas
 from capacity.arrivals import Arrivals, paced_arrivals
 from capacity.fit import ServiceTimeModel, cold_start_ms, duration_cv, window_factors
 from capacity.model import ReadPath
+from capacity.recorded import busiest_lane
 from capacity.simulate import LaneSimConfig, SimResult, simulate_lane
-from infra.local.esm.poller import poll_gap_s
+from infra.local.esm.poller import lane_of, poll_gap_s
 from infra.local.esm.pool import WorkerPool
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY, Telemetry, percentile
 from infra.local.shard_limits import ShardBuckets, ShardRates
@@ -197,3 +198,26 @@ def test_getrecords_latency_is_averaged_per_second_like_duration(tmp_path: Path)
     telemetry.flush(everything=True)
     rows = pd.read_csv(tmp_path / "metrics.csv")
     assert rows.loc[rows["metric"] == GET_RECORDS_LATENCY, "value"].tolist() == [20.0]
+
+
+def test_busiest_lane_picks_the_lane_with_most_arrivals_in_the_window_by_the_runtimes_lane_rule() -> None:
+    # Given two shards; keys "a" and "d" go to different lanes by the runtime's own rule
+    assert lane_of("a", 2) != lane_of("d", 2)
+    shards = [
+        ("s0", [(10.0, "a"), (11.0, "a")]),
+        ("s1", [(10.0, "a"), (10.5, "d"), (11.0, "d"), (12.0, "d"), (99.0, "a")]),
+    ]
+    best = busiest_lane(shards, 2, lane_of, 0.0, 50.0)
+    # Then it is s1's lane of "d", with all of s1's arrivals as the shard's
+    assert best is not None
+    assert (best.shard_id, best.lane) == ("s1", lane_of("d", 2))
+    assert best.lane_epoch_s.tolist() == [10.5, 11.0, 12.0]
+    assert best.shard_epoch_s.tolist() == [10.0, 10.5, 11.0, 12.0, 99.0]
+
+
+def test_replayed_arrivals_are_what_the_simulated_lane_serves() -> None:
+    config = LaneSimConfig(10, 0.0, (10.0, 1.0, 0.0), 500, ReadPath.local_runtime())
+    lane = np.asarray([0.5, 0.6, 3.0])
+    sim = simulate_lane(config, [(5.0, 1.0)], replay=(lane, lane))
+    assert sim.arrival_s.tolist() == lane.tolist()
+    assert int(sim.batch_records.sum()) == 3
