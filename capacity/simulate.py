@@ -141,13 +141,17 @@ def _poll_times(
     polls: list[float] = []
     poll_s = float(rng.uniform(0.0, max(read.poll_busy_s, 1e-3)))
     seen = 0
+    # The store is read at the end of the call (the call time is mostly the emulator's queue and its
+    # read): a poll started at p sees what arrived by p + d, and hands it to the lanes at p + d.
+    seen_by_s = read.delivery_s
     while poll_s <= end_s:
         polls.append(poll_s)
-        now_seen = bisect.bisect_right(shard_list, poll_s, lo=seen)
+        now_seen = bisect.bisect_right(shard_list, poll_s + seen_by_s, lo=seen)
         poll_s += read.poll_busy_s if now_seen > seen else read.poll_idle_s
         seen = now_seen
     schedule = np.asarray(polls)
-    return schedule[np.minimum(np.searchsorted(schedule, arrivals, side="left"), schedule.size - 1)]
+    index = np.searchsorted(schedule + seen_by_s, arrivals, side="left")
+    return schedule[np.minimum(index, schedule.size - 1)]
 
 
 def simulate_lane(

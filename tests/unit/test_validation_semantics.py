@@ -221,3 +221,15 @@ def test_replayed_arrivals_are_what_the_simulated_lane_serves() -> None:
     sim = simulate_lane(config, [(5.0, 1.0)], replay=(lane, lane))
     assert sim.arrival_s.tolist() == lane.tolist()
     assert int(sim.batch_records.sum()) == 3
+
+
+def test_a_poll_sees_what_arrived_until_its_call_returns() -> None:
+    # Given a record arriving 30 ms into a 50 ms GetRecords call (the first poll's start is the seed's
+    # first draw when arrivals are replayed)
+    read = ReadPath.local_runtime(delivery_s=0.05)
+    config = LaneSimConfig(10, 0.0, (0.0, 0.0, 0.0), 500, read)
+    first_poll_s = np.random.default_rng(1).uniform(0.0, read.poll_busy_s)
+    lane = np.asarray([first_poll_s + 0.03])
+    sim = simulate_lane(config, [(2.0, 1.0)], replay=(lane, lane), seed=1)
+    # Then that call returns it (20 ms later), not the poll after the idle second
+    assert sim.iterator_age_s[0] == pytest.approx(0.02)
