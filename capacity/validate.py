@@ -23,6 +23,7 @@ from capacity.simulate import LaneSimConfig, simulate_lane
 from capacity.skew import KeyDistribution, uniform
 
 APE_FLOOR_MS = 1.0
+PHASE_REPEATS = 7  # simulated poller phases per prediction (their median)
 
 
 def ape(predicted: float | None, measured: float | None, floor_ms: float = APE_FLOOR_MS) -> float | None:
@@ -45,6 +46,7 @@ def predict_steps(
     read: ReadPath,
     keys: KeyDistribution | None = None,
     seed: int = 0,
+    repeats: int = PHASE_REPEATS,
     service_cv: float = 0.0,
     arrivals: Arrivals | None = None,
     service_factors: Sequence[float] = (),
@@ -85,34 +87,32 @@ def predict_steps(
         origin_s = float(steps[0]["start_epoch_s"])
         lane_s, shard_s = recorded.lane_epoch_s - origin_s, recorded.shard_epoch_s - origin_s
         replay = (lane_s[lane_s >= 0], shard_s[shard_s >= 0])
-    sim = simulate_lane(
-        LaneSimConfig(
-            batch_size=int(config["batch_size"]),
-            batching_window_s=float(config["batching_window_s"]),
-            service_ms=(scaled.a_ms, scaled.b_ms_per_record, scaled.c_ms_per_kib),
-            record_bytes=record_bytes,
-            read=read,
-            shard_rate_factor=float(lanes[hottest_shard].sum()) / lane_share,
-            service_cv=service_cv,
-            arrivals=arrivals or Arrivals(),
-            stream_rate_factor=1.0 / lane_share,
-            service_factors=tuple(service_factors),
-            cold_start_ms=cold_start_ms,
-        ),
-        profile,
-        seed=seed,
-        replay=replay,
+    lane_config = LaneSimConfig(
+        batch_size=int(config["batch_size"]),
+        batching_window_s=float(config["batching_window_s"]),
+        service_ms=(scaled.a_ms, scaled.b_ms_per_record, scaled.c_ms_per_kib),
+        record_bytes=record_bytes,
+        read=read,
+        shard_rate_factor=float(lanes[hottest_shard].sum()) / lane_share,
+        service_cv=service_cv,
+        arrivals=arrivals or Arrivals(),
+        stream_rate_factor=1.0 / lane_share,
+        service_factors=tuple(service_factors),
+        cold_start_ms=cold_start_ms,
     )
+    # One simulated poll schedule is one phase of the poller against the arrivals; where an empty poll
+    # falls (and costs the idle second) depends on it, so each p99 is the median over several phases.
+    runs = [simulate_lane(lane_config, profile, seed=seed + k, replay=replay) for k in range(max(repeats, 1))]
     predictions = []
     start_s = 0.0
     for step, (duration_s, _) in zip(steps, profile, strict=True):
-        summary = sim.as_traced(start_s, start_s + duration_s)
+        traced = [sim.as_traced(start_s, start_s + duration_s) for sim in runs]
         predictions.append(
             {
                 "step": step.get("step"),
                 "rate_rps": float(step["rate_rps"]),
-                "predicted_iterator_age_p99_ms": summary["iterator_age_p99_ms"],
-                "predicted_e2e_p99_ms": summary["e2e_p99_ms"],
+                "predicted_iterator_age_p99_ms": float(np.median([t["iterator_age_p99_ms"] for t in traced])),
+                "predicted_e2e_p99_ms": float(np.median([t["e2e_p99_ms"] for t in traced])),
             }
         )
         start_s += duration_s

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from capacity import quotas, skew
@@ -313,6 +314,12 @@ def analyse(
     read_path = _measured_read_path(handle, start_epoch_s, end_epoch_s)
     recorded = _recorded_arrivals(handle, start_epoch_s, end_epoch_s)
     if recorded is not None:
+        pd.DataFrame(
+            {
+                "arrival_epoch_s": recorded.shard_epoch_s,
+                "in_lane": np.isin(recorded.shard_epoch_s, recorded.lane_epoch_s),
+            }
+        ).to_csv(run_dir / "data" / "recorded_arrivals.csv", index=False)  # to re-predict offline
         echo(
             f"predictions replay the {recorded.lane_epoch_s.size} recorded arrivals of {recorded.shard_id} "
             f"lane {recorded.lane}; GetRecords delivery {read_path.delivery_s * 1000:.0f} ms"
