@@ -19,6 +19,7 @@ from capacity.errors import CapacityError
 MIN_INVOCATIONS = 5
 ROBUST_PASSES = 4
 BYTES_TERM_MIN_R2_GAIN = 0.02  # the byte term must explain this much more variance to be kept
+IQR_PER_SIGMA = 1.349  # interquartile range of a normal distribution, in standard deviations
 
 
 @dataclass(frozen=True)
@@ -176,3 +177,55 @@ def _robust_fit(
     total = float(np.sum(weights * (y - np.average(y, weights=weights)) ** 2))
     r2 = 1.0 - float(np.sum(weights * residuals**2)) / total if total > 0 else float("nan")
     return params, r2, residuals
+
+
+def _log_ratios(trace: pd.DataFrame, model: ServiceTimeModel) -> tuple[pd.DataFrame, np.ndarray]:
+    """Successful invocations and log(measured / fitted duration) of each."""
+    rows = trace
+    if "outcome" in rows.columns:
+        rows = rows[rows["outcome"].isin(["ok", "partial"])]
+    rows = rows[(rows["batch_records"] > 0) & (rows["duration_ms"] > 0)]
+    kib = rows["batch_bytes"].to_numpy(dtype=float) / 1024.0 if "batch_bytes" in rows else 0.0
+    fitted = model.duration_ms(rows["batch_records"].to_numpy(dtype=float), kib)
+    return rows, np.log(rows["duration_ms"].to_numpy(dtype=float) / np.maximum(fitted, 1e-3))
+
+
+def window_factors(
+    trace: pd.DataFrame, model: ServiceTimeModel, windows_epoch_s: list[tuple[float, float]]
+) -> list[float]:
+    """Per time window, the median of measured / fitted duration of the invocations that started in it
+    (1 for a window without any): how much slower or faster the handler ran then than the run's fit."""
+    rows, log_ratio = _log_ratios(trace, model)
+    started_s = rows["start_epoch_ms"].to_numpy(dtype=float) / 1000.0
+    factors = []
+    for start_s, end_s in windows_epoch_s:
+        inside = (started_s >= start_s) & (started_s < end_s)
+        factors.append(float(np.exp(np.median(log_ratio[inside]))) if inside.any() else 1.0)
+    return factors
+
+
+def cold_start_ms(trace: pd.DataFrame, model: ServiceTimeModel) -> float:
+    """How much longer than the fit each lane's FIRST invocation took (a fresh environment: clients,
+    connections, caches), the median over lanes; 0 without lane columns or when first calls were faster."""
+    if not {"shard_id", "lane", "start_epoch_ms"} <= set(trace.columns) or trace.empty:
+        return 0.0
+    firsts = trace.sort_values("start_epoch_ms").groupby(["shard_id", "lane"], sort=False).head(1)
+    kib = firsts["batch_bytes"].to_numpy(dtype=float) / 1024.0 if "batch_bytes" in firsts else 0.0
+    fitted = model.duration_ms(firsts["batch_records"].to_numpy(dtype=float), kib)
+    excess = firsts["duration_ms"].to_numpy(dtype=float) - fitted
+    return float(max(np.median(excess), 0.0))
+
+
+def duration_cv(trace: pd.DataFrame, model: ServiceTimeModel) -> float:
+    """The spread of measured durations around the fitted line, as the coefficient of variation of a
+    log-normal factor (what capacity.simulate's `service_cv` takes).
+
+    Robust: sigma of log(measured / fitted) from its interquartile range, so a cold start or a retry does not
+    set it. Successful invocations only; 0 when there are too few.
+    """
+    rows, log_ratio = _log_ratios(trace, model)
+    if len(rows) < MIN_INVOCATIONS:
+        return 0.0
+    q1, q3 = np.percentile(log_ratio, [25, 75])
+    sigma = float(q3 - q1) / IQR_PER_SIGMA
+    return float(np.sqrt(np.expm1(sigma**2)))

@@ -50,11 +50,16 @@ class ReadPath:
 
     @classmethod
     def local_runtime(
-        cls, poll_busy_s: float = 0.2, poll_idle_s: float = quotas.ESM_IDLE_POLL_INTERVAL_S
+        cls,
+        poll_busy_s: float = 1.0 / quotas.SHARD_GET_RECORDS_CALLS_PER_S,
+        poll_idle_s: float = quotas.ESM_IDLE_POLL_INTERVAL_S,
+        delivery_s: float = 0.0,
     ) -> ReadPath:
-        """The project's local ESM runtime: a poller per shard that polls again at once while records come
-        (held to ~5 calls/s by the limits proxy) and after `poll_idle_s` when a poll comes back empty."""
-        return cls(poll_busy_s, poll_idle_s, 0.0, "local", prefetch=True)
+        """The project's local ESM runtime: a poller per shard that polls again `poll_busy_s` after the
+        previous call started while records come (5 calls/s) and `poll_idle_s` after an empty poll; polled
+        records reach the lanes `delivery_s` later (the GetRecords call time, its metric
+        GetRecords.Latency)."""
+        return cls(poll_busy_s, poll_idle_s, delivery_s, "local", prefetch=True)
 
     @classmethod
     def efo(cls) -> ReadPath:

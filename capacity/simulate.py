@@ -17,10 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from capacity.errors import CapacityError
+from capacity.arrivals import POISSON, Arrivals, shard_arrivals
 from capacity.model import ReadPath, effective_batch_size
-
-MAX_SIMULATED_RECORDS = 3_000_000
 
 
 @dataclass(frozen=True)
@@ -36,6 +34,12 @@ class LaneSimConfig:
     error_rate: float = 0.0  # probability that an invocation fails and the batch is retried
     max_retries: int = 2
     shard_rate_factor: float = 1.0  # shard rate / this lane's rate (the poll schedule is per shard)
+    arrivals: Arrivals = POISSON  # or the load generator's paced calls
+    # Per profile step, a factor on S(n) for batches sent in that step (a handler slowed by a busy host);
+    # empty: 1 everywhere.
+    service_factors: tuple[float, ...] = ()
+    cold_start_ms: float = 0.0  # extra time of the lane's first invocation (a fresh execution environment)
+    stream_rate_factor: float = 0.0  # stream rate / this lane's rate (paced calls are per stream); 0: shard
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class SimResult:
     batch_records: np.ndarray
     iterator_age_s: np.ndarray
     busy_s: float
+    # Per batch, the nearest-rank p50/p99 of its records' e2e: what the invocation trace records.
+    batch_e2e_p50_s: np.ndarray
+    batch_e2e_p99_s: np.ndarray
     duration_s: float
     profile_s: float
 
@@ -75,6 +82,24 @@ class SimResult:
             "busy_fraction": self.busy_s / self.duration_s if self.duration_s > 0 else nan,
         }
 
+    def as_traced(self, start_s: float, end_s: float) -> dict[str, float]:
+        """The step statistics reports/measured.py computes from an invocation trace, for batches SENT in
+        [start_s, end_s): iterator age p99 over invocations (linear interpolation), and e2e p99 as the
+        batch-size-weighted 0.99 quantile of the per-invocation p99s (never below the weighted median of the
+        per-invocation p50s). Comparing like with like: the per-record p99 of `summary` is lower.
+        """
+        batches = (self.batch_close_s >= start_s) & (self.batch_close_s < end_s)
+        if not batches.any():  # reports/measured.py reports 0 for a step without invocations
+            return {"batches": 0.0, "iterator_age_p99_ms": 0.0, "e2e_p99_ms": 0.0}
+        weights = self.batch_records[batches].astype(float)
+        p99 = weighted_quantile(self.batch_e2e_p99_s[batches], weights, 0.99)
+        p50 = weighted_quantile(self.batch_e2e_p50_s[batches], weights, 0.5)
+        return {
+            "batches": float(batches.sum()),
+            "iterator_age_p99_ms": float(np.percentile(self.iterator_age_s[batches], 99)) * 1000.0,
+            "e2e_p99_ms": max(p99, p50) * 1000.0,
+        }
+
     def recovery_s(self, after_s: float, iterator_age_threshold_ms: float) -> float:
         """Seconds after `after_s` until the iterator age stays below the threshold (inf if never)."""
         later = (self.batch_close_s >= after_s) & (self.batch_close_s < self.profile_s)
@@ -88,63 +113,74 @@ class SimResult:
         return float(closes[above[-1] + 1] - after_s)
 
 
-def poisson_arrivals(profile: Sequence[tuple[float, float]], rng: np.random.Generator) -> np.ndarray:
-    """Sorted arrival times for a piecewise-constant rate profile [(duration_s, rate_rps), ...]."""
-    chunks: list[np.ndarray] = []
-    start = 0.0
-    for duration_s, rate_rps in profile:
-        if duration_s < 0 or rate_rps < 0:
-            raise CapacityError(f"profile step ({duration_s}, {rate_rps}) must be non-negative")
-        count = int(rng.poisson(rate_rps * duration_s))
-        chunks.append(np.sort(rng.uniform(start, start + duration_s, count)))
-        start += duration_s
-    arrivals = np.concatenate(chunks) if chunks else np.zeros(0)
-    if arrivals.size > MAX_SIMULATED_RECORDS:
-        raise CapacityError(
-            f"profile has {arrivals.size} records per lane; simulate a shorter profile "
-            f"(at most {MAX_SIMULATED_RECORDS})"
-        )
-    return arrivals
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The smallest value whose cumulative weight reaches q of the total (reports/measured.py's rule)."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    index = int(np.searchsorted(cumulative, q * cumulative[-1], side="left"))
+    return float(values[order][min(index, values.size - 1)])
+
+
+def _nearest_rank_offset(count: int, fraction: float) -> int:
+    """Index, from the NEWEST record of a batch, of the nearest-rank `fraction` quantile of its e2e (the
+    newest record has the smallest e2e); the runtime's telemetry.percentile rule."""
+    return count - max(1, math.ceil(fraction * count))
 
 
 def _poll_times(
-    arrivals: np.ndarray,
-    profile: Sequence[tuple[float, float]],
-    shard_rate_factor: float,
-    read: ReadPath,
-    rng: np.random.Generator,
+    arrivals: np.ndarray, shard: np.ndarray, read: ReadPath, rng: np.random.Generator
 ) -> np.ndarray:
     """When each record is fetched by a per-shard poller that reads ahead (ReadPath.prefetch).
 
     The poller polls again after `poll_busy_s` when a poll returned records and after `poll_idle_s` when it
-    came back empty; whether it was empty depends on the whole shard's arrivals, this lane's and the others.
+    came back empty; whether it was empty depends on the whole shard's arrivals (`shard`), not only this
+    lane's.
     """
-    others = poisson_arrivals([(d, r * max(shard_rate_factor - 1.0, 0.0)) for d, r in profile], rng)
-    shard = np.sort(np.concatenate([arrivals, others])).tolist()
+    shard_list = shard.tolist()
     end_s = (arrivals[-1] if arrivals.size else 0.0) + read.poll_idle_s + read.poll_busy_s
     polls: list[float] = []
     poll_s = float(rng.uniform(0.0, max(read.poll_busy_s, 1e-3)))
     seen = 0
+    # The store is read at the end of the call (the call time is mostly the emulator's queue and its
+    # read): a poll started at p sees what arrived by p + d, and hands it to the lanes at p + d.
+    seen_by_s = read.delivery_s
     while poll_s <= end_s:
         polls.append(poll_s)
-        now_seen = bisect.bisect_right(shard, poll_s, lo=seen)
+        now_seen = bisect.bisect_right(shard_list, poll_s + seen_by_s, lo=seen)
         poll_s += read.poll_busy_s if now_seen > seen else read.poll_idle_s
         seen = now_seen
     schedule = np.asarray(polls)
-    return schedule[np.minimum(np.searchsorted(schedule, arrivals, side="left"), schedule.size - 1)]
+    index = np.searchsorted(schedule + seen_by_s, arrivals, side="left")
+    return schedule[np.minimum(index, schedule.size - 1)]
 
 
 def simulate_lane(
-    config: LaneSimConfig, profile: Sequence[tuple[float, float]], *, seed: int = 0
+    config: LaneSimConfig,
+    profile: Sequence[tuple[float, float]],
+    *,
+    seed: int = 0,
+    replay: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SimResult:
-    """Run one lane through the load profile and return per-record e2e and per-batch iterator age."""
+    """Run one lane through the load profile and return per-record e2e and per-batch iterator age.
+
+    `replay`: recorded (lane, shard) arrival times in seconds from the profile's start, used instead of
+    generated ones (capacity/recorded.py); the profile then only sets the step boundaries.
+    """
     rng = np.random.default_rng(seed)
-    arrivals = poisson_arrivals(profile, rng)
+    shard_factor = max(config.shard_rate_factor, 1.0)
+    stream_factor = max(config.stream_rate_factor, shard_factor)
+    if replay is not None:  # recorded (lane, shard) arrival times, seconds from the profile's start
+        arrivals, shard = replay
+    else:
+        shard = shard_arrivals(
+            [(d, r * stream_factor) for d, r in profile], config.arrivals, shard_factor / stream_factor, rng
+        )
+        # This lane's records are a random share of the shard's (keys hash to lanes independently).
+        arrivals = shard if shard_factor == 1.0 else shard[rng.random(shard.size) < 1.0 / shard_factor]
+    step_ends = np.cumsum([step[0] for step in profile]).tolist()
     duration_s = float(sum(step[0] for step in profile))
     read = config.read
-    seen_at = (
-        _poll_times(arrivals, profile, config.shard_rate_factor, read, rng) if read.prefetch else arrivals
-    )
+    seen_at = _poll_times(arrivals, shard, read, rng) if read.prefetch else arrivals
     visible = (seen_at + read.delivery_s).tolist()
     total = len(visible)
     batch_cap = int(effective_batch_size(config.batch_size, config.record_bytes))
@@ -156,6 +192,8 @@ def simulate_lane(
     closes: list[float] = []
     sizes: list[int] = []
     ages: list[float] = []
+    batch_p50: list[float] = []
+    batch_p99: list[float] = []
     busy_s = 0.0
     free_at = 0.0
     head = 0
@@ -183,6 +221,11 @@ def simulate_lane(
         end = min(bisect.bisect_right(visible, closed, lo=head), head + batch_cap)
         records = end - head
         service_s = (a_ms + per_record_ms * records) / 1000.0
+        if not closes:
+            service_s += config.cold_start_ms / 1000.0
+        if config.service_factors:
+            step = min(bisect.bisect_right(step_ends, closed), len(config.service_factors) - 1)
+            service_s *= config.service_factors[step]
         attempts = 1
         while attempts <= config.max_retries and config.error_rate > 0 and rng.random() < config.error_rate:
             attempts += 1
@@ -194,6 +237,9 @@ def simulate_lane(
         closes.append(closed)
         sizes.append(records)
         ages.append(closed - float(arrivals[end - 1]))
+        # e2e falls with arrival order inside a batch: the k-th smallest is the (records-k)-th arrival.
+        batch_p50.append(free_at - float(arrivals[head + _nearest_rank_offset(records, 0.5)]))
+        batch_p99.append(free_at - float(arrivals[head + _nearest_rank_offset(records, 0.99)]))
         head = end
     return SimResult(
         arrival_s=arrivals,
@@ -202,6 +248,8 @@ def simulate_lane(
         batch_records=np.asarray(sizes),
         iterator_age_s=np.asarray(ages),
         busy_s=busy_s,
+        batch_e2e_p50_s=np.asarray(batch_p50),
+        batch_e2e_p99_s=np.asarray(batch_p99),
         duration_s=max(duration_s, free_at),
         profile_s=duration_s,
     )

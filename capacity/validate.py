@@ -14,13 +14,16 @@ from typing import Any
 
 import numpy as np
 
+from capacity.arrivals import Arrivals
 from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel
 from capacity.model import ReadPath
+from capacity.recorded import RecordedArrivals
 from capacity.simulate import LaneSimConfig, simulate_lane
 from capacity.skew import KeyDistribution, uniform
 
 APE_FLOOR_MS = 1.0
+PHASE_REPEATS = 7  # simulated poller phases per prediction (their median)
 
 
 def ape(predicted: float | None, measured: float | None, floor_ms: float = APE_FLOOR_MS) -> float | None:
@@ -42,14 +45,28 @@ def predict_steps(
     record_bytes: float,
     read: ReadPath,
     keys: KeyDistribution | None = None,
-    warmup_s: float = 5.0,
     seed: int = 0,
+    repeats: int = PHASE_REPEATS,
+    service_cv: float = 0.0,
+    arrivals: Arrivals | None = None,
+    service_factors: Sequence[float] = (),
+    cold_start_ms: float = 0.0,
+    recorded: RecordedArrivals | None = None,
 ) -> list[dict[str, Any]]:
     """Predicted p99 iterator age and e2e latency per step for the configuration that ran.
 
     `config` has shards, parallelization_factor, batch_size, batching_window_s and memory_mb; each step has
     step, rate_rps (the ACCEPTED rate) and duration_s (or start_epoch_s and end_epoch_s). For runs of the
     local stack pass `read=ReadPath.local_runtime()` (its poller reads ahead of the invocations).
+    The predictions are the statistics reports/measured.py takes from the trace (SimResult.as_traced), over
+    the same windows: every batch sent within the step, warm-up included, as the measurement has it.
+    `service_cv` is the coefficient of variation of the handler's duration around the fitted line;
+    `arrivals` how the load reached the stream (default Poisson; the load generator's paced calls for runs
+    driven by it); `service_factors`, one per step, how much slower than the fit the handler ran in that
+    step (capacity.fit.window_factors; a shared host slows it when the load generator is busy);
+    `cold_start_ms` the extra time of a lane's first invocation (capacity.fit.cold_start_ms);
+    `recorded` the busiest lane's real arrivals (capacity/recorded.py), replayed instead of generated ones
+    (the steps then need start_epoch_s).
     """
     keys = keys or uniform()
     shards, pf = int(config["shards"]), int(config["parallelization_factor"])
@@ -65,28 +82,37 @@ def predict_steps(
         if duration_s <= 0:
             raise CapacityError(f"step {step.get('step')} has a non-positive duration {duration_s}")
         profile.append((float(duration_s), float(step["rate_rps"]) * lane_share))
-    sim = simulate_lane(
-        LaneSimConfig(
-            batch_size=int(config["batch_size"]),
-            batching_window_s=float(config["batching_window_s"]),
-            service_ms=(scaled.a_ms, scaled.b_ms_per_record, scaled.c_ms_per_kib),
-            record_bytes=record_bytes,
-            read=read,
-            shard_rate_factor=float(lanes[hottest_shard].sum()) / lane_share,
-        ),
-        profile,
-        seed=seed,
+    replay = None
+    if recorded is not None:
+        origin_s = float(steps[0]["start_epoch_s"])
+        lane_s, shard_s = recorded.lane_epoch_s - origin_s, recorded.shard_epoch_s - origin_s
+        replay = (lane_s[lane_s >= 0], shard_s[shard_s >= 0])
+    lane_config = LaneSimConfig(
+        batch_size=int(config["batch_size"]),
+        batching_window_s=float(config["batching_window_s"]),
+        service_ms=(scaled.a_ms, scaled.b_ms_per_record, scaled.c_ms_per_kib),
+        record_bytes=record_bytes,
+        read=read,
+        shard_rate_factor=float(lanes[hottest_shard].sum()) / lane_share,
+        service_cv=service_cv,
+        arrivals=arrivals or Arrivals(),
+        stream_rate_factor=1.0 / lane_share,
+        service_factors=tuple(service_factors),
+        cold_start_ms=cold_start_ms,
     )
+    # One simulated poll schedule is one phase of the poller against the arrivals; where an empty poll
+    # falls (and costs the idle second) depends on it, so each p99 is the median over several phases.
+    runs = [simulate_lane(lane_config, profile, seed=seed + k, replay=replay) for k in range(max(repeats, 1))]
     predictions = []
     start_s = 0.0
     for step, (duration_s, _) in zip(steps, profile, strict=True):
-        summary = sim.summary(start_s + min(warmup_s, duration_s / 4), start_s + duration_s)
+        traced = [sim.as_traced(start_s, start_s + duration_s) for sim in runs]
         predictions.append(
             {
                 "step": step.get("step"),
                 "rate_rps": float(step["rate_rps"]),
-                "predicted_iterator_age_p99_ms": summary["iterator_age_p99_ms"],
-                "predicted_e2e_p99_ms": summary["e2e_p99_ms"],
+                "predicted_iterator_age_p99_ms": float(np.median([t["iterator_age_p99_ms"] for t in traced])),
+                "predicted_e2e_p99_ms": float(np.median([t["e2e_p99_ms"] for t in traced])),
             }
         )
         start_s += duration_s

@@ -84,7 +84,9 @@ def run_capacity(request: RunRequest, echo: Callable[[str], None] = print) -> Ru
         load_finished_s = time.time()
         if not interrupted:
             drain(handle, echo=echo)
-        analysis = analyse(handle, profile, run_dir, load_started_s, time.time(), echo=echo)
+        analysis = analyse(
+            handle, profile, run_dir, load_started_s, time.time(), echo=echo, producers=request.users
+        )
         write_run_summary(
             run_dir,
             started_at=started_at,

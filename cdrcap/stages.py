@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from capacity import quotas, skew
-from capacity.fit import fit_service_time
+from capacity.arrivals import Arrivals
+from capacity.fit import cold_start_ms, duration_cv, fit_service_time, window_factors
 from capacity.measure import CloudWatchReader, LocalTraceReader, MetricsReader, save_tables
 from capacity.model import ReadPath
 from capacity.planner import plan
+from capacity.recorded import RecordedArrivals, busiest_lane, read_shard
 from capacity.search import Slo, Workload
 from capacity.validate import predict_steps
 from cdrcap.config import Profile
@@ -24,7 +27,10 @@ from cdrcap.config import Target as ConfigTarget
 from cdrcap.errors import CdrcapError
 from infra.aws import Target, client
 from infra.local.emulator import free_port, port_is_free
+from infra.local.esm.dispatch import lane_of
+from infra.local.esm.telemetry import GET_RECORDS_LATENCY
 from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
+from loadgen.pacing import TARGET_CALL_INTERVAL_S
 from loadgen.synth.config import DefectRates, FraudRates
 from pipeline import constants
 from reports import measured
@@ -249,6 +255,37 @@ def design_rate(profile: Profile, handle: StackHandle) -> float:
     return max(profile.steps) / float(handle.config_that_ran.get("scale", 1.0))
 
 
+def _recorded_arrivals(
+    handle: StackHandle, start_epoch_s: float, end_epoch_s: float
+) -> RecordedArrivals | None:
+    """The busiest lane's real arrivals, read back from the local stream (the emulator, not the proxy:
+    the read-back must not spend the shard's read budget). None on AWS or when the read fails."""
+    if handle.info is None:
+        return None
+    direct = Target(
+        name="local", region=handle.target.region, endpoint_url=handle.info.endpoint_url, is_local=True
+    )
+    try:
+        kinesis = client(direct, "kinesis")
+        shard_ids = [s["ShardId"] for s in kinesis.list_shards(StreamName=handle.input_stream)["Shards"]]
+        shards = [(shard_id, read_shard(kinesis, handle.input_stream, shard_id)) for shard_id in shard_ids]
+    except Exception:  # the prediction falls back to generated arrivals; the run must not fail on it
+        return None
+    lanes = int(handle.config_that_ran["parallelization_factor"])
+    return busiest_lane(shards, lanes, lane_of, start_epoch_s, end_epoch_s)
+
+
+def _measured_read_path(handle: StackHandle, start_epoch_s: float, end_epoch_s: float) -> ReadPath:
+    """The local runtime's read path with its measured GetRecords call time as the delivery delay."""
+    if not handle.read_path.prefetch:
+        return handle.read_path
+    metrics = handle.reader.metrics(start_epoch_s, end_epoch_s)
+    latency_ms = metrics.loc[metrics["metric"] == GET_RECORDS_LATENCY, "value"]
+    if latency_ms.empty:
+        return handle.read_path
+    return replace(handle.read_path, delivery_s=float(latency_ms.mean()) / 1000.0)
+
+
 def analyse(
     handle: StackHandle,
     profile: Profile,
@@ -257,7 +294,10 @@ def analyse(
     end_epoch_s: float,
     *,
     echo: Callable[[str], None],
+    producers: int = 0,
 ) -> Analysis:
+    """Fit, predict every step, plan. `producers`: the load generator's users (their paced calls are how
+    the records arrived; 0 for Poisson)."""
     import json
 
     save_tables(handle.reader, run_dir, start_epoch_s, end_epoch_s)
@@ -271,6 +311,19 @@ def analyse(
             f"model (see {run_dir}/stack/logs)"
         )
     service = fit_service_time(invocations, memory_mb=int(handle.config_that_ran["memory_mb"]))
+    read_path = _measured_read_path(handle, start_epoch_s, end_epoch_s)
+    recorded = _recorded_arrivals(handle, start_epoch_s, end_epoch_s)
+    if recorded is not None:
+        pd.DataFrame(
+            {
+                "arrival_epoch_s": recorded.shard_epoch_s,
+                "in_lane": np.isin(recorded.shard_epoch_s, recorded.lane_epoch_s),
+            }
+        ).to_csv(run_dir / "data" / "recorded_arrivals.csv", index=False)  # to re-predict offline
+        echo(
+            f"predictions replay the {recorded.lane_epoch_s.size} recorded arrivals of {recorded.shard_id} "
+            f"lane {recorded.lane}; GetRecords delivery {read_path.delivery_s * 1000:.0f} ms"
+        )
     echo(
         f"service time: {service.a_ms:.1f} ms + {service.b_ms_per_record:.3f} ms/record (R² {service.r2:.2f})"
     )
@@ -290,8 +343,15 @@ def analyse(
             for s in steps
         ],
         record_bytes=record_bytes,
-        read=handle.read_path,
+        read=read_path,
         keys=keys,
+        service_cv=duration_cv(invocations, service),
+        cold_start_ms=cold_start_ms(invocations, service),
+        service_factors=window_factors(
+            invocations, service, [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
+        ),
+        arrivals=Arrivals(producers, TARGET_CALL_INTERVAL_S) if producers else None,
+        recorded=recorded,
     )
     rate = design_rate(profile, handle)
     slo = Slo(profile.slo.e2e_p99_ms, profile.slo.iterator_age_max_ms, profile.slo.headroom_factor)

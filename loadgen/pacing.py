@@ -23,12 +23,17 @@ class Send:
 class Pacer:
     """The send schedule of one of `users` users sharing `profile`, starting at `start_epoch_s`."""
 
-    def __init__(self, profile: RateProfile, users: int, start_epoch_s: float, max_batch: int) -> None:
+    def __init__(
+        self, profile: RateProfile, users: int, start_epoch_s: float, max_batch: int, phase: float = 0.0
+    ) -> None:
+        """`phase` (0..1): where in the call interval this user's calls fall. Users on one phase send in
+        bursts every ~0.25 s that a consumer polling every 0.2 s keeps missing (an empty poll waits a whole
+        second), which no crowd of independent switches does; spread phases make the arrivals smooth."""
         self.profile = profile
         self.users = max(users, 1)
         self.start_epoch_s = start_epoch_s
         self.max_batch = max_batch
-        self._next_epoch_s = start_epoch_s
+        self._next_epoch_s = start_epoch_s + (phase % 1.0) * TARGET_CALL_INTERVAL_S
 
     def next_send(self, now_epoch_s: float) -> Send | None:
         """The next batch and when it is due (may be in the past: we are late), or None when over."""

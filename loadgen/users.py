@@ -61,6 +61,7 @@ class ProcessState:
         )
         self.recorder = LoadRecorder()
         self.offered = 0
+        self.users_started = 0  # spreads the users' call phases (Pacer)
 
     def _fire(self, call: CallResult) -> None:
         rejected = call.throttled + call.failed
@@ -109,8 +110,13 @@ class KinesisCdrUser(User):
     def on_start(self) -> None:
         shared = state(self.environment)
         self.shared = shared
+        shared.users_started += 1
         self.pacer = Pacer(
-            shared.options.profile, shared.options.users, shared.start_epoch_s(), shared.options.batch_size
+            shared.options.profile,
+            shared.options.users,
+            shared.start_epoch_s(),
+            shared.options.batch_size,
+            phase=shared.users_started / max(shared.options.users, 1),
         )
         self.record_cap = -(-shared.options.max_records // max(shared.options.users, 1))
         self.offered = 0

@@ -109,3 +109,13 @@ def test_summary_has_per_step_rates():
         (0, 100, 102, 10.0),
         (1, 102, 104, 20.0),
     ]
+
+
+def test_users_on_spread_phases_do_not_send_in_one_burst():
+    # Given 4 users at 400 records/s, on phases 0, 1/4, 2/4, 3/4 of the call interval
+    profile = RateProfile("steady", 400, 5)
+    pacers = [Pacer(profile, 4, start_epoch_s=0.0, max_batch=500, phase=k / 4) for k in range(4)]
+    # When their first calls are due
+    firsts = sorted(p.next_send(0.0).intended_epoch_s for p in pacers)  # type: ignore[union-attr]
+    # Then they are a quarter interval apart, not all at once
+    assert firsts == pytest.approx([0.0, 0.0625, 0.125, 0.1875])

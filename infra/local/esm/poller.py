@@ -1,25 +1,40 @@
 """One poller per shard: GetRecords through the limits proxy, handing records to the shard's lanes.
 
-Polls again at once while records keep coming (behind) and about once a second when a poll comes back
-empty (caught up), as Lambda does. Reads stop while the lanes hold more than `max_buffered_records`, so a
+Polls again while records keep coming (behind), at most SHARD_GET_RECORDS_CALLS_PER_S calls a second
+(start to start, paced rather than in bursts: a burst of back-to-back calls mostly comes back empty and
+then waits the idle second), and once a second when a poll comes back empty (caught up), as Lambda does.
+Reads stop while the lanes hold more than `max_buffered_records`, so a
 slow function shows up as iterator age instead of memory growth.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from capacity.quotas import ESM_IDLE_POLL_INTERVAL_S, GET_RECORDS_MAX_RECORDS
+from capacity.quotas import (
+    ESM_IDLE_POLL_INTERVAL_S,
+    GET_RECORDS_MAX_RECORDS,
+    SHARD_GET_RECORDS_CALLS_PER_S,
+)
 from infra.local.esm.dispatch import ShardContext, ShardReader
+from infra.local.esm.telemetry import GET_RECORDS_LATENCY
 
 LOG = logging.getLogger(__name__)
 THROTTLE_BACKOFF_S = 0.2
 THROTTLED = "ProvisionedThroughputExceededException"
 # AWS/Kinesis's name for a refused GetRecords; counted per shard so read contention shows in metrics.csv.
 READ_THROTTLE_METRIC = "ReadProvisionedThroughputExceeded"
+
+
+def poll_gap_s(records_returned: int, call_elapsed_s: float) -> float:
+    """How long to wait after a GetRecords call that took `call_elapsed_s` before the next one."""
+    if records_returned == 0:
+        return ESM_IDLE_POLL_INTERVAL_S
+    return max(0.0, 1.0 / SHARD_GET_RECORDS_CALLS_PER_S - call_elapsed_s)
 
 
 class ShardPoller(ShardReader):
@@ -45,6 +60,7 @@ class ShardPoller(ShardReader):
             try:
                 if iterator is None:
                     iterator = self._iterator()
+                call_started_s = time.monotonic()
                 response = self.kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_MAX_RECORDS)
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
@@ -64,10 +80,13 @@ class ShardPoller(ShardReader):
                 iterator = None
                 self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
                 continue
+            call_s = time.monotonic() - call_started_s
+            self.telemetry.metric(GET_RECORDS_LATENCY, call_s * 1000.0, self.shard_id)
             self._dispatch(response.get("Records", []))
             iterator = response.get("NextShardIterator")
             if iterator is None:
                 self.closed = True  # a closed shard after a reshard: Lambda moves on to its children
                 return
-            if not response.get("Records"):
-                self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
+            gap_s = poll_gap_s(len(response.get("Records", [])), call_s)
+            if gap_s > 0:
+                self.stop.wait(gap_s)

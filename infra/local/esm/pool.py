@@ -14,7 +14,9 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from infra.local.esm.worker import InvokeResult, init_worker, invoke
+from infra.local.esm.worker import InvokeResult, init_worker, invoke, ready
+
+WARM_HOLD_S = 0.2  # each warm-up task holds its worker this long, so the tasks land on distinct workers
 
 
 class WorkerPool:
@@ -36,6 +38,11 @@ class WorkerPool:
             initializer=init_worker,
             initargs=(self._handler, self._env, self._stdout_path),
         )
+
+    def warm(self, timeout_s: float = 60.0) -> int:
+        """Spawn every worker now (the pool spawns on demand); returns how many distinct workers answered."""
+        futures = [self._executor.submit(ready, WARM_HOLD_S) for _ in range(self._workers)]
+        return len({future.result(timeout=timeout_s) for future in futures})
 
     def invoke(
         self, event: bytes, function_name: str, function_arn: str, memory_mb: int, timeout_s: float

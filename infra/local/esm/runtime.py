@@ -82,6 +82,7 @@ class EsmRuntime:
         self.pool = WorkerPool(
             max(1, workers), config.handler, self._worker_env(), str(config.handler_log_path)
         )
+        self.pool.warm()
         self._shared = Shared(
             config=config,
             pool=self.pool,

@@ -11,7 +11,10 @@ from pathlib import Path
 
 # How each metric folds within one second, as CloudWatch's usual statistic for it.
 MAXIMUM_METRICS = frozenset({"IteratorAge", "ConcurrentExecutions"})
-AVERAGE_METRICS = frozenset({"Duration"})
+# GetRecords.Latency (ms, AWS/Kinesis's name): the poller's call time, the delay before polled records
+# reach the lanes; the capacity model takes it as the read path's delivery time.
+GET_RECORDS_LATENCY = "GetRecords.Latency"
+AVERAGE_METRICS = frozenset({"Duration", GET_RECORDS_LATENCY})
 
 
 @dataclass(frozen=True)

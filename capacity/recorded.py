@@ -1,0 +1,67 @@
+"""The arrivals a run really had, read back from its stream: what a validation replays into the simulator.
+
+After a local run the input stream still holds every record with its ApproximateArrivalTimestamp and
+partition key. Replaying those times removes the producer from the comparison (how the load generator's
+calls clump on a busy host is not what the capacity model is about) and leaves what is: polling, batching,
+windows, lanes and service time. Lanes are assigned with the runtime's own rule (`lane_of`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+GET_RECORDS_LIMIT = 10_000
+MAX_READ_CALLS = 2_000  # bounds the read-back: 20 million records
+
+
+@dataclass(frozen=True)
+class RecordedArrivals:
+    """Arrival times (epoch seconds, sorted) of the busiest lane and of its whole shard."""
+
+    shard_id: str
+    lane: int
+    lane_epoch_s: np.ndarray
+    shard_epoch_s: np.ndarray
+
+
+def read_shard(kinesis: Any, stream: str, shard_id: str) -> list[tuple[float, str]]:
+    """(arrival epoch s, partition key) of every record of one shard, from TRIM_HORIZON to the tip."""
+    iterator = kinesis.get_shard_iterator(
+        StreamName=stream, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records: list[tuple[float, str]] = []
+    for _ in range(MAX_READ_CALLS):
+        page = kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
+        records += [
+            (r["ApproximateArrivalTimestamp"].timestamp(), r["PartitionKey"]) for r in page["Records"]
+        ]
+        iterator = page.get("NextShardIterator")
+        if not page["Records"] or not iterator:  # MiniStack's MillisBehindLatest is unreliable
+            break
+    return records
+
+
+def busiest_lane(
+    shards: Iterable[tuple[str, list[tuple[float, str]]]],
+    lanes: int,
+    lane_of: Callable[[str, int], int],
+    start_epoch_s: float,
+    end_epoch_s: float,
+) -> RecordedArrivals | None:
+    """The lane with the most records arriving in [start, end), with its shard's arrivals."""
+    best: RecordedArrivals | None = None
+    for shard_id, records in shards:
+        times = np.asarray([t for t, _ in records], dtype=float)
+        lane_ids = np.asarray([lane_of(key, lanes) for _, key in records], dtype=int)
+        inside = (times >= start_epoch_s) & (times < end_epoch_s)
+        for lane in range(lanes):
+            mine = lane_ids == lane
+            if best is None or int((mine & inside).sum()) > int(
+                ((best.lane_epoch_s >= start_epoch_s) & (best.lane_epoch_s < end_epoch_s)).sum()
+            ):
+                best = RecordedArrivals(shard_id, lane, np.sort(times[mine]), np.sort(times))
+    return best

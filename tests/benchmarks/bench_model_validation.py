@@ -1,0 +1,213 @@
+"""Validation of the capacity model against the local stack: predicted vs measured p99 iterator age and e2e.
+
+Each configuration is one real `cdrcap run` (local stack up with that configuration, step load through
+Locust, drain, fit the service time from the run's own trace, predict every step with
+capacity.validate.predict_steps, summary.json with model_error, stack down), so what is validated is the
+product's own path. The configurations span shards x PF x batch x window x rate, with steps near the
+shard write limit AND near the consumer's limit (handler duration x batches per second of one lane).
+
+`python -m tests.benchmarks.bench_model_validation [--only NAME ...] [--no-doc]`: runs them, prints the
+table, and (with every configuration run) writes it into docs/capacity.md between the validation markers.
+Bounded: each configuration runs its fixed steps plus the run's drain deadline; the whole set ~10 min.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cdrcap.config import Config, Profile, Target
+from cdrcap.orchestrate import RunRequest, run_capacity
+
+LONG = True  # seven real runs, ~8 minutes: `make bench-long`, not `make bench`
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "capacity.md"
+RUNS_DIR = ROOT / "runs" / "validation"
+BEGIN, END = "<!-- validation-table:begin -->", "<!-- validation-table:end -->"
+TARGET_MEDIAN_APE, TARGET_MAX_APE = 0.15, 0.30
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    why: str
+    shards: int
+    pf: int
+    batch: int
+    window_s: float
+    scale: float
+    steps: tuple[float, ...]
+    step_s: float = 25.0
+
+
+# A lane of the real handler against MiniStack costs ~2.5-3.5 ms per record on this machine, so one lane
+# saturates around 300-400 records/s; scale 0.1 makes a shard's write limit 100 records/s.
+CASES = (
+    Case("light-window", "light load, 1 s window: window + poll cadence", 1, 1, 500, 1.0, 0.1, (45, 90)),
+    Case("write-limit", "step 2 offers 2x the 0.1 shard's write limit", 1, 1, 500, 0.0, 0.1, (60, 120)),
+    Case("two-shards", "2 shards x 0.1, batch 100, window 2 s", 2, 1, 100, 2.0, 0.1, (80, 160)),
+    Case(
+        "consumer-b100-w0", "batch 100, window 0: invocation overhead binds", 1, 1, 100, 0.0, 1.0, (90, 180)
+    ),
+    Case("consumer-pf1", "batch 500, window 1 s, one lane near its limit", 1, 1, 500, 1.0, 1.0, (110, 220)),
+    Case("consumer-pf2", "same load, PF 2: two lanes share it", 1, 2, 500, 1.0, 1.0, (110, 220)),
+    Case("consumer-b500-w0", "batch 500, window 0 near the lane's limit", 1, 1, 500, 0.0, 1.0, (125, 250)),
+)
+
+
+def profile_of(case: Case) -> Profile:
+    return Profile(
+        name=f"val-{case.name}",
+        steps=case.steps,
+        shape="step",
+        step_duration_s=case.step_s,
+        shards=case.shards,
+        batch_size=case.batch,
+        batching_window_s=case.window_s,
+        parallelization_factor=case.pf,
+        scale=case.scale,
+        seed=7,
+    )
+
+
+def run_case(case: Case) -> list[dict[str, Any]]:
+    """One `cdrcap run` of the case; the rows of its model_error with the configuration attached."""
+    config = Config(source=None, runs_dir=RUNS_DIR)
+    request = RunRequest(
+        target=Target("local", is_local=True), profile=profile_of(case), config=config, progress=False
+    )
+    outcome = run_capacity(request, echo=lambda line: print(f"  [{case.name}] {line}", flush=True))
+    summary = outcome.summary
+    measured = {s["step"]: s for s in summary["steps"]}
+    rows = []
+    for entry in summary["model_error"]["per_step"]:
+        step = measured[entry["step"]]
+        rows.append(
+            {
+                "case": case.name,
+                "shards": case.shards,
+                "pf": case.pf,
+                "batch": case.batch,
+                "window_s": case.window_s,
+                "scale": case.scale,
+                "step": entry["step"],
+                "offered_rps": step["offered_rps"],
+                "accepted_rps": step["accepted_rps"],
+                **{k: entry[k] for k in entry if k.startswith(("predicted", "measured", "ape"))},
+                "service_ms": (
+                    summary["service_time_model"]["a_ms"],
+                    summary["service_time_model"]["b_ms_per_record"],
+                ),
+                "run_dir": str(outcome.run_dir.relative_to(ROOT)),
+            }
+        )
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| configuration | shards | PF | batch | window s | scale | step | accepted rec/s | S(n) ms "
+        "| age p99 pred. ms | age p99 meas. ms | APE age | e2e p99 pred. ms | e2e p99 meas. ms | APE e2e |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        a_ms, b_ms = r["service_ms"]
+        lines.append(
+            f"| {r['case']} | {r['shards']} | {r['pf']} | {r['batch']} | {r['window_s']:g} | {r['scale']:g} "
+            f"| {r['step']} | {r['accepted_rps']:.0f} | {a_ms:.0f} + {b_ms:.2f} n "
+            f"| {r['predicted_iterator_age_p99_ms']:,.0f} | {r['measured_iterator_age_p99_ms']:,.0f} "
+            f"| {r['ape_iterator_age']:.0%} | {r['predicted_e2e_p99_ms']:,.0f} "
+            f"| {r['measured_e2e_p99_ms']:,.0f} | {r['ape_e2e']:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def aggregate(rows: list[dict[str, Any]]) -> dict[str, float]:
+    ages = [r["ape_iterator_age"] for r in rows]
+    e2es = [r["ape_e2e"] for r in rows]
+    both = ages + e2es
+    return {
+        "median_ape": statistics.median(both),
+        "max_ape": max(both),
+        "median_ape_iterator_age": statistics.median(ages),
+        "median_ape_e2e": statistics.median(e2es),
+        "points": float(len(both)),
+    }
+
+
+def write_doc(rows: list[dict[str, Any]], totals: dict[str, float], when: str) -> None:
+    text = DOC.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{DOC} lacks the markers {BEGIN} / {END}")
+    body = (
+        f"{BEGIN}\n"
+        f"Measured {when} by `python -m tests.benchmarks.bench_model_validation` ({len(rows)} steps of "
+        f"{len({r['case'] for r in rows})} configurations, 2 metrics each): median APE "
+        f"{totals['median_ape']:.0%} (iterator age {totals['median_ape_iterator_age']:.0%}, e2e "
+        f"{totals['median_ape_e2e']:.0%}), worst {totals['max_ape']:.0%}.\n\n"
+        f"{table(rows)}\n{END}"
+    )
+    head, rest = text.split(BEGIN, 1)
+    DOC.write_text(head + body + rest.split(END, 1)[1])
+
+
+def run(only: tuple[str, ...] = (), write: bool = True) -> dict[str, Any]:
+    cases = [c for c in CASES if not only or c.name in only]
+    rows: list[dict[str, Any]] = []
+    started = time.monotonic()
+    for case in cases:
+        print(f"== {case.name}: {case.why}", flush=True)
+        rows += run_case(case)
+    totals = aggregate(rows)
+    RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    (RUNS_DIR / "validation.json").write_text(json.dumps({"rows": rows, "totals": totals}, indent=1))
+    if write and not only:
+        write_doc(rows, totals, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    return {
+        "title": "Capacity model vs the local stack (p99 iterator age and e2e)",
+        "metrics": [
+            {
+                "name": "median APE (both metrics, all steps)",
+                "value": totals["median_ape"],
+                "unit": "ratio",
+                "target": f"<= {TARGET_MEDIAN_APE}",
+                "met": totals["median_ape"] <= TARGET_MEDIAN_APE,
+            },
+            {
+                "name": "worst APE",
+                "value": totals["max_ape"],
+                "unit": "ratio",
+                "target": f"<= {TARGET_MAX_APE}",
+                "met": totals["max_ape"] <= TARGET_MAX_APE,
+            },
+            {
+                "name": "median APE iterator age p99",
+                "value": totals["median_ape_iterator_age"],
+                "unit": "ratio",
+            },
+            {"name": "median APE e2e p99", "value": totals["median_ape_e2e"], "unit": "ratio"},
+            {"name": "configurations", "value": len(cases), "unit": ""},
+            {"name": "wall time", "value": round(time.monotonic() - started), "unit": "s"},
+        ],
+        "notes": table(rows),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", default=[], help="configuration names")
+    parser.add_argument("--no-doc", action="store_true", help="leave docs/capacity.md alone")
+    args = parser.parse_args()
+    result = run(tuple(args.only), write=not args.no_doc)
+    print(json.dumps(result["metrics"], indent=1))
+    print(result["notes"])
+
+
+if __name__ == "__main__":
+    main()
