@@ -45,12 +45,16 @@ def test_efo_renewal_resumes_after_the_last_record_read(stream: StreamFixture) -
     config = stream.config("record", batch_size=10, consumer_mode="efo", efo_subscription_s=0.3)
     numbers: list[str] = []
     with running(config) as runtime:
-        # When records arrive in four groups, each after the previous one was processed
+        # When records arrive in four groups, each after the previous one was processed AND the
+        # subscription was renewed since (so every group after the first is read by a new subscription)
+        subscriber = runtime.subscribers[0]
         for group in range(4):
+            renewed_from = subscriber.subscriptions
             numbers += stream.put(items(3, prefix=f"g{group}-"))
             expected = len(numbers)
             wait_for(lambda expected=expected: len(stream.processed()) >= expected)
-        subscriptions = runtime.subscribers[0].subscriptions
+            wait_for(lambda renewed_from=renewed_from: subscriber.subscriptions > renewed_from)
+        subscriptions = subscriber.subscriptions
     # Then the subscription was renewed, and no record was lost or delivered twice across renewals
     assert subscriptions >= 3
     assert stream.processed() == numbers
