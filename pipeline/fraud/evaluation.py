@@ -94,7 +94,7 @@ class EvaluationResult:
         }
 
 
-def _percentile_s(values_ms: list[int], fraction: float) -> float | None:
+def percentile_s(values_ms: list[int], fraction: float) -> float | None:
     if not values_ms:
         return None
     ordered = sorted(values_ms)
@@ -174,7 +174,7 @@ def _quality(
         alerts=len(rule_alerts),
         true_alerts=true_alerts,
         other_fraud_alerts=other_fraud,
-        latency_p50_s=_percentile_s(latencies_ms, 0.5),
-        latency_p95_s=_percentile_s(latencies_ms, 0.95),
-        latency_max_s=_percentile_s(latencies_ms, 1.0),
+        latency_p50_s=percentile_s(latencies_ms, 0.5),
+        latency_p95_s=percentile_s(latencies_ms, 0.95),
+        latency_max_s=percentile_s(latencies_ms, 1.0),
     )
