@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import gc
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,10 +57,12 @@ class LoadgenEvaluation:
     wall_s: float
     cpu_s: float
     quality: tuple[RuleQuality, ...]
+    alerts_by_rule: dict[str, int]  # every rule, scored or not (simultaneous/SMS spam: no loadgen scenario)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "source": "loadgen.synth",
+            "alerts_by_rule": self.alerts_by_rule,
             "cdrs": self.cdrs,
             "batches": self.batches,
             "accepted": self.accepted,
@@ -176,6 +178,7 @@ def evaluate_loadgen_day(
         wall_s=time.perf_counter() - wall,
         cpu_s=time.process_time() - cpu,
         quality=tuple(score_rule(rule_id, episodes, sink.alerts) for rule_id in LOADGEN_SCENARIOS),
+        alerts_by_rule=dict(Counter(alert.rule_id for alert in sink.alerts)),
     )
 
 

@@ -113,7 +113,9 @@ def run(args: argparse.Namespace) -> int:
             f"\n{LOADGEN_SOURCE}: {loadgen.cdrs:,} CDRs (seed {args.seed}, default FraudRates) in "
             f"{loadgen.batches:,} batches of <= {args.batch_size}, {loadgen.accepted:,} accepted and "
             f"{loadgen.rejected:,} rejected by the processor; {AUTHOR_SOURCE}: {author.cdrs:,} CDRs in "
-            f"{author.batches:,} batches of 500. Rules {rules.version}; {wall_s:,.0f} s wall, "
+            f"{author.batches:,} batches of 500. Alerts of every rule on the {LOADGEN_SOURCE} day: "
+            f"{', '.join(f'{k} {v}' for k, v in sorted(loadgen.alerts_by_rule.items())) or 'none'}. "
+            f"Rules {rules.version}; {wall_s:,.0f} s wall, "
             f"max RSS {max_rss_mb:,.0f} MB, Python {platform.python_version()} on {platform.machine()}."
         )
     missed = [q.rule_id for q, _ in measured if not q.meets_targets]
