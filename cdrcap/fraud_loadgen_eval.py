@@ -19,9 +19,9 @@ from typing import Any
 
 from loadgen.synth import CdrSynthesizer, Label, SynthConfig
 from pipeline.config import PipelineConfig, load_config
-from pipeline.fraud.alerts import Alert, InMemoryAlertSink
+from pipeline.fraud.alerts import InMemoryAlertSink
 from pipeline.fraud.engine import FraudEngine, FraudOutcome
-from pipeline.fraud.evaluation import EVAL_TOKEN_KEY, RuleQuality, percentile_s
+from pipeline.fraud.evaluation import EVAL_TOKEN_KEY, Episode, RuleQuality, score_rule
 from pipeline.fraud.rules import RuleSet
 from pipeline.fraud.simbox import DEVICE_PREFIX
 from pipeline.fraud.state import InMemoryStateStore
@@ -34,17 +34,6 @@ LOADGEN_SCENARIOS = ("wangiri", "irsf", "simbox", "velocity")  # loadgen scenari
 DAY_START_UTC_S = 1_767_225_600  # 2026-01-01T00:00:00Z
 SHARD_ID = "shardId-000000000000"
 ARRIVAL_DELAY_MS = 1_000  # a record reaches the stream about a second after its CDR is released
-
-
-@dataclass(frozen=True, slots=True)
-class Episode:
-    """One injected fraud burst: its scenario, when its first CDR existed, and whom an alert may name."""
-
-    scenario: str
-    episode_id: str
-    records: int
-    first_release_ms: int
-    subject_tokens: frozenset[str]  # the actor's number (a SIM-box: every SIM and the shared IMEI)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,35 +199,3 @@ def episodes_of(
             )
         )
     return episodes
-
-
-def score_rule(rule_id: str, episodes: Sequence[Episode], alerts: Sequence[Alert]) -> RuleQuality:
-    """Recall over the rule's episodes, precision over the rule's alerts, latency from first release."""
-    scenarios_of: dict[str, set[str]] = defaultdict(set)
-    for episode in episodes:
-        for token in episode.subject_tokens:
-            scenarios_of[token].add(episode.scenario)
-    rule_alerts = [a for a in alerts if a.rule_id == rule_id]
-    true_alerts = sum(1 for a in rule_alerts if rule_id in scenarios_of.get(a.subscriber_token, ()))
-    other_fraud = sum(1 for a in rule_alerts if scenarios_of.get(a.subscriber_token, {rule_id}) - {rule_id})
-    latencies_ms = []
-    instances = [episode for episode in episodes if episode.scenario == rule_id]
-    for episode in instances:
-        hits = [
-            a.observed_at_ms
-            for a in rule_alerts
-            if a.subscriber_token in episode.subject_tokens and a.observed_at_ms >= episode.first_release_ms
-        ]
-        if hits:
-            latencies_ms.append(min(hits) - episode.first_release_ms)
-    return RuleQuality(
-        rule_id=rule_id,
-        instances=len(instances),
-        detected=len(latencies_ms),
-        alerts=len(rule_alerts),
-        true_alerts=true_alerts,
-        other_fraud_alerts=other_fraud,
-        latency_p50_s=percentile_s(latencies_ms, 0.5),
-        latency_p95_s=percentile_s(latencies_ms, 0.95),
-        latency_max_s=percentile_s(latencies_ms, 1.0),
-    )
