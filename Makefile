@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 MINISTACK_VERSION := 1.5.33
 export CDRCAP_MINISTACK_BIN ?= $(CURDIR)/$(EMU_VENV)/bin/ministack
 
-.PHONY: all venv emulator test unit functional e2e demo bench lint fmt clean
+.PHONY: all venv emulator test unit functional e2e demo bench bench-long lint fmt clean
 
 all: lint test
 
@@ -44,6 +44,9 @@ demo: venv emulator
 
 bench: venv emulator
 	$(BIN)/python -m tests.benchmarks
+
+bench-long: venv emulator
+	$(BIN)/python -m tests.benchmarks --long
 
 lint: venv
 	$(BIN)/ruff check .

@@ -106,32 +106,6 @@ def cloudformation_parameters(recommendation: dict[str, Any]) -> list[dict[str, 
     ]
 
 
-def consumer_mode_comparison(grids: list[Grid]) -> dict[str, Any]:
-    """Cheapest analytic-feasible configuration per consumer mode (issue 12): which wins, by how much."""
-    comparison: dict[str, Any] = {}
-    for grid in grids:
-        if not grid.feasible.any():
-            comparison[grid.consumer_mode] = {"feasible": False}
-            continue
-        costs_usd = np.where(grid.feasible, grid.cost_usd, np.inf)
-        index = int(np.argmin(costs_usd))
-        comparison[grid.consumer_mode] = {
-            "feasible": True,
-            "monthly_cost_usd": round(float(grid.cost_usd[index]), 2),
-            "e2e_latency_p99_ms": round(float(grid.hot.e2e_p99_s[index]) * 1000.0, 1),
-            "shards": int(grid.shards[index]),
-            "parallelization_factor": int(grid.parallelization_factor[index]),
-        }
-    feasible = {mode: entry for mode, entry in comparison.items() if entry["feasible"]}
-    if feasible:
-        winner = min(feasible, key=lambda mode: feasible[mode]["monthly_cost_usd"])
-        comparison["cheapest"] = winner
-        others = [entry["monthly_cost_usd"] for mode, entry in feasible.items() if mode != winner]
-        if others:
-            comparison["saving_usd_per_month"] = round(min(others) - feasible[winner]["monthly_cost_usd"], 2)
-    return comparison
-
-
 def cost_curve(grids: list[Grid]) -> list[dict[str, Any]]:
     """Cheapest configuration per shard count (feasible if any is), for the report's cost-vs-shards plot."""
     best: dict[int, tuple[bool, float]] = {}

@@ -61,6 +61,12 @@ class ReadPath:
         """Enhanced fan-out: records are pushed over HTTP/2, no polling cadence, ~70 ms delivery."""
         return cls(0.0, 0.0, quotas.EFO_PROPAGATION_MS / 1000.0, "efo")
 
+    @property
+    def typical_delivery_ms(self) -> float:
+        """Put-to-read delay of a busy stream: a push's delay, or the time between two fetches of a shard
+        (its 5 GetRecords/s shared by every polling consumer), AWS's "typical propagation delay"."""
+        return (self.delivery_s + self.poll_busy_s) * 1000.0
+
 
 @dataclass(frozen=True)
 class LaneSteadyState:

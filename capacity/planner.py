@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from capacity import costs, quotas
+from capacity.consumer_mode import consumer_mode_comparison
 from capacity.explain import (
     binding_sentence,
-    consumer_mode_comparison,
     cost_curve,
     on_demand_alternative,
 )
@@ -118,8 +118,11 @@ def plan(
                 "predicted",
                 "binding_constraint",
                 "cost_curve",
+                "consumer_modes",
             )
         } | {"feasible": later.feasible}
+    comparison = consumer_mode_comparison(grids, workload, slo)
+    recommendation["consumer_modes"] = comparison  # for the report (reports/content.py), beside the choice
     details = {
         "shard_bounds": {
             "by_records_per_s": bounds.by_records,
@@ -131,7 +134,7 @@ def plan(
         "burst_beyond_headroom": burst_recovery(best_grid, best_index, service, workload, slo, seed)
         if feasible
         else None,
-        "consumer_modes": consumer_mode_comparison(grids),
+        "consumer_modes": comparison,
         "resharding_minimum_hours": minimum_hours(recommendation["resharding_path"]),
         "key_distribution": workload.keys.description,
         "service_time_model": service.to_dict(),

@@ -28,6 +28,9 @@ KDS_UPDATE_SHARD_COUNT_URL: Final = (
 )
 KDS_PUT_RECORDS_URL: Final = "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html"
 KDS_EFO_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/enhanced-consumers.html"
+KDS_SUBSCRIBE_TO_SHARD_URL: Final = (
+    "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_SubscribeToShard.html"
+)
 KDS_PRICING_URL: Final = "https://aws.amazon.com/kinesis/data-streams/pricing/"
 LAMBDA_ESM_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html"
 LAMBDA_ESM_API_URL: Final = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
@@ -55,6 +58,9 @@ DEFAULT_SHARDS_PER_ACCOUNT: Final = 20_000  # us-east-1, us-west-2, eu-west-1; 1
 # Enhanced fan-out (KDS_EFO_URL): 2 MiB/s per consumer per shard, 20 registered consumers per stream.
 EFO_READ_BYTES_PER_S_PER_CONSUMER: Final = 2 * MIB
 EFO_MAX_CONSUMERS_PER_STREAM: Final = 20
+# A SubscribeToShard connection stays open for up to 5 minutes; the consumer then subscribes again from the
+# last ContinuationSequenceNumber (KDS_SUBSCRIBE_TO_SHARD_URL).
+EFO_SUBSCRIPTION_S: Final = 300.0
 # Typical propagation delay stated by AWS (KDS_EFO_URL): ~200 ms with one polling consumer, ~1,000 ms with
 # five (so ~200 ms per consumer sharing the 5 calls/s), ~70 ms with enhanced fan-out.
 SHARED_PROPAGATION_MS_PER_CONSUMER: Final = 200.0

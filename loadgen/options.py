@@ -3,7 +3,9 @@ for `run_load`, which turns its keyword arguments into the same command line."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,25 @@ from loadgen.profiles import RateProfile
 from loadgen.safety import Caps
 from loadgen.synth.config import FORMATS, DefectRates, FraudRates, SynthConfig
 
-LOOPBACK_PREFIXES = ("http://127.0.0.1", "http://localhost", "http://[::1]")
+
+def is_loopback_url(url: str) -> bool:
+    """True only when the URL's host IS loopback: a prefix test would take http://localhost.evil.example
+    or http://127.0.0.1.nip.io (a remote host) for the emulator and open the stream allow-list to it."""
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        host = parsed.hostname
+        parsed.port  # noqa: B018  (raises ValueError on a malformed port)
+    except ValueError:
+        return False
+    if parsed.scheme not in ("http", "https") or host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 # (flag, type, default, help). Env var: LOCUST_ + upper snake case; config file key: the flag without --.
 OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
@@ -39,6 +59,7 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--cdr-batch-size", int, 500, "max records per PutRecords call (<= 500)"),
     ("--cdr-max-records", int, 1_000_000, "hard cap on records offered by the whole test"),
     ("--cdr-max-attempts", int, 5, "PutRecords attempts per record, first send included"),
+    ("--cdr-transport", str, "fast", "PutRecords transport: fast (signed by loadgen) or boto3"),
     ("--cdr-run-dir", str, "", "run directory (data/ and labels go there); default runs/load-<utc time>"),
     ("--cdr-seed", int, 1, "synthesis seed (each worker derives its own)"),
     ("--cdr-subscribers", int, 200_000, "subscriber population size"),
@@ -83,6 +104,7 @@ class LoadOptions:
     batch_size: int
     max_records: int
     max_attempts: int
+    transport: str
     run_dir: Path
     seed: int
     synth: SynthConfig
@@ -91,7 +113,7 @@ class LoadOptions:
     def from_parsed(cls, parsed: Any) -> LoadOptions:
         endpoint = parsed.cdr_endpoint or ""
         allowed = tuple(s for s in (parsed.cdr_allowed_streams or "").split(",") if s)
-        if not allowed and endpoint.startswith(LOOPBACK_PREFIXES):
+        if not allowed and is_loopback_url(endpoint):
             allowed = (parsed.cdr_target_stream,)  # a loopback emulator cannot cost money
         return cls(
             rate_rps=parsed.cdr_rate,
@@ -108,6 +130,7 @@ class LoadOptions:
             batch_size=max(1, min(parsed.cdr_batch_size, 500)),
             max_records=parsed.cdr_max_records,
             max_attempts=parsed.cdr_max_attempts,
+            transport=parsed.cdr_transport,
             run_dir=Path(parsed.cdr_run_dir or f"runs/load-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"),
             seed=parsed.cdr_seed,
             synth=SynthConfig(
@@ -128,7 +151,7 @@ class LoadOptions:
 
     @property
     def target(self) -> Target:
-        local = self.endpoint_url.startswith(LOOPBACK_PREFIXES)
+        local = is_loopback_url(self.endpoint_url)
         return Target(
             name="local" if local else "aws",
             region=self.region,

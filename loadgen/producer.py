@@ -11,19 +11,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from capacity.quotas import MAX_RECORD_BYTES as MAX_BYTES_PER_RECORD
 from capacity.quotas import PUT_RECORDS_MAX_BYTES as MAX_BYTES_PER_CALL
 from capacity.quotas import PUT_RECORDS_MAX_RECORDS as MAX_RECORDS_PER_CALL
-from infra.aws import Target, client
+from infra.aws import Target
 from loadgen.safety import check_stream_allowed
+from loadgen.transport import Boto3Transport, CallFailed, Entry, PutRecordsTransport, make_transport
 
 THROTTLE_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "LimitExceededException"}
 )
-
-Entry = tuple[bytes, str]  # (data, partition key)
 
 
 @dataclass(frozen=True)
@@ -88,13 +85,18 @@ class RetryPolicy:
 
 
 class KinesisProducer:
-    """Sends records to one allowed stream of a target; one boto3 client per producer (per process)."""
+    """Sends records to one allowed stream of a target; one transport (connection pool) per producer.
+
+    `transport`: "fast" (default; loadgen.transport.FastTransport), "boto3", or a PutRecordsTransport.
+    `kinesis`: a boto3-like client (anything with put_records) to send through instead, e.g. a stub.
+    """
 
     def __init__(
         self,
         target: Target,
         stream_name: str,
         *,
+        transport: str | PutRecordsTransport = "fast",
         kinesis: Any = None,
         retry: RetryPolicy | None = None,
         on_call: Callable[[CallResult], None] | None = None,
@@ -104,8 +106,12 @@ class KinesisProducer:
         check_stream_allowed(target, stream_name)
         self.target = target
         self.stream_name = stream_name
-        # retries=1: botocore must not retry behind our back, or throttles would go uncounted.
-        self.kinesis = kinesis if kinesis is not None else client(target, "kinesis", retries=1)
+        if kinesis is not None:
+            self.transport: PutRecordsTransport = Boto3Transport(kinesis)
+        elif isinstance(transport, str):
+            self.transport = make_transport(target, transport)
+        else:
+            self.transport = transport
         self.retry = retry or RetryPolicy()
         self.on_call = on_call
         self._sleep = sleep
@@ -158,44 +164,35 @@ class KinesisProducer:
 
     def _send_once(self, entries: list[Entry], attempt: int, outcome: PutOutcome) -> list[Entry]:
         """One PutRecords call; returns the entries to retry."""
-        records = [{"Data": data, "PartitionKey": key} for data, key in entries]
         sent_bytes = sum(len(data) for data, _ in entries)
         start = time.perf_counter()
         try:
-            response = self.kinesis.put_records(StreamName=self.stream_name, Records=records)
-        except (ClientError, BotoCoreError) as error:
+            codes = self.transport.put_records(self.stream_name, entries)
+        except CallFailed as error:
             latency_ms = (time.perf_counter() - start) * 1000
-            code = error.response["Error"]["Code"] if isinstance(error, ClientError) else type(error).__name__
-            is_throttle = code in THROTTLE_CODES
-            outcome.throttled += len(entries) if is_throttle else 0
-            outcome.failed += 0 if is_throttle else len(entries)
+            is_throttle = error.code in THROTTLE_CODES
+            throttled, failed = (len(entries), 0) if is_throttle else (0, len(entries))
+            outcome.throttled += throttled
+            outcome.failed += failed
             self._report(
-                CallResult(
-                    len(entries),
-                    0,
-                    len(entries) if is_throttle else 0,
-                    0 if is_throttle else len(entries),
-                    sent_bytes,
-                    latency_ms,
-                    attempt,
-                    code,
-                ),
+                CallResult(len(entries), 0, throttled, failed, sent_bytes, latency_ms, attempt, error.code),
                 outcome,
             )
             return entries
         latency_ms = (time.perf_counter() - start) * 1000
         retry: list[Entry] = []
-        throttled = failed = accepted_bytes = 0
-        for entry, result in zip(entries, response["Records"], strict=True):
-            code = result.get("ErrorCode")
-            if not code:
-                accepted_bytes += len(entry[0])
-                continue
-            retry.append(entry)
-            if code in THROTTLE_CODES:
-                throttled += 1
-            else:
-                failed += 1
+        throttled = failed = 0
+        accepted_bytes = sent_bytes
+        if any(codes):
+            for entry, code in zip(entries, codes, strict=True):
+                if not code:
+                    continue
+                retry.append(entry)
+                accepted_bytes -= len(entry[0])
+                if code in THROTTLE_CODES:
+                    throttled += 1
+                else:
+                    failed += 1
         accepted = len(entries) - len(retry)
         outcome.accepted += accepted
         outcome.accepted_bytes += accepted_bytes

@@ -12,7 +12,7 @@ from typing import Any
 
 from infra.aws import Target
 from loadgen.errors import LoadgenError, StreamNotAllowed
-from loadgen.options import LOOPBACK_PREFIXES
+from loadgen.options import is_loopback_url
 from pipeline.constants import DEFAULT_STACK_NAME, INPUT_STREAM_SUFFIX, resource_name
 
 DEFAULT_INPUT_STREAM = resource_name(DEFAULT_STACK_NAME, INPUT_STREAM_SUFFIX)
@@ -58,7 +58,7 @@ def local_target(endpoint_url: str | None, stream: str | None, state_dir: Path |
             )
         return LocalTarget(found.target, stream or found.stream, found.shard_limit_scale)
     stream = stream or DEFAULT_INPUT_STREAM
-    if not endpoint_url.startswith(LOOPBACK_PREFIXES):
+    if not is_loopback_url(endpoint_url):
         raise LoadgenError(f"--endpoint-url {endpoint_url} is not on loopback; a local target must be")
     target = Target(
         name="local",

@@ -1,6 +1,6 @@
 """The Locust user that drives CDRs into Kinesis, and the per-process state its users share.
 
-One synthesizer, one producer (one boto3 client) and one recorder per process. Each PutRecords call
+One synthesizer, one producer (one connection pool) and one recorder per process. Each PutRecords call
 fires ONE Locust request event (response_length = records accepted; context = the counts). Workers ship
 their per-second measurements to the master, which writes `<run_dir>/data/`.
 """
@@ -53,6 +53,7 @@ class ProcessState:
         self.producer = KinesisProducer(
             self.options.target,
             self.options.stream,
+            transport=self.options.transport,
             retry=RetryPolicy(max_attempts=self.options.max_attempts),
             on_call=self._fire,
             sleep=gevent.sleep,

@@ -17,9 +17,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aggregate import COUNTERS, Claim, ItemKey
 from pipeline.config import PipelineConfig
-from pipeline.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
+from pipeline.constants import ENV_AGGREGATES_TABLE, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
 from pipeline.emit import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
-from pipeline.errors import TransientStoreError
+from pipeline.errors import ConfigError, TransientStoreError
 from pipeline.stores import ApplyResult, Stores
 
 if TYPE_CHECKING:
@@ -45,6 +45,14 @@ _UPDATE_NAMES = {
 
 def _backoff(attempt: int) -> None:
     time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.0))
+
+
+def missing_table(table: str) -> ConfigError:
+    """Detected on first use (no DescribeTable at cold start: see docs/reliability.md, "Configuration")."""
+    return ConfigError(
+        f"{ENV_AGGREGATES_TABLE}={table!r} names no DynamoDB table in this account and region: set it to "
+        "the stack output AggregatesTableName (or deploy the stack)."
+    )
 
 
 # Window items of the fraud state are independent: apply them in parallel (DynamoDB round trips dominate).
@@ -82,6 +90,8 @@ class DynamoAggregateStore:
                 )
             except ClientError as exc:
                 error = exc.response.get("Error", {})
+                if error.get("Code") == "ResourceNotFoundException":
+                    raise missing_table(self.table) from exc
                 if error.get("Code") != "TransactionCanceledException":
                     if error.get("Code") in ("ThrottlingException", "ProvisionedThroughputExceededException"):
                         _backoff(attempt)

@@ -23,6 +23,8 @@ BOOL_FIELDS = frozenset({"last_partial", "roaming"})
 _TRUE = frozenset({"1", "true", "TRUE", "True"})
 _FALSE = frozenset({"0", "false", "FALSE", "False"})
 _V2_TO_V1 = {new: old for old, new in JSON_RENAMED_V2.items()}
+# Counters must survive orjson (64-bit) and DynamoDB numbers: a wider integer is a type error, not a crash.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Per CSV version: (v1 field name, wire column name when the column is typed else None).
 _CSV_LAYOUTS = {
     version: tuple(
@@ -61,6 +63,8 @@ def decode_payload(payload: bytes, max_record_bytes: int) -> tuple[str, Fields]:
         raise Rejected(ReasonCode.BAD_ENCODING, "payload contains NUL bytes")
     # "{" first is by far the common case and can be neither KPL (magic F3 89 9A C2) nor CSV.
     if payload[:1] == b"{" or sniff(payload) == "json":
+        if b"\\u0000" in payload:  # a JSON-escaped NUL is the same defect once decoded
+            raise Rejected(ReasonCode.BAD_ENCODING, "payload contains an escaped NUL")
         return "json", _decode_json(payload)
     try:
         text = payload.decode("utf-8")
@@ -98,9 +102,12 @@ def _cell(name: str, cell: str) -> Any:
         return None
     if name in INT_FIELDS:
         try:
-            return int(cell)
+            value = int(cell)
         except ValueError:
             raise Rejected(ReasonCode.BAD_TYPE, f"{name} must be an integer, got {cell[:40]!r}") from None
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise Rejected(ReasonCode.BAD_TYPE, f"{name} does not fit 64 bits")
+        return value
     if name in BOOL_FIELDS:
         if cell in _TRUE:
             return True
@@ -112,7 +119,10 @@ def _cell(name: str, cell: str) -> Any:
 
 def _decode_csv(text: str) -> Fields:
     line = text.rstrip("\r\n")
-    cells = next(csv.reader([line])) if '"' in line else line.split(",")
+    try:
+        cells = next(csv.reader([line])) if '"' in line else line.split(",")
+    except csv.Error as exc:  # e.g. a quote followed by an embedded newline
+        raise Rejected(ReasonCode.MALFORMED_PAYLOAD, f"CSV: {exc}") from None
     head = cells[0].strip()
     if not head.isdigit():
         raise Rejected(ReasonCode.MALFORMED_PAYLOAD, "neither JSON, KPL nor CSV with a schema version first")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from pipeline.decode import Fields, Rejected
+from pipeline.decode import INT64_MAX, INT64_MIN, Fields, Rejected
 from pipeline.normalize import NormalizedNumber, local_to_utc_ms, normalize_number, parse_utc_offset_min
 from pipeline.schema import (
     RATS,
@@ -61,7 +61,7 @@ def _int(value: Any, name: str, default: int | None = None) -> int:
             raise Rejected(ReasonCode.MISSING_FIELD, name)
         return default
     # An integral float (e.g. 12.0 from a lax producer) is accepted; anything else is a type error.
-    if type(value) is float and value.is_integer():
+    if type(value) is float and value.is_integer() and INT64_MIN <= value <= INT64_MAX:
         return int(value)
     raise Rejected(ReasonCode.BAD_TYPE, f"{name} must be an integer, got {type(value).__name__}")
 

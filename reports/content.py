@@ -109,6 +109,37 @@ def alternatives_table(summary: Summary) -> Table:
     return Table(("option", "shards", "PF", "batch", "window (s)", "memory (MB)", "USD/month"), rows)
 
 
+def consumer_mode_table(summary: Summary) -> Table | None:
+    """Shared polling vs enhanced fan-out as the planner compared them; None without a comparison."""
+    modes = summary["recommendation"].get("consumer_modes")
+    if not modes:
+        return None
+    rows = []
+    for mode in ("shared", "efo"):
+        entry = modes.get(mode)
+        if not isinstance(entry, dict):
+            continue
+        rows.append(
+            (
+                mode + (" (wins)" if modes.get("winner") == mode else ""),
+                "yes" if entry.get("feasible") else "no",
+                f"${num(entry['monthly_cost_usd'], 2)}",
+                _ms_or_unbounded(entry.get("e2e_latency_p99_ms")),
+                _ms_or_unbounded(entry.get("best_e2e_latency_p99_ms")),
+            )
+        )
+    return Table(("consumer mode", "meets SLO", "USD/month", "e2e p99 ms", "best e2e p99 ms"), rows)
+
+
+def consumer_mode_line(summary: Summary) -> str | None:
+    modes = summary["recommendation"].get("consumer_modes")
+    return str(modes["sentence"]) if modes and modes.get("sentence") else None
+
+
+def _ms_or_unbounded(value: float | None) -> str:
+    return "unbounded" if value is None else num(value)
+
+
 def slo_line(summary: Summary) -> str:
     slo = summary["recommendation"]["slo"]
     path = " → ".join(

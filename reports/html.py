@@ -74,6 +74,14 @@ def render_html(run_dir: Path, summary: Summary, notes: list[str]) -> str:
         if fraud
         else ""
     )
+    modes = content.consumer_mode_table(summary)
+    consumer_mode_html = (
+        "<h2>Consumer mode</h2>"
+        + html_table(modes, "consumer-mode")
+        + f"<p>{escape(content.consumer_mode_line(summary) or '')}</p>"
+        if modes is not None
+        else ""
+    )
     notes_html = (
         '<h2>Missing data</h2><ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
         if notes
@@ -95,6 +103,7 @@ def render_html(run_dir: Path, summary: Summary, notes: list[str]) -> str:
 <p>{escape(content.slo_line(summary))}</p>
 {html_table(content.cost_table(summary), "cost-breakdown")}
 {html_table(content.alternatives_table(summary), "alternatives")}
+{consumer_mode_html}
 <h2>Load steps</h2>
 {html_table(content.steps_table(summary), "steps")}
 <h2>Predicted vs measured</h2>

@@ -20,6 +20,13 @@ def table(t: Table) -> str:
     return "\n".join(lines)
 
 
+def consumer_mode_parts(summary: Summary) -> list[str]:
+    modes = content.consumer_mode_table(summary)
+    if modes is None:
+        return []
+    return ["### Consumer mode", table(modes), content.consumer_mode_line(summary) or ""]
+
+
 def render_markdown(summary: Summary, notes: list[str], fraud: FraudSection | None = None) -> str:
     parts = [
         f"## cdrcap capacity run `{summary['run_id']}`",
@@ -30,6 +37,7 @@ def render_markdown(summary: Summary, notes: list[str], fraud: FraudSection | No
         content.slo_line(summary),
         table(content.cost_table(summary)),
         table(content.alternatives_table(summary)),
+        *consumer_mode_parts(summary),
         "### Load steps",
         table(content.steps_table(summary)),
         "### Predicted vs measured",

@@ -111,6 +111,9 @@ class Recommendation(TypedDict):
     at_plus_50pct: Candidate
     slo: Slo
     cost_curve: NotRequired[list[CostCurvePoint]]
+    # The planner's shared-vs-EFO comparison (capacity/consumer_mode.py): per mode feasible,
+    # monthly_cost_usd, e2e_latency_p99_ms, best_e2e_latency_p99_ms; winner; sentence.
+    consumer_modes: NotRequired[dict[str, Any]]
 
 
 class ModelErrorStep(TypedDict):

@@ -221,11 +221,30 @@ def render(result: Plan, console: Console) -> None:
             f"batch {later['batch_size']}, window {later['batching_window_s']} s, "
             f"{later['monthly_cost_usd']:,.2f} USD/month" + ("" if later.get("feasible") else " (misses)")
         )
-    modes = result.details["consumer_modes"]
-    if "saving_usd_per_month" in modes:
-        console.print(
-            f"Consumer mode: {modes['cheapest']} is cheaper by {modes['saving_usd_per_month']:,.2f} "
-            "USD/month for this SLO and consumer count"
-        )
+    render_consumer_modes(result.details["consumer_modes"], console)
     alt = result.details["on_demand_alternative"]
     console.print(f"On-demand stream instead: {alt['monthly_cost_usd']:,.2f} USD/month")
+
+
+def render_consumer_modes(modes: dict[str, Any], console: Console) -> None:
+    """Shared polling vs enhanced fan-out side by side, then the verdict sentence."""
+    table = Table(title="Consumer mode")
+    for column in ("mode", "meets SLO", "usd/month", "e2e p99 ms", "best p99 ms", "delivery ms", "shards"):
+        table.add_column(column)
+    for mode in ("shared", "efo"):
+        entry = modes.get(mode)
+        if entry is None:
+            continue
+        table.add_row(
+            mode + (" (wins)" if modes.get("winner") == mode else ""),
+            "yes" if entry["feasible"] else "no",
+            f"{entry['monthly_cost_usd']:,.2f}",
+            "unbounded" if entry["e2e_latency_p99_ms"] is None else f"{entry['e2e_latency_p99_ms']:,.0f}",
+            "unbounded"
+            if entry["best_e2e_latency_p99_ms"] is None
+            else f"{entry['best_e2e_latency_p99_ms']:,.0f}",
+            f"{entry['typical_delivery_ms']:,.0f}",
+            str(entry["shards"]),
+        )
+    console.print(table)
+    console.print(f"Consumer mode: {modes['sentence']}")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from cdrcap.errors import EXIT_OK, CdrcapError
+from infra.local.esm.config import CONSUMER_MODES
 from infra.local.stack import DEFAULT_PORT, DEFAULT_STATE_DIR, LocalStack, LocalStackConfig, LocalStackError
 
 DEFAULTS = LocalStackConfig()
@@ -31,6 +32,18 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency-limit", type=int, default=DEFAULTS.concurrency_limit)
     parser.add_argument("--handler", default=DEFAULTS.handler, help="dotted path of the handler to invoke")
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    parser.add_argument(
+        "--consumer-mode",
+        choices=CONSUMER_MODES,
+        default=DEFAULTS.consumer_mode,
+        help="shared: GetRecords polling; efo: enhanced fan-out (a stream consumer + SubscribeToShard)",
+    )
+    parser.add_argument(
+        "--other-consumers",
+        type=int,
+        default=DEFAULTS.other_consumers,
+        help="extra polling consumers reading every shard (shared-throughput read contention)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -52,6 +65,8 @@ def config_from(args: argparse.Namespace) -> LocalStackConfig:
         port=args.port,
         concurrency_limit=args.concurrency_limit,
         handler=args.handler,
+        consumer_mode=args.consumer_mode,
+        other_consumers=args.other_consumers,
     )
 
 
@@ -62,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     except LocalStackError as error:
         raise CdrcapError(str(error)) from error
     print(f"local stack up: emulator {info.endpoint_url}, Kinesis (limits proxy) {info.kinesis_endpoint_url}")
-    print(f"  input stream {info.input_stream_name} ({config.shards} shards, scale {config.scale})")
+    print(
+        f"  input stream {info.input_stream_name} ({config.shards} shards, scale {config.scale}), "
+        f"consumer mode {config.consumer_mode}, {config.other_consumers} other consumers"
+    )
     print(f"  trace {info.trace_path}; `cdrcap status --json` for every resource; `cdrcap down` to stop")
     return EXIT_OK

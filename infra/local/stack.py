@@ -12,11 +12,13 @@ import json
 import time
 from pathlib import Path
 
+from capacity.quotas import EFO_READ_BYTES_PER_S_PER_CONSUMER
 from infra.aws import Target, client
 from infra.local import deploy_local, processes
 from infra.local.deploy_local import DeployError
 from infra.local.emulator import EmulatorError, EmulatorProcess, pid_alive, port_is_free, start_emulator
 from infra.local.esm.config import EsmConfig, EsmConfigError
+from infra.local.esm.other_consumers import fair_share_interval_s
 from infra.local.processes import ProcessStartError
 from infra.local.stack_values import DEFAULT_PORT, LocalStackConfig, StackInfo
 from pipeline import constants
@@ -231,6 +233,11 @@ class LocalStack:
             function_timeout_s=config.function_timeout_s,
             memory_mb=config.memory_mb,
             handler_env=handler_env,
+            consumer_mode=config.consumer_mode,
+            other_consumers=config.other_consumers,
+            other_consumer_poll_interval_s=config.other_consumer_poll_interval_s
+            or fair_share_interval_s(config.other_consumers + 1, config.scale),
+            efo_read_bytes_per_s=EFO_READ_BYTES_PER_S_PER_CONSUMER * config.scale,  # scaled like the proxy
         )
 
     def down(self) -> dict[str, str]:

@@ -37,6 +37,11 @@ class LocalStackConfig:
     bisect_batch_on_function_error: bool = True
     template_path: str = str(deploy_local.TEMPLATE_PATH)
     handler_env: dict[str, str] = field(default_factory=dict)
+    # "shared" polling or "efo" (the runtime registers the stream consumer itself: MiniStack's CloudFormation
+    # rejects AWS::Kinesis::StreamConsumer, so the template is deployed with its default ConsumerMode).
+    consumer_mode: str = "shared"
+    other_consumers: int = 0  # extra polling consumers that contend for each shard's shared reads
+    other_consumer_poll_interval_s: float | None = None  # None: their fair share of the (scaled) 5 calls/s
 
     def template_parameters(self) -> dict[str, str]:
         return {

@@ -1,4 +1,9 @@
-"""`make bench`: run every tests/benchmarks/bench_*.py `run()` and write docs/benchmarks.md.
+"""`make bench`: run the tests/benchmarks/bench_*.py `run()`s and update docs/benchmarks.md.
+
+`make bench` runs the quick set (each compares side by side; the whole set stays under ~10 minutes);
+`make bench-long` runs the long ones too (modules with `LONG = True`: soak, consumer modes, model
+validation). Each benchmark owns one section of the doc; a run replaces the sections it ran and keeps the
+others, so the two targets can be run separately.
 
 Each benchmark compares side by side within one run and reports ratios; absolute numbers are for
 orientation only (this machine is shared and noisy). A benchmark's `run()` returns a dict; a "metrics"
@@ -12,6 +17,7 @@ import datetime as dt
 import importlib
 import os
 import platform
+import re
 import sys
 import time
 import traceback
@@ -21,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
 HAND_WRITTEN_MARKER = "<!-- hand-written sections below are kept by `make bench` -->"
+SECTION = re.compile(r"<!-- bench:(?P<name>[\w]+) -->\n(?P<body>.*?)<!-- /bench:(?P=name) -->\n", re.S)
 
 
 def machine_description() -> str:
@@ -43,8 +50,15 @@ def machine_description() -> str:
     )
 
 
-def discover(selected: list[str]) -> list[str]:
+def is_long(name: str) -> bool:
+    source = (Path(__file__).parent / f"{name}.py").read_text()
+    return re.search(r"^LONG\s*=\s*True", source, re.M) is not None
+
+
+def discover(selected: list[str], include_long: bool = False) -> list[str]:
     names = sorted(p.stem for p in Path(__file__).parent.glob("bench_*.py"))
+    if not selected and not include_long:
+        names = [n for n in names if not is_long(n)]
     if selected:
         unknown = [s for s in selected if f"bench_{s}" not in names and s not in names]
         if unknown:
@@ -79,14 +93,36 @@ def render_result(name: str, result: dict[str, Any], elapsed_s: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_doc(new_sections: dict[str, str]) -> None:
+    """Replace the sections that ran, keep the others and the hand-written part after the marker."""
+    existing = DOC.read_text() if DOC.exists() else ""
+    generated, _, kept = existing.partition(HAND_WRITTEN_MARKER)
+    sections = {m["name"]: m["body"] for m in SECTION.finditer(generated)}
+    sections.update(new_sections)
+    header = (
+        "# Benchmarks\n\n"
+        f"Sections updated by `make bench` (quick set) and `make bench-long` (soak, consumer modes, model "
+        f"validation); last update {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.\n\n"
+        f"Machine: {machine_description()}.\n\n"
+        "Command: `make bench`, `make bench-long`, or `.venv/bin/python -m tests.benchmarks NAME...` for "
+        "some. Every comparison runs side by side in one process and run; quote the ratios, not the "
+        "absolute numbers (the machine is shared and noisy).\n\n"
+    )
+    body = "".join(
+        f"<!-- bench:{name} -->\n{sections[name]}<!-- /bench:{name} -->\n" for name in sorted(sections)
+    )
+    DOC.write_text(header + body + "\n" + HAND_WRITTEN_MARKER + kept)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks")
     parser.add_argument("only", nargs="*", help="benchmark names (e.g. handler planner); default all")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md")
+    parser.add_argument("--long", action="store_true", help="also the long benchmarks (soak, validation)")
     args = parser.parse_args(argv)
-    sections: list[str] = []
+    sections: dict[str, str] = {}
     failures = 0
-    for name in discover(args.only):
+    for name in discover(args.only, args.long):
         print(f"== {name}", flush=True)
         started = time.perf_counter()
         try:
@@ -94,25 +130,14 @@ def main(argv: list[str] | None = None) -> int:
             result = module.run()
         except Exception:  # a broken benchmark is reported in the doc, the others still run
             failures += 1
-            sections.append(f"## {name}\n\nFAILED:\n\n```\n{traceback.format_exc()}```\n")
+            sections[name] = f"## {name}\n\nFAILED:\n\n```\n{traceback.format_exc()}```\n"
             print(traceback.format_exc(), file=sys.stderr)
             continue
         section = render_result(name, result, time.perf_counter() - started)
         print(section, flush=True)
-        sections.append(section)
-    header = (
-        "# Benchmarks\n\n"
-        f"Written by `make bench` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.\n\n"
-        f"Machine: {machine_description()}.\n\n"
-        "Command: `make bench` (or `.venv/bin/python -m tests.benchmarks NAME...` for some). Every "
-        "comparison runs side by side in one process and run; quote the ratios, not the absolute numbers "
-        "(the machine is shared and noisy).\n\n"
-    )
-    kept = ""
-    if DOC.exists() and HAND_WRITTEN_MARKER in DOC.read_text():
-        kept = DOC.read_text().split(HAND_WRITTEN_MARKER, 1)[1]
-    if not args.no_write and not args.only:
-        DOC.write_text(header + "\n".join(sections) + "\n" + HAND_WRITTEN_MARKER + kept)
+        sections[name] = section
+    if not args.no_write:
+        write_doc(sections)
         print(f"wrote {DOC}")
     return 1 if failures else 0
 

@@ -1,16 +1,30 @@
-"""1 Locust master + 2 workers (subprocesses on loopback) against the real emulator, read back."""
+"""1 Locust master + 2 workers (subprocesses on loopback) against the real emulator, read back.
+
+Three runs: straight into the emulator (nothing throttled: offered = accepted = the stream); through the
+real local stack's limits proxy scaled down to 50 records/s on one shard (real throttles, counted,
+retried, and the stream holds exactly the accepted records); and through a fake proxy that throttles a
+known share of entries, the one place the producer's throttle count can be compared with the exact number
+of throttles given (the real proxy does not count them).
+"""
 
 import csv
 import json
 import random
 import threading
 import urllib.request
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import boto3
 import pytest
 
+from capacity.quotas import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 from infra.aws import Target
+from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from loadgen.runner import run_load
+from tests.functional.local_handlers import OUT_ENV
+from tests.functional.test_local_stack import TEMPLATE, two_free_ports
 
 pytestmark = pytest.mark.functional
 
@@ -101,11 +115,11 @@ def proxy(clean_emulator):
     server.server_close()
 
 
-def records_in_stream(kinesis) -> int:
+def records_in_stream(kinesis, stream: str = STREAM) -> int:
     total = 0
-    for shard in kinesis.list_shards(StreamName=STREAM)["Shards"]:
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
         iterator = kinesis.get_shard_iterator(
-            StreamName=STREAM, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         while iterator:
             response = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
@@ -121,6 +135,13 @@ def _run(endpoint: str, tmp_path):
                     allowed_streams=(STREAM,))  # fmt: skip
     return run_load(target, STREAM, "step", 300.0, 8.0, tmp_path / "run",
                     users=4, workers=2, subscribers=20_000, echo=lambda _: None)  # fmt: skip
+
+
+def _retry_requests_accepted(result) -> int:
+    """Records accepted by retry calls, from Locust's own stats (response_length = records accepted)."""
+    with (result.run_dir / "data" / "locust_stats.csv").open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r["Name"] == "PutRecords (retry)"]
+    return sum(round(int(r["Request Count"]) * float(r["Average Content Size"])) for r in rows)
 
 
 def _column_sums(result) -> dict[str, int]:
@@ -153,3 +174,45 @@ def test_throttled_entries_are_counted_retried_and_never_counted_as_sent(
     assert totals["offered"] == totals["accepted"] + totals["dropped"]
     assert records_in_stream(stream) == totals["accepted"]
     assert _column_sums(result)["throttled"] == totals["throttled"]
+
+
+SCALE = 0.05  # one shard of 50 records/s (and 51 KiB/s): the step load below goes over it
+
+
+@pytest.fixture
+def local_stack(tmp_path: Path) -> Iterator[StackInfo]:
+    (tmp_path / "out").mkdir()
+    stack = LocalStack(tmp_path / "state")
+    config = LocalStackConfig(shards=1, scale=SCALE, port=two_free_ports(), template_path=str(TEMPLATE),
+                              handler="tests.functional.local_handlers.record",
+                              handler_env={OUT_ENV: str(tmp_path / "out")})  # fmt: skip
+    info = stack.up(config)
+    try:
+        yield info
+    finally:
+        stack.down()
+
+
+def test_the_real_limits_proxy_throttles_are_counted_retried_and_the_stream_holds_the_accepted(
+    local_stack: StackInfo, tmp_path
+):
+    # Given the local stack with one shard scaled to 50 records/s, written through its limits proxy
+    info = local_stack
+    shard_limits = (SHARD_WRITE_RECORDS_PER_S * SCALE, SHARD_WRITE_BYTES_PER_S * SCALE)
+    # When 1 master + 2 workers run a 10 s step load up to 100 records/s (steps 25, 50, 75, 100)
+    result = run_load(info.target(), info.input_stream_name, "step", 100.0, 10.0, tmp_path / "run",
+                      users=4, workers=2, max_attempts=10, subscribers=20_000, shard_limits=shard_limits,
+                      echo=lambda _: None)  # fmt: skip
+    totals = result.totals
+    # Then throttles were counted and retried, and retries got records accepted
+    assert totals["throttled"] > 0
+    assert totals["retried"] >= totals["throttled"] - totals["dropped"]
+    assert _retry_requests_accepted(result) > 0
+    # And every offered record ended accepted or dropped, and the stream (read from the emulator, not
+    # through the proxy) holds exactly the accepted ones; the per-second rows add up to the totals
+    emulator_kinesis = boto3.client("kinesis", endpoint_url=info.endpoint_url, region_name=info.region,
+                                    aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
+    assert totals["offered"] > 500
+    assert totals["offered"] - totals["dropped"] == totals["accepted"]
+    assert records_in_stream(emulator_kinesis, info.input_stream_name) == totals["accepted"]
+    assert _column_sums(result) == {k: totals[k] for k in ("offered", "accepted", "throttled", "retried")}

@@ -84,3 +84,13 @@ def test_plan_from_a_saved_run_uses_its_model_and_peak_rate(
 def test_plan_from_a_missing_run_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--from", str(tmp_path / "nope")]) == 2
     assert "summary.json" in capsys.readouterr().err
+
+
+def test_plan_says_which_consumer_mode_wins_for_the_consumer_count(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # one line per sentence in rich's output
+    assert main([*BASE, "--rate", "200", "--consumers", "5", "--slo-e2e-p99-ms", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "Consumer mode: For e2e p99 <= 1,000 ms with 5 consumers, only enhanced fan-out" in out
+    assert "efo (wins)" in out

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cfnlint.api import ManualArgs, lint
 from cfnlint.decode.cfn_yaml import load
 
 from pipeline import constants
@@ -247,3 +248,37 @@ def test_required_alarms_exist(template: dict[str, Any]) -> None:
         "ApproximateNumberOfMessagesVisible",
         "WriteProvisionedThroughputExceeded",
     }
+
+
+def test_efo_mode_maps_the_function_to_the_stream_consumer(template: dict[str, Any]) -> None:
+    # Given ConsumerMode=efo, the mapping reads through the registered consumer, not the stream itself
+    resources = template["Resources"]
+    assert template["Conditions"]["IsEfo"] == {"Fn::Equals": [{"Ref": "ConsumerMode"}, "efo"]}
+    assert template["Parameters"]["ConsumerMode"]["AllowedValues"] == ["shared", "efo"]
+    consumer = resources["StreamConsumer"]
+    assert consumer["Type"] == "AWS::Kinesis::StreamConsumer"
+    assert consumer["Properties"]["StreamARN"] == {"Fn::GetAtt": ["InputStream", "Arn"]}
+    assert resources["EventSourceMapping"]["Properties"]["EventSourceArn"] == {
+        "Fn::If": [
+            "IsEfo",
+            {"Fn::GetAtt": ["StreamConsumer", "ConsumerARN"]},
+            {"Fn::GetAtt": ["InputStream", "Arn"]},
+        ]
+    }
+
+
+def test_efo_consumer_name_is_the_one_the_role_may_subscribe_with(template: dict[str, Any]) -> None:
+    consumer_name = template["Resources"]["StreamConsumer"]["Properties"]["ConsumerName"]["Fn::Sub"]
+    statements = _one(template, "AWS::IAM::Role")["Policies"][0]["PolicyDocument"]["Statement"]
+    fan_out = next(s for s in statements if "kinesis:SubscribeToShard" in s["Action"])
+    assert fan_out["Resource"] == {"Fn::Sub": f"${{InputStream.Arn}}/consumer/{consumer_name}:*"}
+
+
+def test_efo_path_passes_cfn_lint() -> None:
+    # Given the template with ConsumerMode defaulting to efo (cfn-lint resolves the defaults' path)
+    text = TEMPLATE_PATH.read_text()
+    shared_default = "    Default: shared\n    AllowedValues: [shared, efo]"
+    assert shared_default in text
+    efo = text.replace(shared_default, "    Default: efo\n    AllowedValues: [shared, efo]")
+    # Then cfn-lint finds nothing
+    assert [str(match) for match in lint(efo, config=ManualArgs(regions=["us-east-1"]))] == []

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from capacity.quotas import (
+    EFO_MAX_CONSUMERS_PER_STREAM,
+    EFO_READ_BYTES_PER_S_PER_CONSUMER,
+    EFO_SUBSCRIPTION_S,
     ESM_BATCH_SIZE_MAX,
     ESM_BATCH_SIZE_MIN,
     ESM_BATCHING_WINDOW_S_MAX,
@@ -19,6 +22,7 @@ from capacity.quotas import (
 )
 
 DEFAULT_HANDLER = "pipeline.handler.handler"
+CONSUMER_MODES = ("shared", "efo")
 
 
 class EsmConfigError(ValueError):
@@ -53,6 +57,16 @@ class EsmConfig:
     handler_env: dict[str, str] = field(default_factory=dict)
     # Lambda refuses a record age under 60 s; a scale model (tests) may shrink time as --scale shrinks rates.
     min_record_age_s: int = ESM_MAX_RECORD_AGE_S_MIN
+    # "shared": GetRecords through the limits proxy; "efo": a registered stream consumer and SubscribeToShard
+    # straight to the emulator (the proxy's read limits are the shared ones), held to its own byte budget.
+    consumer_mode: str = "shared"
+    efo_read_bytes_per_s: float = EFO_READ_BYTES_PER_S_PER_CONSUMER  # per shard; x the stack's scale
+    efo_subscription_s: float = EFO_SUBSCRIPTION_S  # renew the subscription this often (shorter in tests)
+    # Other polling consumers of the stream (GetRecords through the proxy, data discarded): they share the
+    # 5 calls/s and 2 MiB/s of each shard with this one in shared mode, as other applications would.
+    other_consumers: int = 0
+    # How often each of them polls a shard; None: its fair share of 5 calls/s, (N + 1) x 200 ms.
+    other_consumer_poll_interval_s: float | None = None
 
     def __post_init__(self) -> None:
         check_range("batch_size", self.batch_size, ESM_BATCH_SIZE_MIN, ESM_BATCH_SIZE_MAX)
@@ -65,6 +79,20 @@ class EsmConfig:
                 "max_record_age_s", self.max_record_age_s, self.min_record_age_s, ESM_MAX_RECORD_AGE_S_MAX
             )
         check_range("concurrency_limit", self.concurrency_limit, 1, 1000)
+        if self.consumer_mode not in CONSUMER_MODES:
+            raise EsmConfigError(f"consumer_mode {self.consumer_mode!r}: use shared or efo")
+        # Every consumer may be an EFO one on AWS, so the 20-per-stream cap bounds the count.
+        check_range("other_consumers", self.other_consumers, 0, EFO_MAX_CONSUMERS_PER_STREAM - 1)
+        if self.other_consumer_poll_interval_s is not None and self.other_consumer_poll_interval_s <= 0:
+            raise EsmConfigError(
+                f"other_consumer_poll_interval_s={self.other_consumer_poll_interval_s}: must be > 0 "
+                "(or None for the fair share)"
+            )
+        if self.efo_subscription_s <= 0 or self.efo_read_bytes_per_s <= 0:
+            raise EsmConfigError(
+                f"efo_subscription_s={self.efo_subscription_s}, efo_read_bytes_per_s="
+                f"{self.efo_read_bytes_per_s}: both must be > 0"
+            )
         if self.starting_position not in ("TRIM_HORIZON", "LATEST"):
             raise EsmConfigError(f"starting_position {self.starting_position!r}: use TRIM_HORIZON or LATEST")
         if "." not in self.handler:
@@ -79,6 +107,11 @@ class EsmConfig:
     def role_arn(self) -> str:
         account = self.function_arn.split(":")[4]
         return f"arn:aws:iam::{account}:role/{self.function_name}-role"
+
+    @property
+    def efo_consumer_name(self) -> str:
+        """The name infra/pipeline.yaml gives its StreamConsumer (`${ResourcePrefix}-cdr-processor`)."""
+        return self.function_name
 
     @property
     def checkpoint_path(self) -> Path:

@@ -8,50 +8,24 @@ slow function shows up as iterator age instead of memory growth.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-import zlib
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from capacity.quotas import ESM_IDLE_POLL_INTERVAL_S, GET_RECORDS_MAX_RECORDS
-from infra.local.esm.checkpoints import ShardProgress
-from infra.local.esm.config import EsmConfig
-from infra.local.esm.events import to_stream_record
-from infra.local.esm.lane import Lane
-from infra.local.esm.telemetry import Telemetry
+from infra.local.esm.dispatch import ShardContext, ShardReader
 
 LOG = logging.getLogger(__name__)
 THROTTLE_BACKOFF_S = 0.2
+THROTTLED = "ProvisionedThroughputExceededException"
+# AWS/Kinesis's name for a refused GetRecords; counted per shard so read contention shows in metrics.csv.
+READ_THROTTLE_METRIC = "ReadProvisionedThroughputExceeded"
 
 
-def lane_of(partition_key: str, lanes: int) -> int:
-    """Same key, same lane: the ordering guarantee of the parallelization factor."""
-    return zlib.crc32(partition_key.encode("utf-8")) % lanes if lanes > 1 else 0
-
-
-class ShardPoller(threading.Thread):
-    def __init__(
-        self,
-        config: EsmConfig,
-        kinesis: Any,
-        shard_id: str,
-        lanes: list[Lane],
-        progress: ShardProgress,
-        telemetry: Telemetry,
-        stop: threading.Event,
-    ) -> None:
-        super().__init__(name=f"poller-{shard_id}", daemon=True)
-        self.config = config
-        self.kinesis = kinesis
-        self.shard_id = shard_id
-        self.lanes = lanes
-        self.progress = progress
-        self.telemetry = telemetry
-        self.stop = stop
-        self.max_buffered_records = max(2 * config.batch_size * len(lanes), GET_RECORDS_MAX_RECORDS)
-        self.closed = False
+class ShardPoller(ShardReader):
+    def __init__(self, shard: ShardContext, kinesis: Any) -> None:
+        super().__init__("poller", shard, kinesis)
+        self.read_throttles = 0
 
     def _iterator(self) -> str:
         after = self.progress.last_read
@@ -74,7 +48,9 @@ class ShardPoller(threading.Thread):
                 response = self.kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_MAX_RECORDS)
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
-                if code == "ProvisionedThroughputExceededException":
+                if code == THROTTLED:
+                    self.read_throttles += 1
+                    self.telemetry.metric(READ_THROTTLE_METRIC, 1, self.shard_id)
                     self.stop.wait(THROTTLE_BACKOFF_S)
                 elif code == "ExpiredIteratorException":
                     iterator = None
@@ -95,18 +71,3 @@ class ShardPoller(threading.Thread):
                 return
             if not response.get("Records"):
                 self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
-
-    def _dispatch(self, raw_records: list[dict[str, Any]]) -> None:
-        if not raw_records:
-            return
-        started = time.monotonic()
-        records = [to_stream_record(self.shard_id, raw, self.config) for raw in raw_records]
-        self.progress.add(records)
-        self.telemetry.metric("PolledEventCount", len(records), self.shard_id)
-        per_lane: list[list[Any]] = [[] for _ in self.lanes]
-        for record in records:
-            per_lane[lane_of(record.partition_key, len(self.lanes))].append(record)
-        for lane, lane_records in zip(self.lanes, per_lane, strict=True):
-            if lane_records:
-                lane.offer(lane_records)
-        LOG.debug("dispatched %d records in %.1f ms", len(records), (time.monotonic() - started) * 1000)

@@ -1,7 +1,9 @@
 """The local event-source-mapping runtime: wires shards, pollers, lanes, worker processes and telemetry.
 
 `EsmRuntime(config).start()` runs in the calling process (tests); `python -m infra.local.esm --config F`
-runs it as the long-lived process `cdrcap up` starts. Concurrency is shards x parallelization factor,
+runs it as the long-lived process `cdrcap up` starts. Records come from a poller per shard (shared
+throughput) or, with `consumer_mode="efo"`, from a registered stream consumer's SubscribeToShard readers;
+either way they go to the same lanes. Concurrency is shards x parallelization factor,
 capped by `concurrency_limit`, which also sizes the worker-process pool (spawned, so a threaded parent is
 safe; the handler is imported once per worker, like a Lambda cold start).
 """
@@ -17,10 +19,13 @@ import orjson
 from infra.aws import Target, client
 from infra.local.esm.checkpoints import CheckpointStore, ShardProgress
 from infra.local.esm.config import EsmConfig
+from infra.local.esm.dispatch import ShardContext
 from infra.local.esm.events import StreamRecord, on_failure_record
 from infra.local.esm.lane import Lane, Shared
+from infra.local.esm.other_consumers import OtherConsumer, start_other_consumers
 from infra.local.esm.poller import ShardPoller
 from infra.local.esm.pool import WorkerPool
+from infra.local.esm.subscriber import ShardSubscriber, register_consumer
 from infra.local.esm.telemetry import Telemetry
 
 LOG = logging.getLogger(__name__)
@@ -32,21 +37,24 @@ class EsmRuntime:
     def __init__(self, config: EsmConfig) -> None:
         self.config = config
         self.stop_event = threading.Event()
-        target = Target(
-            name="local",
-            region=config.region,
-            endpoint_url=config.endpoint_url,
-            kinesis_endpoint_url=config.kinesis_endpoint_url,
-            is_local=True,
-        )
+        target = self._proxy_target()
         # The poller handles throttles itself (backoff, then the same iterator), so botocore must not.
         self.kinesis: Any = client(target, "kinesis", retries=0)
         self.sqs: Any = client(target, "sqs")
+        # EFO reads go straight to the emulator: the limits proxy enforces the shared read limits only.
+        self.kinesis_direct: Any = client(
+            Target(name="local", region=config.region, endpoint_url=config.endpoint_url, is_local=True),
+            "kinesis",
+            retries=0,
+        )
+        self.consumer_arn: str | None = None
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.telemetry = Telemetry(config.trace_path, config.metrics_path)
         self.checkpoints = CheckpointStore(config.checkpoint_path, config.stream_arn)
         self.progress: dict[str, ShardProgress] = {}
         self.pollers: list[ShardPoller] = []
+        self.subscribers: list[ShardSubscriber] = []
+        self.other_consumers: list[OtherConsumer] = []
         self.lanes: list[Lane] = []
         self.pool: WorkerPool | None = None
         self._housekeeper: threading.Thread | None = None
@@ -83,8 +91,20 @@ class EsmRuntime:
             in_flight=[0],
             in_flight_lock=threading.Lock(),
         )
+        if config.consumer_mode == "efo":
+            self.consumer_arn = register_consumer(
+                self.kinesis_direct, config.stream_arn, config.efo_consumer_name
+            )
         for shard_id in shard_ids:
             self._start_shard(shard_id, saved.get(shard_id))
+        self.other_consumers = start_other_consumers(
+            client(self._proxy_target(), "kinesis", retries=0),
+            config.stream_name,
+            shard_ids,
+            config.other_consumers,
+            self.stop_event,
+            config.other_consumer_poll_interval_s,
+        )
         self._housekeeper = threading.Thread(target=self._housekeeping, name="esm-housekeeping", daemon=True)
         self._housekeeper.start()
 
@@ -92,13 +112,26 @@ class EsmRuntime:
         assert self._shared is not None
         progress = self.progress[shard_id] = ShardProgress(checkpoint)
         lanes = [Lane(self._shared, shard_id, i, progress) for i in range(self.config.parallelization_factor)]
-        poller = ShardPoller(
-            self.config, self.kinesis, shard_id, lanes, progress, self.telemetry, self.stop_event
-        )
+        reader: ShardPoller | ShardSubscriber
+        shard = ShardContext(self.config, shard_id, lanes, progress, self.telemetry, self.stop_event)
+        if self.consumer_arn is not None:
+            reader = ShardSubscriber(shard, self.kinesis_direct, self.consumer_arn)
+            self.subscribers.append(reader)
+        else:
+            reader = ShardPoller(shard, self.kinesis)
+            self.pollers.append(reader)
         self.lanes += lanes
-        self.pollers.append(poller)
-        for thread in [*lanes, poller]:
+        for thread in [*lanes, reader]:
             thread.start()
+
+    def _proxy_target(self) -> Target:
+        return Target(
+            name="local",
+            region=self.config.region,
+            endpoint_url=self.config.endpoint_url,
+            kinesis_endpoint_url=self.config.kinesis_endpoint_url,
+            is_local=True,
+        )
 
     def _pick_up_new_shards(self) -> None:
         """After a reshard, poll the new open shards too (from TRIM_HORIZON: their data is all new)."""
@@ -153,7 +186,8 @@ class EsmRuntime:
         self.stop_event.set()
         if self._housekeeper is not None:
             self._housekeeper.join(timeout=timeout_s)
-        for thread in [*self.pollers, *self.lanes]:
+        # A subscriber notices the stop at its subscription's next event (an idle one comes every 5 s).
+        for thread in [*self.pollers, *self.subscribers, *self.other_consumers, *self.lanes]:
             thread.join(timeout=timeout_s)
         self.checkpoints.save(self.progress)
         self.telemetry.flush(everything=True)

@@ -1,0 +1,104 @@
+"""Faults against the real emulator stores, re-delivered as Lambda would; `cdrcap verify` checks it all."""
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdrcap.cli import main
+from cdrcap.truth import GROUND_TRUTH_FILE, truth_of_events
+from pipeline import constants as c
+from pipeline import handler as handler_module
+from pipeline.config import load_config
+from tests.functional.test_handler_emulator import BUCKET, Pipeline, pipeline  # noqa: F401  (fixture)
+from tests.unit.lambda_driver import deliver, shard_batches
+from tests.unit.pipeline_events import mixed_batch
+
+pytestmark = pytest.mark.functional
+EVERY_FAULT = (
+    "crash_before_apply:0.1,crash_after_apply:0.1,crash_before_emit:0.1,crash_after_emit:0.1,"
+    "timeout:0.05,dynamo_throttle:0.1,output_throttle:0.1,s3_error:0.1,dlq_error:0.1"
+)
+
+
+def _run_dir(tmp_path: Path, pipeline: Pipeline, events: list[dict[str, Any]]) -> Path:  # noqa: F811
+    """A run directory with the ground truth of `events` and the stores' names, as a run would leave it."""
+    run_dir = tmp_path / "20261126T000000Z-faults"
+    truth = truth_of_events(events, load_config(pipeline.env), int(time.time() * 1000))
+    truth.write(run_dir / GROUND_TRUTH_FILE)
+    outputs = {
+        c.OUTPUT_AGGREGATES_TABLE: pipeline.table,
+        c.OUTPUT_ARCHIVE_BUCKET: BUCKET,
+        c.OUTPUT_DLQ_URL: pipeline.dlq_url,
+        c.OUTPUT_OUTPUT_STREAM_NAME: pipeline.output_stream,
+    }
+    (run_dir / "resources.json").write_text(json.dumps(outputs))
+    return run_dir
+
+
+@pytest.fixture
+def events() -> list[dict[str, Any]]:
+    payloads, _ = mixed_batch(240)
+    return shard_batches(payloads, shards=2, batch_size=40)
+
+
+def test_every_fault_kind_at_once_leaves_the_invariant_holding(
+    pipeline: Pipeline,  # noqa: F811
+    events: list[dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given the handler on the emulator's DynamoDB, S3, Kinesis and SQS with every fault switched on
+    monkeypatch.setenv("CDRCAP_FAULT_INJECTION", "1")
+    monkeypatch.setenv("CDRCAP_FAULTS", EVERY_FAULT)
+    monkeypatch.setenv("CDRCAP_FAULTS_SEED", "5")
+    handler_module.configure()
+    # When each batch is re-delivered until it drains
+    invocations = sum(deliver(handler_module.handler, event) for event in events)
+    assert invocations > len(events), "no fault fired: the test would prove nothing"
+    run_dir = _run_dir(tmp_path, pipeline, events)
+    capsys.readouterr()
+    # Then `cdrcap verify` finds every CDR exactly once and exits 0
+    code = main(["verify", "--run", str(run_dir), "--endpoint-url", pipeline_endpoint(pipeline), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert {check["name"] for check in report["checks"]} == {"aggregates", "dlq", "archive", "output"}
+    assert (run_dir / "verify.json").exists()
+
+
+def test_verify_exits_1_with_a_precise_diff_when_an_aggregate_is_off(
+    pipeline: Pipeline,  # noqa: F811
+    events: list[dict[str, Any]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a clean run, then one aggregate item changed behind the pipeline's back
+    for event in events:
+        deliver(handler_module.handler, event)
+    run_dir = _run_dir(tmp_path, pipeline, events)
+    item = next(iter(pipeline.aggregates()))
+    pipeline.dynamodb.update_item(
+        TableName=pipeline.table,
+        Key={c.TABLE_PARTITION_KEY: {"S": item[0]}, c.TABLE_SORT_KEY: {"S": item[1]}},
+        UpdateExpression="ADD #r :one",
+        ExpressionAttributeNames={"#r": "records"},
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+    capsys.readouterr()
+    # When verified, Then it exits 1 naming the item and the counter
+    assert main(["verify", "--run", str(run_dir), "--endpoint-url", pipeline_endpoint(pipeline)]) == 1
+    out = capsys.readouterr().out
+    assert f"{item[0]} {item[1]} records: expected" in out and "invariant does NOT hold" in out
+
+
+def test_verify_exits_2_without_ground_truth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "run").mkdir()
+    assert main(["verify", "--run", str(tmp_path / "run"), "--endpoint-url", "http://127.0.0.1:9"]) == 2
+    assert "ground truth" in capsys.readouterr().err
+
+
+def pipeline_endpoint(pipeline: Pipeline) -> str:  # noqa: F811
+    return str(pipeline.dynamodb.meta.endpoint_url)

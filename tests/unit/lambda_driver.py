@@ -1,0 +1,46 @@
+"""Drive the handler the way Lambda's Kinesis event source does, in-process: per-shard batches in order,
+a function error re-delivers the whole batch, batchItemFailures re-deliver from the lowest failed sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pipeline.faults import InjectedCrash
+from tests.unit.pipeline_events import kinesis_event
+
+Event = dict[str, Any]
+Handler = Callable[[Event, Any], dict[str, list[dict[str, str]]]]
+
+
+def shard_batches(payloads: list[bytes], shards: int, batch_size: int) -> list[Event]:
+    """Contiguous payload ranges per shard, cut into batches, in round-robin delivery order."""
+    per_shard = -(-len(payloads) // shards)
+    queues = []
+    for s in range(shards):
+        part = payloads[s * per_shard : (s + 1) * per_shard]
+        shard = f"shardId-{s:012d}"
+        queues.append(
+            [
+                kinesis_event(part[i : i + batch_size], s * per_shard + i, shard)
+                for i in range(0, len(part), batch_size)
+            ]
+        )
+    return [queue[k] for k in range(max(map(len, queues))) for queue in queues if k < len(queue)]
+
+
+def deliver(handler: Handler, event: Event, max_attempts: int = 300) -> int:
+    """Invoke until the batch succeeds; returns the number of invocations. Raises if it never drains."""
+    pending = event["Records"]
+    for attempt in range(1, max_attempts + 1):
+        try:
+            response = handler({"Records": pending}, None)
+        except InjectedCrash:
+            continue  # a function error (crash, timeout): Lambda retries the whole batch
+        failures = response["batchItemFailures"]
+        if not failures:
+            return attempt
+        lowest = min(int(f["itemIdentifier"]) for f in failures)
+        pending = [r for r in pending if int(r["kinesis"]["sequenceNumber"]) >= lowest]
+    raise AssertionError(f"batch did not drain in {max_attempts} invocations")
