@@ -17,6 +17,7 @@ from typing import Any
 from cdrcap.config import Config, Profile
 from cdrcap.config import Target as ConfigTarget
 from cdrcap.errors import CdrcapError, CheckFailed
+from cdrcap.fraud_run import write_fraud_json
 from cdrcap.progress import LiveProgress
 from cdrcap.rundir import create_run_dir, run_metadata
 from cdrcap.stages import StackHandle, analyse, drain, load_arguments, open_target
@@ -87,6 +88,9 @@ def run_capacity(request: RunRequest, echo: Callable[[str], None] = print) -> Ru
         analysis = analyse(
             handle, profile, run_dir, load_started_s, time.time(), echo=echo, producers=request.users
         )
+        if profile.fraud_rate > 0:  # after the drain: the handler has raised what it will raise
+            handler_log = Path(handle.info.handler_log_path) if handle.info else None
+            write_fraud_json(run_dir, profile.fraud_rate, handler_log)
         write_run_summary(
             run_dir,
             started_at=started_at,

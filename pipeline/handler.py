@@ -54,6 +54,7 @@ def metrics_line(outcome: BatchOutcome, processing_ms: float, namespace: str) ->
         "FraudAlerts": outcome.fraud_alerts,
     }
     counts.update({f"RecordsRejected_{reason}": n for reason, n in sorted(outcome.rejected.items())})
+    counts.update({f"FraudAlerts_{rule}": n for rule, n in sorted(outcome.fraud_alerts_by_rule.items())})
     return emf_line(namespace, counts, outcome.latencies_ms, int(time.time() * 1000))
 
 

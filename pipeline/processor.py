@@ -45,6 +45,7 @@ class BatchOutcome:
     latencies_ms: list[int] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # file-level findings (e.g. 32.297 lost CDRs)
     fraud_alerts: int = 0  # alerts this batch sent (each (rule, subscriber, window) alerts once)
+    fraud_alerts_by_rule: Counter[str] = field(default_factory=Counter)  # the same, per rule id
 
     def response(self) -> dict[str, list[dict[str, str]]]:
         return {"batchItemFailures": [{"itemIdentifier": seq} for seq in self.failed_sequence_numbers]}
@@ -198,6 +199,7 @@ class BatchProcessor:
         except FraudError:
             return first, {}
         batch.outcome.fraud_alerts += len(found.alerts)
+        batch.outcome.fraud_alerts_by_rule.update(alert.rule_id for alert in found.alerts)
         batch.outcome.dynamo_writes += found.state_writes
         return failure_point, found.matched_rules
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from reports import content
 from reports.content import Table
+from reports.fraud import fraud_section
 from reports.plots import PLOTS
 from reports.summary import Summary
 
@@ -65,6 +66,14 @@ def _figure(png: Path, caption: str) -> str:
 def render_html(run_dir: Path, summary: Summary, notes: list[str]) -> str:
     headline = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in content.headline(summary))
     figures = "".join(_figure(run_dir / spec.filename, spec.title) for spec in PLOTS)
+    fraud = fraud_section(run_dir)
+    fraud_html = (
+        "<h2>Fraud rules</h2>"
+        + (html_table(fraud.table, "fraud") if fraud.table.headers else "")
+        + "".join(f"<p>{escape(line)}</p>" for line in fraud.lines)
+        if fraud
+        else ""
+    )
     modes = content.consumer_mode_table(summary)
     consumer_mode_html = (
         "<h2>Consumer mode</h2>"
@@ -102,6 +111,7 @@ def render_html(run_dir: Path, summary: Summary, notes: list[str]) -> str:
 <h2>Measured latency</h2>
 {html_table(content.measurements_table(summary), "measurements")}
 <p>{escape(content.service_time_line(summary))}</p>
+{fraud_html}
 <h2>Plots</h2>
 {figures}
 {notes_html}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from reports import content
 from reports.content import Table
+from reports.fraud import FraudSection, fraud_section
 from reports.summary import Summary
 
 
@@ -26,7 +27,7 @@ def consumer_mode_parts(summary: Summary) -> list[str]:
     return ["### Consumer mode", table(modes), content.consumer_mode_line(summary) or ""]
 
 
-def render_markdown(summary: Summary, notes: list[str]) -> str:
+def render_markdown(summary: Summary, notes: list[str], fraud: FraudSection | None = None) -> str:
     parts = [
         f"## cdrcap capacity run `{summary['run_id']}`",
         "\n".join(f"- **{label}:** {value}" for label, value in content.headline(summary)),
@@ -44,6 +45,15 @@ def render_markdown(summary: Summary, notes: list[str]) -> str:
         "### Measured latency",
         table(content.measurements_table(summary)),
         content.service_time_line(summary),
+        *(
+            [
+                "### Fraud rules",
+                *([table(fraud.table)] if fraud.table.headers else []),
+                *fraud.lines,
+            ]
+            if fraud
+            else []
+        ),
         "<details><summary>Run metadata</summary>\n\n"
         + table(content.metadata_table(summary))
         + "\n\n```json\n"
@@ -57,5 +67,5 @@ def render_markdown(summary: Summary, notes: list[str]) -> str:
 
 def write_markdown(run_dir: Path, summary: Summary, notes: list[str]) -> Path:
     path = run_dir / "report.md"
-    path.write_text(render_markdown(summary, notes), encoding="utf-8")
+    path.write_text(render_markdown(summary, notes, fraud_section(run_dir)), encoding="utf-8")
     return path

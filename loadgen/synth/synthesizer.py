@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from loadgen.synth.population import Population
 
 # Call references of different seeds (Locust workers) never overlap: seed * 10**10 + counter.
 CALL_REF_SEED_STRIDE = 10**10
+# A day is synthesised in slices of this many records: fraud episodes end at their slice's last release,
+# so they spread over the day (one slice for the whole day put every episode in its last minute).
+DAY_SLICE_RECORDS = 1_000
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,23 @@ class CdrSynthesizer:
         return self.batch_at(np.floor(now_s - spread).astype(np.int64))
 
     def day(self, n: int, day_start_utc_s: int) -> SynthBatch:
-        """`n` CDRs of one local day following the diurnal profile, in release-time order (for files)."""
+        """`n` CDRs of one local day following the diurnal profile, in arrival order (for files)."""
+        slices = list(self.day_slices(n, day_start_utc_s))
+        return SynthBatch(
+            [p for s in slices for p in s.payloads],
+            [k for s in slices for k in s.partition_keys],
+            [label for s in slices for label in s.labels],
+        )
+
+    def day_slices(
+        self, n: int, day_start_utc_s: int, *, slice_records: int = DAY_SLICE_RECORDS
+    ) -> Iterator[SynthBatch]:
+        """The same day as `day`, streamed in slices of `slice_records` (bounded memory)."""
         release = traffic.diurnal_release_times(
             self.config, self._rng, n, day_start_utc_s, self.population.plan.utc_offset_min
         )
-        return self.batch_at(release, keep_order=True)
+        for start in range(0, n, max(slice_records, 1)):
+            yield self.batch_at(release[start : start + slice_records], keep_order=True)
 
     def batch_at(self, release_s: np.ndarray, *, keep_order: bool = False) -> SynthBatch:
         n = len(release_s)
@@ -82,6 +98,9 @@ class CdrSynthesizer:
         labels = fraud.inject(
             cols, self.config, self.population, self._rng, free, f"{self.seed}-{self._batches}"
         )
+        # Arrival order for `keep_order`: a fraud record cannot arrive before its (new) release time;
+        # every other record keeps its slot, so late and out-of-order defects stay late.
+        arrival_s = np.where(free, release_s, cols.release_s)
         labels += defects.apply_column_defects(cols, self.config, self._rng, free)
         # Encoding goes fastest in groups of one template; a file keeps its time order afterwards.
         order = np.argsort(variant(cols), kind="stable")
@@ -90,7 +109,7 @@ class CdrSynthesizer:
         labels += defects.apply_byte_defects(cols, payloads, self.config, self._rng, free)
         keys = partition_keys(self.key_strategy, cols, self._rng)
         if keep_order:
-            restore = np.argsort(order)
+            restore = np.lexsort((order, arrival_s[order]))
             payloads = [payloads[i] for i in restore.tolist()]
             keys = [keys[i] for i in restore.tolist()]
         if self.run_tag:

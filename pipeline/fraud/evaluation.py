@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline.fraud.alerts import Alert, InMemoryAlertSink
@@ -94,7 +95,7 @@ class EvaluationResult:
         }
 
 
-def _percentile_s(values_ms: list[int], fraction: float) -> float | None:
+def percentile_s(values_ms: list[int], fraction: float) -> float | None:
     if not values_ms:
         return None
     ordered = sorted(values_ms)
@@ -145,28 +146,49 @@ def evaluate_day(day: SyntheticDay, rules: RuleSet, *, batch_size: int = 500) ->
 def _quality(
     rule_id: str, day: SyntheticDay, alerts: list[Alert], tokenizer: SubscriberTokenizer
 ) -> RuleQuality:
-    scenario_of: dict[str, set[str]] = defaultdict(set)
-    for label in day.labels:
-        for subject in (label.subscriber, *label.also):
-            scenario_of[tokenizer.token(subject)].add(label.scenario)
+    episodes = [
+        Episode(
+            scenario=label.scenario,
+            episode_id=str(index),
+            records=0,
+            first_release_ms=label.first_release_ms,
+            subject_tokens=frozenset(tokenizer.token(s) for s in (label.subscriber, *label.also)),
+        )
+        for index, label in enumerate(day.labels)
+    ]
+    return score_rule(rule_id, episodes, alerts)
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """One injected fraud instance: its scenario, when its first CDR existed, and whom an alert may name."""
+
+    scenario: str
+    episode_id: str
+    records: int
+    first_release_ms: int
+    subject_tokens: frozenset[str]  # tokens of the actor's number(s) (a SIM-box: its SIMs and its IMEI)
+
+
+def score_rule(rule_id: str, episodes: Sequence[Episode], alerts: Sequence[Alert]) -> RuleQuality:
+    """Recall over the rule's episodes, precision over the rule's alerts, latency from first release."""
+    scenarios_of: dict[str, set[str]] = defaultdict(set)
+    for episode in episodes:
+        for token in episode.subject_tokens:
+            scenarios_of[token].add(episode.scenario)
     rule_alerts = [a for a in alerts if a.rule_id == rule_id]
-    true_alerts = sum(1 for a in rule_alerts if rule_id in scenario_of.get(a.subscriber_token, ()))
-    other_fraud = sum(1 for a in rule_alerts if scenario_of.get(a.subscriber_token, {rule_id}) - {rule_id})
-    by_token: dict[str, list[Alert]] = defaultdict(list)
-    for alert in rule_alerts:
-        by_token[alert.subscriber_token].append(alert)
-    instances = [label for label in day.labels if label.scenario == rule_id]
-    latencies_ms: list[int] = []
-    for label in instances:
-        subjects = [tokenizer.token(subject) for subject in (label.subscriber, *label.also)]
+    true_alerts = sum(1 for a in rule_alerts if rule_id in scenarios_of.get(a.subscriber_token, ()))
+    other_fraud = sum(1 for a in rule_alerts if scenarios_of.get(a.subscriber_token, {rule_id}) - {rule_id})
+    latencies_ms = []
+    instances = [episode for episode in episodes if episode.scenario == rule_id]
+    for episode in instances:
         hits = [
             a.observed_at_ms
-            for token in subjects
-            for a in by_token.get(token, ())
-            if a.observed_at_ms >= label.first_release_ms
+            for a in rule_alerts
+            if a.subscriber_token in episode.subject_tokens and a.observed_at_ms >= episode.first_release_ms
         ]
         if hits:
-            latencies_ms.append(min(hits) - label.first_release_ms)
+            latencies_ms.append(min(hits) - episode.first_release_ms)
     return RuleQuality(
         rule_id=rule_id,
         instances=len(instances),
@@ -174,7 +196,7 @@ def _quality(
         alerts=len(rule_alerts),
         true_alerts=true_alerts,
         other_fraud_alerts=other_fraud,
-        latency_p50_s=_percentile_s(latencies_ms, 0.5),
-        latency_p95_s=_percentile_s(latencies_ms, 0.95),
-        latency_max_s=_percentile_s(latencies_ms, 1.0),
+        latency_p50_s=percentile_s(latencies_ms, 0.5),
+        latency_p95_s=percentile_s(latencies_ms, 0.95),
+        latency_max_s=percentile_s(latencies_ms, 1.0),
     )

@@ -79,6 +79,7 @@ class VelocityRule:
     window_s: int
     min_calls: int
     min_sms: int  # flooding uses SMS as much as calls; people type slower than they dial
+    include_previous_window: bool  # a burst split by a minute boundary is judged over both minutes
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,3 +93,13 @@ def test_report_renders_completely_in_chromium(run_dir: Path, tmp_path: Path) ->
     assert result.broken == []
     assert "ShardCount" in result.recommendation_text
     assert screenshot(chromium, run_dir / "report.html", tmp_path).exists()
+
+
+def test_a_profile_with_fraud_gets_a_fraud_section(run_dir: Path) -> None:
+    # The ci profile injects fraud (fraud_rate 0.01): injected episodes from labels.csv, alerts from the
+    # handler's EMF lines (a count, possibly 0: Locust's small batches make short episodes)
+    fraud = json.loads((run_dir / "data" / "fraud.json").read_text())
+    rules = {rule["rule_id"]: rule for rule in fraud["rules"]}
+    assert sum(rules[name]["injected_episodes"] for name in ("wangiri", "irsf", "simbox", "velocity")) > 0
+    assert fraud["alerts_total"] is not None and all(r["alerts"] is not None for r in rules.values())
+    assert "### Fraud rules" in (run_dir / "report.md").read_text()

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from pipeline.fraud.rules import VelocityRule, WangiriRule
+from pipeline.fraud.rules import VelocityRule, WangiriRule, parse_rules
 from pipeline.schema import RecordType
-from tests.unit.fraud_support import FOREIGN_LURE, HOME_SUBSCRIBER, Harness, cdr, home_number, lure_calls
+from tests.unit.fraud_support import (
+    FOREIGN_LURE,
+    HOME_SUBSCRIBER,
+    Harness,
+    cdr,
+    home_number,
+    lure_calls,
+)
 
 pytestmark = pytest.mark.unit
 
+RULES_JSON = Path(__file__).parents[2] / "pipeline" / "fraud" / "rules.json"
 AROUND = [(-1, 0), (0, 1), (1, 1)]  # offset from the threshold -> alerts expected
 
 
@@ -83,13 +94,39 @@ def test_velocity_fires_at_the_threshold(offset: int, expected_alerts: int) -> N
     assert harness.alerts("velocity") == [harness.token(HOME_SUBSCRIBER)] * expected_alerts
 
 
-def test_velocity_window_boundary_splits_the_count() -> None:
+def test_velocity_burst_split_by_a_minute_boundary_is_judged_with_the_previous_minute() -> None:
+    # Given a dialler whose calls straddle a minute boundary, neither minute reaching the threshold alone
     harness = Harness()
+    rule = harness.config(VelocityRule)
+    last_seconds_of_minute = _dialler(rule.min_calls - 1, start_s=rule.window_s - 20, step_s=2)
+    first_seconds_of_next = _dialler(rule.min_calls - 1, start_s=rule.window_s + 1, step_s=2)
+    # When both are fed
+    outcome = harness.feed(last_seconds_of_minute + first_seconds_of_next)
+    # Then one alert, judged over both minutes
+    assert [alert.evidence["windows"] for alert in outcome.alerts if alert.rule_id == "velocity"] == [2]
+
+
+def test_velocity_without_lookback_splits_the_count_at_the_boundary() -> None:
+    document = json.loads(RULES_JSON.read_text())
+    document["rules"]["velocity"]["include_previous_window"] = False
+    harness = Harness(rules=parse_rules(document))
     rule = harness.config(VelocityRule)
     last_seconds_of_minute = _dialler(rule.min_calls - 1, start_s=rule.window_s - 20, step_s=2)
     first_seconds_of_next = _dialler(rule.min_calls - 1, start_s=rule.window_s + 1, step_s=2)
 
     harness.feed(last_seconds_of_minute + first_seconds_of_next)
+
+    assert harness.alerts("velocity") == []
+
+
+def test_a_redial_loop_at_a_human_pace_does_not_fire_with_the_lookback() -> None:
+    # Given a caller redialling every 20 s for five minutes (ring, give up, redial): 3 attempts a minute
+    harness = Harness()
+    rule = harness.config(VelocityRule)
+    redials = _dialler(15, start_s=0, step_s=rule.window_s / 3)
+    # When fed, Then any two consecutive minutes hold 6 attempts: below the threshold of 10
+
+    harness.feed(redials)
 
     assert harness.alerts("velocity") == []
 

@@ -103,3 +103,16 @@ def test_a_fraud_state_failure_defers_the_batch_for_redelivery() -> None:
     assert outcome.deferred == 3
     assert len(outcome.failed_sequence_numbers) == 3
     assert output_rules(stores) == []
+
+
+def test_the_metrics_line_counts_alerts_per_rule() -> None:
+    # Given a flood that raises a velocity alert
+    outcome = run(in_memory_stores(), engine(InMemoryStateStore(), InMemoryAlertSink()), flood(12))
+    # When the handler writes its EMF line
+    from pipeline.handler import metrics_line
+
+    line = orjson.loads(metrics_line(outcome, 1.0, "cdrcap"))
+    # Then the per-rule counts add up to the total and name the rule
+    assert line["FraudAlerts_velocity"] == outcome.fraud_alerts_by_rule["velocity"] >= 1
+    per_rule = sum(v for k, v in line.items() if k.startswith("FraudAlerts_"))
+    assert per_rule == line["FraudAlerts"] == outcome.fraud_alerts

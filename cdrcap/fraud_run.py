@@ -1,0 +1,78 @@
+"""A run's fraud numbers: scenarios the load generator injected (labels.csv) vs alerts the handler raised.
+
+The alerts are the per-rule counts the handler prints in its EMF lines (`FraudAlerts_<rule>`, one line per
+invocation); the local stack writes the handler's stdout to `<run_dir>/stack/handler.log`. Written to
+`<run_dir>/data/fraud.json` for the report (reports/fraud.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from loadgen.synth.labels import LABELS_FILE, read_labels
+from pipeline.fraud.rules import RULE_IDS
+from reports.fraud import FRAUD_FILE, FRAUD_SCHEMA
+
+ALERTS_METRIC = "FraudAlerts"
+
+
+def alert_counts(handler_log: Path) -> tuple[int, Counter[str]] | None:
+    """(all alerts, alerts per rule) summed over the EMF lines of a handler log; None when there is none."""
+    if not handler_log.is_file():
+        return None
+    total, by_rule = 0, Counter[str]()
+    with handler_log.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if not line.startswith("{") or '"_aws"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a killed worker
+            total += int(record.get(ALERTS_METRIC, 0))
+            prefix = ALERTS_METRIC + "_"
+            by_rule.update({k[len(prefix) :]: int(v) for k, v in record.items() if k.startswith(prefix)})
+    return total, by_rule
+
+
+def fraud_summary(run_dir: Path, fraud_rate: float, handler_log: Path | None) -> dict[str, Any]:
+    labels_path = run_dir / LABELS_FILE
+    fraud = (
+        [label for label in read_labels(labels_path) if label.kind == "fraud"]
+        if labels_path.is_file()
+        else []
+    )
+    episodes = {(label.scenario, label.episode) for label in fraud}
+    episodes_by_rule = Counter(scenario for scenario, _ in episodes)
+    records_by_rule = Counter(label.scenario for label in fraud)
+    counts = alert_counts(handler_log) if handler_log is not None else None
+    rules = [
+        {
+            "rule_id": rule_id,
+            "injected_episodes": episodes_by_rule.get(rule_id, 0),
+            "injected_records": records_by_rule.get(rule_id, 0),
+            "alerts": None if counts is None else counts[1].get(rule_id, 0),
+        }
+        for rule_id in RULE_IDS
+    ]
+    return {
+        "schema": FRAUD_SCHEMA,
+        "fraud_rate": fraud_rate,
+        "labelled_records": len(fraud),
+        "labels_file": LABELS_FILE if labels_path.is_file() else None,
+        "alerts_total": None if counts is None else counts[0],
+        "alerts_source": "handler EMF FraudAlerts_<rule> in stack/handler.log"
+        if counts is not None
+        else "not read (no handler log on this target)",
+        "rules": rules,
+    }
+
+
+def write_fraud_json(run_dir: Path, fraud_rate: float, handler_log: Path | None) -> Path:
+    path = run_dir / "data" / FRAUD_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(fraud_summary(run_dir, fraud_rate, handler_log), indent=2) + "\n")
+    return path
