@@ -136,16 +136,24 @@ class BatchProcessor:
         return batch
 
     def _apply(self, batch: _Batch) -> int:
-        """Apply chunks in Kinesis order; the first unit of a chunk that fails transiently is returned."""
+        """Apply the chunks one by one; on a transient failure return the failure point: the lowest index
+        of the failed chunk and of every chunk after it (chunks are packed by locality, so their indices
+        interleave), so that everything before it is applied and everything from it on is re-delivered."""
         ttl_s = self.config.aggregate_ttl_s
         outcome = batch.outcome
-        for chunk in batch.chunks([i for i, cdr in enumerate(batch.cdrs) if cdr is not None]):
+        chunks = batch.chunks([i for i, cdr in enumerate(batch.cdrs) if cdr is not None])
+        first_unapplied = [0] * len(chunks)  # per chunk: the lowest index of it and every later chunk
+        lowest = len(batch.units)
+        for k in range(len(chunks) - 1, -1, -1):
+            lowest = min(lowest, *chunks[k].indices)
+            first_unapplied[k] = lowest
+        for k, chunk in enumerate(chunks):
             for _ in range(MAX_CONFLICT_ROUNDS):
                 expires = {key: minute_s + 60 + ttl_s for key, minute_s in chunk.minute_s.items()}
                 try:
                     result = self.stores.aggregates.apply(chunk.claims, chunk.deltas, expires)
                 except TransientStoreError:
-                    return chunk.indices[0]
+                    return first_unapplied[k]
                 if result.committed:
                     outcome.applied += len(chunk.indices)
                     outcome.dynamo_writes += len(chunk.claims) + len(chunk.deltas)
@@ -154,11 +162,11 @@ class BatchProcessor:
                 try:
                     chunk = self._resolve_conflicts(batch, chunk, result.conflicting_claims)
                 except TransientStoreError:
-                    return chunk.indices[0]
+                    return first_unapplied[k]
                 if not chunk.indices:
                     break
             else:
-                return chunk.indices[0]
+                return first_unapplied[k]
         return len(batch.units)
 
     def _resolve_conflicts(self, batch: _Batch, chunk: Chunk, conflicting: tuple[int, ...]) -> Chunk:

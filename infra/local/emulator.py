@@ -21,6 +21,8 @@ from pathlib import Path
 MINISTACK_VERSION = "1.5.33"
 LOOPBACK = "127.0.0.1"
 ENV_MINISTACK_BIN = "CDRCAP_MINISTACK_BIN"
+ENV_FASTPATHS = "CDRCAP_EMULATOR_FASTPATHS"  # "0" runs MiniStack exactly as shipped (for A/B measurements)
+FASTPATHS_SCRIPT = Path(__file__).with_name("ministack_fastpaths.py")
 HEALTH_PATH = "/_ministack/health"
 RESET_PATH = "/_ministack/reset"
 
@@ -48,6 +50,15 @@ def find_ministack_bin() -> Path:
         f"MiniStack {MINISTACK_VERSION} is not installed. Run `make emulator` (creates .venv-emu/) or set "
         f"{ENV_MINISTACK_BIN} to the path of a `ministack` executable."
     )
+
+
+def emulator_command(binary: Path) -> list[str]:
+    """How to start MiniStack: through ministack_fastpaths.py with MiniStack's own interpreter (the venv's
+    `python` beside the executable), or the executable itself when that is disabled or not found."""
+    interpreter = binary.parent / "python"
+    if os.environ.get(ENV_FASTPATHS, "1") == "0" or not interpreter.is_file():
+        return [str(binary)]
+    return [str(interpreter), str(FASTPATHS_SCRIPT)]
 
 
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:
@@ -169,10 +180,19 @@ def start_emulator(
         }
     )
     if state_dir is not None:
-        env.update({"PERSIST_STATE": "1", "STATE_DIR": str(state_dir)})
+        # Every service's state is saved on a clean stop (SIGTERM) and loaded at start; S3 object bodies
+        # live on disk under the state dir instead of in memory.
+        env.update(
+            {
+                "PERSIST_STATE": "1",
+                "STATE_DIR": str(state_dir),
+                "S3_PERSIST": "1",
+                "S3_DATA_DIR": str(state_dir / "s3"),
+            }
+        )
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [str(binary)],
+            emulator_command(binary),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -35,7 +36,8 @@ __all__ = [
 DEFAULT_STATE_DIR = Path(".cdrcap/local")
 STATE_FILE = "state.json"
 PROCESS_NAMES = ("esm", "proxy", "emulator")  # the order `down` stops them in
-STOP_TIMEOUT_S = {"esm": 30.0, "proxy": 10.0, "emulator": 10.0}
+STOP_TIMEOUT_S = {"esm": 30.0, "proxy": 10.0, "emulator": 30.0}  # the emulator may be saving its state
+EMULATOR_STATE_DIR = "emulator"  # under the state dir, when the stack persists the emulator's state
 READY_TIMEOUT_S = 30.0
 PLACEHOLDER_OUTPUTS = dict.fromkeys(
     deploy_local.OUTPUT_KEYS, "arn:aws:kinesis:us-east-1:000000000000:stream/x"
@@ -107,9 +109,39 @@ class LocalStack:
                 raise LocalStackError(str(error)) from error  # callers catch one error type
             raise
 
+    def restart_emulator(self) -> StackInfo:
+        """Stop the emulator cleanly (it saves its state) and start it again on the same port and state,
+        while the limits proxy and the ESM runtime keep running (they see refused connections meanwhile and
+        retry). Needs a stack brought up with `persist_emulator`; without it a restart is an empty world."""
+        info = self.status()
+        if info is None:
+            raise LocalStackError(f"nothing is up in {self.state_dir}; `cdrcap up` starts a stack")
+        if not info.config.persist_emulator:
+            raise LocalStackError(
+                "the emulator of this stack runs without persistence, so a restart would lose every stream, "
+                "table, queue and object; bring the stack up with persist_emulator=True to restart it"
+            )
+        processes.stop_pid(info.pids["emulator"], timeout_s=STOP_TIMEOUT_S["emulator"])
+        port = int(info.endpoint_url.rsplit(":", 1)[1])
+        try:
+            emulator = start_emulator(
+                port,
+                log_dir=self.state_dir / "logs",
+                state_dir=self.state_dir / EMULATOR_STATE_DIR,
+                ready_timeout_s=READY_TIMEOUT_S,
+            )
+        except EmulatorError as error:
+            raise LocalStackError(str(error)) from error
+        processes.adopt(emulator.process)
+        document = info.to_dict()
+        document["pids"] = {**info.pids, "emulator": emulator.pid}
+        self.state_path.write_text(json.dumps(document, indent=1))  # so `down` stops the new one
+        return StackInfo.from_dict(document)
+
     def _reset_state_dir(self) -> None:
         """A fresh emulator has fresh streams: old checkpoints and traces would describe another stream."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.state_dir / EMULATOR_STATE_DIR, ignore_errors=True)  # a saved world of an old run
         for name in (
             STATE_FILE,
             "checkpoints.json",
@@ -124,7 +156,10 @@ class LocalStack:
         logs = self.state_dir / "logs"
         try:
             emulator: EmulatorProcess = start_emulator(
-                config.port, log_dir=logs, ready_timeout_s=READY_TIMEOUT_S
+                config.port,
+                log_dir=logs,
+                state_dir=self.state_dir / EMULATOR_STATE_DIR if config.persist_emulator else None,
+                ready_timeout_s=READY_TIMEOUT_S,
             )
         except EmulatorError as error:
             raise LocalStackError(str(error)) from error

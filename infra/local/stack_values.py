@@ -42,6 +42,10 @@ class LocalStackConfig:
     consumer_mode: str = "shared"
     other_consumers: int = 0  # extra polling consumers that contend for each shard's shared reads
     other_consumer_poll_interval_s: float | None = None  # None: their fair share of the (scaled) 5 calls/s
+    # Start MiniStack with persistence (state saved on a clean stop, loaded at start) so that
+    # `LocalStack.restart_emulator` keeps streams, records, tables, queues and objects. Off by default:
+    # saving a long run's records at `down` takes time and disk for nothing when the stack is thrown away.
+    persist_emulator: bool = False
 
     def template_parameters(self) -> dict[str, str]:
         return {

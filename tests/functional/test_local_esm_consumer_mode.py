@@ -66,11 +66,14 @@ def test_other_polling_consumers_throttle_shared_reads(stream: StreamFixture) ->
     config = stream.config("record", batch_size=10, other_consumers=2, other_consumer_poll_interval_s=0.1)
     numbers: list[str] = []
     with running(config) as runtime:
-        # When records keep arriving (so the pipeline's poller polls again at once) for up to ~2 s
-        for burst in range(100):
+        # When records keep arriving (so the pipeline's poller polls again at once) until its first
+        # throttle, for at most 15 s (the poller races the others for each token: on a loaded machine a
+        # few seconds can pass without it losing one)
+        deadline = time.monotonic() + 15.0
+        burst = 0
+        while not runtime.pollers[0].read_throttles and time.monotonic() < deadline:
             numbers += stream.put(items(5, prefix=f"b{burst}-"))
-            if runtime.pollers[0].read_throttles:
-                break
+            burst += 1
             time.sleep(0.01)
         expected = len(numbers)
         wait_for(lambda: len(stream.processed()) >= expected)

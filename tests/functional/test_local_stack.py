@@ -101,6 +101,18 @@ def test_up_twice_is_refused_with_the_fix(stack: tuple[LocalStack, StackInfo]) -
         local.up(info.config)
 
 
+def test_restarting_an_emulator_without_persistence_is_refused_with_the_fix(
+    stack: tuple[LocalStack, StackInfo],
+) -> None:
+    # Given a stack whose emulator keeps its state only in memory (the default)
+    local, info = stack
+    # When asked to restart the emulator
+    with pytest.raises(LocalStackError, match=r"without persistence.*persist_emulator=True"):
+        local.restart_emulator()
+    # Then nothing was stopped
+    assert local.alive() == {name: True for name in info.pids}
+
+
 def test_status_json_gives_endpoints_and_every_resource(
     stack: tuple[LocalStack, StackInfo], capsys: pytest.CaptureFixture[str]
 ) -> None:

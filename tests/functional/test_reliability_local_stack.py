@@ -1,5 +1,6 @@
 """The invariant on the real local stack (emulator + limits proxy + ESM runtime + real handler), with
-injected handler faults, the ESM runtime SIGKILLed and restarted, and the emulator paused mid-run."""
+injected handler faults, the ESM runtime SIGKILLed and restarted, and the emulator paused and restarted
+mid-run."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def faulty_stack(tmp_path: Path) -> Iterator[tuple[LocalStack, StackInfo]]:
         max_retries=-1,  # retry until it works: a discarded batch would be a loss, not a fault tolerated
         max_record_age_s=-1,
         concurrency_limit=4,
+        persist_emulator=True,  # so the emulator can be restarted mid-run with its streams and tables
         handler_env={
             **rs.HANDLER_TIME_ENV,
             ENV_FAULT_INJECTION: "1",
@@ -48,12 +50,13 @@ def faulty_stack(tmp_path: Path) -> Iterator[tuple[LocalStack, StackInfo]]:
             local.down()
 
 
-def test_invariant_holds_through_faults_an_esm_sigkill_and_an_emulator_pause(
+def test_invariant_holds_through_faults_an_esm_sigkill_an_emulator_pause_and_restart(
     faulty_stack: tuple[LocalStack, StackInfo],
 ) -> None:
     local, info = faulty_stack
     first, second = rs.known_load(300), rs.known_load(200, first=10_000, with_bad=False)
-    truth = rs.truth_of(first + second, info)
+    third = rs.known_load(200, first=20_000, with_bad=False)
+    truth = rs.truth_of(first + second + third, info)
     # Given a faulty handler consuming the first half of a known load
     rs.put_all(info, first)
     time.sleep(2.0)  # let it get into the middle of it
@@ -65,6 +68,11 @@ def test_invariant_holds_through_faults_an_esm_sigkill_and_an_emulator_pause(
     # And the emulator stops answering for 3 s while the second half arrives
     rs.put_all(info, second)
     rs.pause_emulator(info, 3.0)
+    # And the emulator is stopped and started again (state saved and reloaded) while the handler works
+    old_emulator = info.pids["emulator"]
+    info = local.restart_emulator()
+    assert info.pids["emulator"] != old_emulator and not pid_alive(old_emulator)
+    rs.put_all(info, third)
     # Then, once drained, every CDR is accounted for exactly once
     report = rs.wait_until_verified(info, truth)
     assert report.ok, report.text()
