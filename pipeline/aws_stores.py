@@ -55,7 +55,7 @@ def missing_table(table: str) -> ConfigError:
     )
 
 
-# Window items of the fraud state are independent: apply them in parallel (DynamoDB round trips dominate).
+# Window items of the fraud state are independent: apply them (or their transactions) in parallel threads.
 FRAUD_WRITE_CONCURRENCY = 8
 
 
@@ -277,7 +277,9 @@ def aws_fraud_engine(config: PipelineConfig) -> FraudEngine | None:
 
     return FraudEngine(
         load_rules(config.fraud_rules_path),
-        DynamoDBStateStore(client("dynamodb"), config.aggregates_table),
+        DynamoDBStateStore(
+            client("dynamodb"), config.aggregates_table, state_writes=config.fraud_state_writes
+        ),
         EventBridgeAlertSink(client("events"), config.alert_bus),
         SubscriberTokenizer.from_env(),
         home_region=config.home_region,
