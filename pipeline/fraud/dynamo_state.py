@@ -252,7 +252,7 @@ class DynamoDBStateStore:
         if item is None:
             change, guards = first_attempt(contributions)
             try:
-                return self._write(key, change, guards, set_caps, {}, expires_at_s)
+                return self._write(update_request(key, change, guards, set_caps, {}, expires_at_s))
             except Exception as error:
                 if not _is_conditional_failure(error):
                     raise
@@ -271,7 +271,7 @@ class DynamoDBStateStore:
             }
             guards = {source: ("equals", watermarks.get(source)) for source in change.max_positions}
             try:
-                return self._write(key, change, guards, set_caps, set_sizes, expires_at_s)
+                return self._write(update_request(key, change, guards, set_caps, set_sizes, expires_at_s))
             except Exception as error:
                 if not _is_conditional_failure(error):
                     raise
@@ -285,21 +285,10 @@ class DynamoDBStateStore:
         item: Item = response.get("Item", {})
         return item
 
-    def _write(
-        self,
-        key: WindowKey,
-        change: Fold,
-        guards: Guards,
-        set_caps: Mapping[str, int],
-        set_sizes: Mapping[str, int],
-        expires_at_s: int,
-    ) -> WindowState:
+    def _write(self, request: Mapping[str, Any]) -> WindowState:
+        """One UpdateItem of `update_request(...)`, returning the item after it."""
         self._count_write()
-        response = self._client.update_item(
-            TableName=self._table_name,
-            **update_request(key, change, guards, set_caps, set_sizes, expires_at_s),
-            ReturnValues="ALL_NEW",
-        )
+        response = self._client.update_item(TableName=self._table_name, **request, ReturnValues="ALL_NEW")
         return _state_from_item(response.get("Attributes", {}))
 
     def read(self, key: WindowKey) -> WindowState:
