@@ -189,7 +189,7 @@ class KinesisOutputStream:
     def put(self, records: Sequence[tuple[str, bytes]]) -> list[int]:
         def send(indices: list[int]) -> list[int]:
             failed: list[int] = []
-            for group in _groups(
+            for group in size_groups(
                 indices,
                 [len(records[i][1]) + 256 for i in indices],
                 KINESIS_MAX_RECORDS_PER_PUT,
@@ -211,7 +211,7 @@ class SqsDeadLetterQueue:
     def send(self, bodies: Sequence[bytes]) -> list[int]:
         def send(indices: list[int]) -> list[int]:
             failed: list[int] = []
-            for group in _groups(
+            for group in size_groups(
                 indices, [len(bodies[i]) for i in indices], SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
             ):
                 entries = [{"Id": str(i), "MessageBody": bodies[i].decode()} for i in group]
@@ -222,7 +222,8 @@ class SqsDeadLetterQueue:
         return _retry_subset(send, len(bodies))
 
 
-def _groups(indices: list[int], sizes: list[int], max_count: int, max_bytes: int) -> list[list[int]]:
+def size_groups(indices: list[int], sizes: list[int], max_count: int, max_bytes: int) -> list[list[int]]:
+    """Consecutive groups of `indices`, each at most `max_count` long and `max_bytes` by `sizes`."""
     groups: list[list[int]] = []
     group: list[int] = []
     group_bytes = 0

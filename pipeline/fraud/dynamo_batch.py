@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 import orjson
 
 from pipeline.aggregate import MAX_TRANSACT_ITEMS
+from pipeline.aws_stores import size_groups
 from pipeline.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY
 from pipeline.fraud.errors import FraudStateError
 
@@ -39,19 +40,9 @@ _K = TypeVar("_K", bound=Hashable)
 
 def pack(actions: Sequence[Mapping[str, Any]], indices: Sequence[int] | None = None) -> list[list[int]]:
     """Consecutive groups of action indices, each at most MAX_TRANSACT_ITEMS and TRANSACT_BYTES_BUDGET."""
-    chunks: list[list[int]] = []
-    chunk: list[int] = []
-    chunk_bytes = 0
-    for index in range(len(actions)) if indices is None else indices:
-        size = len(orjson.dumps(actions[index]))  # ~2 us per action: noise next to the request
-        if chunk and (len(chunk) == MAX_TRANSACT_ITEMS or chunk_bytes + size > TRANSACT_BYTES_BUDGET):
-            chunks.append(chunk)
-            chunk, chunk_bytes = [], 0
-        chunk.append(index)
-        chunk_bytes += size
-    if chunk:
-        chunks.append(chunk)
-    return chunks
+    chosen = list(range(len(actions))) if indices is None else list(indices)
+    sizes = [len(orjson.dumps(actions[i])) for i in chosen]  # ~2 us per action: noise next to the request
+    return size_groups(chosen, sizes, MAX_TRANSACT_ITEMS, TRANSACT_BYTES_BUDGET)
 
 
 def cancellation_verdicts(error: Exception, count: int, may_retry: bool) -> list[Verdict] | None:
