@@ -34,12 +34,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
-from pipeline.constants import (
-    FRAUD_STATE_WRITE_MODES,
-    TABLE_PARTITION_KEY,
-    TABLE_SORT_KEY,
-    TABLE_TTL_ATTRIBUTE,
-)
+from pipeline.constants import FRAUD_STATE_WRITE_MODES, TABLE_PARTITION_KEY, TABLE_TTL_ATTRIBUTE
 from pipeline.fraud.dynamo_batch import (
     READ_FIRST,
     RETRY_TRANSACTION,
@@ -49,47 +44,22 @@ from pipeline.fraud.dynamo_batch import (
     pack,
     read_items,
 )
-from pipeline.fraud.errors import FraudStateError
-from pipeline.fraud.state import (
-    ApplyRequest,
-    Contribution,
-    Fold,
-    WindowKey,
-    WindowState,
-    capped,
-    fold,
-    lowest_positions,
+from pipeline.fraud.dynamo_items import (
+    Item,
+    alert_key,
+    first_attempt,
+    item_key,
+    state_from_item,
+    update_request,
+    watermarks_from_item,
 )
+from pipeline.fraud.errors import FraudStateError
+from pipeline.fraud.state import ApplyRequest, Contribution, WindowKey, WindowState, capped, fold
 
 MAX_ATTEMPTS = 4  # beyond this the batch fails and Lambda retries it: contention, not data, is the problem
 
-Item = Mapping[str, Any]
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-
-
-def item_key(key: WindowKey) -> dict[str, Any]:
-    return {
-        TABLE_PARTITION_KEY: {"S": f"fraud#{key.subscriber_token}"},
-        TABLE_SORT_KEY: {"S": f"win#{key.window_s}#{key.window_start_ms}"},
-    }
-
-
-def alert_key(key: WindowKey, rule_id: str) -> dict[str, Any]:
-    return {
-        TABLE_PARTITION_KEY: {"S": f"fraud#{key.subscriber_token}"},
-        TABLE_SORT_KEY: {"S": f"alert#{rule_id}#{key.window_s}#{key.window_start_ms}"},
-    }
-
-
-def _state_from_item(item: Item) -> WindowState:
-    counters = {name[2:]: int(value["N"]) for name, value in item.items() if name.startswith("c#")}
-    sets = {name[2:]: frozenset(value["SS"]) for name, value in item.items() if name.startswith("s#")}
-    return WindowState(counters=counters, sets=sets)
-
-
-def _watermarks_from_item(item: Item) -> dict[str, str]:
-    return {name[3:]: value["S"] for name, value in item.items() if name.startswith("wm#")}
 
 
 def _is_conditional_failure(error: Exception) -> bool:
@@ -98,65 +68,6 @@ def _is_conditional_failure(error: Exception) -> bool:
         isinstance(response, dict)
         and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
     )
-
-
-Guards = Mapping[str, tuple[str, str | None]]
-
-
-def first_attempt(contributions: Sequence[Contribution]) -> tuple[Fold, Guards]:
-    """The whole batch, guarded by: every source's watermark is below the lowest position it brings."""
-    guards = {source: ("below", lowest) for source, lowest in lowest_positions(contributions).items()}
-    return fold(contributions, {}), guards
-
-
-def update_request(
-    key: WindowKey,
-    change: Fold,
-    guards: Guards,
-    set_caps: Mapping[str, int],
-    set_sizes: Mapping[str, int],
-    expires_at_s: int,
-) -> dict[str, Any]:
-    """Key, update and condition of one item's write: the same for an UpdateItem and a transaction's Update.
-
-    `set_sizes` empty = sizes unknown (no read yet): each set is capped alone and its size condition guards
-    the cap."""
-    names: dict[str, str] = {"#ttl": TABLE_TTL_ATTRIBUTE}
-    values: dict[str, Any] = {":exp": {"N": str(expires_at_s)}}
-    sets = ["#ttl = :exp"]
-    adds: list[str] = []
-    conditions: list[str] = []
-    for index, (source, newest) in enumerate(sorted(change.max_positions.items())):
-        names[f"#w{index}"], values[f":h{index}"] = f"wm#{source}", {"S": newest}
-        sets.append(f"#w{index} = :h{index}")
-        mode, watermark = guards[source]
-        if mode == "below":
-            conditions.append(f"(attribute_not_exists(#w{index}) OR #w{index} < :l{index})")
-            values[f":l{index}"] = {"S": watermark or ""}
-        elif watermark is None:
-            conditions.append(f"attribute_not_exists(#w{index})")
-        else:
-            conditions.append(f"#w{index} = :l{index}")
-            values[f":l{index}"] = {"S": watermark}
-    for index, (name, increment) in enumerate(sorted(change.counters.items())):
-        names[f"#c{index}"], values[f":c{index}"] = f"c#{name}", {"N": str(increment)}
-        adds.append(f"#c{index} :c{index}")
-    for index, (name, members) in enumerate(sorted(change.members.items())):
-        if name not in set_sizes:
-            members = capped(members, 0, set_caps[name])
-        if not members:
-            continue
-        names[f"#s{index}"], values[f":s{index}"] = f"s#{name}", {"SS": sorted(members)}
-        values[f":k{index}"] = {"N": str(set_caps[name])}
-        adds.append(f"#s{index} :s{index}")
-        conditions.append(f"(attribute_not_exists(#s{index}) OR size(#s{index}) < :k{index})")
-    return {
-        "Key": item_key(key),
-        "UpdateExpression": "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else ""),
-        "ConditionExpression": " AND ".join(conditions),
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-    }
 
 
 def _run(executor: Executor | None, function: Callable[[_T], _R], inputs: Iterable[_T]) -> list[_R]:
@@ -218,7 +129,7 @@ class DynamoDBStateStore:
         pending: list[tuple[int, Item | None]] = []
         for i, verdict in verdicts.items():
             if verdict == WRITTEN:
-                states[i] = _state_from_item(items.get(requests[i].key, {}))
+                states[i] = state_from_item(items.get(requests[i].key, {}))
             else:  # READ_FIRST: continue from the read; ITEM_PATH: the item's own first attempt
                 pending.append((i, items.get(requests[i].key, {}) if verdict == READ_FIRST else None))
         settled = _run(executor, lambda p: self._settle(requests[p[0]], p[1]), pending)
@@ -259,7 +170,7 @@ class DynamoDBStateStore:
         for _attempt in range(MAX_ATTEMPTS - 1):
             if item is None:
                 item = self._read_consistent(key)
-            state, watermarks = _state_from_item(item), _watermarks_from_item(item)
+            state, watermarks = state_from_item(item), watermarks_from_item(item)
             change = fold(contributions, watermarks)
             if change.empty:
                 return state  # everything in this batch was applied before: a re-delivery
@@ -289,11 +200,11 @@ class DynamoDBStateStore:
         """One UpdateItem of `update_request(...)`, returning the item after it."""
         self._count_write()
         response = self._client.update_item(TableName=self._table_name, **request, ReturnValues="ALL_NEW")
-        return _state_from_item(response.get("Attributes", {}))
+        return state_from_item(response.get("Attributes", {}))
 
     def read(self, key: WindowKey) -> WindowState:
         response = self._client.get_item(TableName=self._table_name, Key=item_key(key))
-        return _state_from_item(response.get("Item", {}))
+        return state_from_item(response.get("Item", {}))
 
     def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
         self._count_write()

@@ -20,7 +20,8 @@ from pipeline.fraud.dynamo_batch import (
     pack,
     read_items,
 )
-from pipeline.fraud.dynamo_state import DynamoDBStateStore, item_key
+from pipeline.fraud.dynamo_items import item_key
+from pipeline.fraud.dynamo_state import DynamoDBStateStore
 from pipeline.fraud.errors import FraudStateError
 from pipeline.fraud.state import ApplyRequest, Contribution, WindowKey, position
 from tests.unit.test_pipeline_config_observability import ENV
