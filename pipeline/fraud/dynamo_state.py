@@ -111,7 +111,7 @@ class DynamoDBStateStore:
             raise ValueError(
                 "apply_many needs distinct window keys: one transaction cannot touch an item twice"
             )
-        if not self._transactional or len(requests) < 2:
+        if not self._transactional or len(requests) < 2:  # one item: UpdateItem ALL_NEW is 1 request, not 2
             return _run(executor, self._settle, requests)
         actions = [self._first_action(request) for request in requests]
         verdicts: dict[int, Verdict] = {}
