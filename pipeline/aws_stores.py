@@ -55,7 +55,7 @@ def missing_table(table: str) -> ConfigError:
     )
 
 
-# Window items of the fraud state are independent: apply them in parallel (DynamoDB round trips dominate).
+# Window items of the fraud state are independent: apply them (or their transactions) in parallel threads.
 FRAUD_WRITE_CONCURRENCY = 8
 
 
@@ -189,7 +189,7 @@ class KinesisOutputStream:
     def put(self, records: Sequence[tuple[str, bytes]]) -> list[int]:
         def send(indices: list[int]) -> list[int]:
             failed: list[int] = []
-            for group in _groups(
+            for group in size_groups(
                 indices,
                 [len(records[i][1]) + 256 for i in indices],
                 KINESIS_MAX_RECORDS_PER_PUT,
@@ -211,7 +211,7 @@ class SqsDeadLetterQueue:
     def send(self, bodies: Sequence[bytes]) -> list[int]:
         def send(indices: list[int]) -> list[int]:
             failed: list[int] = []
-            for group in _groups(
+            for group in size_groups(
                 indices, [len(bodies[i]) for i in indices], SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
             ):
                 entries = [{"Id": str(i), "MessageBody": bodies[i].decode()} for i in group]
@@ -222,7 +222,8 @@ class SqsDeadLetterQueue:
         return _retry_subset(send, len(bodies))
 
 
-def _groups(indices: list[int], sizes: list[int], max_count: int, max_bytes: int) -> list[list[int]]:
+def size_groups(indices: list[int], sizes: list[int], max_count: int, max_bytes: int) -> list[list[int]]:
+    """Consecutive groups of `indices`, each at most `max_count` long and `max_bytes` by `sizes`."""
     groups: list[list[int]] = []
     group: list[int] = []
     group_bytes = 0
@@ -277,7 +278,9 @@ def aws_fraud_engine(config: PipelineConfig) -> FraudEngine | None:
 
     return FraudEngine(
         load_rules(config.fraud_rules_path),
-        DynamoDBStateStore(client("dynamodb"), config.aggregates_table),
+        DynamoDBStateStore(
+            client("dynamodb"), config.aggregates_table, state_writes=config.fraud_state_writes
+        ),
         EventBridgeAlertSink(client("events"), config.alert_bus),
         SubscriberTokenizer.from_env(),
         home_region=config.home_region,

@@ -34,6 +34,7 @@ class PipelineConfig:
     log_level: str
     metrics_namespace: str
     fraud_rules_path: str | None = None  # None: the packaged pipeline/fraud/rules.json
+    fraud_state_writes: str = c.FRAUD_STATE_WRITE_MODES[0]  # "transact" | "item": docs/fraud.md
 
 
 def _required(env: Mapping[str, str], name: str, what: str) -> str:
@@ -70,6 +71,12 @@ def load_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
     log_level = env.get(c.ENV_LOG_LEVEL, "INFO").strip().upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"{c.ENV_LOG_LEVEL}={log_level!r} is not one of {', '.join(LOG_LEVELS)}.")
+    fraud_state_writes = env.get(c.ENV_FRAUD_STATE_WRITES, "").strip().lower() or c.FRAUD_STATE_WRITE_MODES[0]
+    if fraud_state_writes not in c.FRAUD_STATE_WRITE_MODES:
+        raise ConfigError(
+            f"{c.ENV_FRAUD_STATE_WRITES}={fraud_state_writes!r} is not a fraud state write mode: set "
+            f"{' or '.join(c.FRAUD_STATE_WRITE_MODES)} (or unset it for transact)."
+        )
     return PipelineConfig(
         input_stream_arn=env.get(c.ENV_INPUT_STREAM_ARN) or None,
         output_stream=_required(env, c.ENV_OUTPUT_STREAM, "the output Kinesis stream name"),
@@ -85,4 +92,5 @@ def load_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
         log_level=log_level,
         metrics_namespace=env.get(c.ENV_METRICS_NAMESPACE) or c.DEFAULT_METRICS_NAMESPACE,
         fraud_rules_path=env.get(c.ENV_FRAUD_RULES_PATH) or None,
+        fraud_state_writes=fraud_state_writes,
     )

@@ -27,6 +27,10 @@ ENV_FRAUD_RULES_PATH: Final = (
 ENV_FRAUD_TOKEN_KEY: Final = (
     "CDRCAP_FRAUD_TOKEN_KEY"  # HMAC key for subscriber tokens in fraud state and alerts
 )
+ENV_FRAUD_STATE_WRITES: Final = (
+    "CDRCAP_FRAUD_STATE_WRITES"  # "transact" (default: 100 items a request) or "item" (one UpdateItem each)
+)
+FRAUD_STATE_WRITE_MODES: Final = ("transact", "item")
 # AWS_ENDPOINT_URL (honoured by boto3 itself) points every client at the emulator for local runs.
 
 # Default resource names; a stack name prefix makes them unique per deployment.

@@ -1,4 +1,4 @@
-"""The DynamoDB FraudStateStore: one conditional UpdateItem per (subscriber, window) item per batch.
+"""The DynamoDB FraudStateStore: a batch's window items in 100-item transactions, one by one on conflict.
 
 Item layout (in the aggregates table, under its own key prefix so it never collides with aggregates):
   pk = "fraud#<subscriber token>", sk = "win#<window_s>#<window start ms>"
@@ -15,39 +15,51 @@ them. The first attempt writes with, per source, `wm < lowest position this batc
 exactly when none of them was applied before. When it fails (a re-delivery, or a set at its cap), one
 consistent read gives the watermarks and set sizes; the records above them are re-folded and written with
 `wm = <value read>`, an optimistic lock, so no record is ever applied twice.
+
+Batched first attempts (`apply_many`, the default "transact" mode): the first-attempt updates of up to 100
+items, with exactly the conditions above, go in one TransactWriteItems. A transaction is all-or-nothing: if
+any condition fails (or another writer conflicts), it is cancelled and NOTHING of it was written, so every
+item of it is exactly where it was before, and continuing with the per-item path above (from a consistent
+read for the items whose condition failed, from the first attempt for the others) is the same sequence of
+states as if the per-item path had run alone. A committed transaction applied each item's first attempt,
+which is what the per-item path would have done; the states are then read back with a consistent
+BatchGetItem (transactions return no ALL_NEW). A lost response retried by botocore fails its conditions
+and lands in the per-item path, which finds the records applied: nothing is counted twice either way.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
+from typing import Any, TypeVar
 
-from pipeline.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
+from pipeline.constants import FRAUD_STATE_WRITE_MODES, TABLE_PARTITION_KEY, TABLE_TTL_ATTRIBUTE
+from pipeline.fraud.dynamo_batch import (
+    READ_FIRST,
+    RETRY_TRANSACTION,
+    WRITTEN,
+    Verdict,
+    cancellation_verdicts,
+    pack,
+    read_items,
+)
+from pipeline.fraud.dynamo_items import (
+    Item,
+    alert_key,
+    first_attempt,
+    item_key,
+    state_from_item,
+    update_request,
+    watermarks_from_item,
+)
 from pipeline.fraud.errors import FraudStateError
-from pipeline.fraud.state import Contribution, Fold, WindowKey, WindowState, capped, fold, lowest_positions
+from pipeline.fraud.state import ApplyRequest, Contribution, WindowKey, WindowState, capped, fold
 
 MAX_ATTEMPTS = 4  # beyond this the batch fails and Lambda retries it: contention, not data, is the problem
 
-
-def item_key(key: WindowKey) -> dict[str, Any]:
-    return {
-        TABLE_PARTITION_KEY: {"S": f"fraud#{key.subscriber_token}"},
-        TABLE_SORT_KEY: {"S": f"win#{key.window_s}#{key.window_start_ms}"},
-    }
-
-
-def alert_key(key: WindowKey, rule_id: str) -> dict[str, Any]:
-    return {
-        TABLE_PARTITION_KEY: {"S": f"fraud#{key.subscriber_token}"},
-        TABLE_SORT_KEY: {"S": f"alert#{rule_id}#{key.window_s}#{key.window_start_ms}"},
-    }
-
-
-def _state_from_item(item: Mapping[str, Any]) -> WindowState:
-    counters = {name[2:]: int(value["N"]) for name, value in item.items() if name.startswith("c#")}
-    sets = {name[2:]: frozenset(value["SS"]) for name, value in item.items() if name.startswith("s#")}
-    return WindowState(counters=counters, sets=sets)
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def _is_conditional_failure(error: Exception) -> bool:
@@ -58,16 +70,29 @@ def _is_conditional_failure(error: Exception) -> bool:
     )
 
 
+def _run(executor: Executor | None, function: Callable[[_T], _R], inputs: Iterable[_T]) -> list[_R]:
+    return list(executor.map(function, inputs)) if executor else [function(i) for i in inputs]
+
+
 class DynamoDBStateStore:
-    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+    def __init__(self, dynamodb_client: Any, table_name: str, *, state_writes: str = "transact") -> None:
+        """`state_writes`: "transact" packs the batch's first attempts in transactions, "item" writes one
+        UpdateItem per item (half the write units, ~50-100x the requests: docs/fraud.md)."""
+        if state_writes not in FRAUD_STATE_WRITE_MODES:
+            raise ValueError(
+                f"state_writes={state_writes!r}: use one of {', '.join(FRAUD_STATE_WRITE_MODES)}"
+            )
         self._client = dynamodb_client
         self._table_name = table_name
+        self._transactional = state_writes == "transact"
         self._writes_lock = threading.Lock()  # the engine may apply items from several threads
-        self.writes = 0
+        self.writes = 0  # write requests (a transaction is one)
+        self.item_writes = 0  # item writes requested (a transaction counts its items), failed ones included
 
-    def _count_write(self) -> None:
+    def _count_write(self, items: int = 1) -> None:
         with self._writes_lock:
             self.writes += 1
+            self.item_writes += items
 
     def apply(
         self,
@@ -76,19 +101,76 @@ class DynamoDBStateStore:
         set_caps: Mapping[str, int],
         expires_at_s: int,
     ) -> WindowState:
-        change = fold(contributions, {})
-        # First attempt, no read: every source's watermark must be below the lowest position it brings.
-        guards: dict[str, tuple[str, str | None]] = {
-            source: ("below", lowest) for source, lowest in lowest_positions(contributions).items()
-        }
-        set_sizes: dict[str, int] = {}  # unknown before a read: the size condition guards the cap
-        for _attempt in range(MAX_ATTEMPTS):
+        return self._settle(ApplyRequest(key, contributions, set_caps, expires_at_s))
+
+    def apply_many(
+        self, requests: Sequence[ApplyRequest], executor: Executor | None = None
+    ) -> list[WindowState]:
+        """`apply` for each request (distinct keys), packed in transactions; chunks run on `executor`."""
+        if len({request.key for request in requests}) != len(requests):
+            raise ValueError(
+                "apply_many needs distinct window keys: one transaction cannot touch an item twice"
+            )
+        if not self._transactional or len(requests) < 2:  # one item: UpdateItem ALL_NEW is 1 request, not 2
+            return _run(executor, self._settle, requests)
+        actions = [self._first_action(request) for request in requests]
+        verdicts: dict[int, Verdict] = {}
+        for chunk_verdicts in _run(executor, lambda c: self._transact(c, actions, True), pack(actions)):
+            verdicts.update(chunk_verdicts)
+        retry = [i for i, verdict in verdicts.items() if verdict == RETRY_TRANSACTION]
+        if retry:  # innocent bystanders of a cancelled transaction: one more try together, then per item
+            for chunk_verdicts in _run(
+                executor, lambda c: self._transact(c, actions, False), pack(actions, retry)
+            ):
+                verdicts.update(chunk_verdicts)
+        need_read = [requests[i].key for i, verdict in verdicts.items() if verdict in (WRITTEN, READ_FIRST)]
+        items = read_items(self._client, self._table_name, need_read, item_key, executor) if need_read else {}
+        states: list[WindowState | None] = [None] * len(requests)
+        pending: list[tuple[int, Item | None]] = []
+        for i, verdict in verdicts.items():
+            if verdict == WRITTEN:
+                states[i] = state_from_item(items.get(requests[i].key, {}))
+            else:  # READ_FIRST: continue from the read; ITEM_PATH: the item's own first attempt
+                pending.append((i, items.get(requests[i].key, {}) if verdict == READ_FIRST else None))
+        settled = _run(executor, lambda p: self._settle(requests[p[0]], p[1]), pending)
+        for (i, _), state in zip(pending, settled, strict=True):
+            states[i] = state
+        assert None not in states, "every request got a verdict"
+        return states  # type: ignore[return-value]
+
+    def _first_action(self, request: ApplyRequest) -> dict[str, Any]:
+        change, guards = first_attempt(request.contributions)
+        update = update_request(request.key, change, guards, request.set_caps, {}, request.expires_at_s)
+        return {"Update": {"TableName": self._table_name, **update}}
+
+    def _transact(
+        self, chunk: Sequence[int], actions: Sequence[dict[str, Any]], may_retry: bool
+    ) -> dict[int, Verdict]:
+        self._count_write(len(chunk))
+        try:
+            self._client.transact_write_items(TransactItems=[actions[i] for i in chunk])
+        except Exception as error:
+            verdicts = cancellation_verdicts(error, len(chunk), may_retry)
+            if verdicts is None:
+                raise  # not a cancellation (throttling, validation, network): as for an UpdateItem
+            return dict(zip(chunk, verdicts, strict=True))
+        return dict.fromkeys(chunk, WRITTEN)
+
+    def _settle(self, request: ApplyRequest, item: Item | None = None) -> WindowState:
+        """The per-item path: first attempt (unless `item`, a consistent read after it failed, is given),
+        then read, re-fold and write under the optimistic lock until it holds."""
+        key, contributions, set_caps, expires_at_s = request
+        if item is None:
+            change, guards = first_attempt(contributions)
             try:
-                return self._write(key, change, guards, set_caps, set_sizes, expires_at_s)
+                return self._write(update_request(key, change, guards, set_caps, {}, expires_at_s))
             except Exception as error:
                 if not _is_conditional_failure(error):
                     raise
-            state, watermarks = self._read(key)
+        for _attempt in range(MAX_ATTEMPTS - 1):
+            if item is None:
+                item = self._read_consistent(key)
+            state, watermarks = state_from_item(item), watermarks_from_item(item)
             change = fold(contributions, watermarks)
             if change.empty:
                 return state  # everything in this batch was applied before: a re-delivery
@@ -99,70 +181,30 @@ class DynamoDBStateStore:
                 if (kept := capped(members, set_sizes.get(name, 0), set_caps[name]))
             }
             guards = {source: ("equals", watermarks.get(source)) for source in change.max_positions}
+            try:
+                return self._write(update_request(key, change, guards, set_caps, set_sizes, expires_at_s))
+            except Exception as error:
+                if not _is_conditional_failure(error):
+                    raise
+            item = None
         raise FraudStateError(
             f"window item {key} kept changing under {MAX_ATTEMPTS} attempts; retry the batch"
         )
 
-    def _read(self, key: WindowKey) -> tuple[WindowState, dict[str, str]]:
+    def _read_consistent(self, key: WindowKey) -> Item:
         response = self._client.get_item(TableName=self._table_name, Key=item_key(key), ConsistentRead=True)
-        item = response.get("Item", {})
-        watermarks = {name[3:]: value["S"] for name, value in item.items() if name.startswith("wm#")}
-        return _state_from_item(item), watermarks
+        item: Item = response.get("Item", {})
+        return item
 
-    def _write(
-        self,
-        key: WindowKey,
-        change: Fold,
-        guards: Mapping[str, tuple[str, str | None]],
-        set_caps: Mapping[str, int],
-        set_sizes: Mapping[str, int],
-        expires_at_s: int,
-    ) -> WindowState:
-        names: dict[str, str] = {"#ttl": TABLE_TTL_ATTRIBUTE}
-        values: dict[str, Any] = {":exp": {"N": str(expires_at_s)}}
-        sets = ["#ttl = :exp"]
-        adds: list[str] = []
-        conditions: list[str] = []
-        for index, (source, newest) in enumerate(sorted(change.max_positions.items())):
-            names[f"#w{index}"], values[f":h{index}"] = f"wm#{source}", {"S": newest}
-            sets.append(f"#w{index} = :h{index}")
-            mode, watermark = guards[source]
-            if mode == "below":
-                conditions.append(f"(attribute_not_exists(#w{index}) OR #w{index} < :l{index})")
-                values[f":l{index}"] = {"S": watermark or ""}
-            elif watermark is None:
-                conditions.append(f"attribute_not_exists(#w{index})")
-            else:
-                conditions.append(f"#w{index} = :l{index}")
-                values[f":l{index}"] = {"S": watermark}
-        for index, (name, increment) in enumerate(sorted(change.counters.items())):
-            names[f"#c{index}"], values[f":c{index}"] = f"c#{name}", {"N": str(increment)}
-            adds.append(f"#c{index} :c{index}")
-        for index, (name, members) in enumerate(sorted(change.members.items())):
-            if name not in set_sizes:
-                members = capped(members, 0, set_caps[name])
-            if not members:
-                continue
-            names[f"#s{index}"], values[f":s{index}"] = f"s#{name}", {"SS": sorted(members)}
-            values[f":k{index}"] = {"N": str(set_caps[name])}
-            adds.append(f"#s{index} :s{index}")
-            conditions.append(f"(attribute_not_exists(#s{index}) OR size(#s{index}) < :k{index})")
-        expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+    def _write(self, request: Mapping[str, Any]) -> WindowState:
+        """One UpdateItem of `update_request(...)`, returning the item after it."""
         self._count_write()
-        response = self._client.update_item(
-            TableName=self._table_name,
-            Key=item_key(key),
-            UpdateExpression=expression,
-            ConditionExpression=" AND ".join(conditions),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-        return _state_from_item(response.get("Attributes", {}))
+        response = self._client.update_item(TableName=self._table_name, **request, ReturnValues="ALL_NEW")
+        return state_from_item(response.get("Attributes", {}))
 
     def read(self, key: WindowKey) -> WindowState:
         response = self._client.get_item(TableName=self._table_name, Key=item_key(key))
-        return _state_from_item(response.get("Item", {}))
+        return state_from_item(response.get("Item", {}))
 
     def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
         self._count_write()

@@ -1,8 +1,8 @@
 """The fraud engine: one call per batch turns CDRs into window updates, rule decisions and alerts.
 
-Cost per batch: one state write per (subscriber, window) item touched, one alert claim per new detection,
-one PutEvents call per 10 new alerts. Re-delivered records change nothing (see state.py) and re-fire
-nothing (alert claims are conditional puts).
+Cost per batch: one state write per (subscriber, window) item touched (packed by the store: 100 per
+DynamoDB transaction), one alert claim per new detection, one PutEvents call per 10 new alerts.
+Re-delivered records change nothing (see state.py) and re-fire nothing (alert claims are conditional puts).
 """
 
 from __future__ import annotations
@@ -18,7 +18,15 @@ from pipeline.fraud.alerts import Alert, AlertDeliveryError, AlertSink
 from pipeline.fraud.detectors import Detection, Detector, build_detectors
 from pipeline.fraud.errors import RulesConfigError
 from pipeline.fraud.rules import RuleSet
-from pipeline.fraud.state import Contribution, FraudStateStore, WindowKey, WindowState, combined, position
+from pipeline.fraud.state import (
+    ApplyRequest,
+    Contribution,
+    FraudStateStore,
+    WindowKey,
+    WindowState,
+    combined,
+    position,
+)
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.schema import CanonicalCDR, RecordType
 
@@ -27,7 +35,8 @@ from pipeline.schema import CanonicalCDR, RecordType
 class FraudOutcome:
     matched_rules: Mapping[str, tuple[str, ...]]  # cdr_id -> rule ids, only for CDRs that matched a rule
     alerts: tuple[Alert, ...]  # newly emitted by this batch (already delivered to the sink)
-    state_writes: int  # writes issued to the state store by this batch (claims included)
+    state_writes: int  # item writes requested from the state store by this batch (claims included)
+    state_requests: int = 0  # write requests that carried them (a transaction of 100 items is one)
 
 
 @dataclass(slots=True)
@@ -61,8 +70,9 @@ class FraudEngine:
         home_region: str = "US",
         write_concurrency: int = 1,
     ) -> None:
-        """`write_concurrency` > 1 applies distinct window items in parallel threads (DynamoDB round trips
-        dominate a batch; items are independent, boto3 clients are thread-safe)."""
+        """`write_concurrency` > 1 applies distinct window items (or the store's chunks of them) in
+        parallel threads (round trips dominate a batch; items are independent, boto3 clients are
+        thread-safe)."""
         self.rules = rules
         self._state = state
         self._sink = alerts
@@ -101,19 +111,19 @@ class FraudEngine:
             positions = [position(s) for s in sequence_numbers]
         else:
             positions = [position(i) for i in range(len(cdrs))]
-        writes_before = self._state.writes
+        writes_before, requests_before = self._state.item_writes, self._state.writes
         groups = self._group(cdrs, sources, positions)
         observed_at_ms = max((cdr.release_utc_ms for cdr in cdrs), default=0)
         matched: dict[str, list[str]] = {}
         new_alerts: list[Alert] = []
         claimed: list[tuple[WindowKey, str]] = []
         keys = list(groups)
-
-        def apply(key: WindowKey) -> WindowState:
-            expires_at_s = key.window_end_ms // 1000 + self.rules.alert_ttl_s
-            return self._state.apply(key, groups[key].contributions, self._set_caps, expires_at_s)
-
-        states = list(self._pool.map(apply, keys)) if self._pool else [apply(key) for key in keys]
+        ttl_s = self.rules.alert_ttl_s
+        requests = [
+            ApplyRequest(key, groups[key].contributions, self._set_caps, key.window_end_ms // 1000 + ttl_s)
+            for key in keys
+        ]
+        states = self._state.apply_many(requests, self._pool)
         for key, state in zip(keys, states, strict=True):
             group = groups[key]
             expires_at_s = key.window_end_ms // 1000 + self.rules.alert_ttl_s
@@ -145,7 +155,8 @@ class FraudEngine:
         return FraudOutcome(
             matched_rules={cdr_id: tuple(sorted(set(ids))) for cdr_id, ids in matched.items()},
             alerts=tuple(new_alerts),
-            state_writes=self._state.writes - writes_before,
+            state_writes=self._state.item_writes - writes_before,
+            state_requests=self._state.writes - requests_before,
         )
 
     def _detect_with_previous(

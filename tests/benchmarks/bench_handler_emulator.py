@@ -6,6 +6,10 @@ CONVENTIONAL_BATCHES through the conventional handler with real boto3 clients, c
 request by operation (botocore's before-call hook). Bounded: at most DEADLINE_S of wall time per side.
 Wall-clock rates here are dominated by the emulator's per-request latency, so the ratio is mostly the
 ratio of DynamoDB round trips.
+
+Then the same records with the fraud rules on (alert bus + token key), as FRAUD_BATCHES events of
+FRAUD_BATCH_RECORDS, once per CDRCAP_FRAUD_STATE_WRITES mode ("item": one UpdateItem per window item,
+"transact": 100-item transactions), each on a fresh table: DynamoDB requests and wall ms per batch.
 """
 
 from __future__ import annotations
@@ -22,21 +26,26 @@ import orjson
 
 from infra.local.emulator import start_emulator
 from pipeline import constants as c
-from pipeline.aws_stores import aws_stores
+from pipeline.aws_stores import aws_fraud_engine, aws_stores
 from pipeline.config import load_config
 from pipeline.processor import BatchProcessor
 from tests.benchmarks.conventional_handler import ConventionalHandler
 from tests.benchmarks.workload import cdr_units, realistic_batches
+from tests.functional.test_fraud_dynamo import create_table
 from tests.functional.test_handler_emulator import Pipeline
 from tests.unit.pipeline_events import NOW_MS
 
 BATCHES = 6
+FRAUD_BATCH_RECORDS = 100  # the batch size the fraud write cost was first measured at
+FRAUD_BATCHES = 10
+WRITE_OPERATIONS = ("UpdateItem", "TransactWriteItems", "PutItem", "DeleteItem", "BatchWriteItem")
 CONVENTIONAL_BATCHES = 2
 DEADLINE_S = 120.0
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
     "AWS_DEFAULT_REGION": "us-east-1",
+    c.ENV_FRAUD_TOKEN_KEY: "b" * 32,  # read by SubscriberTokenizer.from_env() when the fraud rules are on
 }
 
 
@@ -47,20 +56,74 @@ def count_requests(client: Any, counts: Counter[str]) -> None:
     client.meta.events.register("before-call.*.*", before_call)
 
 
-def run_ours(batches: list[dict[str, Any]], env: dict[str, str]) -> tuple[int, float, float, Counter[str]]:
+def run_ours(
+    batches: list[dict[str, Any]], env: dict[str, str]
+) -> tuple[int, float, float, Counter[str], int]:
+    """Our handler (fraud rules on when `env` names an alert bus): records, wall s, CPU s, DynamoDB
+    requests by operation, fraud alerts."""
     config = load_config(env)
-    stores = aws_stores(config)
+    stores, fraud = aws_stores(config), aws_fraud_engine(config)
     counts: Counter[str] = Counter()
     count_requests(stores.aggregates.dynamodb, counts)  # type: ignore[attr-defined]
-    processor = BatchProcessor(config, stores)
-    records, wall_started, cpu_started = 0, time.perf_counter(), time.process_time()
+    if fraud is not None:
+        count_requests(fraud._state._client, counts)  # type: ignore[attr-defined]
+    processor = BatchProcessor(config, stores, fraud)
+    records, alerts, wall_started, cpu_started = 0, 0, time.perf_counter(), time.process_time()
     for batch in batches:
         if time.perf_counter() - wall_started > DEADLINE_S:
             break
         outcome = processor.process(batch, now_ms=NOW_MS)
         assert not outcome.failed_sequence_numbers, "the emulator run should not defer records"
         records += outcome.records_in
-    return records, time.perf_counter() - wall_started, time.process_time() - cpu_started, counts
+        alerts += outcome.fraud_alerts
+    wall_s, cpu_s = time.perf_counter() - wall_started, time.process_time() - cpu_started
+    return records, wall_s, cpu_s, counts, alerts
+
+
+def small_batches(batches: list[dict[str, Any]], records: int, count: int) -> list[dict[str, Any]]:
+    """The same Kinesis records re-cut into events of `records`."""
+    flat = [record for batch in batches for record in batch["Records"]]
+    return [{"Records": flat[i : i + records]} for i in range(0, records * count, records)]
+
+
+def fraud_env(env: dict[str, str], resources: Pipeline, session: boto3.Session, mode: str) -> dict[str, str]:
+    """`env` with the fraud rules on, writing `mode`, into a fresh table of its own."""
+    table = create_table(resources.dynamodb)
+    bus = c.resource_name(c.DEFAULT_STACK_NAME, c.ALERT_BUS_SUFFIX)
+    events = session.client("events")
+    if bus not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]:
+        events.create_event_bus(Name=bus)
+    return {
+        **env,
+        c.ENV_AGGREGATES_TABLE: table,
+        c.ENV_ALERT_BUS: bus,
+        c.ENV_FRAUD_STATE_WRITES: mode,
+    }
+
+
+def fraud_metrics(
+    mode: str, result: tuple[int, float, float, Counter[str], int], batches: int
+) -> list[dict[str, Any]]:
+    records, wall_s, _, counts, _ = result
+    writes = sum(counts[op] for op in WRITE_OPERATIONS)
+    per_batch = FRAUD_BATCH_RECORDS / records  # batches of FRAUD_BATCH_RECORDS records
+    return [
+        {
+            "name": f"fraud on, {mode}: DynamoDB write requests per {FRAUD_BATCH_RECORDS}-record batch",
+            "value": round(writes * per_batch, 1),
+            "unit": "requests",
+        },
+        {
+            "name": f"fraud on, {mode}: DynamoDB requests per {FRAUD_BATCH_RECORDS}-record batch",
+            "value": round(sum(counts.values()) * per_batch, 1),
+            "unit": "requests",
+        },
+        {
+            "name": f"fraud on, {mode}: wall ms per {FRAUD_BATCH_RECORDS}-record batch",
+            "value": round(wall_s * 1000 / batches, 1),
+            "unit": "ms",
+        },
+    ]
 
 
 def run_conventional(
@@ -95,10 +158,16 @@ def run() -> dict[str, Any]:
             session = boto3.Session(
                 aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
             )
-            env = Pipeline(session, emulator.endpoint_url).env  # the functional tests' resources
+            resources = Pipeline(session, emulator.endpoint_url)  # the functional tests' resources
+            env = resources.env
             ours = run_ours(batches, env)
             # It ADDs into the same items as ours, which changes nothing about its requests or latency.
             theirs = run_conventional(batches[:CONVENTIONAL_BATCHES], env, emulator.endpoint_url)
+            fraud_batches = small_batches(batches, FRAUD_BATCH_RECORDS, FRAUD_BATCHES)
+            fraud = {
+                mode: run_ours(fraud_batches, fraud_env(env, resources, session, mode))
+                for mode in c.FRAUD_STATE_WRITE_MODES
+            }
         finally:
             emulator.stop()
             for name, value in saved.items():
@@ -135,7 +204,13 @@ def run() -> dict[str, Any]:
                 "value": round(theirs_requests),
                 "unit": "requests",
             },
+            *[m for mode, result in fraud.items() for m in fraud_metrics(mode, result, FRAUD_BATCHES)],
         ],
+        "fraud": {
+            mode: f"{r[0]:,} CDRs in {FRAUD_BATCHES} batches, {r[1]:.1f} s wall, {r[4]} alerts; "
+            f"requests {dict(r[3])}"
+            for mode, r in fraud.items()
+        },
         "ours": f"{ours[0]:,} CDRs in {len(batches)} batches, {ours[1]:.1f} s wall; requests {dict(ours[3])}",
         "conventional": f"{theirs[0]:,} CDRs in {CONVENTIONAL_BATCHES} batches, {theirs[1]:.1f} s wall; "
         f"requests {dict(theirs[3])}",

@@ -32,6 +32,11 @@ def dynamodb(emulator: EmulatorProcess, aws_session: Any) -> Any:
 
 @pytest.fixture
 def store(dynamodb: Any) -> DynamoDBStateStore:
+    return DynamoDBStateStore(dynamodb, create_table(dynamodb))
+
+
+def create_table(dynamodb: Any) -> str:
+    """A fresh table shaped like the aggregates table (the fraud items live there)."""
     table = f"fraud-{uuid.uuid4().hex[:8]}"
     dynamodb.create_table(
         TableName=table,
@@ -46,7 +51,7 @@ def store(dynamodb: Any) -> DynamoDBStateStore:
         BillingMode="PAY_PER_REQUEST",
     )
     dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.2})
-    return DynamoDBStateStore(dynamodb, table)
+    return table
 
 
 def _contributions(first: int, last: int) -> list[Contribution]:

@@ -1,0 +1,118 @@
+"""Batching helpers of the DynamoDB fraud store: transaction packing, cancellation verdicts, consistent reads.
+
+Kept apart from dynamo_state.py (what is written and why it is idempotent): these only decide how the
+requests are shaped and what a cancelled transaction means for each of its items.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import Executor
+from typing import Any, Literal, TypeVar
+
+import orjson
+
+from pipeline.aggregate import MAX_TRANSACT_ITEMS
+from pipeline.aws_stores import size_groups
+from pipeline.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY
+from pipeline.fraud.errors import FraudStateError
+
+# AWS quotas (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html, 2024-06:
+# "the aggregate size of the items in the transaction cannot exceed 4 MB"; BatchGetItem: up to 100 items).
+# Lead: move to capacity/quotas.py with MAX_TRANSACT_ITEMS.
+MAX_TRANSACT_BYTES = 4 * 1024 * 1024
+MAX_BATCH_GET_KEYS = 100
+# Our margin under the byte cap: the encoded action overstates the item a little, the request envelope
+# and the expressions are not item bytes; a 10 % margin keeps us clear of any rounding on either side.
+TRANSACT_BYTES_BUDGET = MAX_TRANSACT_BYTES * 9 // 10
+READ_ATTEMPTS = 5  # BatchGetItem rounds for UnprocessedKeys before the batch fails (and is retried)
+
+Verdict = Literal["written", "retry", "read", "item"]
+WRITTEN: Verdict = "written"  # the transaction committed: read the state back
+RETRY_TRANSACTION: Verdict = "retry"  # cancelled by another item: its first attempt still stands
+READ_FIRST: Verdict = "read"  # its own condition failed: continue the per-item path from a read
+ITEM_PATH: Verdict = "item"  # anything else: the whole per-item path, first attempt included
+
+_K = TypeVar("_K", bound=Hashable)
+
+
+def pack(actions: Sequence[Mapping[str, Any]], indices: Sequence[int] | None = None) -> list[list[int]]:
+    """Consecutive groups of action indices, each at most MAX_TRANSACT_ITEMS and TRANSACT_BYTES_BUDGET."""
+    chosen = list(range(len(actions))) if indices is None else list(indices)
+    sizes = [len(orjson.dumps(actions[i])) for i in chosen]  # ~2 us per action: noise next to the request
+    return size_groups(chosen, sizes, MAX_TRANSACT_ITEMS, TRANSACT_BYTES_BUDGET)
+
+
+def cancellation_verdicts(error: Exception, count: int, may_retry: bool) -> list[Verdict] | None:
+    """What a failed TransactWriteItems of `count` actions means per action; None if it was no cancellation.
+
+    Nothing of a cancelled transaction was written. An action whose own condition failed continues from a
+    consistent read; one cancelled only because of another ("None") may go in one more transaction; the rest
+    (TransactionConflict with another lane, throttling inside the transaction) take the per-item path.
+    """
+    response = getattr(error, "response", None)
+    if not isinstance(response, dict):
+        return None
+    if response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return None
+    codes = [reason.get("Code", "None") for reason in response.get("CancellationReasons") or []]
+    if len(codes) != count:  # reasons missing or malformed: the safe, slow path for everyone
+        return [ITEM_PATH] * count
+    verdicts: list[Verdict] = []
+    for code in codes:
+        if code == "ConditionalCheckFailed":
+            verdicts.append(READ_FIRST)
+        elif code in ("None", "") and may_retry:
+            verdicts.append(RETRY_TRANSACTION)
+        else:
+            verdicts.append(ITEM_PATH)
+    return verdicts
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.02 * 2**attempt, 0.5) * random.uniform(0.5, 1.0))
+
+
+def read_items(
+    client: Any,
+    table: str,
+    keys: Sequence[_K],
+    item_key: Callable[[_K], dict[str, Any]],
+    executor: Executor | None = None,
+) -> dict[_K, Mapping[str, Any]]:
+    """Strongly consistent BatchGetItem of `keys` (<= 100 per request, chunks on `executor`); absent = {}."""
+    chunks = [keys[start : start + MAX_BATCH_GET_KEYS] for start in range(0, len(keys), MAX_BATCH_GET_KEYS)]
+    found: dict[_K, Mapping[str, Any]] = {}
+    reads = (
+        executor.map(lambda c: _read_chunk(client, table, c, item_key), chunks)
+        if executor
+        else (_read_chunk(client, table, c, item_key) for c in chunks)
+    )
+    for chunk_items in reads:
+        found.update(chunk_items)
+    return found
+
+
+def _read_chunk(
+    client: Any, table: str, keys: Sequence[_K], item_key: Callable[[_K], dict[str, Any]]
+) -> dict[_K, Mapping[str, Any]]:
+    by_address = {_address(item_key(key)): key for key in keys}
+    found: dict[_K, Mapping[str, Any]] = {key: {} for key in keys}
+    request: dict[str, Any] = {table: {"Keys": [item_key(key) for key in keys], "ConsistentRead": True}}
+    for attempt in range(READ_ATTEMPTS):
+        response = client.batch_get_item(RequestItems=request)
+        for item in response.get("Responses", {}).get(table, []):
+            found[by_address[_address(item)]] = item
+        request = response.get("UnprocessedKeys") or {}
+        if not request:
+            return found
+        _backoff(attempt)
+    raise FraudStateError(
+        f"BatchGetItem on {table} left keys unprocessed after {READ_ATTEMPTS} rounds; retry the batch"
+    )
+
+
+def _address(item: Mapping[str, Any]) -> tuple[str, str]:
+    return item[TABLE_PARTITION_KEY]["S"], item[TABLE_SORT_KEY]["S"]

@@ -1,0 +1,162 @@
+"""The batched (transactional) fraud state writes against the embedded emulator: same states, same alerts,
+and nothing counted twice through the per-item fallback."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from infra.local.emulator import EmulatorProcess
+from pipeline.fraud.alerts import InMemoryAlertSink
+from pipeline.fraud.dynamo_state import DynamoDBStateStore
+from pipeline.fraud.engine import FraudEngine
+from pipeline.fraud.eval_data import synthesize_day
+from pipeline.fraud.rules import load_rules
+from pipeline.fraud.state import ApplyRequest, Contribution, InMemoryStateStore, WindowKey, position
+from pipeline.fraud.tokens import SubscriberTokenizer
+from tests.functional.test_fraud_dynamo import create_table, dynamodb  # noqa: F401 (fixture)
+from tests.unit.fraud_support import TEST_KEY
+
+pytestmark = pytest.mark.functional
+
+CAPS = {"r.b": 8}
+EXPIRES_AT_S = 2_000_000_000
+ITEMS = 130  # more than one transaction's 100 actions
+
+
+def _requests(first: int, last: int, items: int = ITEMS) -> list[ApplyRequest]:
+    """Records `first`..`last` of lanes a and b, spread over `items` window items (each record touches 2)."""
+    contributions: dict[WindowKey, list[Contribution]] = {}
+    for seq in range(first, last + 1):
+        for lane in ("shard-0/a", "shard-0/b"):
+            for item in (seq % items, (seq * 7 + 3) % items):
+                key = WindowKey(f"tok{item:03d}", 900, 0)
+                contributions.setdefault(key, []).append(
+                    Contribution(lane, position(seq), {"r.calls": 1}, {"r.b": (f"{lane}-{seq}",)})
+                )
+    return [ApplyRequest(key, c, CAPS, EXPIRES_AT_S) for key, c in sorted(contributions.items())]
+
+
+def _counted(store: Any, counts: Counter[str]) -> Any:
+    store._client.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: counts.update([model.name])
+    )
+    return store
+
+
+@pytest.fixture
+def stores(emulator: EmulatorProcess, aws_session: Any) -> tuple[DynamoDBStateStore, DynamoDBStateStore]:
+    """A transactional store and a per-item store, each with its own client (requests are counted per
+    client) and table."""
+    clients = [aws_session.client("dynamodb", endpoint_url=emulator.endpoint_url) for _ in range(2)]
+    return (
+        DynamoDBStateStore(clients[0], create_table(clients[0])),
+        DynamoDBStateStore(clients[1], create_table(clients[1]), state_writes="item"),
+    )
+
+
+def _snapshot(states: list[Any]) -> list[tuple[dict[str, int], dict[str, int]]]:
+    return [(dict(s.counters), {name: len(members) for name, members in s.sets.items()}) for s in states]
+
+
+def test_batched_apply_returns_what_per_item_apply_returns(
+    stores: tuple[DynamoDBStateStore, DynamoDBStateStore],
+) -> None:
+    transact, item = stores
+    counts: Counter[str] = Counter()
+    _counted(transact, counts)
+    requests = _requests(1, 300)
+
+    batched = transact.apply_many(requests)
+    one_by_one = item.apply_many(requests)
+
+    assert [dict(s.counters) for s in batched] == [dict(s.counters) for s in one_by_one]
+    assert [dict(s.sets) for s in batched] == [dict(s.sets) for s in one_by_one]
+    assert counts == {"TransactWriteItems": 2, "BatchGetItem": 2}
+    assert (transact.writes, transact.item_writes, item.writes) == (2, ITEMS, ITEMS)
+
+
+def test_redelivered_batch_applies_nothing_twice(
+    stores: tuple[DynamoDBStateStore, DynamoDBStateStore],
+) -> None:
+    transact, _ = stores
+    requests = _requests(1, 300)
+    first = transact.apply_many(requests)
+    counts: Counter[str] = Counter()
+    _counted(transact, counts)
+
+    again = transact.apply_many(requests)
+
+    assert _snapshot(again) == _snapshot(first)
+    assert sum(s.count("r.calls") for s in again) == 300 * 2 * 2  # records x lanes x items each touches
+    assert "UpdateItem" not in counts  # every item was settled by the read: a re-delivery writes nothing
+
+
+def test_partial_overlap_counts_each_record_once(
+    stores: tuple[DynamoDBStateStore, DynamoDBStateStore],
+) -> None:
+    transact, item = stores
+    for store in stores:
+        store.apply_many(_requests(1, 200))
+
+    batched = transact.apply_many(_requests(101, 300))  # records 101..200 re-delivered with 100 new ones
+    one_by_one = item.apply_many(_requests(101, 300))
+
+    assert _snapshot(batched) == _snapshot(one_by_one)
+    assert sum(transact.read(r.key).count("r.calls") for r in _requests(1, 300)) == 300 * 2 * 2
+
+
+def test_a_set_at_its_cap_falls_back_and_stays_bounded(
+    stores: tuple[DynamoDBStateStore, DynamoDBStateStore],
+) -> None:
+    # Given 3 items whose sets reached their cap of 8 (10 records x 2 lanes offered to each)
+    transact, item = stores
+    for store in stores:
+        store.apply_many(_requests(1, 30, items=3))
+    counts: Counter[str] = Counter()
+    _counted(transact, counts)
+
+    # When more records bring new members
+    batched = transact.apply_many(_requests(31, 60, items=3))
+    one_by_one = item.apply_many(_requests(31, 60, items=3))
+
+    # Then the transaction was cancelled by the size condition, the per-item path added the counters, and
+    # the sets stayed within [cap, 2 x cap], exactly as the per-item store did
+    assert counts["UpdateItem"] == 3
+    assert _snapshot(batched) == _snapshot(one_by_one)
+    assert sum(s.count("r.calls") for s in batched) == 60 * 2 * 2
+    assert all(CAPS["r.b"] <= len(s.members("r.b")) <= 2 * CAPS["r.b"] for s in batched)
+
+
+def test_engine_raises_the_same_alerts_with_batched_writes(dynamodb: Any) -> None:  # noqa: F811
+    # Given a small synthetic day with every scenario, in batches of 100, the last three re-delivered
+    day = synthesize_day(2_000, seed=3)
+    batches = [day.cdrs[i : i + 100] for i in range(0, len(day.cdrs), 100)]
+    deliveries = [*enumerate(batches), *list(enumerate(batches))[-3:]]
+
+    def run(state: Any) -> list[tuple[Any, ...]]:
+        engine = FraudEngine(
+            load_rules(),
+            state,
+            InMemoryAlertSink(),
+            SubscriberTokenizer(TEST_KEY),
+            home_region="GB",
+            write_concurrency=4,
+        )
+        results = []
+        for index, batch in deliveries:
+            sequences = [str(index * 1000 + i) for i in range(len(batch))]
+            outcome = engine.evaluate(batch, f"b{index}", shard_id="shard-0", sequence_numbers=sequences)
+            alerts = sorted((a.rule_id, a.subscriber_token, a.window_start_ms) for a in outcome.alerts)
+            results.append((dict(outcome.matched_rules), alerts))
+        return results
+
+    # When the engine runs on DynamoDB with transactions and on the in-memory reference store
+    batched = run(DynamoDBStateStore(dynamodb, create_table(dynamodb)))
+    reference = run(InMemoryStateStore())
+
+    # Then every batch matched the same rules on the same CDRs and raised the same alerts
+    assert batched == reference
+    assert any(alerts for _, alerts in reference)

@@ -1,0 +1,174 @@
+"""Packing, cancellation verdicts, consistent re-reads and the write-mode switch of the batched fraud store,
+with a fake DynamoDB client (the emulator tests check the same store end to end)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+import pipeline.fraud.dynamo_batch as batch_module
+from pipeline import constants as c
+from pipeline.config import ConfigError, load_config
+from pipeline.fraud.dynamo_batch import (
+    ITEM_PATH,
+    READ_FIRST,
+    RETRY_TRANSACTION,
+    TRANSACT_BYTES_BUDGET,
+    cancellation_verdicts,
+    pack,
+    read_items,
+)
+from pipeline.fraud.dynamo_items import item_key
+from pipeline.fraud.dynamo_state import DynamoDBStateStore
+from pipeline.fraud.errors import FraudStateError
+from pipeline.fraud.state import ApplyRequest, Contribution, WindowKey, position
+from tests.unit.test_pipeline_config_observability import ENV
+
+pytestmark = pytest.mark.unit
+
+
+def _cancelled(*codes: str) -> ClientError:
+    response: Any = {
+        "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+        "CancellationReasons": [{"Code": code} for code in codes],
+    }
+    return ClientError(response, "TransactWriteItems")
+
+
+def _request(token: str) -> ApplyRequest:
+    contribution = Contribution("shard-0/a", position(7), {"r.calls": 1}, {})
+    return ApplyRequest(WindowKey(token, 60, 0), [contribution], {}, 2_000_000_000)
+
+
+class FakeDynamoDB:
+    """Cancels the first transaction with `reasons`, commits the rest; every item reads as absent."""
+
+    def __init__(self, reasons: tuple[str, ...] = (), unprocessed_rounds: int = 0) -> None:
+        self.reasons = reasons
+        self.unprocessed_rounds = unprocessed_rounds
+        self.calls: list[tuple[str, Any]] = []
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append(("transact", [a["Update"]["Key"]["pk"]["S"] for a in TransactItems]))
+        if self.reasons:
+            reasons, self.reasons = self.reasons, ()
+            raise _cancelled(*reasons)
+        return {}
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((table, request),) = RequestItems.items()
+        self.calls.append(("batch_get", len(request["Keys"])))
+        assert request["ConsistentRead"] is True
+        if self.unprocessed_rounds:
+            self.unprocessed_rounds -= 1
+            return {"Responses": {table: []}, "UnprocessedKeys": RequestItems}
+        return {"Responses": {table: [dict(key) for key in request["Keys"]]}}
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(("update", (request["Key"]["pk"]["S"], request["ConditionExpression"])))
+        return {"Attributes": {"c#r.calls": {"N": "1"}}}
+
+    def get_item(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(("get", request["Key"]["pk"]["S"]))
+        return {}
+
+
+def test_pack_splits_at_100_actions() -> None:
+    actions = [{"Update": {"n": i}} for i in range(250)]
+
+    assert [len(chunk) for chunk in pack(actions)] == [100, 100, 50]
+
+
+def test_pack_splits_under_the_byte_budget() -> None:
+    big = {"Update": {"members": "x" * (TRANSACT_BYTES_BUDGET // 3)}}
+
+    assert pack([big] * 5) == [[0, 1], [2, 3], [4]]
+
+
+def test_cancellation_sends_each_item_where_its_reason_says() -> None:
+    verdicts = cancellation_verdicts(
+        _cancelled("None", "ConditionalCheckFailed", "TransactionConflict"), 3, True
+    )
+
+    assert verdicts == [RETRY_TRANSACTION, READ_FIRST, ITEM_PATH]
+
+
+def test_a_second_cancellation_sends_bystanders_to_the_per_item_path() -> None:
+    assert cancellation_verdicts(_cancelled("None", "ConditionalCheckFailed"), 2, False) == [
+        ITEM_PATH,
+        READ_FIRST,
+    ]
+
+
+def test_missing_reasons_send_everything_to_the_per_item_path() -> None:
+    assert cancellation_verdicts(_cancelled(), 2, True) == [ITEM_PATH, ITEM_PATH]
+
+
+def test_other_errors_are_not_cancellations() -> None:
+    throttled = ClientError({"Error": {"Code": "ThrottlingException"}}, "TransactWriteItems")
+
+    assert cancellation_verdicts(throttled, 1, True) is None
+
+
+def test_unprocessed_keys_are_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_module, "_backoff", lambda attempt: None)
+    client = FakeDynamoDB(unprocessed_rounds=2)
+    keys = [WindowKey(f"t{i}", 60, 0) for i in range(150)]
+
+    found = read_items(client, "table", keys, item_key)
+
+    assert set(found) == set(keys)
+    assert [count for name, count in client.calls] == [100, 100, 100, 50]
+
+
+def test_keys_still_unprocessed_fail_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_module, "_backoff", lambda attempt: None)
+
+    with pytest.raises(FraudStateError, match="retry the batch"):
+        read_items(FakeDynamoDB(unprocessed_rounds=99), "table", [WindowKey("t", 60, 0)], item_key)
+
+
+def test_a_cancelled_transaction_retries_bystanders_and_settles_the_others_one_by_one() -> None:
+    # Given a transaction cancelled by b's condition and a conflict on c
+    client = FakeDynamoDB(reasons=("None", "ConditionalCheckFailed", "TransactionConflict"))
+    store = DynamoDBStateStore(client, "table")
+
+    # When a, b, c are applied together
+    states = store.apply_many([_request("a"), _request("b"), _request("c")])
+
+    # Then a goes again in a transaction, b continues from the consistent read with the optimistic lock,
+    # and c takes the whole per-item path from its first attempt
+    assert len(states) == 3
+    assert client.calls[:3] == [
+        ("transact", ["fraud#a", "fraud#b", "fraud#c"]),
+        ("transact", ["fraud#a"]),
+        ("batch_get", 2),
+    ]
+    updates = sorted(call for name, call in client.calls if name == "update")
+    assert updates == [
+        ("fraud#b", "attribute_not_exists(#w0)"),
+        ("fraud#c", "(attribute_not_exists(#w0) OR #w0 < :l0)"),
+    ]
+    assert (store.writes, store.item_writes) == (4, 6)
+
+
+def test_duplicate_keys_are_refused() -> None:
+    store = DynamoDBStateStore(FakeDynamoDB(), "table")
+
+    with pytest.raises(ValueError, match="distinct window keys"):
+        store.apply_many([_request("a"), _request("a")])
+
+
+def test_state_write_mode_defaults_to_transact() -> None:
+    assert load_config(ENV).fraud_state_writes == "transact"
+
+
+def test_state_write_mode_item_is_accepted() -> None:
+    assert load_config({**ENV, c.ENV_FRAUD_STATE_WRITES: " Item "}).fraud_state_writes == "item"
+
+
+def test_bad_state_write_mode_is_named_with_the_fix() -> None:
+    with pytest.raises(ConfigError, match=f"{c.ENV_FRAUD_STATE_WRITES}='batch'.*set transact or item"):
+        load_config({**ENV, c.ENV_FRAUD_STATE_WRITES: "batch"})
