@@ -166,11 +166,13 @@ def _drive(info: StackInfo, producer: Producer, rate_rps: float, duration_s: flo
     return samples
 
 
-def measure_capacity_rps(info: StackInfo, producer: Producer) -> float:
-    """Records/s the stack processes when offered far more than it can: the second half of a probe."""
+def measure_capacity_rps(info: StackInfo, producer: Producer) -> tuple[float, list[Sample]]:
+    """Records/s the stack processes when offered far more than it can (the second half of a probe), and
+    the probe's samples."""
     samples = _drive(info, producer, PROBE_RPS, PROBE_S)
     half = [s for s in samples if s.elapsed_s >= PROBE_S / 2]
-    return (half[-1].processed - half[0].processed) / max(half[-1].elapsed_s - half[0].elapsed_s, 1e-9)
+    rate = (half[-1].processed - half[0].processed) / max(half[-1].elapsed_s - half[0].elapsed_s, 1e-9)
+    return rate, samples
 
 
 def wait_verified(info: StackInfo, truth: TruthBuilder) -> tuple[VerifyReport, float]:
@@ -182,6 +184,31 @@ def wait_verified(info: StackInfo, truth: TruthBuilder) -> tuple[VerifyReport, f
         if report.ok or time.monotonic() - started > DRAIN_DEADLINE_S:
             return report, time.monotonic() - started
         time.sleep(2.0)
+
+
+class SoakDoesNotFit(RuntimeError):
+    """The emulator would need more memory than the machine has for the whole soak."""
+
+
+MEMORY_SHARE = 0.7  # of the memory available at the start that the emulator's growth may take
+
+
+def check_memory_fits(grown_mb: float, records: int, rate_rps: float, duration_s: float) -> dict[str, float]:
+    """Project the emulator's growth over the soak from what it grew per record in the probe: it holds
+    every record, claim, counter, window item and archive object of the run (MiniStack keeps ~1 KB per
+    stream record and ~2 KB per DynamoDB item in memory), so a soak that does not fit must fail up front
+    with the numbers, not after half an hour in swap."""
+    kb_per_record = max(grown_mb * 1024 / max(records, 1), 0.0)
+    projected_mb = kb_per_record * rate_rps * duration_s / 1024
+    available_mb = psutil.virtual_memory().available / 2**20
+    if projected_mb > MEMORY_SHARE * available_mb:
+        raise SoakDoesNotFit(
+            f"a {duration_s:.0f} s soak at {rate_rps:.0f} records/s would grow the emulator by ~"
+            f"{projected_mb:,.0f} MB ({kb_per_record:.1f} KB per record measured in the probe), over "
+            f"{MEMORY_SHARE:.0%} of the {available_mb:,.0f} MB available: set CDRCAP_SOAK_SHARDS lower (less "
+            f"capacity, so a lower 80 % rate), CDRCAP_SOAK_RPS, or a shorter CDRCAP_SOAK_S"
+        )
+    return {"emulator_kb_per_record": round(kb_per_record, 2), "emulator_projected_mb": round(projected_mb)}
 
 
 def _growth(samples: list[Sample], role: str) -> float:
@@ -210,10 +237,14 @@ def soak(
         truth = TruthBuilder(load_config({**env, c.ENV_DLQ_URL: "q"}), int(time.time() * 1000))
         producer = Producer(info, truth)
         capacity_rps = None
+        memory: dict[str, float] = {}
         if rate_rps is None:
-            capacity_rps = measure_capacity_rps(info, producer)
+            emulator_mb_before = rss_by_role(info)["emulator"]
+            capacity_rps, _ = measure_capacity_rps(info, producer)
             wait_verified(info, truth)  # drain the probe's backlog before the soak starts
             rate_rps = LOAD_SHARE * capacity_rps
+            grown_mb = rss_by_role(info)["emulator"] - emulator_mb_before
+            memory = check_memory_fits(grown_mb, producer.offered, rate_rps, duration_s)
         samples = _drive(info, producer, rate_rps, duration_s)
         report, drain_s = wait_verified(info, truth)
     finally:
@@ -237,6 +268,7 @@ def soak(
         "rss_mb_start": {r: round(samples[len(samples) // 4].rss_mb.get(r, float("nan")), 1) for r in roles},
         "rss_mb_end": {r: round(samples[-1].rss_mb.get(r, float("nan")), 1) for r in roles},
         "rss_growth_mb": {r: round(_growth(samples, r), 1) for r in roles},
+        **memory,
         "samples": [s.__dict__ for s in samples],
     }
 
