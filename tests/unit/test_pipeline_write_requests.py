@@ -17,7 +17,7 @@ from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.handler import metrics_line
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import ApplyResult, InMemoryAggregateStore, Stores, in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, as_json, kinesis_event, make_cdr, mixed_batch
+from tests.unit.pipeline_events import NOW_MS, flood, kinesis_event, mixed_batch
 
 pytestmark = pytest.mark.unit
 ENV = {
@@ -44,24 +44,6 @@ class CountingAggregates(InMemoryAggregateStore):
 def stores_with(aggregates: InMemoryAggregateStore) -> Stores:
     base = in_memory_stores()
     return Stores(aggregates=aggregates, archive=base.archive, output=base.output, dlq=base.dlq)
-
-
-def flood(count: int) -> list[bytes]:
-    """`count` answered calls in one minute from one A-number to distinct B-numbers: fraud state writes."""
-    return [
-        as_json(
-            make_cdr(
-                k,
-                calling_number="+12015550199",
-                called_number=f"+1201555{2000 + k:04d}",
-                seizure_time=f"2026-11-18T08:00:{k:02d}",
-                answer_time=f"2026-11-18T08:00:{k:02d}",
-                release_time=f"2026-11-18T08:00:{k + 1:02d}",
-                duration_s=1,
-            )
-        )
-        for k in range(count)
-    ]
 
 
 def test_aggregates_count_one_request_per_committed_transaction() -> None:
