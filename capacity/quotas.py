@@ -1,8 +1,11 @@
 """Every AWS number the capacity model uses: service quotas and us-east-1 prices, dated and sourced.
 
-Nothing else in the project may hard-code an AWS limit or price; import it from here. Quotas are defaults
-(some are adjustable per account); prices are list prices for us-east-1 on `AS_OF` and can be replaced for
-another region with `Prices.from_mapping` / `load_prices` (a TOML table or a JSON object of the same keys).
+Nothing else in the project may hard-code an AWS limit or price; import it from here. The API request limits
+the Lambda code obeys are declared in pipeline/aws_limits.py (the Lambda package cannot import the harness);
+the ones the harness shares (PutRecords) are re-exported here, so each number still has one source. Quotas
+are defaults (some are adjustable per account); prices are list prices for us-east-1 on `AS_OF` and can be
+replaced for another region with `Prices.from_mapping` / `load_prices` (a TOML table or a JSON object of the
+same keys).
 """
 
 from __future__ import annotations
@@ -16,6 +19,12 @@ from typing import Any, Final
 
 from capacity.errors import CapacityError
 
+# Re-exported ("as" marks them public): PutRecords limits, declared once for the Lambda and the harness.
+from pipeline.aws_limits import KDS_PUT_RECORDS_URL as KDS_PUT_RECORDS_URL
+from pipeline.aws_limits import MAX_RECORD_BYTES as MAX_RECORD_BYTES
+from pipeline.aws_limits import PUT_RECORDS_MAX_BYTES as PUT_RECORDS_MAX_BYTES
+from pipeline.aws_limits import PUT_RECORDS_MAX_RECORDS as PUT_RECORDS_MAX_RECORDS
+
 AS_OF: Final = "2026-11-26"
 # Checked against stored copies of the cited pages on AS_OF: the shard write/read and GetRecords limits,
 # the UpdateShardCount limits (2x / 0.5x, ten calls per rolling 24 h), the 25 KB PUT payload unit, the
@@ -26,7 +35,6 @@ KDS_QUOTAS_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/service-
 KDS_UPDATE_SHARD_COUNT_URL: Final = (
     "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_UpdateShardCount.html"
 )
-KDS_PUT_RECORDS_URL: Final = "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html"
 KDS_EFO_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/enhanced-consumers.html"
 KDS_SUBSCRIBE_TO_SHARD_URL: Final = (
     "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_SubscribeToShard.html"
@@ -65,10 +73,8 @@ EFO_SUBSCRIPTION_S: Final = 300.0
 # five (so ~200 ms per consumer sharing the 5 calls/s), ~70 ms with enhanced fan-out.
 SHARED_PROPAGATION_MS_PER_CONSUMER: Final = 200.0
 EFO_PROPAGATION_MS: Final = 70.0
-# PutRecords (KDS_PUT_RECORDS_URL): 500 records and 5 MiB per call, 1 MiB per record.
-PUT_RECORDS_MAX_RECORDS: Final = 500
-PUT_RECORDS_MAX_BYTES: Final = 5 * MIB
-MAX_RECORD_BYTES: Final = 1 * MIB
+# PutRecords (KDS_PUT_RECORDS_URL): 500 records and 5 MiB per call, 1 MiB per record; declared in
+# pipeline/aws_limits.py (the handler's output stream obeys them too) and re-exported here.
 # UpdateShardCount (KDS_UPDATE_SHARD_COUNT_URL): at most double / at least half per call, 10 calls per
 # rolling 24 hours per stream.
 RESHARD_MAX_UP_FACTOR: Final = 2.0

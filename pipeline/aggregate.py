@@ -12,11 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
+from pipeline.aws_limits import DDB_TRANSACT_WRITE_MAX_ITEMS
 from pipeline.schema import CanonicalCDR, Cell, RecordType
-
-# AWS quota (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html,
-# "Transactions": up to 100 unique items per TransactWriteItems, 2023-09). Lead: move to capacity/quotas.py.
-MAX_TRANSACT_ITEMS = 100
 
 # Counter attributes of every aggregate item, in the order of a contribution vector.
 COUNTERS = ("records", "calls", "answered_calls", "total_s", "billable_s", "sms", "data_bytes")
@@ -99,7 +96,7 @@ def _locality(keyed: tuple[int, int, list[ItemKey]]) -> tuple[ItemKey, ItemKey]:
 def build_chunks(
     cdrs: Sequence[CanonicalCDR], positions: Sequence[str], indices: Sequence[int]
 ) -> list[Chunk]:
-    """Pack the CDRs at `indices` into chunks of at most MAX_TRANSACT_ITEMS items, grouped by locality.
+    """Pack the CDRs at `indices` into chunks of at most DDB_TRANSACT_WRITE_MAX_ITEMS items, by locality.
 
     CDRs are packed in order of (destination item, cell item), not in Kinesis order: a shared item (a
     country's minute, a busy cell's minute) is then written by one or two chunks instead of by every chunk,
@@ -114,7 +111,7 @@ def build_chunks(
     for index, minute_s, keys in keyed:
         cdr = cdrs[index]
         # Worst case every key is new: one claim + len(keys) items must still fit the transaction.
-        if len(chunk.claims) + len(contributions) + 1 + len(keys) > MAX_TRANSACT_ITEMS:
+        if len(chunk.claims) + len(contributions) + 1 + len(keys) > DDB_TRANSACT_WRITE_MAX_ITEMS:
             chunks.append(_close(chunk, contributions))
             chunk = Chunk()
             contributions = {}

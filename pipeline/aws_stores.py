@@ -16,9 +16,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aggregate import COUNTERS, Claim, ItemKey
+from pipeline.aws_limits import (
+    DLQ_MAX_MESSAGE_BYTES,
+    PUT_RECORDS_MAX_BYTES,
+    PUT_RECORDS_MAX_RECORDS,
+    SQS_SEND_MESSAGE_BATCH_MAX_ENTRIES,
+)
 from pipeline.config import PipelineConfig
 from pipeline.constants import ENV_AGGREGATES_TABLE, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
-from pipeline.emit import SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
 from pipeline.errors import ConfigError, TransientStoreError
 from pipeline.stores import ApplyResult, Stores
 
@@ -26,8 +31,6 @@ if TYPE_CHECKING:
     from pipeline.fraud.engine import FraudEngine
 
 SINK_ATTEMPTS = 4  # our own retries of a failed subset, on top of botocore's per-call retries
-KINESIS_MAX_RECORDS_PER_PUT = 500  # AWS Kinesis PutRecords quota (2024). Lead: move to capacity/quotas.py
-KINESIS_MAX_BYTES_PER_PUT = 5 * 1024 * 1024
 CLAIM_SORT_KEY = "claim"
 CLAIM_PREFIX = "cdr#"
 _TRANSIENT_REASONS = frozenset(
@@ -192,8 +195,8 @@ class KinesisOutputStream:
             for group in size_groups(
                 indices,
                 [len(records[i][1]) + 256 for i in indices],
-                KINESIS_MAX_RECORDS_PER_PUT,
-                KINESIS_MAX_BYTES_PER_PUT,
+                PUT_RECORDS_MAX_RECORDS,
+                PUT_RECORDS_MAX_BYTES,
             ):
                 entries = [{"PartitionKey": records[i][0] or "-", "Data": records[i][1]} for i in group]
                 response = self.kinesis.put_records(StreamName=self.stream_name, Records=entries)
@@ -212,7 +215,10 @@ class SqsDeadLetterQueue:
         def send(indices: list[int]) -> list[int]:
             failed: list[int] = []
             for group in size_groups(
-                indices, [len(bodies[i]) for i in indices], SQS_MAX_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES
+                indices,
+                [len(bodies[i]) for i in indices],
+                SQS_SEND_MESSAGE_BATCH_MAX_ENTRIES,
+                DLQ_MAX_MESSAGE_BYTES,  # the batch's sum too: see pipeline/aws_limits.py
             ):
                 entries = [{"Id": str(i), "MessageBody": bodies[i].decode()} for i in group]
                 response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)

@@ -11,15 +11,12 @@ from typing import Any, TypedDict
 
 import orjson
 
+from pipeline.aws_limits import DLQ_MAX_MESSAGE_BYTES
 from pipeline.events import Units
 from pipeline.schema import CanonicalCDR, Cell, ReasonCode
 
-# SQS: 256 KiB per message and per SendMessageBatch, 10 entries per call (AWS SQS quotas, 2024).
-# Lead: move to capacity/quotas.py.
-SQS_MAX_MESSAGE_BYTES = 256 * 1024
-SQS_MAX_BATCH_ENTRIES = 10
-# Leave room for the envelope around the base64 payload.
-_DLQ_PAYLOAD_BUDGET = (SQS_MAX_MESSAGE_BYTES - 4096) * 3 // 4
+# The raw payload bytes a DLQ message carries: 4 KiB left for the envelope, base64 turns 3 bytes into 4.
+_DLQ_PAYLOAD_BUDGET = (DLQ_MAX_MESSAGE_BYTES - 4096) * 3 // 4
 _CDR_FIELDS = CanonicalCDR._fields
 
 

@@ -50,6 +50,7 @@ def metrics_line(outcome: BatchOutcome, processing_ms: float, namespace: str) ->
         "RecordsDeferred": outcome.deferred,
         "ProcessingMs": round(processing_ms, 3),
         "DynamoWrites": outcome.dynamo_writes,
+        "DynamoWriteRequests": outcome.dynamo_write_requests,
         "DynamoWriteUnits": outcome.dynamo_write_units,
         "FraudAlerts": outcome.fraud_alerts,
     }

@@ -10,11 +10,12 @@ from typing import Any
 
 import orjson
 
+from pipeline.aws_limits import EMF_MAX_VALUES_PER_METRIC
+
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 # Runs of 6+ digits (optionally after "+") in free text may be an MSISDN/IMSI/IMEI: keep only the edges.
 _DIGIT_RUN = re.compile(r"\+?\d{6,}")
 _PII_KEYS = frozenset({"a_number", "b_number", "msisdn", "calling_number", "called_number", "imsi", "imei"})
-MAX_EMF_VALUES = 100  # CloudWatch EMF accepts at most 100 values per metric in one document
 
 
 def mask(value: str) -> str:
@@ -56,7 +57,7 @@ class JsonLogger:
         out.write(orjson.dumps(line).decode() + "\n")
 
 
-def quantile_sample(values: Sequence[float], limit: int = MAX_EMF_VALUES) -> list[float]:
+def quantile_sample(values: Sequence[float], limit: int = EMF_MAX_VALUES_PER_METRIC) -> list[float]:
     """At most `limit` order statistics spread evenly over `values`: percentiles survive the cut."""
     ordered = sorted(values)
     if len(ordered) <= limit:

@@ -40,7 +40,8 @@ class BatchOutcome:
     rejected: Counter[str] = field(default_factory=Counter)
     deferred: int = 0  # left for re-delivery after a transient failure
     failed_sequence_numbers: list[str] = field(default_factory=list)
-    dynamo_writes: int = 0
+    dynamo_writes: int = 0  # items written (a transaction counts each of its items)
+    dynamo_write_requests: int = 0  # the requests that carried them (a committed transaction is one)
     dynamo_write_units: int = 0
     latencies_ms: list[int] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # file-level findings (e.g. 32.297 lost CDRs)
@@ -157,6 +158,7 @@ class BatchProcessor:
                 if result.committed:
                     outcome.applied += len(chunk.indices)
                     outcome.dynamo_writes += len(chunk.claims) + len(chunk.deltas)
+                    outcome.dynamo_write_requests += 1
                     outcome.dynamo_write_units += result.write_units
                     break
                 try:
@@ -209,6 +211,7 @@ class BatchProcessor:
         batch.outcome.fraud_alerts += len(found.alerts)
         batch.outcome.fraud_alerts_by_rule.update(alert.rule_id for alert in found.alerts)
         batch.outcome.dynamo_writes += found.state_writes
+        batch.outcome.dynamo_write_requests += found.state_requests
         return failure_point, found.matched_rules
 
     def _emit(

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypedDict
 
+from pipeline.aws_limits import PUT_EVENTS_MAX_ENTRIES
 from pipeline.fraud.errors import FraudError
 
 ALERT_SOURCE = "cdrcap.fraud"
 ALERT_DETAIL_TYPE = "FraudAlert"
 ALERT_SCHEMA = "cdrcap.fraud-alert/1"
-PUT_EVENTS_MAX_ENTRIES = 10  # EventBridge PutEvents accepts at most 10 entries per call
 
 
 class AlertDetail(TypedDict):

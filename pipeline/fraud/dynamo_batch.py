@@ -14,19 +14,18 @@ from typing import Any, Literal, TypeVar
 
 import orjson
 
-from pipeline.aggregate import MAX_TRANSACT_ITEMS
+from pipeline.aws_limits import (
+    DDB_BATCH_GET_MAX_KEYS,
+    DDB_TRANSACT_WRITE_MAX_BYTES,
+    DDB_TRANSACT_WRITE_MAX_ITEMS,
+)
 from pipeline.aws_stores import size_groups
 from pipeline.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY
 from pipeline.fraud.errors import FraudStateError
 
-# AWS quotas (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html, 2024-06:
-# "the aggregate size of the items in the transaction cannot exceed 4 MB"; BatchGetItem: up to 100 items).
-# Lead: move to capacity/quotas.py with MAX_TRANSACT_ITEMS.
-MAX_TRANSACT_BYTES = 4 * 1024 * 1024
-MAX_BATCH_GET_KEYS = 100
 # Our margin under the byte cap: the encoded action overstates the item a little, the request envelope
 # and the expressions are not item bytes; a 10 % margin keeps us clear of any rounding on either side.
-TRANSACT_BYTES_BUDGET = MAX_TRANSACT_BYTES * 9 // 10
+TRANSACT_BYTES_BUDGET = DDB_TRANSACT_WRITE_MAX_BYTES * 9 // 10
 READ_ATTEMPTS = 5  # BatchGetItem rounds for UnprocessedKeys before the batch fails (and is retried)
 
 Verdict = Literal["written", "retry", "read", "item"]
@@ -39,10 +38,10 @@ _K = TypeVar("_K", bound=Hashable)
 
 
 def pack(actions: Sequence[Mapping[str, Any]], indices: Sequence[int] | None = None) -> list[list[int]]:
-    """Consecutive groups of action indices, each at most MAX_TRANSACT_ITEMS and TRANSACT_BYTES_BUDGET."""
+    """Consecutive groups of action indices, each within the transaction item cap and byte budget."""
     chosen = list(range(len(actions))) if indices is None else list(indices)
     sizes = [len(orjson.dumps(actions[i])) for i in chosen]  # ~2 us per action: noise next to the request
-    return size_groups(chosen, sizes, MAX_TRANSACT_ITEMS, TRANSACT_BYTES_BUDGET)
+    return size_groups(chosen, sizes, DDB_TRANSACT_WRITE_MAX_ITEMS, TRANSACT_BYTES_BUDGET)
 
 
 def cancellation_verdicts(error: Exception, count: int, may_retry: bool) -> list[Verdict] | None:
@@ -83,7 +82,8 @@ def read_items(
     executor: Executor | None = None,
 ) -> dict[_K, Mapping[str, Any]]:
     """Strongly consistent BatchGetItem of `keys` (<= 100 per request, chunks on `executor`); absent = {}."""
-    chunks = [keys[start : start + MAX_BATCH_GET_KEYS] for start in range(0, len(keys), MAX_BATCH_GET_KEYS)]
+    step = DDB_BATCH_GET_MAX_KEYS
+    chunks = [keys[start : start + step] for start in range(0, len(keys), step)]
     found: dict[_K, Mapping[str, Any]] = {}
     reads = (
         executor.map(lambda c: _read_chunk(client, table, c, item_key), chunks)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from capacity.quotas import PUT_RECORDS_MAX_RECORDS
 from cdrcap.observe import Resources, observe_target
 from cdrcap.truth import GroundTruth, truth_of_events
 from cdrcap.verify import VerifyReport, check
@@ -35,7 +36,6 @@ HANDLER_TIME_ENV = {
 }
 # Corpus cases whose verdict depends on the clock: under the wide windows above they become valid.
 CLOCK_DEPENDENT = {ReasonCode.TIMESTAMP_IN_FUTURE, ReasonCode.TIMESTAMP_TOO_OLD}
-KINESIS_MAX_RECORDS_PER_PUT = 500
 
 
 def known_load(goods: int, *, first: int = 0, with_bad: bool = True) -> list[bytes]:
@@ -75,7 +75,7 @@ def put_all(info: StackInfo, payloads: list[bytes], deadline_s: float = 120.0) -
     end = time.monotonic() + deadline_s
     while pending:
         assert time.monotonic() < end, f"{len(pending)} records still throttled"
-        batch, pending = pending[:KINESIS_MAX_RECORDS_PER_PUT], pending[KINESIS_MAX_RECORDS_PER_PUT:]
+        batch, pending = pending[:PUT_RECORDS_MAX_RECORDS], pending[PUT_RECORDS_MAX_RECORDS:]
         response = kinesis.put_records(StreamName=info.input_stream_name, Records=batch)
         failed = [r for r, result in zip(batch, response["Records"], strict=True) if "ErrorCode" in result]
         if failed:

@@ -14,6 +14,7 @@ from pipeline.schema import CSV_COLUMNS, JSON_RENAMED_V2
 BASE_SEQUENCE = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898
 NOW_MS = 1_795_010_400_000  # 2026-11-18T14:00:00Z: the fixed "now" unit tests process at
 SHARD = "shardId-000000000000"
+FLOODER = "+12015550199"  # the A-number of `flood`
 
 
 def make_cdr(i: int = 0, **overrides: Any) -> dict[str, Any]:
@@ -101,6 +102,24 @@ BAD_PAYLOADS: dict[str, bytes] = {
     "BAD_ENCODING": b"\xff\xfe\xfa,1,2",
     "CORRUPT_AGGREGATE": as_kpl([b"x"])[:-1] + b"\x00",
 }
+
+
+def flood(count: int, first: int = 0) -> list[bytes]:
+    """`count` short answered calls from one A-number within the same minute, to distinct B-numbers."""
+    return [
+        as_json(
+            make_cdr(
+                first + k,
+                calling_number=FLOODER,
+                called_number=f"+1201555{2000 + first + k:04d}",
+                seizure_time=f"2026-11-18T08:00:{k:02d}",
+                answer_time=f"2026-11-18T08:00:{k:02d}",
+                release_time=f"2026-11-18T08:00:{k + 1:02d}",
+                duration_s=1,
+            )
+        )
+        for k in range(count)
+    ]
 
 
 def mixed_batch(records: int = 500) -> tuple[list[bytes], dict[str, int]]:

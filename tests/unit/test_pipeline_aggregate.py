@@ -1,6 +1,7 @@
 import pytest
 
-from pipeline.aggregate import COUNTERS, MAX_TRANSACT_ITEMS, build_chunks, contribution, item_keys
+from pipeline.aggregate import COUNTERS, build_chunks, contribution, item_keys
+from pipeline.aws_limits import DDB_TRANSACT_WRITE_MAX_ITEMS
 from pipeline.decode import decode_payload
 from pipeline.schema import CanonicalCDR
 from pipeline.validate import Limits, to_canonical
@@ -61,7 +62,7 @@ def test_records_sharing_items_are_pre_aggregated_into_one_write_each() -> None:
 def test_chunks_never_exceed_one_transaction_and_hold_every_record_once() -> None:
     records = [cdr(i, cell_id=i) for i in range(300)]
     chunks = build_chunks(records, [f"p{i}" for i in range(300)], list(range(300)))
-    assert all(len(c.claims) + len(c.deltas) <= MAX_TRANSACT_ITEMS for c in chunks)
+    assert all(len(c.claims) + len(c.deltas) <= DDB_TRANSACT_WRITE_MAX_ITEMS for c in chunks)
     assert sorted(i for c in chunks for i in c.indices) == list(range(300))
     assert all(c.claims[j].position == f"p{i}" for c in chunks for j, i in enumerate(c.indices))
 

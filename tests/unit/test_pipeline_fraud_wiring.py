@@ -18,7 +18,7 @@ from pipeline.fraud.state import InMemoryStateStore
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import InMemoryOutputStream, Stores, in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, as_json, kinesis_event, make_cdr
+from tests.unit.pipeline_events import FLOODER, NOW_MS, flood, kinesis_event
 
 pytestmark = pytest.mark.unit
 CONFIG = load_config(
@@ -30,25 +30,6 @@ CONFIG = load_config(
         "CDRCAP_ALERT_BUS": "alerts",
     }
 )
-FLOODER = "+12015550199"
-
-
-def flood(count: int, first: int = 0) -> list[bytes]:
-    """`count` short answered calls from one A-number within the same minute, to distinct B-numbers."""
-    return [
-        as_json(
-            make_cdr(
-                first + k,
-                calling_number=FLOODER,
-                called_number=f"+1201555{2000 + first + k:04d}",
-                seizure_time=f"2026-11-18T08:00:{k:02d}",
-                answer_time=f"2026-11-18T08:00:{k:02d}",
-                release_time=f"2026-11-18T08:00:{k + 1:02d}",
-                duration_s=1,
-            )
-        )
-        for k in range(count)
-    ]
 
 
 def engine(state: Any, sink: InMemoryAlertSink) -> FraudEngine:

@@ -1,0 +1,162 @@
+"""pipeline/aws_limits.py is the one home of the Lambda's AWS API limits: the guard and the ties to it."""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cfnlint.decode.cfn_yaml import load
+
+from capacity import quotas
+from pipeline import aws_limits
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+PIPELINE = ROOT / "pipeline"
+LIMIT_NAME = re.compile(r"(^|_)(MAX|MAXIMUM|LIMIT|LIMITS|QUOTA|CAP)(_|$)")
+# Byte-sized limits are distinctive enough to flag whatever a constant is called.
+BYTE_LIMIT_FLOOR = 1024
+_OPERATORS: dict[type[ast.operator], Callable[[int, int], int]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Pow: operator.pow,
+    ast.LShift: operator.lshift,
+}
+
+
+UNITS = {"KIB", "MIB"}  # units, not limits
+
+
+def limit_values() -> set[int]:
+    return {
+        value
+        for name, value in vars(aws_limits).items()
+        if name.isupper() and name not in UNITS and isinstance(value, int) and not isinstance(value, bool)
+    }
+
+
+def _literal_int(node: ast.expr, known: dict[str, int]) -> int | None:
+    """The value of an int expression built only from literals and this module's earlier literal constants."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.Name):
+        return known.get(node.id)
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        left, right = _literal_int(node.left, known), _literal_int(node.right, known)
+        if left is None or right is None:
+            return None
+        return _OPERATORS[type(node.op)](left, right)
+    return None
+
+
+def declared_limits(source: str, values: set[int]) -> list[str]:
+    """Module-level constants that re-declare an AWS limit: "NAME = value" for each one found."""
+    found: list[str] = []
+    known: dict[str, int] = {}  # literal-derived constants only: names imported from aws_limits never count
+    for statement in ast.parse(source).body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, value = statement.targets[0], statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            target, value = statement.target, statement.value
+        else:
+            continue
+        if not isinstance(target, ast.Name):
+            continue
+        number = _literal_int(value, known)
+        if number is None:
+            continue
+        known[target.id] = number
+        limit_named = LIMIT_NAME.search(target.id.upper().lstrip("_")) is not None
+        if number in values and (limit_named or number >= BYTE_LIMIT_FLOOR):
+            found.append(f"{target.id} = {number}")
+    return found
+
+
+def pipeline_modules() -> list[Path]:
+    # aws_limits.py declares them; schema.py holds wire formats, not AWS numbers.
+    excluded = {PIPELINE / "aws_limits.py", PIPELINE / "schema.py"}
+    return sorted(path for path in PIPELINE.rglob("*.py") if path not in excluded)
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        ("SQS_MAX_BATCH_ENTRIES = 10\n", "SQS_MAX_BATCH_ENTRIES"),
+        ("MAX_TRANSACT_ITEMS: int = 100\n", "MAX_TRANSACT_ITEMS"),
+        ("KINESIS_MAX_BYTES_PER_PUT = 5 * 1024 * 1024\n", "KINESIS_MAX_BYTES_PER_PUT"),
+        ("KIB = 1024\nTRANSACT_BYTES = 4 * KIB * KIB\n", "TRANSACT_BYTES"),
+        ("_PUT_EVENTS_LIMIT = 10\n", "_PUT_EVENTS_LIMIT"),
+    ],
+)
+def test_the_guard_finds_a_limit_declared_outside_aws_limits(source: str, name: str) -> None:
+    # Given a module that declares an AWS limit itself
+    # When the guard reads it
+    found = declared_limits(source, limit_values())
+    # Then it names the constant
+    assert [hit.split(" = ")[0] for hit in found] == [name]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from pipeline.aws_limits import DLQ_MAX_MESSAGE_BYTES as M\nBUDGET = (M - 4096) * 3 // 4\n",
+        "MAX_CONFLICT_ROUNDS = 3\n",
+        "READ_ATTEMPTS = 10\n",  # equal to a limit's value, but neither limit-named nor byte-sized
+        "def f() -> int:\n    MAX_X = 100\n    return MAX_X\n",  # not module level
+    ],
+)
+def test_the_guard_leaves_imports_and_unrelated_constants_alone(source: str) -> None:
+    assert declared_limits(source, limit_values()) == []
+
+
+def test_no_pipeline_module_declares_an_aws_limit_of_its_own() -> None:
+    # Given every module of the Lambda package but the limits module itself
+    values = limit_values()
+    # When each is read for module-level constants equal to an AWS limit
+    found = {
+        str(path.relative_to(ROOT)): hits
+        for path in pipeline_modules()
+        if (hits := declared_limits(path.read_text(encoding="utf-8"), values))
+    }
+    # Then there are none: they import it from pipeline.aws_limits
+    assert found == {}
+
+
+def test_capacity_quotas_re_exports_the_put_records_limits_instead_of_declaring_them() -> None:
+    # Given capacity/quotas.py, the harness's module of AWS numbers
+    source = (ROOT / "capacity" / "quotas.py").read_text(encoding="utf-8")
+    assigned = {
+        node.id
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
+    # Then no name of aws_limits is assigned there, and the shared ones are the same objects
+    assert assigned.isdisjoint(
+        name for name in vars(aws_limits) if name.isupper() and name not in UNITS | {"AS_OF"}
+    )
+    assert quotas.PUT_RECORDS_MAX_RECORDS is aws_limits.PUT_RECORDS_MAX_RECORDS
+    assert quotas.PUT_RECORDS_MAX_BYTES is aws_limits.PUT_RECORDS_MAX_BYTES
+    assert quotas.MAX_RECORD_BYTES is aws_limits.MAX_RECORD_BYTES
+
+
+def test_every_limit_module_source_is_an_aws_documentation_page() -> None:
+    urls = {name: value for name, value in vars(aws_limits).items() if name.endswith("_URL")}
+    assert urls
+    assert all(url.startswith("https://docs.aws.amazon.com/") for url in urls.values()), urls
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", aws_limits.AS_OF)
+
+
+def test_the_template_pins_the_dlq_message_size_the_sender_assumes() -> None:
+    # Given the pipeline stack's dead-letter queue
+    template = load(str(ROOT / "infra" / "pipeline.yaml"))
+    queue = template["Resources"]["DeadLetterQueue"]["Properties"]
+    # Then its MaximumMessageSize is the size emit.py and the SQS sender fit messages and batches to
+    assert int(queue["MaximumMessageSize"]) == aws_limits.DLQ_MAX_MESSAGE_BYTES
+    assert aws_limits.DLQ_MAX_MESSAGE_BYTES <= aws_limits.SQS_API_MAX_MESSAGE_BYTES
