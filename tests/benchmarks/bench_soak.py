@@ -121,6 +121,9 @@ class Producer:
 
     def put(self, payloads: list[bytes]) -> None:
         self.truth.add(kinesis_event(payloads, self.offered))  # distinct positions, like the stream's
+        self._put_counted(payloads)
+
+    def _put_counted(self, payloads: list[bytes]) -> None:
         pending = [{"PartitionKey": f"pk-{self.offered + k}", "Data": p} for k, p in enumerate(payloads)]
         self.offered += len(pending)
         while pending:  # throttled records are re-put: the load's content is fixed by the truth
