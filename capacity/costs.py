@@ -16,11 +16,8 @@ import numpy as np
 from capacity import quotas
 from capacity.quotas import Prices
 
-PUT_PAYLOAD_UNIT_BYTES = 25 * 1024
-ON_DEMAND_BILLING_KB = 1024
 EMF_BYTES_PER_INVOCATION = 700  # one EMF JSON line per invocation (measured line size of the handler)
 CUSTOM_METRICS = 10  # EMF metrics published by the handler (RecordsIn/Ok/Rejected, reasons, timings)
-SQS_MESSAGES_PER_REQUEST = 10  # rejects go to the DLQ with SendMessageBatch
 
 
 @dataclass(frozen=True)
@@ -36,14 +33,16 @@ class CostInputs:
 
 
 def put_payload_units_per_record(record_bytes: float) -> int:
-    return max(1, math.ceil(record_bytes / PUT_PAYLOAD_UNIT_BYTES))
+    return max(1, math.ceil(record_bytes / quotas.PUT_PAYLOAD_UNIT_BYTES))
 
 
 def stream_cost_usd(shards: Any, stream_mode: str, inputs: CostInputs, prices: Prices) -> dict[str, Any]:
     """Kinesis input-stream cost (provisioned: shard-hours + PUT units; on-demand: stream-hour + GB)."""
     records_per_month = inputs.rate_rps * quotas.SECONDS_PER_MONTH
     if stream_mode == "ON_DEMAND":
-        billed_gb = records_per_month * math.ceil(inputs.record_bytes / ON_DEMAND_BILLING_KB) / 1024**2
+        billed_gb = (
+            records_per_month * math.ceil(inputs.record_bytes / quotas.ON_DEMAND_BILLING_UNIT_BYTES) / 1024**2
+        )
         return {
             "kinesis_stream_hours": prices.kds_on_demand_stream_hour_usd * quotas.HOURS_PER_MONTH,
             "kinesis_data_in": billed_gb * prices.kds_on_demand_gb_in_usd,
@@ -87,7 +86,11 @@ def consumer_cost_usd(
         / 1e6
         * prices.ddb_write_request_units_per_million_usd,
         "s3_puts": invocations * inputs.s3_puts_per_invocation / 1000.0 * prices.s3_put_per_thousand_usd,
-        "sqs_dlq": rejects / SQS_MESSAGES_PER_REQUEST / 1e6 * prices.sqs_requests_per_million_usd,
+        # Rejects go to the DLQ with SendMessageBatch, as many per request as the API takes.
+        "sqs_dlq": rejects
+        / quotas.SQS_SEND_MESSAGE_BATCH_MAX_ENTRIES
+        / 1e6
+        * prices.sqs_requests_per_million_usd,
         "cloudwatch": log_gb * prices.cloudwatch_logs_gb_ingested_usd
         + CUSTOM_METRICS * prices.cloudwatch_custom_metric_month_usd,
     }

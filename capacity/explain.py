@@ -60,6 +60,10 @@ def on_demand_alternative(best: dict[str, Any], workload: Workload, prices: Pric
     }
 
 
+def _mib(size_bytes: int) -> str:
+    return f"{size_bytes / quotas.MIB:g} MiB"
+
+
 def binding_sentence(
     best: dict[str, Any], bounds: ShardBounds, workload: Workload, slo: Slo, feasible: bool = True
 ) -> str:
@@ -77,13 +81,14 @@ def binding_sentence(
             f"{quotas.SHARD_WRITE_RECORDS_PER_S:,} records/s; no shard count helps, spread (salt) the key."
         )
     limits = {
-        "the write limit of 1,000 records/s per shard": bounds.by_records,
-        "the write limit of 1 MiB/s per shard": bounds.by_bytes,
+        f"the write limit of {quotas.SHARD_WRITE_RECORDS_PER_S:,} records/s per shard": bounds.by_records,
+        f"the write limit of {_mib(quotas.SHARD_WRITE_BYTES_PER_S)}/s per shard": bounds.by_bytes,
     }
     if best["consumer_mode"] == "shared":
-        limits[
-            f"the shared read limit of 2 MiB/s per shard with {1 + workload.other_consumers} consumers"
-        ] = bounds.by_shared_read
+        read_limit = f"{_mib(quotas.SHARD_READ_BYTES_PER_S)}/s per shard"
+        limits[f"the shared read limit of {read_limit} with {1 + workload.other_consumers} consumers"] = (
+            bounds.by_shared_read
+        )
     name, needed = max(limits.items(), key=lambda item: item[1])
     others = ", ".join(
         f"{n:,} by {label.split('limit of ')[1]}" for label, n in limits.items() if label != name

@@ -19,17 +19,21 @@ from typing import Any, Final
 
 from capacity.errors import CapacityError
 
-# Re-exported ("as" marks them public): PutRecords limits, declared once for the Lambda and the harness.
+# Re-exported ("as" marks them public): the limits declared once for the Lambda and shared by the harness
+# (PutRecords for the load generator; SendMessageBatch for the cost of the dead-letter queue).
 from pipeline.aws_limits import KDS_PUT_RECORDS_URL as KDS_PUT_RECORDS_URL
 from pipeline.aws_limits import MAX_RECORD_BYTES as MAX_RECORD_BYTES
 from pipeline.aws_limits import PUT_RECORDS_MAX_BYTES as PUT_RECORDS_MAX_BYTES
 from pipeline.aws_limits import PUT_RECORDS_MAX_RECORDS as PUT_RECORDS_MAX_RECORDS
+from pipeline.aws_limits import SQS_SEND_MESSAGE_BATCH_MAX_ENTRIES as SQS_SEND_MESSAGE_BATCH_MAX_ENTRIES
 
 AS_OF: Final = "2026-11-26"
 # Checked against stored copies of the cited pages on AS_OF: the shard write/read and GetRecords limits,
 # the UpdateShardCount limits (2x / 0.5x, ten calls per rolling 24 h), the 25 KB PUT payload unit, the
 # $0.015 shard-hour, the 1 KB rounding of on-demand data-in, and DynamoDB's $0.625 per million on-demand
 # write units (after the November 2024 cut). The other prices are list prices to re-check at their URL.
+# CloudFormation's 51,200-byte TemplateBody was checked on AS_OF against the CreateChangeSet request's
+# TemplateBody description in the AWS SDK reference ("a maximum length of 51,200 bytes").
 
 KDS_QUOTAS_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html"
 KDS_UPDATE_SHARD_COUNT_URL: Final = (
@@ -52,7 +56,11 @@ DDB_PRICING_URL: Final = "https://aws.amazon.com/dynamodb/pricing/on-demand/"
 S3_PRICING_URL: Final = "https://aws.amazon.com/s3/pricing/"
 SQS_PRICING_URL: Final = "https://aws.amazon.com/sqs/pricing/"
 CLOUDWATCH_PRICING_URL: Final = "https://aws.amazon.com/cloudwatch/pricing/"
+CFN_CREATE_CHANGE_SET_URL: Final = (
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html"
+)
 
+KIB: Final = 1024
 MIB: Final = 1024 * 1024
 
 # --- Kinesis Data Streams, provisioned shard (KDS_QUOTAS_URL) ---
@@ -81,6 +89,11 @@ RESHARD_MAX_UP_FACTOR: Final = 2.0
 RESHARD_MIN_DOWN_FACTOR: Final = 0.5
 RESHARD_CALLS_PER_24H: Final = 10
 
+# Billing units (KDS_PRICING_URL): provisioned streams bill one PUT payload unit per 25 KB chunk of a record
+# (a 5 KB record is one unit, a 45 KB record two); on-demand streams round each record up to 1 KB of data in.
+PUT_PAYLOAD_UNIT_BYTES: Final = 25 * KIB
+ON_DEMAND_BILLING_UNIT_BYTES: Final = 1 * KIB
+
 # --- Lambda event source mapping for Kinesis (LAMBDA_ESM_URL, LAMBDA_ESM_API_URL) ---
 ESM_BATCH_SIZE_MIN: Final = 1
 ESM_BATCH_SIZE_MAX: Final = 10_000
@@ -105,6 +118,10 @@ LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY: Final = 1_000
 # --- DynamoDB (DDB_PARTITIONS_URL) ---
 DDB_PARTITION_WCU_PER_S: Final = 1_000
 DDB_PARTITION_RCU_PER_S: Final = 3_000
+
+# --- CloudFormation (CFN_CREATE_CHANGE_SET_URL) ---
+# An inline TemplateBody may be 1 to 51,200 bytes; a larger template must be uploaded to S3 (TemplateURL).
+CFN_TEMPLATE_BODY_MAX_BYTES: Final = 51_200
 
 HOURS_PER_MONTH: Final = 730.0
 SECONDS_PER_MONTH: Final = HOURS_PER_MONTH * 3600.0

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-GET_RECORDS_LIMIT = 10_000
+from capacity.quotas import GET_RECORDS_MAX_RECORDS
+
 MAX_READ_CALLS = 2_000  # bounds the read-back: 20 million records
 
 
@@ -35,7 +36,7 @@ def read_shard(kinesis: Any, stream: str, shard_id: str) -> list[tuple[float, st
     )["ShardIterator"]
     records: list[tuple[float, str]] = []
     for _ in range(MAX_READ_CALLS):
-        page = kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
+        page = kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_MAX_RECORDS)
         records += [
             (r["ApproximateArrivalTimestamp"].timestamp(), r["PartitionKey"]) for r in page["Records"]
         ]

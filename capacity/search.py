@@ -68,10 +68,22 @@ class Workload:
 class SearchSpace:
     """What the planner may choose from, and the assumptions it searches under."""
 
-    parallelization_factors: tuple[int, ...] = tuple(range(1, 11))
-    batch_sizes: tuple[int, ...] = (10, 25, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000)
+    parallelization_factors: tuple[int, ...] = tuple(
+        range(quotas.ESM_PARALLELIZATION_FACTOR_MIN, quotas.ESM_PARALLELIZATION_FACTOR_MAX + 1)
+    )
+    # Each grid ends at (batch size) or passes through (memory) the AWS value that changes behaviour: the
+    # largest batch the mapping takes, the smallest memory and the memory of one full vCPU.
+    batch_sizes: tuple[int, ...] = (10, 25, 50, 100, 200, 500, 1_000, 2_000, 5_000, quotas.ESM_BATCH_SIZE_MAX)
     batching_windows_s: tuple[int, ...] = (0, 1, 2, 3, 5)
-    memories_mb: tuple[int, ...] = (128, 256, 512, 1_024, 1_769, 2_048, 3_008)
+    memories_mb: tuple[int, ...] = (
+        quotas.LAMBDA_MEMORY_MB_MIN,
+        256,
+        512,
+        1_024,
+        quotas.LAMBDA_MB_PER_VCPU,
+        2_048,
+        3_008,
+    )
     architectures: tuple[str, ...] = ARCHITECTURES
     consumer_modes: tuple[str, ...] = ("shared", "efo")
     shard_multipliers: tuple[float, ...] = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)

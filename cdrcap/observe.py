@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from capacity.quotas import GET_RECORDS_MAX_RECORDS
 from cdrcap.truth import Aggregates, Observed, dedup_keys
 from infra.aws import Target, client
 from pipeline import constants as c
@@ -104,7 +105,7 @@ def read_stream(kinesis: Any, stream: str) -> Counter[str]:
             StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         while iterator and not _deadline_passed(started):
-            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            page = kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_MAX_RECORDS)
             seen.update(str(json.loads(record["Data"])["dedup_key"]) for record in page["Records"])
             if not page["Records"]:
                 break

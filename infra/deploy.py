@@ -16,11 +16,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from capacity.quotas import CFN_TEMPLATE_BODY_MAX_BYTES
 from infra.errors import InfraError
 from infra.template import parameter_names, parse_template
 
-# CloudFormation refuses inline template bodies above this size (bytes); larger ones need TemplateURL.
-TEMPLATE_BODY_MAX_BYTES = 51_200
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
 # Our clock and CloudFormation's may differ; events this much older than our start still count.
 _CLOCK_SKEW_ALLOWANCE = timedelta(seconds=60)
@@ -120,10 +119,12 @@ class StackDeployer:
         confirm: ConfirmChanges = _always,
         tags: Mapping[str, str] | None = None,
     ) -> DeployResult:
-        if len(template_body.encode()) > TEMPLATE_BODY_MAX_BYTES:
+        # Larger templates need TemplateURL (an S3 upload), which this deployer does not do.
+        if len(template_body.encode()) > CFN_TEMPLATE_BODY_MAX_BYTES:
             raise DeployError(
-                f"the template is {len(template_body.encode())} bytes, above CloudFormation's inline limit "
-                f"of {TEMPLATE_BODY_MAX_BYTES}; shorten it (descriptions, dashboard) or deploy it from S3."
+                f"the template is {len(template_body.encode()):,} bytes, above CloudFormation's inline "
+                f"limit of {CFN_TEMPLATE_BODY_MAX_BYTES:,}; shorten it (descriptions, dashboard) or deploy "
+                "it from S3."
             )
         # Read offline: the emulator's ValidateTemplate rejects resource types it lacks even when a
         # condition leaves them out.

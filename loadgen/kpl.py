@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from capacity.quotas import KIB, MAX_RECORD_BYTES
+
 MAGIC = b"\xf3\x89\x9a\xc2"
 DIGEST_BYTES = 16
-# Keep an aggregate under the 1 MiB record limit with room for the partition key.
-MAX_AGGREGATE_BYTES = 1024 * 1024 - 1024
+# Keep an aggregate under the record size limit with room for the partition key (at most 256 characters).
+MAX_AGGREGATE_BYTES = MAX_RECORD_BYTES - KIB
 _LENGTH_DELIMITED, _VARINT = 2, 0
 
 

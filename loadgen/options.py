@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from capacity.quotas import PUT_RECORDS_MAX_RECORDS
 from infra.aws import Target
 from loadgen.errors import ConfigError
 from loadgen.keys import KeyStrategy
@@ -56,7 +57,12 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--cdr-aws-profile", str, "", "AWS credentials profile (non-local targets)"),
     ("--cdr-partition-key", str, "subscriber", "partition key strategy: subscriber, cell, random, hot"),
     ("--cdr-hot-share", float, 0.2, "share of records on the hot key (strategy hot)"),
-    ("--cdr-batch-size", int, 500, "max records per PutRecords call (<= 500)"),
+    (
+        "--cdr-batch-size",
+        int,
+        PUT_RECORDS_MAX_RECORDS,
+        f"max records per PutRecords call (<= {PUT_RECORDS_MAX_RECORDS})",
+    ),
     ("--cdr-max-records", int, 1_000_000, "hard cap on records offered by the whole test"),
     ("--cdr-max-attempts", int, 5, "PutRecords attempts per record, first send included"),
     ("--cdr-transport", str, "fast", "PutRecords transport: fast (signed by loadgen) or boto3"),
@@ -127,7 +133,7 @@ class LoadOptions:
             region=parsed.cdr_region,
             aws_profile=parsed.cdr_aws_profile,
             key_strategy=KeyStrategy(parsed.cdr_partition_key, parsed.cdr_hot_share),
-            batch_size=max(1, min(parsed.cdr_batch_size, 500)),
+            batch_size=max(1, min(parsed.cdr_batch_size, PUT_RECORDS_MAX_RECORDS)),
             max_records=parsed.cdr_max_records,
             max_attempts=parsed.cdr_max_attempts,
             transport=parsed.cdr_transport,

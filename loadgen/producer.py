@@ -57,7 +57,7 @@ class PutOutcome:
 
 
 def split_calls(entries: Sequence[Entry]) -> list[list[Entry]]:
-    """Chunks of at most 500 records and 5 MiB (data + keys), in order."""
+    """Chunks within one PutRecords call's record count and byte limits (data + keys), in order."""
     chunks: list[list[Entry]] = []
     current: list[Entry] = []
     size = 0

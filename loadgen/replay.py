@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from capacity.quotas import PUT_RECORDS_MAX_RECORDS
 from loadgen.errors import LoadgenError
 from loadgen.measure import LoadRecorder
 from loadgen.producer import KinesisProducer
@@ -94,7 +95,7 @@ def replay(
     speed: float,
     caps: Caps,
     recorder: LoadRecorder | None = None,
-    batch_size: int = 500,
+    batch_size: int = PUT_RECORDS_MAX_RECORDS,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> LoadRecorder:

@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from capacity.quotas import SHARD_WRITE_RECORDS_PER_S
 from reports import measured
 from reports.assemble import write_run_summary
 from reports.summary import Step, Summary
 
 _START_EPOCH_S = 1_764_115_200  # 2025-11-26T00:00:00Z: fixed so renders are reproducible
-_SHARD_LIMIT_RPS = 100.0  # the demo's scale 0.1 x 1000 records/s per shard
+_DEMO_SHARD_LIMIT_SCALE = 0.1  # the demo's scale model of a shard
+_SHARD_LIMIT_RPS = _DEMO_SHARD_LIMIT_SCALE * SHARD_WRITE_RECORDS_PER_S
 _HOT_SHARD_SHARE = 0.6
 _SERVICE_TIME = {"a_ms": 40.0, "b_ms_per_record": 1.6, "c_ms_per_kib": 0.9}
 _RECORD_BYTES = 420.0

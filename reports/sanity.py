@@ -1,7 +1,7 @@
 """Value checks on a well-typed summary: the numbers must make physical sense, not only parse.
 
 accepted <= offered, percentiles ordered, ratios within [0, 1], durations non-negative, and the
-recommendation within what Lambda and Kinesis accept (capacity.quotas when present, else the ranges below).
+recommendation within what Lambda and Kinesis accept (capacity.quotas).
 """
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ import itertools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from capacity import quotas
+
 if TYPE_CHECKING:
     from reports.summary import Summary
 
-# Fallback limits when capacity.quotas is absent. Sources (read 2026-11): AWS Lambda developer guide,
-# "Using Lambda with Kinesis" (BatchSize 1-10000, MaximumBatchingWindowInSeconds 0-300,
-# ParallelizationFactor 1-10) and "Lambda quotas" (memory 128-10240 MB).
-_FALLBACK_LIMITS: dict[str, tuple[float, float]] = {
-    "parallelization_factor": (1, 10),
-    "batch_size": (1, 10_000),
-    "batching_window_s": (0, 300),
-    "memory_mb": (128, 10_240),
+# What Lambda accepts for each recommended setting (the event source mapping's and the function's limits).
+_LIMITS: dict[str, tuple[float, float]] = {
+    "parallelization_factor": (quotas.ESM_PARALLELIZATION_FACTOR_MIN, quotas.ESM_PARALLELIZATION_FACTOR_MAX),
+    "batch_size": (quotas.ESM_BATCH_SIZE_MIN, quotas.ESM_BATCH_SIZE_MAX),
+    "batching_window_s": (quotas.ESM_BATCHING_WINDOW_S_MIN, quotas.ESM_BATCHING_WINDOW_S_MAX),
+    "memory_mb": (quotas.LAMBDA_MEMORY_MB_MIN, quotas.LAMBDA_MEMORY_MB_MAX),
 }
 _ARCHITECTURES = ("arm64", "x86_64")
 _STREAM_MODES = ("PROVISIONED", "ON_DEMAND")
@@ -28,26 +28,6 @@ _STREAM_MODES = ("PROVISIONED", "ON_DEMAND")
 _COST_TOLERANCE_REL = 0.005
 # A tiny slack for accepted <= offered: rates are averages over slightly different windows.
 _RATE_SLACK_REL = 1e-6
-
-
-def _quota_limits() -> dict[str, tuple[float, float]]:
-    """The recommendation's allowed ranges, from capacity.quotas when that module exists."""
-    try:
-        from capacity import quotas  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return dict(_FALLBACK_LIMITS)
-    limits = dict(_FALLBACK_LIMITS)
-    names = {
-        "parallelization_factor": ("MIN_PARALLELIZATION_FACTOR", "MAX_PARALLELIZATION_FACTOR"),
-        "batch_size": ("MIN_BATCH_SIZE", "MAX_BATCH_SIZE"),
-        "batching_window_s": ("MIN_BATCHING_WINDOW_S", "MAX_BATCHING_WINDOW_S"),
-        "memory_mb": ("MIN_MEMORY_MB", "MAX_MEMORY_MB"),
-    }
-    for key, (low_name, high_name) in names.items():
-        low, high = getattr(quotas, low_name, None), getattr(quotas, high_name, None)
-        if isinstance(low, int | float) and isinstance(high, int | float):
-            limits[key] = (float(low), float(high))
-    return limits
 
 
 def _ordered(values: Mapping[str, Any], keys: Iterable[str], path: str) -> list[str]:
@@ -115,7 +95,7 @@ def _recommendation_problems(summary: Summary) -> list[str]:
     problems: list[str] = []
     if rec["shards"] < 1:
         problems.append(f"recommendation.shards: {rec['shards']} < 1")
-    for key, (low, high) in _quota_limits().items():
+    for key, (low, high) in _LIMITS.items():
         value = rec[key]  # type: ignore[literal-required]
         if not low <= value <= high:
             problems.append(f"recommendation.{key}: {value} is outside the allowed [{low:g}, {high:g}]")

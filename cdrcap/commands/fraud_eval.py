@@ -16,6 +16,7 @@ import resource
 import sys
 import time
 
+from capacity.quotas import ESM_BATCH_SIZE_MAX, ESM_BATCH_SIZE_MIN
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
 from cdrcap.fraud_loadgen_eval import LOADGEN_SCENARIOS, evaluate_loadgen_day
 from pipeline.fraud.errors import RulesConfigError
@@ -81,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
     if args.cdrs < MIN_CDRS:
         raise CdrcapError(f"--cdrs {args.cdrs} is too small to measure recall; use at least {MIN_CDRS}")
     if args.batch_size < 1:
-        raise CdrcapError(f"--batch-size {args.batch_size} must be >= 1 (Kinesis batches hold 1-10000)")
+        raise CdrcapError(
+            f"--batch-size {args.batch_size} must be >= {ESM_BATCH_SIZE_MIN} "
+            f"(Kinesis batches hold {ESM_BATCH_SIZE_MIN}-{ESM_BATCH_SIZE_MAX:,})"
+        )
     try:
         rules = load_rules(args.rules)
     except RulesConfigError as error:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from capacity.quotas import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
+from capacity.quotas import PUT_RECORDS_MAX_RECORDS, SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 from cdrcap.config import load_config
 from cdrcap.errors import EXIT_OK, CdrcapError
 from infra.aws import Target
@@ -37,7 +37,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--partition-key", choices=KEY_KINDS, default="subscriber")
     parser.add_argument("--hot-share", type=float, default=0.2)
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=PUT_RECORDS_MAX_RECORDS,
+        help=f"max records per PutRecords call (<= {PUT_RECORDS_MAX_RECORDS})",
+    )
     parser.add_argument("--max-records", type=int, help="hard cap (default: 1.2 x what the shape asks)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--subscribers", type=int, default=200_000)

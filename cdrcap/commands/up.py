@@ -5,29 +5,47 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from capacity import quotas as q
 from cdrcap.errors import EXIT_OK, CdrcapError
 from infra.local.esm.config import CONSUMER_MODES
 from infra.local.stack import DEFAULT_PORT, DEFAULT_STATE_DIR, LocalStack, LocalStackConfig, LocalStackError
 
 DEFAULTS = LocalStackConfig()
+# The event source mapping's settings and the shard-limit scale; the help shows what AWS accepts.
+_MAPPING_FLAGS: tuple[tuple[str, type, float, str], ...] = (
+    ("--batch-size", int, DEFAULTS.batch_size, f"{q.ESM_BATCH_SIZE_MIN}-{q.ESM_BATCH_SIZE_MAX:,} records"),
+    (
+        "--batching-window-s",
+        float,
+        DEFAULTS.batching_window_s,
+        f"{q.ESM_BATCHING_WINDOW_S_MIN}-{q.ESM_BATCHING_WINDOW_S_MAX} s",
+    ),
+    (
+        "--parallelization-factor",
+        int,
+        DEFAULTS.parallelization_factor,
+        f"{q.ESM_PARALLELIZATION_FACTOR_MIN}-{q.ESM_PARALLELIZATION_FACTOR_MAX}",
+    ),
+    ("--max-retries", int, DEFAULTS.max_retries, f"-1 (infinite) to {q.ESM_MAX_RETRY_ATTEMPTS_MAX:,}"),
+    (
+        "--max-record-age-s",
+        int,
+        DEFAULTS.max_record_age_s,
+        f"-1 or {q.ESM_MAX_RECORD_AGE_S_MIN}-{q.ESM_MAX_RECORD_AGE_S_MAX:,}",
+    ),
+    (
+        "--scale",
+        float,
+        DEFAULTS.scale,
+        f"shard limits x this (0.1 = {0.1 * q.SHARD_WRITE_RECORDS_PER_S:g} rec/s)",
+    ),
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shards", type=int, default=DEFAULTS.shards, help="input stream shards")
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="1-10,000 records")
-    parser.add_argument("--batching-window-s", type=float, default=DEFAULTS.batching_window_s, help="0-300 s")
-    parser.add_argument(
-        "--parallelization-factor", type=int, default=DEFAULTS.parallelization_factor, help="1-10"
-    )
-    parser.add_argument(
-        "--max-retries", type=int, default=DEFAULTS.max_retries, help="-1 (infinite) to 10,000"
-    )
-    parser.add_argument(
-        "--max-record-age-s", type=int, default=DEFAULTS.max_record_age_s, help="-1 or 60-604,800"
-    )
-    parser.add_argument(
-        "--scale", type=float, default=DEFAULTS.scale, help="shard limits x this (0.1 = 100 rec/s)"
-    )
+    for flag, kind, default, help_text in _MAPPING_FLAGS:
+        parser.add_argument(flag, type=kind, default=default, help=help_text)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="emulator port; the proxy uses port+1")
     parser.add_argument("--concurrency-limit", type=int, default=DEFAULTS.concurrency_limit)
     parser.add_argument("--handler", default=DEFAULTS.handler, help="dotted path of the handler to invoke")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ast
-import operator
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,70 +11,16 @@ from cfnlint.decode.cfn_yaml import load
 
 from capacity import quotas
 from pipeline import aws_limits
+from tests.unit.aws_limit_guard import UNITS, declared_limits, module_values
 
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = ROOT / "pipeline"
-LIMIT_NAME = re.compile(r"(^|_)(MAX|MAXIMUM|LIMIT|LIMITS|QUOTA|CAP)(_|$)")
-# Byte-sized limits are distinctive enough to flag whatever a constant is called.
-BYTE_LIMIT_FLOOR = 1024
-_OPERATORS: dict[type[ast.operator], Callable[[int, int], int]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.FloorDiv: operator.floordiv,
-    ast.Pow: operator.pow,
-    ast.LShift: operator.lshift,
-}
 
 
-UNITS = {"KIB", "MIB"}  # units, not limits
-
-
-def limit_values() -> set[int]:
-    return {
-        value
-        for name, value in vars(aws_limits).items()
-        if name.isupper() and name not in UNITS and isinstance(value, int) and not isinstance(value, bool)
-    }
-
-
-def _literal_int(node: ast.expr, known: dict[str, int]) -> int | None:
-    """The value of an int expression built only from literals and this module's earlier literal constants."""
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.Name):
-        return known.get(node.id)
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        left, right = _literal_int(node.left, known), _literal_int(node.right, known)
-        if left is None or right is None:
-            return None
-        return _OPERATORS[type(node.op)](left, right)
-    return None
-
-
-def declared_limits(source: str, values: set[int]) -> list[str]:
-    """Module-level constants that re-declare an AWS limit: "NAME = value" for each one found."""
-    found: list[str] = []
-    known: dict[str, int] = {}  # literal-derived constants only: names imported from aws_limits never count
-    for statement in ast.parse(source).body:
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-            target, value = statement.targets[0], statement.value
-        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
-            target, value = statement.target, statement.value
-        else:
-            continue
-        if not isinstance(target, ast.Name):
-            continue
-        number = _literal_int(value, known)
-        if number is None:
-            continue
-        known[target.id] = number
-        limit_named = LIMIT_NAME.search(target.id.upper().lstrip("_")) is not None
-        if number in values and (limit_named or number >= BYTE_LIMIT_FLOOR):
-            found.append(f"{target.id} = {number}")
-    return found
+def limit_values() -> set[int | float]:
+    return module_values(aws_limits)
 
 
 def pipeline_modules() -> list[Path]:
