@@ -14,11 +14,14 @@ from capacity.quotas import (
     ESM_BATCH_SIZE_MAX,
     ESM_BATCH_SIZE_MIN,
     ESM_BATCHING_WINDOW_S_MAX,
+    ESM_BATCHING_WINDOW_S_MIN,
     ESM_MAX_PAYLOAD_BYTES,
     ESM_MAX_RECORD_AGE_S_MAX,
     ESM_MAX_RECORD_AGE_S_MIN,
     ESM_MAX_RETRY_ATTEMPTS_MAX,
     ESM_PARALLELIZATION_FACTOR_MAX,
+    ESM_PARALLELIZATION_FACTOR_MIN,
+    LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY,
 )
 
 DEFAULT_HANDLER = "pipeline.handler.handler"
@@ -70,15 +73,23 @@ class EsmConfig:
 
     def __post_init__(self) -> None:
         check_range("batch_size", self.batch_size, ESM_BATCH_SIZE_MIN, ESM_BATCH_SIZE_MAX)
-        check_range("batching_window_s", self.batching_window_s, 0, ESM_BATCHING_WINDOW_S_MAX)
-        check_range("parallelization_factor", self.parallelization_factor, 1, ESM_PARALLELIZATION_FACTOR_MAX)
+        check_range(
+            "batching_window_s", self.batching_window_s, ESM_BATCHING_WINDOW_S_MIN, ESM_BATCHING_WINDOW_S_MAX
+        )
+        check_range(
+            "parallelization_factor",
+            self.parallelization_factor,
+            ESM_PARALLELIZATION_FACTOR_MIN,
+            ESM_PARALLELIZATION_FACTOR_MAX,
+        )
         if self.max_retry_attempts != -1:
             check_range("max_retry_attempts", self.max_retry_attempts, 0, ESM_MAX_RETRY_ATTEMPTS_MAX)
         if self.max_record_age_s != -1:
             check_range(
                 "max_record_age_s", self.max_record_age_s, self.min_record_age_s, ESM_MAX_RECORD_AGE_S_MAX
             )
-        check_range("concurrency_limit", self.concurrency_limit, 1, 1000)
+        # the account's default concurrent executions bound what one mapping may use
+        check_range("concurrency_limit", self.concurrency_limit, 1, LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY)
         if self.consumer_mode not in CONSUMER_MODES:
             raise EsmConfigError(f"consumer_mode {self.consumer_mode!r}: use shared or efo")
         # Every consumer may be an EFO one on AWS, so the 20-per-stream cap bounds the count.
