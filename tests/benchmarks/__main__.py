@@ -2,7 +2,7 @@
 
 `make bench` runs the quick set (each compares side by side; the whole set stays under ~10 minutes);
 `make bench-long` runs the long ones too (modules with `LONG = True`: soak, consumer modes, model
-validation). Each benchmark owns one section of the doc; a run replaces the sections it ran and keeps the
+validation, the local stack end to end). Each benchmark owns one section of the doc; a run replaces the sections it ran and keeps the
 others, so the two targets can be run separately.
 
 Each benchmark compares side by side within one run and reports ratios; absolute numbers are for
@@ -102,7 +102,7 @@ def write_doc(new_sections: dict[str, str]) -> None:
     header = (
         "# Benchmarks\n\n"
         f"Sections updated by `make bench` (quick set) and `make bench-long` (soak, consumer modes, model "
-        f"validation); last update {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.\n\n"
+        f"validation, the local stack end to end); last update {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.\n\n"
         f"Machine: {machine_description()}.\n\n"
         "Command: `make bench`, `make bench-long`, or `.venv/bin/python -m tests.benchmarks NAME...` for "
         "some. Every comparison runs side by side in one process and run; quote the ratios, not the "
