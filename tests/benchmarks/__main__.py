@@ -2,8 +2,8 @@
 
 `make bench` runs the quick set (each compares side by side; the whole set stays under ~10 minutes);
 `make bench-long` runs the long ones too (modules with `LONG = True`: soak, consumer modes, model
-validation, the local stack end to end). Each benchmark owns one section of the doc; a run replaces the sections it ran and keeps the
-others, so the two targets can be run separately.
+validation, the local stack end to end). Each benchmark owns one section of the doc; a run replaces the
+sections it ran and keeps the others, so the two targets can be run separately.
 
 Each benchmark compares side by side within one run and reports ratios; absolute numbers are for
 orientation only (this machine is shared and noisy). A benchmark's `run()` returns a dict; a "metrics"
