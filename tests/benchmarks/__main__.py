@@ -102,7 +102,8 @@ def write_doc(new_sections: dict[str, str]) -> None:
     header = (
         "# Benchmarks\n\n"
         f"Sections updated by `make bench` (quick set) and `make bench-long` (soak, consumer modes, model "
-        f"validation, the local stack end to end); last update {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.\n\n"
+        "validation, the local stack end to end); "
+        f"last update {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.\n\n"
         f"Machine: {machine_description()}.\n\n"
         "Command: `make bench`, `make bench-long`, or `.venv/bin/python -m tests.benchmarks NAME...` for "
         "some. Every comparison runs side by side in one process and run; quote the ratios, not the "
