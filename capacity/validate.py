@@ -30,7 +30,7 @@ def ape(predicted: float | None, measured: float | None, floor_ms: float = APE_F
     """|predicted - measured| / max(measured, floor); None when either is missing or not finite.
 
     The floor keeps a ~0 ms measurement (a caught-up lane's iterator age) from making the error infinite;
-    it is the same 1 ms floor reports/measured.py uses.
+    reports/measured.py's model_error uses this function, so the report and the validation agree.
     """
     if predicted is None or measured is None or not math.isfinite(predicted) or not math.isfinite(measured):
         return None
@@ -117,37 +117,3 @@ def predict_steps(
         )
         start_s += duration_s
     return predictions
-
-
-def model_error(measured: Sequence[dict[str, Any]], predicted: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The summary.json `model_error` block from measured steps and predictions, matched by `step`.
-
-    Measured steps carry iterator_age_p99_ms and e2e_p99_ms (the summary `steps` entries do).
-    """
-    by_step = {entry["step"]: entry for entry in predicted}
-    per_step = []
-    errors: list[float] = []
-    for step in measured:
-        prediction = by_step.get(step["step"])
-        if prediction is None:
-            raise CapacityError(f"no prediction for measured step {step['step']!r}")
-        ape_age = ape(prediction["predicted_iterator_age_p99_ms"], step.get("iterator_age_p99_ms"))
-        ape_e2e = ape(prediction["predicted_e2e_p99_ms"], step.get("e2e_p99_ms"))
-        errors.extend(value for value in (ape_age, ape_e2e) if value is not None)
-        per_step.append(
-            {
-                "step": step["step"],
-                "rate_rps": step.get("rate_rps", prediction.get("rate_rps")),
-                "predicted_iterator_age_p99_ms": prediction["predicted_iterator_age_p99_ms"],
-                "measured_iterator_age_p99_ms": step.get("iterator_age_p99_ms"),
-                "predicted_e2e_p99_ms": prediction["predicted_e2e_p99_ms"],
-                "measured_e2e_p99_ms": step.get("e2e_p99_ms"),
-                "ape_iterator_age": ape_age,
-                "ape_e2e": ape_e2e,
-            }
-        )
-    return {
-        "per_step": per_step,
-        "median_ape": float(np.median(errors)) if errors else None,
-        "max_ape": float(np.max(errors)) if errors else None,
-    }

@@ -14,19 +14,20 @@ Definitions (docs/report.md says the same):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from capacity.validate import ape  # one APE definition (and its 1 ms floor) for the report and the model
 from reports.summary import HandlerDuration, ModelError, ModelErrorStep, Percentiles, Step, Throughput
 
 HEALTHY_THROTTLE_RATIO = 0.01
 # AWS prices a month as 730 hours; capacity/quotas.py is the home of this number once it lands.
 HOURS_PER_MONTH = 730
 # An APE against a ~0 ms measurement is meaningless; measure errors against at least this much.
-_APE_FLOOR_MS = 1.0
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -131,6 +132,7 @@ def model_error(predictions: Sequence[Mapping[str, Any]], step_rows: list[Step])
             float(prediction["predicted_iterator_age_p99_ms"]),
             float(prediction["predicted_e2e_p99_ms"]),
         )
+        ape_age, ape_e2e = ape(age, step["iterator_age_p99_ms"]), ape(e2e, step["e2e_p99_ms"])
         per_step.append(
             {
                 "step": step["step"],
@@ -139,12 +141,11 @@ def model_error(predictions: Sequence[Mapping[str, Any]], step_rows: list[Step])
                 "measured_iterator_age_p99_ms": step["iterator_age_p99_ms"],
                 "predicted_e2e_p99_ms": e2e,
                 "measured_e2e_p99_ms": step["e2e_p99_ms"],
-                "ape_iterator_age": abs(age - step["iterator_age_p99_ms"])
-                / max(step["iterator_age_p99_ms"], _APE_FLOOR_MS),
-                "ape_e2e": abs(e2e - step["e2e_p99_ms"]) / max(step["e2e_p99_ms"], _APE_FLOOR_MS),
+                "ape_iterator_age": math.nan if ape_age is None else ape_age,
+                "ape_e2e": math.nan if ape_e2e is None else ape_e2e,
             }
         )
-    apes = [e["ape_iterator_age"] for e in per_step] + [e["ape_e2e"] for e in per_step]
+    apes = [e[k] for e in per_step for k in ("ape_iterator_age", "ape_e2e") if math.isfinite(e[k])]
     return {
         "per_step": per_step,
         "median_ape": float(np.median(apes)) if apes else 0.0,

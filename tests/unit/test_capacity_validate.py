@@ -1,9 +1,8 @@
 import pytest
 
-from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel
 from capacity.model import ReadPath
-from capacity.validate import ape, model_error, predict_steps
+from capacity.validate import ape, predict_steps
 
 pytestmark = pytest.mark.unit
 
@@ -14,27 +13,6 @@ def test_ape_is_relative_to_the_measurement() -> None:
     assert ape(None, 100.0) is None
     assert ape(5.0, 0.0) == pytest.approx(5.0)  # against the 1 ms floor, not infinite
     assert ape(float("nan"), 100.0) is None
-
-
-def test_model_error_has_per_step_ape_median_and_max() -> None:
-    measured = [
-        {"step": 1, "rate_rps": 100, "iterator_age_p99_ms": 100.0, "e2e_p99_ms": 1_000.0},
-        {"step": 2, "rate_rps": 200, "iterator_age_p99_ms": 200.0, "e2e_p99_ms": 2_000.0},
-    ]
-    predicted = [
-        {"step": 1, "predicted_iterator_age_p99_ms": 110.0, "predicted_e2e_p99_ms": 1_000.0},
-        {"step": 2, "predicted_iterator_age_p99_ms": 140.0, "predicted_e2e_p99_ms": 2_100.0},
-    ]
-    error = model_error(measured, predicted)
-    assert [row["ape_iterator_age"] for row in error["per_step"]] == pytest.approx([0.10, 0.30])
-    assert [row["ape_e2e"] for row in error["per_step"]] == pytest.approx([0.0, 0.05])
-    assert error["median_ape"] == pytest.approx(0.075)
-    assert error["max_ape"] == pytest.approx(0.30)
-
-
-def test_missing_prediction_for_a_step_is_an_error() -> None:
-    with pytest.raises(CapacityError, match="step 3"):
-        model_error([{"step": 3, "iterator_age_p99_ms": 1.0, "e2e_p99_ms": 1.0}], [])
 
 
 def test_predict_steps_gives_one_prediction_per_step_and_grows_with_load() -> None:
