@@ -1,7 +1,8 @@
 """Minute-bucket aggregates per cell, per A-number and per destination country, pre-aggregated per chunk.
 
-A chunk is the unit of exactly-once application (see docs/pipeline.md, "Idempotency"): a run of records in
-Kinesis order whose claims plus distinct aggregate items fit one DynamoDB transaction.
+A chunk is the unit of exactly-once application (see docs/pipeline.md, "Idempotency"): records grouped by
+the items they share (destination, then cell) whose claims plus distinct aggregate items fit one DynamoDB
+transaction.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ What changes (same results, less work):
 - expressions: `_tokenize` and `_condition_syntax_error` are pure functions of their string arguments, so
   they are memoised (the cached token list is copied on every call; its tokens are tuples);
 - copies: DynamoDB's `copy.deepcopy` becomes a marshal round trip for values made of exact builtin types
-  (the dicts, lists and strings items are made of), `copy.deepcopy` for anything else. Items have no cycles;
-  shared sub-objects become equal, separate copies.
+  (the dicts, lists and strings items are made of), `copy.deepcopy` for anything else. Marshal (format 4)
+  keeps aliasing and cycles as deepcopy does; a bytearray would come back as bytes (items hold none).
 
 Each patch checks the installed MiniStack version and that the function it replaces exists; otherwise it is
 skipped with a warning on stderr and MiniStack runs as shipped.

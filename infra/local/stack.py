@@ -121,7 +121,12 @@ class LocalStack:
                 "the emulator of this stack runs without persistence, so a restart would lose every stream, "
                 "table, queue and object; bring the stack up with persist_emulator=True to restart it"
             )
-        processes.stop_pid(info.pids["emulator"], timeout_s=STOP_TIMEOUT_S["emulator"])
+        if processes.stop_pid(info.pids["emulator"], timeout_s=STOP_TIMEOUT_S["emulator"]):
+            raise LocalStackError(
+                f"the emulator did not stop within {STOP_TIMEOUT_S['emulator']:.0f} s and was killed, so its "
+                "saved state may be partial (services are saved one by one); `cdrcap down` and `cdrcap up` "
+                "start a fresh world"
+            )
         port = int(info.endpoint_url.rsplit(":", 1)[1])
         try:
             emulator = start_emulator(

@@ -108,6 +108,8 @@ def _read_chunk(
         request = response.get("UnprocessedKeys") or {}
         if not request:
             return found
+        for table_request in request.values():  # do not rely on the service echoing it back
+            table_request["ConsistentRead"] = True
         _backoff(attempt)
     raise FraudStateError(
         f"BatchGetItem on {table} left keys unprocessed after {READ_ATTEMPTS} rounds; retry the batch"

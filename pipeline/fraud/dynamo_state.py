@@ -23,13 +23,17 @@ item of it is exactly where it was before, and continuing with the per-item path
 read for the items whose condition failed, from the first attempt for the others) is the same sequence of
 states as if the per-item path had run alone. A committed transaction applied each item's first attempt,
 which is what the per-item path would have done; the states are then read back with a consistent
-BatchGetItem (transactions return no ALL_NEW). A lost response retried by botocore fails its conditions
-and lands in the per-item path, which finds the records applied: nothing is counted twice either way.
+BatchGetItem (transactions return no ALL_NEW). A lost response retried by botocore carries the same
+ClientRequestToken (botocore fills it), so DynamoDB answers success without applying twice; were it
+applied again it would fail its conditions and land in the per-item path, which finds the records applied.
+A per-item UpdateItem that meets another lane's transaction (TransactionConflictException) re-reads and
+re-folds like a failed condition.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -57,17 +61,26 @@ from pipeline.fraud.errors import FraudStateError
 from pipeline.fraud.state import ApplyRequest, Contribution, WindowKey, WindowState, capped, fold
 
 MAX_ATTEMPTS = 4  # beyond this the batch fails and Lambda retries it: contention, not data, is the problem
+CONFLICT_BACKOFF_S = 0.02  # before a re-read after a lost race, doubled per attempt
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
-def _is_conditional_failure(error: Exception) -> bool:
+def _error_code(error: Exception) -> str | None:
     response = getattr(error, "response", None)
-    return (
-        isinstance(response, dict)
-        and response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-    )
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
+def _is_conditional_failure(error: Exception) -> bool:
+    return _error_code(error) == "ConditionalCheckFailedException"
+
+
+def _must_reread(error: Exception) -> bool:
+    """The write did not happen and a consistent read + re-fold is the way on: a failed condition, or
+    another lane's transaction holding the item (`TransactionConflictException`: an UpdateItem meeting a
+    transaction in flight; botocore does not retry it)."""
+    return _error_code(error) in ("ConditionalCheckFailedException", "TransactionConflictException")
 
 
 def _run(executor: Executor | None, function: Callable[[_T], _R], inputs: Iterable[_T]) -> list[_R]:
@@ -165,10 +178,12 @@ class DynamoDBStateStore:
             try:
                 return self._write(update_request(key, change, guards, set_caps, {}, expires_at_s))
             except Exception as error:
-                if not _is_conditional_failure(error):
+                if not _must_reread(error):
                     raise
-        for _attempt in range(MAX_ATTEMPTS - 1):
+        for attempt in range(MAX_ATTEMPTS - 1):
             if item is None:
+                if attempt:
+                    time.sleep(CONFLICT_BACKOFF_S * 2**attempt)  # let the conflicting writer finish
                 item = self._read_consistent(key)
             state, watermarks = state_from_item(item), watermarks_from_item(item)
             change = fold(contributions, watermarks)
@@ -184,7 +199,7 @@ class DynamoDBStateStore:
             try:
                 return self._write(update_request(key, change, guards, set_caps, set_sizes, expires_at_s))
             except Exception as error:
-                if not _is_conditional_failure(error):
+                if not _must_reread(error):
                     raise
             item = None
         raise FraudStateError(

@@ -163,8 +163,9 @@ def end_to_end(rate_rps: float, duration_s: float, batch_size: int, fraud: bool)
         "duration_s": duration_s,
         "batch_size": batch_size,
         "fraud": fraud,
-        "offered": producer.offered,
-        "offered_rps": round(producer.offered / max(samples[-1].elapsed_s, 1e-9), 1),
+        "offered": samples[-1].offered,  # the load; the trickle after it is in "offered_with_trickle"
+        "offered_rps": round(samples[-1].offered / max(samples[-1].elapsed_s, 1e-9), 1),
+        "offered_with_trickle": producer.offered,
         "processed_rps_during_load": round(processed_rps, 1),
         "iterator_age_max_ms": max((s.iterator_age_max_ms for s in samples), default=0.0),
         "recovery_s": None if recovered_s is None else round(recovered_s, 1),

@@ -145,7 +145,15 @@ class Producer:
 def _drive(info: StackInfo, producer: Producer, rate_rps: float, duration_s: float) -> list[Sample]:
     tail, samples = TraceTail(Path(info.trace_path)), []
     stop = threading.Event()
-    thread = threading.Thread(target=producer.run, args=(rate_rps, duration_s, stop), daemon=True)
+    failures: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            producer.run(rate_rps, duration_s, stop)
+        except BaseException as error:  # re-raised below: a dead producer must not look like "done"
+            failures.append(error)
+
+    thread = threading.Thread(target=produce, daemon=True)
     started = time.monotonic()
     thread.start()
     processed = 0
@@ -166,6 +174,8 @@ def _drive(info: StackInfo, producer: Producer, rate_rps: float, duration_s: flo
     finally:
         stop.set()
         thread.join(30)
+    if failures:
+        raise RuntimeError(f"the producer failed after {producer.offered} records") from failures[0]
     return samples
 
 

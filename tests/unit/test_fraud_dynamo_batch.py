@@ -123,6 +123,53 @@ def test_unprocessed_keys_are_read_again(monkeypatch: pytest.MonkeyPatch) -> Non
     assert [count for name, count in client.calls] == [100, 100, 100, 50]
 
 
+def test_unprocessed_keys_are_read_again_consistently_even_if_not_echoed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a service that hands back unprocessed keys without the ConsistentRead flag
+    monkeypatch.setattr(batch_module, "_backoff", lambda attempt: None)
+    client = FakeDynamoDB()
+    answers = iter([True, False])
+
+    def batch_get_item(RequestItems: dict[str, Any]) -> dict[str, Any]:
+        ((table, request),) = RequestItems.items()
+        assert request["ConsistentRead"] is True  # the fake's own check, on every round
+        if next(answers):
+            return {"Responses": {table: []}, "UnprocessedKeys": {table: {"Keys": request["Keys"]}}}
+        return {"Responses": {table: [dict(key) for key in request["Keys"]]}}
+
+    client.batch_get_item = batch_get_item  # type: ignore[method-assign]
+    keys = [WindowKey("t", 60, 0)]
+    # When read, then Then the second round is strongly consistent too and finds the item
+    assert set(read_items(client, "table", keys, item_key)) == set(keys)
+
+
+def test_an_update_meeting_another_lanes_transaction_rereads_and_writes_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a first UpdateItem refused with TransactionConflictException (another lane's transaction on it)
+    monkeypatch.setattr("pipeline.fraud.dynamo_state.time.sleep", lambda s: None)
+    client = FakeDynamoDB()
+    refused = {"n": 0}
+    original_update = client.update_item
+
+    def update_item(**request: Any) -> dict[str, Any]:
+        if not refused["n"]:
+            refused["n"] += 1
+            client.calls.append(("update", "conflict"))
+            error: Any = {"Error": {"Code": "TransactionConflictException", "Message": "in flight"}}
+            raise ClientError(error, "UpdateItem")
+        return original_update(**request)
+
+    client.update_item = update_item  # type: ignore[method-assign]
+    store = DynamoDBStateStore(client, "table", state_writes="item")
+    # When the item is applied
+    state = store.apply_many([_request("a")])
+    # Then it was read consistently and written once under the optimistic lock, not raised to the handler
+    assert [name for name, _ in client.calls] == ["update", "get", "update"]
+    assert state[0].count("r.calls") == 1
+
+
 def test_keys_still_unprocessed_fail_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batch_module, "_backoff", lambda attempt: None)
 

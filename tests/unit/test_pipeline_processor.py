@@ -99,6 +99,9 @@ def test_suffix_redelivery_after_a_transient_failure_is_exact(
     outcome = first.process(batch[0], now_ms=NOW_MS)
     # Then only the records from the failed chunk on are reported, by sequence number
     assert outcome.failed_sequence_numbers and outcome.deferred > 0
+    # And a record is counted once: applied before the failure point, deferred from it on (an earlier
+    # chunk may have applied some of those: they count as replays when re-delivered)
+    assert outcome.applied + sum(outcome.rejected.values()) + outcome.deferred == outcome.records_in
     records = batch[0]["Records"]
     seqs = [r["kinesis"]["sequenceNumber"] for r in records]
     lowest = seqs.index(outcome.failed_sequence_numbers[0])
