@@ -24,12 +24,10 @@ from typing import Any
 
 import psutil
 
-from cdrcap.truth import TruthBuilder
 from infra.local.emulator import pid_alive
 from infra.local.stack import LocalStack, LocalStackConfig
 from pipeline import constants as c
-from pipeline.config import load_config
-from tests.benchmarks.bench_soak import HANDLER_ENV, PUT_BATCH, Producer, _drive, wait_verified
+from tests.benchmarks.bench_soak import HANDLER_ENV, PUT_BATCH, Producer, _drive, new_truth, wait_verified
 from tests.functional.test_local_stack import two_free_ports
 from tests.unit.pipeline_events import kinesis_event
 
@@ -134,13 +132,7 @@ def end_to_end(rate_rps: float, duration_s: float, batch_size: int, fraud: bool)
     )
     pids = dict(info.pids)
     try:
-        env = {
-            **HANDLER_ENV,
-            c.ENV_OUTPUT_STREAM: "o",
-            c.ENV_AGGREGATES_TABLE: "t",
-            c.ENV_ARCHIVE_BUCKET: "b",
-        }
-        truth = TruthBuilder(load_config({**env, c.ENV_DLQ_URL: "q"}), int(time.time() * 1000))
+        truth = new_truth()
         producer = PreparedProducer(info, truth)
         producer.prepare(int(rate_rps * duration_s))
         cpu_before = cpu_s_by_role(pids)

@@ -100,6 +100,18 @@ class TraceTail:
         return sum(int(r["batch_records"]) for r in ok_rows), [float(r["iterator_age_ms"]) for r in rows]
 
 
+def new_truth() -> TruthBuilder:
+    """The ground truth of a load for the stack's handler settings (the store names do not matter)."""
+    env = {
+        **HANDLER_ENV,
+        c.ENV_OUTPUT_STREAM: "o",
+        c.ENV_AGGREGATES_TABLE: "t",
+        c.ENV_ARCHIVE_BUCKET: "b",
+        c.ENV_DLQ_URL: "q",
+    }
+    return TruthBuilder(load_config(env), int(time.time() * 1000))
+
+
 class Producer:
     """Paced PutRecords of distinct CDRs (plus some malformed ones) through the limits proxy; each put
     batch also goes into the ground truth."""
@@ -241,13 +253,7 @@ def soak(
         )
     )
     try:
-        env = {
-            **HANDLER_ENV,
-            c.ENV_OUTPUT_STREAM: "o",
-            c.ENV_AGGREGATES_TABLE: "t",
-            c.ENV_ARCHIVE_BUCKET: "b",
-        }
-        truth = TruthBuilder(load_config({**env, c.ENV_DLQ_URL: "q"}), int(time.time() * 1000))
+        truth = new_truth()
         producer = Producer(info, truth)
         capacity_rps = None
         memory: dict[str, float] = {}
