@@ -95,11 +95,13 @@ def builtin_deepcopy(value: Any, memo: Any = None) -> Any:
         return copy.deepcopy(value, memo)
 
 
-def _patch(module: ModuleType, name: str, replacement: Callable[..., Any]) -> bool:
-    if not callable(getattr(module, name, None)):
+def _patch(module: ModuleType, name: str, make: Callable[[Any], Callable[..., Any]]) -> bool:
+    """Replace `module.name` by `make(original)`; False (and said) when the original is not there."""
+    original = getattr(module, name, None)
+    if not callable(original):
         _say(f"{module.__name__}.{name} not found; left as shipped")
         return False
-    setattr(module, name, replacement)
+    setattr(module, name, make(original))
     return True
 
 
@@ -114,20 +116,13 @@ def apply_patches() -> list[str]:
         return []
     kinesis = import_module("ministack.services.kinesis")
     dynamodb = import_module("ministack.services.dynamodb")
-    patched = []
-    if _patch(kinesis, "_expire_records", expire_records_prefix):
-        patched.append("kinesis._expire_records")
-    sweep = getattr(kinesis, "_expire_iterators", None)
-    if callable(sweep) and _patch(kinesis, "_expire_iterators", throttled(sweep, ITERATOR_SWEEP_INTERVAL_S)):
-        patched.append("kinesis._expire_iterators")
-    tokenize = getattr(dynamodb, "_tokenize", None)
-    if callable(tokenize) and _patch(dynamodb, "_tokenize", memoised_tokens(tokenize)):
-        patched.append("dynamodb._tokenize")
-    syntax = getattr(dynamodb, "_condition_syntax_error", None)
-    if callable(syntax) and _patch(
-        dynamodb, "_condition_syntax_error", functools.lru_cache(maxsize=EXPRESSION_CACHE_SIZE)(syntax)
-    ):
-        patched.append("dynamodb._condition_syntax_error")
+    patches: list[tuple[ModuleType, str, Callable[[Any], Callable[..., Any]]]] = [
+        (kinesis, "_expire_records", lambda _: expire_records_prefix),
+        (kinesis, "_expire_iterators", lambda sweep: throttled(sweep, ITERATOR_SWEEP_INTERVAL_S)),
+        (dynamodb, "_tokenize", memoised_tokens),
+        (dynamodb, "_condition_syntax_error", functools.lru_cache(maxsize=EXPRESSION_CACHE_SIZE)),
+    ]
+    patched = [f"{m.__name__.rsplit('.', 1)[1]}.{name}" for m, name, make in patches if _patch(m, name, make)]
     if isinstance(getattr(dynamodb, "copy", None), ModuleType):
         dynamodb.copy = SimpleNamespace(deepcopy=builtin_deepcopy, copy=copy.copy)  # type: ignore[attr-defined]
         patched.append("dynamodb copy.deepcopy")

@@ -127,10 +127,9 @@ class LocalStack:
                 "saved state may be partial (services are saved one by one); `cdrcap down` and `cdrcap up` "
                 "start a fresh world"
             )
-        port = int(info.endpoint_url.rsplit(":", 1)[1])
         try:
             emulator = start_emulator(
-                port,
+                info.config.port,
                 log_dir=self.state_dir / "logs",
                 state_dir=self.state_dir / EMULATOR_STATE_DIR,
                 ready_timeout_s=READY_TIMEOUT_S,
