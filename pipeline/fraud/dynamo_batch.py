@@ -44,6 +44,12 @@ def pack(actions: Sequence[Mapping[str, Any]], indices: Sequence[int] | None = N
     return size_groups(chosen, sizes, DDB_TRANSACT_WRITE_MAX_ITEMS, TRANSACT_BYTES_BUDGET)
 
 
+def error_code(error: Exception) -> str | None:
+    """The AWS error code of a botocore ClientError (None for anything else)."""
+    response = getattr(error, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
 def cancellation_verdicts(error: Exception, count: int, may_retry: bool) -> list[Verdict] | None:
     """What a failed TransactWriteItems of `count` actions means per action; None if it was no cancellation.
 
@@ -51,11 +57,9 @@ def cancellation_verdicts(error: Exception, count: int, may_retry: bool) -> list
     consistent read; one cancelled only because of another ("None") may go in one more transaction; the rest
     (TransactionConflict with another lane, throttling inside the transaction) take the per-item path.
     """
-    response = getattr(error, "response", None)
-    if not isinstance(response, dict):
+    if error_code(error) != "TransactionCanceledException":
         return None
-    if response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return None
+    response: dict[str, Any] = error.response  # type: ignore[attr-defined]
     codes = [reason.get("Code", "None") for reason in response.get("CancellationReasons") or []]
     if len(codes) != count:  # reasons missing or malformed: the safe, slow path for everyone
         return [ITEM_PATH] * count

@@ -45,6 +45,7 @@ from pipeline.fraud.dynamo_batch import (
     WRITTEN,
     Verdict,
     cancellation_verdicts,
+    error_code,
     pack,
     read_items,
 )
@@ -58,7 +59,15 @@ from pipeline.fraud.dynamo_items import (
     watermarks_from_item,
 )
 from pipeline.fraud.errors import FraudStateError
-from pipeline.fraud.state import ApplyRequest, Contribution, WindowKey, WindowState, capped, fold
+from pipeline.fraud.state import (
+    ApplyRequest,
+    Contribution,
+    WindowKey,
+    WindowState,
+    capped,
+    fold,
+    require_distinct_keys,
+)
 
 MAX_ATTEMPTS = 4  # beyond this the batch fails and Lambda retries it: contention, not data, is the problem
 CONFLICT_BACKOFF_S = 0.02  # before a re-read after a lost race, doubled per attempt
@@ -67,20 +76,15 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
-def _error_code(error: Exception) -> str | None:
-    response = getattr(error, "response", None)
-    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-
-
 def _is_conditional_failure(error: Exception) -> bool:
-    return _error_code(error) == "ConditionalCheckFailedException"
+    return error_code(error) == "ConditionalCheckFailedException"
 
 
 def _must_reread(error: Exception) -> bool:
     """The write did not happen and a consistent read + re-fold is the way on: a failed condition, or
     another lane's transaction holding the item (`TransactionConflictException`: an UpdateItem meeting a
     transaction in flight; botocore does not retry it)."""
-    return _error_code(error) in ("ConditionalCheckFailedException", "TransactionConflictException")
+    return error_code(error) in ("ConditionalCheckFailedException", "TransactionConflictException")
 
 
 def _run(executor: Executor | None, function: Callable[[_T], _R], inputs: Iterable[_T]) -> list[_R]:
@@ -120,10 +124,7 @@ class DynamoDBStateStore:
         self, requests: Sequence[ApplyRequest], executor: Executor | None = None
     ) -> list[WindowState]:
         """`apply` for each request (distinct keys), packed in transactions; chunks run on `executor`."""
-        if len({request.key for request in requests}) != len(requests):
-            raise ValueError(
-                "apply_many needs distinct window keys: one transaction cannot touch an item twice"
-            )
+        require_distinct_keys(requests)
         if not self._transactional or len(requests) < 2:  # one item: UpdateItem ALL_NEW is 1 request, not 2
             return _run(executor, self._settle, requests)
         actions = [self._first_action(request) for request in requests]

@@ -117,16 +117,14 @@ class FraudEngine:
         matched: dict[str, list[str]] = {}
         new_alerts: list[Alert] = []
         claimed: list[tuple[WindowKey, str]] = []
-        keys = list(groups)
         ttl_s = self.rules.alert_ttl_s
         requests = [
-            ApplyRequest(key, groups[key].contributions, self._set_caps, key.window_end_ms // 1000 + ttl_s)
-            for key in keys
+            ApplyRequest(key, group.contributions, self._set_caps, key.window_end_ms // 1000 + ttl_s)
+            for key, group in groups.items()
         ]
         states = self._state.apply_many(requests, self._pool)
-        for key, state in zip(keys, states, strict=True):
+        for (key, _, _, expires_at_s), state in zip(requests, states, strict=True):
             group = groups[key]
-            expires_at_s = key.window_end_ms // 1000 + self.rules.alert_ttl_s
             for rule_id, detector in group.detectors.items():
                 detection = detector.detect(state, key)
                 if detection is None and detector.wants_previous_window(state):

@@ -58,6 +58,12 @@ class ApplyRequest(NamedTuple):
     expires_at_s: int
 
 
+def require_distinct_keys(requests: Sequence[ApplyRequest]) -> None:
+    """A batch applies each window item once (one transaction cannot touch an item twice)."""
+    if len({request.key for request in requests}) != len(requests):
+        raise ValueError("apply_many needs distinct window keys: one transaction cannot touch an item twice")
+
+
 @dataclass(frozen=True, slots=True)
 class WindowState:
     """The item after the batch was applied (all sources, all batches so far)."""
@@ -213,8 +219,7 @@ class InMemoryStateStore:
     def apply_many(
         self, requests: Sequence[ApplyRequest], executor: Executor | None = None
     ) -> list[WindowState]:
-        if len({request.key for request in requests}) != len(requests):
-            raise ValueError("apply_many needs distinct window keys")
+        require_distinct_keys(requests)
         return [self.apply(*request) for request in requests]  # one process: no round trips to save
 
     def read(self, key: WindowKey) -> WindowState:
