@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 from pipeline.events import expand
-from tests.unit.pipeline_events import as_csv, as_json, as_kpl, kinesis_event, make_cdr
+from tests.unit.pipeline_events import PIPELINE_ENV, as_csv, as_json, as_kpl, kinesis_event, make_cdr
 
 BATCH_RECORDS = 500
 SUBSCRIBERS = 5_000
@@ -24,12 +24,7 @@ DESTINATIONS = (
     "33669",
     "911",
 )
-ENV = {
-    "CDRCAP_OUTPUT_STREAM": "out",
-    "CDRCAP_AGGREGATES_TABLE": "aggregates",
-    "CDRCAP_ARCHIVE_BUCKET": "archive",
-    "CDRCAP_DLQ_URL": "http://queue",
-}
+ENV = PIPELINE_ENV
 
 
 def realistic_batch(rng: random.Random, first: int) -> dict[str, Any]:

@@ -17,6 +17,14 @@ SHARD = "shardId-000000000000"
 FLOODER = "+12015550199"  # the A-number of `flood`
 
 
+PIPELINE_ENV = {  # the four required variables of pipeline.config, with placeholder store names
+    "CDRCAP_OUTPUT_STREAM": "out",
+    "CDRCAP_AGGREGATES_TABLE": "aggregates",
+    "CDRCAP_ARCHIVE_BUCKET": "archive",
+    "CDRCAP_DLQ_URL": "http://queue",
+}
+
+
 def make_cdr(i: int = 0, **overrides: Any) -> dict[str, Any]:
     """A valid v1 JSON CDR (answered MOC, US home network) whose cdr_id is derived from `i`."""
     cdr: dict[str, Any] = {

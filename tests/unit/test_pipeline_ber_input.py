@@ -11,18 +11,10 @@ from pipeline.config import load_config
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryDeadLetterQueue, Stores, in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, as_json, kinesis_event, make_cdr
+from tests.unit.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
 
 pytestmark = pytest.mark.unit
-CONFIG = load_config(
-    {
-        "CDRCAP_OUTPUT_STREAM": "out",
-        "CDRCAP_AGGREGATES_TABLE": "aggregates",
-        "CDRCAP_ARCHIVE_BUCKET": "archive",
-        "CDRCAP_DLQ_URL": "http://queue",
-        "CDRCAP_HOME_REGION": "IN",
-    }
-)
+CONFIG = load_config({**PIPELINE_ENV, "CDRCAP_HOME_REGION": "IN"})
 HOUR_AGO_MS = NOW_MS - 3_600_000
 
 

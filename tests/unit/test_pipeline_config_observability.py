@@ -8,15 +8,10 @@ from pipeline import handler as handler_module
 from pipeline.config import ConfigError, load_config
 from pipeline.observability import JsonLogger, emf_line, mask, quantile_sample, scrub
 from pipeline.stores import in_memory_stores
-from tests.unit.pipeline_events import as_json, kinesis_event, make_cdr
+from tests.unit.pipeline_events import PIPELINE_ENV, as_json, kinesis_event, make_cdr
 
 pytestmark = pytest.mark.unit
-ENV = {
-    c.ENV_OUTPUT_STREAM: "out",
-    c.ENV_AGGREGATES_TABLE: "aggregates",
-    c.ENV_ARCHIVE_BUCKET: "archive",
-    c.ENV_DLQ_URL: "http://queue",
-}
+ENV = PIPELINE_ENV
 
 
 def test_config_defaults() -> None:

@@ -18,18 +18,10 @@ from pipeline.fraud.state import InMemoryStateStore
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import InMemoryOutputStream, Stores, in_memory_stores
-from tests.unit.pipeline_events import FLOODER, NOW_MS, flood, kinesis_event
+from tests.unit.pipeline_events import FLOODER, NOW_MS, PIPELINE_ENV, flood, kinesis_event
 
 pytestmark = pytest.mark.unit
-CONFIG = load_config(
-    {
-        "CDRCAP_OUTPUT_STREAM": "out",
-        "CDRCAP_AGGREGATES_TABLE": "aggregates",
-        "CDRCAP_ARCHIVE_BUCKET": "archive",
-        "CDRCAP_DLQ_URL": "http://queue",
-        "CDRCAP_ALERT_BUS": "alerts",
-    }
-)
+CONFIG = load_config({**PIPELINE_ENV, "CDRCAP_ALERT_BUS": "alerts"})
 
 
 def engine(state: Any, sink: InMemoryAlertSink) -> FraudEngine:

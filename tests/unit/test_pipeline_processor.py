@@ -15,17 +15,19 @@ from pipeline.stores import (
     Stores,
     in_memory_stores,
 )
-from tests.unit.pipeline_events import NOW_MS, as_csv, as_json, as_kpl, kinesis_event, make_cdr, mixed_batch
+from tests.unit.pipeline_events import (
+    NOW_MS,
+    PIPELINE_ENV,
+    as_csv,
+    as_json,
+    as_kpl,
+    kinesis_event,
+    make_cdr,
+    mixed_batch,
+)
 
 pytestmark = pytest.mark.unit
-CONFIG: PipelineConfig = load_config(
-    {
-        "CDRCAP_OUTPUT_STREAM": "out",
-        "CDRCAP_AGGREGATES_TABLE": "aggregates",
-        "CDRCAP_ARCHIVE_BUCKET": "archive",
-        "CDRCAP_DLQ_URL": "http://queue",
-    }
-)
+CONFIG: PipelineConfig = load_config(PIPELINE_ENV)
 
 
 def run(stores: Stores, event: dict[str, Any]) -> BatchOutcome:

@@ -17,15 +17,10 @@ from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.handler import metrics_line
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import ApplyResult, InMemoryAggregateStore, Stores, in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, flood, kinesis_event, mixed_batch
+from tests.unit.pipeline_events import NOW_MS, PIPELINE_ENV, flood, kinesis_event, mixed_batch
 
 pytestmark = pytest.mark.unit
-ENV = {
-    "CDRCAP_OUTPUT_STREAM": "out",
-    "CDRCAP_AGGREGATES_TABLE": "aggregates",
-    "CDRCAP_ARCHIVE_BUCKET": "archive",
-    "CDRCAP_DLQ_URL": "http://queue",
-}
+ENV = PIPELINE_ENV
 
 
 class CountingAggregates(InMemoryAggregateStore):
