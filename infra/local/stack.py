@@ -189,6 +189,9 @@ class LocalStack:
             str(proxy_port),
             "--scale",
             str(config.scale),
+            "--region",
+            config.region,
+            "--publish-metrics",
         ]
         pids["proxy"] = processes.spawn_module("infra.local.limits_proxy", arguments, log_path=proxy_log)
         processes.wait_for_port(pids["proxy"], proxy_port, timeout_s=READY_TIMEOUT_S, log_path=proxy_log)

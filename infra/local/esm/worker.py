@@ -9,10 +9,12 @@ import sys
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
+
+from infra.local.esm import lambda_logs
 
 _handler: Any = None
 _init_error: str | None = None
@@ -35,7 +37,7 @@ class LambdaContext:
 
     @property
     def log_stream_name(self) -> str:
-        return f"local/{os.getpid()}"
+        return lambda_logs.log_stream_name()
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline_epoch_s - time.time()) * 1000))
@@ -49,6 +51,7 @@ class InvokeResult:
     response: Any = None
     error: str | None = None  # "Type: message" of an unhandled exception (Lambda's "Unhandled")
     timed_out: bool = False
+    log: lambda_logs.InvocationLog | None = None  # its CloudWatch Logs lines and REPORT figures
 
 
 def init_worker(handler_path: str, env: dict[str, str], stdout_path: str | None = None) -> None:
@@ -57,6 +60,7 @@ def init_worker(handler_path: str, env: dict[str, str], stdout_path: str | None 
     The handler's stdout (its EMF metric lines, as CloudWatch Logs would get them) goes to `stdout_path`.
     """
     global _handler, _init_error
+    init_started_s = time.time()
     if stdout_path:
         sys.stdout = open(stdout_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the worker
     os.environ.update(env)
@@ -65,6 +69,7 @@ def init_worker(handler_path: str, env: dict[str, str], stdout_path: str | None 
         _handler = getattr(importlib.import_module(module_name), attribute)
     except Exception as error:  # any import-time failure is the function's init error
         _init_error = f"Runtime.ImportModuleError: {type(error).__name__}: {error}"
+    lambda_logs.capture_output(init_started_s)
 
 
 class InvocationTimeout(BaseException):
@@ -84,6 +89,13 @@ def ready(hold_s: float) -> int:
 
 
 def invoke(
+    event: bytes, function_name: str, function_arn: str, memory_mb: int, timeout_s: float
+) -> InvokeResult:
+    result = _invoke(event, function_name, function_arn, memory_mb, timeout_s)
+    return replace(result, log=lambda_logs.finish_invocation(None if result.timed_out else result.error))
+
+
+def _invoke(
     event: bytes, function_name: str, function_arn: str, memory_mb: int, timeout_s: float
 ) -> InvokeResult:
     request_id = str(uuid.uuid4())
