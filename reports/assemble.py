@@ -51,6 +51,7 @@ def assemble_summary(
     predictions: Sequence[Mapping[str, Any]],
     design_rate_rps: float,
     put_latency_ms: Percentiles | None = None,
+    measured_via: str = "trace",
 ) -> Summary:
     """The whole summary. `metadata` is cdrcap.rundir.run_metadata(...) (target, versions, git_commit,
     config); `profile` holds at least name, shape, steps, record_bytes; `predictions` are the model's
@@ -78,6 +79,7 @@ def assemble_summary(
         "recommendation": dict(recommendation),
         "model_error": measured.model_error(predictions, step_rows),
         "steps": step_rows,
+        "measured_via": measured_via,
         "cost_per_million_cdrs_usd": measured.cost_per_million_cdrs(
             float(recommendation["monthly_cost_usd"]), design_rate_rps
         ),

@@ -171,6 +171,9 @@ class Summary(TypedDict):
     model_error: ModelError
     steps: list[Step]
     cost_per_million_cdrs_usd: float
+    # "trace": the local runtime's invocation trace; "cloudwatch": CloudWatch metrics and Logs (the staging
+    # path). Older summaries lack it.
+    measured_via: NotRequired[str]
     versions: Versions
     git_commit: str | None
     config: dict[str, Any]

@@ -1,8 +1,9 @@
 """Deploy infra/pipeline.yaml to the emulator's CloudFormation: the same resources as on AWS.
 
-MiniStack gaps handled here (see docs/local.md): the mapping is left out with EnableEventSourceMapping=false
-(MiniStack would run its own, non-Lambda-faithful poller), and the table's TTL is enabled after the stack
-because MiniStack ignores TimeToLiveSpecification.
+MiniStack gaps handled here (see docs/local.md): the mapping is created disabled with
+EnableEventSourceMapping=false (enabled, MiniStack would run its own, non-Lambda-faithful poller; disabled,
+its settings stay readable through the Lambda API, which is where the staging path reads them), and the
+table's TTL is enabled after the stack because MiniStack ignores TimeToLiveSpecification.
 """
 
 from __future__ import annotations
