@@ -27,11 +27,12 @@ from cdrcap.config import Profile
 from cdrcap.config import Target as ConfigTarget
 from cdrcap.errors import CdrcapError
 from infra.aws import Target, client
-from infra.local.deploy_local import OUTPUT_KEYS as PIPELINE_OUTPUTS
+from infra.local.deploy_local import TEMPLATE_PATH
 from infra.local.emulator import free_port, port_is_free
 from infra.local.esm.dispatch import lane_of
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY
 from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
+from infra.template import parse_template
 from loadgen.pacing import TARGET_CALL_INTERVAL_S
 from loadgen.synth.config import DefectRates, FraudRates
 from pipeline import constants
@@ -140,6 +141,12 @@ def _open_local(
     )
 
 
+def pipeline_outputs(template_path: Path = TEMPLATE_PATH) -> list[str]:
+    """Every output infra/pipeline.yaml always declares: a stack lacking one came from another template."""
+    outputs = parse_template(template_path.read_text(), source=str(template_path)).get("Outputs", {})
+    return sorted(name for name, output in outputs.items() if "Condition" not in output)
+
+
 def _stack_outputs(aws: Target, target: ConfigTarget, stack_name: str) -> dict[str, str]:
     """The deployed pipeline stack's outputs; exit 2 naming what is missing and the command that fixes it."""
     deploy = f"`cdrcap deploy --target {target.name} --params params.json` (docs/deploy.md)"
@@ -151,7 +158,7 @@ def _stack_outputs(aws: Target, target: ConfigTarget, stack_name: str) -> dict[s
             f"Deploy it first: {deploy}"
         ) from error
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    missing = [key for key in PIPELINE_OUTPUTS if key not in outputs]
+    missing = [key for key in pipeline_outputs() if key not in outputs]
     if missing:
         raise CdrcapError(
             f"the stack {stack_name!r} of target {target.name!r} lacks the outputs {', '.join(missing)}: it "
@@ -183,7 +190,13 @@ def _open_aws(target: ConfigTarget, profile: Profile) -> StackHandle:
     mappings = client(aws, "lambda").list_event_source_mappings(
         FunctionName=function, EventSourceArn=outputs[constants.OUTPUT_INPUT_STREAM_ARN]
     )["EventSourceMappings"]
-    mapping = mappings[0] if mappings else {}
+    if not mappings:
+        raise CdrcapError(
+            f"the stack {stack_name!r} of target {target.name!r} has no event source mapping on {stream}, so "
+            f"nothing runs the function; deploy infra/pipeline.yaml: `cdrcap deploy --target {target.name} "
+            "--params params.json` (docs/deploy.md)"
+        )
+    mapping = mappings[0]
     shards = client(aws, "kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
     memory_mb = client(aws, "lambda").get_function_configuration(FunctionName=function)["MemorySize"]
     if aws.emulator:
