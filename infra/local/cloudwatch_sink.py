@@ -30,8 +30,8 @@ from capacity.quotas import (
 
 LOG = logging.getLogger(__name__)
 DEFAULT_FLUSH_INTERVAL_S = 2.0
-MAX_PENDING_METRIC_KEYS = 200_000  # beyond this (CloudWatch unreachable for long) the oldest are dropped
-MAX_PENDING_LOG_EVENTS = 1_000_000
+MAX_PENDING_METRIC_KEYS = 200_000  # beyond this (CloudWatch unreachable for long) new values are dropped
+MAX_PENDING_LOG_EVENTS = 500_000
 # A conservative size of one datum on the wire (names, dimensions, timestamp) plus each value and count.
 _DATUM_BASE_BYTES = 400
 _BYTES_PER_VALUE = 40
