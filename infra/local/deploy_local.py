@@ -139,6 +139,17 @@ def function_environment(lambda_client: Any, function_name: str) -> dict[str, st
     return {str(k): str(v) for k, v in variables.items()}
 
 
+def disable_mappings(lambda_client: Any, function_name: str) -> int:
+    """Make sure every mapping of the function is disabled: MiniStack's CloudFormation honours the
+    template's `Enabled: false` but reports the mapping's State as Enabled after a create; an explicit
+    UpdateEventSourceMapping makes both say Disabled. Returns how many mappings there are."""
+    mappings = lambda_client.list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]
+    for mapping in mappings:
+        if mapping.get("State") != "Disabled":
+            lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    return len(mappings)
+
+
 def enable_ttl(dynamodb: Any, table_name: str) -> None:
     dynamodb.update_time_to_live(
         TableName=table_name,

@@ -161,6 +161,7 @@ class LocalStack:
                 f"the stack {info.stack_name} has no event source mapping on {info.input_stream_name}; "
                 "deploy infra/pipeline.yaml (`cdrcap deploy --target emulator`)"
             )
+        deploy_local.disable_mappings(lambda_client, info.function_name)
         mapping = mappings[0]
         function = lambda_client.get_function_configuration(FunctionName=info.function_name)
         config = dataclasses.replace(
@@ -240,6 +241,7 @@ class LocalStack:
             work_dir=self.state_dir / "build",
         )
         deploy_local.enable_ttl(client(target, "dynamodb"), outputs[constants.OUTPUT_AGGREGATES_TABLE])
+        deploy_local.disable_mappings(client(target, "lambda"), outputs[constants.OUTPUT_FUNCTION_NAME])
 
         proxy_port = config.port + 1
         proxy_log = logs / "limits-proxy.log"
