@@ -18,13 +18,19 @@ from pathlib import Path
 from typing import Any, Final
 
 from capacity.errors import CapacityError
+from pipeline.aws_limits import EVENTBRIDGE_BILLED_CHUNK_BYTES as EVENTBRIDGE_BILLED_CHUNK_BYTES
 
 # Re-exported ("as" marks them public): the limits declared once for the Lambda and shared by the harness
 # (PutRecords for the load generator; SendMessageBatch for the cost of the dead-letter queue).
+from pipeline.aws_limits import EVENTBRIDGE_PRICING_URL as EVENTBRIDGE_PRICING_URL
+from pipeline.aws_limits import KDS_PRICING_URL as KDS_PRICING_URL
 from pipeline.aws_limits import KDS_PUT_RECORDS_URL as KDS_PUT_RECORDS_URL
 from pipeline.aws_limits import MAX_RECORD_BYTES as MAX_RECORD_BYTES
+from pipeline.aws_limits import PUT_PAYLOAD_UNIT_BYTES as PUT_PAYLOAD_UNIT_BYTES
 from pipeline.aws_limits import PUT_RECORDS_MAX_BYTES as PUT_RECORDS_MAX_BYTES
 from pipeline.aws_limits import PUT_RECORDS_MAX_RECORDS as PUT_RECORDS_MAX_RECORDS
+from pipeline.aws_limits import SQS_BILLED_CHUNK_BYTES as SQS_BILLED_CHUNK_BYTES
+from pipeline.aws_limits import SQS_PRICING_URL as SQS_PRICING_URL
 from pipeline.aws_limits import SQS_SEND_MESSAGE_BATCH_MAX_ENTRIES as SQS_SEND_MESSAGE_BATCH_MAX_ENTRIES
 
 AS_OF: Final = "2026-11-26"
@@ -43,7 +49,6 @@ KDS_EFO_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/enhanced-co
 KDS_SUBSCRIBE_TO_SHARD_URL: Final = (
     "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_SubscribeToShard.html"
 )
-KDS_PRICING_URL: Final = "https://aws.amazon.com/kinesis/data-streams/pricing/"
 LAMBDA_ESM_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html"
 LAMBDA_ESM_API_URL: Final = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
 LAMBDA_QUOTAS_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
@@ -54,7 +59,6 @@ DDB_PARTITIONS_URL: Final = (
 )
 DDB_PRICING_URL: Final = "https://aws.amazon.com/dynamodb/pricing/on-demand/"
 S3_PRICING_URL: Final = "https://aws.amazon.com/s3/pricing/"
-SQS_PRICING_URL: Final = "https://aws.amazon.com/sqs/pricing/"
 CLOUDWATCH_PRICING_URL: Final = "https://aws.amazon.com/cloudwatch/pricing/"
 CFN_CREATE_CHANGE_SET_URL: Final = (
     "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html"
@@ -90,8 +94,8 @@ RESHARD_MIN_DOWN_FACTOR: Final = 0.5
 RESHARD_CALLS_PER_24H: Final = 10
 
 # Billing units (KDS_PRICING_URL): provisioned streams bill one PUT payload unit per 25 KB chunk of a record
-# (a 5 KB record is one unit, a 45 KB record two); on-demand streams round each record up to 1 KB of data in.
-PUT_PAYLOAD_UNIT_BYTES: Final = 25 * KIB
+# (PUT_PAYLOAD_UNIT_BYTES, declared in pipeline/aws_limits.py for the function's request meter);
+# on-demand streams round each record up to 1 KB of data in.
 ON_DEMAND_BILLING_UNIT_BYTES: Final = 1 * KIB
 
 # --- Lambda event source mapping for Kinesis (LAMBDA_ESM_URL, LAMBDA_ESM_API_URL) ---
