@@ -59,6 +59,7 @@ def metrics_line(
         "DynamoWrites": outcome.dynamo_writes,
         "DynamoWriteRequests": outcome.dynamo_write_requests,
         "DynamoWriteUnits": outcome.dynamo_write_units,
+        "DynamoHottestItemWrites": outcome.dynamo_hottest_item_writes,
         "FraudAlerts": outcome.fraud_alerts,
     }
     counts.update({name: round(value, 3) for name, value in (aws_use or {}).items()})
