@@ -36,7 +36,8 @@ PER_INVOCATION_KEYS: Final = (
     "log_bytes",  # CloudWatch Logs ingestion: the handler's lines plus Lambda's START/END/REPORT
     "dynamodb_hottest_item_writes",  # writes of the most-written aggregate item in one batch
 )
-KEYS: Final = PER_CDR_KEYS + PER_INVOCATION_KEYS
+OTHER_KEYS: Final = ("dynamodb_units_per_item_write",)
+KEYS: Final = PER_CDR_KEYS + PER_INVOCATION_KEYS + OTHER_KEYS
 
 # The EMF metric (pipeline/metering.py, pipeline/handler.py) each per-CDR quantity is summed from.
 EMF_SOURCES: Final = {
@@ -70,6 +71,7 @@ class ResourceUse:
     s3_puts: float
     log_bytes: float
     dynamodb_hottest_item_writes: float
+    dynamodb_units_per_item_write: float  # write units per item written (2 in a transaction, x item KB)
     custom_metrics: int  # distinct EMF metric names the handler publishes (CloudWatch bills each monthly)
     source: str
     measured_batch_records: float | None = None
@@ -89,6 +91,7 @@ class ResourceUse:
         return {
             **per_cdr,
             "per_invocation": {key: round(getattr(self, key), 3) for key in PER_INVOCATION_KEYS},
+            "dynamodb_units_per_item_write": round(self.dynamodb_units_per_item_write, 3),
             "at_batch_records": round(batch_records, 1),
             "measured_batch_records": self.measured_batch_records,
             "custom_metrics": self.custom_metrics,
@@ -101,21 +104,24 @@ class ResourceUse:
 # fraud rules off. MiniStack computes ConsumedCapacity as DynamoDB does (item size, 2x in a transaction).
 BENCH_DATE: Final = "2026-12-02"
 DEFAULT: Final = ResourceUse(
-    dynamodb_write_units=5.55,
+    dynamodb_write_units=5.547,
     dynamodb_read_units=0.0,
-    output_records=0.98,
-    output_bytes=1_046.0,
-    output_put_payload_units=0.98,
-    s3_bytes=186.0,
-    sqs_billed_requests=0.002,
+    output_records=0.980,
+    output_bytes=844.6,
+    output_put_payload_units=0.980,
+    s3_bytes=42.9,
+    sqs_billed_requests=0.0023,
     eventbridge_events=0.0,
     s3_puts=1.0,
-    log_bytes=1_700.0,
-    dynamodb_hottest_item_writes=3.0,
-    custom_metrics=30,
-    source=f"benchmark default (bench_resource_use, {BENCH_DATE}, batch 500, fraud off)",
-    measured_batch_records=500.0,
+    log_bytes=3_564.5,
+    dynamodb_hottest_item_writes=5.17,
+    dynamodb_units_per_item_write=2.0,
+    custom_metrics=29,
+    source=f"benchmark default (bench_resource_use, {BENCH_DATE}, batch 509, fraud off)",
+    measured_batch_records=509.0,
 )
+# The same benchmark with the fraud rules on (transact state writes): 9.70 write units and 0.0098 read units
+# per CDR, 0.011 EventBridge events per CDR; the rest as above. `--resource-use` takes such numbers.
 
 
 def from_mapping(values: Mapping[str, Any], source: str) -> ResourceUse:
@@ -177,6 +183,13 @@ def from_emf_totals(
     hottest = totals.get("DynamoHottestItemWrites")
     values["dynamodb_hottest_item_writes"] = (
         hottest / invocations if hottest is not None else DEFAULT.dynamodb_hottest_item_writes
+    )
+    items = totals.get("DynamoWrites", 0.0)
+    aggregate_units = totals.get("DynamoWriteUnits", 0.0)  # the aggregate transactions' units
+    values["dynamodb_units_per_item_write"] = (
+        aggregate_units / items
+        if items > 0 and aggregate_units > 0
+        else DEFAULT.dynamodb_units_per_item_write
     )
     handler_log_bytes = log_bytes / invocations if log_bytes is not None else DEFAULT.log_bytes
     values["log_bytes"] = handler_log_bytes + (
