@@ -160,26 +160,34 @@ class DynamoAggregateStore:
         }
 
     def claim_owners(self, claims: Sequence[Claim]) -> dict[str, str]:
-        owners: dict[str, str] = {}
-        unique = list(dict.fromkeys(claim.cdr_id for claim in claims))
-        for start in range(0, len(unique), 100):
-            keys = [
-                {TABLE_PARTITION_KEY: {"S": CLAIM_PREFIX + i}, TABLE_SORT_KEY: {"S": CLAIM_SORT_KEY}}
-                for i in unique[start : start + 100]
-            ]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+        unique = dict.fromkeys(claim.cdr_id for claim in claims)
+        items = self._read_items([(CLAIM_PREFIX + cdr_id, CLAIM_SORT_KEY) for cdr_id in unique])
+        return {item[TABLE_PARTITION_KEY]["S"][len(CLAIM_PREFIX) :]: item["owner"]["S"] for item in items}
+
+    def _read_items(self, keys: Sequence[ItemKey]) -> list[dict[str, Any]]:
+        """The items at `keys` that exist: strongly consistent BatchGetItem, 100 keys a request."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [
+                        {TABLE_PARTITION_KEY: {"S": pk}, TABLE_SORT_KEY: {"S": sk}}
+                        for pk, sk in keys[start : start + 100]
+                    ],
+                    "ConsistentRead": True,
+                }
+            }
             for attempt in range(SINK_ATTEMPTS):
                 try:
                     response = self.dynamodb.batch_get_item(RequestItems=request)
                 except (ClientError, BotoCoreError) as exc:
                     raise TransientStoreError(f"BatchGetItem on {self.table} failed: {exc}") from exc
-                for item in response.get("Responses", {}).get(self.table, []):
-                    owners[item[TABLE_PARTITION_KEY]["S"][len(CLAIM_PREFIX) :]] = item["owner"]["S"]
+                found += response.get("Responses", {}).get(self.table, [])
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
                 _backoff(attempt)
-        return owners
+        return found
 
 
 class FoldedDynamoAggregateStore(DynamoAggregateStore):
@@ -227,38 +235,15 @@ class FoldedDynamoAggregateStore(DynamoAggregateStore):
         by_item: dict[ItemKey, list[Claim]] = {}
         for claim in claims:
             by_item.setdefault(claim.item, []).append(claim)
-        keys = list(by_item)
         owners: dict[str, str] = {}
-        for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {
-                self.table: {
-                    "Keys": [
-                        {TABLE_PARTITION_KEY: {"S": pk}, TABLE_SORT_KEY: {"S": sk}}
-                        for pk, sk in keys[start : start + 100]
-                    ],
-                    "ConsistentRead": True,
-                }
-            }
-            for attempt in range(SINK_ATTEMPTS):
-                try:
-                    response = self.dynamodb.batch_get_item(RequestItems=request)
-                except (ClientError, BotoCoreError) as exc:
-                    raise TransientStoreError(f"BatchGetItem on {self.table} failed: {exc}") from exc
-                for item in response.get("Responses", {}).get(self.table, []):
-                    key = (item[TABLE_PARTITION_KEY]["S"], item[TABLE_SORT_KEY]["S"])
-                    for claim in by_item.get(key, []):
-                        name, mine = folded_claim(claim)
-                        stored = item.get(name, {}).get("S")
-                        if stored is not None:
-                            owners[claim.cdr_id] = (
-                                claim.position
-                                if stored == mine
-                                else f"another record (position hash {stored})"
-                            )
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                _backoff(attempt)
+        for item in self._read_items(list(by_item)):
+            for claim in by_item.get((item[TABLE_PARTITION_KEY]["S"], item[TABLE_SORT_KEY]["S"]), []):
+                name, mine = folded_claim(claim)
+                stored = item.get(name, {}).get("S")
+                if stored is not None:
+                    owners[claim.cdr_id] = (
+                        claim.position if stored == mine else f"another record (position hash {stored})"
+                    )
         return owners
 
 
