@@ -108,9 +108,9 @@ class FaultyAggregates:
         self.plan.crash_if("crash_after_apply")
         return result
 
-    def claim_owners(self, cdr_ids: Sequence[str]) -> dict[str, str]:
+    def claim_owners(self, claims: Sequence[Claim]) -> dict[str, str]:
         self.plan.crash_if("claim_owners")
-        return self.inner.claim_owners(cdr_ids)
+        return self.inner.claim_owners(claims)
 
 
 @dataclass

@@ -182,7 +182,7 @@ class BatchProcessor:
                     return first_unapplied[k]
                 if result.committed:
                     committed.extend(chunk.indices)
-                    outcome.dynamo_writes += len(chunk.claims) + len(chunk.deltas)
+                    outcome.dynamo_writes += result.items_written
                     outcome.dynamo_write_requests += 1
                     outcome.dynamo_write_units += result.write_units
                     item_writes.update(chunk.deltas.keys())
@@ -199,7 +199,7 @@ class BatchProcessor:
 
     def _resolve_conflicts(self, batch: _Batch, chunk: Chunk, conflicting: tuple[int, ...]) -> Chunk:
         """Claims that existed: our own position = already applied (replay); another = a source duplicate."""
-        owners = self.stores.aggregates.claim_owners([chunk.claims[j].cdr_id for j in conflicting])
+        owners = self.stores.aggregates.claim_owners([chunk.claims[j] for j in conflicting])
         settled: set[int] = set()
         for j in conflicting:
             index, claim = chunk.indices[j], chunk.claims[j]

@@ -44,7 +44,14 @@ def events() -> list[dict[str, Any]]:
     return shard_batches(payloads, shards=2, batch_size=40)
 
 
+@pytest.mark.parametrize(
+    ("design", "bisect"),
+    [("per_record", False), ("folded", False), ("folded", True)],
+    ids=["per_record", "folded", "folded-bisect"],
+)
 def test_every_fault_kind_at_once_leaves_the_invariant_holding(
+    design: str,
+    bisect: bool,
     pipeline: Pipeline,  # noqa: F811
     events: list[dict[str, Any]],
     tmp_path: Path,
@@ -55,9 +62,10 @@ def test_every_fault_kind_at_once_leaves_the_invariant_holding(
     monkeypatch.setenv("CDRCAP_FAULT_INJECTION", "1")
     monkeypatch.setenv("CDRCAP_FAULTS", EVERY_FAULT)
     monkeypatch.setenv("CDRCAP_FAULTS_SEED", "5")
+    monkeypatch.setenv(c.ENV_EXACTLY_ONCE, design)
     handler_module.configure()
-    # When each batch is re-delivered until it drains
-    invocations = sum(deliver(handler_module.handler, event) for event in events)
+    # When each batch is re-delivered until it drains (bisected on function errors, or retried whole)
+    invocations = sum(deliver(handler_module.handler, event, bisect=bisect) for event in events)
     assert invocations > len(events), "no fault fired: the test would prove nothing"
     run_dir = _run_dir(tmp_path, pipeline, events)
     capsys.readouterr()
