@@ -29,8 +29,9 @@ class LambdaEnvError(RuntimeError):
 
 def stdlib_paths() -> list[str]:
     """This interpreter's standard library entries of sys.path (never its site-packages)."""
-    stdlib = sysconfig.get_path("stdlib")
-    platstdlib = sysconfig.get_path("platstdlib")
+    # The base interpreter's, not a venv's: inside a venv `platbase` is the venv itself.
+    stdlib = sysconfig.get_path("stdlib", vars={"installed_base": sys.base_prefix})
+    platstdlib = sysconfig.get_path("platstdlib", vars={"platbase": sys.base_exec_prefix})
     zipped = os.path.join(sys.base_prefix, "lib", f"python{sys.version_info[0]}{sys.version_info[1]}.zip")
     candidates = [zipped, stdlib, platstdlib, os.path.join(platstdlib, "lib-dynload")]
     return list(dict.fromkeys(p for p in candidates if p))
@@ -82,6 +83,10 @@ def enter(task_root: Path, runtime_dir: Path, keep: Iterable[str] = ()) -> None:
         if any(k.startswith(name + ".") for k in kept):  # a parent package of a kept module
             continue
         del sys.modules[name]
+    for name in kept:  # the caller's packages stay loaded but closed: the function cannot import from them
+        for parent in [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]:
+            if parent in sys.modules and hasattr(sys.modules[parent], "__path__"):
+                sys.modules[parent].__path__ = []
     importlib.invalidate_caches()
     sys.dont_write_bytecode = True  # /var/task is read-only on Lambda: every cold start compiles the zip
     os.environ["LAMBDA_TASK_ROOT"] = str(task_root)

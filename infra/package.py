@@ -64,14 +64,14 @@ _UNIX_SYSTEM = 3
 _COMPRESS_LEVEL = 9
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
-_SOURCE_ROOT = Path(__file__).resolve().parents[1]
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
 
 class PackagingError(InfraError):
     """The zip could not be built; the message says which step failed and what to do."""
 
 
-def lambda_requirements(source_root: Path = _SOURCE_ROOT) -> list[Requirement]:
+def lambda_requirements(source_root: Path = SOURCE_ROOT) -> list[Requirement]:
     """The `lambda` extra: from the checkout's pyproject.toml, else from the installed distribution."""
     pyproject = source_root / "pyproject.toml"
     try:
@@ -88,7 +88,7 @@ def lambda_requirements(source_root: Path = _SOURCE_ROOT) -> list[Requirement]:
     return [r for r in declared if r.marker is not None and r.marker.evaluate(marker_env)]
 
 
-def pinned_requirements(source_root: Path = _SOURCE_ROOT) -> list[str]:
+def pinned_requirements(source_root: Path = SOURCE_ROOT) -> list[str]:
     """The runtime dependencies pinned to the versions installed here: the zip reproduces this venv."""
     pins = []
     for requirement in lambda_requirements(source_root):
@@ -137,7 +137,7 @@ def build_lambda_zip(
     include_dependencies: bool = True,
     architecture: str = DEFAULT_ARCHITECTURE,
     python_version: str = LAMBDA_PYTHON_VERSION,
-    source_root: Path = _SOURCE_ROOT,
+    source_root: Path = SOURCE_ROOT,
 ) -> Path:
     """Write the deterministic Lambda zip into `output_dir` and return its path."""
     if architecture not in LAMBDA_PLATFORMS:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.kpl import SubRecord, aggregate
+from loadgen.kpl import aggregate
 from pipeline.schema import CSV_COLUMNS, JSON_RENAMED_V2
 
 # A realistic 56-digit Kinesis sequence number; each record adds to it.
@@ -81,7 +81,7 @@ def as_csv(cdr: dict[str, Any], version: int = 1) -> bytes:
 
 
 def as_kpl(payloads: list[bytes], partition_key: str = "agg") -> bytes:
-    return aggregate([SubRecord(f"{partition_key}-{i}", p) for i, p in enumerate(payloads)])
+    return aggregate(payloads, [f"{partition_key}-{i}" for i in range(len(payloads))])
 
 
 def kinesis_record(payload: bytes, seq: int, shard: str = SHARD, arrival_ms: int = NOW_MS) -> dict[str, Any]:
