@@ -25,6 +25,7 @@ from pipeline.aws_limits import (
 from pipeline.config import PipelineConfig
 from pipeline.constants import ENV_AGGREGATES_TABLE, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
 from pipeline.errors import ConfigError, TransientStoreError
+from pipeline.metering import METER
 from pipeline.stores import ApplyResult, Stores
 
 if TYPE_CHECKING:
@@ -71,7 +72,8 @@ def client(service: str) -> Any:
         read_timeout=10,
         parameter_validation=False,
     )
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+    # Every client is metered: the handler reports what the batch consumed in AWS's billing units.
+    return METER.attach(boto3.client(service, config=config))  # type: ignore[call-overload]
 
 
 class DynamoAggregateStore:
