@@ -22,7 +22,7 @@ from infra.package import build_lambda_zip
 from loadgen.ber import encode_record
 from tests.functional.local_esm_harness import wait_for
 from tests.functional.test_local_stack import two_free_ports
-from tests.unit.pipeline_events import PIPELINE_ENV, kinesis_event
+from tests.unit.pipeline_events import PIPELINE_ENV, ber_call_fields, kinesis_event
 
 pytestmark = pytest.mark.functional
 
@@ -46,29 +46,7 @@ def handler(event, context):
 
 
 def ber_call(reference: str) -> bytes:
-    hour_ago_ms = int(time.time() * 1000) - 3_600_000
-    return encode_record(
-        {
-            "record_type": "MOC",
-            "a_number_raw": "+919812345678",
-            "b_number_raw": "+14155550100",
-            "imsi": "404451234567890",
-            "imei": "490154203237518",
-            "seizure_utc_ms": hour_ago_ms,
-            "answer_utc_ms": hour_ago_ms + 5_000,
-            "release_utc_ms": hour_ago_ms + 65_000,
-            "utc_offset_min": 330,
-            "duration_s": 60,
-            "cause_for_term": "normalRelease",
-            "mcc": "404",
-            "mnc": "45",
-            "lac": 1,
-            "cell_id": 2,
-            "msc_id": "+919800000001",
-            "call_reference": reference,
-            "partial_sequence": 0,
-        }
-    )
+    return encode_record(ber_call_fields(reference, int(time.time() * 1000) - 3_600_000))
 
 
 def invoke_once(code: artifact.Artifact, handler: str, event: dict[str, Any]) -> InvokeResult:

@@ -198,3 +198,27 @@ def _varied(n: int) -> dict[str, Any]:
             duration_s=58,
         )
     return make_cdr(n, record_type="FORWARD", called_number="+33142685300", roaming=True)
+
+
+def ber_call_fields(reference: str, seizure_utc_ms: int, record_type: str = "MOC") -> dict[str, Any]:
+    """Canonical fields of a one-minute Indian mobile call, for loadgen.ber.encode_record."""
+    return {
+        "record_type": record_type,
+        "a_number_raw": "+919812345678",
+        "b_number_raw": "+14155550100",
+        "imsi": "404451234567890",
+        "imei": "490154203237518",
+        "seizure_utc_ms": seizure_utc_ms,
+        "answer_utc_ms": seizure_utc_ms + 5_000,
+        "release_utc_ms": seizure_utc_ms + 65_000,
+        "utc_offset_min": 330,
+        "duration_s": 60,
+        "cause_for_term": "normalRelease",
+        "mcc": "404",
+        "mnc": "45",
+        "lac": 1,
+        "cell_id": 2,
+        "msc_id": "+919800000001",
+        "call_reference": reference,
+        "partial_sequence": 0,
+    }
