@@ -132,6 +132,10 @@ LAMBDA_MB_PER_VCPU: Final = 1_769  # "at 1,769 MB, a function has the equivalent
 LAMBDA_MAX_VCPU: Final = 6
 LAMBDA_MAX_TIMEOUT_S: Final = 900
 LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY: Final = 1_000
+# Deployment package size (LAMBDA_QUOTAS_URL, checked 2026-12-02): "50 MB (zipped, when uploaded directly)"
+# and "250 MB" unzipped including layers; the API's own messages give both in MiB (262,144,000 bytes).
+LAMBDA_ZIP_DIRECT_UPLOAD_BYTES: Final = 50 * MIB
+LAMBDA_UNZIPPED_CODE_BYTES: Final = 250 * MIB
 
 # --- DynamoDB (DDB_PARTITIONS_URL) ---
 DDB_PARTITION_WCU_PER_S: Final = 1_000

@@ -6,7 +6,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import PipelineConfig, load_config
-from pipeline.faults import plan_from_env, with_faults
 from pipeline.metering import METER
 from pipeline.observability import JsonLogger, emf_line
 from pipeline.processor import BatchOutcome, BatchProcessor
@@ -34,9 +33,6 @@ def configure(
 
         stores = aws_stores(config)
         fraud = aws_fraud_engine(config)
-    plan = plan_from_env()  # None unless CDRCAP_FAULT_INJECTION=1: test-only, never set by the template
-    if plan is not None:
-        stores = with_faults(stores, plan)
     _processor = BatchProcessor(config, stores, fraud)
     _logger = JsonLogger(config.log_level)
     return _processor

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.faults import InjectedCrash
+from infra.local.faults import InjectedCrash
 from tests.unit.pipeline_events import kinesis_event
 
 Event = dict[str, Any]

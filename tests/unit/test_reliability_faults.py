@@ -6,10 +6,16 @@ import pytest
 
 from cdrcap.truth import observe_memory, truth_of_events
 from cdrcap.verify import check
+from infra.local.faults import (
+    CRASH_POINTS,
+    FAILURE_POINTS,
+    FaultSpecError,
+    parse_faults,
+    plan_from_env,
+    with_faults,
+)
 from pipeline import handler as handler_module
 from pipeline.constants import EXACTLY_ONCE_DESIGNS
-from pipeline.errors import ConfigError
-from pipeline.faults import CRASH_POINTS, FAILURE_POINTS, parse_faults, plan_from_env, with_faults
 from pipeline.stores import in_memory_stores
 from tests.unit.lambda_driver import deliver, shard_batches
 from tests.unit.pipeline_events import NOW_MS, mixed_batch
@@ -103,5 +109,5 @@ def test_faults_are_off_unless_the_switch_is_set() -> None:
 
 @pytest.mark.parametrize("spec", ["crash_somewhere:0.1", "timeout", "timeout:x", "timeout:1.5"])
 def test_a_bad_fault_spec_is_a_config_error_naming_it(spec: str) -> None:
-    with pytest.raises(ConfigError, match="CDRCAP_FAULTS"):
+    with pytest.raises(FaultSpecError, match="CDRCAP_FAULTS"):
         parse_faults(spec)
