@@ -23,6 +23,7 @@ from capacity.explain import (
 from capacity.fit import ServiceTimeModel
 from capacity.quotas import US_EAST_1, Prices
 from capacity.resharding import minimum_hours, resharding_path
+from capacity.resource_use import design_comparison
 from capacity.search import Grid, SearchSpace, Slo, Workload, evaluate_mode, shard_bounds
 from capacity.simulate import LaneSimConfig, simulate_lane
 from capacity.sinks import failed_sentence, quota_checks
@@ -133,6 +134,9 @@ def plan(
     details = {
         "resource_use_per_cdr": workload.use.describe(workload.rate_rps / max(invocations_per_s, 1e-9)),
         "quota_checks": [check.to_dict() for check in checks],
+        "exactly_once_designs": design_comparison(
+            workload.use, workload.rate_rps, prices.ddb_write_request_units_per_million_usd
+        ),
         "dynamodb_capacity_modes": costs.dynamodb_capacity_modes(
             costs.CostInputs(workload.rate_rps, workload.record_bytes, use=workload.use),
             slo.headroom_factor,

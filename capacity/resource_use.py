@@ -124,6 +124,36 @@ DEFAULT: Final = ResourceUse(
 # per CDR, 0.011 EventBridge events per CDR; the rest as above. `--resource-use` takes such numbers.
 
 
+# DynamoDB write units per CDR of the aggregates under each exactly-once design (pipeline/config.py
+# CDRCAP_EXACTLY_ONCE), measured by `make bench` (bench_handler, 2026-12-02, 40 batches of 500 records, fraud
+# off): what the planner compares in `details.exactly_once_designs`. "conventional" (one UpdateItem per CDR
+# and aggregate, not exactly once) and "floor" (each distinct item written once per batch, no idempotency)
+# are references, not deployable designs.
+EXACTLY_ONCE_WRITE_UNITS_PER_CDR: Final = {
+    "per_record": 5.557,
+    "folded": 3.605,
+    "conventional (not exactly once)": 2.671,
+    "floor (no idempotency)": 1.302,
+}
+DEPLOYED_DESIGN: Final = "per_record"  # infra/pipeline.yaml pins it
+
+
+def design_comparison(use: ResourceUse, rate_rps: float, write_unit_usd: float) -> list[dict[str, Any]]:
+    """Each design's write units per CDR and DynamoDB cost per month at `rate_rps`: the measured use with
+    the aggregates' share swapped (what the fraud state writes stays)."""
+    others = max(use.dynamodb_write_units - EXACTLY_ONCE_WRITE_UNITS_PER_CDR[DEPLOYED_DESIGN], 0.0)
+    return [
+        {
+            "design": design,
+            "dynamodb_write_units_per_cdr": round(others + units, 3),
+            "dynamodb_writes_usd_per_month": round(
+                rate_rps * quotas.SECONDS_PER_MONTH * (others + units) / 1e6 * write_unit_usd, 2
+            ),
+        }
+        for design, units in EXACTLY_ONCE_WRITE_UNITS_PER_CDR.items()
+    ]
+
+
 def from_mapping(values: Mapping[str, Any], source: str) -> ResourceUse:
     """DEFAULT with the given keys replaced; a missing-or-bad value is an error that names the key."""
     known = set(KEYS) | {"custom_metrics", "measured_batch_records"}

@@ -138,3 +138,17 @@ def test_a_resource_use_file_prices_the_plan(tmp_path: Path) -> None:
     result = plan(SERVICE, Workload(1_000, 400, use=use), Slo(), FAST_SPACE, include_plus_50pct=False)
     assert result.details["resource_use_per_cdr"]["dynamodb_write_units"] == 1.0
     assert result.details["resource_use_per_cdr"]["source"] == f"file {path}"
+
+
+def test_the_plan_compares_the_exactly_once_designs_keeping_the_fraud_state_writes() -> None:
+    # Given a run that measured 9.7 write units per CDR with the deployed design (5.557 of them aggregates)
+    use = from_mapping({"dynamodb_write_units": 9.7}, "test")
+    result = plan(SERVICE, Workload(1_000, 400, use=use), Slo(), FAST_SPACE, include_plus_50pct=False)
+    designs = {d["design"]: d for d in result.details["exactly_once_designs"]}
+    # Then each design keeps the other 4.143 units and swaps the aggregates' share
+    assert designs["per_record"]["dynamodb_write_units_per_cdr"] == pytest.approx(9.7)
+    assert designs["folded"]["dynamodb_write_units_per_cdr"] == pytest.approx(9.7 - 5.557 + 3.605)
+    assert (
+        designs["folded"]["dynamodb_writes_usd_per_month"]
+        < designs["per_record"]["dynamodb_writes_usd_per_month"]
+    )
