@@ -1,23 +1,38 @@
 """Monthly cost of a configuration, broken down by service (element-wise over numpy arrays).
 
-The load is priced as if the planning rate held all month (a ceiling for a peak-sized plan). Not included:
-the output stream cdr-out (sized like the input for the records it re-emits), data transfer, storage of the
-archive and retention beyond 24 h.
+The load is priced as if the planning rate held all month (a ceiling for a peak-sized plan). Every sink is
+priced from the resource use per CDR (capacity/resource_use.py: measured by the run, given in a file, or the
+benchmark's defaults): the output stream, DynamoDB, the S3 archive with its lifecycle, the dead-letter queue,
+EventBridge alerts, CloudWatch Logs and metrics, KMS for the streams' encryption and retention beyond 24 h.
+Not included: data transfer out of the Region, DynamoDB storage (minute items expire within days).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from capacity import quotas
 from capacity.quotas import Prices
+from capacity.resource_use import DEFAULT as DEFAULT_USE
+from capacity.resource_use import ResourceUse
 
-EMF_BYTES_PER_INVOCATION = 700  # one EMF JSON line per invocation (measured line size of the handler)
-CUSTOM_METRICS = 10  # EMF metrics published by the handler (RecordsIn/Ok/Rejected, reasons, timings)
+DAYS_PER_MONTH = quotas.HOURS_PER_MONTH / 24.0
+STREAMS = 2  # the input and the output stream, both KMS-encrypted with aws/kinesis
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long the pipeline keeps what it writes: infra/pipeline.yaml's parameters (same defaults)."""
+
+    stream_hours: int = 24  # RetentionPeriodHours
+    log_days: int = 30  # LogRetentionDays
+    archive_transition_days: int = 30  # ArchiveTransitionDays: to Standard-IA
+    archive_glacier_days: int = 90  # ArchiveGlacierDays: to Glacier Instant Retrieval
+    archive_expiration_days: int = 400  # ArchiveExpirationDays
 
 
 @dataclass(frozen=True)
@@ -27,9 +42,8 @@ class CostInputs:
     rate_rps: float
     record_bytes: float
     consumers_reading_bytes: int = 1  # consumers retrieving the data (on-demand GB out)
-    dynamodb_writes_per_invocation: float = 1.0
-    s3_puts_per_invocation: float = 1.0
-    reject_ratio: float = 0.0
+    use: ResourceUse = DEFAULT_USE
+    retention: Retention = field(default_factory=Retention)
 
 
 def put_payload_units_per_record(record_bytes: float) -> int:
@@ -66,33 +80,113 @@ def efo_cost_usd(shards: Any, is_efo: Any, inputs: CostInputs, prices: Prices) -
 
 
 def consumer_cost_usd(
-    invocations_per_s: Any,
-    duration_ms: Any,
-    memory_mb: Any,
-    gb_second_usd: Any,
-    inputs: CostInputs,
-    prices: Prices,
+    invocations_per_s: Any, duration_ms: Any, memory_mb: Any, gb_second_usd: Any, prices: Prices
 ) -> dict[str, Any]:
-    """Lambda requests and GB-seconds (duration billed per 1 ms), and what each invocation writes."""
+    """Lambda requests and GB-seconds (duration billed per 1 ms)."""
     invocations = np.asarray(invocations_per_s) * quotas.SECONDS_PER_MONTH
     gb_seconds = invocations * np.ceil(duration_ms) / 1000.0 * np.asarray(memory_mb) / 1024.0
-    rejects = inputs.rate_rps * inputs.reject_ratio * quotas.SECONDS_PER_MONTH
-    log_gb = invocations * EMF_BYTES_PER_INVOCATION / 1024**3
     return {
         "lambda_requests": invocations / 1e6 * prices.lambda_requests_per_million_usd,
         "lambda_duration": gb_seconds * gb_second_usd,
-        "dynamodb_writes": invocations
-        * inputs.dynamodb_writes_per_invocation
+    }
+
+
+def sink_cost_usd(
+    invocations_per_s: Any, input_shards: Any, output_shards: int, inputs: CostInputs, prices: Prices
+) -> dict[str, Any]:
+    """Everything the function writes, priced from the resource use per CDR and per invocation."""
+    use, retention = inputs.use, inputs.retention
+    cdrs = inputs.rate_rps * quotas.SECONDS_PER_MONTH
+    invocations = np.asarray(invocations_per_s) * quotas.SECONDS_PER_MONTH
+    log_gb = invocations * use.log_bytes / 1024**3
+    kms_requests = (
+        STREAMS
+        * quotas.KDS_SSE_CREDENTIALS_PER_STREAM
+        * quotas.SECONDS_PER_MONTH
+        / quotas.KDS_SSE_KMS_CALL_INTERVAL_S
+    )
+    extended_hours = 1.0 if retention.stream_hours > 24 else 0.0
+    return {
+        "kinesis_output_shard_hours": output_shards * prices.kds_shard_hour_usd * quotas.HOURS_PER_MONTH,
+        "kinesis_output_put_payload_units": cdrs
+        * use.output_put_payload_units
+        / 1e6
+        * prices.kds_put_payload_units_per_million_usd,
+        "kinesis_extended_retention": extended_hours
+        * (output_shards + np.asarray(input_shards))
+        * prices.kds_extended_retention_shard_hour_usd
+        * quotas.HOURS_PER_MONTH,
+        "kms_requests": kms_requests / 1e4 * prices.kms_requests_per_10k_usd,
+        "dynamodb_writes": cdrs
+        * use.dynamodb_write_units
         / 1e6
         * prices.ddb_write_request_units_per_million_usd,
-        "s3_puts": invocations * inputs.s3_puts_per_invocation / 1000.0 * prices.s3_put_per_thousand_usd,
-        # Rejects go to the DLQ with SendMessageBatch, as many per request as the API takes.
-        "sqs_dlq": rejects
-        / quotas.SQS_SEND_MESSAGE_BATCH_MAX_ENTRIES
+        "dynamodb_reads": cdrs
+        * use.dynamodb_read_units
         / 1e6
-        * prices.sqs_requests_per_million_usd,
-        "cloudwatch": log_gb * prices.cloudwatch_logs_gb_ingested_usd
-        + CUSTOM_METRICS * prices.cloudwatch_custom_metric_month_usd,
+        * prices.ddb_read_request_units_per_million_usd,
+        "s3_puts": invocations * use.s3_puts / 1000.0 * prices.s3_put_per_thousand_usd,
+        **archive_storage_usd(invocations * use.s3_puts, cdrs * use.s3_bytes, retention, prices),
+        "sqs_dlq": cdrs * use.sqs_billed_requests / 1e6 * prices.sqs_requests_per_million_usd,
+        "eventbridge_alerts": cdrs * use.eventbridge_events / 1e6 * prices.eventbridge_events_per_million_usd,
+        "cloudwatch_logs": log_gb
+        * (
+            prices.cloudwatch_logs_gb_ingested_usd
+            + prices.cloudwatch_logs_gb_stored_month_usd * retention.log_days / DAYS_PER_MONTH
+        ),
+        "cloudwatch_metrics": use.custom_metrics * prices.cloudwatch_custom_metric_month_usd,
+    }
+
+
+def archive_storage_usd(
+    objects_per_month: Any, bytes_per_month: float, retention: Retention, prices: Prices
+) -> dict[str, Any]:
+    """The archive at steady state under its lifecycle: each month's objects spend `transition` days in
+    Standard, then Standard-IA, then Glacier Instant Retrieval until expiry. IA and Glacier IR bill an object
+    under 128 KB as 128 KB, so small per-invocation objects cost more there than their bytes."""
+    objects = np.asarray(objects_per_month, dtype=float)
+    object_bytes = np.where(objects > 0, bytes_per_month / np.maximum(objects, 1e-9), 0.0)
+    billed_cold = objects * np.maximum(object_bytes, quotas.S3_IA_MIN_BILLED_OBJECT_BYTES) / 1024**3
+    month_gb = bytes_per_month / 1024**3
+    standard_months = retention.archive_transition_days / DAYS_PER_MONTH
+    ia_months = (retention.archive_glacier_days - retention.archive_transition_days) / DAYS_PER_MONTH
+    glacier_months = (retention.archive_expiration_days - retention.archive_glacier_days) / DAYS_PER_MONTH
+    return {
+        "s3_storage": month_gb * standard_months * prices.s3_standard_gb_month_usd
+        + billed_cold * ia_months * prices.s3_standard_ia_gb_month_usd
+        + billed_cold * glacier_months * prices.s3_glacier_ir_gb_month_usd,
+        "s3_lifecycle_transitions": objects
+        / 1000.0
+        * (prices.s3_transition_ia_per_thousand_usd + prices.s3_transition_glacier_ir_per_thousand_usd),
+    }
+
+
+def dynamodb_capacity_modes(inputs: CostInputs, headroom: float, prices: Prices) -> dict[str, Any]:
+    """On-demand (what the plan prices) against provisioned capacity sized for the peak x headroom at auto
+    scaling's target utilisation: provisioned wins at a steady load, on-demand for spiky or idle tables."""
+    use = inputs.use
+    wcu = inputs.rate_rps * use.dynamodb_write_units * headroom / quotas.DDB_AUTOSCALING_TARGET_UTILISATION
+    rcu = inputs.rate_rps * use.dynamodb_read_units * headroom / quotas.DDB_AUTOSCALING_TARGET_UTILISATION
+    cdrs = inputs.rate_rps * quotas.SECONDS_PER_MONTH
+    on_demand = (
+        cdrs * use.dynamodb_write_units / 1e6 * prices.ddb_write_request_units_per_million_usd
+        + cdrs * use.dynamodb_read_units / 1e6 * prices.ddb_read_request_units_per_million_usd
+    )
+    provisioned = (
+        math.ceil(wcu) * prices.ddb_provisioned_wcu_hour_usd
+        + math.ceil(rcu) * prices.ddb_provisioned_rcu_hour_usd
+    ) * quotas.HOURS_PER_MONTH
+    return {
+        "on_demand_usd": round(on_demand, 2),
+        "provisioned_usd": round(provisioned, 2),
+        "provisioned_wcu": math.ceil(wcu),
+        "provisioned_rcu": math.ceil(rcu),
+        "cheaper": "provisioned" if provisioned < on_demand else "on_demand",
+        "note": (
+            f"provisioned sized for {headroom:g}x the rate at "
+            f"{quotas.DDB_AUTOSCALING_TARGET_UTILISATION:.0%} target utilisation with auto scaling; "
+            "it saves money only while the load stays near the plan's rate"
+        ),
     }
 
 

@@ -22,6 +22,7 @@ CONFIGURATION_KEYS = (
     "architecture",
     "stream_mode",
     "consumer_mode",
+    "output_shards",
     "monthly_cost_usd",
 )
 
@@ -33,6 +34,7 @@ CLOUDFORMATION_PARAMETERS = {
     "memory_mb": "MemorySize",
     "architecture": "Architecture",
     "stream_mode": "StreamMode",
+    "output_shards": "OutputShardCount",
 }
 
 

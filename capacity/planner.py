@@ -23,8 +23,10 @@ from capacity.explain import (
 from capacity.fit import ServiceTimeModel
 from capacity.quotas import US_EAST_1, Prices
 from capacity.resharding import minimum_hours, resharding_path
+from capacity.resource_use import design_comparison
 from capacity.search import Grid, SearchSpace, Slo, Workload, evaluate_mode, shard_bounds
 from capacity.simulate import LaneSimConfig, simulate_lane
+from capacity.sinks import failed_sentence, quota_checks
 
 RUNNER_UPS = 3
 PLUS_LOAD_FACTOR = 1.5
@@ -89,9 +91,15 @@ def plan(
         closest, missed = _closest(grids, service, workload, space, seed)
         finalists = [closest]
     best, (best_grid, best_index) = finalists[0]
+    invocations_per_s = float(best_grid.invocations_per_s[best_index])
+    checks = quota_checks(best, invocations_per_s, workload, slo, space)
+    sinks_fit = all(check.ok for check in checks)
     why = binding_sentence(best, bounds, workload, slo, feasible)
     if not feasible and bounds.hot_key_fits:
         why = f"NO configuration meets the SLO within quotas; the closest misses: {'; '.join(missed)}. {why}"
+    if not sinks_fit:
+        why = f"the pipeline's sinks exceed default quotas: {failed_sentence(checks)}. {why}"
+    slo_met, feasible = feasible, feasible and sinks_fit
     recommendation = {
         **best,
         "binding_constraint": why,
@@ -124,6 +132,16 @@ def plan(
     comparison = consumer_mode_comparison(grids, workload, slo)
     recommendation["consumer_modes"] = comparison  # for the report (reports/content.py), beside the choice
     details = {
+        "resource_use_per_cdr": workload.use.describe(workload.rate_rps / max(invocations_per_s, 1e-9)),
+        "quota_checks": [check.to_dict() for check in checks],
+        "exactly_once_designs": design_comparison(
+            workload.use, workload.rate_rps, prices.ddb_write_request_units_per_million_usd
+        ),
+        "dynamodb_capacity_modes": costs.dynamodb_capacity_modes(
+            costs.CostInputs(workload.rate_rps, workload.record_bytes, use=workload.use),
+            slo.headroom_factor,
+            prices,
+        ),
         "shard_bounds": {
             "by_records_per_s": bounds.by_records,
             "by_bytes_per_s": bounds.by_bytes,
@@ -132,7 +150,7 @@ def plan(
         },
         "on_demand_alternative": on_demand_alternative(best, workload, prices),
         "burst_beyond_headroom": burst_recovery(best_grid, best_index, service, workload, slo, seed)
-        if feasible
+        if slo_met
         else None,
         "consumer_modes": comparison,
         "resharding_minimum_hours": minimum_hours(recommendation["resharding_path"]),
@@ -145,6 +163,9 @@ def plan(
             "memory scaling of the service time is an estimate (CPU share up to 1,769 MB, single-threaded)",
             f"arm64 duration factor {space.arm64_duration_factor} (not measured)",
             "predicted latencies are for the hottest lane",
+            f"resource use per CDR: {workload.use.source}",
+            "sink quotas checked at the rate x headroom; the hottest DynamoDB item's writes scale with the "
+            "CDRs per batch at the measured batch size, at least one per invocation",
         ],
     }
     return Plan(feasible, recommendation, details)

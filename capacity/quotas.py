@@ -18,13 +18,19 @@ from pathlib import Path
 from typing import Any, Final
 
 from capacity.errors import CapacityError
+from pipeline.aws_limits import EVENTBRIDGE_BILLED_CHUNK_BYTES as EVENTBRIDGE_BILLED_CHUNK_BYTES
 
 # Re-exported ("as" marks them public): the limits declared once for the Lambda and shared by the harness
 # (PutRecords for the load generator; SendMessageBatch for the cost of the dead-letter queue).
+from pipeline.aws_limits import EVENTBRIDGE_PRICING_URL as EVENTBRIDGE_PRICING_URL
+from pipeline.aws_limits import KDS_PRICING_URL as KDS_PRICING_URL
 from pipeline.aws_limits import KDS_PUT_RECORDS_URL as KDS_PUT_RECORDS_URL
 from pipeline.aws_limits import MAX_RECORD_BYTES as MAX_RECORD_BYTES
+from pipeline.aws_limits import PUT_PAYLOAD_UNIT_BYTES as PUT_PAYLOAD_UNIT_BYTES
 from pipeline.aws_limits import PUT_RECORDS_MAX_BYTES as PUT_RECORDS_MAX_BYTES
 from pipeline.aws_limits import PUT_RECORDS_MAX_RECORDS as PUT_RECORDS_MAX_RECORDS
+from pipeline.aws_limits import SQS_BILLED_CHUNK_BYTES as SQS_BILLED_CHUNK_BYTES
+from pipeline.aws_limits import SQS_PRICING_URL as SQS_PRICING_URL
 from pipeline.aws_limits import SQS_SEND_MESSAGE_BATCH_MAX_ENTRIES as SQS_SEND_MESSAGE_BATCH_MAX_ENTRIES
 
 AS_OF: Final = "2026-11-26"
@@ -43,7 +49,6 @@ KDS_EFO_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/enhanced-co
 KDS_SUBSCRIBE_TO_SHARD_URL: Final = (
     "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_SubscribeToShard.html"
 )
-KDS_PRICING_URL: Final = "https://aws.amazon.com/kinesis/data-streams/pricing/"
 LAMBDA_ESM_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html"
 LAMBDA_ESM_API_URL: Final = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html"
 LAMBDA_QUOTAS_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
@@ -54,7 +59,6 @@ DDB_PARTITIONS_URL: Final = (
 )
 DDB_PRICING_URL: Final = "https://aws.amazon.com/dynamodb/pricing/on-demand/"
 S3_PRICING_URL: Final = "https://aws.amazon.com/s3/pricing/"
-SQS_PRICING_URL: Final = "https://aws.amazon.com/sqs/pricing/"
 CLOUDWATCH_PRICING_URL: Final = "https://aws.amazon.com/cloudwatch/pricing/"
 CW_PUT_METRIC_DATA_URL: Final = (
     "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html"
@@ -65,6 +69,20 @@ CW_LOGS_PUT_LOG_EVENTS_URL: Final = (
 CW_LOGS_FILTER_LOG_EVENTS_URL: Final = (
     "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html"
 )
+DDB_QUOTAS_URL: Final = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Limits.html"
+DDB_ON_DEMAND_MAX_URL: Final = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode-max-throughput.html"
+DDB_PROVISIONED_PRICING_URL: Final = "https://aws.amazon.com/dynamodb/pricing/provisioned/"
+S3_PERFORMANCE_URL: Final = (
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html"
+)
+S3_STORAGE_CLASSES_URL: Final = "https://aws.amazon.com/s3/storage-classes/"
+EVENTBRIDGE_QUOTAS_URL: Final = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html"
+SQS_THROUGHPUT_URL: Final = (
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html"
+)
+KDS_SSE_COSTS_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/costs-performance.html"
+KMS_PRICING_URL: Final = "https://aws.amazon.com/kms/pricing/"
+LAMBDA_LOGS_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html"
 CFN_CREATE_CHANGE_SET_URL: Final = (
     "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html"
 )
@@ -99,8 +117,8 @@ RESHARD_MIN_DOWN_FACTOR: Final = 0.5
 RESHARD_CALLS_PER_24H: Final = 10
 
 # Billing units (KDS_PRICING_URL): provisioned streams bill one PUT payload unit per 25 KB chunk of a record
-# (a 5 KB record is one unit, a 45 KB record two); on-demand streams round each record up to 1 KB of data in.
-PUT_PAYLOAD_UNIT_BYTES: Final = 25 * KIB
+# (PUT_PAYLOAD_UNIT_BYTES, declared in pipeline/aws_limits.py for the function's request meter);
+# on-demand streams round each record up to 1 KB of data in.
 ON_DEMAND_BILLING_UNIT_BYTES: Final = 1 * KIB
 
 # --- Lambda event source mapping for Kinesis (LAMBDA_ESM_URL, LAMBDA_ESM_API_URL) ---
@@ -123,10 +141,46 @@ LAMBDA_MB_PER_VCPU: Final = 1_769  # "at 1,769 MB, a function has the equivalent
 LAMBDA_MAX_VCPU: Final = 6
 LAMBDA_MAX_TIMEOUT_S: Final = 900
 LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY: Final = 1_000
+# Deployment package size (LAMBDA_QUOTAS_URL, checked 2026-12-02): "50 MB (zipped, when uploaded directly)"
+# and "250 MB" unzipped including layers; the API's own messages give both in MiB (262,144,000 bytes).
+LAMBDA_ZIP_DIRECT_UPLOAD_BYTES: Final = 50 * MIB
+LAMBDA_UNZIPPED_CODE_BYTES: Final = 250 * MIB
 
 # --- DynamoDB (DDB_PARTITIONS_URL) ---
 DDB_PARTITION_WCU_PER_S: Final = 1_000
 DDB_PARTITION_RCU_PER_S: Final = 3_000
+
+# --- DynamoDB table throughput (DDB_QUOTAS_URL, DDB_ON_DEMAND_MAX_URL), checked 2026-12-02 ---
+# On-demand tables are bounded by the table-level quota of 40,000 read and 40,000 write request units per
+# second (adjustable); provisioned tables may provision at most that much per table, 80,000 per account.
+DDB_TABLE_WRITE_UNITS_PER_S: Final = 40_000
+DDB_TABLE_READ_UNITS_PER_S: Final = 40_000
+DDB_ACCOUNT_PROVISIONED_UNITS: Final = 80_000
+# Provisioned capacity is sized so auto scaling's target utilisation (70 % by default) holds at the peak.
+DDB_AUTOSCALING_TARGET_UTILISATION: Final = 0.7
+
+# --- S3 (S3_PERFORMANCE_URL): 3,500 PUT/COPY/POST/DELETE requests per second per partitioned prefix ---
+S3_PUTS_PER_S_PER_PREFIX: Final = 3_500
+# Standard-IA and Glacier Instant Retrieval bill objects under 128 KB as 128 KB (S3_STORAGE_CLASSES_URL)
+S3_IA_MIN_BILLED_OBJECT_BYTES: Final = 128 * KIB
+
+# --- EventBridge (EVENTBRIDGE_QUOTAS_URL): PutEvents requests per second per account, us-east-1 ---
+# (us-east-1, us-west-2, eu-west-1: 10,000; us-east-2 2,400; most other Regions 1,200 or fewer; adjustable)
+EVENTBRIDGE_PUT_EVENTS_PER_S: Final = 10_000
+
+# --- SQS (SQS_THROUGHPUT_URL): standard queues support a nearly unlimited number of API calls per second ---
+SQS_STANDARD_REQUESTS_PER_S: Final = None
+
+# --- KMS for the streams' server-side encryption (KDS_SSE_COSTS_URL) ---
+# The aws/kinesis key is free; Kinesis calls KMS about every five minutes per stream and per distinct user
+# credential (producers, the function's role) to rotate the data key: requests are billed.
+KDS_SSE_KMS_CALL_INTERVAL_S: Final = 300
+KDS_SSE_CREDENTIALS_PER_STREAM: Final = 2  # assumption: one producer role, one consumer role per stream
+
+# --- Lambda's own log lines (LAMBDA_LOGS_URL) ---
+# START, END and REPORT per invocation, as the local runtime writes them in Lambda's format (request id,
+# version, Duration, Billed Duration, Memory Size, Max Memory Used): ~300 bytes of CloudWatch Logs ingestion.
+LAMBDA_PLATFORM_LOG_BYTES_PER_INVOCATION: Final = 300
 
 # --- CloudFormation (CFN_CREATE_CHANGE_SET_URL) ---
 # An inline TemplateBody may be 1 to 51,200 bytes; a larger template must be uploaded to S3 (TemplateURL).
@@ -185,6 +239,23 @@ class Prices:
     # storage); GetMetricData bills per 1,000 metrics requested.
     cloudwatch_logs_insights_gb_scanned_usd: float = 0.005
     cloudwatch_get_metric_data_per_thousand_metrics_usd: float = 0.01
+    cloudwatch_logs_gb_stored_month_usd: float = 0.03
+    # Kinesis data retention beyond 24 h, up to 7 days, per shard-hour (KDS_PRICING_URL)
+    kds_extended_retention_shard_hour_usd: float = 0.02
+    # DynamoDB on-demand reads (DDB_PRICING_URL); provisioned per unit-hour (DDB_PROVISIONED_PRICING_URL)
+    ddb_read_request_units_per_million_usd: float = 0.125
+    ddb_provisioned_wcu_hour_usd: float = 0.00065
+    ddb_provisioned_rcu_hour_usd: float = 0.00013
+    # S3 storage per GB-month by class, and lifecycle transitions per 1,000 (S3_PRICING_URL)
+    s3_standard_gb_month_usd: float = 0.023
+    s3_standard_ia_gb_month_usd: float = 0.0125
+    s3_glacier_ir_gb_month_usd: float = 0.004
+    s3_transition_ia_per_thousand_usd: float = 0.01
+    s3_transition_glacier_ir_per_thousand_usd: float = 0.02
+    # EventBridge custom events per million, one per 64 KB chunk (EVENTBRIDGE_PRICING_URL)
+    eventbridge_events_per_million_usd: float = 1.00
+    # KMS requests per 10,000 (KMS_PRICING_URL)
+    kms_requests_per_10k_usd: float = 0.03
 
     def lambda_gb_second_usd(self, architecture: str) -> float:
         if architecture == "arm64":

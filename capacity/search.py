@@ -11,10 +11,13 @@ from typing import Any
 import numpy as np
 
 from capacity import costs, quotas
+from capacity.costs import Retention
 from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel, memory_time_factor
 from capacity.model import LaneSteadyState, ReadPath, steady_state
 from capacity.quotas import Prices
+from capacity.resource_use import DEFAULT as DEFAULT_USE
+from capacity.resource_use import ResourceUse
 from capacity.skew import KeyDistribution, uniform
 
 ARCHITECTURES = ("arm64", "x86_64")
@@ -47,11 +50,9 @@ class Workload:
     keys: KeyDistribution = field(default_factory=uniform)
     other_consumers: int = 0  # other polling consumers of the input stream (they share GetRecords)
     current_shards: int | None = None
-    dynamodb_writes_per_invocation: float = 1.0
-    # Share of the aggregate writes that land on the hottest DynamoDB partition key (an assumption: the
-    # aggregates are keyed by minute bucket and dimension, so writes spread over several keys).
-    dynamodb_hot_key_write_share: float = 0.1
-    reject_ratio: float = 0.0
+    # What each CDR and invocation asks of the sinks (measured by a run, a file, or the bench defaults)
+    use: ResourceUse = DEFAULT_USE
+    retention: Retention = field(default_factory=Retention)
 
     def validate(self) -> None:
         if not self.rate_rps > 0:
@@ -136,6 +137,29 @@ def shard_bounds(workload: Workload, slo: Slo) -> ShardBounds:
     return ShardBounds(by_records, by_bytes, by_read, records_ok and bytes_ok)
 
 
+def output_shards(workload: Workload, slo: Slo) -> int:
+    """Shards of the output stream: the enriched records (measured count and bytes per CDR), keyed like the
+    input (the handler re-uses each record's partition key), within the write limits at the headroom rate."""
+    peak = workload.rate_rps * slo.headroom_factor
+    use = workload.use
+    by_records, _ = min_shards(workload.keys, peak * use.output_records, quotas.SHARD_WRITE_RECORDS_PER_S)
+    by_bytes, _ = min_shards(workload.keys, peak * use.output_bytes, quotas.SHARD_WRITE_BYTES_PER_S)
+    return max(by_records, by_bytes, 1)
+
+
+def hottest_item_write_units_per_s(invocations_per_s: Any, workload: Workload) -> Any:
+    """Write units per second on the most-written aggregate item (one item, one partition).
+
+    Every lane's batches write the same hot items (the home country's destination minute), so the whole
+    function's writes of that item add up. Per batch the measured count grows with the batch (records of the
+    hot destination spill over several transactions), hence per CDR at the measured batch, but at least one
+    write per invocation. Each write costs the measured units per item write."""
+    use = workload.use
+    per_cdr = use.dynamodb_hottest_item_writes / max(use.measured_batch_records or 1.0, 1.0)
+    writes_per_s = np.maximum(np.asarray(invocations_per_s, dtype=float), workload.rate_rps * per_cdr)
+    return writes_per_s * use.dynamodb_units_per_item_write
+
+
 @dataclass(frozen=True)
 class Grid:
     """One consumer mode's evaluated configurations, one element per configuration."""
@@ -153,6 +177,8 @@ class Grid:
     hot: LaneSteadyState
     breakdown: dict[str, Any]
     cost_usd: np.ndarray
+    invocations_per_s: np.ndarray  # over every lane of every shard, at the planning rate
+    output_shards: int  # the output stream's shards (the same for every configuration of the workload)
     feasible: np.ndarray
     violation: np.ndarray  # max of (predicted / limit) over every check; <= 1 means within all
     excess: np.ndarray  # sum of the ratios' excess over 1: ranks misses that tie on the worst ratio
@@ -179,6 +205,7 @@ class Grid:
             "architecture": ARCHITECTURES[int(self.architecture_index[index])],
             "stream_mode": "PROVISIONED",
             "consumer_mode": self.consumer_mode,
+            "output_shards": self.output_shards,
         }
 
 
@@ -228,25 +255,16 @@ def evaluate_mode(
     invocations_per_s = shards * pf * mean_rate / mean.batch_records
     gb_second = np.where(arch == 0, prices.lambda_gb_second_arm64_usd, prices.lambda_gb_second_x86_64_usd)
     inputs = costs.CostInputs(
-        rate_rps=rate,
-        record_bytes=workload.record_bytes,
-        dynamodb_writes_per_invocation=workload.dynamodb_writes_per_invocation,
-        reject_ratio=workload.reject_ratio,
+        rate_rps=rate, record_bytes=workload.record_bytes, use=workload.use, retention=workload.retention
     )
     breakdown = {
         **costs.stream_cost_usd(shards, "PROVISIONED", inputs, prices),
         **costs.efo_cost_usd(shards, mode == "efo", inputs, prices),
-        **costs.consumer_cost_usd(
-            invocations_per_s, mean.service_s * 1000.0, memory, gb_second, inputs, prices
-        ),
+        **costs.consumer_cost_usd(invocations_per_s, mean.service_s * 1000.0, memory, gb_second, prices),
+        **costs.sink_cost_usd(invocations_per_s, shards, output_shards(workload, slo), inputs, prices),
     }
     headroom = slo.headroom_factor
-    ddb_writes_hot_key = (
-        invocations_per_s
-        * headroom
-        * workload.dynamodb_writes_per_invocation
-        * workload.dynamodb_hot_key_write_share
-    )
+    hot_item_wcu = hottest_item_write_units_per_s(invocations_per_s, workload) * headroom
     consumers = 1 + workload.other_consumers
     efo_consumers = consumers / quotas.EFO_MAX_CONSUMERS_PER_STREAM if mode == "efo" else 0.0
     checks = {
@@ -257,7 +275,7 @@ def evaluate_mode(
         f"shards x PF <= concurrency limit {space.concurrency_limit:,}": shards
         * pf
         / space.concurrency_limit,
-        f"hottest DynamoDB key <= {quotas.DDB_PARTITION_WCU_PER_S:,} WCU/s": ddb_writes_hot_key
+        f"hottest DynamoDB item <= {quotas.DDB_PARTITION_WCU_PER_S:,} WCU/s": hot_item_wcu
         / quotas.DDB_PARTITION_WCU_PER_S,
         f"<= {quotas.EFO_MAX_CONSUMERS_PER_STREAM} EFO consumers": np.full_like(shards, efo_consumers),
     }
@@ -284,6 +302,8 @@ def evaluate_mode(
         hot=hot,
         breakdown=breakdown,
         cost_usd=np.asarray(costs.total_usd(breakdown), dtype=float) + 0.0 * shards,
+        invocations_per_s=np.asarray(invocations_per_s, dtype=float),
+        output_shards=output_shards(workload, slo),
         feasible=feasible,
         violation=violation,
         excess=excess,

@@ -17,11 +17,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cdrcap.fraud_eval.evaluation import EVAL_TOKEN_KEY, Episode, RuleQuality, score_rule
 from loadgen.synth import CdrSynthesizer, Label, SynthConfig
 from pipeline.config import PipelineConfig, load_config
 from pipeline.fraud.alerts import InMemoryAlertSink
 from pipeline.fraud.engine import FraudEngine, FraudOutcome
-from pipeline.fraud.evaluation import EVAL_TOKEN_KEY, Episode, RuleQuality, score_rule
 from pipeline.fraud.rules import RuleSet
 from pipeline.fraud.simbox import DEVICE_PREFIX
 from pipeline.fraud.state import InMemoryStateStore

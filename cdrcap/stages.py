@@ -25,6 +25,7 @@ from capacity.validate import predict_steps
 from cdrcap.aws_targets import aws_target, running_local_stack
 from cdrcap.config import Profile
 from cdrcap.config import Target as ConfigTarget
+from cdrcap.costing import EmfWindow, emf_from_handler_log, emf_from_metrics, measured_use, run_costs
 from cdrcap.errors import CdrcapError
 from infra.aws import Target, client
 from infra.local.deploy_local import TEMPLATE_PATH
@@ -131,6 +132,7 @@ def _open_local(
             "batching_window_s": config.batching_window_s,
             "memory_mb": config.memory_mb,
             "scale": config.scale,
+            "output_shards": _open_shards(info.target(), info.output_stream_name),
         },
         read_path=ReadPath.local_runtime(),
         state_dir=state_dir,
@@ -214,11 +216,21 @@ def _open_aws(target: ConfigTarget, profile: Profile) -> StackHandle:
             "batching_window_s": float(mapping.get("MaximumBatchingWindowInSeconds", 0)),
             "memory_mb": int(memory_mb),
             "scale": scale,
+            "output_shards": _open_shards(aws, outputs[constants.OUTPUT_OUTPUT_STREAM_NAME]),
         },
         read_path=ReadPath.shared(1),
         extra={"stack_name": stack_name, "function_name": function}
         | ({"endpoint_url": aws.endpoint_url} if aws.emulator else {}),
     )
+
+
+def _open_shards(target: Target, stream: str) -> int | None:
+    """The open shards of a stream (the output stream's, for the run's metered cost); None if unreadable."""
+    try:
+        summary = client(target, "kinesis").describe_stream_summary(StreamName=stream)
+    except Exception:  # the metered cost then assumes one output shard; the run goes on
+        return None
+    return int(summary["StreamDescriptionSummary"]["OpenShardCount"])
 
 
 def _format_mix(profile: Profile) -> str:
@@ -291,6 +303,9 @@ class Analysis:
     design_rate_rps: float
     slo_met: bool
     put_latency_ms: Any = None
+    plan_details: dict[str, Any] = field(default_factory=dict)  # resource use, quota checks, ...
+    plan_inputs: dict[str, Any] = field(default_factory=dict)  # what `cdrcap plan --from` re-plans with
+    run_cost: dict[str, Any] | None = None  # metered vs predicted cost of the configuration that ran
 
 
 def _key_distribution(profile: Profile) -> skew.KeyDistribution:
@@ -410,15 +425,31 @@ def analyse(
     )
     rate = design_rate(profile, handle)
     slo = Slo(profile.slo.e2e_p99_ms, profile.slo.iterator_age_max_ms, profile.slo.headroom_factor)
-    result = plan(
-        service,
-        Workload(
-            rate_rps=rate,
-            record_bytes=record_bytes,
-            keys=keys,
-            current_shards=int(handle.config_that_ran["shards"]),
-        ),
-        slo,
+    window = _emf_window(handle, start_epoch_s, end_epoch_s, invocations)
+    use = measured_use(window, f"run {run_dir.name}")
+    echo(
+        f"resource use per CDR: {use.dynamodb_write_units:.2f} DynamoDB write units, "
+        f"{use.output_records:.2f} output records of {use.output_bytes_per_record:,.0f} B ({use.source})"
+    )
+    workload = Workload(
+        rate_rps=rate,
+        record_bytes=record_bytes,
+        keys=keys,
+        current_shards=int(handle.config_that_ran["shards"]),
+        use=use,
+    )
+    result = plan(service, workload, slo)
+    run_cost = run_costs(
+        window=window,
+        invocations=invocations,
+        load_summary=load_summary,
+        config_that_ran=handle.config_that_ran,
+        output_shards_ran=int(handle.config_that_ran.get("output_shards") or 1),
+        service=service,
+        use=use,
+        read=read_path,
+        record_bytes=record_bytes,
+        seconds=end_epoch_s - start_epoch_s,
     )
     recommendation = dict(result.recommendation)
     echo(
@@ -434,4 +465,35 @@ def analyse(
         record_bytes=record_bytes,
         design_rate_rps=rate,
         slo_met=bool(result.feasible),
+        plan_details={
+            key: result.details[key]
+            for key in ("resource_use_per_cdr", "quota_checks", "dynamodb_capacity_modes")
+        },
+        plan_inputs=plan_inputs(workload, slo, profile),
+        run_cost=run_cost,
     )
+
+
+def plan_inputs(workload: Workload, slo: Slo, profile: Profile) -> dict[str, Any]:
+    """Everything the run's plan was made from, so that `cdrcap plan --from RUN` makes the same plan."""
+    return {
+        "rate_rps": workload.rate_rps,
+        "record_bytes": workload.record_bytes,
+        "partition_key": profile.partition_key,
+        "hot_key_share": profile.hot_key_share if profile.partition_key == "hot" else None,
+        "current_shards": workload.current_shards,
+        "slo": slo.to_dict(),
+        "scale": profile.scale,
+        "resource_use": workload.use.to_dict(),
+    }
+
+
+def _emf_window(
+    handle: StackHandle, start_epoch_s: float, end_epoch_s: float, invocations: pd.DataFrame
+) -> EmfWindow | None:
+    """The handler's EMF sums over the run: its log locally, CloudWatch on AWS."""
+    if handle.info is not None:
+        return emf_from_handler_log(Path(handle.info.handler_log_path), start_epoch_s)
+    weights = invocations.get("invocations", None)
+    count = float(weights.sum()) if weights is not None else float(len(invocations))
+    return emf_from_metrics(handle.reader.metrics(start_epoch_s, end_epoch_s), count)

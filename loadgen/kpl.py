@@ -1,6 +1,7 @@
 """KPL record aggregation: many CDR payloads in one Kinesis record, in the format the KPL writes and the
 KCL / `aws-kinesis-agg` de-aggregate (magic, protobuf AggregatedRecord, MD5 of the protobuf).
 
+The project's one KPL encoder (the pipeline only decodes: pipeline/kpl.py, whose format constants it uses).
 Used to build aggregated test records for the pipeline's "kpl+json" decoder. Not wired into the Locust
 users: their accounting counts Kinesis records, and an aggregate would count as one.
 """
@@ -11,9 +12,9 @@ import hashlib
 from collections.abc import Sequence
 
 from capacity.quotas import KIB, MAX_RECORD_BYTES
+from pipeline.kpl import KPL_MAGIC as MAGIC
+from pipeline.kpl import MD5_BYTES as DIGEST_BYTES
 
-MAGIC = b"\xf3\x89\x9a\xc2"
-DIGEST_BYTES = 16
 # Keep an aggregate under the record size limit with room for the partition key (at most 256 characters).
 MAX_AGGREGATE_BYTES = MAX_RECORD_BYTES - KIB
 _LENGTH_DELIMITED, _VARINT = 2, 0

@@ -33,6 +33,9 @@ SQS_QUOTAS_URL: Final = (
 EVENTBRIDGE_PUT_EVENTS_URL: Final = (
     "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html"
 )
+KDS_PRICING_URL: Final = "https://aws.amazon.com/kinesis/data-streams/pricing/"
+SQS_PRICING_URL: Final = "https://aws.amazon.com/sqs/pricing/"
+EVENTBRIDGE_PRICING_URL: Final = "https://aws.amazon.com/eventbridge/pricing/"
 EMF_SPECIFICATION_URL: Final = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html"
 
 KIB: Final = 1024
@@ -75,3 +78,12 @@ PUT_EVENTS_MAX_ENTRIES: Final = 10
 # --- CloudWatch embedded metric format ---
 # EMF_SPECIFICATION_URL: a metric's values array must not hold more than 100 values.
 EMF_MAX_VALUES_PER_METRIC: Final = 100
+
+# --- Billing units the function's request meter counts in (pipeline/metering.py) ---
+# Checked 2026-12-02 against the cited pricing pages. Kinesis provisioned streams bill one PUT payload unit
+# per 25 KB chunk of a record (KDS_PRICING_URL: "a 5 KB record is one unit, a 45 KB record two"); SQS bills
+# each 64 KB chunk of a request's payload as one request (SQS_PRICING_URL); EventBridge bills each 64 KB
+# chunk of an event's payload as one event (EVENTBRIDGE_PRICING_URL). capacity/quotas.py re-exports these.
+PUT_PAYLOAD_UNIT_BYTES: Final = 25 * KIB
+SQS_BILLED_CHUNK_BYTES: Final = 64 * KIB
+EVENTBRIDGE_BILLED_CHUNK_BYTES: Final = 64 * KIB

@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.aggregate import COUNTERS, Claim, ItemKey
+from pipeline.aggregate import COUNTERS, Claim, ItemKey, folded_claim
 from pipeline.aws_limits import (
     DLQ_MAX_MESSAGE_BYTES,
     PUT_RECORDS_MAX_BYTES,
@@ -25,6 +25,7 @@ from pipeline.aws_limits import (
 from pipeline.config import PipelineConfig
 from pipeline.constants import ENV_AGGREGATES_TABLE, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
 from pipeline.errors import ConfigError, TransientStoreError
+from pipeline.metering import METER
 from pipeline.stores import ApplyResult, Stores
 
 if TYPE_CHECKING:
@@ -71,7 +72,8 @@ def client(service: str) -> Any:
         read_timeout=10,
         parameter_validation=False,
     )
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+    # Every client is metered: the handler reports what the batch consumed in AWS's billing units.
+    return METER.attach(boto3.client(service, config=config))  # type: ignore[call-overload]
 
 
 class DynamoAggregateStore:
@@ -84,8 +86,7 @@ class DynamoAggregateStore:
     def apply(
         self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
     ) -> ApplyResult:
-        items: list[dict[str, Any]] = [self._claim_put(claim, max(expires_at.values())) for claim in claims]
-        items += [self._update(key, vector, expires_at[key]) for key, vector in deltas.items()]
+        items = self._transaction(claims, deltas, expires_at)
         for attempt in range(SINK_ATTEMPTS):
             try:
                 response = self.dynamodb.transact_write_items(
@@ -101,9 +102,7 @@ class DynamoAggregateStore:
                         continue
                     raise
                 codes = [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
-                conflicts = tuple(
-                    i for i, code in enumerate(codes[: len(claims)]) if code == "ConditionalCheckFailed"
-                )
+                conflicts = self._conflicts(claims, deltas, codes)
                 if conflicts:
                     return ApplyResult(False, conflicts)
                 if not _TRANSIENT_REASONS.intersection(codes) and codes:
@@ -114,10 +113,22 @@ class DynamoAggregateStore:
                 _backoff(attempt)
                 continue
             consumed = sum(c.get("WriteCapacityUnits", 0) for c in response.get("ConsumedCapacity") or [])
-            return ApplyResult(True, (), int(consumed) or 2 * len(items))
+            return ApplyResult(True, (), int(consumed) or 2 * len(items), len(items))
         raise TransientStoreError(
             f"TransactWriteItems on {self.table} still failing after {SINK_ATTEMPTS} tries"
         )
+
+    def _transaction(
+        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
+    ) -> list[dict[str, Any]]:
+        items = [self._claim_put(claim, max(expires_at.values())) for claim in claims]
+        return items + [self._update(key, vector, expires_at[key]) for key, vector in deltas.items()]
+
+    def _conflicts(
+        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], codes: list[str]
+    ) -> tuple[int, ...]:
+        """The claims whose condition failed, from the transaction's cancellation reasons."""
+        return tuple(i for i, code in enumerate(codes[: len(claims)]) if code == "ConditionalCheckFailed")
 
     def _claim_put(self, claim: Claim, expires_at: int) -> dict[str, Any]:
         return {
@@ -148,26 +159,91 @@ class DynamoAggregateStore:
             }
         }
 
-    def claim_owners(self, cdr_ids: Sequence[str]) -> dict[str, str]:
-        owners: dict[str, str] = {}
-        unique = list(dict.fromkeys(cdr_ids))
-        for start in range(0, len(unique), 100):
-            keys = [
-                {TABLE_PARTITION_KEY: {"S": CLAIM_PREFIX + i}, TABLE_SORT_KEY: {"S": CLAIM_SORT_KEY}}
-                for i in unique[start : start + 100]
-            ]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+    def claim_owners(self, claims: Sequence[Claim]) -> dict[str, str]:
+        unique = dict.fromkeys(claim.cdr_id for claim in claims)
+        items = self._read_items([(CLAIM_PREFIX + cdr_id, CLAIM_SORT_KEY) for cdr_id in unique])
+        return {item[TABLE_PARTITION_KEY]["S"][len(CLAIM_PREFIX) :]: item["owner"]["S"] for item in items}
+
+    def _read_items(self, keys: Sequence[ItemKey]) -> list[dict[str, Any]]:
+        """The items at `keys` that exist: strongly consistent BatchGetItem, 100 keys a request."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": [
+                        {TABLE_PARTITION_KEY: {"S": pk}, TABLE_SORT_KEY: {"S": sk}}
+                        for pk, sk in keys[start : start + 100]
+                    ],
+                    "ConsistentRead": True,
+                }
+            }
             for attempt in range(SINK_ATTEMPTS):
                 try:
                     response = self.dynamodb.batch_get_item(RequestItems=request)
                 except (ClientError, BotoCoreError) as exc:
                     raise TransientStoreError(f"BatchGetItem on {self.table} failed: {exc}") from exc
-                for item in response.get("Responses", {}).get(self.table, []):
-                    owners[item[TABLE_PARTITION_KEY]["S"][len(CLAIM_PREFIX) :]] = item["owner"]["S"]
+                found += response.get("Responses", {}).get(self.table, [])
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
                 _backoff(attempt)
+        return found
+
+
+class FoldedDynamoAggregateStore(DynamoAggregateStore):
+    """CDRCAP_EXACTLY_ONCE=folded: each claim is an attribute of the CDR's A-number minute item, set in the
+    same update that adds the counters, under `attribute_not_exists` (docs/pipeline.md, "folded")."""
+
+    def _transaction(
+        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
+    ) -> list[dict[str, Any]]:
+        by_item: dict[ItemKey, list[Claim]] = {}
+        for claim in claims:
+            by_item.setdefault(claim.item, []).append(claim)
+        items = []
+        for key, vector in deltas.items():
+            update = self._update(key, vector, expires_at[key])
+            held = by_item.get(key)
+            if held:
+                body = update["Update"]
+                names, values = (
+                    dict(body["ExpressionAttributeNames"]),
+                    dict(body["ExpressionAttributeValues"]),
+                )
+                sets, conditions = [], []
+                for j, claim in enumerate(held):
+                    name, value = folded_claim(claim)
+                    names[f"#k{j}"], values[f":k{j}"] = name, {"S": value}
+                    sets.append(f"#k{j} = :k{j}")
+                    conditions.append(f"attribute_not_exists(#k{j})")
+                body["UpdateExpression"] += ", " + ", ".join(sets)
+                body["ConditionExpression"] = " AND ".join(conditions)
+                body["ExpressionAttributeNames"], body["ExpressionAttributeValues"] = names, values
+            items.append(update)
+        return items
+
+    def _conflicts(
+        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], codes: list[str]
+    ) -> tuple[int, ...]:
+        # A failed item names no attribute: every claim it holds may be taken (claim_owners says which).
+        failed = {key for key, code in zip(deltas, codes, strict=False) if code == "ConditionalCheckFailed"}
+        return tuple(i for i, claim in enumerate(claims) if claim.item in failed)
+
+    def claim_owners(self, claims: Sequence[Claim]) -> dict[str, str]:
+        """cdr_id -> owner for the claims present on their items: the claim's own position when the stored
+        hash is this position's, else a description of the other position (a source duplicate)."""
+        by_item: dict[ItemKey, list[Claim]] = {}
+        for claim in claims:
+            by_item.setdefault(claim.item, []).append(claim)
+        owners: dict[str, str] = {}
+        for item in self._read_items(list(by_item)):
+            for claim in by_item.get((item[TABLE_PARTITION_KEY]["S"], item[TABLE_SORT_KEY]["S"]), []):
+                name, mine = folded_claim(claim)
+                stored = item.get(name, {}).get("S")
+                if stored is not None:
+                    owners[claim.cdr_id] = (
+                        claim.position if stored == mine else f"another record (position hash {stored})"
+                    )
         return owners
 
 
@@ -264,7 +340,9 @@ class S3Archive:
 
 def aws_stores(config: PipelineConfig) -> Stores:
     return Stores(
-        aggregates=DynamoAggregateStore(config.aggregates_table, client("dynamodb")),
+        aggregates=(FoldedDynamoAggregateStore if config.exactly_once == "folded" else DynamoAggregateStore)(
+            config.aggregates_table, client("dynamodb")
+        ),
         archive=S3Archive(config.archive_bucket, client("s3")),
         output=KinesisOutputStream(config.output_stream, client("kinesis")),
         dlq=SqsDeadLetterQueue(config.dlq_url, client("sqs")),

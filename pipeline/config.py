@@ -35,6 +35,7 @@ class PipelineConfig:
     metrics_namespace: str
     fraud_rules_path: str | None = None  # None: the packaged pipeline/fraud/rules.json
     fraud_state_writes: str = c.FRAUD_STATE_WRITE_MODES[0]  # "transact" | "item": docs/fraud.md
+    exactly_once: str = c.EXACTLY_ONCE_DESIGNS[0]  # "per_record" | "folded": docs/pipeline.md
 
 
 def _required(env: Mapping[str, str], name: str, what: str) -> str:
@@ -77,6 +78,12 @@ def load_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
             f"{c.ENV_FRAUD_STATE_WRITES}={fraud_state_writes!r} is not a fraud state write mode: set "
             f"{' or '.join(c.FRAUD_STATE_WRITE_MODES)} (or unset it for transact)."
         )
+    exactly_once = env.get(c.ENV_EXACTLY_ONCE, "").strip().lower() or c.EXACTLY_ONCE_DESIGNS[0]
+    if exactly_once not in c.EXACTLY_ONCE_DESIGNS:
+        raise ConfigError(
+            f"{c.ENV_EXACTLY_ONCE}={exactly_once!r} is not an exactly-once design: set "
+            f"{' or '.join(c.EXACTLY_ONCE_DESIGNS)} (or unset it for {c.EXACTLY_ONCE_DESIGNS[0]})."
+        )
     return PipelineConfig(
         input_stream_arn=env.get(c.ENV_INPUT_STREAM_ARN) or None,
         output_stream=_required(env, c.ENV_OUTPUT_STREAM, "the output Kinesis stream name"),
@@ -93,4 +100,5 @@ def load_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
         metrics_namespace=env.get(c.ENV_METRICS_NAMESPACE) or c.DEFAULT_METRICS_NAMESPACE,
         fraud_rules_path=env.get(c.ENV_FRAUD_RULES_PATH) or None,
         fraud_state_writes=fraud_state_writes,
+        exactly_once=exactly_once,
     )

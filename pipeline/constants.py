@@ -31,6 +31,10 @@ ENV_FRAUD_STATE_WRITES: Final = (
     "CDRCAP_FRAUD_STATE_WRITES"  # "transact" (default: 100 items a request) or "item" (one UpdateItem each)
 )
 FRAUD_STATE_WRITE_MODES: Final = ("transact", "item")
+# How aggregates are made exactly once (docs/pipeline.md, "Idempotency"): "per_record" = one claim item per
+# cdr_id in the chunk's transaction; "folded" = the claim is an attribute of the CDR's A-number minute item.
+ENV_EXACTLY_ONCE: Final = "CDRCAP_EXACTLY_ONCE"
+EXACTLY_ONCE_DESIGNS: Final = ("per_record", "folded")
 # AWS_ENDPOINT_URL (honoured by boto3 itself) points every client at the emulator for local runs.
 
 # Default resource names; a stack name prefix makes them unique per deployment.

@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pipeline.config import PipelineConfig, load_config
-from pipeline.faults import plan_from_env, with_faults
+from pipeline.metering import METER
 from pipeline.observability import JsonLogger, emf_line
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import Stores
@@ -33,15 +33,18 @@ def configure(
 
         stores = aws_stores(config)
         fraud = aws_fraud_engine(config)
-    plan = plan_from_env()  # None unless CDRCAP_FAULT_INJECTION=1: test-only, never set by the template
-    if plan is not None:
-        stores = with_faults(stores, plan)
     _processor = BatchProcessor(config, stores, fraud)
     _logger = JsonLogger(config.log_level)
     return _processor
 
 
-def metrics_line(outcome: BatchOutcome, processing_ms: float, namespace: str) -> bytes:
+def metrics_line(
+    outcome: BatchOutcome,
+    processing_ms: float,
+    namespace: str,
+    aws_use: dict[str, float] | None = None,
+) -> bytes:
+    """The batch's EMF line; `aws_use`: what it asked of AWS in billed units (pipeline/metering.py)."""
     counts: dict[str, int | float] = {
         "RecordsIn": outcome.records_in,
         "RecordsOk": len(outcome.latencies_ms),
@@ -52,8 +55,10 @@ def metrics_line(outcome: BatchOutcome, processing_ms: float, namespace: str) ->
         "DynamoWrites": outcome.dynamo_writes,
         "DynamoWriteRequests": outcome.dynamo_write_requests,
         "DynamoWriteUnits": outcome.dynamo_write_units,
+        "DynamoHottestItemWrites": outcome.dynamo_hottest_item_writes,
         "FraudAlerts": outcome.fraud_alerts,
     }
+    counts.update({name: round(value, 3) for name, value in (aws_use or {}).items()})
     counts.update({f"RecordsRejected_{reason}": n for reason, n in sorted(outcome.rejected.items())})
     counts.update({f"FraudAlerts_{rule}": n for rule, n in sorted(outcome.fraud_alerts_by_rule.items())})
     return emf_line(namespace, counts, outcome.latencies_ms, int(time.time() * 1000))
@@ -65,7 +70,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
     started = time.perf_counter()
     outcome = processor.process(event)
     processing_ms = (time.perf_counter() - started) * 1000
-    print(metrics_line(outcome, processing_ms, processor.config.metrics_namespace).decode(), flush=True)
+    line = metrics_line(outcome, processing_ms, processor.config.metrics_namespace, METER.take())
+    print(line.decode(), flush=True)
     level = "WARNING" if outcome.failed_sequence_numbers or outcome.rejected else "INFO"
     _logger.log(
         level,

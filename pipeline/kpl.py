@@ -1,6 +1,7 @@
 """The KPL aggregation format: magic bytes, a protobuf `AggregatedRecord`, and an MD5 trailer.
 
-A tiny protobuf reader/writer for just this message, so the Lambda package needs no protobuf runtime:
+A tiny protobuf reader for just this message, so the Lambda package needs no protobuf runtime (the writer,
+for tests and the load generator, is loadgen/kpl.py):
 
     message AggregatedRecord { repeated string partition_key_table = 1;
                                repeated string explicit_hash_key_table = 2;
@@ -12,7 +13,6 @@ A tiny protobuf reader/writer for just this message, so the Lambda package needs
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 KPL_MAGIC = b"\xf3\x89\x9a\xc2"
@@ -107,34 +107,3 @@ def deaggregate(payload: bytes) -> list[SubRecord]:
     if not records:
         raise KplError("aggregate holds no records")
     return records
-
-
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _encode_len(number: int, value: bytes) -> bytes:
-    return _encode_varint(number << 3 | _WIRE_LEN) + _encode_varint(len(value)) + value
-
-
-def aggregate(records: Sequence[SubRecord]) -> bytes:
-    """Encode sub-records as one KPL aggregate (what the KPL producer library writes)."""
-    keys: dict[str, int] = {}
-    body = bytearray()
-    encoded_records = bytearray()
-    for record in records:
-        index = keys.setdefault(record.partition_key, len(keys))
-        inner = _encode_varint(1 << 3 | _WIRE_VARINT) + _encode_varint(index) + _encode_len(3, record.data)
-        encoded_records += _encode_len(3, inner)
-    for key in keys:
-        body += _encode_len(1, key.encode("utf-8"))
-    body += encoded_records
-    return KPL_MAGIC + bytes(body) + hashlib.md5(bytes(body)).digest()

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pipeline.aggregate import Chunk, build_chunks
+from pipeline.aggregate import Chunk, ItemKey, build_chunks
 from pipeline.config import PipelineConfig
 from pipeline.decode import Rejected, decode_payload
 from pipeline.emit import archive_body, archive_key, dlq_message, enriched_lines
@@ -43,6 +43,9 @@ class BatchOutcome:
     dynamo_writes: int = 0  # items written (a transaction counts each of its items)
     dynamo_write_requests: int = 0  # the requests that carried them (a committed transaction is one)
     dynamo_write_units: int = 0
+    # Writes of the most-written aggregate item in this batch: every lane's batches write the same hot items
+    # (a country's minute), and one item lives on one partition (1,000 WCU/s): the planner's hot-item check.
+    dynamo_hottest_item_writes: int = 0
     latencies_ms: list[int] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # file-level findings (e.g. 32.297 lost CDRs)
     fraud_alerts: int = 0  # alerts this batch sent (each (rule, subscriber, window) alerts once)
@@ -147,7 +150,6 @@ class BatchProcessor:
         return failure_point
 
     def _apply_chunks(self, batch: _Batch, committed: list[int]) -> int:
-        ttl_s = self.config.aggregate_ttl_s
         outcome = batch.outcome
         chunks = batch.chunks([i for i, cdr in enumerate(batch.cdrs) if cdr is not None])
         first_unapplied = [0] * len(chunks)  # per chunk: the lowest index of it and every later chunk
@@ -155,6 +157,22 @@ class BatchProcessor:
         for k in range(len(chunks) - 1, -1, -1):
             lowest = min(lowest, *chunks[k].indices)
             first_unapplied[k] = lowest
+        item_writes: Counter[ItemKey] = Counter()
+        try:
+            return self._apply_each(batch, chunks, first_unapplied, committed, item_writes)
+        finally:
+            outcome.dynamo_hottest_item_writes = max(item_writes.values(), default=0)
+
+    def _apply_each(
+        self,
+        batch: _Batch,
+        chunks: list[Chunk],
+        first_unapplied: list[int],
+        committed: list[int],
+        item_writes: Counter[ItemKey],
+    ) -> int:
+        ttl_s = self.config.aggregate_ttl_s
+        outcome = batch.outcome
         for k, chunk in enumerate(chunks):
             for _ in range(MAX_CONFLICT_ROUNDS):
                 expires = {key: minute_s + 60 + ttl_s for key, minute_s in chunk.minute_s.items()}
@@ -164,9 +182,10 @@ class BatchProcessor:
                     return first_unapplied[k]
                 if result.committed:
                     committed.extend(chunk.indices)
-                    outcome.dynamo_writes += len(chunk.claims) + len(chunk.deltas)
+                    outcome.dynamo_writes += result.items_written
                     outcome.dynamo_write_requests += 1
                     outcome.dynamo_write_units += result.write_units
+                    item_writes.update(chunk.deltas.keys())
                     break
                 try:
                     chunk = self._resolve_conflicts(batch, chunk, result.conflicting_claims)
@@ -180,7 +199,7 @@ class BatchProcessor:
 
     def _resolve_conflicts(self, batch: _Batch, chunk: Chunk, conflicting: tuple[int, ...]) -> Chunk:
         """Claims that existed: our own position = already applied (replay); another = a source duplicate."""
-        owners = self.stores.aggregates.claim_owners([chunk.claims[j].cdr_id for j in conflicting])
+        owners = self.stores.aggregates.claim_owners([chunk.claims[j] for j in conflicting])
         settled: set[int] = set()
         for j in conflicting:
             index, claim = chunk.indices[j], chunk.claims[j]

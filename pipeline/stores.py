@@ -11,7 +11,7 @@ from operator import add
 from typing import Protocol
 
 from pipeline.aggregate import COUNTERS, Claim, ItemKey
-from pipeline.constants import TABLE_TTL_ATTRIBUTE
+from pipeline.constants import EXACTLY_ONCE_DESIGNS, TABLE_TTL_ATTRIBUTE
 from pipeline.errors import TransientStoreError
 
 
@@ -22,6 +22,7 @@ class ApplyResult:
     committed: bool
     conflicting_claims: tuple[int, ...] = ()  # indices into the claims passed to `apply`
     write_units: int = 0
+    items_written: int = 0  # items in the committed transaction (claims count only where they are items)
 
 
 class AggregateStore(Protocol):
@@ -31,8 +32,9 @@ class AggregateStore(Protocol):
         """Atomically: create every claim (none may exist) and add every delta; raise TransientStoreError."""
         ...
 
-    def claim_owners(self, cdr_ids: Sequence[str]) -> dict[str, str]:
-        """The position that owns each existing claim (strongly consistent read); TransientStoreError."""
+    def claim_owners(self, claims: Sequence[Claim]) -> dict[str, str]:
+        """cdr_id -> the position that owns each of `claims` that exists (strongly consistent read);
+        TransientStoreError."""
         ...
 
 
@@ -60,13 +62,60 @@ class Stores:
     dlq: DeadLetterQueue
 
 
+WRITE_UNIT_BYTES = 1024  # DynamoDB: one write unit per started KB of the larger of the old and new item
+_ITEM_BASE_BYTES = 60  # pk/sk/dim/expires_at names and the dim value, beside the key strings
+_CLAIM_ITEM_BYTES = 40  # a per-record claim item's attribute names and expires_at, beside cdr_id + owner
+_FOLDED_CLAIM_BYTES = 26  # one folded claim: 14-character name + 12-character value
+
+
+def _number_bytes(value: int) -> int:
+    return len(str(abs(value))) // 2 + 2  # DynamoDB: ~1 byte per 2 significant digits, + 1
+
+
+def item_bytes(key: ItemKey, counters: Sequence[int], folded_claims: int = 0) -> int:
+    """Approximate DynamoDB size of an aggregate item (what the in-memory store charges write units by)."""
+    counter_bytes = sum(len(name) + _number_bytes(v) for name, v in zip(COUNTERS, counters, strict=False))
+    return len(key[0]) + len(key[1]) + _ITEM_BASE_BYTES + counter_bytes + _FOLDED_CLAIM_BYTES * folded_claims
+
+
+def write_units(size_bytes: int) -> int:
+    return -(-size_bytes // WRITE_UNIT_BYTES)
+
+
+# Seven counters below 10**20 take at most 7 x (14-byte name + 12 bytes): sizing an item exactly is
+# only needed past this (the benchmarks charge this fake's CPU to the handler).
+_COUNTERS_MAX_BYTES = 182
+
+
+def _aggregate_units(key: ItemKey, item: list[int], folded_claims: int) -> int:
+    bound = (
+        len(key[0])
+        + len(key[1])
+        + _ITEM_BASE_BYTES
+        + _COUNTERS_MAX_BYTES
+        + _FOLDED_CLAIM_BYTES * folded_claims
+    )
+    return 1 if bound <= WRITE_UNIT_BYTES else write_units(item_bytes(key, item, folded_claims))
+
+
 @dataclass
 class InMemoryAggregateStore:
-    """Same semantics as the DynamoDB store (atomic chunks, claim conflicts), in a dict."""
+    """Same semantics as the DynamoDB store (atomic chunks, claim conflicts), in a dict.
+
+    `design` mirrors CDRCAP_EXACTLY_ONCE: "per_record" keys a claim by cdr_id alone (its own item),
+    "folded" by (A-number minute item, cdr_id). Write units are charged as DynamoDB does in a
+    transaction: 2 per started KB of each item written (item sizes approximated by `item_bytes`)."""
 
     items: dict[ItemKey, list[int]] = field(default_factory=dict)  # COUNTERS order, then expires_at
-    claims: dict[str, str] = field(default_factory=dict)
+    claims: dict[str, str] = field(default_factory=dict)  # claim key -> position
     fail_next_applies: int = 0  # test hook: raise TransientStoreError this many times
+    design: str = EXACTLY_ONCE_DESIGNS[0]
+    folded_per_item: dict[ItemKey, int] = field(default_factory=dict)  # "folded": claims held per item
+
+    def _claim_key(self, claim: Claim) -> str:
+        return (
+            claim.cdr_id if self.design == "per_record" else f"{claim.item[0]}|{claim.item[1]}|{claim.cdr_id}"
+        )
 
     def apply(
         self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
@@ -76,25 +125,40 @@ class InMemoryAggregateStore:
             raise TransientStoreError("injected throttling")
         owned = self.claims
         # Lean: the benchmarks charge this fake's cost to the handler (C-level set/map operations).
-        if not owned.keys().isdisjoint([claim.cdr_id for claim in claims]):
-            return ApplyResult(False, tuple(i for i, claim in enumerate(claims) if claim.cdr_id in owned))
-        owned.update(claims)  # a Claim is the pair (cdr_id, position)
+        claim_keys = [self._claim_key(claim) for claim in claims]
+        if not owned.keys().isdisjoint(claim_keys):
+            return ApplyResult(False, tuple(i for i, key in enumerate(claim_keys) if key in owned))
+        owned.update(zip(claim_keys, [claim.position for claim in claims], strict=True))
+        folded = self.folded_per_item
+        units = 0
+        if self.design == "per_record":
+            units += sum(
+                2 * write_units(_CLAIM_ITEM_BYTES + 2 * len(claim.cdr_id) + len(claim.position))
+                for claim in claims
+            )
+        else:
+            for claim in claims:
+                folded[claim.item] = folded.get(claim.item, 0) + 1
         items = self.items
         for key, vector in deltas.items():
             item = items.get(key)
             if item is None:
-                items[key] = [*vector, expires_at[key]]
+                items[key] = item = [*vector, expires_at[key]]
             else:  # the item's expires_at (last) has no counterpart in vector: map stops before it
-                items[key] = [*map(add, item, vector), expires_at[key]]
-        return ApplyResult(True, (), 2 * (len(claims) + len(deltas)))
+                items[key] = item = [*map(add, item, vector), expires_at[key]]
+            units += 2 * _aggregate_units(key, item, folded.get(key, 0))
+        claim_items = len(claims) if self.design == "per_record" else 0
+        return ApplyResult(True, (), units, claim_items + len(deltas))
 
     def snapshot(self) -> dict[ItemKey, dict[str, int]]:
         """The items as the DynamoDB table holds them: counter name -> value, plus the TTL attribute."""
         names = (*COUNTERS, TABLE_TTL_ATTRIBUTE)
         return {key: dict(zip(names, item, strict=True)) for key, item in self.items.items()}
 
-    def claim_owners(self, cdr_ids: Sequence[str]) -> dict[str, str]:
-        return {cdr_id: self.claims[cdr_id] for cdr_id in cdr_ids if cdr_id in self.claims}
+    def claim_owners(self, claims: Sequence[Claim]) -> dict[str, str]:
+        owned = self.claims
+        keys = [(claim.cdr_id, self._claim_key(claim)) for claim in claims]
+        return {cdr_id: owned[key] for cdr_id, key in keys if key in owned}
 
 
 @dataclass
@@ -125,7 +189,10 @@ class InMemoryDeadLetterQueue:
         return []
 
 
-def in_memory_stores() -> Stores:
+def in_memory_stores(exactly_once: str = EXACTLY_ONCE_DESIGNS[0]) -> Stores:
     return Stores(
-        InMemoryAggregateStore(), InMemoryArchive(), InMemoryOutputStream(), InMemoryDeadLetterQueue()
+        InMemoryAggregateStore(design=exactly_once),
+        InMemoryArchive(),
+        InMemoryOutputStream(),
+        InMemoryDeadLetterQueue(),
     )

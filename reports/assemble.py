@@ -52,6 +52,9 @@ def assemble_summary(
     design_rate_rps: float,
     put_latency_ms: Percentiles | None = None,
     measured_via: str = "trace",
+    plan_inputs: Mapping[str, Any] | None = None,
+    plan_details: Mapping[str, Any] | None = None,
+    run_cost: Mapping[str, Any] | None = None,
 ) -> Summary:
     """The whole summary. `metadata` is cdrcap.rundir.run_metadata(...) (target, versions, git_commit,
     config); `profile` holds at least name, shape, steps, record_bytes; `predictions` are the model's
@@ -84,6 +87,18 @@ def assemble_summary(
             float(recommendation["monthly_cost_usd"]), design_rate_rps
         ),
     }
+    if plan_inputs is not None:
+        summary["plan_inputs"] = dict(plan_inputs)
+    if plan_details is not None:
+        summary["plan_details"] = dict(plan_details)
+    if run_cost is not None or plan_inputs is not None:
+        summary["run_cost"] = dict(run_cost) if run_cost else None
+        summary["metered_cost_per_million_cdrs_usd"] = (
+            run_cost["metered"]["per_million_cdrs_usd"] if run_cost else None
+        )
+        summary["predicted_cost_per_million_cdrs_usd_as_ran"] = (
+            run_cost["predicted"]["per_million_cdrs_usd"] if run_cost else None
+        )
     return cast(Summary, scrub(summary))
 
 

@@ -174,6 +174,13 @@ class Summary(TypedDict):
     # "trace": the local runtime's invocation trace; "cloudwatch": CloudWatch metrics and Logs (the staging
     # path). Older summaries lack it.
     measured_via: NotRequired[str]
+    # What the plan was made from and what it checked (cdrcap plan --from re-plans with plan_inputs)
+    plan_inputs: NotRequired[dict[str, Any]]
+    plan_details: NotRequired[dict[str, Any]]
+    # The configuration that ran: its cost metered from what the run consumed vs the model's prediction
+    run_cost: NotRequired[dict[str, Any] | None]
+    metered_cost_per_million_cdrs_usd: NotRequired[float | None]
+    predicted_cost_per_million_cdrs_usd_as_ran: NotRequired[float | None]
     versions: Versions
     git_commit: str | None
     config: dict[str, Any]

@@ -95,8 +95,8 @@ def _deploy(args: argparse.Namespace, target: Target, parameters: dict[str, str]
     effective = deployer.current_parameters(stack_name) | parameters
     prefix = effective.get("ResourcePrefix", stack_name)
     architecture = effective.get("Architecture", DEFAULT_ARCHITECTURE)
-    # The emulator's function is never run (the local runtime imports the handler), so its zip needs no
-    # platform wheels; AWS gets the zip with its runtime dependencies.
+    # The emulator's function is never run (the local runtime runs the zip `cdrcap up` unpacked), so the
+    # zip uploaded there needs no platform wheels; AWS gets the zip with its runtime dependencies.
     zip_path = args.zip or build_lambda_zip(
         DEFAULT_BUILD_DIR, architecture=architecture, include_dependencies=not target.emulator
     )

@@ -3,7 +3,7 @@
 Wangiri, IRSF, SIM-box and velocity are measured on the load generator's day (loadgen.synth at its default
 fraud rates, decoded by the handler's own processor: see cdrcap/fraud_loadgen_eval.py). The load generator
 injects no simultaneous-call or SMS-spam scenario, so those two rules are measured on the rules' own
-injector (pipeline/fraud/eval_data.py), which the table says. In process, no AWS: the numbers depend only
+injector (cdrcap/fraud_eval/data.py), which the table says. In process, no AWS: the numbers depend only
 on the rules file, the seed and the CDR count. Exit 1 when a rule misses recall >= 0.95 or precision >= 0.90.
 """
 
@@ -18,10 +18,10 @@ import time
 
 from capacity.quotas import ESM_BATCH_SIZE_MAX, ESM_BATCH_SIZE_MIN
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
+from cdrcap.fraud_eval.data import synthesize_day
+from cdrcap.fraud_eval.evaluation import RuleQuality, evaluate_day
 from cdrcap.fraud_loadgen_eval import LOADGEN_SCENARIOS, evaluate_loadgen_day
 from pipeline.fraud.errors import RulesConfigError
-from pipeline.fraud.eval_data import synthesize_day
-from pipeline.fraud.evaluation import RuleQuality, evaluate_day
 from pipeline.fraud.rules import RULE_IDS, load_rules
 
 MIN_CDRS = 10_000  # below this each scenario gets a handful of instances and recall means little

@@ -12,11 +12,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from capacity import quotas, skew
+from capacity import quotas, resource_use, skew
 from capacity.errors import CapacityError
 from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters
 from capacity.fit import ServiceTimeModel
 from capacity.planner import Plan, plan
+from capacity.resource_use import ResourceUse
 from capacity.search import SearchSpace, Slo, Workload
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
 
@@ -43,11 +44,24 @@ def register(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--current-shards", type=int, help="shard count today, for the resharding path")
     source.add_argument("--service-time", help="handler time 'a,b[,c]': a ms + b ms/record (+ c ms/KiB)")
     source.add_argument("--measured-memory-mb", type=int, help="memory the service time was measured at")
+    source.add_argument(
+        "--resource-use",
+        type=Path,
+        metavar="FILE",
+        help="TOML/JSON of what a CDR asks of the sinks (keys of details.resource_use_per_cdr); "
+        "default: the run's measurement with --from, else the benchmark's defaults",
+    )
     slo = parser.add_argument_group("SLO and search")
-    slo.add_argument("--slo-e2e-p99-ms", type=float, default=Slo.e2e_p99_ms)
-    slo.add_argument("--slo-iterator-age-max-ms", type=float, default=Slo.iterator_age_max_ms)
+    slo.add_argument("--slo-e2e-p99-ms", type=float, help=f"default: the run's SLO, else {Slo.e2e_p99_ms:g}")
     slo.add_argument(
-        "--headroom", type=float, default=Slo.headroom_factor, help="must stay stable at this x rate"
+        "--slo-iterator-age-max-ms",
+        type=float,
+        help=f"default: the run's SLO, else {Slo.iterator_age_max_ms:g}",
+    )
+    slo.add_argument(
+        "--headroom",
+        type=float,
+        help=f"must stay stable at this x rate (default: the run's, else {Slo.headroom_factor:g})",
     )
     slo.add_argument("--consumer-mode", choices=("shared", "efo", "any"), default="any")
     slo.add_argument("--concurrency-limit", type=int, default=quotas.LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY)
@@ -107,13 +121,17 @@ def build_inputs(
         )
     if args.measured_memory_mb:
         service = replace(service, memory_mb=args.measured_memory_mb)
-    rate = args.rate if args.rate is not None else _peak_rate(summary)
+    inputs = summary.get("plan_inputs") or {}  # what the run's own plan was made from
+    rate = args.rate if args.rate is not None else inputs.get("rate_rps") or _peak_rate(summary)
     if rate is None or rate <= 0:
         raise CdrcapError(
             f"rate {rate}: pass --rate N (records/s > 0) or --from a run with measured throughput"
         )
     record_bytes = (
-        args.record_bytes or (summary.get("profile") or {}).get("record_bytes") or DEFAULT_RECORD_BYTES
+        args.record_bytes
+        or inputs.get("record_bytes")
+        or (summary.get("profile") or {}).get("record_bytes")
+        or DEFAULT_RECORD_BYTES
     )
     if args.hot_key_share is not None and args.key_skew is not None:
         raise CdrcapError("pass either --key-skew or --hot-key-share, not both")
@@ -121,28 +139,59 @@ def build_inputs(
         keys = skew.hot_key(args.hot_key_share)
     elif args.key_skew:
         keys = skew.zipf(args.key_skew, args.distinct_keys)
+    elif inputs.get("hot_key_share") is not None:
+        keys = skew.hot_key(float(inputs["hot_key_share"]))
     else:
         keys = skew.uniform()
     if args.consumers < 1:
         raise CdrcapError(f"--consumers {args.consumers}: at least 1 (this pipeline)")
     if args.current_shards is not None and args.current_shards < 1:
         raise CdrcapError(f"--current-shards {args.current_shards}: must be >= 1")
-    if args.headroom < 1:
-        raise CdrcapError(f"--headroom {args.headroom}: must be >= 1 (2 = stable at twice the peak)")
-    if args.slo_e2e_p99_ms <= 0 or args.slo_iterator_age_max_ms <= 0:
-        raise CdrcapError("SLO values must be > 0 ms")
+    slo = _slo(args, inputs.get("slo") or {})
+    current_shards = args.current_shards if args.current_shards is not None else inputs.get("current_shards")
     workload = Workload(
         rate_rps=float(rate),
         record_bytes=float(record_bytes),
         keys=keys,
         other_consumers=args.consumers - 1,
-        current_shards=args.current_shards,
+        current_shards=current_shards,
+        use=_resource_use(args.resource_use, inputs.get("resource_use"), args.from_run),
     )
-    slo = Slo(args.slo_e2e_p99_ms, args.slo_iterator_age_max_ms, args.headroom)
     modes = ("shared", "efo") if args.consumer_mode == "any" else (args.consumer_mode,)
     space = SearchSpace(consumer_modes=modes, concurrency_limit=args.concurrency_limit)
     prices = quotas.load_prices(args.region_prices) if args.region_prices else quotas.US_EAST_1
     return service, workload, slo, space, prices
+
+
+def _slo(args: argparse.Namespace, run_slo: dict[str, Any]) -> Slo:
+    """Flags, else the run's SLO, else the defaults."""
+    default = Slo()
+    slo = Slo(
+        _first(args.slo_e2e_p99_ms, run_slo.get("e2e_p99_ms"), default.e2e_p99_ms),
+        _first(args.slo_iterator_age_max_ms, run_slo.get("iterator_age_max_ms"), default.iterator_age_max_ms),
+        _first(args.headroom, run_slo.get("headroom_factor"), default.headroom_factor),
+    )
+    if slo.headroom_factor < 1:
+        raise CdrcapError(f"--headroom {slo.headroom_factor}: must be >= 1 (2 = stable at twice the peak)")
+    if slo.e2e_p99_ms <= 0 or slo.iterator_age_max_ms <= 0:
+        raise CdrcapError(
+            f"SLO values must be > 0 ms (got e2e p99 {slo.e2e_p99_ms}, "
+            f"iterator age {slo.iterator_age_max_ms})"
+        )
+    return slo
+
+
+def _first(*values: Any) -> float:
+    return float(next(value for value in values if value is not None))
+
+
+def _resource_use(path: Path | None, from_run: dict[str, Any] | None, run_dir: Path | None) -> ResourceUse:
+    if path is not None:
+        return resource_use.load(path)
+    if from_run:
+        values = {key: value for key, value in from_run.items() if key != "source" and value is not None}
+        return resource_use.from_mapping(values, str(from_run.get("source") or f"run {run_dir}"))
+    return resource_use.DEFAULT
 
 
 def run(args: argparse.Namespace) -> int:

@@ -74,6 +74,7 @@ def deploy_stack(
     parameters: dict[str, str],
     template_path: Path,
     work_dir: Path,
+    code_zip: Path | None = None,
 ) -> dict[str, str]:
     """Create the stack and return its outputs; parameters the template does not declare are dropped."""
     if not template_path.is_file():
@@ -85,7 +86,8 @@ def deploy_stack(
     declared = template_parameters(template_text)
     code_bucket = f"{parameters.get('ResourcePrefix', stack_name)}-code-local"
     s3.create_bucket(Bucket=code_bucket)
-    s3.put_object(Bucket=code_bucket, Key=CODE_KEY, Body=lambda_zip_bytes(work_dir))
+    code = code_zip.read_bytes() if code_zip else lambda_zip_bytes(work_dir)  # the zip the runtime runs
+    s3.put_object(Bucket=code_bucket, Key=CODE_KEY, Body=code)
     values = {
         **parameters,
         "CodeS3Bucket": code_bucket,

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from capacity.quotas import EFO_READ_BYTES_PER_S_PER_CONSUMER
 from infra.aws import Target, client
-from infra.local import deploy_local, processes
+from infra.errors import InfraError
+from infra.local import artifact, deploy_local, processes
+from infra.local.artifact import Artifact
 from infra.local.deploy_local import DeployError
 from infra.local.emulator import EmulatorError, EmulatorProcess, pid_alive, port_is_free, start_emulator
 from infra.local.esm.config import EsmConfig, EsmConfigError
@@ -40,6 +42,7 @@ PROCESS_NAMES = ("esm", "proxy", "emulator")  # the order `down` stops them in
 STOP_TIMEOUT_S = {"esm": 30.0, "proxy": 10.0, "emulator": 30.0}  # the emulator may be saving its state
 EMULATOR_STATE_DIR = "emulator"  # under the state dir, when the stack persists the emulator's state
 READY_TIMEOUT_S = 30.0
+PACKAGED_PACKAGE = "pipeline"  # what the Lambda zip holds (infra/package.py)
 PLACEHOLDER_OUTPUTS = dict.fromkeys(
     deploy_local.OUTPUT_KEYS, "arn:aws:kinesis:us-east-1:000000000000:stream/x"
 )
@@ -47,6 +50,11 @@ PLACEHOLDER_OUTPUTS = dict.fromkeys(
 
 class LocalStackError(RuntimeError):
     """The local stack cannot do what was asked; the message says why and what to run instead."""
+
+
+def runs_the_zip(handler: str) -> bool:
+    """The pipeline's handler runs from the unpacked zip; any other (the tests' own) from the project."""
+    return handler.partition(".")[0] == PACKAGED_PACKAGE
 
 
 def check_handler_importable(handler: str) -> None:
@@ -87,7 +95,8 @@ class LocalStack:
                 f"a local stack is already up from {self.state_dir} (emulator {info.endpoint_url}); "
                 "run `cdrcap down` first, or use another --state-dir and --port"
             )
-        check_handler_importable(config.handler)
+        if not runs_the_zip(config.handler):
+            check_handler_importable(config.handler)
         try:  # Lambda's bounds, checked before anything starts rather than after the emulator is up
             self._esm_config(config, PLACEHOLDER_OUTPUTS, {}, "http://127.0.0.1:1", "http://127.0.0.1:2")
         except EsmConfigError as error:
@@ -100,9 +109,10 @@ class LocalStack:
                     f"(`ss -ltnp 'sport = :{port}'`) or pass another --port"
                 )
         self._reset_state_dir()
+        code = self._prepare_code(config)
         pids: dict[str, int] = {}
         try:
-            return self._bring_up(config, pids)
+            return self._bring_up(config, pids, code)
         except Exception as error:
             self._stop_pids(pids)
             self.state_path.unlink(missing_ok=True)
@@ -174,25 +184,24 @@ class LocalStack:
             memory_mb=int(function.get("MemorySize", info.config.memory_mb)),
             function_timeout_s=int(function.get("Timeout", info.config.function_timeout_s)),
         )
-        outputs = {
-            constants.OUTPUT_INPUT_STREAM_NAME: info.input_stream_name,
-            constants.OUTPUT_INPUT_STREAM_ARN: info.input_stream_arn,
-            constants.OUTPUT_OUTPUT_STREAM_NAME: info.output_stream_name,
-            constants.OUTPUT_AGGREGATES_TABLE: info.aggregates_table,
-            constants.OUTPUT_ARCHIVE_BUCKET: info.archive_bucket,
-            constants.OUTPUT_DLQ_URL: info.dlq_url,
-            constants.OUTPUT_ALERT_BUS: info.alert_bus,
-            constants.OUTPUT_FUNCTION_NAME: info.function_name,
-        }
+        esm_path = self.state_dir / "esm.json"
+        running = EsmConfig.from_dict(json.loads(esm_path.read_text()))
         template_env = deploy_local.function_environment(lambda_client, info.function_name)
         try:
-            esm_config = self._esm_config(
-                config, outputs, template_env, info.endpoint_url, info.kinesis_endpoint_url
+            esm_config = dataclasses.replace(
+                running,
+                batch_size=config.batch_size,
+                batching_window_s=config.batching_window_s,
+                parallelization_factor=config.parallelization_factor,
+                max_retry_attempts=config.max_retries,
+                max_record_age_s=config.max_record_age_s,
+                memory_mb=config.memory_mb,
+                function_timeout_s=config.function_timeout_s,
+                handler_env={**running.handler_env, **template_env, **config.handler_env},
             )
         except EsmConfigError as error:
             raise LocalStackError(f"the deployed mapping is outside Lambda's bounds: {error}") from error
         processes.stop_pid(info.pids["esm"], timeout_s=STOP_TIMEOUT_S["esm"], process_group=True)
-        esm_path = self.state_dir / "esm.json"
         esm_path.write_text(json.dumps(esm_config.to_dict(), indent=1))
         esm_log = self.state_dir / "logs" / "esm-runtime.log"
         pid = processes.spawn_module("infra.local.esm", ["--config", str(esm_path)], log_path=esm_log)
@@ -218,7 +227,21 @@ class LocalStack:
         ):
             (self.state_dir / name).unlink(missing_ok=True)
 
-    def _bring_up(self, config: LocalStackConfig, pids: dict[str, int]) -> StackInfo:
+    def _prepare_code(self, config: LocalStackConfig) -> Artifact | None:
+        """The zip built for this host (or config.code_zip), unpacked as the task root; None for a test's
+        handler that lives in the project."""
+        if not runs_the_zip(config.handler):
+            return None
+        try:
+            return artifact.prepare(
+                self.state_dir, zip_path=Path(config.code_zip) if config.code_zip else None
+            )
+        except (InfraError, OSError) as error:
+            raise LocalStackError(
+                f"cannot build or unpack the Lambda zip the local stack runs: {error}"
+            ) from error
+
+    def _bring_up(self, config: LocalStackConfig, pids: dict[str, int], code: Artifact | None) -> StackInfo:
         logs = self.state_dir / "logs"
         try:
             emulator: EmulatorProcess = start_emulator(
@@ -239,6 +262,7 @@ class LocalStack:
             parameters=config.template_parameters(),
             template_path=Path(config.template_path),
             work_dir=self.state_dir / "build",
+            code_zip=code.zip_path if code else None,
         )
         deploy_local.enable_ttl(client(target, "dynamodb"), outputs[constants.OUTPUT_AGGREGATES_TABLE])
         deploy_local.disable_mappings(client(target, "lambda"), outputs[constants.OUTPUT_FUNCTION_NAME])
@@ -263,7 +287,7 @@ class LocalStack:
         template_env = deploy_local.function_environment(
             client(target, "lambda"), outputs[constants.OUTPUT_FUNCTION_NAME]
         )
-        esm_config = self._esm_config(config, outputs, template_env, emulator.endpoint_url, proxy_url)
+        esm_config = self._esm_config(config, outputs, template_env, emulator.endpoint_url, proxy_url, code)
         esm_path = self.state_dir / "esm.json"
         esm_path.write_text(json.dumps(esm_config.to_dict(), indent=1))
         esm_log = logs / "esm-runtime.log"
@@ -291,6 +315,8 @@ class LocalStack:
             pids=dict(pids),
             started_at_epoch_s=time.time(),
             config=config,
+            code_sha256=code.sha256 if code else "",
+            task_root=str(code.task_root) if code else "",
         )
         self.state_path.write_text(json.dumps(info.to_dict(), indent=1))
         if not pid_alive(pids["esm"]):
@@ -304,6 +330,7 @@ class LocalStack:
         template_env: dict[str, str],
         endpoint_url: str,
         proxy_url: str,
+        code: Artifact | None = None,
     ) -> EsmConfig:
         # The function's environment from the template wins; these fill in what an emulator leaves out.
         handler_env = {
@@ -343,6 +370,8 @@ class LocalStack:
             other_consumer_poll_interval_s=config.other_consumer_poll_interval_s
             or fair_share_interval_s(config.other_consumers + 1, config.scale),
             efo_read_bytes_per_s=EFO_READ_BYTES_PER_S_PER_CONSUMER * config.scale,  # scaled like the proxy
+            task_root=str(code.task_root) if code else None,
+            runtime_dir=str(code.runtime_dir) if code else None,
         )
 
     def down(self) -> dict[str, str]:

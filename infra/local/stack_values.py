@@ -46,6 +46,9 @@ class LocalStackConfig:
     # `LocalStack.restart_emulator` keeps streams, records, tables, queues and objects. Off by default:
     # saving a long run's records at `down` takes time and disk for nothing when the stack is thrown away.
     persist_emulator: bool = False
+    # The Lambda zip the workers run (unpacked as the task root); None: `infra.package`'s zip built for this
+    # host, cached by its inputs (infra/local/artifact.py). Only for the pipeline's handler.
+    code_zip: str | None = None
 
     def template_parameters(self) -> dict[str, str]:
         return {
@@ -90,6 +93,8 @@ class StackInfo:
     pids: dict[str, int]
     started_at_epoch_s: float
     config: LocalStackConfig
+    code_sha256: str = ""  # of the zip the workers run; empty when the handler is a test's, from the project
+    task_root: str = ""  # where that zip is unpacked
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -10,9 +10,9 @@ import json
 import time
 from typing import Any
 
+from cdrcap.fraud_eval.data import synthesize_day
 from pipeline.fraud.alerts import InMemoryAlertSink
 from pipeline.fraud.engine import FraudEngine
-from pipeline.fraud.eval_data import synthesize_day
 from pipeline.fraud.rules import load_rules
 from pipeline.fraud.state import InMemoryStateStore
 from pipeline.fraud.tokens import SubscriberTokenizer

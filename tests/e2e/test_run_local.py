@@ -53,6 +53,7 @@ def test_every_artefact_is_written(run_dir: Path) -> None:
 def test_summary_holds_the_contract_with_sane_values(summary: dict[str, Any]) -> None:
     # The contract's validator (keys, types, ordering, ranges) finds nothing wrong
     assert validate_summary(summary) == []
+    assert summary["measured_via"] == "trace"
     throughput = summary["throughput"]
     assert 0 < throughput["accepted_rps"] <= throughput["offered_rps"]
     # The second step (180 records/s on one shard scaled to 100 records/s) must have been throttled
@@ -75,6 +76,44 @@ def test_recommendation_is_within_quotas(summary: dict[str, Any]) -> None:
     assert rec["shards"] >= design_rps / quotas.SHARD_WRITE_RECORDS_PER_S
     assert rec["binding_constraint"]
     assert rec["monthly_cost_usd"] == pytest.approx(sum(rec["cost_breakdown_usd"].values()), rel=1e-6)
+
+
+def test_the_plan_prices_every_sink_from_the_runs_measured_use(summary: dict[str, Any]) -> None:
+    details = summary["plan_details"]
+    use = details["resource_use_per_cdr"]
+    # Given the handler's own meter: transactions of claims and aggregates cost write units per CDR
+    assert use["dynamodb_write_units"] > 1.0
+    assert use["output_records"] > 0.5 and use["output_bytes"] > 100
+    assert use["source"].startswith("measured by run")
+    # Then every sink has a quota check, and the output stream is part of the plan
+    assert {c["service"] for c in details["quota_checks"]} >= {"kinesis", "dynamodb", "s3", "sqs"}
+    assert summary["recommendation"]["output_shards"] >= 1
+    # And the metered cost of what ran agrees with the model's prediction for it within 15 %
+    run_cost = summary["run_cost"]
+    assert summary["metered_cost_per_million_cdrs_usd"] > 0
+    assert run_cost["relative_difference"] <= 0.15, run_cost
+
+
+def test_plan_from_the_run_reproduces_the_runs_plan(
+    run_dir: Path, summary: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When `cdrcap plan --from RUN --json` re-plans the saved run with no flag
+    capsys.readouterr()
+    main(["plan", "--from", str(run_dir), "--json"])
+    replanned = json.loads(capsys.readouterr().out)
+    # Then it recommends exactly what the run's own plan did (same rate, scale, SLO, headroom, use)
+    keys = (
+        "shards",
+        "parallelization_factor",
+        "batch_size",
+        "batching_window_s",
+        "memory_mb",
+        "output_shards",
+    )
+    assert {k: replanned["recommendation"][k] for k in keys} == {
+        k: summary["recommendation"][k] for k in keys
+    }
+    assert replanned["recommendation"]["monthly_cost_usd"] == summary["recommendation"]["monthly_cost_usd"]
 
 
 def test_the_stack_is_down_afterwards(run_dir: Path) -> None:

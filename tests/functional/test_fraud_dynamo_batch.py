@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from cdrcap.fraud_eval.data import synthesize_day
 from infra.local.emulator import EmulatorProcess
 from pipeline.fraud.alerts import InMemoryAlertSink
 from pipeline.fraud.dynamo_state import DynamoDBStateStore
 from pipeline.fraud.engine import FraudEngine
-from pipeline.fraud.eval_data import synthesize_day
 from pipeline.fraud.rules import load_rules
 from pipeline.fraud.state import ApplyRequest, Contribution, InMemoryStateStore, WindowKey, position
 from pipeline.fraud.tokens import SubscriberTokenizer

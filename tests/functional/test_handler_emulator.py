@@ -186,9 +186,25 @@ def test_emulator_cancels_a_transaction_atomically_with_per_item_reasons(pipelin
     result = store.apply(claims, {("cell#x", "m#y"): [1, 0, 0, 0, 0, 0, 0]}, {("cell#x", "m#y"): 1})
     assert not result.committed and result.conflicting_claims == (1,)
     assert ("cell#x", "m#y") not in pipeline.aggregates()
-    assert store.claim_owners(["fresh-id", "MSC01:CR00000001:0"]) == {
-        "MSC01:CR00000001:0": f"shardId-000000000000/{BASE_SEQUENCE}/"
-    }
+    assert store.claim_owners(claims) == {"MSC01:CR00000001:0": f"shardId-000000000000/{BASE_SEQUENCE}/"}
+
+
+def test_folded_claims_cancel_the_chunk_on_the_emulator_and_read_back_from_the_item(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CDRCAP_EXACTLY_ONCE=folded on real transactions: the A-number item's claim condition cancels it all."""
+    monkeypatch.setenv("CDRCAP_EXACTLY_ONCE", "folded")
+    handler_module.configure()
+    handler_module.handler(kinesis_event([as_json(make_cdr(1))], first_seq=0), None)
+    store = handler_module._processor.stores.aggregates  # type: ignore[union-attr]
+    anum = next(key for key in pipeline.aggregates() if key[0].startswith("anum#"))
+    position = f"shardId-000000000000/{BASE_SEQUENCE}/"
+    claims = [Claim("fresh-id", "s/1/", ("anum#fresh", anum[1])), Claim("MSC01:CR00000001:0", position, anum)]
+    deltas = {("cell#x", "m#y"): [1, 0, 0, 0, 0, 0, 0], ("anum#fresh", anum[1]): [1] * 7, anum: [1] * 7}
+    result = store.apply(claims, deltas, dict.fromkeys(deltas, 1))
+    assert not result.committed and result.conflicting_claims == (1,)
+    assert ("cell#x", "m#y") not in pipeline.aggregates() and pipeline.aggregates()[anum]["records"] == 1
+    assert store.claim_owners(claims) == {"MSC01:CR00000001:0": position}
 
 
 class ThrottledOnce:
@@ -203,8 +219,8 @@ class ThrottledOnce:
             raise TransientStoreError("throttled")
         return self.store.apply(*args)
 
-    def claim_owners(self, cdr_ids: Any) -> Any:
-        return self.store.claim_owners(cdr_ids)
+    def claim_owners(self, claims: Any) -> Any:
+        return self.store.claim_owners(claims)
 
 
 def test_partial_failure_then_suffix_redelivery_is_exact(pipeline: Pipeline) -> None:

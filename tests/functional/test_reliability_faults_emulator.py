@@ -9,6 +9,7 @@ import pytest
 
 from cdrcap.cli import main
 from cdrcap.truth import GROUND_TRUTH_FILE, truth_of_events
+from infra.local.faults import configure_handler, parse_faults
 from pipeline import constants as c
 from pipeline import handler as handler_module
 from pipeline.config import load_config
@@ -44,20 +45,25 @@ def events() -> list[dict[str, Any]]:
     return shard_batches(payloads, shards=2, batch_size=40)
 
 
+@pytest.mark.parametrize(
+    ("design", "bisect"),
+    [("per_record", False), ("folded", False), ("folded", True)],
+    ids=["per_record", "folded", "folded-bisect"],
+)
 def test_every_fault_kind_at_once_leaves_the_invariant_holding(
+    design: str,
+    bisect: bool,
     pipeline: Pipeline,  # noqa: F811
     events: list[dict[str, Any]],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given the handler on the emulator's DynamoDB, S3, Kinesis and SQS with every fault switched on
-    monkeypatch.setenv("CDRCAP_FAULT_INJECTION", "1")
-    monkeypatch.setenv("CDRCAP_FAULTS", EVERY_FAULT)
-    monkeypatch.setenv("CDRCAP_FAULTS_SEED", "5")
-    handler_module.configure()
-    # When each batch is re-delivered until it drains
-    invocations = sum(deliver(handler_module.handler, event) for event in events)
+    monkeypatch.setenv(c.ENV_EXACTLY_ONCE, design)
+    configure_handler(handler_module, parse_faults(EVERY_FAULT, seed=5))
+    # When each batch is re-delivered until it drains (bisected on function errors, or retried whole)
+    invocations = sum(deliver(handler_module.handler, event, bisect=bisect) for event in events)
     assert invocations > len(events), "no fault fired: the test would prove nothing"
     run_dir = _run_dir(tmp_path, pipeline, events)
     capsys.readouterr()

@@ -6,9 +6,9 @@ import itertools
 from collections.abc import Sequence
 from typing import TypeVar
 
+from cdrcap.fraud_eval.cdrs import synthetic_cdr
 from pipeline.fraud.alerts import InMemoryAlertSink
 from pipeline.fraud.engine import FraudEngine, FraudOutcome
-from pipeline.fraud.eval_cdrs import synthetic_cdr
 from pipeline.fraud.rules import RuleConfig, RuleSet, load_rules
 from pipeline.fraud.state import InMemoryStateStore
 from pipeline.fraud.tokens import SubscriberTokenizer

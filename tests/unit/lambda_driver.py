@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.faults import InjectedCrash
+from infra.local.faults import InjectedCrash
 from tests.unit.pipeline_events import kinesis_event
 
 Event = dict[str, Any]
@@ -30,13 +30,22 @@ def shard_batches(payloads: list[bytes], shards: int, batch_size: int) -> list[E
     return [queue[k] for k in range(max(map(len, queues))) for queue in queues if k < len(queue)]
 
 
-def deliver(handler: Handler, event: Event, max_attempts: int = 300) -> int:
-    """Invoke until the batch succeeds; returns the number of invocations. Raises if it never drains."""
+def deliver(handler: Handler, event: Event, max_attempts: int = 300, *, bisect: bool = False) -> int:
+    """Invoke until the batch succeeds; returns the number of invocations. Raises if it never drains.
+
+    With `bisect` a function error splits the batch in two halves delivered in turn (each retried the
+    same way), as BisectBatchOnFunctionError does; without it the whole batch is retried."""
     pending = event["Records"]
     for attempt in range(1, max_attempts + 1):
         try:
             response = handler({"Records": pending}, None)
         except InjectedCrash:
+            if bisect and len(pending) > 1:
+                middle = len(pending) // 2
+                return attempt + sum(
+                    deliver(handler, {"Records": half}, max_attempts, bisect=True)
+                    for half in (pending[:middle], pending[middle:])
+                )
             continue  # a function error (crash, timeout): Lambda retries the whole batch
         failures = response["batchItemFailures"]
         if not failures:

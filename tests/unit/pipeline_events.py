@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.kpl import SubRecord, aggregate
+from loadgen.kpl import aggregate
 from pipeline.schema import CSV_COLUMNS, JSON_RENAMED_V2
 
 # A realistic 56-digit Kinesis sequence number; each record adds to it.
@@ -81,7 +81,7 @@ def as_csv(cdr: dict[str, Any], version: int = 1) -> bytes:
 
 
 def as_kpl(payloads: list[bytes], partition_key: str = "agg") -> bytes:
-    return aggregate([SubRecord(f"{partition_key}-{i}", p) for i, p in enumerate(payloads)])
+    return aggregate(payloads, [f"{partition_key}-{i}" for i in range(len(payloads))])
 
 
 def kinesis_record(payload: bytes, seq: int, shard: str = SHARD, arrival_ms: int = NOW_MS) -> dict[str, Any]:
@@ -198,3 +198,27 @@ def _varied(n: int) -> dict[str, Any]:
             duration_s=58,
         )
     return make_cdr(n, record_type="FORWARD", called_number="+33142685300", roaming=True)
+
+
+def ber_call_fields(reference: str, seizure_utc_ms: int, record_type: str = "MOC") -> dict[str, Any]:
+    """Canonical fields of a one-minute Indian mobile call, for loadgen.ber.encode_record."""
+    return {
+        "record_type": record_type,
+        "a_number_raw": "+919812345678",
+        "b_number_raw": "+14155550100",
+        "imsi": "404451234567890",
+        "imei": "490154203237518",
+        "seizure_utc_ms": seizure_utc_ms,
+        "answer_utc_ms": seizure_utc_ms + 5_000,
+        "release_utc_ms": seizure_utc_ms + 65_000,
+        "utc_offset_min": 330,
+        "duration_s": 60,
+        "cause_for_term": "normalRelease",
+        "mcc": "404",
+        "mnc": "45",
+        "lac": 1,
+        "cell_id": 2,
+        "msc_id": "+919800000001",
+        "call_reference": reference,
+        "partial_sequence": 0,
+    }

@@ -6,9 +6,22 @@ from capacity import quotas, skew
 from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters
 from capacity.fit import ServiceTimeModel
 from capacity.planner import plan
+from capacity.resource_use import from_mapping
 from capacity.search import SearchSpace, Slo, Workload, shard_bounds
 
 pytestmark = pytest.mark.unit
+
+# These tests are about sizing the stream and the function: a pipeline whose sinks fit every default quota
+# up to ~100,000 CDR/s (the whole-pipeline checks are in test_capacity_sinks.py).
+LIGHT_SINKS = from_mapping(
+    {"dynamodb_write_units": 0.1, "dynamodb_hottest_item_writes": 1.0, "measured_batch_records": 10_000},
+    "test: light sinks",
+)
+
+
+def LightWorkload(rate: float, record_bytes: float, **kwargs: object) -> Workload:
+    return Workload(rate, record_bytes, use=LIGHT_SINKS, **kwargs)  # type: ignore[arg-type]
+
 
 SERVICE = ServiceTimeModel(a_ms=40.0, b_ms_per_record=0.3, memory_mb=1_769)
 FAST_SPACE = SearchSpace(simulate_s=40.0)
@@ -16,7 +29,7 @@ FAST_SPACE = SearchSpace(simulate_s=40.0)
 
 def test_small_records_need_shards_by_the_records_limit_not_bytes() -> None:
     # Given 50,000 records/s of 400 B and no headroom
-    bounds = shard_bounds(Workload(50_000, 400), Slo(headroom_factor=1.0))
+    bounds = shard_bounds(LightWorkload(50_000, 400), Slo(headroom_factor=1.0))
     # Then the 1,000 records/s limit needs 50 shards, while bytes alone would say 20
     assert bounds.by_records == 50
     assert bounds.by_bytes == 20
@@ -24,7 +37,7 @@ def test_small_records_need_shards_by_the_records_limit_not_bytes() -> None:
 
 def test_plan_for_small_records_has_at_least_fifty_shards() -> None:
     result = plan(
-        SERVICE, Workload(50_000, 400), Slo(headroom_factor=1.0), FAST_SPACE, include_plus_50pct=False
+        SERVICE, LightWorkload(50_000, 400), Slo(headroom_factor=1.0), FAST_SPACE, include_plus_50pct=False
     )
     assert result.feasible
     assert result.recommendation["shards"] >= 50
@@ -34,14 +47,18 @@ def test_plan_for_small_records_has_at_least_fifty_shards() -> None:
 def test_a_hot_key_beyond_one_shard_makes_the_plan_infeasible_whatever_the_shards() -> None:
     # Given one key with 5% of 50,000 records/s = 2,500 records/s > one shard's 1,000
     result = plan(
-        SERVICE, Workload(50_000, 400, keys=skew.hot_key(0.05)), Slo(), FAST_SPACE, include_plus_50pct=False
+        SERVICE,
+        LightWorkload(50_000, 400, keys=skew.hot_key(0.05)),
+        Slo(),
+        FAST_SPACE,
+        include_plus_50pct=False,
     )
     assert not result.feasible
     assert "no shard count helps" in result.recommendation["binding_constraint"]
 
 
 def test_recommendation_respects_every_quota() -> None:
-    workload = Workload(20_000, 800, keys=skew.zipf(0.6, distinct_keys=100_000), other_consumers=2)
+    workload = LightWorkload(20_000, 800, keys=skew.zipf(0.6, distinct_keys=100_000), other_consumers=2)
     slo = Slo()
     result = plan(SERVICE, workload, slo, FAST_SPACE, include_plus_50pct=False)
     assert result.feasible
@@ -68,13 +85,15 @@ def test_recommendation_respects_every_quota() -> None:
 
 def test_concurrency_limit_caps_shards_times_pf() -> None:
     space = SearchSpace(simulate_s=40.0, concurrency_limit=60)
-    result = plan(SERVICE, Workload(50_000, 400), Slo(headroom_factor=1.0), space, include_plus_50pct=False)
+    result = plan(
+        SERVICE, LightWorkload(50_000, 400), Slo(headroom_factor=1.0), space, include_plus_50pct=False
+    )
     rec = result.recommendation
     assert rec["shards"] * rec["parallelization_factor"] <= 60
 
 
 def test_recommendation_has_the_contract_keys() -> None:
-    result = plan(SERVICE, Workload(5_000, 400, current_shards=2), Slo(), FAST_SPACE)
+    result = plan(SERVICE, LightWorkload(5_000, 400, current_shards=2), Slo(), FAST_SPACE)
     rec = result.recommendation
     for key in (
         *CONFIGURATION_KEYS,
@@ -105,7 +124,7 @@ def test_recommendation_has_the_contract_keys() -> None:
 
 @pytest.mark.parametrize("rate", [2_000.0, 30_000.0, 100_000.0])
 def test_answer_at_plus_50pct_needs_no_fewer_shards_and_costs_no_less(rate: float) -> None:
-    result = plan(SERVICE, Workload(rate, 400), Slo(), FAST_SPACE)
+    result = plan(SERVICE, LightWorkload(rate, 400), Slo(), FAST_SPACE)
     later = result.recommendation["at_plus_50pct"]
     assert later["feasible"]
     assert later["shards"] >= result.recommendation["shards"]
@@ -113,15 +132,19 @@ def test_answer_at_plus_50pct_needs_no_fewer_shards_and_costs_no_less(rate: floa
 
 
 def test_a_tight_slo_raises_cost() -> None:
-    loose = plan(SERVICE, Workload(10_000, 400), Slo(), FAST_SPACE, include_plus_50pct=False)
-    tight = plan(SERVICE, Workload(10_000, 400), Slo(e2e_p99_ms=500.0), FAST_SPACE, include_plus_50pct=False)
+    loose = plan(SERVICE, LightWorkload(10_000, 400), Slo(), FAST_SPACE, include_plus_50pct=False)
+    tight = plan(
+        SERVICE, LightWorkload(10_000, 400), Slo(e2e_p99_ms=500.0), FAST_SPACE, include_plus_50pct=False
+    )
     assert tight.feasible
     assert tight.recommendation["monthly_cost_usd"] >= loose.recommendation["monthly_cost_usd"]
     assert tight.recommendation["predicted"]["e2e_latency_p99_ms"] <= 500.0
 
 
 def test_impossible_slo_exits_with_the_closest_configuration() -> None:
-    result = plan(SERVICE, Workload(10_000, 400), Slo(e2e_p99_ms=10.0), FAST_SPACE, include_plus_50pct=False)
+    result = plan(
+        SERVICE, LightWorkload(10_000, 400), Slo(e2e_p99_ms=10.0), FAST_SPACE, include_plus_50pct=False
+    )
     assert not result.feasible
     assert result.recommendation["shards"] >= 1
     e2e = result.recommendation["predicted"]["e2e_latency_p99_ms"]
@@ -132,7 +155,7 @@ def test_efo_wins_when_many_consumers_share_the_stream_and_the_slo_is_tight() ->
     # Given 5 polling consumers, the shared poll alone takes 1 s per fetch
     result = plan(
         SERVICE,
-        Workload(5_000, 400, other_consumers=4),
+        LightWorkload(5_000, 400, other_consumers=4),
         Slo(e2e_p99_ms=800.0),
         FAST_SPACE,
         include_plus_50pct=False,
@@ -143,7 +166,7 @@ def test_efo_wins_when_many_consumers_share_the_stream_and_the_slo_is_tight() ->
 
 
 def test_cloudformation_parameters_use_the_template_names() -> None:
-    rec = plan(SERVICE, Workload(1_000, 400), Slo(), FAST_SPACE, include_plus_50pct=False).recommendation
+    rec = plan(SERVICE, LightWorkload(1_000, 400), Slo(), FAST_SPACE, include_plus_50pct=False).recommendation
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in cloudformation_parameters(rec)}
     assert set(parameters) == {
         "ShardCount",
@@ -151,6 +174,7 @@ def test_cloudformation_parameters_use_the_template_names() -> None:
         "BatchSize",
         "MaximumBatchingWindowInSeconds",
         "MemorySize",
+        "OutputShardCount",
         "Architecture",
         "StreamMode",
     }
@@ -162,7 +186,9 @@ def test_cloudformation_parameters_use_the_template_names() -> None:
 def test_an_infeasible_plan_names_what_its_closest_configuration_misses() -> None:
     # Given an account concurrency far below the shards the records limit needs
     space = SearchSpace(simulate_s=40.0, concurrency_limit=20)
-    result = plan(SERVICE, Workload(50_000, 400), Slo(headroom_factor=1.0), space, include_plus_50pct=False)
+    result = plan(
+        SERVICE, LightWorkload(50_000, 400), Slo(headroom_factor=1.0), space, include_plus_50pct=False
+    )
     # Then the plan is infeasible and says the concurrency limit is what it misses
     assert not result.feasible
     assert "concurrency limit 20" in result.recommendation["binding_constraint"]
@@ -171,7 +197,7 @@ def test_an_infeasible_plan_names_what_its_closest_configuration_misses() -> Non
 def test_plan_reports_how_a_burst_beyond_headroom_drains() -> None:
     # Given a slow handler (3 ms per record), a 30 s burst at 2.5x the rate overloads the hottest lane
     slow = ServiceTimeModel(a_ms=40.0, b_ms_per_record=3.0, memory_mb=1_769)
-    result = plan(slow, Workload(50_000, 400), Slo(), FAST_SPACE, include_plus_50pct=False)
+    result = plan(slow, LightWorkload(50_000, 400), Slo(), FAST_SPACE, include_plus_50pct=False)
     burst = result.details["burst_beyond_headroom"]
     # Then the report gives the iterator age the burst builds and a finite recovery time
     assert burst["burst_rate_factor"] == pytest.approx(2.5)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cdrcap.cli import main
-from pipeline.fraud.eval_data import SCENARIOS, synthesize_day
-from pipeline.fraud.evaluation import evaluate_day
+from cdrcap.fraud_eval.data import SCENARIOS, synthesize_day
+from cdrcap.fraud_eval.evaluation import evaluate_day
 from pipeline.fraud.rules import load_rules, parse_rules
 
 pytestmark = pytest.mark.unit

@@ -7,11 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
+from cdrcap.fraud_eval.evaluation import Episode, score_rule
 from cdrcap.fraud_loadgen_eval import episodes_of, evaluate_loadgen_day
 from loadgen.synth import CdrSynthesizer, DefectRates, FraudRates, Label, SynthConfig
 from pipeline.decode import decode_payload
 from pipeline.fraud.alerts import Alert
-from pipeline.fraud.evaluation import Episode, score_rule
 from pipeline.fraud.rules import load_rules
 from pipeline.fraud.simbox import DEVICE_PREFIX
 from pipeline.fraud.tokens import SubscriberTokenizer

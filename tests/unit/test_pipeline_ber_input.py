@@ -11,7 +11,14 @@ from pipeline.config import load_config
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryDeadLetterQueue, Stores, in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
+from tests.unit.pipeline_events import (
+    NOW_MS,
+    PIPELINE_ENV,
+    as_json,
+    ber_call_fields,
+    kinesis_event,
+    make_cdr,
+)
 
 pytestmark = pytest.mark.unit
 CONFIG = load_config({**PIPELINE_ENV, "CDRCAP_HOME_REGION": "IN"})
@@ -19,26 +26,7 @@ HOUR_AGO_MS = NOW_MS - 3_600_000
 
 
 def call(reference: str, record_type: str = "MOC") -> dict[str, Any]:
-    return {
-        "record_type": record_type,
-        "a_number_raw": "+919812345678",
-        "b_number_raw": "+14155550100",
-        "imsi": "404451234567890",
-        "imei": "490154203237518",
-        "seizure_utc_ms": HOUR_AGO_MS,
-        "answer_utc_ms": HOUR_AGO_MS + 5_000,
-        "release_utc_ms": HOUR_AGO_MS + 65_000,
-        "utc_offset_min": 330,
-        "duration_s": 60,
-        "cause_for_term": "normalRelease",
-        "mcc": "404",
-        "mnc": "45",
-        "lac": 1,
-        "cell_id": 2,
-        "msc_id": "+919800000001",
-        "call_reference": reference,
-        "partial_sequence": 0,
-    }
+    return ber_call_fields(reference, HOUR_AGO_MS, record_type)
 
 
 def run(stores: Stores, payloads: list[bytes]) -> BatchOutcome:

@@ -2,13 +2,19 @@ import hashlib
 
 import pytest
 
+from loadgen import kpl as kpl_encoder
 from pipeline.decode import Rejected, decode_payload, sniff
-from pipeline.kpl import KPL_MAGIC, KplError, SubRecord, aggregate, deaggregate
+from pipeline.kpl import KPL_MAGIC, KplError, SubRecord, deaggregate
 from pipeline.schema import ReasonCode
 from tests.unit.pipeline_events import as_csv, as_json, make_cdr
 
 pytestmark = pytest.mark.unit
 MAX = 64 * 1024
+
+
+def aggregate(records: list[SubRecord]) -> bytes:
+    """The harness's KPL encoder (loadgen/kpl.py) over (partition key, data) sub-records."""
+    return kpl_encoder.aggregate([r.data for r in records], [r.partition_key for r in records])
 
 
 def reason_of(payload: bytes) -> ReasonCode:

@@ -5,6 +5,7 @@ import orjson
 import pytest
 
 from pipeline.config import PipelineConfig, load_config
+from pipeline.constants import EXACTLY_ONCE_DESIGNS
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.schema import ReasonCode
 from pipeline.stores import (
@@ -39,6 +40,12 @@ def aggregates(stores: Stores) -> dict[Any, dict[str, int]]:
     return stores.aggregates.snapshot()
 
 
+@pytest.fixture(params=EXACTLY_ONCE_DESIGNS)
+def design(request: pytest.FixtureRequest) -> str:
+    """Every re-delivery test runs against both exactly-once designs (CDRCAP_EXACTLY_ONCE)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
 def batch() -> tuple[dict[str, Any], dict[str, int]]:
     payloads, expected = mixed_batch(500)
@@ -69,9 +76,11 @@ def test_every_record_of_a_mixed_batch_is_accounted_for(batch: tuple[dict[str, A
 
 
 def test_whole_batch_redelivery_leaves_aggregates_unchanged(
-    batch: tuple[dict[str, Any], dict[str, int]], reference: dict[Any, dict[str, int]]
+    batch: tuple[dict[str, Any], dict[str, int]],
+    reference: dict[Any, dict[str, int]],
+    design: str,
 ) -> None:
-    stores = in_memory_stores()
+    stores = in_memory_stores(design)
     run(stores, batch[0])
     # When Lambda re-delivers the whole batch (e.g. after a timeout)
     again = run(stores, batch[0])
@@ -81,10 +90,12 @@ def test_whole_batch_redelivery_leaves_aggregates_unchanged(
 
 
 def test_suffix_redelivery_after_a_transient_failure_is_exact(
-    batch: tuple[dict[str, Any], dict[str, int]], reference: dict[Any, dict[str, int]]
+    batch: tuple[dict[str, Any], dict[str, int]],
+    reference: dict[Any, dict[str, int]],
+    design: str,
 ) -> None:
     # Given DynamoDB throttling the third chunk of the batch beyond retries
-    stores = in_memory_stores()
+    stores = in_memory_stores(design)
     store = stores.aggregates
     assert isinstance(store, InMemoryAggregateStore)
     first = BatchProcessor(CONFIG, stores)
@@ -117,10 +128,12 @@ def test_suffix_redelivery_after_a_transient_failure_is_exact(
 
 
 def test_bisected_and_recut_redeliveries_are_exact(
-    batch: tuple[dict[str, Any], dict[str, int]], reference: dict[Any, dict[str, int]]
+    batch: tuple[dict[str, Any], dict[str, int]],
+    reference: dict[Any, dict[str, int]],
+    design: str,
 ) -> None:
     records = batch[0]["Records"]
-    stores = in_memory_stores()
+    stores = in_memory_stores(design)
     # Given the batch delivered as a bisected first half, then re-cut differently, then whole
     run(stores, {"Records": records[:250]})
     run(stores, {"Records": records[100:400]})
@@ -129,14 +142,16 @@ def test_bisected_and_recut_redeliveries_are_exact(
 
 
 def test_parallel_lanes_interleaved_with_retries_are_exact(
-    batch: tuple[dict[str, Any], dict[str, int]], reference: dict[Any, dict[str, int]]
+    batch: tuple[dict[str, Any], dict[str, int]],
+    reference: dict[Any, dict[str, int]],
+    design: str,
 ) -> None:
     # Given PF=2: records split into two lanes by partition key, processed out of shard order
     records = batch[0]["Records"]
     lanes: list[list[dict[str, Any]]] = [[], []]
     for record in records:
         lanes[hash(record["kinesis"]["partitionKey"]) % 2].append(record)
-    stores = in_memory_stores()
+    stores = in_memory_stores(design)
     # When lane 1 runs ahead, lane 0 is re-delivered partially and then fully
     run(stores, {"Records": lanes[1]})
     run(stores, {"Records": lanes[0][: len(lanes[0]) // 2]})
@@ -145,8 +160,8 @@ def test_parallel_lanes_interleaved_with_retries_are_exact(
     assert aggregates(stores) == reference
 
 
-def test_same_cdr_from_another_kinesis_record_is_a_duplicate() -> None:
-    stores = in_memory_stores()
+def test_same_cdr_from_another_kinesis_record_is_a_duplicate(design: str) -> None:
+    stores = in_memory_stores(design)
     run(stores, kinesis_event([as_json(make_cdr(1))], first_seq=0))
     # When the producer re-sends the same CDR (a new sequence number)
     outcome = run(stores, kinesis_event([as_csv(make_cdr(1))], first_seq=5))

@@ -6,9 +6,16 @@ import pytest
 
 from cdrcap.truth import observe_memory, truth_of_events
 from cdrcap.verify import check
+from infra.local.faults import (
+    CRASH_POINTS,
+    FAILURE_POINTS,
+    FaultSpecError,
+    parse_faults,
+    plan_from_env,
+    with_faults,
+)
 from pipeline import handler as handler_module
-from pipeline.errors import ConfigError
-from pipeline.faults import CRASH_POINTS, FAILURE_POINTS, parse_faults, plan_from_env, with_faults
+from pipeline.constants import EXACTLY_ONCE_DESIGNS
 from pipeline.stores import in_memory_stores
 from tests.unit.lambda_driver import deliver, shard_batches
 from tests.unit.pipeline_events import NOW_MS, mixed_batch
@@ -32,18 +39,25 @@ def truth(events: list[dict[str, Any]]) -> Any:
     return truth_of_events(events, CONFIG, NOW_MS)
 
 
+@pytest.mark.parametrize("bisect", [False, True], ids=["retry-whole", "bisect"])
+@pytest.mark.parametrize("design", EXACTLY_ONCE_DESIGNS)
 @pytest.mark.parametrize("spec", FAULT_SPECS.values(), ids=FAULT_SPECS.keys())
 def test_invariant_holds_under_injected_faults(
-    spec: str, events: list[dict[str, Any]], truth: Any, monkeypatch: pytest.MonkeyPatch
+    spec: str,
+    design: str,
+    bisect: bool,
+    events: list[dict[str, Any]],
+    truth: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given the handler with a fault injected at a high rate
+    # Given the handler (either exactly-once design) with a fault injected at a high rate
     monkeypatch.setattr("time.time", lambda: NOW_MS / 1000)
-    stores = in_memory_stores()
+    stores = in_memory_stores(design)
     plan = parse_faults(spec, seed=11)
     handler_module.configure(CONFIG, with_faults(stores, plan))
     try:
-        # When every batch is delivered and re-delivered as Lambda would until it drains
-        invocations = sum(deliver(handler_module.handler, event) for event in events)
+        # When every batch is delivered and re-delivered as Lambda would (bisected on errors, or whole)
+        invocations = sum(deliver(handler_module.handler, event, bisect=bisect) for event in events)
     finally:
         handler_module._processor = None
     # Then the fault really fired, and every CDR is accounted for exactly once
@@ -66,9 +80,12 @@ def test_without_faults_each_batch_is_delivered_once_and_nothing_is_duplicated(
     assert report.ok and all(c.duplication_factor == 1.0 for c in report.checks)
 
 
-def test_the_checker_catches_a_doubled_application(events: list[dict[str, Any]], truth: Any) -> None:
+@pytest.mark.parametrize("design", EXACTLY_ONCE_DESIGNS)
+def test_the_checker_catches_a_doubled_application(
+    design: str, events: list[dict[str, Any]], truth: Any
+) -> None:
     # Given a store that lost its claims between two deliveries (exactly-once broken on purpose)
-    stores = in_memory_stores()
+    stores = in_memory_stores(design)
     handler_module.configure(CONFIG, stores)
     try:
         deliver(handler_module.handler, events[0])
@@ -92,5 +109,5 @@ def test_faults_are_off_unless_the_switch_is_set() -> None:
 
 @pytest.mark.parametrize("spec", ["crash_somewhere:0.1", "timeout", "timeout:x", "timeout:1.5"])
 def test_a_bad_fault_spec_is_a_config_error_naming_it(spec: str) -> None:
-    with pytest.raises(ConfigError, match="CDRCAP_FAULTS"):
+    with pytest.raises(FaultSpecError, match="CDRCAP_FAULTS"):
         parse_faults(spec)

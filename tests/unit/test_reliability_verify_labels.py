@@ -7,11 +7,11 @@ import pytest
 
 from cdrcap.truth import observe_memory
 from cdrcap.verify_labels import LabelTruth, check_labels
+from infra.local.faults import parse_faults, with_faults
 from loadgen.synth import CdrSynthesizer
 from loadgen.synth.config import SynthConfig
 from loadgen.synth.labels import LABELS_FILE
 from pipeline import handler as handler_module
-from pipeline.faults import parse_faults, with_faults
 from pipeline.stores import InMemoryAggregateStore, in_memory_stores
 from tests.unit.lambda_driver import deliver, shard_batches
 from tests.unit.test_pipeline_processor import CONFIG

@@ -58,6 +58,10 @@ class EsmConfig:
     starting_position: str = "TRIM_HORIZON"  # or LATEST; used only when no checkpoint exists
     payload_limit_bytes: int = ESM_MAX_PAYLOAD_BYTES
     handler_env: dict[str, str] = field(default_factory=dict)
+    # The unpacked Lambda zip and the runtime's boto3 (infra/local/artifact.py): the workers import the
+    # handler from there alone. None: from the project's environment (the tests' own handlers).
+    task_root: str | None = None
+    runtime_dir: str | None = None
     # Lambda refuses a record age under 60 s; a scale model (tests) may shrink time as --scale shrinks rates.
     min_record_age_s: int = ESM_MAX_RECORD_AGE_S_MIN
     # "shared": GetRecords through the limits proxy; "efo": a registered stream consumer and SubscribeToShard

@@ -21,12 +21,20 @@ WARM_HOLD_S = 0.2  # each warm-up task holds its worker this long, so the tasks 
 
 class WorkerPool:
     def __init__(
-        self, workers: int, handler: str, env: dict[str, str], stdout_path: str | None = None
+        self,
+        workers: int,
+        handler: str,
+        env: dict[str, str],
+        stdout_path: str | None = None,
+        task_root: str | None = None,
+        runtime_dir: str | None = None,
     ) -> None:
         self._workers = max(1, workers)
         self._handler = handler
         self._env = env
         self._stdout_path = stdout_path
+        self._task_root = task_root  # with runtime_dir: the function's code, imported as Lambda would
+        self._runtime_dir = runtime_dir
         self._lock = threading.Lock()
         self._executor = self._new_executor()
 
@@ -36,7 +44,7 @@ class WorkerPool:
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
-            initargs=(self._handler, self._env, self._stdout_path),
+            initargs=(self._handler, self._env, self._stdout_path, self._task_root, self._runtime_dir),
         )
 
     def warm(self, timeout_s: float = 60.0) -> int:

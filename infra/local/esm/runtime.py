@@ -92,7 +92,12 @@ class EsmRuntime:
         saved = self.checkpoints.load()
         workers = min(len(shard_ids) * config.parallelization_factor, config.concurrency_limit)
         self.pool = WorkerPool(
-            max(1, workers), config.handler, self._worker_env(), str(config.handler_log_path)
+            max(1, workers),
+            config.handler,
+            self._worker_env(),
+            str(config.handler_log_path),
+            config.task_root,
+            config.runtime_dir,
         )
         self.pool.warm()
         self._shared = Shared(

@@ -1,8 +1,15 @@
-"""What runs inside a worker process: import the handler once, then invoke it per batch like Lambda."""
+"""What runs inside a worker process: import the handler once, then invoke it per batch like Lambda.
+
+Like Lambda's runtime client, this module is the part of the runtime that lives outside the function: with a
+task root it switches the process to the function's environment (the unpacked zip, the runtime's boto3,
+the standard library: infra/lambda_env.py) before it imports the handler, so it imports nothing but the
+standard library and the two harness modules it keeps (RUNTIME_KEEPS) itself.
+"""
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import signal
 import sys
@@ -10,11 +17,16 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-import orjson
-
+from infra import lambda_env
+from infra.local import faults
 from infra.local.esm import lambda_logs
+
+# The runtime's own modules, kept importable after the switch (the pool pickles calls to this module, and
+# the results carry lambda_logs' InvocationLog).
+RUNTIME_KEEPS = (__name__, lambda_env.__name__, faults.__name__, lambda_logs.__name__)
 
 _handler: Any = None
 _init_error: str | None = None
@@ -54,19 +66,32 @@ class InvokeResult:
     log: lambda_logs.InvocationLog | None = None  # its CloudWatch Logs lines and REPORT figures
 
 
-def init_worker(handler_path: str, env: dict[str, str], stdout_path: str | None = None) -> None:
+def init_worker(
+    handler_path: str,
+    env: dict[str, str],
+    stdout_path: str | None = None,
+    task_root: str | None = None,
+    runtime_dir: str | None = None,
+) -> None:
     """Pool initializer: the cold start. An import error is reported by every invocation, not raised.
 
     The handler's stdout (its EMF metric lines, as CloudWatch Logs would get them) goes to `stdout_path`.
+    With `task_root` (and `runtime_dir`, the runtime's boto3) the handler is imported from there and from
+    nothing else of this interpreter's environment; without, from the project (the tests' own handlers).
     """
     global _handler, _init_error
     init_started_s = time.time()
     if stdout_path:
         sys.stdout = open(stdout_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the worker
     os.environ.update(env)
+    if task_root is not None and runtime_dir is not None:
+        lambda_env.enter(Path(task_root), Path(runtime_dir), keep=RUNTIME_KEEPS)
+        os.chdir(task_root)  # Lambda's working directory is the task root
     module_name, _, attribute = handler_path.rpartition(".")
     try:
-        _handler = getattr(importlib.import_module(module_name), attribute)
+        module = importlib.import_module(module_name)
+        _handler = getattr(module, attribute)
+        faults.install_from_env(module)  # test-only: a no-op unless CDRCAP_FAULT_INJECTION=1
     except Exception as error:  # any import-time failure is the function's init error
         _init_error = f"Runtime.ImportModuleError: {type(error).__name__}: {error}"
     lambda_logs.capture_output(init_started_s)
@@ -108,9 +133,10 @@ def _invoke(
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
-        response = _handler(orjson.loads(event), context)
+        # json, not orjson: the runtime must not load a library the function may not have zipped.
+        response = _handler(json.loads(event), context)
         # A response Lambda could not serialise is a function error there too.
-        response = orjson.loads(orjson.dumps(response)) if response is not None else None
+        response = json.loads(json.dumps(response)) if response is not None else None
     except InvocationTimeout:
         return InvokeResult(
             request_id,

@@ -12,8 +12,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pipeline.fraud.eval_cdrs import DAY_MS, CdrBuilder
-from pipeline.fraud.eval_scenarios import (
+from cdrcap.fraud_eval.cdrs import DAY_MS, CdrBuilder
+from cdrcap.fraud_eval.scenarios import (
     ScenarioLabel,
     background,
     irsf,

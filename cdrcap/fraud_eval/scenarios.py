@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.fraud.eval_cdrs import DAY_MS, CdrBuilder
+from cdrcap.fraud_eval.cdrs import DAY_MS, CdrBuilder
 from pipeline.schema import Cell, NumberKind, RecordType
 
 HOT_DESTINATIONS = ("+881", "+882", "+883", "+53", "+252", "+224", "+232", "+675")

@@ -14,9 +14,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cdrcap.fraud_eval.data import SCENARIOS, SyntheticDay
 from pipeline.fraud.alerts import Alert, InMemoryAlertSink
 from pipeline.fraud.engine import FraudEngine
-from pipeline.fraud.eval_data import SCENARIOS, SyntheticDay
 from pipeline.fraud.rules import RuleSet
 from pipeline.fraud.state import InMemoryStateStore
 from pipeline.fraud.tokens import SubscriberTokenizer
