@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 
+from capacity.emf import parse_emf
 from capacity.quotas import FILTER_LOG_EVENTS_MAX_EVENTS, US_EAST_1, Prices
 
 REPORT = re.compile(
@@ -90,16 +90,6 @@ class _Open:
     error: bool = False
 
 
-def _emf(message: str) -> dict[str, Any] | None:
-    if not message.startswith("{") or '"_aws"' not in message:
-        return None
-    try:
-        document = orjson.loads(message)
-    except orjson.JSONDecodeError:
-        return None
-    return document if isinstance(document, dict) else None
-
-
 def _row(opened: _Open, report: re.Match[str], log_stream: str) -> dict[str, Any]:
     duration_ms = float(report["duration"])
     latencies = opened.emf.get("EndToEndLatencyMs")
@@ -157,6 +147,6 @@ def invocation_rows(events: list[dict[str, Any]]) -> pd.DataFrame:
             continue
         if message.startswith("[ERROR]"):
             current.error = True
-        elif (document := _emf(message)) is not None:
+        elif (document := parse_emf(message)) is not None:
             current.emf = document
     return pd.DataFrame(rows)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from capacity.emf import parse_emf as parse_emf  # re-exported: the runtime's one EMF recogniser
 from pipeline.aws_limits import EMF_MAX_VALUES_PER_METRIC
 
 
@@ -24,19 +23,6 @@ class EmfMetric:
     values: tuple[float, ...]
     unit: str
     timestamp_ms: int
-
-
-def parse_emf(line: str) -> dict[str, Any] | None:
-    """The EMF document on a log line, or None when the line is not one."""
-    if not line.startswith("{") or '"_aws"' not in line:
-        return None
-    try:
-        document = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(document, dict) or not isinstance(document.get("_aws"), dict):
-        return None
-    return document
 
 
 def _numbers(value: Any) -> tuple[float, ...] | None:
