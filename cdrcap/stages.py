@@ -380,7 +380,11 @@ def analyse(
             f"only {len(invocations)} handler invocations were measured; the run is too short to fit a "
             f"model (see {run_dir}/stack/logs)"
         )
-    service = fit_service_time(invocations, memory_mb=int(handle.config_that_ran["memory_mb"]))
+    # 1-minute CloudWatch rows (no logs) are averages: weight each by its invocation count
+    weights = "invocations" if "invocations" in invocations.columns else None
+    service = fit_service_time(
+        invocations, memory_mb=int(handle.config_that_ran["memory_mb"]), weights_column=weights
+    )
     read_path = _measured_read_path(handle, start_epoch_s, end_epoch_s)
     recorded = _recorded_arrivals(handle, start_epoch_s, end_epoch_s)
     if recorded is not None:
