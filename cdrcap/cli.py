@@ -65,9 +65,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options whose value may start with "-" (a negative number list such as "-5,0.3"): argparse would read the
+# value as an option and say only "expected one argument"; joined as --flag=value, the command can name it.
+VALUE_MAY_LOOK_LIKE_AN_OPTION = frozenset({"--service-time"})
+
+
+def join_dash_values(argv: Sequence[str]) -> list[str]:
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        item = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        if item in VALUE_MAY_LOOK_LIKE_AN_OPTION and following is not None and following.startswith("-"):
+            joined.append(f"{item}={following}")
+            index += 2
+            continue
+        joined.append(item)
+        index += 1
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_dash_values(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
