@@ -71,6 +71,9 @@ def plan(
     space = space or SearchSpace()
     workload.validate()
     bounds = shard_bounds(workload, slo)
+    needed = min(bounds.minimum(mode) for mode in space.consumer_modes)
+    if needed > quotas.MAX_PLANNABLE_SHARDS:
+        return _beyond_aws(service, workload, slo, space, prices, seed, needed)
     grids = [
         evaluate_mode(
             mode,
@@ -169,6 +172,44 @@ def plan(
         ],
     }
     return Plan(feasible, recommendation, details)
+
+
+def _beyond_aws(
+    service: ServiceTimeModel,
+    workload: Workload,
+    slo: Slo,
+    space: SearchSpace,
+    prices: Prices,
+    seed: int,
+    needed: int,
+) -> Plan:
+    """A load no account can take without a quota negotiation: say so at once, with the plan for the
+    largest rate the most shards an account gets by default can carry (the closest feasible plan)."""
+    limit = quotas.MAX_PLANNABLE_SHARDS
+    # Shard needs grow (almost) linearly with the rate; shrink until the bound holds.
+    rate = workload.rate_rps * limit / needed
+    for _ in range(20):
+        if (
+            min(shard_bounds(replace(workload, rate_rps=rate), slo).minimum(m) for m in space.consumer_modes)
+            <= limit
+        ):
+            break
+        rate *= 0.95
+    closest = plan(
+        service, replace(workload, rate_rps=rate), slo, space, prices, seed=seed, include_plus_50pct=False
+    )
+    why = (
+        f"needs {needed:,} shards for {workload.rate_rps:,.0f} records/s at {slo.headroom_factor:g}x "
+        f"headroom; the most a stream can have without a quota negotiation is {limit:,} (the default shards "
+        f"per account, {quotas.KDS_QUOTAS_URL}). Shown: the plan for {rate:,.0f} records/s, the largest rate "
+        "that fits. " + closest.recommendation["binding_constraint"]
+    )
+    recommendation = {**closest.recommendation, "binding_constraint": why}
+    details = {
+        **closest.details,
+        "beyond_aws": {"needed_shards": needed, "max_shards": limit, "planned_rate_rps": rate},
+    }
+    return Plan(False, recommendation, details)
 
 
 def _shard_candidates(minimum: int, space: SearchSpace) -> list[int]:

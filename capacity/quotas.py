@@ -98,6 +98,9 @@ SHARD_GET_RECORDS_CALLS_PER_S: Final = 5  # shared by every polling consumer
 GET_RECORDS_MAX_RECORDS: Final = 10_000
 GET_RECORDS_MAX_BYTES: Final = 10 * MIB
 DEFAULT_SHARDS_PER_ACCOUNT: Final = 20_000  # us-east-1, us-west-2, eu-west-1; 1,000 or 6,000 elsewhere
+# AWS documents no per-stream shard maximum; the account quota is the bound a plan can be deployed within
+# without a negotiated increase, so the planner answers beyond it at once (capacity/planner.py).
+MAX_PLANNABLE_SHARDS: Final = DEFAULT_SHARDS_PER_ACCOUNT
 # Enhanced fan-out (KDS_EFO_URL): 2 MiB/s per consumer per shard, 20 registered consumers per stream.
 EFO_READ_BYTES_PER_S_PER_CONSUMER: Final = 2 * MIB
 EFO_MAX_CONSUMERS_PER_STREAM: Final = 20

@@ -73,13 +73,23 @@ class KeyDistribution:
         return shares.reshape(shards, parallelization_factor)
 
     def max_lane_share(self, shards: int, parallelization_factor: int) -> float:
-        return float(self.lane_shares(shards, parallelization_factor).max())
+        if shards < 1 or parallelization_factor < 1:
+            raise CapacityError(f"shards {shards} and PF {parallelization_factor} must be >= 1")
+        lane = (self._hash_low % np.uint64(parallelization_factor)).astype(np.int64)
+        index = self.shard_of_head_keys(shards) * parallelization_factor + lane
+        return self._max_share(index, shards * parallelization_factor)
 
     def max_shard_share(self, shards: int) -> float:
-        shares = np.full(shards, self.tail_share / shards)
+        return self._max_share(self.shard_of_head_keys(shards), shards)
+
+    def _max_share(self, bins: np.ndarray, count: int) -> float:
+        """The largest of `count` bins' shares: the even tail plus the heaviest bin of head keys. Only the
+        bins the head keys fall in are summed: a plan for millions of shards allocates nothing per shard."""
+        head = 0.0
         if len(self.head_keys):
-            shares += np.bincount(self.shard_of_head_keys(shards), weights=self.head_shares, minlength=shards)
-        return float(shares.max())
+            occupied, where = np.unique(bins, return_inverse=True)
+            head = float(np.bincount(where, weights=self.head_shares, minlength=len(occupied)).max())
+        return self.tail_share / count + head
 
 
 def uniform() -> KeyDistribution:

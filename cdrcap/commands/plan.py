@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -79,8 +80,14 @@ def parse_service_time(text: str) -> tuple[float, float, float]:
         values = [float(part) for part in text.split(",")]
     except ValueError as error:
         raise CdrcapError(f"--service-time {text!r}: expected numbers 'a,b[,c]', e.g. '40,0.3'") from error
-    if len(values) not in (2, 3) or any(value < 0 for value in values):
-        raise CdrcapError(f"--service-time {text!r}: expected 2 or 3 non-negative numbers 'a,b[,c]'")
+    if len(values) not in (2, 3):
+        raise CdrcapError(f"--service-time {text!r}: expected 2 or 3 numbers 'a,b[,c]', e.g. '40,0.3'")
+    negative = [value for value in values if value < 0 or not math.isfinite(value)]
+    if negative:
+        raise CdrcapError(
+            f"--service-time {text!r}: {negative[0]:g} is not a duration; a (ms per invocation), b (ms per "
+            "record) and c (ms per KiB) must be finite and >= 0"
+        )
     return values[0], values[1], values[2] if len(values) == 3 else 0.0
 
 

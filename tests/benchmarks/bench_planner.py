@@ -22,6 +22,8 @@ CASES = {
     "zipf0.5_100k_rps_400B_4_consumers": Workload(
         100_000, 400, keys=skew.zipf(0.5, distinct_keys=1_000_000), other_consumers=3, current_shards=16
     ),
+    # Beyond what an account can deploy (2,000,000 shards): answered at once with the largest rate that fits.
+    "uniform_1e9_rps_400B_beyond_aws": Workload(1e9, 400),
 }
 
 
