@@ -160,3 +160,10 @@ def test_plan_cli_json_has_scaling_policies(tmp_path, capsys) -> None:
     assert code in (0, 1)
     assert {p["policy"] for p in scaling["policies"]} >= {"provisioned_static", "on_demand_standard"}
     assert scaling["traffic"]["minutes"] == 240
+
+
+def test_scaling_plot_is_written(burst_day, tmp_path) -> None:
+    from reports.scaling_plot import plot_scaling_day
+
+    path = plot_scaling_day(burst_day["_"], tmp_path / "scaling.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
