@@ -43,33 +43,27 @@ def _stack(aws_session, endpoint: str) -> tuple:
     return kinesis, lambda_, cloudwatch, mapping["UUID"]
 
 
+def _metric(cloudwatch, namespace: str, name: str, dimension: tuple, at_s: float, value: float) -> None:
+    cloudwatch.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": name,
+                "Dimensions": [{"Name": dimension[0], "Value": dimension[1]}],
+                "Timestamp": at_s,
+                "Value": value,
+            }
+        ],
+    )
+
+
 def test_scaler_reshards_and_raises_pf_on_the_emulator(clean_emulator, aws_session) -> None:
     # Given a 2-shard stream, its mapping at PF 1, and a minute of metrics: busy writes, consumer behind
     kinesis, lambda_, cloudwatch, uuid = _stack(aws_session, clean_emulator.endpoint_url)
     config = Config("cdr-in", uuid, "processor", LIMITS, ScalerPolicy())
     now = 1_900_000_000.0
-    cloudwatch.put_metric_data(
-        Namespace="AWS/Kinesis",
-        MetricData=[
-            {
-                "MetricName": "IncomingRecords",
-                "Dimensions": [{"Name": "StreamName", "Value": "cdr-in"}],
-                "Timestamp": now - 90,
-                "Value": 1_900.0 * 60,
-            }
-        ],
-    )
-    cloudwatch.put_metric_data(
-        Namespace="AWS/Lambda",
-        MetricData=[
-            {
-                "MetricName": "IteratorAge",
-                "Dimensions": [{"Name": "FunctionName", "Value": "processor"}],
-                "Timestamp": now - 90,
-                "Value": 45_000.0,
-            }
-        ],
-    )
+    _metric(cloudwatch, "AWS/Kinesis", "IncomingRecords", ("StreamName", "cdr-in"), now - 90, 1_900.0 * 60)
+    _metric(cloudwatch, "AWS/Lambda", "IteratorAge", ("FunctionName", "processor"), now - 90, 45_000.0)
     # When the scaler runs once
     result = run_once(kinesis, lambda_, cloudwatch, config, now)
     # Then it asked for 4 shards and PF 2, and both calls took effect
