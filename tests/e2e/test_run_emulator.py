@@ -98,6 +98,10 @@ def test_the_run_has_a_fitted_model_and_a_plan(rehearsal: Rehearsal) -> None:
     recommendation = summary["recommendation"]
     assert recommendation["shards"] >= 1 and recommendation["monthly_cost_usd"] > 0
     assert len(summary["model_error"]["per_step"]) == 2
+    # The plan priced what the function measurably asked of DynamoDB, read from CloudWatch's EMF sums
+    use = summary["plan_details"]["resource_use_per_cdr"]
+    assert "handler EMF in CloudWatch" in use["source"]
+    assert use["dynamodb_write_units"] > 1.0
 
 
 def test_one_run_read_both_ways_agrees(rehearsal: Rehearsal) -> None:
