@@ -106,6 +106,7 @@ class BatchProcessor:
             now_ms,
             config.max_clock_skew_s * 1000,
             config.max_record_age_days * 86_400_000,
+            config.serving_plmn,
         )
         count = len(units)
         batch = _Batch(
