@@ -11,6 +11,7 @@ import phonenumbers
 
 from pipeline import constants as c
 from pipeline.errors import ConfigError
+from pipeline.mapping import MappingSet, load_mapping_set
 
 DEFAULT_AGGREGATE_TTL_S = 7 * 24 * 3600
 DEFAULT_MAX_RECORD_BYTES = 64 * 1024
@@ -39,6 +40,8 @@ class PipelineConfig:
     exactly_once: str = c.EXACTLY_ONCE_DESIGNS[0]  # "per_record" | "folded": docs/pipeline.md
     # msc_id -> (mcc, mnc); "" = every switch without its own entry. Empty: no PLMN is derived.
     serving_plmn: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Compiled CDRCAP_INPUT_MAPPINGS (docs/pipeline.md "Input mappings"); None: native formats only.
+    input_mappings: MappingSet | None = None
 
 
 def _required(env: Mapping[str, str], name: str, what: str) -> str:
@@ -134,4 +137,5 @@ def load_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
         fraud_state_writes=fraud_state_writes,
         exactly_once=exactly_once,
         serving_plmn=parse_serving_plmn(env.get(c.ENV_SERVING_PLMN, "")),
+        input_mappings=load_mapping_set(env.get(c.ENV_INPUT_MAPPINGS, "")),
     )

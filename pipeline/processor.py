@@ -117,13 +117,14 @@ class BatchProcessor:
             BatchOutcome(records_in=count, notices=list(units.notices)),
         )
         seen: dict[str, int] = {}
+        mappings = config.input_mappings
         for i in range(count):
             if i in batch.rejects:
                 continue
             try:
                 pre_decoded = units.pre_decoded.get(i)
                 source_format, fields = pre_decoded or decode_payload(
-                    units.payload[i], config.max_record_bytes
+                    units.payload[i], config.max_record_bytes, mappings
                 )
                 cdr = to_canonical(
                     fields, "kpl+" + source_format if units.is_kpl[i] else source_format, limits
