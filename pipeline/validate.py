@@ -102,6 +102,16 @@ def _number(raw: str, name: str, region: str, record_type: RecordType) -> Normal
     return normalized
 
 
+def _party(raw: Any, name: str, region: str, record_type: RecordType) -> tuple[str, NormalizedNumber]:
+    """(raw, normalised) of one party. None comes only from a non-native source (see _optional_fields):
+    the number is unknown there, not invalid."""
+    if raw is None:
+        return "", _UNKNOWN_NUMBER
+    if type(raw) is not str or not raw:
+        raw = _str(raw, name, required=True) or ""
+    return raw, _number(raw, name, region, record_type)
+
+
 def _time(value: Any, name: str, offset_min: int, limits: Limits) -> int | None:
     if type(value) is not str or not value:
         value = _str(value, name)
@@ -195,19 +205,8 @@ def to_canonical(fields: Fields, source_format: str, limits: Limits) -> Canonica
         type_name = _str(type_name, "record_type", required=True)
         raise Rejected(ReasonCode.UNKNOWN_RECORD_TYPE, f"record_type {str(type_name)[:20]!r}")
     region = limits.home_region
-    # None only from a non-native source (see _optional_fields): the number is unknown, not invalid.
-    if a_raw is None:
-        a_raw, a = "", _UNKNOWN_NUMBER
-    else:
-        if type(a_raw) is not str or not a_raw:
-            a_raw = _str(a_raw, "calling_number", required=True) or ""
-        a = _number(a_raw, "calling_number", region, record_type)
-    if b_raw is None:
-        b_raw, b = "", _UNKNOWN_NUMBER
-    else:
-        if type(b_raw) is not str or not b_raw:
-            b_raw = _str(b_raw, "called_number", required=True) or ""
-        b = _number(b_raw, "called_number", region, record_type)
+    a_raw, a = _party(a_raw, "calling_number", region, record_type)
+    b_raw, b = _party(b_raw, "called_number", region, record_type)
     if type(offset_text) is not str or not offset_text:
         offset_text = _str(offset_text, "utc_offset", required=True) or ""
     offset_min = parse_utc_offset_min(offset_text)
