@@ -18,6 +18,7 @@ import pandas as pd
 
 from capacity.errors import CapacityError
 from capacity.log_invocations import LogReadStats, invocation_rows, read_log_events
+from pipeline.metering import METRICS as METER_METRICS
 
 TRACE_COLUMNS = (
     "invocation_id", "shard_id", "lane", "attempt", "start_epoch_ms", "end_epoch_ms", "duration_ms",
@@ -158,6 +159,11 @@ class CloudWatchReader:
             (self.namespace, "EndToEndLatencyMs", "p50", self.emf_dimensions),
             (self.namespace, "EndToEndLatencyMs", "p99", self.emf_dimensions),
             (self.namespace, "DynamoWrites", "Sum", self.emf_dimensions),
+            # What the function asked of every service (its request meter): the run's resource use per CDR
+            *[
+                (self.namespace, name, "Sum", self.emf_dimensions)
+                for name in ("DynamoWriteUnits", "DynamoHottestItemWrites", *METER_METRICS)
+            ],
         ]
         queries = tuple(
             MetricQuery(ns, metric, stat, dims, metric if stat in ("Sum", "Maximum") else f"{metric}.{stat}")

@@ -83,6 +83,14 @@ SQS_THROUGHPUT_URL: Final = (
 KDS_SSE_COSTS_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/costs-performance.html"
 KMS_PRICING_URL: Final = "https://aws.amazon.com/kms/pricing/"
 LAMBDA_LOGS_URL: Final = "https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html"
+KDS_CAPACITY_MODES_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/how-do-i-size-a-stream.html"
+KDS_ON_DEMAND_ADVANTAGE_BLOG_URL: Final = (
+    "https://aws.amazon.com/blogs/big-data/amazon-kinesis-data-streams-launches-on-demand-advantage-for-"
+    "instant-throughput-increases-and-streaming-at-scale"
+)
+KDS_UPDATE_STREAM_WARM_THROUGHPUT_URL: Final = (
+    "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_UpdateStreamWarmThroughput.html"
+)
 CFN_CREATE_CHANGE_SET_URL: Final = (
     "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html"
 )
@@ -118,6 +126,29 @@ EFO_PROPAGATION_MS: Final = 70.0
 RESHARD_MAX_UP_FACTOR: Final = 2.0
 RESHARD_MIN_DOWN_FACTOR: Final = 0.5
 RESHARD_CALLS_PER_24H: Final = 10
+# "Depending on the size of the stream, the scaling action could take a few minutes to complete. You can
+# continue to read and write data to your stream while its status is UPDATING" (KDS_UPDATE_SHARD_COUNT_URL,
+# checked 2026-12-02). AWS gives no number: the scaling policies (capacity/scaling.py) assume 5 minutes per
+# call, during which the old shard count serves and the larger of the two is billed.
+RESHARD_DURATION_S: Final = 300.0
+
+# --- Kinesis on-demand capacity (KDS_CAPACITY_MODES_URL, checked 2026-12-02) ---
+# On-demand Standard: a new stream starts with 4 MiB/s and 4,000 records/s of write capacity; a stream
+# accommodates up to double its previous peak write throughput of the last 30 days; traffic that grows past
+# double the previous peak within 15 minutes may be throttled until the stream has scaled.
+ON_DEMAND_INITIAL_WRITE_BYTES_PER_S: Final = 4 * MIB
+ON_DEMAND_INITIAL_WRITE_RECORDS_PER_S: Final = 4_000
+ON_DEMAND_PEAK_MULTIPLE: Final = 2.0
+ON_DEMAND_PEAK_WINDOW_DAYS: Final = 30
+ON_DEMAND_SCALE_UP_S: Final = 15 * 60.0
+# On-demand Advantage (KDS_CAPACITY_MODES_URL, KDS_ON_DEMAND_ADVANTAGE_BLOG_URL): an account-level mode with
+# warm throughput (UpdateStreamWarmThroughput sets write capacity ahead of a spike, up to 10 GiB/s,
+# KDS_UPDATE_STREAM_WARM_THROUGHPUT_URL), no per-stream hourly charge, and data in, data out and extended
+# retention "at least 60% lower" than On-demand Standard; it needs a minimum throughput billing commitment
+# (24 h minimum). The stored pages do not give the commitment's size: the plan prices Advantage at 40 % of
+# Standard's data prices (an upper bound) and says that the commitment is not priced.
+ON_DEMAND_ADVANTAGE_DATA_PRICE_FACTOR: Final = 0.4
+WARM_THROUGHPUT_MAX_BYTES_PER_S: Final = 10 * 1024 * MIB
 
 # Billing units (KDS_PRICING_URL): provisioned streams bill one PUT payload unit per 25 KB chunk of a record
 # (PUT_PAYLOAD_UNIT_BYTES, declared in pipeline/aws_limits.py for the function's request meter);

@@ -13,14 +13,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from capacity import quotas, resource_use, skew
+from capacity import quotas, resource_use, scaling_policies, skew
 from capacity.errors import CapacityError
 from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters
 from capacity.fit import ServiceTimeModel
 from capacity.planner import Plan, plan
 from capacity.resource_use import ResourceUse
 from capacity.search import SearchSpace, Slo, Workload
+from cdrcap import traffic_spec
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
+from cdrcap.scaling_render import render_scaling
 
 DEFAULT_RECORD_BYTES = 400.0
 
@@ -31,6 +33,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--from", dest="from_run", type=Path, metavar="RUN_DIR", help="a saved run, runs/<id>"
     )
     source.add_argument("--rate", type=float, help="peak records/s to plan for")
+    source.add_argument(
+        "--traffic",
+        metavar="FILE|SHAPE:PEAK",
+        help="a day of traffic (CSV timestamp,records; a CloudWatch IncomingRecords export; a run's "
+        "load_seconds.csv; or diurnal:PEAK[,burst=8x10@18:00]): plans for its peak minute and compares "
+        "scaling policies over it (docs/capacity.md, Scaling policies)",
+    )
     source.add_argument(
         "--record-bytes", type=float, help=f"mean record size (default {DEFAULT_RECORD_BYTES:g})"
     )
@@ -129,7 +138,8 @@ def build_inputs(
     if args.measured_memory_mb:
         service = replace(service, memory_mb=args.measured_memory_mb)
     inputs = summary.get("plan_inputs") or {}  # what the run's own plan was made from
-    rate = args.rate if args.rate is not None else inputs.get("rate_rps") or _peak_rate(summary)
+    day_peak = args.traffic_day.peak_rps if getattr(args, "traffic_day", None) else None
+    rate = args.rate if args.rate is not None else day_peak or inputs.get("rate_rps") or _peak_rate(summary)
     if rate is None or rate <= 0:
         raise CdrcapError(
             f"rate {rate}: pass --rate N (records/s > 0) or --from a run with measured throughput"
@@ -203,7 +213,13 @@ def _resource_use(path: Path | None, from_run: dict[str, Any] | None, run_dir: P
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = plan(*build_inputs(args))
+        args.traffic_day = traffic_spec.load(args.traffic) if args.traffic else None
+        inputs = build_inputs(args)
+        result = plan(*inputs)
+        if args.traffic_day is not None:
+            result.details["scaling_policies"] = scaling_policies.compare(
+                result.recommendation, *inputs, args.traffic_day
+            )
     except CapacityError as error:
         raise CdrcapError(str(error)) from error
     if args.emit_params:
@@ -213,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         render(result, Console())
+        if "scaling_policies" in result.details:
+            render_scaling(result.details["scaling_policies"], Console())
     if not result.feasible:
         print(
             "cdrcap plan: no configuration meets the SLO within quotas; shown: the closest.", file=sys.stderr
