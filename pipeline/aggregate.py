@@ -86,11 +86,30 @@ def _cell_pk(cell: Cell) -> str:
     return f"{DIM_CELL}#{cell.mcc}-{cell.mnc}-{cell.lac if cell.lac is not None else ''}-{cell.cell_id}"
 
 
+@lru_cache(maxsize=65_536)
+def _switch_cell_pk(msc_id: str, cell: Cell) -> str:
+    """A cell whose PLMN is unknown (none in the record, none configured) is still a cell of its switch;
+    a record without any location counts towards the switch's "unlocated" item."""
+    if cell.cell_id is None:
+        return f"{DIM_CELL}#@{msc_id}/unlocated"
+    return f"{DIM_CELL}#@{msc_id}/{cell.lac if cell.lac is not None else ''}-{cell.cell_id}"
+
+
+def _unknown_a_number(msc_id: str) -> str:
+    # Records without an A-party (32.298 leaves servedMSISDN/callingNumber OPTIONAL) still need an item to
+    # carry the per-switch count and, in the folded design, their claims.
+    return f"{DIM_A_NUMBER}#?{msc_id}"
+
+
 def item_keys(cdr: CanonicalCDR) -> tuple[int, list[ItemKey]]:
     """(minute epoch s, the aggregate items this CDR counts towards) — by event (seizure) time."""
     minute_s = cdr.seizure_utc_ms // 60_000 * 60
     sk = minute_sort_key(minute_s)
-    keys = [(_cell_pk(cdr.cell), sk), (DIM_A_NUMBER + "#" + cdr.a_number, sk)]
+    cell, a_number = cdr.cell, cdr.a_number
+    keys = [
+        (_cell_pk(cell) if cell.mcc is not None else _switch_cell_pk(cdr.msc_id, cell), sk),
+        (DIM_A_NUMBER + "#" + a_number if a_number else _unknown_a_number(cdr.msc_id), sk),
+    ]
     if cdr.b_country is not None and cdr.record_type is not RecordType.DATA:
         keys.append((DIM_DEST_COUNTRY + "#" + cdr.b_country, sk))
     return minute_s, keys

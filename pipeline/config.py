@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import phonenumbers
 
 from pipeline import constants as c
 from pipeline.errors import ConfigError
+from pipeline.mapping import MappingSet, load_mapping_set
 
 DEFAULT_AGGREGATE_TTL_S = 7 * 24 * 3600
 DEFAULT_MAX_RECORD_BYTES = 64 * 1024
@@ -36,6 +38,10 @@ class PipelineConfig:
     fraud_rules_path: str | None = None  # None: the packaged pipeline/fraud/rules.json
     fraud_state_writes: str = c.FRAUD_STATE_WRITE_MODES[0]  # "transact" | "item": docs/fraud.md
     exactly_once: str = c.EXACTLY_ONCE_DESIGNS[0]  # "per_record" | "folded": docs/pipeline.md
+    # msc_id -> (mcc, mnc); "" = every switch without its own entry. Empty: no PLMN is derived.
+    serving_plmn: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Compiled CDRCAP_INPUT_MAPPINGS (docs/pipeline.md "Input mappings"); None: native formats only.
+    input_mappings: MappingSet | None = None
 
 
 def _required(env: Mapping[str, str], name: str, what: str) -> str:
@@ -58,6 +64,35 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigError(f"{name}={value} must be positive: set a whole number such as {default}.")
     return value
+
+
+_PLMN = re.compile(r"(\d{3})-(\d{2,3})")
+
+
+def parse_serving_plmn(raw: str) -> dict[str, tuple[str, str]]:
+    """`CDRCAP_SERVING_PLMN`: "MCC-MNC" (every switch) and/or "<msc_id>=MCC-MNC" entries, comma-separated.
+
+    The hyphen is required: "310260" could be 310-260 or 310-26 plus a digit, and a wrong MNC would file
+    every cell under another network.
+    """
+    plmns: dict[str, tuple[str, str]] = {}
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        switch, _, plmn = entry.rpartition("=")
+        match = _PLMN.fullmatch(plmn.strip())
+        if match is None:
+            raise ConfigError(
+                f"{c.ENV_SERVING_PLMN}: {entry!r} is not MCC-MNC: write 3 digits, a hyphen and the 2- or "
+                "3-digit MNC, optionally after '<msc_id>=' (e.g. 310-260 or MSC01=234-15)."
+            )
+        key = switch.strip()
+        if key in plmns:
+            raise ConfigError(
+                f"{c.ENV_SERVING_PLMN}: {'the default' if not key else repr(key)} is given twice: keep one."
+            )
+        plmns[key] = (match.group(1), match.group(2))
+    return plmns
 
 
 def load_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -101,4 +136,6 @@ def load_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
         fraud_rules_path=env.get(c.ENV_FRAUD_RULES_PATH) or None,
         fraud_state_writes=fraud_state_writes,
         exactly_once=exactly_once,
+        serving_plmn=parse_serving_plmn(env.get(c.ENV_SERVING_PLMN, "")),
+        input_mappings=load_mapping_set(env.get(c.ENV_INPUT_MAPPINGS, "")),
     )

@@ -35,6 +35,12 @@ FRAUD_STATE_WRITE_MODES: Final = ("transact", "item")
 # cdr_id in the chunk's transaction; "folded" = the claim is an attribute of the CDR's A-number minute item.
 ENV_EXACTLY_ONCE: Final = "CDRCAP_EXACTLY_ONCE"
 EXACTLY_ONCE_DESIGNS: Final = ("per_record", "folded")
+# The PLMN (MCC-MNC) a switch serves, for 3GPP records that leave mCC-MNC out: "310-260", or per recording
+# entity "MSC01=310-260,+14155550000=310-410" (an entry without "=" is the default). docs/ber.md "Derived".
+ENV_SERVING_PLMN: Final = "CDRCAP_SERVING_PLMN"
+# Input mappings of non-native layouts (Asterisk, FreeSWITCH, ...): shipped names or TOML paths, comma-
+# separated; docs/pipeline.md "Input mappings".
+ENV_INPUT_MAPPINGS: Final = "CDRCAP_INPUT_MAPPINGS"
 # AWS_ENDPOINT_URL (honoured by boto3 itself) points every client at the emulator for local runs.
 
 # Default resource names; a stack name prefix makes them unique per deployment.

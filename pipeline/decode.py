@@ -7,12 +7,15 @@ the wire gave them (CSV cells converted to int/bool by column); `validate` check
 from __future__ import annotations
 
 import csv
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from pipeline.kpl import is_aggregate
 from pipeline.schema import CSV_COLUMNS, JSON_RENAMED_V2, SUPPORTED_SCHEMA_VERSIONS, ReasonCode
+
+if TYPE_CHECKING:
+    from pipeline.mapping import MappingSet
 
 Fields = dict[str, Any]
 
@@ -53,8 +56,13 @@ def sniff(payload: bytes) -> str:
     return "csv"
 
 
-def decode_payload(payload: bytes, max_record_bytes: int) -> tuple[str, Fields]:
-    """(source format, fields) of one non-aggregated payload; raises Rejected."""
+def decode_payload(
+    payload: bytes, max_record_bytes: int, mappings: MappingSet | None = None
+) -> tuple[str, Fields]:
+    """(source format, fields) of one non-aggregated payload; raises Rejected.
+
+    `mappings` (CDRCAP_INPUT_MAPPINGS) are tried only where a native format would reject the record, so a
+    native record decodes, and a bad one is rejected, exactly as without them."""
     if not payload:
         raise Rejected(ReasonCode.EMPTY_RECORD, "payload is empty")
     if len(payload) > max_record_bytes:
@@ -65,15 +73,15 @@ def decode_payload(payload: bytes, max_record_bytes: int) -> tuple[str, Fields]:
     if payload[:1] == b"{" or sniff(payload) == "json":
         if b"\\u0000" in payload:  # a JSON-escaped NUL is the same defect once decoded
             raise Rejected(ReasonCode.BAD_ENCODING, "payload contains an escaped NUL")
-        return "json", _decode_json(payload)
+        return _decode_json(payload, mappings)
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Rejected(ReasonCode.BAD_ENCODING, f"not UTF-8 at byte {exc.start}") from None
-    return "csv", _decode_csv(text)
+    return _decode_csv(text, mappings)
 
 
-def _decode_json(payload: bytes) -> Fields:
+def _decode_json(payload: bytes, mappings: MappingSet | None = None) -> tuple[str, Fields]:
     try:
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
@@ -83,6 +91,8 @@ def _decode_json(payload: bytes) -> Fields:
         raise Rejected(ReasonCode.MALFORMED_PAYLOAD, "JSON payload is not an object")
     version = doc.get("schema_version")
     if version is None:
+        if mappings is not None:
+            return mappings.decode_json(doc)
         raise Rejected(ReasonCode.MISSING_FIELD, "schema_version")
     if type(version) is not int:
         raise Rejected(
@@ -94,7 +104,7 @@ def _decode_json(payload: bytes) -> Fields:
         for new, old in _V2_TO_V1.items():
             if new in doc:
                 doc[old] = doc.pop(new)
-    return doc
+    return "json", doc
 
 
 def _cell(name: str, cell: str) -> Any:
@@ -117,17 +127,20 @@ def _cell(name: str, cell: str) -> Any:
     return cell
 
 
-def _decode_csv(text: str) -> Fields:
+def _decode_csv(text: str, mappings: MappingSet | None = None) -> tuple[str, Fields]:
     line = text.rstrip("\r\n")
     try:
         cells = next(csv.reader([line])) if '"' in line else line.split(",")
     except csv.Error as exc:  # e.g. a quote followed by an embedded newline
         raise Rejected(ReasonCode.MALFORMED_PAYLOAD, f"CSV: {exc}") from None
     head = cells[0].strip()
+    columns = CSV_COLUMNS.get(int(head)) if head.isdigit() else None
+    if mappings is not None and (columns is None or len(cells) != len(columns)):
+        # A switch's layout may well start with digits (an account code): not ours unless it fits ours.
+        return mappings.decode_csv(cells)
     if not head.isdigit():
         raise Rejected(ReasonCode.MALFORMED_PAYLOAD, "neither JSON, KPL nor CSV with a schema version first")
     version = int(head)
-    columns = CSV_COLUMNS.get(version)
     if columns is None:
         raise Rejected(ReasonCode.UNKNOWN_SCHEMA_VERSION, f"schema_version {version}")
     if len(cells) != len(columns):
@@ -140,4 +153,4 @@ def _decode_csv(text: str) -> Fields:
         for (key, typed), cell in zip(_CSV_LAYOUTS[version], cells, strict=True)
     }
     fields["schema_version"] = version
-    return fields
+    return "csv", fields

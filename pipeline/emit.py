@@ -17,7 +17,10 @@ from pipeline.schema import CanonicalCDR, Cell, ReasonCode
 
 # The raw payload bytes a DLQ message carries: 4 KiB left for the envelope, base64 turns 3 bytes into 4.
 _DLQ_PAYLOAD_BUDGET = (DLQ_MAX_MESSAGE_BYTES - 4096) * 3 // 4
-_CDR_FIELDS = CanonicalCDR._fields
+# Every field but the last (`derived`): zip stops at the shorter, so the document gets `derived` only
+# when a value was derived, and native records keep the exact bytes they had before it existed.
+_DOCUMENT_FIELDS = CanonicalCDR._fields[:-1]
+assert CanonicalCDR._fields[-1] == "derived"
 
 
 class DlqMessage(TypedDict):
@@ -42,13 +45,15 @@ def _cell_document(cell: Cell) -> dict[str, Any]:
 
 def cdr_document(cdr: CanonicalCDR) -> dict[str, Any]:
     """The CDR as a JSON object: field name -> value, enums as their strings, the cell as an object."""
-    document: dict[str, Any] = dict(zip(_CDR_FIELDS, cdr, strict=True))
+    document: dict[str, Any] = dict(zip(_DOCUMENT_FIELDS, cdr))  # noqa: B905 - `derived` left out on purpose
     # orjson serialises an Enum through its `value` property (a Python call, ~0.8 µs each);
     # `_value_` is the plain attribute behind it.
     document["record_type"] = cdr.record_type._value_
     document["a_number_kind"] = cdr.a_number_kind._value_
     document["b_number_kind"] = cdr.b_number_kind._value_
     document["cell"] = _cell_document(cdr.cell)
+    if cdr.derived:
+        document["derived"] = dict(cdr.derived)
     return document
 
 

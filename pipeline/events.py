@@ -133,7 +133,7 @@ def _expand_ber(
     units: Units, shard: str, seq: str, key: str, arrival_ms: int, payload: bytes, home_region: str
 ) -> None:
     """One unit per CDR of a BER record or 32.297 chunk; a corrupt CDR is rejected alone."""
-    results = ber.decode_ber(payload, home_region=home_region)
+    results = ber.decode_ber(payload, home_region=home_region, received_ms=arrival_ms or None)
     per_cdr = [r for r in results if r.index != ber.FILE_LEVEL_INDEX]
     file_level = [r for r in results if isinstance(r, ber.BerRejected) and r.is_file_level]
     if not per_cdr:

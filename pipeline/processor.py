@@ -106,6 +106,7 @@ class BatchProcessor:
             now_ms,
             config.max_clock_skew_s * 1000,
             config.max_record_age_days * 86_400_000,
+            config.serving_plmn,
         )
         count = len(units)
         batch = _Batch(
@@ -116,13 +117,14 @@ class BatchProcessor:
             BatchOutcome(records_in=count, notices=list(units.notices)),
         )
         seen: dict[str, int] = {}
+        mappings = config.input_mappings
         for i in range(count):
             if i in batch.rejects:
                 continue
             try:
                 pre_decoded = units.pre_decoded.get(i)
                 source_format, fields = pre_decoded or decode_payload(
-                    units.payload[i], config.max_record_bytes
+                    units.payload[i], config.max_record_bytes, mappings
                 )
                 cdr = to_canonical(
                     fields, "kpl+" + source_format if units.is_kpl[i] else source_format, limits

@@ -42,6 +42,7 @@ class ReasonCode(StrEnum):
     BER_DECODE_ERROR = "BER_DECODE_ERROR"  # a TS 32.298 CDR whose ASN.1 BER does not decode
     BER_FRAMING_ERROR = "BER_FRAMING_ERROR"  # a TS 32.297 file/CDR header with bad lengths or format
     LOST_CDRS = "LOST_CDRS"  # a TS 32.297 file header reports CDRs lost upstream (not a record of ours)
+    UNMAPPED_LAYOUT = "UNMAPPED_LAYOUT"  # not a native format and no configured input mapping matches it
 
 
 class NumberKind(StrEnum):
@@ -50,6 +51,7 @@ class NumberKind(StrEnum):
     EMERGENCY = "EMERGENCY"
     PREMIUM_RATE = "PREMIUM_RATE"  # valid E.164 but of premium-rate type
     ALPHANUMERIC = "ALPHANUMERIC"  # SMS sender ids such as "BANK"
+    UNKNOWN = "UNKNOWN"  # the source does not carry the number (a 32.298 OPTIONAL field left out)
 
 
 SUPPORTED_SCHEMA_VERSIONS: Final = (1, 2)
@@ -113,10 +115,10 @@ RATS: Final = ("GERAN", "UTRAN", "EUTRAN", "NR", "WLAN")
 # tuple allocation (~0.3 µs) instead of 29 object.__setattr__ calls (~4-9 µs per record, the largest
 # single cost of validation; see docs/benchmarks.md "Profiling"). Build them by keyword or position.
 class Cell(NamedTuple):
-    mcc: str
-    mnc: str
+    mcc: str | None  # None: a source without PLMN (32.298 mCC-MNC absent, a VoIP switch) and none derived
+    mnc: str | None
     lac: int | None  # LAC (2G/3G) or TAC (4G/5G)
-    cell_id: int
+    cell_id: int | None  # None: the source has no location (a VoIP switch, a 32.298 record without it)
 
 
 class CanonicalCDR(NamedTuple):
@@ -124,6 +126,7 @@ class CanonicalCDR(NamedTuple):
 
     cdr_id: str
     record_type: RecordType
+    # "" (and kind UNKNOWN) only from a source where the number is optional (a 32.298 record without it)
     a_number_raw: str
     a_number: str  # E.164 ("+14155550100") or the short/emergency code as dialled
     a_number_kind: NumberKind
@@ -150,7 +153,10 @@ class CanonicalCDR(NamedTuple):
     bytes_down: int
     rat: str | None
     schema_version: int
-    source_format: str  # "json", "csv", "kpl+json", "ber", ...
+    source_format: str  # "json", "csv", "kpl+json", "ber", an input mapping's name, ...
+    # (field, how) for every value the pipeline derived instead of reading it (docs/ber.md "Derived").
+    # Last on purpose: the output document leaves it out when empty, so native records stay byte-identical.
+    derived: tuple[tuple[str, str], ...] = ()
 
 
 def derive_cdr_id(msc_id: str, call_reference: str, partial_sequence: int) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from pipeline.decode import INT64_MAX, INT64_MIN, Fields, Rejected
 from pipeline.normalize import NormalizedNumber, local_to_utc_ms, normalize_number, parse_utc_offset_min
@@ -29,8 +30,17 @@ _new_cdr = tuple.__new__
 _WIRE_FIELDS = (
     *_REQUIRED,
     "answer_time", "bytes_up", "bytes_down", "imsi", "imei", "sequence", "rat", "lac", "cdr_id",
-    "cause_for_term", "last_partial", "roaming",
+    "cause_for_term", "last_partial", "roaming", "derived",
 )  # fmt: skip
+# Our own wire formats require every field of REQUIRED_JSON_FIELDS_V1. Other sources (3GPP BER, input
+# mappings of VoIP switches) follow their own spec, which leaves these OPTIONAL: a missing one is null in
+# the canonical record (or derived), never a reject.
+NATIVE_SOURCES: Final = frozenset({"json", "csv", "kpl+json", "kpl+csv"})
+OPTIONAL_BEYOND_NATIVE: Final = frozenset({"calling_number", "called_number", "mcc", "mnc", "cell_id"})
+_AT: Final = {name: i for i, name in enumerate(_WIRE_FIELDS)}
+_PLMN_INPUTS: Final = ("mcc", "mnc", "imsi", "msc_id", "roaming", "derived")
+SERVING_PLMN_HOW: Final = "CDRCAP_SERVING_PLMN"
+_UNKNOWN_NUMBER: Final = NormalizedNumber("", NumberKind.UNKNOWN, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,8 @@ class Limits:
     now_ms: int
     max_future_ms: int
     max_age_ms: int
+    # msc_id -> (mcc, mnc) the switch serves; key "" is the default (pipeline/config.py, docs/ber.md).
+    serving_plmn: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _str(value: Any, name: str, *, required: bool = False) -> str | None:
@@ -90,6 +102,16 @@ def _number(raw: str, name: str, region: str, record_type: RecordType) -> Normal
     return normalized
 
 
+def _party(raw: Any, name: str, region: str, record_type: RecordType) -> tuple[str, NormalizedNumber]:
+    """(raw, normalised) of one party. None comes only from a non-native source (see _optional_fields):
+    the number is unknown there, not invalid."""
+    if raw is None:
+        return "", _UNKNOWN_NUMBER
+    if type(raw) is not str or not raw:
+        raw = _str(raw, name, required=True) or ""
+    return raw, _number(raw, name, region, record_type)
+
+
 def _time(value: Any, name: str, offset_min: int, limits: Limits, required: bool = False) -> int | None:
     if type(value) is not str or not value:
         value = _str(value, name, required=required)  # an empty required time is a missing field
@@ -107,12 +129,52 @@ def _time(value: Any, name: str, offset_min: int, limits: Limits, required: bool
 
 
 def _cell(mcc: Any, mnc: Any, lac: Any, cell_id: Any) -> Cell:
+    # None reaches here only from a non-native source (native records were rejected as MISSING_FIELD).
     return Cell(
-        _digits(mcc, "mcc", 3, 3),
-        _digits(mnc, "mnc", 2, 3),
+        None if mcc is None else _digits(mcc, "mcc", 3, 3),
+        None if mnc is None else _digits(mnc, "mnc", 2, 3),
         None if lac is None else _int(lac, "lac"),
-        _int(cell_id, "cell_id"),
+        None if cell_id is None else _int(cell_id, "cell_id"),
     )
+
+
+def _derived_pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    """The decoder's own `derived` list ([field, how] pairs) as a tuple of pairs."""
+    if value is None:
+        return ()
+    try:
+        return tuple((str(name), str(how)) for name, how in value)
+    except (TypeError, ValueError):
+        raise Rejected(ReasonCode.BAD_TYPE, "derived must be a list of [field, how] pairs") from None
+
+
+def _optional_fields(
+    required: tuple[Any, ...], values: tuple[Any, ...], source_format: str, limits: Limits
+) -> tuple[Any, Any, Any, tuple[tuple[str, str], ...]]:
+    """(mcc, mnc, roaming, derived) of a record with a missing field or a decoder's `derived` list.
+
+    Native sources keep their contract (first missing field -> MISSING_FIELD; a `derived` key on the
+    wire is not ours and is ignored). Other sources may leave out OPTIONAL_BEYOND_NATIVE; a missing PLMN
+    is the switch's configured serving PLMN when there is one, and roaming is then decided from it.
+    """
+    mcc, mnc, imsi, msc_id, roaming, derived_wire = (values[_AT[name]] for name in _PLMN_INPUTS)
+    for name, value in zip(_REQUIRED, required, strict=True):
+        if value is None and (source_format in NATIVE_SOURCES or name not in OPTIONAL_BEYOND_NATIVE):
+            raise Rejected(ReasonCode.MISSING_FIELD, name)
+    if source_format in NATIVE_SOURCES:
+        return mcc, mnc, roaming, ()
+    derived = _derived_pairs(derived_wire)
+    if mcc is None or mnc is None:
+        plmn = limits.serving_plmn.get(msc_id) if type(msc_id) is str else None
+        plmn = plmn or limits.serving_plmn.get("")
+        mcc = mnc = None
+        if plmn is not None:
+            mcc, mnc = plmn
+            derived += (("mcc", SERVING_PLMN_HOW), ("mnc", SERVING_PLMN_HOW))
+            if roaming is None and type(imsi) is str and imsi:
+                roaming = not imsi.startswith(mcc + mnc)
+                derived += (("roaming", "IMSI vs " + SERVING_PLMN_HOW),)
+    return mcc, mnc, roaming, derived
 
 
 # Cells repeat in every batch (a few hundred per switch): one validated Cell per distinct raw tuple.
@@ -133,21 +195,18 @@ def to_canonical(fields: Fields, source_format: str, limits: Limits) -> Canonica
         type_name, a_raw, b_raw, seizure_text, release_text, offset_text,
         duration_s, mcc, mnc, cell_id, msc_id, call_reference,
         answer_text, bytes_up, bytes_down, imsi, imei, sequence, rat, lac, cdr_id,
-        cause_for_term, last_partial, roaming,
+        cause_for_term, last_partial, roaming, derived_wire,
     ) = values  # fmt: skip
-    if None in required:
-        raise Rejected(ReasonCode.MISSING_FIELD, _REQUIRED[required.index(None)])
+    derived: tuple[tuple[str, str], ...] = ()
+    if None in required or derived_wire is not None:  # rare: native records carry every required field
+        mcc, mnc, roaming, derived = _optional_fields(required, values, source_format, limits)
     record_type = _RECORD_TYPES.get(type_name) if type(type_name) is str else None
     if record_type is None:
         type_name = _str(type_name, "record_type", required=True)
         raise Rejected(ReasonCode.UNKNOWN_RECORD_TYPE, f"record_type {str(type_name)[:20]!r}")
-    if type(a_raw) is not str or not a_raw:
-        a_raw = _str(a_raw, "calling_number", required=True) or ""
-    if type(b_raw) is not str or not b_raw:
-        b_raw = _str(b_raw, "called_number", required=True) or ""
     region = limits.home_region
-    a = _number(a_raw, "calling_number", region, record_type)
-    b = _number(b_raw, "called_number", region, record_type)
+    a_raw, a = _party(a_raw, "calling_number", region, record_type)
+    b_raw, b = _party(b_raw, "called_number", region, record_type)
     if type(offset_text) is not str or not offset_text:
         offset_text = _str(offset_text, "utc_offset", required=True) or ""
     offset_min = parse_utc_offset_min(offset_text)
@@ -198,7 +257,7 @@ def to_canonical(fields: Fields, source_format: str, limits: Limits) -> Canonica
         last_partial = _bool(last_partial, "last_partial", True)
     if type(roaming) is not bool:
         roaming = _bool(roaming, "roaming", False)
-    # tuple.__new__ with one tuple: the NamedTuple's own __new__ would bind 29 arguments first.
+    # tuple.__new__ with one tuple: the NamedTuple's own __new__ would bind 30 arguments first.
     return _new_cdr(
         CanonicalCDR,
         (
@@ -231,5 +290,6 @@ def to_canonical(fields: Fields, source_format: str, limits: Limits) -> Canonica
             rat,
             fields["schema_version"],
             source_format,
+            derived,
         ),
     )

@@ -63,8 +63,10 @@ def record_alternative(body: bytes) -> tuple[str | None, int]:
     return CS_TAGS.get(tag) or PS_TAGS.get(tag), tag
 
 
-def decode_record(body: bytes) -> dict[str, Any]:
-    """One BER CallEventRecord -> canonical fields. Raises BerError (with its ReasonCode) when it cannot."""
+def decode_record(body: bytes, received_ms: int | None = None) -> dict[str, Any]:
+    """One BER CallEventRecord -> canonical fields. Raises BerError (with its ReasonCode) when it cannot.
+
+    `received_ms` (the Kinesis arrival) stands in for the time of a call record that carries none."""
     alternative, tag = record_alternative(body)
     if alternative is None:
         raise BerError(
@@ -81,7 +83,7 @@ def decode_record(body: bytes) -> dict[str, Any]:
             f"{alternative} does not decode: {type(exc).__name__}", reason=ReasonCode.BER_DECODE_ERROR
         ) from exc
     try:
-        return MAPPERS[name](value)
+        return MAPPERS[name](value, received_ms)
     except BerError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -90,16 +92,16 @@ def decode_record(body: bytes) -> dict[str, Any]:
         ) from exc
 
 
-def _decode_one(index: int, body: bytes, extra: dict[str, Any]) -> BerResult:
+def _decode_one(index: int, body: bytes, extra: dict[str, Any], received_ms: int | None) -> BerResult:
     try:
-        fields = decode_record(body)
+        fields = decode_record(body, received_ms)
     except BerError as exc:
         return BerRejected(index=index, reason=exc.reason, detail=exc.detail)
     fields.update(extra)
     return BerDecoded(index=index, fields=fields)
 
 
-def _decode_file(data: bytes) -> list[BerResult]:
+def _decode_file(data: bytes, received_ms: int | None) -> list[BerResult]:
     try:
         header = framing.parse_file_header(data)
     except BerError as exc:
@@ -135,7 +137,7 @@ def _decode_file(data: bytes) -> list[BerResult]:
             "ber_release": cdr_header.release,
             "ber_ts": framing.TS_NUMBERS.get(cdr_header.ts_number, str(cdr_header.ts_number)),
         }
-        results.append(_decode_one(index, framed.body, extra))
+        results.append(_decode_one(index, framed.body, extra, received_ms))
     seen = index + 1
     if header.cdr_count is not None and header.cdr_count != seen:
         results.append(
@@ -168,16 +170,17 @@ def looks_like_ber(data: bytes) -> bool:
     return bool(data) and data[0] & 0xE0 == _CONTEXT_CONSTRUCTED and framing.ber_tlv_span(data) is not None
 
 
-def decode_ber(data: bytes, *, home_region: str) -> list[BerResult]:
+def decode_ber(data: bytes, *, home_region: str, received_ms: int | None = None) -> list[BerResult]:
     """Decode one Kinesis record: a bare BER CallEventRecord or a 32.297 file chunk.
 
     `home_region` is accepted for symmetry with the other decoders: numbers stay raw here (international
     TON gets '+'), the normaliser applies the region. Every CDR yields exactly one result, in order; a
-    file-level finding (lost CDRs) has index FILE_LEVEL_INDEX.
+    file-level finding (lost CDRs) has index FILE_LEVEL_INDEX. `received_ms` (the Kinesis arrival time)
+    is the time of a call record that has no TimeStamp at all (all three are OPTIONAL in 32.298).
     """
     del home_region  # numbers are normalised downstream
     if not data:
         return [BerRejected(index=0, reason=ReasonCode.EMPTY_RECORD, detail="empty record")]
     if is_file_chunk(data):
-        return _decode_file(data)
-    return [_decode_one(0, data, {})]
+        return _decode_file(data, received_ms)
+    return [_decode_one(0, data, {}, received_ms)]

@@ -99,9 +99,12 @@ def _gsn_address(value: Any) -> str:
     raise BerFieldError("GSN address is neither a 4/16-octet binary nor a text address")
 
 
-def _is_roaming(imsi: str | None, mcc: str | None, mnc: str | None) -> bool:
-    """Roaming when the serving PLMN is not the subscriber's home PLMN (the IMSI's MCC+MNC)."""
-    return imsi is not None and mcc is not None and mnc is not None and not imsi.startswith(mcc + mnc)
+def _is_roaming(imsi: str | None, mcc: str | None, mnc: str | None) -> bool | None:
+    """Roaming when the serving PLMN is not the subscriber's home PLMN (the IMSI's MCC+MNC); None when the
+    record has no serving PLMN (validation derives it from CDRCAP_SERVING_PLMN and decides then)."""
+    if mcc is None or mnc is None:
+        return None
+    return imsi is not None and not imsi.startswith(mcc + mnc)
 
 
 def _common(
@@ -143,16 +146,42 @@ def _cs_cell(record: Value) -> f.ServingCell | None:
     return _field(record, "location", f.decode_location_area_and_cell)
 
 
-def _call(record: Value, record_type: RecordType) -> dict[str, Any]:
-    """MOCallRecord / MTCallRecord. callDuration is chargeable time when answered, holding time otherwise."""
-    times = {k: _field(record, k, f.decode_timestamp) for k in ("seizureTime", "answerTime", "releaseTime")}
-    start = times.get("seizureTime") or times.get("answerTime") or times.get("releaseTime")
+def _call_times(
+    record: Value, duration_s: int, received_ms: int | None
+) -> tuple[f.LocalTime, f.LocalTime | None, int, list[tuple[str, str]]]:
+    """(start, answer, release UTC ms, derived) of a call record. 32.298 makes all three times OPTIONAL:
+    the start falls back to answerTime, then releaseTime (a later partial record), then - for a record
+    with no time at all - the time Kinesis received it, taken as the release (a CDR is written when the
+    call or partial ends) with callDuration before it. Each fallback is named in `derived`."""
+    seizure, answer, release = (
+        _field(record, k, f.decode_timestamp) for k in ("seizureTime", "answerTime", "releaseTime")
+    )
+    derived: list[tuple[str, str]] = []
+    start = seizure or answer or release
     if start is None:
-        raise BerFieldError(
-            "call record has no seizure, answer or release time", reason=ReasonCode.MISSING_FIELD
-        )
+        if received_ms is None:
+            raise BerFieldError(
+                "call record has no seizure, answer or release time", reason=ReasonCode.MISSING_FIELD
+            )
+        start = f.LocalTime(utc_ms=received_ms - duration_s * 1000, utc_offset_min=0)
+        derived += [
+            ("seizure_time", "arrival - callDuration"),
+            ("release_time", "arrival"),
+            ("utc_offset", "UTC (no TimeStamp in the record)"),
+        ]
+        return start, None, received_ms, derived
+    if seizure is None:
+        derived.append(("seizure_time", "answerTime" if answer is not None else "releaseTime"))
+    if release is None:
+        derived.append(("release_time", ("answerTime" if answer else "seizureTime") + " + callDuration"))
+        return start, answer, (answer or start).utc_ms + duration_s * 1000, derived
+    return start, answer, release.utc_ms, derived
+
+
+def _call(record: Value, record_type: RecordType, received_ms: int | None) -> dict[str, Any]:
+    """MOCallRecord / MTCallRecord. callDuration is chargeable time when answered, holding time otherwise."""
     duration_s = int(_required(record, "callDuration"))
-    answer, release = times.get("answerTime"), times.get("releaseTime")
+    start, answer, release_ms, derived = _call_times(record, duration_s, received_ms)
     cause = int(_required(record, "causeForTerm"))
     served = _field(record, "servedMSISDN", _address)
     if record_type is RecordType.MOC:
@@ -175,13 +204,15 @@ def _call(record: Value, record_type: RecordType) -> dict[str, Any]:
         a_number_raw=a_number,
         b_number_raw=b_number,
         answer_utc_ms=answer.utc_ms if answer else None,
-        release_utc_ms=release.utc_ms if release else (answer or start).utc_ms + duration_s * 1000,
+        release_utc_ms=release_ms,
         duration_s=duration_s,
         answered=answer is not None,
         cause_for_term=CAUSE_FOR_TERM.get(cause, f"cause({cause})"),
         last_partial=cause not in _PARTIAL_CAUSES_CS,
         rat=_SYSTEM_TYPES.get(record.get("systemType", "")),
     )
+    if derived:
+        out["derived"] = derived
     return out
 
 
@@ -263,12 +294,12 @@ def _gateway(record: Value, address_field: str) -> dict[str, Any]:
     return out
 
 
-# CHOICE alternative name (CSRecord / GPRSRecord) -> canonical mapping.
-MAPPERS: Final[dict[str, Callable[[Value], dict[str, Any]]]] = {
-    "moCallRecord": lambda r: _call(r, RecordType.MOC),
-    "mtCallRecord": lambda r: _call(r, RecordType.MTC),
-    "moSMSRecord": lambda r: _sms(r, RecordType.SMS_MO),
-    "mtSMSRecord": lambda r: _sms(r, RecordType.SMS_MT),
-    "sGWRecord": lambda r: _gateway(r, "s-GWAddress"),
-    "pGWRecord": lambda r: _gateway(r, "p-GWAddress"),
+# CHOICE alternative name (CSRecord / GPRSRecord) -> canonical mapping, given the record's arrival ms.
+MAPPERS: Final[dict[str, Callable[[Value, int | None], dict[str, Any]]]] = {
+    "moCallRecord": lambda r, received_ms: _call(r, RecordType.MOC, received_ms),
+    "mtCallRecord": lambda r, received_ms: _call(r, RecordType.MTC, received_ms),
+    "moSMSRecord": lambda r, _: _sms(r, RecordType.SMS_MO),
+    "mtSMSRecord": lambda r, _: _sms(r, RecordType.SMS_MT),
+    "sGWRecord": lambda r, _: _gateway(r, "s-GWAddress"),
+    "pGWRecord": lambda r, _: _gateway(r, "p-GWAddress"),
 }

@@ -1,0 +1,228 @@
+"""Compiled input mappings: one record of a configured non-native layout -> the canonical wire fields.
+
+A MappingSpec (pipeline/mapping_spec.py) is compiled once into plain tuples of (field, accessor); a record
+costs a column index or a few dict lookups per field, no schema library. The result goes through the
+same validation as JSON (`validate.to_canonical`), with the mapping's name as its source format.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import unquote
+
+from pipeline.decode import Fields, Rejected
+from pipeline.errors import ConfigError
+from pipeline.mapping_spec import EPOCH_FORMATS, ISO_FORMATS, TIME_FIELDS, MappingSpec, load_mapping
+from pipeline.schema import ReasonCode
+
+Getter = Callable[[Any], Any]  # the record (cell list or JSON document) -> the raw value or None
+MAPPED_SCHEMA_VERSION: Final = 1  # the wire fields a mapping fills are JSON v1's
+_INT_FIELDS: Final = frozenset({"duration_s", "lac", "cell_id", "sequence", "bytes_up", "bytes_down"})
+
+
+def _path_getter(path: str) -> Getter:
+    """Dotted JSON path; a numeric part indexes a list (and, leniently, means the object itself when
+    the layout wrote one object where other versions write a list, as FreeSWITCH's callflow does)."""
+    parts: tuple[str | int, ...] = tuple(int(p) if p.isdigit() else p for p in path.split("."))
+    if len(parts) == 1:
+        key = parts[0]
+        return lambda doc: doc.get(key)
+
+    def get(doc: Any) -> Any:
+        for part in parts:
+            if type(part) is int:
+                if type(doc) is list:
+                    doc = doc[part] if part < len(doc) else None
+                elif type(doc) is not dict:
+                    return None
+            elif type(doc) is dict:
+                doc = doc.get(part)
+            else:
+                return None
+        return doc
+
+    return get
+
+
+def _getter(spec: MappingSpec, source: str) -> Getter:
+    if spec.format == "json":
+        getter = _path_getter(source)
+    else:
+        index = spec.columns.index(source)
+        getter = lambda cells: cells[index]  # noqa: E731 - a closure per column, built once
+    if not spec.url_decode:
+        return getter
+    return lambda record: _unquoted(getter(record))
+
+
+def _unquoted(value: Any) -> Any:
+    return unquote(value) if type(value) is str and "%" in value else value
+
+
+def _time_converter(spec: MappingSpec) -> Callable[[Any, str], tuple[str | None, str]]:
+    """(raw value, field) -> (ISO local time or None, its UTC offset). An empty value or epoch 0 = absent."""
+    zone = spec.zone
+    fmt = spec.time_format
+    if fmt in ISO_FORMATS:
+        return lambda raw, name: (raw if raw else None, zone)
+    if fmt in EPOCH_FORMATS:
+        per_s = EPOCH_FORMATS[fmt]
+
+        def epoch(raw: Any, name: str) -> tuple[str | None, str]:
+            if raw is None or raw == "" or raw == 0 or raw == "0":
+                return None, "+00:00"
+            try:
+                seconds = int(raw) // per_s
+            except (TypeError, ValueError):
+                raise Rejected(ReasonCode.INVALID_TIMESTAMP, f"{spec.name}: {name} is not {fmt}") from None
+            if not 0 < seconds < 253_402_300_800:  # before year 10000
+                raise Rejected(ReasonCode.INVALID_TIMESTAMP, f"{spec.name}: {name} is out of range")
+            return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)), "+00:00"
+
+        return epoch
+
+    def pattern(raw: Any, name: str) -> tuple[str | None, str]:
+        if not raw:
+            return None, zone
+        try:
+            return datetime.strptime(str(raw), fmt).strftime("%Y-%m-%dT%H:%M:%S"), zone
+        except ValueError:
+            raise Rejected(ReasonCode.INVALID_TIMESTAMP, f"{spec.name}: {name} is not {fmt!r}") from None
+
+    return pattern
+
+
+def _as_int(value: Any, name: str, mapping: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if type(value) is int:
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Rejected(ReasonCode.BAD_TYPE, f"{mapping}: {name} must be an integer") from None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledMapping:
+    """One mapping, ready for the hot path."""
+
+    spec: MappingSpec
+    text_fields: tuple[tuple[str, Getter], ...]  # copied as they are ("" -> None)
+    int_fields: tuple[tuple[str, Getter], ...]
+    time_fields: tuple[tuple[str, Getter], ...]
+    convert_time: Callable[[Any, str], tuple[str | None, str]]
+    duration: tuple[Getter | None, Getter | None]  # (answered, unanswered)
+    rules: tuple[tuple[Getter, str, str, str], ...]  # (getter, op, operand, record type)
+    constants: tuple[tuple[str, Any], ...]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def decode(self, record: Any) -> Fields:
+        """Wire fields of one record (a CSV cell list or a JSON object); raises Rejected."""
+        name = self.spec.name
+        fields: Fields = {"schema_version": MAPPED_SCHEMA_VERSION}
+        for field, get in self.text_fields:
+            value = get(record)
+            fields[field] = None if value == "" else value
+        for field, get in self.int_fields:
+            fields[field] = _as_int(get(record), field, name)
+        convert = self.convert_time
+        offset = self.spec.zone
+        for field, get in self.time_fields:
+            fields[field], offset = convert(get(record), field)
+        fields["utc_offset"] = offset
+        answered, unanswered = self.duration
+        chosen = answered if fields.get("answer_time") is not None else unanswered
+        if chosen is not None:
+            fields["duration_s"] = _as_int(chosen(record), "duration_s", name)
+        for get, op, operand, record_type in self.rules:
+            value = get(record)
+            if type(value) is str and (value == operand if op == "equals" else value.startswith(operand)):
+                fields["record_type"] = record_type
+                break
+        for field, value in self.constants:
+            fields.setdefault(field, value)
+        return fields
+
+
+def compile_mapping(spec: MappingSpec) -> CompiledMapping:
+    text: list[tuple[str, Getter]] = []
+    ints: list[tuple[str, Getter]] = []
+    times: list[tuple[str, Getter]] = []
+    for field, source in spec.fields.items():
+        getter = _getter(spec, source)
+        (times if field in TIME_FIELDS else ints if field in _INT_FIELDS else text).append((field, getter))
+    return CompiledMapping(
+        spec=spec,
+        text_fields=tuple(text),
+        int_fields=tuple(ints),
+        time_fields=tuple(times),
+        convert_time=_time_converter(spec),
+        duration=(
+            _getter(spec, spec.duration_answered) if spec.duration_answered else None,
+            _getter(spec, spec.duration_unanswered) if spec.duration_unanswered else None,
+        ),
+        rules=tuple(
+            (_getter(spec, r.source), r.op, r.operand, r.record_type) for r in spec.record_type_rules
+        ),
+        constants=tuple(spec.constants.items()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MappingSet:
+    """The mappings configured for a stream; a record is matched to one by its layout's signature."""
+
+    mappings: tuple[CompiledMapping, ...]
+
+    def decode_csv(self, cells: Sequence[str]) -> tuple[str, Fields]:
+        count = len(cells)
+        for mapping in self.mappings:
+            if mapping.spec.signature_columns == count:
+                return mapping.name, mapping.decode(cells)
+        csv_layouts = [m.spec for m in self.mappings if m.spec.format == "csv"]
+        closest = min(csv_layouts, key=lambda s: abs((s.signature_columns or 0) - count), default=None)
+        resembles = f"; closest: {closest.name} ({closest.signature_columns} columns)" if closest else ""
+        raise Rejected(
+            ReasonCode.UNMAPPED_LAYOUT, f"CSV with {count} columns matches no input mapping{resembles}"
+        )
+
+    def decode_json(self, doc: dict[str, Any]) -> tuple[str, Fields]:
+        best: tuple[int, str] = (-1, "")
+        for mapping in self.mappings:
+            keys = mapping.spec.signature_keys
+            present = sum(1 for key in keys if key in doc)
+            if keys and present == len(keys):
+                return mapping.name, mapping.decode(doc)
+            if keys and present > best[0]:
+                best = (present, f"{mapping.name} ({present} of {len(keys)} keys)")
+        resembles = f"; closest: {best[1]}" if best[0] > 0 else ""
+        raise Rejected(
+            ReasonCode.UNMAPPED_LAYOUT, f"JSON without schema_version matches no input mapping{resembles}"
+        )
+
+
+def load_mapping_set(raw: str) -> MappingSet | None:
+    """`CDRCAP_INPUT_MAPPINGS` (comma-separated names or paths) -> the compiled set; None when empty."""
+    names = [part.strip() for part in raw.split(",") if part.strip()]
+    if not names:
+        return None
+    compiled = [compile_mapping(load_mapping(name)) for name in names]
+    seen: dict[Any, str] = {}
+    for mapping in compiled:
+        spec = mapping.spec
+        signature = spec.signature_columns if spec.format == "csv" else frozenset(spec.signature_keys)
+        if signature in seen:
+            raise ConfigError(
+                f"CDRCAP_INPUT_MAPPINGS: {spec.name} and {seen[signature]} have the same signature, so a "
+                "record could not be told apart: configure one of them."
+            )
+        seen[signature] = spec.name
+    return MappingSet(tuple(compiled))
