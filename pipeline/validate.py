@@ -207,56 +207,17 @@ def to_canonical(fields: Fields, source_format: str, limits: Limits) -> Canonica
     region = limits.home_region
     a_raw, a = _party(a_raw, "calling_number", region, record_type)
     b_raw, b = _party(b_raw, "called_number", region, record_type)
-    if type(offset_text) is not str or not offset_text:
-        offset_text = _str(offset_text, "utc_offset", required=True) or ""
-    offset_min = parse_utc_offset_min(offset_text)
-    if offset_min is None:
-        raise Rejected(ReasonCode.INVALID_TIMESTAMP, f"utc_offset {offset_text[:10]!r} is not ±HH:MM")
-    seizure_ms = _time(seizure_text, "seizure_time", offset_min, limits, required=True)
-    answer_ms = _time(answer_text, "answer_time", offset_min, limits)
-    release_ms = _time(release_text, "release_time", offset_min, limits, required=True)
-    assert seizure_ms is not None and release_ms is not None  # required: _time rejected them otherwise
-    if release_ms < seizure_ms:
-        raise Rejected(ReasonCode.END_BEFORE_START, "release_time before seizure_time")
-    if answer_ms is not None and not seizure_ms <= answer_ms <= release_ms:
-        raise Rejected(ReasonCode.END_BEFORE_START, "answer_time outside seizure..release")
-    if type(duration_s) is not int:
-        duration_s = _int(duration_s, "duration_s")
-    if duration_s < 0:
-        raise Rejected(ReasonCode.NEGATIVE_DURATION, f"duration_s {duration_s}")
-    if type(bytes_up) is not int:
-        bytes_up = _int(bytes_up, "bytes_up", 0)
-    if type(bytes_down) is not int:
-        bytes_down = _int(bytes_down, "bytes_down", 0)
-    if bytes_up < 0 or bytes_down < 0:
-        raise Rejected(ReasonCode.BAD_TYPE, "bytes_up/bytes_down must be non-negative")
-    if type(msc_id) is not str or not msc_id:
-        msc_id = _str(msc_id, "msc_id", required=True) or ""
-    if type(call_reference) is not str or not call_reference:
-        call_reference = _str(call_reference, "call_reference", required=True) or ""
-    if type(sequence) is not int:
-        sequence = _int(sequence, "sequence", 0)
-    if rat is not None and rat not in _RATS:
-        raise Rejected(ReasonCode.BAD_TYPE, f"rat {str(rat)[:10]!r} is not one of {', '.join(RATS)}")
+    offset_min, seizure_ms, answer_ms, release_ms = _times(
+        offset_text, seizure_text, answer_text, release_text, limits
+    )
+    duration_s, bytes_up, bytes_down = _amounts(duration_s, bytes_up, bytes_down)
+    msc_id, call_reference, sequence = _origin(msc_id, call_reference, sequence, rat)
     try:
         cell = _cached_cell(mcc, mnc, lac, cell_id)
     except TypeError:  # an unhashable wire value (list, dict): validate uncached for the precise reason
         cell = _cell(mcc, mnc, lac, cell_id)
-    if type(cdr_id) is not str or not cdr_id:
-        cdr_id = _str(cdr_id, "cdr_id") or derive_cdr_id(msc_id, call_reference, sequence)
-    if len(cdr_id) > MAX_CDR_ID_CHARS:
-        # The id becomes a DynamoDB key: an unbounded one would fail the whole transaction.
-        raise Rejected(ReasonCode.INVALID_IDENTIFIER, f"cdr_id longer than {MAX_CDR_ID_CHARS} characters")
-    if imsi is not None and imsi != "":
-        imsi = _digits(imsi, "imsi", 6, 15)
-    if imei is not None and imei != "":
-        imei = _digits(imei, "imei", 14, 16)
-    if type(cause_for_term) is not str or not cause_for_term:
-        cause_for_term = _str(cause_for_term, "cause_for_term")
-    if type(last_partial) is not bool:
-        last_partial = _bool(last_partial, "last_partial", True)
-    if type(roaming) is not bool:
-        roaming = _bool(roaming, "roaming", False)
+    cdr_id, imsi, imei = _identifiers(cdr_id, msc_id, call_reference, sequence, imsi, imei)
+    cause_for_term, last_partial, roaming = _flags(cause_for_term, last_partial, roaming)
     # tuple.__new__ with one tuple: the NamedTuple's own __new__ would bind 30 arguments first.
     return _new_cdr(
         CanonicalCDR,
@@ -293,3 +254,79 @@ def to_canonical(fields: Fields, source_format: str, limits: Limits) -> Canonica
             derived,
         ),
     )
+
+
+# The named steps of to_canonical, in the order the record's fields are checked (the first failing field
+# names the reject). Each keeps the inlined fast check for the common well-typed value.
+
+
+def _times(
+    offset_text: Any, seizure_text: Any, answer_text: Any, release_text: Any, limits: Limits
+) -> tuple[int, int, int | None, int]:
+    """(UTC offset in minutes, seizure, answer, release in UTC ms), in order."""
+    if type(offset_text) is not str or not offset_text:
+        offset_text = _str(offset_text, "utc_offset", required=True) or ""
+    offset_min = parse_utc_offset_min(offset_text)
+    if offset_min is None:
+        raise Rejected(ReasonCode.INVALID_TIMESTAMP, f"utc_offset {offset_text[:10]!r} is not ±HH:MM")
+    seizure_ms = _time(seizure_text, "seizure_time", offset_min, limits, required=True)
+    answer_ms = _time(answer_text, "answer_time", offset_min, limits)
+    release_ms = _time(release_text, "release_time", offset_min, limits, required=True)
+    assert seizure_ms is not None and release_ms is not None  # required: _time rejected them otherwise
+    if release_ms < seizure_ms:
+        raise Rejected(ReasonCode.END_BEFORE_START, "release_time before seizure_time")
+    if answer_ms is not None and not seizure_ms <= answer_ms <= release_ms:
+        raise Rejected(ReasonCode.END_BEFORE_START, "answer_time outside seizure..release")
+    return offset_min, seizure_ms, answer_ms, release_ms
+
+
+def _amounts(duration_s: Any, bytes_up: Any, bytes_down: Any) -> tuple[int, int, int]:
+    if type(duration_s) is not int:
+        duration_s = _int(duration_s, "duration_s")
+    if duration_s < 0:
+        raise Rejected(ReasonCode.NEGATIVE_DURATION, f"duration_s {duration_s}")
+    if type(bytes_up) is not int:
+        bytes_up = _int(bytes_up, "bytes_up", 0)
+    if type(bytes_down) is not int:
+        bytes_down = _int(bytes_down, "bytes_down", 0)
+    if bytes_up < 0 or bytes_down < 0:
+        raise Rejected(ReasonCode.BAD_TYPE, "bytes_up/bytes_down must be non-negative")
+    return duration_s, bytes_up, bytes_down
+
+
+def _origin(msc_id: Any, call_reference: Any, sequence: Any, rat: Any) -> tuple[str, str, int]:
+    """The switch, its call reference and the partial-record sequence; the radio access type checked."""
+    if type(msc_id) is not str or not msc_id:
+        msc_id = _str(msc_id, "msc_id", required=True) or ""
+    if type(call_reference) is not str or not call_reference:
+        call_reference = _str(call_reference, "call_reference", required=True) or ""
+    if type(sequence) is not int:
+        sequence = _int(sequence, "sequence", 0)
+    if rat is not None and rat not in _RATS:
+        raise Rejected(ReasonCode.BAD_TYPE, f"rat {str(rat)[:10]!r} is not one of {', '.join(RATS)}")
+    return msc_id, call_reference, sequence
+
+
+def _identifiers(
+    cdr_id: Any, msc_id: str, call_reference: str, sequence: int, imsi: Any, imei: Any
+) -> tuple[str, Any, Any]:
+    if type(cdr_id) is not str or not cdr_id:
+        cdr_id = _str(cdr_id, "cdr_id") or derive_cdr_id(msc_id, call_reference, sequence)
+    if len(cdr_id) > MAX_CDR_ID_CHARS:
+        # The id becomes a DynamoDB key: an unbounded one would fail the whole transaction.
+        raise Rejected(ReasonCode.INVALID_IDENTIFIER, f"cdr_id longer than {MAX_CDR_ID_CHARS} characters")
+    if imsi is not None and imsi != "":
+        imsi = _digits(imsi, "imsi", 6, 15)
+    if imei is not None and imei != "":
+        imei = _digits(imei, "imei", 14, 16)
+    return cdr_id, imsi, imei
+
+
+def _flags(cause_for_term: Any, last_partial: Any, roaming: Any) -> tuple[str | None, bool, bool]:
+    if type(cause_for_term) is not str or not cause_for_term:
+        cause_for_term = _str(cause_for_term, "cause_for_term")
+    if type(last_partial) is not bool:
+        last_partial = _bool(last_partial, "last_partial", True)
+    if type(roaming) is not bool:
+        roaming = _bool(roaming, "roaming", False)
+    return cause_for_term, last_partial, roaming
