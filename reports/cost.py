@@ -14,6 +14,7 @@ from reports.summary import Summary
 ITEMS: dict[str, tuple[str, str]] = {
     "kinesis_shard_hours": ("Kinesis input", "shard-hours"),
     "kinesis_put_payload_units": ("Kinesis input", "PUT payload units"),
+    "kinesis_put_units": ("Kinesis input", "PUT payload units"),
     "kinesis_on_demand": ("Kinesis input", "on-demand stream"),
     "kinesis_extended_retention": ("Kinesis input", "retention beyond 24 h"),
     "kinesis_efo_consumer_shard_hours": ("Kinesis input", "enhanced fan-out consumer-shard-hours"),
