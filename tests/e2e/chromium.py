@@ -13,17 +13,14 @@ import html
 import json
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-INSTALL_HINT = (
-    "install it with `sudo apt-get install -y chromium` (Debian/Ubuntu) "
-    "or set CDRCAP_CHROMIUM=/path/to/chrome"
-)
+from reports.screenshot import INSTALL_HINT, find_chromium
+
 SCREENSHOT_NAME = "report_screenshot.png"
 _TIMEOUT_S = 180  # a loaded 2-core machine starts Chromium slowly; this bounds a hung browser
 # Let the page's load event (and the probe) run before Chromium dumps the DOM or takes the screenshot.
@@ -134,7 +131,7 @@ class BrowserCheck:
 
 def chromium_or_skip() -> str:
     """The Chromium binary; a skip that says how to install it, or a failure under CI=true."""
-    binary = os.environ.get("CDRCAP_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    binary = find_chromium()
     if binary:
         return binary
     message = f"headless Chromium not found: {INSTALL_HINT}"

@@ -6,10 +6,12 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from reports.plots import PLOTS
 from reports.render import render_run
 from reports.sample import write_sample_run
+from reports.screenshot import main as screenshot_main
 from tests.e2e.chromium import FIRST_SCREEN_IDS, check_layout, check_report, chromium_or_skip, screenshot
 
 pytestmark = pytest.mark.e2e
@@ -99,3 +101,23 @@ def test_the_overflow_check_catches_an_element_wider_than_a_phone(report_html: P
     layout = check_layout(chromium, wide, tmp_path, 390)
     assert "div#too-wide" in layout.overflowing
     assert layout.page_width > 390
+
+
+def test_make_screenshot_writes_a_small_png_of_the_first_screen(report_html: Path, tmp_path: Path) -> None:
+    # Given a run directory with a report and a browser
+    chromium_or_skip()
+    out = tmp_path / "img" / "report.png"
+    # When `make screenshot`'s command runs on it
+    code = screenshot_main([str(report_html.parent), "--out", str(out), "--width", "1200", "--height", "900"])
+    # Then it wrote a palette PNG of the window's size, small enough to commit
+    assert code == 0
+    with Image.open(out) as image:
+        assert image.size == (1200, 900)
+        assert image.mode == "P"
+    assert out.stat().st_size < 400 * 1024
+
+
+def test_make_screenshot_without_a_run_is_a_usage_error(tmp_path: Path) -> None:
+    chromium_or_skip()
+    assert screenshot_main([str(tmp_path / "no-run"), "--out", str(tmp_path / "x.png")]) == 2
+    assert not (tmp_path / "x.png").exists()
