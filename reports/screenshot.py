@@ -27,18 +27,21 @@ INSTALL_HINT = (
     "or set CDRCAP_CHROMIUM=/path/to/chrome"
 )
 _TIMEOUT_S = 180  # a loaded 2-core machine starts Chromium slowly; this bounds a hung browser
-_FLAGS = (
+# Headless, no network of its own, no first-run or sync work (the e2e browser tests use the same flags).
+HEADLESS_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
     "--hide-scrollbars",
-    "--virtual-time-budget=15000",
 )
+# Let the page's load event run before Chromium takes the screenshot.
+VIRTUAL_TIME = "--virtual-time-budget=15000"
 
 
 def find_chromium() -> str | None:
@@ -52,7 +55,8 @@ def take(binary: str, report_html: Path, out: Path, width_px: int, height_px: in
         raw = Path(scratch) / "shot.png"
         command = [
             binary,
-            *_FLAGS,
+            *HEADLESS_FLAGS,
+            VIRTUAL_TIME,
             f"--user-data-dir={scratch}/profile",
             f"--window-size={width_px},{height_px}",
             f"--screenshot={raw}",

@@ -19,24 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from reports.screenshot import INSTALL_HINT, find_chromium
+from reports.screenshot import HEADLESS_FLAGS as _FLAGS
+from reports.screenshot import INSTALL_HINT, VIRTUAL_TIME, find_chromium
 
 SCREENSHOT_NAME = "report_screenshot.png"
 _TIMEOUT_S = 180  # a loaded 2-core machine starts Chromium slowly; this bounds a hung browser
-# Let the page's load event (and the probe) run before Chromium dumps the DOM or takes the screenshot.
-_VIRTUAL_TIME = "--virtual-time-budget=15000"
-_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-)
 _PROBE = """
 <script>
 window.addEventListener("load", () => {
@@ -150,7 +137,7 @@ def check_report(binary: str, report_html: Path, scratch_dir: Path) -> BrowserCh
     probe_dir.mkdir(parents=True, exist_ok=True)
     probe = probe_dir / "probe.html"
     probe.write_text(report_html.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>"), "utf-8")
-    done = _run(binary, scratch_dir / "profile-dom", _VIRTUAL_TIME, "--dump-dom", probe.as_uri())
+    done = _run(binary, scratch_dir / "profile-dom", VIRTUAL_TIME, "--dump-dom", probe.as_uri())
     match = re.search(r'<pre id="cdrcap-probe">(.*?)</pre>', done.stdout, re.DOTALL)
     if not match:
         tail = done.stderr[-2000:]
@@ -171,7 +158,7 @@ def check_layout(binary: str, report_html: Path, scratch_dir: Path, width_px: in
         binary,
         scratch_dir / f"profile-layout-{width_px}",
         f"--window-size={max(width_px, 500) + 100},1000",
-        _VIRTUAL_TIME,
+        VIRTUAL_TIME,
         "--dump-dom",
         probe.as_uri(),
     )
@@ -190,7 +177,7 @@ def screenshot(binary: str, report_html: Path, scratch_dir: Path) -> Path:
         binary,
         scratch_dir / "profile-shot",
         "--window-size=1280,2400",
-        _VIRTUAL_TIME,
+        VIRTUAL_TIME,
         f"--screenshot={path}",
         report_html.as_uri(),
     )
