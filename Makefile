@@ -60,6 +60,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/cfn-lint infra/*.yaml
 	$(BIN)/python -m infra.scan --bootstrap infra/*.yaml
 

@@ -179,14 +179,20 @@ def _robust_fit(
     return params, r2, residuals
 
 
+def _kib(rows: pd.DataFrame) -> Any:
+    """The rows' batch KiB for the fitted line; 0 when unknown (rows read from logs carry no bytes)."""
+    if "batch_bytes" not in rows or rows["batch_bytes"].isna().any():
+        return 0.0
+    return rows["batch_bytes"].to_numpy(dtype=float) / 1024.0
+
+
 def _log_ratios(trace: pd.DataFrame, model: ServiceTimeModel) -> tuple[pd.DataFrame, np.ndarray]:
     """Successful invocations and log(measured / fitted duration) of each."""
     rows = trace
     if "outcome" in rows.columns:
         rows = rows[rows["outcome"].isin(["ok", "partial"])]
     rows = rows[(rows["batch_records"] > 0) & (rows["duration_ms"] > 0)]
-    kib = rows["batch_bytes"].to_numpy(dtype=float) / 1024.0 if "batch_bytes" in rows else 0.0
-    fitted = model.duration_ms(rows["batch_records"].to_numpy(dtype=float), kib)
+    fitted = model.duration_ms(rows["batch_records"].to_numpy(dtype=float), _kib(rows))
     return rows, np.log(rows["duration_ms"].to_numpy(dtype=float) / np.maximum(fitted, 1e-3))
 
 
@@ -206,14 +212,17 @@ def window_factors(
 
 def cold_start_ms(trace: pd.DataFrame, model: ServiceTimeModel) -> float:
     """How much longer than the fit each lane's FIRST invocation took (a fresh environment: clients,
-    connections, caches), the median over lanes; 0 without lane columns or when first calls were faster."""
-    if not {"shard_id", "lane", "start_epoch_ms"} <= set(trace.columns) or trace.empty:
+    connections, caches), the median over lanes; 0 without lane columns or when first calls were faster.
+    Rows read from the function's logs have no lanes: there each log stream (execution environment) counts."""
+    keys = ["log_stream"] if "log_stream" in trace.columns else ["shard_id", "lane"]
+    if not {*keys, "start_epoch_ms"} <= set(trace.columns) or trace.empty:
         return 0.0
-    firsts = trace.sort_values("start_epoch_ms").groupby(["shard_id", "lane"], sort=False).head(1)
-    kib = firsts["batch_bytes"].to_numpy(dtype=float) / 1024.0 if "batch_bytes" in firsts else 0.0
-    fitted = model.duration_ms(firsts["batch_records"].to_numpy(dtype=float), kib)
+    firsts = trace.sort_values("start_epoch_ms").groupby(keys, sort=False).head(1)
+    if firsts.empty:
+        return 0.0
+    fitted = model.duration_ms(firsts["batch_records"].to_numpy(dtype=float), _kib(firsts))
     excess = firsts["duration_ms"].to_numpy(dtype=float) - fitted
-    return float(max(np.median(excess), 0.0))
+    return float(max(np.nanmedian(excess), 0.0))
 
 
 def duration_cv(trace: pd.DataFrame, model: ServiceTimeModel) -> float:

@@ -2,7 +2,8 @@
 
 Both readers return pandas DataFrames with the same columns: `metrics()` in the long format of the local
 metrics CSV (epoch_s, metric, value, shard_id) and `invocations()` in the invocation-trace columns
-(one row per invocation locally; one row per period with averages and an `invocations` weight on AWS).
+(one row per invocation from the local trace, or on AWS from the function's REPORT + EMF log lines; one
+row per period with averages and an `invocations` weight when only the 1-minute metrics are there).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from capacity.errors import CapacityError
+from capacity.log_invocations import LogReadStats, invocation_rows, read_log_events
 
 TRACE_COLUMNS = (
     "invocation_id", "shard_id", "lane", "attempt", "start_epoch_ms", "end_epoch_ms", "duration_ms",
@@ -23,6 +25,8 @@ TRACE_COLUMNS = (
     "e2e_p50_ms", "e2e_p99_ms", "e2e_max_ms", "outcome", "failed_items",
 )  # fmt: skip
 METRICS_COLUMNS = ("epoch_s", "metric", "value", "shard_id")
+# FilterLogEvents errors that mean "no logs to read here" rather than a bug: fall back to the metrics.
+LOGS_UNAVAILABLE = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
 
 
 class MetricsReader(Protocol):
@@ -96,7 +100,8 @@ class MetricQuery:
 
 @dataclass(frozen=True)
 class CloudWatchReader:
-    """GetMetricData for the input stream, the function and the handler's EMF namespace."""
+    """GetMetricData for the input stream, the function and the handler's EMF namespace; invocations from
+    the function's log group when a CloudWatch Logs client is given (per-minute metrics otherwise)."""
 
     client: Any  # a boto3 CloudWatch client (infra.aws builds it)
     stream_name: str
@@ -104,7 +109,32 @@ class CloudWatchReader:
     namespace: str = "cdrcap"
     emf_dimensions: tuple[tuple[str, str], ...] = ()
     period_s: int = 60
+    logs: Any | None = None  # a boto3 CloudWatch Logs client
+    # An invocation started in the window logs its REPORT up to a function timeout later.
+    log_tail_s: float = 60.0
     queries: tuple[MetricQuery, ...] = field(init=False)
+    log_stats: LogReadStats = field(default_factory=LogReadStats, compare=False)
+    metric_requests: list[int] = field(default_factory=lambda: [0], compare=False)  # metrics requested
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    def read_cost(self) -> dict[str, Any]:
+        """What reading this run back from CloudWatch cost (FilterLogEvents is free; Insights is not)."""
+        from capacity.quotas import US_EAST_1
+
+        metrics = self.metric_requests[0]
+        return {
+            "log_events": self.log_stats.events,
+            "log_bytes": self.log_stats.bytes,
+            "filter_log_events_calls": self.log_stats.calls,
+            "get_metric_data_metrics": metrics,
+            "get_metric_data_usd": metrics
+            / 1000
+            * US_EAST_1.cloudwatch_get_metric_data_per_thousand_metrics_usd,
+            **self.log_stats.cost(),
+        }
 
     def __post_init__(self) -> None:
         stream = (("StreamName", self.stream_name),)
@@ -162,6 +192,7 @@ class CloudWatchReader:
         }
         while True:
             response = self.client.get_metric_data(**arguments)
+            self.metric_requests[0] += len(requests)
             for result in response.get("MetricDataResults", []):
                 label = labels.get(result["Id"], result.get("Label", result["Id"]))
                 for timestamp, value in zip(
@@ -182,6 +213,33 @@ class CloudWatchReader:
         return pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
 
     def invocations(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
+        """One row per invocation from the logs; else one row per period in trace columns (averages),
+        weighted by `invocations`, for the fit."""
+        if self.logs is not None:
+            rows = self.log_invocations(start_epoch_s, end_epoch_s)
+            if not rows.empty:
+                return rows
+        return self.period_invocations(start_epoch_s, end_epoch_s)
+
+    def log_invocations(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
+        """The invocations that started in the window, from their REPORT and EMF lines."""
+        start_ms = int(start_epoch_s * 1000)
+        end_ms = int((end_epoch_s + self.log_tail_s) * 1000)
+        try:
+            events = read_log_events(self.logs, self.log_group, start_ms, end_ms, self.log_stats)
+        except Exception as error:  # no log group (yet) or no permission: the metrics are the fallback
+            code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+            if code in LOGS_UNAVAILABLE:
+                return pd.DataFrame(columns=list(TRACE_COLUMNS))
+            raise
+        rows = invocation_rows(events)
+        if rows.empty:
+            return pd.DataFrame(columns=list(TRACE_COLUMNS))
+        started = rows["start_epoch_ms"]
+        inside = rows[(started >= start_epoch_s * 1000.0) & (started < end_epoch_s * 1000.0)]
+        return inside.sort_values("start_epoch_ms").reset_index(drop=True)
+
+    def period_invocations(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
         """One row per period in trace columns (averages), weighted by `invocations`, for the fit."""
         wide = self.metrics(start_epoch_s, end_epoch_s).pivot_table(
             index="epoch_s", columns="metric", values="value", aggfunc="sum"

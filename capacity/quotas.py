@@ -60,6 +60,15 @@ DDB_PARTITIONS_URL: Final = (
 DDB_PRICING_URL: Final = "https://aws.amazon.com/dynamodb/pricing/on-demand/"
 S3_PRICING_URL: Final = "https://aws.amazon.com/s3/pricing/"
 CLOUDWATCH_PRICING_URL: Final = "https://aws.amazon.com/cloudwatch/pricing/"
+CW_PUT_METRIC_DATA_URL: Final = (
+    "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html"
+)
+CW_LOGS_PUT_LOG_EVENTS_URL: Final = (
+    "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html"
+)
+CW_LOGS_FILTER_LOG_EVENTS_URL: Final = (
+    "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html"
+)
 DDB_QUOTAS_URL: Final = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Limits.html"
 DDB_ON_DEMAND_MAX_URL: Final = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode-max-throughput.html"
 DDB_PROVISIONED_PRICING_URL: Final = "https://aws.amazon.com/dynamodb/pricing/provisioned/"
@@ -180,6 +189,21 @@ LAMBDA_PLATFORM_LOG_BYTES_PER_INVOCATION: Final = 300
 # An inline TemplateBody may be 1 to 51,200 bytes; a larger template must be uploaded to S3 (TemplateURL).
 CFN_TEMPLATE_BODY_MAX_BYTES: Final = 51_200
 
+# --- CloudWatch and CloudWatch Logs APIs (checked 2026-12-02) ---
+# PutMetricData (CW_PUT_METRIC_DATA_URL): at most 1,000 different metrics and 1 MB per request; up to 150
+# distinct values per metric with Values/Counts (which keeps percentile statistics; StatisticValues do not).
+PUT_METRIC_DATA_MAX_METRICS: Final = 1_000
+PUT_METRIC_DATA_MAX_BYTES: Final = 1_000_000
+PUT_METRIC_DATA_MAX_VALUES: Final = 150
+# PutLogEvents (CW_LOGS_PUT_LOG_EVENTS_URL): at most 10,000 events and 1,048,576 bytes per batch, counted as
+# the UTF-8 messages plus 26 bytes per event; the events of a batch may span at most 24 hours.
+PUT_LOG_EVENTS_MAX_EVENTS: Final = 10_000
+PUT_LOG_EVENTS_MAX_BYTES: Final = 1_048_576
+PUT_LOG_EVENTS_EVENT_OVERHEAD_BYTES: Final = 26
+PUT_LOG_EVENTS_MAX_SPAN_S: Final = 24 * 3600
+# FilterLogEvents (CW_LOGS_FILTER_LOG_EVENTS_URL): one page holds up to 10,000 events or 1 MB.
+FILTER_LOG_EVENTS_MAX_EVENTS: Final = 10_000
+
 HOURS_PER_MONTH: Final = 730.0
 SECONDS_PER_MONTH: Final = HOURS_PER_MONTH * 3600.0
 
@@ -213,6 +237,11 @@ class Prices:
     # CloudWatch (CLOUDWATCH_PRICING_URL): log ingestion per GB (EMF lines), custom metric per month
     cloudwatch_logs_gb_ingested_usd: float = 0.50
     cloudwatch_custom_metric_month_usd: float = 0.30
+    # Reading a run back (CLOUDWATCH_PRICING_URL): Logs Insights bills each query per GB scanned;
+    # FilterLogEvents has no per-request or per-GB charge on the pricing page (logs are paid at ingestion and
+    # storage); GetMetricData bills per 1,000 metrics requested.
+    cloudwatch_logs_insights_gb_scanned_usd: float = 0.005
+    cloudwatch_get_metric_data_per_thousand_metrics_usd: float = 0.01
     cloudwatch_logs_gb_stored_month_usd: float = 0.03
     # Kinesis data retention beyond 24 h, up to 7 days, per shard-hour (KDS_PRICING_URL)
     kds_extended_retention_shard_hour_usd: float = 0.02

@@ -1,6 +1,8 @@
 """The `cdrcap` command line. Each subcommand lives in cdrcap/commands/<name>.py with `register(parser)`.
 
-A subcommand whose module is not there yet says so and exits 2: nothing pretends to work.
+`main` is the one place that turns errors into exit codes: a CdrcapError carries its own (1 a check
+failed, 2 usage or input); every package's root error (PipelineError, LoadgenError, CapacityError,
+ReportsError, InfraError) that reaches it is a bad input or environment the message names: exit 2.
 """
 
 from __future__ import annotations
@@ -10,8 +12,16 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from capacity.errors import CapacityError
 from cdrcap import __version__
 from cdrcap.errors import EXIT_USAGE, CdrcapError
+from infra.errors import InfraError
+from loadgen.errors import LoadgenError
+from pipeline.errors import PipelineError
+from reports.errors import ReportsError
+
+# Each package's root error: what a command lets through is the user's to fix (exit 2).
+PACKAGE_ERRORS = (PipelineError, LoadgenError, CapacityError, ReportsError, InfraError)
 
 # name -> (module under cdrcap.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -36,14 +46,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _not_available(name: str) -> Handler:
-    def run(_: argparse.Namespace) -> int:
-        print(f"cdrcap {name}: not yet available in this version.", file=sys.stderr)
-        return EXIT_USAGE
-
-    return run
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cdrcap",
@@ -52,14 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cdrcap {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"cdrcap.commands.{module_name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"cdrcap.commands.{module_name}":
-                raise
-            sub = subparsers.add_parser(name, help=f"{help_text} (not yet available)")
-            sub.set_defaults(func=_not_available(name))
-            continue
+        module = importlib.import_module(f"cdrcap.commands.{module_name}")
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         module.register(sub)
     return parser
@@ -96,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CdrcapError as error:
         print(f"cdrcap {args.command}: {error}", file=sys.stderr)
         return error.exit_code
+    except PACKAGE_ERRORS as error:
+        print(f"cdrcap {args.command}: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"cdrcap {args.command}: interrupted", file=sys.stderr)
         return 130

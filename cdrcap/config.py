@@ -29,6 +29,9 @@ BATCH_SIZE = (quotas.ESM_BATCH_SIZE_MIN, quotas.ESM_BATCH_SIZE_MAX)
 WINDOW_S = (quotas.ESM_BATCHING_WINDOW_S_MIN, quotas.ESM_BATCHING_WINDOW_S_MAX)
 PF = (quotas.ESM_PARALLELIZATION_FACTOR_MIN, quotas.ESM_PARALLELIZATION_FACTOR_MAX)
 _LOCAL_TARGET = "local"
+_EMULATOR_TARGET = "emulator"
+# Where `cdrcap up` keeps the local stack's state (infra.local.stack.DEFAULT_STATE_DIR; not imported here).
+_DEFAULT_LOCAL_STATE_DIR = ".cdrcap/local"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,16 @@ class Target:
     endpoint_url: str | None = None
     aws_profile: str | None = None  # a named profile in ~/.aws; credentials themselves never live here
     allowed_streams: tuple[str, ...] = ()
+    # An AWS-kind target whose endpoint is the local stack running from this state dir (`cdrcap up`): the
+    # staging code path (change-set deploy, stack outputs, CloudWatch measurement) against the emulator.
+    local_stack_state_dir: str | None = None
+
+
+def _builtin_targets() -> dict[str, Target]:
+    return {
+        _LOCAL_TARGET: Target(_LOCAL_TARGET, is_local=True),
+        _EMULATOR_TARGET: Target(_EMULATOR_TARGET, local_stack_state_dir=_DEFAULT_LOCAL_STATE_DIR),
+    }
 
 
 @dataclass(frozen=True)
@@ -88,9 +101,7 @@ class Config:
     default_profile: str = "demo"
     runs_dir: Path = Path("runs")
     baselines_dir: Path = Path("baselines")
-    targets: Mapping[str, Target] = field(
-        default_factory=lambda: MappingProxyType({_LOCAL_TARGET: Target(_LOCAL_TARGET, is_local=True)})
-    )
+    targets: Mapping[str, Target] = field(default_factory=lambda: MappingProxyType(_builtin_targets()))
     profiles: Mapping[str, Profile] = field(default_factory=lambda: MappingProxyType({}))
     thresholds: Thresholds = field(default_factory=Thresholds)
 
@@ -203,6 +214,9 @@ def _target(name: str, table: Table) -> Target:
         endpoint_url=table.optional_string("endpoint_url"),
         aws_profile=table.optional_string("aws_profile"),
         allowed_streams=table.strings("allowed_streams", []),
+        local_stack_state_dir=table.optional_string(
+            "local_stack_state_dir", _DEFAULT_LOCAL_STATE_DIR if name == _EMULATOR_TARGET else None
+        ),
     )
     table.done()
     return target
@@ -211,7 +225,7 @@ def _target(name: str, table: Table) -> Target:
 def parse_config(data: Mapping[str, Any], *, path: str, source: Path | None) -> Config:
     """Build a Config from the [tool.cdrcap] table (`path` is its key path, for error messages)."""
     root = Table(data, path, str(source) if source else "config")
-    targets = {_LOCAL_TARGET: Target(_LOCAL_TARGET, is_local=True)}
+    targets = _builtin_targets()
     targets_table = root.table("targets", {})
     targets |= {name: _target(name, targets_table.table(name)) for name in targets_table.data}
     targets_table.done()

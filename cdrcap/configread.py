@@ -97,8 +97,8 @@ class Table:
             raise self.fail(self.key_path(key), expected, value)
         return value
 
-    def optional_string(self, key: str) -> str | None:
-        value = self._get(key, None)
+    def optional_string(self, key: str, default: str | None = None) -> str | None:
+        value = self._get(key, default)
         if value is not None and not isinstance(value, str):
             raise self.fail(self.key_path(key), "a string", value)
         return value

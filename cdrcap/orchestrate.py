@@ -109,6 +109,7 @@ def run_capacity(request: RunRequest, echo: Callable[[str], None] = print) -> Ru
             predictions=analysis.predictions,
             design_rate_rps=analysis.design_rate_rps,
             put_latency_ms=analysis.put_latency_ms,
+            measured_via=handle.measured_via,
             plan_inputs=analysis.plan_inputs,
             plan_details=analysis.plan_details,
             run_cost=analysis.run_cost,

@@ -22,15 +22,18 @@ from capacity.planner import plan
 from capacity.recorded import RecordedArrivals, busiest_lane, read_shard
 from capacity.search import Slo, Workload
 from capacity.validate import predict_steps
+from cdrcap.aws_targets import aws_target, running_local_stack
 from cdrcap.config import Profile
 from cdrcap.config import Target as ConfigTarget
 from cdrcap.costing import EmfWindow, emf_from_handler_log, emf_from_metrics, measured_use, run_costs
 from cdrcap.errors import CdrcapError
 from infra.aws import Target, client
+from infra.local.deploy_local import TEMPLATE_PATH
 from infra.local.emulator import free_port, port_is_free
 from infra.local.esm.dispatch import lane_of
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY
 from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
+from infra.template import parse_template
 from loadgen.pacing import TARGET_CALL_INTERVAL_S
 from loadgen.synth.config import DefectRates, FraudRates
 from pipeline import constants
@@ -38,6 +41,7 @@ from reports import measured
 
 DRAIN_DEADLINE_S = 120.0
 DRAIN_QUIET_S = 3.0
+DRAIN_QUIET_LOGS_S = 10.0  # CloudWatch Logs: the local sink flushes every 2 s, AWS delivers in seconds
 DRAIN_AGE_MS = 2_000.0
 
 
@@ -56,8 +60,16 @@ class StackHandle:
     trace_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def measured_via(self) -> str:
+        """summary.json's `measured_via`: the local runtime's trace, or CloudWatch (the staging path)."""
+        return "cloudwatch" if isinstance(self.reader, CloudWatchReader) else "trace"
+
     def describe(self) -> dict[str, Any]:
-        return {**self.config_that_ran, "input_stream": self.input_stream, **self.extra}
+        described = {**self.config_that_ran, "input_stream": self.input_stream, **self.extra}
+        if isinstance(self.reader, CloudWatchReader):
+            described["cloudwatch_read"] = self.reader.read_cost()
+        return described
 
     def recent_invocations(self, since_epoch_s: float) -> pd.DataFrame:
         return self.reader.invocations(since_epoch_s, time.time() + 1)
@@ -131,45 +143,84 @@ def _open_local(
     )
 
 
-def _open_aws(target: ConfigTarget, profile: Profile) -> StackHandle:
-    """A deployed pipeline stack: names from its CloudFormation outputs, settings from its mapping."""
-    aws = Target(
-        name=target.name,
-        region=target.region,
-        profile=target.aws_profile,
-        endpoint_url=target.endpoint_url,
-        allowed_streams=target.allowed_streams,
-    )
-    stack_name = constants.DEFAULT_STACK_NAME
+def pipeline_outputs(template_path: Path = TEMPLATE_PATH) -> list[str]:
+    """Every output infra/pipeline.yaml always declares: a stack lacking one came from another template."""
+    outputs = parse_template(template_path.read_text(), source=str(template_path)).get("Outputs", {})
+    return sorted(name for name, output in outputs.items() if "Condition" not in output)
+
+
+def _stack_outputs(aws: Target, target: ConfigTarget, stack_name: str) -> dict[str, str]:
+    """The deployed pipeline stack's outputs; exit 2 naming what is missing and the command that fixes it."""
+    deploy = f"`cdrcap deploy --target {target.name} --params params.json` (docs/deploy.md)"
     try:
         stacks = client(aws, "cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     except Exception as error:  # botocore's errors have no common base worth naming here
         raise CdrcapError(
-            f"cannot read the stack {stack_name!r} in {target.region} for target {target.name!r}: {error}. "
-            "Deploy it first (`cdrcap deploy --target ...`, docs/deploy.md)"
+            f"cannot read the stack {stack_name!r} in {aws.region} for target {target.name!r}: {error}. "
+            f"Deploy it first: {deploy}"
         ) from error
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = [key for key in pipeline_outputs() if key not in outputs]
+    if missing:
+        raise CdrcapError(
+            f"the stack {stack_name!r} of target {target.name!r} lacks the outputs {', '.join(missing)}: it "
+            f"was not deployed from infra/pipeline.yaml. Deploy the pipeline template: {deploy}"
+        )
+    return outputs
+
+
+def _check_emulator_scale(profile: Profile, scale: float) -> None:
+    if abs(profile.scale - scale) > 1e-9:
+        raise CdrcapError(
+            f"the local stack runs its shard limits at scale {scale} but profile {profile.name!r} is sized "
+            f"for scale {profile.scale}; restart it with `cdrcap down && cdrcap up --scale {profile.scale}`"
+        )
+
+
+def _open_aws(target: ConfigTarget, profile: Profile) -> StackHandle:
+    """A deployed pipeline stack: names from its CloudFormation outputs, settings from its mapping, the
+    measurements from CloudWatch (per invocation from the function's logs, else 1-minute metrics)."""
+    aws = aws_target(target)
+    scale = 1.0
+    if aws.emulator:
+        _, info = running_local_stack(target)
+        scale = info.config.scale
+        _check_emulator_scale(profile, scale)
+    stack_name = constants.DEFAULT_STACK_NAME
+    outputs = _stack_outputs(aws, target, stack_name)
     stream, function = outputs[constants.OUTPUT_INPUT_STREAM_NAME], outputs[constants.OUTPUT_FUNCTION_NAME]
     mappings = client(aws, "lambda").list_event_source_mappings(
         FunctionName=function, EventSourceArn=outputs[constants.OUTPUT_INPUT_STREAM_ARN]
     )["EventSourceMappings"]
-    mapping = mappings[0] if mappings else {}
+    if not mappings:
+        raise CdrcapError(
+            f"the stack {stack_name!r} of target {target.name!r} has no event source mapping on {stream}, so "
+            f"nothing runs the function; deploy infra/pipeline.yaml: `cdrcap deploy --target {target.name} "
+            "--params params.json` (docs/deploy.md)"
+        )
+    mapping = mappings[0]
     shards = client(aws, "kinesis").describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
     memory_mb = client(aws, "lambda").get_function_configuration(FunctionName=function)["MemorySize"]
+    if aws.emulator:
+        aws = replace(aws, allowed_streams=(stream,))
     return StackHandle(
         target=aws,
         input_stream=stream,
-        reader=CloudWatchReader(client(aws, "cloudwatch"), stream_name=stream, function_name=function),
+        reader=CloudWatchReader(
+            client(aws, "cloudwatch"), stream_name=stream, function_name=function, logs=client(aws, "logs")
+        ),
         config_that_ran={
             "shards": int(shards["OpenShardCount"]),
             "parallelization_factor": int(mapping.get("ParallelizationFactor", 1)),
             "batch_size": int(mapping.get("BatchSize", 100)),
             "batching_window_s": float(mapping.get("MaximumBatchingWindowInSeconds", 0)),
             "memory_mb": int(memory_mb),
-            "scale": 1.0,
+            "scale": scale,
             "output_shards": _open_shards(aws, outputs[constants.OUTPUT_OUTPUT_STREAM_NAME]),
         },
         read_path=ReadPath.shared(1),
+        extra={"stack_name": stack_name, "function_name": function}
+        | ({"endpoint_url": aws.endpoint_url} if aws.emulator else {}),
     )
 
 
@@ -223,9 +274,13 @@ def load_arguments(profile: Profile, run_dir: Path) -> dict[str, Any]:
 
 
 def drain(handle: StackHandle, *, echo: Callable[[str], None], deadline_s: float = DRAIN_DEADLINE_S) -> None:
-    """Wait until the consumer has caught up: no invocation for a few seconds, or the last one fresh."""
-    if handle.trace_path is None:
-        return  # on AWS the mapping keeps running; CloudWatch shows the tail
+    """Wait until the consumer has caught up: no invocation for a few seconds, or the last one fresh.
+    From CloudWatch Logs the quiet period is longer (log delivery lags) and the polls fewer."""
+    reader = handle.reader
+    from_logs = isinstance(reader, CloudWatchReader)
+    if isinstance(reader, CloudWatchReader) and reader.logs is None:
+        return  # 1-minute metrics only: nothing fine-grained to wait on; CloudWatch shows the tail
+    quiet_s, poll_s = (DRAIN_QUIET_LOGS_S, 2.0) if from_logs else (DRAIN_QUIET_S, 0.5)
     started = time.monotonic()
     while time.monotonic() - started < deadline_s:
         recent = handle.recent_invocations(time.time() - 30)
@@ -233,9 +288,9 @@ def drain(handle: StackHandle, *, echo: Callable[[str], None], deadline_s: float
             return
         last_start_s = float(recent["start_epoch_ms"].max()) / 1000
         last_age_ms = float(recent.sort_values("start_epoch_ms")["iterator_age_ms"].iloc[-1])
-        if time.time() - last_start_s > DRAIN_QUIET_S and last_age_ms < DRAIN_AGE_MS:
+        if time.time() - last_start_s > quiet_s and not last_age_ms >= DRAIN_AGE_MS:
             return
-        time.sleep(0.5)
+        time.sleep(poll_s)
     echo(f"WARNING: the pipeline had not drained after {deadline_s:.0f} s; measuring anyway")
 
 
@@ -325,7 +380,11 @@ def analyse(
             f"only {len(invocations)} handler invocations were measured; the run is too short to fit a "
             f"model (see {run_dir}/stack/logs)"
         )
-    service = fit_service_time(invocations, memory_mb=int(handle.config_that_ran["memory_mb"]))
+    # 1-minute CloudWatch rows (no logs) are averages: weight each by its invocation count
+    weights = "invocations" if "invocations" in invocations.columns else None
+    service = fit_service_time(
+        invocations, memory_mb=int(handle.config_that_ran["memory_mb"]), weights_column=weights
+    )
     read_path = _measured_read_path(handle, start_epoch_s, end_epoch_s)
     recorded = _recorded_arrivals(handle, start_epoch_s, end_epoch_s)
     if recorded is not None:

@@ -25,6 +25,9 @@ class Target:
     kinesis_endpoint_url: str | None = None  # the limits proxy in front of the emulator's Kinesis API
     is_local: bool = False
     allowed_streams: tuple[str, ...] = field(default_factory=tuple)
+    # An AWS-kind target served by the local stack's emulator (`--target emulator`): it takes the staging
+    # code path, but signs with the emulator's fake credentials, never the user's.
+    emulator: bool = False
 
     def resolved_endpoint(self, service: str) -> str | None:
         if service == "kinesis" and self.kinesis_endpoint_url:
@@ -33,7 +36,7 @@ class Target:
 
 
 def session_for(target: Target) -> boto3.Session:
-    if target.is_local:
+    if target.is_local or target.emulator:
         return boto3.Session(
             region_name=target.region, aws_access_key_id="test", aws_secret_access_key="test"
         )

@@ -11,5 +11,5 @@ class StreamNotAllowed(LoadgenError):
     """The stream is not in the target's allow-list: nothing is sent."""
 
 
-class ConfigError(LoadgenError):
+class LoadConfigError(LoadgenError):
     """A load or synthesis parameter is out of range."""

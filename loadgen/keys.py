@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from loadgen.errors import ConfigError
+from loadgen.errors import LoadConfigError
 
 if TYPE_CHECKING:
     from loadgen.synth.traffic import Columns
@@ -29,9 +29,9 @@ class KeyStrategy:
 
     def __post_init__(self) -> None:
         if self.kind not in KEY_KINDS:
-            raise ConfigError(f"partition key strategy {self.kind!r} unknown; choose one of {KEY_KINDS}")
+            raise LoadConfigError(f"partition key strategy {self.kind!r} unknown; choose one of {KEY_KINDS}")
         if not 0.0 <= self.hot_share <= 1.0:
-            raise ConfigError(f"hot_share={self.hot_share} must be within [0, 1]")
+            raise LoadConfigError(f"hot_share={self.hot_share} must be within [0, 1]")
 
 
 def _format_all(pattern: str, values: list[Any]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from capacity.quotas import PUT_RECORDS_MAX_RECORDS
 from infra.aws import Target
-from loadgen.errors import ConfigError
+from loadgen.errors import LoadConfigError
 from loadgen.keys import KeyStrategy
 from loadgen.profiles import RateProfile
 from loadgen.safety import Caps
@@ -178,11 +178,11 @@ def format_weights(mix: str) -> dict[str, Any]:
         name, _, share = part.partition("=")
         name = name.strip().replace("_", "-")
         if name not in weights:
-            raise ConfigError(f"--cdr-formats: unknown format {name!r}; use {', '.join(FORMATS)}")
+            raise LoadConfigError(f"--cdr-formats: unknown format {name!r}; use {', '.join(FORMATS)}")
         try:
             weights[name] = float(share)
         except ValueError:
-            raise ConfigError(f"--cdr-formats: share of {name} must be a number, got {share!r}") from None
+            raise LoadConfigError(f"--cdr-formats: share of {name} must be a number, got {share!r}") from None
     if sum(weights.values()) <= 0 or min(weights.values()) < 0:
-        raise ConfigError(f"--cdr-formats: shares must be >= 0 and not all 0, got {mix!r}")
+        raise LoadConfigError(f"--cdr-formats: shares must be >= 0 and not all 0, got {mix!r}")
     return {"format_weights": tuple(weights[name] for name in FORMATS)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loadgen.errors import ConfigError
+from loadgen.errors import LoadConfigError
 from loadgen.synth.config import DIURNAL_HOURLY_WEIGHTS
 
 SHAPES = ("steady", "step", "ramp", "diurnal", "burst", "soak")
@@ -34,9 +34,9 @@ class RateProfile:
 
     def __post_init__(self) -> None:
         if self.shape not in SHAPES:
-            raise ConfigError(f"shape {self.shape!r} unknown; choose one of {', '.join(SHAPES)}")
+            raise LoadConfigError(f"shape {self.shape!r} unknown; choose one of {', '.join(SHAPES)}")
         if self.rate_rps <= 0 or self.duration_s <= 0 or self.steps < 1:
-            raise ConfigError(
+            raise LoadConfigError(
                 f"rate ({self.rate_rps}), duration ({self.duration_s}) and steps ({self.steps}) must be > 0"
             )
 

@@ -187,7 +187,7 @@ def run_load(
     )  # fmt: skip
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "INFO"]
     env = dict(os.environ)
-    if target.is_local:
+    if target.is_local or target.emulator:
         env.update({"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
     limit_s = int(duration_s) + 5
     main = [

@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass
 
 from infra.aws import Target
-from loadgen.errors import ConfigError, StreamNotAllowed
+from loadgen.errors import LoadConfigError, StreamNotAllowed
 
 # Hard ceilings no option can lift: a typo in --rate or --duration must not become a runaway bill.
 ABSOLUTE_MAX_RECORDS = 50_000_000
@@ -36,11 +36,11 @@ class Caps:
 
     def __post_init__(self) -> None:
         if not 0 < self.max_records <= ABSOLUTE_MAX_RECORDS:
-            raise ConfigError(
+            raise LoadConfigError(
                 f"max_records={self.max_records} must be within 1..{ABSOLUTE_MAX_RECORDS:,}; lower it"
             )
         if not 0 < self.max_duration_s <= ABSOLUTE_MAX_DURATION_S:
-            raise ConfigError(
+            raise LoadConfigError(
                 f"max_duration_s={self.max_duration_s} must be within "
                 f"(0, {ABSOLUTE_MAX_DURATION_S}]; lower it"
             )

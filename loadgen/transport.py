@@ -23,7 +23,7 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.aws import Target, client, session_for
-from loadgen.errors import ConfigError, LoadgenError
+from loadgen.errors import LoadConfigError, LoadgenError
 from loadgen.sigv4 import Credentials, SigV4Signer
 
 Entry = tuple[bytes, str]  # (data, partition key)
@@ -91,7 +91,7 @@ class FastTransport:
     def __init__(self, endpoint_url: str, region: str, credentials: Any) -> None:
         parts = urlsplit(endpoint_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"Kinesis endpoint {endpoint_url!r} is not an http(s) URL; fix the target")
+            raise LoadConfigError(f"Kinesis endpoint {endpoint_url!r} is not an http(s) URL; fix the target")
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port
@@ -187,7 +187,7 @@ def make_transport(target: Target, kind: str) -> PutRecordsTransport:
         return FastTransport.for_target(target)
     if kind == "boto3":
         return Boto3Transport(client(target, "kinesis", retries=NO_BOTOCORE_RETRIES))
-    raise ConfigError(f"transport {kind!r} is unknown; use one of {', '.join(TRANSPORTS)}")
+    raise LoadConfigError(f"transport {kind!r} is unknown; use one of {', '.join(TRANSPORTS)}")
 
 
 __all__ = [

@@ -90,9 +90,9 @@ def _number(raw: str, name: str, region: str, record_type: RecordType) -> Normal
     return normalized
 
 
-def _time(value: Any, name: str, offset_min: int, limits: Limits) -> int | None:
+def _time(value: Any, name: str, offset_min: int, limits: Limits, required: bool = False) -> int | None:
     if type(value) is not str or not value:
-        value = _str(value, name)
+        value = _str(value, name, required=required)  # an empty required time is a missing field
         if value is None:
             return None
     utc_ms = local_to_utc_ms(value, offset_min)
@@ -153,10 +153,10 @@ def to_canonical(fields: Fields, source_format: str, limits: Limits) -> Canonica
     offset_min = parse_utc_offset_min(offset_text)
     if offset_min is None:
         raise Rejected(ReasonCode.INVALID_TIMESTAMP, f"utc_offset {offset_text[:10]!r} is not ±HH:MM")
-    seizure_ms = _time(seizure_text, "seizure_time", offset_min, limits)
+    seizure_ms = _time(seizure_text, "seizure_time", offset_min, limits, required=True)
     answer_ms = _time(answer_text, "answer_time", offset_min, limits)
-    release_ms = _time(release_text, "release_time", offset_min, limits)
-    assert seizure_ms is not None and release_ms is not None  # required fields checked above
+    release_ms = _time(release_text, "release_time", offset_min, limits, required=True)
+    assert seizure_ms is not None and release_ms is not None  # required: _time rejected them otherwise
     if release_ms < seizure_ms:
         raise Rejected(ReasonCode.END_BEFORE_START, "release_time before seizure_time")
     if answer_ms is not None and not seizure_ms <= answer_ms <= release_ms:

@@ -51,6 +51,7 @@ def assemble_summary(
     predictions: Sequence[Mapping[str, Any]],
     design_rate_rps: float,
     put_latency_ms: Percentiles | None = None,
+    measured_via: str = "trace",
     plan_inputs: Mapping[str, Any] | None = None,
     plan_details: Mapping[str, Any] | None = None,
     run_cost: Mapping[str, Any] | None = None,
@@ -81,6 +82,7 @@ def assemble_summary(
         "recommendation": dict(recommendation),
         "model_error": measured.model_error(predictions, step_rows),
         "steps": step_rows,
+        "measured_via": measured_via,
         "cost_per_million_cdrs_usd": measured.cost_per_million_cdrs(
             float(recommendation["monthly_cost_usd"]), design_rate_rps
         ),

@@ -3,5 +3,9 @@
 from __future__ import annotations
 
 
-class ReportInputError(Exception):
+class ReportsError(Exception):
+    """Base of every reports failure."""
+
+
+class ReportInputError(ReportsError):
     """A run directory or summary that cannot be read: the message names the file and the key."""

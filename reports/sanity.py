@@ -24,6 +24,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
 }
 _ARCHITECTURES = ("arm64", "x86_64")
 _STREAM_MODES = ("PROVISIONED", "ON_DEMAND")
+MEASURED_VIA = ("trace", "cloudwatch")
 # A cost breakdown is rounded per line; allow a cent per line plus 0.5 % before calling it inconsistent.
 _COST_TOLERANCE_REL = 0.005
 # A tiny slack for accepted <= offered: rates are averages over slightly different windows.
@@ -58,6 +59,10 @@ def _not_above(values: Mapping[str, Any], low: str, high: str, path: str) -> lis
 def sanity_problems(summary: Summary) -> list[str]:
     """Every value problem of a summary whose types already hold."""
     problems: list[str] = []
+    if summary.get("measured_via", "trace") not in MEASURED_VIA:
+        problems.append(
+            f"measured_via: {summary.get('measured_via')!r} is not one of {', '.join(MEASURED_VIA)}"
+        )
     throughput = summary["throughput"]
     problems += _non_negative(throughput, "throughput")
     problems += _not_above(throughput, "accepted_rps", "offered_rps", "throughput")

@@ -176,6 +176,9 @@ class Summary(TypedDict):
     model_error: ModelError
     steps: list[Step]
     cost_per_million_cdrs_usd: float
+    # "trace": the local runtime's invocation trace; "cloudwatch": CloudWatch metrics and Logs (the staging
+    # path). Older summaries lack it.
+    measured_via: NotRequired[str]
     # What the plan was made from and what it checked (cdrcap plan --from re-plans with plan_inputs)
     plan_inputs: NotRequired[dict[str, Any]]
     plan_details: NotRequired[dict[str, Any]]

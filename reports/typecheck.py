@@ -22,30 +22,44 @@ def _is_number(value: object) -> bool:
 
 def type_problems(value: object, annotation: Any, path: str) -> list[str]:
     """Problems of `value` against `annotation`; `path` is the key path so far ("" at the root)."""
-    where = path or "<root>"
     origin = get_origin(annotation)
     if annotation is Any:
         return []
     if origin is NotRequired:
         return type_problems(value, get_args(annotation)[0], path)
     if origin in (Union, types.UnionType):
-        options = get_args(annotation)
-        if value is None and type(None) in options:
-            return []
-        real = [option for option in options if option is not type(None)]
-        return type_problems(value, real[0], path) if len(real) == 1 else []
+        return _union_problems(value, get_args(annotation), path)
     if is_typeddict(annotation):
         return _typeddict_problems(value, annotation, path)
+    if origin in (list, dict):
+        return _container_problems(value, annotation, origin, path)
+    if annotation in (float, int, str, bool):
+        return _scalar_problems(value, annotation, path or "<root>")
+    raise TypeError(f"typecheck does not handle {annotation!r} at {path or '<root>'}")
+
+
+def _union_problems(value: object, options: tuple[Any, ...], path: str) -> list[str]:
+    """X | None: None passes, anything else is checked against X (other unions are not checked)."""
+    if value is None and type(None) in options:
+        return []
+    real = [option for option in options if option is not type(None)]
+    return type_problems(value, real[0], path) if len(real) == 1 else []
+
+
+def _container_problems(value: object, annotation: Any, origin: Any, path: str) -> list[str]:
+    where = path or "<root>"
     if origin is list:
         if not isinstance(value, list):
             return [f"{where}: expected a list, got {_describe(value)}"]
         (item_type,) = get_args(annotation)
         return [p for i, item in enumerate(value) for p in type_problems(item, item_type, f"{path}[{i}]")]
-    if origin is dict:
-        if not isinstance(value, dict):
-            return [f"{where}: expected an object, got {_describe(value)}"]
-        _, item_type = get_args(annotation)
-        return [p for k, item in value.items() for p in type_problems(item, item_type, f"{path}.{k}")]
+    if not isinstance(value, dict):
+        return [f"{where}: expected an object, got {_describe(value)}"]
+    _, item_type = get_args(annotation)
+    return [p for k, item in value.items() for p in type_problems(item, item_type, f"{path}.{k}")]
+
+
+def _scalar_problems(value: object, annotation: Any, where: str) -> list[str]:
     if annotation is float:
         if not _is_number(value):
             return [f"{where}: expected a number, got {_describe(value)}"]
@@ -56,11 +70,9 @@ def type_problems(value: object, annotation: Any, path: str) -> list[str]:
         if not isinstance(value, int) or isinstance(value, bool):
             return [f"{where}: expected an integer, got {_describe(value)}"]
         return []
-    if annotation in (str, bool):
-        if not isinstance(value, annotation):
-            return [f"{where}: expected a {annotation.__name__}, got {_describe(value)}"]
-        return []
-    raise TypeError(f"typecheck does not handle {annotation!r} at {where}")
+    if not isinstance(value, annotation):
+        return [f"{where}: expected a {annotation.__name__}, got {_describe(value)}"]
+    return []
 
 
 def _typeddict_problems(value: object, annotation: Any, path: str) -> list[str]:

@@ -1,5 +1,9 @@
 """`cdrcap deploy --target staging`: package, upload and deploy the pipeline stack through a change set.
 
+`--target emulator` takes the same path against the running local stack (`cdrcap up`): a change set
+updating the stack `cdrcap up` created, with the mapping kept disabled (MiniStack would otherwise poll the
+stream beside the local runtime), after which the local runtime restarts with the deployed settings.
+
 Parameters come from `--params FILE` (written by `cdrcap plan --emit-params FILE`) and `--param KEY=VALUE`;
 anything not given keeps the stack's previous value on an update, or the template default on a create.
 """
@@ -14,6 +18,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cdrcap.aws_targets import aws_target, running_local_stack
+from cdrcap.config import Target as ConfigTarget
 from cdrcap.config import load_config
 from cdrcap.errors import EXIT_OK, CdrcapError
 from infra import artifacts
@@ -59,17 +65,17 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.yes and not sys.stdin.isatty():
         raise CdrcapError("stdin is not a terminal, so nobody can confirm the change set: pass --yes.")
-    target = Target(
-        name=configured.name,
-        region=args.region or configured.region,
-        profile=args.profile or configured.aws_profile,
-        endpoint_url=configured.endpoint_url,
-    )
+    target = aws_target(configured, region=args.region, profile=args.profile)
     region = target.region
     try:
         parameters = load_params_file(args.params) if args.params else {}
         parameters.update(parse_assignments(args.param))
+        if target.emulator:
+            # Two consumers would split the stream: the local runtime runs the mapping, MiniStack must not.
+            parameters["EnableEventSourceMapping"] = "false"
         result = _deploy(args, target, parameters)
+        if target.emulator and result.status not in {"CANCELLED"}:
+            _follow(configured)
     except InfraError as error:
         raise CdrcapError(str(error)) from error
     except (BotoCoreError, ClientError) as error:
@@ -77,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             f"AWS refused a call while deploying to {args.target} ({region}): {error}. "
             "Check the credentials (--profile) and the region."
         ) from error
-    _report(result, as_json=args.json)
+    _report(result, as_json=args.json, target_name=configured.name)
     return EXIT_OK
 
 
@@ -89,7 +95,11 @@ def _deploy(args: argparse.Namespace, target: Target, parameters: dict[str, str]
     effective = deployer.current_parameters(stack_name) | parameters
     prefix = effective.get("ResourcePrefix", stack_name)
     architecture = effective.get("Architecture", DEFAULT_ARCHITECTURE)
-    zip_path = args.zip or build_lambda_zip(DEFAULT_BUILD_DIR, architecture=architecture)
+    # The emulator's function is never run (the local runtime runs the zip `cdrcap up` unpacked), so the
+    # zip uploaded there needs no platform wheels; AWS gets the zip with its runtime dependencies.
+    zip_path = args.zip or build_lambda_zip(
+        DEFAULT_BUILD_DIR, architecture=architecture, include_dependencies=not target.emulator
+    )
     built_for = zip_architecture(zip_path)
     if built_for not in {None, architecture}:
         raise CdrcapError(
@@ -118,6 +128,22 @@ def _deploy(args: argparse.Namespace, target: Target, parameters: dict[str, str]
     )
 
 
+def _follow(configured: ConfigTarget) -> None:
+    from infra.local.stack import LocalStackError
+
+    stack, _ = running_local_stack(configured)
+    try:
+        info = stack.follow_deployment()
+    except LocalStackError as error:
+        raise CdrcapError(str(error)) from error
+    config = info.config
+    print(
+        f"local runtime restarted with the deployed mapping: batch {config.batch_size}, window "
+        f"{config.batching_window_s} s, PF {config.parallelization_factor}, {config.memory_mb} MB",
+        file=sys.stderr,
+    )
+
+
 def _account_id(target: Target, session: Any) -> str:
     account: str = client(target, "sts", session=session).get_caller_identity()["Account"]
     return account
@@ -133,7 +159,7 @@ def _confirm(change_set_type: str, changes: tuple[ResourceChange, ...], *, assum
     return answer.strip().lower() in {"y", "yes"}
 
 
-def _report(result: DeployResult, *, as_json: bool) -> None:
+def _report(result: DeployResult, *, as_json: bool, target_name: str = "staging") -> None:
     if as_json:
         document = {
             "stack_name": result.stack_name,
@@ -148,4 +174,4 @@ def _report(result: DeployResult, *, as_json: bool) -> None:
     for key, value in sorted(result.outputs.items()):
         print(f"  {key:<22} {value}")
     if result.status not in {"CANCELLED"}:
-        print("next: cdrcap run --target staging", file=sys.stderr)
+        print(f"next: cdrcap run --target {target_name}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """Deploy infra/pipeline.yaml to the emulator's CloudFormation: the same resources as on AWS.
 
-MiniStack gaps handled here (see docs/local.md): the mapping is left out with EnableEventSourceMapping=false
-(MiniStack would run its own, non-Lambda-faithful poller), and the table's TTL is enabled after the stack
-because MiniStack ignores TimeToLiveSpecification.
+MiniStack gaps handled here (see docs/local.md): the mapping is created disabled with
+EnableEventSourceMapping=false (enabled, MiniStack would run its own, non-Lambda-faithful poller; disabled,
+its settings stay readable through the Lambda API, which is where the staging path reads them), and the
+table's TTL is enabled after the stack because MiniStack ignores TimeToLiveSpecification.
 """
 
 from __future__ import annotations
@@ -138,6 +139,17 @@ def function_environment(lambda_client: Any, function_name: str) -> dict[str, st
         return {}
     variables = configuration.get("Environment", {}).get("Variables", {})
     return {str(k): str(v) for k, v in variables.items()}
+
+
+def disable_mappings(lambda_client: Any, function_name: str) -> int:
+    """Make sure every mapping of the function is disabled: MiniStack's CloudFormation honours the
+    template's `Enabled: false` but reports the mapping's State as Enabled after a create; an explicit
+    UpdateEventSourceMapping makes both say Disabled. Returns how many mappings there are."""
+    mappings = lambda_client.list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]
+    for mapping in mappings:
+        if mapping.get("State") != "Disabled":
+            lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    return len(mappings)
 
 
 def enable_ttl(dynamodb: Any, table_name: str) -> None:

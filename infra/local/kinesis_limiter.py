@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from infra.local.kinesis_metrics import KinesisMetrics
 from infra.local.shard_limits import ShardBuckets, ShardMap, ShardRates, hash_key_of
 
 TARGET_PREFIX = "Kinesis_20131202."
@@ -185,8 +186,15 @@ def json_response(document: dict[str, Any]) -> Response:
 class KinesisLimiter:
     """Decides, per Kinesis operation, what to answer locally and what to forward."""
 
-    def __init__(self, state: LimitState) -> None:
+    def __init__(self, state: LimitState, metrics: KinesisMetrics | None = None) -> None:
         self.state = state
+        self.metrics = metrics
+
+    def _count_writes(self, stream: str, records: list[dict[str, Any]], admitted: list[bool]) -> None:
+        if self.metrics is None:
+            return
+        sizes = [decoded_length(r.get("Data", "")) for r, ok in zip(records, admitted, strict=True) if ok]
+        self.metrics.writes(stream, len(sizes), sum(sizes), len(records) - len(sizes))
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
         target = headers.get("X-Amz-Target", headers.get("x-amz-target", ""))
@@ -221,6 +229,7 @@ class KinesisLimiter:
         records: list[dict[str, Any]] = request.get("Records") or []
         shards = self.state.route(stream, headers, records)
         admitted = self.state.admit_writes(stream, records, shards)
+        self._count_writes(stream, records, admitted)
         if all(admitted):
             return self.state.upstream.request("POST", path, headers, body)
         results: list[dict[str, Any]] = [
@@ -249,7 +258,9 @@ class KinesisLimiter:
     ) -> Response:
         stream = stream_name_of(request)
         shards = self.state.route(stream, headers, [request])
-        if not self.state.admit_writes(stream, [request], shards)[0]:
+        admitted = self.state.admit_writes(stream, [request], shards)
+        self._count_writes(stream, [request], admitted)
+        if not admitted[0]:
             return error_response(THROTTLED, throttle_message(str(shards[0]), stream))
         return self.state.upstream.request("POST", path, headers, body)
 
@@ -264,6 +275,8 @@ class KinesisLimiter:
         with buckets.lock:
             allowed = buckets.admit_read()
         if not allowed:
+            if self.metrics is not None:
+                self.metrics.read_throttled(stream)
             return error_response(THROTTLED, throttle_message(shard_id, stream))
         response = self.state.upstream.request("POST", path, headers, body)
         if response[0] == 200:
@@ -271,5 +284,7 @@ class KinesisLimiter:
             read_bytes = sum(decoded_length(r.get("Data", "")) for r in document.get("Records", []))
             with buckets.lock:
                 buckets.read_bytes.take_debt(read_bytes)
+            if self.metrics is not None:
+                self.metrics.read(stream, document.get("Records", []))
             self.state.remember_iterator(document.get("NextShardIterator"), stream, shard_id)
         return response

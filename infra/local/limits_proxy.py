@@ -19,7 +19,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from infra.aws import Target, client
+from infra.local.cloudwatch_sink import CloudWatchSink
 from infra.local.kinesis_limiter import HOP_HEADERS, KinesisLimiter, LimitState, Upstream
+from infra.local.kinesis_metrics import KinesisMetrics
 from infra.local.shard_limits import ShardRates
 
 
@@ -60,8 +63,23 @@ class LimitsProxyServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
-    def __init__(self, port: int, upstream_url: str, scale: float, host: str = "127.0.0.1") -> None:
-        self.limiter = KinesisLimiter(LimitState(Upstream(upstream_url), ShardRates.scaled(scale)))
+    def __init__(
+        self,
+        port: int,
+        upstream_url: str,
+        scale: float,
+        host: str = "127.0.0.1",
+        *,
+        publish_metrics: bool = False,
+        region: str = "us-east-1",
+    ) -> None:
+        # AWS/Kinesis stream metrics to the emulator's CloudWatch, flushed from a background thread.
+        self.cloudwatch: CloudWatchSink | None = None
+        if publish_metrics:
+            emulator = Target(name="local", region=region, endpoint_url=upstream_url, is_local=True)
+            self.cloudwatch = CloudWatchSink(client(emulator, "cloudwatch")).start()
+        metrics = KinesisMetrics(self.cloudwatch) if self.cloudwatch is not None else None
+        self.limiter = KinesisLimiter(LimitState(Upstream(upstream_url), ShardRates.scaled(scale)), metrics)
         super().__init__((host, port), ProxyHandler)
 
     @property
@@ -81,8 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upstream", required=True, help="the emulator's URL")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--publish-metrics",
+        action="store_true",
+        help="publish AWS/Kinesis metrics to the upstream's CloudWatch",
+    )
     args = parser.parse_args(argv)
-    server = LimitsProxyServer(args.port, args.upstream, args.scale)
+    server = LimitsProxyServer(
+        args.port, args.upstream, args.scale, publish_metrics=args.publish_metrics, region=args.region
+    )
     # SIGTERM from `cdrcap down` ends serve_forever cleanly; shutdown() must come from another thread.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     try:
@@ -91,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         server.server_close()
+        if server.cloudwatch is not None:
+            server.cloudwatch.stop()
     return 0
 
 

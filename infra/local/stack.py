@@ -7,6 +7,7 @@ the metrics CSV.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import shutil
@@ -152,6 +153,66 @@ class LocalStack:
         self.state_path.write_text(json.dumps(document, indent=1))  # so `down` stops the new one
         return StackInfo.from_dict(document)
 
+    def follow_deployment(self) -> StackInfo:
+        """After a change set updated the stack (`cdrcap deploy --target emulator`), run the local ESM
+        runtime with what the stack now says: the (disabled) mapping's settings and the function's memory,
+        timeout and environment, read back through the Lambda API as the staging path reads them. The
+        runtime restarts from its checkpoints, so nothing is read twice beyond Lambda's at-least-once."""
+        info = self.status()
+        if info is None:
+            raise LocalStackError(f"nothing is up in {self.state_dir}; `cdrcap up` starts a stack")
+        target = Target(name="local", region=info.region, endpoint_url=info.endpoint_url, is_local=True)
+        lambda_client = client(target, "lambda")
+        mappings = lambda_client.list_event_source_mappings(
+            FunctionName=info.function_name, EventSourceArn=info.input_stream_arn
+        )["EventSourceMappings"]
+        if not mappings:
+            raise LocalStackError(
+                f"the stack {info.stack_name} has no event source mapping on {info.input_stream_name}; "
+                "deploy infra/pipeline.yaml (`cdrcap deploy --target emulator`)"
+            )
+        deploy_local.disable_mappings(lambda_client, info.function_name)
+        mapping = mappings[0]
+        function = lambda_client.get_function_configuration(FunctionName=info.function_name)
+        config = dataclasses.replace(
+            info.config,
+            batch_size=int(mapping.get("BatchSize", info.config.batch_size)),
+            batching_window_s=float(mapping.get("MaximumBatchingWindowInSeconds", 0)),
+            parallelization_factor=int(mapping.get("ParallelizationFactor", 1)),
+            max_retries=int(mapping.get("MaximumRetryAttempts", info.config.max_retries)),
+            max_record_age_s=int(mapping.get("MaximumRecordAgeInSeconds", info.config.max_record_age_s)),
+            memory_mb=int(function.get("MemorySize", info.config.memory_mb)),
+            function_timeout_s=int(function.get("Timeout", info.config.function_timeout_s)),
+        )
+        esm_path = self.state_dir / "esm.json"
+        running = EsmConfig.from_dict(json.loads(esm_path.read_text()))
+        template_env = deploy_local.function_environment(lambda_client, info.function_name)
+        try:
+            esm_config = dataclasses.replace(
+                running,
+                batch_size=config.batch_size,
+                batching_window_s=config.batching_window_s,
+                parallelization_factor=config.parallelization_factor,
+                max_retry_attempts=config.max_retries,
+                max_record_age_s=config.max_record_age_s,
+                memory_mb=config.memory_mb,
+                function_timeout_s=config.function_timeout_s,
+                handler_env={**running.handler_env, **template_env, **config.handler_env},
+            )
+        except EsmConfigError as error:
+            raise LocalStackError(f"the deployed mapping is outside Lambda's bounds: {error}") from error
+        processes.stop_pid(info.pids["esm"], timeout_s=STOP_TIMEOUT_S["esm"], process_group=True)
+        esm_path.write_text(json.dumps(esm_config.to_dict(), indent=1))
+        esm_log = self.state_dir / "logs" / "esm-runtime.log"
+        pid = processes.spawn_module("infra.local.esm", ["--config", str(esm_path)], log_path=esm_log)
+        document = info.to_dict()
+        document["pids"] = {**info.pids, "esm": pid}
+        document["config"] = dataclasses.asdict(config)
+        self.state_path.write_text(json.dumps(document, indent=1))
+        if not pid_alive(pid):
+            raise LocalStackError(f"the ESM runtime exited at restart; see {esm_log}")
+        return StackInfo.from_dict(document)
+
     def _reset_state_dir(self) -> None:
         """A fresh emulator has fresh streams: old checkpoints and traces would describe another stream."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -204,6 +265,7 @@ class LocalStack:
             code_zip=code.zip_path if code else None,
         )
         deploy_local.enable_ttl(client(target, "dynamodb"), outputs[constants.OUTPUT_AGGREGATES_TABLE])
+        deploy_local.disable_mappings(client(target, "lambda"), outputs[constants.OUTPUT_FUNCTION_NAME])
 
         proxy_port = config.port + 1
         proxy_log = logs / "limits-proxy.log"
@@ -214,6 +276,9 @@ class LocalStack:
             str(proxy_port),
             "--scale",
             str(config.scale),
+            "--region",
+            config.region,
+            "--publish-metrics",
         ]
         pids["proxy"] = processes.spawn_module("infra.local.limits_proxy", arguments, log_path=proxy_log)
         processes.wait_for_port(pids["proxy"], proxy_port, timeout_s=READY_TIMEOUT_S, log_path=proxy_log)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from loadgen.errors import ConfigError
+from loadgen.errors import LoadConfigError
 from loadgen.synth.numbering import PLANS
 
 # Share of the day's traffic per local hour (a typical mobile network: quiet 02-05, busy hours 10-12, 17-19).
@@ -86,21 +86,21 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         if self.home_region not in PLANS:
-            raise ConfigError(
+            raise LoadConfigError(
                 f"home_region {self.home_region!r} has no numbering plan; choose one of {sorted(PLANS)}"
             )
         if self.subscribers < 100 or self.cells < 1:
-            raise ConfigError(f"subscribers ({self.subscribers}) must be >= 100 and cells >= 1")
+            raise LoadConfigError(f"subscribers ({self.subscribers}) must be >= 100 and cells >= 1")
         for name, weights, size in (
             ("record_type_weights", self.record_type_weights, len(RECORD_TYPES)),
             ("format_weights", self.format_weights, len(FORMATS)),
             ("diurnal_hourly_weights", self.diurnal_hourly_weights, 24),
         ):
             if len(weights) != size or min(weights) < 0 or sum(weights) <= 0:
-                raise ConfigError(f"{name} needs {size} non-negative weights with a positive sum")
+                raise LoadConfigError(f"{name} needs {size} non-negative weights with a positive sum")
         for name in ("roaming_share", "answer_rate", "international_share", "short_code_share"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{name}={value} must be within [0, 1]")
+                raise LoadConfigError(f"{name}={value} must be within [0, 1]")
         if self.fraud.total() + sum(self.defects.as_dict().values()) > 0.5:
-            raise ConfigError("fraud + defect rates exceed half of all records; lower them")
+            raise LoadConfigError("fraud + defect rates exceed half of all records; lower them")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from loadgen.errors import ConfigError
+from loadgen.errors import LoadConfigError
 from loadgen.keys import KeyStrategy, partition_keys
 from loadgen.synth import defects, fraud, traffic
 from loadgen.synth.config import SynthConfig
@@ -50,7 +50,7 @@ class CdrSynthesizer:
         """`run_tag` (letters/digits) prefixes every call reference, so two runs with one seed do not
         resend the same cdr_ids (the pipeline would reject the second run's as duplicates)."""
         if not run_tag.isalnum() and run_tag:
-            raise ConfigError(f"run_tag {run_tag!r} must be letters and digits only")
+            raise LoadConfigError(f"run_tag {run_tag!r} must be letters and digits only")
         self.run_tag = run_tag
         self.config = config or SynthConfig()
         self.seed = seed

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pipeline.errors import PipelineError
 from pipeline.schema import ReasonCode
 
 
-class BerError(Exception):
+class BerError(PipelineError):
     """A CDR (or a whole chunk) that cannot be decoded; `reason` is what the DLQ entry says."""
 
     reason: ReasonCode = ReasonCode.MALFORMED_PAYLOAD

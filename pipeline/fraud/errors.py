@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pipeline.errors import PipelineError
 
-class FraudError(Exception):
+
+class FraudError(PipelineError):
     """Base of every fraud-rules failure."""
 
 

@@ -53,6 +53,7 @@ def test_every_artefact_is_written(run_dir: Path) -> None:
 def test_summary_holds_the_contract_with_sane_values(summary: dict[str, Any]) -> None:
     # The contract's validator (keys, types, ordering, ranges) finds nothing wrong
     assert validate_summary(summary) == []
+    assert summary["measured_via"] == "trace"
     throughput = summary["throughput"]
     assert 0 < throughput["accepted_rps"] <= throughput["offered_rps"]
     # The second step (180 records/s on one shard scaled to 100 records/s) must have been throttled

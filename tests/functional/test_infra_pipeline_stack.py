@@ -123,7 +123,7 @@ def test_alert_bus_exists(deployed: dict) -> None:
     assert bus["Name"] == f"{PREFIX}-{constants.ALERT_BUS_SUFFIX}"
 
 
-def test_function_has_every_contract_env_var_and_no_mapping(deployed: dict) -> None:
+def test_function_has_every_contract_env_var_and_a_readable_mapping(deployed: dict) -> None:
     lambda_ = client(deployed["target"], "lambda")
     name = deployed["outputs"][constants.OUTPUT_FUNCTION_NAME]
     configuration = lambda_.get_function_configuration(FunctionName=name)
@@ -131,7 +131,10 @@ def test_function_has_every_contract_env_var_and_no_mapping(deployed: dict) -> N
     expected = {value for key, value in vars(constants).items() if key.startswith("ENV_")}
     assert env_names == expected
     assert configuration["Handler"] == "pipeline.handler.handler"
-    assert lambda_.list_event_source_mappings(FunctionName=name)["EventSourceMappings"] == []
+    # EnableEventSourceMapping=false keeps the mapping (created disabled): its settings stay readable
+    mappings = lambda_.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
+    assert [m["EventSourceArn"] for m in mappings] == [deployed["outputs"][constants.OUTPUT_INPUT_STREAM_ARN]]
+    assert mappings[0]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_function_role_and_log_group_exist(deployed: dict) -> None:

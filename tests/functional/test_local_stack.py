@@ -142,7 +142,7 @@ def test_up_on_a_port_in_use_exits_2_with_the_fix(tmp_path: Path, capsys: pytest
     assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
 
 
-def test_up_deploys_the_pipeline_template_without_ministacks_mapping(tmp_path: Path) -> None:
+def test_up_deploys_the_pipeline_template_with_ministacks_mapping_disabled(tmp_path: Path) -> None:
     # Given the real infra/pipeline.yaml
     local = LocalStack(tmp_path / "state")
     info = local.up(
@@ -152,9 +152,12 @@ def test_up_deploys_the_pipeline_template_without_ministacks_mapping(tmp_path: P
         session = boto3.Session(
             aws_access_key_id="test", aws_secret_access_key="test", region_name=info.region
         )
-        # Then MiniStack runs no mapping of its own, the table's TTL is on,
+        # Then MiniStack's mapping is disabled (the local runtime runs it) with the stack's settings,
         mappings = session.client("lambda", endpoint_url=info.endpoint_url).list_event_source_mappings()
-        assert mappings["EventSourceMappings"] == []
+        assert [(m["State"], m["BatchSize"]) for m in mappings["EventSourceMappings"]] == [
+            ("Disabled", info.config.batch_size)
+        ]
+        # the table's TTL is on,
         ttl = session.client("dynamodb", endpoint_url=info.endpoint_url).describe_time_to_live(
             TableName=info.aggregates_table
         )

@@ -34,6 +34,7 @@ NOT_AWS_NUMBERS = {
     ("capacity/planner.py", "MAX_CANDIDATES_SCANNED"),  # bounds the planner's search, not an AWS limit
     ("cdrcap/commands/fraud_eval.py", "MIN_CDRS"),  # sample size for a meaningful recall
     ("cdrcap/verify.py", "MAX_DIFF_LINES"),  # how many differences `cdrcap verify` prints
+    ("loadgen/safety.py", "ABSOLUTE_MAX_DURATION_S"),  # a day-long run cap, not PutLogEvents' 24 h span
 }
 
 

@@ -221,9 +221,13 @@ def test_mapping_reports_partial_failures_bisects_and_dead_letters(template: dic
     assert mapping["MetricsConfig"] == {"Metrics": ["EventCount"]}
 
 
-def test_mapping_and_consumer_are_conditional(template: dict[str, Any]) -> None:
+def test_mapping_is_disabled_not_left_out_and_consumer_is_conditional(template: dict[str, Any]) -> None:
     resources = template["Resources"]
-    assert resources["EventSourceMapping"]["Condition"] == "MappingEnabled"
+    # EnableEventSourceMapping=false keeps the mapping (its settings readable from the Lambda API) disabled
+    assert "Condition" not in resources["EventSourceMapping"]
+    assert resources["EventSourceMapping"]["Properties"]["Enabled"] == {
+        "Fn::If": ["MappingEnabled", True, False]
+    }
     assert resources["StreamConsumer"]["Condition"] == "IsEfo"
     assert template["Parameters"]["ConsumerMode"]["Default"] == "shared"
 

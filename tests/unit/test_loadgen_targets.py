@@ -3,7 +3,7 @@ import argparse
 import pytest
 
 from infra.aws import Target
-from loadgen.errors import ConfigError, LoadgenError
+from loadgen.errors import LoadConfigError, LoadgenError
 from loadgen.options import OPTIONS, LoadOptions
 from loadgen.targets import LocalTarget, local_target
 
@@ -30,9 +30,9 @@ def test_a_remote_endpoint_allows_nothing_unless_listed():
 
 
 def test_options_enforce_the_hard_caps():
-    with pytest.raises(ConfigError, match="max_records"):
+    with pytest.raises(LoadConfigError, match="max_records"):
         LoadOptions.from_parsed(_parsed(cdr_max_records=10**9))
-    with pytest.raises(ConfigError, match="max_duration_s"):
+    with pytest.raises(LoadConfigError, match="max_duration_s"):
         LoadOptions.from_parsed(_parsed(cdr_duration=10 * 24 * 3600.0))
 
 

@@ -106,6 +106,8 @@ def test_alphanumeric_sender_allowed_for_sms_only() -> None:
         ({"mcc": "31"}, ReasonCode.INVALID_IDENTIFIER),
         ({"cdr_id": "x" * 300}, ReasonCode.INVALID_IDENTIFIER),
         ({"msc_id": None}, ReasonCode.MISSING_FIELD),
+        ({"seizure_time": ""}, ReasonCode.MISSING_FIELD),  # found by the fuzz test: was an AssertionError
+        ({"release_time": ""}, ReasonCode.MISSING_FIELD),
         ({"rat": "5G"}, ReasonCode.BAD_TYPE),
         ({"bytes_up": -5}, ReasonCode.BAD_TYPE),
     ],

@@ -101,5 +101,5 @@ def test_an_unknown_profile_says_where_to_define_it(tmp_path: Path) -> None:
 
 def test_a_target_default_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     _write(tmp_path, "cdrcap.toml", 'default_target = "prod"\n')
-    with pytest.raises(ConfigError, match=r"default_target: expected one of local, got \"prod\""):
+    with pytest.raises(ConfigError, match=r"default_target: expected one of emulator, local, got \"prod\""):
         load_config(cwd=tmp_path)

@@ -74,6 +74,9 @@ class EsmConfig:
     other_consumers: int = 0
     # How often each of them polls a shard; None: its fair share of 5 calls/s, (N + 1) x 200 ms.
     other_consumer_poll_interval_s: float | None = None
+    # Publish what Lambda publishes (AWS/Lambda metrics, /aws/lambda/<function> logs, EMF metrics) to the
+    # emulator's CloudWatch and CloudWatch Logs at endpoint_url.
+    publish_cloudwatch: bool = True
 
     def __post_init__(self) -> None:
         check_range("batch_size", self.batch_size, ESM_BATCH_SIZE_MIN, ESM_BATCH_SIZE_MAX)

@@ -222,6 +222,7 @@ class Lane(threading.Thread):
                 failed_items=failed,
             )
         )
+        telemetry.invocation(result)
         telemetry.metric("IteratorAge", iterator_age_ms, self.shard_id)
         telemetry.metric("Invocations", 1, self.shard_id)
         telemetry.metric("Duration", duration_ms, self.shard_id)

@@ -17,7 +17,9 @@ from typing import Any
 import orjson
 
 from infra.aws import Target, client
+from infra.local.cloudwatch_sink import CloudWatchSink
 from infra.local.esm.checkpoints import CheckpointStore, ShardProgress
+from infra.local.esm.cloudwatch import LambdaPublisher
 from infra.local.esm.config import EsmConfig
 from infra.local.esm.dispatch import ShardContext
 from infra.local.esm.events import StreamRecord, on_failure_record
@@ -49,7 +51,17 @@ class EsmRuntime:
         )
         self.consumer_arn: str | None = None
         config.state_dir.mkdir(parents=True, exist_ok=True)
-        self.telemetry = Telemetry(config.trace_path, config.metrics_path)
+        # What Lambda publishes (AWS/Lambda metrics, the function's logs, its EMF metrics) goes to the
+        # emulator's CloudWatch from a background thread, beside the run-local trace and metrics CSV.
+        self.cloudwatch: CloudWatchSink | None = None
+        publisher = None
+        if config.publish_cloudwatch:
+            emulator = Target(
+                name="local", region=config.region, endpoint_url=config.endpoint_url, is_local=True
+            )
+            self.cloudwatch = CloudWatchSink(client(emulator, "cloudwatch"), client(emulator, "logs"))
+            publisher = LambdaPublisher(self.cloudwatch, config.function_name, config.memory_mb)
+        self.telemetry = Telemetry(config.trace_path, config.metrics_path, publisher)
         self.checkpoints = CheckpointStore(config.checkpoint_path, config.stream_arn)
         self.progress: dict[str, ShardProgress] = {}
         self.pollers: list[ShardPoller] = []
@@ -111,6 +123,8 @@ class EsmRuntime:
             self.stop_event,
             config.other_consumer_poll_interval_s,
         )
+        if self.cloudwatch is not None:
+            self.cloudwatch.start()
         self._housekeeper = threading.Thread(target=self._housekeeping, name="esm-housekeeping", daemon=True)
         self._housekeeper.start()
 
@@ -197,6 +211,8 @@ class EsmRuntime:
             thread.join(timeout=timeout_s)
         self.checkpoints.save(self.progress)
         self.telemetry.flush(everything=True)
+        if self.cloudwatch is not None:
+            self.cloudwatch.stop()
         if self.pool is not None:
             self.pool.shutdown()
 

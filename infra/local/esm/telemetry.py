@@ -1,4 +1,5 @@
-"""The runtime's measurements: per-second metrics with AWS/Lambda names and the invocation trace CSV."""
+"""The runtime's measurements: per-second metrics with AWS/Lambda names and the invocation trace CSV, and
+the same values published to CloudWatch when a publisher is given (the two must agree)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import threading
 import time
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from infra.local.esm.cloudwatch import LambdaPublisher
+    from infra.local.esm.worker import InvokeResult
 
 # How each metric folds within one second, as CloudWatch's usual statistic for it.
 MAXIMUM_METRICS = frozenset({"IteratorAge", "ConcurrentExecutions"})
@@ -54,9 +60,12 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 class Telemetry:
     """Thread-safe sinks; `flush()` writes every finished second of metrics (the runtime calls it 1/s)."""
 
-    def __init__(self, trace_path: Path, metrics_path: Path) -> None:
+    def __init__(
+        self, trace_path: Path, metrics_path: Path, cloudwatch: LambdaPublisher | None = None
+    ) -> None:
         self.trace_path = trace_path
         self.metrics_path = metrics_path
+        self.cloudwatch = cloudwatch
         self._lock = threading.Lock()
         self._values: dict[tuple[int, str, str], list[float]] = {}
         for path, header in (
@@ -69,6 +78,8 @@ class Telemetry:
                     csv.writer(handle).writerow(header)
 
     def metric(self, name: str, value: float, shard_id: str = "") -> None:
+        if self.cloudwatch is not None:
+            self.cloudwatch.metric(name, value)
         key = (int(time.time()), name, shard_id)
         with self._lock:
             slot = self._values.get(key)
@@ -79,6 +90,11 @@ class Telemetry:
             else:
                 slot[0] += value
                 slot[1] += 1
+
+    def invocation(self, result: InvokeResult) -> None:
+        """One invocation's log lines (and the EMF metrics in them) to CloudWatch Logs."""
+        if self.cloudwatch is not None:
+            self.cloudwatch.invocation(result)
 
     def trace(self, row: TraceRow) -> None:
         with self._lock, open(self.trace_path, "a", newline="") as handle:

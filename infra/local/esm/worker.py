@@ -16,15 +16,17 @@ import sys
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from infra import lambda_env
 from infra.local import faults
+from infra.local.esm import lambda_logs
 
-# The runtime's own modules, kept importable after the switch (the pool pickles calls to this module).
-RUNTIME_KEEPS = (__name__, lambda_env.__name__, faults.__name__)
+# The runtime's own modules, kept importable after the switch (the pool pickles calls to this module, and
+# the results carry lambda_logs' InvocationLog).
+RUNTIME_KEEPS = (__name__, lambda_env.__name__, faults.__name__, lambda_logs.__name__)
 
 _handler: Any = None
 _init_error: str | None = None
@@ -47,7 +49,7 @@ class LambdaContext:
 
     @property
     def log_stream_name(self) -> str:
-        return f"local/{os.getpid()}"
+        return lambda_logs.log_stream_name()
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline_epoch_s - time.time()) * 1000))
@@ -61,6 +63,7 @@ class InvokeResult:
     response: Any = None
     error: str | None = None  # "Type: message" of an unhandled exception (Lambda's "Unhandled")
     timed_out: bool = False
+    log: lambda_logs.InvocationLog | None = None  # its CloudWatch Logs lines and REPORT figures
 
 
 def init_worker(
@@ -77,6 +80,7 @@ def init_worker(
     nothing else of this interpreter's environment; without, from the project (the tests' own handlers).
     """
     global _handler, _init_error
+    init_started_s = time.time()
     if stdout_path:
         sys.stdout = open(stdout_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the worker
     os.environ.update(env)
@@ -90,6 +94,7 @@ def init_worker(
         faults.install_from_env(module)  # test-only: a no-op unless CDRCAP_FAULT_INJECTION=1
     except Exception as error:  # any import-time failure is the function's init error
         _init_error = f"Runtime.ImportModuleError: {type(error).__name__}: {error}"
+    lambda_logs.capture_output(init_started_s)
 
 
 class InvocationTimeout(BaseException):
@@ -109,6 +114,13 @@ def ready(hold_s: float) -> int:
 
 
 def invoke(
+    event: bytes, function_name: str, function_arn: str, memory_mb: int, timeout_s: float
+) -> InvokeResult:
+    result = _invoke(event, function_name, function_arn, memory_mb, timeout_s)
+    return replace(result, log=lambda_logs.finish_invocation(None if result.timed_out else result.error))
+
+
+def _invoke(
     event: bytes, function_name: str, function_arn: str, memory_mb: int, timeout_s: float
 ) -> InvokeResult:
     request_id = str(uuid.uuid4())
