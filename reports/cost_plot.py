@@ -50,7 +50,7 @@ def draw_cost(figure: Figure, summary: Summary, data: RunData) -> None:
     monthly.set_yticks([0], ["plan"])
     design = summary["profile"].get("design_rate_rps")
     at = f" at {design:,.0f} records/s" if isinstance(design, int | float) else ""
-    monthly.set_title(f"recommended plan{at}: USD per month", fontsize="medium", loc="left")
+    monthly.set_title(f"plan{at}", fontsize="medium", loc="left")
     _money_axis(monthly, "USD/month")
     if ran and per_million is not None:
         predicted = cost.by_service(cost.breakdown_per_million(ran["predicted"]))
@@ -58,11 +58,9 @@ def draw_cost(figure: Figure, summary: Summary, data: RunData) -> None:
         _stack(per_million, 1, predicted, legend=False)
         _stack(per_million, 0, metered, legend=False)
         per_million.set_yticks([1, 0], ["predicted", "metered"])
-        per_million.set_title(
-            "the configuration that ran: USD per million CDRs", fontsize="medium", loc="left"
-        )
+        per_million.set_title("as ran: predicted vs metered", fontsize="medium", loc="left")
         _money_axis(per_million, "USD per million CDRs")
-    figure.legend(loc="outside lower center", ncol=3, frameon=False)
+    figure.legend(loc="outside lower center", ncol=3, fontsize="small", frameon=False)
 
 
 def cost_alt(summary: Summary) -> str:

@@ -388,12 +388,12 @@ def _alt_cost_curve(summary: Summary) -> str:
 
 THROUGHPUT = PlotSpec(
     "throughput.png",
-    "Throughput: offered, accepted, processed; throttling",
+    "Throughput and throttling",
     draw_throughput,
     throughput_alt,
     _FIRST_SCREEN_SIZE_IN,
 )
-COST = PlotSpec("cost.png", "Monthly cost by service", draw_cost, cost_alt, _FIRST_SCREEN_SIZE_IN)
+COST = PlotSpec("cost.png", "Cost by service", draw_cost, cost_alt, _FIRST_SCREEN_SIZE_IN)
 ITERATOR_AGE = PlotSpec(
     "iterator_age.png", "IteratorAge over time, with the SLO", draw_iterator_age, _alt_iterator_age
 )
