@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 MINISTACK_VERSION := 1.5.33
 export CDRCAP_MINISTACK_BIN ?= $(CURDIR)/$(EMU_VENV)/bin/ministack
 
-.PHONY: all venv emulator test unit functional e2e demo bench bench-long lint fmt clean
+.PHONY: all venv emulator test unit functional e2e demo screenshot bench bench-long lint fmt clean
 
 all: lint test
 
@@ -45,6 +45,10 @@ demo: venv emulator
 	@$(BIN)/cdrcap run --target local --profile demo; status=$$?; \
 	if [ $$status -eq 1 ]; then echo "make demo: the run completed; its plan misses the SLO or a default quota at the design rate (exit 1): see runs/latest/report.md"; fi; \
 	[ $$status -le 1 ]
+
+# The README's picture: the first screen of runs/latest's report (re-rendered) at 1200 px, headless Chromium.
+screenshot: venv
+	$(BIN)/python -m reports.screenshot runs/latest --out docs/img/report.png --width 1200 --height 900
 
 bench: venv emulator
 	$(BIN)/python -m tests.benchmarks

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reports.scrub import scrub
-from reports.summary import Candidate, Summary
+from reports.summary import Candidate, Step, Summary
 
 # Recommendation key -> the infra/pipeline.yaml parameter it sets (names from the template contract).
 DEPLOY_PARAMETERS: tuple[tuple[str, str, str], ...] = (
     ("shards", "ShardCount", "shards"),
+    ("output_shards", "OutputShardCount", "output stream shards"),
     ("parallelization_factor", "ParallelizationFactor", "parallelization factor"),
     ("batch_size", "BatchSize", "batch size (records)"),
     ("batching_window_s", "MaximumBatchingWindowInSeconds", "batching window (s)"),
@@ -50,8 +51,8 @@ def headline(summary: Summary) -> list[tuple[str, str]]:
         ),
         (
             "Sustained accepted",
-            f"{num(throughput['sustained_accepted_rps'])} records/s, "
-            f"throttle ratio {pct(summary['throttle_ratio'])}",
+            f"{num(throughput['sustained_accepted_rps'])} records/s; "
+            f"{pct(summary['throttle_ratio'])} of put attempts throttled (retries count)",
         ),
         (
             "Recommendation",
@@ -69,24 +70,21 @@ def headline(summary: Summary) -> list[tuple[str, str]]:
     ]
 
 
+def _deployed(summary: Summary) -> list[tuple[str, str, str]]:
+    """(label, value, template parameter) of each setting the recommendation has (older runs lack some)."""
+    rec: dict[str, object] = dict(summary["recommendation"])
+    return [(label, str(rec[key]), parameter) for key, parameter, label in DEPLOY_PARAMETERS if key in rec]
+
+
 def recommendation_table(summary: Summary) -> Table:
-    rec = summary["recommendation"]
-    rows = [(label, str(rec[key]), parameter) for key, parameter, label in DEPLOY_PARAMETERS]  # type: ignore[literal-required]
-    rows.append(("consumer mode", rec["consumer_mode"], "-"))
+    rows = _deployed(summary)
+    rows.append(("consumer mode", summary["recommendation"]["consumer_mode"], "-"))
     return Table(("setting", "value", "template parameter"), rows)
 
 
 def parameter_overrides(summary: Summary) -> str:
     """The `--parameter-overrides` to deploy the recommendation with infra/pipeline.yaml."""
-    rec = summary["recommendation"]
-    return " ".join(f"{parameter}={rec[key]}" for key, parameter, _ in DEPLOY_PARAMETERS)  # type: ignore[literal-required]
-
-
-def cost_table(summary: Summary) -> Table:
-    rec = summary["recommendation"]
-    rows = [(name, f"${num(usd, 2)}") for name, usd in sorted(rec["cost_breakdown_usd"].items())]
-    rows.append(("total per month", f"${num(rec['monthly_cost_usd'], 2)}"))
-    return Table(("cost item", "USD/month"), rows)
+    return " ".join(f"{parameter}={value}" for _, value, parameter in _deployed(summary))
 
 
 def _candidate_row(label: str, candidate: Candidate) -> tuple[str, ...]:
@@ -153,26 +151,42 @@ def slo_line(summary: Summary) -> str:
     return f"{text} Resharding path: {path}." if path else text
 
 
+def _attempts_rps(step: Step) -> float:
+    """Put attempts per second: first sends plus re-sends (older summaries: accepted + throttled)."""
+    return step.get("attempts_rps", step["accepted_rps"] + step["throttled_rps"])
+
+
 def steps_table(summary: Summary) -> Table:
-    rows = [
-        (
-            str(s["step"]),
-            num(s["rate_rps"]),
-            num(s["offered_rps"], 1),
-            num(s["accepted_rps"], 1),
-            num(s["throttled_rps"], 1),
-            num(s["iterator_age_p99_ms"]),
-            num(s["e2e_p50_ms"]),
-            num(s["e2e_p99_ms"]),
+    """Per step, records (offered, accepted, dropped for good) apart from put attempts (throttled ones,
+    retries included), so a throttled rate above the offered one reads as what it is."""
+    rows = []
+    for s in summary["steps"]:
+        attempts = _attempts_rps(s)
+        dropped = s.get("dropped_rps")
+        rows.append(
+            (
+                str(s["step"]),
+                num(s["rate_rps"]),
+                num(s["offered_rps"], 1),
+                num(s["accepted_rps"], 1),
+                "-" if dropped is None else num(dropped, 1),
+                num(attempts, 1),
+                num(s["throttled_rps"], 1),
+                pct(s["throttled_rps"] / attempts) if attempts > 0 else "-",
+                num(s["iterator_age_p99_ms"]),
+                num(s["e2e_p50_ms"]),
+                num(s["e2e_p99_ms"]),
+            )
         )
-        for s in summary["steps"]
-    ]
     headers = (
         "step",
         "target rec/s",
-        "offered",
-        "accepted",
-        "throttled",
+        "offered records/s",
+        "accepted records/s",
+        "dropped records/s",
+        "put attempts/s",
+        "throttled attempts/s",
+        "throttled % of attempts",
         "IteratorAge p99 ms",
         "e2e p50 ms",
         "e2e p99 ms",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports import content
+from reports import content, cost, plan_content
+from reports.compare import Comparison
 from reports.content import Table
 from reports.fraud import FraudSection, fraud_section
 from reports.summary import Summary
+from reports.verdict import evidence, verdict
 
 
 def _cell(text: str) -> str:
@@ -27,18 +29,51 @@ def consumer_mode_parts(summary: Summary) -> list[str]:
     return ["### Consumer mode", table(modes), content.consumer_mode_line(summary) or ""]
 
 
-def render_markdown(summary: Summary, notes: list[str], fraud: FraudSection | None = None) -> str:
+def verdict_parts(summary: Summary, comparison: Comparison | None) -> list[str]:
+    result = verdict(summary, comparison)
+    head = "**Release check: PASS**" if result.ok else "**Release check: FAIL**"
+    findings = "\n".join(f"- **{f.mark}** {f.text}" for f in result.findings)
+    return [head + "\n\n" + findings, f"> {evidence(summary)}"]
+
+
+def quota_parts(summary: Summary) -> list[str]:
+    failed = plan_content.failed_quota_lines(summary)
+    if not failed:
+        return []
+    return ["### Quota checks that fail", "\n".join(f"- {line}" for line in failed)]
+
+
+def cost_parts(summary: Summary) -> list[str]:
+    agreement = cost.agreement_sentence(summary)
+    return [
+        "### Cost: plan, and metered vs predicted as ran",
+        table(plan_content.cost_table(summary)),
+        *([agreement] if agreement else []),
+    ]
+
+
+def render_markdown(
+    summary: Summary,
+    notes: list[str],
+    fraud: FraudSection | None = None,
+    comparison: Comparison | None = None,
+) -> str:
     parts = [
         f"## cdrcap capacity run `{summary['run_id']}`",
+        *verdict_parts(summary, comparison),
         "\n".join(f"- **{label}:** {value}" for label, value in content.headline(summary)),
+        *quota_parts(summary),
         "### Recommendation",
         table(content.recommendation_table(summary)),
         f"Deploy with: `--parameter-overrides {content.parameter_overrides(summary)}`",
         content.slo_line(summary),
-        table(content.cost_table(summary)),
         table(content.alternatives_table(summary)),
         *consumer_mode_parts(summary),
+        *cost_parts(summary),
+        "### Where each plan input came from",
+        table(plan_content.provenance_table(summary)),
         "### Load steps",
+        "Records and put attempts are counted apart: throttled attempts include retries.",
         table(content.steps_table(summary)),
         "### Predicted vs measured",
         table(content.model_error_table(summary)),
@@ -65,7 +100,9 @@ def render_markdown(summary: Summary, notes: list[str], fraud: FraudSection | No
     return "\n\n".join(parts) + "\n"
 
 
-def write_markdown(run_dir: Path, summary: Summary, notes: list[str]) -> Path:
+def write_markdown(
+    run_dir: Path, summary: Summary, notes: list[str], comparison: Comparison | None = None
+) -> Path:
     path = run_dir / "report.md"
-    path.write_text(render_markdown(summary, notes, fraud_section(run_dir)), encoding="utf-8")
+    path.write_text(render_markdown(summary, notes, fraud_section(run_dir), comparison), encoding="utf-8")
     return path

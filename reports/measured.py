@@ -73,20 +73,24 @@ def steps(load_seconds: pd.DataFrame, invocations: pd.DataFrame) -> list[Step]:
         inside = invocations[(started_ms >= start_s * 1000) & (started_ms < end_s * 1000)]
         e2e = e2e_percentiles(inside)
         ages = inside["iterator_age_ms"].to_numpy(dtype=float)
-        result.append(
-            {
-                "step": int(group["step"].iloc[0]),
-                "rate_rps": float(group["target_rps"].iloc[0]),
-                "start_epoch_s": start_s,
-                "end_epoch_s": end_s,
-                "offered_rps": float(group["offered"].mean()),
-                "accepted_rps": float(group["accepted"].mean()),
-                "throttled_rps": float(group["throttled"].mean()),
-                "iterator_age_p99_ms": float(np.percentile(ages, 99)) if ages.size else 0.0,
-                "e2e_p50_ms": e2e["p50"],
-                "e2e_p99_ms": max(e2e["p99"], e2e["p50"]),
-            }
-        )
+        row: Step = {
+            "step": int(group["step"].iloc[0]),
+            "rate_rps": float(group["target_rps"].iloc[0]),
+            "start_epoch_s": start_s,
+            "end_epoch_s": end_s,
+            "offered_rps": float(group["offered"].mean()),
+            "accepted_rps": float(group["accepted"].mean()),
+            "throttled_rps": float(group["throttled"].mean()),
+            "iterator_age_p99_ms": float(np.percentile(ages, 99)) if ages.size else 0.0,
+            "e2e_p50_ms": e2e["p50"],
+            "e2e_p99_ms": max(e2e["p99"], e2e["p50"]),
+        }
+        if "dropped" in group:
+            row["dropped_rps"] = float(group["dropped"].mean())
+        if "failed" in group:
+            # Every put attempt ends accepted, throttled or failed (the throttle ratio's denominator).
+            row["attempts_rps"] = float((group["accepted"] + group["throttled"] + group["failed"]).mean())
+        result.append(row)
     return result
 
 

@@ -10,15 +10,27 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
+from capacity.quotas import SHARD_WRITE_RECORDS_PER_S
+from reports.cost_plot import cost_alt, draw_cost
 from reports.data import RunData
 from reports.summary import Summary
 
-_DPI = 100
-_SIZE_IN = (9.0, 4.2)
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies; lines also differ in style.
+BLUE, SKY, GREEN, ORANGE, VERMILLION = "#0072B2", "#56B4E9", "#009E73", "#E69F00", "#D55E00"
+PURPLE, BLACK, GREY = "#CC79A7", "#000000", "#999999"
+_DPI = 150  # sharp when a phone shows the image at its full width
+_SIZE_IN = (5.2, 3.9)
+# Narrow figures with large type: legible at a 390 px phone's width and in a third of a 1200 px screen.
+_FIRST_SCREEN_SIZE_IN = (4.8, 4.8)
+_TALL_SIZE_IN = (5.2, 5.8)  # two panels stacked, so a phone shows them one under the other
+_FONT_PT = 12
 _HEATMAP_BUCKET_S = 5
+_SMOOTH_S = 5
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,8 @@ class PlotSpec:
     filename: str
     title: str
     draw: Callable[[Figure, Summary, RunData], None]
+    alt: Callable[[Summary], str]  # what the plot shows, for a reader who cannot see it
+    size_in: tuple[float, float] = _SIZE_IN
 
 
 def _no_data(axes: Axes, reason: str) -> None:
@@ -38,7 +52,7 @@ def _no_data(axes: Axes, reason: str) -> None:
 
 def _missing(figure: Figure, reason: str, panels: int = 1) -> None:
     """Draw "no data" with the reason in each of the plot's panels."""
-    for axes in np.atleast_1d(figure.subplots(1, panels)):
+    for axes in np.atleast_1d(figure.subplots(panels, 1)):
         _no_data(axes, reason)
 
 
@@ -59,23 +73,95 @@ def _step_lines(axes: Axes, summary: Summary, start_s: float) -> None:
         axes.axvline(step["start_epoch_s"] - start_s, color="grey", linewidth=0.6, linestyle=":")
 
 
+def _rolling(series: pd.Series) -> pd.Series:
+    return series.rolling(_SMOOTH_S, min_periods=1, center=True).mean()
+
+
+def stream_write_limit_rps(summary: Summary) -> float | None:
+    """The input stream's write limit in the configuration that ran (its shards x the scaled shard limit)."""
+    stack = summary["profile"].get("stack")
+    stack = stack if isinstance(stack, dict) else {}
+    shards = stack.get("shards", summary["profile"].get("shards"))
+    scale = stack.get("scale", summary["profile"].get("scale", 1.0))
+    if not isinstance(shards, int | float) or not isinstance(scale, int | float):
+        return None
+    return float(shards) * SHARD_WRITE_RECORDS_PER_S * float(scale)
+
+
+def _processed_per_second(data: RunData) -> pd.Series | None:
+    if data.invocations is None:
+        return None
+    seconds = (data.invocations["start_epoch_ms"] // 1000).astype(int)
+    per_second = data.invocations.groupby(seconds)["batch_records"].sum()
+    full = range(int(per_second.index.min()), int(per_second.index.max()) + 1)
+    return per_second.reindex(full, fill_value=0)
+
+
 def draw_throughput(figure: Figure, summary: Summary, data: RunData) -> None:
     load = data.load_seconds
     if load is None:
-        return _missing(figure, "data/load_seconds.csv is missing")
-    axes = figure.subplots()
+        return _missing(figure, "data/load_seconds.csv is missing", panels=2)
+    rates, throttling = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1.4))
     start_s = _start_s(data, summary)
     elapsed = _elapsed_s(load["epoch_s"], start_s)
-    axes.plot(elapsed, load["offered"], label="offered", color="#1f77b4", linewidth=1)
-    axes.plot(elapsed, load["accepted"], label="accepted", color="#2ca02c", linewidth=1)
-    axes.plot(elapsed, load["throttled"], label="throttled", color="#d62728", linewidth=1)
-    axes.step(
-        elapsed, load["target_rps"], label="target", color="black", linewidth=0.8, where="post", alpha=0.5
+    rates.step(elapsed, load["target_rps"], label="target", color=GREY, linewidth=1, where="post")
+    rates.plot(elapsed, _rolling(load["offered"]), label="offered records/s", color=BLUE, linewidth=1.6)
+    rates.plot(elapsed, _rolling(load["accepted"]), label="accepted records/s", color=GREEN, linewidth=1.6,
+               linestyle="--")  # fmt: skip
+    processed = _processed_per_second(data)
+    if processed is not None:
+        rates.plot(processed.index - start_s, _rolling(processed), label="processed by the handler",
+                   color=ORANGE, linewidth=1.6, linestyle=":")  # fmt: skip
+    limit = stream_write_limit_rps(summary)
+    if limit is not None:
+        rates.axhline(
+            limit, color=PURPLE, linewidth=1.4, linestyle="-.", label=f"stream write limit {limit:,.0f}"
+        )
+    _mark_saturation(rates, summary, start_s)
+    _step_lines(rates, summary, start_s)
+    rates.set_ylabel(f"records/s ({_SMOOTH_S} s mean)")
+    rates.set_ylim(bottom=0)
+    throttled = _rolling(load["throttled"])
+    throttling.plot(
+        elapsed, throttled, color=VERMILLION, linewidth=1.4, label="throttled attempts (retries count)"
     )
-    _step_lines(axes, summary, start_s)
-    axes.set_xlabel("time since start (s)")
-    axes.set_ylabel("records/s")
-    axes.legend(loc="upper left")
+    if "dropped" in load:
+        throttling.plot(elapsed, _rolling(load["dropped"]), color=BLACK, linewidth=1.4, linestyle="--",
+                        label="records dropped (refused for good)")  # fmt: skip
+    _step_lines(throttling, summary, start_s)
+    throttling.set_ylabel("throttling /s")
+    throttling.set_xlabel("time since start (s)")
+    throttling.set_ylim(bottom=0)
+    handles, labels = rates.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncol=2, fontsize="small", frameon=False)
+    throttling.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    for axes in (rates, throttling):
+        axes.xaxis.set_major_locator(MaxNLocator(5))
+        axes.yaxis.set_major_locator(MaxNLocator(4))
+
+
+def _mark_saturation(axes: Axes, summary: Summary, start_s: float) -> None:
+    """A marker at the step whose accepted rate is the run's saturation point."""
+    steps = summary["steps"]
+    if not steps:
+        return
+    top = max(steps, key=lambda s: s["accepted_rps"])
+    middle = (top["start_epoch_s"] + top["end_epoch_s"]) / 2 - start_s
+    axes.plot([middle], [top["accepted_rps"]], marker="D", markersize=9, color=BLACK, linestyle="none",
+              label=f"saturation {top['accepted_rps']:,.0f}/s", zorder=5)  # fmt: skip
+
+
+def throughput_alt(summary: Summary) -> str:
+    t = summary["throughput"]
+    peak = max((s["offered_rps"] for s in summary["steps"]), default=0.0)
+    limit = stream_write_limit_rps(summary)
+    return (
+        f"Line chart over time: offered load rises in steps to {peak:,.0f} records/s; accepted records level "
+        f"off at the saturation point of {t['saturation_rps']:,.0f} records/s"
+        + (f" under the stream write limit of {limit:,.0f} records/s" if limit is not None else "")
+        + f"; the handler processes what is accepted. Lower panel: throttled put attempts (retries counted, "
+        f"{t['throttled_rps']:,.0f} per s over the run) and records dropped after the last retry."
+    )
 
 
 def _iterator_age_series(data: RunData) -> pd.Series | None:
@@ -98,12 +184,12 @@ def draw_iterator_age(figure: Figure, summary: Summary, data: RunData) -> None:
     axes.plot(
         series.index - start_s,
         series.to_numpy(),
-        color="#9467bd",
+        color=PURPLE,
         linewidth=1,
         label="IteratorAge (max over shards)",
     )
     slo_ms = summary["recommendation"]["slo"]["iterator_age_max_ms"]
-    axes.axhline(slo_ms, color="#d62728", linestyle="--", label=f"SLO {slo_ms:,.0f} ms")
+    axes.axhline(slo_ms, color=VERMILLION, linestyle="--", label=f"SLO {slo_ms:,.0f} ms")
     _step_lines(axes, summary, start_s)
     axes.set_xlabel("time since start (s)")
     axes.set_ylabel("ms")
@@ -117,10 +203,12 @@ def draw_latency_per_step(figure: Figure, summary: Summary, data: RunData) -> No
     axes = figure.subplots()
     positions = np.arange(len(steps))
     width = 0.38
-    axes.bar(positions - width / 2, [s["e2e_p50_ms"] for s in steps], width, label="p50", color="#1f77b4")
-    axes.bar(positions + width / 2, [s["e2e_p99_ms"] for s in steps], width, label="p99", color="#ff7f0e")
+    axes.bar(positions - width / 2, [s["e2e_p50_ms"] for s in steps], width, label="p50", color=SKY)
+    axes.bar(
+        positions + width / 2, [s["e2e_p99_ms"] for s in steps], width, label="p99", color=BLUE, hatch="//"
+    )
     slo_ms = summary["recommendation"]["slo"]["e2e_p99_ms"]
-    axes.axhline(slo_ms, color="#d62728", linestyle="--", label=f"SLO p99 {slo_ms:,.0f} ms")
+    axes.axhline(slo_ms, color=VERMILLION, linestyle="--", label=f"SLO p99 {slo_ms:,.0f} ms")
     axes.set_xticks(positions, [f"{s['rate_rps']:g} rec/s" for s in steps])
     axes.set_xlabel("load step")
     axes.set_ylabel("end-to-end latency (ms)")
@@ -131,7 +219,7 @@ def draw_service_time(figure: Figure, summary: Summary, data: RunData) -> None:
     invocations = data.invocations
     if invocations is None:
         return _missing(figure, "data/invocations.csv is missing", panels=2)
-    over_time, scatter = figure.subplots(1, 2)
+    over_time, scatter = figure.subplots(2, 1)
     start_s = _start_s(data, summary)
     over_time.scatter(
         invocations["start_epoch_ms"] / 1000 - start_s, invocations["batch_records"], s=3, alpha=0.5
@@ -149,7 +237,7 @@ def draw_service_time(figure: Figure, summary: Summary, data: RunData) -> None:
         + model["b_ms_per_record"] * records
         + model["c_ms_per_kib"] * records * bytes_per_record / 1024
     )
-    scatter.plot(records, fitted, color="#d62728", label=f"fit (R² {model['r2']:.2f})")
+    scatter.plot(records, fitted, color=VERMILLION, label=f"fit (R² {model['r2']:.2f})")
     scatter.set_xlabel("batch size (records)")
     scatter.set_ylabel("duration (ms)")
     scatter.legend(loc="upper left")
@@ -168,7 +256,7 @@ def draw_shard_heatmap(figure: Figure, summary: Summary, data: RunData) -> None:
         index="shard_id", columns="bucket", values="batch_records", aggfunc="sum", fill_value=0
     )
     rates = table.to_numpy() / _HEATMAP_BUCKET_S
-    image = axes.imshow(rates, aspect="auto", cmap="inferno", interpolation="nearest")
+    image = axes.imshow(rates, aspect="auto", cmap="cividis", interpolation="nearest")
     axes.set_yticks(range(len(table.index)), [str(s).replace("shardId-", "") for s in table.index])
     ticks = range(0, len(table.columns), max(len(table.columns) // 10, 1))
     axes.set_xticks(list(ticks), [str(table.columns[i]) for i in ticks])
@@ -181,7 +269,7 @@ def draw_model_error(figure: Figure, summary: Summary, data: RunData) -> None:
     per_step = summary["model_error"]["per_step"]
     if not per_step:
         return _missing(figure, "model_error.per_step is empty", panels=2)
-    age_axes, e2e_axes = figure.subplots(1, 2)
+    age_axes, e2e_axes = figure.subplots(2, 1)
     rates = [e["rate_rps"] for e in per_step]
     pairs = (
         (age_axes, "iterator_age", "IteratorAge p99 (ms)", "ape_iterator_age"),
@@ -190,8 +278,8 @@ def draw_model_error(figure: Figure, summary: Summary, data: RunData) -> None:
     for axes, key, label, ape_key in pairs:
         measured = [e[f"measured_{key}_p99_ms"] for e in per_step]  # type: ignore[literal-required]
         predicted = [e[f"predicted_{key}_p99_ms"] for e in per_step]  # type: ignore[literal-required]
-        axes.plot(rates, measured, marker="o", label="measured", color="#1f77b4")
-        axes.plot(rates, predicted, marker="x", linestyle="--", label="predicted", color="#ff7f0e")
+        axes.plot(rates, measured, marker="o", label="measured", color=BLUE)
+        axes.plot(rates, predicted, marker="x", linestyle="--", label="predicted", color=ORANGE)
         for rate, value, entry in zip(rates, measured, per_step, strict=True):
             error_ratio = entry[ape_key]  # type: ignore[literal-required]
             axes.annotate(
@@ -215,11 +303,11 @@ def draw_cost_curve(figure: Figure, summary: Summary, data: RunData) -> None:
         axes.axvspan(
             feasible["shards"].min() - 0.5,
             candidates["shards"].max() + 0.5,
-            color="#2ca02c",
+            color=GREEN,
             alpha=0.08,
             label="meets the SLO",
         )
-    axes.scatter(feasible["shards"], feasible["monthly_cost_usd"], color="#2ca02c", label="feasible", s=18)
+    axes.scatter(feasible["shards"], feasible["monthly_cost_usd"], color=GREEN, label="feasible", s=18)
     axes.scatter(
         infeasible["shards"],
         infeasible["monthly_cost_usd"],
@@ -234,7 +322,7 @@ def draw_cost_curve(figure: Figure, summary: Summary, data: RunData) -> None:
         [rec["monthly_cost_usd"]],
         marker="*",
         s=260,
-        color="#d62728",
+        color=VERMILLION,
         zorder=5,
         label="recommendation",
     )
@@ -243,47 +331,115 @@ def draw_cost_curve(figure: Figure, summary: Summary, data: RunData) -> None:
     axes.legend(loc="upper left")
 
 
-PLOTS: tuple[PlotSpec, ...] = (
-    PlotSpec("throughput.png", "Offered, accepted and throttled records/s", draw_throughput),
-    PlotSpec("iterator_age.png", "IteratorAge over time, with the SLO", draw_iterator_age),
-    PlotSpec("latency_per_step.png", "End-to-end latency per load step", draw_latency_per_step),
-    PlotSpec(
-        "service_time.png",
-        "Batch size and duration per invocation, with the fitted service time",
-        draw_service_time,
-    ),
-    PlotSpec(
-        "shard_heatmap.png",
-        "Records processed per shard over time (hot shards stand out)",
-        draw_shard_heatmap,
-    ),
-    PlotSpec(
-        "model_error.png",
-        "Predicted vs measured per step (labels: absolute percentage error)",
-        draw_model_error,
-    ),
-    PlotSpec(
-        "cost_curve.png",
-        "Monthly cost vs shards, SLO-feasible region and the recommendation",
-        draw_cost_curve,
-    ),
+def _alt_iterator_age(summary: Summary) -> str:
+    slo = summary["recommendation"]["slo"]["iterator_age_max_ms"]
+    age = summary["iterator_age_ms"]
+    return (
+        f"Line chart of IteratorAge (the oldest unprocessed record's age, max over shards) over time: p99 "
+        f"{age['p99']:,.0f} ms, max {age['max']:,.0f} ms, against the SLO line at {slo:,.0f} ms."
+    )
+
+
+def _alt_latency(summary: Summary) -> str:
+    slo = summary["recommendation"]["slo"]["e2e_p99_ms"]
+    steps = "; ".join(
+        f"{s['rate_rps']:g} records/s: p50 {s['e2e_p50_ms']:,.0f} ms, p99 {s['e2e_p99_ms']:,.0f} ms"
+        for s in summary["steps"]
+    )
+    return (
+        f"Bar chart of end-to-end latency per load step against the SLO p99 of {slo:,.0f} ms: "
+        f"{steps or 'no steps'}."
+    )
+
+
+def _alt_service_time(summary: Summary) -> str:
+    m = summary["service_time_model"]
+    return (
+        "Top: batch size of each invocation over time. Bottom: handler duration against batch size, one dot "
+        f"per invocation, with the fitted line {m['a_ms']:.1f} ms + {m['b_ms_per_record']:.3f} ms per record "
+        f"(R² {m['r2']:.2f}, {m['n_invocations']:,} invocations)."
+    )
+
+
+def _alt_heatmap(summary: Summary) -> str:
+    return (
+        f"Heat map of records processed per shard in {_HEATMAP_BUCKET_S} s buckets (rows: shards, "
+        "columns: time); "
+        "a shard much brighter than the others is a hot shard."
+    )
+
+
+def _alt_model_error(summary: Summary) -> str:
+    error = summary["model_error"]
+    return (
+        "Predicted against measured p99 per load step, IteratorAge on top and end-to-end latency below, each "
+        f"point labelled with its error: median {error['median_ape']:.0%}, worst {error['max_ape']:.0%}."
+    )
+
+
+def _alt_cost_curve(summary: Summary) -> str:
+    rec = summary["recommendation"]
+    return (
+        "Scatter of the monthly cost of each candidate the planner priced against its shard count, those "
+        f"that meet the SLO marked; the recommendation, {rec['shards']} shards at "
+        f"${rec['monthly_cost_usd']:,.2f} per month, is the star."
+    )
+
+
+THROUGHPUT = PlotSpec(
+    "throughput.png",
+    "Throughput and throttling",
+    draw_throughput,
+    throughput_alt,
+    _FIRST_SCREEN_SIZE_IN,
 )
+COST = PlotSpec("cost.png", "Cost by service", draw_cost, cost_alt, _FIRST_SCREEN_SIZE_IN)
+ITERATOR_AGE = PlotSpec(
+    "iterator_age.png", "IteratorAge over time, with the SLO", draw_iterator_age, _alt_iterator_age
+)
+LATENCY = PlotSpec(
+    "latency_per_step.png", "End-to-end latency per load step", draw_latency_per_step, _alt_latency
+)
+SERVICE_TIME = PlotSpec(
+    "service_time.png",
+    "Batch size and duration per invocation, with the fitted service time",
+    draw_service_time,
+    _alt_service_time,
+    _TALL_SIZE_IN,
+)
+SHARD_HEATMAP = PlotSpec(
+    "shard_heatmap.png", "Records processed per shard over time", draw_shard_heatmap, _alt_heatmap
+)
+MODEL_ERROR = PlotSpec(
+    "model_error.png",
+    "Predicted vs measured per step (labels: absolute percentage error)",
+    draw_model_error,
+    _alt_model_error,
+    _TALL_SIZE_IN,
+)
+COST_CURVE = PlotSpec(
+    "cost_curve.png", "Monthly cost vs shards, and the recommendation", draw_cost_curve, _alt_cost_curve
+)
+PLOTS: tuple[PlotSpec, ...] = (
+    THROUGHPUT, COST, ITERATOR_AGE, LATENCY, SERVICE_TIME, SHARD_HEATMAP, MODEL_ERROR, COST_CURVE,
+)  # fmt: skip
 
 
 def render_plots(run_dir: Path, summary: Summary, data: RunData) -> list[Path]:
     """Write every plot as a PNG in run_dir; a plot that fails to draw says why in its image and notes."""
     paths = []
     for spec in PLOTS:
-        figure = Figure(figsize=_SIZE_IN, dpi=_DPI, layout="constrained")
-        try:
-            spec.draw(figure, summary, data)
-        except (KeyError, ValueError, TypeError, IndexError) as error:
-            # A report with one broken plot is still worth more than no report: show the error instead.
-            figure.clear()
-            _missing(figure, f"could not draw: {type(error).__name__}: {error}")
-            data.notes.append(f"{spec.filename}: could not draw ({type(error).__name__}: {error})")
-        figure.suptitle(spec.title, fontsize=11)
-        path = run_dir / spec.filename
-        figure.savefig(path, format="png")
+        with rc_context({"font.size": _FONT_PT, "hatch.linewidth": 0.6}):
+            figure = Figure(figsize=spec.size_in, dpi=_DPI, layout="constrained")
+            try:
+                spec.draw(figure, summary, data)
+            except (KeyError, ValueError, TypeError, IndexError) as error:
+                # A report with one broken plot is still worth more than no report: show the error instead.
+                figure.clear()
+                _missing(figure, f"could not draw: {type(error).__name__}: {error}")
+                data.notes.append(f"{spec.filename}: could not draw ({type(error).__name__}: {error})")
+            figure.suptitle(spec.title, fontsize="large")
+            path = run_dir / spec.filename
+            figure.savefig(path, format="png")
         paths.append(path)
     return paths

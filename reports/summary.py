@@ -95,6 +95,7 @@ class Candidate(TypedDict):
 
 class Recommendation(TypedDict):
     shards: int
+    output_shards: NotRequired[int]
     parallelization_factor: int
     batch_size: int
     batching_window_s: float
@@ -144,6 +145,10 @@ class Step(TypedDict):
     iterator_age_p99_ms: float
     e2e_p50_ms: float
     e2e_p99_ms: float
+    # Per record vs per attempt (newer runs): records given up on after the last retry, and put attempts
+    # (first sends + re-sends) that throttled_rps is a share of.
+    dropped_rps: NotRequired[float]
+    attempts_rps: NotRequired[float]
 
 
 class Versions(TypedDict):

@@ -22,11 +22,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    runs: list[Path] = args.runs or [load_config(args.config).runs_dir / LATEST]
+    config = load_config(args.config)
+    runs: list[Path] = args.runs or [config.runs_dir / LATEST]
     for path in runs:
         run_dir = resolve_run(path)
         try:
-            written = render_run(run_dir)
+            written = render_run(run_dir, config.baselines_dir)  # the verdict compares with its baseline
         except ReportInputError as error:
             raise CdrcapError(f"{error}. Is {path} a run directory written by `cdrcap run`?") from None
         print(f"{run_dir}: wrote {', '.join(p.name for p in written)}")

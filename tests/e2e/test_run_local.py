@@ -16,7 +16,7 @@ from cdrcap.cli import main
 from infra.local.emulator import pid_alive
 from reports.plots import PLOTS
 from reports.summary import validate_summary
-from tests.e2e.chromium import check_report, chromium_or_skip, screenshot
+from tests.e2e.chromium import FIRST_SCREEN_IDS, check_layout, check_report, chromium_or_skip, screenshot
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,6 +132,16 @@ def test_report_renders_completely_in_chromium(run_dir: Path, tmp_path: Path) ->
     assert result.broken == []
     assert "ShardCount" in result.recommendation_text
     assert screenshot(chromium, run_dir / "report.html", tmp_path).exists()
+
+
+def test_the_real_reports_first_screen_fits_a_phone_and_a_desktop(run_dir: Path, tmp_path: Path) -> None:
+    chromium = chromium_or_skip()
+    for width_px in (390, 1200):
+        layout = check_layout(chromium, run_dir / "report.html", tmp_path, width_px)
+        assert layout.overflowing == [] and layout.page_width <= width_px, (width_px, layout.overflowing)
+        assert all(layout.first_screen[i] is not None for i in FIRST_SCREEN_IDS), layout.first_screen
+        assert "Scale model on an emulator" in layout.evidence_text
+        assert "Release check" in layout.verdict_text
 
 
 def test_a_profile_with_fraud_gets_a_fraud_section(run_dir: Path) -> None:

@@ -69,7 +69,7 @@ def test_a_recommendation_outside_lambda_limits_is_insane(sample: dict[str, Any]
 
 def test_a_cost_breakdown_that_does_not_add_up_is_insane(sample: dict[str, Any]) -> None:
     bad = _copy(sample)
-    bad["recommendation"]["cost_breakdown_usd"]["lambda_gb_s"] += 50
+    bad["recommendation"]["cost_breakdown_usd"]["lambda_duration"] += 50
     assert any(p.startswith("recommendation.cost_breakdown_usd") for p in validate_summary(bad))
 
 
