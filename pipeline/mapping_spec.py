@@ -156,45 +156,9 @@ def parse_mapping(text: str, path: str) -> MappingSpec:
         if section not in _SECTIONS:
             raise check.fail(section, f"unknown section [{section}]", f"use {', '.join(sorted(_SECTIONS))}")
     layout = check.table(doc, "layout")
-    name = check.string(layout, "name", "a lowercase identifier such as asterisk_cdr_csv")
-    if not _NAME.fullmatch(name):
-        raise check.fail("name", f"name {name!r} is not a lowercase identifier", "use a-z, 0-9 and _")
-    fmt = check.string(layout, "format", "csv or json")
-    if fmt not in FORMATS:
-        raise check.fail("format", f"format {fmt!r} is not csv or json", 'set format = "csv" or "json"')
-    columns: tuple[str, ...] = ()
-    if fmt == "csv":
-        raw_columns = layout.get("columns")
-        if (
-            not isinstance(raw_columns, list)
-            or not raw_columns
-            or not all(isinstance(c, str) for c in raw_columns)
-        ):
-            raise check.fail(
-                "columns", "columns must be a list of column names", "list the CSV columns in order"
-            )
-        columns = tuple(raw_columns)
-        duplicates = sorted({c for c in columns if columns.count(c) > 1})
-        if duplicates:
-            raise check.fail(
-                "columns", f"duplicate column {duplicates[0]!r}", "give every column its own name"
-            )
-    signature = check.table(doc, "signature")
-    signature_columns = signature.get("columns") if fmt == "csv" else None
-    if fmt == "csv" and signature_columns != len(columns):
-        raise check.fail(
-            "columns", f"signature columns {signature_columns!r} != {len(columns)} columns", "make them agree"
-        )
-    keys = tuple(signature.get("keys", ())) if fmt == "json" else ()
-    if fmt == "json" and (not keys or not all(isinstance(k, str) for k in keys)):
-        raise check.fail("keys", "a json signature needs keys", "list the top-level keys every record has")
-    time = check.table(doc, "time")
-    time_format = check.string(time, "format", "iso, epoch_s or a strptime pattern")
-    _check_time_format(check, time_format)
-    zone_text = str(time.get("zone", "+00:00"))
-    zone = parse_utc_offset_min(zone_text)
-    if zone is None:
-        raise check.fail("zone", f"zone {zone_text!r} is not a UTC offset", "write it as +HH:MM or -HH:MM")
+    name, fmt, columns = _layout(check, layout)
+    signature_columns, keys = _signature(check, check.table(doc, "signature"), fmt, columns)
+    time_format, zone = _time_spec(check, check.table(doc, "time"))
     fields = check.table(doc, "fields")
     _check_fields(check, fields, columns, fmt)
     duration = check.table(doc, "duration", required=False)
@@ -203,17 +167,7 @@ def parse_mapping(text: str, path: str) -> MappingSpec:
             raise check.fail(key, f"[duration] key {key!r} is unknown", "use answered and unanswered")
         _check_fields(check, {"duration_s": source}, columns, fmt)
     constants = check.table(doc, "constants", required=False)
-    for canonical in constants:
-        if canonical not in CANONICAL_FIELDS:
-            raise check.fail(canonical, f"{canonical!r} is not a canonical field", "fix the constant's name")
-        if canonical in fields:
-            raise check.fail(canonical, f"{canonical} is both a field and a constant", "keep one")
-    has_duration = "duration_s" in fields or "duration_s" in constants or bool(duration)
-    for needed in ("calling_number", "seizure_time", "release_time", "call_reference"):
-        if needed not in fields and needed not in constants:
-            raise check.fail("fields", f"no source for {needed}", f"map {needed} to a column or path")
-    if not has_duration:
-        raise check.fail("fields", "no source for duration_s", "map duration_s or add a [duration] table")
+    _check_sources(check, fields, constants, duration)
     sign = "+" if zone >= 0 else "-"
     return MappingSpec(
         name=name,
@@ -231,6 +185,72 @@ def parse_mapping(text: str, path: str) -> MappingSpec:
         constants=dict(constants),
         record_type_rules=_record_type_rules(check, doc.get("record_type"), columns, fmt),
     )
+
+
+def _layout(check: _Checker, layout: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
+    """[layout]: the name, the format and (CSV) the columns in order."""
+    name = check.string(layout, "name", "a lowercase identifier such as asterisk_cdr_csv")
+    if not _NAME.fullmatch(name):
+        raise check.fail("name", f"name {name!r} is not a lowercase identifier", "use a-z, 0-9 and _")
+    fmt = check.string(layout, "format", "csv or json")
+    if fmt not in FORMATS:
+        raise check.fail("format", f"format {fmt!r} is not csv or json", 'set format = "csv" or "json"')
+    if fmt != "csv":
+        return name, fmt, ()
+    raw_columns = layout.get("columns")
+    if (
+        not isinstance(raw_columns, list)
+        or not raw_columns
+        or not all(isinstance(c, str) for c in raw_columns)
+    ):
+        raise check.fail("columns", "columns must be a list of column names", "list the CSV columns in order")
+    columns = tuple(raw_columns)
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise check.fail("columns", f"duplicate column {duplicates[0]!r}", "give every column its own name")
+    return name, fmt, columns
+
+
+def _signature(
+    check: _Checker, signature: dict[str, Any], fmt: str, columns: tuple[str, ...]
+) -> tuple[Any, tuple[str, ...]]:
+    """[signature]: how a record is recognised (CSV column count, or JSON top-level keys)."""
+    signature_columns = signature.get("columns") if fmt == "csv" else None
+    if fmt == "csv" and signature_columns != len(columns):
+        raise check.fail(
+            "columns", f"signature columns {signature_columns!r} != {len(columns)} columns", "make them agree"
+        )
+    keys = tuple(signature.get("keys", ())) if fmt == "json" else ()
+    if fmt == "json" and (not keys or not all(isinstance(k, str) for k in keys)):
+        raise check.fail("keys", "a json signature needs keys", "list the top-level keys every record has")
+    return signature_columns, keys
+
+
+def _time_spec(check: _Checker, time: dict[str, Any]) -> tuple[str, int]:
+    """[time]: the timestamp format and the layout's UTC offset in minutes."""
+    time_format = check.string(time, "format", "iso, epoch_s or a strptime pattern")
+    _check_time_format(check, time_format)
+    zone_text = str(time.get("zone", "+00:00"))
+    zone = parse_utc_offset_min(zone_text)
+    if zone is None:
+        raise check.fail("zone", f"zone {zone_text!r} is not a UTC offset", "write it as +HH:MM or -HH:MM")
+    return time_format, zone
+
+
+def _check_sources(
+    check: _Checker, fields: dict[str, Any], constants: dict[str, Any], duration: dict[str, Any]
+) -> None:
+    """Every constant names a canonical field not also mapped, and every required field has a source."""
+    for canonical in constants:
+        if canonical not in CANONICAL_FIELDS:
+            raise check.fail(canonical, f"{canonical!r} is not a canonical field", "fix the constant's name")
+        if canonical in fields:
+            raise check.fail(canonical, f"{canonical} is both a field and a constant", "keep one")
+    for needed in ("calling_number", "seizure_time", "release_time", "call_reference"):
+        if needed not in fields and needed not in constants:
+            raise check.fail("fields", f"no source for {needed}", f"map {needed} to a column or path")
+    if not ("duration_s" in fields or "duration_s" in constants or duration):
+        raise check.fail("fields", "no source for duration_s", "map duration_s or add a [duration] table")
 
 
 def shipped_mapping_names() -> tuple[str, ...]:
