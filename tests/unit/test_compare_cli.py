@@ -98,13 +98,20 @@ def test_thresholds_file_loosens_the_gate(runs: Path, no_config: Path) -> None:
     assert main(["compare", str(runs / "base"), str(runs / "slow"), "--thresholds", str(thresholds)]) == 0
 
 
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('e2e_p99_increase_pct = "lots"', 'compare.e2e_p99_increase_pct: expected a number >= 0, got "lots"'),
+        ("confidence_pct = 100", "compare.confidence_pct"),  # an interval needs a confidence in 50-99.9
+    ],
+)
 def test_a_bad_thresholds_file_exits_2_naming_the_key(
-    runs: Path, no_config: Path, capsys: pytest.CaptureFixture[str]
+    runs: Path, no_config: Path, capsys: pytest.CaptureFixture[str], line: str, reason: str
 ) -> None:
     thresholds = no_config / "bad.toml"
-    thresholds.write_text('[compare]\ne2e_p99_increase_pct = "lots"\n')
+    thresholds.write_text(f"[compare]\n{line}\n")
     assert main(["compare", str(runs / "base"), str(runs / "same"), "--thresholds", str(thresholds)]) == 2
-    assert 'compare.e2e_p99_increase_pct: expected a number >= 0, got "lots"' in capsys.readouterr().err
+    assert reason in capsys.readouterr().err
 
 
 def test_promoted_baseline_is_the_default(
