@@ -18,6 +18,13 @@ from typing import Any
 from capacity import quotas
 from cdrcap.configread import ConfigError, Table
 from loadgen.keys import KEY_KINDS
+from loadgen.kpl import (
+    AGGREGATIONS,
+    DEFAULT_MAX_BUFFERED_MS,
+    MAX_AGGREGATE_BYTES,
+    MAX_BUFFERED_MS_LIMIT,
+    MIN_AGGREGATE_BYTES,
+)
 from loadgen.profiles import SHAPES
 from loadgen.synth.config import FORMATS
 from reports.compare import Thresholds
@@ -79,6 +86,9 @@ class Profile:
     defect_rate: float = 0.0
     seed: int = 1
     slo: Slo = field(default_factory=Slo)
+    aggregation: str = "none"  # "kpl": the load generator packs CDRs per shard into KPL aggregates
+    max_buffered_ms: float = DEFAULT_MAX_BUFFERED_MS
+    aggregation_max_bytes: int = MAX_AGGREGATE_BYTES
 
     @property
     def duration_s(self) -> float:
@@ -183,6 +193,16 @@ def _profile(name: str, table: Table) -> Profile:
         defect_rate=table.number("defect_rate", d.defect_rate, low=0.0, high=1.0),
         seed=table.integer("seed", d.seed, low=0),
         slo=_slo(table.table("slo", {})),
+        aggregation=table.string("aggregation", d.aggregation, choices=AGGREGATIONS),
+        max_buffered_ms=table.number(
+            "max_buffered_ms", d.max_buffered_ms, positive=True, high=MAX_BUFFERED_MS_LIMIT
+        ),
+        aggregation_max_bytes=table.integer(
+            "aggregation_max_bytes",
+            d.aggregation_max_bytes,
+            low=MIN_AGGREGATE_BYTES,
+            high=MAX_AGGREGATE_BYTES,
+        ),
     )
     table.done()
     return profile

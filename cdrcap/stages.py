@@ -270,6 +270,9 @@ def load_arguments(profile: Profile, run_dir: Path) -> dict[str, Any]:
         "fraud_scale": profile.fraud_rate / FraudRates().total(),
         "defect_scale": profile.defect_rate / defect_total,
         "formats": _format_mix(profile),
+        "aggregation": profile.aggregation,
+        "max_buffered_ms": profile.max_buffered_ms,
+        "aggregation_max_bytes": profile.aggregation_max_bytes,
     }
 
 

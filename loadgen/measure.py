@@ -2,6 +2,8 @@
 
 Counts are bucketed by the second of the INTENDED send time, latencies are raw values per second so
 distributed workers can ship their seconds to the master, which merges them and writes the files.
+offered/accepted/throttled/... count CDRs; the `kinesis_records_*` columns count Kinesis records, which
+differ only when CDRs are aggregated (KPL): the shard's 1,000 records/s limit sees those.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from loadgen.producer import PutOutcome
+from loadgen.producer import COUNT_FIELDS, PutOutcome
 
 SECONDS_FILE = "load_seconds.csv"
 SUMMARY_FILE = "load_summary.json"
@@ -23,8 +25,9 @@ LIVE_FILE = "load_live.json"  # rewritten every few seconds during a run, for pr
 SECONDS_COLUMNS = (
     "epoch_s", "step", "target_rps", "offered", "accepted", "throttled", "failed", "retried", "dropped",
     "put_latency_p50_ms", "put_latency_p99_ms", "schedule_lag_ms",
+    "kinesis_records_offered", "kinesis_records_accepted", "kinesis_records_throttled",
 )  # fmt: skip
-COUNTS = ("offered", "accepted", "throttled", "failed", "retried", "dropped", "accepted_bytes")
+COUNTS = COUNT_FIELDS  # offered, ..., accepted_bytes, kinesis_records_*: PutOutcome's counts
 
 
 @dataclass
@@ -138,6 +141,10 @@ class LoadRecorder:
             "throttle_ratio": totals["throttled"] / max(totals["offered"] + totals["retried"], 1),
             "mean_record_bytes": totals["accepted_bytes"] / totals["accepted"]
             if totals["accepted"]
+            else None,  # per CDR (an aggregate's framing shared out over its CDRs)
+            "kinesis_records_accepted_rps": totals["kinesis_records_accepted"] / span_s if span_s else 0.0,
+            "cdrs_per_kinesis_record": totals["accepted"] / totals["kinesis_records_accepted"]
+            if totals["kinesis_records_accepted"]
             else None,
             "put_latency_ms": pcts(calls),
             "latency_from_intended_ms": pcts(intended),

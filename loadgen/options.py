@@ -14,6 +14,12 @@ from capacity.quotas import PUT_RECORDS_MAX_RECORDS
 from infra.aws import Target
 from loadgen.errors import LoadConfigError
 from loadgen.keys import KeyStrategy
+from loadgen.kpl import (
+    DEFAULT_MAX_BUFFERED_MS,
+    MAX_AGGREGATE_BYTES,
+    MIN_AGGREGATE_BYTES,
+    check_aggregation,
+)
 from loadgen.profiles import RateProfile
 from loadgen.safety import Caps
 from loadgen.synth.config import FORMATS, DefectRates, FraudRates, SynthConfig
@@ -66,6 +72,19 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--cdr-max-records", int, 1_000_000, "hard cap on records offered by the whole test"),
     ("--cdr-max-attempts", int, 5, "PutRecords attempts per record, first send included"),
     ("--cdr-transport", str, "fast", "PutRecords transport: fast (signed by loadgen) or boto3"),
+    (
+        "--cdr-aggregation",
+        str,
+        "none",
+        "none, or kpl: pack the CDRs bound for one shard into KPL aggregated records",
+    ),
+    ("--cdr-max-buffered-ms", float, DEFAULT_MAX_BUFFERED_MS, "kpl: CDRs wait at most this long to be sent"),
+    (
+        "--cdr-aggregation-max-bytes",
+        int,
+        MAX_AGGREGATE_BYTES,
+        f"kpl: size cap of one aggregated record ({MIN_AGGREGATE_BYTES}..{MAX_AGGREGATE_BYTES} B)",
+    ),
     ("--cdr-run-dir", str, "", "run directory (data/ and labels go there); default runs/load-<utc time>"),
     ("--cdr-seed", int, 1, "synthesis seed (each worker derives its own)"),
     ("--cdr-subscribers", int, 200_000, "subscriber population size"),
@@ -114,6 +133,9 @@ class LoadOptions:
     run_dir: Path
     seed: int
     synth: SynthConfig
+    aggregation: str = "none"
+    max_buffered_ms: float = DEFAULT_MAX_BUFFERED_MS
+    aggregation_max_bytes: int = MAX_AGGREGATE_BYTES
 
     @classmethod
     def from_parsed(cls, parsed: Any) -> LoadOptions:
@@ -146,10 +168,14 @@ class LoadOptions:
                 defects=scaled(DefectRates(), parsed.cdr_defect_scale),
                 **format_weights(parsed.cdr_formats),
             ),
+            aggregation=getattr(parsed, "cdr_aggregation", "none"),
+            max_buffered_ms=getattr(parsed, "cdr_max_buffered_ms", DEFAULT_MAX_BUFFERED_MS),
+            aggregation_max_bytes=getattr(parsed, "cdr_aggregation_max_bytes", MAX_AGGREGATE_BYTES),
         )
 
     def __post_init__(self) -> None:
         Caps(self.max_records, self.duration_s)  # the hard caps hold for Locust-only runs too
+        check_aggregation(self.aggregation, self.max_buffered_ms, self.aggregation_max_bytes)
 
     @property
     def profile(self) -> RateProfile:

@@ -1,6 +1,9 @@
-"""Kinesis PutRecords producer that accounts for every record: offered, accepted, throttled, failed,
+"""Kinesis PutRecords producer that accounts for every CDR: offered, accepted, throttled, failed,
 retried, dropped. Only the failed subset of a call is retried (jittered exponential backoff); what still
 fails after the last attempt is dropped and counted as such, never as sent.
+
+A Kinesis record may hold several CDRs (a KPL aggregate, `cdrs=` in `put`): the counts above are per CDR,
+and the Kinesis records themselves are counted beside them (`kinesis_*`, what the shard limits see).
 """
 
 from __future__ import annotations
@@ -35,25 +38,43 @@ class CallResult:
     latency_ms: float
     attempt: int  # 0 = first send of these entries
     error: str | None = None  # a whole-call error code
+    cdrs: int | None = None  # CDRs in the call's records (None: one per record)
+    cdrs_accepted: int | None = None
+
+    @property
+    def cdrs_sent(self) -> int:
+        return self.records if self.cdrs is None else self.cdrs
+
+    @property
+    def cdrs_settled(self) -> int:
+        return self.accepted if self.cdrs_accepted is None else self.cdrs_accepted
 
 
 @dataclass
 class PutOutcome:
-    """Per-record accounting. Invariant: offered == accepted + dropped (each record ends in exactly one)."""
+    """Per-CDR accounting. Invariant: offered == accepted + dropped (each CDR ends in exactly one).
+
+    Without aggregation a CDR is a Kinesis record and the `kinesis_*` counts equal their CDR counterparts."""
 
     offered: int = 0
     accepted: int = 0
-    throttled: int = 0  # entry-attempts refused for throughput (retried while attempts remain)
-    failed: int = 0  # entry-attempts refused for another reason (InternalFailure, KMS, a failed call)
-    retried: int = 0  # entry re-sends
-    dropped: int = 0  # records given up on after the last attempt: never counted as sent
-    accepted_bytes: int = 0
+    throttled: int = 0  # CDR-attempts refused for throughput (retried while attempts remain)
+    failed: int = 0  # CDR-attempts refused for another reason (InternalFailure, KMS, a failed call)
+    retried: int = 0  # CDR re-sends
+    dropped: int = 0  # CDRs given up on after the last attempt: never counted as sent
+    accepted_bytes: int = 0  # Kinesis record data accepted (aggregates: with their framing)
+    kinesis_records_offered: int = 0  # Kinesis records offered (first sends)
+    kinesis_records_accepted: int = 0
+    kinesis_records_throttled: int = 0  # Kinesis record-attempts refused for throughput
     calls: list[CallResult] = field(default_factory=list)
 
     def add(self, other: PutOutcome) -> None:
-        for name in ("offered", "accepted", "throttled", "failed", "retried", "dropped", "accepted_bytes"):
+        for name in COUNT_FIELDS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.calls.extend(other.calls)
+
+
+COUNT_FIELDS = tuple(name for name in PutOutcome.__dataclass_fields__ if name != "calls")
 
 
 def split_calls(entries: Sequence[Entry]) -> list[list[Entry]]:
@@ -119,89 +140,136 @@ class KinesisProducer:
         self.totals = PutOutcome()
 
     def put(
-        self, payloads: Sequence[bytes], partition_keys: Sequence[str], *, outcome: PutOutcome | None = None
+        self,
+        payloads: Sequence[bytes],
+        partition_keys: Sequence[str],
+        *,
+        outcome: PutOutcome | None = None,
+        cdrs: Sequence[int] | None = None,
     ) -> PutOutcome:
-        """Send the records; `outcome` (filled in place) stays consistent even if this is interrupted."""
+        """Send the records; `outcome` (filled in place) stays consistent even if this is interrupted.
+
+        `cdrs`: the CDRs each record holds (KPL aggregates); the CDR counts are weighted by it."""
         outcome = outcome if outcome is not None else PutOutcome()
-        outcome.offered += len(payloads)
-        oversized = [
+        weights = list(cdrs) if cdrs is not None else [1] * len(payloads)
+        if len(weights) != len(payloads):
+            raise ValueError(f"cdrs has {len(weights)} counts for {len(payloads)} records")
+        outcome.offered += sum(weights)
+        outcome.kinesis_records_offered += len(payloads)
+        oversized = {
             i for i, p in enumerate(payloads) if len(p) + len(partition_keys[i]) > MAX_BYTES_PER_RECORD
-        ]
+        }
         if oversized:
             # Kinesis would refuse the whole call: these are dropped before sending, each counted failed.
-            outcome.failed += len(oversized)
-            outcome.dropped += len(oversized)
-            skip = set(oversized)
-            entries = [
-                (p, k) for i, (p, k) in enumerate(zip(payloads, partition_keys, strict=True)) if i not in skip
-            ]
+            lost = sum(weights[i] for i in oversized)
+            outcome.failed += lost
+            outcome.dropped += lost
+            keep = [i for i in range(len(payloads)) if i not in oversized]
+            entries = [(payloads[i], partition_keys[i]) for i in keep]
+            weights = [weights[i] for i in keep]
         else:
             entries = list(zip(payloads, partition_keys, strict=True))
         chunks = split_calls(entries)
+        offsets = [0]
+        for chunk in chunks:
+            offsets.append(offsets[-1] + len(chunk))
         for index, chunk in enumerate(chunks):
             try:
-                self._send_with_retries(chunk, outcome)
+                self._send_with_retries(chunk, weights[offsets[index] : offsets[index + 1]], outcome)
             except BaseException:
                 # Interrupted (the test stops, Ctrl-C): chunks never sent are dropped, never "sent".
-                outcome.dropped += sum(len(c) for c in chunks[index + 1 :])
+                outcome.dropped += sum(weights[offsets[index + 1] :])
                 raise
         self.totals.add(PutOutcome(**{**outcome.__dict__, "calls": []}))
         return outcome
 
-    def _send_with_retries(self, chunk: list[Entry], outcome: PutOutcome) -> None:
-        pending = chunk
+    def _send_with_retries(self, chunk: list[Entry], weights: list[int], outcome: PutOutcome) -> None:
+        pending, pending_weights = chunk, weights
         try:
             for attempt in range(self.retry.max_attempts):
                 if attempt:
                     self._sleep(self.retry.delay_s(attempt, self._rng))
-                    outcome.retried += len(pending)
-                pending = self._send_once(pending, attempt, outcome)
+                    outcome.retried += sum(pending_weights)
+                pending, pending_weights = self._send_once(pending, pending_weights, attempt, outcome)
                 if not pending:
                     return
         finally:
             # Exhausted or interrupted: what is still pending was not accepted (as far as we know).
-            outcome.dropped += len(pending)
+            outcome.dropped += sum(pending_weights)
 
-    def _send_once(self, entries: list[Entry], attempt: int, outcome: PutOutcome) -> list[Entry]:
-        """One PutRecords call; returns the entries to retry."""
+    def _send_once(
+        self, entries: list[Entry], weights: list[int], attempt: int, outcome: PutOutcome
+    ) -> tuple[list[Entry], list[int]]:
+        """One PutRecords call; returns the entries to retry and their CDR counts."""
         sent_bytes = sum(len(data) for data, _ in entries)
+        sent_cdrs = sum(weights)
         start = time.perf_counter()
         try:
             codes = self.transport.put_records(self.stream_name, entries)
         except CallFailed as error:
             latency_ms = (time.perf_counter() - start) * 1000
             is_throttle = error.code in THROTTLE_CODES
-            throttled, failed = (len(entries), 0) if is_throttle else (0, len(entries))
+            throttled, failed = (sent_cdrs, 0) if is_throttle else (0, sent_cdrs)
             outcome.throttled += throttled
             outcome.failed += failed
+            outcome.kinesis_records_throttled += len(entries) if is_throttle else 0
             self._report(
-                CallResult(len(entries), 0, throttled, failed, sent_bytes, latency_ms, attempt, error.code),
+                CallResult(
+                    len(entries),
+                    0,
+                    len(entries) if is_throttle else 0,
+                    0 if is_throttle else len(entries),
+                    sent_bytes,
+                    latency_ms,
+                    attempt,
+                    error.code,
+                    cdrs=sent_cdrs,
+                    cdrs_accepted=0,
+                ),
                 outcome,
             )
-            return entries
+            return entries, weights
         latency_ms = (time.perf_counter() - start) * 1000
         retry: list[Entry] = []
-        throttled = failed = 0
+        retry_weights: list[int] = []
+        throttled = failed = throttled_cdrs = failed_cdrs = 0
         accepted_bytes = sent_bytes
         if any(codes):
-            for entry, code in zip(entries, codes, strict=True):
+            for entry, weight, code in zip(entries, weights, codes, strict=True):
                 if not code:
                     continue
                 retry.append(entry)
+                retry_weights.append(weight)
                 accepted_bytes -= len(entry[0])
                 if code in THROTTLE_CODES:
                     throttled += 1
+                    throttled_cdrs += weight
                 else:
                     failed += 1
+                    failed_cdrs += weight
         accepted = len(entries) - len(retry)
-        outcome.accepted += accepted
+        accepted_cdrs = sent_cdrs - sum(retry_weights)
+        outcome.accepted += accepted_cdrs
         outcome.accepted_bytes += accepted_bytes
-        outcome.throttled += throttled
-        outcome.failed += failed
+        outcome.throttled += throttled_cdrs
+        outcome.failed += failed_cdrs
+        outcome.kinesis_records_accepted += accepted
+        outcome.kinesis_records_throttled += throttled
         self._report(
-            CallResult(len(entries), accepted, throttled, failed, sent_bytes, latency_ms, attempt), outcome
+            CallResult(
+                len(entries),
+                accepted,
+                throttled,
+                failed,
+                sent_bytes,
+                latency_ms,
+                attempt,
+                cdrs=sent_cdrs,
+                cdrs_accepted=accepted_cdrs,
+            ),
+            outcome,
         )
-        return retry
+        return retry, retry_weights
 
     def _report(self, result: CallResult, outcome: PutOutcome) -> None:
         outcome.calls.append(result)

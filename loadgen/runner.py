@@ -7,6 +7,7 @@ This module must not import locust: locust monkey-patches the process (gevent) o
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -56,15 +57,17 @@ def preflight(
     synth: SynthConfig,
     shard_limits: tuple[float, float] | None = None,
     kinesis: Any = None,
+    aggregated: bool = False,
 ) -> tuple[list[str], list[str]]:
-    """(warnings, notes) before a run: shards predicted over their write limits, and the cost estimate."""
+    """(warnings, notes) before a run: shards predicted over their write limits, and the cost estimate.
+    `aggregated` (KPL): CDRs share Kinesis records, so only the bytes limit is predicted per shard."""
     kinesis = kinesis if kinesis is not None else client(target, "kinesis", retries=2)
     shards = open_shards(kinesis, stream_name)
     sample = CdrSynthesizer(synth, seed=12_345, key_strategy=key_strategy).batch_with_keys(SAMPLE_RECORDS)
     sizes = [len(p) for p in sample.payloads]
     loads = predict_shard_load(sample.partition_keys, sizes, shards, profile.rate_rps)
     max_records, max_bytes = shard_limits or (SHARD_WRITE_RECORDS_PER_S, SHARD_WRITE_BYTES_PER_S)
-    warnings = overloaded(loads, max_records, max_bytes)
+    warnings = overloaded(loads, math.inf if aggregated else max_records, max_bytes)
     notes = [
         f"{len(shards)} open shard(s); peak {profile.rate_rps:,.0f} records/s predicted as "
         + ", ".join(f"{load.shard_id[-4:]}: {load.records_per_s:,.0f}/s" for load in loads)
@@ -161,7 +164,8 @@ def run_load(
     """Drive `shape` at up to `rate_rps` records/s for `duration_s` into `stream_name`; stops by itself.
 
     `options` are further --cdr-* options (batch_size, max_attempts, seed, subscribers, home_region,
-    fraud_scale, defect_scale). Raises LoadgenError before sending anything if the stream is not allowed.
+    fraud_scale, defect_scale, aggregation, max_buffered_ms, aggregation_max_bytes). Raises LoadgenError
+    before sending anything if the stream is not allowed.
     """
     check_stream_allowed(target, stream_name)
     profile = RateProfile(shape, rate_rps, duration_s, steps)
@@ -172,8 +176,9 @@ def run_load(
         subscribers=int(options.get("subscribers", 200_000)), home_region=options.get("home_region", "US")
     )
     warnings, notes = preflight(
-        target, stream_name, profile, key_strategy=key_strategy, synth=synth, shard_limits=shard_limits
-    )
+        target, stream_name, profile, key_strategy=key_strategy, synth=synth, shard_limits=shard_limits,
+        aggregated=options.get("aggregation", "none") != "none",
+    )  # fmt: skip
     for line in notes:
         echo(line)
     for line in warnings:

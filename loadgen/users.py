@@ -1,8 +1,10 @@
 """The Locust user that drives CDRs into Kinesis, and the per-process state its users share.
 
 One synthesizer, one producer (one connection pool) and one recorder per process. Each PutRecords call
-fires ONE Locust request event (response_length = records accepted; context = the counts). Workers ship
-their per-second measurements to the master, which writes `<run_dir>/data/`.
+fires ONE Locust request event (response_length = CDRs accepted; context = the counts). With
+`aggregation = "kpl"` each user's send is one buffering window of CDRs, packed per shard into KPL
+aggregates (loadgen/kpl.py) and flushed at the window's end. Workers ship their per-second measurements to
+the master, which writes `<run_dir>/data/`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from locust import User, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from infra.aws import client
+from loadgen.keys import open_shards
+from loadgen.kpl import KplPacker
 from loadgen.measure import LoadRecorder, write_live
 from loadgen.options import LoadOptions
 from loadgen.pacing import Pacer
@@ -27,6 +32,7 @@ SECONDS_MESSAGE = "cdr_seconds"
 FLUSH_INTERVAL_S = 1.0
 LIVE_INTERVAL_S = 2.0
 IDLE_S = 0.5
+MAX_CDRS_PER_FLUSH = 50_000  # kpl: one user's buffer, bounded when it has to catch up
 
 
 class EntriesRejected(Exception):
@@ -59,9 +65,25 @@ class ProcessState:
             sleep=gevent.sleep,
             seed=self.seed,
         )
+        self.packer = self._packer()
         self.recorder = LoadRecorder()
         self.offered = 0
         self.users_started = 0  # spreads the users' call phases (Pacer)
+
+    def _packer(self) -> KplPacker | None:
+        """kpl: a packer over the stream's shard map (read once; a reshard mid-run only costs ordering)."""
+        options = self.options
+        if options.aggregation != "kpl":
+            return None
+        shards = open_shards(client(options.target, "kinesis", retries=2), options.stream)
+        return KplPacker(shards, options.aggregation_max_bytes)
+
+    def put(self, payloads: list[bytes], partition_keys: list[str], outcome: PutOutcome) -> None:
+        if self.packer is None:
+            self.producer.put(payloads, partition_keys, outcome=outcome)
+            return
+        packed = self.packer.pack(payloads, partition_keys)
+        self.producer.put(packed.payloads, packed.partition_keys, outcome=outcome, cdrs=packed.cdrs)
 
     def _fire(self, call: CallResult) -> None:
         rejected = call.throttled + call.failed
@@ -69,11 +91,12 @@ class ProcessState:
             request_type="Kinesis",
             name="PutRecords" if call.attempt == 0 else "PutRecords (retry)",
             response_time=call.latency_ms,
-            response_length=call.accepted,
+            response_length=call.cdrs_settled,
             exception=EntriesRejected(call.error or ("throttled" if call.throttled else "failed"))
             if rejected
             else None,
             context={
+                "cdrs": call.cdrs_sent,
                 "offered": call.records,
                 "throttled": call.throttled,
                 "failed": call.failed,
@@ -115,8 +138,9 @@ class KinesisCdrUser(User):
             shared.options.profile,
             shared.options.users,
             shared.start_epoch_s(),
-            shared.options.batch_size,
+            MAX_CDRS_PER_FLUSH if shared.packer else shared.options.batch_size,
             phase=shared.users_started / max(shared.options.users, 1),
+            buffered_s=shared.options.max_buffered_ms / 1000 if shared.packer else 0.0,
         )
         self.record_cap = -(-shared.options.max_records // max(shared.options.users, 1))
         self.offered = 0
@@ -130,7 +154,8 @@ class KinesisCdrUser(User):
             gevent.sleep(IDLE_S)
             return
         records = min(send.records, self.record_cap - self.offered)
-        delay_s = send.intended_epoch_s - time.time()
+        # A buffering producer flushes at the end of its window: the buffering delay is really spent.
+        delay_s = send.intended_epoch_s + send.window_s - time.time()
         if delay_s > 0:
             gevent.sleep(delay_s)
         started = time.time()
@@ -138,14 +163,14 @@ class KinesisCdrUser(User):
         outcome = PutOutcome()
         self.offered += records
         try:
-            shared.producer.put(batch.payloads, batch.partition_keys, outcome=outcome)
+            shared.put(batch.payloads, batch.partition_keys, outcome)
         finally:
             # Recorded even when the stop interrupts the put: what was not settled counts as dropped.
             elapsed = send.intended_epoch_s - self.pacer.start_epoch_s
             shared.recorder.record(
                 send.intended_epoch_s,
                 outcome,
-                started_epoch_s=started,
+                started_epoch_s=started - send.window_s,  # the lag behind the flush's due time
                 finished_epoch_s=time.time(),
                 target_rps=self.pacer.profile.rate_at(elapsed),
                 step=self.pacer.profile.step_at(elapsed),
@@ -236,6 +261,11 @@ def write_results(environment: Environment) -> None:
                 "users": options.users,
                 "batch_size": options.batch_size,
                 "partition_key": options.key_strategy.kind,
+                "aggregation": options.aggregation,
+                "max_buffered_ms": options.max_buffered_ms if options.aggregation != "none" else None,
+                "aggregation_max_bytes": options.aggregation_max_bytes
+                if options.aggregation != "none"
+                else None,
             },
             "stream": options.stream,
             "start_epoch_s": getattr(environment.parsed_options, "cdr_t0_epoch_s", None),

@@ -90,9 +90,11 @@ def test_recorder_writes_the_contract_columns(tmp_path):
     )
     seconds, summary = recorder.write(tmp_path / "data")
     header = seconds.read_text().splitlines()[0]
+    # The CDR columns reports read come first, unchanged; the Kinesis record counts are appended.
     assert header == (
         "epoch_s,step,target_rps,offered,accepted,throttled,failed,retried,dropped,"
-        "put_latency_p50_ms,put_latency_p99_ms,schedule_lag_ms"
+        "put_latency_p50_ms,put_latency_p99_ms,schedule_lag_ms,"
+        "kinesis_records_offered,kinesis_records_accepted,kinesis_records_throttled"
     )
     assert summary.exists()
 
