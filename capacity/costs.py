@@ -39,11 +39,12 @@ class Retention:
 class CostInputs:
     """What the cost depends on beyond the configuration itself."""
 
-    rate_rps: float
-    record_bytes: float
+    rate_rps: float  # CDRs/s
+    record_bytes: float  # per CDR
     consumers_reading_bytes: int = 1  # consumers retrieving the data (on-demand GB out)
     use: ResourceUse = DEFAULT_USE
     retention: Retention = field(default_factory=Retention)
+    cdrs_per_record: float = 1.0  # > 1: the producer aggregates (KPL) this many CDRs per Kinesis record
 
 
 def put_payload_units_per_record(record_bytes: float) -> int:
@@ -51,18 +52,24 @@ def put_payload_units_per_record(record_bytes: float) -> int:
 
 
 def stream_cost_usd(shards: Any, stream_mode: str, inputs: CostInputs, prices: Prices) -> dict[str, Any]:
-    """Kinesis input-stream cost (provisioned: shard-hours + PUT units; on-demand: stream-hour + GB)."""
-    records_per_month = inputs.rate_rps * quotas.SECONDS_PER_MONTH
+    """Kinesis input-stream cost (provisioned: shard-hours + PUT units; on-demand: stream-hour + GB).
+
+    PUT payload units and on-demand billing units are per Kinesis record, rounded up: an aggregated record
+    of N CDRs pays ceil(N x bytes / 25 KB) units where N records would pay N."""
+    records_per_month = inputs.rate_rps / inputs.cdrs_per_record * quotas.SECONDS_PER_MONTH
+    kinesis_record_bytes = inputs.record_bytes * inputs.cdrs_per_record
     if stream_mode == "ON_DEMAND":
         billed_gb = (
-            records_per_month * math.ceil(inputs.record_bytes / quotas.ON_DEMAND_BILLING_UNIT_BYTES) / 1024**2
+            records_per_month
+            * math.ceil(kinesis_record_bytes / quotas.ON_DEMAND_BILLING_UNIT_BYTES)
+            / 1024**2
         )
         return {
             "kinesis_stream_hours": prices.kds_on_demand_stream_hour_usd * quotas.HOURS_PER_MONTH,
             "kinesis_data_in": billed_gb * prices.kds_on_demand_gb_in_usd,
             "kinesis_data_out": billed_gb * inputs.consumers_reading_bytes * prices.kds_on_demand_gb_out_usd,
         }
-    units = records_per_month * put_payload_units_per_record(inputs.record_bytes)
+    units = records_per_month * put_payload_units_per_record(kinesis_record_bytes)
     return {
         "kinesis_shard_hours": np.asarray(shards) * prices.kds_shard_hour_usd * quotas.HOURS_PER_MONTH,
         "kinesis_put_payload_units": units / 1e6 * prices.kds_put_payload_units_per_million_usd,

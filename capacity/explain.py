@@ -43,6 +43,7 @@ def on_demand_alternative(best: dict[str, Any], workload: Workload, prices: Pric
         rate_rps=workload.rate_rps,
         record_bytes=workload.record_bytes,
         consumers_reading_bytes=1 + workload.other_consumers,
+        cdrs_per_record=workload.cdrs_per_record,
     )
     stream = {
         name: round(float(value), 2)

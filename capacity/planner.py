@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from capacity import costs, quotas
+from capacity import aggregation, costs, quotas
 from capacity.consumer_mode import consumer_mode_comparison
 from capacity.explain import (
     binding_sentence,
@@ -152,6 +152,7 @@ def plan(
             "hot_key_fits_one_shard": bounds.hot_key_fits,
         },
         "on_demand_alternative": on_demand_alternative(best, workload, prices),
+        "aggregation": aggregation.comparison(workload, slo, best, prices),
         "burst_beyond_headroom": burst_recovery(best_grid, best_index, service, workload, slo, seed)
         if slo_met
         else None,
@@ -166,6 +167,8 @@ def plan(
             "memory scaling of the service time is an estimate (CPU share up to 1,769 MB, single-threaded)",
             f"arm64 duration factor {space.arm64_duration_factor} (not measured)",
             "predicted latencies are for the hottest lane",
+            f"{workload.cdrs_per_record:g} CDRs per Kinesis record: the write-records limit and PUT "
+            "payload units see Kinesis records; the consumer model, its batch_size and rates count CDRs",
             f"resource use per CDR: {workload.use.source}",
             "sink quotas checked at the rate x headroom; the hottest DynamoDB item's writes scale with the "
             "CDRs per batch at the measured batch size, at least one per invocation",

@@ -45,14 +45,21 @@ class Slo:
 class Workload:
     """The load to plan for (its peak), and what each invocation writes downstream."""
 
-    rate_rps: float
-    record_bytes: float
+    rate_rps: float  # CDRs/s
+    record_bytes: float  # per CDR
     keys: KeyDistribution = field(default_factory=uniform)
     other_consumers: int = 0  # other polling consumers of the input stream (they share GetRecords)
     current_shards: int | None = None
     # What each CDR and invocation asks of the sinks (measured by a run, a file, or the bench defaults)
     use: ResourceUse = DEFAULT_USE
     retention: Retention = field(default_factory=Retention)
+    # CDRs per Kinesis record: 1 without aggregation; a KPL producer packs many (measured by a load run's
+    # cdrs_per_kinesis_record or given). The write-records limit and the PUT units see Kinesis records.
+    cdrs_per_record: float = 1.0
+
+    @property
+    def kinesis_records_per_s(self) -> float:
+        return self.rate_rps / self.cdrs_per_record
 
     def validate(self) -> None:
         if not self.rate_rps > 0:
@@ -63,6 +70,12 @@ class Workload:
             )
         if self.other_consumers < 0:
             raise CapacityError(f"other consumers {self.other_consumers} must be >= 0")
+        if not 1.0 <= self.cdrs_per_record <= quotas.MAX_RECORD_BYTES / self.record_bytes:
+            raise CapacityError(
+                f"{self.cdrs_per_record:g} CDRs per Kinesis record must be >= 1 (1 = no aggregation) and fit "
+                f"one record: at {self.record_bytes:g} B per CDR at most "
+                f"{quotas.MAX_RECORD_BYTES / self.record_bytes:,.0f}"
+            )
 
 
 @dataclass(frozen=True)
@@ -130,7 +143,9 @@ def min_shards(keys: KeyDistribution, demand_per_s: float, limit_per_s: float) -
 def shard_bounds(workload: Workload, slo: Slo) -> ShardBounds:
     peak = workload.rate_rps * slo.headroom_factor
     keys = workload.keys
-    by_records, records_ok = min_shards(keys, peak, quotas.SHARD_WRITE_RECORDS_PER_S)
+    by_records, records_ok = min_shards(
+        keys, peak / workload.cdrs_per_record, quotas.SHARD_WRITE_RECORDS_PER_S
+    )
     by_bytes, bytes_ok = min_shards(keys, peak * workload.record_bytes, quotas.SHARD_WRITE_BYTES_PER_S)
     readers = 1 + workload.other_consumers
     by_read, _ = min_shards(keys, peak * workload.record_bytes * readers, quotas.SHARD_READ_BYTES_PER_S)
@@ -255,7 +270,11 @@ def evaluate_mode(
     invocations_per_s = shards * pf * mean_rate / mean.batch_records
     gb_second = np.where(arch == 0, prices.lambda_gb_second_arm64_usd, prices.lambda_gb_second_x86_64_usd)
     inputs = costs.CostInputs(
-        rate_rps=rate, record_bytes=workload.record_bytes, use=workload.use, retention=workload.retention
+        rate_rps=rate,
+        record_bytes=workload.record_bytes,
+        use=workload.use,
+        retention=workload.retention,
+        cdrs_per_record=workload.cdrs_per_record,
     )
     breakdown = {
         **costs.stream_cost_usd(shards, "PROVISIONED", inputs, prices),

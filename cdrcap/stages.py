@@ -444,6 +444,7 @@ def analyse(
         keys=keys,
         current_shards=int(handle.config_that_ran["shards"]),
         use=use,
+        cdrs_per_record=float(load_summary.get("cdrs_per_kinesis_record") or 1.0),
     )
     result = plan(service, workload, slo)
     run_cost = run_costs(
@@ -492,6 +493,7 @@ def plan_inputs(workload: Workload, slo: Slo, profile: Profile) -> dict[str, Any
         "slo": slo.to_dict(),
         "scale": profile.scale,
         "resource_use": workload.use.to_dict(),
+        "cdrs_per_record": workload.cdrs_per_record,
     }
 
 

@@ -50,6 +50,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--hot-key-share", type=float, help="share of traffic on the single hottest key (0..1)"
     )
+    source.add_argument(
+        "--cdrs-per-record",
+        type=float,
+        help="CDRs per Kinesis record of an aggregating (KPL) producer (default: the run's measured "
+        "cdrs_per_kinesis_record with --from, else 1 = no aggregation)",
+    )
     source.add_argument("--consumers", type=int, default=1, help="consumers of the stream, this one included")
     source.add_argument("--current-shards", type=int, help="shard count today, for the resharding path")
     source.add_argument("--service-time", help="handler time 'a,b[,c]': a ms + b ms/record (+ c ms/KiB)")
@@ -166,6 +172,7 @@ def build_inputs(
         raise CdrcapError(f"--current-shards {args.current_shards}: must be >= 1")
     slo = _slo(args, inputs.get("slo") or {})
     current_shards = args.current_shards if args.current_shards is not None else inputs.get("current_shards")
+    cdrs_per_record = _first(args.cdrs_per_record, inputs.get("cdrs_per_record"), 1.0)
     workload = Workload(
         rate_rps=float(rate),
         record_bytes=float(record_bytes),
@@ -173,6 +180,7 @@ def build_inputs(
         other_consumers=args.consumers - 1,
         current_shards=current_shards,
         use=_resource_use(args.resource_use, inputs.get("resource_use"), args.from_run),
+        cdrs_per_record=cdrs_per_record,
     )
     modes = ("shared", "efo") if args.consumer_mode == "any" else (args.consumer_mode,)
     space = SearchSpace(consumer_modes=modes, concurrency_limit=args.concurrency_limit)
@@ -298,6 +306,31 @@ def render(result: Plan, console: Console) -> None:
     render_consumer_modes(result.details["consumer_modes"], console)
     alt = result.details["on_demand_alternative"]
     console.print(f"On-demand stream instead: {alt['monthly_cost_usd']:,.2f} USD/month")
+    render_aggregation(result.details["aggregation"], console)
+
+
+def render_aggregation(comparison: dict[str, Any], console: Console) -> None:
+    """Input-stream shards and cost without and with producer aggregation (KPL)."""
+    table = Table(title="Producer aggregation (input stream)")
+    for column in ("aggregation", "CDRs/rec", "rec/s", "shards", "min rec/bytes", "stream usd", "usd/month"):
+        table.add_column(column)
+    for row in comparison["rows"]:
+        table.add_row(
+            row["aggregation"],
+            f"{row['cdrs_per_record']:,.1f}",
+            f"{row['kinesis_records_per_s']:,.0f}",
+            str(row["shards"]),
+            f"{row['shards_by_records']}/{row['shards_by_bytes']}",
+            f"{row['input_stream_usd']:,.2f}",
+            f"{row['monthly_cost_usd']:,.2f}",
+        )
+    console.print(table)
+    console.print(f"Aggregation: {comparison['sentence']}")
+    if comparison["planned_cdrs_per_record"] > 1:
+        console.print(
+            f"Set the event source mapping's BatchSize to {comparison['esm_batch_size_kinesis_records']:,} "
+            "Kinesis records (the plan's batch_size counts CDRs)"
+        )
 
 
 def render_consumer_modes(modes: dict[str, Any], console: Console) -> None:
