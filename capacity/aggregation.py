@@ -17,9 +17,9 @@ from capacity import costs, quotas
 from capacity.quotas import Prices
 from capacity.search import Slo, Workload, shard_bounds
 
-# The KPL's defaults (RecordMaxBufferedTime 100 ms; aggregates up to the record limit less key room),
-# the same as loadgen/kpl.py's (capacity does not import loadgen).
-KPL_BUFFERED_S = 0.1
+# The KPL's default buffering, and aggregates up to the record limit less room for the partition key (as
+# loadgen/kpl.py packs them; capacity does not import loadgen).
+KPL_BUFFERED_S = quotas.KPL_RECORD_MAX_BUFFERED_TIME_MS / 1000
 KPL_MAX_AGGREGATE_BYTES = quotas.MAX_RECORD_BYTES - quotas.KIB
 FIXED_POINT_STEPS = 5
 

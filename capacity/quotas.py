@@ -155,6 +155,11 @@ WARM_THROUGHPUT_MAX_BYTES_PER_S: Final = 10 * 1024 * MIB
 # on-demand streams round each record up to 1 KB of data in.
 ON_DEMAND_BILLING_UNIT_BYTES: Final = 1 * KIB
 
+# --- Kinesis Producer Library defaults (KPL_CONFIG_URL; the KinesisProducerConfiguration defaults, checked
+# 2026-12-03): how long a user record may wait in the KPL's buffer to be aggregated and sent ---
+KPL_CONFIG_URL: Final = "https://docs.aws.amazon.com/streams/latest/dev/kinesis-kpl-config.html"
+KPL_RECORD_MAX_BUFFERED_TIME_MS: Final = 100
+
 # --- Lambda event source mapping for Kinesis (LAMBDA_ESM_URL, LAMBDA_ESM_API_URL) ---
 ESM_BATCH_SIZE_MIN: Final = 1
 ESM_BATCH_SIZE_MAX: Final = 10_000

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from capacity.quotas import KIB, MAX_RECORD_BYTES
+from capacity.quotas import KIB, KPL_RECORD_MAX_BUFFERED_TIME_MS, MAX_RECORD_BYTES
 from loadgen.errors import LoadConfigError
 from loadgen.keys import ShardRange, hash_key
 from pipeline.kpl import KPL_MAGIC as MAGIC
@@ -23,8 +23,8 @@ from pipeline.kpl import MD5_BYTES as DIGEST_BYTES
 MAX_AGGREGATE_BYTES = MAX_RECORD_BYTES - KIB
 MIN_AGGREGATE_BYTES = 1 * KIB  # below this an aggregate barely holds two CDRs: a configuration mistake
 AGGREGATIONS = ("none", "kpl")
-DEFAULT_MAX_BUFFERED_MS = 100.0  # the KPL's RecordMaxBufferedTime default
-MAX_BUFFERED_MS_LIMIT = 10_000.0  # longer buffering is a latency bug, not a setting
+DEFAULT_MAX_BUFFERED_MS = float(KPL_RECORD_MAX_BUFFERED_TIME_MS)
+MAX_BUFFERED_MS_LIMIT = 10_000.0  # the harness's bound: longer buffering is a latency bug, not a setting
 _LENGTH_DELIMITED, _VARINT = 2, 0
 _FRAMING_BYTES = len(MAGIC) + DIGEST_BYTES
 _TAG_BYTES = 1  # every field number used here (1, 3) fits a one-byte tag
