@@ -130,7 +130,7 @@ def stack_throughput(
                 scale=scale,
                 batch_size=500,
                 template_path=str(TEMPLATE),
-                handler="tests.functional.local_handlers.noop",
+                handler="tests.support.local_handlers.noop",
             )
         )
         try:

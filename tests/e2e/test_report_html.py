@@ -12,7 +12,7 @@ from reports.plots import PLOTS
 from reports.render import render_run
 from reports.sample import write_sample_run
 from reports.screenshot import main as screenshot_main
-from tests.e2e.chromium import FIRST_SCREEN_IDS, check_layout, check_report, chromium_or_skip, screenshot
+from tests.support.chromium import FIRST_SCREEN_IDS, check_layout, check_report, chromium_or_skip, screenshot
 
 pytestmark = pytest.mark.e2e
 

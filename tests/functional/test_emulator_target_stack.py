@@ -24,7 +24,7 @@ def other_stack(tmp_path: Path) -> Iterator[Path]:
             shards=1,
             port=two_free_ports(),
             template_path=str(TEMPLATE),  # a contract template, not infra/pipeline.yaml
-            handler="tests.functional.local_handlers.noop",
+            handler="tests.support.local_handlers.noop",
         )
     )
     try:

@@ -17,7 +17,7 @@ from pipeline.fraud.engine import FraudEngine
 from pipeline.fraud.rules import load_rules
 from pipeline.fraud.state import Contribution, WindowKey, position
 from pipeline.fraud.tokens import SubscriberTokenizer
-from tests.unit.fraud_support import FOREIGN_LURE, TEST_KEY, lure_calls
+from tests.support.fraud_support import FOREIGN_LURE, TEST_KEY, lure_calls
 
 pytestmark = pytest.mark.functional
 

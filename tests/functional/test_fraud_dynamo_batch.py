@@ -17,7 +17,7 @@ from pipeline.fraud.rules import load_rules
 from pipeline.fraud.state import ApplyRequest, Contribution, InMemoryStateStore, WindowKey, position
 from pipeline.fraud.tokens import SubscriberTokenizer
 from tests.functional.test_fraud_dynamo import create_table, dynamodb  # noqa: F401 (fixture)
-from tests.unit.fraud_support import TEST_KEY
+from tests.support.fraud_support import TEST_KEY
 
 pytestmark = pytest.mark.functional
 

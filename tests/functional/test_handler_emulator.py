@@ -19,7 +19,7 @@ from pipeline.config import load_config
 from pipeline.errors import TransientStoreError
 from pipeline.processor import BatchProcessor
 from pipeline.stores import InMemoryAggregateStore, in_memory_stores
-from tests.unit.pipeline_events import BASE_SEQUENCE, NOW_MS, as_json, kinesis_event, make_cdr, mixed_batch
+from tests.support.pipeline_events import BASE_SEQUENCE, NOW_MS, as_json, kinesis_event, make_cdr, mixed_batch
 
 pytestmark = pytest.mark.functional
 STACK = c.DEFAULT_STACK_NAME

@@ -16,7 +16,7 @@ from pipeline import constants as c
 from pipeline.fraud.alerts import ALERT_SOURCE
 from tests.functional.test_fraud_dynamo import _drain
 from tests.functional.test_handler_emulator import Pipeline
-from tests.unit.pipeline_events import FLOODER, flood, kinesis_event
+from tests.support.pipeline_events import FLOODER, flood, kinesis_event
 
 pytestmark = pytest.mark.functional
 

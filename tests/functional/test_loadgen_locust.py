@@ -23,8 +23,8 @@ from capacity.quotas import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 from infra.aws import Target
 from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from loadgen.runner import run_load
-from tests.functional.local_handlers import OUT_ENV
 from tests.functional.test_local_stack import TEMPLATE, two_free_ports
+from tests.support.local_handlers import OUT_ENV
 
 pytestmark = pytest.mark.functional
 
@@ -184,7 +184,7 @@ def local_stack(tmp_path: Path) -> Iterator[StackInfo]:
     (tmp_path / "out").mkdir()
     stack = LocalStack(tmp_path / "state")
     config = LocalStackConfig(shards=1, scale=SCALE, port=two_free_ports(), template_path=str(TEMPLATE),
-                              handler="tests.functional.local_handlers.record",
+                              handler="tests.support.local_handlers.record",
                               handler_env={OUT_ENV: str(tmp_path / "out")})  # fmt: skip
     info = stack.up(config)
     try:

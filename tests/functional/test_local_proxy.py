@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from capacity.quotas import SHARD_GET_RECORDS_CALLS_PER_S, SHARD_WRITE_RECORDS_PER_S
 from infra.local.emulator import EmulatorProcess
-from tests.functional.local_esm_harness import StreamFixture, stream_fixture
+from tests.support.local_esm_harness import StreamFixture, stream_fixture
 
 pytestmark = pytest.mark.functional
 

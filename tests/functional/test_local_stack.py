@@ -13,8 +13,8 @@ import pytest
 from cdrcap.cli import main
 from infra.local.emulator import free_port, pid_alive
 from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
-from tests.functional.local_esm_harness import wait_for
-from tests.functional.local_handlers import OUT_ENV
+from tests.support.local_esm_harness import wait_for
+from tests.support.local_handlers import OUT_ENV
 
 pytestmark = pytest.mark.functional
 
@@ -47,7 +47,7 @@ def stack(tmp_path: Path, out_dir: Path) -> Iterator[tuple[LocalStack, StackInfo
         shards=2,
         port=two_free_ports(),
         template_path=str(TEMPLATE),
-        handler="tests.functional.local_handlers.record",
+        handler="tests.support.local_handlers.record",
         handler_env={OUT_ENV: str(out_dir)},
     )
     info = local.up(config)
@@ -137,7 +137,7 @@ def test_up_on_a_port_in_use_exits_2_with_the_fix(tmp_path: Path, capsys: pytest
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        arguments = ["up", "--port", str(port), "--handler", "tests.functional.local_handlers.noop"]
+        arguments = ["up", "--port", str(port), "--handler", "tests.support.local_handlers.noop"]
         assert main([*arguments, "--state-dir", str(tmp_path)]) == 2
     assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
 
@@ -146,7 +146,7 @@ def test_up_deploys_the_pipeline_template_with_ministacks_mapping_disabled(tmp_p
     # Given the real infra/pipeline.yaml
     local = LocalStack(tmp_path / "state")
     info = local.up(
-        LocalStackConfig(shards=1, port=two_free_ports(), handler="tests.functional.local_handlers.noop")
+        LocalStackConfig(shards=1, port=two_free_ports(), handler="tests.support.local_handlers.noop")
     )
     try:
         session = boto3.Session(
@@ -183,7 +183,7 @@ def test_up_with_a_handler_that_cannot_be_imported_exits_2(
 def test_up_with_a_setting_outside_lambdas_range_exits_2_before_starting(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    arguments = ["up", "--batch-size", "0", "--handler", "tests.functional.local_handlers.noop"]
+    arguments = ["up", "--batch-size", "0", "--handler", "tests.support.local_handlers.noop"]
     assert main([*arguments, "--state-dir", str(tmp_path)]) == 2
     assert "batch_size=0 is outside Lambda's range 1..10000" in capsys.readouterr().err
     assert not (tmp_path / "state.json").exists()

@@ -6,7 +6,7 @@ from pipeline import constants as c
 from pipeline import handler as handler_module
 from pipeline.errors import ConfigError
 from tests.functional.test_handler_emulator import Pipeline, pipeline  # noqa: F401  (fixture)
-from tests.unit.pipeline_events import as_json, kinesis_event, make_cdr
+from tests.support.pipeline_events import as_json, kinesis_event, make_cdr
 
 pytestmark = pytest.mark.functional
 

@@ -14,8 +14,8 @@ from pipeline import constants as c
 from pipeline import handler as handler_module
 from pipeline.config import load_config
 from tests.functional.test_handler_emulator import BUCKET, Pipeline, pipeline  # noqa: F401  (fixture)
-from tests.unit.lambda_driver import deliver, shard_batches
-from tests.unit.pipeline_events import mixed_batch
+from tests.support.lambda_driver import deliver, shard_batches
+from tests.support.pipeline_events import mixed_batch
 
 pytestmark = pytest.mark.functional
 EVERY_FAULT = (

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.fraud.rules import SimboxRule, parse_rules
 from pipeline.schema import CanonicalCDR, Cell, NumberKind, RecordType
-from tests.unit.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
+from tests.support.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
 
 pytestmark = pytest.mark.unit
 

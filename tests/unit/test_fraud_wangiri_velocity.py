@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.fraud.rules import VelocityRule, WangiriRule, parse_rules
 from pipeline.schema import RecordType
-from tests.unit.fraud_support import (
+from tests.support.fraud_support import (
     FOREIGN_LURE,
     HOME_SUBSCRIBER,
     Harness,

@@ -10,7 +10,7 @@ import pytest
 
 from capacity import quotas
 from pipeline import aws_limits
-from tests.unit.aws_limit_guard import declared_limits, module_values
+from tests.support.aws_limit_guard import declared_limits, module_values
 
 pytestmark = pytest.mark.unit
 

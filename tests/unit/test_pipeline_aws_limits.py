@@ -11,7 +11,7 @@ from cfnlint.decode.cfn_yaml import load
 
 from capacity import quotas
 from pipeline import aws_limits
-from tests.unit.aws_limit_guard import UNITS, declared_limits, module_values
+from tests.support.aws_limit_guard import UNITS, declared_limits, module_values
 
 pytestmark = pytest.mark.unit
 

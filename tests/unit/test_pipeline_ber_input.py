@@ -11,7 +11,7 @@ from pipeline.config import load_config
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryDeadLetterQueue, Stores, in_memory_stores
-from tests.unit.pipeline_events import (
+from tests.support.pipeline_events import (
     NOW_MS,
     PIPELINE_ENV,
     as_json,

@@ -16,7 +16,7 @@ from pipeline.errors import ConfigError
 from pipeline.processor import BatchProcessor
 from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryAggregateStore, in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
+from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
 from tests.unit.test_pipeline_aws_stores import FakeDynamo, cancelled
 
 pytestmark = pytest.mark.unit

@@ -18,7 +18,7 @@ from pipeline.fraud.state import InMemoryStateStore
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import InMemoryOutputStream, Stores, in_memory_stores
-from tests.unit.pipeline_events import FLOODER, NOW_MS, PIPELINE_ENV, flood, kinesis_event
+from tests.support.pipeline_events import FLOODER, NOW_MS, PIPELINE_ENV, flood, kinesis_event
 
 pytestmark = pytest.mark.unit
 CONFIG = load_config({**PIPELINE_ENV, "CDRCAP_ALERT_BUS": "alerts"})

@@ -16,7 +16,7 @@ from pipeline.stores import (
     Stores,
     in_memory_stores,
 )
-from tests.unit.pipeline_events import (
+from tests.support.pipeline_events import (
     NOW_MS,
     PIPELINE_ENV,
     as_csv,

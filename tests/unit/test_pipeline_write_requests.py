@@ -17,7 +17,7 @@ from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.handler import metrics_line
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import ApplyResult, InMemoryAggregateStore, Stores, in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, PIPELINE_ENV, flood, kinesis_event, mixed_batch
+from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, flood, kinesis_event, mixed_batch
 
 pytestmark = pytest.mark.unit
 ENV = PIPELINE_ENV

@@ -5,7 +5,7 @@ import pytest
 from pipeline import constants as c
 from pipeline import handler as handler_module
 from pipeline.errors import ConfigError
-from tests.unit.pipeline_events import as_json, kinesis_event, make_cdr
+from tests.support.pipeline_events import as_json, kinesis_event, make_cdr
 from tests.unit.test_pipeline_config_observability import ENV
 
 pytestmark = pytest.mark.unit

@@ -11,7 +11,7 @@ from pipeline import handler as handler_module
 from pipeline.processor import BatchProcessor
 from pipeline.stores import InMemoryDeadLetterQueue, InMemoryOutputStream, in_memory_stores
 from tests.corpus.malformed import Case, cases
-from tests.unit.pipeline_events import NOW_MS, as_json, kinesis_event, make_cdr
+from tests.support.pipeline_events import NOW_MS, as_json, kinesis_event, make_cdr
 from tests.unit.test_pipeline_processor import CONFIG
 
 pytestmark = pytest.mark.unit
@@ -66,7 +66,7 @@ def test_a_bad_record_is_rejected_with_its_reason_and_neighbours_are_processed(c
 
 def test_a_bad_sub_record_inside_a_kpl_aggregate_is_rejected_alone() -> None:
     # Given a valid aggregate holding good CDRs around each non-aggregate-level bad payload of the corpus
-    from tests.unit.pipeline_events import as_kpl
+    from tests.support.pipeline_events import as_kpl
 
     inner = [c for c in CORPUS if c.raw_data is None and c.reason.value not in ("CORRUPT_AGGREGATE",)]
     inner = [c for c in inner if not c.payload.startswith((b"\xa0", b"\xbf"))]  # BER is not KPL content

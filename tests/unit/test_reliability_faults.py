@@ -17,8 +17,8 @@ from infra.local.faults import (
 from pipeline import handler as handler_module
 from pipeline.constants import EXACTLY_ONCE_DESIGNS
 from pipeline.stores import in_memory_stores
-from tests.unit.lambda_driver import deliver, shard_batches
-from tests.unit.pipeline_events import NOW_MS, mixed_batch
+from tests.support.lambda_driver import deliver, shard_batches
+from tests.support.pipeline_events import NOW_MS, mixed_batch
 from tests.unit.test_pipeline_processor import CONFIG
 
 pytestmark = pytest.mark.unit

@@ -19,7 +19,7 @@ from pipeline.stores import (
 )
 from pipeline.validate import Limits, to_canonical
 from tests.corpus.malformed import cases
-from tests.unit.pipeline_events import NOW_MS, as_csv, as_json, as_kpl, kinesis_event, make_cdr
+from tests.support.pipeline_events import NOW_MS, as_csv, as_json, as_kpl, kinesis_event, make_cdr
 from tests.unit.test_pipeline_processor import CONFIG
 
 pytestmark = pytest.mark.unit

@@ -11,7 +11,7 @@ from pipeline import handler as handler_module
 from pipeline.ber import BerDecoded, decode_ber, to_wire_fields
 from pipeline.stores import InMemoryAggregateStore, InMemoryOutputStream, in_memory_stores
 from tests.corpus.malformed import cases
-from tests.unit.pipeline_events import NOW_MS, as_csv, as_json, as_kpl, kinesis_event, make_cdr
+from tests.support.pipeline_events import NOW_MS, as_csv, as_json, as_kpl, kinesis_event, make_cdr
 from tests.unit.test_ber_decode import MO_CALL, MT_PARTIAL
 from tests.unit.test_pipeline_processor import CONFIG
 

@@ -13,7 +13,7 @@ from loadgen.synth.config import SynthConfig
 from loadgen.synth.labels import LABELS_FILE
 from pipeline import handler as handler_module
 from pipeline.stores import InMemoryAggregateStore, in_memory_stores
-from tests.unit.lambda_driver import deliver, shard_batches
+from tests.support.lambda_driver import deliver, shard_batches
 from tests.unit.test_pipeline_processor import CONFIG
 
 pytestmark = pytest.mark.unit
