@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from loadgen.ber import encode_file
 from pipeline.ber import BerRejected, decode_ber
-from tests.unit.test_ber_decode import MO_CALL, MT_PARTIAL
+from tests.support.ber_records import MO_CALL, MT_PARTIAL
 
 pytestmark = pytest.mark.unit
 

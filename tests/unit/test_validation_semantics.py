@@ -20,7 +20,7 @@ from infra.local.esm.pool import WorkerPool
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY, Telemetry, percentile
 from infra.local.shard_limits import ShardBuckets, ShardRates
 from reports import measured
-from tests.unit.test_local_rules import FakeClock
+from tests.support.fakes import FakeClock
 
 pytestmark = pytest.mark.unit
 
