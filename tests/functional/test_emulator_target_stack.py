@@ -10,7 +10,7 @@ import pytest
 
 from cdrcap.cli import main
 from infra.local.stack import LocalStack, LocalStackConfig
-from tests.functional.test_local_stack import TEMPLATE, two_free_ports
+from tests.support.local_stack import TEMPLATE, two_free_ports
 
 pytestmark = pytest.mark.functional
 

@@ -11,26 +11,13 @@ import boto3
 import pytest
 
 from cdrcap.cli import main
-from infra.local.emulator import free_port, pid_alive
+from infra.local.emulator import pid_alive
 from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
 from tests.support.local_esm_harness import wait_for
 from tests.support.local_handlers import OUT_ENV
+from tests.support.local_stack import TEMPLATE, two_free_ports
 
 pytestmark = pytest.mark.functional
-
-TEMPLATE = Path(__file__).parent / "data" / "pipeline_contract.yaml"
-
-
-def two_free_ports() -> int:
-    for _ in range(20):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no two adjacent free ports")
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 from infra.local.emulator import pid_alive
 from infra.local.faults import ENV_FAULT_INJECTION, ENV_FAULTS, ENV_FAULTS_SEED
 from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
-from tests.functional.test_local_stack import two_free_ports
 from tests.support import reliability_stack as rs
 from tests.support.local_esm_harness import wait_for
+from tests.support.local_stack import two_free_ports
 
 pytestmark = pytest.mark.functional
 EVERY_FAULT = (
