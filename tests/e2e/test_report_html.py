@@ -14,8 +14,6 @@ from reports.sample import write_sample_run
 from reports.screenshot import main as screenshot_main
 from tests.support.chromium import FIRST_SCREEN_IDS, check_layout, check_report, chromium_or_skip, screenshot
 
-pytestmark = pytest.mark.e2e
-
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

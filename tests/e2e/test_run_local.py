@@ -18,7 +18,6 @@ from reports.plots import PLOTS
 from reports.summary import validate_summary
 from tests.support.chromium import FIRST_SCREEN_IDS, check_layout, check_report, chromium_or_skip, screenshot
 
-pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -12,8 +12,6 @@ from cdrcap.cli import main
 from infra.local.stack import LocalStack, LocalStackConfig
 from tests.support.local_stack import TEMPLATE, two_free_ports
 
-pytestmark = pytest.mark.functional
-
 
 @pytest.fixture
 def other_stack(tmp_path: Path) -> Iterator[Path]:

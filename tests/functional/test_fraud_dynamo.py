@@ -18,8 +18,6 @@ from pipeline.fraud.tokens import SubscriberTokenizer
 from tests.support.emulator_pipeline import create_table, drain_queue
 from tests.support.fraud_support import FOREIGN_LURE, TEST_KEY, lure_calls
 
-pytestmark = pytest.mark.functional
-
 KEY = WindowKey("tok0123456789abcdef012345", 900, 0)
 CAPS = {"r.b": 8}
 

@@ -19,8 +19,6 @@ from pipeline.fraud.tokens import SubscriberTokenizer
 from tests.support.emulator_pipeline import create_table
 from tests.support.fraud_support import TEST_KEY
 
-pytestmark = pytest.mark.functional
-
 CAPS = {"r.b": 8}
 EXPIRES_AT_S = 2_000_000_000
 ITEMS = 130  # more than one transaction's 100 actions

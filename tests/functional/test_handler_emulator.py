@@ -17,8 +17,6 @@ from pipeline.stores import InMemoryAggregateStore, in_memory_stores
 from tests.support.emulator_pipeline import BUCKET, Pipeline
 from tests.support.pipeline_events import BASE_SEQUENCE, NOW_MS, as_json, kinesis_event, make_cdr, mixed_batch
 
-pytestmark = pytest.mark.functional
-
 
 def reference_aggregates(event: dict[str, Any], env: dict[str, str]) -> dict[Any, dict[str, int]]:
     """The same batch through the in-memory fake: the DynamoDB store must agree with it exactly."""

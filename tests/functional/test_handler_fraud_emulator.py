@@ -17,8 +17,6 @@ from pipeline.fraud.alerts import ALERT_SOURCE
 from tests.support.emulator_pipeline import Pipeline, drain_queue
 from tests.support.pipeline_events import FLOODER, flood, kinesis_event
 
-pytestmark = pytest.mark.functional
-
 
 @pytest.fixture
 def fraud_pipeline(

@@ -9,8 +9,6 @@ from loadgen.replay import read_records, write_day_file
 from loadgen.synth import CdrSynthesizer, SynthConfig
 from tests.support.emulator_pipeline import STREAM, records_in_stream
 
-pytestmark = pytest.mark.functional
-
 
 @pytest.fixture
 def stream(clean_emulator, aws_session):

@@ -27,8 +27,6 @@ from tests.support.emulator_pipeline import STREAM, records_in_stream
 from tests.support.local_handlers import OUT_ENV
 from tests.support.local_stack import TEMPLATE, two_free_ports
 
-pytestmark = pytest.mark.functional
-
 
 class ThrottlingProxy(ThreadingHTTPServer):
     """Forwards Kinesis calls to the emulator; answers a share of PutRecords entries with a throttle

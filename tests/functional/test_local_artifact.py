@@ -24,8 +24,6 @@ from tests.support.local_esm_harness import wait_for
 from tests.support.local_stack import two_free_ports
 from tests.support.pipeline_events import PIPELINE_ENV, ber_call_fields, kinesis_event
 
-pytestmark = pytest.mark.functional
-
 ROOT = Path(__file__).resolve().parents[2]
 HANDLER = "pipeline.handler.handler"
 # Placeholder stores on a closed port: these tests never get as far as a store call.

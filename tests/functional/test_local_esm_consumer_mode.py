@@ -11,8 +11,6 @@ import pytest
 from infra.local.emulator import EmulatorProcess
 from tests.support.local_esm_harness import StreamFixture, running, stream_fixture, wait_for
 
-pytestmark = pytest.mark.functional
-
 
 @pytest.fixture
 def stream(emulator: EmulatorProcess, tmp_path: Path) -> Iterator[StreamFixture]:

@@ -15,8 +15,6 @@ from capacity.quotas import SHARD_GET_RECORDS_CALLS_PER_S, SHARD_WRITE_RECORDS_P
 from infra.local.emulator import EmulatorProcess
 from tests.support.local_esm_harness import StreamFixture, stream_fixture
 
-pytestmark = pytest.mark.functional
-
 SCALE = 0.01  # 10 records/s and 0.05 GetRecords/s per shard: one second of burst is 10 records, 1 call
 
 

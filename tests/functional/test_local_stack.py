@@ -17,8 +17,6 @@ from tests.support.local_esm_harness import wait_for
 from tests.support.local_handlers import OUT_ENV
 from tests.support.local_stack import TEMPLATE, two_free_ports
 
-pytestmark = pytest.mark.functional
-
 
 @pytest.fixture
 def out_dir(tmp_path: Path) -> Path:

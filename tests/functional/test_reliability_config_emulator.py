@@ -8,8 +8,6 @@ from pipeline.errors import ConfigError
 from tests.support.emulator_pipeline import Pipeline
 from tests.support.pipeline_events import as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.functional
-
 
 def test_missing_table_fails_the_batch_with_the_fix_and_emits_nothing(pipeline: Pipeline) -> None:
     # Given a deployed pipeline whose aggregates table has been deleted

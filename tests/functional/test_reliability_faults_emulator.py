@@ -17,7 +17,6 @@ from tests.support.emulator_pipeline import BUCKET, Pipeline
 from tests.support.lambda_driver import deliver, shard_batches
 from tests.support.pipeline_events import mixed_batch
 
-pytestmark = pytest.mark.functional
 EVERY_FAULT = (
     "crash_before_apply:0.1,crash_after_apply:0.1,crash_before_emit:0.1,crash_after_emit:0.1,"
     "timeout:0.05,dynamo_throttle:0.1,output_throttle:0.1,s3_error:0.1,dlq_error:0.1"

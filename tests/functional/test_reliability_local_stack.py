@@ -17,7 +17,6 @@ from tests.support import reliability_stack as rs
 from tests.support.local_esm_harness import wait_for
 from tests.support.local_stack import two_free_ports
 
-pytestmark = pytest.mark.functional
 EVERY_FAULT = (
     "crash_before_apply:0.05,crash_after_apply:0.05,crash_before_emit:0.05,crash_after_emit:0.05,"
     "timeout:0.02,dynamo_throttle:0.05,output_throttle:0.05,s3_error:0.05,dlq_error:0.05"

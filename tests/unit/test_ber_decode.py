@@ -10,8 +10,6 @@ from pipeline.ber import FILE_LEVEL_INDEX, BerDecoded, BerRejected, decode_ber, 
 from pipeline.schema import ReasonCode
 from tests.support.ber_records import IMSI, MO_CALL, MT_PARTIAL, UTC_0400, tlv, ts
 
-pytestmark = pytest.mark.unit
-
 
 def only_decoded(data: bytes) -> dict:
     [result] = decode_ber(data, home_region="IN")

@@ -25,7 +25,6 @@ from pipeline.stores import (
 )
 from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, kinesis_event
 
-pytestmark = pytest.mark.unit
 START_MS = NOW_MS - 3_600_000
 OFFSET_MIN = 330
 MSC = "+919800000001"

@@ -9,8 +9,6 @@ import pytest
 from cdrcap.cli import main
 from reports.sample import write_sample_run
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:

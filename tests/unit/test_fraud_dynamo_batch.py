@@ -26,8 +26,6 @@ from pipeline.fraud.errors import FraudStateError
 from pipeline.fraud.state import ApplyRequest, Contribution, WindowKey, position
 from tests.support.pipeline_events import PIPELINE_ENV
 
-pytestmark = pytest.mark.unit
-
 
 def _cancelled(*codes: str) -> ClientError:
     response: Any = {

@@ -16,8 +16,6 @@ from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.schema import RecordType
 from tests.support.fraud_support import DAY0_MS, FOREIGN_LURE, TEST_KEY, Harness, cdr, home_number, lure_calls
 
-pytestmark = pytest.mark.unit
-
 
 def _threshold(harness: Harness) -> int:
     rule = harness.config(WangiriRule)

@@ -11,8 +11,6 @@ from pipeline.fraud.rules import SimboxRule, parse_rules
 from pipeline.schema import CanonicalCDR, Cell, NumberKind, RecordType
 from tests.support.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
 
-pytestmark = pytest.mark.unit
-
 RULES_JSON = Path(__file__).parents[2] / "pipeline" / "fraud" / "rules.json"
 HOT = "+88216000001"  # in the default hot list (+882)
 LONG_S, SHORT_S = 900, 120  # around the default long_call_s = 600

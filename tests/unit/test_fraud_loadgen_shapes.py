@@ -14,8 +14,6 @@ from pipeline.fraud.rules import SimboxRule, VelocityRule
 from pipeline.schema import CanonicalCDR, RecordType
 from tests.support.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
 
-pytestmark = pytest.mark.unit
-
 BOX_IMEI = "356938035643809"
 
 

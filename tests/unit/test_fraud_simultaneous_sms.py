@@ -9,8 +9,6 @@ from pipeline.fraud.rules import SimultaneousRule, SmsSpamRule
 from pipeline.schema import NumberKind, RecordType
 from tests.support.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
 
-pytestmark = pytest.mark.unit
-
 
 def _min_concurrent(harness: Harness) -> int:
     rule = harness.config(SimultaneousRule)

@@ -18,8 +18,6 @@ from tests.support.fraud_support import (
     lure_calls,
 )
 
-pytestmark = pytest.mark.unit
-
 RULES_JSON = Path(__file__).parents[2] / "pipeline" / "fraud" / "rules.json"
 AROUND = [(-1, 0), (0, 1), (1, 1)]  # offset from the threshold -> alerts expected
 

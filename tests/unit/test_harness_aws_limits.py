@@ -12,8 +12,6 @@ from capacity import quotas
 from pipeline import aws_limits
 from tests.support.aws_limit_guard import declared_limits, module_values
 
-pytestmark = pytest.mark.unit
-
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS_PACKAGES = ("loadgen", "capacity", "reports", "infra", "cdrcap")
 # quotas.py declares them; ministack_fastpaths.py patches the emulator and mirrors its internals, not AWS.

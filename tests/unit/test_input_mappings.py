@@ -18,7 +18,6 @@ from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryDeadLetterQueue, InMemoryOutputStream, Stores, in_memory_stores
 from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.unit
 LAYOUTS = Path(__file__).parents[1] / "corpus" / "layouts"
 ALL = "asterisk_cdr_csv,asterisk_cdr_custom,freeswitch_cdr_csv,freeswitch_json_cdr"
 SAMPLES = {

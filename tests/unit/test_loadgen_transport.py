@@ -16,8 +16,6 @@ from loadgen.sigv4 import SigV4Signer
 from loadgen.transport import JSON_CONTENT_TYPE, PUT_RECORDS_TARGET, FastTransport
 from tests.support.kinesis_endpoint import scripted_kinesis
 
-pytestmark = pytest.mark.unit
-
 STREAM = "cdrcap-cdr-in"
 MOMENT = dt.datetime(2026, 11, 26, 5, 30, 7, tzinfo=dt.UTC)
 BODY = b'{"StreamName":"cdrcap-cdr-in","Records":[{"Data":"eyJhIjoxfQ==","PartitionKey":"s1"}]}'

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-import pytest
 
 from infra.local.esm.checkpoints import ShardProgress
 from infra.local.esm.config import EsmConfig
@@ -13,8 +12,6 @@ from infra.local.esm.events import StreamRecord, event_json, payload_bytes, to_s
 from infra.local.esm.lane import partial_failure
 from infra.local.shard_limits import ShardMap, ShardRange, TokenBucket, hash_key_of
 from tests.support.fakes import FakeClock
-
-pytestmark = pytest.mark.unit
 
 
 def record(sequence: int, data: bytes = b"x", key: str = "k") -> StreamRecord:

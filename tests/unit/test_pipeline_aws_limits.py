@@ -13,8 +13,6 @@ from capacity import quotas
 from pipeline import aws_limits
 from tests.support.aws_limit_guard import UNITS, declared_limits, module_values
 
-pytestmark = pytest.mark.unit
-
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = ROOT / "pipeline"
 

@@ -10,7 +10,6 @@ from pipeline.aws_stores import DynamoAggregateStore, KinesisOutputStream, SqsDe
 from pipeline.errors import TransientStoreError
 from tests.support.fakes import FakeDynamo, cancelled
 
-pytestmark = pytest.mark.unit
 KEY = ("cell#310-260-1-1", "m#2026-11-18T13:00Z")
 
 

@@ -10,7 +10,6 @@ from pipeline.observability import JsonLogger, emf_line, mask, quantile_sample, 
 from pipeline.stores import in_memory_stores
 from tests.support.pipeline_events import PIPELINE_ENV, as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.unit
 ENV = PIPELINE_ENV
 
 

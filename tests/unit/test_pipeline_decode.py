@@ -8,7 +8,6 @@ from pipeline.kpl import KPL_MAGIC, KplError, SubRecord, deaggregate
 from pipeline.schema import ReasonCode
 from tests.support.pipeline_events import as_csv, as_json, make_cdr
 
-pytestmark = pytest.mark.unit
 MAX = 64 * 1024
 
 

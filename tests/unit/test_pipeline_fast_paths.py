@@ -16,7 +16,6 @@ from pipeline.stores import in_memory_stores
 from pipeline.validate import Limits, to_canonical
 from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.unit
 LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
 ENV = PIPELINE_ENV
 

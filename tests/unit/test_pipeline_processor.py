@@ -26,8 +26,6 @@ from tests.support.pipeline_events import (
     mixed_batch,
 )
 
-pytestmark = pytest.mark.unit
-
 
 def run(stores: Stores, event: dict[str, Any]) -> BatchOutcome:
     return BatchProcessor(PIPELINE_CONFIG, stores).process(event, now_ms=NOW_MS)

@@ -7,7 +7,6 @@ from pipeline.schema import CanonicalCDR, Cell, NumberKind, ReasonCode, derive_c
 from pipeline.validate import Limits, to_canonical
 from tests.support.pipeline_events import NOW_MS, as_csv, as_json, make_cdr
 
-pytestmark = pytest.mark.unit
 LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
 
 

@@ -7,7 +7,6 @@ from pipeline import handler as handler_module
 from pipeline.errors import ConfigError
 from tests.support.pipeline_events import PIPELINE_ENV, as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.unit
 GOOD_ENV = PIPELINE_ENV
 BAD_ENV = [
     ({c.ENV_AGGREGATES_TABLE: ""}, c.ENV_AGGREGATES_TABLE, "set it to"),

@@ -13,7 +13,6 @@ from pipeline.stores import InMemoryDeadLetterQueue, InMemoryOutputStream, in_me
 from tests.corpus.malformed import Case, cases
 from tests.support.pipeline_events import NOW_MS, PIPELINE_CONFIG, as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.unit
 CORPUS = cases()
 
 

@@ -20,7 +20,6 @@ from pipeline.stores import in_memory_stores
 from tests.support.lambda_driver import deliver, shard_batches
 from tests.support.pipeline_events import NOW_MS, PIPELINE_CONFIG, mixed_batch
 
-pytestmark = pytest.mark.unit
 FAULT_SPECS = {
     **{point: f"{point}:0.3" for point in (*CRASH_POINTS, "timeout", *FAILURE_POINTS)},
     "everything": ",".join(f"{p}:0.08" for p in (*CRASH_POINTS, "timeout", *FAILURE_POINTS)),

@@ -3,7 +3,6 @@
 from typing import Any
 
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +28,6 @@ from tests.support.pipeline_events import (
     make_cdr,
 )
 
-pytestmark = pytest.mark.unit
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
 BAD = [case.payload for case in cases() if case.raw_data is None]

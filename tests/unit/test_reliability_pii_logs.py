@@ -22,7 +22,6 @@ from tests.support.pipeline_events import (
     make_cdr,
 )
 
-pytestmark = pytest.mark.unit
 MIN_DIGITS = 8  # shorter runs (short codes, 911, cell ids) identify nobody
 
 

@@ -16,7 +16,6 @@ from pipeline.stores import InMemoryAggregateStore, in_memory_stores
 from tests.support.lambda_driver import deliver, shard_batches
 from tests.support.pipeline_events import PIPELINE_CONFIG
 
-pytestmark = pytest.mark.unit
 EVERY_FAULT = (
     "crash_after_apply:0.1,crash_after_emit:0.1,dynamo_throttle:0.1,output_throttle:0.1,dlq_error:0.1"
 )

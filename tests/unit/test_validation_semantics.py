@@ -22,8 +22,6 @@ from infra.local.shard_limits import ShardBuckets, ShardRates
 from reports import measured
 from tests.support.fakes import FakeClock
 
-pytestmark = pytest.mark.unit
-
 
 def test_scale_model_scales_throughput_but_not_the_getrecords_call_rate() -> None:
     rates = ShardRates.scaled(0.1)
