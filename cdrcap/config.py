@@ -189,7 +189,14 @@ def _profile(name: str, table: Table) -> Profile:
 
 
 def _thresholds(table: Table) -> Thresholds:
-    thresholds = Thresholds(**{f.name: table.number(f.name, f.default, low=0.0) for f in fields(Thresholds)})
+    # The confidence is a percentage of a two-sided interval; every other key is a limit >= 0.
+    bounds = {"confidence_pct": {"low": 50.0, "high": 99.9}}
+    thresholds = Thresholds(
+        **{
+            f.name: table.number(f.name, f.default, **bounds.get(f.name, {"low": 0.0}))
+            for f in fields(Thresholds)
+        }
+    )
     table.done()
     return thresholds
 

@@ -14,6 +14,7 @@ import pandas as pd
 from reports import SUMMARY_SCHEMA, measured
 from reports.data import INVOCATIONS_COLUMNS, LOAD_SECONDS_COLUMNS, read_table
 from reports.errors import ReportInputError
+from reports.noise import noise_from_tables
 from reports.scrub import scrub
 from reports.summary import Percentiles, Summary, validate_summary, write_summary
 
@@ -87,6 +88,10 @@ def assemble_summary(
             float(recommendation["monthly_cost_usd"]), design_rate_rps
         ),
     }
+    # The gate's noise: carried in the summary so a promoted baseline (a summary alone) keeps it.
+    noise = noise_from_tables(load_seconds, invocations, run_id=run_dir.name, slo_age_ms=slo_age_ms)
+    if noise is not None:
+        summary["noise"] = noise
     if plan_inputs is not None:
         summary["plan_inputs"] = dict(plan_inputs)
     if plan_details is not None:

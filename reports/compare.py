@@ -2,6 +2,11 @@
 
 Relative metrics regress when they move the wrong way by more than their allowed percentage; the throttle
 ratio, already a percentage, regresses by absolute percentage points. Exactly at the limit passes.
+
+Noise-aware: when the summaries carry their bootstrap offsets (summary `noise`, reports/noise.py), each
+change gets a confidence interval, and a metric regresses only when the whole interval lies beyond its
+limit; an interval that straddles the limit is "inconclusive" (the gate cannot tell at this noise). Without
+offsets (older summaries, cost per million CDRs) the change is a point and the fixed thresholds decide.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
+from reports.noise import offsets_of
 from reports.summary import Summary
 
 _LIMIT_EPSILON = 1e-9
@@ -25,6 +33,9 @@ class Thresholds:
     iterator_age_max_increase_pct: float = 20.0
     throttle_ratio_increase_points: float = 1.0
     cost_per_million_increase_pct: float = 10.0
+    # Two-sided confidence of each change's interval: a regression is called when the interval lies wholly
+    # beyond the limit, i.e. a one-sided test at (100 - confidence) / 2 % (5 % with the default).
+    confidence_pct: float = 90.0
 
 
 @dataclass(frozen=True)
@@ -67,31 +78,51 @@ def metrics_for(thresholds: Thresholds) -> tuple[Metric, ...]:
     )  # fmt: skip
 
 
+def _changes(metric: Metric, baseline: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Row.change over arrays of baseline and current values."""
+    if metric.mode == "points":
+        return current - baseline
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = (current - baseline) / np.abs(baseline) * 100
+    grown = np.where(current == 0, 0.0, np.copysign(np.inf, current))
+    return np.where(baseline == 0, grown, relative)
+
+
 @dataclass(frozen=True)
 class Row:
     metric: Metric
     baseline: float
     current: float
+    # The change's confidence interval (change units); None: no samples, the change is a point.
+    interval: tuple[float, float] | None = None
 
     @property
     def change(self) -> float:
         """Percent change (relative metrics) or percentage points (the throttle ratio)."""
-        if self.metric.mode == "points":
-            return self.current - self.baseline
-        if self.baseline == 0:
-            return 0.0 if self.current == 0 else math.copysign(math.inf, self.current)
-        return (self.current - self.baseline) / abs(self.baseline) * 100
+        return float(_changes(self.metric, np.array([self.baseline]), np.array([self.current]))[0])
+
+    @property
+    def worse_by(self) -> tuple[float, float]:
+        """How far the metric moved the wrong way: the interval's best and worst ends (a point twice)."""
+        low, high = self.interval or (self.change, self.change)
+        return (-high, -low) if self.metric.higher_is_better else (low, high)
 
     @property
     def regressed(self) -> bool:
-        worse_by = -self.change if self.metric.higher_is_better else self.change
         # Floating point must not turn "exactly at the limit" into a regression.
-        return worse_by > self.metric.allowed + _LIMIT_EPSILON
+        return self.worse_by[0] > self.metric.allowed + _LIMIT_EPSILON
+
+    @property
+    def inconclusive(self) -> bool:
+        """The interval straddles the limit: this noise cannot tell a regression from none."""
+        return not self.regressed and self.worse_by[1] > self.metric.allowed + _LIMIT_EPSILON
 
     @property
     def verdict(self) -> str:
         if self.regressed:
             return "REGRESSION"
+        if self.inconclusive:
+            return "inconclusive"
         better = self.change > 0 if self.metric.higher_is_better else self.change < 0
         return "pass (better)" if better else "pass"
 
@@ -108,12 +139,22 @@ class Row:
     def current_text(self) -> str:
         return self._value_text(self.current)
 
-    def change_text(self) -> str:
-        if math.isinf(self.change):
-            return "new (baseline 0)"
+    def _change_value_text(self, change: float) -> str:
+        if math.isinf(change):
+            return "new (baseline 0)" if change > 0 else "-inf"
         if self.metric.mode == "points":
-            return f"{self.change:+.2f} points"
-        return f"{self.change:+.1f}%"
+            return f"{change:+.2f} points"
+        return f"{change:+.1f}%"
+
+    def change_text(self) -> str:
+        return self._change_value_text(self.change)
+
+    def interval_text(self) -> str:
+        """`[-7.9%, -2.1%]`, or `point (no samples)` when the change has no interval."""
+        if self.interval is None:
+            return "point (no samples)"
+        low, high = self.interval
+        return f"[{self._change_value_text(low)}, {self._change_value_text(high)}]"
 
 
 @dataclass(frozen=True)
@@ -122,15 +163,71 @@ class Comparison:
     current_id: str
     rows: tuple[Row, ...]
     notes: tuple[str, ...]
+    confidence_pct: float = Thresholds.confidence_pct
 
     @property
     def regressed(self) -> bool:
         return any(row.regressed for row in self.rows)
 
+    @property
+    def inconclusive(self) -> bool:
+        return any(row.inconclusive for row in self.rows)
+
+
+def _borrowed(own: float, other: float, offsets: np.ndarray, metric: Metric) -> np.ndarray:
+    """The other run's offsets for a run without samples: scaled to this run's level (relative metrics)."""
+    if metric.mode == "points" or other == 0:
+        return offsets
+    return offsets * (own / other)
+
+
+def _interval(
+    metric: Metric, values: tuple[float, float], offsets: tuple[np.ndarray, np.ndarray], confidence_pct: float
+) -> tuple[float, float]:
+    baseline, current = values
+    # Independent runs: pair the replicates in a fixed shuffled order, never index with index (two runs
+    # bootstrapped with the same seed would otherwise move together and narrow the interval).
+    shuffled = np.random.default_rng(0).permutation(offsets[1])
+    count = min(offsets[0].size, shuffled.size)
+    changes = _changes(metric, baseline + offsets[0][:count], current + shuffled[:count])
+    tail = (1 - confidence_pct / 100) / 2
+    # "lower"/"higher": no interpolation, so an infinite change (a zero baseline) stays infinite, not NaN.
+    return (
+        float(np.quantile(changes, tail, method="lower")),
+        float(np.quantile(changes, 1 - tail, method="higher")),
+    )
+
+
+def _rows(baseline: Summary, current: Summary, thresholds: Thresholds, notes: list[str]) -> tuple[Row, ...]:
+    base_offsets, current_offsets = offsets_of(baseline), offsets_of(current)
+    if (base_offsets is None) != (current_offsets is None):
+        missing = "baseline" if base_offsets is None else "current run"
+        notes.append(
+            f"the {missing} has no samples (a summary from before the noise-aware gate): its noise is taken "
+            "to be the other run's"
+        )
+    elif base_offsets is None:
+        notes.append("neither run has samples: changes are compared as points against the fixed limits")
+    rows = []
+    for metric in metrics_for(thresholds):
+        values = (metric.extract(baseline), metric.extract(current))
+        base = None if base_offsets is None else base_offsets.get(metric.name)
+        cur = None if current_offsets is None else current_offsets.get(metric.name)
+        if base is None and cur is None:
+            rows.append(Row(metric, *values))
+            continue
+        if base is None:
+            assert cur is not None
+            base = _borrowed(values[0], values[1], cur, metric)
+        if cur is None:
+            cur = _borrowed(values[1], values[0], base, metric)
+        rows.append(Row(metric, *values, _interval(metric, values, (base, cur), thresholds.confidence_pct)))
+    return tuple(rows)
+
 
 def compare_summaries(baseline: Summary, current: Summary, thresholds: Thresholds) -> Comparison:
-    rows = tuple(Row(m, m.extract(baseline), m.extract(current)) for m in metrics_for(thresholds))
-    notes = []
+    notes: list[str] = []
+    rows = _rows(baseline, current, thresholds, notes)
     if baseline["profile"]["name"] != current["profile"]["name"]:
         notes.append(
             f"the runs used different profiles (baseline {baseline['profile']['name']!r}, "
@@ -141,28 +238,41 @@ def compare_summaries(baseline: Summary, current: Summary, thresholds: Threshold
             "the runs used different targets "
             f"({baseline['target']['name']!r} vs {current['target']['name']!r})"
         )
-    return Comparison(baseline["run_id"], current["run_id"], rows, tuple(notes))
+    return Comparison(baseline["run_id"], current["run_id"], rows, tuple(notes), thresholds.confidence_pct)
+
+
+def _result_line(comparison: Comparison) -> str:
+    failed = [row.metric.label for row in comparison.rows if row.regressed]
+    unsure = [row.metric.label for row in comparison.rows if row.inconclusive]
+    lines = []
+    if failed:
+        lines.append(f"**Result: regression** in {', '.join(failed)}.")
+    if unsure:
+        lines.append(
+            f"**{'Also inconclusive' if failed else 'Result: inconclusive'}** in {', '.join(unsure)}: the "
+            f"{comparison.confidence_pct:g}% interval straddles the limit, so this noise cannot tell. "
+            "Run longer load steps (more seconds and invocations per step) to narrow it."
+        )
+    return "\n\n".join(lines) if lines else "**Result: pass.**"
 
 
 def comparison_markdown(comparison: Comparison) -> str:
     lines = [
         f"### cdrcap compare: `{comparison.current_id}` vs baseline `{comparison.baseline_id}`",
         "",
-        "| metric | baseline | current | change | verdict |",
-        "|---|---|---|---|---|",
+        f"| metric | baseline | current | change | {comparison.confidence_pct:g}% interval | verdict |",
+        "|---|---|---|---|---|---|",
     ]
     for row in comparison.rows:
         verdict = (
             f"**{row.verdict}** (limit {row.metric.allowed_text()})"
-            if row.regressed
+            if row.regressed or row.inconclusive
             else f"{row.verdict} (limit {row.metric.allowed_text()})"
         )
         lines.append(
             f"| {row.metric.label} | {row.baseline_text()} | {row.current_text()} "
-            f"| {row.change_text()} | {verdict} |"
+            f"| {row.change_text()} | {row.interval_text()} | {verdict} |"
         )
-    lines.append("")
-    failed = [row.metric.label for row in comparison.rows if row.regressed]
-    lines.append(f"**Result: regression** in {', '.join(failed)}." if failed else "**Result: pass.**")
+    lines += ["", _result_line(comparison)]
     lines += [f"\nNote: {note}." for note in comparison.notes]
     return "\n".join(lines) + "\n"

@@ -186,6 +186,8 @@ class Summary(TypedDict):
     run_cost: NotRequired[dict[str, Any] | None]
     metered_cost_per_million_cdrs_usd: NotRequired[float | None]
     predicted_cost_per_million_cdrs_usd_as_ran: NotRequired[float | None]
+    # The release gate's bootstrap offsets per metric (reports/noise.py NoiseBlock)
+    noise: NotRequired[dict[str, Any]]
     versions: Versions
     git_commit: str | None
     config: dict[str, Any]

@@ -127,6 +127,15 @@ def baseline_finding(summary: Summary, comparison: Comparison | None) -> Finding
         return Finding(
             "baseline", False, f"regression against baseline {comparison.baseline_id}: {', '.join(regressed)}"
         )
+    unsure = [row.metric.label for row in comparison.rows if row.inconclusive]
+    if unsure:
+        # Not a failure (the gate exits 0 without --strict), but the reader must not read it as a clean pass.
+        return Finding(
+            "baseline",
+            True,
+            f"no regression against baseline {comparison.baseline_id}; inconclusive at this noise: "
+            f"{', '.join(unsure)} (the interval straddles the limit)",
+        )
     return Finding("baseline", True, f"no regression against baseline {comparison.baseline_id}")
 
 

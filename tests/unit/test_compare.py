@@ -1,4 +1,7 @@
-"""The release gate's verdicts, per metric, on summaries built from the synthetic run."""
+"""The release gate's fixed-limit verdicts, per metric, on summaries built from the synthetic run.
+
+The summaries here have their bootstrap noise removed, so each change is a point against its limit
+(tests/unit/test_compare_noise.py covers the intervals)."""
 
 import json
 from pathlib import Path
@@ -14,7 +17,9 @@ from reports.summary import Summary
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     run_dir = write_sample_run(tmp_path_factory.mktemp("runs") / "base")
-    return json.loads((run_dir / "summary.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["noise"]
+    return summary
 
 
 def _variant(baseline: dict[str, Any], **changes: float) -> Summary:
@@ -99,7 +104,8 @@ def test_the_markdown_table_names_metric_values_change_and_verdict(baseline: dic
         Thresholds(),
     )
     text = comparison_markdown(comparison)
-    assert "| metric | baseline | current | change | verdict |" in text
+    assert "| metric | baseline | current | change | 90% interval | verdict |" in text
+    assert "point (no samples)" in text
     assert "| sustained accepted records/s |" in text
     assert "-50.0%" in text
     assert "**REGRESSION**" in text

@@ -1,6 +1,7 @@
 """`cdrcap compare` and `cdrcap baseline promote` through the CLI: exit codes, JUnit, Markdown, baselines."""
 
 import json
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -10,15 +11,22 @@ from cdrcap.cli import main
 from reports.sample import write_sample_run
 
 
+def _summary_only(run_dir: Path, sustained_factor: float = 1.0) -> None:
+    """Keep the summary alone, without its samples: the gate compares points against the fixed limits
+    (tests/unit/test_compare_noise.py covers the intervals)."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["noise"]
+    summary["throughput"]["sustained_accepted_rps"] *= sustained_factor
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    shutil.rmtree(run_dir / "data")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("runs")
-    write_sample_run(root / "base")
-    write_sample_run(root / "same")
-    regressed = write_sample_run(root / "slow")
-    summary = json.loads((regressed / "summary.json").read_text())
-    summary["throughput"]["sustained_accepted_rps"] *= 0.8
-    (regressed / "summary.json").write_text(json.dumps(summary))
+    _summary_only(write_sample_run(root / "base"))
+    _summary_only(write_sample_run(root / "same"))
+    _summary_only(write_sample_run(root / "slow"), sustained_factor=0.8)
     return root
 
 
@@ -88,13 +96,20 @@ def test_thresholds_file_loosens_the_gate(runs: Path, no_config: Path) -> None:
     assert main(["compare", str(runs / "base"), str(runs / "slow"), "--thresholds", str(thresholds)]) == 0
 
 
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('e2e_p99_increase_pct = "lots"', 'compare.e2e_p99_increase_pct: expected a number >= 0, got "lots"'),
+        ("confidence_pct = 100", "compare.confidence_pct"),  # an interval needs a confidence in 50-99.9
+    ],
+)
 def test_a_bad_thresholds_file_exits_2_naming_the_key(
-    runs: Path, no_config: Path, capsys: pytest.CaptureFixture[str]
+    runs: Path, no_config: Path, capsys: pytest.CaptureFixture[str], line: str, reason: str
 ) -> None:
     thresholds = no_config / "bad.toml"
-    thresholds.write_text('[compare]\ne2e_p99_increase_pct = "lots"\n')
+    thresholds.write_text(f"[compare]\n{line}\n")
     assert main(["compare", str(runs / "base"), str(runs / "same"), "--thresholds", str(thresholds)]) == 2
-    assert 'compare.e2e_p99_increase_pct: expected a number >= 0, got "lots"' in capsys.readouterr().err
+    assert reason in capsys.readouterr().err
 
 
 def test_promoted_baseline_is_the_default(

@@ -1,0 +1,47 @@
+"""infra/scaler.yaml: the AWS numbers its decision obeys are capacity/quotas.py's, and its IAM stays on this
+stack's stream and mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cfnlint.decode.cfn_yaml import load
+
+from capacity import quotas
+
+pytestmark = pytest.mark.unit
+
+TEMPLATE = load(str(Path(__file__).resolve().parents[2] / "infra" / "scaler.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        ("ShardWriteRecordsPerSecond", quotas.SHARD_WRITE_RECORDS_PER_S),
+        ("ShardWriteBytesPerSecond", quotas.SHARD_WRITE_BYTES_PER_S),
+        ("ReshardCallsPer24h", quotas.RESHARD_CALLS_PER_24H),
+    ],
+)
+def test_the_scaler_templates_aws_numbers_are_the_quotas_modules(parameter: str, value: int) -> None:
+    assert int(TEMPLATE["Parameters"][parameter]["Default"]) == value
+
+
+def test_the_scalers_kinesis_and_lambda_permissions_name_resources_not_a_wildcard() -> None:
+    statements = [
+        statement
+        for resource in TEMPLATE["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Role"
+        for policy in resource["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    scoped = [
+        s for s in statements if any(str(a).startswith(("kinesis:", "lambda:")) for a in _list(s["Action"]))
+    ]
+    assert scoped, "the scaler's role must allow its Kinesis and Lambda calls"
+    for statement in scoped:
+        assert "*" not in _list(statement["Resource"]), statement
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
