@@ -10,8 +10,6 @@ from cfnlint.decode.cfn_yaml import load
 
 from capacity import quotas
 
-pytestmark = pytest.mark.unit
-
 TEMPLATE = load(str(Path(__file__).resolve().parents[2] / "infra" / "scaler.yaml"))
 
 
