@@ -220,6 +220,20 @@ def _install_dependencies(target_dir: Path, architecture: str, python_version: s
         )
 
 
+def build_scaler_zip(output_dir: Path, *, source_root: Path = SOURCE_ROOT) -> Path:
+    """The scaler function's zip (infra/scaler.yaml): the `scaler/` package alone, standard library only,
+    with the same fixed entries as the pipeline's zip so its sha256 identifies the code."""
+    package_dir = source_root / "scaler"
+    if not (package_dir / "__init__.py").is_file():
+        raise PackagingError(f"no scaler package at {package_dir}; run from a cdrcap checkout.")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / "cdrcap-scaler.zip"
+    partial = target.with_suffix(".zip.partial")
+    _write_zip(partial, dict(_tree_entries(package_dir, prefix="scaler")))
+    partial.replace(target)
+    return target
+
+
 def _tree_entries(root: Path, *, prefix: str) -> Iterator[tuple[str, Path]]:
     """(archive name, file) for every file under `root`, skipping bytecode and console scripts."""
     for path in root.rglob("*"):

@@ -13,7 +13,13 @@ from pathlib import Path
 from capacity.quotas import MIB
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
 from infra.errors import InfraError
-from infra.package import DEFAULT_ARCHITECTURE, LAMBDA_PLATFORMS, build_lambda_zip, sha256_of
+from infra.package import (
+    DEFAULT_ARCHITECTURE,
+    LAMBDA_PLATFORMS,
+    build_lambda_zip,
+    build_scaler_zip,
+    sha256_of,
+)
 from infra.package_report import PackageReport, report
 
 DEFAULT_OUTPUT_DIR = Path("dist")
@@ -41,10 +47,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-cold-start", dest="cold_start", action="store_false", help="skip the timing")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument(
+        "--scaler",
+        action="store_true",
+        help="build the scaler function's zip instead (infra/scaler.yaml, `scaler/` alone, stdlib only)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.scaler:
+        try:
+            path = build_scaler_zip(args.output_dir)
+        except (InfraError, OSError) as error:
+            raise CdrcapError(str(error)) from error
+        print(f"{sha256_of(path)}  {path}")
+        return EXIT_OK
     try:
         path = build_lambda_zip(
             args.output_dir, include_dependencies=args.include_dependencies, architecture=args.architecture

@@ -3,12 +3,14 @@ stack's stream and mapping."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
 from cfnlint.decode.cfn_yaml import load
 
 from capacity import quotas
+from infra.package import build_scaler_zip, sha256_of
 
 TEMPLATE = load(str(Path(__file__).resolve().parents[2] / "infra" / "scaler.yaml"))
 
@@ -43,3 +45,13 @@ def test_the_scalers_kinesis_and_lambda_permissions_name_resources_not_a_wildcar
 
 def _list(value: object) -> list[object]:
     return value if isinstance(value, list) else [value]
+
+
+def test_the_scaler_zip_holds_the_scaler_package_alone_and_is_reproducible(tmp_path: Path) -> None:
+    first = build_scaler_zip(tmp_path / "a")
+    second = build_scaler_zip(tmp_path / "b")
+    with zipfile.ZipFile(first) as archive:
+        names = archive.namelist()
+    assert names and all(name.startswith("scaler/") and name.endswith(".py") for name in names)
+    assert {"scaler/handler.py", "scaler/policy.py"} <= set(names)
+    assert sha256_of(first) == sha256_of(second)
