@@ -1,4 +1,5 @@
-"""Shared fixtures: the embedded emulator on a free loopback port, and AWS clients pointed at it."""
+"""Shared fixtures (the embedded emulator on a free loopback port, AWS clients pointed at it) and the
+unit/functional/e2e markers, applied by the folder a test lives in."""
 
 from __future__ import annotations
 
@@ -9,6 +10,19 @@ import boto3
 import pytest
 
 from infra.local.emulator import EmulatorProcess, start_emulator
+
+TESTS_DIR = Path(__file__).parent
+FOLDER_MARKERS = ("unit", "functional", "e2e")  # tests/<folder>/ -> pytest.mark.<folder>
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker (pytest's own modifyitems)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not item.path.is_relative_to(TESTS_DIR):
+            continue
+        folder = item.path.relative_to(TESTS_DIR).parts[0]
+        if folder in FOLDER_MARKERS and item.get_closest_marker(folder) is None:
+            item.add_marker(folder)
 
 
 @pytest.fixture(scope="session")

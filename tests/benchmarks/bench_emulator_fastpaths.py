@@ -26,7 +26,7 @@ from infra.local.emulator import ENV_FASTPATHS, EmulatorProcess, start_emulator
 from pipeline import constants as c
 from tests.benchmarks.bench_handler_emulator import FAKE_AWS_ENV, fraud_env, run_ours, small_batches
 from tests.benchmarks.workload import realistic_batches
-from tests.functional.test_handler_emulator import Pipeline
+from tests.support.emulator_pipeline import Pipeline
 
 STREAM_RECORDS = 60_000
 PUT_SAMPLE = 10  # calls timed at the start and at the end of the fill

@@ -33,7 +33,7 @@ from tests.benchmarks.conventional_handler import (
     CountingKinesisClient,
 )
 from tests.benchmarks.workload import ENV, cdr_units, realistic_batches
-from tests.unit.pipeline_events import NOW_MS
+from tests.support.pipeline_events import NOW_MS
 
 BATCHES = 40
 REPEATS = 5

@@ -31,9 +31,8 @@ from pipeline.config import load_config
 from pipeline.processor import BatchProcessor
 from tests.benchmarks.conventional_handler import ConventionalHandler
 from tests.benchmarks.workload import cdr_units, realistic_batches
-from tests.functional.test_fraud_dynamo import create_table
-from tests.functional.test_handler_emulator import Pipeline
-from tests.unit.pipeline_events import NOW_MS
+from tests.support.emulator_pipeline import Pipeline, create_table
+from tests.support.pipeline_events import NOW_MS
 
 BATCHES = 6
 FRAUD_BATCH_RECORDS = 100  # the batch size the fraud write cost was first measured at

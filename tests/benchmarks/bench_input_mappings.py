@@ -16,7 +16,7 @@ import orjson
 from pipeline.config import load_config
 from pipeline.processor import BatchProcessor
 from pipeline.stores import in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, PIPELINE_ENV, kinesis_event
+from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, kinesis_event
 
 RECORDS = 10_000
 BATCH_RECORDS = 500

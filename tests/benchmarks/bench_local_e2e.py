@@ -28,8 +28,8 @@ from infra.local.emulator import pid_alive
 from infra.local.stack import LocalStack, LocalStackConfig
 from pipeline import constants as c
 from tests.benchmarks.bench_soak import HANDLER_ENV, PUT_BATCH, Producer, _drive, new_truth, wait_verified
-from tests.functional.test_local_stack import two_free_ports
-from tests.unit.pipeline_events import kinesis_event
+from tests.support.local_stack import two_free_ports
+from tests.support.pipeline_events import kinesis_event
 
 LONG = True  # several minutes: `make bench-long`
 

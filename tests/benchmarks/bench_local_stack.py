@@ -24,8 +24,8 @@ from botocore.config import Config
 from infra.local import processes
 from infra.local.emulator import free_port, start_emulator
 from infra.local.stack import LocalStack, LocalStackConfig
+from tests.support.local_stack import TEMPLATE
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "functional" / "data" / "pipeline_contract.yaml"
 RECORD = b"x" * 200  # about the size of one wire CDR
 PUT_BATCH = 500
 PRODUCERS = 3
@@ -130,7 +130,7 @@ def stack_throughput(
                 scale=scale,
                 batch_size=500,
                 template_path=str(TEMPLATE),
-                handler="tests.functional.local_handlers.noop",
+                handler="tests.support.local_handlers.noop",
             )
         )
         try:

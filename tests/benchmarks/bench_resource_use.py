@@ -27,8 +27,8 @@ from pipeline.metering import METER
 from pipeline.processor import BatchProcessor
 from tests.benchmarks.bench_handler_emulator import FAKE_AWS_ENV, fraud_env
 from tests.benchmarks.workload import realistic_batches
-from tests.functional.test_handler_emulator import Pipeline
-from tests.unit.pipeline_events import NOW_MS
+from tests.support.emulator_pipeline import Pipeline
+from tests.support.pipeline_events import NOW_MS
 
 BATCHES = 6  # of 500 records each
 DEADLINE_S = 180.0

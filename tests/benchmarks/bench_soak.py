@@ -29,8 +29,8 @@ from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from pipeline import constants as c
 from pipeline.config import load_config
 from tests.corpus.malformed import cases
-from tests.functional.test_local_stack import two_free_ports
-from tests.unit.pipeline_events import as_csv, as_json, kinesis_event, make_cdr
+from tests.support.local_stack import two_free_ports
+from tests.support.pipeline_events import as_csv, as_json, kinesis_event, make_cdr
 
 LONG = True  # minutes of wall time: `make bench-long`, not `make bench`
 

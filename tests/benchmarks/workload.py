@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 from pipeline.events import expand
-from tests.unit.pipeline_events import PIPELINE_ENV, as_csv, as_json, as_kpl, kinesis_event, make_cdr
+from tests.support.pipeline_events import PIPELINE_ENV, as_csv, as_json, as_kpl, kinesis_event, make_cdr
 
 BATCH_RECORDS = 500
 SUBSCRIBERS = 5_000

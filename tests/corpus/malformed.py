@@ -14,7 +14,7 @@ import orjson
 
 from pipeline.kpl import KPL_MAGIC, MD5_BYTES
 from pipeline.schema import CSV_COLUMNS, REQUIRED_JSON_FIELDS_V1, ReasonCode
-from tests.unit.pipeline_events import as_csv, as_kpl, make_cdr
+from tests.support.pipeline_events import as_csv, as_kpl, make_cdr
 
 R = ReasonCode
 MAX_RECORD_BYTES = 64 * 1024  # pipeline.config.DEFAULT_MAX_RECORD_BYTES, the handler's default

@@ -12,9 +12,7 @@ from reports.plots import PLOTS
 from reports.render import render_run
 from reports.sample import write_sample_run
 from reports.screenshot import main as screenshot_main
-from tests.e2e.chromium import FIRST_SCREEN_IDS, check_layout, check_report, chromium_or_skip, screenshot
-
-pytestmark = pytest.mark.e2e
+from tests.support.chromium import FIRST_SCREEN_IDS, check_layout, check_report, chromium_or_skip, screenshot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -27,7 +27,6 @@ from infra.local.stack import LocalStack
 from reports import measured
 from reports.summary import validate_summary
 
-pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYED_BATCH_SIZE = 400  # differs from `cdrcap up`'s 500: the run must read it back from the mapping
 TOLERANCE = 0.05

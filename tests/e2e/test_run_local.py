@@ -16,9 +16,8 @@ from cdrcap.cli import main
 from infra.local.emulator import pid_alive
 from reports.plots import PLOTS
 from reports.summary import validate_summary
-from tests.e2e.chromium import FIRST_SCREEN_IDS, check_layout, check_report, chromium_or_skip, screenshot
+from tests.support.chromium import FIRST_SCREEN_IDS, check_layout, check_report, chromium_or_skip, screenshot
 
-pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 

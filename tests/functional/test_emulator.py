@@ -2,8 +2,6 @@ import pytest
 
 from infra.local.emulator import EmulatorError, EmulatorProcess, is_healthy, port_is_free, start_emulator
 
-pytestmark = pytest.mark.functional
-
 
 def test_emulator_answers_kinesis_on_loopback(clean_emulator: EmulatorProcess, aws_session) -> None:
     # Given the session emulator, When a stream is created and written

@@ -10,9 +10,7 @@ import pytest
 
 from cdrcap.cli import main
 from infra.local.stack import LocalStack, LocalStackConfig
-from tests.functional.test_local_stack import TEMPLATE, two_free_ports
-
-pytestmark = pytest.mark.functional
+from tests.support.local_stack import TEMPLATE, two_free_ports
 
 
 @pytest.fixture
@@ -24,7 +22,7 @@ def other_stack(tmp_path: Path) -> Iterator[Path]:
             shards=1,
             port=two_free_ports(),
             template_path=str(TEMPLATE),  # a contract template, not infra/pipeline.yaml
-            handler="tests.functional.local_handlers.noop",
+            handler="tests.support.local_handlers.noop",
         )
     )
     try:

@@ -3,55 +3,28 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
 import pytest
 
 from infra.local.emulator import EmulatorProcess
-from pipeline.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY
 from pipeline.fraud.alerts import ALERT_DETAIL_TYPE, ALERT_SOURCE, EventBridgeAlertSink
 from pipeline.fraud.dynamo_state import DynamoDBStateStore
 from pipeline.fraud.engine import FraudEngine
 from pipeline.fraud.rules import load_rules
 from pipeline.fraud.state import Contribution, WindowKey, position
 from pipeline.fraud.tokens import SubscriberTokenizer
-from tests.unit.fraud_support import FOREIGN_LURE, TEST_KEY, lure_calls
-
-pytestmark = pytest.mark.functional
+from tests.support.emulator_pipeline import create_table, drain_queue
+from tests.support.fraud_support import FOREIGN_LURE, TEST_KEY, lure_calls
 
 KEY = WindowKey("tok0123456789abcdef012345", 900, 0)
 CAPS = {"r.b": 8}
 
 
 @pytest.fixture
-def dynamodb(emulator: EmulatorProcess, aws_session: Any) -> Any:
-    return aws_session.client("dynamodb", endpoint_url=emulator.endpoint_url)
-
-
-@pytest.fixture
 def store(dynamodb: Any) -> DynamoDBStateStore:
     return DynamoDBStateStore(dynamodb, create_table(dynamodb))
-
-
-def create_table(dynamodb: Any) -> str:
-    """A fresh table shaped like the aggregates table (the fraud items live there)."""
-    table = f"fraud-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": TABLE_PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": TABLE_SORT_KEY, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": TABLE_PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": TABLE_SORT_KEY, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 0.2})
-    return table
 
 
 def _contributions(first: int, last: int) -> list[Contribution]:
@@ -121,25 +94,12 @@ def test_engine_alert_reaches_the_bus_once_with_a_token(
 
     # Then exactly one alert is on the bus, naming the lure by token only
     assert (len(first.alerts), len(again.alerts)) == (1, 0)
-    bodies = _drain(sqs, queue_url, expected=1, deadline_s=10)
+    bodies = drain_queue(sqs, queue_url, expected=1, deadline_s=10)
     assert len(bodies) == 1
     event = json.loads(bodies[0])
     assert event["detail-type"] == ALERT_DETAIL_TYPE
     assert event["detail"]["subscriber_token"] == SubscriberTokenizer(TEST_KEY).token(FOREIGN_LURE)
     assert FOREIGN_LURE.lstrip("+") not in bodies[0]
-
-
-def _drain(sqs: Any, queue_url: str, *, expected: int, deadline_s: float) -> list[str]:
-    bodies: list[str] = []
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        bodies += [message["Body"] for message in response.get("Messages", [])]
-        if len(bodies) >= expected:
-            # one more short poll: a duplicate would show up here
-            response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            return bodies + [message["Body"] for message in response.get("Messages", [])]
-    return bodies
 
 
 def test_two_lanes_in_one_batch_keep_their_own_watermarks(store: DynamoDBStateStore) -> None:

@@ -16,10 +16,8 @@ from pipeline.fraud.engine import FraudEngine
 from pipeline.fraud.rules import load_rules
 from pipeline.fraud.state import ApplyRequest, Contribution, InMemoryStateStore, WindowKey, position
 from pipeline.fraud.tokens import SubscriberTokenizer
-from tests.functional.test_fraud_dynamo import create_table, dynamodb  # noqa: F401 (fixture)
-from tests.unit.fraud_support import TEST_KEY
-
-pytestmark = pytest.mark.functional
+from tests.support.emulator_pipeline import create_table
+from tests.support.fraud_support import TEST_KEY
 
 CAPS = {"r.b": 8}
 EXPIRES_AT_S = 2_000_000_000
@@ -130,7 +128,7 @@ def test_a_set_at_its_cap_falls_back_and_stays_bounded(
     assert all(CAPS["r.b"] <= len(s.members("r.b")) <= 2 * CAPS["r.b"] for s in batched)
 
 
-def test_engine_raises_the_same_alerts_with_batched_writes(dynamodb: Any) -> None:  # noqa: F811
+def test_engine_raises_the_same_alerts_with_batched_writes(dynamodb: Any) -> None:
     # Given a small synthetic day with every scenario, in batches of 100, the last three re-delivered
     day = synthesize_day(2_000, seed=3)
     batches = [day.cdrs[i : i + 100] for i in range(0, len(day.cdrs), 100)]

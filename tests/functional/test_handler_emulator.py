@@ -2,123 +2,20 @@
 
 import dataclasses
 import gzip
-import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import orjson
 import pytest
 
-from infra.local.emulator import EmulatorProcess
-from pipeline import constants as c
 from pipeline import handler as handler_module
-from pipeline.aggregate import COUNTERS, Claim
+from pipeline.aggregate import Claim
 from pipeline.config import load_config
 from pipeline.errors import TransientStoreError
 from pipeline.processor import BatchProcessor
 from pipeline.stores import InMemoryAggregateStore, in_memory_stores
-from tests.unit.pipeline_events import BASE_SEQUENCE, NOW_MS, as_json, kinesis_event, make_cdr, mixed_batch
-
-pytestmark = pytest.mark.functional
-STACK = c.DEFAULT_STACK_NAME
-BUCKET = f"{c.resource_name(STACK, c.ARCHIVE_BUCKET_SUFFIX)}-000000000000-us-east-1"
-
-
-class Pipeline:
-    """Resources named as the template names them, and the handler configured against them."""
-
-    def __init__(self, session: boto3.Session, endpoint_url: str) -> None:
-        def make(service: str) -> Any:
-            return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
-
-        self.dynamodb, self.s3, self.kinesis, self.sqs = (
-            make("dynamodb"),
-            make("s3"),
-            make("kinesis"),
-            make("sqs"),
-        )
-        self.table = c.resource_name(STACK, c.AGGREGATES_TABLE_SUFFIX)
-        self.output_stream = c.resource_name(STACK, c.OUTPUT_STREAM_SUFFIX)
-        self.dynamodb.create_table(
-            TableName=self.table,
-            KeySchema=[
-                {"AttributeName": c.TABLE_PARTITION_KEY, "KeyType": "HASH"},
-                {"AttributeName": c.TABLE_SORT_KEY, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": c.TABLE_PARTITION_KEY, "AttributeType": "S"},
-                {"AttributeName": c.TABLE_SORT_KEY, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        self.s3.create_bucket(Bucket=BUCKET)
-        self.kinesis.create_stream(StreamName=self.output_stream, ShardCount=1)
-        self.kinesis.get_waiter("stream_exists").wait(
-            StreamName=self.output_stream, WaiterConfig={"Delay": 0.2}
-        )
-        self.dlq_url = self.sqs.create_queue(QueueName=c.resource_name(STACK, c.DLQ_SUFFIX))["QueueUrl"]
-        self.env = {
-            c.ENV_OUTPUT_STREAM: self.output_stream,
-            c.ENV_AGGREGATES_TABLE: self.table,
-            c.ENV_ARCHIVE_BUCKET: BUCKET,
-            c.ENV_DLQ_URL: self.dlq_url,
-            c.ENV_HOME_REGION: "US",
-            c.ENV_MAX_RECORD_AGE_DAYS: "3650",  # the fixtures are dated 2026-11-18
-            c.ENV_MAX_CLOCK_SKEW_S: str(10 * 365 * 86400),
-        }
-
-    def aggregates(self) -> dict[tuple[str, str], dict[str, int]]:
-        items: dict[tuple[str, str], dict[str, int]] = {}
-        kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True}
-        while True:
-            page = self.dynamodb.scan(**kwargs)
-            for item in page["Items"]:
-                if item[c.TABLE_SORT_KEY]["S"] == "claim":
-                    continue
-                key = (item[c.TABLE_PARTITION_KEY]["S"], item[c.TABLE_SORT_KEY]["S"])
-                items[key] = {name: int(item[name]["N"]) for name in (*COUNTERS, c.TABLE_TTL_ATTRIBUTE)}
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def dlq_messages(self, expected: int, deadline_s: float = 20.0) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
-        end = time.monotonic() + deadline_s
-        while len(messages) < expected and time.monotonic() < end:
-            page = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            for message in page.get("Messages", []):
-                messages.append(orjson.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=message["ReceiptHandle"])
-        return messages
-
-    def output_records(self) -> list[dict[str, Any]]:
-        shard = self.kinesis.list_shards(StreamName=self.output_stream)["Shards"][0]["ShardId"]
-        iterator = self.kinesis.get_shard_iterator(
-            StreamName=self.output_stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        out: list[dict[str, Any]] = []
-        for _ in range(100):
-            page = self.kinesis.get_records(ShardIterator=iterator, Limit=10000)
-            out += [orjson.loads(r["Data"]) for r in page["Records"]]
-            iterator = page["NextShardIterator"]
-            if not page["Records"]:
-                break
-        return out
-
-
-@pytest.fixture
-def pipeline(
-    clean_emulator: EmulatorProcess, aws_session: boto3.Session, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Pipeline]:
-    resources = Pipeline(aws_session, clean_emulator.endpoint_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", clean_emulator.endpoint_url)
-    for name, value in resources.env.items():
-        monkeypatch.setenv(name, value)
-    handler_module.configure()
-    yield resources
-    handler_module._processor = None
+from tests.support.emulator_pipeline import BUCKET, Pipeline
+from tests.support.pipeline_events import BASE_SEQUENCE, NOW_MS, as_json, kinesis_event, make_cdr, mixed_batch
 
 
 def reference_aggregates(event: dict[str, Any], env: dict[str, str]) -> dict[Any, dict[str, int]]:

@@ -14,11 +14,8 @@ import pipeline.handler as handler_module
 from infra.local.emulator import EmulatorProcess
 from pipeline import constants as c
 from pipeline.fraud.alerts import ALERT_SOURCE
-from tests.functional.test_fraud_dynamo import _drain
-from tests.functional.test_handler_emulator import Pipeline
-from tests.unit.pipeline_events import FLOODER, flood, kinesis_event
-
-pytestmark = pytest.mark.functional
+from tests.support.emulator_pipeline import Pipeline, drain_queue
+from tests.support.pipeline_events import FLOODER, flood, kinesis_event
 
 
 @pytest.fixture
@@ -52,7 +49,7 @@ def test_flood_alerts_once_on_the_bus_and_tags_the_output(fraud_pipeline: tuple[
     again = handler_module.handler(event, None)
     # Then nothing is retried, one velocity alert is on the bus (by token, never the clear number)
     assert first == again == {"batchItemFailures": []}
-    bodies = _drain(sqs, queue_url, expected=1, deadline_s=10)
+    bodies = drain_queue(sqs, queue_url, expected=1, deadline_s=10)
     velocity = [b for b in bodies if json.loads(b)["detail"]["rule_id"] == "velocity"]
     assert len(velocity) == 1
     assert FLOODER.lstrip("+") not in velocity[0]

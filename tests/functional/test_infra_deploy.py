@@ -15,8 +15,6 @@ from infra.local.emulator import EmulatorProcess
 from infra.package import build_lambda_zip, sha256_of
 from infra.template import PIPELINE_TEMPLATE
 
-pytestmark = pytest.mark.functional
-
 CODE_BUCKET = "cdrcap-deploy-ft-code"
 
 

@@ -14,8 +14,6 @@ from infra.local.emulator import EmulatorProcess
 from infra.package import build_lambda_zip
 from pipeline import constants
 
-pytestmark = pytest.mark.functional
-
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "pipeline.yaml"
 PREFIX = "cdrft"
 STACK = "cdrcap-ft"

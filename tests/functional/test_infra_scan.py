@@ -12,8 +12,6 @@ from infra.package import build_lambda_zip
 from infra.scan import ScanResult, bootstrap_checkov, find_checkov, scan
 from infra.template import LOADGEN_TEMPLATE, PIPELINE_TEMPLATE
 
-pytestmark = pytest.mark.functional
-
 MIN_JUSTIFICATION_CHARS = 60
 
 

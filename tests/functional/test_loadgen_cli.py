@@ -7,9 +7,7 @@ import pytest
 from cdrcap.cli import main
 from loadgen.replay import read_records, write_day_file
 from loadgen.synth import CdrSynthesizer, SynthConfig
-from tests.functional.test_loadgen_locust import STREAM, records_in_stream
-
-pytestmark = pytest.mark.functional
+from tests.support.emulator_pipeline import STREAM, records_in_stream
 
 
 @pytest.fixture

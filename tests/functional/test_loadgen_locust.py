@@ -23,12 +23,9 @@ from capacity.quotas import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 from infra.aws import Target
 from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from loadgen.runner import run_load
-from tests.functional.local_handlers import OUT_ENV
-from tests.functional.test_local_stack import TEMPLATE, two_free_ports
-
-pytestmark = pytest.mark.functional
-
-STREAM = "cdrcap-cdr-in"
+from tests.support.emulator_pipeline import STREAM, records_in_stream
+from tests.support.local_handlers import OUT_ENV
+from tests.support.local_stack import TEMPLATE, two_free_ports
 
 
 class ThrottlingProxy(ThreadingHTTPServer):
@@ -115,21 +112,6 @@ def proxy(clean_emulator):
     server.server_close()
 
 
-def records_in_stream(kinesis, stream: str = STREAM) -> int:
-    total = 0
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        iterator = kinesis.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            response = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            total += len(response["Records"])
-            if not response["Records"]:
-                break
-            iterator = response.get("NextShardIterator")
-    return total
-
-
 def _run(endpoint: str, tmp_path):
     target = Target(name="local", endpoint_url=endpoint, kinesis_endpoint_url=endpoint, is_local=True,
                     allowed_streams=(STREAM,))  # fmt: skip
@@ -184,7 +166,7 @@ def local_stack(tmp_path: Path) -> Iterator[StackInfo]:
     (tmp_path / "out").mkdir()
     stack = LocalStack(tmp_path / "state")
     config = LocalStackConfig(shards=1, scale=SCALE, port=two_free_ports(), template_path=str(TEMPLATE),
-                              handler="tests.functional.local_handlers.record",
+                              handler="tests.support.local_handlers.record",
                               handler_env={OUT_ENV: str(tmp_path / "out")})  # fmt: skip
     info = stack.up(config)
     try:

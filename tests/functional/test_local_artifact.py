@@ -20,11 +20,9 @@ from infra.local.esm.worker import InvokeResult
 from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from infra.package import build_lambda_zip
 from loadgen.ber import encode_record
-from tests.functional.local_esm_harness import wait_for
-from tests.functional.test_local_stack import two_free_ports
-from tests.unit.pipeline_events import PIPELINE_ENV, ber_call_fields, kinesis_event
-
-pytestmark = pytest.mark.functional
+from tests.support.local_esm_harness import wait_for
+from tests.support.local_stack import two_free_ports
+from tests.support.pipeline_events import PIPELINE_ENV, ber_call_fields, kinesis_event
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLER = "pipeline.handler.handler"

@@ -9,9 +9,7 @@ import pytest
 
 from infra.local.emulator import EmulatorProcess
 from infra.local.esm.config import EsmConfigError
-from tests.functional.local_esm_harness import StreamFixture, running, stream_fixture, wait_for
-
-pytestmark = pytest.mark.functional
+from tests.support.local_esm_harness import StreamFixture, running, stream_fixture, wait_for
 
 
 @pytest.fixture

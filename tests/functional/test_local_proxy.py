@@ -13,9 +13,7 @@ from botocore.exceptions import ClientError
 
 from capacity.quotas import SHARD_GET_RECORDS_CALLS_PER_S, SHARD_WRITE_RECORDS_PER_S
 from infra.local.emulator import EmulatorProcess
-from tests.functional.local_esm_harness import StreamFixture, stream_fixture
-
-pytestmark = pytest.mark.functional
+from tests.support.local_esm_harness import StreamFixture, stream_fixture
 
 SCALE = 0.01  # 10 records/s and 0.05 GetRecords/s per shard: one second of burst is 10 records, 1 call
 

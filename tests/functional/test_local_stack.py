@@ -11,26 +11,11 @@ import boto3
 import pytest
 
 from cdrcap.cli import main
-from infra.local.emulator import free_port, pid_alive
+from infra.local.emulator import pid_alive
 from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
-from tests.functional.local_esm_harness import wait_for
-from tests.functional.local_handlers import OUT_ENV
-
-pytestmark = pytest.mark.functional
-
-TEMPLATE = Path(__file__).parent / "data" / "pipeline_contract.yaml"
-
-
-def two_free_ports() -> int:
-    for _ in range(20):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no two adjacent free ports")
+from tests.support.local_esm_harness import wait_for
+from tests.support.local_handlers import OUT_ENV
+from tests.support.local_stack import TEMPLATE, two_free_ports
 
 
 @pytest.fixture
@@ -47,7 +32,7 @@ def stack(tmp_path: Path, out_dir: Path) -> Iterator[tuple[LocalStack, StackInfo
         shards=2,
         port=two_free_ports(),
         template_path=str(TEMPLATE),
-        handler="tests.functional.local_handlers.record",
+        handler="tests.support.local_handlers.record",
         handler_env={OUT_ENV: str(out_dir)},
     )
     info = local.up(config)
@@ -137,7 +122,7 @@ def test_up_on_a_port_in_use_exits_2_with_the_fix(tmp_path: Path, capsys: pytest
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        arguments = ["up", "--port", str(port), "--handler", "tests.functional.local_handlers.noop"]
+        arguments = ["up", "--port", str(port), "--handler", "tests.support.local_handlers.noop"]
         assert main([*arguments, "--state-dir", str(tmp_path)]) == 2
     assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
 
@@ -146,7 +131,7 @@ def test_up_deploys_the_pipeline_template_with_ministacks_mapping_disabled(tmp_p
     # Given the real infra/pipeline.yaml
     local = LocalStack(tmp_path / "state")
     info = local.up(
-        LocalStackConfig(shards=1, port=two_free_ports(), handler="tests.functional.local_handlers.noop")
+        LocalStackConfig(shards=1, port=two_free_ports(), handler="tests.support.local_handlers.noop")
     )
     try:
         session = boto3.Session(
@@ -183,7 +168,7 @@ def test_up_with_a_handler_that_cannot_be_imported_exits_2(
 def test_up_with_a_setting_outside_lambdas_range_exits_2_before_starting(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    arguments = ["up", "--batch-size", "0", "--handler", "tests.functional.local_handlers.noop"]
+    arguments = ["up", "--batch-size", "0", "--handler", "tests.support.local_handlers.noop"]
     assert main([*arguments, "--state-dir", str(tmp_path)]) == 2
     assert "batch_size=0 is outside Lambda's range 1..10000" in capsys.readouterr().err
     assert not (tmp_path / "state.json").exists()

@@ -5,13 +5,11 @@ import pytest
 from pipeline import constants as c
 from pipeline import handler as handler_module
 from pipeline.errors import ConfigError
-from tests.functional.test_handler_emulator import Pipeline, pipeline  # noqa: F401  (fixture)
-from tests.unit.pipeline_events import as_json, kinesis_event, make_cdr
-
-pytestmark = pytest.mark.functional
+from tests.support.emulator_pipeline import Pipeline
+from tests.support.pipeline_events import as_json, kinesis_event, make_cdr
 
 
-def test_missing_table_fails_the_batch_with_the_fix_and_emits_nothing(pipeline: Pipeline) -> None:  # noqa: F811
+def test_missing_table_fails_the_batch_with_the_fix_and_emits_nothing(pipeline: Pipeline) -> None:
     # Given a deployed pipeline whose aggregates table has been deleted
     pipeline.dynamodb.delete_table(TableName=pipeline.table)
     # When a batch with a good and a bad record arrives

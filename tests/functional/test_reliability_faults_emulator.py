@@ -13,18 +13,17 @@ from infra.local.faults import configure_handler, parse_faults
 from pipeline import constants as c
 from pipeline import handler as handler_module
 from pipeline.config import load_config
-from tests.functional.test_handler_emulator import BUCKET, Pipeline, pipeline  # noqa: F401  (fixture)
-from tests.unit.lambda_driver import deliver, shard_batches
-from tests.unit.pipeline_events import mixed_batch
+from tests.support.emulator_pipeline import BUCKET, Pipeline
+from tests.support.lambda_driver import deliver, shard_batches
+from tests.support.pipeline_events import mixed_batch
 
-pytestmark = pytest.mark.functional
 EVERY_FAULT = (
     "crash_before_apply:0.1,crash_after_apply:0.1,crash_before_emit:0.1,crash_after_emit:0.1,"
     "timeout:0.05,dynamo_throttle:0.1,output_throttle:0.1,s3_error:0.1,dlq_error:0.1"
 )
 
 
-def _run_dir(tmp_path: Path, pipeline: Pipeline, events: list[dict[str, Any]]) -> Path:  # noqa: F811
+def _run_dir(tmp_path: Path, pipeline: Pipeline, events: list[dict[str, Any]]) -> Path:
     """A run directory with the ground truth of `events` and the stores' names, as a run would leave it."""
     run_dir = tmp_path / "20261126T000000Z-faults"
     truth = truth_of_events(events, load_config(pipeline.env), int(time.time() * 1000))
@@ -53,7 +52,7 @@ def events() -> list[dict[str, Any]]:
 def test_every_fault_kind_at_once_leaves_the_invariant_holding(
     design: str,
     bisect: bool,
-    pipeline: Pipeline,  # noqa: F811
+    pipeline: Pipeline,
     events: list[dict[str, Any]],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -76,7 +75,7 @@ def test_every_fault_kind_at_once_leaves_the_invariant_holding(
 
 
 def test_verify_exits_1_with_a_precise_diff_when_an_aggregate_is_off(
-    pipeline: Pipeline,  # noqa: F811
+    pipeline: Pipeline,
     events: list[dict[str, Any]],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -106,5 +105,5 @@ def test_verify_exits_2_without_ground_truth(tmp_path: Path, capsys: pytest.Capt
     assert "ground truth" in capsys.readouterr().err
 
 
-def pipeline_endpoint(pipeline: Pipeline) -> str:  # noqa: F811
+def pipeline_endpoint(pipeline: Pipeline) -> str:
     return str(pipeline.dynamodb.meta.endpoint_url)

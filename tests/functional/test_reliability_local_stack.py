@@ -13,11 +13,10 @@ import pytest
 from infra.local.emulator import pid_alive
 from infra.local.faults import ENV_FAULT_INJECTION, ENV_FAULTS, ENV_FAULTS_SEED
 from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
-from tests.functional import reliability_stack as rs
-from tests.functional.local_esm_harness import wait_for
-from tests.functional.test_local_stack import two_free_ports
+from tests.support import reliability_stack as rs
+from tests.support.local_esm_harness import wait_for
+from tests.support.local_stack import two_free_ports
 
-pytestmark = pytest.mark.functional
 EVERY_FAULT = (
     "crash_before_apply:0.05,crash_after_apply:0.05,crash_before_emit:0.05,crash_after_emit:0.05,"
     "timeout:0.02,dynamo_throttle:0.05,output_throttle:0.05,s3_error:0.05,dlq_error:0.05"

@@ -5,11 +5,8 @@ The long soak (30 min at 80 % of measured capacity): tests/benchmarks/bench_soak
 
 from pathlib import Path
 
-import pytest
-
 from tests.benchmarks.bench_soak import soak
 
-pytestmark = pytest.mark.functional
 SHORT_SOAK_S = 20.0
 SHORT_SOAK_RPS = 100.0  # a quarter of the real handler's local capacity: the stack must keep up
 

@@ -8,13 +8,9 @@ import io
 import json
 import zipfile
 
-import pytest
-
 from capacity.scaling import LIMITS
 from scaler.handler import CALLS_TAG, Config, run_once
 from scaler.policy import ScalerPolicy
-
-pytestmark = pytest.mark.functional
 
 HANDLER = "def handler(event, context):\n    return {'batchItemFailures': []}\n"
 

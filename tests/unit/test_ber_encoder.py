@@ -13,8 +13,6 @@ from loadgen.ber import (
     encode_user_location,
 )
 
-pytestmark = pytest.mark.unit
-
 
 def test_tbcd_odd_digit_count_gets_a_filler() -> None:
     assert encode_tbcd("12345") == bytes.fromhex("2143f5")

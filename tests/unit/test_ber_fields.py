@@ -6,9 +6,6 @@ from pipeline.ber import fields as f
 from pipeline.ber.errors import BerFieldError
 from pipeline.schema import ReasonCode
 
-pytestmark = pytest.mark.unit
-
-
 # --- TBCD: IMSI / IMEI (29.002) -----------------------------------------------------------------------
 
 

@@ -6,8 +6,6 @@ from loadgen.ber import cdr_header, encode_file, header_time
 from pipeline.ber import framing
 from pipeline.ber.errors import BerFramingError
 
-pytestmark = pytest.mark.unit
-
 # 2026-11-26 09:30 +05:30: month 11 (4 bits) day 26 (5) hour 9 (5) min 30 (6) | sign 1 '+' (1) 5 h (5) 30 (6)
 # = 1011 11010 01001 011110 | 1 00101 011110 = 0xBD25E95E
 HEADER_TIME = bytes.fromhex("bd25e95e")

@@ -23,9 +23,8 @@ from pipeline.stores import (
     Stores,
     in_memory_stores,
 )
-from tests.unit.pipeline_events import NOW_MS, PIPELINE_ENV, kinesis_event
+from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, kinesis_event
 
-pytestmark = pytest.mark.unit
 START_MS = NOW_MS - 3_600_000
 OFFSET_MIN = 330
 MSC = "+919800000001"
@@ -288,7 +287,7 @@ def test_a_missing_mandatory_component_is_still_rejected() -> None:
 
 def test_native_json_without_mcc_is_still_missing_field() -> None:
     # Given our own JSON format, whose contract requires mcc: a configured PLMN does not change that
-    from tests.unit.pipeline_events import as_json, make_cdr
+    from tests.support.pipeline_events import as_json, make_cdr
 
     cdr = make_cdr(1)
     del cdr["mcc"]

@@ -1,14 +1,11 @@
 """decode_ber never raises and accounts for every CDR, whatever the bytes (property-based)."""
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from loadgen.ber import encode_file
 from pipeline.ber import BerRejected, decode_ber
-from tests.unit.test_ber_decode import MO_CALL, MT_PARTIAL
-
-pytestmark = pytest.mark.unit
+from tests.support.ber_records import MO_CALL, MT_PARTIAL
 
 GOOD_CHUNK = encode_file([(MO_CALL, 6), (MT_PARTIAL, 6), (MO_CALL, 6)])
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,13 +1,9 @@
 """The adapter from decoded BER fields to the JSON v1 wire fields the validator takes."""
 
-import pytest
-
 from pipeline.ber import decode_ber, to_wire_fields
 from pipeline.ber.wire import format_utc_offset, local_iso
 from pipeline.schema import JSON_FIELDS_V1, REQUIRED_JSON_FIELDS_V1
-from tests.unit.test_ber_decode import MO_CALL, MT_PARTIAL, UTC_0400
-
-pytestmark = pytest.mark.unit
+from tests.support.ber_records import MO_CALL, MT_PARTIAL, UTC_0400
 
 
 def wire_of(record: bytes) -> dict:

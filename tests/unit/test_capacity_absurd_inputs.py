@@ -10,8 +10,6 @@ from capacity.planner import plan
 from capacity.search import SearchSpace, Slo, Workload
 from cdrcap.cli import join_dash_values, main
 
-pytestmark = pytest.mark.unit
-
 SERVICE = ServiceTimeModel(a_ms=40.0, b_ms_per_record=0.3, memory_mb=1_769)
 
 

@@ -10,8 +10,6 @@ from capacity.model import ReadPath
 from capacity.planner import plan
 from capacity.search import SearchSpace, Slo, Workload
 
-pytestmark = pytest.mark.unit
-
 SERVICE = ServiceTimeModel(a_ms=5.0, b_ms_per_record=0.05, memory_mb=1_769)
 SPACE = SearchSpace(simulate_s=20.0, finalists=3)
 

@@ -5,8 +5,6 @@ import pytest
 from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel, fit_service_time, memory_time_factor
 
-pytestmark = pytest.mark.unit
-
 
 def _trace(a_ms: float, b_ms: float, rows: int = 400, outliers: int = 0, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)

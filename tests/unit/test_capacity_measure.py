@@ -11,8 +11,6 @@ from capacity.errors import CapacityError
 from capacity.fit import fit_service_time
 from capacity.measure import TRACE_COLUMNS, CloudWatchReader, LocalTraceReader, save_tables
 
-pytestmark = pytest.mark.unit
-
 
 def _write_trace(path: Path, starts_ms: list[int]) -> None:
     rows = []

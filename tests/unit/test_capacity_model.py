@@ -6,8 +6,6 @@ import pytest
 from capacity import quotas
 from capacity.model import ReadPath, effective_batch_size, steady_state
 
-pytestmark = pytest.mark.unit
-
 BUSY = ReadPath(poll_busy_s=0.2, poll_idle_s=1.0, delivery_s=0.0)
 
 

@@ -5,8 +5,6 @@ import pytest
 
 from cdrcap.cli import main
 
-pytestmark = pytest.mark.unit
-
 BASE = ["plan", "--service-time", "40,0.3"]
 
 

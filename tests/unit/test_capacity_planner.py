@@ -9,8 +9,6 @@ from capacity.planner import plan
 from capacity.resource_use import from_mapping
 from capacity.search import SearchSpace, Slo, Workload, shard_bounds
 
-pytestmark = pytest.mark.unit
-
 # These tests are about sizing the stream and the function: a pipeline whose sinks fit every default quota
 # up to ~100,000 CDR/s (the whole-pipeline checks are in test_capacity_sinks.py).
 LIGHT_SINKS = from_mapping(

@@ -5,8 +5,6 @@ import pytest
 from capacity import quotas
 from capacity.errors import CapacityError
 
-pytestmark = pytest.mark.unit
-
 
 def test_prices_override_replaces_only_the_given_keys() -> None:
     # Given a price table for another region with one price changed

@@ -5,8 +5,6 @@ import pytest
 from capacity import quotas
 from capacity.resharding import minimum_hours, resharding_path
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(("current", "target"), [(4, 100), (100, 4), (3, 7), (1, 1_000), (50, 50), (7, 5)])
 def test_every_call_at_most_doubles_or_halves(current: int, target: int) -> None:

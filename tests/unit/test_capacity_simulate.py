@@ -5,8 +5,6 @@ import pytest
 from capacity.model import ReadPath, steady_state
 from capacity.simulate import LaneSimConfig, simulate_lane
 
-pytestmark = pytest.mark.unit
-
 SERVICE = (50.0, 0.5, 0.0)
 
 

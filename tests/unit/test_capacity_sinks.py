@@ -16,8 +16,6 @@ from capacity.planner import plan
 from capacity.resource_use import DEFAULT, KEYS, from_mapping, load
 from capacity.search import SearchSpace, Slo, Workload, output_shards
 
-pytestmark = pytest.mark.unit
-
 SERVICE = ServiceTimeModel(a_ms=40.0, b_ms_per_record=0.3, memory_mb=1_769)
 FAST_SPACE = SearchSpace(simulate_s=40.0)
 ROOT = Path(__file__).resolve().parents[2]

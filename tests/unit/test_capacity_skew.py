@@ -4,8 +4,6 @@ import pytest
 from capacity import skew
 from capacity.errors import CapacityError
 
-pytestmark = pytest.mark.unit
-
 
 def test_uniform_keys_spread_evenly_over_shards_and_lanes() -> None:
     shares = skew.uniform().lane_shares(shards=4, parallelization_factor=5)

@@ -4,8 +4,6 @@ from capacity.fit import ServiceTimeModel
 from capacity.model import ReadPath
 from capacity.validate import ape, predict_steps
 
-pytestmark = pytest.mark.unit
-
 
 def test_ape_is_relative_to_the_measurement() -> None:
     assert ape(110.0, 100.0) == pytest.approx(0.10)

@@ -2,8 +2,6 @@ import pytest
 
 from cdrcap.cli import COMMANDS, build_parser, main
 
-pytestmark = pytest.mark.unit
-
 
 def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     # Given the CLI, When asked for help

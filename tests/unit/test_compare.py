@@ -13,8 +13,6 @@ from reports.compare import Thresholds, compare_summaries, comparison_markdown
 from reports.sample import write_sample_run
 from reports.summary import Summary
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:

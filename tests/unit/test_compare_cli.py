@@ -10,8 +10,6 @@ import pytest
 from cdrcap.cli import main
 from reports.sample import write_sample_run
 
-pytestmark = pytest.mark.unit
-
 
 def _summary_only(run_dir: Path, sustained_factor: float = 1.0) -> None:
     """Keep the summary alone, without its samples: the gate compares points against the fixed limits

@@ -11,7 +11,6 @@ import pytest
 from cdrcap.cli import main
 from cdrcap.config import Config, load_config
 
-pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -16,8 +16,6 @@ from pipeline.errors import ConfigError, PipelineError
 from pipeline.fraud.errors import FraudError
 from reports.errors import ReportInputError, ReportsError
 
-pytestmark = pytest.mark.unit
-
 
 def test_every_pipeline_error_derives_from_pipeline_error() -> None:
     assert issubclass(BerError, PipelineError)

@@ -24,9 +24,7 @@ from pipeline.fraud.dynamo_items import item_key
 from pipeline.fraud.dynamo_state import DynamoDBStateStore
 from pipeline.fraud.errors import FraudStateError
 from pipeline.fraud.state import ApplyRequest, Contribution, WindowKey, position
-from tests.unit.test_pipeline_config_observability import ENV
-
-pytestmark = pytest.mark.unit
+from tests.support.pipeline_events import PIPELINE_ENV
 
 
 def _cancelled(*codes: str) -> ClientError:
@@ -209,13 +207,13 @@ def test_duplicate_keys_are_refused() -> None:
 
 
 def test_state_write_mode_defaults_to_transact() -> None:
-    assert load_config(ENV).fraud_state_writes == "transact"
+    assert load_config(PIPELINE_ENV).fraud_state_writes == "transact"
 
 
 def test_state_write_mode_item_is_accepted() -> None:
-    assert load_config({**ENV, c.ENV_FRAUD_STATE_WRITES: " Item "}).fraud_state_writes == "item"
+    assert load_config({**PIPELINE_ENV, c.ENV_FRAUD_STATE_WRITES: " Item "}).fraud_state_writes == "item"
 
 
 def test_bad_state_write_mode_is_named_with_the_fix() -> None:
     with pytest.raises(ConfigError, match=f"{c.ENV_FRAUD_STATE_WRITES}='batch'.*set transact or item"):
-        load_config({**ENV, c.ENV_FRAUD_STATE_WRITES: "batch"})
+        load_config({**PIPELINE_ENV, c.ENV_FRAUD_STATE_WRITES: "batch"})

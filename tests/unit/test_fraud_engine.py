@@ -14,9 +14,7 @@ from pipeline.fraud.rules import WangiriRule, load_rules
 from pipeline.fraud.state import InMemoryStateStore, WindowKey
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.schema import RecordType
-from tests.unit.fraud_support import DAY0_MS, FOREIGN_LURE, TEST_KEY, Harness, cdr, home_number, lure_calls
-
-pytestmark = pytest.mark.unit
+from tests.support.fraud_support import DAY0_MS, FOREIGN_LURE, TEST_KEY, Harness, cdr, home_number, lure_calls
 
 
 def _threshold(harness: Harness) -> int:

@@ -14,8 +14,6 @@ from cdrcap.fraud_eval.data import SCENARIOS, synthesize_day
 from cdrcap.fraud_eval.evaluation import evaluate_day
 from pipeline.fraud.rules import load_rules, parse_rules
 
-pytestmark = pytest.mark.unit
-
 RULES_JSON = Path(__file__).parents[2] / "pipeline" / "fraud" / "rules.json"
 
 

@@ -9,9 +9,7 @@ import pytest
 
 from pipeline.fraud.rules import SimboxRule, parse_rules
 from pipeline.schema import CanonicalCDR, Cell, NumberKind, RecordType
-from tests.unit.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
-
-pytestmark = pytest.mark.unit
+from tests.support.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
 
 RULES_JSON = Path(__file__).parents[2] / "pipeline" / "fraud" / "rules.json"
 HOT = "+88216000001"  # in the default hot list (+882)

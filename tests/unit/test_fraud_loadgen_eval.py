@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 
 from cdrcap.fraud_eval.evaluation import Episode, score_rule
 from cdrcap.fraud_loadgen_eval import episodes_of, evaluate_loadgen_day
@@ -16,8 +15,6 @@ from pipeline.fraud.rules import load_rules
 from pipeline.fraud.simbox import DEVICE_PREFIX
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.validate import Limits, to_canonical
-
-pytestmark = pytest.mark.unit
 
 TOKENS = SubscriberTokenizer(b"t" * 32)
 DAY_START_S = 1_767_225_600

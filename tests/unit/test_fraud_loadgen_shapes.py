@@ -12,9 +12,7 @@ import pytest
 
 from pipeline.fraud.rules import SimboxRule, VelocityRule
 from pipeline.schema import CanonicalCDR, RecordType
-from tests.unit.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
-
-pytestmark = pytest.mark.unit
+from tests.support.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
 
 BOX_IMEI = "356938035643809"
 

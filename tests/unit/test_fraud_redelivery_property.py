@@ -6,13 +6,10 @@ A delivery presents, per lane, a contiguous run of records starting at or before
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.fraud.state import Contribution, InMemoryStateStore, WindowKey, position
-
-pytestmark = pytest.mark.unit
 
 KEY = WindowKey("tok", 60, 0)
 RECORDS_PER_LANE = 30

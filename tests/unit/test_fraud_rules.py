@@ -13,8 +13,6 @@ from pipeline.constants import ENV_FRAUD_RULES_PATH
 from pipeline.fraud.errors import RulesConfigError
 from pipeline.fraud.rules import RULE_IDS, load_rules, parse_rules
 
-pytestmark = pytest.mark.unit
-
 DEFAULTS: dict[str, Any] = json.loads(
     (Path(__file__).parents[2] / "pipeline" / "fraud" / "rules.json").read_text()
 )

@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from cdrcap.fraud_run import alert_counts, write_fraud_json
 from loadgen.synth.labels import Label, LabelWriter
 from reports.fraud import fraud_section
 from reports.render import render_run
 from reports.sample import write_sample_run
-
-pytestmark = pytest.mark.unit
 
 
 def emf(**counts: int) -> str:

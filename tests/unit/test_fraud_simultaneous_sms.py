@@ -7,9 +7,7 @@ import pytest
 from pipeline.fraud.detectors import max_overlap
 from pipeline.fraud.rules import SimultaneousRule, SmsSpamRule
 from pipeline.schema import NumberKind, RecordType
-from tests.unit.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
-
-pytestmark = pytest.mark.unit
+from tests.support.fraud_support import HOME_SUBSCRIBER, Harness, cdr, home_number
 
 
 def _min_concurrent(harness: Harness) -> int:

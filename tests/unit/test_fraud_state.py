@@ -9,8 +9,6 @@ from pipeline.fraud.errors import RulesConfigError
 from pipeline.fraud.state import Contribution, InMemoryStateStore, WindowKey, capped, fold, position
 from pipeline.fraud.tokens import SubscriberTokenizer
 
-pytestmark = pytest.mark.unit
-
 KEY = WindowKey("tok", 60, 0)
 
 

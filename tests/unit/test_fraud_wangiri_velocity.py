@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.fraud.rules import VelocityRule, WangiriRule, parse_rules
 from pipeline.schema import RecordType
-from tests.unit.fraud_support import (
+from tests.support.fraud_support import (
     FOREIGN_LURE,
     HOME_SUBSCRIBER,
     Harness,
@@ -17,8 +17,6 @@ from tests.unit.fraud_support import (
     home_number,
     lure_calls,
 )
-
-pytestmark = pytest.mark.unit
 
 RULES_JSON = Path(__file__).parents[2] / "pipeline" / "fraud" / "rules.json"
 AROUND = [(-1, 0), (0, 1), (1, 1)]  # offset from the threshold -> alerts expected

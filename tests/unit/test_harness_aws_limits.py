@@ -10,9 +10,7 @@ import pytest
 
 from capacity import quotas
 from pipeline import aws_limits
-from tests.unit.aws_limit_guard import declared_limits, module_values
-
-pytestmark = pytest.mark.unit
+from tests.support.aws_limit_guard import declared_limits, module_values
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS_PACKAGES = ("loadgen", "capacity", "reports", "infra", "cdrcap")

@@ -9,8 +9,6 @@ import pytest
 from infra.deploy import DeployError, StackDeployer
 from infra.template import PIPELINE_TEMPLATE
 
-pytestmark = pytest.mark.unit
-
 
 class FakeCloudFormation:
     """Just enough of the CloudFormation client: a stack whose status is fixed by the test."""

@@ -8,8 +8,6 @@ import pytest
 
 from infra.template import LOADGEN_TEMPLATE, load_template
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:

@@ -19,8 +19,6 @@ from infra.package import (
 )
 from infra.package_report import report, top_level_modules, zip_python_version
 
-pytestmark = pytest.mark.unit
-
 
 def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
     first = build_lambda_zip(tmp_path / "a", include_dependencies=False)

@@ -19,8 +19,6 @@ from infra.params import (
 )
 from infra.template import PIPELINE_TEMPLATE, load_template
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     "document",

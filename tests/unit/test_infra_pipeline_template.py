@@ -11,8 +11,6 @@ from cfnlint.decode.cfn_yaml import load
 
 from pipeline import constants
 
-pytestmark = pytest.mark.unit
-
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "infra" / "pipeline.yaml"
 
 CONTRACT_PARAMETERS = {

@@ -12,8 +12,6 @@ from cfnlint.decode.cfn_yaml import load
 from capacity import quotas
 from infra.package import build_scaler_zip, sha256_of
 
-pytestmark = pytest.mark.unit
-
 TEMPLATE = load(str(Path(__file__).resolve().parents[2] / "infra" / "scaler.yaml"))
 
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from infra.scan import parse_report
-
-pytestmark = pytest.mark.unit
 
 REPORT = {
     "check_type": "cloudformation",

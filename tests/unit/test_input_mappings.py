@@ -16,9 +16,8 @@ from pipeline.mapping_spec import SHIPPED_DIR, parse_mapping, shipped_mapping_na
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryDeadLetterQueue, InMemoryOutputStream, Stores, in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
+from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.unit
 LAYOUTS = Path(__file__).parents[1] / "corpus" / "layouts"
 ALL = "asterisk_cdr_csv,asterisk_cdr_custom,freeswitch_cdr_csv,freeswitch_json_cdr"
 SAMPLES = {

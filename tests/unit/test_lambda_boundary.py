@@ -13,11 +13,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-import pytest
-
 from infra.package import build_lambda_zip, lambda_requirements
-
-pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = ROOT / "pipeline"

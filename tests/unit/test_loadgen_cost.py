@@ -3,8 +3,6 @@ import pytest
 from capacity import quotas
 from loadgen.cost import estimate_run_cost
 
-pytestmark = pytest.mark.unit
-
 
 def test_an_hour_of_one_shard_costs_one_shard_hour_plus_put_units():
     # Given 1 M records of 500 B over one hour on one shard

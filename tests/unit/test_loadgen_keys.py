@@ -14,8 +14,6 @@ from loadgen.keys import (
 )
 from loadgen.synth import CdrSynthesizer, SynthConfig
 
-pytestmark = pytest.mark.unit
-
 
 def test_hash_key_is_the_md5_as_a_128_bit_integer():
     assert hash_key("s42") == int(hashlib.md5(b"s42").hexdigest(), 16)

@@ -5,8 +5,6 @@ import pytest
 from loadgen.kpl import MAGIC, aggregate, aggregate_batch, corrupt
 from loadgen.synth import CdrSynthesizer, SynthConfig
 
-pytestmark = pytest.mark.unit
-
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
     value = shift = 0

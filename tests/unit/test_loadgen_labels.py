@@ -10,8 +10,6 @@ from loadgen.synth.defects import BYTE_DEFECTS
 from loadgen.synth.fraud import HIGH_RISK
 from pipeline.schema import ReasonCode
 
-pytestmark = pytest.mark.unit
-
 AT = 1_795_000_000.0
 NO_DEFECTS = DefectRates(**dict.fromkeys(DefectRates().as_dict(), 0.0))
 NO_FRAUD = FraudRates(0.0, 0.0, 0.0, 0.0)

@@ -10,8 +10,6 @@ from loadgen.synth import CdrSynthesizer, DefectRates, SynthConfig
 from pipeline.decode import Rejected, decode_payload
 from pipeline.validate import Limits, to_canonical
 
-pytestmark = pytest.mark.unit
-
 AT = 1_795_000_000.0
 CDR_ID = re.compile(rb"(MSC\d\d:[a-z0-9]*\d+:0)")
 DAY_MS = 86_400_000

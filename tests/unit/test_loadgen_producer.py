@@ -7,8 +7,6 @@ from infra.aws import Target
 from loadgen.errors import StreamNotAllowed
 from loadgen.producer import KinesisProducer, RetryPolicy, split_calls
 
-pytestmark = pytest.mark.unit
-
 TARGET = Target(
     name="local", is_local=True, endpoint_url="http://127.0.0.1:1", allowed_streams=("cdrcap-cdr-in",)
 )

@@ -5,8 +5,6 @@ from loadgen.pacing import Pacer
 from loadgen.producer import CallResult, PutOutcome
 from loadgen.profiles import SHAPES, RateProfile
 
-pytestmark = pytest.mark.unit
-
 
 def test_step_profile_rises_in_equal_steps():
     profile = RateProfile("step", 400, 60, steps=4)

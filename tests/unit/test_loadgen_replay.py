@@ -6,8 +6,6 @@ from loadgen.replay import parse_line, read_records, replay, schedule, write_day
 from loadgen.safety import Caps
 from loadgen.synth import CdrSynthesizer, SynthConfig
 
-pytestmark = pytest.mark.unit
-
 TARGET = Target(name="local", is_local=True, allowed_streams=("s",))
 
 

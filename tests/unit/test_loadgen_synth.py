@@ -12,8 +12,6 @@ from loadgen.synth.numbering import DESTINATIONS, PLANS, destination_numbers, ra
 from loadgen.synth.population import Population
 from pipeline.schema import CSV_COLUMNS, JSON_FIELDS_V1, JSON_FIELDS_V2
 
-pytestmark = pytest.mark.unit
-
 AT = 1_795_000_000.0
 CLEAN = SynthConfig(
     subscribers=50_000,

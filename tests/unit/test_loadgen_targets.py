@@ -7,8 +7,6 @@ from loadgen.errors import LoadConfigError, LoadgenError
 from loadgen.options import OPTIONS, LoadOptions
 from loadgen.targets import LocalTarget, local_target
 
-pytestmark = pytest.mark.unit
-
 
 def _parsed(**overrides) -> argparse.Namespace:
     values = {flag.lstrip("-").replace("-", "_"): default for flag, _, default, _ in OPTIONS}

@@ -14,9 +14,7 @@ from loadgen.errors import LoadgenError
 from loadgen.producer import KinesisProducer, PutOutcome, RetryPolicy
 from loadgen.sigv4 import SigV4Signer
 from loadgen.transport import JSON_CONTENT_TYPE, PUT_RECORDS_TARGET, FastTransport
-from tests.unit.kinesis_endpoint import scripted_kinesis
-
-pytestmark = pytest.mark.unit
+from tests.support.kinesis_endpoint import scripted_kinesis
 
 STREAM = "cdrcap-cdr-in"
 MOMENT = dt.datetime(2026, 11, 26, 5, 30, 7, tzinfo=dt.UTC)

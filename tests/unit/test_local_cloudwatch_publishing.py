@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections import Counter
 
 import orjson
-import pytest
 
 from capacity import quotas
 from infra.local.cloudwatch_sink import CloudWatchSink, MetricKey, log_batches, metric_requests
 from infra.local.emf import emf_metrics, parse_emf
 from infra.local.esm.lambda_logs import InvocationLog, invocation_events, report_line
 from pipeline.observability import emf_line
-
-pytestmark = pytest.mark.unit
 
 
 def test_metric_requests_keep_to_put_metric_data_limits() -> None:

@@ -16,8 +16,6 @@ from infra.local.esm.dispatch import ShardContext
 from infra.local.esm.subscriber import ShardSubscriber
 from infra.local.stack import PLACEHOLDER_OUTPUTS, LocalStack, LocalStackConfig
 
-pytestmark = pytest.mark.unit
-
 
 def esm_config(**overrides: object) -> EsmConfig:
     settings: dict[str, object] = {

@@ -5,23 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-import pytest
 
 from infra.local.esm.checkpoints import ShardProgress
 from infra.local.esm.config import EsmConfig
 from infra.local.esm.events import StreamRecord, event_json, payload_bytes, to_stream_record
 from infra.local.esm.lane import partial_failure
 from infra.local.shard_limits import ShardMap, ShardRange, TokenBucket, hash_key_of
-
-pytestmark = pytest.mark.unit
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now_s = 0.0
-
-    def __call__(self) -> float:
-        return self.now_s
+from tests.support.fakes import FakeClock
 
 
 def record(sequence: int, data: bytes = b"x", key: str = "k") -> StreamRecord:

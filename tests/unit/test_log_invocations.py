@@ -12,8 +12,6 @@ from capacity.log_invocations import LogReadStats, invocation_rows, read_log_eve
 from infra.local.esm.lambda_logs import InvocationLog, invocation_events
 from pipeline.observability import emf_line
 
-pytestmark = pytest.mark.unit
-
 
 def _events(stream: str, request_id: str, start_ms: float, records: int, cold: bool) -> list[dict[str, Any]]:
     emf = emf_line("cdrcap", {"RecordsIn": records, "RecordsDeferred": 0}, [300.0, 350.0, 400.0], 0)

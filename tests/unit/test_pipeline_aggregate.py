@@ -1,13 +1,10 @@
-import pytest
-
 from pipeline.aggregate import COUNTERS, build_chunks, contribution, item_keys
 from pipeline.aws_limits import DDB_TRANSACT_WRITE_MAX_ITEMS
 from pipeline.decode import decode_payload
 from pipeline.schema import CanonicalCDR
 from pipeline.validate import Limits, to_canonical
-from tests.unit.pipeline_events import NOW_MS, as_json, make_cdr
+from tests.support.pipeline_events import NOW_MS, as_json, make_cdr
 
-pytestmark = pytest.mark.unit
 LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
 
 

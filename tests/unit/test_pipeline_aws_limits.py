@@ -11,9 +11,7 @@ from cfnlint.decode.cfn_yaml import load
 
 from capacity import quotas
 from pipeline import aws_limits
-from tests.unit.aws_limit_guard import UNITS, declared_limits, module_values
-
-pytestmark = pytest.mark.unit
+from tests.support.aws_limit_guard import UNITS, declared_limits, module_values
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = ROOT / "pipeline"

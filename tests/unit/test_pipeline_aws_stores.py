@@ -3,43 +3,19 @@
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from pipeline import aws_stores
 from pipeline.aggregate import Claim
 from pipeline.aws_stores import DynamoAggregateStore, KinesisOutputStream, SqsDeadLetterQueue
 from pipeline.errors import TransientStoreError
+from tests.support.fakes import FakeDynamo, cancelled
 
-pytestmark = pytest.mark.unit
 KEY = ("cell#310-260-1-1", "m#2026-11-18T13:00Z")
 
 
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aws_stores, "_backoff", lambda attempt: None)
-
-
-def cancelled(*codes: str) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
-            "CancellationReasons": [{"Code": code} for code in codes],
-        },
-        "TransactWriteItems",
-    )
-
-
-class FakeDynamo:
-    def __init__(self, answers: list[Any]) -> None:
-        self.answers = answers
-        self.calls: list[dict[str, Any]] = []
-
-    def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
-        self.calls.append(kwargs)
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
 
 
 def apply(store: DynamoAggregateStore) -> Any:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from loadgen.ber import encode_file, encode_record
 from pipeline.config import load_config
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryDeadLetterQueue, Stores, in_memory_stores
-from tests.unit.pipeline_events import (
+from tests.support.pipeline_events import (
     NOW_MS,
     PIPELINE_ENV,
     as_json,
@@ -20,7 +18,6 @@ from tests.unit.pipeline_events import (
     make_cdr,
 )
 
-pytestmark = pytest.mark.unit
 CONFIG = load_config({**PIPELINE_ENV, "CDRCAP_HOME_REGION": "IN"})
 HOUR_AGO_MS = NOW_MS - 3_600_000
 

@@ -8,9 +8,8 @@ from pipeline import handler as handler_module
 from pipeline.config import ConfigError, load_config
 from pipeline.observability import JsonLogger, emf_line, mask, quantile_sample, scrub
 from pipeline.stores import in_memory_stores
-from tests.unit.pipeline_events import PIPELINE_ENV, as_json, kinesis_event, make_cdr
+from tests.support.pipeline_events import PIPELINE_ENV, as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.unit
 ENV = PIPELINE_ENV
 
 

@@ -6,9 +6,8 @@ from loadgen import kpl as kpl_encoder
 from pipeline.decode import Rejected, decode_payload, sniff
 from pipeline.kpl import KPL_MAGIC, KplError, SubRecord, deaggregate
 from pipeline.schema import ReasonCode
-from tests.unit.pipeline_events import as_csv, as_json, make_cdr
+from tests.support.pipeline_events import as_csv, as_json, make_cdr
 
-pytestmark = pytest.mark.unit
 MAX = 64 * 1024
 
 

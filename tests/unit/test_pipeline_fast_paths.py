@@ -14,9 +14,8 @@ from pipeline.processor import BatchProcessor
 from pipeline.schema import CanonicalCDR, ReasonCode
 from pipeline.stores import in_memory_stores
 from pipeline.validate import Limits, to_canonical
-from tests.unit.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
+from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.unit
 LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
 ENV = PIPELINE_ENV
 

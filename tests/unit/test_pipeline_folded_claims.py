@@ -16,10 +16,9 @@ from pipeline.errors import ConfigError
 from pipeline.processor import BatchProcessor
 from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryAggregateStore, in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
-from tests.unit.test_pipeline_aws_stores import FakeDynamo, cancelled
+from tests.support.fakes import FakeDynamo, cancelled
+from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.unit
 CONFIG = load_config({**PIPELINE_ENV, "CDRCAP_EXACTLY_ONCE": "folded"})
 ANUM = ("anum#+12015550001", "m#2026-11-18T13:00Z")
 CELL = ("cell#310-260-1001-11", "m#2026-11-18T13:00Z")

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-import pytest
 
 from pipeline.config import load_config
 from pipeline.fraud.alerts import InMemoryAlertSink
@@ -18,9 +17,8 @@ from pipeline.fraud.state import InMemoryStateStore
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import InMemoryOutputStream, Stores, in_memory_stores
-from tests.unit.pipeline_events import FLOODER, NOW_MS, PIPELINE_ENV, flood, kinesis_event
+from tests.support.pipeline_events import FLOODER, NOW_MS, PIPELINE_ENV, flood, kinesis_event
 
-pytestmark = pytest.mark.unit
 CONFIG = load_config({**PIPELINE_ENV, "CDRCAP_ALERT_BUS": "alerts"})
 
 

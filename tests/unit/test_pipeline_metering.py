@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import boto3
-import pytest
 from botocore.stub import Stubber
 
 from pipeline.metering import METRICS, RequestMeter
-
-pytestmark = pytest.mark.unit
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
 

@@ -4,8 +4,6 @@ import pytest
 from pipeline.normalize import local_to_utc_ms, normalize_number, parse_utc_offset_min, strip_uri
 from pipeline.schema import NumberKind
 
-pytestmark = pytest.mark.unit
-
 
 def test_011_is_the_international_prefix_under_us() -> None:
     # Given a UK number dialled from the US with the NANP exit code, When normalised

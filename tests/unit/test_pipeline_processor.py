@@ -4,7 +4,6 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.config import PipelineConfig, load_config
 from pipeline.constants import EXACTLY_ONCE_DESIGNS
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.schema import ReasonCode
@@ -16,9 +15,9 @@ from pipeline.stores import (
     Stores,
     in_memory_stores,
 )
-from tests.unit.pipeline_events import (
+from tests.support.pipeline_events import (
     NOW_MS,
-    PIPELINE_ENV,
+    PIPELINE_CONFIG,
     as_csv,
     as_json,
     as_kpl,
@@ -27,12 +26,9 @@ from tests.unit.pipeline_events import (
     mixed_batch,
 )
 
-pytestmark = pytest.mark.unit
-CONFIG: PipelineConfig = load_config(PIPELINE_ENV)
-
 
 def run(stores: Stores, event: dict[str, Any]) -> BatchOutcome:
-    return BatchProcessor(CONFIG, stores).process(event, now_ms=NOW_MS)
+    return BatchProcessor(PIPELINE_CONFIG, stores).process(event, now_ms=NOW_MS)
 
 
 def aggregates(stores: Stores) -> dict[Any, dict[str, int]]:
@@ -98,7 +94,7 @@ def test_suffix_redelivery_after_a_transient_failure_is_exact(
     stores = in_memory_stores(design)
     store = stores.aggregates
     assert isinstance(store, InMemoryAggregateStore)
-    first = BatchProcessor(CONFIG, stores)
+    first = BatchProcessor(PIPELINE_CONFIG, stores)
     original_apply = store.apply
     calls = {"n": 0}
 

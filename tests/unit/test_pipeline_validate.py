@@ -5,9 +5,8 @@ import pytest
 from pipeline.decode import Rejected, decode_payload
 from pipeline.schema import CanonicalCDR, Cell, NumberKind, ReasonCode, derive_cdr_id
 from pipeline.validate import Limits, to_canonical
-from tests.unit.pipeline_events import NOW_MS, as_csv, as_json, make_cdr
+from tests.support.pipeline_events import NOW_MS, as_csv, as_json, make_cdr
 
-pytestmark = pytest.mark.unit
 LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import orjson
-import pytest
 
 from pipeline.aggregate import Claim, ItemKey
 from pipeline.config import load_config
@@ -17,9 +16,8 @@ from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.handler import metrics_line
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import ApplyResult, InMemoryAggregateStore, Stores, in_memory_stores
-from tests.unit.pipeline_events import NOW_MS, PIPELINE_ENV, flood, kinesis_event, mixed_batch
+from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, flood, kinesis_event, mixed_batch
 
-pytestmark = pytest.mark.unit
 ENV = PIPELINE_ENV
 
 

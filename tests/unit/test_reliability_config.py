@@ -5,11 +5,9 @@ import pytest
 from pipeline import constants as c
 from pipeline import handler as handler_module
 from pipeline.errors import ConfigError
-from tests.unit.pipeline_events import as_json, kinesis_event, make_cdr
-from tests.unit.test_pipeline_config_observability import ENV
+from tests.support.pipeline_events import PIPELINE_ENV, as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.unit
-GOOD_ENV = ENV
+GOOD_ENV = PIPELINE_ENV
 BAD_ENV = [
     ({c.ENV_AGGREGATES_TABLE: ""}, c.ENV_AGGREGATES_TABLE, "set it to"),
     ({c.ENV_HOME_REGION: "XX"}, c.ENV_HOME_REGION, "alpha-2"),

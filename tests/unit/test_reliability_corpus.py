@@ -11,10 +11,8 @@ from pipeline import handler as handler_module
 from pipeline.processor import BatchProcessor
 from pipeline.stores import InMemoryDeadLetterQueue, InMemoryOutputStream, in_memory_stores
 from tests.corpus.malformed import Case, cases
-from tests.unit.pipeline_events import NOW_MS, as_json, kinesis_event, make_cdr
-from tests.unit.test_pipeline_processor import CONFIG
+from tests.support.pipeline_events import NOW_MS, PIPELINE_CONFIG, as_json, kinesis_event, make_cdr
 
-pytestmark = pytest.mark.unit
 CORPUS = cases()
 
 
@@ -55,7 +53,7 @@ def test_a_bad_record_is_rejected_with_its_reason_and_neighbours_are_processed(c
     # Given a malformed record between two good ones
     stores = in_memory_stores()
     # When the batch is processed
-    outcome = BatchProcessor(CONFIG, stores).process(_event_with_neighbours(case, 10), now_ms=NOW_MS)
+    outcome = BatchProcessor(PIPELINE_CONFIG, stores).process(_event_with_neighbours(case, 10), now_ms=NOW_MS)
     # Then only the bad record is rejected, with the expected reason, and nothing is left for a retry
     assert dict(outcome.rejected) == {case.reason.value: 1}
     assert outcome.applied == 2 and outcome.failed_sequence_numbers == []
@@ -66,14 +64,16 @@ def test_a_bad_record_is_rejected_with_its_reason_and_neighbours_are_processed(c
 
 def test_a_bad_sub_record_inside_a_kpl_aggregate_is_rejected_alone() -> None:
     # Given a valid aggregate holding good CDRs around each non-aggregate-level bad payload of the corpus
-    from tests.unit.pipeline_events import as_kpl
+    from tests.support.pipeline_events import as_kpl
 
     inner = [c for c in CORPUS if c.raw_data is None and c.reason.value not in ("CORRUPT_AGGREGATE",)]
     inner = [c for c in inner if not c.payload.startswith((b"\xa0", b"\xbf"))]  # BER is not KPL content
     payloads = [as_json(make_cdr(5000)), *[c.payload for c in inner], as_json(make_cdr(5001))]
     stores = in_memory_stores()
     # When processed as one Kinesis record
-    outcome = BatchProcessor(CONFIG, stores).process(kinesis_event([as_kpl(payloads)]), now_ms=NOW_MS)
+    outcome = BatchProcessor(PIPELINE_CONFIG, stores).process(
+        kinesis_event([as_kpl(payloads)]), now_ms=NOW_MS
+    )
     # Then each sub-record gets its own verdict
     assert outcome.applied == 2
     assert outcome.rejected == Counter(c.reason.value for c in inner)
@@ -92,7 +92,7 @@ def test_the_whole_corpus_in_one_batch_through_the_handler_raises_nothing(
         records.extend(event["Records"])
     for seq, record in enumerate(records):  # one shard, increasing sequence numbers
         record["kinesis"]["sequenceNumber"] = str(10**20 + seq)
-    handler_module.configure(CONFIG, in_memory_stores())
+    handler_module.configure(PIPELINE_CONFIG, in_memory_stores())
     try:
         # When the Lambda entry point handles it
         response = handler_module.handler({"Records": records}, None)
@@ -108,7 +108,7 @@ def test_the_whole_corpus_in_one_batch_through_the_handler_raises_nothing(
 def test_non_base64_data_keeps_its_position_in_the_dlq() -> None:
     case = next(c for c in CORPUS if c.name == "not-base64")
     stores = in_memory_stores()
-    BatchProcessor(CONFIG, stores).process(_event_with_neighbours(case, 0), now_ms=NOW_MS)
+    BatchProcessor(PIPELINE_CONFIG, stores).process(_event_with_neighbours(case, 0), now_ms=NOW_MS)
     assert isinstance(stores.dlq, InMemoryDeadLetterQueue)
     message = orjson.loads(stores.dlq.messages[0])
     second = _event_with_neighbours(case, 0)["Records"][1]["kinesis"]["sequenceNumber"]

@@ -17,11 +17,9 @@ from infra.local.faults import (
 from pipeline import handler as handler_module
 from pipeline.constants import EXACTLY_ONCE_DESIGNS
 from pipeline.stores import in_memory_stores
-from tests.unit.lambda_driver import deliver, shard_batches
-from tests.unit.pipeline_events import NOW_MS, mixed_batch
-from tests.unit.test_pipeline_processor import CONFIG
+from tests.support.lambda_driver import deliver, shard_batches
+from tests.support.pipeline_events import NOW_MS, PIPELINE_CONFIG, mixed_batch
 
-pytestmark = pytest.mark.unit
 FAULT_SPECS = {
     **{point: f"{point}:0.3" for point in (*CRASH_POINTS, "timeout", *FAILURE_POINTS)},
     "everything": ",".join(f"{p}:0.08" for p in (*CRASH_POINTS, "timeout", *FAILURE_POINTS)),
@@ -36,7 +34,7 @@ def events() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def truth(events: list[dict[str, Any]]) -> Any:
-    return truth_of_events(events, CONFIG, NOW_MS)
+    return truth_of_events(events, PIPELINE_CONFIG, NOW_MS)
 
 
 @pytest.mark.parametrize("bisect", [False, True], ids=["retry-whole", "bisect"])
@@ -54,7 +52,7 @@ def test_invariant_holds_under_injected_faults(
     monkeypatch.setattr("time.time", lambda: NOW_MS / 1000)
     stores = in_memory_stores(design)
     plan = parse_faults(spec, seed=11)
-    handler_module.configure(CONFIG, with_faults(stores, plan))
+    handler_module.configure(PIPELINE_CONFIG, with_faults(stores, plan))
     try:
         # When every batch is delivered and re-delivered as Lambda would (bisected on errors, or whole)
         invocations = sum(deliver(handler_module.handler, event, bisect=bisect) for event in events)
@@ -71,7 +69,7 @@ def test_without_faults_each_batch_is_delivered_once_and_nothing_is_duplicated(
 ) -> None:
     monkeypatch.setattr("time.time", lambda: NOW_MS / 1000)
     stores = in_memory_stores()
-    handler_module.configure(CONFIG, stores)
+    handler_module.configure(PIPELINE_CONFIG, stores)
     try:
         assert [deliver(handler_module.handler, event) for event in events] == [1] * len(events)
     finally:
@@ -86,7 +84,7 @@ def test_the_checker_catches_a_doubled_application(
 ) -> None:
     # Given a store that lost its claims between two deliveries (exactly-once broken on purpose)
     stores = in_memory_stores(design)
-    handler_module.configure(CONFIG, stores)
+    handler_module.configure(PIPELINE_CONFIG, stores)
     try:
         deliver(handler_module.handler, events[0])
         stores.aggregates.claims.clear()  # type: ignore[attr-defined]

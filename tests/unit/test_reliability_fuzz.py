@@ -3,7 +3,6 @@
 from typing import Any
 
 import orjson
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,10 +18,16 @@ from pipeline.stores import (
 )
 from pipeline.validate import Limits, to_canonical
 from tests.corpus.malformed import cases
-from tests.unit.pipeline_events import NOW_MS, as_csv, as_json, as_kpl, kinesis_event, make_cdr
-from tests.unit.test_pipeline_processor import CONFIG
+from tests.support.pipeline_events import (
+    NOW_MS,
+    PIPELINE_CONFIG,
+    as_csv,
+    as_json,
+    as_kpl,
+    kinesis_event,
+    make_cdr,
+)
 
-pytestmark = pytest.mark.unit
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
 BAD = [case.payload for case in cases() if case.raw_data is None]
@@ -99,10 +104,10 @@ def test_any_batch_accounts_for_every_unit_exactly_once(
     event = kinesis_event([as_kpl(payloads)] if aggregated else payloads)
     stores = in_memory_stores()
     # When processed twice (a re-delivery)
-    first = BatchProcessor(CONFIG, stores).process(event, now_ms=NOW_MS)
+    first = BatchProcessor(PIPELINE_CONFIG, stores).process(event, now_ms=NOW_MS)
     assert isinstance(stores.aggregates, InMemoryAggregateStore)
     after_first = stores.aggregates.snapshot()
-    second = BatchProcessor(CONFIG, stores).process(event, now_ms=NOW_MS)
+    second = BatchProcessor(PIPELINE_CONFIG, stores).process(event, now_ms=NOW_MS)
     # Then every unit is applied or rejected, once, and the re-delivery changes no aggregate
     assert first.failed_sequence_numbers == [] and second.failed_sequence_numbers == []
     assert first.applied + sum(first.rejected.values()) == first.records_in

@@ -10,8 +10,6 @@ from loadgen.options import OPTIONS, LoadOptions, is_loopback_url
 from loadgen.safety import check_stream_allowed
 from loadgen.targets import local_target
 
-pytestmark = pytest.mark.unit
-
 
 def parsed(**flags: Any) -> SimpleNamespace:
     """Locust's parsed options: every default, then `flags` (cdr_* attribute names)."""

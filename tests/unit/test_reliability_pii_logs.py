@@ -11,11 +11,17 @@ from pipeline import handler as handler_module
 from pipeline.ber import BerDecoded, decode_ber, to_wire_fields
 from pipeline.stores import InMemoryAggregateStore, InMemoryOutputStream, in_memory_stores
 from tests.corpus.malformed import cases
-from tests.unit.pipeline_events import NOW_MS, as_csv, as_json, as_kpl, kinesis_event, make_cdr
-from tests.unit.test_ber_decode import MO_CALL, MT_PARTIAL
-from tests.unit.test_pipeline_processor import CONFIG
+from tests.support.ber_records import MO_CALL, MT_PARTIAL
+from tests.support.pipeline_events import (
+    NOW_MS,
+    PIPELINE_CONFIG,
+    as_csv,
+    as_json,
+    as_kpl,
+    kinesis_event,
+    make_cdr,
+)
 
-pytestmark = pytest.mark.unit
 MIN_DIGITS = 8  # shorter runs (short codes, 911, cell ids) identify nobody
 
 
@@ -60,7 +66,7 @@ def test_handler_logs_hold_no_subscriber_identifier_in_clear(
     stores = in_memory_stores()
     assert isinstance(stores.aggregates, InMemoryAggregateStore)
     assert isinstance(stores.output, InMemoryOutputStream)
-    handler_module.configure(dataclasses.replace(CONFIG, log_level="DEBUG"), stores)
+    handler_module.configure(dataclasses.replace(PIPELINE_CONFIG, log_level="DEBUG"), stores)
     monkeypatch.setattr("time.time", lambda: NOW_MS / 1000)
     caplog.set_level(logging.DEBUG)
     try:

@@ -8,8 +8,6 @@ import pytest
 from reports.render import render_run
 from reports.sample import write_sample_run
 
-pytestmark = pytest.mark.unit
-
 ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example key: fake by construction
 SESSION_KEY_ID = "ASIAJEXAMPLEXEG2JICEA"[:20]
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

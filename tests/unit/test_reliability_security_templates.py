@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from cfnlint.decode.cfn_yaml import load
 
-pytestmark = pytest.mark.unit
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 TEMPLATES = {name: load(str(INFRA / name)) for name in ("pipeline.yaml", "loadgen.yaml")}
 # Stores that keep data at rest, and the property that encrypts each.

@@ -13,10 +13,9 @@ from loadgen.synth.config import SynthConfig
 from loadgen.synth.labels import LABELS_FILE
 from pipeline import handler as handler_module
 from pipeline.stores import InMemoryAggregateStore, in_memory_stores
-from tests.unit.lambda_driver import deliver, shard_batches
-from tests.unit.test_pipeline_processor import CONFIG
+from tests.support.lambda_driver import deliver, shard_batches
+from tests.support.pipeline_events import PIPELINE_CONFIG
 
-pytestmark = pytest.mark.unit
 EVERY_FAULT = (
     "crash_after_apply:0.1,crash_after_emit:0.1,dynamo_throttle:0.1,output_throttle:0.1,dlq_error:0.1"
 )
@@ -39,7 +38,7 @@ def labelled_run(tmp_path: Path) -> tuple[Path, list[bytes]]:
 
 def _deliver_with_faults(payloads: list[bytes], spec: str) -> object:
     stores = in_memory_stores()
-    handler_module.configure(CONFIG, with_faults(stores, parse_faults(spec, seed=2)))
+    handler_module.configure(PIPELINE_CONFIG, with_faults(stores, parse_faults(spec, seed=2)))
     try:
         for event in shard_batches(payloads, shards=2, batch_size=100):
             deliver(handler_module.handler, event)

@@ -8,8 +8,6 @@ from cdrcap.cli import main
 from cdrcap.rundir import update_latest
 from reports.sample import write_sample_run
 
-pytestmark = pytest.mark.unit
-
 
 def test_report_rerenders_a_saved_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # Given a run with saved data and no rendered artefacts

@@ -7,8 +7,6 @@ import pytest
 from cdrcap.config import ConfigError, load_config
 from reports.compare import Thresholds
 
-pytestmark = pytest.mark.unit
-
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -13,8 +13,6 @@ from reports.markdown import render_markdown
 from reports.sample import sample_summary
 from reports.summary import Summary
 
-pytestmark = pytest.mark.unit
-
 SENTENCE = "For e2e p99 <= 1,000 ms with 5 consumers, only enhanced fan-out meets the SLO"
 COMPARISON: dict[str, Any] = {
     "shared": {

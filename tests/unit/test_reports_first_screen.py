@@ -20,8 +20,6 @@ from reports.sample import sample_summary, write_sample_run
 from reports.summary import Summary
 from reports.verdict import evidence, verdict
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def summary(tmp_path_factory: pytest.TempPathFactory) -> Summary:

@@ -13,8 +13,6 @@ from reports.errors import ReportInputError
 from reports.sample import write_sample_run
 from reports.summary import Step, load_summary
 
-pytestmark = pytest.mark.unit
-
 
 def _load(rows: list[tuple[int, float, int, int, int]]) -> pd.DataFrame:
     columns = ("epoch_s", "target_rps", "offered", "accepted", "throttled")

@@ -8,8 +8,6 @@ from reports.plots import PLOTS
 from reports.render import render_run
 from reports.sample import write_sample_run
 
-pytestmark = pytest.mark.unit
-
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -5,16 +5,12 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from cdrcap.config import Target, load_config
 from cdrcap.rundir import create_run_dir, new_run_id, resolve_run, run_metadata
 from reports.assemble import write_run_summary
 from reports.render import render_run
 from reports.sample import write_sample_run
 from reports.summary import load_summary
-
-pytestmark = pytest.mark.unit
 
 NOON = dt.datetime(2026, 11, 26, 12, 0, 0, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parents[2]

@@ -1,8 +1,4 @@
-import pytest
-
 from reports.scrub import REDACTED, scrub
-
-pytestmark = pytest.mark.unit
 
 
 def test_secret_named_keys_are_redacted_at_any_depth() -> None:

@@ -8,8 +8,6 @@ from reports.errors import ReportInputError
 from reports.sample import write_sample_run
 from reports.summary import load_summary, validate_summary
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:

@@ -7,8 +7,6 @@ import pytest
 from capacity.scaling import LIMITS
 from scaler.policy import DAY_S, Observation, ScalerPolicy, decide
 
-pytestmark = pytest.mark.unit
-
 POLICY = ScalerPolicy()
 
 

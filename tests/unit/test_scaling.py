@@ -20,8 +20,6 @@ from capacity.traffic import read
 from cdrcap.cli import main
 from cdrcap.traffic_spec import load
 
-pytestmark = pytest.mark.unit
-
 SERVICE = ServiceTimeModel(40.0, 0.3, 0.0)
 
 

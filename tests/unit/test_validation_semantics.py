@@ -20,9 +20,7 @@ from infra.local.esm.pool import WorkerPool
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY, Telemetry, percentile
 from infra.local.shard_limits import ShardBuckets, ShardRates
 from reports import measured
-from tests.unit.test_local_rules import FakeClock
-
-pytestmark = pytest.mark.unit
+from tests.support.fakes import FakeClock
 
 
 def test_scale_model_scales_throughput_but_not_the_getrecords_call_rate() -> None:

@@ -25,7 +25,7 @@ from pipeline import constants as c
 from pipeline.config import load_config
 from pipeline.schema import ReasonCode
 from tests.corpus.malformed import cases
-from tests.unit.pipeline_events import as_csv, as_json, as_kpl, kinesis_event, make_cdr
+from tests.support.pipeline_events import as_csv, as_json, as_kpl, kinesis_event, make_cdr
 
 # The unit fixtures are dated 2026-11-18: wide time windows let them through whatever today is, and a
 # long TTL keeps their minute buckets from expiring (the emulator really deletes expired items).

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from loadgen.kpl import aggregate
+from pipeline.config import PipelineConfig, load_config
 from pipeline.schema import CSV_COLUMNS, JSON_RENAMED_V2
 
 # A realistic 56-digit Kinesis sequence number; each record adds to it.
@@ -23,6 +24,7 @@ PIPELINE_ENV = {  # the four required variables of pipeline.config, with placeho
     "CDRCAP_ARCHIVE_BUCKET": "archive",
     "CDRCAP_DLQ_URL": "http://queue",
 }
+PIPELINE_CONFIG: PipelineConfig = load_config(PIPELINE_ENV)  # the handler's defaults over PIPELINE_ENV
 
 
 def make_cdr(i: int = 0, **overrides: Any) -> dict[str, Any]:

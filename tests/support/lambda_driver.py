@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from infra.local.faults import InjectedCrash
-from tests.unit.pipeline_events import kinesis_event
+from tests.support.pipeline_events import kinesis_event
 
 Event = dict[str, Any]
 Handler = Callable[[Event, Any], dict[str, list[dict[str, str]]]]

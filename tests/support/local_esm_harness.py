@@ -17,9 +17,9 @@ from infra.local.emulator import EmulatorProcess, free_port
 from infra.local.esm.config import EsmConfig
 from infra.local.esm.runtime import EsmRuntime
 from infra.local.limits_proxy import LimitsProxyServer
-from tests.functional.local_handlers import OUT_ENV
+from tests.support.local_handlers import OUT_ENV
 
-HANDLERS = "tests.functional.local_handlers"
+HANDLERS = "tests.support.local_handlers"
 DEADLINE_S = 30.0
 
 
