@@ -4,15 +4,11 @@ handler: every CDR the producer counted as accepted comes apart in the handler a
 import base64
 import csv
 
-import pytest
-
 from infra.aws import Target
 from loadgen.runner import run_load
 from pipeline import handler as handler_module
 from pipeline.kpl import deaggregate
-from tests.functional.test_handler_emulator import Pipeline, pipeline  # noqa: F401  (the fixture)
 
-pytestmark = pytest.mark.functional
 STREAM = "cdrcap-cdr-in"
 
 
@@ -56,7 +52,7 @@ def _event(shard_id: str, records: list[dict]) -> dict:
     }
 
 
-def test_an_aggregated_load_comes_apart_in_the_handler_cdr_for_cdr(clean_emulator, pipeline, tmp_path):  # noqa: F811
+def test_an_aggregated_load_comes_apart_in_the_handler_cdr_for_cdr(clean_emulator, pipeline, tmp_path):
     # Given a 2-shard input stream beside the pipeline's resources on the emulator
     kinesis = pipeline.kinesis
     kinesis.create_stream(StreamName=STREAM, ShardCount=2)

@@ -14,8 +14,6 @@ from capacity.resource_use import from_mapping
 from capacity.search import SearchSpace, Slo, Workload, shard_bounds
 from cdrcap.commands import plan as plan_command
 
-pytestmark = pytest.mark.unit
-
 LIGHT_SINKS = from_mapping(
     {"dynamodb_write_units": 0.1, "dynamodb_hottest_item_writes": 1.0, "measured_batch_records": 10_000},
     "test: light sinks",

@@ -15,9 +15,8 @@ from loadgen.pacing import Pacer
 from loadgen.profiles import RateProfile
 from loadgen.synth import CdrSynthesizer, SynthConfig
 from pipeline.kpl import deaggregate
-from tests.unit.test_loadgen_producer import ThrottlingKinesis, _producer
+from tests.support.kinesis_stub import ThrottlingKinesis, stub_producer
 
-pytestmark = pytest.mark.unit
 SHARDS = even_shards(4)
 
 
@@ -98,7 +97,7 @@ def test_accounting_counts_cdrs_and_kinesis_records_separately_under_throttling(
     # Given 3,000 CDRs packed into aggregates of 50, and a stream that throttles 30 % of records
     payloads, keys = _cdrs(3_000)
     stub = ThrottlingKinesis(0.3)
-    producer = _producer(stub, attempts=20)
+    producer = stub_producer(stub, attempts=20)
     counts = [50] * 60
     aggregates = [
         KplPacker(None).pack(payloads[i : i + 50], ["agg"] * 50).payloads[0] for i in range(0, 3_000, 50)
@@ -117,19 +116,19 @@ def test_accounting_counts_cdrs_and_kinesis_records_separately_under_throttling(
 
 def test_dropped_aggregates_drop_all_their_cdrs():
     stub = ThrottlingKinesis(1.0)
-    outcome = _producer(stub, attempts=2).put([b"a", b"b"], ["k1", "k2"], cdrs=[7, 3])
+    outcome = stub_producer(stub, attempts=2).put([b"a", b"b"], ["k1", "k2"], cdrs=[7, 3])
     assert outcome.offered == outcome.dropped == 10 and outcome.accepted == 0
     assert outcome.kinesis_records_throttled == 4 and outcome.throttled == 20
 
 
 def test_a_cdr_count_per_record_is_required_for_each_record():
     with pytest.raises(ValueError, match="2 counts for 3 records"):
-        _producer(ThrottlingKinesis(0.0)).put([b"a", b"b", b"c"], ["k"] * 3, cdrs=[1, 2])
+        stub_producer(ThrottlingKinesis(0.0)).put([b"a", b"b", b"c"], ["k"] * 3, cdrs=[1, 2])
 
 
 def test_the_recorder_reports_cdrs_per_kinesis_record(tmp_path):
     stub = ThrottlingKinesis(0.0)
-    outcome = _producer(stub).put([b"x" * 400, b"y" * 400], ["k1", "k2"], cdrs=[40, 60])
+    outcome = stub_producer(stub).put([b"x" * 400, b"y" * 400], ["k1", "k2"], cdrs=[40, 60])
     recorder = LoadRecorder()
     recorder.record(5.0, outcome, started_epoch_s=5.0, finished_epoch_s=5.01, target_rps=100, step=0)
     seconds, _ = recorder.write(tmp_path)

@@ -1,48 +1,10 @@
-import random
-
 import pytest
 from botocore.exceptions import ClientError
 
 from infra.aws import Target
 from loadgen.errors import StreamNotAllowed
-from loadgen.producer import KinesisProducer, RetryPolicy, split_calls
-
-TARGET = Target(
-    name="local", is_local=True, endpoint_url="http://127.0.0.1:1", allowed_streams=("cdrcap-cdr-in",)
-)
-
-
-class ThrottlingKinesis:
-    """A stub PutRecords that throttles a share of entries (and fails a few), recording every call."""
-
-    def __init__(self, throttle_share: float, fail_share: float = 0.0, seed: int = 1) -> None:
-        self.throttle_share = throttle_share
-        self.fail_share = fail_share
-        self.rng = random.Random(seed)
-        self.calls: list[list[bytes]] = []
-        self.stored: list[bytes] = []
-
-    def put_records(self, StreamName: str, Records: list[dict]) -> dict:
-        self.calls.append([r["Data"] for r in Records])
-        results = []
-        for record in Records:
-            draw = self.rng.random()
-            if draw < self.throttle_share:
-                results.append(
-                    {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow down"}
-                )
-            elif draw < self.throttle_share + self.fail_share:
-                results.append({"ErrorCode": "InternalFailure", "ErrorMessage": "oops"})
-            else:
-                self.stored.append(record["Data"])
-                results.append({"SequenceNumber": str(len(self.stored)), "ShardId": "shardId-000000000000"})
-        failed = sum(1 for r in results if "ErrorCode" in r)
-        return {"FailedRecordCount": failed, "Records": results}
-
-
-def _producer(stub, attempts: int = 5) -> KinesisProducer:
-    return KinesisProducer(TARGET, "cdrcap-cdr-in", kinesis=stub, retry=RetryPolicy(max_attempts=attempts),
-                           sleep=lambda _: None, seed=1)  # fmt: skip
+from loadgen.producer import KinesisProducer, split_calls
+from tests.support.kinesis_stub import TARGET, ThrottlingKinesis, stub_producer
 
 
 def _records(n: int) -> tuple[list[bytes], list[str]]:
@@ -53,7 +15,7 @@ def test_throttled_entries_are_counted_retried_and_end_accepted():
     # Given a stream that throttles 30 % of entries
     stub = ThrottlingKinesis(0.3)
     # When 1,000 records are put
-    outcome = _producer(stub, attempts=10).put(*_records(1_000))
+    outcome = stub_producer(stub, attempts=10).put(*_records(1_000))
     # Then every record is accepted once, throttles are counted and equal the retries
     assert outcome.offered == 1_000
     assert outcome.accepted == 1_000 == len(set(stub.stored)) == len(stub.stored)
@@ -64,7 +26,7 @@ def test_throttled_entries_are_counted_retried_and_end_accepted():
 
 def test_only_the_failed_subset_is_retried():
     stub = ThrottlingKinesis(0.3)
-    _producer(stub).put(*_records(400))
+    stub_producer(stub).put(*_records(400))
     first, second = stub.calls[0], stub.calls[1]
     accepted_first = set(first) - set(second)
     assert len(second) < len(first)
@@ -73,7 +35,7 @@ def test_only_the_failed_subset_is_retried():
 
 def test_what_still_fails_after_the_last_attempt_is_dropped_not_sent():
     stub = ThrottlingKinesis(0.6, fail_share=0.2)
-    outcome = _producer(stub, attempts=2).put(*_records(1_000))
+    outcome = stub_producer(stub, attempts=2).put(*_records(1_000))
     assert outcome.dropped > 0
     assert outcome.accepted == len(stub.stored)
     assert outcome.offered == outcome.accepted + outcome.dropped
@@ -86,7 +48,7 @@ def test_a_failed_call_counts_all_its_entries():
         def put_records(self, **_):
             raise ClientError({"Error": {"Code": "InternalFailure", "Message": "x"}}, "PutRecords")
 
-    outcome = _producer(Broken(), attempts=3).put(*_records(10))
+    outcome = stub_producer(Broken(), attempts=3).put(*_records(10))
     assert (outcome.accepted, outcome.failed, outcome.retried, outcome.dropped) == (0, 30, 20, 10)
 
 
