@@ -18,6 +18,8 @@ import os
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -146,8 +148,10 @@ def run_conventional(
     return records, time.perf_counter() - wall_started, time.process_time() - cpu_started, counts
 
 
-def run() -> dict[str, Any]:
-    batches = realistic_batches(BATCHES)
+@contextmanager
+def emulator_pipeline() -> Iterator[tuple[boto3.Session, Pipeline, str]]:
+    """A MiniStack of its own on loopback with the functional tests' pipeline resources, the process's AWS
+    environment pointed at it (and restored after), stopped at the end: (session, resources, endpoint)."""
     saved = {name: os.environ.get(name) for name in (*FAKE_AWS_ENV, "AWS_ENDPOINT_URL")}
     with tempfile.TemporaryDirectory(prefix="cdrcap-bench-") as tmp:
         emulator = start_emulator(log_dir=Path(tmp))
@@ -157,16 +161,7 @@ def run() -> dict[str, Any]:
             session = boto3.Session(
                 aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
             )
-            resources = Pipeline(session, emulator.endpoint_url)  # the functional tests' resources
-            env = resources.env
-            ours = run_ours(batches, env)
-            # It ADDs into the same items as ours, which changes nothing about its requests or latency.
-            theirs = run_conventional(batches[:CONVENTIONAL_BATCHES], env, emulator.endpoint_url)
-            fraud_batches = small_batches(batches, FRAUD_BATCH_RECORDS, FRAUD_BATCHES)
-            fraud = {
-                mode: run_ours(fraud_batches, fraud_env(env, resources, session, mode))
-                for mode in c.FRAUD_STATE_WRITE_MODES
-            }
+            yield session, Pipeline(session, emulator.endpoint_url), emulator.endpoint_url
         finally:
             emulator.stop()
             for name, value in saved.items():
@@ -174,6 +169,20 @@ def run() -> dict[str, Any]:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+def run() -> dict[str, Any]:
+    batches = realistic_batches(BATCHES)
+    with emulator_pipeline() as (session, resources, endpoint_url):
+        env = resources.env
+        ours = run_ours(batches, env)
+        # It ADDs into the same items as ours, which changes nothing about its requests or latency.
+        theirs = run_conventional(batches[:CONVENTIONAL_BATCHES], env, endpoint_url)
+        fraud_batches = small_batches(batches, FRAUD_BATCH_RECORDS, FRAUD_BATCHES)
+        fraud = {
+            mode: run_ours(fraud_batches, fraud_env(env, resources, session, mode))
+            for mode in c.FRAUD_STATE_WRITE_MODES
+        }
     ours_rate, theirs_rate = ours[0] / ours[1], theirs[0] / theirs[1]
     ours_requests = sum(ours[3].values()) * 1000 / ours[0]
     theirs_requests = sum(theirs[3].values()) * 1000 / theirs[0]

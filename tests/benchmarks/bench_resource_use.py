@@ -9,25 +9,19 @@ what a run measures too, so its bytes are the handler's log bytes per invocation
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
 
 from capacity.resource_use import EMF_PER_INVOCATION_SOURCES, EMF_SOURCES, emf_totals, from_emf_totals
-from infra.local.emulator import start_emulator
 from pipeline.aws_stores import aws_fraud_engine, aws_stores
 from pipeline.config import load_config
 from pipeline.handler import metrics_line
 from pipeline.metering import METER
 from pipeline.processor import BatchProcessor
-from tests.benchmarks.bench_handler_emulator import FAKE_AWS_ENV, fraud_env
+from tests.benchmarks.bench_handler_emulator import emulator_pipeline, fraud_env
 from tests.benchmarks.workload import realistic_batches
-from tests.support.emulator_pipeline import Pipeline
 from tests.support.pipeline_events import NOW_MS
 
 BATCHES = 6  # of 500 records each
@@ -62,29 +56,13 @@ def measure(batches: list[dict[str, Any]], env: dict[str, str], label: str) -> d
 
 def run() -> dict[str, Any]:
     batches = realistic_batches(BATCHES)
-    saved = {name: os.environ.get(name) for name in (*FAKE_AWS_ENV, "AWS_ENDPOINT_URL")}
-    with tempfile.TemporaryDirectory(prefix="cdrcap-bench-") as tmp:
-        emulator = start_emulator(log_dir=Path(tmp))
-        try:
-            os.environ.update(FAKE_AWS_ENV)
-            os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint_url
-            session = boto3.Session(
-                aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-            )
-            resources = Pipeline(session, emulator.endpoint_url)
-            fraud_off = measure(batches, resources.env, "batch 500, fraud off")
-            fraud_on = measure(
-                batches,
-                fraud_env(resources.env, resources, session, "transact"),
-                "batch 500, fraud on, transact",
-            )
-        finally:
-            emulator.stop()
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+    with emulator_pipeline() as (session, resources, _):
+        fraud_off = measure(batches, resources.env, "batch 500, fraud off")
+        fraud_on = measure(
+            batches,
+            fraud_env(resources.env, resources, session, "transact"),
+            "batch 500, fraud on, transact",
+        )
     keys = [*EMF_SOURCES, *EMF_PER_INVOCATION_SOURCES, "log_bytes"]
     metrics = [
         {
