@@ -2,11 +2,11 @@
 by the model for the configuration that ran at the rate it ran.
 
 Metered: the invocations and billed durations of the trace, the input PUT payload units of the load
-generator's accepted records, and every request the function made, in billed units (the handler's EMF from
-its request meter: DynamoDB consumed capacity, PUT payload units, S3 PUTs and bytes, SQS and EventBridge
-billed requests), plus the run's shard-hours. Predicted: the analytic model's invocations and service time
-for that configuration, and the run's resource use per CDR. Both are per million CDRs; the report shows
-them side by side and their difference is a check of the model.
+generator's accepted records, the run's shard-hours, and every request the function made in billed units
+(the handler's EMF from its request meter, summed over the window into the run's resource use per CDR and
+per invocation, priced by the planner's own sink pricing at the measured invocation rate). Predicted: the
+analytic model's invocations and service time for that configuration, with the same resource use. Both
+are per million CDRs; the report shows them side by side and their difference is a check of the model.
 """
 
 from __future__ import annotations
@@ -40,9 +40,6 @@ class RunConsumption:
     billed_gb_seconds: float  # sum over invocations of ceil(duration ms) x memory
     input_shards: int
     output_shards: int
-    emf: Mapping[str, float]  # EMF sums over the window (pipeline/metering.py names)
-    log_bytes: float  # CloudWatch Logs ingestion (the handler's lines plus Lambda's own per invocation)
-    custom_metrics: int
 
 
 def _per_million(breakdown: Mapping[str, Any], cdrs_per_month: float) -> dict[str, float]:
@@ -50,54 +47,24 @@ def _per_million(breakdown: Mapping[str, Any], cdrs_per_month: float) -> dict[st
 
 
 def metered_cost(run: RunConsumption, use: ResourceUse, architecture: str, prices: Prices) -> dict[str, Any]:
-    """The run's consumption priced, scaled to a month at the run's rate, per million CDRs."""
-    month = quotas.SECONDS_PER_MONTH / max(run.seconds, 1e-9)  # the run's window repeated for a month
-    emf = run.emf
-    per_month = {key: value * month for key, value in emf.items()}
-    hourly = run.seconds / 3600.0 * month
+    """The run's consumption priced, scaled to a month at the run's rate, per million CDRs. `use` is the
+    run's own measured resource use (cdrcap/costing.py), so the sinks are priced by `costs.sink_cost_usd`
+    at the invocation rate the trace measured, not the model's."""
+    per_month = quotas.SECONDS_PER_MONTH / max(run.seconds, 1e-9)  # the run's window repeated for a month
     inputs = costs.CostInputs(rate_rps=run.cdrs / run.seconds, record_bytes=0.0, use=use)
-    breakdown: dict[str, float] = {
-        "kinesis_shard_hours": run.input_shards * prices.kds_shard_hour_usd * hourly,
+    breakdown: dict[str, Any] = {
+        "kinesis_shard_hours": run.input_shards * prices.kds_shard_hour_usd * quotas.HOURS_PER_MONTH,
         "kinesis_put_payload_units": run.input_put_payload_units
-        * month
+        * per_month
         / 1e6
         * prices.kds_put_payload_units_per_million_usd,
-        "lambda_requests": run.invocations * month / 1e6 * prices.lambda_requests_per_million_usd,
-        "lambda_duration": run.billed_gb_seconds * month * prices.lambda_gb_second_usd(architecture),
-        "kinesis_output_shard_hours": run.output_shards * prices.kds_shard_hour_usd * hourly,
-        "kinesis_output_put_payload_units": per_month.get("AwsKinesisPutPayloadUnits", 0.0)
-        / 1e6
-        * prices.kds_put_payload_units_per_million_usd,
-        "dynamodb_writes": per_month.get("AwsDynamoDBWriteUnits", 0.0)
-        / 1e6
-        * prices.ddb_write_request_units_per_million_usd,
-        "dynamodb_reads": per_month.get("AwsDynamoDBReadUnits", 0.0)
-        / 1e6
-        * prices.ddb_read_request_units_per_million_usd,
-        "s3_puts": per_month.get("AwsS3PutRequests", 0.0) / 1000.0 * prices.s3_put_per_thousand_usd,
-        "sqs_dlq": per_month.get("AwsSqsBilledRequests", 0.0) / 1e6 * prices.sqs_requests_per_million_usd,
-        "eventbridge_alerts": per_month.get("AwsEventBridgeBilledEvents", 0.0)
-        / 1e6
-        * prices.eventbridge_events_per_million_usd,
+        "lambda_requests": run.invocations * per_month / 1e6 * prices.lambda_requests_per_million_usd,
+        "lambda_duration": run.billed_gb_seconds * per_month * prices.lambda_gb_second_usd(architecture),
+        **costs.sink_cost_usd(
+            run.invocations / run.seconds, run.input_shards, run.output_shards, inputs, prices
+        ),
     }
-    storage = costs.archive_storage_usd(
-        per_month.get("AwsS3PutRequests", 0.0),
-        per_month.get("AwsS3PutBytes", 0.0),
-        inputs.retention,
-        prices,
-    )
-    breakdown.update({name: float(value) for name, value in storage.items()})
-    fixed = costs.sink_cost_usd(0.0, run.input_shards, run.output_shards, inputs, prices)
-    breakdown["kinesis_extended_retention"] = float(fixed["kinesis_extended_retention"])
-    breakdown["kms_requests"] = float(fixed["kms_requests"])
-    log_gb = run.log_bytes * month / 1024**3
-    retention = inputs.retention
-    breakdown["cloudwatch_logs"] = log_gb * (
-        prices.cloudwatch_logs_gb_ingested_usd
-        + prices.cloudwatch_logs_gb_stored_month_usd * retention.log_days / costs.DAYS_PER_MONTH
-    )
-    breakdown["cloudwatch_metrics"] = run.custom_metrics * prices.cloudwatch_custom_metric_month_usd
-    return _summarise(breakdown, run.cdrs * month)
+    return _summarise(breakdown, run.cdrs * per_month)
 
 
 def predicted_cost(

@@ -106,8 +106,8 @@ def run_costs(
     if window is None or invocations.empty or seconds <= 0:
         return None
     cdrs = window.totals.get("RecordsIn", 0.0)
-    if cdrs <= 0:
-        return None
+    if cdrs <= 0 or "AwsDynamoDBWriteUnits" not in window.totals:
+        return None  # no CDR, or a handler without the request meter: nothing measured to price
     memory_mb = float(config_that_ran["memory_mb"])
     durations = invocations["duration_ms"].to_numpy(dtype=float)
     weights = invocations["invocations"].to_numpy(dtype=float) if "invocations" in invocations else None
@@ -119,11 +119,6 @@ def run_costs(
     accepted_bytes = float(totals.get("accepted_bytes", accepted * record_bytes))
     units_per_record = max(1, math.ceil(accepted_bytes / max(accepted, 1.0) / quotas.PUT_PAYLOAD_UNIT_BYTES))
     architecture = str(config_that_ran.get("architecture") or "x86_64")
-    log_bytes = (
-        window.log_bytes + count * quotas.LAMBDA_PLATFORM_LOG_BYTES_PER_INVOCATION
-        if window.log_bytes is not None
-        else count * use.log_bytes
-    )
     consumption = metered.RunConsumption(
         seconds=seconds,
         cdrs=cdrs,
@@ -132,9 +127,6 @@ def run_costs(
         billed_gb_seconds=gb_s,
         input_shards=int(config_that_ran["shards"]),
         output_shards=output_shards_ran,
-        emf=window.totals,
-        log_bytes=log_bytes,
-        custom_metrics=window.custom_metrics,
     )
     measured_cost = metered.metered_cost(consumption, use, architecture, prices)
     config = {**config_that_ran, "architecture": architecture}
