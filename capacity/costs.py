@@ -124,14 +124,7 @@ def sink_cost_usd(
         * prices.kds_extended_retention_shard_hour_usd
         * quotas.HOURS_PER_MONTH,
         "kms_requests": kms_requests / 1e4 * prices.kms_requests_per_10k_usd,
-        "dynamodb_writes": cdrs
-        * use.dynamodb_write_units
-        / 1e6
-        * prices.ddb_write_request_units_per_million_usd,
-        "dynamodb_reads": cdrs
-        * use.dynamodb_read_units
-        / 1e6
-        * prices.ddb_read_request_units_per_million_usd,
+        **dynamodb_on_demand_usd(cdrs, use, prices),
         "s3_puts": invocations * use.s3_puts / 1000.0 * prices.s3_put_per_thousand_usd,
         **archive_storage_usd(invocations * use.s3_puts, cdrs * use.s3_bytes, retention, prices),
         "sqs_dlq": cdrs * use.sqs_billed_requests / 1e6 * prices.sqs_requests_per_million_usd,
@@ -142,6 +135,20 @@ def sink_cost_usd(
             + prices.cloudwatch_logs_gb_stored_month_usd * retention.log_days / DAYS_PER_MONTH
         ),
         "cloudwatch_metrics": use.custom_metrics * prices.cloudwatch_custom_metric_month_usd,
+    }
+
+
+def dynamodb_on_demand_usd(cdrs_per_month: Any, use: ResourceUse, prices: Prices) -> dict[str, Any]:
+    """On-demand write and read request units for a month of CDRs at the measured units per CDR."""
+    return {
+        "dynamodb_writes": cdrs_per_month
+        * use.dynamodb_write_units
+        / 1e6
+        * prices.ddb_write_request_units_per_million_usd,
+        "dynamodb_reads": cdrs_per_month
+        * use.dynamodb_read_units
+        / 1e6
+        * prices.ddb_read_request_units_per_million_usd,
     }
 
 
@@ -175,10 +182,7 @@ def dynamodb_capacity_modes(inputs: CostInputs, headroom: float, prices: Prices)
     wcu = inputs.rate_rps * use.dynamodb_write_units * headroom / quotas.DDB_AUTOSCALING_TARGET_UTILISATION
     rcu = inputs.rate_rps * use.dynamodb_read_units * headroom / quotas.DDB_AUTOSCALING_TARGET_UTILISATION
     cdrs = inputs.rate_rps * quotas.SECONDS_PER_MONTH
-    on_demand = (
-        cdrs * use.dynamodb_write_units / 1e6 * prices.ddb_write_request_units_per_million_usd
-        + cdrs * use.dynamodb_read_units / 1e6 * prices.ddb_read_request_units_per_million_usd
-    )
+    on_demand = sum(dynamodb_on_demand_usd(cdrs, use, prices).values())
     provisioned = (
         math.ceil(wcu) * prices.ddb_provisioned_wcu_hour_usd
         + math.ceil(rcu) * prices.ddb_provisioned_rcu_hour_usd
