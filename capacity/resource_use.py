@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
 from capacity import quotas
+from capacity.emf import parse_emf
 from capacity.errors import CapacityError
 
 # Per CDR accepted into the input stream.
@@ -234,23 +235,28 @@ def from_emf_totals(
     )
 
 
-def emf_totals(lines: Any) -> tuple[dict[str, float], int, int, int]:
-    """Sum every numeric metric of the EMF documents in `lines` (an iterable of text lines).
+def emf_totals(lines: Iterable[str], start_ms: float | None = None) -> tuple[dict[str, float], int, int, int]:
+    """Sum every declared metric of the EMF documents in `lines` (text lines of a function's log), in one
+    pass. With `start_ms`, an EMF document counts from its timestamp on, and the lines after it (the
+    invocation's own log lines) count with it.
 
-    Returns (sums by metric name, EMF documents read, their bytes, distinct metric names)."""
+    Returns (sums by metric name, EMF documents, bytes of the counted lines, distinct metric names)."""
     totals: dict[str, float] = {}
     documents = size = 0
     names: set[str] = set()
+    counting = start_ms is None
     for line in lines:
-        if not line.startswith("{") or '"_aws"' not in line:
+        document = parse_emf(line)
+        if document is not None:
+            timestamp = document["_aws"].get("Timestamp")
+            counting = start_ms is None or (isinstance(timestamp, int | float) and timestamp >= start_ms)
+        if not counting:
             continue
-        try:
-            document = json.loads(line)
-        except json.JSONDecodeError:
+        size += len(line.encode())
+        if document is None:
             continue
         documents += 1
-        size += len(line.encode())
-        for directive in document.get("_aws", {}).get("CloudWatchMetrics", []):
+        for directive in document["_aws"].get("CloudWatchMetrics", []):
             for metric in directive.get("Metrics", []):
                 name = metric.get("Name")
                 names.add(name)

@@ -5,9 +5,7 @@ resource use and into the metered vs predicted cost per million CDRs of the conf
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,30 +33,15 @@ class EmfWindow:
     source: str
 
 
-def _handler_lines(path: Path, start_epoch_s: float) -> Iterator[str]:
-    """The handler log's lines from the window on: EMF lines by their timestamp, the others with them."""
-    start_ms = start_epoch_s * 1000.0
-    keep = False
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            if line.startswith("{") and '"_aws"' in line:
-                try:
-                    keep = float(json.loads(line)["_aws"]["Timestamp"]) >= start_ms
-                except (ValueError, KeyError, TypeError):
-                    keep = False
-            if keep:
-                yield line
-
-
 def emf_from_handler_log(path: Path, start_epoch_s: float) -> EmfWindow | None:
+    """The handler log's EMF sums from the window on, with the bytes of every line it printed there."""
     if not path.is_file():
         return None
-    lines = list(_handler_lines(path, start_epoch_s))
-    totals, documents, _, names = emf_totals(lines)
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        totals, documents, size, names = emf_totals(lines, start_ms=start_epoch_s * 1000.0)
     if not documents:
         return None
-    size = float(sum(len(line.encode()) for line in lines))
-    return EmfWindow(totals, documents, size, names, f"handler EMF in {path.name}")
+    return EmfWindow(totals, documents, float(size), names, f"handler EMF in {path.name}")
 
 
 def emf_from_metrics(metrics: pd.DataFrame, invocations: float) -> EmfWindow | None:

@@ -13,7 +13,7 @@ from capacity import quotas
 from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel
 from capacity.planner import plan
-from capacity.resource_use import DEFAULT, KEYS, from_mapping, load
+from capacity.resource_use import DEFAULT, KEYS, emf_totals, from_mapping, load
 from capacity.search import SearchSpace, Slo, Workload, output_shards
 
 SERVICE = ServiceTimeModel(a_ms=40.0, b_ms_per_record=0.3, memory_mb=1_769)
@@ -150,3 +150,18 @@ def test_the_plan_compares_the_exactly_once_designs_keeping_the_fraud_state_writ
         designs["folded"]["dynamodb_writes_usd_per_month"]
         < designs["per_record"]["dynamodb_writes_usd_per_month"]
     )
+
+
+def test_emf_totals_count_an_invocation_from_its_timestamp_with_its_own_log_lines() -> None:
+    # Given a log: an invocation before the window, then one inside it followed by its JSON log line
+    def emf_line(timestamp_ms: int, units: float) -> str:
+        directive = {"Metrics": [{"Name": "AwsDynamoDBWriteUnits"}]}
+        document = {"_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": [directive]}}
+        return json.dumps({**document, "AwsDynamoDBWriteUnits": units}) + "\n"
+
+    before, inside, log_line = emf_line(1_000, 7.0), emf_line(5_000, 2.0), '{"level": "INFO"}\n'
+    # When it is summed from 3,000 ms on
+    totals, documents, size, names = emf_totals([before, log_line, inside, log_line], start_ms=3_000)
+    # Then only the second invocation counts, its log line's bytes with it
+    assert totals == {"AwsDynamoDBWriteUnits": 2.0}
+    assert (documents, size, names) == (1, len(inside) + len(log_line), 1)
