@@ -269,6 +269,7 @@ def evaluate_mode(
 
     invocations_per_s = shards * pf * mean_rate / mean.batch_records
     gb_second = np.where(arch == 0, prices.lambda_gb_second_arm64_usd, prices.lambda_gb_second_x86_64_usd)
+    out_shards = output_shards(workload, slo)  # the same for every configuration of this workload
     inputs = costs.CostInputs(
         rate_rps=rate,
         record_bytes=workload.record_bytes,
@@ -280,7 +281,7 @@ def evaluate_mode(
         **costs.stream_cost_usd(shards, "PROVISIONED", inputs, prices),
         **costs.efo_cost_usd(shards, mode == "efo", inputs, prices),
         **costs.consumer_cost_usd(invocations_per_s, mean.service_s * 1000.0, memory, gb_second, prices),
-        **costs.sink_cost_usd(invocations_per_s, shards, output_shards(workload, slo), inputs, prices),
+        **costs.sink_cost_usd(invocations_per_s, shards, out_shards, inputs, prices),
     }
     headroom = slo.headroom_factor
     hot_item_wcu = hottest_item_write_units_per_s(invocations_per_s, workload) * headroom
@@ -322,7 +323,7 @@ def evaluate_mode(
         breakdown=breakdown,
         cost_usd=np.asarray(costs.total_usd(breakdown), dtype=float) + 0.0 * shards,
         invocations_per_s=np.asarray(invocations_per_s, dtype=float),
-        output_shards=output_shards(workload, slo),
+        output_shards=out_shards,
         feasible=feasible,
         violation=violation,
         excess=excess,
