@@ -158,9 +158,7 @@ def build_lambda_zip(
             entries.update(
                 (name, path) for name, path in _tree_entries(deps_dir, prefix="") if not _excluded(name)
             )
-        partial = target.with_suffix(".zip.partial")
-        _write_zip(partial, entries)
-        partial.replace(target)  # never leave a half-written zip under the final name
+        _write_zip(target, entries)
     return target
 
 
@@ -228,9 +226,7 @@ def build_scaler_zip(output_dir: Path, *, source_root: Path = SOURCE_ROOT) -> Pa
         raise PackagingError(f"no scaler package at {package_dir}; run from a cdrcap checkout.")
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / "cdrcap-scaler.zip"
-    partial = target.with_suffix(".zip.partial")
-    _write_zip(partial, dict(_tree_entries(package_dir, prefix="scaler")))
-    partial.replace(target)
+    _write_zip(target, dict(_tree_entries(package_dir, prefix="scaler")))
     return target
 
 
@@ -249,10 +245,14 @@ def _tree_entries(root: Path, *, prefix: str) -> Iterator[tuple[str, Path]]:
 
 
 def _write_zip(path: Path, entries: dict[str, Path]) -> None:
-    with zipfile.ZipFile(path, "w") as archive:
+    """The deterministic zip of `entries` at `path`, written beside it first: never a half-written zip
+    under the final name."""
+    partial = path.with_suffix(".zip.partial")
+    with zipfile.ZipFile(partial, "w") as archive:
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=_FIXED_DATE_TIME)
             info.external_attr = _FILE_MODE << 16
             info.create_system = _UNIX_SYSTEM
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, entries[name].read_bytes(), compresslevel=_COMPRESS_LEVEL)
+    partial.replace(path)
