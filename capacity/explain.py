@@ -4,6 +4,7 @@ the other consumer mode) and the CloudFormation parameters to deploy it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -111,6 +112,20 @@ def cloudformation_parameters(recommendation: dict[str, Any]) -> list[dict[str, 
     return [
         {"ParameterKey": parameter, "ParameterValue": str(recommendation[key])}
         for key, parameter in CLOUDFORMATION_PARAMETERS.items()
+    ]
+
+
+def scaler_parameters(scaling: dict[str, Any]) -> list[dict[str, str]]:
+    """The scaler stack's parameters (infra/scaler.yaml) for the reactive policy `details.scaling_policies`
+    simulated: its thresholds as ScalerPolicyJson, and the IteratorAge alarm at the same threshold, so what
+    was simulated is what the deployed scaler decides."""
+    reactive = next((p for p in scaling["policies"] if "scaler" in p), None)
+    if reactive is None:
+        return []
+    settings = reactive["scaler"]
+    return [
+        {"ParameterKey": "ScalerPolicyJson", "ParameterValue": json.dumps(settings, sort_keys=True)},
+        {"ParameterKey": "IteratorAgeScaleOutMs", "ParameterValue": f"{settings['iterator_age_high_ms']:g}"},
     ]
 
 

@@ -210,11 +210,20 @@ def _sentence(best: dict[str, Any] | None, policies: list[dict[str, Any]]) -> st
             f"({closest['minutes_over_slo']} minutes over, {closest['monthly_cost_usd']:,.2f} USD/month)"
         )
     static = next(p for p in policies if p["policy"] == "provisioned_static")
-    saving = static["monthly_cost_usd"] - best["monthly_cost_usd"]
-    return (
+    if best is static:
+        return (
+            "static provisioning is the cheapest policy with no minute over the SLO on this day "
+            f"({best['monthly_cost_usd']:,.2f} USD/month)"
+        )
+    head = (
         f"{best['policy']} is the cheapest policy with no minute over the SLO on this day: "
-        f"{best['monthly_cost_usd']:,.2f} USD/month, {saving:,.2f} less than static provisioning"
-        if best is not static
-        else f"static provisioning is the cheapest policy with no minute over the SLO on this day "
-        f"({best['monthly_cost_usd']:,.2f} USD/month)"
+        f"{best['monthly_cost_usd']:,.2f} USD/month, "
+    )
+    saving = static["monthly_cost_usd"] - best["monthly_cost_usd"]
+    if static["meets_slo"] or saving > 0:
+        return head + f"{saving:,.2f} less than static provisioning"
+    # Static at the plan's shards is cheaper only because it misses the SLO (the day peaks above the plan).
+    return head + (
+        f"{-saving:,.2f} more than static provisioning at the plan's {static['shards_min_max'][0]} shards, "
+        f"which is {static['minutes_over_slo']} minutes over the SLO on this day"
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from capacity import quotas
 from cdrcap.configread import ConfigError, Table
+from cdrcap.errors import CdrcapError
 from loadgen.keys import KEY_KINDS
 from loadgen.kpl import (
     AGGREGATIONS,
@@ -89,6 +90,9 @@ class Profile:
     aggregation: str = "none"  # "kpl": the load generator packs CDRs per shard into KPL aggregates
     max_buffered_ms: float = DEFAULT_MAX_BUFFERED_MS
     aggregation_max_bytes: int = MAX_AGGREGATE_BYTES
+    # A day to run the scaling policies over, at the run's design rate: "diurnal" or "burst", with optional
+    # ",burst=FACTORxMINUTES@HH:MM" storms (the `cdrcap plan --traffic` shapes); "" for none.
+    scaling_day: str = ""
 
     @property
     def duration_s(self) -> float:
@@ -203,9 +207,27 @@ def _profile(name: str, table: Table) -> Profile:
             low=MIN_AGGREGATE_BYTES,
             high=MAX_AGGREGATE_BYTES,
         ),
+        scaling_day=_scaling_day(table, d.scaling_day),
     )
     table.done()
     return profile
+
+
+def _scaling_day(table: Table, default: str) -> str:
+    from cdrcap import traffic_spec  # numpy; only for a profile that sets the key
+
+    value = table.string("scaling_day", default)
+    if value:
+        try:
+            traffic_spec.at_rate(value, 1_000.0)
+        except CdrcapError as error:
+            raise table.fail(
+                f"{table.path}.scaling_day",
+                f"{' or '.join(traffic_spec.GENERATED_SHAPES)}, then optional ,burst=FACTORxMINUTES@HH:MM "
+                f'(e.g. "diurnal,burst=8x10@18:00"): {error}',
+                value,
+            ) from error
+    return value
 
 
 def _thresholds(table: Table) -> Thresholds:

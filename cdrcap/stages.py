@@ -13,15 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity import quotas, skew
+from capacity import quotas, scaling_policies, skew
 from capacity.arrivals import Arrivals
 from capacity.fit import cold_start_ms, duration_cv, fit_service_time, window_factors
 from capacity.measure import CloudWatchReader, LocalTraceReader, MetricsReader, save_tables
 from capacity.model import ReadPath
 from capacity.planner import plan
+from capacity.quotas import US_EAST_1
 from capacity.recorded import RecordedArrivals, busiest_lane, read_shard
-from capacity.search import Slo, Workload
+from capacity.search import SearchSpace, Slo, Workload
 from capacity.validate import predict_steps
+from cdrcap import traffic_spec
 from cdrcap.aws_targets import aws_target, running_local_stack
 from cdrcap.config import Profile
 from cdrcap.config import Target as ConfigTarget
@@ -447,6 +449,12 @@ def analyse(
         cdrs_per_record=float(load_summary.get("cdrs_per_kinesis_record") or 1.0),
     )
     result = plan(service, workload, slo)
+    if profile.scaling_day:
+        day = traffic_spec.at_rate(profile.scaling_day, rate)
+        result.details["scaling_policies"] = scaling_policies.compare(
+            result.recommendation, service, workload, slo, SearchSpace(), US_EAST_1, day
+        )
+        echo(f"scaling policies over {day.source}: {result.details['scaling_policies']['sentence']}")
     run_cost = run_costs(
         window=window,
         invocations=invocations,
@@ -475,7 +483,8 @@ def analyse(
         slo_met=bool(result.feasible),
         plan_details={
             key: result.details[key]
-            for key in ("resource_use_per_cdr", "quota_checks", "dynamodb_capacity_modes")
+            for key in ("resource_use_per_cdr", "quota_checks", "dynamodb_capacity_modes", "scaling_policies")
+            if key in result.details
         },
         plan_inputs=plan_inputs(workload, slo, profile),
         run_cost=run_cost,

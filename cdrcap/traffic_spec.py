@@ -30,6 +30,16 @@ def load(value: str) -> TrafficDay:
     return traffic.read(Path(value))
 
 
+def at_rate(day: str, peak_rps: float) -> TrafficDay:
+    """A generated day peaking at `peak_rps` (a run's design rate) from a profile's `scaling_day`:
+    `diurnal` or `burst`, then optional `,burst=FACTORxMINUTES@HH:MM` storms."""
+    shape, _, storms = day.partition(",")
+    if shape not in GENERATED_SHAPES:
+        raise CdrcapError(f"scaling day {day!r}: starts with {' or '.join(GENERATED_SHAPES)}, not {shape!r}")
+    spec = f"{peak_rps:g}" + (f",{storms}" if storms else "")
+    return generate(shape, spec, f"{shape}:{spec}")
+
+
 def generate(shape: str, spec: str, text: str) -> TrafficDay:
     parts = spec.split(",")
     try:

@@ -17,6 +17,7 @@ from reports.plots import (
     ITERATOR_AGE,
     LATENCY,
     MODEL_ERROR,
+    SCALING_DAY,
     SERVICE_TIME,
     SHARD_HEATMAP,
     THROUGHPUT,
@@ -155,6 +156,17 @@ def _section(section_id: str, title: str, *parts: str) -> str:
     return f'<section id="{section_id}"><h2>{escape(title)}</h2>{"".join(parts)}</section>'
 
 
+def _scaling_section(run_dir: Path, summary: Summary) -> str:
+    """The day the profile's `scaling_day` simulated under each scaling policy; nothing when it sets none."""
+    scaling = (summary.get("plan_details") or {}).get("scaling_policies")
+    if not scaling:
+        return ""
+    return "".join(
+        ("<h3>Scaling policies over a day</h3>", _paragraph(scaling["sentence"] + "."),
+         _plots(run_dir, summary, SCALING_DAY))
+    )  # fmt: skip
+
+
 def _plots(run_dir: Path, summary: Summary, *specs: PlotSpec) -> str:
     return '<div class="plots">' + "".join(_figure(run_dir, spec, summary) for spec in specs) + "</div>"
 
@@ -197,6 +209,7 @@ def render_html(
         _table(plan_content.provenance_table(summary), "plan-inputs"),
         _table(plan_content.resource_use_table(summary), "resource-use"),
         _plots(run_dir, summary, COST_CURVE),
+        _scaling_section(run_dir, summary),
     )
     load = _section(
         "load-steps",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -420,8 +421,44 @@ MODEL_ERROR = PlotSpec(
 COST_CURVE = PlotSpec(
     "cost_curve.png", "Monthly cost vs shards, and the recommendation", draw_cost_curve, _alt_cost_curve
 )
+
+
+def _scaling_day(summary: Summary) -> dict[str, Any] | None:
+    scaling: dict[str, Any] | None = (summary.get("plan_details") or {}).get("scaling_policies")
+    return scaling
+
+
+def draw_scaling_day(figure: Figure, summary: Summary, data: RunData) -> None:
+    # Imported here: scaling_plot takes this module's palette (and `cdrcap plan --plot` uses it alone).
+    from reports.scaling_plot import draw_scaling_day as draw
+
+    scaling = _scaling_day(summary)
+    if not scaling:
+        _missing(figure, "the profile sets no scaling_day", panels=2)
+        return
+    draw(figure, scaling)
+
+
+def _alt_scaling_day(summary: Summary) -> str:
+    scaling = _scaling_day(summary)
+    if not scaling:
+        return "No day of traffic was simulated for this run."
+    return (
+        f"A day of {scaling['traffic']['source']} (peak {scaling['traffic']['peak_rps']:,.0f} records/s): "
+        f"each scaling policy's write capacity and iterator age, minute by minute. {scaling['sentence']}."
+    )
+
+
+SCALING_DAY = PlotSpec(
+    "scaling_day.png",
+    "A day of traffic under each scaling policy",
+    draw_scaling_day,
+    _alt_scaling_day,
+    _TALL_SIZE_IN,
+)
 PLOTS: tuple[PlotSpec, ...] = (
     THROUGHPUT, COST, ITERATOR_AGE, LATENCY, SERVICE_TIME, SHARD_HEATMAP, MODEL_ERROR, COST_CURVE,
+    SCALING_DAY,
 )  # fmt: skip
 
 

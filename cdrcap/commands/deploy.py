@@ -6,6 +6,12 @@ stream beside the local runtime), after which the local runtime restarts with th
 
 Parameters come from `--params FILE` (written by `cdrcap plan --emit-params FILE`) and `--param KEY=VALUE`;
 anything not given keeps the stack's previous value on an update, or the template default on a create.
+
+`--scaler` then deploys the reactive scaler (infra/scaler.yaml) as a second stack, `<stack>-scaler`, wired to
+the pipeline stack's outputs (input stream, function, mapping UUID) with its own zip (`scaler/` alone) in the
+same artifacts bucket. Parameters that only the scaler template declares (e.g. `ScalerPolicyJson`, which
+`cdrcap plan --traffic --emit-params` writes) go to it; on the emulator it is deployed with
+`ScalerEnabled=false` (schedule and alarm actions off): MiniStack drops a stream's records on a reshard.
 """
 
 from __future__ import annotations
@@ -26,11 +32,21 @@ from infra import artifacts
 from infra.aws import Target, client, session_for
 from infra.deploy import DeployResult, ResourceChange, StackDeployer
 from infra.errors import InfraError
-from infra.package import DEFAULT_ARCHITECTURE, build_lambda_zip, zip_architecture
+from infra.package import DEFAULT_ARCHITECTURE, build_lambda_zip, build_scaler_zip, zip_architecture
 from infra.params import load_params_file, parse_assignments
+from infra.template import load_template, parameter_names
 from pipeline.constants import DEFAULT_STACK_NAME
 
 PIPELINE_TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "pipeline.yaml"
+SCALER_TEMPLATE = PIPELINE_TEMPLATE.with_name("scaler.yaml")
+# The scaler's parameters that come from the pipeline stack (its outputs and its code location), never from
+# the user's parameters: a CodeS3Key meant for the pipeline's zip must not reach the scaler.
+_SCALER_WIRED = {
+    "InputStreamName": "InputStreamName",
+    "ProcessorFunctionName": "FunctionName",
+    "EventSourceMappingId": "EventSourceMappingId",
+}
+_SHARED = {"ResourcePrefix"}
 DEFAULT_BUILD_DIR = Path("dist")
 
 
@@ -51,6 +67,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--code-bucket", help="bucket for the zip (default: <prefix>-artifacts-<account>-<region>)"
     )
     parser.add_argument("--template", type=Path, default=PIPELINE_TEMPLATE, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--scaler",
+        action="store_true",
+        help="also deploy the reactive scaler (infra/scaler.yaml) as <stack>-scaler, wired to this stack",
+    )
     parser.add_argument("--yes", action="store_true", help="execute the change set without asking")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--timeout-s", type=float, default=1800.0, help="give up waiting after this long")
@@ -67,15 +88,22 @@ def run(args: argparse.Namespace) -> int:
         raise CdrcapError("stdin is not a terminal, so nobody can confirm the change set: pass --yes.")
     target = aws_target(configured, region=args.region, profile=args.profile)
     region = target.region
+    scaler: DeployResult | None = None
     try:
-        parameters = load_params_file(args.params) if args.params else {}
-        parameters.update(parse_assignments(args.param))
+        given = load_params_file(args.params) if args.params else {}
+        given.update(parse_assignments(args.param))
+        parameters, scaler_parameters = split_parameters(given, args.template)
+        if scaler_parameters.keys() - _SHARED and not args.scaler:
+            names = ", ".join(sorted(scaler_parameters.keys() - _SHARED))
+            print(f"not deploying the scaler (no --scaler), so these are unused: {names}", file=sys.stderr)
         if target.emulator:
             # Two consumers would split the stream: the local runtime runs the mapping, MiniStack must not.
             parameters["EnableEventSourceMapping"] = "false"
         result = _deploy(args, target, parameters)
         if target.emulator and result.status not in {"CANCELLED"}:
             _follow(configured)
+        if args.scaler and result.status not in {"CANCELLED"}:
+            scaler = _deploy_scaler(args, target, result, scaler_parameters)
     except InfraError as error:
         raise CdrcapError(str(error)) from error
     except (BotoCoreError, ClientError) as error:
@@ -84,7 +112,51 @@ def run(args: argparse.Namespace) -> int:
             "Check the credentials (--profile) and the region."
         ) from error
     _report(result, as_json=args.json, target_name=configured.name)
+    if scaler is not None:
+        _report(scaler, as_json=args.json, target_name=configured.name, follow_up=False)
     return EXIT_OK
+
+
+def split_parameters(given: dict[str, str], template: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The pipeline stack's parameters and the scaler stack's, from one set: a name only the scaler template
+    declares goes to the scaler; anything else (an unknown name included, so the pipeline deploy names it)
+    stays with the pipeline. ResourcePrefix goes to both."""
+    pipeline_names = set(parameter_names(load_template(template)))
+    scaler_only = set(parameter_names(load_template(SCALER_TEMPLATE))) - pipeline_names
+    pipeline = {name: value for name, value in given.items() if name not in scaler_only}
+    scaler = {name: value for name, value in given.items() if name in scaler_only or name in _SHARED}
+    return pipeline, scaler
+
+
+def _deploy_scaler(
+    args: argparse.Namespace, target: Target, pipeline: DeployResult, given: dict[str, str]
+) -> DeployResult:
+    missing = [output for output in _SCALER_WIRED.values() if output not in pipeline.outputs]
+    if missing:
+        raise CdrcapError(
+            f"stack {pipeline.stack_name} has no output {', '.join(missing)}: it was deployed from an older "
+            "template; redeploy the pipeline stack (without --scaler) first, then add --scaler."
+        )
+    session = session_for(target)
+    deployer = StackDeployer(client(target, "cloudformation", session=session), timeout_s=args.timeout_s)
+    parameters = dict(given)
+    parameters.update({name: pipeline.outputs[output] for name, output in _SCALER_WIRED.items()})
+    parameters.setdefault("ResourcePrefix", pipeline.stack_name)
+    if target.emulator:
+        parameters["ScalerEnabled"] = "false"
+    bucket = deployer.current_parameters(pipeline.stack_name)["CodeS3Bucket"]
+    scaler_zip = build_scaler_zip(DEFAULT_BUILD_DIR)
+    parameters["CodeS3Bucket"] = bucket
+    parameters["CodeS3Key"] = artifacts.upload_code(client(target, "s3", session=session), bucket, scaler_zip)
+    stack_name = f"{pipeline.stack_name}-scaler"
+    print(f"deploying stack {stack_name} (the scaler) with code {scaler_zip}", file=sys.stderr)
+    return deployer.deploy(
+        stack_name,
+        SCALER_TEMPLATE.read_text(),
+        parameters,
+        confirm=lambda kind, changes: _confirm(kind, changes, assume_yes=args.yes),
+        tags={"cdrcap:stack": pipeline.stack_name},
+    )
 
 
 def _deploy(args: argparse.Namespace, target: Target, parameters: dict[str, str]) -> DeployResult:
@@ -159,7 +231,9 @@ def _confirm(change_set_type: str, changes: tuple[ResourceChange, ...], *, assum
     return answer.strip().lower() in {"y", "yes"}
 
 
-def _report(result: DeployResult, *, as_json: bool, target_name: str = "staging") -> None:
+def _report(
+    result: DeployResult, *, as_json: bool, target_name: str = "staging", follow_up: bool = True
+) -> None:
     if as_json:
         document = {
             "stack_name": result.stack_name,
@@ -173,5 +247,5 @@ def _report(result: DeployResult, *, as_json: bool, target_name: str = "staging"
     print(f"{result.stack_name}: {result.status}")
     for key, value in sorted(result.outputs.items()):
         print(f"  {key:<22} {value}")
-    if result.status not in {"CANCELLED"}:
+    if follow_up and result.status not in {"CANCELLED"}:
         print(f"next: cdrcap run --target {target_name}", file=sys.stderr)

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from capacity import quotas, resource_use, scaling_policies, skew
 from capacity.errors import CapacityError
-from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters
+from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters, scaler_parameters
 from capacity.fit import ServiceTimeModel
 from capacity.planner import Plan, plan
 from capacity.resource_use import ResourceUse
@@ -85,7 +85,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the plan as JSON")
     out.add_argument(
-        "--emit-params", type=Path, metavar="FILE", help="write CloudFormation parameters (JSON)"
+        "--emit-params",
+        type=Path,
+        metavar="FILE",
+        help="write CloudFormation parameters (JSON); with --traffic also the scaler's (ScalerPolicyJson)",
+    )
+    out.add_argument(
+        "--plot", type=Path, metavar="PNG", help="with --traffic: draw the day under every scaling policy"
     )
     parser.set_defaults(func=run)
 
@@ -220,6 +226,8 @@ def _resource_use(path: Path | None, from_run: dict[str, Any] | None, run_dir: P
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.plot and not args.traffic:
+        raise CdrcapError(f"--plot {args.plot}: draws a day of traffic; give the day with --traffic FILE")
     try:
         args.traffic_day = traffic_spec.load(args.traffic) if args.traffic else None
         inputs = build_inputs(args)
@@ -232,7 +240,14 @@ def run(args: argparse.Namespace) -> int:
         raise CdrcapError(str(error)) from error
     if args.emit_params:
         parameters = cloudformation_parameters(result.recommendation)
+        if "scaling_policies" in result.details:
+            parameters += scaler_parameters(result.details["scaling_policies"])
         args.emit_params.write_text(json.dumps(parameters, indent=2) + "\n", encoding="utf-8")
+    if args.plot:
+        from reports.scaling_plot import plot_scaling_day  # matplotlib only when a plot is asked for
+
+        plot_scaling_day(result.details["scaling_policies"], args.plot)
+        print(f"plot of the day: {args.plot}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -93,6 +93,15 @@ def test_the_plan_prices_every_sink_from_the_runs_measured_use(summary: dict[str
     assert run_cost["relative_difference"] <= 0.15, run_cost
 
 
+def test_the_profiles_scaling_day_is_compared_and_drawn(run_dir: Path, summary: dict[str, Any]) -> None:
+    # Given the ci profile's scaling_day ("diurnal"), Then the plan compared every policy over a day that
+    # peaks at the run's design rate, and the report shows that day
+    scaling = summary["plan_details"]["scaling_policies"]
+    assert scaling["traffic"]["peak_rps"] == pytest.approx(summary["plan_inputs"]["rate_rps"], rel=0.05)
+    assert {p["policy"] for p in scaling["policies"]} >= {"provisioned_static", "provisioned_reactive"}
+    assert "Scaling policies over a day" in (run_dir / "report.html").read_text()
+
+
 def test_plan_from_the_run_reproduces_the_runs_plan(
     run_dir: Path, summary: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -173,3 +173,51 @@ def test_cli_refuses_a_zip_built_for_the_other_architecture(
     argv = ["deploy", "--target", "emu", "--config", str(config), "--zip", str(x86_zip), "--yes"]
     assert main([*argv, "--param", "Architecture=arm64"]) == 2
     assert "cdrcap package --architecture arm64" in capsys.readouterr().err
+
+
+def test_cli_deploys_the_scaler_stack_wired_to_the_pipeline(
+    clean_emulator: EmulatorProcess,
+    aws_session: object,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a params file holding pipeline parameters and the scaler's policy (as `plan --traffic` writes it)
+    config = tmp_path / "cdrcap.toml"
+    config.write_text(
+        f'[targets.emu]\nregion = "us-east-1"\nendpoint_url = "{clean_emulator.endpoint_url}"\n'
+    )
+    policy = json.dumps({"iterator_age_high_ms": 15000})
+    params = tmp_path / "params.json"
+    params.write_text(
+        json.dumps({"Parameters": {"ResourcePrefix": "scl", "ShardCount": 2, "ScalerPolicyJson": policy}})
+    )
+    code_zip = build_lambda_zip(tmp_path, include_dependencies=False)
+    # When both stacks are deployed from the command line, the scaler as a rehearsal (schedule off)
+    argv = ["deploy", "--target", "emu", "--config", str(config), "--params", str(params), "--scaler"]
+    argv += ["--param", "EnableEventSourceMapping=false", "--param", "ScalerEnabled=false"]
+    argv += ["--zip", str(code_zip), "--yes"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    # Then the scaler stack exists beside the pipeline's, its function points at this stack's stream,
+    # function and mapping, and carries the policy; the pipeline stack did not receive the scaler's parameter
+    target = Target(name="emu", endpoint_url=clean_emulator.endpoint_url, is_local=True)
+    cfn = client(target, "cloudformation")
+    pipeline = cfn.describe_stacks(StackName="scl")["Stacks"][0]
+    outputs = {item["OutputKey"]: item["OutputValue"] for item in pipeline["Outputs"]}
+    assert "ScalerPolicyJson" not in {item["ParameterKey"] for item in pipeline["Parameters"]}
+    scaler = cfn.describe_stacks(StackName="scl-scaler")["Stacks"][0]
+    assert scaler["StackStatus"] == "CREATE_COMPLETE"
+    lambda_ = client(target, "lambda")
+    env = lambda_.get_function_configuration(FunctionName="scl-scaler")["Environment"]["Variables"]
+    assert env["CDRCAP_STREAM_NAME"] == outputs["InputStreamName"] == "scl-cdr-in"
+    assert env["CDRCAP_FUNCTION_NAME"] == outputs["FunctionName"]
+    mapping = lambda_.get_event_source_mapping(UUID=outputs["EventSourceMappingId"])
+    assert env["CDRCAP_MAPPING_UUID"] == mapping["UUID"]
+    assert json.loads(env["CDRCAP_SCALER_POLICY"]) == {"iterator_age_high_ms": 15000}
+    rule = client(target, "events").describe_rule(Name=scaler_rule_name(cfn, "scl-scaler"))
+    assert rule["State"] == "DISABLED"
+
+
+def scaler_rule_name(cfn: object, stack_name: str) -> str:
+    resources = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]  # type: ignore[attr-defined]
+    return next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "EveryMinute")

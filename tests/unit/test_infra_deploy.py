@@ -75,3 +75,15 @@ def test_update_sends_previous_values_for_parameters_not_given() -> None:
     assert {"ParameterKey": "BatchSize", "UsePreviousValue": True} in sent
     assert {"ParameterKey": "MemorySize", "ParameterValue": "1024"} in sent
     assert cfn.change_sets[0]["ChangeSetType"] == "UPDATE"
+
+
+def test_parameters_split_between_the_pipeline_and_the_scaler_stacks() -> None:
+    from cdrcap.commands.deploy import split_parameters
+
+    given = {"ResourcePrefix": "p", "ShardCount": "4", "ScalerPolicyJson": "{}", "CodeS3Key": "k"}
+    given["Typo"] = "1"
+    pipeline, scaler = split_parameters(given, PIPELINE_TEMPLATE)
+    # The scaler gets only what the pipeline template does not declare (and the shared prefix): never the
+    # pipeline's code key; an unknown name stays with the pipeline, whose deploy names it
+    assert pipeline == {"ResourcePrefix": "p", "ShardCount": "4", "CodeS3Key": "k", "Typo": "1"}
+    assert scaler == {"ResourcePrefix": "p", "ScalerPolicyJson": "{}"}

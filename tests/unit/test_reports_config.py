@@ -76,6 +76,11 @@ def test_a_bad_step_names_its_index_and_value(tmp_path: Path) -> None:
             r'profiles\.demo\.shape: expected one of steady, step, ramp, diurnal, burst, soak, got "zigzag"',
         ),
         ("shards = 1.5", r"profiles\.demo\.shards: expected a positive integer, got 1\.5"),
+        ('scaling_day = "weekly"', r'profiles\.demo\.scaling_day: expected diurnal or burst.*got "weekly"'),
+        (
+            'scaling_day = "diurnal,burst=8x10@25:00"',
+            r"profiles\.demo\.scaling_day: .*'burst=8x10@25:00' is not a burst",
+        ),
     ],
 )
 def test_a_bad_profile_key_is_named_with_the_fix(tmp_path: Path, profile_lines: str, message: str) -> None:

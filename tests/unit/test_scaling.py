@@ -165,3 +165,53 @@ def test_scaling_plot_is_written(burst_day, tmp_path) -> None:
 
     path = plot_scaling_day(burst_day["_"], tmp_path / "scaling.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scaler_parameters_carry_the_simulated_reactive_policy(burst_day) -> None:
+    from capacity.explain import scaler_parameters
+    from scaler.policy import ScalerPolicy
+
+    # Given the policies compared over a day, When the scaler's parameters are emitted
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in scaler_parameters(burst_day["_"])}
+    # Then the deployed scaler gets exactly the thresholds the simulator ran, and its alarm the same age
+    simulated = burst_day["provisioned_reactive"]["scaler"]
+    assert json.loads(params["ScalerPolicyJson"]) == simulated
+    assert ScalerPolicy(**json.loads(params["ScalerPolicyJson"])).iterator_age_high_ms == float(
+        params["IteratorAgeScaleOutMs"]
+    )
+
+
+def test_plan_cli_emits_scaler_parameters_and_draws_the_day(tmp_path, capsys) -> None:
+    out, png = tmp_path / "params.json", tmp_path / "day.png"
+    argv = ["plan", "--traffic", "diurnal:800", "--service-time", "40,0.3", "--emit-params", str(out)]
+    assert main([*argv, "--plot", str(png)]) in (0, 1)
+    names = [p["ParameterKey"] for p in json.loads(out.read_text())]
+    assert {"ShardCount", "ScalerPolicyJson", "IteratorAgeScaleOutMs"} <= set(names)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_a_day_is_exit_2_naming_the_flag(tmp_path, capsys) -> None:
+    code = main(["plan", "--rate", "800", "--service-time", "40,0.3", "--plot", str(tmp_path / "d.png")])
+    assert code == 2
+    assert "--plot" in capsys.readouterr().err
+
+
+def test_profile_scaling_day_is_generated_at_the_design_rate() -> None:
+    from cdrcap.traffic_spec import at_rate
+
+    day = at_rate("diurnal,burst=8x10@18:00", 3_000.0)
+    assert day.peak_rps == pytest.approx(8 * at_rate("diurnal", 3_000.0).peak_rps, rel=1e-3)
+    assert at_rate("diurnal", 3_000.0).peak_rps == pytest.approx(3_000.0, rel=0.02)
+
+
+def test_report_draws_the_scaling_day_only_when_the_run_has_one(burst_day, tmp_path) -> None:
+    from matplotlib.figure import Figure
+
+    from reports.plots import SCALING_DAY
+
+    with_day = {"plan_details": {"scaling_policies": burst_day["_"]}}
+    figure = Figure()
+    SCALING_DAY.draw(figure, with_day, None)  # type: ignore[arg-type]
+    assert len(figure.axes) == 2 and figure.axes[0].get_lines()
+    assert "records/s" in SCALING_DAY.alt(with_day)  # type: ignore[arg-type]
+    assert SCALING_DAY.alt({"plan_details": {}}) == "No day of traffic was simulated for this run."  # type: ignore[arg-type]
