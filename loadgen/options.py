@@ -23,6 +23,7 @@ from loadgen.kpl import (
 from loadgen.profiles import RateProfile
 from loadgen.safety import Caps
 from loadgen.synth.config import FORMATS, DefectRates, FraudRates, SynthConfig
+from pipeline.mapping_spec import shipped_mapping_names
 
 
 def is_loopback_url(url: str) -> bool:
@@ -196,19 +197,36 @@ class LoadOptions:
 
 
 def format_weights(mix: str) -> dict[str, Any]:
-    """`json-v2=0.6,csv-v2=0.4` -> SynthConfig's format_weights (in FORMATS order); empty -> the default."""
+    """`json-v2=0.6,csv-v2=0.2,asterisk_cdr_csv=0.2` -> SynthConfig's format_weights (in FORMATS order) and
+    layout_weights (an input mapping's name: a VoIP switch's layout, drawn as JSON v1 and rewritten by
+    loadgen/layouts.py); empty -> the default."""
     if not mix:
         return {}
     weights = dict.fromkeys(FORMATS, 0.0)
+    layouts: dict[str, float] = {}
+    shipped = shipped_mapping_names()
     for part in mix.split(","):
-        name, _, share = part.partition("=")
-        name = name.strip().replace("_", "-")
-        if name not in weights:
-            raise LoadConfigError(f"--cdr-formats: unknown format {name!r}; use {', '.join(FORMATS)}")
+        raw, _, share = part.partition("=")
+        name = raw.strip().replace("_", "-")
+        if name not in weights and raw.strip() not in shipped:
+            raise LoadConfigError(
+                f"--cdr-formats: unknown format {raw.strip()!r}; use {', '.join(FORMATS)} or a switch layout "
+                f"({', '.join(shipped)})"
+            )
         try:
-            weights[name] = float(share)
+            value = float(share)
         except ValueError:
-            raise LoadConfigError(f"--cdr-formats: share of {name} must be a number, got {share!r}") from None
-    if sum(weights.values()) <= 0 or min(weights.values()) < 0:
+            raise LoadConfigError(f"--cdr-formats: share of {raw!r} is not a number: {share!r}") from None
+        if name in weights:
+            weights[name] = value
+        else:
+            layouts[raw.strip()] = value
+    # A layout's records are drawn as JSON v1 and rewritten, so its share is part of json-v1's weight.
+    weights["json-v1"] += sum(layouts.values())
+    if sum(weights.values()) <= 0 or min([*weights.values(), *layouts.values()]) < 0:
         raise LoadConfigError(f"--cdr-formats: shares must be >= 0 and not all 0, got {mix!r}")
-    return {"format_weights": tuple(weights[name] for name in FORMATS)}
+    total = sum(weights.values())
+    return {
+        "format_weights": tuple(weights[name] for name in FORMATS),
+        "layout_weights": tuple((name, share / total) for name, share in layouts.items()),
+    }

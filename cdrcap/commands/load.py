@@ -16,6 +16,7 @@ from infra.aws import Target
 from loadgen.errors import LoadgenError
 from loadgen.keys import KEY_KINDS
 from loadgen.kpl import AGGREGATIONS, DEFAULT_MAX_BUFFERED_MS, MAX_AGGREGATE_BYTES, check_aggregation
+from loadgen.options import format_weights
 from loadgen.profiles import SHAPES
 
 
@@ -62,6 +63,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=MAX_AGGREGATE_BYTES,
         help=f"kpl: size cap of one aggregated record (default {MAX_AGGREGATE_BYTES:,} B, the 1 MiB limit)",
     )
+    parser.add_argument(
+        "--formats",
+        default="",
+        help="record format mix, e.g. json-v2=0.6,csv-v2=0.2,asterisk_cdr_csv=0.2: native formats and VoIP "
+        "switch layouts (pipeline/mappings; the stack needs them in InputMappings); default: the synth's mix",
+    )
     parser.add_argument("--max-records", type=int, help="hard cap (default: 1.2 x what the shape asks)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--subscribers", type=int, default=200_000)
@@ -101,6 +108,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         stream = args.stream or (target.allowed_streams[0] if target.allowed_streams else "")
     check_aggregation(args.aggregation, args.max_buffered_ms, args.aggregation_max_bytes)
+    format_weights(args.formats)  # a bad mix is named here, before Locust starts
     if args.replay and args.aggregation != "none":
         raise CdrcapError("--replay sends the file's records as they are; drop --aggregation")
     run_dir = args.run_dir or Path("runs") / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-load"
@@ -115,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
             partition_key=args.partition_key, hot_share=args.hot_share, batch_size=args.batch_size,
             seed=args.seed, subscribers=args.subscribers, home_region=args.home_region,
             shard_limits=shard_limits, aggregation=args.aggregation, max_buffered_ms=args.max_buffered_ms,
-            aggregation_max_bytes=args.aggregation_max_bytes,
+            aggregation_max_bytes=args.aggregation_max_bytes, formats=args.formats,
         )  # fmt: skip
         summary = result.summary
     totals = summary["totals"]

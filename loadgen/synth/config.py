@@ -78,6 +78,9 @@ class SynthConfig:
     short_code_share: float = 0.01  # SMS_MO to a short code
     national_format_share: float = 0.3  # raw numbers as dialled nationally instead of E.164
     format_weights: tuple[float, ...] = (0.45, 0.35, 0.10, 0.10)  # FORMATS order
+    # (input mapping name, share of all records): that share is drawn as JSON v1 and written in the switch's
+    # layout (loadgen/layouts.py); so format_weights' json-v1 weight must cover the layouts' shares.
+    layout_weights: tuple[tuple[str, float], ...] = ()
     msc_count: int = 16
     spread_s: float = 5.0  # release times of a live batch fall within this many seconds before "now"
     diurnal_hourly_weights: tuple[float, ...] = DIURNAL_HOURLY_WEIGHTS
@@ -102,5 +105,12 @@ class SynthConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise LoadConfigError(f"{name}={value} must be within [0, 1]")
+        json_v1 = self.format_weights[FORMATS.index("json-v1")] / sum(self.format_weights)
+        layouts = sum(share for _, share in self.layout_weights)
+        if min((share for _, share in self.layout_weights), default=0.0) < 0 or layouts > json_v1 + 1e-9:
+            raise LoadConfigError(
+                f"layout shares {dict(self.layout_weights)} must be >= 0 and within the json-v1 share "
+                f"({json_v1:.3f}) they are drawn from"
+            )
         if self.fraud.total() + sum(self.defects.as_dict().values()) > 0.5:
             raise LoadConfigError("fraud + defect rates exceed half of all records; lower them")

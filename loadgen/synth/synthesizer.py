@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -11,8 +12,9 @@ import numpy as np
 
 from loadgen.errors import LoadConfigError
 from loadgen.keys import KeyStrategy, partition_keys
+from loadgen.layouts import LayoutWriter
 from loadgen.synth import defects, fraud, traffic
-from loadgen.synth.config import SynthConfig
+from loadgen.synth.config import FORMATS, SynthConfig
 from loadgen.synth.encode import encode_sorted, variant
 from loadgen.synth.labels import Label, LabelWriter
 from loadgen.synth.population import Population
@@ -60,6 +62,7 @@ class CdrSynthesizer:
         self._batches = 0
         self._labels = LabelWriter(labels_path) if labels_path else None
         self.key_strategy = key_strategy or KeyStrategy()
+        self._layouts = [(LayoutWriter.named(name), share) for name, share in self.config.layout_weights]
 
     def batch(self, n: int, *, at_epoch_s: float | None = None) -> list[bytes]:
         """`n` payloads of CDRs that closed within `spread_s` before `at_epoch_s` (default: now)."""
@@ -107,6 +110,8 @@ class CdrSynthesizer:
         cols, free = cols.take(order), free[order]
         payloads = encode_sorted(cols, self.population.plan, self.run_tag)
         labels += defects.apply_byte_defects(cols, payloads, self.config, self._rng, free)
+        if self._layouts:
+            self._rewrite_in_layouts(cols, payloads, free)
         keys = partition_keys(self.key_strategy, cols, self._rng)
         if keep_order:
             restore = np.lexsort((order, arrival_s[order]))
@@ -117,6 +122,25 @@ class CdrSynthesizer:
         if self._labels and labels:
             self._labels.write(labels)
         return SynthBatch(payloads, keys, labels)
+
+    def _rewrite_in_layouts(self, cols: traffic.Columns, payloads: list[bytes], free: np.ndarray) -> None:
+        """Rewrite clean JSON v1 records in the configured switch layouts, each with its share of all records
+        (a record the layout cannot carry, e.g. an SMS in an Asterisk layout, stays JSON v1). Records that
+        carry a fraud or defect label are left as they are, so their labels stay true."""
+        weights = self.config.format_weights
+        json_v1 = FORMATS.index("json-v1")
+        v1_share = weights[json_v1] / sum(weights)
+        candidates = np.flatnonzero(free & (cols.fmt == json_v1)).tolist()
+        draws = self._rng.random(len(candidates)).tolist()
+        bounds = np.cumsum([share / v1_share for _, share in self._layouts]).tolist()
+        for index, draw in zip(candidates, draws, strict=True):
+            chosen = next((i for i, bound in enumerate(bounds) if draw < bound), None)
+            if chosen is None:
+                continue
+            writer = self._layouts[chosen][0]
+            cdr = json.loads(payloads[index])
+            if writer.carries(cdr["record_type"]):
+                payloads[index] = writer.write(cdr)
 
     def _tagged(self, cdr_id: str) -> str:
         msc, call_ref, sequence = cdr_id.split(":")

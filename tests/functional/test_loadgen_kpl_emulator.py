@@ -86,3 +86,31 @@ def test_an_aggregated_load_comes_apart_in_the_handler_cdr_for_cdr(clean_emulato
     assert pipeline.dlq_messages(1, deadline_s=1.0) == []
     output = pipeline.output_records()
     assert len(output) == len({o["dedup_key"] for o in output}) == totals["accepted"]
+
+
+def test_a_load_in_switch_layouts_is_read_by_the_handlers_mappings(
+    clean_emulator, pipeline, tmp_path, monkeypatch
+):
+    # Given the handler configured with the Asterisk and FreeSWITCH JSON mappings
+    monkeypatch.setenv("CDRCAP_INPUT_MAPPINGS", "asterisk_cdr_csv,freeswitch_json_cdr")
+    handler_module.configure()
+    kinesis = pipeline.kinesis
+    kinesis.create_stream(StreamName=STREAM, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName=STREAM, WaiterConfig={"Delay": 0.2})
+    target = Target(name="local", endpoint_url=clean_emulator.endpoint_url,
+                    kinesis_endpoint_url=clean_emulator.endpoint_url, is_local=True,
+                    allowed_streams=(STREAM,))  # fmt: skip
+    # When Locust sends a mix of JSON v2 and both switch layouts, no defects or fraud
+    mix = "json-v2=0.4,asterisk_cdr_csv=0.3,freeswitch_json_cdr=0.3"
+    result = run_load(target, STREAM, "steady", 100.0, 3.0, tmp_path / "run", users=1, subscribers=5_000,
+                      formats=mix, defect_scale=0, fraud_scale=0, echo=lambda _: None)  # fmt: skip
+    accepted = result.totals["accepted"]
+    assert accepted > 150
+    (shard_id, records), *_ = _stream_records(kinesis).items()
+    # Then the real handler reads every record, each layout by its mapping, and emits each CDR once
+    assert handler_module.handler(_event(shard_id, records), None) == {"batchItemFailures": []}
+    assert pipeline.dlq_messages(1, deadline_s=1.0) == []
+    output = pipeline.output_records()
+    assert len(output) == len({o["dedup_key"] for o in output}) == accepted
+    formats = {o["cdr"]["source_format"] for o in output}
+    assert formats >= {"json", "asterisk_cdr_csv", "freeswitch_json_cdr"}
