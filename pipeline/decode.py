@@ -135,6 +135,9 @@ def _decode_csv(text: str, mappings: MappingSet | None = None) -> tuple[str, Fie
         raise Rejected(ReasonCode.MALFORMED_PAYLOAD, f"CSV: {exc}") from None
     head = cells[0].strip()
     columns = CSV_COLUMNS.get(int(head)) if head.isdigit() else None
+    if head == "schema_version" and any(tuple(cells) == names for names in CSV_COLUMNS.values()):
+        # A CSV file shipped line by line (a log agent tailing it) may start with its header line.
+        raise Rejected(ReasonCode.HEADER_LINE, "the header line of a CSV file (column names), not a CDR")
     if mappings is not None and (columns is None or len(cells) != len(columns)):
         # A switch's layout may well start with digits (an account code): not ours unless it fits ours.
         return mappings.decode_csv(cells)

@@ -186,6 +186,10 @@ class MappingSet:
         count = len(cells)
         for mapping in self.mappings:
             if mapping.spec.signature_columns == count:
+                columns = mapping.spec.columns
+                # A file shipped line by line (a log agent tailing it) may start with its header line.
+                if cells[0] == columns[0] and tuple(cells) == columns:
+                    raise Rejected(ReasonCode.HEADER_LINE, f"the header line of {mapping.name}, not a CDR")
                 return mapping.name, mapping.decode(cells)
         csv_layouts = [m.spec for m in self.mappings if m.spec.format == "csv"]
         closest = min(csv_layouts, key=lambda s: abs((s.signature_columns or 0) - count), default=None)

@@ -43,6 +43,7 @@ class ReasonCode(StrEnum):
     BER_FRAMING_ERROR = "BER_FRAMING_ERROR"  # a TS 32.297 file/CDR header with bad lengths or format
     LOST_CDRS = "LOST_CDRS"  # a TS 32.297 file header reports CDRs lost upstream (not a record of ours)
     UNMAPPED_LAYOUT = "UNMAPPED_LAYOUT"  # not a native format and no configured input mapping matches it
+    HEADER_LINE = "HEADER_LINE"  # a CSV file's header (its column names) shipped as a record: not a CDR
 
 
 class NumberKind(StrEnum):

@@ -161,3 +161,19 @@ def test_every_shipped_mapping_has_a_sample_and_is_in_the_lambda_zip(tmp_path: P
     names = set(zipfile.ZipFile(path).namelist())
     # Then every mapping file is inside it
     assert {f"pipeline/mappings/{name}.toml" for name in SAMPLES} <= names
+
+
+def test_a_csv_files_header_line_goes_to_the_dlq_as_such_while_its_rows_pass() -> None:
+    # Given a switch's file shipped line by line with its header first, and a native CSV v2 header
+    from pipeline.schema import CSV_COLUMNS
+
+    asterisk_header = ",".join(f'"{c}"' for c in parse_mapping(
+        (SHIPPED_DIR / "asterisk_cdr_csv.toml").read_text(), "asterisk_cdr_csv.toml"
+    ).columns).encode()  # fmt: skip
+    native_header = ",".join(CSV_COLUMNS[2]).encode()
+    payloads = [asterisk_header, *sample("asterisk_cdr_csv"), native_header]
+    # When processed with the mappings configured
+    outcome, stores = run(payloads)
+    # Then the rows are applied and each header is a HEADER_LINE reject, not a malformed CDR
+    assert outcome.applied == 3
+    assert [m["reason"] for m in dlq(stores)] == [ReasonCode.HEADER_LINE.value] * 2
