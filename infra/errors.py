@@ -1,6 +1,6 @@
 """The exception hierarchy of infra/ (packaging, deploy); messages name the bad value and the fix.
 
-The CLI commands turn these into CdrcapError (exit 2) so infra/ stays independent of cdrcap/.
+cdrcap/cli.py maps them to exit 2 with their message, in one place, so infra/ stays independent of cdrcap/.
 """
 
 from __future__ import annotations

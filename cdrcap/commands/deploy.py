@@ -31,7 +31,6 @@ from cdrcap.errors import EXIT_OK, CdrcapError
 from infra import artifacts
 from infra.aws import Target, client, session_for
 from infra.deploy import DeployResult, ResourceChange, StackDeployer
-from infra.errors import InfraError
 from infra.package import DEFAULT_ARCHITECTURE, build_lambda_zip, build_scaler_zip, zip_architecture
 from infra.params import load_params_file, parse_assignments
 from infra.template import load_template, parameter_names
@@ -104,8 +103,6 @@ def run(args: argparse.Namespace) -> int:
             _follow(configured)
         if args.scaler and result.status not in {"CANCELLED"}:
             scaler = _deploy_scaler(args, target, result, scaler_parameters)
-    except InfraError as error:
-        raise CdrcapError(str(error)) from error
     except (BotoCoreError, ClientError) as error:
         raise CdrcapError(
             f"AWS refused a call while deploying to {args.target} ({region}): {error}. "
@@ -201,13 +198,9 @@ def _deploy(args: argparse.Namespace, target: Target, parameters: dict[str, str]
 
 
 def _follow(configured: ConfigTarget) -> None:
-    from infra.local.stack import LocalStackError
 
     stack, _ = running_local_stack(configured)
-    try:
-        info = stack.follow_deployment()
-    except LocalStackError as error:
-        raise CdrcapError(str(error)) from error
+    info = stack.follow_deployment()
     config = info.config
     print(
         f"local runtime restarted with the deployed mapping: batch {config.batch_size}, window "

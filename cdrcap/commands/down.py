@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cdrcap.errors import EXIT_OK, CdrcapError
-from infra.local.stack import DEFAULT_STATE_DIR, LocalStack, LocalStackError
+from cdrcap.errors import EXIT_OK
+from infra.local.stack import DEFAULT_STATE_DIR, LocalStack
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -15,9 +15,6 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        outcome = LocalStack(args.state_dir).down()
-    except LocalStackError as error:
-        raise CdrcapError(str(error)) from error
+    outcome = LocalStack(args.state_dir).down()
     print("local stack down: " + ", ".join(f"{name} {state}" for name, state in outcome.items()))
     return EXIT_OK

@@ -21,7 +21,6 @@ from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
 from cdrcap.fraud_eval.data import synthesize_day
 from cdrcap.fraud_eval.evaluation import RuleQuality, evaluate_day
 from cdrcap.fraud_loadgen_eval import LOADGEN_SCENARIOS, evaluate_loadgen_day
-from pipeline.fraud.errors import RulesConfigError
 from pipeline.fraud.rules import RULE_IDS, load_rules
 
 MIN_CDRS = 10_000  # below this each scenario gets a handful of instances and recall means little
@@ -86,10 +85,7 @@ def run(args: argparse.Namespace) -> int:
             f"--batch-size {args.batch_size} must be >= {ESM_BATCH_SIZE_MIN} "
             f"(Kinesis batches hold {ESM_BATCH_SIZE_MIN}-{ESM_BATCH_SIZE_MAX:,})"
         )
-    try:
-        rules = load_rules(args.rules)
-    except RulesConfigError as error:
-        raise CdrcapError(str(error)) from error
+    rules = load_rules(args.rules)
     started = time.perf_counter()
     loadgen = evaluate_loadgen_day(rules, cdrs=args.cdrs, seed=args.seed, batch_size=args.batch_size)
     author = evaluate_day(synthesize_day(args.cdrs, args.seed), rules, batch_size=500)

@@ -13,7 +13,6 @@ from capacity.quotas import PUT_RECORDS_MAX_RECORDS, SHARD_WRITE_BYTES_PER_S, SH
 from cdrcap.config import load_config
 from cdrcap.errors import EXIT_OK, CdrcapError
 from infra.aws import Target
-from loadgen.errors import LoadgenError
 from loadgen.keys import KEY_KINDS
 from loadgen.kpl import AGGREGATIONS, DEFAULT_MAX_BUFFERED_MS, MAX_AGGREGATE_BYTES, check_aggregation
 from loadgen.options import format_weights
@@ -81,13 +80,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except LoadgenError as error:
-        raise CdrcapError(str(error)) from error
-
-
-def _run(args: argparse.Namespace) -> int:
+    format_weights(args.formats)  # a bad mix is named before anything starts
     from loadgen.targets import local_target
 
     shard_limits = None
@@ -108,7 +101,6 @@ def _run(args: argparse.Namespace) -> int:
         )
         stream = args.stream or (target.allowed_streams[0] if target.allowed_streams else "")
     check_aggregation(args.aggregation, args.max_buffered_ms, args.aggregation_max_bytes)
-    format_weights(args.formats)  # a bad mix is named here, before Locust starts
     if args.replay and args.aggregation != "none":
         raise CdrcapError("--replay sends the file's records as they are; drop --aggregation")
     run_dir = args.run_dir or Path("runs") / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-load"

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from capacity.quotas import MIB
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
-from infra.errors import InfraError
 from infra.package import (
     DEFAULT_ARCHITECTURE,
     LAMBDA_PLATFORMS,
@@ -59,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.scaler:
         try:
             path = build_scaler_zip(args.output_dir)
-        except (InfraError, OSError) as error:
-            raise CdrcapError(str(error)) from error
+        except OSError as error:
+            raise CdrcapError(f"cannot write the scaler zip in {args.output_dir}: {error}") from error
         print(f"{sha256_of(path)}  {path}")
         return EXIT_OK
     try:
@@ -68,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
             args.output_dir, include_dependencies=args.include_dependencies, architecture=args.architecture
         )
         result = report(path, sha256_of(path), python=args.python, measure=args.cold_start)
-    except (InfraError, OSError) as error:
-        raise CdrcapError(str(error)) from error
+    except OSError as error:
+        raise CdrcapError(f"cannot build or measure the zip in {args.output_dir}: {error}") from error
     if args.json:
         document = dataclasses.asdict(result)
         document["limits"] = [{**dataclasses.asdict(c), "ok": c.ok} for c in result.limits]

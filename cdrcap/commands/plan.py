@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from capacity import quotas, resource_use, scaling_policies, skew
-from capacity.errors import CapacityError
 from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters, scaler_parameters
 from capacity.fit import ServiceTimeModel
 from capacity.planner import Plan, plan
@@ -228,16 +227,13 @@ def _resource_use(path: Path | None, from_run: dict[str, Any] | None, run_dir: P
 def run(args: argparse.Namespace) -> int:
     if args.plot and not args.traffic:
         raise CdrcapError(f"--plot {args.plot}: draws a day of traffic; give the day with --traffic FILE")
-    try:
-        args.traffic_day = traffic_spec.load(args.traffic) if args.traffic else None
-        inputs = build_inputs(args)
-        result = plan(*inputs)
-        if args.traffic_day is not None:
-            result.details["scaling_policies"] = scaling_policies.compare(
-                result.recommendation, *inputs, args.traffic_day
-            )
-    except CapacityError as error:
-        raise CdrcapError(str(error)) from error
+    args.traffic_day = traffic_spec.load(args.traffic) if args.traffic else None
+    inputs = build_inputs(args)
+    result = plan(*inputs)
+    if args.traffic_day is not None:
+        result.details["scaling_policies"] = scaling_policies.compare(
+            result.recommendation, *inputs, args.traffic_day
+        )
     if args.emit_params:
         parameters = cloudformation_parameters(result.recommendation)
         if "scaling_policies" in result.details:

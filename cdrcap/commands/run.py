@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 
 from cdrcap.config import load_config
-from cdrcap.configread import ConfigError
-from cdrcap.errors import CdrcapError
 from cdrcap.orchestrate import RunRequest, exit_code, run_capacity
 
 
@@ -24,19 +22,16 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-        request = RunRequest(
-            target=config.target(args.target),
-            profile=config.profile(args.profile),
-            config=config,
-            keep_stack=args.keep_stack,
-            port=args.port,
-            workers=args.workers,
-            users=args.users,
-            progress=not args.no_progress,
-        )
-    except ConfigError as error:
-        raise CdrcapError(str(error)) from error
+    config = load_config(args.config)
+    request = RunRequest(
+        target=config.target(args.target),
+        profile=config.profile(args.profile),
+        config=config,
+        keep_stack=args.keep_stack,
+        port=args.port,
+        workers=args.workers,
+        users=args.users,
+        progress=not args.no_progress,
+    )
     outcome = run_capacity(request)
     return exit_code(outcome)

@@ -8,7 +8,7 @@ from pathlib import Path
 from capacity import quotas as q
 from cdrcap.errors import EXIT_OK, CdrcapError
 from infra.local.esm.config import CONSUMER_MODES
-from infra.local.stack import DEFAULT_PORT, DEFAULT_STATE_DIR, LocalStack, LocalStackConfig, LocalStackError
+from infra.local.stack import DEFAULT_PORT, DEFAULT_STATE_DIR, LocalStack, LocalStackConfig
 
 DEFAULTS = LocalStackConfig()
 # The event source mapping's settings and the shard-limit scale; the help shows what AWS accepts.
@@ -90,10 +90,7 @@ def config_from(args: argparse.Namespace) -> LocalStackConfig:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from(args)
-    try:
-        info = LocalStack(args.state_dir).up(config)
-    except LocalStackError as error:
-        raise CdrcapError(str(error)) from error
+    info = LocalStack(args.state_dir).up(config)
     print(f"local stack up: emulator {info.endpoint_url}, Kinesis (limits proxy) {info.kinesis_endpoint_url}")
     print(
         f"  input stream {info.input_stream_name} ({config.shards} shards, scale {config.scale}), "

@@ -48,7 +48,7 @@ PLACEHOLDER_OUTPUTS = dict.fromkeys(
 )
 
 
-class LocalStackError(RuntimeError):
+class LocalStackError(InfraError):
     """The local stack cannot do what was asked; the message says why and what to run instead."""
 
 
