@@ -4,22 +4,19 @@ bad mapping files rejected at cold start naming the line, bad records to the DLQ
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 
 from infra.package import build_lambda_zip
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from pipeline.mapping_spec import SHIPPED_DIR, parse_mapping, shipped_mapping_names
-from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.schema import ReasonCode
-from pipeline.stores import InMemoryDeadLetterQueue, InMemoryOutputStream, Stores, in_memory_stores
-from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
+from pipeline.stores import InMemoryOutputStream
+from tests.support.mapped_batches import dlq, outputs, run
+from tests.support.pipeline_events import PIPELINE_ENV, as_json, make_cdr
 
 LAYOUTS = Path(__file__).parents[1] / "corpus" / "layouts"
-ALL = "asterisk_cdr_csv,asterisk_cdr_custom,freeswitch_cdr_csv,freeswitch_json_cdr"
 SAMPLES = {
     "asterisk_cdr_csv": "asterisk_master.csv",
     "asterisk_cdr_custom": "asterisk_custom.csv",
@@ -30,22 +27,6 @@ SAMPLES = {
 
 def sample(layout: str) -> list[bytes]:
     return (LAYOUTS / SAMPLES[layout]).read_bytes().splitlines()
-
-
-def run(payloads: list[bytes], mappings: str = ALL) -> tuple[BatchOutcome, Stores]:
-    stores = in_memory_stores()
-    config = load_config({**PIPELINE_ENV, "CDRCAP_INPUT_MAPPINGS": mappings})
-    return BatchProcessor(config, stores).process(kinesis_event(payloads), now_ms=NOW_MS), stores
-
-
-def outputs(stores: Stores) -> list[dict[str, Any]]:
-    assert isinstance(stores.output, InMemoryOutputStream)
-    return [orjson.loads(line)["cdr"] for _, line in stores.output.records]
-
-
-def dlq(stores: Stores) -> list[dict[str, Any]]:
-    assert isinstance(stores.dlq, InMemoryDeadLetterQueue)
-    return [orjson.loads(m) for m in stores.dlq.messages]
 
 
 @pytest.mark.parametrize("layout", sorted(SAMPLES))

@@ -16,7 +16,7 @@ from loadgen.options import format_weights
 from loadgen.synth.config import DefectRates, FraudRates, SynthConfig
 from loadgen.synth.synthesizer import CdrSynthesizer
 from pipeline.mapping_spec import shipped_mapping_names
-from tests.unit.test_input_mappings import ALL, dlq, outputs, run
+from tests.support.mapped_batches import ALL, dlq, outputs, run
 
 # What a switch layout carries (mapped fields); the rest (IMSI, cell, ...) it cannot.
 CARRIED = (
