@@ -16,12 +16,11 @@ from typing import Any
 
 from cdrcap.config import Config, Profile
 from cdrcap.config import Target as ConfigTarget
-from cdrcap.errors import CdrcapError, CheckFailed
+from cdrcap.errors import CheckFailed
 from cdrcap.fraud_run import write_fraud_json
 from cdrcap.progress import LiveProgress
 from cdrcap.rundir import create_run_dir, run_metadata
 from cdrcap.stages import StackHandle, analyse, drain, load_arguments, open_target
-from loadgen.errors import LoadgenError
 from loadgen.runner import run_load
 from reports.assemble import write_run_summary
 from reports.render import render_run
@@ -80,8 +79,6 @@ def run_capacity(request: RunRequest, echo: Callable[[str], None] = print) -> Ru
         except KeyboardInterrupt:
             interrupted = True
             echo("interrupted: load stopped; writing what was measured")
-        except LoadgenError as error:
-            raise CdrcapError(str(error)) from error
         load_finished_s = time.time()
         if not interrupted:
             drain(handle, echo=echo)

@@ -34,7 +34,7 @@ from infra.local.deploy_local import TEMPLATE_PATH
 from infra.local.emulator import free_port, port_is_free
 from infra.local.esm.dispatch import lane_of
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY
-from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
+from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from infra.template import parse_template
 from loadgen.pacing import TARGET_CALL_INTERVAL_S
 from loadgen.synth.config import DefectRates, FraudRates
@@ -118,10 +118,7 @@ def _open_local(
         f"batch {config.batch_size}, "
         f"window {config.batching_window_s} s, PF {config.parallelization_factor}"
     )
-    try:
-        info = stack.up(config)
-    except LocalStackError as error:
-        raise CdrcapError(str(error)) from error
+    info = stack.up(config)
     trace_path = Path(info.trace_path)
     return StackHandle(
         target=info.target(),
