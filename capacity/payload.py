@@ -77,6 +77,17 @@ DEFAULT_COSTS: Final = PayloadCosts(
 )
 
 
+def dominant_format(record_formats: Mapping[str, float]) -> str:
+    """The payload format most CDRs of a load's mix are sent in ({"json_v2": 0.7, "csv-v1": 0.3} -> json);
+    json when none of the mix is a native format."""
+    shares: dict[str, float] = {}
+    for name, share in record_formats.items():
+        family = str(name).replace("-", "_").split("_")[0]
+        if family in RECORD_FORMATS:
+            shares[family] = shares.get(family, 0.0) + float(share)
+    return max(shares, key=lambda family: shares[family]) if shares else "json"
+
+
 @dataclass(frozen=True)
 class MeasuredOn:
     """The payload a number was measured on: its format, and whether the CDRs were KPL-aggregated."""

@@ -214,16 +214,6 @@ def build_inputs(
     return service, workload, slo, space, prices
 
 
-def run_format(summary: dict[str, Any]) -> str:
-    """The payload format most of a run's CDRs were sent in (its profile's record_formats), else json."""
-    shares: dict[str, float] = {}
-    for name, share in ((summary.get("profile") or {}).get("record_formats") or {}).items():
-        family = str(name).replace("-", "_").split("_")[0]
-        if family in payload.RECORD_FORMATS:
-            shares[family] = shares.get(family, 0.0) + float(share)
-    return max(shares, key=lambda family: shares[family]) if shares else "json"
-
-
 def payload_request(args: argparse.Namespace) -> payload.PayloadRequest | None:
     """The format x aggregation question (None when neither --record-format nor --aggregation is given),
     with what the record bytes and the service time were measured on."""
@@ -232,7 +222,10 @@ def payload_request(args: argparse.Namespace) -> payload.PayloadRequest | None:
     summary = _load_run(args.from_run) if args.from_run else {}
     inputs = summary.get("plan_inputs") or {}
     asked = args.record_format or "json"
-    from_run = payload.MeasuredOn(run_format(summary), float(inputs.get("cdrs_per_record") or 1.0) > 1.0)
+    mix = (summary.get("profile") or {}).get("record_formats") or {}
+    from_run = payload.MeasuredOn(
+        payload.dominant_format(mix), float(inputs.get("cdrs_per_record") or 1.0) > 1.0
+    )
     if args.record_bytes:
         bytes_on: payload.MeasuredOn | None = payload.MeasuredOn(asked)
     elif inputs.get("record_bytes") or (summary.get("profile") or {}).get("record_bytes"):

@@ -2,6 +2,7 @@
 KPL factor and buffering, the table in details.payload_formats and `auto`'s choice; and the stream sizing
 no longer bent by a sink quota no stream configuration fixes."""
 
+import argparse
 import json
 
 import pytest
@@ -14,6 +15,7 @@ from capacity.resource_use import DEFAULT as BENCH_USE
 from capacity.resource_use import from_mapping
 from capacity.search import SearchSpace, Slo, Workload
 from cdrcap.cli import main
+from cdrcap.commands import plan as plan_command
 
 LIGHT_SINKS = from_mapping(
     {"dynamodb_write_units": 0.1, "dynamodb_hottest_item_writes": 1.0, "measured_batch_records": 10_000},
@@ -204,3 +206,38 @@ def test_cli_aggregation_kpl_meets_the_issue_bound(capsys):
 def test_cli_bad_payload_flags_exit_2_naming_the_value(flags, named, capsys):
     assert main(["plan", "--rate", "1000", "--service-time", "40,0.3", *flags]) == 2
     assert named in capsys.readouterr().err
+
+
+def _args(*flags: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    plan_command.register(parser)
+    return parser.parse_args(flags)
+
+
+def test_a_run_s_measured_bytes_and_service_time_are_taken_as_its_own_format_and_aggregation(tmp_path):
+    # Given a KPL run of CSV CDRs
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(
+        json.dumps(
+            {
+                "plan_inputs": {"rate_rps": 1000, "record_bytes": 230, "cdrs_per_record": 20},
+                "profile": {"record_formats": {"csv_v2": 0.8, "json_v2": 0.2}},
+            }
+        )
+    )
+    request = plan_command.payload_request(_args("--from", str(run), "--aggregation", "auto"))
+    # Then its bytes and its service time were measured on aggregated CSV
+    assert request is not None
+    assert (
+        request.bytes_measured_on == request.service_measured_on == payload.MeasuredOn("csv", aggregated=True)
+    )
+    # And flags are taken as measured on the format asked (json unless given)
+    flags = plan_command.payload_request(
+        _args("--record-bytes", "300", "--service-time", "40,0.3", "--aggregation", "kpl")
+    )
+    assert flags is not None and flags.bytes_measured_on == flags.service_measured_on == payload.MeasuredOn(
+        "json"
+    )
+    # And without either payload flag the plan is the one without the payload dimension
+    assert plan_command.payload_request(_args("--rate", "100")) is None
