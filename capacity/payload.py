@@ -65,14 +65,14 @@ BENCH: Final = "tests/benchmarks/bench_payload_formats.py"
 DEFAULT_COSTS: Final = PayloadCosts(
     formats=MappingProxyType(
         {
-            "json": FormatCost(bytes_per_cdr=541.1, decode_us_per_cdr=2.76),
-            "csv": FormatCost(bytes_per_cdr=212.2, decode_us_per_cdr=6.56),
-            "avro": FormatCost(bytes_per_cdr=211.1, decode_us_per_cdr=11.68),
+            "json": FormatCost(bytes_per_cdr=541.1, decode_us_per_cdr=2.9),
+            "csv": FormatCost(bytes_per_cdr=212.2, decode_us_per_cdr=5.83),
+            "avro": FormatCost(bytes_per_cdr=211.1, decode_us_per_cdr=12.32),
         }
     ),
     kpl_overhead_bytes_per_cdr=15.3,
-    kpl_deaggregate_us_per_cdr=4.0,
-    kpl_pack_us_per_cdr=6.91,
+    kpl_deaggregate_us_per_cdr=4.17,
+    kpl_pack_us_per_cdr=6.76,
     source=f"{BENCH} on {BENCH_DATE}",
 )
 

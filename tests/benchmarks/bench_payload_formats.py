@@ -162,7 +162,7 @@ def _check_round_trip(
         assert sorted(r.data for a in packed for r in deaggregate(a)) == sorted(payloads[name])
 
 
-def _plan_rows(costs: payload.PayloadCosts) -> list[dict[str, Any]]:
+def _plan_rows(costs: payload.PayloadCosts) -> tuple[list[dict[str, Any]], str]:
     workload = Workload(rate_rps=PLAN_RATE_RPS, record_bytes=costs.formats["json"].bytes_per_cdr)
     result = payload.plan_payload(
         SERVICE,
@@ -173,8 +173,8 @@ def _plan_rows(costs: payload.PayloadCosts) -> list[dict[str, Any]]:
         payload.PayloadRequest(aggregation="auto"),
         costs,
     )
-    rows: list[dict[str, Any]] = result.details["payload_formats"]["rows"]
-    return rows
+    formats = result.details["payload_formats"]
+    return formats["rows"], str(formats["sentence"])
 
 
 def _metric(name: str, value: float, unit: str) -> dict[str, Any]:
@@ -202,7 +202,7 @@ def run() -> dict[str, Any]:
         kpl_pack_us_per_cdr=round(sum(pack.values()) / len(pack), 2),
         source="this run",
     )
-    rows = _plan_rows(costs)
+    rows, choice = _plan_rows(costs)
     metrics: list[dict[str, Any]] = []
     for name in payloads:
         metrics += [
@@ -232,6 +232,7 @@ def run() -> dict[str, Any]:
     return {
         "title": "Payload formats x KPL aggregation: bytes, CPU per CDR, and the plan at 50,000 CDR/s",
         "metrics": metrics,
+        "plan_auto": choice,
         "cdrs": CDRS,
         "capacity_payload_defaults": costs.describe() | {"source": payload.BENCH},
         "passes": f"best of {PASSES}, formats interleaved",
