@@ -387,18 +387,17 @@ def render(result: Plan, console: Console) -> None:
 
 
 def render_payload_formats(formats: dict[str, Any], console: Console) -> None:
-    """Every format x aggregation pair's plan: shards, monthly cost and e2e p99, the chosen one marked."""
-    table = Table(title="Payload format x aggregation (input stream and the whole plan)")
-    for column in ("format", "aggregation", "B/CDR", "CDRs/rec", "shards", "usd/month", "e2e p99 ms", "SLO"):
+    """Every format x aggregation pair's plan: shards, monthly cost and e2e p99, the chosen one starred."""
+    table = Table(title="Payload format x aggregation (* = the plan above)")
+    for column in ("pair", "B/CDR", "CDRs/rec", "shards", "usd/month", "e2e p99", "SLO"):
         table.add_column(column)
     for row in formats["rows"]:
         table.add_row(
-            row["record_format"] + (" (chosen)" if row["chosen"] else ""),
-            row["aggregation"],
+            f"{row['record_format']} x {row['aggregation']}" + (" *" if row["chosen"] else ""),
             f"{row['bytes_per_cdr']:,.0f}",
             f"{row['cdrs_per_record']:,.0f}",
             str(row["shards"]),
-            f"{row['monthly_cost_usd']:,.2f}",
+            f"{row['monthly_cost_usd']:,.0f}",
             "unbounded" if row["e2e_p99_ms"] is None else f"{row['e2e_p99_ms']:,.0f}",
             "met" if row["slo_met"] else "missed",
         )

@@ -241,3 +241,11 @@ def test_a_run_s_measured_bytes_and_service_time_are_taken_as_its_own_format_and
     )
     # And without either payload flag the plan is the one without the payload dimension
     assert plan_command.payload_request(_args("--rate", "100")) is None
+
+
+def test_cli_auto_prints_the_table_and_its_choice(capsys):
+    flags = ["--rate", "5000", "--record-bytes", "400", "--service-time", "40,0.3", "--aggregation", "auto"]
+    main(["plan", *flags, "--consumer-mode", "shared"])
+    out = capsys.readouterr().out
+    assert "Payload format x aggregation" in out and "avro x kpl" in out
+    assert "Payload: auto chose" in out and " * " in out
