@@ -448,7 +448,7 @@ def analyse(
         use=use,
         cdrs_per_record=float(load_summary.get("cdrs_per_kinesis_record") or 1.0),
     )
-    result = _plan(service, workload, slo, profile)
+    result = plan_for_profile(service, workload, slo, profile)
     if profile.scaling_day:
         day = traffic_spec.at_rate(profile.scaling_day, rate)
         result.details["scaling_policies"] = scaling_policies.compare(
@@ -497,7 +497,7 @@ def analyse(
     )
 
 
-def _plan(service: ServiceTimeModel, workload: Workload, slo: Slo, profile: Profile) -> Plan:
+def plan_for_profile(service: ServiceTimeModel, workload: Workload, slo: Slo, profile: Profile) -> Plan:
     """The run's plan. A KPL run also plans every payload format x aggregation (details.payload_formats):
     its recommendation is the KPL plan of its own format at the measured CDRs per record, with the
     producer's buffering in the e2e latency."""
