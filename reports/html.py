@@ -156,6 +156,17 @@ def _section(section_id: str, title: str, *parts: str) -> str:
     return f'<section id="{section_id}"><h2>{escape(title)}</h2>{"".join(parts)}</section>'
 
 
+def _payload_formats(summary: Summary) -> str:
+    formats = plan_content.payload_formats_table(summary)
+    if formats is None:
+        return ""
+    return (
+        "<h3>Payload format x aggregation</h3>"
+        + _table(formats, "payload-formats")
+        + _paragraph(plan_content.payload_formats_line(summary))
+    )
+
+
 def _scaling_section(run_dir: Path, summary: Summary) -> str:
     """The day the profile's `scaling_day` simulated under each scaling policy; nothing when it sets none."""
     scaling = (summary.get("plan_details") or {}).get("scaling_policies")
@@ -197,6 +208,7 @@ def render_html(
         )
         if modes is not None
         else "",
+        _payload_formats(summary),
         "<h3>Quota checks</h3>",
         _table(plan_content.quota_table(summary), "quota-checks")
         or "<p>No quota checks in this summary.</p>",

@@ -36,6 +36,17 @@ def verdict_parts(summary: Summary, comparison: Comparison | None) -> list[str]:
     return [head + "\n\n" + findings, f"> {evidence(summary)}"]
 
 
+def payload_parts(summary: Summary) -> list[str]:
+    formats = plan_content.payload_formats_table(summary)
+    if formats is None:
+        return []
+    return [
+        "### Payload format x aggregation",
+        table(formats),
+        plan_content.payload_formats_line(summary) or "",
+    ]
+
+
 def quota_parts(summary: Summary) -> list[str]:
     failed = plan_content.failed_quota_lines(summary)
     if not failed:
@@ -69,6 +80,7 @@ def render_markdown(
         content.slo_line(summary),
         table(content.alternatives_table(summary)),
         *consumer_mode_parts(summary),
+        *payload_parts(summary),
         *cost_parts(summary),
         "### Where each plan input came from",
         table(plan_content.provenance_table(summary)),
