@@ -22,7 +22,7 @@ from cdrcap.errors import CdrcapError, CheckFailed
 from cdrcap.fraud_run import write_fraud_json
 from cdrcap.progress import LiveProgress
 from cdrcap.rundir import create_run_dir, run_metadata
-from cdrcap.stages import StackHandle, analyse, drain, load_arguments, open_target
+from cdrcap.stages import StackHandle, analyse, drain, load_arguments, local_output_stream, open_target
 from loadgen.errors import LoadgenError
 from loadgen.runner import run_load
 from reports.assemble import write_run_summary
@@ -129,7 +129,7 @@ def _run_once(request: RunRequest, run_dir: Path, run_id: str, echo: Callable[[s
         )
         if profile.fraud_rate > 0:  # after the drain: the handler has raised what it will raise
             handler_log = Path(handle.info.handler_log_path) if handle.info else None
-            write_fraud_json(run_dir, profile.fraud_rate, handler_log)
+            write_fraud_json(run_dir, profile.fraud_rate, handler_log, local_output_stream(handle))
         write_run_summary(
             run_dir,
             started_at=started_at,
