@@ -286,7 +286,8 @@ def _result_line(comparison: Comparison) -> str:
         lines.append(
             f"**{'Also inconclusive' if failed else 'Result: inconclusive'}** in {', '.join(unsure)}: the "
             f"{comparison.confidence_pct:g}% interval straddles the limit, so this noise cannot tell. "
-            "Run longer load steps (more seconds and invocations per step) to narrow it."
+            "Run longer load steps (more seconds and invocations per step) or more repeats "
+            "(`cdrcap run --repeat N` on both sides) to narrow it."
         )
     return "\n\n".join(lines) if lines else "**Result: pass.**"
 
