@@ -197,6 +197,7 @@ def write_repeated_summary(
     combined: dict[str, Any] = {
         **summaries[representative - 1],
         "run_id": run_dir.name,
+        "finished_at": summaries[-1]["finished_at"],  # the run spans every repeat
         "repeats": repeats_block(runs, representative),
     }
     data = run_dir / "data"

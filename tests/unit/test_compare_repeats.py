@@ -12,7 +12,7 @@ import pytest
 from cdrcap.cli import main
 from reports.compare import Thresholds, compare_summaries
 from reports.errors import ReportInputError
-from reports.repeats import check_repeat, repeat_run, repeats_block, repeats_table
+from reports.repeats import check_repeat, repeat_run, repeats_block, repeats_table, write_repeated_summary
 from reports.sample import write_sample_run
 from reports.summary import Summary
 
@@ -141,3 +141,21 @@ def test_the_repeat_table_has_a_row_per_repeat_and_the_spread(template: dict[str
     assert [row[0] for row in table.rows] == ["1 (shown)", "2", "3", "mean", "sd", "sd / mean"]
     assert table.rows[-1][1] == "10.0%"
     assert repeats_table(cast(Summary, _run(template, "single", 1_000.0))) is None
+
+
+def test_the_repeated_runs_summary_is_the_first_repeats_with_the_block(tmp_path: Path) -> None:
+    # Given two repeats of a run, each a whole run directory
+    run_dir = tmp_path / "20261203T000000Z-ci"
+    (run_dir / "data").mkdir(parents=True)
+    repeats = [write_sample_run(run_dir / f"repeat-{k}") for k in (1, 2)]
+    second = json.loads((repeats[1] / "summary.json").read_text())
+    second["finished_at"] = "2026-12-03T00:09:00+00:00"
+    (repeats[1] / "summary.json").write_text(json.dumps(second))
+    # When the run's summary is written over them
+    write_repeated_summary(run_dir, repeats, [False, False])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    # Then it is named after the run, spans both repeats, and its data/ is the first repeat's
+    assert summary["run_id"] == run_dir.name
+    assert summary["finished_at"] == "2026-12-03T00:09:00+00:00"
+    assert summary["repeats"]["count"] == 2 and summary["repeats"]["representative"] == 1
+    assert (run_dir / "data").resolve() == (repeats[0] / "data").resolve()
