@@ -2,10 +2,11 @@
 the complete ones.
 
 A run is not the fraud evaluation's day. The load generator injects an episode into ONE producer batch
-(loadgen/synth/fraud.py), and at a run's rates a user's PutRecords batch holds ~rate/users x 0.25 s
-records (5-20 in the demo), fewer than an episode's 40: the burst is cut short, often below the threshold
-its rule needs, and missing it says nothing about the rule. An episode whose CDRs were throttled at the
-producer and dropped after its retries never fully reached the pipeline either. So each episode is:
+(loadgen/synth/fraud.py), and at a run's rates a user's PutRecords batch usually holds ~rate/users x
+0.25 s records (5-20 in the demo; more when the producer falls behind), fewer than an episode's 40: the
+burst is cut short, often below the threshold its rule needs, and missing it says nothing about the rule.
+An episode whose CDRs were throttled at the producer and dropped after its retries never fully reached the
+pipeline either. So each episode is:
 
 - `cut_off`: fewer records than a full episode (FraudRates.episode_records);
 - `throttled`: full size, but some of its CDRs never reached the output stream;
