@@ -347,6 +347,17 @@ def _recorded_arrivals(
     return busiest_lane(shards, lanes, lane_of, start_epoch_s, end_epoch_s)
 
 
+def local_output_stream(handle: StackHandle) -> tuple[Any, str] | None:
+    """(a Kinesis client of the emulator itself, the output stream) on the local stack; None elsewhere.
+    Read directly, not through the limits proxy: a read-back must not spend the shard's read budget."""
+    if handle.info is None:
+        return None
+    direct = Target(
+        name="local", region=handle.target.region, endpoint_url=handle.info.endpoint_url, is_local=True
+    )
+    return client(direct, "kinesis"), handle.info.output_stream_name
+
+
 def _measured_read_path(handle: StackHandle, start_epoch_s: float, end_epoch_s: float) -> ReadPath:
     """The local runtime's read path with its measured GetRecords call time as the delivery delay."""
     if not handle.read_path.prefetch:

@@ -23,6 +23,7 @@ from reports.plots import (
     THROUGHPUT,
     PlotSpec,
 )
+from reports.repeats import repeats_line, repeats_table
 from reports.summary import Summary
 from reports.verdict import verdict
 
@@ -232,6 +233,12 @@ def render_html(
         _table(content.steps_table(summary), "steps"),
         _plots(run_dir, summary, SHARD_HEATMAP, SERVICE_TIME),
     )
+    repeat_table = repeats_table(summary)
+    repeats_html = (
+        _section("repeats", "Repeats", _table(repeat_table, "repeats"), _paragraph(repeats_line(summary)))
+        if repeat_table is not None
+        else ""
+    )
     model = _section(
         "model", "Model vs measured", _table(content.model_error_table(summary), "model-error"),
         _plots(run_dir, summary, MODEL_ERROR),
@@ -258,7 +265,9 @@ def render_html(
         if notes
         else ""
     )
-    links = [("plan", "Plan"), ("load-steps", "Load steps"), ("model", "Model"), ("latency", "Latency")]
+    links = [("plan", "Plan"), ("load-steps", "Load steps")]
+    links += [("repeats", "Repeats")] if repeat_table is not None else []
+    links += [("model", "Model"), ("latency", "Latency")]
     links += [("fraud", "Fraud")] if fraud else []
     nav = (
         "<nav>"
@@ -286,6 +295,7 @@ def render_html(
 {nav}
 {plan}
 {load}
+{repeats_html}
 {model}
 {latency}
 {fraud_html}

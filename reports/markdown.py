@@ -8,6 +8,7 @@ from reports import content, cost, plan_content
 from reports.compare import Comparison
 from reports.content import Table
 from reports.fraud import FraudSection, fraud_section
+from reports.repeats import repeats_line, repeats_table
 from reports.summary import Summary
 from reports.verdict import evidence, verdict
 
@@ -63,6 +64,13 @@ def cost_parts(summary: Summary) -> list[str]:
     ]
 
 
+def repeat_parts(summary: Summary) -> list[str]:
+    repeat_table = repeats_table(summary)
+    if repeat_table is None:
+        return []
+    return ["### Repeats", table(repeat_table), repeats_line(summary) or ""]
+
+
 def render_markdown(
     summary: Summary,
     notes: list[str],
@@ -87,6 +95,7 @@ def render_markdown(
         "### Load steps",
         "Records and put attempts are counted apart: throttled attempts include retries.",
         table(content.steps_table(summary)),
+        *repeat_parts(summary),
         "### Predicted vs measured",
         table(content.model_error_table(summary)),
         "### Measured latency",
