@@ -14,7 +14,12 @@ from rich.console import Console
 from rich.table import Table
 
 from capacity import quotas, resource_use, scaling_policies, skew
-from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters, scaler_parameters
+from capacity.explain import (
+    CONFIGURATION_KEYS,
+    cloudformation_parameters,
+    provisioned_concurrency_parameter,
+    scaler_parameters,
+)
 from capacity.fit import ServiceTimeModel
 from capacity.planner import Plan, plan
 from capacity.resource_use import ResourceUse
@@ -236,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.emit_params:
         parameters = cloudformation_parameters(result.recommendation)
+        parameters += provisioned_concurrency_parameter(result.details)
         if "scaling_policies" in result.details:
             parameters += scaler_parameters(result.details["scaling_policies"])
         args.emit_params.write_text(json.dumps(parameters, indent=2) + "\n", encoding="utf-8")

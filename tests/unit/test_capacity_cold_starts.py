@@ -11,6 +11,7 @@ import pytest
 
 from capacity import cold_starts, quotas
 from capacity.cold_starts import ColdStartTimes, count_day, count_steady
+from capacity.explain import provisioned_concurrency_parameter
 from capacity.fit import ServiceTimeModel
 from capacity.model import ReadPath
 from capacity.planner import plan
@@ -213,3 +214,14 @@ def test_plan_uses_the_measured_cold_start() -> None:
     result = plan(SERVICE, Workload(2_000, 400), Slo(), FAST_SPACE, include_plus_50pct=False, cold=measured)
     assert result.details["cold_starts"]["times"]["source"] == "run r9"
     assert result.details["cold_starts"]["times"]["penalty_ms"] == 3_500.0
+
+
+def test_emitted_provisioned_concurrency_is_shards_x_pf_only_when_it_pays() -> None:
+    pays = {"provisioned_concurrency": {"provisioned_concurrency": 12, "pays": True}}
+    dearer = {"provisioned_concurrency": {"provisioned_concurrency": 12, "pays": False}}
+    unstable: dict[str, object] = {"provisioned_concurrency": None}
+    value = "ParameterValue"
+    expected = [{"ParameterKey": "ProvisionedConcurrency", value: "12"}]
+    assert provisioned_concurrency_parameter(pays) == expected
+    assert provisioned_concurrency_parameter(dearer)[0][value] == "0"
+    assert provisioned_concurrency_parameter(unstable)[0][value] == "0"

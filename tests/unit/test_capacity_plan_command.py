@@ -25,8 +25,10 @@ def test_plan_prints_a_table_by_default(capsys: pytest.CaptureFixture[str]) -> N
 def test_emit_params_writes_cloudformation_parameters(tmp_path: Path) -> None:
     target = tmp_path / "params.json"
     assert main([*BASE, "--rate", "2000", "--emit-params", str(target), "--json"]) == 0
-    keys = {entry["ParameterKey"] for entry in json.loads(target.read_text())}
-    assert {"ShardCount", "ParallelizationFactor", "BatchSize", "MemorySize", "StreamMode"} <= keys
+    params = {entry["ParameterKey"]: entry["ParameterValue"] for entry in json.loads(target.read_text())}
+    assert {"ShardCount", "ParallelizationFactor", "BatchSize", "MemorySize", "StreamMode"} <= set(params)
+    # A steady 2,000 CDR/s: provisioned concurrency does not pay, so none is deployed
+    assert params["ProvisionedConcurrency"] == "0"
 
 
 @pytest.mark.parametrize(

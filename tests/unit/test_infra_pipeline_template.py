@@ -284,3 +284,44 @@ def test_efo_path_passes_cfn_lint() -> None:
     efo = text.replace(shared_default, "    Default: efo\n    AllowedValues: [shared, efo]")
     # Then cfn-lint finds nothing
     assert [str(match) for match in lint(efo, config=ManualArgs(regions=["us-east-1"]))] == []
+
+
+def test_mapping_invokes_an_alias_on_a_published_version(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    # Given the alias the mapping invokes (provisioned concurrency can only sit on a version or an alias)
+    assert resources["EventSourceMapping"]["Properties"]["FunctionName"] == {"Ref": "FunctionAlias"}
+    alias = _one(template, "AWS::Lambda::Alias")
+    version = _one(template, "AWS::Lambda::Version")
+    assert alias["FunctionName"] == {"Ref": "Function"}
+    assert alias["FunctionVersion"] == {"Fn::GetAtt": ["FunctionVersion", "Version"]}
+    # Then new code (its sha256 key) or a sized setting publishes a new version: the description changes
+    description = version["Description"]["Fn::Sub"]
+    for parameter in ("CodeS3Key", "MemorySize", "Architecture", "FunctionTimeoutSeconds"):
+        assert f"${{{parameter}}}" in description
+
+
+def test_provisioned_concurrency_is_a_parameter_off_by_default(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["ProvisionedConcurrency"]
+    assert parameter["Type"] == "Number"
+    assert parameter["Default"] == 0
+    assert template["Conditions"]["HasProvisionedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ProvisionedConcurrency"}, 0]}]
+    }
+    # Only a value above 0 configures the alias's provisioned concurrency
+    assert _one(template, "AWS::Lambda::Alias")["ProvisionedConcurrencyConfig"] == {
+        "Fn::If": [
+            "HasProvisionedConcurrency",
+            {"ProvisionedConcurrentExecutions": {"Ref": "ProvisionedConcurrency"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+
+
+def test_provisioned_concurrency_path_passes_cfn_lint() -> None:
+    # Given the template with ProvisionedConcurrency defaulting to 10 (cfn-lint resolves the defaults' path)
+    text = TEMPLATE_PATH.read_text()
+    off = "  ProvisionedConcurrency:\n    Type: Number\n    Default: 0\n"
+    assert off in text
+    on = text.replace(off, "  ProvisionedConcurrency:\n    Type: Number\n    Default: 10\n")
+    # Then cfn-lint finds nothing
+    assert [str(match) for match in lint(on, config=ManualArgs(regions=["us-east-1"]))] == []
