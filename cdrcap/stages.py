@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity import quotas, scaling_policies, skew
+from capacity import cold_starts, quotas, scaling_policies, skew
 from capacity.arrivals import Arrivals
 from capacity.fit import cold_start_ms, duration_cv, fit_service_time, window_factors
 from capacity.measure import CloudWatchReader, LocalTraceReader, MetricsReader, save_tables
@@ -448,13 +448,21 @@ def analyse(
         use=use,
         cdrs_per_record=float(load_summary.get("cdrs_per_kinesis_record") or 1.0),
     )
-    result = plan(service, workload, slo)
+    cold = cold_starts.from_invocations(
+        invocations, cold_start_ms(invocations, service), f"run {run_dir.name}"
+    )
+    result = plan(service, workload, slo, cold=cold)
     if profile.scaling_day:
         day = traffic_spec.at_rate(profile.scaling_day, rate)
         result.details["scaling_policies"] = scaling_policies.compare(
             result.recommendation, service, workload, slo, SearchSpace(), US_EAST_1, day
         )
         echo(f"scaling policies over {day.source}: {result.details['scaling_policies']['sentence']}")
+        cold_starts.for_day(
+            result.details, result.recommendation, service, workload, slo, SearchSpace(), US_EAST_1, cold
+        )
+    if result.details.get("provisioned_concurrency"):
+        echo(f"cold starts: {result.details['provisioned_concurrency']['sentence']}")
     run_cost = run_costs(
         window=window,
         invocations=invocations,
@@ -483,10 +491,17 @@ def analyse(
         slo_met=bool(result.feasible),
         plan_details={
             key: result.details[key]
-            for key in ("resource_use_per_cdr", "quota_checks", "dynamodb_capacity_modes", "scaling_policies")
+            for key in (
+                "resource_use_per_cdr",
+                "quota_checks",
+                "dynamodb_capacity_modes",
+                "scaling_policies",
+                "cold_starts",
+                "provisioned_concurrency",
+            )
             if key in result.details
         },
-        plan_inputs=plan_inputs(workload, slo, profile),
+        plan_inputs={**plan_inputs(workload, slo, profile), "cold_start": cold.to_dict()},
         run_cost=run_cost,
     )
 

@@ -13,7 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from capacity import quotas, resource_use, scaling_policies, skew
+from capacity import cold_starts, quotas, resource_use, scaling_policies, skew
+from capacity.cold_starts import ColdStartTimes
 from capacity.explain import (
     CONFIGURATION_KEYS,
     cloudformation_parameters,
@@ -229,16 +230,24 @@ def _resource_use(path: Path | None, from_run: dict[str, Any] | None, run_dir: P
     return resource_use.DEFAULT
 
 
+def cold_start_times(run_dir: Path | None) -> ColdStartTimes:
+    """What a cold start costs: the run's measurement (plan_inputs.cold_start), else the benchmark's."""
+    measured = ((_load_run(run_dir).get("plan_inputs") or {}) if run_dir else {}).get("cold_start")
+    return ColdStartTimes.from_dict(measured) if measured else cold_starts.BENCH_DEFAULT
+
+
 def run(args: argparse.Namespace) -> int:
     if args.plot and not args.traffic:
         raise CdrcapError(f"--plot {args.plot}: draws a day of traffic; give the day with --traffic FILE")
     args.traffic_day = traffic_spec.load(args.traffic) if args.traffic else None
     inputs = build_inputs(args)
-    result = plan(*inputs)
+    cold = cold_start_times(args.from_run)
+    result = plan(*inputs, cold=cold)
     if args.traffic_day is not None:
         result.details["scaling_policies"] = scaling_policies.compare(
             result.recommendation, *inputs, args.traffic_day
         )
+        cold_starts.for_day(result.details, result.recommendation, *inputs, cold)
     if args.emit_params:
         parameters = cloudformation_parameters(result.recommendation)
         parameters += provisioned_concurrency_parameter(result.details)
@@ -324,6 +333,35 @@ def render(result: Plan, console: Console) -> None:
     alt = result.details["on_demand_alternative"]
     console.print(f"On-demand stream instead: {alt['monthly_cost_usd']:,.2f} USD/month")
     render_aggregation(result.details["aggregation"], console)
+    render_cold_starts(result.details, console)
+
+
+def render_cold_starts(details: dict[str, Any], console: Console) -> None:
+    """Cold starts per day and the e2e p99 without and with provisioned concurrency, then the verdict."""
+    cold, pc = details.get("cold_starts"), details.get("provisioned_concurrency")
+    if not cold or not pc:
+        return
+    table = Table(title="Cold starts and provisioned concurrency (Lambda cost)")
+    for column in ("function", "cold starts/day", "e2e p99 ms", "usd/month"):
+        table.add_column(column)
+    table.add_row(
+        "no provisioned concurrency",
+        f"{cold['per_day']['total']:,.1f}",
+        f"{pc['e2e_p99_without_ms']:,.0f}",
+        f"{pc['monthly_usd_without']:,.2f}",
+    )
+    table.add_row(
+        f"PC {pc['provisioned_concurrency']:,} on the alias",
+        "0",
+        f"{pc['e2e_p99_with_ms']:,.0f}",
+        f"{pc['monthly_usd_with']:,.2f}",
+    )
+    console.print(table)
+    times = cold["times"]
+    console.print(
+        f"Cold start {times['penalty_ms']:,.0f} ms ({times['source']}), over {cold['per_day_schedule']}. "
+        f"Provisioned concurrency: {pc['sentence']}"
+    )
 
 
 def render_aggregation(comparison: dict[str, Any], console: Console) -> None:

@@ -113,3 +113,17 @@ def test_credentials_never_reach_any_output(tmp_path: Path) -> None:
             text = path.read_text()
             for leaked in (secret, "AKIAIOSFODNN7EXAMPLE", "hunter2"):
                 assert leaked not in text, f"{leaked} in {path.name}"
+
+
+def test_both_reports_compare_cold_starts_with_provisioned_concurrency(
+    rendered: tuple[Path, list[Path]],
+) -> None:
+    html = (rendered[0] / "report.html").read_text()
+    markdown = (rendered[0] / "report.md").read_text()
+    # Given the sample plan's cold starts over its day, both reports show the two options and the verdict
+    assert '<table id="cold-starts">' in html
+    for text in (html, markdown):
+        assert "no provisioned concurrency" in text
+        assert "(shards x PF)" in text
+        assert "bench_cold_start" in text  # where the cold start's duration came from
+        assert "does not pay" in text or "pays" in text
