@@ -35,6 +35,7 @@ from capacity.simulate import LaneSimConfig, simulate_lane, weighted_quantile
 SECONDS_PER_DAY = 86_400.0
 MINUTES_PER_DAY = 1_440
 SIMULATED_S = 120.0  # one cold start's effect on a lane has drained long before
+MIN_SIMULATED_RECORDS = 500
 DAYS_PER_MONTH = quotas.HOURS_PER_MONTH / 24.0
 
 # Measured by tests/benchmarks/bench_cold_start.py (docs/benchmarks.md, 2026-11-26, 2-core AMD EPYC, Python
@@ -163,6 +164,8 @@ class ColdImpact:
     def p99_ms(self, delayed_share: float) -> float:
         """The e2e p99 when `delayed_share` of the records are ones delayed by a cold start."""
         share = min(max(delayed_share, 0.0), 1.0)
+        if self.warm_e2e_ms.size == 0:  # a lane with no record in a day: nothing to delay
+            return float(self.delayed_e2e_ms.max()) if self.delayed_e2e_ms.size else 0.0
         if self.delayed_e2e_ms.size == 0 or share == 0.0:
             return float(np.percentile(self.warm_e2e_ms, 99))
         values = np.concatenate([self.warm_e2e_ms, self.delayed_e2e_ms])
@@ -180,10 +183,14 @@ def impact(config: LaneSimConfig, lane_rate_rps: float, penalty_ms: float, seed:
     delays are those of its batch and of every batch after it until one closes with no backlog (its iterator
     age within the warm lane's p99): the schedule behind is shifted, not slower, so records later than that
     have the warm lane's e2e distribution."""
-    profile = [(SIMULATED_S, lane_rate_rps)]
+    # Long enough for a few hundred records on a quiet lane (at most a day).
+    duration_s = min(max(SIMULATED_S, MIN_SIMULATED_RECORDS / max(lane_rate_rps, 1e-9)), SECONDS_PER_DAY)
+    profile = [(duration_s, lane_rate_rps)]
     warm = simulate_lane(config, profile, seed=seed)
     cold = simulate_lane(replace(config, cold_start_ms=config.cold_start_ms + penalty_ms), profile, seed=seed)
-    steady = (warm.arrival_s >= SIMULATED_S * 0.1) & (warm.arrival_s < SIMULATED_S)
+    steady = (warm.arrival_s >= duration_s * 0.1) & (warm.arrival_s < duration_s)
+    if not steady.any():
+        steady = warm.arrival_s < duration_s
     if cold.batch_records.size == 0:
         return ColdImpact(warm.e2e_s[steady] * 1000.0, np.zeros(0))
     threshold_s = float(np.percentile(warm.iterator_age_s, 99)) if warm.iterator_age_s.size else 0.0
