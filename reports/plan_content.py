@@ -288,6 +288,8 @@ def cold_start_line(summary: Summary) -> str | None:
     times = cold["times"]
     return (
         f"A cold start costs {num(float(times['penalty_ms']))} ms (INIT {num(float(times['init_ms']))} ms + "
-        f"first call {num(float(times['first_call_ms']))} ms; {times['source']}); counted over "
+        f"first call {num(float(times['first_call_ms']))} ms; {times['source']}), "
+        f"{num(float(cold.get('penalty_at_plan_memory_ms', times['penalty_ms'])))} ms at the plan's memory; "
+        "counted over "
         f"{cold['per_day_schedule']}. Provisioned concurrency: {pc['sentence']}"
     )

@@ -359,7 +359,8 @@ def render_cold_starts(details: dict[str, Any], console: Console) -> None:
     console.print(table)
     times = cold["times"]
     console.print(
-        f"Cold start {times['penalty_ms']:,.0f} ms ({times['source']}), over {cold['per_day_schedule']}. "
+        f"Cold start {times['penalty_ms']:,.0f} ms measured, {cold['penalty_at_plan_memory_ms']:,.0f} ms "
+        f"at the plan's memory ({times['source']}), over {cold['per_day_schedule']}. "
         f"Provisioned concurrency: {pc['sentence']}"
     )
 
