@@ -100,6 +100,15 @@ def provenance_table(summary: Summary) -> Table:
             f"{kind}: {detail}",
         )
     )
+    cold = inputs.get("cold_start")
+    if isinstance(cold, dict) and isinstance(cold.get("init_ms"), int | float):
+        rows.append(
+            (
+                "cold start",
+                f"INIT {cold['init_ms']:,.0f} ms + first call {cold['first_call_ms']:,.0f} ms",
+                str(cold.get("source", "")),
+            )
+        )
     key = inputs.get("partition_key") or profile.get("partition_key")
     if key:
         share = inputs.get("hot_key_share")

@@ -343,6 +343,7 @@ def write_sample_run(
             "hot_key_share": _HOT_SHARD_SHARE,
             "current_shards": shards,
             "scale": _DEMO_SHARD_LIMIT_SCALE,
+            "cold_start": BENCH_DEFAULT.to_dict(),
         },
         plan_details=_plan_details(),
         run_cost=_run_cost(recommendation["cost_breakdown_usd"]),

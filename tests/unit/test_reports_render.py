@@ -126,4 +126,5 @@ def test_both_reports_compare_cold_starts_with_provisioned_concurrency(
         assert "no provisioned concurrency" in text
         assert "(shards x PF)" in text
         assert "bench_cold_start" in text  # where the cold start's duration came from
+        assert "INIT 113 ms + first call 360 ms" in text  # a plan input, with its source
         assert "does not pay" in text or "pays" in text
