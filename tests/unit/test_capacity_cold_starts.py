@@ -201,6 +201,7 @@ def test_plan_reports_cold_starts_and_the_pc_comparison() -> None:
     # Then its cold starts are its lanes' recycling, and the p99 with them is not below the warm one
     cold = details["cold_starts"]
     assert cold["lanes"] == lanes
+    assert cold["at_each_deploy"] == lanes  # every lane's first invocation after a deploy
     assert cold["per_day"]["total"] == pytest.approx(lanes * RECYCLED_PER_LANE, rel=0.01)
     assert cold["e2e_p99_with_cold_starts_ms"] >= cold["e2e_p99_warm_ms"]
     assert cold["times"]["source"] == cold_starts.BENCH_SOURCE
