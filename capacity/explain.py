@@ -115,6 +115,14 @@ def cloudformation_parameters(recommendation: dict[str, Any]) -> list[dict[str, 
     ]
 
 
+def provisioned_concurrency_parameter(details: dict[str, Any]) -> list[dict[str, str]]:
+    """ProvisionedConcurrency for infra/pipeline.yaml: shards x PF when the plan found that it pays
+    (details.provisioned_concurrency), else 0 (none; the alias still carries the mapping)."""
+    comparison = details.get("provisioned_concurrency") or {}
+    value = int(comparison.get("provisioned_concurrency", 0)) if comparison.get("pays") else 0
+    return [{"ParameterKey": "ProvisionedConcurrency", "ParameterValue": str(value)}]
+
+
 def scaler_parameters(scaling: dict[str, Any]) -> list[dict[str, str]]:
     """The scaler stack's parameters (infra/scaler.yaml) for the reactive policy `details.scaling_policies`
     simulated: its thresholds as ScalerPolicyJson, and the IteratorAge alarm at the same threshold, so what

@@ -23,7 +23,7 @@ from pipeline.metering import METRICS as METER_METRICS
 TRACE_COLUMNS = (
     "invocation_id", "shard_id", "lane", "attempt", "start_epoch_ms", "end_epoch_ms", "duration_ms",
     "batch_records", "batch_bytes", "iterator_age_ms", "oldest_arrival_epoch_ms", "newest_arrival_epoch_ms",
-    "e2e_p50_ms", "e2e_p99_ms", "e2e_max_ms", "outcome", "failed_items",
+    "e2e_p50_ms", "e2e_p99_ms", "e2e_max_ms", "outcome", "failed_items", "init_duration_ms",
 )  # fmt: skip
 METRICS_COLUMNS = ("epoch_s", "metric", "value", "shard_id")
 # FilterLogEvents errors that mean "no logs to read here" rather than a bug: fall back to the metrics.

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final
 
-from capacity import aggregation, costs, quotas
+from capacity import aggregation, cold_starts, costs, quotas
+from capacity.cold_starts import ColdStartTimes
 from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel
 from capacity.planner import Plan, plan
@@ -285,6 +286,7 @@ def plan_payload(
     payload_costs: PayloadCosts = DEFAULT_COSTS,
     *,
     seed: int = 0,
+    cold: ColdStartTimes = cold_starts.BENCH_DEFAULT,
 ) -> Plan:
     """Plan every (format, aggregation) pair, pick the asked one (or with `auto` the cheapest meeting the
     SLO), and return its full plan with details.payload_formats: the table and the sentence saying why."""
@@ -296,7 +298,9 @@ def plan_payload(
     ]
     rows = []
     for each in variants:
-        result = plan(each.service, each.workload, slo, space, prices, seed=seed, include_plus_50pct=False)
+        result = plan(
+            each.service, each.workload, slo, space, prices, seed=seed, include_plus_50pct=False, cold=cold
+        )
         rows.append(_row(each, result, slo, prices))
     candidates = _candidates(rows, request)
     meeting = [row for row in candidates if row["slo_met"]] or candidates
@@ -304,7 +308,7 @@ def plan_payload(
     picked = variants[rows.index(chosen)]
     for row in rows:
         row["chosen"] = row is chosen
-    result = plan(picked.service, picked.workload, slo, space, prices, seed=seed)
+    result = plan(picked.service, picked.workload, slo, space, prices, seed=seed, cold=cold)
     result.details["payload_formats"] = {
         "asked": {
             "record_format": request.record_format,

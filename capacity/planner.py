@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from capacity import aggregation, costs, quotas
+from capacity import aggregation, cold_starts, costs, quotas
+from capacity.cold_starts import ColdStartTimes
 from capacity.consumer_mode import consumer_mode_comparison
 from capacity.explain import (
     binding_sentence,
@@ -65,15 +66,17 @@ def plan(
     *,
     seed: int = 0,
     include_plus_50pct: bool = True,
+    cold: ColdStartTimes = cold_starts.BENCH_DEFAULT,
 ) -> Plan:
-    """Plan shards, PF, batch, window, memory, architecture and consumer mode for `workload` under `slo`."""
+    """Plan shards, PF, batch, window, memory, architecture and consumer mode for `workload` under `slo`;
+    `cold`: what a cold start costs (a run's measurement, else the cold-start benchmark's)."""
     slo = slo or Slo()
     space = space or SearchSpace()
     workload.validate()
     bounds = shard_bounds(workload, slo)
     needed = min(bounds.minimum(mode) for mode in space.consumer_modes)
     if needed > quotas.MAX_PLANNABLE_SHARDS:
-        return _beyond_aws(service, workload, slo, space, prices, seed, needed)
+        return _beyond_aws(service, workload, slo, space, prices, seed, needed, cold)
     grids = [
         evaluate_mode(
             mode,
@@ -116,7 +119,7 @@ def plan(
     }
     if include_plus_50pct:
         heavier = replace(workload, rate_rps=workload.rate_rps * PLUS_LOAD_FACTOR)
-        later = plan(service, heavier, slo, space, prices, seed=seed, include_plus_50pct=False)
+        later = plan(service, heavier, slo, space, prices, seed=seed, include_plus_50pct=False, cold=cold)
         recommendation["at_plus_50pct"] = {
             key: value
             for key, value in later.recommendation.items()
@@ -159,6 +162,7 @@ def plan(
         else None,
         "consumer_modes": comparison,
         "resharding_minimum_hours": minimum_hours(recommendation["resharding_path"]),
+        **_cold_starts(recommendation, service, workload, slo, space, prices, cold, seed),
         "key_distribution": workload.keys.description,
         "service_time_model": service.to_dict(),
         "quotas_as_of": quotas.AS_OF,
@@ -187,6 +191,7 @@ def _beyond_aws(
     prices: Prices,
     seed: int,
     needed: int,
+    cold: ColdStartTimes,
 ) -> Plan:
     """A load no account can take without a quota negotiation: say so at once, with the plan for the
     largest rate the most shards an account gets by default can carry (the closest feasible plan)."""
@@ -201,7 +206,14 @@ def _beyond_aws(
             break
         rate *= 0.95
     closest = plan(
-        service, replace(workload, rate_rps=rate), slo, space, prices, seed=seed, include_plus_50pct=False
+        service,
+        replace(workload, rate_rps=rate),
+        slo,
+        space,
+        prices,
+        seed=seed,
+        include_plus_50pct=False,
+        cold=cold,
     )
     why = (
         f"needs {needed:,} shards for {workload.rate_rps:,.0f} records/s at {slo.headroom_factor:g}x "
@@ -215,6 +227,23 @@ def _beyond_aws(
         "beyond_aws": {"needed_shards": needed, "max_shards": limit, "planned_rate_rps": rate},
     }
     return Plan(False, recommendation, details)
+
+
+def _cold_starts(
+    recommendation: dict[str, Any],
+    service: ServiceTimeModel,
+    workload: Workload,
+    slo: Slo,
+    space: SearchSpace,
+    prices: Prices,
+    cold: ColdStartTimes,
+    seed: int,
+) -> dict[str, Any]:
+    """`cold_starts` and `provisioned_concurrency` for the recommendation; None for an unstable lane
+    (its latency is unbounded with or without cold starts)."""
+    if recommendation["predicted"].get("e2e_latency_p99_ms") is None:
+        return {"cold_starts": None, "provisioned_concurrency": None}
+    return cold_starts.assess(recommendation, service, workload, slo, space, prices, cold, seed=seed)
 
 
 def _shard_candidates(minimum: int, space: SearchSpace) -> list[int]:

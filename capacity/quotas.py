@@ -185,6 +185,29 @@ LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY: Final = 1_000
 LAMBDA_ZIP_DIRECT_UPLOAD_BYTES: Final = 50 * MIB
 LAMBDA_UNZIPPED_CODE_BYTES: Final = 250 * MIB
 
+# --- Lambda execution environments: how long one stays warm (capacity/cold_starts.py) ---
+# AWS documents no number. "Lambda maintains the execution environment for some time in anticipation of
+# another function invocation. However, Lambda terminates execution environments every few hours to allow
+# for runtime updates and maintenance - even for functions that are invoked continuously"
+# (LAMBDA_EXECUTION_ENVIRONMENT_URL); asked for the figure, AWS answered that it does not publish it
+# (LAMBDA_ENV_LIFETIME_REPOST_URL). Both values below are OBSERVED by third parties and ASSUMED here:
+# an idle environment lived "precisely 10 minutes after the last request" from July 2019
+# (LAMBDA_IDLE_OBSERVED_URL, earlier 25-60 min: 10 min is the cautious end), and environments were
+# recycled about 4 hours after their host started (LAMBDA_RECYCLE_OBSERVED_URL, 2017).
+LAMBDA_EXECUTION_ENVIRONMENT_URL: Final = (
+    "https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html"
+)
+LAMBDA_ENV_LIFETIME_REPOST_URL: Final = (
+    "https://repost.aws/questions/QUUveUH1fGR6SHB9ZvrBsTUA/lambda-runtime-refresh-period-limit"
+)
+LAMBDA_IDLE_OBSERVED_URL: Final = "https://mikhail.io/2019/08/aws-lambda-cold-starts-after-10-minutes/"
+LAMBDA_RECYCLE_OBSERVED_URL: Final = (
+    "https://theburningmonk.com/2017/06/finding-coldstarts-how-long-does-aws-lambda-keep-your-idle-"
+    "functions-around/"
+)
+LAMBDA_ENV_IDLE_LIFETIME_S: Final = 600.0  # observed, assumed
+LAMBDA_ENV_MAX_LIFETIME_S: Final = 4 * 3600.0  # observed, assumed
+
 # --- DynamoDB (DDB_PARTITIONS_URL) ---
 DDB_PARTITION_WCU_PER_S: Final = 1_000
 DDB_PARTITION_RCU_PER_S: Final = 3_000
@@ -264,6 +287,13 @@ class Prices:
     lambda_requests_per_million_usd: float = 0.20
     lambda_gb_second_x86_64_usd: float = 0.0000166667
     lambda_gb_second_arm64_usd: float = 0.0000133334
+    # Provisioned concurrency (LAMBDA_PRICING_URL, "Provisioned Concurrency Pricing", us-east-1 list prices
+    # to re-check there): per GB-second configured (billed from enabling until disabling, rounded up to five
+    # minutes), and the duration of invocations that run on it, per GB-second, instead of the on-demand price
+    lambda_provisioned_gb_second_x86_64_usd: float = 0.0000041667
+    lambda_provisioned_gb_second_arm64_usd: float = 0.0000033334
+    lambda_provisioned_duration_gb_second_x86_64_usd: float = 0.0000097222
+    lambda_provisioned_duration_gb_second_arm64_usd: float = 0.0000077778
     # DynamoDB on-demand (DDB_PRICING_URL)
     ddb_write_request_units_per_million_usd: float = 0.625
     # S3 Standard PUT/COPY/POST/LIST per 1,000 requests (S3_PRICING_URL)
@@ -301,6 +331,20 @@ class Prices:
             return self.lambda_gb_second_arm64_usd
         if architecture == "x86_64":
             return self.lambda_gb_second_x86_64_usd
+        raise CapacityError(f"architecture {architecture!r} is not arm64 or x86_64")
+
+    def lambda_provisioned_gb_second_usd(self, architecture: str) -> tuple[float, float]:
+        """(provisioned concurrency, duration on it) per GB-second for `architecture`."""
+        if architecture == "arm64":
+            return (
+                self.lambda_provisioned_gb_second_arm64_usd,
+                self.lambda_provisioned_duration_gb_second_arm64_usd,
+            )
+        if architecture == "x86_64":
+            return (
+                self.lambda_provisioned_gb_second_x86_64_usd,
+                self.lambda_provisioned_duration_gb_second_x86_64_usd,
+            )
         raise CapacityError(f"architecture {architecture!r} is not arm64 or x86_64")
 
     @classmethod

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from capacity import quotas
+from capacity import cold_starts, quotas
 from capacity.fit import ServiceTimeModel
 from capacity.quotas import Prices
 from capacity.scaling import (
@@ -175,6 +175,7 @@ def _summary(
         "shard_count_changes": len(series.shard_calls),
         "parallelization_factor_changes": len(series.pf_changes),
         "refused_shard_calls": series.refused_calls,
+        "cold_starts_per_day": _cold_starts(series),
         "shards_min_max": [int(min(series.shards)), int(max(series.shards))],
         "shard_calls": [
             {**call, "at": _clock(context.day, int(call["minute"]))}  # type: ignore[call-overload]
@@ -188,6 +189,12 @@ def _summary(
         },
         **extra,
     }
+
+
+def _cold_starts(series: Series) -> dict[str, float]:
+    """Cold starts of the policy's day: its lanes (shards x PF) and each lane's records, minute by minute."""
+    lanes = np.maximum(np.array(series.shards) * np.array(series.pf, dtype=float), 1.0)
+    return cold_starts.count_day(lanes, series.array("accepted") / MINUTE_S / lanes)
 
 
 def _downsample(values: np.ndarray) -> list[float]:

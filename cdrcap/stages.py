@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity import payload, quotas, scaling_policies, skew
+from capacity import cold_starts, payload, quotas, scaling_policies, skew
 from capacity.arrivals import Arrivals
 from capacity.fit import ServiceTimeModel, cold_start_ms, duration_cv, fit_service_time, window_factors
 from capacity.measure import CloudWatchReader, LocalTraceReader, MetricsReader, save_tables
@@ -456,13 +456,21 @@ def analyse(
         use=use,
         cdrs_per_record=float(load_summary.get("cdrs_per_kinesis_record") or 1.0),
     )
-    result = plan_for_profile(service, workload, slo, profile)
+    cold = cold_starts.from_invocations(
+        invocations, cold_start_ms(invocations, service), f"run {run_dir.name}"
+    )
+    result = plan_for_profile(service, workload, slo, profile, cold)
     if profile.scaling_day:
         day = traffic_spec.at_rate(profile.scaling_day, rate)
         result.details["scaling_policies"] = scaling_policies.compare(
             result.recommendation, service, workload, slo, SearchSpace(), US_EAST_1, day
         )
         echo(f"scaling policies over {day.source}: {result.details['scaling_policies']['sentence']}")
+        cold_starts.for_day(
+            result.details, result.recommendation, service, workload, slo, SearchSpace(), US_EAST_1, cold
+        )
+    if result.details.get("provisioned_concurrency"):
+        echo(f"cold starts: {result.details['provisioned_concurrency']['sentence']}")
     run_cost = run_costs(
         window=window,
         invocations=invocations,
@@ -497,20 +505,28 @@ def analyse(
                 "dynamodb_capacity_modes",
                 "scaling_policies",
                 "payload_formats",
+                "cold_starts",
+                "provisioned_concurrency",
             )
             if key in result.details
         },
-        plan_inputs=plan_inputs(workload, slo, profile),
+        plan_inputs={**plan_inputs(workload, slo, profile), "cold_start": cold.to_dict()},
         run_cost=run_cost,
     )
 
 
-def plan_for_profile(service: ServiceTimeModel, workload: Workload, slo: Slo, profile: Profile) -> Plan:
+def plan_for_profile(
+    service: ServiceTimeModel,
+    workload: Workload,
+    slo: Slo,
+    profile: Profile,
+    cold: cold_starts.ColdStartTimes,
+) -> Plan:
     """The run's plan. A KPL run also plans every payload format x aggregation (details.payload_formats):
     its recommendation is the KPL plan of its own format at the measured CDRs per record, with the
     producer's buffering in the e2e latency."""
     if profile.aggregation != "kpl":
-        return plan(service, workload, slo)
+        return plan(service, workload, slo, cold=cold)
     ran_on = payload.MeasuredOn(payload.dominant_format(profile.record_formats), aggregated=True)
     request = payload.PayloadRequest(
         record_format=ran_on.record_format,
@@ -520,7 +536,7 @@ def plan_for_profile(service: ServiceTimeModel, workload: Workload, slo: Slo, pr
         bytes_measured_on=ran_on,
         service_measured_on=ran_on,
     )
-    return payload.plan_payload(service, workload, slo, SearchSpace(), US_EAST_1, request)
+    return payload.plan_payload(service, workload, slo, SearchSpace(), US_EAST_1, request, cold=cold)
 
 
 def plan_inputs(workload: Workload, slo: Slo, profile: Profile) -> dict[str, Any]:

@@ -217,6 +217,8 @@ def render_html(
         _table(plan_content.cost_table(summary), "cost-breakdown"),
         _paragraph(cost.agreement_sentence(summary)),
         _paragraph(plan_content.dynamodb_capacity_line(summary)),
+        _table(plan_content.cold_start_table(summary), "cold-starts"),
+        _paragraph(plan_content.cold_start_line(summary)),
         _table(plan_content.exactly_once_table(summary), "exactly-once-designs"),
         "<h3>Where each plan input came from</h3>",
         _table(plan_content.provenance_table(summary), "plan-inputs"),

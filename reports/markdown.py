@@ -57,10 +57,12 @@ def quota_parts(summary: Summary) -> list[str]:
 
 def cost_parts(summary: Summary) -> list[str]:
     agreement = cost.agreement_sentence(summary)
+    cold = plan_content.cold_start_table(summary)
     return [
         "### Cost: plan, and metered vs predicted as ran",
         table(plan_content.cost_table(summary)),
         *([agreement] if agreement else []),
+        *([table(cold), plan_content.cold_start_line(summary) or ""] if cold is not None else []),
     ]
 
 

@@ -100,6 +100,15 @@ def provenance_table(summary: Summary) -> Table:
             f"{kind}: {detail}",
         )
     )
+    cold = inputs.get("cold_start")
+    if isinstance(cold, dict) and isinstance(cold.get("init_ms"), int | float):
+        rows.append(
+            (
+                "cold start",
+                f"INIT {cold['init_ms']:,.0f} ms + first call {cold['first_call_ms']:,.0f} ms",
+                str(cold.get("source", "")),
+            )
+        )
     key = inputs.get("partition_key") or profile.get("partition_key")
     if key:
         share = inputs.get("hot_key_share")
@@ -298,4 +307,45 @@ def payload_formats_line(summary: Summary) -> str | None:
     source = (formats.get("measured_defaults") or {}).get("source")
     return f"Payload: {formats['sentence']}." + (
         f" Bytes and decode cost per format: {source}." if source else ""
+    )
+
+
+def cold_start_table(summary: Summary) -> Table | None:
+    """Cold starts and provisioned concurrency (details.cold_starts, details.provisioned_concurrency): the
+    plan's lanes without PC against PC of shards x PF on the alias."""
+    details = summary.get("plan_details") or {}
+    cold, pc = details.get("cold_starts"), details.get("provisioned_concurrency")
+    if not isinstance(cold, dict) or not isinstance(pc, dict):
+        return None
+    per_day = float(cold["per_day"]["total"])
+    rows = [
+        (
+            "no provisioned concurrency",
+            f"{per_day:,.1f}",
+            num(float(pc["e2e_p99_without_ms"])),
+            f"${num(float(pc['monthly_usd_without']), 2)}",
+        ),
+        (
+            f"provisioned concurrency {pc['provisioned_concurrency']:,} (shards x PF)",
+            "0",
+            num(float(pc["e2e_p99_with_ms"])),
+            f"${num(float(pc['monthly_usd_with']), 2)}",
+        ),
+    ]
+    return Table(("function", "cold starts/day", "e2e p99 ms", "Lambda USD/month"), rows)
+
+
+def cold_start_line(summary: Summary) -> str | None:
+    """Where the cold-start figures come from, and whether provisioned concurrency pays."""
+    details = summary.get("plan_details") or {}
+    cold, pc = details.get("cold_starts"), details.get("provisioned_concurrency")
+    if not isinstance(cold, dict) or not isinstance(pc, dict):
+        return None
+    times = cold["times"]
+    return (
+        f"A cold start costs {num(float(times['penalty_ms']))} ms (INIT {num(float(times['init_ms']))} ms + "
+        f"first call {num(float(times['first_call_ms']))} ms; {times['source']}), "
+        f"{num(float(cold.get('penalty_at_plan_memory_ms', times['penalty_ms'])))} ms at the plan's memory; "
+        "counted over "
+        f"{cold['per_day_schedule']}. Provisioned concurrency: {pc['sentence']}"
     )

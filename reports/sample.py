@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from capacity import cold_starts
+from capacity.cold_starts import BENCH_DEFAULT
 from capacity.fit import ServiceTimeModel
 from capacity.planner import plan
 from capacity.quotas import SHARD_WRITE_RECORDS_PER_S, US_EAST_1
@@ -230,13 +232,14 @@ def _plan_details() -> dict[str, Any]:
             "provisioned_rcu": 2,
             "note": "provisioned saves money only while the load stays near the plan's rate",
         },
-        "scaling_policies": _scaling_policies(),
+        **_scaling_policies(),
     }
 
 
 def _scaling_policies() -> dict[str, Any]:
     """The policies compared over a telecom day at the design rate: quiet at 04:00, busy at 19:00, and a
-    10-minute storm at 8x the busy hour at midnight, as the demo profile's `scaling_day` draws it."""
+    10-minute storm at 8x the busy hour at midnight, as the demo profile's `scaling_day` draws it; and the
+    plan's cold starts over that day under the recommended policy."""
     minutes = np.arange(24 * 60)
     shape = 0.55 - 0.45 * np.cos(2 * np.pi * (minutes - 4 * 60) / (24 * 60))
     shape = np.maximum(shape, 0.1) / shape.max()
@@ -245,7 +248,14 @@ def _scaling_policies() -> dict[str, Any]:
     service = ServiceTimeModel(_SERVICE_TIME["a_ms"], _SERVICE_TIME["b_ms_per_record"], 0.0)
     workload = Workload(rate_rps=day.peak_rps, record_bytes=_RECORD_BYTES)
     result = plan(service, workload, Slo(), SearchSpace(), include_plus_50pct=False)
-    return compare(result.recommendation, service, workload, Slo(), SearchSpace(), US_EAST_1, day)
+    details = result.details
+    details["scaling_policies"] = compare(
+        result.recommendation, service, workload, Slo(), SearchSpace(), US_EAST_1, day
+    )
+    cold_starts.for_day(
+        details, result.recommendation, service, workload, Slo(), SearchSpace(), US_EAST_1, BENCH_DEFAULT
+    )
+    return {key: details[key] for key in ("scaling_policies", "cold_starts", "provisioned_concurrency")}
 
 
 def _cost_side(per_million: dict[str, float]) -> dict[str, Any]:
@@ -333,6 +343,7 @@ def write_sample_run(
             "hot_key_share": _HOT_SHARD_SHARE,
             "current_shards": shards,
             "scale": _DEMO_SHARD_LIMIT_SCALE,
+            "cold_start": BENCH_DEFAULT.to_dict(),
         },
         plan_details=_plan_details(),
         run_cost=_run_cost(recommendation["cost_breakdown_usd"]),

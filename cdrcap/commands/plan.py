@@ -13,8 +13,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from capacity import payload, quotas, resource_use, scaling_policies, skew
-from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters, scaler_parameters
+from capacity import cold_starts, payload, quotas, resource_use, scaling_policies, skew
+from capacity.cold_starts import ColdStartTimes
+from capacity.explain import (
+    CONFIGURATION_KEYS,
+    cloudformation_parameters,
+    provisioned_concurrency_parameter,
+    scaler_parameters,
+)
 from capacity.fit import ServiceTimeModel
 from capacity.planner import Plan, plan
 from capacity.resource_use import ResourceUse
@@ -276,16 +282,23 @@ def _resource_use(path: Path | None, from_run: dict[str, Any] | None, run_dir: P
     return resource_use.DEFAULT
 
 
+def cold_start_times(run_dir: Path | None) -> ColdStartTimes:
+    """What a cold start costs: the run's measurement (plan_inputs.cold_start), else the benchmark's."""
+    measured = ((_load_run(run_dir).get("plan_inputs") or {}) if run_dir else {}).get("cold_start")
+    return ColdStartTimes.from_dict(measured) if measured else cold_starts.BENCH_DEFAULT
+
+
 def run(args: argparse.Namespace) -> int:
     if args.plot and not args.traffic:
         raise CdrcapError(f"--plot {args.plot}: draws a day of traffic; give the day with --traffic FILE")
     args.traffic_day = traffic_spec.load(args.traffic) if args.traffic else None
     inputs = build_inputs(args)
+    cold = cold_start_times(args.from_run)
     request = payload_request(args)
     if request is None:
-        result = plan(*inputs)
+        result = plan(*inputs, cold=cold)
     else:
-        result = payload.plan_payload(*inputs, request)
+        result = payload.plan_payload(*inputs, request, cold=cold)
         chosen = result.details["payload_formats"]["chosen"]
         picked = payload.variant(
             *inputs[:4], (chosen["record_format"], chosen["aggregation"]), request
@@ -295,8 +308,10 @@ def run(args: argparse.Namespace) -> int:
         result.details["scaling_policies"] = scaling_policies.compare(
             result.recommendation, *inputs, args.traffic_day
         )
+        cold_starts.for_day(result.details, result.recommendation, *inputs, cold)
     if args.emit_params:
         parameters = cloudformation_parameters(result.recommendation)
+        parameters += provisioned_concurrency_parameter(result.details)
         if "scaling_policies" in result.details:
             parameters += scaler_parameters(result.details["scaling_policies"])
         args.emit_params.write_text(json.dumps(parameters, indent=2) + "\n", encoding="utf-8")
@@ -384,6 +399,7 @@ def render(result: Plan, console: Console) -> None:
     render_aggregation(result.details["aggregation"], console)
     if "payload_formats" in result.details:
         render_payload_formats(result.details["payload_formats"], console)
+    render_cold_starts(result.details, console)
 
 
 def render_payload_formats(formats: dict[str, Any], console: Console) -> None:
@@ -403,6 +419,35 @@ def render_payload_formats(formats: dict[str, Any], console: Console) -> None:
         )
     console.print(table)
     console.print(f"Payload: {formats['sentence']}")
+
+
+def render_cold_starts(details: dict[str, Any], console: Console) -> None:
+    """Cold starts per day and the e2e p99 without and with provisioned concurrency, then the verdict."""
+    cold, pc = details.get("cold_starts"), details.get("provisioned_concurrency")
+    if not cold or not pc:
+        return
+    table = Table(title="Cold starts and provisioned concurrency (Lambda cost)")
+    for column in ("function", "cold starts/day", "e2e p99 ms", "usd/month"):
+        table.add_column(column)
+    table.add_row(
+        "no provisioned concurrency",
+        f"{cold['per_day']['total']:,.1f}",
+        f"{pc['e2e_p99_without_ms']:,.0f}",
+        f"{pc['monthly_usd_without']:,.2f}",
+    )
+    table.add_row(
+        f"PC {pc['provisioned_concurrency']:,} on the alias",
+        "0",
+        f"{pc['e2e_p99_with_ms']:,.0f}",
+        f"{pc['monthly_usd_with']:,.2f}",
+    )
+    console.print(table)
+    times = cold["times"]
+    console.print(
+        f"Cold start {times['penalty_ms']:,.0f} ms measured, {cold['penalty_at_plan_memory_ms']:,.0f} ms "
+        f"at the plan's memory ({times['source']}), over {cold['per_day_schedule']}. "
+        f"Provisioned concurrency: {pc['sentence']}"
+    )
 
 
 def render_aggregation(comparison: dict[str, Any], console: Console) -> None:

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from capacity import quotas
@@ -91,6 +92,22 @@ def test_the_plan_prices_every_sink_from_the_runs_measured_use(summary: dict[str
     run_cost = summary["run_cost"]
     assert summary["metered_cost_per_million_cdrs_usd"] > 0
     assert run_cost["relative_difference"] <= 0.15, run_cost
+
+
+def test_the_plan_counts_cold_starts_from_the_runs_own_init_duration(
+    run_dir: Path, summary: dict[str, Any]
+) -> None:
+    # Given the runtime's REPORT lines (each worker's first invocation carries its Init Duration)
+    inits = pd.read_csv(run_dir / "data" / "invocations.csv")["init_duration_ms"].dropna()
+    assert len(inits) >= 1 and (inits > 0).all()
+    # Then the plan's cold start is the run's measurement, saved for `plan --from`, and compared with PC
+    cold = summary["plan_inputs"]["cold_start"]
+    assert cold["init_ms"] == pytest.approx(float(inits.median()), abs=0.1)
+    assert "median Init Duration" in cold["source"]
+    details = summary["plan_details"]
+    assert details["cold_starts"]["times"]["init_ms"] == pytest.approx(cold["init_ms"], abs=0.1)
+    assert details["provisioned_concurrency"]["verdict"]
+    assert "provisioned concurrency" in (run_dir / "report.md").read_text()
 
 
 def test_the_profiles_scaling_day_is_compared_and_drawn(run_dir: Path, summary: dict[str, Any]) -> None:

@@ -54,15 +54,66 @@ def test_first_deploy_creates_the_stack_through_a_change_set(
 
 
 def test_changed_parameter_updates_only_what_depends_on_it(
-    deployer: StackDeployer, code_params: dict[str, str]
+    deployer: StackDeployer, code_params: dict[str, str], target: Target
 ) -> None:
     template = PIPELINE_TEMPLATE.read_text()
-    deployer.deploy("dep2", template, {"ResourcePrefix": "dep2", **code_params})
+    # Given the pipeline with provisioned concurrency, so the mapping invokes an alias on a version
+    deployer.deploy(
+        "dep2", template, {"ResourcePrefix": "dep2", "ProvisionedConcurrency": "1", **code_params}
+    )
+    lambda_client = client(target, "lambda")
+    assert lambda_client.get_alias(FunctionName="dep2-cdr-processor", Name="live")["FunctionVersion"] == "1"
     # When only MemorySize is given, the other parameters keep their previous values
     result = deployer.deploy("dep2", template, {"MemorySize": "1024"})
     assert (result.change_set_type, result.status) == ("UPDATE", "UPDATE_COMPLETE")
-    assert [(change.action, change.logical_id) for change in result.changes] == [("Modify", "Function")]
+    # Then the function, a new published version and the alias on it change (the emulator also lists the
+    # mapping and the dashboard that refer to them); no stream, table, bucket or queue
+    changed = {change.logical_id for change in result.changes}
+    assert {"Function", "FunctionVersion", "FunctionAlias"} <= changed
+    referring = {"EventSourceMapping", "CapacityDashboard"}
+    assert changed <= {"Function", "FunctionVersion", "FunctionAlias", *referring}
+    assert {change.action for change in result.changes} == {"Modify"}
     assert result.outputs["FunctionName"] == "dep2-cdr-processor"
+    # And the mapping's alias now runs version 2, at the new memory size
+    alias = lambda_client.get_alias(FunctionName="dep2-cdr-processor", Name="live")
+    assert alias["FunctionVersion"] == "2"
+    assert lambda_client.get_function_configuration(FunctionName=alias["AliasArn"])["MemorySize"] == 1024
+    mappings = lambda_client.list_event_source_mappings(FunctionName="dep2-cdr-processor")
+    assert [m["FunctionArn"] for m in mappings["EventSourceMappings"]] == [alias["AliasArn"]]
+    # And an environment-only setting in the version's description publishes version 3
+    deployer.deploy("dep2", template, {"LogLevel": "DEBUG"})
+    alias = lambda_client.get_alias(FunctionName="dep2-cdr-processor", Name="live")
+    assert alias["FunctionVersion"] == "3"
+    configuration = lambda_client.get_function_configuration(FunctionName=alias["AliasArn"])
+    assert configuration["Environment"]["Variables"]["CDRCAP_LOG_LEVEL"] == "DEBUG"
+
+
+def test_without_provisioned_concurrency_the_mapping_invokes_the_function(
+    deployer: StackDeployer, code_params: dict[str, str], target: Target
+) -> None:
+    # Given the pipeline with the default ProvisionedConcurrency 0
+    result = deployer.deploy(
+        "dep12", PIPELINE_TEMPLATE.read_text(), {"ResourcePrefix": "dep12", **code_params}
+    )
+    # Then there is no alias, and the mapping invokes the function, so an environment update runs at once
+    assert "FunctionAliasArn" not in result.outputs
+    mappings = client(target, "lambda").list_event_source_mappings(FunctionName="dep12-cdr-processor")
+    assert [m["FunctionArn"] for m in mappings["EventSourceMappings"]] == [result.outputs["FunctionArn"]]
+
+
+def test_provisioned_concurrency_sits_on_the_alias(
+    deployer: StackDeployer, code_params: dict[str, str], target: Target
+) -> None:
+    # Given the pipeline deployed with provisioned concurrency 2 (as `cdrcap plan --emit-params` may ask)
+    parameters = {"ResourcePrefix": "dep9", "ProvisionedConcurrency": "2", **code_params}
+    result = deployer.deploy("dep9", PIPELINE_TEMPLATE.read_text(), parameters)
+    assert result.status == "CREATE_COMPLETE"
+    # Then the alias the mapping invokes carries it
+    lambda_client = client(target, "lambda")
+    configuration = lambda_client.get_provisioned_concurrency_config(
+        FunctionName="dep9-cdr-processor", Qualifier="live"
+    )
+    assert configuration["RequestedProvisionedConcurrentExecutions"] == 2
 
 
 def test_redeploying_the_same_parameters_reports_no_changes(

@@ -36,6 +36,20 @@ def test_batching_window_gathers_records_into_one_invocation(stream: StreamFixtu
     assert int(trace[0]["start_epoch_ms"]) - int(trace[0]["oldest_arrival_epoch_ms"]) >= 1400
 
 
+def test_an_environments_first_invocation_carries_its_init_duration(stream: StreamFixture) -> None:
+    # Given one lane, When two batches are invoked one after the other
+    config = stream.config("record", batch_size=2, batching_window_s=0)
+    with running(config):
+        stream.put(small(2))
+        wait_for(lambda: len(stream.trace()) >= 1)
+        stream.put(small(2, prefix="s"))
+        wait_for(lambda: len(stream.trace()) >= 2)
+    # Then the trace has the REPORT line's Init Duration on the first only (the same worker serves both)
+    inits = [row["init_duration_ms"] for row in stream.trace()]
+    assert float(inits[0]) > 0
+    assert inits[1:] == [""]
+
+
 def test_batch_size_caps_records_per_invocation(stream: StreamFixture) -> None:
     # Given batch size 3 and no window
     config = stream.config("record", batch_size=3)

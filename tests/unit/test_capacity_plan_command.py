@@ -20,13 +20,16 @@ def test_plan_prints_a_table_by_default(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "Recommendation" in out
     assert "Resharding path" in out
+    assert "Cold starts and provisioned concurrency" in out
 
 
 def test_emit_params_writes_cloudformation_parameters(tmp_path: Path) -> None:
     target = tmp_path / "params.json"
     assert main([*BASE, "--rate", "2000", "--emit-params", str(target), "--json"]) == 0
-    keys = {entry["ParameterKey"] for entry in json.loads(target.read_text())}
-    assert {"ShardCount", "ParallelizationFactor", "BatchSize", "MemorySize", "StreamMode"} <= keys
+    params = {entry["ParameterKey"]: entry["ParameterValue"] for entry in json.loads(target.read_text())}
+    assert {"ShardCount", "ParallelizationFactor", "BatchSize", "MemorySize", "StreamMode"} <= set(params)
+    # A steady 2,000 CDR/s: provisioned concurrency does not pay, so none is deployed
+    assert params["ProvisionedConcurrency"] == "0"
 
 
 @pytest.mark.parametrize(
@@ -92,3 +95,33 @@ def test_plan_says_which_consumer_mode_wins_for_the_consumer_count(
     out = capsys.readouterr().out
     assert "Consumer mode: For e2e p99 <= 1,000 ms with 5 consumers, only enhanced fan-out" in out
     assert "efo (wins)" in out
+
+
+def test_plan_from_a_run_uses_its_measured_cold_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a run whose REPORT lines measured a 900 ms INIT and a 600 ms first call
+    run = tmp_path / "run"
+    run.mkdir()
+    measured = {"init_ms": 900.0, "first_call_ms": 600.0, "source": "run r7: median Init Duration"}
+    summary = {"plan_inputs": {"rate_rps": 2000, "record_bytes": 400, "cold_start": measured}}
+    (run / "summary.json").write_text(json.dumps(summary))
+    # When planned from it
+    assert main([*BASE, "--from", str(run), "--json"]) == 0
+    cold = json.loads(capsys.readouterr().out)["details"]["cold_starts"]
+    # Then the plan's cold starts cost what the run measured, and say so
+    assert cold["times"]["penalty_ms"] == 1_500.0
+    assert cold["times"]["source"] == "run r7: median Init Duration"
+
+
+def test_plan_over_a_day_counts_the_cold_starts_of_the_recommended_policy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([*BASE, "--traffic", "diurnal:3000", "--json"]) == 0
+    details = json.loads(capsys.readouterr().out)["details"]
+    scaling, cold = details["scaling_policies"], details["cold_starts"]
+    chosen = next(
+        p for p in scaling["policies"] if p["policy"] == (scaling["recommended"] or "provisioned_static")
+    )
+    assert cold["per_day"] == chosen["cold_starts_per_day"]
+    assert cold["per_day_schedule"].startswith(chosen["policy"])

@@ -284,3 +284,56 @@ def test_efo_path_passes_cfn_lint() -> None:
     efo = text.replace(shared_default, "    Default: efo\n    AllowedValues: [shared, efo]")
     # Then cfn-lint finds nothing
     assert [str(match) for match in lint(efo, config=ManualArgs(regions=["us-east-1"]))] == []
+
+
+def test_mapping_invokes_an_alias_on_a_published_version_only_with_provisioned_concurrency(
+    template: dict[str, Any],
+) -> None:
+    resources = template["Resources"]
+    # Given what the mapping invokes: the alias with PC (PC sits on a version or an alias), else the function
+    assert resources["EventSourceMapping"]["Properties"]["FunctionName"] == {
+        "Fn::If": ["HasProvisionedConcurrency", {"Ref": "FunctionAlias"}, {"Ref": "Function"}]
+    }
+    assert resources["FunctionAlias"]["Condition"] == resources["FunctionVersion"]["Condition"]
+    assert resources["FunctionAlias"]["Condition"] == "HasProvisionedConcurrency"
+    alias = _one(template, "AWS::Lambda::Alias")
+    version = _one(template, "AWS::Lambda::Version")
+    assert alias["FunctionName"] == {"Ref": "Function"}
+    assert alias["FunctionVersion"] == {"Fn::GetAtt": ["FunctionVersion", "Version"]}
+    # Then new code (its sha256 key), a sized setting or any non-secret setting in the function's environment
+    # publishes a new version: the description changes (but never carries the NoEcho token key)
+    description = version["Description"]["Fn::Sub"]
+    for parameter in ("CodeS3Key", "MemorySize", "Architecture", "FunctionTimeoutSeconds"):
+        assert f"${{{parameter}}}" in description
+    environment = resources["Function"]["Properties"]["Environment"]["Variables"]
+    from_parameters = {
+        value["Ref"]
+        for value in environment.values()
+        if isinstance(value, dict) and value.get("Ref") in template["Parameters"]
+    }
+    left_out = {"InputMappings", "FraudRulesPath", "FraudTokenKey"}  # docs/deploy.md says why
+    assert {p for p in from_parameters - left_out if f"${{{p}}}" not in description} == set()
+    assert "${FraudTokenKey}" not in description
+
+
+def test_provisioned_concurrency_is_a_parameter_off_by_default(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["ProvisionedConcurrency"]
+    assert parameter["Type"] == "Number"
+    assert parameter["Default"] == 0
+    assert template["Conditions"]["HasProvisionedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ProvisionedConcurrency"}, 0]}]
+    }
+    # Only a value above 0 configures the alias's provisioned concurrency
+    assert _one(template, "AWS::Lambda::Alias")["ProvisionedConcurrencyConfig"] == {
+        "ProvisionedConcurrentExecutions": {"Ref": "ProvisionedConcurrency"}
+    }
+
+
+def test_provisioned_concurrency_path_passes_cfn_lint() -> None:
+    # Given the template with ProvisionedConcurrency defaulting to 10 (cfn-lint resolves the defaults' path)
+    text = TEMPLATE_PATH.read_text()
+    off = "  ProvisionedConcurrency:\n    Type: Number\n    Default: 0\n"
+    assert off in text
+    on = text.replace(off, "  ProvisionedConcurrency:\n    Type: Number\n    Default: 10\n")
+    # Then cfn-lint finds nothing
+    assert [str(match) for match in lint(on, config=ManualArgs(regions=["us-east-1"]))] == []

@@ -151,3 +151,18 @@ def test_the_payload_format_table_is_shown_when_the_plan_has_one(tmp_path: Path)
 def test_no_payload_format_table_without_one(rendered: tuple[Path, list[Path]]) -> None:
     assert "payload-formats" not in (rendered[0] / "report.html").read_text()
     assert "Payload format x aggregation" not in (rendered[0] / "report.md").read_text()
+
+
+def test_both_reports_compare_cold_starts_with_provisioned_concurrency(
+    rendered: tuple[Path, list[Path]],
+) -> None:
+    html = (rendered[0] / "report.html").read_text()
+    markdown = (rendered[0] / "report.md").read_text()
+    # Given the sample plan's cold starts over its day, both reports show the two options and the verdict
+    assert '<table id="cold-starts">' in html
+    for text in (html, markdown):
+        assert "no provisioned concurrency" in text
+        assert "(shards x PF)" in text
+        assert "bench_cold_start" in text  # where the cold start's duration came from
+        assert "INIT 113 ms + first call 360 ms" in text  # a plan input, with its source
+        assert "does not pay" in text or "pays" in text

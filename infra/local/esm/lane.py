@@ -220,6 +220,7 @@ class Lane(threading.Thread):
                 e2e_max_ms=round(e2e[-1], 3),
                 outcome=outcome,
                 failed_items=failed,
+                init_duration_ms=None if result.log is None else _rounded(result.log.init_duration_ms),
             )
         )
         telemetry.invocation(result)
@@ -256,3 +257,7 @@ def partial_failure(response: Any, records: list[StreamRecord]) -> tuple[str, in
             return "error", 0
         indexes.append(positions[identifier])
     return "partial", min(indexes)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -44,6 +44,8 @@ class TraceRow:
     e2e_max_ms: float
     outcome: str  # ok | partial | error | timeout
     failed_items: int
+    # The REPORT line's Init Duration: only on an execution environment's first invocation (empty otherwise)
+    init_duration_ms: float | None = None
 
 
 TRACE_HEADER = [f.name for f in fields(TraceRow)]
