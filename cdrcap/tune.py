@@ -1,0 +1,159 @@
+"""`cdrcap tune`'s sweep: for each (memory, architecture), set the deployed function, replay the same CDR
+batches as Kinesis events through real invocations, and read what its REPORT lines say.
+
+The batches are the same CDRs for every configuration: synthesised by loadgen's synthesizer from a fixed
+seed (a run's profile seed, formats and home region with --from), so only the call references differ (a
+per-configuration tag): the pipeline's exactly-once claims would otherwise see the second configuration's
+records as duplicates and do less work for them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from capacity.log_invocations import invocation_rows
+from capacity.quotas import US_EAST_1, Prices
+from capacity.tuning import TuneRow, TuneTable, summarise
+from infra.local.esm.events import kinesis_event
+from infra.power_tuning import TunableFunction
+from loadgen.options import format_weights
+from loadgen.synth import CdrSynthesizer, SynthConfig
+
+DEFAULT_BATCHES = 20
+SMALL_BATCHES = 4  # `--batches small`: a smoke sweep (one cold and three warm invocations each)
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_SEED = 20
+SWEEP_SUBSCRIBERS = 20_000
+SEQUENCE_BASE = 49_000_000_000_000_000_000_000_000_000_000_000_000_000  # a Kinesis-like sequence number
+
+
+@dataclass(frozen=True)
+class SweepSource:
+    """Where the replayed batches come from, and their size."""
+
+    batch_size: int
+    seed: int
+    synth: SynthConfig
+    description: str
+    source_run: str | None = None
+
+
+def source_from_run(run_dir: Path | None, batch_size: int | None, seed: int | None) -> SweepSource:
+    """The run's planned batch size and its load's profile (seed, formats, home region); else defaults."""
+    if run_dir is None:
+        size = batch_size or DEFAULT_BATCH_SIZE
+        chosen_seed = DEFAULT_SEED if seed is None else seed
+        return SweepSource(
+            size,
+            chosen_seed,
+            SynthConfig(subscribers=SWEEP_SUBSCRIBERS),
+            f"synthesised CDRs (loadgen, seed {chosen_seed}), {size}-record batches",
+        )
+    summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    profile = (summary.get("config") or {}).get("profile") or {}
+    planned = (summary.get("recommendation") or {}).get("batch_size")
+    size = int(batch_size or planned or profile.get("batch_size") or DEFAULT_BATCH_SIZE)
+    chosen_seed = int(seed if seed is not None else profile.get("seed", DEFAULT_SEED))
+    formats = profile.get("record_formats") or {}
+    mix = ",".join(f"{name.replace('_', '-')}={share}" for name, share in formats.items())
+    synth = SynthConfig(subscribers=SWEEP_SUBSCRIBERS, **format_weights(mix))
+    return SweepSource(
+        size,
+        chosen_seed,
+        synth,
+        f"run {run_dir.name}'s load re-synthesised (runs keep no input records: seed {chosen_seed}, its "
+        f"formats), {size}-record batches ({'the plan' if planned and not batch_size else 'given'})",
+        str(run_dir),
+    )
+
+
+def sweep_tag(index: int, now_s: float | None = None) -> str:
+    """Letters and digits, unique per sweep and configuration: the call references' prefix."""
+    stamp = int(now_s if now_s is not None else time.time())
+    return f"tune{np.base_repr(stamp, 36).lower()}c{index:02d}"
+
+
+def replay_events(
+    function: TunableFunction, source: SweepSource, batches: int, tag: str
+) -> tuple[list[bytes], float]:
+    """The sweep's events for one configuration (same CDRs, this configuration's call references), and
+    the mean batch size in KiB of CDR payload."""
+    synth = CdrSynthesizer(source.synth, seed=source.seed, run_tag=tag)
+    events: list[bytes] = []
+    payload_bytes = 0
+    for index in range(batches):
+        batch = synth.batch_with_keys(source.batch_size)
+        payload_bytes += batch.payload_bytes
+        events.append(
+            kinesis_event(
+                batch.payloads,
+                batch.partition_keys,
+                function.event_config,
+                first_sequence=SEQUENCE_BASE + index * source.batch_size,
+            )
+        )
+    return events, payload_bytes / batches / 1024.0
+
+
+def run_sweep(
+    function: TunableFunction,
+    memories_mb: tuple[int, ...],
+    architectures: tuple[str, ...],
+    source: SweepSource,
+    batches: int,
+    *,
+    target: str,
+    prices: Prices = US_EAST_1,
+    progress: Callable[[str], None] = lambda _: None,
+) -> tuple[TuneTable, pd.DataFrame]:
+    """Every configuration in turn; returns the table and every invocation's row (with its setting)."""
+    rows: list[TuneRow] = []
+    frames: list[pd.DataFrame] = []
+    batch_kib: list[float] = []
+    started_s = time.time()
+    for index, (architecture, memory_mb) in enumerate(
+        (arch, memory) for arch in architectures for memory in memories_mb
+    ):
+        configured = function.configure(memory_mb, architecture)
+        if not configured.measurable:
+            rows.append(TuneRow(memory_mb, architecture, "not measured", note=configured.note))
+            progress(f"{memory_mb:>6,} MB {architecture:<7} not measured: {configured.note}")
+            continue
+        events, kib = replay_events(function, source, batches, sweep_tag(index, started_s))
+        batch_kib.append(kib)
+        for event in events:
+            function.invoke(event)
+        invocations = invocation_rows(function.log_events())
+        row = summarise(memory_mb, architecture, invocations, prices=prices, cpu_share=configured.cpu_share)
+        rows.append(row)
+        if not invocations.empty:
+            frames.append(invocations.assign(memory_mb=memory_mb, architecture=architecture))
+        progress(
+            f"{memory_mb:>6,} MB {architecture:<7} {row.invocations} invocations, warm mean "
+            f"{row.duration_ms_mean:,.1f} ms, {row.cost_per_million_cdrs_usd:,.4f} USD per million CDRs"
+        )
+    table = TuneTable(
+        rows=tuple(rows),
+        target=target,
+        measured_on=function.measured_on,
+        batch_size=source.batch_size,
+        batches=batches,
+        source=source.description,
+        source_run=source.source_run,
+        extra={
+            "batch_kib": round(float(np.mean(batch_kib)), 3) if batch_kib else 0.0,
+            "function_name": function.name,
+            "durations": "warm invocations (no Init Duration); init_duration_ms is the cold start's",
+            "cost": "Lambda only: GB-seconds of the billed duration plus requests, at the plan's prices",
+        },
+    )
+    invocations = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return table, invocations
