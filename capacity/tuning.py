@@ -37,6 +37,7 @@ TABLE_COLUMNS = (
     "init_duration_ms",
     "cost_per_million_cdrs_usd",
     "cpu_share",
+    "handler_cpu_ms",
     "note",
 )
 
@@ -99,6 +100,7 @@ class TuneRow:
     init_duration_ms: float = math.nan
     cost_per_million_cdrs_usd: float = math.nan
     cpu_share: float = math.nan
+    handler_cpu_ms: float = math.nan  # CPU time of a warm invocation, where the target can tell (local)
     note: str = ""
 
     @property
@@ -113,6 +115,7 @@ def summarise(
     *,
     prices: Prices = US_EAST_1,
     cpu_share: float = math.nan,
+    handler_cpu_ms: float = math.nan,
     note: str = "",
 ) -> TuneRow:
     """One configuration's row from its invocation rows (one per REPORT line).
@@ -147,6 +150,7 @@ def summarise(
             cost_per_million_cdrs_usd(billed, memory_mb, architecture, records, prices), 6
         ),
         cpu_share=cpu_share,
+        handler_cpu_ms=round(handler_cpu_ms, 1),
         note=note,
     )
 

@@ -82,15 +82,15 @@ def sweep_tag(index: int, now_s: float | None = None) -> str:
 
 
 def replay_events(
-    function: TunableFunction, source: SweepSource, batches: int, tag: str
+    function: TunableFunction, source: SweepSource, batches: int, tag: str, released_epoch_s: float
 ) -> tuple[list[bytes], float]:
-    """The sweep's events for one configuration (same CDRs, this configuration's call references), and
-    the mean batch size in KiB of CDR payload."""
+    """The sweep's events for one configuration (same CDRs released around `released_epoch_s`, this
+    configuration's call references), and the mean batch size in KiB of CDR payload."""
     synth = CdrSynthesizer(source.synth, seed=source.seed, run_tag=tag)
     events: list[bytes] = []
     payload_bytes = 0
     for index in range(batches):
-        batch = synth.batch_with_keys(source.batch_size)
+        batch = synth.batch_with_keys(source.batch_size, at_epoch_s=released_epoch_s)
         payload_bytes += batch.payload_bytes
         events.append(
             kinesis_event(
@@ -114,32 +114,43 @@ def run_sweep(
     prices: Prices = US_EAST_1,
     progress: Callable[[str], None] = lambda _: None,
 ) -> tuple[TuneTable, pd.DataFrame]:
-    """Every configuration in turn; returns the table and every invocation's row (with its setting)."""
+    """Every configuration, taking turns batch by batch (a drift of a shared host or of the services lands
+    on all alike); returns the table and every invocation's row (with its setting)."""
+    settings = [(memory, arch) for arch in architectures for memory in memories_mb]
+    configured = [function.configure(memory, arch) for memory, arch in settings]
+    started_s = time.time()
+    replays: dict[str, list[bytes]] = {}
+    batch_kib: list[float] = []
+    for index, setting in enumerate(configured):
+        if setting.measurable:
+            replays[setting.key], kib = replay_events(
+                function, source, batches, sweep_tag(index, started_s), started_s
+            )
+            batch_kib.append(kib)
+    for batch in range(batches):
+        for setting in configured:
+            if setting.measurable:
+                function.invoke(setting.key, replays[setting.key][batch])
+        progress(f"batch {batch + 1}/{batches} through {len(replays)} configurations")
     rows: list[TuneRow] = []
     frames: list[pd.DataFrame] = []
-    batch_kib: list[float] = []
-    started_s = time.time()
-    for index, (architecture, memory_mb) in enumerate(
-        (arch, memory) for arch in architectures for memory in memories_mb
-    ):
-        configured = function.configure(memory_mb, architecture)
-        if not configured.measurable:
-            rows.append(TuneRow(memory_mb, architecture, "not measured", note=configured.note))
-            progress(f"{memory_mb:>6,} MB {architecture:<7} not measured: {configured.note}")
+    for (memory_mb, architecture), setting in zip(settings, configured, strict=True):
+        if not setting.measurable:
+            rows.append(TuneRow(memory_mb, architecture, "not measured", note=setting.note))
             continue
-        events, kib = replay_events(function, source, batches, sweep_tag(index, started_s))
-        batch_kib.append(kib)
-        for event in events:
-            function.invoke(event)
-        invocations = invocation_rows(function.log_events())
-        row = summarise(memory_mb, architecture, invocations, prices=prices, cpu_share=configured.cpu_share)
-        rows.append(row)
+        invocations = invocation_rows(function.log_events(setting.key))
+        rows.append(
+            summarise(
+                memory_mb,
+                architecture,
+                invocations,
+                prices=prices,
+                cpu_share=setting.cpu_share,
+                handler_cpu_ms=function.handler_cpu_ms(setting.key),
+            )
+        )
         if not invocations.empty:
             frames.append(invocations.assign(memory_mb=memory_mb, architecture=architecture))
-        progress(
-            f"{memory_mb:>6,} MB {architecture:<7} {row.invocations} invocations, warm mean "
-            f"{row.duration_ms_mean:,.1f} ms, {row.cost_per_million_cdrs_usd:,.4f} USD per million CDRs"
-        )
     table = TuneTable(
         rows=tuple(rows),
         target=target,

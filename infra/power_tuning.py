@@ -1,7 +1,9 @@
 """The deployed function a power-tuning sweep sets and invokes: one interface, an AWS Lambda implementation
 here and the local stack's in infra/local/tune_function.py.
 
-Each implementation sets a (memory, architecture), invokes the handler with the same Kinesis events, and
+Each implementation sets up every (memory, architecture) first (a published version each on AWS, a worker
+each locally), so the sweep can take turns between them batch by batch: a drift of the host or the
+services then lands on every configuration alike. It invokes the handler with the same Kinesis events and
 gives back the function's CloudWatch Logs lines for those invocations (START, the handler's EMF line, END,
 REPORT), so one reader (capacity/log_invocations.py) turns both into rows.
 """
@@ -33,6 +35,11 @@ class Configured:
     measurable: bool
     note: str = ""
     cpu_share: float = float("nan")
+    key: str = ""  # names the configuration in invoke/log_events
+
+
+def config_key(memory_mb: int, architecture: str) -> str:
+    return f"{memory_mb}-{architecture}"
 
 
 class TunableFunction(Protocol):
@@ -42,11 +49,15 @@ class TunableFunction(Protocol):
 
     def configure(self, memory_mb: int, architecture: str) -> Configured: ...
 
-    def invoke(self, event: bytes) -> None: ...
+    def invoke(self, key: str, event: bytes) -> None: ...
 
-    def log_events(self) -> list[dict[str, Any]]:
+    def log_events(self, key: str) -> list[dict[str, Any]]:
         """FilterLogEvents-shaped events ({logStreamName, timestamp, message}) of this configuration's
         invocations, in order."""
+        ...
+
+    def handler_cpu_ms(self, key: str) -> float:
+        """Mean CPU time of the configuration's warm invocations, where the target can measure it (NaN)."""
         ...
 
     def close(self) -> None: ...
@@ -79,14 +90,12 @@ class AwsFunction:
             ) from error
         self._architecture = (function.get("Architectures") or ["x86_64"])[0]
         self._original_memory_mb = int(function.get("MemorySize", 128))
-        self._version: str | None = None
-        self._events: list[dict[str, Any]] = []
+        self._versions: dict[str, str] = {}
+        self._events: dict[str, list[dict[str, Any]]] = {}
 
     def configure(self, memory_mb: int, architecture: str) -> Configured:
-        self._events = []
         if architecture != self._architecture:
             # The architecture is the code's: a zip built for the other one goes with UpdateFunctionCode.
-            self._version = None
             return Configured(
                 False,
                 f"the function's code is built for {self._architecture}: deploy it with "
@@ -97,8 +106,10 @@ class AwsFunction:
         published = self._lambda.publish_version(
             FunctionName=self.name, Description=f"cdrcap tune {memory_mb} MB {architecture}"
         )
-        self._version = str(published["Version"])
-        return Configured(True)
+        key = config_key(memory_mb, architecture)
+        self._versions[key] = str(published["Version"])
+        self._events[key] = []
+        return Configured(True, key=key)
 
     def _wait_updated(self) -> None:
         deadline = time.monotonic() + FUNCTION_UPDATE_TIMEOUT_S
@@ -113,23 +124,25 @@ class AwsFunction:
             time.sleep(1.0)
         raise TuneTargetError(f"function {self.name}: still updating after {FUNCTION_UPDATE_TIMEOUT_S:.0f} s")
 
-    def invoke(self, event: bytes) -> None:
-        assert self._version is not None, "configure() first"
-        answer = self._lambda.invoke(
-            FunctionName=self.name, Qualifier=self._version, Payload=event, LogType="Tail"
-        )
+    def invoke(self, key: str, event: bytes) -> None:
+        version = self._versions[key]
+        answer = self._lambda.invoke(FunctionName=self.name, Qualifier=version, Payload=event, LogType="Tail")
         tail = base64.b64decode(answer.get("LogResult") or b"").decode("utf-8", "replace")
-        stream = f"tail/{self._version}/{len(self._events)}"
+        events = self._events[key]
+        stream = f"tail/{version}/{len(events)}"
         now_ms = int(time.time() * 1000)
         # One event per line, as CloudWatch Logs splits them (the EMF line is one line).
-        self._events += [
+        events += [
             {"logStreamName": stream, "timestamp": now_ms, "message": line}
             for line in tail.splitlines()
             if line
         ]
 
-    def log_events(self) -> list[dict[str, Any]]:
-        return list(self._events)
+    def log_events(self, key: str) -> list[dict[str, Any]]:
+        return list(self._events[key])
+
+    def handler_cpu_ms(self, key: str) -> float:
+        return float("nan")  # Lambda reports no CPU time
 
     def close(self) -> None:
         """Put the function's memory back as the stack had it (the published versions stay, numbered)."""

@@ -4,31 +4,35 @@ with Lambda's CPU share of its memory from a real limiter, and its START/END/REP
 emulator's /aws/lambda/<function> log group as the runtime writes them, then read back from there.
 
 A configuration's architecture must be the host's: an emulated architecture would measure the emulator,
-so the other one is reported as not measurable locally.
+so the other one is reported as not measurable locally. Each invocation's CPU time (the worker's, from
+/proc) is kept too: it says how much of the duration the CPU share can change.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import platform
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from capacity.log_invocations import read_log_events
 from infra.aws import Target, client
 from infra.local.cloudwatch_sink import CloudWatchSink
-from infra.local.cpu_limit import cpu_share
+from infra.local.cpu_limit import cpu_share, process_cpu_s
 from infra.local.esm.cloudwatch import LambdaPublisher
 from infra.local.esm.config import EsmConfig
 from infra.local.esm.pool import WorkerPool
 from infra.local.esm.runtime import worker_env
 from infra.local.stack import LocalStack
-from infra.power_tuning import Configured, TuneTargetError
+from infra.power_tuning import Configured, TuneTargetError, config_key
 
 MACHINE_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 LOG_READ_SLACK_MS = 2_000  # the emulator stamps what it stores; read a little around the sweep's window
+HANDLER_LOG = "tune-handler.log"  # the workers' stdout (the handler's EMF and log lines), in the state dir
 
 
 def host_architecture() -> str:
@@ -36,8 +40,20 @@ def host_architecture() -> str:
     return MACHINE_ARCHITECTURES.get(machine, machine)
 
 
+@dataclass
+class _Environment:
+    """One configuration's execution environment: its worker, its log streams and its CPU times."""
+
+    pool: WorkerPool
+    publisher: LambdaPublisher
+    memory_mb: int
+    started_ms: int
+    streams: set[str] = field(default_factory=set)
+    cpu_ms: list[float] = field(default_factory=list)
+
+
 class LocalFunction:
-    """The local stack's function, run by a one-worker pool per configuration."""
+    """The local stack's function, one single-worker pool per configuration."""
 
     def __init__(self, state_dir: Path) -> None:
         stack = LocalStack(state_dir)
@@ -49,21 +65,17 @@ class LocalFunction:
                 "start one with `cdrcap up` (or pass --state-dir)"
             )
         self._config = EsmConfig.from_dict(json.loads((stack.state_dir / "esm.json").read_text()))
+        self._handler_log = str(stack.state_dir / HANDLER_LOG)
         self.name = self._config.function_name
         self.event_config = self._config
         emulator = Target(name="local", region=info.region, endpoint_url=info.endpoint_url, is_local=True)
         self._logs = client(emulator, "logs")
         self._sink = CloudWatchSink(client(emulator, "cloudwatch"), self._logs)
-        self._pool: WorkerPool | None = None
-        self._publisher: LambdaPublisher | None = None
-        self._memory_mb = 0
-        self._streams: set[str] = set()
-        self._started_ms = 0
+        self._environments: dict[str, _Environment] = {}
         self.limiter_kind = "none"
         self.measured_on = f"local stack ({host_architecture()} host)"
 
     def configure(self, memory_mb: int, architecture: str) -> Configured:
-        self._stop_pool()
         host = host_architecture()
         if architecture != host:
             return Configured(
@@ -73,46 +85,56 @@ class LocalFunction:
             )
         share = cpu_share(memory_mb)
         config = dataclasses.replace(self._config, memory_mb=memory_mb)
-        self._pool = WorkerPool(
-            1, config.handler, worker_env(config), None, config.task_root, config.runtime_dir, share
+        pool = WorkerPool(
+            1,
+            config.handler,
+            worker_env(config),
+            self._handler_log,
+            config.task_root,
+            config.runtime_dir,
+            share,
         )
-        self._pool.warm()
-        self.limiter_kind = self._pool.limiter_kind
+        pool.warm()
+        self.limiter_kind = pool.limiter_kind
         self.measured_on = f"local stack ({host} host, {self.limiter_kind} CPU limiter)"
-        self._publisher = LambdaPublisher(self._sink, self.name, memory_mb)
-        self._memory_mb = memory_mb
-        self._streams = set()
-        self._started_ms = int(time.time() * 1000)
-        return Configured(True, cpu_share=round(share, 4))
-
-    def invoke(self, event: bytes) -> None:
-        assert self._pool is not None and self._publisher is not None, "configure() first"
-        config = self._config
-        result = self._pool.invoke(
-            event, config.function_name, config.function_arn, self._memory_mb, config.function_timeout_s
+        key = config_key(memory_mb, architecture)
+        self._environments[key] = _Environment(
+            pool, LambdaPublisher(self._sink, self.name, memory_mb), memory_mb, int(time.time() * 1000)
         )
-        self._publisher.invocation(result)  # START, the handler's lines, END, REPORT
-        if result.log is not None:
-            self._streams.add(result.log.log_stream)
+        return Configured(True, cpu_share=round(share, 4), key=key)
 
-    def log_events(self) -> list[dict[str, Any]]:
+    def invoke(self, key: str, event: bytes) -> None:
+        environment = self._environments[key]
+        config = self._config
+        (pid,) = environment.pool.worker_pids
+        cpu_before_s = process_cpu_s(pid)
+        result = environment.pool.invoke(
+            event, config.function_name, config.function_arn, environment.memory_mb, config.function_timeout_s
+        )
+        environment.cpu_ms.append((process_cpu_s(pid) - cpu_before_s) * 1000.0)
+        environment.publisher.invocation(result)  # START, the handler's lines, END, REPORT
+        if result.log is not None:
+            environment.streams.add(result.log.log_stream)
+
+    def log_events(self, key: str) -> list[dict[str, Any]]:
         """This configuration's log lines, read back from the emulator's CloudWatch Logs."""
+        environment = self._environments[key]
         self._sink.flush()
-        group = f"/aws/lambda/{self.name}"
         events = read_log_events(
             self._logs,
-            group,
-            self._started_ms - LOG_READ_SLACK_MS,
+            f"/aws/lambda/{self.name}",
+            environment.started_ms - LOG_READ_SLACK_MS,
             int(time.time() * 1000) + LOG_READ_SLACK_MS,
         )
         # The stack's own runtime may write to the group meanwhile: keep this configuration's streams.
-        return [event for event in events if event.get("logStreamName") in self._streams]
+        return [event for event in events if event.get("logStreamName") in environment.streams]
 
-    def _stop_pool(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+    def handler_cpu_ms(self, key: str) -> float:
+        warm = self._environments[key].cpu_ms[1:]  # the first invocation also builds the handler's clients
+        return sum(warm) / len(warm) if warm else math.nan
 
     def close(self) -> None:
-        self._stop_pool()
+        for environment in self._environments.values():
+            environment.pool.shutdown()
+        self._environments.clear()
         self._sink.flush()

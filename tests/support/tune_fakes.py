@@ -12,7 +12,7 @@ from typing import Any
 from infra.local.cpu_limit import cpu_share
 from infra.local.esm.config import EsmConfig
 from infra.local.esm.lambda_logs import InvocationLog, invocation_events
-from infra.power_tuning import Configured
+from infra.power_tuning import Configured, config_key
 from pipeline.observability import emf_line
 
 IO_MS = 300.0
@@ -34,37 +34,41 @@ class FakeFunction:
             state_dir=Path("."),
         )
         self._architectures = architectures
-        self._memory_mb = 0
-        self._events: list[dict[str, Any]] = []
-        self._stream = ""
-        self.invoked_records: list[int] = []
+        self._memory_mb: dict[str, int] = {}
+        self._events: dict[str, list[dict[str, Any]]] = {}
+        self._streams: dict[str, str] = {}
+        self.invoked: list[tuple[str, int]] = []  # (configuration, records) in invocation order
         self.closed = False
 
     def configure(self, memory_mb: int, architecture: str) -> Configured:
         if architecture not in self._architectures:
             return Configured(False, f"{architecture} is not measurable here")
-        self._memory_mb = memory_mb
-        self._events = []
-        self._stream = f"2026/12/03/[$LATEST]{uuid.uuid4().hex}"
-        return Configured(True, cpu_share=cpu_share(memory_mb))
+        key = config_key(memory_mb, architecture)
+        self._memory_mb[key] = memory_mb
+        self._events[key] = []
+        self._streams[key] = f"2026/12/03/[$LATEST]{uuid.uuid4().hex}"
+        return Configured(True, cpu_share=cpu_share(memory_mb), key=key)
 
-    def invoke(self, event: bytes) -> None:
+    def invoke(self, key: str, event: bytes) -> None:
         records = len(json.loads(event)["Records"])
-        self.invoked_records.append(records)
-        cold = not self._events
-        start_ms = 1_000_000.0 + 10_000.0 * len(self.invoked_records)
-        duration_ms = IO_MS + CPU_MS / cpu_share(self._memory_mb)
+        self.invoked.append((key, records))
+        events = self._events[key]
+        start_ms = 1_000_000.0 + 10_000.0 * len(self.invoked)
+        duration_ms = IO_MS + CPU_MS / cpu_share(self._memory_mb[key])
         emf = emf_line("cdrcap", {"RecordsIn": records, "RecordsDeferred": 0}, [50.0], 0).decode()
-        log = InvocationLog(self._stream, ((int(start_ms) + 1, emf),), 120, INIT_MS if cold else None)
-        self._events += [
-            {"logStreamName": self._stream, "timestamp": t, "message": m}
+        log = InvocationLog(self._streams[key], ((int(start_ms) + 1, emf),), 120, None if events else INIT_MS)
+        events += [
+            {"logStreamName": self._streams[key], "timestamp": t, "message": m}
             for t, m in invocation_events(
-                str(uuid.uuid4()), start_ms, start_ms + duration_ms, self._memory_mb, log
+                str(uuid.uuid4()), start_ms, start_ms + duration_ms, self._memory_mb[key], log
             )
         ]
 
-    def log_events(self) -> list[dict[str, Any]]:
-        return list(self._events)
+    def log_events(self, key: str) -> list[dict[str, Any]]:
+        return list(self._events[key])
+
+    def handler_cpu_ms(self, key: str) -> float:
+        return CPU_MS
 
     def close(self) -> None:
         self.closed = True

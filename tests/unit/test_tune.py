@@ -133,10 +133,10 @@ def test_without_a_measured_row_there_is_no_choice() -> None:
 def test_a_row_from_report_lines_uses_warm_invocations_and_reports_the_init_apart() -> None:
     # Given the log lines of one cold and three warm invocations at 512 MB
     function = FakeFunction()
-    function.configure(512, "x86_64")
+    key = function.configure(512, "x86_64").key
     for _ in range(4):
-        function.invoke(json.dumps({"Records": [{}] * 50}).encode())
-    rows = invocation_rows(function.log_events())
+        function.invoke(key, json.dumps({"Records": [{}] * 50}).encode())
+    rows = invocation_rows(function.log_events(key))
     # When they are summarised
     row = summarise(512, "x86_64", rows, cpu_share=0.29)
     # Then durations are the warm ones, the init is the cold start's, cost is per CDR
@@ -164,7 +164,10 @@ def test_the_sweep_runs_every_configuration_and_marks_what_it_cannot_measure() -
     # Then arm64 is reported as not measured, x86_64 measured from three invocations of 20 CDRs each
     by_key = {(row.memory_mb, row.architecture): row for row in table.rows}
     assert not by_key[(256, "arm64")].measured and "not measurable" in by_key[(256, "arm64")].note
-    assert by_key[(256, "x86_64")].invocations == 3 and function.invoked_records == [20] * 6
+    assert by_key[(256, "x86_64")].invocations == 3 and [n for _, n in function.invoked] == [20] * 6
+    # taking turns batch by batch
+    assert [key for key, _ in function.invoked] == ["256-x86_64", "1769-x86_64"] * 3
+    assert by_key[(256, "x86_64")].handler_cpu_ms == tune_fakes.CPU_MS
     # and the CPU-bound part falls with memory
     assert by_key[(1769, "x86_64")].duration_ms_mean < by_key[(256, "x86_64")].duration_ms_mean
     assert set(invocations["memory_mb"]) == {256, 1769}
@@ -174,8 +177,8 @@ def test_the_sweep_runs_every_configuration_and_marks_what_it_cannot_measure() -
 def test_the_same_cdrs_are_replayed_under_fresh_call_references() -> None:
     function = FakeFunction()
     source = tune.source_from_run(None, 5, 3)
-    first, _ = tune.replay_events(function, source, 2, "tuneabc" + "c00")
-    second, _ = tune.replay_events(function, source, 2, "tuneabc" + "c01")
+    first, _ = tune.replay_events(function, source, 2, "tuneabcc00", 1_796_000_000.0)
+    second, _ = tune.replay_events(function, source, 2, "tuneabcc01", 1_796_000_000.0)
 
     def payloads(events: list[bytes]) -> list[bytes]:
         return [base64.b64decode(r["kinesis"]["data"]) for e in events for r in json.loads(e)["Records"]]
@@ -292,15 +295,16 @@ class FakeLambda:
 def test_the_aws_path_sets_memory_publishes_a_version_and_reads_the_report_line_of_the_tail() -> None:
     # Given a function whose invocations log as Lambda does
     fake = FakeFunction()
-    fake.configure(1024, "x86_64")
-    fake.invoke(b'{"Records": [{}, {}]}')
-    tail = "\n".join(event["message"] for event in fake.log_events()) + "\n"
+    fake_key = fake.configure(1024, "x86_64").key
+    fake.invoke(fake_key, b'{"Records": [{}, {}]}')
+    tail = "\n".join(event["message"] for event in fake.log_events(fake_key)) + "\n"
     lambda_client = FakeLambda(tail)
     function = AwsFunction(lambda_client, "fn", "arn:aws:kinesis:us-east-1:1:stream/cdr-in", "us-east-1")
     # When a configuration of its architecture is set and invoked
-    assert function.configure(1024, "arm64").measurable
-    function.invoke(b"{}")
-    rows = invocation_rows(function.log_events())
+    configured = function.configure(1024, "arm64")
+    assert configured.measurable
+    function.invoke(configured.key, b"{}")
+    rows = invocation_rows(function.log_events(configured.key))
     # Then the memory was updated, a version published and invoked, and the REPORT line read
     kinds = [kind for kind, _ in lambda_client.calls]
     assert kinds.index("update") < kinds.index("publish") < kinds.index("invoke")

@@ -46,6 +46,11 @@ class WorkerPool:
         self._executor = self._new_executor()
 
     @property
+    def worker_pids(self) -> set[int]:
+        """The worker processes spawned so far (after `warm`: all of them)."""
+        return set(getattr(self._executor, "_processes", None) or {})
+
+    @property
     def limiter_kind(self) -> str:
         return self._limiter.kind if self._limiter is not None else "none"
 
@@ -62,7 +67,7 @@ class WorkerPool:
         """Spawn every worker now (the pool spawns on demand); returns how many distinct workers answered."""
         futures = [self._executor.submit(ready, WARM_HOLD_S) for _ in range(self._workers)]
         pids = {future.result(timeout=timeout_s) for future in futures}
-        self._limit(pids | set(getattr(self._executor, "_processes", None) or {}))
+        self._limit(pids | self.worker_pids)
         return len(pids)
 
     def _limit(self, pids: set[int]) -> None:
