@@ -22,6 +22,7 @@ from capacity.quotas import US_EAST_1, Prices
 
 ARCHITECTURES = ("arm64", "x86_64")
 FASTEST_WITHIN = 0.10  # "the fastest within 10 % of the cheapest"
+HOST_BOUND = 0.9  # a CPU share above this x what the host gives an unlimited process is the host's cap
 TUNE_FILE = "tune.json"
 TUNE_CSV = "tune.csv"
 TABLE_COLUMNS = (
@@ -106,6 +107,16 @@ class TuneRow:
     @property
     def measured(self) -> bool:
         return self.status == "measured"
+
+
+def host_bound_note(cpu_share: float, host_cpu_cores: float) -> str:
+    """Why a row's CPU share was not what capped it, when the host gave less than the share."""
+    if math.isnan(cpu_share) or math.isnan(host_cpu_cores) or cpu_share <= HOST_BOUND * host_cpu_cores:
+        return ""
+    return (
+        f"host-bound: the host gave an unlimited process {host_cpu_cores:.2f} of a core, less than this "
+        f"share of {cpu_share:.2f}; a quieter host measures it"
+    )
 
 
 def summarise(

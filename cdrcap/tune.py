@@ -10,6 +10,7 @@ records as duplicates and do less work for them.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import pandas as pd
 
 from capacity.log_invocations import invocation_rows
 from capacity.quotas import US_EAST_1, Prices
-from capacity.tuning import TuneRow, TuneTable, summarise
+from capacity.tuning import TuneRow, TuneTable, host_bound_note, summarise
 from infra.local.esm.events import kinesis_event
 from infra.power_tuning import TunableFunction
 from loadgen.options import format_weights
@@ -117,6 +118,7 @@ def run_sweep(
     """Every configuration, taking turns batch by batch (a drift of a shared host or of the services lands
     on all alike); returns the table and every invocation's row (with its setting)."""
     settings = [(memory, arch) for arch in architectures for memory in memories_mb]
+    host_cores = function.host_cpu_cores()
     configured = [function.configure(memory, arch) for memory, arch in settings]
     started_s = time.time()
     replays: dict[str, list[bytes]] = {}
@@ -147,6 +149,7 @@ def run_sweep(
                 prices=prices,
                 cpu_share=setting.cpu_share,
                 handler_cpu_ms=function.handler_cpu_ms(setting.key),
+                note=host_bound_note(setting.cpu_share, host_cores),
             )
         )
         if not invocations.empty:
@@ -161,6 +164,7 @@ def run_sweep(
         source_run=source.source_run,
         extra={
             "batch_kib": round(float(np.mean(batch_kib)), 3) if batch_kib else 0.0,
+            "host_cpu_cores": None if math.isnan(host_cores) else round(host_cores, 3),
             "function_name": function.name,
             "durations": "warm invocations (no Init Duration); init_duration_ms is the cold start's",
             "cost": "Lambda only: GB-seconds of the billed duration plus requests, at the plan's prices",

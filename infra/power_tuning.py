@@ -60,6 +60,10 @@ class TunableFunction(Protocol):
         """Mean CPU time of the configuration's warm invocations, where the target can measure it (NaN)."""
         ...
 
+    def host_cpu_cores(self) -> float:
+        """Cores the host gives an unlimited process now, where shares are emulated (NaN on AWS)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -143,6 +147,9 @@ class AwsFunction:
 
     def handler_cpu_ms(self, key: str) -> float:
         return float("nan")  # Lambda reports no CPU time
+
+    def host_cpu_cores(self) -> float:
+        return float("nan")  # Lambda gives the share itself
 
     def close(self) -> None:
         """Put the function's memory back as the stack had it (the published versions stay, numbered)."""

@@ -54,7 +54,7 @@ def draw_tune(figure: Figure, tune: dict[str, Any]) -> None:
                 zorder=3,
             )
     not_measured = sorted({f"{r['architecture']}" for r in tune["rows"] if r["status"] != "measured"})
-    title = f"Power tuning: {tune['batch_size']}-CDR batches on {tune['measured_on']}"
+    title = f"Power tuning: {tune['batch_size']}-CDR batches\non {tune['measured_on']}"
     duration_axes.set_title(title, fontsize="small")
     duration_axes.set_ylabel("warm duration, mean (ms)")
     duration_axes.set_xscale("log", base=2)

@@ -186,6 +186,9 @@ def render(table: TuneTable, console: Console) -> None:
         f"Fastest within 10 % of it: {fastest.memory_mb:,} MB {fastest.architecture} "
         f"({fastest.cost_per_million_cdrs_usd:,.4f} USD, {fastest.duration_ms_mean:,.1f} ms)."
     )
+    host = table.extra.get("host_cpu_cores")
+    if host is not None:
+        console.print(f"The host gave an unlimited process {host:.2f} of a core when the sweep started.")
     for row in table.rows:
-        if not row.measured:
+        if row.note:
             console.print(f"{row.memory_mb:,} MB {row.architecture}: {row.note}")

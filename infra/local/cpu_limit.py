@@ -21,6 +21,8 @@ import errno
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -106,11 +108,16 @@ class CgroupLimiter:
         group = self.base / f"{GROUP_PREFIX}{pid}"
         group.mkdir(exist_ok=True)
         quota = cfs_quota_us(share)
+        # Out of the root group a process leaves its session's autogroup: the group keeps the scheduling
+        # weight it had there, so the limiter caps it without also changing its priority against others.
+        weight = nice_weight(autogroup_nice(pid))
         if self.version == 2:
             _write(group / "cpu.max", f"{quota} {CFS_PERIOD_US}")
+            _write(group / "cpu.weight", str(max(1, min(10_000, round(weight * 100 / 1024)))))
         else:
             _write(group / "cpu.cfs_period_us", str(CFS_PERIOD_US))
             _write(group / "cpu.cfs_quota_us", str(quota))
+            _write(group / "cpu.shares", str(weight))
         _write(group / "cgroup.procs", str(pid))
         self._groups[pid] = group
 
@@ -127,6 +134,19 @@ class CgroupLimiter:
         for pid in list(self._groups):
             self.release(pid)
         sweep_stale_groups(self.base)
+
+
+def autogroup_nice(pid: int) -> int:
+    """The niceness of the process's scheduler autogroup (its session's), 0 where there is none."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def nice_weight(nice: int) -> int:
+    """The kernel's CFS weight of a niceness (sched_prio_to_weight: 1024 at 0, x1.25 per step)."""
+    return max(2, round(1024 / 1.25 ** max(-20, min(19, nice))))
 
 
 def sweep_stale_groups(base: Path) -> int:
@@ -152,6 +172,23 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+BUSY_LOOP = "while True:\n    pass\n"
+
+
+def available_cores(seconds: float = 1.0) -> float:
+    """What this host gives an unlimited CPU-bound process of this session now, in cores: a share above
+    it is capped by the host's other work, not by a limiter (on a shared machine, often well under 1)."""
+    process = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+    try:
+        time.sleep(0.1)  # past the interpreter's start-up
+        cpu_before_s, wall_before_s = process_cpu_s(process.pid), time.monotonic()
+        time.sleep(seconds)
+        return (process_cpu_s(process.pid) - cpu_before_s) / (time.monotonic() - wall_before_s)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def process_cpu_s(pid: int) -> float:

@@ -22,7 +22,7 @@ from typing import Any
 from capacity.log_invocations import read_log_events
 from infra.aws import Target, client
 from infra.local.cloudwatch_sink import CloudWatchSink
-from infra.local.cpu_limit import cpu_share, process_cpu_s
+from infra.local.cpu_limit import available_cores, cpu_share, process_cpu_s
 from infra.local.esm.cloudwatch import LambdaPublisher
 from infra.local.esm.config import EsmConfig
 from infra.local.esm.pool import WorkerPool
@@ -132,6 +132,9 @@ class LocalFunction:
     def handler_cpu_ms(self, key: str) -> float:
         warm = self._environments[key].cpu_ms[1:]  # the first invocation also builds the handler's clients
         return sum(warm) / len(warm) if warm else math.nan
+
+    def host_cpu_cores(self) -> float:
+        return available_cores()
 
     def close(self) -> None:
         for environment in self._environments.values():

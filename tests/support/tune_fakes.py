@@ -39,6 +39,7 @@ class FakeFunction:
         self._streams: dict[str, str] = {}
         self.invoked: list[tuple[str, int]] = []  # (configuration, records) in invocation order
         self.closed = False
+        self.host_cores = 2.0
 
     def configure(self, memory_mb: int, architecture: str) -> Configured:
         if architecture not in self._architectures:
@@ -69,6 +70,9 @@ class FakeFunction:
 
     def handler_cpu_ms(self, key: str) -> float:
         return CPU_MS
+
+    def host_cpu_cores(self) -> float:
+        return self.host_cores
 
     def close(self) -> None:
         self.closed = True

@@ -58,6 +58,7 @@ def test_a_cgroup_v1_group_gets_the_quota_and_the_pid(tmp_path: Path) -> None:
     assert (group / "cpu.cfs_period_us").read_text() == "100000"
     assert (group / "cpu.cfs_quota_us").read_text() == "25000"
     assert (group / "cgroup.procs").read_text() == "4242"
+    assert (group / "cpu.shares").read_text() == "1024"  # no autogroup for that pid: nice 0's weight
     assert limiter.kind == "cgroup-v1"
 
 
@@ -66,6 +67,12 @@ def test_a_cgroup_v2_group_writes_cpu_max(tmp_path: Path) -> None:
     limiter.attach(7, 0.5)
     assert (tmp_path / f"{cpu_limit.GROUP_PREFIX}7" / "cpu.max").read_text() == "50000 100000"
     assert limiter.kind == "cgroup-v2"
+
+
+def test_nice_weights_follow_the_kernels_table() -> None:
+    assert cpu_limit.nice_weight(0) == 1024
+    assert cpu_limit.nice_weight(-10) == pytest.approx(9548, rel=0.01)
+    assert cpu_limit.nice_weight(19) == pytest.approx(15, abs=1)
 
 
 def test_sweep_removes_only_empty_groups_of_dead_workers(tmp_path: Path) -> None:

@@ -324,3 +324,17 @@ def test_the_aws_path_without_the_function_is_an_error_naming_it() -> None:
 
     with pytest.raises(TuneTargetError, match="'fn' is not deployed"):
         AwsFunction(Missing(""), "fn", "arn:aws:kinesis:us-east-1:1:stream/x", "us-east-1")
+
+
+def test_a_share_above_what_the_host_gives_is_marked_host_bound() -> None:
+    # Given a host that gives an unlimited process 0.3 of a core
+    function = FakeFunction()
+    function.host_cores = 0.3
+    table, _ = tune.run_sweep(
+        function, (256, 1024), ("x86_64",), tune.source_from_run(None, 10, 1), 2, target="fake"
+    )
+    by_memory = {row.memory_mb: row for row in table.rows}
+    # Then 256 MB (0.145 core) was capped by the limiter, 1,024 MB (0.58) by the host, and it says so
+    assert by_memory[256].note == ""
+    assert by_memory[1024].note.startswith("host-bound") and "0.30 of a core" in by_memory[1024].note
+    assert table.to_dict()["host_cpu_cores"] == 0.3
