@@ -48,7 +48,7 @@ class SweepSource:
 
 
 def source_from_run(run_dir: Path | None, batch_size: int | None, seed: int | None) -> SweepSource:
-    """The run's planned batch size and its load's profile (seed, formats, home region); else defaults."""
+    """The run's planned batch size and its load's profile (seed, record formats); else the defaults."""
     if run_dir is None:
         size = batch_size or DEFAULT_BATCH_SIZE
         chosen_seed = DEFAULT_SEED if seed is None else seed

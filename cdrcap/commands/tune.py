@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from capacity.quotas import ESM_BATCH_SIZE_MAX, ESM_BATCH_SIZE_MIN
 from capacity.tuning import TUNE_CSV, TUNE_FILE, TuneTable, parse_architectures, parse_memories
 from cdrcap import tune
 from cdrcap.config import load_config
@@ -94,8 +95,11 @@ def run(args: argparse.Namespace) -> int:
     memories = parse_memories(args.memory)
     architectures = parse_architectures(args.arch)
     batches = parse_batches(args.batches)
-    if args.batch_size is not None and args.batch_size < 1:
-        raise CdrcapError(f"--batch-size {args.batch_size}: give at least 1 record")
+    if args.batch_size is not None and not ESM_BATCH_SIZE_MIN <= args.batch_size <= ESM_BATCH_SIZE_MAX:
+        raise CdrcapError(
+            f"--batch-size {args.batch_size}: the event source mapping takes "
+            f"{ESM_BATCH_SIZE_MIN}-{ESM_BATCH_SIZE_MAX:,} records"
+        )
     from_run = resolve_run(args.from_run) if args.from_run else None
     if from_run is not None and not (from_run / "summary.json").is_file():
         raise CdrcapError(f"--from {args.from_run}: no summary.json there; pass a runs/<id> directory")

@@ -83,6 +83,8 @@ def test_batches_take_a_count_or_small() -> None:
         (["--memory", "256,20000"], "20000 MB"),
         (["--arch", "sparc"], "'sparc'"),
         (["--batches", "0"], "'0'"),
+        (["--batch-size", "20000"], "--batch-size 20000"),
+        (["--from", "/nonexistent/run"], "/nonexistent/run"),
     ],
 )
 def test_bad_options_exit_2_naming_the_value(
@@ -338,3 +340,17 @@ def test_a_share_above_what_the_host_gives_is_marked_host_bound() -> None:
     assert by_memory[256].note == ""
     assert by_memory[1024].note.startswith("host-bound") and "0.30 of a core" in by_memory[1024].note
     assert table.to_dict()["host_cpu_cores"] == 0.3
+
+
+def test_a_run_gives_its_seed_formats_and_planned_batch_size(tmp_path: Path) -> None:
+    summary = {
+        "config": {
+            "profile": {"seed": 11, "batch_size": 50, "record_formats": {"json_v2": 0.5, "csv_v2": 0.5}}
+        },
+        "recommendation": {"batch_size": 200},
+    }
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    source = tune.source_from_run(tmp_path, None, None)
+    assert (source.batch_size, source.seed, source.source_run) == (200, 11, str(tmp_path))
+    assert source.synth.format_weights[0] == 0.0  # no json-v1: the run's mix, not the default
+    assert tune.source_from_run(tmp_path, 30, 5).batch_size == 30  # flags win

@@ -108,7 +108,8 @@ class WorkerPool:
         self._limited.clear()
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        # Limits off first: a worker the duty cycle holds stopped could never finish, and the wait would hang.
         self._release_all()
         if self._limiter is not None:
             self._limiter.close()
+        self._executor.shutdown(wait=True, cancel_futures=True)
