@@ -36,6 +36,7 @@ TABLE_COLUMNS = (
     "billed_duration_ms_mean",
     "max_memory_used_mb",
     "init_duration_ms",
+    "cold_duration_ms",
     "cost_per_million_cdrs_usd",
     "cpu_share",
     "handler_cpu_ms",
@@ -99,6 +100,7 @@ class TuneRow:
     billed_duration_ms_mean: float = math.nan
     max_memory_used_mb: float = math.nan
     init_duration_ms: float = math.nan
+    cold_duration_ms: float = math.nan  # the cold invocation's own duration (its handler builds its clients)
     cost_per_million_cdrs_usd: float = math.nan
     cpu_share: float = math.nan
     handler_cpu_ms: float = math.nan  # CPU time of a warm invocation, where the target can tell (local)
@@ -114,8 +116,9 @@ def host_bound_note(cpu_share: float, host_cpu_cores: float) -> str:
     if math.isnan(cpu_share) or math.isnan(host_cpu_cores) or cpu_share <= HOST_BOUND * host_cpu_cores:
         return ""
     return (
-        f"host-bound: the host gave an unlimited process {host_cpu_cores:.2f} of a core, less than this "
-        f"share of {cpu_share:.2f}; a quieter host measures it"
+        f"host-bound: the host gave an unlimited process {host_cpu_cores:.2f} of a core, not clearly more "
+        f"than this share of {cpu_share:.2f}, so the host rather than the limiter capped it; a quieter "
+        "host measures it"
     )
 
 
@@ -145,7 +148,8 @@ def summarise(
             "so the cost per CDR is unknown"
         )
     billed = float(warm["billed_duration_ms"].mean())
-    init = rows["init_duration_ms"].dropna()
+    cold = rows[rows["init_duration_ms"].notna()]
+    init = cold["init_duration_ms"]
     return TuneRow(
         memory_mb=memory_mb,
         architecture=architecture,
@@ -157,6 +161,7 @@ def summarise(
         billed_duration_ms_mean=round(billed, 1),
         max_memory_used_mb=float(rows["max_memory_used_mb"].max()),
         init_duration_ms=round(float(init.mean()), 1) if not init.empty else math.nan,
+        cold_duration_ms=round(float(cold["duration_ms"].mean()), 1) if not cold.empty else math.nan,
         cost_per_million_cdrs_usd=round(
             cost_per_million_cdrs_usd(billed, memory_mb, architecture, records, prices), 6
         ),

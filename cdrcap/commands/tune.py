@@ -157,13 +157,14 @@ def render(table: TuneTable, console: Console) -> None:
         "billed ms",
         "max mem MB",
         "init ms",
+        "cold ms",
         "CPU ms",
         "USD / M CDRs",
     ):
         shown.add_column(column, justify="right")
     for row in table.rows:
         if not row.measured:
-            shown.add_row(f"{row.memory_mb:,}", row.architecture, "-", "not measured", *["-"] * 7)
+            shown.add_row(f"{row.memory_mb:,}", row.architecture, "-", "not measured", *["-"] * 8)
             continue
         shown.add_row(
             f"{row.memory_mb:,}",
@@ -175,6 +176,7 @@ def render(table: TuneTable, console: Console) -> None:
             _number(row.billed_duration_ms_mean, ",.1f"),
             _number(row.max_memory_used_mb, ",.0f"),
             _number(row.init_duration_ms, ",.0f"),
+            _number(row.cold_duration_ms, ",.0f"),
             _number(row.handler_cpu_ms, ",.0f"),
             _number(row.cost_per_million_cdrs_usd, ",.4f"),
         )

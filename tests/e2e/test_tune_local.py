@@ -52,7 +52,7 @@ def test_each_native_configuration_is_measured_from_its_report_lines(run_dir: Pa
         assert row["status"] == "measured" and row["invocations"] == 4
         assert row["batch_records"] == 100
         assert 0 < row["duration_ms_mean"] <= row["billed_duration_ms_mean"] + 1
-        assert row["init_duration_ms"] > 0 and row["max_memory_used_mb"] > 0
+        assert row["init_duration_ms"] > 0 and row["cold_duration_ms"] > 0 and row["max_memory_used_mb"] > 0
         assert row["cpu_share"] == pytest.approx(cpu_limit.cpu_share(memory_mb), abs=1e-3)
     assert "CPU limiter" in tune["measured_on"]
     assert tune["cheapest"] is not None and tune["fastest_within_10pct_of_cheapest"] is not None

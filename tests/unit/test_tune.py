@@ -146,6 +146,7 @@ def test_a_row_from_report_lines_uses_warm_invocations_and_reports_the_init_apar
     assert row.invocations == 4 and row.batch_records == 50.0
     assert row.duration_ms_mean == pytest.approx(warm_ms, abs=0.01)
     assert row.init_duration_ms == pytest.approx(tune_fakes.INIT_MS)
+    assert row.cold_duration_ms == pytest.approx(warm_ms, abs=0.01)  # the fake's cold call is as long
     assert row.max_memory_used_mb == 120
     assert row.cost_per_million_cdrs_usd == pytest.approx(
         cost_per_million_cdrs_usd(math.ceil(warm_ms), 512, "x86_64", 50.0, US_EAST_1), rel=1e-3
