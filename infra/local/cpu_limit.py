@@ -312,22 +312,41 @@ def make_limiter(kind: str | None = None) -> Limiter | None:
         raise CpuLimitError(f"CPU limiter {kind!r}: use one of {', '.join(LIMITER_KINDS)}")
     if kind == "none":
         return None
+    if kind in (None, "cgroup-v2", "cgroup-v1"):
+        cgroup = cgroup_limiter(kind)
+        if cgroup is not None:
+            return cgroup
+        if kind is not None:
+            raise CpuLimitError(f"{kind} (with the cpu controller) is not writable here; use duty-cycle")
+    return DutyCycleLimiter()
+
+
+def cgroup_limiter(kind: str | None = None) -> CgroupLimiter | None:
+    """A cgroup limiter when this host has a writable one (v2 first), else None."""
     if kind in (None, "cgroup-v2"):
         base = _cgroup_v2_base()
         if base is not None and _probe(limiter := CgroupLimiter(base, 2)):
             return limiter
-        if kind == "cgroup-v2":
-            raise CpuLimitError(
-                "cgroup v2 with the cpu controller is not writable here; use cgroup-v1 or duty-cycle"
-            )
     if kind in (None, "cgroup-v1"):
         base = _cgroup_v1_base()
         if base is not None and _probe(limiter := CgroupLimiter(base, 1)):
             sweep_stale_groups(base)
             return limiter
-        if kind == "cgroup-v1":
-            raise CpuLimitError("the cgroup v1 cpu controller is not writable here; use duty-cycle")
-    return DutyCycleLimiter()
+    return None
+
+
+def limit_this_process(share: float) -> str:
+    """Put the calling process under `share` now, when a cgroup can (a worker before it imports the
+    handler, so the cold start runs at the share too); returns the limiter's kind or "" when none could.
+    The duty cycle needs a process outside the one it stops: its owner attaches it later."""
+    kind = os.environ.get(LIMITER_ENV) or None
+    if kind in ("none", "duty-cycle"):
+        return ""
+    limiter = cgroup_limiter(kind)
+    if limiter is None:
+        return ""
+    limiter.attach(os.getpid(), share)
+    return limiter.kind
 
 
 def attach_all(limiter: Limiter, pids: Iterable[int], share: float) -> None:

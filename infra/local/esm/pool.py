@@ -60,7 +60,14 @@ class WorkerPool:
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
-            initargs=(self._handler, self._env, self._stdout_path, self._task_root, self._runtime_dir),
+            initargs=(
+                self._handler,
+                self._env,
+                self._stdout_path,
+                self._task_root,
+                self._runtime_dir,
+                self._cpu_share,
+            ),
         )
 
     def warm(self, timeout_s: float = 60.0) -> int:
