@@ -138,7 +138,12 @@ def summarise(
     duration is reported on its own. Max memory used is the peak over every invocation.
     """
     if rows.empty:
-        return TuneRow(memory_mb, architecture, "not measured", note=note or "no REPORT line was read")
+        return TuneRow(
+            memory_mb,
+            architecture,
+            "not measured",
+            note="; ".join(filter(None, ["no REPORT line was read", note])),
+        )
     warm = rows[rows["init_duration_ms"].isna()]
     warm = warm if not warm.empty else rows
     records = float(warm["batch_records"].mean())

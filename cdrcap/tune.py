@@ -104,6 +104,13 @@ def replay_events(
     return events, payload_bytes / batches / 1024.0
 
 
+def _note(problem: str, cpu_share: float, host_cores: float) -> str:
+    """What to know about a configuration's numbers: a function error first, else a host-bound share."""
+    if problem:
+        return f"the function failed: {problem}"
+    return host_bound_note(cpu_share, host_cores)
+
+
 def run_sweep(
     function: TunableFunction,
     memories_mb: tuple[int, ...],
@@ -149,7 +156,7 @@ def run_sweep(
                 prices=prices,
                 cpu_share=setting.cpu_share,
                 handler_cpu_ms=function.handler_cpu_ms(setting.key),
-                note=host_bound_note(setting.cpu_share, host_cores),
+                note=_note(function.problem(setting.key), setting.cpu_share, host_cores),
             )
         )
         if not invocations.empty:

@@ -64,6 +64,10 @@ class TunableFunction(Protocol):
         """Cores the host gives an unlimited process now, where shares are emulated (NaN on AWS)."""
         ...
 
+    def problem(self, key: str) -> str:
+        """The first function error of the configuration's invocations ("" when none failed)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -96,6 +100,7 @@ class AwsFunction:
         self._original_memory_mb = int(function.get("MemorySize", 128))
         self._versions: dict[str, str] = {}
         self._events: dict[str, list[dict[str, Any]]] = {}
+        self._problems: dict[str, str] = {}
 
     def configure(self, memory_mb: int, architecture: str) -> Configured:
         if architecture != self._architecture:
@@ -132,6 +137,10 @@ class AwsFunction:
         version = self._versions[key]
         answer = self._lambda.invoke(FunctionName=self.name, Qualifier=version, Payload=event, LogType="Tail")
         tail = base64.b64decode(answer.get("LogResult") or b"").decode("utf-8", "replace")
+        if answer.get("FunctionError") and key not in self._problems:
+            payload = answer.get("Payload")
+            body = payload.read().decode("utf-8", "replace") if payload is not None else ""
+            self._problems[key] = f"{answer['FunctionError']}: {body[:300]}"
         events = self._events[key]
         stream = f"tail/{version}/{len(events)}"
         now_ms = int(time.time() * 1000)
@@ -150,6 +159,9 @@ class AwsFunction:
 
     def host_cpu_cores(self) -> float:
         return float("nan")  # Lambda gives the share itself
+
+    def problem(self, key: str) -> str:
+        return self._problems.get(key, "")
 
     def close(self) -> None:
         """Put the function's memory back as the stack had it (the published versions stay, numbered)."""

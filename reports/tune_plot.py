@@ -53,18 +53,25 @@ def draw_tune(figure: Figure, tune: dict[str, Any]) -> None:
                 label=f"{label}: {chosen['memory_mb']:,} MB {chosen['architecture']}",
                 zorder=3,
             )
+    if not measured:
+        for axes in (duration_axes, cost_axes):
+            axes.text(
+                0.5, 0.5, "no data\nno configuration could be measured", ha="center", va="center",
+                transform=axes.transAxes, color="grey",
+            )  # fmt: skip
     not_measured = sorted({f"{r['architecture']}" for r in tune["rows"] if r["status"] != "measured"})
     title = f"Power tuning: {tune['batch_size']}-CDR batches\non {tune['measured_on']}"
     duration_axes.set_title(title, fontsize="small")
     duration_axes.set_ylabel("warm duration, mean (ms)")
     duration_axes.set_xscale("log", base=2)
-    duration_axes.legend(fontsize="x-small")
+    if measured:
+        duration_axes.legend(fontsize="x-small")
     cost_axes.set_ylabel("Lambda USD per million CDRs")
     cost_axes.set_xlabel(
         "memory (MB)" + (f"; not measured: {', '.join(not_measured)}" if not_measured else "")
     )
-    cost_axes.legend(fontsize="x-small")
     if measured:
+        cost_axes.legend(fontsize="x-small")
         memories = sorted({r["memory_mb"] for r in measured})
         cost_axes.set_xticks(memories)
         cost_axes.set_xticklabels([f"{m:,}" for m in memories], fontsize="x-small")

@@ -50,6 +50,7 @@ class _Environment:
     started_ms: int
     streams: set[str] = field(default_factory=set)
     cpu_ms: list[float] = field(default_factory=list)
+    problem: str = ""  # the first function error
 
 
 class LocalFunction:
@@ -112,6 +113,8 @@ class LocalFunction:
             event, config.function_name, config.function_arn, environment.memory_mb, config.function_timeout_s
         )
         environment.cpu_ms.append((process_cpu_s(pid) - cpu_before_s) * 1000.0)
+        if result.error and not environment.problem:
+            environment.problem = result.error
         environment.publisher.invocation(result)  # START, the handler's lines, END, REPORT
         if result.log is not None:
             environment.streams.add(result.log.log_stream)
@@ -135,6 +138,9 @@ class LocalFunction:
 
     def host_cpu_cores(self) -> float:
         return available_cores()
+
+    def problem(self, key: str) -> str:
+        return self._environments[key].problem
 
     def close(self) -> None:
         for environment in self._environments.values():

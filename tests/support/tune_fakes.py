@@ -74,5 +74,8 @@ class FakeFunction:
     def host_cpu_cores(self) -> float:
         return self.host_cores
 
+    def problem(self, key: str) -> str:
+        return ""
+
     def close(self) -> None:
         self.closed = True

@@ -355,3 +355,27 @@ def test_a_run_gives_its_seed_formats_and_planned_batch_size(tmp_path: Path) -> 
     assert (source.batch_size, source.seed, source.source_run) == (200, 11, str(tmp_path))
     assert source.synth.format_weights[0] == 0.0  # no json-v1: the run's mix, not the default
     assert tune.source_from_run(tmp_path, 30, 5).batch_size == 30  # flags win
+
+
+def test_a_function_that_fails_is_reported_with_its_error_not_as_missing_lines() -> None:
+    class Failing(FakeLambda):
+        def invoke(self, **kwargs: Any) -> dict[str, Any]:
+            import io
+
+            body = io.BytesIO(b'{"errorMessage": "No module named \'boto3\'"}')
+            return {
+                "FunctionError": "Unhandled",
+                "LogResult": base64.b64encode(b"Traceback ..."),
+                "Payload": body,
+            }
+
+    lambda_client = Failing("")
+    function = AwsFunction(lambda_client, "fn", "arn:aws:kinesis:us-east-1:1:stream/cdr-in", "us-east-1")
+    table, _ = tune.run_sweep(
+        function, (256,), ("arm64",), tune.source_from_run(None, 5, 1), 2, target="emulator"
+    )
+    (row,) = table.rows
+    assert not row.measured
+    assert (
+        "no REPORT line" in row.note and "the function failed: Unhandled" in row.note and "boto3" in row.note
+    )
