@@ -126,11 +126,11 @@ def _load_tune(run_dir: Path | None) -> tuple[TuneTable, DurationCurve] | None:
     return table, DurationCurve.from_table(table, str(path))
 
 
-def _load_run(run_dir: Path) -> dict[str, Any]:
+def _load_run(run_dir: Path, tune: TuneTable | None = None) -> dict[str, Any]:
     path = run_dir / "summary.json"
-    if not path.exists() and (run_dir / TUNE_FILE).is_file():
+    if not path.exists() and tune is not None:
         # A tune's own directory: the run it replayed (if any) holds the load to plan for.
-        source = json.loads((run_dir / TUNE_FILE).read_text(encoding="utf-8")).get("source_run")
+        source = tune.source_run
         return _load_run(Path(source)) if source and (Path(source) / "summary.json").is_file() else {}
     try:
         summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -154,8 +154,8 @@ def build_inputs(
     args: argparse.Namespace,
 ) -> tuple[ServiceTimeModel, Workload, Slo, SearchSpace, quotas.Prices]:
     """Everything `plan` needs from the flags and the optional saved run; raises CdrcapError on bad input."""
-    summary = _load_run(args.from_run) if args.from_run else {}
     tune = _load_tune(args.from_run)
+    summary = _load_run(args.from_run, tune[0] if tune else None) if args.from_run else {}
     service: ServiceTimeModel | None = None
     if args.service_time:
         a_ms, b_ms, c_ms = parse_service_time(args.service_time)

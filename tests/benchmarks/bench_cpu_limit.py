@@ -76,4 +76,11 @@ def run() -> dict[str, Any]:
                     "met": None if host_bound else abs(error) <= TOLERANCE,
                 }
             )
-    return {"title": "CPU limiter accuracy (local runtime, Lambda's CPU share of memory)", "metrics": metrics}
+    return {
+        "title": "CPU limiter accuracy (local runtime, Lambda's CPU share of memory)",
+        "metrics": metrics,
+        "notes": f"`python -m tests.benchmarks cpu_limit`. A spinning Python loop, {MEASURE_S:g} s each, "
+        f"in a session of its own at autogroup nice {NICENESS} (so other sessions' work does not decide "
+        "what it gets), right after the same loop unlimited; error = measured / min(share, unlimited) - 1. "
+        "infra/local/cpu_limit.py, docs/local.md.",
+    }

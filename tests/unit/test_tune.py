@@ -379,3 +379,11 @@ def test_a_function_that_fails_is_reported_with_its_error_not_as_missing_lines()
     assert (
         "no REPORT line" in row.note and "the function failed: Unhandled" in row.note and "boto3" in row.note
     )
+
+
+def test_a_broken_tune_json_is_exit_2_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tune.json").write_text("{not json")
+    assert main(["plan", "--from", str(tmp_path), "--rate", "100"]) == 2
+    assert "tune.json is not valid JSON" in capsys.readouterr().err
