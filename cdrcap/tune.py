@@ -59,7 +59,8 @@ def source_from_run(run_dir: Path | None, batch_size: int | None, seed: int | No
             f"synthesised CDRs (loadgen, seed {chosen_seed}), {size}-record batches",
         )
     summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    profile = (summary.get("config") or {}).get("profile") or {}
+    profile = (summary.get("config") or {}).get("profile")
+    profile = profile if isinstance(profile, dict) else {}  # an older or hand-made summary names it only
     planned = (summary.get("recommendation") or {}).get("batch_size")
     size = int(batch_size or planned or profile.get("batch_size") or DEFAULT_BATCH_SIZE)
     chosen_seed = int(seed if seed is not None else profile.get("seed", DEFAULT_SEED))

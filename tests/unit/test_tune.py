@@ -387,3 +387,9 @@ def test_a_broken_tune_json_is_exit_2_naming_the_file(
     (tmp_path / "tune.json").write_text("{not json")
     assert main(["plan", "--from", str(tmp_path), "--rate", "100"]) == 2
     assert "tune.json is not valid JSON" in capsys.readouterr().err
+
+
+def test_a_summary_that_only_names_its_profile_falls_back_to_the_defaults(tmp_path: Path) -> None:
+    (tmp_path / "summary.json").write_text(json.dumps({"config": {"profile": "demo"}}))
+    source = tune.source_from_run(tmp_path, None, None)
+    assert (source.batch_size, source.seed) == (tune.DEFAULT_BATCH_SIZE, tune.DEFAULT_SEED)
