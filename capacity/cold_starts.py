@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from capacity import quotas
-from capacity.fit import ServiceTimeModel, memory_time_factor
+from capacity.fit import ServiceTimeModel
 from capacity.quotas import Prices
-from capacity.search import SearchSpace, Slo, Workload
+from capacity.search import SearchSpace, Slo, Workload, speed_factor
 from capacity.simulate import LaneSimConfig, simulate_lane, weighted_quantile
 
 SECONDS_PER_DAY = 86_400.0
@@ -141,9 +141,7 @@ def lane_setup(
     """The recommendation's hottest lane as the planner simulates it (capacity/search.py's speed rule): its
     configuration, its rate, and the speed factor on the measured times at the chosen memory/architecture."""
     shards, pf = int(recommendation["shards"]), int(recommendation["parallelization_factor"])
-    speed = memory_time_factor(service.memory_mb, int(recommendation["memory_mb"]), space.cpu_bound_fraction)
-    if recommendation["architecture"] == "arm64":
-        speed *= space.arm64_duration_factor
+    speed = speed_factor(int(recommendation["memory_mb"]), recommendation["architecture"], service, space)
     config = LaneSimConfig(
         batch_size=int(recommendation["batch_size"]),
         batching_window_s=float(recommendation["batching_window_s"]),

@@ -165,12 +165,12 @@ def plan(
         **_cold_starts(recommendation, service, workload, slo, space, prices, cold, seed),
         "key_distribution": workload.keys.description,
         "service_time_model": service.to_dict(),
+        "memory_scaling": memory_scaling(space),
         "quotas_as_of": quotas.AS_OF,
         "prices_region": prices.region,
         "assumptions": [
             "cost priced as if the planning rate held all month",
-            "memory scaling of the service time is an estimate (CPU share up to 1,769 MB, single-threaded)",
-            f"arm64 duration factor {space.arm64_duration_factor} (not measured)",
+            *_memory_assumptions(space),
             "predicted latencies are for the hottest lane",
             f"{workload.cdrs_per_record:g} CDRs per Kinesis record: the write-records limit and PUT "
             "payload units see Kinesis records; the consumer model, its batch_size and rates count CDRs",
@@ -181,6 +181,28 @@ def plan(
         ],
     }
     return Plan(feasible, recommendation, details)
+
+
+def memory_scaling(space: SearchSpace) -> dict[str, str]:
+    """Which the plan used for memory and architecture: a sweep's measured curve or the estimate."""
+    curve = space.measured_curve
+    if curve is not None:
+        return {"kind": "measured", "source": curve.source, "sentence": curve.sentence(space.architectures)}
+    return {
+        "kind": "estimate",
+        "source": "capacity/fit.py memory_time_factor",
+        "sentence": "; ".join(_memory_assumptions(space)),
+    }
+
+
+def _memory_assumptions(space: SearchSpace) -> list[str]:
+    """How the service time changes with memory and architecture: measured by a sweep, or estimated."""
+    if space.measured_curve is not None:
+        return [space.measured_curve.sentence(space.architectures)]
+    return [
+        "memory scaling of the service time is an estimate (CPU share up to 1,769 MB, single-threaded)",
+        f"arm64 duration factor {space.arm64_duration_factor} (not measured)",
+    ]
 
 
 def _beyond_aws(

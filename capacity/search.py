@@ -19,6 +19,7 @@ from capacity.quotas import Prices
 from capacity.resource_use import DEFAULT as DEFAULT_USE
 from capacity.resource_use import ResourceUse
 from capacity.skew import KeyDistribution, uniform
+from capacity.tuning import DurationCurve
 
 ARCHITECTURES = ("arm64", "x86_64")
 MAX_SHARD_SCAN_STEPS = 400
@@ -117,6 +118,9 @@ class SearchSpace:
     concurrency_limit: int = quotas.LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY
     arm64_duration_factor: float = 1.0  # assumption: same speed on Graviton unless measured
     cpu_bound_fraction: float = 1.0  # share of the handler time that scales with CPU (memory)
+    # A power-tuning sweep's measured durations (tune.json): they replace the memory and architecture
+    # estimates above for every (memory, architecture) of the grid.
+    measured_curve: DurationCurve | None = None
     finalists: int = 10
     simulate_s: float = 120.0
     read_paths: dict[str, ReadPath] | None = None  # override (e.g. the local runtime's poll cadence)
@@ -251,6 +255,32 @@ class Grid:
         }
 
 
+def speed_factor(memory_mb: int, architecture: str, service: ServiceTimeModel, space: SearchSpace) -> float:
+    """One configuration's multiplier on the fitted service time, by the same rule as the grid's."""
+    memory = np.array([memory_mb])
+    arch = np.array([ARCHITECTURES.index(architecture)])
+    known = space.memories_mb if memory_mb in space.memories_mb else (*space.memories_mb, memory_mb)
+    return float(_speed(memory, arch, service, replace(space, memories_mb=known))[0])
+
+
+def _speed(memory: np.ndarray, arch: np.ndarray, service: ServiceTimeModel, space: SearchSpace) -> np.ndarray:
+    """Multiplier on the fitted service time per configuration: measured (tune.json) or estimated."""
+    memories = np.sort(np.asarray(space.memories_mb, dtype=float))
+    curve = space.measured_curve
+    if curve is not None:
+        at_batch = float(service.duration_ms(curve.batch_records, curve.batch_kib))
+        table = np.array([[curve.speed(at_batch, int(m), name) for m in memories] for name in ARCHITECTURES])
+        return np.asarray(table[arch, np.searchsorted(memories, memory)], dtype=float)
+    memory_factors = np.array(
+        [memory_time_factor(service.memory_mb, int(m), space.cpu_bound_fraction) for m in memories]
+    )
+    return np.asarray(
+        memory_factors[np.searchsorted(memories, memory)]
+        * np.where(arch == 0, space.arm64_duration_factor, 1.0),
+        dtype=float,
+    )
+
+
 def evaluate_mode(
     mode: str,
     shard_counts: list[int],
@@ -280,13 +310,7 @@ def evaluate_mode(
     pf = np.array([pairs[i][1] for i in range(len(pairs))], dtype=float)[pair_index]
     batch, window, memory, arch = settings[1], settings[2], settings[3], settings[4].astype(int)
 
-    memories = np.sort(np.asarray(space.memories_mb, dtype=float))
-    memory_factors = np.array(
-        [memory_time_factor(service.memory_mb, int(m), space.cpu_bound_fraction) for m in memories]
-    )
-    speed = memory_factors[np.searchsorted(memories, memory)] * np.where(
-        arch == 0, space.arm64_duration_factor, 1.0
-    )
+    speed = _speed(memory, arch, service, space)
     service_ms = (service.a_ms * speed, service.b_ms_per_record * speed, service.c_ms_per_kib * speed)
     rate = workload.rate_rps
     hot_rate = rate * hot_share[pair_index]

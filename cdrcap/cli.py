@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "load": ("load", "drive a CDR load at a target with a load shape (Locust)"),
     "plan": ("plan", "size shards, parallelization factor, batch, window and memory for an SLO"),
     "run": ("run", "a whole capacity run: up, load, measure, fit, plan, report"),
+    "tune": (
+        "tune",
+        "power-tune the deployed function: measured duration and cost per memory and architecture",
+    ),
     "report": ("report", "re-render a run's report from its saved data"),
     "compare": ("compare", "compare two run summaries: the release regression gate"),
     "baseline": ("baseline", "promote a run to be the baseline for `compare`"),

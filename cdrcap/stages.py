@@ -148,7 +148,7 @@ def pipeline_outputs(template_path: Path = TEMPLATE_PATH) -> list[str]:
     return sorted(name for name, output in outputs.items() if "Condition" not in output)
 
 
-def _stack_outputs(aws: Target, target: ConfigTarget, stack_name: str) -> dict[str, str]:
+def stack_outputs(aws: Target, target: ConfigTarget, stack_name: str) -> dict[str, str]:
     """The deployed pipeline stack's outputs; exit 2 naming what is missing and the command that fixes it."""
     deploy = f"`cdrcap deploy --target {target.name} --params params.json` (docs/deploy.md)"
     try:
@@ -186,7 +186,7 @@ def _open_aws(target: ConfigTarget, profile: Profile) -> StackHandle:
         scale = info.config.scale
         _check_emulator_scale(profile, scale)
     stack_name = constants.DEFAULT_STACK_NAME
-    outputs = _stack_outputs(aws, target, stack_name)
+    outputs = stack_outputs(aws, target, stack_name)
     stream, function = outputs[constants.OUTPUT_INPUT_STREAM_NAME], outputs[constants.OUTPUT_FUNCTION_NAME]
     mappings = client(aws, "lambda").list_event_source_mappings(
         FunctionName=function, EventSourceArn=outputs[constants.OUTPUT_INPUT_STREAM_ARN]
@@ -520,7 +520,7 @@ def plan_for_profile(
     workload: Workload,
     slo: Slo,
     profile: Profile,
-    cold: cold_starts.ColdStartTimes,
+    cold: cold_starts.ColdStartTimes = cold_starts.BENCH_DEFAULT,
 ) -> Plan:
     """The run's plan. A KPL run also plans every payload format x aggregation (details.payload_formats):
     its recommendation is the KPL plan of its own format at the measured CDRs per record, with the

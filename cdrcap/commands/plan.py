@@ -25,6 +25,7 @@ from capacity.fit import ServiceTimeModel
 from capacity.planner import Plan, plan
 from capacity.resource_use import ResourceUse
 from capacity.search import SearchSpace, Slo, Workload
+from capacity.tuning import TUNE_FILE, DurationCurve, TuneError, TuneTable
 from cdrcap import traffic_spec
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
 from cdrcap.scaling_render import render_scaling
@@ -138,8 +139,26 @@ def parse_service_time(text: str) -> tuple[float, float, float]:
     return values[0], values[1], values[2] if len(values) == 3 else 0.0
 
 
-def _load_run(run_dir: Path) -> dict[str, Any]:
+def _load_tune(run_dir: Path | None) -> tuple[TuneTable, DurationCurve] | None:
+    """The power-tuning sweep saved in the run directory (tune.json), if there is one."""
+    if run_dir is None or not (run_dir / TUNE_FILE).is_file():
+        return None
+    path = run_dir / TUNE_FILE
+    try:
+        table = TuneTable.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as error:
+        raise CdrcapError(f"--from {run_dir}: {TUNE_FILE} is not valid JSON ({error})") from error
+    except TuneError as error:
+        raise CdrcapError(f"--from {run_dir}: {error}") from error
+    return table, DurationCurve.from_table(table, str(path))
+
+
+def _load_run(run_dir: Path, tune: TuneTable | None = None) -> dict[str, Any]:
     path = run_dir / "summary.json"
+    if not path.exists() and tune is not None:
+        # A tune's own directory: the run it replayed (if any) holds the load to plan for.
+        source = tune.source_run
+        return _load_run(Path(source)) if source and (Path(source) / "summary.json").is_file() else {}
     try:
         summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
@@ -162,13 +181,16 @@ def build_inputs(
     args: argparse.Namespace,
 ) -> tuple[ServiceTimeModel, Workload, Slo, SearchSpace, quotas.Prices]:
     """Everything `plan` needs from the flags and the optional saved run; raises CdrcapError on bad input."""
-    summary = _load_run(args.from_run) if args.from_run else {}
+    tune = _load_tune(args.from_run)
+    summary = _load_run(args.from_run, tune[0] if tune else None) if args.from_run else {}
     service: ServiceTimeModel | None = None
     if args.service_time:
         a_ms, b_ms, c_ms = parse_service_time(args.service_time)
         service = ServiceTimeModel(a_ms, b_ms, c_ms)
     elif summary.get("service_time_model"):
         service = ServiceTimeModel.from_dict(summary["service_time_model"])
+    elif tune is not None:
+        service = _service_from_curve(tune[1])
     if service is None:
         raise CdrcapError(
             "no service time: pass --service-time 'a,b[,c]' or --from a run with service_time_model"
@@ -216,6 +238,9 @@ def build_inputs(
     )
     modes = ("shared", "efo") if args.consumer_mode == "any" else (args.consumer_mode,)
     space = SearchSpace(consumer_modes=modes, concurrency_limit=args.concurrency_limit)
+    if tune is not None:
+        # The sweep's memories only: between and beyond them the curve would be a guess again.
+        space = replace(space, memories_mb=tune[1].memories_mb, measured_curve=tune[1])
     prices = quotas.load_prices(args.region_prices) if args.region_prices else quotas.US_EAST_1
     return service, workload, slo, space, prices
 
@@ -251,6 +276,15 @@ def payload_request(args: argparse.Namespace) -> payload.PayloadRequest | None:
     return request
 
 
+def _service_from_curve(curve: DurationCurve) -> ServiceTimeModel:
+    """A per-record service time from the sweep alone (no run to fit one from): its measured batch's
+    duration is exact, other batch sizes scale in proportion (no fixed per-invocation term)."""
+    memory_mb = curve.memories_mb[-1]
+    architecture = curve.stand_in("x86_64")
+    per_record_ms = curve.duration_ms(memory_mb, architecture) / curve.batch_records
+    return ServiceTimeModel(0.0, per_record_ms, memory_mb=memory_mb)
+
+
 def _slo(args: argparse.Namespace, run_slo: dict[str, Any]) -> Slo:
     """Flags, else the run's SLO, else the defaults."""
     default = Slo()
@@ -284,7 +318,10 @@ def _resource_use(path: Path | None, from_run: dict[str, Any] | None, run_dir: P
 
 def cold_start_times(run_dir: Path | None) -> ColdStartTimes:
     """What a cold start costs: the run's measurement (plan_inputs.cold_start), else the benchmark's."""
-    measured = ((_load_run(run_dir).get("plan_inputs") or {}) if run_dir else {}).get("cold_start")
+    if run_dir is None:
+        return cold_starts.BENCH_DEFAULT
+    tune = _load_tune(run_dir)
+    measured = (_load_run(run_dir, tune[0] if tune else None).get("plan_inputs") or {}).get("cold_start")
     return ColdStartTimes.from_dict(measured) if measured else cold_starts.BENCH_DEFAULT
 
 
@@ -347,6 +384,9 @@ def render(result: Plan, console: Console) -> None:
         table.add_row(f"predicted {key}", "unbounded" if value is None else f"{value:,}")
     console.print(table)
     console.print(f"Why: {rec['binding_constraint']}")
+    scaling = result.details.get("memory_scaling") or {}
+    if scaling:
+        console.print(f"Memory and architecture ({scaling['kind']}): {scaling['sentence']}")
     costs = Table(title="Monthly cost (USD)")
     costs.add_column("item")
     costs.add_column("usd", justify="right")

@@ -62,6 +62,15 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=DEFAULTS.other_consumers,
         help="extra polling consumers reading every shard (shared-throughput read contention)",
     )
+    parser.add_argument(
+        "--memory-mb", type=int, default=DEFAULTS.memory_mb, help="the function's memory (128-10,240 MB)"
+    )
+    parser.add_argument(
+        "--lambda-cpu",
+        action="store_true",
+        help="give each worker Lambda's CPU share of --memory-mb (memory / 1,769 MB of a core, docs/local.md)"
+        "; off: workers take what the host gives",
+    )
     parser.set_defaults(func=run)
 
 
@@ -71,6 +80,11 @@ def config_from(args: argparse.Namespace) -> LocalStackConfig:
     if args.scale <= 0:
         raise CdrcapError(
             f"--scale {args.scale}: give a positive factor, e.g. 0.1 for 100 records/s per shard"
+        )
+    if not q.LAMBDA_MEMORY_MB_MIN <= args.memory_mb <= q.LAMBDA_MEMORY_MB_MAX:
+        raise CdrcapError(
+            f"--memory-mb {args.memory_mb}: Lambda takes "
+            f"{q.LAMBDA_MEMORY_MB_MIN}-{q.LAMBDA_MEMORY_MB_MAX:,} MB"
         )
     return LocalStackConfig(
         shards=args.shards,
@@ -85,6 +99,8 @@ def config_from(args: argparse.Namespace) -> LocalStackConfig:
         handler=args.handler,
         consumer_mode=args.consumer_mode,
         other_consumers=args.other_consumers,
+        memory_mb=args.memory_mb,
+        cpu_share_of_memory=args.lambda_cpu,
     )
 
 

@@ -364,6 +364,7 @@ class LocalStack:
             concurrency_limit=config.concurrency_limit,
             function_timeout_s=config.function_timeout_s,
             memory_mb=config.memory_mb,
+            cpu_share_of_memory=config.cpu_share_of_memory,
             handler_env=handler_env,
             consumer_mode=config.consumer_mode,
             other_consumers=config.other_consumers,

@@ -33,6 +33,7 @@ class LocalStackConfig:
     home_region: str = "US"
     handler: str = DEFAULT_HANDLER
     memory_mb: int = 512
+    cpu_share_of_memory: bool = False  # each worker gets Lambda's CPU share of memory_mb (docs/local.md)
     function_timeout_s: int = 60
     bisect_batch_on_function_error: bool = True
     template_path: str = str(deploy_local.TEMPLATE_PATH)

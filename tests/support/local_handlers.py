@@ -102,3 +102,15 @@ def hang(event: dict[str, Any], context: Any) -> dict[str, Any]:
     with contextlib.suppress(Exception):
         time.sleep(60)
     return {"batchItemFailures": []}
+
+
+BURN_CPU_S = 0.3
+
+
+def burn_cpu(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Spin until the process has used BURN_CPU_S of CPU; log the wall time that took (the CPU share)."""
+    cpu_start, wall_start = time.process_time(), time.monotonic()
+    while time.process_time() - cpu_start < BURN_CPU_S:
+        pass
+    _log(event, cpu_s=time.process_time() - cpu_start, wall_s=time.monotonic() - wall_start)
+    return {"batchItemFailures": []}

@@ -77,6 +77,10 @@ class EsmConfig:
     # Publish what Lambda publishes (AWS/Lambda metrics, /aws/lambda/<function> logs, EMF metrics) to the
     # emulator's CloudWatch and CloudWatch Logs at endpoint_url.
     publish_cloudwatch: bool = True
+    # Give each worker the CPU share Lambda gives memory_mb (memory / 1,769 MB of a core, at most one for
+    # the single-threaded handler) through a real limiter (infra/local/cpu_limit.py). Off: workers take
+    # whatever the host gives, as the runs measured before the limiter existed.
+    cpu_share_of_memory: bool = False
 
     def __post_init__(self) -> None:
         check_range("batch_size", self.batch_size, ESM_BATCH_SIZE_MIN, ESM_BATCH_SIZE_MAX)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -124,3 +125,30 @@ def on_failure_record(
             "streamArn": config.stream_arn,
         },
     }
+
+
+def kinesis_event(
+    payloads: list[bytes],
+    partition_keys: list[str],
+    config: EsmConfig,
+    *,
+    first_sequence: int,
+    shard_id: str = "shardId-000000000000",
+    arrival_epoch_s: float | None = None,
+) -> bytes:
+    """The invocation event Lambda would build for these records read from one shard (a replayed batch)."""
+    arrival_s = time.time() if arrival_epoch_s is None else arrival_epoch_s
+    records = [
+        to_stream_record(
+            shard_id,
+            {
+                "Data": payload,
+                "PartitionKey": key,
+                "SequenceNumber": str(first_sequence + index),
+                "ApproximateArrivalTimestamp": arrival_s,
+            },
+            config,
+        )
+        for index, (payload, key) in enumerate(zip(payloads, partition_keys, strict=True))
+    ]
+    return event_json(records)

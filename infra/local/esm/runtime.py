@@ -18,6 +18,7 @@ import orjson
 
 from infra.aws import Target, client
 from infra.local.cloudwatch_sink import CloudWatchSink
+from infra.local.cpu_limit import cpu_share
 from infra.local.esm.checkpoints import CheckpointStore, ShardProgress
 from infra.local.esm.cloudwatch import LambdaPublisher
 from infra.local.esm.config import EsmConfig
@@ -94,10 +95,11 @@ class EsmRuntime:
         self.pool = WorkerPool(
             max(1, workers),
             config.handler,
-            self._worker_env(),
+            worker_env(config),
             str(config.handler_log_path),
             config.task_root,
             config.runtime_dir,
+            cpu_share(config.memory_mb) if config.cpu_share_of_memory else None,
         )
         self.pool.warm()
         self._shared = Shared(
@@ -160,18 +162,6 @@ class EsmRuntime:
                 LOG.info("new shard %s: starting its poller", shard_id)
                 self._start_shard(shard_id, None)
 
-    def _worker_env(self) -> dict[str, str]:
-        return {
-            "AWS_ENDPOINT_URL": self.config.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_DEFAULT_REGION": self.config.region,
-            "AWS_REGION": self.config.region,
-            "AWS_LAMBDA_FUNCTION_NAME": self.config.function_name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.config.memory_mb),
-            **self.config.handler_env,
-        }
-
     def _deliver_on_failure(
         self, records: list[StreamRecord], condition: str, invoke_count: int, function_error: str | None
     ) -> None:
@@ -219,3 +209,17 @@ class EsmRuntime:
     def checkpoint_of(self, shard_id: str) -> str | None:
         progress = self.progress.get(shard_id)
         return progress.checkpoint if progress else None
+
+
+def worker_env(config: EsmConfig) -> dict[str, str]:
+    """The environment a worker (an execution environment of the function) runs the handler with."""
+    return {
+        "AWS_ENDPOINT_URL": config.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": config.region,
+        "AWS_REGION": config.region,
+        "AWS_LAMBDA_FUNCTION_NAME": config.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
+        **config.handler_env,
+    }

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from infra import lambda_env
-from infra.local import faults
+from infra.local import cpu_limit, faults
 from infra.local.esm import lambda_logs
 
 # The runtime's own modules, kept importable after the switch (the pool pickles calls to this module, and
 # the results carry lambda_logs' InvocationLog).
-RUNTIME_KEEPS = (__name__, lambda_env.__name__, faults.__name__, lambda_logs.__name__)
+RUNTIME_KEEPS = (__name__, lambda_env.__name__, faults.__name__, lambda_logs.__name__, cpu_limit.__name__)
 
 _handler: Any = None
 _init_error: str | None = None
@@ -72,14 +72,20 @@ def init_worker(
     stdout_path: str | None = None,
     task_root: str | None = None,
     runtime_dir: str | None = None,
+    cpu_share: float | None = None,
 ) -> None:
     """Pool initializer: the cold start. An import error is reported by every invocation, not raised.
+
+    With `cpu_share` the worker first puts itself under that share when a cgroup can hold it, so the
+    handler's import (Lambda's INIT) runs at the memory's CPU share as its invocations do.
 
     The handler's stdout (its EMF metric lines, as CloudWatch Logs would get them) goes to `stdout_path`.
     With `task_root` (and `runtime_dir`, the runtime's boto3) the handler is imported from there and from
     nothing else of this interpreter's environment; without, from the project (the tests' own handlers).
     """
     global _handler, _init_error
+    if cpu_share is not None:
+        cpu_limit.limit_this_process(cpu_share)
     init_started_s = time.time()
     if stdout_path:
         sys.stdout = open(stdout_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the worker
