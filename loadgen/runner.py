@@ -106,6 +106,8 @@ def locust_args(
     ]  # fmt: skip
     if target.profile:
         args += ["--cdr-aws-profile", target.profile]
+    if target.glue_endpoint_url:
+        args += ["--cdr-glue-endpoint", target.glue_endpoint_url]
     for name, value in options.items():
         args += ["--cdr-" + name.replace("_", "-"), str(value)]
     return args

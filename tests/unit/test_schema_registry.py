@@ -86,7 +86,7 @@ def test_moto_registers_an_incompatible_version_so_our_check_refuses_it(glue: An
     assert direct["Status"] == "AVAILABLE"
     # ... so our registration checks it first and refuses it, naming the field
     other = json.dumps(evolved(cell_id="string"))
-    with pytest.raises(SchemaRegistryError, match="not BACKWARD compatible.*cell_id"):
+    with pytest.raises(SchemaRegistryError, match=r"not BACKWARD compatible.*cell_id"):
         register_schema_version(glue, REGISTRY, CDR_SCHEMA_NAME, other)
 
 
