@@ -15,7 +15,7 @@ import time
 import uuid
 from functools import cache
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from pipeline import gsr
 from pipeline.decode import Fields, Rejected
@@ -72,21 +72,20 @@ class AvroDecoder:
     def __init__(self, registry: SchemaRegistry | None, *, clock: Any = time.monotonic) -> None:
         self.registry = registry
         self._clock = clock
-        self._writers: dict[uuid.UUID, Any] = {}  # version id -> parsed writer schema
+        self._writers: dict[uuid.UUID, _WriterPlan] = {}  # version id -> how to read its records
         self._unknown_until: dict[uuid.UUID, tuple[float, str]] = {}  # version id -> (retry at, detail)
-        self._reader: Any = None
 
     def decode(self, payload: bytes) -> Fields:
         try:
             version_id, body, _ = gsr.unframe(payload)
         except gsr.GsrFramingError as exc:
             raise Rejected(ReasonCode.GSR_FRAMING_ERROR, str(exc)) from None
-        writer = self._writers.get(version_id) or self._resolve(version_id)
+        plan = self._writers.get(version_id) or self._resolve(version_id)
         from fastavro import schemaless_reader
 
         stream = io.BytesIO(body)
         try:
-            record = schemaless_reader(stream, writer, self._reader)
+            record = schemaless_reader(stream, plan.writer, plan.reader)
         except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, SchemaResolutionError...
             raise Rejected(
                 ReasonCode.AVRO_DECODE_ERROR,
@@ -99,13 +98,15 @@ class AvroDecoder:
             )
         if not isinstance(record, dict):
             raise Rejected(ReasonCode.AVRO_DECODE_ERROR, f"schema version {version_id} is not a record")
+        if plan.defaults:
+            record.update(plan.defaults)
         version = record.get("schema_version")
         if version not in SUPPORTED_SCHEMA_VERSIONS:
             raise Rejected(ReasonCode.UNKNOWN_SCHEMA_VERSION, f"schema_version {version}")
         return record
 
-    def _resolve(self, version_id: uuid.UUID) -> Any:
-        """The parsed writer schema of `version_id`, asked of the registry once (a miss once a minute)."""
+    def _resolve(self, version_id: uuid.UUID) -> _WriterPlan:
+        """How to read `version_id`'s records: its schema, asked of the registry once (a miss: per minute)."""
         now = self._clock()
         unknown = self._unknown_until.get(version_id)
         if unknown is not None and now < unknown[0]:
@@ -125,15 +126,52 @@ class AvroDecoder:
         from fastavro.schema import SchemaParseException
 
         try:
-            writer = parse_schema(json.loads(text))
+            definition = json.loads(text)
+            writer = parse_schema(definition)
         except (ValueError, TypeError, KeyError, SchemaParseException) as exc:
             detail = f"schema version {version_id} is not an Avro schema: {str(exc)[:120]}"
             self._unknown_until[version_id] = (now + UNKNOWN_VERSION_RETRY_S, detail)
             raise Rejected(ReasonCode.GSR_UNKNOWN_SCHEMA_VERSION, detail) from None
-        if self._reader is None:
-            self._reader = parse_schema(schema_definition(READER_SCHEMA_VERSION))
-        self._writers[version_id] = writer
-        return writer
+        reader = schema_definition(READER_SCHEMA_VERSION)
+        defaults = _added_defaults(definition, reader)
+        plan = (
+            _WriterPlan(writer, None, defaults)
+            if defaults is not None
+            else _WriterPlan(writer, parse_schema(reader), {})
+        )
+        self._writers[version_id] = plan
+        return plan
+
+
+class _WriterPlan(NamedTuple):
+    """How to read one writer schema's records: fastavro's resolution onto `reader`, or (reader None) the
+    writer's own fields plus the reader's `defaults` for the fields it added."""
+
+    writer: Any
+    reader: Any
+    defaults: dict[str, Any]
+
+
+def _added_defaults(writer: Any, reader: dict[str, Any]) -> dict[str, Any] | None:
+    """The reader's defaults of the fields a writer lacks, when that is all Avro's resolution would do here
+    (every writer field in the reader with the same type, the added ones with plain defaults); else None.
+
+    Why: fastavro resolves writer against reader field by field on every record, which measured ~3x the
+    cost of the read itself; for our schemas' evolution (new fields with defaults) reading with the writer's
+    schema and adding the defaults is the same result."""
+    if not isinstance(writer, dict) or writer.get("type") != "record" or writer.get("name") != reader["name"]:
+        return None
+    reader_types = {field["name"]: field for field in reader["fields"]}
+    for field in writer.get("fields", ()):
+        known = reader_types.get(field.get("name"))
+        if known is None or known["type"] != field.get("type"):
+            return None
+    added = [
+        field for field in reader["fields"] if field["name"] not in {f["name"] for f in writer["fields"]}
+    ]
+    if any("default" not in field or isinstance(field["default"], dict | list) for field in added):
+        return None
+    return {field["name"]: field["default"] for field in added}
 
 
 class AvroEncoder:

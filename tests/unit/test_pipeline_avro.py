@@ -1,4 +1,5 @@
 import io
+import json
 import uuid
 import zlib
 from typing import Any
@@ -204,6 +205,21 @@ def test_an_unknown_version_is_asked_again_only_after_the_retry_interval() -> No
     with pytest.raises(Rejected) as rejected:
         decoder.decode(record)  # known now; the one byte is no CDR
     assert rejected.value.reason is ReasonCode.AVRO_DECODE_ERROR and schemas.lookups == 2
+
+
+def test_a_writer_that_needs_avro_resolution_is_projected_by_fastavro() -> None:
+    # Given a writer whose cell_id is an int (promoted to the reader's long) and that carries an extra field
+    writer = schema_definition(1)
+    next(f for f in writer["fields"] if f["name"] == "cell_id")["type"] = "int"
+    writer["fields"].append({"name": "switch_vendor", "type": "string", "default": ""})
+    version_id = uuid.uuid4()
+    buffer = io.BytesIO()
+    schemaless_writer(buffer, parse_schema(writer), {**make_cdr(4), "switch_vendor": "acme"})
+    decoder = AvroDecoder(InMemorySchemaRegistry({version_id: json.dumps(writer)}))
+    # When decoded
+    fields = decoder.decode(gsr.frame(buffer.getvalue(), version_id))
+    # Then it is the v2 reader's record: cell_id read, rat defaulted, the writer's extra field dropped
+    assert fields == {**make_cdr(4), "cdr_id": None, "rat": None}
 
 
 def test_a_definition_that_is_not_avro_is_an_unknown_schema_version() -> None:
