@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import gevent
+import gevent.lock
 from locust import User, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -131,10 +132,16 @@ def run_tag(start_epoch_s: float) -> str:
     return digits or "0"
 
 
+# Building the state yields to other greenlets (the Glue schema lookup, the KPL shard map): without the lock a
+# second user starting meanwhile built its own, with the same seed: the same CDRs twice and two label headers.
+_state_lock = gevent.lock.Semaphore()
+
+
 def state(environment: Environment) -> ProcessState:
     global _state
-    if _state is None or _state.environment is not environment:
-        _state = ProcessState(environment)
+    with _state_lock:
+        if _state is None or _state.environment is not environment:
+            _state = ProcessState(environment)
     return _state
 
 

@@ -39,8 +39,9 @@ def test_an_avro_load_is_read_by_the_handler_through_the_registry(
     target = Target(name="local", endpoint_url=clean_emulator.endpoint_url,
                     kinesis_endpoint_url=clean_emulator.endpoint_url, is_local=True,
                     allowed_streams=(STREAM,), glue_endpoint_url=glue_url)  # fmt: skip
-    # When Locust sends 60 % Avro and 40 % JSON v2, no defects or fraud
-    result = run_load(target, STREAM, "steady", 100.0, 3.0, tmp_path / "run", users=1, subscribers=5_000,
+    # When two Locust users (one process state: one schema lookup, one synthesizer) send 60 % Avro and 40 %
+    # JSON v2, no defects or fraud
+    result = run_load(target, STREAM, "steady", 100.0, 3.0, tmp_path / "run", users=2, subscribers=5_000,
                       formats="avro=0.6,json-v2=0.4", defect_scale=0, fraud_scale=0,
                       echo=lambda _: None)  # fmt: skip
     accepted = result.totals["accepted"]
