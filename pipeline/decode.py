@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from pipeline.gsr import HEADER_VERSION, looks_framed
+from pipeline.gsr import HEADER_VERSION, GsrFramingError, looks_framed, unframe
 from pipeline.kpl import is_aggregate
 from pipeline.schema import CSV_COLUMNS, JSON_RENAMED_V2, SUPPORTED_SCHEMA_VERSIONS, ReasonCode
 
@@ -79,7 +79,13 @@ def decode_payload(
     # GSR framing (gsr.looks_framed, inlined): binary, NUL bytes are normal, so before the text checks.
     if payload[0] == HEADER_VERSION:
         if avro is None:
-            raise Rejected(ReasonCode.GSR_UNKNOWN_SCHEMA_VERSION, "no schema registry is configured")
+            try:
+                version_id = unframe(payload).schema_version_id
+            except GsrFramingError as exc:
+                raise Rejected(ReasonCode.GSR_FRAMING_ERROR, str(exc)) from None
+            raise Rejected(
+                ReasonCode.GSR_UNKNOWN_SCHEMA_VERSION, f"schema version {version_id}: no schema registry"
+            )
         return "avro", avro.decode(payload)
     if b"\x00" in payload:
         raise Rejected(ReasonCode.BAD_ENCODING, "payload contains NUL bytes")

@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline import gsr
 from pipeline.avro_cdr import (
@@ -179,6 +181,9 @@ def test_without_a_registry_an_avro_record_is_rejected_not_crashed() -> None:
     with pytest.raises(Rejected) as rejected:
         decode_payload(as_avro(make_cdr(), AvroEncoder(V1_ID, 1)), 65_536)
     assert rejected.value.reason is ReasonCode.GSR_UNKNOWN_SCHEMA_VERSION
+    with pytest.raises(Rejected) as rejected:
+        decode_payload(bytes((3, 9)) + V1_ID.bytes + b"\x02", 65_536)
+    assert rejected.value.reason is ReasonCode.GSR_FRAMING_ERROR
 
 
 def test_the_writer_schema_is_asked_of_the_registry_once_per_container() -> None:
@@ -242,3 +247,29 @@ def test_an_unreachable_registry_defers_the_batch_from_the_first_avro_record() -
     # Then what came before it is applied and it and what follows are re-delivered, not rejected
     assert outcome.applied == 2 and not outcome.rejected and outcome.deferred == 2
     assert len(outcome.failed_sequence_numbers) == 2 and len(outputs(stores)) == 2
+
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_VALID_BODY = gsr.unframe(AvroEncoder(V2_ID, 2).encode({**make_cdr(9), "rat": "NR"})).body
+_DECODER = AvroDecoder(registry())
+
+
+@FUZZ
+@given(
+    header=st.sampled_from([bytes((3, 0)) + V1_ID.bytes, bytes((3, 0)) + V2_ID.bytes]),
+    body=st.binary(max_size=300)
+    | st.builds(
+        lambda cut, noise: _VALID_BODY[:cut] + noise, st.integers(0, len(_VALID_BODY)), st.binary(max_size=8)
+    ),
+)
+def test_any_bytes_after_a_known_header_decode_or_are_rejected_never_raise(
+    header: bytes, body: bytes
+) -> None:
+    try:
+        fields = _DECODER.decode(header + body)
+    except Rejected as rejected:
+        assert rejected.reason in {ReasonCode.AVRO_DECODE_ERROR, ReasonCode.UNKNOWN_SCHEMA_VERSION} or (
+            rejected.reason is ReasonCode.GSR_FRAMING_ERROR and not body
+        )
+    else:
+        assert set(JSON_FIELDS_V1) <= set(fields)
