@@ -10,7 +10,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import gsr
+from pipeline import ber, gsr
 from pipeline.avro_cdr import (
     UNKNOWN_VERSION_RETRY_S,
     AvroDecoder,
@@ -273,3 +273,14 @@ def test_any_bytes_after_a_known_header_decode_or_are_rejected_never_raise(
         )
     else:
         assert set(JSON_FIELDS_V1) <= set(fields)
+
+
+def test_a_version_id_that_reads_as_a_3gpp_file_header_is_still_avro() -> None:
+    # Given a schema version id whose bytes 2-5 (the record's bytes 4-7) are a plausible 32.297 header length
+    version_id = uuid.UUID(bytes=bytes((0xAB, 0xCD, 0, 0, 0, 60)) + bytes(range(10)))
+    payload = as_avro(make_cdr(5), AvroEncoder(version_id, 2))
+    assert ber.looks_like_ber(payload)  # what the BER sniff alone would make of it
+    # When processed with that version registered, then it is decoded as Avro, not sent to the BER decoder
+    outcome, stores = run(kinesis_event([payload]), InMemorySchemaRegistry({version_id: schema_text(2)}))
+    assert outcome.applied == 1 and not outcome.rejected
+    assert [doc["cdr"]["source_format"] for doc in outputs(stores)] == ["avro"]
