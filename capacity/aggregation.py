@@ -24,20 +24,20 @@ KPL_MAX_AGGREGATE_BYTES = quotas.MAX_RECORD_BYTES - quotas.KIB
 FIXED_POINT_STEPS = 5
 
 
-def kpl_cdrs_per_record(workload: Workload, shards: int) -> float:
+def kpl_cdrs_per_record(workload: Workload, shards: int, buffered_s: float = KPL_BUFFERED_S) -> float:
     """CDRs one KPL aggregate holds at `shards`: what one shard receives in a buffering window, at most
     what fits one record."""
-    per_window = workload.rate_rps / max(shards, 1) * KPL_BUFFERED_S
+    per_window = workload.rate_rps / max(shards, 1) * buffered_s
     return max(1.0, min(per_window, KPL_MAX_AGGREGATE_BYTES / workload.record_bytes))
 
 
-def expected_kpl_factor(workload: Workload, slo: Slo, mode: str) -> float:
+def expected_kpl_factor(workload: Workload, slo: Slo, mode: str, buffered_s: float = KPL_BUFFERED_S) -> float:
     """The aggregation factor a KPL producer would reach: fewer shards pack more per aggregate, so iterate
     shards -> factor -> shards from the unaggregated bound (converges in a few steps)."""
     shards = shard_bounds(replace(workload, cdrs_per_record=1.0), slo).minimum(mode)
     factor = 1.0
     for _ in range(FIXED_POINT_STEPS):
-        factor = kpl_cdrs_per_record(workload, shards)
+        factor = kpl_cdrs_per_record(workload, shards, buffered_s)
         shards = shard_bounds(replace(workload, cdrs_per_record=factor), slo).minimum(mode)
     return factor
 

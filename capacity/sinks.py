@@ -57,7 +57,7 @@ def quota_checks(
     reshard = "more shards (UpdateShardCount), or a partition key that spreads the hot key"
     return [
         QuotaCheck(
-            "kinesis", "input: records/s on the hottest shard", peak * hot_in,
+            "kinesis", "input: records/s on the hottest shard", peak / workload.cdrs_per_record * hot_in,
             quotas.SHARD_WRITE_RECORDS_PER_S, kds, reshard,
         ),
         QuotaCheck(

@@ -2,7 +2,8 @@
 
 The alerts are the per-rule counts the handler prints in its EMF lines (`FraudAlerts_<rule>`, one line per
 invocation); the local stack writes the handler's stdout to `<run_dir>/stack/handler.log`. Written to
-`<run_dir>/data/fraud.json` for the report (reports/fraud.py).
+`<run_dir>/data/fraud.json` for the report (reports/fraud.py), with each rule's episode coverage (complete,
+cut off, throttled; recall over the complete ones: cdrcap/fraud_coverage.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from loadgen.synth.labels import LABELS_FILE, read_labels
+from cdrcap.fraud_coverage import OutputMarks, classify, coverage_by_rule, read_output_marks
+from loadgen.synth.config import FraudRates
+from loadgen.synth.labels import LABELS_FILE, Label, read_labels
 from pipeline.fraud.rules import RULE_IDS
 from reports.fraud import FRAUD_FILE, FRAUD_SCHEMA
 
@@ -38,23 +41,37 @@ def alert_counts(handler_log: Path) -> tuple[int, Counter[str]] | None:
     return total, by_rule
 
 
-def fraud_summary(run_dir: Path, fraud_rate: float, handler_log: Path | None) -> dict[str, Any]:
+def fraud_labels(run_dir: Path) -> list[Label]:
     labels_path = run_dir / LABELS_FILE
-    fraud = (
-        [label for label in read_labels(labels_path) if label.kind == "fraud"]
-        if labels_path.is_file()
-        else []
-    )
+    if not labels_path.is_file():
+        return []
+    return [label for label in read_labels(labels_path) if label.kind == "fraud"]
+
+
+def fraud_summary(
+    run_dir: Path,
+    fraud_rate: float,
+    handler_log: Path | None,
+    marks: OutputMarks | None = None,
+    full_records: int = FraudRates().episode_records,
+) -> dict[str, Any]:
+    """fraud.json: per rule, the injected episodes and records, the alerts raised, and the episodes'
+    coverage (cdrcap/fraud_coverage.py; `marks`: the output stream's view of the labelled CDRs, None when
+    it was not read, so delivery and detection are unknown)."""
+    labels_path = run_dir / LABELS_FILE
+    fraud = fraud_labels(run_dir)
     episodes = {(label.scenario, label.episode) for label in fraud}
     episodes_by_rule = Counter(scenario for scenario, _ in episodes)
     records_by_rule = Counter(label.scenario for label in fraud)
     counts = alert_counts(handler_log) if handler_log is not None else None
+    coverage = coverage_by_rule(classify(fraud, full_records, marks))
     rules = [
         {
             "rule_id": rule_id,
             "injected_episodes": episodes_by_rule.get(rule_id, 0),
             "injected_records": records_by_rule.get(rule_id, 0),
             "alerts": None if counts is None else counts[1].get(rule_id, 0),
+            **coverage.get(rule_id, {}),
         }
         for rule_id in RULE_IDS
     ]
@@ -67,12 +84,26 @@ def fraud_summary(run_dir: Path, fraud_rate: float, handler_log: Path | None) ->
         "alerts_source": "handler EMF FraudAlerts_<rule> in stack/handler.log"
         if counts is not None
         else "not read (no handler log on this target)",
+        "full_episode_records": full_records,
+        "coverage_source": "delivery and rule tags of the labelled CDRs read back from the output stream"
+        if marks is not None
+        else "labels only (the output stream was not read on this target): delivery and detection unknown",
         "rules": rules,
     }
 
 
-def write_fraud_json(run_dir: Path, fraud_rate: float, handler_log: Path | None) -> Path:
+def write_fraud_json(
+    run_dir: Path, fraud_rate: float, handler_log: Path | None, output: tuple[Any, str] | None = None
+) -> Path:
+    """`output`: (a Kinesis client, the output stream) to read the labelled CDRs' fate from, or None."""
+    marks = None
+    if output is not None:
+        wanted = {label.cdr_id for label in fraud_labels(run_dir)}
+        try:
+            marks = read_output_marks(*output, wanted)
+        except Exception:  # botocore's errors: the section then says delivery is unknown; the run goes on
+            marks = None
     path = run_dir / "data" / FRAUD_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(fraud_summary(run_dir, fraud_rate, handler_log), indent=2) + "\n")
+    path.write_text(json.dumps(fraud_summary(run_dir, fraud_rate, handler_log, marks), indent=2) + "\n")
     return path

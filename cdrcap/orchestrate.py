@@ -1,7 +1,9 @@
 """One capacity run: (local: stack up) -> load -> drain -> measure -> fit -> plan -> report -> (stack down).
 
-`run_capacity(...)` is what `cdrcap run` and `make demo` call. Ctrl-C stops the load cleanly and the run
-still writes what was measured. Each stage lives in its own module; this one only sequences them.
+`run_capacity(...)` is what `cdrcap run` and `make demo` call; with `repeat` > 1 it runs the whole loop
+that many times into `<run_dir>/repeat-<k>/` and writes the run's summary over them (reports/repeats.py).
+Ctrl-C stops the load cleanly and the run still writes what was measured. Each stage lives in its own
+module; this one only sequences them.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ from typing import Any
 
 from cdrcap.config import Config, Profile
 from cdrcap.config import Target as ConfigTarget
-from cdrcap.errors import CdrcapError, CheckFailed
+from cdrcap.errors import CheckFailed
 from cdrcap.fraud_run import write_fraud_json
 from cdrcap.progress import LiveProgress
 from cdrcap.rundir import create_run_dir, run_metadata
-from cdrcap.stages import StackHandle, analyse, drain, load_arguments, open_target
-from loadgen.errors import LoadgenError
+from cdrcap.stages import StackHandle, analyse, drain, load_arguments, local_output_stream, open_target
 from loadgen.runner import run_load
 from reports.assemble import write_run_summary
 from reports.render import render_run
+from reports.repeats import REPEAT_DIR, write_repeated_summary
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class RunRequest:
     workers: int = 0
     users: int = 4
     progress: bool = True
+    repeat: int = 1  # runs of the profile into one run directory (reports/repeats.py)
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,45 @@ def _now() -> str:
 
 
 def run_capacity(request: RunRequest, echo: Callable[[str], None] = print) -> RunOutcome:
+    run_dir = create_run_dir(request.config.runs_dir, request.profile.name)
+    if request.repeat == 1:
+        return _run_once(request, run_dir, run_dir.name, echo)
+    return _run_repeats(request, run_dir, echo)
+
+
+def _run_repeats(request: RunRequest, run_dir: Path, echo: Callable[[str], None]) -> RunOutcome:
+    """Each repeat a whole run (a fresh local stack, so repeats are independent) in repeat-<k>/; then
+    the run's summary with the repeats block, and its report. Ctrl-C ends the repeats with what finished."""
+    outcomes: list[RunOutcome] = []
+    for index in range(1, request.repeat + 1):
+        repeat_dir = run_dir / REPEAT_DIR.format(index=index)
+        (repeat_dir / "data").mkdir(parents=True)
+        echo(f"repeat {index} of {request.repeat} -> {repeat_dir}")
+        outcomes.append(_run_once(request, repeat_dir, f"{run_dir.name}-{repeat_dir.name}", echo))
+        if outcomes[-1].interrupted:
+            break
+    write_repeated_summary(
+        run_dir, [o.run_dir for o in outcomes], [o.interrupted for o in outcomes], representative=1
+    )
+    render_run(run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    spread = summary["repeats"]["spread"]["sustained_accepted_rps"]
+    echo(
+        f"{len(outcomes)} repeats: sustained {spread['mean']:,.1f} records/s mean, sd {spread['sd']:,.1f}; "
+        f"report: {run_dir / 'report.html'}"
+    )
+    return RunOutcome(
+        run_dir,
+        summary,
+        any(o.interrupted for o in outcomes) or len(outcomes) < request.repeat,
+        all(o.slo_met for o in outcomes),
+    )
+
+
+def _run_once(request: RunRequest, run_dir: Path, run_id: str, echo: Callable[[str], None]) -> RunOutcome:
     profile = request.profile
-    run_dir = create_run_dir(request.config.runs_dir, profile.name)
     started_at = _now()
-    echo(f"run {run_dir.name}: target {request.target.name}, profile {profile.name} -> {run_dir}")
+    echo(f"run {run_id}: target {request.target.name}, profile {profile.name} -> {run_dir}")
     interrupted = False
     load_args = load_arguments(
         profile, run_dir
@@ -80,8 +118,6 @@ def run_capacity(request: RunRequest, echo: Callable[[str], None] = print) -> Ru
         except KeyboardInterrupt:
             interrupted = True
             echo("interrupted: load stopped; writing what was measured")
-        except LoadgenError as error:
-            raise CdrcapError(str(error)) from error
         load_finished_s = time.time()
         if not interrupted:
             drain(handle, echo=echo)
@@ -90,7 +126,7 @@ def run_capacity(request: RunRequest, echo: Callable[[str], None] = print) -> Ru
         )
         if profile.fraud_rate > 0:  # after the drain: the handler has raised what it will raise
             handler_log = Path(handle.info.handler_log_path) if handle.info else None
-            write_fraud_json(run_dir, profile.fraud_rate, handler_log)
+            write_fraud_json(run_dir, profile.fraud_rate, handler_log, local_output_stream(handle))
         write_run_summary(
             run_dir,
             started_at=started_at,
@@ -113,6 +149,7 @@ def run_capacity(request: RunRequest, echo: Callable[[str], None] = print) -> Ru
             plan_inputs=analysis.plan_inputs,
             plan_details=analysis.plan_details,
             run_cost=analysis.run_cost,
+            run_id=run_id,
         )
         render_run(run_dir)
     finally:

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity import quotas, scaling_policies, skew
+from capacity import payload, quotas, scaling_policies, skew
 from capacity.arrivals import Arrivals
-from capacity.fit import cold_start_ms, duration_cv, fit_service_time, window_factors
+from capacity.fit import ServiceTimeModel, cold_start_ms, duration_cv, fit_service_time, window_factors
 from capacity.measure import CloudWatchReader, LocalTraceReader, MetricsReader, save_tables
 from capacity.model import ReadPath
-from capacity.planner import plan
+from capacity.planner import Plan, plan
 from capacity.quotas import US_EAST_1
 from capacity.recorded import RecordedArrivals, busiest_lane, read_shard
 from capacity.search import SearchSpace, Slo, Workload
@@ -34,7 +34,7 @@ from infra.local.deploy_local import TEMPLATE_PATH
 from infra.local.emulator import free_port, port_is_free
 from infra.local.esm.dispatch import lane_of
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY
-from infra.local.stack import LocalStack, LocalStackConfig, LocalStackError, StackInfo
+from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from infra.template import parse_template
 from loadgen.pacing import TARGET_CALL_INTERVAL_S
 from loadgen.synth.config import DefectRates, FraudRates
@@ -118,10 +118,7 @@ def _open_local(
         f"batch {config.batch_size}, "
         f"window {config.batching_window_s} s, PF {config.parallelization_factor}"
     )
-    try:
-        info = stack.up(config)
-    except LocalStackError as error:
-        raise CdrcapError(str(error)) from error
+    info = stack.up(config)
     trace_path = Path(info.trace_path)
     return StackHandle(
         target=info.target(),
@@ -350,6 +347,17 @@ def _recorded_arrivals(
     return busiest_lane(shards, lanes, lane_of, start_epoch_s, end_epoch_s)
 
 
+def local_output_stream(handle: StackHandle) -> tuple[Any, str] | None:
+    """(a Kinesis client of the emulator itself, the output stream) on the local stack; None elsewhere.
+    Read directly, not through the limits proxy: a read-back must not spend the shard's read budget."""
+    if handle.info is None:
+        return None
+    direct = Target(
+        name="local", region=handle.target.region, endpoint_url=handle.info.endpoint_url, is_local=True
+    )
+    return client(direct, "kinesis"), handle.info.output_stream_name
+
+
 def _measured_read_path(handle: StackHandle, start_epoch_s: float, end_epoch_s: float) -> ReadPath:
     """The local runtime's read path with its measured GetRecords call time as the delivery delay."""
     if not handle.read_path.prefetch:
@@ -448,7 +456,7 @@ def analyse(
         use=use,
         cdrs_per_record=float(load_summary.get("cdrs_per_kinesis_record") or 1.0),
     )
-    result = plan(service, workload, slo)
+    result = plan_for_profile(service, workload, slo, profile)
     if profile.scaling_day:
         day = traffic_spec.at_rate(profile.scaling_day, rate)
         result.details["scaling_policies"] = scaling_policies.compare(
@@ -483,12 +491,36 @@ def analyse(
         slo_met=bool(result.feasible),
         plan_details={
             key: result.details[key]
-            for key in ("resource_use_per_cdr", "quota_checks", "dynamodb_capacity_modes", "scaling_policies")
+            for key in (
+                "resource_use_per_cdr",
+                "quota_checks",
+                "dynamodb_capacity_modes",
+                "scaling_policies",
+                "payload_formats",
+            )
             if key in result.details
         },
         plan_inputs=plan_inputs(workload, slo, profile),
         run_cost=run_cost,
     )
+
+
+def plan_for_profile(service: ServiceTimeModel, workload: Workload, slo: Slo, profile: Profile) -> Plan:
+    """The run's plan. A KPL run also plans every payload format x aggregation (details.payload_formats):
+    its recommendation is the KPL plan of its own format at the measured CDRs per record, with the
+    producer's buffering in the e2e latency."""
+    if profile.aggregation != "kpl":
+        return plan(service, workload, slo)
+    ran_on = payload.MeasuredOn(payload.dominant_format(profile.record_formats), aggregated=True)
+    request = payload.PayloadRequest(
+        record_format=ran_on.record_format,
+        aggregation="kpl",
+        max_buffered_ms=profile.max_buffered_ms,
+        cdrs_per_record=workload.cdrs_per_record if workload.cdrs_per_record > 1.0 else None,
+        bytes_measured_on=ran_on,
+        service_measured_on=ran_on,
+    )
+    return payload.plan_payload(service, workload, slo, SearchSpace(), US_EAST_1, request)
 
 
 def plan_inputs(workload: Workload, slo: Slo, profile: Profile) -> dict[str, Any]:

@@ -56,20 +56,23 @@ def assemble_summary(
     plan_inputs: Mapping[str, Any] | None = None,
     plan_details: Mapping[str, Any] | None = None,
     run_cost: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
 ) -> Summary:
     """The whole summary. `metadata` is cdrcap.rundir.run_metadata(...) (target, versions, git_commit,
     config); `profile` holds at least name, shape, steps, record_bytes; `predictions` are the model's
     per-step {step, predicted_iterator_age_p99_ms, predicted_e2e_p99_ms}; `design_rate_rps` is the rate the
-    recommendation was sized for (it prices a million CDRs).
+    recommendation was sized for (it prices a million CDRs). `run_id`: default the directory's name (a
+    repeat's directory is `repeat-<k>`, so its id names the run too: the noise seed must differ per run).
     """
     load_seconds = _table(run_dir, "load_seconds", LOAD_SECONDS_COLUMNS)
     invocations = _table(run_dir, "invocations", INVOCATIONS_COLUMNS + _E2E_COLUMNS)
     step_rows = measured.steps(load_seconds, invocations)
     slo_age_ms = float(recommendation["slo"]["iterator_age_max_ms"])
+    run_id = run_id or run_dir.name
     summary = {
         **metadata,
         "schema": SUMMARY_SCHEMA,
-        "run_id": run_dir.name,
+        "run_id": run_id,
         "started_at": started_at,
         "finished_at": finished_at,
         "profile": dict(profile),
@@ -89,7 +92,7 @@ def assemble_summary(
         ),
     }
     # The gate's noise: carried in the summary so a promoted baseline (a summary alone) keeps it.
-    noise = noise_from_tables(load_seconds, invocations, run_id=run_dir.name, slo_age_ms=slo_age_ms)
+    noise = noise_from_tables(load_seconds, invocations, run_id=run_id, slo_age_ms=slo_age_ms)
     if noise is not None:
         summary["noise"] = noise
     if plan_inputs is not None:

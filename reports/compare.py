@@ -7,6 +7,8 @@ Noise-aware: when the summaries carry their bootstrap offsets (summary `noise`, 
 change gets a confidence interval, and a metric regresses only when the whole interval lies beyond its
 limit; an interval that straddles the limit is "inconclusive" (the gate cannot tell at this noise). Without
 offsets (older summaries, cost per million CDRs) the change is a point and the fixed thresholds decide.
+When both runs were repeated (`cdrcap run --repeat N`, summary `repeats`), the interval comes from the
+spread across repeats instead (reports/repeats.py), for every metric including the cost.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from reports.noise import offsets_of
+from reports.repeats import METRIC_VALUES, REPEAT_DRAWS, RepeatsBlock, mean_draws, repeats_of
 from reports.summary import Summary
 
 _LIMIT_EPSILON = 1e-9
@@ -57,23 +60,23 @@ def metrics_for(thresholds: Thresholds) -> tuple[Metric, ...]:
     return (
         Metric(
             "sustained_accepted_rps", "sustained accepted records/s", "rec/s", True, "relative",
-            thresholds.sustained_accepted_rps_drop_pct, lambda s: s["throughput"]["sustained_accepted_rps"],
+            thresholds.sustained_accepted_rps_drop_pct, METRIC_VALUES["sustained_accepted_rps"],
         ),
         Metric(
             "e2e_latency_p99_ms", "end-to-end latency p99", "ms", False, "relative",
-            thresholds.e2e_p99_increase_pct, lambda s: s["e2e_latency_ms"]["p99"],
+            thresholds.e2e_p99_increase_pct, METRIC_VALUES["e2e_latency_p99_ms"],
         ),
         Metric(
             "iterator_age_max_ms", "IteratorAge max", "ms", False, "relative",
-            thresholds.iterator_age_max_increase_pct, lambda s: s["iterator_age_ms"]["max"],
+            thresholds.iterator_age_max_increase_pct, METRIC_VALUES["iterator_age_max_ms"],
         ),
         Metric(
             "throttle_ratio", "throttle ratio", "%", False, "points",
-            thresholds.throttle_ratio_increase_points, lambda s: s["throttle_ratio"] * 100,
+            thresholds.throttle_ratio_increase_points, METRIC_VALUES["throttle_ratio"],
         ),
         Metric(
             "cost_per_million_cdrs_usd", "cost per million CDRs", "USD", False, "relative",
-            thresholds.cost_per_million_increase_pct, lambda s: s["cost_per_million_cdrs_usd"],
+            thresholds.cost_per_million_increase_pct, METRIC_VALUES["cost_per_million_cdrs_usd"],
         ),
     )  # fmt: skip
 
@@ -181,6 +184,15 @@ def _borrowed(own: float, other: float, offsets: np.ndarray, metric: Metric) -> 
     return offsets * (own / other)
 
 
+def _quantiles(changes: np.ndarray, confidence_pct: float) -> tuple[float, float]:
+    tail = (1 - confidence_pct / 100) / 2
+    # "lower"/"higher": no interpolation, so an infinite change (a zero baseline) stays infinite, not NaN.
+    return (
+        float(np.quantile(changes, tail, method="lower")),
+        float(np.quantile(changes, 1 - tail, method="higher")),
+    )
+
+
 def _interval(
     metric: Metric, values: tuple[float, float], offsets: tuple[np.ndarray, np.ndarray], confidence_pct: float
 ) -> tuple[float, float]:
@@ -190,15 +202,38 @@ def _interval(
     shuffled = np.random.default_rng(0).permutation(offsets[1])
     count = min(offsets[0].size, shuffled.size)
     changes = _changes(metric, baseline + offsets[0][:count], current + shuffled[:count])
-    tail = (1 - confidence_pct / 100) / 2
-    # "lower"/"higher": no interpolation, so an infinite change (a zero baseline) stays infinite, not NaN.
-    return (
-        float(np.quantile(changes, tail, method="lower")),
-        float(np.quantile(changes, 1 - tail, method="higher")),
+    return _quantiles(changes, confidence_pct)
+
+
+def _repeat_rows(
+    baseline: RepeatsBlock, current: RepeatsBlock, thresholds: Thresholds, notes: list[str]
+) -> tuple[Row, ...]:
+    """Both runs repeated: each metric's repeat means, and the interval of the change between them
+    (reports/repeats.py: across-repeat variance, floored by the within-run bootstrap's)."""
+    notes.append(
+        f"both runs have repeats ({baseline['count']} and {current['count']}): values are the repeats' "
+        "means, intervals come from the spread across repeats (floored by the noise within each run)"
     )
+    rows = []
+    for index, metric in enumerate(metrics_for(thresholds)):
+        # Independent streams per side and metric: the two runs' draws must not move together.
+        base = mean_draws(baseline, metric.name, REPEAT_DRAWS, np.random.default_rng([index, 0]))
+        cur = mean_draws(current, metric.name, REPEAT_DRAWS, np.random.default_rng([index, 1]))
+        values = (baseline["spread"][metric.name]["mean"], current["spread"][metric.name]["mean"])
+        interval = _quantiles(_changes(metric, base, cur), thresholds.confidence_pct)
+        rows.append(Row(metric, *values, interval))
+    return tuple(rows)
 
 
 def _rows(baseline: Summary, current: Summary, thresholds: Thresholds, notes: list[str]) -> tuple[Row, ...]:
+    base_repeats, current_repeats = repeats_of(baseline), repeats_of(current)
+    if base_repeats is not None and current_repeats is not None:
+        return _repeat_rows(base_repeats, current_repeats, thresholds, notes)
+    if base_repeats is not None or current_repeats is not None:
+        notes.append(
+            f"only the {'baseline' if base_repeats is not None else 'current run'} has repeats: each run is "
+            "judged by its shown repeat with the within-run bootstrap"
+        )
     base_offsets, current_offsets = offsets_of(baseline), offsets_of(current)
     if (base_offsets is None) != (current_offsets is None):
         missing = "baseline" if base_offsets is None else "current run"
@@ -251,7 +286,8 @@ def _result_line(comparison: Comparison) -> str:
         lines.append(
             f"**{'Also inconclusive' if failed else 'Result: inconclusive'}** in {', '.join(unsure)}: the "
             f"{comparison.confidence_pct:g}% interval straddles the limit, so this noise cannot tell. "
-            "Run longer load steps (more seconds and invocations per step) to narrow it."
+            "Run longer load steps (more seconds and invocations per step) or more repeats "
+            "(`cdrcap run --repeat N` on both sides) to narrow it."
         )
     return "\n\n".join(lines) if lines else "**Result: pass.**"
 

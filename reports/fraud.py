@@ -1,4 +1,6 @@
-"""The run report's fraud section: alerts the handler raised per rule vs the scenarios the load injected.
+"""The run report's fraud section: alerts the handler raised per rule vs the scenarios the load injected,
+and which injected episodes the run could have caught (complete vs cut off or throttled, recall over the
+complete ones; cdrcap/fraud_coverage.py).
 
 Reads `<run_dir>/data/fraud.json` (written by `cdrcap run` when the profile injects fraud; see
 cdrcap/fraud_run.py). Absent file: no section. A malformed file is reported as a note, never a crash.
@@ -27,6 +29,63 @@ def _count(value: Any) -> str:
     return "-" if value is None else num(float(value))
 
 
+def _recall(rule: dict[str, Any]) -> str:
+    """`3 of 4 (75%)` over complete episodes; `-` with none complete; `unknown` when not read."""
+    complete = int(rule.get("complete_episodes") or 0)
+    detected = rule.get("detected_complete")
+    if not complete:
+        return "-"
+    if detected is None:
+        return "unknown"
+    return f"{detected} of {complete} ({detected / complete:.0%})"
+
+
+_COVERAGE_HEADERS = ("complete", "cut off", "throttled", "recall (complete episodes)")
+
+
+def _row(rule: dict[str, Any], coverage: bool) -> tuple[str, ...]:
+    row: tuple[str, ...] = (
+        str(rule["rule_id"]),
+        _count(rule["injected_episodes"]),
+        _count(rule["injected_records"]),
+    )
+    if coverage:
+        row += (
+            _count(rule.get("complete_episodes", 0)),
+            _count(rule.get("cut_off_episodes", 0)),
+            _count(rule.get("throttled_episodes", 0)),
+            _recall(rule),
+        )
+    return (*row, _count(rule["alerts"]))
+
+
+def _coverage_lines(document: dict[str, Any]) -> list[str]:
+    rules = document["rules"]
+    injected = sum(int(rule["injected_episodes"]) for rule in rules)
+    complete = sum(int(rule.get("complete_episodes") or 0) for rule in rules)
+    cut_off = sum(int(rule.get("cut_off_episodes") or 0) for rule in rules)
+    throttled = sum(int(rule.get("throttled_episodes") or 0) for rule in rules)
+    others = [rule.get("detected_other") for rule in rules if rule.get("injected_episodes")]
+    anyway = (
+        [f"{sum(others)} of the {cut_off + throttled} cut-off or throttled episodes were detected anyway."]
+        if others and all(isinstance(n, int) for n in others) and cut_off + throttled
+        else []
+    )
+    return [
+        f"Coverage: of {injected} injected episodes, {complete} were complete within the run, {cut_off} cut "
+        f"off and {throttled} throttled ({document.get('coverage_source', 'unknown source')}). An episode is "
+        f"cut off when it holds fewer than a full episode's {document['full_episode_records']} records: the "
+        "load generator injects an episode into one producer batch, and at this run's rates a batch usually "
+        "holds fewer (about rate / users x 0.25 s; more when the producer falls behind), so the burst may "
+        "never reach its rule's threshold. "
+        "An episode is throttled when some of its CDRs never reached the output stream (throttled at the "
+        "producer and dropped after its retries). Recall counts complete episodes only: an episode the run "
+        "cut short or lost is not a miss of the rule. A complete episode is detected when one of its CDRs "
+        "leaves the pipeline tagged with its rule.",
+        *anyway,
+    ]
+
+
 def fraud_section(run_dir: Path) -> FraudSection | None:
     path = run_dir / "data" / FRAUD_FILE
     if not path.is_file():
@@ -34,15 +93,10 @@ def fraud_section(run_dir: Path) -> FraudSection | None:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         rules = document["rules"]
-        rows = [
-            (
-                str(rule["rule_id"]),
-                _count(rule["injected_episodes"]),
-                _count(rule["injected_records"]),
-                _count(rule["alerts"]),
-            )
-            for rule in rules
-        ]
+        # A fraud.json from before the coverage split has counts only.
+        coverage = "full_episode_records" in document
+        rows = [_row(rule, coverage) for rule in rules]
+        coverage_lines = _coverage_lines(document) if coverage else []
     except (OSError, ValueError, KeyError, TypeError) as error:
         return FraudSection(Table((), ()), (f"data/{FRAUD_FILE} is unreadable ({error!r}); no fraud table.",))
     lines = [
@@ -52,9 +106,11 @@ def fraud_section(run_dir: Path) -> FraudSection | None:
         f"{_count(document.get('alerts_total'))} in all.",
         "An alert is raised once per (rule, subscriber, window): a burst can raise one alert per rule that "
         "sees it (the simultaneous-call rule fires on overlapping IRSF/SIM-box calls too), and rules with no "
-        "injected scenario can only raise alerts on background traffic or on another scenario's actors. "
-        "Precision and recall against ground truth come from `cdrcap fraud-eval` (docs/fraud.md).",
+        "injected scenario can only raise alerts on background traffic or on another scenario's actors.",
+        *coverage_lines,
+        "For the rules' precision and recall over a whole generated day (about 25 full episodes per scenario "
+        "per million CDRs), run `cdrcap fraud-eval` (docs/fraud.md).",
     ]
-    return FraudSection(
-        Table(("rule", "injected episodes", "injected records", "alerts raised"), rows), tuple(lines)
-    )
+    headers: tuple[str, ...] = ("rule", "injected episodes", "injected records")
+    headers += _COVERAGE_HEADERS if coverage else ()
+    return FraudSection(Table((*headers, "alerts raised"), rows), tuple(lines))

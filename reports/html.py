@@ -23,6 +23,7 @@ from reports.plots import (
     THROUGHPUT,
     PlotSpec,
 )
+from reports.repeats import repeats_line, repeats_table
 from reports.summary import Summary
 from reports.verdict import verdict
 
@@ -156,6 +157,17 @@ def _section(section_id: str, title: str, *parts: str) -> str:
     return f'<section id="{section_id}"><h2>{escape(title)}</h2>{"".join(parts)}</section>'
 
 
+def _payload_formats(summary: Summary) -> str:
+    formats = plan_content.payload_formats_table(summary)
+    if formats is None:
+        return ""
+    return (
+        "<h3>Payload format x aggregation</h3>"
+        + _table(formats, "payload-formats")
+        + _paragraph(plan_content.payload_formats_line(summary))
+    )
+
+
 def _scaling_section(run_dir: Path, summary: Summary) -> str:
     """The day the profile's `scaling_day` simulated under each scaling policy; nothing when it sets none."""
     scaling = (summary.get("plan_details") or {}).get("scaling_policies")
@@ -197,6 +209,7 @@ def render_html(
         )
         if modes is not None
         else "",
+        _payload_formats(summary),
         "<h3>Quota checks</h3>",
         _table(plan_content.quota_table(summary), "quota-checks")
         or "<p>No quota checks in this summary.</p>",
@@ -219,6 +232,12 @@ def render_html(
         "offered record and up to five attempts, so throttled attempts can exceed the records offered.</p>",
         _table(content.steps_table(summary), "steps"),
         _plots(run_dir, summary, SHARD_HEATMAP, SERVICE_TIME),
+    )
+    repeat_table = repeats_table(summary)
+    repeats_html = (
+        _section("repeats", "Repeats", _table(repeat_table, "repeats"), _paragraph(repeats_line(summary)))
+        if repeat_table is not None
+        else ""
     )
     model = _section(
         "model", "Model vs measured", _table(content.model_error_table(summary), "model-error"),
@@ -246,7 +265,9 @@ def render_html(
         if notes
         else ""
     )
-    links = [("plan", "Plan"), ("load-steps", "Load steps"), ("model", "Model"), ("latency", "Latency")]
+    links = [("plan", "Plan"), ("load-steps", "Load steps")]
+    links += [("repeats", "Repeats")] if repeat_table is not None else []
+    links += [("model", "Model"), ("latency", "Latency")]
     links += [("fraud", "Fraud")] if fraud else []
     nav = (
         "<nav>"
@@ -274,6 +295,7 @@ def render_html(
 {nav}
 {plan}
 {load}
+{repeats_html}
 {model}
 {latency}
 {fraud_html}

@@ -8,6 +8,7 @@ from reports import content, cost, plan_content
 from reports.compare import Comparison
 from reports.content import Table
 from reports.fraud import FraudSection, fraud_section
+from reports.repeats import repeats_line, repeats_table
 from reports.summary import Summary
 from reports.verdict import evidence, verdict
 
@@ -36,6 +37,17 @@ def verdict_parts(summary: Summary, comparison: Comparison | None) -> list[str]:
     return [head + "\n\n" + findings, f"> {evidence(summary)}"]
 
 
+def payload_parts(summary: Summary) -> list[str]:
+    formats = plan_content.payload_formats_table(summary)
+    if formats is None:
+        return []
+    return [
+        "### Payload format x aggregation",
+        table(formats),
+        plan_content.payload_formats_line(summary) or "",
+    ]
+
+
 def quota_parts(summary: Summary) -> list[str]:
     failed = plan_content.failed_quota_lines(summary)
     if not failed:
@@ -50,6 +62,13 @@ def cost_parts(summary: Summary) -> list[str]:
         table(plan_content.cost_table(summary)),
         *([agreement] if agreement else []),
     ]
+
+
+def repeat_parts(summary: Summary) -> list[str]:
+    repeat_table = repeats_table(summary)
+    if repeat_table is None:
+        return []
+    return ["### Repeats", table(repeat_table), repeats_line(summary) or ""]
 
 
 def render_markdown(
@@ -69,12 +88,14 @@ def render_markdown(
         content.slo_line(summary),
         table(content.alternatives_table(summary)),
         *consumer_mode_parts(summary),
+        *payload_parts(summary),
         *cost_parts(summary),
         "### Where each plan input came from",
         table(plan_content.provenance_table(summary)),
         "### Load steps",
         "Records and put attempts are counted apart: throttled attempts include retries.",
         table(content.steps_table(summary)),
+        *repeat_parts(summary),
         "### Predicted vs measured",
         table(content.model_error_table(summary)),
         "### Measured latency",

@@ -252,3 +252,50 @@ def _cell(value: Any) -> str:
     if isinstance(value, int | float):
         return f"{value:,.4g}"
     return str(value)
+
+
+def payload_formats_table(summary: Summary) -> Table | None:
+    """The plan of each payload format x aggregation (details.payload_formats), the chosen one marked."""
+    formats = (summary.get("plan_details") or {}).get("payload_formats")
+    if not isinstance(formats, dict) or not formats.get("rows"):
+        return None
+    rows = [
+        (
+            f"{row.get('record_format')} x {row.get('aggregation')}"
+            + (" (chosen)" if row.get("chosen") else ""),
+            num(float(row.get("bytes_per_cdr", 0.0))),
+            num(float(row.get("cdrs_per_record", 1.0))),
+            str(row.get("shards")),
+            f"{row.get('shards_by_records')}/{row.get('shards_by_bytes')}",
+            str(row.get("put_payload_units_per_record")),
+            f"${num(float(row.get('monthly_cost_usd', 0.0)), 2)}",
+            "unbounded" if row.get("e2e_p99_ms") is None else num(float(row["e2e_p99_ms"])),
+            "met" if row.get("slo_met") else "missed",
+        )
+        for row in formats["rows"]
+        if isinstance(row, dict)
+    ]
+    return Table(
+        (
+            "format x aggregation",
+            "bytes/CDR",
+            "CDRs/record",
+            "shards",
+            "min by records/bytes",
+            "PUT units/record",
+            "USD/month",
+            "e2e p99 ms",
+            "SLO",
+        ),
+        rows,
+    )
+
+
+def payload_formats_line(summary: Summary) -> str | None:
+    formats = (summary.get("plan_details") or {}).get("payload_formats")
+    if not isinstance(formats, dict) or not formats.get("sentence"):
+        return None
+    source = (formats.get("measured_defaults") or {}).get("source")
+    return f"Payload: {formats['sentence']}." + (
+        f" Bytes and decode cost per format: {source}." if source else ""
+    )

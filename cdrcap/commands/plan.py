@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from capacity import quotas, resource_use, scaling_policies, skew
+from capacity import payload, quotas, resource_use, scaling_policies, skew
 from capacity.explain import CONFIGURATION_KEYS, cloudformation_parameters, scaler_parameters
 from capacity.fit import ServiceTimeModel
 from capacity.planner import Plan, plan
@@ -54,6 +54,27 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="CDRs per Kinesis record of an aggregating (KPL) producer (default: the run's measured "
         "cdrs_per_kinesis_record with --from, else 1 = no aggregation)",
+    )
+    source.add_argument(
+        "--record-format",
+        metavar="json|csv|avro",
+        help="the producer's payload format: its measured bytes per CDR and decode cost "
+        f"({payload.BENCH}); --record-bytes, --service-time or the run are taken as measured on it. Adds "
+        "the format x aggregation table (details.payload_formats)",
+    )
+    source.add_argument(
+        "--aggregation",
+        metavar="none|kpl|auto",
+        help="producer aggregation: kpl packs a shard's CDRs of one buffering time into 1 MiB records; "
+        "auto plans every format x aggregation and picks the cheapest meeting the SLO (only among "
+        "--record-format's if given)",
+    )
+    source.add_argument(
+        "--max-buffered-ms",
+        type=float,
+        default=payload.DEFAULT_MAX_BUFFERED_MS,
+        help="the KPL's buffering time, added to the e2e latency (default: the KPL's "
+        f"RecordMaxBufferedTime, {payload.DEFAULT_MAX_BUFFERED_MS:g})",
     )
     source.add_argument("--consumers", type=int, default=1, help="consumers of the stream, this one included")
     source.add_argument("--current-shards", type=int, help="shard count today, for the resharding path")
@@ -193,6 +214,37 @@ def build_inputs(
     return service, workload, slo, space, prices
 
 
+def payload_request(args: argparse.Namespace) -> payload.PayloadRequest | None:
+    """The format x aggregation question (None when neither --record-format nor --aggregation is given),
+    with what the record bytes and the service time were measured on."""
+    if args.record_format is None and args.aggregation is None:
+        return None
+    summary = _load_run(args.from_run) if args.from_run else {}
+    inputs = summary.get("plan_inputs") or {}
+    asked = args.record_format or "json"
+    mix = (summary.get("profile") or {}).get("record_formats") or {}
+    from_run = payload.MeasuredOn(
+        payload.dominant_format(mix), float(inputs.get("cdrs_per_record") or 1.0) > 1.0
+    )
+    if args.record_bytes:
+        bytes_on: payload.MeasuredOn | None = payload.MeasuredOn(asked)
+    elif inputs.get("record_bytes") or (summary.get("profile") or {}).get("record_bytes"):
+        bytes_on = from_run
+    else:
+        bytes_on = None  # the benchmark's bytes of each format
+    service_on = payload.MeasuredOn(asked) if args.service_time or not args.from_run else from_run
+    request = payload.PayloadRequest(
+        record_format=args.record_format,
+        aggregation=args.aggregation or "none",
+        max_buffered_ms=args.max_buffered_ms,
+        cdrs_per_record=args.cdrs_per_record,
+        bytes_measured_on=bytes_on,
+        service_measured_on=service_on,
+    )
+    request.check()
+    return request
+
+
 def _slo(args: argparse.Namespace, run_slo: dict[str, Any]) -> Slo:
     """Flags, else the run's SLO, else the defaults."""
     default = Slo()
@@ -229,7 +281,16 @@ def run(args: argparse.Namespace) -> int:
         raise CdrcapError(f"--plot {args.plot}: draws a day of traffic; give the day with --traffic FILE")
     args.traffic_day = traffic_spec.load(args.traffic) if args.traffic else None
     inputs = build_inputs(args)
-    result = plan(*inputs)
+    request = payload_request(args)
+    if request is None:
+        result = plan(*inputs)
+    else:
+        result = payload.plan_payload(*inputs, request)
+        chosen = result.details["payload_formats"]["chosen"]
+        picked = payload.variant(
+            *inputs[:4], (chosen["record_format"], chosen["aggregation"]), request
+        )  # what the recommendation was planned for, for the day's scaling policies
+        inputs = (picked.service, picked.workload, *inputs[2:])
     if args.traffic_day is not None:
         result.details["scaling_policies"] = scaling_policies.compare(
             result.recommendation, *inputs, args.traffic_day
@@ -252,7 +313,10 @@ def run(args: argparse.Namespace) -> int:
             render_scaling(result.details["scaling_policies"], Console())
     if not result.feasible:
         print(
-            "cdrcap plan: no configuration meets the SLO within quotas; shown: the closest.", file=sys.stderr
+            "cdrcap plan: the SLO is met, but a sink exceeds its default quota (quota checks: remedy)."
+            if result.details.get("slo_met")
+            else "cdrcap plan: no configuration meets the SLO within quotas; shown: the closest.",
+            file=sys.stderr,
         )
         return EXIT_CHECK_FAILED
     return EXIT_OK
@@ -318,6 +382,27 @@ def render(result: Plan, console: Console) -> None:
     alt = result.details["on_demand_alternative"]
     console.print(f"On-demand stream instead: {alt['monthly_cost_usd']:,.2f} USD/month")
     render_aggregation(result.details["aggregation"], console)
+    if "payload_formats" in result.details:
+        render_payload_formats(result.details["payload_formats"], console)
+
+
+def render_payload_formats(formats: dict[str, Any], console: Console) -> None:
+    """Every format x aggregation pair's plan: shards, monthly cost and e2e p99, the chosen one starred."""
+    table = Table(title="Payload format x aggregation (* = the plan above)")
+    for column in ("pair", "B/CDR", "CDRs/rec", "shards", "usd/month", "e2e p99", "SLO"):
+        table.add_column(column)
+    for row in formats["rows"]:
+        table.add_row(
+            f"{row['record_format']} x {row['aggregation']}" + (" *" if row["chosen"] else ""),
+            f"{row['bytes_per_cdr']:,.0f}",
+            f"{row['cdrs_per_record']:,.0f}",
+            str(row["shards"]),
+            f"{row['monthly_cost_usd']:,.0f}",
+            "unbounded" if row["e2e_p99_ms"] is None else f"{row['e2e_p99_ms']:,.0f}",
+            "met" if row["slo_met"] else "missed",
+        )
+    console.print(table)
+    console.print(f"Payload: {formats['sentence']}")
 
 
 def render_aggregation(comparison: dict[str, Any], console: Console) -> None:

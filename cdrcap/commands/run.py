@@ -1,4 +1,5 @@
-"""`cdrcap run --target TARGET --profile PROFILE`: one whole capacity run (see cdrcap/orchestrate.py)."""
+"""`cdrcap run --target TARGET --profile PROFILE [--repeat N]`: one whole capacity run, or N repeats of it
+into one run directory (see cdrcap/orchestrate.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from cdrcap.config import load_config
 from cdrcap.orchestrate import RunRequest, exit_code, run_capacity
+from reports.repeats import check_repeat
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -18,10 +20,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="Locust worker processes (0 = one process)")
     parser.add_argument("--users", type=int, default=4, help="Locust users sharing the target rate")
     parser.add_argument("--no-progress", action="store_true", help="no live display")
+    parser.add_argument(
+        "--repeat", type=int, default=1, metavar="N",
+        help="run the profile N times (1-10) into one run directory; compare then uses their spread",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    repeat = check_repeat(args.repeat)  # before anything starts
     config = load_config(args.config)
     request = RunRequest(
         target=config.target(args.target),
@@ -32,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         users=args.users,
         progress=not args.no_progress,
+        repeat=repeat,
     )
     outcome = run_capacity(request)
     return exit_code(outcome)

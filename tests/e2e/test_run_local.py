@@ -160,3 +160,11 @@ def test_a_profile_with_fraud_gets_a_fraud_section(run_dir: Path) -> None:
     assert sum(rules[name]["injected_episodes"] for name in ("wangiri", "irsf", "simbox", "velocity")) > 0
     assert fraud["alerts_total"] is not None and all(r["alerts"] is not None for r in rules.values())
     assert "### Fraud rules" in (run_dir / "report.md").read_text()
+    # Every injected episode is split into complete / cut off / throttled, from the output stream read back
+    split = ("complete_episodes", "cut_off_episodes", "throttled_episodes")
+    for rule in rules.values():
+        if rule["injected_episodes"]:
+            assert sum(rule[key] for key in split) == rule["injected_episodes"], rule
+            assert rule["detected_complete"] is not None, rule
+    assert "output stream" in fraud["coverage_source"]
+    assert "recall (complete episodes)" in (run_dir / "report.md").read_text()

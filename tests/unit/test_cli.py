@@ -48,11 +48,11 @@ def test_commands_do_not_translate_package_errors_themselves() -> None:
     import re
     from pathlib import Path
 
-    commands = Path(__file__).parents[2] / "cdrcap" / "commands"
+    package = Path(__file__).parents[2] / "cdrcap"
     pattern = re.compile(r"except \(?(\w+Error)[^:]*:\s*\n\s*raise CdrcapError\(str\(error\)\)")
     offenders = {
-        f"{path.name}: {m.group(1)}"
-        for path in commands.glob("*.py")
+        f"{path.relative_to(package)}: {m.group(1)}"
+        for path in package.rglob("*.py")
         for m in pattern.finditer(path.read_text())
     }
     assert offenders == set(), "map package errors in cdrcap/cli.py (PACKAGE_ERRORS), not per command"

@@ -172,3 +172,38 @@ def test_a_run_profile_refuses_an_unknown_aggregation():
 
     with pytest.raises(ConfigError, match="aggregation"):
         parse_config({"profiles": {"agg": {"steps": [100], "aggregation": "gzip"}}}, path="x", source=None)
+
+
+def test_a_kpl_run_plans_its_own_format_with_the_kpl_and_keeps_the_payload_table():
+    from capacity.fit import ServiceTimeModel
+    from capacity.search import Slo, Workload
+    from cdrcap.config import parse_config
+    from cdrcap.stages import plan_for_profile
+
+    config = parse_config(
+        {
+            "profiles": {
+                "agg": {"steps": [100], "aggregation": "kpl", "max_buffered_ms": 200},
+                "plain": {"steps": [100]},
+            }
+        },
+        path="cdrcap.toml",
+        source=None,
+    )
+    agg = config.profile("agg")
+    # Given a KPL run that measured 20 CDRs per Kinesis record of 415 B (framing included) at 2,000 CDR/s
+    workload = Workload(2_000, 415, cdrs_per_record=20)
+    result = plan_for_profile(ServiceTimeModel(40, 0.3), workload, Slo(), agg)
+    formats = result.details["payload_formats"]
+    # Then its plan is its own format with the KPL at the measured factor, the 200 ms buffering in the e2e
+    assert formats["chosen"] == {"record_format": "json", "aggregation": "kpl"}
+    chosen = next(row for row in formats["rows"] if row["chosen"])
+    assert (
+        chosen["cdrs_per_record"] == 20
+        and chosen["bytes_per_cdr"] == 415
+        and chosen["producer_wait_ms"] == 200
+    )
+    assert "200 ms of producer buffering" in " ".join(result.details["assumptions"])
+    # And a run without aggregation plans as before
+    plain = plan_for_profile(ServiceTimeModel(40, 0.3), Workload(2_000, 400), Slo(), config.profile("plain"))
+    assert "payload_formats" not in plain.details

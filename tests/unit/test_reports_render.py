@@ -4,6 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from capacity import payload
+from capacity.fit import ServiceTimeModel
+from capacity.quotas import US_EAST_1
+from capacity.search import SearchSpace, Slo, Workload
 from reports.plots import PLOTS
 from reports.render import render_run
 from reports.sample import write_sample_run
@@ -113,3 +117,37 @@ def test_credentials_never_reach_any_output(tmp_path: Path) -> None:
             text = path.read_text()
             for leaked in (secret, "AKIAIOSFODNN7EXAMPLE", "hunter2"):
                 assert leaked not in text, f"{leaked} in {path.name}"
+
+
+def test_the_payload_format_table_is_shown_when_the_plan_has_one(tmp_path: Path) -> None:
+    # Given a run whose plan compared every payload format x aggregation (a KPL run, or plan --aggregation)
+    run_dir = write_sample_run(tmp_path / "kpl")
+    space = SearchSpace(
+        consumer_modes=("shared",), memories_mb=(1_769,), architectures=("arm64",), simulate_s=40.0
+    )
+    result = payload.plan_payload(
+        ServiceTimeModel(40.0, 0.3),
+        Workload(5_000, 400),
+        Slo(),
+        space,
+        US_EAST_1,
+        payload.PayloadRequest(aggregation="auto"),
+    )
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["plan_details"]["payload_formats"] = result.details["payload_formats"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    # When rendered
+    render_run(run_dir)
+    # Then both reports show the six pairs, the chosen one marked, and why it was chosen
+    html = (run_dir / "report.html").read_text()
+    markdown = (run_dir / "report.md").read_text()
+    chosen = result.details["payload_formats"]["chosen"]
+    assert '<table id="payload-formats">' in html and html.count("x kpl") >= 3
+    assert "### Payload format x aggregation" in markdown
+    assert f"{chosen['record_format']} x {chosen['aggregation']} (chosen)" in markdown
+    assert "Payload: auto chose" in markdown and payload.BENCH in markdown
+
+
+def test_no_payload_format_table_without_one(rendered: tuple[Path, list[Path]]) -> None:
+    assert "payload-formats" not in (rendered[0] / "report.html").read_text()
+    assert "Payload format x aggregation" not in (rendered[0] / "report.md").read_text()
