@@ -1,9 +1,14 @@
+import math
 import uuid
 
 import pytest
 
+from infra.aws import Target
 from loadgen.errors import LoadConfigError
+from loadgen.keys import KeyStrategy
 from loadgen.options import format_weights
+from loadgen.profiles import RateProfile
+from loadgen.runner import preflight
 from loadgen.synth import CdrSynthesizer, SynthConfig
 from loadgen.synth.config import FORMATS, DefectRates, FraudRates
 from pipeline import gsr
@@ -68,3 +73,34 @@ def test_avro_is_smaller_than_the_same_cdrs_in_json() -> None:
     framed = [p for p in avro_batch if gsr.looks_framed(p)]
     assert len(framed) > 450
     assert sum(map(len, framed)) / len(framed) < 0.7 * sum(map(len, json_batch)) / len(json_batch)
+
+
+class OneShardKinesis:
+    def list_shards(self, **_: object) -> dict[str, object]:
+        return {
+            "Shards": [
+                {
+                    "ShardId": "shardId-000000000000",
+                    "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": str(2**128 - 1)},
+                    "SequenceNumberRange": {"StartingSequenceNumber": "1"},
+                }
+            ]
+        }
+
+
+def test_the_pre_run_shard_prediction_sizes_avro_as_sent() -> None:
+    # Given one shard whose bytes limit 300 CDR/s of JSON v2 (~540 B) exceed and of Avro (~225 B) do not
+    target = Target(name="local", is_local=True)
+    profile = RateProfile("steady", 300.0, 10.0, 1)
+    limits = (math.inf, 100 * 1024)
+
+    def warnings(mix: str) -> list[str]:
+        synth = SynthConfig(subscribers=1_000, **format_weights(mix))
+        found, _ = preflight(
+            target, "s", profile, key_strategy=KeyStrategy(), synth=synth, shard_limits=limits,
+            kinesis=OneShardKinesis(), aggregated=True,
+        )  # fmt: skip
+        return found
+
+    # Then JSON is predicted over the bytes limit and the same CDRs as Avro are not
+    assert warnings("json-v2=1") and not warnings("avro=1")
