@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple, Protocol
 
 from pipeline import gsr
+from pipeline.config import DEFAULT_MAX_RECORD_BYTES
 from pipeline.decode import Fields, Rejected
 from pipeline.schema import SUPPORTED_SCHEMA_VERSIONS, ReasonCode
 
@@ -69,15 +70,22 @@ def schema_definition(version: int) -> dict[str, Any]:
 class AvroDecoder:
     """GSR-framed Avro payload -> wire fields; every failure is a Rejected with its reason code."""
 
-    def __init__(self, registry: SchemaRegistry | None, *, clock: Any = time.monotonic) -> None:
+    def __init__(
+        self,
+        registry: SchemaRegistry | None,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        clock: Any = time.monotonic,
+    ) -> None:
         self.registry = registry
+        self.max_body_bytes = max_body_bytes  # what a zlib body may inflate to: the record size cap
         self._clock = clock
         self._writers: dict[uuid.UUID, _WriterPlan] = {}  # version id -> how to read its records
         self._unknown_until: dict[uuid.UUID, tuple[float, str]] = {}  # version id -> (retry at, detail)
 
     def decode(self, payload: bytes) -> Fields:
         try:
-            version_id, body, _ = gsr.unframe(payload)
+            version_id, body, _ = gsr.unframe(payload, self.max_body_bytes)
         except gsr.GsrFramingError as exc:
             raise Rejected(ReasonCode.GSR_FRAMING_ERROR, str(exc)) from None
         plan = self._writers.get(version_id) or self._resolve(version_id)

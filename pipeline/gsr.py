@@ -17,8 +17,6 @@ COMPRESSION_ZLIB: Final = 5
 COMPRESSIONS: Final = (COMPRESSION_NONE, COMPRESSION_ZLIB)
 HEADER_BYTES: Final = 18  # version + compression + 16-byte UUID
 _HEADER_VERSION_BYTE: Final = bytes((HEADER_VERSION,))
-# A zlib body may not inflate past this: a tiny record must not expand into memory exhaustion.
-MAX_INFLATED_BYTES: Final = 1 << 20
 
 
 class GsrFramingError(ValueError):
@@ -45,8 +43,11 @@ def frame(body: bytes, schema_version_id: uuid.UUID, *, compression: int = COMPR
     return bytes((HEADER_VERSION, compression)) + schema_version_id.bytes + data
 
 
-def unframe(payload: bytes) -> Unframed:
-    """The schema version id and the (inflated) body of a GSR record; raises GsrFramingError."""
+def unframe(payload: bytes, max_body_bytes: int | None = None) -> Unframed:
+    """The schema version id and the (inflated) body of a GSR record; raises GsrFramingError.
+
+    `max_body_bytes` bounds what a zlib body may inflate to (the handler passes CDRCAP_MAX_RECORD_BYTES, so
+    a small record cannot expand into memory exhaustion); None: no bound, for callers that wrote the bytes."""
     if len(payload) < HEADER_BYTES + 1:
         raise GsrFramingError(
             f"{len(payload)} bytes: a GSR record needs a {HEADER_BYTES}-byte header and data"
@@ -59,13 +60,18 @@ def unframe(payload: bytes) -> Unframed:
     version_id = uuid.UUID(bytes=payload[2:HEADER_BYTES])
     data = payload[HEADER_BYTES:]
     if compression == COMPRESSION_ZLIB:
-        inflater = zlib.decompressobj()
-        try:
-            data = inflater.decompress(data, MAX_INFLATED_BYTES)
-        except zlib.error as exc:
-            raise GsrFramingError(f"the zlib body does not inflate: {exc}") from None
-        if inflater.unconsumed_tail:
-            raise GsrFramingError(f"the zlib body inflates past {MAX_INFLATED_BYTES} bytes")
-        if not inflater.eof:
-            raise GsrFramingError("the zlib body is truncated")
+        data = _inflate(data, max_body_bytes)
     return Unframed(version_id, data, compression)
+
+
+def _inflate(data: bytes, max_body_bytes: int | None) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        body = inflater.decompress(data, max_body_bytes or 0)  # 0: unbounded
+    except zlib.error as exc:
+        raise GsrFramingError(f"the zlib body does not inflate: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise GsrFramingError(f"the zlib body inflates past {max_body_bytes} bytes")
+    if not inflater.eof:
+        raise GsrFramingError("the zlib body is truncated")
+    return body

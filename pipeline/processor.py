@@ -89,7 +89,7 @@ class BatchProcessor:
         self.stores = stores
         self.fraud = fraud  # None: fraud rules off (no alert bus configured)
         # Avro records' writer schemas, resolved once per container (None: Avro records are rejected).
-        self.avro = AvroDecoder(schemas)
+        self.avro = AvroDecoder(schemas, max_body_bytes=config.max_record_bytes)
 
     def process(self, event: dict[str, Any], now_ms: int | None = None) -> BatchOutcome:
         # A batch allocates ~20 container objects per record, all freed by reference counting (no

@@ -91,9 +91,14 @@ def test_a_bad_header_or_body_is_a_framing_error(payload: bytes, complaint: str)
 
 
 def test_a_zlib_bomb_is_refused() -> None:
-    framed = gsr.frame(b"\x00" * (gsr.MAX_INFLATED_BYTES + 1), V1_ID, compression=gsr.COMPRESSION_ZLIB)
-    with pytest.raises(gsr.GsrFramingError, match="inflates past"):
-        gsr.unframe(framed)
+    # Given 1 MiB of zeros deflated to ~1 KiB, when unframed with the handler's 64 KiB record cap
+    framed = gsr.frame(b"\x00" * (1 << 20), V1_ID, compression=gsr.COMPRESSION_ZLIB)
+    assert len(framed) < 2_000
+    with pytest.raises(gsr.GsrFramingError, match="inflates past 65536 bytes"):
+        gsr.unframe(framed, 65_536)
+    # And through the processor it is a framing reject, the cap being CDRCAP_MAX_RECORD_BYTES
+    outcome, _ = run(kinesis_event([framed]), registry())
+    assert dict(outcome.rejected) == {ReasonCode.GSR_FRAMING_ERROR: 1}
 
 
 def test_sniff_tells_gsr_framing_from_the_text_formats() -> None:
