@@ -58,22 +58,23 @@ class PayloadCosts:
 
 
 # Measured by `make bench` (tests/benchmarks/bench_payload_formats.py) on BENCH_DATE: 20,000 clean v2 CDRs
-# from loadgen's synthesizer (100,000 subscribers, per-subscriber partition keys), Avro with the bench's
-# schema (fastavro, schemaless), KPL aggregates packed per shard over 39 shards from 100 ms buffers at
-# 50,000 CDR/s (loadgen/kpl.py); CPU best of 3 passes on the machine docs/benchmarks.md names.
+# from loadgen's synthesizer (100,000 subscribers, per-subscriber partition keys), Avro as the load generator
+# writes it (pipeline/schemas/cdr-v2.avsc in Glue Schema Registry framing, header counted) and the handler
+# decodes it, KPL aggregates packed per shard over 39 shards from 100 ms buffers at 50,000 CDR/s
+# (loadgen/kpl.py); CPU best of 3 passes on the machine docs/benchmarks.md names.
 BENCH_DATE: Final = "2026-12-03"
 BENCH: Final = "tests/benchmarks/bench_payload_formats.py"
 DEFAULT_COSTS: Final = PayloadCosts(
     formats=MappingProxyType(
         {
-            "json": FormatCost(bytes_per_cdr=541.1, decode_us_per_cdr=2.9),
-            "csv": FormatCost(bytes_per_cdr=212.2, decode_us_per_cdr=5.83),
-            "avro": FormatCost(bytes_per_cdr=211.1, decode_us_per_cdr=12.32),
+            "json": FormatCost(bytes_per_cdr=541.1, decode_us_per_cdr=3.29),
+            "csv": FormatCost(bytes_per_cdr=212.2, decode_us_per_cdr=6.19),
+            "avro": FormatCost(bytes_per_cdr=224.1, decode_us_per_cdr=16.03),
         }
     ),
     kpl_overhead_bytes_per_cdr=15.3,
-    kpl_deaggregate_us_per_cdr=4.17,
-    kpl_pack_us_per_cdr=6.76,
+    kpl_deaggregate_us_per_cdr=3.84,
+    kpl_pack_us_per_cdr=7.2,
     source=f"{BENCH} on {BENCH_DATE}",
 )
 

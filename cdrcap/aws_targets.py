@@ -53,4 +53,5 @@ def aws_target(configured: ConfigTarget, *, region: str | None = None, profile: 
         kinesis_endpoint_url=info.kinesis_endpoint_url,
         allowed_streams=configured.allowed_streams or (info.input_stream_name,),
         emulator=True,
+        glue_endpoint_url=info.glue_endpoint_url or None,  # the stack's schema registry (moto)
     )

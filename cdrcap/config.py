@@ -27,12 +27,12 @@ from loadgen.kpl import (
     MIN_AGGREGATE_BYTES,
 )
 from loadgen.profiles import SHAPES
-from loadgen.synth.config import FORMATS
+from loadgen.synth.config import RECORD_FORMATS
 from reports.compare import Thresholds
 
 PARTITION_KEY_STRATEGIES = KEY_KINDS
 # Config keys of the record-format mix (TOML-friendly spelling of loadgen's format names).
-RECORD_FORMAT_KEYS = tuple(name.replace("-", "_") for name in FORMATS)
+RECORD_FORMAT_KEYS = tuple(name.replace("-", "_") for name in RECORD_FORMATS)
 BATCH_SIZE = (quotas.ESM_BATCH_SIZE_MIN, quotas.ESM_BATCH_SIZE_MAX)
 WINDOW_S = (quotas.ESM_BATCHING_WINDOW_S_MIN, quotas.ESM_BATCHING_WINDOW_S_MAX)
 PF = (quotas.ESM_PARALLELIZATION_FACTOR_MIN, quotas.ESM_PARALLELIZATION_FACTOR_MAX)

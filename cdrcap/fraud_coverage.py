@@ -25,11 +25,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from capacity.quotas import GET_RECORDS_MAX_RECORDS
 from loadgen.synth.labels import Label
 
 Status = Literal["complete", "cut_off", "throttled"]
-MAX_READ_CALLS = 10_000
-GET_RECORDS_LIMIT = 10_000
+READ_CALLS_BOUND = 2_000  # the harness's own bound on one shard's read-back (GetRecords calls), not AWS's
 
 
 @dataclass
@@ -109,8 +109,8 @@ def read_output_marks(kinesis: Any, stream: str, wanted: set[str]) -> OutputMark
         iterator = kinesis.get_shard_iterator(
             StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
-        for _ in range(MAX_READ_CALLS):
-            page = kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
+        for _ in range(READ_CALLS_BOUND):
+            page = kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_MAX_RECORDS)
             for record in page["Records"]:
                 for line in bytes(record["Data"]).splitlines():
                     marks.add_line(line, wanted)

@@ -28,10 +28,15 @@ class Target:
     # An AWS-kind target served by the local stack's emulator (`--target emulator`): it takes the staging
     # code path, but signs with the emulator's fake credentials, never the user's.
     emulator: bool = False
+    # The Glue Schema Registry's endpoint when it is not the emulator's (the local stack serves Glue apart,
+    # infra/local/glue_server.py); AWS_ENDPOINT_URL_GLUE is honoured when none is given.
+    glue_endpoint_url: str | None = None
 
     def resolved_endpoint(self, service: str) -> str | None:
         if service == "kinesis" and self.kinesis_endpoint_url:
             return self.kinesis_endpoint_url
+        if service == "glue" and (self.glue_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_GLUE")):
+            return self.glue_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_GLUE")
         return self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
 
 

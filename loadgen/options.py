@@ -22,8 +22,11 @@ from loadgen.kpl import (
 )
 from loadgen.profiles import RateProfile
 from loadgen.safety import Caps
-from loadgen.synth.config import FORMATS, DefectRates, FraudRates, SynthConfig
+from loadgen.synth.config import AVRO_FORMAT, FORMATS, RECORD_FORMATS, DefectRates, FraudRates, SynthConfig
+from pipeline.constants import DEFAULT_STACK_NAME, SCHEMA_REGISTRY_SUFFIX, resource_name
 from pipeline.mapping_spec import shipped_mapping_names
+
+DEFAULT_SCHEMA_REGISTRY = resource_name(DEFAULT_STACK_NAME, SCHEMA_REGISTRY_SUFFIX)
 
 
 def is_loopback_url(url: str) -> bool:
@@ -92,7 +95,14 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--cdr-home-region", str, "US", "home numbering plan: US, DE, IN"),
     ("--cdr-fraud-scale", float, 1.0, "multiplier of the default fraud scenario rates (0 = none)"),
     ("--cdr-defect-scale", float, 1.0, "multiplier of the default defect rates (0 = none)"),
-    ("--cdr-formats", str, "", "record format mix, e.g. json-v2=0.6,json-v1=0.2,csv-v2=0.2; empty = default"),
+    ("--cdr-formats", str, "", "record format mix, e.g. json-v2=0.6,json-v1=0.2,avro=0.2; empty = default"),
+    (
+        "--cdr-glue-endpoint",
+        str,
+        "",
+        "avro: Glue Schema Registry endpoint URL; empty = AWS (or AWS_ENDPOINT_URL_GLUE)",
+    ),
+    ("--cdr-schema-registry", str, DEFAULT_SCHEMA_REGISTRY, "avro: the registry holding the CDR schema"),
 )
 
 
@@ -137,6 +147,8 @@ class LoadOptions:
     aggregation: str = "none"
     max_buffered_ms: float = DEFAULT_MAX_BUFFERED_MS
     aggregation_max_bytes: int = MAX_AGGREGATE_BYTES
+    glue_endpoint_url: str = ""
+    schema_registry: str = DEFAULT_SCHEMA_REGISTRY
 
     @classmethod
     def from_parsed(cls, parsed: Any) -> LoadOptions:
@@ -172,6 +184,8 @@ class LoadOptions:
             aggregation=getattr(parsed, "cdr_aggregation", "none"),
             max_buffered_ms=getattr(parsed, "cdr_max_buffered_ms", DEFAULT_MAX_BUFFERED_MS),
             aggregation_max_bytes=getattr(parsed, "cdr_aggregation_max_bytes", MAX_AGGREGATE_BYTES),
+            glue_endpoint_url=getattr(parsed, "cdr_glue_endpoint", "") or "",
+            schema_registry=getattr(parsed, "cdr_schema_registry", "") or DEFAULT_SCHEMA_REGISTRY,
         )
 
     def __post_init__(self) -> None:
@@ -193,16 +207,17 @@ class LoadOptions:
             kinesis_endpoint_url=self.endpoint_url or None,
             is_local=local,
             allowed_streams=self.allowed_streams,
+            glue_endpoint_url=self.glue_endpoint_url or None,
         )
 
 
 def format_weights(mix: str) -> dict[str, Any]:
-    """`json-v2=0.6,csv-v2=0.2,asterisk_cdr_csv=0.2` -> SynthConfig's format_weights (in FORMATS order) and
+    """`json-v2=0.6,csv-v2=0.2,asterisk_cdr_csv=0.2` -> SynthConfig's format_weights (in FORMATS order),
     layout_weights (an input mapping's name: a VoIP switch's layout, drawn as JSON v1 and rewritten by
-    loadgen/layouts.py); empty -> the default."""
+    loadgen/layouts.py) and avro_share (drawn as JSON v2, sent as Avro); empty -> the default."""
     if not mix:
         return {}
-    weights = dict.fromkeys(FORMATS, 0.0)
+    weights = dict.fromkeys(RECORD_FORMATS, 0.0)
     layouts: dict[str, float] = {}
     shipped = shipped_mapping_names()
     for part in mix.split(","):
@@ -210,8 +225,8 @@ def format_weights(mix: str) -> dict[str, Any]:
         name = raw.strip().replace("_", "-")
         if name not in weights and raw.strip() not in shipped:
             raise LoadConfigError(
-                f"--cdr-formats: unknown format {raw.strip()!r}; use {', '.join(FORMATS)} or a switch layout "
-                f"({', '.join(shipped)})"
+                f"--cdr-formats: unknown format {raw.strip()!r}; use {', '.join(RECORD_FORMATS)} or a switch "
+                f"layout ({', '.join(shipped)})"
             )
         try:
             value = float(share)
@@ -223,10 +238,13 @@ def format_weights(mix: str) -> dict[str, Any]:
             layouts[raw.strip()] = value
     # A layout's records are drawn as JSON v1 and rewritten, so its share is part of json-v1's weight.
     weights["json-v1"] += sum(layouts.values())
-    if sum(weights.values()) <= 0 or min([*weights.values(), *layouts.values()]) < 0:
+    avro = weights.pop(AVRO_FORMAT)
+    weights["json-v2"] += avro  # Avro records are drawn as JSON v2 and rewritten
+    if sum(weights.values()) <= 0 or min([*weights.values(), *layouts.values(), avro]) < 0:
         raise LoadConfigError(f"--cdr-formats: shares must be >= 0 and not all 0, got {mix!r}")
     total = sum(weights.values())
     return {
         "format_weights": tuple(weights[name] for name in FORMATS),
         "layout_weights": tuple((name, share / total) for name, share in layouts.items()),
+        "avro_share": avro / total,
     }

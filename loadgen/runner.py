@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +25,12 @@ from loadgen.cost import estimate_run_cost
 from loadgen.errors import LoadgenError
 from loadgen.keys import KeyStrategy, open_shards, overloaded, predict_shard_load
 from loadgen.measure import SECONDS_FILE, SUMMARY_FILE
+from loadgen.options import format_weights
 from loadgen.profiles import RateProfile
 from loadgen.safety import ABSOLUTE_MAX_RECORDS, Caps, check_stream_allowed
 from loadgen.synth import CdrSynthesizer, SynthConfig
 from loadgen.synth.labels import LABELS_DIR, LABELS_FILE
+from pipeline.avro_cdr import AvroEncoder
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_GRACE_S = 30.0  # imports, population build, worker connection
@@ -63,7 +66,11 @@ def preflight(
     `aggregated` (KPL): CDRs share Kinesis records, so only the bytes limit is predicted per shard."""
     kinesis = kinesis if kinesis is not None else client(target, "kinesis", retries=2)
     shards = open_shards(kinesis, stream_name)
-    sample = CdrSynthesizer(synth, seed=12_345, key_strategy=key_strategy).batch_with_keys(SAMPLE_RECORDS)
+    # An Avro share is sized with a placeholder schema version id: the same bytes as the registered one.
+    encoder = AvroEncoder(uuid.UUID(int=0), version=2) if synth.avro_share > 0 else None
+    sample = CdrSynthesizer(
+        synth, seed=12_345, key_strategy=key_strategy, avro_encoder=encoder
+    ).batch_with_keys(SAMPLE_RECORDS)
     sizes = [len(p) for p in sample.payloads]
     loads = predict_shard_load(sample.partition_keys, sizes, shards, profile.rate_rps)
     max_records, max_bytes = shard_limits or (SHARD_WRITE_RECORDS_PER_S, SHARD_WRITE_BYTES_PER_S)
@@ -106,6 +113,8 @@ def locust_args(
     ]  # fmt: skip
     if target.profile:
         args += ["--cdr-aws-profile", target.profile]
+    if target.glue_endpoint_url:
+        args += ["--cdr-glue-endpoint", target.glue_endpoint_url]
     for name, value in options.items():
         args += ["--cdr-" + name.replace("_", "-"), str(value)]
     return args
@@ -173,7 +182,9 @@ def run_load(
     Caps(cap, duration_s)
     key_strategy = KeyStrategy(partition_key, hot_share)
     synth = SynthConfig(
-        subscribers=int(options.get("subscribers", 200_000)), home_region=options.get("home_region", "US")
+        subscribers=int(options.get("subscribers", 200_000)),
+        home_region=options.get("home_region", "US"),
+        **format_weights(str(options.get("formats", ""))),  # the run's mix: Avro and CSV are smaller
     )
     warnings, notes = preflight(
         target, stream_name, profile, key_strategy=key_strategy, synth=synth, shard_limits=shard_limits,

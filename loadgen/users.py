@@ -14,11 +14,13 @@ import time
 from typing import Any
 
 import gevent
+import gevent.lock
 from locust import User, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from infra.aws import client
+from infra.schema_registry import register_cdr_schema
 from loadgen.keys import open_shards
 from loadgen.kpl import KplPacker
 from loadgen.measure import LoadRecorder, write_live
@@ -27,6 +29,7 @@ from loadgen.pacing import Pacer
 from loadgen.producer import CallResult, KinesisProducer, PutOutcome, RetryPolicy
 from loadgen.synth import CdrSynthesizer
 from loadgen.synth.labels import LABELS_DIR
+from pipeline.avro_cdr import AvroEncoder
 
 SECONDS_MESSAGE = "cdr_seconds"
 FLUSH_INTERVAL_S = 1.0
@@ -55,6 +58,7 @@ class ProcessState:
             labels_path=labels_path,
             key_strategy=self.options.key_strategy,
             run_tag=run_tag(self.start_epoch_s()),
+            avro_encoder=self._avro_encoder(),
         )
         self.producer = KinesisProducer(
             self.options.target,
@@ -69,6 +73,14 @@ class ProcessState:
         self.recorder = LoadRecorder()
         self.offered = 0
         self.users_started = 0  # spreads the users' call phases (Pacer)
+
+    def _avro_encoder(self) -> AvroEncoder | None:
+        """avro: the CDR v2 schema's version id, looked up (or registered) once per process."""
+        options = self.options
+        if options.synth.avro_share <= 0:
+            return None
+        glue = client(options.target, "glue", retries=3)
+        return AvroEncoder(register_cdr_schema(glue, options.schema_registry, version=2), version=2)
 
     def _packer(self) -> KplPacker | None:
         """kpl: a packer over the stream's shard map (read once; a reshard mid-run only costs ordering)."""
@@ -120,10 +132,16 @@ def run_tag(start_epoch_s: float) -> str:
     return digits or "0"
 
 
+# Building the state yields to other greenlets (the Glue schema lookup, the KPL shard map): without the lock a
+# second user starting meanwhile built its own, with the same seed: the same CDRs twice and two label headers.
+_state_lock = gevent.lock.Semaphore()
+
+
 def state(environment: Environment) -> ProcessState:
     global _state
-    if _state is None or _state.environment is not environment:
-        _state = ProcessState(environment)
+    with _state_lock:
+        if _state is None or _state.environment is not environment:
+            _state = ProcessState(environment)
     return _state
 
 

@@ -52,6 +52,9 @@ ARCHIVE_BUCKET_SUFFIX: Final = "archive"
 DLQ_SUFFIX: Final = "dlq"
 ALERT_BUS_SUFFIX: Final = "alerts"
 FUNCTION_SUFFIX: Final = "cdr-processor"
+# The Glue Schema Registry of Avro CDRs (<stack>-schemas) and the CDR schema in it (pipeline/schemas/*.avsc).
+SCHEMA_REGISTRY_SUFFIX: Final = "schemas"
+CDR_SCHEMA_NAME: Final = "cdr"
 
 # CloudFormation output keys of infra/pipeline.yaml; infra/local reads the same keys.
 OUTPUT_INPUT_STREAM_NAME: Final = "InputStreamName"

@@ -1,4 +1,5 @@
-"""Payload decoding: sniff the format (JSON, KPL aggregate, CSV) and return the wire fields of one CDR.
+"""Payload decoding: sniff the format (JSON, KPL aggregate, GSR-framed Avro, CSV) and return the wire fields
+of one CDR.
 
 The result is a dict keyed by the v1 JSON field names (v2's renamed fields are mapped back), values as
 the wire gave them (CSV cells converted to int/bool by column); `validate` checks and types them.
@@ -11,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from pipeline.gsr import HEADER_VERSION, GsrFramingError, looks_framed, unframe
 from pipeline.kpl import is_aggregate
 from pipeline.schema import CSV_COLUMNS, JSON_RENAMED_V2, SUPPORTED_SCHEMA_VERSIONS, ReasonCode
 
 if TYPE_CHECKING:
+    from pipeline.avro_cdr import AvroDecoder
     from pipeline.mapping import MappingSet
 
 Fields = dict[str, Any]
@@ -48,25 +51,42 @@ class Rejected(Exception):
 
 
 def sniff(payload: bytes) -> str:
-    """ "kpl", "json" or "csv" from the first bytes."""
+    """ "kpl", "avro" (Glue Schema Registry framing), "json" or "csv" from the first bytes."""
     if is_aggregate(payload):
         return "kpl"
+    if looks_framed(payload):
+        return "avro"
     if payload.lstrip()[:1] == b"{":
         return "json"
     return "csv"
 
 
 def decode_payload(
-    payload: bytes, max_record_bytes: int, mappings: MappingSet | None = None
+    payload: bytes,
+    max_record_bytes: int,
+    mappings: MappingSet | None = None,
+    avro: AvroDecoder | None = None,
 ) -> tuple[str, Fields]:
     """(source format, fields) of one non-aggregated payload; raises Rejected.
 
     `mappings` (CDRCAP_INPUT_MAPPINGS) are tried only where a native format would reject the record, so a
-    native record decodes, and a bad one is rejected, exactly as without them."""
+    native record decodes, and a bad one is rejected, exactly as without them. `avro` decodes records with
+    Glue Schema Registry framing; without it they are rejected as of an unknown schema version."""
     if not payload:
         raise Rejected(ReasonCode.EMPTY_RECORD, "payload is empty")
     if len(payload) > max_record_bytes:
         raise Rejected(ReasonCode.OVERSIZED_RECORD, f"{len(payload)} bytes > {max_record_bytes}")
+    # GSR framing (gsr.looks_framed, inlined): binary, NUL bytes are normal, so before the text checks.
+    if payload[0] == HEADER_VERSION:
+        if avro is None:
+            try:
+                version_id = unframe(payload).schema_version_id
+            except GsrFramingError as exc:
+                raise Rejected(ReasonCode.GSR_FRAMING_ERROR, str(exc)) from None
+            raise Rejected(
+                ReasonCode.GSR_UNKNOWN_SCHEMA_VERSION, f"schema version {version_id}: no schema registry"
+            )
+        return "avro", avro.decode(payload)
     if b"\x00" in payload:
         raise Rejected(ReasonCode.BAD_ENCODING, "payload contains NUL bytes")
     # "{" first is by far the common case and can be neither KPL (magic F3 89 9A C2) nor CSV.

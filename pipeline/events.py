@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from pipeline import ber
+from pipeline.gsr import HEADER_VERSION
 from pipeline.kpl import KplError, deaggregate, is_aggregate
 from pipeline.schema import ReasonCode
+
+_GSR_FIRST_BYTE = bytes((HEADER_VERSION,))
 
 
 class KinesisData(TypedDict, total=False):
@@ -99,7 +102,9 @@ def expand(event: dict[str, Any], home_region: str = "US") -> Units:
             index = units._add(shard, seq, None, key, arrival_ms, b"", False)
             units.early_reject[index] = (ReasonCode.MALFORMED_PAYLOAD, "record data is not base64")
             continue
-        if not _plain_json(payload) and ber.looks_like_ber(payload):
+        # GSR framing (byte 0 = 3) is never a 32.297 file (its length would start at 48 MiB), though a
+        # schema version id whose bytes 2-5 are 0, 0, 0, n reads as a plausible header length after it.
+        if payload[:1] != _GSR_FIRST_BYTE and not _plain_json(payload) and ber.looks_like_ber(payload):
             _expand_ber(units, shard, seq, key, arrival_ms, payload, home_region)
             continue
         if not is_aggregate(payload):

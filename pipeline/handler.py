@@ -12,6 +12,7 @@ from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.stores import Stores
 
 if TYPE_CHECKING:
+    from pipeline.avro_cdr import SchemaRegistry
     from pipeline.fraud.engine import FraudEngine
 
 _processor: BatchProcessor | None = None
@@ -19,21 +20,27 @@ _logger: JsonLogger | None = None
 
 
 def configure(
-    config: PipelineConfig | None = None, stores: Stores | None = None, fraud: FraudEngine | None = None
+    config: PipelineConfig | None = None,
+    stores: Stores | None = None,
+    fraud: FraudEngine | None = None,
+    schemas: SchemaRegistry | None = None,
 ) -> BatchProcessor:
     """Build (or replace, for tests and benchmarks) the processor the handler uses.
 
     With AWS stores (no `stores` given), the fraud rules run when an alert bus is configured; their rules
-    file and token key are validated here, at cold start.
+    file and token key are validated here, at cold start; Avro records' schemas come from the Glue Schema
+    Registry (its client is built by the first Avro record).
     """
     global _processor, _logger
     config = config or load_config()
     if stores is None:
         from pipeline.aws_stores import aws_fraud_engine, aws_stores  # boto3 only when AWS is used
+        from pipeline.glue_registry import GlueSchemaRegistry
 
         stores = aws_stores(config)
         fraud = aws_fraud_engine(config)
-    _processor = BatchProcessor(config, stores, fraud)
+        schemas = schemas or GlueSchemaRegistry()
+    _processor = BatchProcessor(config, stores, fraud, schemas)
     _logger = JsonLogger(config.log_level)
     return _processor
 

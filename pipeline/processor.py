@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipeline.aggregate import Chunk, ItemKey, build_chunks
+from pipeline.avro_cdr import AvroDecoder, SchemaRegistry
 from pipeline.config import PipelineConfig
 from pipeline.decode import Rejected, decode_payload
 from pipeline.emit import archive_body, archive_key, dlq_message, enriched_lines
@@ -64,6 +65,9 @@ class _Batch:
     positions: list[str]
     rejects: dict[int, tuple[ReasonCode, str]]
     outcome: BatchOutcome
+    # The first unit not decoded because the schema registry could not be reached: it and every unit after
+    # it are re-delivered (len(units) when every unit was decoded).
+    decode_stop: int = 0
 
     def chunks(self, indices: list[int]) -> list[Chunk]:
         return build_chunks(self.cdrs, self.positions, indices)  # type: ignore[arg-type]
@@ -74,10 +78,18 @@ class _Batch:
 
 
 class BatchProcessor:
-    def __init__(self, config: PipelineConfig, stores: Stores, fraud: FraudEngine | None = None) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        stores: Stores,
+        fraud: FraudEngine | None = None,
+        schemas: SchemaRegistry | None = None,
+    ) -> None:
         self.config = config
         self.stores = stores
         self.fraud = fraud  # None: fraud rules off (no alert bus configured)
+        # Avro records' writer schemas, resolved once per container (None: Avro records are rejected).
+        self.avro = AvroDecoder(schemas, max_body_bytes=config.max_record_bytes)
 
     def process(self, event: dict[str, Any], now_ms: int | None = None) -> BatchOutcome:
         # A batch allocates ~20 container objects per record, all freed by reference counting (no
@@ -90,7 +102,7 @@ class BatchProcessor:
                 expand(event, self.config.home_region),
                 int(time.time() * 1000) if now_ms is None else now_ms,
             )
-            failure_point = self._apply(batch)
+            failure_point = min(self._apply(batch), batch.decode_stop)
             failure_point, matched = self._detect_fraud(batch, failure_point)
             failure_point = self._emit(batch, failure_point, matched)
             self._account(batch, failure_point)
@@ -117,14 +129,15 @@ class BatchProcessor:
             BatchOutcome(records_in=count, notices=list(units.notices)),
         )
         seen: dict[str, int] = {}
-        mappings = config.input_mappings
+        mappings, avro = config.input_mappings, self.avro
+        batch.decode_stop = count
         for i in range(count):
             if i in batch.rejects:
                 continue
             try:
                 pre_decoded = units.pre_decoded.get(i)
                 source_format, fields = pre_decoded or decode_payload(
-                    units.payload[i], config.max_record_bytes, mappings
+                    units.payload[i], config.max_record_bytes, mappings, avro
                 )
                 cdr = to_canonical(
                     fields, "kpl+" + source_format if units.is_kpl[i] else source_format, limits
@@ -132,6 +145,9 @@ class BatchProcessor:
             except Rejected as rejected:
                 batch.reject(i, rejected.reason, rejected.detail)
                 continue
+            except TransientStoreError:  # the schema registry, unreachable: this unit on is re-delivered
+                batch.decode_stop = i
+                break
             first = seen.setdefault(cdr.cdr_id, i)
             if first != i:
                 batch.reject(

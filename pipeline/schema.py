@@ -1,6 +1,7 @@
 """The canonical CDR, the wire formats that decode to it, and the reasons a record is rejected.
 
-Every input format (JSON v1/v2, CSV v1/v2, KPL-aggregated, later BER) decodes to `CanonicalCDR`.
+Every input format (JSON v1/v2, CSV v1/v2, Avro v1/v2 with Glue Schema Registry framing, KPL-aggregated,
+BER) decodes to `CanonicalCDR`.
 The load generator writes the same formats from the constants below, so producer and consumer agree.
 """
 
@@ -44,6 +45,10 @@ class ReasonCode(StrEnum):
     LOST_CDRS = "LOST_CDRS"  # a TS 32.297 file header reports CDRs lost upstream (not a record of ours)
     UNMAPPED_LAYOUT = "UNMAPPED_LAYOUT"  # not a native format and no configured input mapping matches it
     HEADER_LINE = "HEADER_LINE"  # a CSV file's header (its column names) shipped as a record: not a CDR
+    # Avro with Glue Schema Registry framing (pipeline/gsr.py, pipeline/avro_cdr.py):
+    GSR_FRAMING_ERROR = "GSR_FRAMING_ERROR"  # byte 0 is 3 but the header is short/wrong or zlib fails
+    GSR_UNKNOWN_SCHEMA_VERSION = "GSR_UNKNOWN_SCHEMA_VERSION"  # the registry has no such schema version id
+    AVRO_DECODE_ERROR = "AVRO_DECODE_ERROR"  # the Avro bytes do not decode with the writer's schema
 
 
 class NumberKind(StrEnum):
@@ -154,7 +159,7 @@ class CanonicalCDR(NamedTuple):
     bytes_down: int
     rat: str | None
     schema_version: int
-    source_format: str  # "json", "csv", "kpl+json", "ber", an input mapping's name, ...
+    source_format: str  # "json", "csv", "avro", "kpl+json", "ber", an input mapping's name, ...
     # (field, how) for every value the pipeline derived instead of reading it (docs/ber.md "Derived").
     # Last on purpose: the output document leaves it out when empty, so native records stay byte-identical.
     derived: tuple[tuple[str, str], ...] = ()

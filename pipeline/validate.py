@@ -35,7 +35,7 @@ _WIRE_FIELDS = (
 # Our own wire formats require every field of REQUIRED_JSON_FIELDS_V1. Other sources (3GPP BER, input
 # mappings of VoIP switches) follow their own spec, which leaves these OPTIONAL: a missing one is null in
 # the canonical record (or derived), never a reject.
-NATIVE_SOURCES: Final = frozenset({"json", "csv", "kpl+json", "kpl+csv"})
+NATIVE_SOURCES: Final = frozenset({"json", "csv", "avro", "kpl+json", "kpl+csv", "kpl+avro"})
 OPTIONAL_BEYOND_NATIVE: Final = frozenset({"calling_number", "called_number", "mcc", "mnc", "cell_id"})
 _AT: Final = {name: i for i, name in enumerate(_WIRE_FIELDS)}
 _PLMN_INPUTS: Final = ("mcc", "mnc", "imsi", "msc_id", "roaming", "derived")

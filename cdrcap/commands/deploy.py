@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         if target.emulator:
             # Two consumers would split the stream: the local runtime runs the mapping, MiniStack must not.
             parameters["EnableEventSourceMapping"] = "false"
+            parameters["SchemaRegistry"] = "false"  # no Glue in MiniStack: the local stack serves it (moto)
         result = _deploy(args, target, parameters)
         if target.emulator and result.status not in {"CANCELLED"}:
             _follow(configured)

@@ -15,7 +15,7 @@ from cdrcap.errors import EXIT_OK, CdrcapError
 from infra.aws import Target
 from loadgen.keys import KEY_KINDS
 from loadgen.kpl import AGGREGATIONS, DEFAULT_MAX_BUFFERED_MS, MAX_AGGREGATE_BYTES, check_aggregation
-from loadgen.options import format_weights
+from loadgen.options import DEFAULT_SCHEMA_REGISTRY, format_weights
 from loadgen.profiles import SHAPES
 
 
@@ -65,8 +65,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--formats",
         default="",
-        help="record format mix, e.g. json-v2=0.6,csv-v2=0.2,asterisk_cdr_csv=0.2: native formats and VoIP "
-        "switch layouts (pipeline/mappings; the stack needs them in InputMappings); default: the synth's mix",
+        help="record format mix, e.g. json-v2=0.6,csv-v2=0.2,avro=0.2,asterisk_cdr_csv=0.2: native formats "
+        "(avro: Avro v2 in Glue Schema Registry framing), and VoIP switch layouts (pipeline/mappings; the "
+        "stack needs them in InputMappings); default: the synth's mix",
+    )
+    parser.add_argument(
+        "--schema-registry",
+        default=DEFAULT_SCHEMA_REGISTRY,
+        help="avro: the Glue Schema Registry holding the CDR schema (the stack's SchemaRegistryName output; "
+        f"default {DEFAULT_SCHEMA_REGISTRY})",
     )
     parser.add_argument("--max-records", type=int, help="hard cap (default: 1.2 x what the shape asks)")
     parser.add_argument("--seed", type=int, default=1)
@@ -116,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed, subscribers=args.subscribers, home_region=args.home_region,
             shard_limits=shard_limits, aggregation=args.aggregation, max_buffered_ms=args.max_buffered_ms,
             aggregation_max_bytes=args.aggregation_max_bytes, formats=args.formats,
+            schema_registry=args.schema_registry,
         )  # fmt: skip
         summary = result.summary
     totals = summary["totals"]

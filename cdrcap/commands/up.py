@@ -112,5 +112,6 @@ def run(args: argparse.Namespace) -> int:
         f"  input stream {info.input_stream_name} ({config.shards} shards, scale {config.scale}), "
         f"consumer mode {config.consumer_mode}, {config.other_consumers} other consumers"
     )
+    print(f"  Glue Schema Registry (Avro CDRs) {info.glue_endpoint_url}")
     print(f"  trace {info.trace_path}; `cdrcap status --json` for every resource; `cdrcap down` to stop")
     return EXIT_OK

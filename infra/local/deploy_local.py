@@ -3,7 +3,8 @@
 MiniStack gaps handled here (see docs/local.md): the mapping is created disabled with
 EnableEventSourceMapping=false (enabled, MiniStack would run its own, non-Lambda-faithful poller; disabled,
 its settings stay readable through the Lambda API, which is where the staging path reads them), and the
-table's TTL is enabled after the stack because MiniStack ignores TimeToLiveSpecification.
+table's TTL is enabled after the stack because MiniStack ignores TimeToLiveSpecification. MiniStack has no
+Glue either: SchemaRegistry=false leaves the registry out, and the local stack serves it with moto.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def deploy_stack(
         "CodeS3Bucket": code_bucket,
         "CodeS3Key": CODE_KEY,
         "EnableEventSourceMapping": "false",
+        # MiniStack has no Glue: the local stack serves the registry itself (infra/local/glue_server.py).
+        "SchemaRegistry": "false",
     }
     cloudformation.create_stack(
         StackName=stack_name,

@@ -20,11 +20,19 @@ from infra.errors import InfraError
 from infra.local import artifact, deploy_local, processes
 from infra.local.artifact import Artifact
 from infra.local.deploy_local import DeployError
-from infra.local.emulator import EmulatorError, EmulatorProcess, pid_alive, port_is_free, start_emulator
+from infra.local.emulator import (
+    EmulatorError,
+    EmulatorProcess,
+    free_port,
+    pid_alive,
+    port_is_free,
+    start_emulator,
+)
 from infra.local.esm.config import EsmConfig, EsmConfigError
 from infra.local.esm.other_consumers import fair_share_interval_s
 from infra.local.processes import ProcessStartError
 from infra.local.stack_values import DEFAULT_PORT, LocalStackConfig, StackInfo
+from infra.schema_registry import ensure_cdr_schemas, registry_name
 from pipeline import constants
 
 __all__ = [
@@ -38,11 +46,13 @@ __all__ = [
 
 DEFAULT_STATE_DIR = Path(".cdrcap/local")
 STATE_FILE = "state.json"
-PROCESS_NAMES = ("esm", "proxy", "emulator")  # the order `down` stops them in
-STOP_TIMEOUT_S = {"esm": 30.0, "proxy": 10.0, "emulator": 30.0}  # the emulator may be saving its state
+PROCESS_NAMES = ("esm", "proxy", "glue", "emulator")  # the order `down` stops them in
+# the emulator may be saving its state
+STOP_TIMEOUT_S = {"esm": 30.0, "proxy": 10.0, "glue": 10.0, "emulator": 30.0}
 EMULATOR_STATE_DIR = "emulator"  # under the state dir, when the stack persists the emulator's state
 READY_TIMEOUT_S = 30.0
 PACKAGED_PACKAGE = "pipeline"  # what the Lambda zip holds (infra/package.py)
+ENV_GLUE_ENDPOINT = "AWS_ENDPOINT_URL_GLUE"  # boto3's service-specific endpoint, over AWS_ENDPOINT_URL
 PLACEHOLDER_OUTPUTS = dict.fromkeys(
     deploy_local.OUTPUT_KEYS, "arn:aws:kinesis:us-east-1:000000000000:stream/x"
 )
@@ -243,6 +253,14 @@ class LocalStack:
 
     def _bring_up(self, config: LocalStackConfig, pids: dict[str, int], code: Artifact | None) -> StackInfo:
         logs = self.state_dir / "logs"
+        # The Glue Schema Registry (moto; MiniStack has none) starts first and loads while MiniStack starts
+        # and the stack deploys, so it adds no wait of its own to `up` on an idle machine.
+        glue_port = free_port()
+        glue_log = logs / "glue-registry.log"
+        pids["glue"] = processes.spawn_module(
+            "infra.local.glue_server", ["--port", str(glue_port)], log_path=glue_log
+        )
+        glue_url = f"http://127.0.0.1:{glue_port}"
         try:
             emulator: EmulatorProcess = start_emulator(
                 config.port,
@@ -281,12 +299,18 @@ class LocalStack:
             "--publish-metrics",
         ]
         pids["proxy"] = processes.spawn_module("infra.local.limits_proxy", arguments, log_path=proxy_log)
+        # While the proxy starts: what infra/pipeline.yaml creates on AWS with SchemaRegistry=true, the
+        # registry and CDR schema v1 and v2 (~1.4 s, mostly moto loading its Glue backend: hidden here).
+        processes.wait_for_port(pids["glue"], glue_port, timeout_s=READY_TIMEOUT_S, log_path=glue_log)
+        glue_target = dataclasses.replace(target, glue_endpoint_url=glue_url)
+        ensure_cdr_schemas(client(glue_target, "glue"), registry_name(config.resource_prefix))
         processes.wait_for_port(pids["proxy"], proxy_port, timeout_s=READY_TIMEOUT_S, log_path=proxy_log)
         proxy_url = f"http://127.0.0.1:{proxy_port}"
 
         template_env = deploy_local.function_environment(
             client(target, "lambda"), outputs[constants.OUTPUT_FUNCTION_NAME]
         )
+        template_env = {**template_env, ENV_GLUE_ENDPOINT: glue_url}  # the handler's GetSchemaVersion
         esm_config = self._esm_config(config, outputs, template_env, emulator.endpoint_url, proxy_url, code)
         esm_path = self.state_dir / "esm.json"
         esm_path.write_text(json.dumps(esm_config.to_dict(), indent=1))
@@ -296,6 +320,7 @@ class LocalStack:
         info = StackInfo(
             endpoint_url=emulator.endpoint_url,
             kinesis_endpoint_url=proxy_url,
+            glue_endpoint_url=glue_url,
             region=config.region,
             stack_name=config.resource_prefix,
             input_stream_name=outputs[constants.OUTPUT_INPUT_STREAM_NAME],

@@ -94,6 +94,7 @@ class StackInfo:
     pids: dict[str, int]
     started_at_epoch_s: float
     config: LocalStackConfig
+    glue_endpoint_url: str = ""  # the Glue Schema Registry (moto, infra/local/glue_server.py)
     code_sha256: str = ""  # of the zip the workers run; empty when the handler is a test's, from the project
     task_root: str = ""  # where that zip is unpacked
 
@@ -113,4 +114,5 @@ class StackInfo:
             kinesis_endpoint_url=self.kinesis_endpoint_url,
             is_local=True,
             allowed_streams=(self.input_stream_name, self.output_stream_name),
+            glue_endpoint_url=self.glue_endpoint_url or None,
         )

@@ -15,6 +15,10 @@ DIURNAL_HOURLY_WEIGHTS: tuple[float, ...] = (
 
 RECORD_TYPES: tuple[str, ...] = ("MOC", "MTC", "SMS_MO", "SMS_MT", "DATA")
 FORMATS: tuple[str, ...] = ("json-v1", "json-v2", "csv-v1", "csv-v2")
+# Avro v2 with Glue Schema Registry framing: drawn as JSON v2 and rewritten (CdrSynthesizer), so it is no
+# template format; --formats and profiles may name it beside FORMATS.
+AVRO_FORMAT = "avro"
+RECORD_FORMATS: tuple[str, ...] = (*FORMATS, AVRO_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class SynthConfig:
     # (input mapping name, share of all records): that share is drawn as JSON v1 and written in the switch's
     # layout (loadgen/layouts.py); so format_weights' json-v1 weight must cover the layouts' shares.
     layout_weights: tuple[tuple[str, float], ...] = ()
+    # Share of all records drawn as JSON v2 and sent as Avro v2 in GSR framing (within json-v2's weight).
+    avro_share: float = 0.0
     msc_count: int = 16
     spread_s: float = 5.0  # release times of a live batch fall within this many seconds before "now"
     diurnal_hourly_weights: tuple[float, ...] = DIURNAL_HOURLY_WEIGHTS
@@ -111,6 +117,13 @@ class SynthConfig:
             raise LoadConfigError(
                 f"layout shares {dict(self.layout_weights)} must be >= 0 and within the json-v1 share "
                 f"({json_v1:.3f}) they are drawn from"
+            )
+        json_v2 = self.format_weights[FORMATS.index("json-v2")] / sum(self.format_weights)
+        if not 0.0 <= self.avro_share <= json_v2 + 1e-9:
+            raise LoadConfigError(
+                f"avro_share {self.avro_share} must be >= 0 and within the json-v2 share ({json_v2:.3f}) "
+                "it is "
+                "drawn from"
             )
         if self.fraud.total() + sum(self.defects.as_dict().values()) > 0.5:
             raise LoadConfigError("fraud + defect rates exceed half of all records; lower them")

@@ -7,8 +7,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import orjson
 
 from loadgen.errors import LoadConfigError
 from loadgen.keys import KeyStrategy, partition_keys
@@ -18,6 +20,12 @@ from loadgen.synth.config import FORMATS, SynthConfig
 from loadgen.synth.encode import encode_sorted, variant
 from loadgen.synth.labels import Label, LabelWriter
 from loadgen.synth.population import Population
+from pipeline.schema import JSON_RENAMED_V2
+
+if TYPE_CHECKING:
+    from pipeline.avro_cdr import AvroEncoder
+
+_V2_TO_V1 = {new: old for old, new in JSON_RENAMED_V2.items()}
 
 # Call references of different seeds (Locust workers) never overlap: seed * 10**10 + counter.
 CALL_REF_SEED_STRIDE = 10**10
@@ -48,9 +56,11 @@ class CdrSynthesizer:
         labels_path: Path | None = None,
         key_strategy: KeyStrategy | None = None,
         run_tag: str = "",
+        avro_encoder: AvroEncoder | None = None,
     ) -> None:
         """`run_tag` (letters/digits) prefixes every call reference, so two runs with one seed do not
-        resend the same cdr_ids (the pipeline would reject the second run's as duplicates)."""
+        resend the same cdr_ids (the pipeline would reject the second run's as duplicates).
+        `avro_encoder` (its schema version id registered by the caller) writes the config's avro_share."""
         if not run_tag.isalnum() and run_tag:
             raise LoadConfigError(f"run_tag {run_tag!r} must be letters and digits only")
         self.run_tag = run_tag
@@ -63,6 +73,12 @@ class CdrSynthesizer:
         self._labels = LabelWriter(labels_path) if labels_path else None
         self.key_strategy = key_strategy or KeyStrategy()
         self._layouts = [(LayoutWriter.named(name), share) for name, share in self.config.layout_weights]
+        if self.config.avro_share > 0 and avro_encoder is None:
+            raise LoadConfigError(
+                "an avro share needs the CDR schema's version id: register it (infra.schema_registry) and "
+                "pass an AvroEncoder"
+            )
+        self._avro = avro_encoder if self.config.avro_share > 0 else None
 
     def batch(self, n: int, *, at_epoch_s: float | None = None) -> list[bytes]:
         """`n` payloads of CDRs that closed within `spread_s` before `at_epoch_s` (default: now)."""
@@ -112,6 +128,8 @@ class CdrSynthesizer:
         labels += defects.apply_byte_defects(cols, payloads, self.config, self._rng, free)
         if self._layouts:
             self._rewrite_in_layouts(cols, payloads, free)
+        if self._avro is not None:
+            self._rewrite_as_avro(cols, payloads, free, self._avro)
         keys = partition_keys(self.key_strategy, cols, self._rng)
         if keep_order:
             restore = np.lexsort((order, arrival_s[order]))
@@ -141,6 +159,22 @@ class CdrSynthesizer:
             cdr = json.loads(payloads[index])
             if writer.carries(cdr["record_type"]):
                 payloads[index] = writer.write(cdr)
+
+    def _rewrite_as_avro(
+        self, cols: traffic.Columns, payloads: list[bytes], free: np.ndarray, encoder: AvroEncoder
+    ) -> None:
+        """Rewrite clean JSON v2 records as GSR-framed Avro v2, the config's avro_share of all records
+        (labelled records keep their JSON, so a defect's expected reason stays true)."""
+        weights = self.config.format_weights
+        json_v2 = FORMATS.index("json-v2")
+        chance = self.config.avro_share / (weights[json_v2] / sum(weights))
+        candidates = np.flatnonzero(free & (cols.fmt == json_v2))
+        chosen = candidates[self._rng.random(len(candidates)) < chance].tolist()
+        for index in chosen:
+            fields = orjson.loads(payloads[index])
+            for new, old in _V2_TO_V1.items():
+                fields[old] = fields.pop(new)
+            payloads[index] = encoder.encode(fields)
 
     def _tagged(self, cdr_id: str) -> str:
         msc, call_ref, sequence = cdr_id.split(":")

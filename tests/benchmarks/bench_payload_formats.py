@@ -2,15 +2,14 @@
 at 50,000 CDR/s, for JSON v2, CSV v2 and Avro v2, each alone and KPL-aggregated.
 
 Side by side in one process on the same 20,000 clean CDRs from loadgen's synthesizer (JSON v2 and CSV v2
-from one seed; Avro v2 is each JSON document written with fastavro's schemaless writer). The Avro schema is
-tests/benchmarks/data/cdr_v2.avsc (the v2 wire fields, optional ones nullable): the pipeline has no Avro
-schema yet; the lead switches this bench to the pipeline's own .avsc once the Avro + Glue Schema Registry
-branch is merged. KPL aggregates are packed per shard by loadgen/kpl.py's KplPacker over a 39-shard map from
+from one seed; Avro v2 is each JSON document written as the load generator writes it: pipeline/avro_cdr.py's
+AvroEncoder with the packaged pipeline/schemas/cdr-v2.avsc, in Glue Schema Registry framing, its 18-byte
+header counted). KPL aggregates are packed per shard by loadgen/kpl.py's KplPacker over a 39-shard map from
 buffers of what 50,000 CDR/s bring in 100 ms (the KPL's default buffering).
 
-Decode CPU is the part of the handler that differs by format: pipeline.decode.decode_payload for JSON and CSV
-(the wire fields with v2's renamed fields mapped back), fastavro's schemaless reader plus the same renaming
-for Avro, and pipeline.kpl.deaggregate per CDR for an aggregate. capacity/payload.py's DEFAULT_COSTS are
+Decode CPU is the part of the handler that differs by format: pipeline.decode.decode_payload for each (for
+Avro with the handler's AvroDecoder, its writer schema resolved once from an in-memory registry), and
+pipeline.kpl.deaggregate per CDR for an aggregate. capacity/payload.py's DEFAULT_COSTS are
 this bench's numbers; the planner rows use the numbers just measured, a 40 ms + 0.3 ms/CDR service time
 (taken as measured on JSON without aggregation) and the benchmark resource use.
 
@@ -20,16 +19,14 @@ Run: `python -m tests.benchmarks bench_payload_formats` or `python -m tests.benc
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import fastavro
 import orjson
 
 from capacity import payload, quotas
@@ -40,11 +37,12 @@ from loadgen.keys import even_shards
 from loadgen.kpl import KplPacker
 from loadgen.synth import CdrSynthesizer, SynthConfig
 from loadgen.synth.config import FORMATS, DefectRates, FraudRates
+from pipeline.avro_cdr import AvroDecoder, AvroEncoder, InMemorySchemaRegistry, schema_text
 from pipeline.decode import decode_payload
 from pipeline.kpl import deaggregate
 from pipeline.schema import JSON_RENAMED_V2
 
-SCHEMA_PATH = Path(__file__).parent / "data" / "cdr_v2.avsc"
+VERSION_ID = uuid.UUID("00000000-0000-4000-8000-0000000000a2")  # the v2 schema's id in the bench's registry
 CDRS = 20_000
 PASSES = 3  # best of, formats interleaved: the machine is shared and noisy
 PLAN_RATE_RPS = 50_000.0
@@ -66,21 +64,24 @@ def _synth(format_name: str) -> tuple[list[bytes], list[str]]:
     return batch.payloads, batch.partition_keys
 
 
-def _avro(json_payloads: Sequence[bytes], schema: Any) -> list[bytes]:
-    out = []
-    for doc in json_payloads:
-        buffer = io.BytesIO()
-        fastavro.schemaless_writer(buffer, schema, orjson.loads(doc))
-        out.append(buffer.getvalue())
-    return out
+def _fields(json_v2: bytes) -> dict[str, Any]:
+    """A JSON v2 document's wire fields under the v1 names, as the Avro schemas carry them."""
+    fields: dict[str, Any] = orjson.loads(json_v2)
+    for new, old in _V2_TO_V1.items():
+        fields[old] = fields.pop(new)
+    return fields
 
 
-def _avro_decoder(schema: Any) -> Callable[[bytes], dict[str, Any]]:
+def _avro(json_payloads: Sequence[bytes], encoder: AvroEncoder) -> list[bytes]:
+    return [encoder.encode(_fields(doc)) for doc in json_payloads]
+
+
+def _avro_decoder() -> Callable[[bytes], dict[str, Any]]:
+    """The handler's Avro path: decode_payload with an AvroDecoder over a registry holding the v2 schema."""
+    decoder = AvroDecoder(InMemorySchemaRegistry({VERSION_ID: schema_text(2)}))
+
     def decode(data: bytes) -> dict[str, Any]:
-        fields: dict[str, Any] = fastavro.schemaless_reader(io.BytesIO(data), schema, None)
-        for new, old in _V2_TO_V1.items():  # the same renaming decode_payload does for JSON/CSV v2
-            fields[old] = fields.pop(new)
-        return fields
+        return decode_payload(data, MAX_RECORD_BYTES, avro=decoder)[1]
 
     return decode
 
@@ -119,25 +120,25 @@ def _measure_format(
 
 
 def _measure(
-    payloads: dict[str, list[bytes]], keys: list[str], schema: Any
+    payloads: dict[str, list[bytes]], keys: list[str], encoder: AvroEncoder
 ) -> tuple[dict[str, float], dict[str, float], dict[str, list[bytes]], float, float]:
     """(decode µs per CDR per format, pack µs per CDR per format, aggregates per format, de-aggregation µs
     per CDR, Avro encode µs per CDR), each the best of PASSES."""
     decoders: dict[str, Callable[[bytes], Any]] = {
         "json": lambda p: decode_payload(p, MAX_RECORD_BYTES),
         "csv": lambda p: decode_payload(p, MAX_RECORD_BYTES),
-        "avro": _avro_decoder(schema),
+        "avro": _avro_decoder(),
     }
     packer = KplPacker(even_shards(PLAN_SHARDS))
     decode = dict.fromkeys(payloads, float("inf"))
     pack = dict.fromkeys(payloads, float("inf"))
     aggregates: dict[str, list[bytes]] = {}
     deaggregate_us = encode_us = float("inf")
-    json_docs = [orjson.loads(p) for p in payloads["json"]]
+    json_docs = [_fields(p) for p in payloads["json"]]
 
     def encode_all() -> int:
         for doc in json_docs:
-            fastavro.schemaless_writer(io.BytesIO(), schema, doc)
+            encoder.encode(doc)
         return len(json_docs)
 
     for _ in range(PASSES):
@@ -149,11 +150,9 @@ def _measure(
     return decode, pack, aggregates, deaggregate_us, encode_us
 
 
-def _check_round_trip(
-    payloads: dict[str, list[bytes]], aggregates: dict[str, list[bytes]], schema: Any
-) -> None:
+def _check_round_trip(payloads: dict[str, list[bytes]], aggregates: dict[str, list[bytes]]) -> None:
     """Every format carries the same CDRs, and every aggregate comes apart into its CDRs."""
-    avro_decode = _avro_decoder(schema)
+    avro_decode = _avro_decoder()
     for index in (0, CDRS // 2, CDRS - 1):
         json_fields = decode_payload(payloads["json"][index], MAX_RECORD_BYTES)[1]
         assert avro_decode(payloads["avro"][index]) == json_fields
@@ -182,13 +181,13 @@ def _metric(name: str, value: float, unit: str) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    schema = fastavro.parse_schema(json.loads(SCHEMA_PATH.read_text()))
+    encoder = AvroEncoder(VERSION_ID, 2)
     json_payloads, keys = _synth("json-v2")
     csv_payloads, csv_keys = _synth("csv-v2")
     assert csv_keys == keys, "JSON and CSV runs of one seed must carry the same CDRs"
-    payloads = {"json": json_payloads, "csv": csv_payloads, "avro": _avro(json_payloads, schema)}
-    decode, pack, aggregates, deaggregate_us, encode_us = _measure(payloads, keys, schema)
-    _check_round_trip(payloads, aggregates, schema)
+    payloads = {"json": json_payloads, "csv": csv_payloads, "avro": _avro(json_payloads, encoder)}
+    decode, pack, aggregates, deaggregate_us, encode_us = _measure(payloads, keys, encoder)
+    _check_round_trip(payloads, aggregates)
     plain_bytes = {name: sum(map(len, data)) / CDRS for name, data in payloads.items()}
     kpl_bytes = {name: sum(map(len, packed)) / CDRS for name, packed in aggregates.items()}
     overhead = sum(kpl_bytes[n] - plain_bytes[n] for n in payloads) / len(payloads)
@@ -236,7 +235,7 @@ def run() -> dict[str, Any]:
         "cdrs": CDRS,
         "capacity_payload_defaults": costs.describe() | {"source": payload.BENCH},
         "passes": f"best of {PASSES}, formats interleaved",
-        "avro_schema": str(SCHEMA_PATH.relative_to(Path(__file__).resolve().parents[2])),
+        "avro_schema": "pipeline/schemas/cdr-v2.avsc, Glue Schema Registry framing (18-byte header counted)",
         "kpl_packing": f"{PLAN_SHARDS}-shard map, buffers of {round(PLAN_RATE_RPS * KPL_BUFFER_MS / 1000):,} "
         f"CDRs ({KPL_BUFFER_MS:g} ms at {PLAN_RATE_RPS:,.0f} CDR/s)",
         "planner": "capacity.payload.plan_payload with these numbers, service time 40 ms + 0.3 ms/CDR "

@@ -355,6 +355,23 @@ def _misc() -> list[Case]:
     ]
 
 
+def _gsr_framed() -> list[Case]:
+    """Glue Schema Registry framing (byte 0 = 3) that is wrong, or of a version no registry holds (the
+    corpus runs the processor without one)."""
+    version_id = bytes(range(16))
+    body = b"\x02\x00"
+    return [
+        Case("gsr-header-only", bytes((3, 0)) + version_id, R.GSR_FRAMING_ERROR),
+        Case("gsr-short", bytes((3, 0, 1)), R.GSR_FRAMING_ERROR),
+        *(
+            Case(f"gsr-compression-{byte}", bytes((3, byte)) + version_id + body, R.GSR_FRAMING_ERROR)
+            for byte in (1, 4, 6, 255)
+        ),
+        Case("gsr-zlib-not-deflate", bytes((3, 5)) + version_id + b"not zlib", R.GSR_FRAMING_ERROR),
+        Case("gsr-unknown-version", bytes((3, 0)) + version_id + body, R.GSR_UNKNOWN_SCHEMA_VERSION),
+    ]
+
+
 def cases() -> list[Case]:
     """Every malformed case; names are unique."""
     return [
@@ -370,5 +387,6 @@ def cases() -> list[Case]:
         *_bad_times(),
         *_unknown_versions(),
         *_corrupt_aggregates(),
+        *_gsr_framed(),
         *_misc(),
     ]

@@ -75,7 +75,7 @@ def test_up_serves_the_pipeline_and_down_leaves_no_process(
     assert all(local.alive().values())
     # When the stack goes down, then no process of it is left, workers included
     outcome = local.down()
-    assert outcome == {"esm": "stopped", "proxy": "stopped", "emulator": "stopped"}
+    assert outcome == {"esm": "stopped", "proxy": "stopped", "glue": "stopped", "emulator": "stopped"}
     assert not [pid for pid in [*info.pids.values(), *workers] if pid_alive(pid)]
     assert local.status() is None
 
@@ -107,7 +107,8 @@ def test_status_json_gives_endpoints_and_every_resource(
     assert printed["kinesis_endpoint_url"] == info.kinesis_endpoint_url
     assert printed["dlq_url"].endswith("/cdrcap-dlq")
     assert printed["input_stream_arn"].endswith(":stream/cdrcap-cdr-in")
-    assert printed["running"] == {"emulator": True, "proxy": True, "esm": True}
+    assert printed["running"] == {"emulator": True, "proxy": True, "esm": True, "glue": True}
+    assert printed["glue_endpoint_url"] == info.glue_endpoint_url
 
 
 def test_down_with_nothing_up_exits_2_with_a_message(
@@ -151,6 +152,11 @@ def test_up_deploys_the_pipeline_template_with_ministacks_mapping_disabled(tmp_p
         esm = json.loads((local.state_dir / "esm.json").read_text())
         assert esm["handler_env"]["CDRCAP_MAX_RECORD_BYTES"]
         assert esm["handler_env"]["CDRCAP_AGGREGATES_TABLE"] == info.aggregates_table
+        # and the Glue Schema Registry MiniStack lacks is served beside it with both CDR schema versions
+        assert esm["handler_env"]["AWS_ENDPOINT_URL_GLUE"] == info.glue_endpoint_url
+        glue = session.client("glue", endpoint_url=info.glue_endpoint_url)
+        schema = glue.get_schema(SchemaId={"RegistryName": "cdrcap-schemas", "SchemaName": "cdr"})
+        assert schema["LatestSchemaVersion"] == 2 and schema["Compatibility"] == "BACKWARD"
     finally:
         local.down()
 

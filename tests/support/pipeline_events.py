@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from loadgen.kpl import aggregate
+from pipeline.avro_cdr import AvroEncoder
 from pipeline.config import PipelineConfig, load_config
 from pipeline.schema import CSV_COLUMNS, JSON_RENAMED_V2
 
@@ -80,6 +81,14 @@ def as_csv(cdr: dict[str, Any], version: int = 1) -> bytes:
         value = doc.get(name)
         cells.append("" if value is None else str(int(value)) if isinstance(value, bool) else str(value))
     return ",".join(cells).encode()
+
+
+def as_avro(cdr: dict[str, Any], encoder: AvroEncoder) -> bytes:
+    """`cdr` (v1 wire names) as a GSR-framed Avro record of the encoder's schema (v2 gets `rat`)."""
+    fields = dict(cdr)
+    if encoder.version == 2:
+        fields.setdefault("rat", "NR")
+    return encoder.encode(fields)
 
 
 def as_kpl(payloads: list[bytes], partition_key: str = "agg") -> bytes:

@@ -86,3 +86,18 @@ def test_master_copies_its_run_directory_to_the_results_bucket(template: dict[st
     environment = {item["Name"]: item["Value"] for item in master["Environment"]}
     assert environment["RESULTS_BUCKET"] == {"Ref": "ResultsBucket"}
     assert "--cdr-run-dir /work/run" in master["Command"][0]
+
+
+def test_workers_may_only_look_up_the_cdr_schema_of_the_pipelines_registry(template: dict[str, Any]) -> None:
+    glue = [s for s in _statements(template) if any("glue:" in a for a in _as_list(s["Action"]))]
+    assert len(glue) == 1
+    assert sorted(glue[0]["Action"]) == ["glue:GetSchemaByDefinition", "glue:GetSchemaVersion"]
+    resources = [r["Fn::Sub"] for r in glue[0]["Resource"]]
+    assert [r.rsplit(":", 1)[1] for r in resources] == [
+        "registry/${ResourcePrefix}-schemas",
+        "schema/${ResourcePrefix}-schemas/cdr",
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from cfnlint.api import ManualArgs, lint
 from cfnlint.decode.cfn_yaml import load
 
 from pipeline import constants
+from pipeline.avro_cdr import schema_definition, schema_text
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "infra" / "pipeline.yaml"
 
@@ -167,7 +169,9 @@ def _role_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     roles = _resources(template, "AWS::IAM::Role")
     assert len(roles) == 1, "the stack has exactly one IAM role"
     role = next(iter(roles.values()))["Properties"]
-    return [statement for policy in role["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    # A conditional statement (Fn::If [condition, statement, AWS::NoValue]) is checked as its statement.
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in statements]
 
 
 def test_role_has_no_wildcard_action(template: dict[str, Any]) -> None:
@@ -337,3 +341,38 @@ def test_provisioned_concurrency_path_passes_cfn_lint() -> None:
     on = text.replace(off, "  ProvisionedConcurrency:\n    Type: Number\n    Default: 10\n")
     # Then cfn-lint finds nothing
     assert [str(match) for match in lint(on, config=ManualArgs(regions=["us-east-1"]))] == []
+
+
+def test_the_schema_registry_holds_the_packaged_avro_schemas_backward(template: dict[str, Any]) -> None:
+    registry = _one(template, "AWS::Glue::Registry")
+    schema = _one(template, "AWS::Glue::Schema")
+    version = _one(template, "AWS::Glue::SchemaVersion")
+    assert registry["Name"] == {"Fn::Sub": f"${{ResourcePrefix}}-{constants.SCHEMA_REGISTRY_SUFFIX}"}
+    assert schema["Name"] == constants.CDR_SCHEMA_NAME
+    assert (schema["DataFormat"], schema["Compatibility"]) == ("AVRO", "BACKWARD")
+    # the definitions are the packaged .avsc files, to the byte: producers look their version up by
+    # definition (GetSchemaByDefinition) and find the stack's versions whatever Glue normalises
+    assert json.loads(schema["SchemaDefinition"]) == schema_definition(1)
+    assert (schema["SchemaDefinition"], version["SchemaDefinition"]) == (schema_text(1), schema_text(2))
+    assert version["Schema"] == {"SchemaArn": {"Fn::GetAtt": ["CdrSchema", "Arn"]}}
+    # and all three exist only where the stack may create Glue resources (not on the emulator)
+    for name in ("CdrSchemaRegistry", "CdrSchema", "CdrSchemaV2"):
+        assert template["Resources"][name]["Condition"] == "HasSchemaRegistry"
+
+
+def test_the_function_may_only_read_schema_versions_of_its_own_schema(template: dict[str, Any]) -> None:
+    glue = [s for s in _role_statements(template) if any("glue:" in a for a in _as_list(s["Action"]))]
+    assert len(glue) == 1
+    assert glue[0]["Action"] == "glue:GetSchemaVersion"
+    assert glue[0]["Resource"] == [
+        {"Fn::GetAtt": ["CdrSchemaRegistry", "Arn"]},
+        {"Fn::GetAtt": ["CdrSchema", "Arn"]},
+    ]
+
+
+def test_the_emulator_path_without_the_registry_passes_cfn_lint() -> None:
+    text = TEMPLATE_PATH.read_text()
+    registry_default = '  SchemaRegistry:\n    Type: String\n    Default: "true"'
+    assert registry_default in text
+    without = text.replace(registry_default, registry_default.replace('"true"', '"false"'))
+    assert [str(match) for match in lint(without, config=ManualArgs(regions=["us-east-1"]))] == []
