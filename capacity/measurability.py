@@ -34,7 +34,7 @@ def unmeasurable_note(step: int, invocations: int, duration_s: float) -> str:
     return (
         f"step {step}: {invocations} invocations, fewer than the {MIN_INVOCATIONS_FOR_P99} a p99 needs; its "
         f"IteratorAge and e2e p99 are close to the step's maximum (one slow invocation sets them). Make "
-        f"the step ~{longer_s:,.0f} s long (now {duration_s:,.0f} s) or compare p90"
+        f"the step ~{longer_s:,.0f} s long (now {duration_s:,.0f} s)"
     )
 
 

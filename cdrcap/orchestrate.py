@@ -21,6 +21,7 @@ from cdrcap.fraud_run import write_fraud_json
 from cdrcap.progress import LiveProgress
 from cdrcap.rundir import create_run_dir, run_metadata
 from cdrcap.stages import StackHandle, analyse, drain, load_arguments, open_target
+from cdrcap.step_length import short_step_warnings
 from loadgen.errors import LoadgenError
 from loadgen.runner import run_load
 from reports.assemble import write_run_summary
@@ -56,6 +57,8 @@ def run_capacity(request: RunRequest, echo: Callable[[str], None] = print) -> Ru
     run_dir = create_run_dir(request.config.runs_dir, profile.name)
     started_at = _now()
     echo(f"run {run_dir.name}: target {request.target.name}, profile {profile.name} -> {run_dir}")
+    for warning in short_step_warnings(profile):
+        echo(f"WARNING: {warning}")
     interrupted = False
     load_args = load_arguments(
         profile, run_dir

@@ -408,6 +408,8 @@ def analyse(
     )
     load_seconds = pd.read_csv(run_dir / "data" / "load_seconds.csv")
     steps = measured.steps(load_seconds, invocations)
+    for note in measured.measurability_notes(steps):
+        echo(f"WARNING: {note}")
     keys = _key_distribution(profile)
     predictions = predict_steps(
         service,
