@@ -13,7 +13,8 @@ p99 (capacity/measurability.py).
 
 `python -m tests.benchmarks.bench_model_validation [--only NAME ...] [--no-doc] [--from-json]`: runs them,
 prints the tables, and (with every configuration run) writes them into docs/capacity.md between the
-validation markers; `--from-json` re-renders the tables from the last runs/validation/validation.json.
+validation markers; `--from-json` re-renders the tables from the last runs/validation/validation.json,
+and `--from-json --repredict` predicts those saved runs again with the current model (same measurements).
 Bounded: each configuration runs its fixed steps plus the run's drain deadline; the whole set ~10 min.
 """
 
@@ -31,6 +32,8 @@ from capacity.intervals import INTERVAL_LEVEL, Interval, coverage
 from capacity.measurability import MIN_INVOCATIONS_FOR_P99
 from cdrcap.config import Config, Profile, Target
 from cdrcap.orchestrate import RunRequest, run_capacity
+from cdrcap.predict_run import repredict
+from reports.measured import model_error
 
 LONG = True  # seven real runs, ~8 minutes: `make bench-long`, not `make bench`
 
@@ -93,7 +96,10 @@ def run_case(case: Case) -> list[dict[str, Any]]:
         target=Target("local", is_local=True), profile=profile_of(case), config=config, progress=False
     )
     outcome = run_capacity(request, echo=lambda line: print(f"  [{case.name}] {line}", flush=True))
-    summary = outcome.summary
+    return case_rows(case, outcome.summary, outcome.run_dir)
+
+
+def case_rows(case: Case, summary: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
     measured = {s["step"]: s for s in summary["steps"]}
     rows = []
     for entry in summary["model_error"]["per_step"]:
@@ -118,9 +124,20 @@ def run_case(case: Case) -> list[dict[str, Any]]:
                     summary["service_time_model"]["a_ms"],
                     summary["service_time_model"]["b_ms_per_record"],
                 ),
-                "run_dir": str(outcome.run_dir.relative_to(ROOT)),
+                "run_dir": str(run_dir.resolve().relative_to(ROOT)),
             }
         )
+    return rows
+
+
+def repredict_rows(saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The saved runs' measurements against the CURRENT model's predictions (cdrcap.predict_run)."""
+    cases = {c.name: c for c in CASES}
+    rows: list[dict[str, Any]] = []
+    for name, run_dir in dict.fromkeys((r["case"], r["run_dir"]) for r in saved):
+        summary, predictions = repredict(ROOT / run_dir)
+        summary["model_error"] = model_error(predictions, summary["steps"])
+        rows += case_rows(cases[name], summary, ROOT / run_dir)
     return rows
 
 
@@ -245,13 +262,18 @@ def write_doc(rows: list[dict[str, Any]], totals: dict[str, float], when: str) -
     DOC.write_text(head + body + rest.split(END, 1)[1])
 
 
-def run(only: tuple[str, ...] = (), write: bool = True, from_json: bool = False) -> dict[str, Any]:
+def run(
+    only: tuple[str, ...] = (), write: bool = True, from_json: bool = False, again: bool = False
+) -> dict[str, Any]:
     cases = [c for c in CASES if not only or c.name in only]
     started = time.monotonic()
     saved = RUNS_DIR / "validation.json"
     if from_json:
         rows = [r for r in json.loads(saved.read_text())["rows"] if not only or r["case"] in only]
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(saved.stat().st_mtime))
+        if again:
+            rows = repredict_rows(rows)
+            when += ", re-predicted " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     else:
         rows = []
         for case in cases:
@@ -312,8 +334,13 @@ def main() -> None:
     parser.add_argument(
         "--from-json", action="store_true", help="re-render from the last runs/validation/validation.json"
     )
+    parser.add_argument(
+        "--repredict",
+        action="store_true",
+        help="with --from-json: predict the saved runs again with the current model",
+    )
     args = parser.parse_args()
-    result = run(tuple(args.only), write=not args.no_doc, from_json=args.from_json)
+    result = run(tuple(args.only), write=not args.no_doc, from_json=args.from_json, again=args.repredict)
     print(json.dumps(result["metrics"], indent=1))
     print(result["notes"])
 
