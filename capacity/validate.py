@@ -52,6 +52,7 @@ def predict_steps(
     service_factors: Sequence[float] = (),
     cold_start_ms: float = 0.0,
     recorded: RecordedArrivals | None = None,
+    service_deviations: Sequence[float] = (),
 ) -> list[dict[str, Any]]:
     """Predicted p99 iterator age and e2e latency per step for the configuration that ran, each a central
     value (`predicted_<metric>_p99_ms`, the median of `repeats` replications) and an 80% interval
@@ -67,6 +68,8 @@ def predict_steps(
     driven by it); `service_factors`, one per step, how much slower than the fit the handler ran in that
     step (capacity.fit.window_factors; a shared host slows it when the load generator is busy);
     `cold_start_ms` the extra time of a lane's first invocation (capacity.fit.cold_start_ms);
+    `service_deviations` the measured deviations from the fit (capacity.fit.duration_deviations), drawn
+    instead of the log-normal of `service_cv` when given;
     `recorded` the busiest lane's real arrivals (capacity/recorded.py), replayed instead of generated ones
     (the steps then need start_epoch_s).
     """
@@ -101,6 +104,7 @@ def predict_steps(
         stream_rate_factor=1.0 / lane_share,
         service_factors=tuple(service_factors),
         cold_start_ms=cold_start_ms,
+        service_deviations=tuple(service_deviations),
     )
     # A replication is one seed: one phase of the poller against the arrivals (where an empty poll falls
     # and costs the idle second), one draw of every invocation's deviation from the fit, and (without a

@@ -14,7 +14,14 @@ import pandas as pd
 
 from capacity import skew
 from capacity.arrivals import Arrivals
-from capacity.fit import ServiceTimeModel, cold_start_ms, duration_cv, fit_service_time, window_factors
+from capacity.fit import (
+    ServiceTimeModel,
+    cold_start_ms,
+    duration_cv,
+    duration_deviations,
+    fit_service_time,
+    window_factors,
+)
 from capacity.model import ReadPath
 from capacity.recorded import RecordedArrivals
 from capacity.validate import predict_steps
@@ -42,9 +49,16 @@ def predict_run_steps(
     keys: skew.KeyDistribution,
     producers: int = 0,
     recorded: RecordedArrivals | None = None,
+    empirical_deviations: bool = True,
 ) -> list[dict[str, Any]]:
     """capacity.validate.predict_steps with everything the run measured: the accepted rate and window of
-    each step, the spread around the fit, the per-step factors, the first-invocation excess, the arrivals."""
+    each step, the spread around the fit, the per-step factors, the first-invocation excess, the arrivals.
+
+    `empirical_deviations`: each simulated invocation deviates from the fit by a draw from the run's own
+    deviations (capacity.fit.duration_deviations, heavy tail included); False: a log-normal with the run's
+    robust CV (capacity.fit.duration_cv), which has no heavy tail."""
+    windows = [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
+    deviations = duration_deviations(invocations, service, windows) if empirical_deviations else ()
     return predict_steps(
         service,
         config_that_ran,
@@ -62,11 +76,10 @@ def predict_run_steps(
         keys=keys,
         service_cv=duration_cv(invocations, service),
         cold_start_ms=cold_start_ms(invocations, service),
-        service_factors=window_factors(
-            invocations, service, [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
-        ),
+        service_factors=window_factors(invocations, service, windows),
         arrivals=Arrivals(producers, TARGET_CALL_INTERVAL_S) if producers else None,
         recorded=recorded,
+        service_deviations=tuple(deviations),
     )
 
 
@@ -80,7 +93,9 @@ def measured_read_path(read: ReadPath, metrics: pd.DataFrame) -> ReadPath:
     return replace(read, delivery_s=float(latency_ms.mean()) / 1000.0)
 
 
-def repredict(run_dir: Path, *, users: int = 4) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def repredict(
+    run_dir: Path, *, users: int = 4, empirical_deviations: bool = True
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A saved local run's summary and its steps predicted again with the current model, from its data
     tables (invocations, load seconds, metrics, recorded arrivals). `users`: the load generator's users."""
     try:
@@ -113,5 +128,6 @@ def repredict(run_dir: Path, *, users: int = 4) -> tuple[dict[str, Any], list[di
         keys=key_distribution(profile.get("partition_key", "subscriber"), profile.get("hot_key_share", 0.0)),
         producers=users,
         recorded=recorded,
+        empirical_deviations=empirical_deviations,
     )
     return summary, predictions
