@@ -9,7 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from capacity import skew
@@ -113,10 +112,11 @@ def repredict(
         read = measured_read_path(read, pd.read_csv(data / "metrics.csv"))
     recorded = None
     if (data / "recorded_arrivals.csv").exists():
+        # Saved before the lane mask counted shared arrival times, a PF > 1 run's lane holds too many.
         arrivals = pd.read_csv(data / "recorded_arrivals.csv")
-        shard = arrivals["arrival_epoch_s"].to_numpy(dtype=float)
-        lane = shard[arrivals["in_lane"].to_numpy(dtype=bool)]
-        recorded = RecordedArrivals("", 0, np.sort(lane), np.sort(shard))
+        recorded = RecordedArrivals.from_mask(
+            arrivals["arrival_epoch_s"].to_numpy(dtype=float), arrivals["in_lane"].to_numpy(dtype=bool)
+        )
     profile = summary["profile"]
     predictions = predict_run_steps(
         service,

@@ -386,8 +386,8 @@ def analyse(
     if recorded is not None:
         pd.DataFrame(
             {
-                "arrival_epoch_s": recorded.shard_epoch_s,
-                "in_lane": np.isin(recorded.shard_epoch_s, recorded.lane_epoch_s),
+                "arrival_epoch_s": np.sort(recorded.shard_epoch_s),
+                "in_lane": recorded.lane_mask(),
             }
         ).to_csv(run_dir / "data" / "recorded_arrivals.csv", index=False)  # to re-predict offline
         echo(
