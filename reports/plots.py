@@ -285,12 +285,17 @@ def draw_model_error(figure: Figure, summary: Summary, data: RunData) -> None:
             (e.get(f"predicted_{key}_p99_lo_ms"), e.get(f"predicted_{key}_p99_hi_ms")) for e in per_step
         ]
         if all(low is not None and high is not None for low, high in bounds):
-            axes.fill_between(
+            # Bars at the steps only: there is no prediction between two steps' rates.
+            axes.errorbar(
                 rates,
-                [float(low) for low, _ in bounds],  # type: ignore[arg-type]
-                [float(high) for _, high in bounds],  # type: ignore[arg-type]
-                color=ORANGE,
-                alpha=0.2,
+                predicted,
+                yerr=[
+                    [c - float(low) for c, (low, _) in zip(predicted, bounds, strict=True)],  # type: ignore[arg-type]
+                    [float(high) - c for c, (_, high) in zip(predicted, bounds, strict=True)],  # type: ignore[arg-type]
+                ],
+                fmt="none",
+                ecolor=ORANGE,
+                capsize=4,
                 label="predicted 80% interval",
             )
         for rate, value, entry in zip(rates, measured, per_step, strict=True):
@@ -390,7 +395,7 @@ def _alt_heatmap(summary: Summary) -> str:
 def _alt_model_error(summary: Summary) -> str:
     error = summary["model_error"]
     interval = (
-        f" The shaded band is the prediction's {float(error.get('interval_level', 0.8)):.0%} interval; "
+        f" The bars on the predictions are their {float(error.get('interval_level', 0.8)):.0%} intervals; "
         f"{float(error['interval_coverage']):.0%} of the measurements fall inside it."
         if "interval_coverage" in error
         else ""

@@ -155,7 +155,7 @@ def test_both_reports_explain_the_interval_and_warn(run_dir: Path) -> None:
 
 def test_the_plot_description_mentions_the_band_and_the_short_steps(run_dir: Path) -> None:
     text = _alt_model_error(load_summary(run_dir))
-    assert "shaded band is the prediction's 80% interval; 100% of the measurements" in text
+    assert "bars on the predictions are their 80% intervals; 100% of the measurements" in text
     assert "4 step(s) marked ~max" in text
 
 
