@@ -238,3 +238,33 @@ def duration_cv(trace: pd.DataFrame, model: ServiceTimeModel) -> float:
     q1, q3 = np.percentile(log_ratio, [25, 75])
     sigma = float(q3 - q1) / IQR_PER_SIGMA
     return float(np.sqrt(np.expm1(sigma**2)))
+
+
+def duration_deviations(
+    trace: pd.DataFrame, model: ServiceTimeModel, windows_epoch_s: list[tuple[float, float]]
+) -> np.ndarray:
+    """Each successful invocation's measured / fitted duration, divided by the median of its window (the
+    per-step factor of `window_factors`), each lane's first invocation left out (`cold_start_ms` carries
+    it): the empirical deviations the simulator can draw an invocation's duration from, heavy tail
+    included (a log-normal fitted to the interquartile range has none). Empty without start times, for
+    per-minute averages (CloudWatch rows weighted by `invocations`: not single invocations) or when there
+    are too few."""
+    if "start_epoch_ms" not in trace.columns or "invocations" in trace.columns:
+        return np.array([])
+    rows, log_ratio = _log_ratios(trace, model)
+    if len(rows) < MIN_INVOCATIONS:
+        return np.array([])
+    keys = [k for k in ("shard_id", "lane") if k in rows.columns] or (
+        ["log_stream"] if "log_stream" in rows.columns else []
+    )
+    keep = np.ones(len(rows), dtype=bool)
+    if keys:
+        first = rows.reset_index(drop=True).sort_values("start_epoch_ms").groupby(keys, sort=False).head(1)
+        keep[first.index.to_numpy()] = False
+    started_s = rows["start_epoch_ms"].to_numpy(dtype=float) / 1000.0
+    deviations = []
+    for start_s, end_s in windows_epoch_s:
+        inside = keep & (started_s >= start_s) & (started_s < end_s)
+        if inside.any():
+            deviations.append(np.exp(log_ratio[inside] - np.median(log_ratio[inside])))
+    return np.concatenate(deviations) if deviations else np.array([])

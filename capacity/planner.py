@@ -22,6 +22,7 @@ from capacity.explain import (
     on_demand_alternative,
 )
 from capacity.fit import ServiceTimeModel
+from capacity.intervals import from_replications
 from capacity.quotas import US_EAST_1, Prices
 from capacity.resharding import minimum_hours, resharding_path
 from capacity.resource_use import design_comparison
@@ -297,24 +298,40 @@ def _lane_config(grid: Grid, index: int, service: ServiceTimeModel, workload: Wo
 def _predict(
     grid: Grid, index: int, service: ServiceTimeModel, workload: Workload, space: SearchSpace, seed: int
 ) -> dict[str, float | None]:
-    """Simulate the hottest lane of one configuration at the planning rate."""
+    """Simulate the hottest lane of one configuration at the planning rate, `space.replications` times.
+
+    Each value is the median of the replications; the p99s also carry their 80% interval (`*_lo_ms`,
+    `*_hi_ms`: the 10th and 90th percentiles of the replications, capacity/intervals.py), the spread of a
+    p99 measured over one simulated window at that rate.
+    """
     # The simulator's cost is one step per batch: bound the number of batches (an unstable lane diverges
     # within a few hundred anyway).
     cycles_s = max(float(grid.hot.cycle_s[index]), 1e-3) if np.isfinite(grid.hot.cycle_s[index]) else 1e-3
     duration_s = min(space.simulate_s, MAX_SIMULATED_BATCHES * cycles_s)
-    sim = simulate_lane(
-        _lane_config(grid, index, service, workload),
-        [(duration_s, float(grid.hot_lane_rate_rps[index]))],
-        seed=seed,
+    config = _lane_config(grid, index, service, workload)
+    profile = [(duration_s, float(grid.hot_lane_rate_rps[index]))]
+    summaries = [
+        simulate_lane(config, profile, seed=seed + k).summary(start_s=duration_s * WARMUP_FRACTION)
+        for k in range(max(space.replications, 1))
+    ]
+    age = from_replications(s["iterator_age_p99_ms"] for s in summaries)
+    e2e = from_replications(s["e2e_p99_ms"] for s in summaries)
+    age_max_ms = max(
+        from_replications(s["iterator_age_max_ms"] for s in summaries).central,
+        float(grid.hot.iterator_age_max_s[index]) * 1000.0,
     )
-    summary = sim.summary(start_s=duration_s * WARMUP_FRACTION)
     wait_ms = workload.producer_wait_ms  # the producer's buffering, before the stream (search.py)
-    age_max_ms = max(summary["iterator_age_max_ms"], float(grid.hot.iterator_age_max_s[index]) * 1000.0)
     return {
-        "iterator_age_p99_ms": _finite(summary["iterator_age_p99_ms"]),
+        "iterator_age_p99_ms": _finite(age.central),
+        "iterator_age_p99_lo_ms": _finite(age.low),
+        "iterator_age_p99_hi_ms": _finite(age.high),
         "iterator_age_max_ms": _finite(age_max_ms),
-        "e2e_latency_p50_ms": _finite(summary["e2e_p50_ms"] + wait_ms / 2),
-        "e2e_latency_p99_ms": _finite(summary["e2e_p99_ms"] + wait_ms),
+        "e2e_latency_p50_ms": _finite(
+            from_replications(s["e2e_p50_ms"] for s in summaries).central + wait_ms / 2
+        ),
+        "e2e_latency_p99_ms": _finite(e2e.central + wait_ms),
+        "e2e_latency_p99_lo_ms": _finite(e2e.low + wait_ms),
+        "e2e_latency_p99_hi_ms": _finite(e2e.high + wait_ms),
         "utilisation": _finite(float(grid.hot.utilisation[index]), 4),
     }
 

@@ -28,6 +28,27 @@ class RecordedArrivals:
     lane_epoch_s: np.ndarray
     shard_epoch_s: np.ndarray
 
+    def lane_mask(self) -> np.ndarray:
+        """Which of the (sorted) shard arrivals are the lane's, as a saved run can store them.
+
+        Records of one PutRecords call share their arrival time, so a time alone does not say whose a
+        record is: of the shard's records arriving at a time, as many are marked as the lane has at it."""
+        shard = np.sort(self.shard_epoch_s)
+        if shard.size == 0 or self.lane_epoch_s.size == 0:
+            return np.zeros(shard.size, dtype=bool)
+        times, lane_counts = np.unique(self.lane_epoch_s, return_counts=True)
+        at = np.minimum(np.searchsorted(times, shard), times.size - 1)
+        owned = np.where(times[at] == shard, lane_counts[at], 0)
+        rank = np.arange(shard.size) - np.searchsorted(shard, shard, side="left")  # among its time's records
+        return rank < owned
+
+    @classmethod
+    def from_mask(cls, shard_epoch_s: np.ndarray, in_lane: np.ndarray) -> RecordedArrivals:
+        """The arrivals saved as (shard arrival times, lane mask) again, without shard and lane names."""
+        order = np.argsort(shard_epoch_s, kind="stable")
+        shard = shard_epoch_s[order]
+        return cls("", 0, shard[in_lane[order]], shard)
+
 
 def read_shard(kinesis: Any, stream: str, shard_id: str) -> list[tuple[float, str]]:
     """(arrival epoch s, partition key) of every record of one shard, from TRIM_HORIZON to the tip."""

@@ -123,6 +123,9 @@ class SearchSpace:
     measured_curve: DurationCurve | None = None
     finalists: int = 10
     simulate_s: float = 120.0
+    # Simulations (seeds) per finalist: their median is the prediction, their 10th-90th percentiles its 80%
+    # interval (capacity/intervals.py). Few, because each finalist is simulated: 5 cost ~x2 planner time.
+    replications: int = 5
     read_paths: dict[str, ReadPath] | None = None  # override (e.g. the local runtime's poll cadence)
 
     def read_path(self, mode: str, polling_consumers: int) -> ReadPath:

@@ -40,6 +40,9 @@ class LaneSimConfig:
     service_factors: tuple[float, ...] = ()
     cold_start_ms: float = 0.0  # extra time of the lane's first invocation (a fresh execution environment)
     stream_rate_factor: float = 0.0  # stream rate / this lane's rate (paced calls are per stream); 0: shard
+    # Measured deviations from the fitted duration (capacity.fit.duration_deviations), each invocation's
+    # factor drawn from them instead of the log-normal of `service_cv`; empty: the log-normal.
+    service_deviations: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ def simulate_lane(
     a_ms, b_ms, c_ms = config.service_ms
     per_record_ms = b_ms + c_ms * config.record_bytes / 1024.0
     sigma = math.sqrt(math.log1p(config.service_cv**2)) if config.service_cv > 0 else 0.0
+    deviations = np.asarray(config.service_deviations, dtype=float)
 
     done_at = np.zeros(total)
     closes: list[float] = []
@@ -229,7 +233,12 @@ def simulate_lane(
         attempts = 1
         while attempts <= config.max_retries and config.error_rate > 0 and rng.random() < config.error_rate:
             attempts += 1
-        noise = rng.lognormal(-0.5 * sigma**2, sigma, attempts) if sigma > 0 else np.ones(attempts)
+        if deviations.size:
+            noise = deviations[rng.integers(deviations.size, size=attempts)]
+        elif sigma > 0:
+            noise = rng.lognormal(-0.5 * sigma**2, sigma, attempts)
+        else:
+            noise = np.ones(attempts)
         spent_s = float(service_s * noise.sum())
         free_at = closed + spent_s
         busy_s += spent_s

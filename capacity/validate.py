@@ -17,13 +17,13 @@ import numpy as np
 from capacity.arrivals import Arrivals
 from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel
+from capacity.intervals import REPLICATIONS, from_replications
 from capacity.model import ReadPath
 from capacity.recorded import RecordedArrivals
 from capacity.simulate import LaneSimConfig, simulate_lane
 from capacity.skew import KeyDistribution, uniform
 
 APE_FLOOR_MS = 1.0
-PHASE_REPEATS = 7  # simulated poller phases per prediction (their median)
 
 
 def ape(predicted: float | None, measured: float | None, floor_ms: float = APE_FLOOR_MS) -> float | None:
@@ -46,14 +46,17 @@ def predict_steps(
     read: ReadPath,
     keys: KeyDistribution | None = None,
     seed: int = 0,
-    repeats: int = PHASE_REPEATS,
+    repeats: int = REPLICATIONS,
     service_cv: float = 0.0,
     arrivals: Arrivals | None = None,
     service_factors: Sequence[float] = (),
     cold_start_ms: float = 0.0,
     recorded: RecordedArrivals | None = None,
+    service_deviations: Sequence[float] = (),
 ) -> list[dict[str, Any]]:
-    """Predicted p99 iterator age and e2e latency per step for the configuration that ran.
+    """Predicted p99 iterator age and e2e latency per step for the configuration that ran, each a central
+    value (`predicted_<metric>_p99_ms`, the median of `repeats` replications) and an 80% interval
+    (`predicted_<metric>_p99_lo_ms` / `_hi_ms`, their 10th and 90th percentiles; capacity/intervals.py).
 
     `config` has shards, parallelization_factor, batch_size, batching_window_s and memory_mb; each step has
     step, rate_rps (the ACCEPTED rate) and duration_s (or start_epoch_s and end_epoch_s). For runs of the
@@ -65,6 +68,8 @@ def predict_steps(
     driven by it); `service_factors`, one per step, how much slower than the fit the handler ran in that
     step (capacity.fit.window_factors; a shared host slows it when the load generator is busy);
     `cold_start_ms` the extra time of a lane's first invocation (capacity.fit.cold_start_ms);
+    `service_deviations` the measured deviations from the fit (capacity.fit.duration_deviations), drawn
+    instead of the log-normal of `service_cv` when given;
     `recorded` the busiest lane's real arrivals (capacity/recorded.py), replayed instead of generated ones
     (the steps then need start_epoch_s).
     """
@@ -99,20 +104,29 @@ def predict_steps(
         stream_rate_factor=1.0 / lane_share,
         service_factors=tuple(service_factors),
         cold_start_ms=cold_start_ms,
+        service_deviations=tuple(service_deviations),
     )
-    # One simulated poll schedule is one phase of the poller against the arrivals; where an empty poll
-    # falls (and costs the idle second) depends on it, so each p99 is the median over several phases.
+    # A replication is one seed: one phase of the poller against the arrivals (where an empty poll falls
+    # and costs the idle second), one draw of every invocation's deviation from the fit, and (without a
+    # recording) one draw of the arrivals. The step's p99 varies with them as a measured one does.
     runs = [simulate_lane(lane_config, profile, seed=seed + k, replay=replay) for k in range(max(repeats, 1))]
     predictions = []
     start_s = 0.0
     for step, (duration_s, _) in zip(steps, profile, strict=True):
         traced = [sim.as_traced(start_s, start_s + duration_s) for sim in runs]
+        age = from_replications(t["iterator_age_p99_ms"] for t in traced)
+        e2e = from_replications(t["e2e_p99_ms"] for t in traced)
         predictions.append(
             {
                 "step": step.get("step"),
                 "rate_rps": float(step["rate_rps"]),
-                "predicted_iterator_age_p99_ms": float(np.median([t["iterator_age_p99_ms"] for t in traced])),
-                "predicted_e2e_p99_ms": float(np.median([t["e2e_p99_ms"] for t in traced])),
+                "predicted_iterator_age_p99_ms": age.central,
+                "predicted_iterator_age_p99_lo_ms": age.low,
+                "predicted_iterator_age_p99_hi_ms": age.high,
+                "predicted_e2e_p99_ms": e2e.central,
+                "predicted_e2e_p99_lo_ms": e2e.low,
+                "predicted_e2e_p99_hi_ms": e2e.high,
+                "replications": age.replications,
             }
         )
         start_s += duration_s

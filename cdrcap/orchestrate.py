@@ -23,6 +23,7 @@ from cdrcap.fraud_run import write_fraud_json
 from cdrcap.progress import LiveProgress
 from cdrcap.rundir import create_run_dir, run_metadata
 from cdrcap.stages import StackHandle, analyse, drain, load_arguments, local_output_stream, open_target
+from cdrcap.step_length import short_step_warnings
 from loadgen.runner import run_load
 from reports.assemble import write_run_summary
 from reports.render import render_run
@@ -94,6 +95,8 @@ def _run_once(request: RunRequest, run_dir: Path, run_id: str, echo: Callable[[s
     profile = request.profile
     started_at = _now()
     echo(f"run {run_id}: target {request.target.name}, profile {profile.name} -> {run_dir}")
+    for warning in short_step_warnings(profile):
+        echo(f"WARNING: {warning}")
     interrupted = False
     load_args = load_arguments(
         profile, run_dir

@@ -14,29 +14,26 @@ import numpy as np
 import pandas as pd
 
 from capacity import cold_starts, payload, quotas, scaling_policies, skew
-from capacity.arrivals import Arrivals
-from capacity.fit import ServiceTimeModel, cold_start_ms, duration_cv, fit_service_time, window_factors
+from capacity.fit import ServiceTimeModel, cold_start_ms, fit_service_time
 from capacity.measure import CloudWatchReader, LocalTraceReader, MetricsReader, save_tables
 from capacity.model import ReadPath
 from capacity.planner import Plan, plan
 from capacity.quotas import US_EAST_1
 from capacity.recorded import RecordedArrivals, busiest_lane, read_shard
 from capacity.search import SearchSpace, Slo, Workload
-from capacity.validate import predict_steps
 from cdrcap import traffic_spec
 from cdrcap.aws_targets import aws_target, running_local_stack
 from cdrcap.config import Profile
 from cdrcap.config import Target as ConfigTarget
 from cdrcap.costing import EmfWindow, emf_from_handler_log, emf_from_metrics, measured_use, run_costs
 from cdrcap.errors import CdrcapError
+from cdrcap.predict_run import key_distribution, measured_read_path, predict_run_steps
 from infra.aws import Target, client
 from infra.local.deploy_local import TEMPLATE_PATH
 from infra.local.emulator import free_port, port_is_free
 from infra.local.esm.dispatch import lane_of
-from infra.local.esm.telemetry import GET_RECORDS_LATENCY
 from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from infra.template import parse_template
-from loadgen.pacing import TARGET_CALL_INTERVAL_S
 from loadgen.synth.config import DefectRates, FraudRates
 from pipeline import constants
 from reports import measured
@@ -311,9 +308,7 @@ class Analysis:
 
 
 def _key_distribution(profile: Profile) -> skew.KeyDistribution:
-    if profile.partition_key == "hot":
-        return skew.hot_key(profile.hot_key_share)
-    return skew.uniform()
+    return key_distribution(profile.partition_key, profile.hot_key_share)
 
 
 def _record_bytes(load_summary: dict[str, Any]) -> float:
@@ -362,11 +357,7 @@ def _measured_read_path(handle: StackHandle, start_epoch_s: float, end_epoch_s: 
     """The local runtime's read path with its measured GetRecords call time as the delivery delay."""
     if not handle.read_path.prefetch:
         return handle.read_path
-    metrics = handle.reader.metrics(start_epoch_s, end_epoch_s)
-    latency_ms = metrics.loc[metrics["metric"] == GET_RECORDS_LATENCY, "value"]
-    if latency_ms.empty:
-        return handle.read_path
-    return replace(handle.read_path, delivery_s=float(latency_ms.mean()) / 1000.0)
+    return measured_read_path(handle.read_path, handle.reader.metrics(start_epoch_s, end_epoch_s))
 
 
 def analyse(
@@ -403,8 +394,8 @@ def analyse(
     if recorded is not None:
         pd.DataFrame(
             {
-                "arrival_epoch_s": recorded.shard_epoch_s,
-                "in_lane": np.isin(recorded.shard_epoch_s, recorded.lane_epoch_s),
+                "arrival_epoch_s": np.sort(recorded.shard_epoch_s),
+                "in_lane": recorded.lane_mask(),
             }
         ).to_csv(run_dir / "data" / "recorded_arrivals.csv", index=False)  # to re-predict offline
         echo(
@@ -416,28 +407,18 @@ def analyse(
     )
     load_seconds = pd.read_csv(run_dir / "data" / "load_seconds.csv")
     steps = measured.steps(load_seconds, invocations)
+    for note in measured.measurability_notes(steps):
+        echo(f"WARNING: {note}")
     keys = _key_distribution(profile)
-    predictions = predict_steps(
+    predictions = predict_run_steps(
         service,
+        invocations,
+        steps,
         handle.config_that_ran,
-        [
-            {
-                "step": s["step"],
-                "rate_rps": s["accepted_rps"],
-                "start_epoch_s": s["start_epoch_s"],
-                "end_epoch_s": s["end_epoch_s"],
-            }
-            for s in steps
-        ],
         record_bytes=record_bytes,
         read=read_path,
         keys=keys,
-        service_cv=duration_cv(invocations, service),
-        cold_start_ms=cold_start_ms(invocations, service),
-        service_factors=window_factors(
-            invocations, service, [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
-        ),
-        arrivals=Arrivals(producers, TARGET_CALL_INTERVAL_S) if producers else None,
+        producers=producers,
         recorded=recorded,
     )
     rate = design_rate(profile, handle)

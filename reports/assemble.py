@@ -91,6 +91,9 @@ def assemble_summary(
             float(recommendation["monthly_cost_usd"]), design_rate_rps
         ),
     }
+    notes = measured.measurability_notes(step_rows)
+    if notes:
+        summary["notes"] = notes
     # The gate's noise: carried in the summary so a promoted baseline (a summary alone) keeps it.
     noise = noise_from_tables(load_seconds, invocations, run_id=run_id, slo_age_ms=slo_age_ms)
     if noise is not None:

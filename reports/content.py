@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reports.scrub import scrub
-from reports.summary import Candidate, Step, Summary
+from reports.summary import Candidate, ModelErrorStep, Step, Summary
 
 # Recommendation key -> the infra/pipeline.yaml parameter it sets (names from the template contract).
 DEPLOY_PARAMETERS: tuple[tuple[str, str, str], ...] = (
@@ -64,7 +64,13 @@ def headline(summary: Summary) -> list[tuple[str, str]]:
         (
             "Predicted vs measured",
             f"median error {pct(error['median_ape'])}, worst {pct(error['max_ape'])} "
-            f"over {len(error['per_step'])} steps",
+            f"over {len(error['per_step'])} steps"
+            + (
+                f"; {pct(float(error['interval_coverage']))} of measurements inside their "
+                f"{float(error.get('interval_level', 0.8)):.0%} interval"
+                if "interval_coverage" in error
+                else ""
+            ),
         ),
         ("Cost per million CDRs", f"${num(summary['cost_per_million_cdrs_usd'], 3)}"),
     ]
@@ -194,31 +200,81 @@ def steps_table(summary: Summary) -> Table:
     return Table(headers, rows)
 
 
+def _predicted(entry: ModelErrorStep, metric: str) -> str:
+    """The central value, with its 80% interval when the run has one: "246 [210-290]"."""
+    central = num(entry[f"predicted_{metric}_p99_ms"])  # type: ignore[literal-required]
+    low = entry.get(f"predicted_{metric}_p99_lo_ms")
+    high = entry.get(f"predicted_{metric}_p99_hi_ms")
+    if low is None or high is None:
+        return central
+    return f"{central} [{num(float(low))}-{num(float(high))}]"  # type: ignore[arg-type]
+
+
+def _measured(entry: ModelErrorStep, metric: str) -> str:
+    """The measured p99, marked when it fell outside the interval or is (nearly) the step's maximum."""
+    text = num(entry[f"measured_{metric}_p99_ms"])  # type: ignore[literal-required]
+    if entry.get(f"inside_interval_{metric}") is False:
+        text += " (outside)"
+    if entry.get("p99_measurable") is False:
+        text += " (~max)"
+    return text
+
+
 def model_error_table(summary: Summary) -> Table:
+    """Per step: predicted p99 [80% interval], measured (marked outside / ~max), and the central's error."""
+    per_step = summary["model_error"]["per_step"]
+    with_counts = any("invocations" in e for e in per_step)
     rows = [
         (
             str(e["step"]),
             num(e["rate_rps"]),
-            num(e["predicted_iterator_age_p99_ms"]),
-            num(e["measured_iterator_age_p99_ms"]),
+            *((_invocations(e),) if with_counts else ()),
+            _predicted(e, "iterator_age"),
+            _measured(e, "iterator_age"),
             pct(e["ape_iterator_age"]),
-            num(e["predicted_e2e_p99_ms"]),
-            num(e["measured_e2e_p99_ms"]),
+            _predicted(e, "e2e"),
+            _measured(e, "e2e"),
             pct(e["ape_e2e"]),
         )
-        for e in summary["model_error"]["per_step"]
+        for e in per_step
     ]
+    interval = " [80%]" if any("predicted_e2e_p99_lo_ms" in e for e in per_step) else ""
     headers = (
         "step",
         "rec/s",
-        "age p99 predicted",
+        *(("invocations",) if with_counts else ()),
+        f"age p99 predicted{interval}",
         "measured",
         "error",
-        "e2e p99 predicted",
+        f"e2e p99 predicted{interval}",
         "measured",
         "error",
     )
     return Table(headers, rows)
+
+
+def _invocations(entry: ModelErrorStep) -> str:
+    count = entry.get("invocations")
+    if count is None:
+        return ""
+    return f"{count:,}" + ("" if entry.get("p99_measurable", True) else " (too few for a p99)")
+
+
+def model_error_lines(summary: Summary) -> list[str]:
+    """How to read the model table: the interval, its coverage, and the steps too short for a p99."""
+    error = summary["model_error"]
+    lines = []
+    if "interval_coverage" in error:
+        level = float(error.get("interval_level", 0.8))
+        lines.append(
+            f"Each prediction is the median of the simulator's replications (seeds: poller phase, each "
+            f"invocation's deviation from the fitted duration, arrivals) with the {level:.0%} interval of "
+            f"them in brackets: a measurement should fall inside {level:.0%} of the time. Here "
+            f"{pct(float(error['interval_coverage']))} of the measurements did; the intervals' median width "
+            f"is {pct(float(error.get('interval_median_relative_width', 0.0)))} of the central value."
+        )
+    lines += [f"Warning: {note}." for note in summary.get("notes", [])]
+    return lines
 
 
 def measurements_table(summary: Summary) -> Table:

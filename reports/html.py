@@ -243,6 +243,7 @@ def render_html(
     )
     model = _section(
         "model", "Model vs measured", _table(content.model_error_table(summary), "model-error"),
+        "".join(_paragraph(line) for line in content.model_error_lines(summary)),
         _plots(run_dir, summary, MODEL_ERROR),
     )  # fmt: skip
     latency = _section(

@@ -100,6 +100,7 @@ def render_markdown(
         *repeat_parts(summary),
         "### Predicted vs measured",
         table(content.model_error_table(summary)),
+        *content.model_error_lines(summary),
         "### Measured latency",
         table(content.measurements_table(summary)),
         content.service_time_line(summary),

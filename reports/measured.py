@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from capacity.intervals import INTERVAL_LEVEL, Interval, coverage
+from capacity.measurability import p99_measurable, unmeasurable_note
 from capacity.validate import ape  # one APE definition (and its 1 ms floor) for the report and the model
 from reports.summary import HandlerDuration, ModelError, ModelErrorStep, Percentiles, Step, Throughput
 
@@ -84,6 +86,7 @@ def steps(load_seconds: pd.DataFrame, invocations: pd.DataFrame) -> list[Step]:
             "iterator_age_p99_ms": float(np.percentile(ages, 99)) if ages.size else 0.0,
             "e2e_p50_ms": e2e["p50"],
             "e2e_p99_ms": max(e2e["p99"], e2e["p50"]),
+            "invocations": len(inside),
         }
         if "dropped" in group:
             row["dropped_rps"] = float(group["dropped"].mean())
@@ -121,13 +124,26 @@ def throttle_ratio(load_seconds: pd.DataFrame) -> float:
     return throttled / attempts if attempts > 0 else 0.0
 
 
-def model_error(predictions: Sequence[Mapping[str, Any]], step_rows: list[Step]) -> ModelError:
-    """Per-step absolute percentage errors of the model's predictions (keyed by step) vs the measurements.
+def _interval(prediction: Mapping[str, Any], metric: str) -> Interval | None:
+    """The prediction's 80% interval of one metric, or None (predictions made before intervals)."""
+    low = prediction.get(f"predicted_{metric}_p99_lo_ms")
+    high = prediction.get(f"predicted_{metric}_p99_hi_ms")
+    if low is None or high is None:
+        return None
+    central = float(prediction[f"predicted_{metric}_p99_ms"])
+    return Interval(central, float(low), float(high), int(prediction.get("replications") or 0))
 
-    Each prediction: {step, predicted_iterator_age_p99_ms, predicted_e2e_p99_ms}.
+
+def model_error(predictions: Sequence[Mapping[str, Any]], step_rows: list[Step]) -> ModelError:
+    """Per-step absolute percentage errors of the model's predictions (keyed by step) vs the measurements,
+    and, when the predictions carry 80% intervals, each interval and whether the measurement fell inside.
+
+    Each prediction: {step, predicted_iterator_age_p99_ms, predicted_e2e_p99_ms}, optionally with
+    predicted_<metric>_p99_lo_ms / _hi_ms and replications (capacity.validate.predict_steps).
     """
     measured = {s["step"]: s for s in step_rows}
     per_step: list[ModelErrorStep] = []
+    pairs: list[tuple[Interval, float]] = []
     for prediction in predictions:
         step = measured.get(int(prediction["step"]))
         if step is None:
@@ -137,24 +153,49 @@ def model_error(predictions: Sequence[Mapping[str, Any]], step_rows: list[Step])
             float(prediction["predicted_e2e_p99_ms"]),
         )
         ape_age, ape_e2e = ape(age, step["iterator_age_p99_ms"]), ape(e2e, step["e2e_p99_ms"])
-        per_step.append(
-            {
-                "step": step["step"],
-                "rate_rps": step["rate_rps"],
-                "predicted_iterator_age_p99_ms": age,
-                "measured_iterator_age_p99_ms": step["iterator_age_p99_ms"],
-                "predicted_e2e_p99_ms": e2e,
-                "measured_e2e_p99_ms": step["e2e_p99_ms"],
-                "ape_iterator_age": math.nan if ape_age is None else ape_age,
-                "ape_e2e": math.nan if ape_e2e is None else ape_e2e,
-            }
-        )
+        entry: ModelErrorStep = {
+            "step": step["step"],
+            "rate_rps": step["rate_rps"],
+            "predicted_iterator_age_p99_ms": age,
+            "measured_iterator_age_p99_ms": step["iterator_age_p99_ms"],
+            "predicted_e2e_p99_ms": e2e,
+            "measured_e2e_p99_ms": step["e2e_p99_ms"],
+            "ape_iterator_age": math.nan if ape_age is None else ape_age,
+            "ape_e2e": math.nan if ape_e2e is None else ape_e2e,
+        }
+        if "invocations" in step:
+            entry["invocations"] = step["invocations"]
+            entry["p99_measurable"] = p99_measurable(step["invocations"])
+        for metric, key in (("iterator_age", "iterator_age_p99_ms"), ("e2e", "e2e_p99_ms")):
+            interval = _interval(prediction, metric)
+            if interval is None:
+                continue
+            entry[f"predicted_{metric}_p99_lo_ms"] = interval.low  # type: ignore[literal-required]
+            entry[f"predicted_{metric}_p99_hi_ms"] = interval.high  # type: ignore[literal-required]
+            entry[f"inside_interval_{metric}"] = interval.contains(step[key])  # type: ignore[literal-required]
+            pairs.append((interval, step[key]))  # type: ignore[literal-required]
+        per_step.append(entry)
     apes = [e[k] for e in per_step for k in ("ape_iterator_age", "ape_e2e") if math.isfinite(e[k])]
-    return {
+    result: ModelError = {
         "per_step": per_step,
         "median_ape": float(np.median(apes)) if apes else 0.0,
         "max_ape": max(apes, default=0.0),
     }
+    if pairs:
+        covered = coverage(pairs)
+        result["interval_level"] = INTERVAL_LEVEL
+        result["interval_coverage"] = covered.share_inside
+        result["interval_median_relative_width"] = covered.median_relative_width
+    return result
+
+
+def measurability_notes(step_rows: Sequence[Step]) -> list[str]:
+    """A note for every step with too few invocations for its p99s (capacity/measurability.py's rule)."""
+    return [
+        unmeasurable_note(s["step"], s["invocations"], s["end_epoch_s"] - s["start_epoch_s"])
+        for s in step_rows
+        if "invocations" in s and not p99_measurable(s["invocations"])
+    ]
 
 
 def cost_per_million_cdrs(monthly_cost_usd: float, records_per_s: float) -> float:

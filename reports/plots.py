@@ -281,10 +281,32 @@ def draw_model_error(figure: Figure, summary: Summary, data: RunData) -> None:
         predicted = [e[f"predicted_{key}_p99_ms"] for e in per_step]  # type: ignore[literal-required]
         axes.plot(rates, measured, marker="o", label="measured", color=BLUE)
         axes.plot(rates, predicted, marker="x", linestyle="--", label="predicted", color=ORANGE)
+        bounds = [
+            (e.get(f"predicted_{key}_p99_lo_ms"), e.get(f"predicted_{key}_p99_hi_ms")) for e in per_step
+        ]
+        if all(low is not None and high is not None for low, high in bounds):
+            # Bars at the steps only: there is no prediction between two steps' rates.
+            axes.errorbar(
+                rates,
+                predicted,
+                yerr=[
+                    [c - float(low) for c, (low, _) in zip(predicted, bounds, strict=True)],  # type: ignore[arg-type]
+                    [float(high) - c for c, (_, high) in zip(predicted, bounds, strict=True)],  # type: ignore[arg-type]
+                ],
+                fmt="none",
+                ecolor=ORANGE,
+                capsize=4,
+                label="predicted 80% interval",
+            )
         for rate, value, entry in zip(rates, measured, per_step, strict=True):
             error_ratio = entry[ape_key]  # type: ignore[literal-required]
+            short = " ~max" if entry.get("p99_measurable") is False else ""
             axes.annotate(
-                f"{error_ratio:.0%}", (rate, value), textcoords="offset points", xytext=(0, 6), fontsize=7
+                f"{error_ratio:.0%}{short}",
+                (rate, value),
+                textcoords="offset points",
+                xytext=(0, 6),
+                fontsize=7,
             )
         axes.set_xlabel("offered rate (records/s)")
         axes.set_ylabel(label)
@@ -372,9 +394,23 @@ def _alt_heatmap(summary: Summary) -> str:
 
 def _alt_model_error(summary: Summary) -> str:
     error = summary["model_error"]
+    interval = (
+        f" The bars on the predictions are their {float(error.get('interval_level', 0.8)):.0%} intervals; "
+        f"{float(error['interval_coverage']):.0%} of the measurements fall inside it."
+        if "interval_coverage" in error
+        else ""
+    )
+    short = sum(1 for e in error["per_step"] if e.get("p99_measurable") is False)
+    marked = (
+        f" {short} step(s) marked ~max had fewer than 100 invocations: their p99 is close to the maximum."
+        if short
+        else ""
+    )
     return (
         "Predicted against measured p99 per load step, IteratorAge on top and end-to-end latency below, each "
         f"point labelled with its error: median {error['median_ape']:.0%}, worst {error['max_ape']:.0%}."
+        + interval
+        + marked
     )
 
 

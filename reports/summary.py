@@ -63,6 +63,11 @@ class Predicted(TypedDict):
     e2e_latency_p50_ms: float
     e2e_latency_p99_ms: float
     utilisation: float
+    # The 80% interval of each p99 over the planner's replications (newer runs; null when unbounded)
+    iterator_age_p99_lo_ms: NotRequired[float | None]
+    iterator_age_p99_hi_ms: NotRequired[float | None]
+    e2e_latency_p99_lo_ms: NotRequired[float | None]
+    e2e_latency_p99_hi_ms: NotRequired[float | None]
 
 
 class Slo(TypedDict):
@@ -126,12 +131,27 @@ class ModelErrorStep(TypedDict):
     measured_e2e_p99_ms: float
     ape_iterator_age: float
     ape_e2e: float
+    # Newer runs: the invocations the step's p99s are over, and whether that is enough for a p99
+    # (capacity/measurability.py); the 80% prediction interval of each p99 and whether the measurement fell
+    # inside it (capacity/intervals.py). Older summaries lack them.
+    invocations: NotRequired[int]
+    p99_measurable: NotRequired[bool]
+    predicted_iterator_age_p99_lo_ms: NotRequired[float]
+    predicted_iterator_age_p99_hi_ms: NotRequired[float]
+    inside_interval_iterator_age: NotRequired[bool]
+    predicted_e2e_p99_lo_ms: NotRequired[float]
+    predicted_e2e_p99_hi_ms: NotRequired[float]
+    inside_interval_e2e: NotRequired[bool]
 
 
 class ModelError(TypedDict):
     per_step: list[ModelErrorStep]
     median_ape: float
     max_ape: float
+    # With intervals (newer runs): their level (0.8), the share of measurements inside, the median width
+    interval_level: NotRequired[float]
+    interval_coverage: NotRequired[float]
+    interval_median_relative_width: NotRequired[float]
 
 
 class Step(TypedDict):
@@ -149,6 +169,7 @@ class Step(TypedDict):
     # (first sends + re-sends) that throttled_rps is a share of.
     dropped_rps: NotRequired[float]
     attempts_rps: NotRequired[float]
+    invocations: NotRequired[int]  # started in the step (newer runs): what its p99s are over
 
 
 class Versions(TypedDict):
@@ -188,6 +209,8 @@ class Summary(TypedDict):
     predicted_cost_per_million_cdrs_usd_as_ran: NotRequired[float | None]
     # The release gate's bootstrap offsets per metric (reports/noise.py NoiseBlock)
     noise: NotRequired[dict[str, Any]]
+    # Warnings about the run's numbers (newer runs): e.g. steps too short for their p99
+    notes: NotRequired[list[str]]
     versions: Versions
     git_commit: str | None
     config: dict[str, Any]

@@ -374,14 +374,29 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _with_interval(predicted: dict[str, Any], key: str) -> str:
+    """A predicted value, with its 80% interval over the simulator's replications when it has one."""
+    value = predicted[key]
+    if value is None:
+        return "unbounded"
+    stem = key.removesuffix("_ms")
+    low, high = predicted.get(f"{stem}_lo_ms"), predicted.get(f"{stem}_hi_ms")
+    if low is None or high is None:
+        return f"{value:,}"
+    return f"{value:,} (80% interval {low:,}-{high:,})"
+
+
 def render(result: Plan, console: Console) -> None:
     rec = result.recommendation
     title = "Recommendation" if result.feasible else "NO configuration meets the SLO - closest"
     table = Table(title=title, show_header=False)
     for key in CONFIGURATION_KEYS:
         table.add_row(key, str(rec[key]))
-    for key, value in rec["predicted"].items():
-        table.add_row(f"predicted {key}", "unbounded" if value is None else f"{value:,}")
+    predicted = rec["predicted"]
+    for key in predicted:
+        if key.endswith(("_lo_ms", "_hi_ms")):
+            continue  # shown beside the central value
+        table.add_row(f"predicted {key}", _with_interval(predicted, key))
     console.print(table)
     console.print(f"Why: {rec['binding_constraint']}")
     scaling = result.details.get("memory_scaling") or {}

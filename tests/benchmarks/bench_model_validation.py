@@ -6,8 +6,15 @@ capacity.validate.predict_steps, summary.json with model_error, stack down), so 
 product's own path. The configurations span shards x PF x batch x window x rate, with steps near the
 shard write limit AND near the consumer's limit (handler duration x batches per second of one lane).
 
-`python -m tests.benchmarks.bench_model_validation [--only NAME ...] [--no-doc]`: runs them, prints the
-table, and (with every configuration run) writes it into docs/capacity.md between the validation markers.
+Every prediction is a central value and an 80% interval over the simulator's replications
+(capacity/intervals.py); the coverage table says how often the measurement fell inside, how wide the
+intervals are and how far the central values are, per metric and over steps with enough invocations for a
+p99 (capacity/measurability.py).
+
+`python -m tests.benchmarks.bench_model_validation [--only NAME ...] [--no-doc] [--from-json]`: runs them,
+prints the tables, and (with every configuration run) writes them into docs/capacity.md between the
+validation markers; `--from-json` re-renders the tables from the last runs/validation/validation.json,
+and `--from-json --repredict` predicts those saved runs again with the current model (same measurements).
 Bounded: each configuration runs its fixed steps plus the run's drain deadline; the whole set ~10 min.
 """
 
@@ -17,12 +24,16 @@ import argparse
 import json
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from capacity.intervals import INTERVAL_LEVEL, Interval, coverage
+from capacity.measurability import MIN_INVOCATIONS_FOR_P99
 from cdrcap.config import Config, Profile, Target
 from cdrcap.orchestrate import RunRequest, run_capacity
+from cdrcap.predict_run import repredict
+from reports.measured import model_error
 
 LONG = True  # seven real runs, ~8 minutes: `make bench-long`, not `make bench`
 
@@ -31,6 +42,8 @@ DOC = ROOT / "docs" / "capacity.md"
 RUNS_DIR = ROOT / "runs" / "validation"
 BEGIN, END = "<!-- validation-table:begin -->", "<!-- validation-table:end -->"
 TARGET_MEDIAN_APE, TARGET_MAX_APE = 0.15, 0.30
+TARGET_COVERAGE = 0.75  # of measurements inside their 80% interval
+METRICS = (("iterator_age", "iterator age p99"), ("e2e", "e2e p99"))
 
 
 @dataclass(frozen=True)
@@ -83,7 +96,10 @@ def run_case(case: Case) -> list[dict[str, Any]]:
         target=Target("local", is_local=True), profile=profile_of(case), config=config, progress=False
     )
     outcome = run_capacity(request, echo=lambda line: print(f"  [{case.name}] {line}", flush=True))
-    summary = outcome.summary
+    return case_rows(case, outcome.summary, outcome.run_dir)
+
+
+def case_rows(case: Case, summary: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
     measured = {s["step"]: s for s in summary["steps"]}
     rows = []
     for entry in summary["model_error"]["per_step"]:
@@ -99,31 +115,112 @@ def run_case(case: Case) -> list[dict[str, Any]]:
                 "step": entry["step"],
                 "offered_rps": step["offered_rps"],
                 "accepted_rps": step["accepted_rps"],
-                **{k: entry[k] for k in entry if k.startswith(("predicted", "measured", "ape"))},
+                **{
+                    k: entry[k]
+                    for k in entry
+                    if k.startswith(("predicted", "measured", "ape", "inside", "invocations"))
+                },
                 "service_ms": (
                     summary["service_time_model"]["a_ms"],
                     summary["service_time_model"]["b_ms_per_record"],
                 ),
-                "run_dir": str(outcome.run_dir.relative_to(ROOT)),
+                "run_dir": str(run_dir.resolve().relative_to(ROOT)),
             }
         )
     return rows
 
 
+def repredict_rows(saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The saved runs' measurements against the CURRENT model's predictions (cdrcap.predict_run)."""
+    cases = {c.name: c for c in CASES}
+    rows: list[dict[str, Any]] = []
+    for name, run_dir in dict.fromkeys((r["case"], r["run_dir"]) for r in saved):
+        summary, predictions = repredict(ROOT / run_dir)
+        summary["model_error"] = model_error(predictions, summary["steps"])
+        rows += case_rows(cases[name], summary, ROOT / run_dir)
+    return rows
+
+
+def _with_interval(r: dict[str, Any], metric: str) -> str:
+    central = r[f"predicted_{metric}_p99_ms"]
+    low, high = r.get(f"predicted_{metric}_p99_lo_ms"), r.get(f"predicted_{metric}_p99_hi_ms")
+    if low is None or high is None:
+        return f"{central:,.0f}"
+    return f"{central:,.0f} [{low:,.0f}-{high:,.0f}]"
+
+
+def _measured(r: dict[str, Any], metric: str) -> str:
+    inside = r.get(f"inside_interval_{metric}")
+    mark = "" if inside is None else (" in" if inside else " **out**")
+    return f"{r[f'measured_{metric}_p99_ms']:,.0f}{mark}"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| configuration | shards | PF | batch | window s | scale | step | accepted rec/s | S(n) ms "
-        "| age p99 pred. ms | age p99 meas. ms | APE age | e2e p99 pred. ms | e2e p99 meas. ms | APE e2e |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| configuration | shards | PF | batch | window s | scale | step | accepted rec/s | invocations "
+        "| S(n) ms | age p99 pred. ms [80%] | age p99 meas. ms | APE age | e2e p99 pred. ms [80%] "
+        "| e2e p99 meas. ms | APE e2e |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         a_ms, b_ms = r["service_ms"]
+        invocations = r.get("invocations")
+        count = "" if invocations is None else f"{invocations}"
+        if invocations is not None and invocations < MIN_INVOCATIONS_FOR_P99:
+            count += " (<100)"
         lines.append(
             f"| {r['case']} | {r['shards']} | {r['pf']} | {r['batch']} | {r['window_s']:g} | {r['scale']:g} "
-            f"| {r['step']} | {r['accepted_rps']:.0f} | {a_ms:.0f} + {b_ms:.2f} n "
-            f"| {r['predicted_iterator_age_p99_ms']:,.0f} | {r['measured_iterator_age_p99_ms']:,.0f} "
-            f"| {r['ape_iterator_age']:.0%} | {r['predicted_e2e_p99_ms']:,.0f} "
-            f"| {r['measured_e2e_p99_ms']:,.0f} | {r['ape_e2e']:.0%} |"
+            f"| {r['step']} | {r['accepted_rps']:.0f} | {count} | {a_ms:.0f} + {b_ms:.2f} n "
+            f"| {_with_interval(r, 'iterator_age')} | {_measured(r, 'iterator_age')} "
+            f"| {r['ape_iterator_age']:.0%} | {_with_interval(r, 'e2e')} "
+            f"| {_measured(r, 'e2e')} | {r['ape_e2e']:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def _pairs(rows: list[dict[str, Any]], metric: str) -> list[tuple[Interval, float]]:
+    return [
+        (
+            Interval(
+                r[f"predicted_{metric}_p99_ms"],
+                r[f"predicted_{metric}_p99_lo_ms"],
+                r[f"predicted_{metric}_p99_hi_ms"],
+                0,
+            ),
+            r[f"measured_{metric}_p99_ms"],
+        )
+        for r in rows
+        if r.get(f"predicted_{metric}_p99_lo_ms") is not None
+    ]
+
+
+def coverage_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Coverage per metric, both metrics, and both over the steps with enough invocations for a p99."""
+    measurable = [r for r in rows if r.get("invocations", 0) >= MIN_INVOCATIONS_FOR_P99]
+    groups = [
+        *((label, _pairs(rows, metric)) for metric, label in METRICS),
+        ("both", _pairs(rows, "iterator_age") + _pairs(rows, "e2e")),
+        (
+            f"both, steps with >= {MIN_INVOCATIONS_FOR_P99} invocations",
+            _pairs(measurable, "iterator_age") + _pairs(measurable, "e2e"),
+        ),
+    ]
+    return [{"group": label, **coverage(pairs).to_dict()} for label, pairs in groups]
+
+
+def coverage_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"| points | n | inside the {INTERVAL_LEVEL:.0%} interval | coverage | median interval width / value "
+        "| median APE of the central value |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for c in coverage_rows(rows):
+        if not c["points"]:
+            lines.append(f"| {c['group']} | 0 | | | | |")
+            continue
+        lines.append(
+            f"| {c['group']} | {c['points']} | {c['inside']} | {c['coverage']:.0%} "
+            f"| {c['median_relative_width']:.0%} | {c['median_ape']:.0%} |"
         )
     return "\n".join(lines)
 
@@ -132,12 +229,16 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, float]:
     ages = [r["ape_iterator_age"] for r in rows]
     e2es = [r["ape_e2e"] for r in rows]
     both = ages + e2es
+    overall = coverage(_pairs(rows, "iterator_age") + _pairs(rows, "e2e"))
     return {
         "median_ape": statistics.median(both),
         "max_ape": max(both),
         "median_ape_iterator_age": statistics.median(ages),
         "median_ape_e2e": statistics.median(e2es),
         "points": float(len(both)),
+        "coverage": overall.share_inside,
+        "median_relative_width": overall.median_relative_width,
+        "median_ape_central": overall.median_ape,
     }
 
 
@@ -150,27 +251,52 @@ def write_doc(rows: list[dict[str, Any]], totals: dict[str, float], when: str) -
         f"Measured {when} by `python -m tests.benchmarks.bench_model_validation` ({len(rows)} steps of "
         f"{len({r['case'] for r in rows})} configurations, 2 metrics each): median APE "
         f"{totals['median_ape']:.0%} (iterator age {totals['median_ape_iterator_age']:.0%}, e2e "
-        f"{totals['median_ape_e2e']:.0%}), worst {totals['max_ape']:.0%}.\n\n"
+        f"{totals['median_ape_e2e']:.0%}), worst {totals['max_ape']:.0%}; "
+        f"{totals['coverage']:.0%} of the measurements inside their {INTERVAL_LEVEL:.0%} interval "
+        f"(target >= {TARGET_COVERAGE:.0%}), median interval width {totals['median_relative_width']:.0%} "
+        "of the central value.\n\n"
+        f"{coverage_table(rows)}\n\n"
         f"{table(rows)}\n{END}"
     )
     head, rest = text.split(BEGIN, 1)
     DOC.write_text(head + body + rest.split(END, 1)[1])
 
 
-def run(only: tuple[str, ...] = (), write: bool = True) -> dict[str, Any]:
-    cases = [c for c in CASES if not only or c.name in only]
-    rows: list[dict[str, Any]] = []
+def run(
+    only: tuple[str, ...] = (),
+    write: bool = True,
+    from_json: bool = False,
+    again: bool = False,
+    step_s: float | None = None,
+) -> dict[str, Any]:
+    """`step_s`: run the cases with steps of this length instead of theirs (more invocations per p99);
+    such runs, and runs of some cases only, are saved beside validation.json, not over it."""
+    cases = [replace(c, step_s=step_s or c.step_s) for c in CASES if not only or c.name in only]
     started = time.monotonic()
-    for case in cases:
-        print(f"== {case.name}: {case.why}", flush=True)
-        rows += run_case(case)
+    saved = RUNS_DIR / "validation.json"
+    if step_s:
+        saved = RUNS_DIR / f"validation-{step_s:g}s.json"
+    elif only and not from_json:
+        saved = RUNS_DIR / "validation-partial.json"
+    if from_json:
+        rows = [r for r in json.loads(saved.read_text())["rows"] if not only or r["case"] in only]
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(saved.stat().st_mtime))
+        if again:
+            rows = repredict_rows(rows)
+            when += ", re-predicted " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    else:
+        rows = []
+        for case in cases:
+            print(f"== {case.name}: {case.why}", flush=True)
+            rows += run_case(case)
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     totals = aggregate(rows)
     RUNS_DIR.mkdir(parents=True, exist_ok=True)
-    (RUNS_DIR / "validation.json").write_text(json.dumps({"rows": rows, "totals": totals}, indent=1))
-    if write and not only:
-        write_doc(rows, totals, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    saved.write_text(json.dumps({"rows": rows, "totals": totals}, indent=1))
+    if write and not only and not step_s:
+        write_doc(rows, totals, when)
     return {
-        "title": "Capacity model vs the local stack (p99 iterator age and e2e)",
+        "title": "Capacity model vs the local stack (p99 iterator age and e2e, with 80% intervals)",
         "metrics": [
             {
                 "name": "median APE (both metrics, all steps)",
@@ -187,15 +313,27 @@ def run(only: tuple[str, ...] = (), write: bool = True) -> dict[str, Any]:
                 "met": totals["max_ape"] <= TARGET_MAX_APE,
             },
             {
+                "name": f"measurements inside their {INTERVAL_LEVEL:.0%} interval",
+                "value": totals["coverage"],
+                "unit": "ratio",
+                "target": f">= {TARGET_COVERAGE}",
+                "met": totals["coverage"] >= TARGET_COVERAGE,
+            },
+            {
+                "name": "median interval width / value",
+                "value": totals["median_relative_width"],
+                "unit": "ratio",
+            },
+            {
                 "name": "median APE iterator age p99",
                 "value": totals["median_ape_iterator_age"],
                 "unit": "ratio",
             },
             {"name": "median APE e2e p99", "value": totals["median_ape_e2e"], "unit": "ratio"},
-            {"name": "configurations", "value": len(cases), "unit": ""},
+            {"name": "configurations", "value": len({r["case"] for r in rows}), "unit": ""},
             {"name": "wall time", "value": round(time.monotonic() - started), "unit": "s"},
         ],
-        "notes": table(rows),
+        "notes": coverage_table(rows) + "\n\n" + table(rows),
     }
 
 
@@ -203,8 +341,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", default=[], help="configuration names")
     parser.add_argument("--no-doc", action="store_true", help="leave docs/capacity.md alone")
+    parser.add_argument(
+        "--from-json", action="store_true", help="re-render from the last runs/validation/validation.json"
+    )
+    parser.add_argument(
+        "--repredict",
+        action="store_true",
+        help="with --from-json: predict the saved runs again with the current model",
+    )
+    parser.add_argument("--step-s", type=float, help="every step this long (saved apart, not in the doc)")
     args = parser.parse_args()
-    result = run(tuple(args.only), write=not args.no_doc)
+    result = run(
+        tuple(args.only),
+        write=not args.no_doc,
+        from_json=args.from_json,
+        again=args.repredict,
+        step_s=args.step_s,
+    )
     print(json.dumps(result["metrics"], indent=1))
     print(result["notes"])
 

@@ -58,11 +58,40 @@ def run() -> dict[str, Any]:
             f" window {rec['batching_window_s']} s, {rec['monthly_cost_usd']:,.2f} USD/month"
         )
     metrics.append(_scaling_day(notes))
+    metrics += _replications_cost(notes)
     return {
         "title": "Capacity planner: full search at 100,000 records/s",
         "metrics": metrics,
         "notes": " ".join(f"{note}." for note in notes),
     }
+
+
+def _replications_cost(notes: list[str]) -> list[dict[str, Any]]:
+    """CPU of a plan whose finalists are simulated once (the point prediction before intervals) vs
+    `SearchSpace().replications` times (median and 80% interval), side by side, at a low rate where each
+    simulated window holds the most batches."""
+    service = ServiceTimeModel(a_ms=40.0, b_ms_per_record=1.6, memory_mb=1_769)
+    workload, slo = Workload(300, 420), Slo(headroom_factor=1.3)
+    replications = SearchSpace().replications
+    cpu: dict[int, float] = {}
+    for count in (1, replications):
+        timings = []
+        for _ in range(REPEATS):
+            start = time.process_time()
+            plan(service, workload, slo, SearchSpace(replications=count))
+            timings.append(time.process_time() - start)
+        cpu[count] = statistics.median(timings)
+    notes.append(
+        f"replications at 300 records/s: CPU {cpu[1]:.3f} s with 1, {cpu[replications]:.3f} s with "
+        f"{replications}"
+    )
+    return [
+        {
+            "name": f"plan CPU with {replications} replications per finalist / with 1, 300 records/s",
+            "value": round(cpu[replications] / cpu[1], 2),
+            "unit": "x",
+        }
+    ]
 
 
 def _day() -> TrafficDay:

@@ -94,3 +94,36 @@ def test_collinear_bytes_do_not_push_the_record_cost_to_zero() -> None:
     # Then the per-record cost is found (the byte term is dropped as no better), and R² is not negative
     assert model.b_ms_per_record == pytest.approx(2.5, rel=0.25)
     assert model.r2 > 0
+
+
+def test_duration_deviations_are_relative_to_each_steps_median_without_first_invocations() -> None:
+    # Given a fit of 10 ms + 1 ms/record, and two 10 s steps of one lane: the first 2x slower than the
+    # fit, its first invocation a 5x cold start; the second step as fitted with one 4x straggler
+    from capacity.fit import duration_deviations
+
+    model = ServiceTimeModel(10.0, 1.0)
+    ratios = [5.0, 2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 4.0]  # step 1, then step 2
+    trace = pd.DataFrame(
+        {
+            "shard_id": "shardId-0",
+            "lane": 0,
+            "start_epoch_ms": [1_000.0 * k for k in range(6)] + [10_000.0 + 1_000.0 * k for k in range(5)],
+            "batch_records": 90,
+            "duration_ms": [100.0 * r for r in ratios],
+            "outcome": "ok",
+        }
+    )
+    # When the deviations are taken per step
+    deviations = duration_deviations(trace, model, [(0.0, 10.0), (10.0, 20.0)])
+    # Then the step factor is divided out, the cold start left out, the straggler kept
+    assert sorted(deviations.round(6)) == [1.0] * 9 + [4.0]
+
+
+def test_duration_deviations_need_single_invocations_with_start_times() -> None:
+    from capacity.fit import duration_deviations
+
+    model = ServiceTimeModel(10.0, 1.0)
+    trace = pd.DataFrame({"batch_records": [10] * 6, "duration_ms": [20.0] * 6})
+    assert duration_deviations(trace, model, [(0.0, 1.0)]).size == 0
+    per_minute = trace.assign(start_epoch_ms=0.0, invocations=50)  # CloudWatch averages, not invocations
+    assert duration_deviations(per_minute, model, [(0.0, 1.0)]).size == 0

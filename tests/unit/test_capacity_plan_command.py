@@ -23,6 +23,20 @@ def test_plan_prints_a_table_by_default(capsys: pytest.CaptureFixture[str]) -> N
     assert "Cold starts and provisioned concurrency" in out
 
 
+def test_plan_gives_each_predicted_p99_with_its_interval(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a plan, when it is printed as JSON and as a table
+    assert main([*BASE, "--rate", "2000", "--json"]) == 0
+    predicted = json.loads(capsys.readouterr().out)["recommendation"]["predicted"]
+    assert main([*BASE, "--rate", "2000"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+
+    # Then each p99 has a central value inside its 80% interval, and the table shows the interval beside it
+    for key in ("iterator_age_p99", "e2e_latency_p99"):
+        assert predicted[f"{key}_lo_ms"] <= predicted[f"{key}_ms"] <= predicted[f"{key}_hi_ms"]
+    assert "80% interval" in out
+    assert "predicted e2e_latency_p99_lo_ms" not in out
+
+
 def test_emit_params_writes_cloudformation_parameters(tmp_path: Path) -> None:
     target = tmp_path / "params.json"
     assert main([*BASE, "--rate", "2000", "--emit-params", str(target), "--json"]) == 0

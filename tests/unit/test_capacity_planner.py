@@ -110,6 +110,10 @@ def test_recommendation_has_the_contract_keys() -> None:
         "e2e_latency_p50_ms",
         "e2e_latency_p99_ms",
         "utilisation",
+        "iterator_age_p99_lo_ms",
+        "iterator_age_p99_hi_ms",
+        "e2e_latency_p99_lo_ms",
+        "e2e_latency_p99_hi_ms",
     }
     assert rec["monthly_cost_usd"] == pytest.approx(sum(rec["cost_breakdown_usd"].values()), abs=0.05)
     assert rec["resharding_path"][0]["from_shards"] == 2

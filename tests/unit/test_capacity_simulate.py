@@ -81,3 +81,15 @@ def test_local_runtime_window_runs_while_the_lane_is_busy() -> None:
     config = LaneSimConfig(10_000, 1, (20.0, 0.5, 0.0), 400, read)
     summary = simulate_lane(config, [(120.0, 200.0)], seed=5).summary(10.0)
     assert summary["e2e_p99_ms"] < 1_000 + 200 + 0.5 * 200 * 1.2 + 20
+
+
+def test_measured_deviations_replace_the_log_normal_noise() -> None:
+    # Given a lane whose invocations each take exactly 3x the fitted time, as measured, and a CV
+    tripled = LaneSimConfig(
+        100, 0, (20.0, 0.5, 0.0), 400, ReadPath.shared(1), service_cv=0.5, service_deviations=(3.0,)
+    )
+    # When it is simulated
+    result = simulate_lane(tripled, [(60.0, 50.0)], seed=4)
+    # Then every invocation took 3x S(n) (the deviations win over the CV's log-normal)
+    fitted_s = (20.0 * result.batch_records.size + 0.5 * result.batch_records.sum()) / 1000.0
+    assert result.busy_s == pytest.approx(3.0 * fitted_s)

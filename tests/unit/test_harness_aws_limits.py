@@ -27,6 +27,7 @@ BYTE_SIZED_NAME = re.compile(r"(^|_)(BYTES|KB|KIB|MB|MIB)(_|$)")
 TRIVIAL_VALUES = {0, 1}
 # Harness constants whose value happens to equal an AWS number but is not one (reviewed; say why).
 NOT_AWS_NUMBERS = {
+    ("capacity/cold_starts.py", "MIN_SIMULATED_RECORDS"),  # enough records for a p99; = 500 by chance
     ("capacity/fit.py", "MIN_INVOCATIONS"),  # fewest invocations worth fitting a service time to
     ("capacity/fit.py", "BYTES_TERM_MIN_R2_GAIN"),  # a model-selection threshold; equals a price by chance
     ("capacity/planner.py", "MAX_CANDIDATES_SCANNED"),  # bounds the planner's search, not an AWS limit

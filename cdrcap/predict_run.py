@@ -1,0 +1,133 @@
+"""The model's per-step predictions for a run: from what `cdrcap run` measured (stages.analyse), or again
+from a saved run directory (its data tables), so the validation can re-predict stored runs with the
+current model without running the stack again."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from capacity import skew
+from capacity.arrivals import Arrivals
+from capacity.fit import (
+    ServiceTimeModel,
+    cold_start_ms,
+    duration_cv,
+    duration_deviations,
+    fit_service_time,
+    window_factors,
+)
+from capacity.model import ReadPath
+from capacity.recorded import RecordedArrivals
+from capacity.validate import predict_steps
+from cdrcap.errors import CdrcapError
+from infra.local.esm.telemetry import GET_RECORDS_LATENCY
+from loadgen.pacing import TARGET_CALL_INTERVAL_S
+from reports import measured
+from reports.summary import Step
+
+
+def key_distribution(partition_key: str, hot_key_share: float) -> skew.KeyDistribution:
+    if partition_key == "hot":
+        return skew.hot_key(hot_key_share)
+    return skew.uniform()
+
+
+def predict_run_steps(
+    service: ServiceTimeModel,
+    invocations: pd.DataFrame,
+    steps: list[Step],
+    config_that_ran: dict[str, Any],
+    *,
+    record_bytes: float,
+    read: ReadPath,
+    keys: skew.KeyDistribution,
+    producers: int = 0,
+    recorded: RecordedArrivals | None = None,
+    empirical_deviations: bool = True,
+) -> list[dict[str, Any]]:
+    """capacity.validate.predict_steps with everything the run measured: the accepted rate and window of
+    each step, the spread around the fit, the per-step factors, the first-invocation excess, the arrivals.
+
+    `empirical_deviations`: each simulated invocation deviates from the fit by a draw from the run's own
+    deviations (capacity.fit.duration_deviations, heavy tail included); False: a log-normal with the run's
+    robust CV (capacity.fit.duration_cv), which has no heavy tail."""
+    windows = [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
+    deviations = duration_deviations(invocations, service, windows) if empirical_deviations else ()
+    return predict_steps(
+        service,
+        config_that_ran,
+        [
+            {
+                "step": s["step"],
+                "rate_rps": s["accepted_rps"],
+                "start_epoch_s": s["start_epoch_s"],
+                "end_epoch_s": s["end_epoch_s"],
+            }
+            for s in steps
+        ],
+        record_bytes=record_bytes,
+        read=read,
+        keys=keys,
+        service_cv=duration_cv(invocations, service),
+        cold_start_ms=cold_start_ms(invocations, service),
+        service_factors=window_factors(invocations, service, windows),
+        arrivals=Arrivals(producers, TARGET_CALL_INTERVAL_S) if producers else None,
+        recorded=recorded,
+        service_deviations=tuple(deviations),
+    )
+
+
+def measured_read_path(read: ReadPath, metrics: pd.DataFrame) -> ReadPath:
+    """The local runtime's read path with its measured mean GetRecords call time as the delivery delay."""
+    if not read.prefetch:
+        return read
+    latency_ms = metrics.loc[metrics["metric"] == GET_RECORDS_LATENCY, "value"]
+    if latency_ms.empty:
+        return read
+    return replace(read, delivery_s=float(latency_ms.mean()) / 1000.0)
+
+
+def repredict(
+    run_dir: Path, *, users: int = 4, empirical_deviations: bool = True
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A saved local run's summary and its steps predicted again with the current model, from its data
+    tables (invocations, load seconds, metrics, recorded arrivals). `users`: the load generator's users."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+        data = run_dir / "data"
+        invocations = pd.read_csv(data / "invocations.csv")
+        load_seconds = pd.read_csv(data / "load_seconds.csv")
+    except (OSError, ValueError) as error:
+        raise CdrcapError(f"{run_dir}: not a saved run with data tables ({error})") from error
+    config = summary["profile"]["stack"]
+    service = fit_service_time(invocations, memory_mb=int(config["memory_mb"]))
+    steps = measured.steps(load_seconds, invocations)
+    read = ReadPath.local_runtime()
+    if (data / "metrics.csv").exists():
+        read = measured_read_path(read, pd.read_csv(data / "metrics.csv"))
+    recorded = None
+    if (data / "recorded_arrivals.csv").exists():
+        # Saved before the lane mask counted shared arrival times, a PF > 1 run's lane holds too many.
+        arrivals = pd.read_csv(data / "recorded_arrivals.csv")
+        recorded = RecordedArrivals.from_mask(
+            arrivals["arrival_epoch_s"].to_numpy(dtype=float), arrivals["in_lane"].to_numpy(dtype=bool)
+        )
+    profile = summary["profile"]
+    predictions = predict_run_steps(
+        service,
+        invocations,
+        steps,
+        config,
+        record_bytes=float(profile["record_bytes"]),
+        read=read,
+        keys=key_distribution(profile.get("partition_key", "subscriber"), profile.get("hot_key_share", 0.0)),
+        producers=users,
+        recorded=recorded,
+        empirical_deviations=empirical_deviations,
+    )
+    return summary, predictions
