@@ -1,8 +1,15 @@
-"""Fraud scenarios injected into a batch's columns as bursts (episodes), with their ground-truth labels."""
+"""Fraud scenarios injected into the synthesised traffic as bursts (episodes), with their ground-truth labels.
+
+An episode unfolds at its own pace (`episode_records` over `episode_window_s` of release time), so with a
+producer's small, frequent batches it spans many batches: each batch carries the records its elapsed time
+is due, under the same actor (the actor is drawn from the episode's own seed), until the episode is whole.
+An episode still open when the load stops is cut off, and the run's fraud coverage says so.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,9 +44,9 @@ def _timing(
     cols.duration_s[pos] = np.where(talk_s > 0, talk_s, ring)
 
 
-def _wangiri(cols: Columns, pos: np.ndarray, pop: Population, rng: np.random.Generator, end_s: int,
-             window_s: int) -> np.ndarray:  # fmt: skip
-    cc, nsn = destination_numbers(HIGH_RISK, rng, 1, weighted=False)
+def _wangiri(cols: Columns, pos: np.ndarray, pop: Population, rng: np.random.Generator,
+             actor_rng: np.random.Generator, end_s: int, window_s: int) -> np.ndarray:  # fmt: skip
+    cc, nsn = destination_numbers(HIGH_RISK, actor_rng, 1, weighted=False)
     caller = e164_digits(cc, nsn)[0]
     cols.record_type[pos] = MTC
     cols.a_form[pos], cols.a_digits[pos] = FORM_E164, caller
@@ -57,9 +64,9 @@ def _outgoing(cols: Columns, pos: np.ndarray, pop: Population, subs: np.ndarray)
     return own
 
 
-def _irsf(cols: Columns, pos: np.ndarray, pop: Population, rng: np.random.Generator, end_s: int,
-          window_s: int) -> np.ndarray:  # fmt: skip
-    actor = _outgoing(cols, pos, pop, np.full(len(pos), rng.integers(0, pop.size)))
+def _irsf(cols: Columns, pos: np.ndarray, pop: Population, rng: np.random.Generator,
+          actor_rng: np.random.Generator, end_s: int, window_s: int) -> np.ndarray:  # fmt: skip
+    actor = _outgoing(cols, pos, pop, np.full(len(pos), actor_rng.integers(0, pop.size)))
     cc, nsn = destination_numbers(HIGH_RISK, rng, len(pos), weighted=False)
     cols.record_type[pos] = MOC
     cols.b_form[pos], cols.b_digits[pos] = FORM_E164, e164_digits(cc, nsn)
@@ -68,13 +75,13 @@ def _irsf(cols: Columns, pos: np.ndarray, pop: Population, rng: np.random.Genera
     return actor
 
 
-def _simbox(cols: Columns, pos: np.ndarray, pop: Population, rng: np.random.Generator, end_s: int,
-            window_s: int) -> np.ndarray:  # fmt: skip
-    sims = rng.integers(0, pop.size, 8)
+def _simbox(cols: Columns, pos: np.ndarray, pop: Population, rng: np.random.Generator,
+            actor_rng: np.random.Generator, end_s: int, window_s: int) -> np.ndarray:  # fmt: skip
+    sims = actor_rng.integers(0, pop.size, 8)
     actor = _outgoing(cols, pos, pop, sims[rng.integers(0, len(sims), len(pos))])
     # One box: every SIM shows the same IMEI and the same cell, at home, calling many national numbers.
     cols.imei[pos] = pop.imei[sims[0]]
-    cell = rng.integers(0, len(pop.cells.cell_id))
+    cell = actor_rng.integers(0, len(pop.cells.cell_id))
     cols.cell_id[pos], cols.lac[pos] = pop.cells.cell_id[cell], pop.cells.lac[cell]
     cols.roaming[pos], cols.network[pos] = False, 0
     cols.record_type[pos] = MOC
@@ -85,9 +92,9 @@ def _simbox(cols: Columns, pos: np.ndarray, pop: Population, rng: np.random.Gene
     return actor
 
 
-def _velocity(cols: Columns, pos: np.ndarray, pop: Population, rng: np.random.Generator, end_s: int,
-              window_s: int) -> np.ndarray:  # fmt: skip
-    actor = _outgoing(cols, pos, pop, np.full(len(pos), rng.integers(0, pop.size)))
+def _velocity(cols: Columns, pos: np.ndarray, pop: Population, rng: np.random.Generator,
+              actor_rng: np.random.Generator, end_s: int, window_s: int) -> np.ndarray:  # fmt: skip
+    actor = _outgoing(cols, pos, pop, np.full(len(pos), actor_rng.integers(0, pop.size)))
     cols.record_type[pos] = np.where(rng.random(len(pos)) < 0.7, SMS_MO, MOC)
     cols.b_form[pos] = FORM_E164
     cols.b_digits[pos] = e164_digits(pop.plan.country_code, random_nsn(pop.plan, rng, len(pos)))
@@ -98,13 +105,26 @@ def _velocity(cols: Columns, pos: np.ndarray, pop: Population, rng: np.random.Ge
     return actor
 
 
-Scenario = Callable[[Columns, np.ndarray, Population, np.random.Generator, int, int], np.ndarray]
+Scenario = Callable[
+    [Columns, np.ndarray, Population, np.random.Generator, np.random.Generator, int, int], np.ndarray
+]
 SCENARIOS: dict[str, Scenario] = {
     "wangiri": _wangiri,
     "irsf": _irsf,
     "simbox": _simbox,
     "velocity": _velocity,
 }
+
+
+@dataclass
+class OpenEpisode:
+    """An episode begun in an earlier batch and not yet whole: its records still due, its actor's seed."""
+
+    scenario: str
+    episode_id: str
+    remaining: int
+    actor_seed: int
+    first_s: int | None = None
 
 
 def inject(
@@ -114,29 +134,70 @@ def inject(
     rng: np.random.Generator,
     free: np.ndarray,
     episode_prefix: str,
+    open_episodes: list[OpenEpisode],
+    elapsed_s: float,
 ) -> list[Label]:
-    """Overwrite random free rows with fraud episodes; marks them not free; returns their labels."""
-    labels: list[Label] = []
+    """Begin this batch's new episodes (about `rate x n / episode_records` per scenario, so fraud stays at
+    `rate` of the records), then overwrite free rows with the records each open episode is due over
+    `elapsed_s` of release time (all of it when the batch spans the episode's window); marks them not free,
+    keeps the unfinished episodes in `open_episodes`, and returns the labels."""
     n = len(cols)
     if n == 0:
-        return labels
+        return []
     end_s = int(cols.release_s.max())
-    size = config.fraud.episode_records
-    for name, scenario in SCENARIOS.items():
+    size, window_s = config.fraud.episode_records, config.fraud.episode_window_s
+    for name in SCENARIOS:
         rate = getattr(config.fraud, name)
-        # An episode lives within one batch; with batches smaller than an episode, more (shorter)
-        # episodes keep the share of fraud records at `rate`.
-        for episode in range(int(rng.poisson(rate * n / min(size, n))) if rate > 0 else 0):
-            candidates = np.flatnonzero(free)
-            if len(candidates) == 0:
-                return labels
-            pos = np.sort(rng.choice(candidates, size=min(size, len(candidates)), replace=False))
-            free[pos] = False
-            actors = scenario(cols, pos, pop, rng, end_s, config.fraud.episode_window_s)
-            first, last = int(cols.seizure_s[pos].min()), int(cols.seizure_s[pos].max())
-            episode_id = f"{episode_prefix}-{name}-{episode}"
-            labels.extend(
-                Label(cdr_id(cols, i), "fraud", name, str(actor), episode_id, first, last, "")
-                for i, actor in zip(pos.tolist(), actors.tolist(), strict=True)
+        for episode in range(int(rng.poisson(rate * n / size)) if rate > 0 else 0):
+            seed = int(rng.integers(0, 2**63 - 1))
+            open_episodes.append(OpenEpisode(name, f"{episode_prefix}-{name}-{episode}", size, seed))
+    due = size * min(elapsed_s / max(window_s, 1), 1.0)
+    labels: list[Label] = []
+    for open_episode in list(open_episodes):
+        take = min(open_episode.remaining, int(due) + int(rng.random() < due - int(due)))
+        candidates = np.flatnonzero(free)
+        take = min(take, len(candidates))
+        if take > 0:
+            labels += _continue(
+                cols, pop, rng, free, open_episode, candidates, take, end_s, window_s, elapsed_s
             )
+        if open_episode.remaining == 0:
+            open_episodes.remove(open_episode)
     return labels
+
+
+def _continue(
+    cols: Columns,
+    pop: Population,
+    rng: np.random.Generator,
+    free: np.ndarray,
+    episode: OpenEpisode,
+    candidates: np.ndarray,
+    take: int,
+    end_s: int,
+    window_s: int,
+    elapsed_s: float,
+) -> list[Label]:
+    """`take` more records of `episode`, released within this batch's share of its window."""
+    pos = np.sort(rng.choice(candidates, size=take, replace=False))
+    free[pos] = False
+    span_s = max(min(window_s, int(np.ceil(elapsed_s))), 1)
+    actor_rng = np.random.default_rng(episode.actor_seed)  # the same actor in every batch of the episode
+    actors = SCENARIOS[episode.scenario](cols, pos, pop, rng, actor_rng, end_s, span_s)
+    episode.remaining -= take
+    first = int(cols.seizure_s[pos].min())
+    episode.first_s = first if episode.first_s is None else min(episode.first_s, first)
+    last = int(cols.seizure_s[pos].max())
+    return [
+        Label(
+            cdr_id(cols, i),
+            "fraud",
+            episode.scenario,
+            str(actor),
+            episode.episode_id,
+            episode.first_s,
+            last,
+            "",
+        )
+        for i, actor in zip(pos.tolist(), actors.tolist(), strict=True)
+    ]

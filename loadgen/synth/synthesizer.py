@@ -70,6 +70,8 @@ class CdrSynthesizer:
         self.population = Population.build(self.config, np.random.default_rng([seed, 1]))
         self._next_call_ref = (seed % 100_000) * CALL_REF_SEED_STRIDE
         self._batches = 0
+        self._open_episodes: list[fraud.OpenEpisode] = []
+        self._last_release_s: float | None = None
         self._labels = LabelWriter(labels_path) if labels_path else None
         self.key_strategy = key_strategy or KeyStrategy()
         self._layouts = [(LayoutWriter.named(name), share) for name, share in self.config.layout_weights]
@@ -108,6 +110,17 @@ class CdrSynthesizer:
         for start in range(0, n, max(slice_records, 1)):
             yield self.batch_at(release[start : start + slice_records], keep_order=True)
 
+    def _elapsed_s(self, release_s: np.ndarray) -> float:
+        """Release time since the previous batch (this batch's own span for the first): what the open fraud
+        episodes are due in this batch."""
+        if len(release_s) == 0:
+            return 0.0
+        end_s = float(release_s.max())
+        previous, self._last_release_s = self._last_release_s, end_s
+        if previous is None:
+            return max(end_s - float(release_s.min()), 1.0)
+        return max(end_s - previous, 0.0)
+
     def batch_at(self, release_s: np.ndarray, *, keep_order: bool = False) -> SynthBatch:
         n = len(release_s)
         cols = traffic.generate(self.config, self.population, self._rng, release_s, self._next_call_ref)
@@ -115,7 +128,14 @@ class CdrSynthesizer:
         self._batches += 1
         free = np.ones(n, dtype=bool)
         labels = fraud.inject(
-            cols, self.config, self.population, self._rng, free, f"{self.seed}-{self._batches}"
+            cols,
+            self.config,
+            self.population,
+            self._rng,
+            free,
+            f"{self.seed}-{self._batches}",
+            self._open_episodes,
+            self._elapsed_s(release_s),
         )
         # Arrival order for `keep_order`: a fraud record cannot arrive before its (new) release time;
         # every other record keeps its slot, so late and out-of-order defects stay late.

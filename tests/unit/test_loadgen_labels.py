@@ -41,9 +41,38 @@ def _records(batch, scenario):
     return [label for label, _ in json_pairs], [record for _, record in json_pairs]
 
 
+def _producer(seconds: int, per_second: int = 200, **rates: float) -> list:
+    """A producer's batches, one a second for `seconds`, from one synthesizer (as a Locust user's)."""
+    config = SynthConfig(subscribers=20_000, fraud=FraudRates(**{"wangiri": 0.0, "irsf": 0.0, "simbox": 0.0,
+                                                                 "velocity": 0.0, **rates}),
+                         defects=NO_DEFECTS)  # fmt: skip
+    synthesizer = CdrSynthesizer(config, seed=11)
+    return [synthesizer.batch_with_keys(per_second, at_epoch_s=AT + second) for second in range(seconds)]
+
+
 def test_fraud_share_matches_the_configured_rate():
-    batch = _fraud_batch(velocity=0.01)
-    assert len(batch.labels) / len(batch.payloads) == pytest.approx(0.01, rel=0.5)
+    # Given a producer sending for 10 minutes (episodes take their 60 s window to complete)
+    batches = _producer(600, velocity=0.01)
+    labels = sum(len(batch.labels) for batch in batches)
+    # Then fraud is the configured share of its records, less the episodes still open at the end
+    assert labels / sum(len(batch.payloads) for batch in batches) == pytest.approx(0.01, rel=0.3)
+
+
+def test_an_episode_spans_the_batches_of_its_window_under_one_actor():
+    # Given a producer's small batches, one a second, with IRSF episodes of 40 records over 60 s
+    batches = _producer(240, per_second=100, irsf=0.01)
+    by_episode: dict[str, list] = {}
+    for second, batch in enumerate(batches):
+        for label in batch.labels:
+            by_episode.setdefault(label.episode, []).append((second, label))
+    # Then episodes begun in the first two minutes are whole (40 records), spread over about a minute of
+    # batches, each under one actor (the fraudster's number), not one burst inside one batch
+    early = {episode: rows for episode, rows in by_episode.items() if rows[0][0] < 120}
+    assert early and all(len(rows) == 40 for rows in early.values())
+    for rows in early.values():
+        seconds = [second for second, _ in rows]
+        assert 30 <= max(seconds) - min(seconds) <= 90
+        assert len({label.subscriber for _, label in rows}) == 1
 
 
 def test_wangiri_is_one_foreign_number_ringing_many_subscribers_briefly():
