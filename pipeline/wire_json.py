@@ -16,7 +16,8 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from pipeline.decode import INT64_MAX, INT64_MIN
-from pipeline.schema import JSON_RENAMED_V2, CanonicalCDR, RecordType
+from pipeline.normalize import local_to_utc_ms, normalize_number, parse_utc_offset_min
+from pipeline.schema import JSON_RENAMED_V2, CanonicalCDR, NumberKind, RecordType
 from pipeline.validate import Limits, _cached_cell, _identifiers, _number, _times
 
 _Text = Annotated[str, msgspec.Meta(min_length=1)]  # "" is MISSING_FIELD / null there: per-field path
@@ -71,6 +72,8 @@ _WireV1 = _wire(1)
 _WireV2 = _wire(2, JSON_RENAMED_V2)  # `calling_number` is `a_party` on the wire
 _DECODER: Final = msgspec.json.Decoder(_WireV1 | _WireV2)
 _astuple = msgspec.structs.astuple
+_ALPHANUMERIC: Final = NumberKind.ALPHANUMERIC
+_SMS_TYPES: Final = frozenset({RecordType.SMS_MO, RecordType.SMS_MT})
 _new_cdr = tuple.__new__
 
 
@@ -92,10 +95,17 @@ def canonical_json(payload: bytes, source_format: str, limits: Limits) -> Canoni
     ) = _astuple(wire)  # fmt: skip
     # The remaining checks of to_canonical, in its order (the types, amounts, msc_id, call reference,
     # rat and flags are what the Struct already guarantees).
+    # Numbers and times: the accepted case inline (the same cached lookups validate's helpers make);
+    # anything else calls the helper, which raises the exact reason.
     region = limits.home_region
-    a = _number(a_raw, "calling_number", region, record_type)
-    b = _number(b_raw, "called_number", region, record_type)
-    offset_min, seizure_ms, answer_ms, release_ms = _times(
+    a = normalize_number(a_raw, region)
+    if a is None or (a.kind is _ALPHANUMERIC and record_type not in _SMS_TYPES):
+        a = _number(a_raw, "calling_number", region, record_type)
+    b = normalize_number(b_raw, region)
+    if b is None or (b.kind is _ALPHANUMERIC and record_type not in _SMS_TYPES):
+        b = _number(b_raw, "called_number", region, record_type)
+    times = _accepted_times(offset_text, seizure_text, answer_text, release_text, limits)
+    offset_min, seizure_ms, answer_ms, release_ms = times or _times(
         offset_text, seizure_text, answer_text, release_text, limits
     )
     cell = _cached_cell(mcc, mnc, lac, cell_id)
@@ -135,3 +145,25 @@ def canonical_json(payload: bytes, source_format: str, limits: Limits) -> Canoni
             (),
         ),
     )
+
+
+def _accepted_times(
+    offset_text: str, seizure_text: str, answer_text: str | None, release_text: str, limits: Limits
+) -> tuple[int, int, int | None, int] | None:
+    """validate._times' result when every time passes its checks, else None (then _times says why)."""
+    offset_min = parse_utc_offset_min(offset_text)
+    if offset_min is None:
+        return None
+    seizure_ms = local_to_utc_ms(seizure_text, offset_min)
+    release_ms = local_to_utc_ms(release_text, offset_min)
+    if seizure_ms is None or release_ms is None:
+        return None
+    oldest_ms, latest_ms = limits.now_ms - limits.max_age_ms, limits.now_ms + limits.max_future_ms
+    if not oldest_ms <= seizure_ms <= release_ms <= latest_ms:
+        return None
+    if answer_text is None:
+        return offset_min, seizure_ms, None, release_ms
+    answer_ms = local_to_utc_ms(answer_text, offset_min) if answer_text else None
+    if answer_ms is None or not seizure_ms <= answer_ms <= release_ms:
+        return None
+    return offset_min, seizure_ms, answer_ms, release_ms
