@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.decode import Rejected, decode_payload
-from pipeline.emit import enriched_line, enriched_lines
+from pipeline.emit import _enriched_document, enriched_line, enriched_lines
 from pipeline.normalize import _general_local_to_utc_ms, local_to_utc_ms
 from pipeline.processor import BatchProcessor
 from pipeline.schema import CanonicalCDR, ReasonCode
@@ -93,3 +93,22 @@ def test_processing_restores_the_garbage_collector() -> None:
     assert gc.isenabled()
     processor.process(kinesis_event([as_json(make_cdr(1))]), now_ms=NOW_MS)
     assert gc.isenabled()
+
+
+def test_enriched_lines_carry_fraud_rules_and_derived_values_as_the_orjson_documents_do() -> None:
+    # Given CDRs with and without derived values, one of them tagged by two fraud rules
+    cdrs = [
+        canonical(cdr_id="tagged"),
+        canonical(cdr_id="derived")._replace(derived=(("mcc", "CDRCAP_SERVING_PLMN"), ("mnc", "x"))),
+        canonical(cdr_id="plain"),
+    ]
+    rules = {"tagged": ("irsf", "wangiri")}
+    # When the batch's lines are encoded
+    lines = enriched_lines(cdrs, ["s/1/", "s/2/", "s/3/"], [1, 2, 3], rules)
+    # Then each line is byte for byte orjson's encoding of the documented line
+    assert lines == [
+        orjson.dumps(_enriched_document(c, p, a, rules))
+        for c, p, a in zip(cdrs, ["s/1/", "s/2/", "s/3/"], [1, 2, 3], strict=True)
+    ]
+    assert orjson.loads(lines[0])["fraud_rules"] == ["irsf", "wangiri"]
+    assert orjson.loads(lines[1])["cdr"]["derived"] == {"mcc": "CDRCAP_SERVING_PLMN", "mnc": "x"}
