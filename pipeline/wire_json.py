@@ -17,8 +17,8 @@ import msgspec
 
 from pipeline.decode import INT64_MAX, INT64_MIN
 from pipeline.normalize import local_to_utc_ms, normalize_number, parse_utc_offset_min
-from pipeline.schema import JSON_RENAMED_V2, CanonicalCDR, NumberKind, RecordType
-from pipeline.validate import Limits, _cached_cell, _identifiers, _number, _times
+from pipeline.schema import JSON_RENAMED_V2, CanonicalCDR, NumberKind, RecordType, derive_cdr_id
+from pipeline.validate import MAX_CDR_ID_CHARS, Limits, _cached_cell, _identifiers, _number, _times
 
 _Text = Annotated[str, msgspec.Meta(min_length=1)]  # "" is MISSING_FIELD / null there: per-field path
 _Int = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
@@ -94,9 +94,8 @@ def canonical_json(payload: bytes, source_format: str, limits: Limits) -> Canoni
         cause_for_term, last_partial, roaming,
     ) = _astuple(wire)  # fmt: skip
     # The remaining checks of to_canonical, in its order (the types, amounts, msc_id, call reference,
-    # rat and flags are what the Struct already guarantees).
-    # Numbers and times: the accepted case inline (the same cached lookups validate's helpers make);
-    # anything else calls the helper, which raises the exact reason.
+    # rat and flags are what the Struct already guarantees): the accepted case inline, with the same
+    # cached lookups validate's helpers make; anything else calls the helper, which says exactly why.
     region = limits.home_region
     a = normalize_number(a_raw, region)
     if a is None or (a.kind is _ALPHANUMERIC and record_type not in _SMS_TYPES):
@@ -109,7 +108,14 @@ def canonical_json(payload: bytes, source_format: str, limits: Limits) -> Canoni
         offset_text, seizure_text, answer_text, release_text, limits
     )
     cell = _cached_cell(mcc, mnc, lac, cell_id)
-    cdr_id, imsi, imei = _identifiers(cdr_id, msc_id, call_reference, sequence, imsi, imei)
+    if cdr_id is None:
+        cdr_id = derive_cdr_id(msc_id, call_reference, sequence)
+    if not (
+        len(cdr_id) <= MAX_CDR_ID_CHARS
+        and (imsi is None or (imsi.isdigit() and 6 <= len(imsi) <= 15))
+        and (imei is None or (imei.isdigit() and 14 <= len(imei) <= 16))
+    ):  # a derived id too long, "" or a bad IMSI/IMEI: the helper decides, with the exact reason
+        cdr_id, imsi, imei = _identifiers(cdr_id, msc_id, call_reference, sequence, imsi, imei)
     return _new_cdr(
         CanonicalCDR,
         (
