@@ -23,7 +23,7 @@ from pipeline.fraud.errors import FraudError
 from pipeline.schema import CanonicalCDR, ReasonCode
 from pipeline.stores import Stores
 from pipeline.validate import Limits, to_canonical
-from pipeline.wire_json import canonical_json
+from pipeline.wire_json import canonical_json, takes
 
 if TYPE_CHECKING:
     from pipeline.fraud.engine import FraudEngine
@@ -128,13 +128,7 @@ class BatchProcessor:
                 cdr = None
                 # JSON first through msgspec (pipeline/wire_json.py); what it leaves (None) and what
                 # decode_payload rejects before parsing go the per-field way, for the exact reason.
-                if (
-                    payload[:1] == b"{"
-                    and len(payload) <= max_bytes
-                    and b"\x00" not in payload
-                    and b"\\u0000" not in payload
-                    and i not in pre_decoded
-                ):
+                if i not in pre_decoded and takes(payload, max_bytes):
                     cdr = canonical_json(payload, "kpl+json" if is_kpl[i] else "json", limits)
                 if cdr is None:
                     source_format, fields = pre_decoded.get(i) or decode_payload(payload, max_bytes, mappings)

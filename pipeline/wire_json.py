@@ -77,11 +77,21 @@ _SMS_TYPES: Final = frozenset({RecordType.SMS_MO, RecordType.SMS_MT})
 _new_cdr = tuple.__new__
 
 
+def takes(payload: bytes, max_record_bytes: int) -> bool:
+    """Whether `canonical_json` may see `payload`: JSON that `decode.decode_payload` would not reject
+    before parsing it (empty, oversized, NUL bytes, escaped NULs)."""
+    return (
+        payload[:1] == b"{"
+        and len(payload) <= max_record_bytes
+        and b"\x00" not in payload
+        and b"\\u0000" not in payload
+    )
+
+
 def canonical_json(payload: bytes, source_format: str, limits: Limits) -> CanonicalCDR | None:
     """The canonical CDR of a JSON v1/v2 payload, or None when the per-field path must decide.
 
-    The caller has already excluded what `decode.decode_payload` rejects before parsing (empty, oversized,
-    NUL bytes, escaped NULs). Raises Rejected exactly where `validate.to_canonical` would.
+    Only for a payload `takes` accepts. Raises Rejected exactly where `validate.to_canonical` would.
     """
     try:
         wire = _DECODER.decode(payload)
