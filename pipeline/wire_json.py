@@ -16,7 +16,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from pipeline.decode import INT64_MAX, INT64_MIN
-from pipeline.normalize import local_to_utc_ms, normalize_number, parse_utc_offset_min
+from pipeline.normalize import fixed_local_ms, normalize_number, parse_utc_offset_min
 from pipeline.schema import JSON_RENAMED_V2, CanonicalCDR, NumberKind, RecordType, derive_cdr_id
 from pipeline.validate import MAX_CDR_ID_CHARS, Limits, _cached_cell, _identifiers, _number, _times
 
@@ -163,23 +163,46 @@ def canonical_json(payload: bytes, source_format: str, limits: Limits) -> Canoni
     )
 
 
+# Local epoch ms of fixed-format times seen lately: a batch's ~1,500 times share a few hundred seconds,
+# and one dict lookup replaces local_to_utc_ms' slicing and cached minute parse (~0.3 µs a time).
+_LOCAL_MS: dict[str, int] = {}
+_LOCAL_MS_MAX = 16_384
+
+
+def _local_ms(text: str) -> int | None:
+    local_ms = fixed_local_ms(text)
+    if local_ms is not None:
+        if len(_LOCAL_MS) >= _LOCAL_MS_MAX:
+            _LOCAL_MS.clear()
+        _LOCAL_MS[text] = local_ms
+    return local_ms
+
+
 def _accepted_times(
     offset_text: str, seizure_text: str, answer_text: str | None, release_text: str, limits: Limits
 ) -> tuple[int, int, int | None, int] | None:
-    """validate._times' result when every time passes its checks, else None (then _times says why)."""
+    """validate._times' result when every time is in the fixed format and passes its checks, else None
+    (then _times decides, and says why)."""
     offset_min = parse_utc_offset_min(offset_text)
     if offset_min is None:
         return None
-    seizure_ms = local_to_utc_ms(seizure_text, offset_min)
-    release_ms = local_to_utc_ms(release_text, offset_min)
+    cached = _LOCAL_MS.get
+    seizure_ms = cached(seizure_text) or _local_ms(seizure_text)
+    release_ms = cached(release_text) or _local_ms(release_text)
     if seizure_ms is None or release_ms is None:
         return None
+    shift_ms = offset_min * 60_000
+    seizure_ms -= shift_ms
+    release_ms -= shift_ms
     oldest_ms, latest_ms = limits.now_ms - limits.max_age_ms, limits.now_ms + limits.max_future_ms
     if not oldest_ms <= seizure_ms <= release_ms <= latest_ms:
         return None
     if answer_text is None:
         return offset_min, seizure_ms, None, release_ms
-    answer_ms = local_to_utc_ms(answer_text, offset_min) if answer_text else None
-    if answer_ms is None or not seizure_ms <= answer_ms <= release_ms:
+    answer_ms = (cached(answer_text) or _local_ms(answer_text)) if answer_text else None
+    if answer_ms is None:
+        return None
+    answer_ms -= shift_ms
+    if not seizure_ms <= answer_ms <= release_ms:
         return None
     return offset_min, seizure_ms, answer_ms, release_ms

@@ -9,7 +9,7 @@ import pytest
 from pipeline.config import load_config
 from pipeline.decode import Rejected, decode_payload
 from pipeline.emit import _enriched_document, enriched_line, enriched_lines
-from pipeline.normalize import _general_local_to_utc_ms, local_to_utc_ms
+from pipeline.normalize import _general_local_to_utc_ms, fixed_local_ms, local_to_utc_ms
 from pipeline.processor import BatchProcessor
 from pipeline.schema import CanonicalCDR, ReasonCode
 from pipeline.stores import in_memory_stores
@@ -44,6 +44,11 @@ def canonical(**overrides: Any) -> CanonicalCDR:
 def test_fixed_format_time_fast_path_agrees_with_the_general_parser(text: str) -> None:
     for offset_min in (0, 330, -300):
         assert local_to_utc_ms(text, offset_min) == _general_local_to_utc_ms(text, offset_min)
+        # the local time msgspec's path caches, shifted, is the same UTC time (None: the general path)
+        local_ms = fixed_local_ms(text)
+        if local_ms is not None:
+            assert local_ms - offset_min * 60_000 == _general_local_to_utc_ms(text, offset_min)
+    assert (fixed_local_ms(text) is None) == (text != "2026-11-18T08:00:00" and text != "2026-11-18 08:00:59")
 
 
 def test_enriched_lines_of_a_batch_are_the_single_line_encodings() -> None:
