@@ -16,8 +16,8 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from pipeline.decode import INT64_MAX, INT64_MIN
-from pipeline.normalize import fixed_local_ms, normalize_number, parse_utc_offset_min
-from pipeline.schema import JSON_RENAMED_V2, CanonicalCDR, NumberKind, RecordType, derive_cdr_id
+from pipeline.normalize import NormalizedNumber, fixed_local_ms, normalize_number, parse_utc_offset_min
+from pipeline.schema import JSON_RENAMED_V2, CanonicalCDR, Cell, NumberKind, RecordType, derive_cdr_id
 from pipeline.validate import MAX_CDR_ID_CHARS, Limits, _cached_cell, _identifiers, _number, _times
 
 _Text = Annotated[str, msgspec.Meta(min_length=1)]  # "" is MISSING_FIELD / null there: per-field path
@@ -107,17 +107,18 @@ def canonical_json(payload: bytes, source_format: str, limits: Limits) -> Canoni
     # rat and flags are what the Struct already guarantees): the accepted case inline, with the same
     # cached lookups validate's helpers make; anything else calls the helper, which says exactly why.
     region = limits.home_region
-    a = normalize_number(a_raw, region)
+    numbers = _NUMBERS.get(region) or _numbers_of(region)
+    a = numbers.get(a_raw) or _normalized(numbers, a_raw, region)
     if a is None or (a.kind is _ALPHANUMERIC and record_type not in _SMS_TYPES):
         a = _number(a_raw, "calling_number", region, record_type)
-    b = normalize_number(b_raw, region)
+    b = numbers.get(b_raw) or _normalized(numbers, b_raw, region)
     if b is None or (b.kind is _ALPHANUMERIC and record_type not in _SMS_TYPES):
         b = _number(b_raw, "called_number", region, record_type)
     times = _accepted_times(offset_text, seizure_text, answer_text, release_text, limits)
     offset_min, seizure_ms, answer_ms, release_ms = times or _times(
         offset_text, seizure_text, answer_text, release_text, limits
     )
-    cell = _cached_cell(mcc, mnc, lac, cell_id)
+    cell = _CELLS.get((mcc, mnc, lac, cell_id)) or _cell_of(mcc, mnc, lac, cell_id)
     if cdr_id is None:
         cdr_id = derive_cdr_id(msc_id, call_reference, sequence)
     if not (
@@ -161,6 +162,42 @@ def canonical_json(payload: bytes, source_format: str, limits: Limits) -> Canoni
             (),
         ),
     )
+
+
+# Plain dicts in front of normalize_number's and validate's LRU caches for what the Structs let through
+# (text numbers; str, str, int, int cells: no True/1 to keep apart): one dict lookup instead of an LRU
+# call building its key. Valid values only; bounded like the LRU caches.
+_CACHE_MAX = 65_536
+_NUMBERS: dict[str, dict[str, NormalizedNumber]] = {}
+_CELLS: dict[tuple[str, str, int | None, int], Cell] = {}
+
+
+def clear_caches() -> None:
+    """Forget the cached numbers and cells (a benchmark's cold pass clears normalize_number's too)."""
+    _NUMBERS.clear()
+    _CELLS.clear()
+    _LOCAL_MS.clear()
+
+
+def _numbers_of(region: str) -> dict[str, NormalizedNumber]:
+    return _NUMBERS.setdefault(region, {})
+
+
+def _normalized(numbers: dict[str, NormalizedNumber], raw: str, region: str) -> NormalizedNumber | None:
+    normalized = normalize_number(raw, region)
+    if normalized is not None:
+        if len(numbers) >= _CACHE_MAX:
+            numbers.clear()
+        numbers[raw] = normalized
+    return normalized
+
+
+def _cell_of(mcc: str, mnc: str, lac: int | None, cell_id: int) -> Cell:
+    cell = _cached_cell(mcc, mnc, lac, cell_id)  # raises Rejected for an invalid cell
+    if len(_CELLS) >= _CACHE_MAX:
+        _CELLS.clear()
+    _CELLS[(mcc, mnc, lac, cell_id)] = cell
+    return cell
 
 
 # Local epoch ms of fixed-format times seen lately: a batch's ~1,500 times share a few hundred seconds,
