@@ -1,18 +1,19 @@
 """The AWS implementations of the stores: DynamoDB (transactions), S3, Kinesis PutRecords, SQS batches.
 
-Plain boto3 clients: they honour AWS_ENDPOINT_URL, which points them at the emulator in local runs.
+Plain boto3 clients: they honour AWS_ENDPOINT_URL, which points them at the emulator in local runs. Each is
+built on its first call (`LazyClient`): building boto3 and four or five clients at cold start cost ~500 ms
+in `configure()`, most of it for clients a batch may never need (the DLQ, the alert bus).
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aggregate import COUNTERS, Claim, ItemKey, folded_claim
@@ -63,7 +64,11 @@ def missing_table(table: str) -> ConfigError:
 FRAUD_WRITE_CONCURRENCY = 8
 
 
-def client(service: str) -> Any:
+def build_client(service: str) -> Any:
+    """A metered boto3 client for `service` (imports boto3 on first use)."""
+    import boto3
+    from botocore.config import Config
+
     # parameter_validation off: the stores build every request themselves, and botocore's validation of a
     # 100-item transaction cost ~25% of a 500-record batch's wall time against the emulator (profiled).
     config = Config(
@@ -74,6 +79,40 @@ def client(service: str) -> Any:
     )
     # Every client is metered: the handler reports what the batch consumed in AWS's billing units.
     return METER.attach(boto3.client(service, config=config))  # type: ignore[call-overload]
+
+
+# boto3's default session is not thread-safe to build clients from; the fraud stage calls from threads.
+_BUILD_LOCK = threading.Lock()
+
+
+class LazyClient:
+    """Stands for the boto3 client of `service`, built (and metered) on the first attribute access.
+
+    A batch that never writes to the DLQ or the alert bus never builds those clients; the ones it uses
+    cost their construction once, on the first batch instead of in `configure()` (docs/benchmarks.md)."""
+
+    __slots__ = ("_client", "service")
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._client: Any = None
+
+    @property
+    def built(self) -> bool:
+        return self._client is not None
+
+    def __getattr__(self, name: str) -> Any:
+        client = self._client
+        if client is None:
+            with _BUILD_LOCK:
+                client = self._client
+                if client is None:
+                    client = self._client = build_client(self.service)
+        return getattr(client, name)
+
+
+def client(service: str) -> Any:
+    return LazyClient(service)
 
 
 class DynamoAggregateStore:

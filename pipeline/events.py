@@ -102,12 +102,16 @@ def expand(event: dict[str, Any], home_region: str = "US") -> Units:
             index = units._add(shard, seq, None, key, arrival_ms, b"", False)
             units.early_reject[index] = (ReasonCode.MALFORMED_PAYLOAD, "record data is not base64")
             continue
+        # Plain JSON is neither BER nor KPL, and skips the BER sniff (~1.5 µs): JSON's "{" is no BER tag,
+        # and as a 32.297 file header its octets 4-7 give a header length above the payload's size
+        # unless octet 4 is NUL (or the payload is >= 16 MiB). Inline: every record pays this test.
+        plain_json = payload[:1] == b"{" and payload[4:5] != b"\x00" and len(payload) < 1 << 24
         # GSR framing (byte 0 = 3) is never a 32.297 file (its length would start at 48 MiB), though a
         # schema version id whose bytes 2-5 are 0, 0, 0, n reads as a plausible header length after it.
-        if payload[:1] != _GSR_FIRST_BYTE and not _plain_json(payload) and ber.looks_like_ber(payload):
+        if not plain_json and payload[:1] != _GSR_FIRST_BYTE and ber.looks_like_ber(payload):
             _expand_ber(units, shard, seq, key, arrival_ms, payload, home_region)
             continue
-        if not is_aggregate(payload):
+        if plain_json or not is_aggregate(payload):
             shard_ids.append(shard)
             sequence_numbers.append(seq)
             sub_sequences.append(None)
@@ -125,13 +129,6 @@ def expand(event: dict[str, Any], home_region: str = "US") -> Units:
         for sub_index, sub in enumerate(subs):
             units._add(shard, seq, sub_index, sub.partition_key, arrival_ms, sub.data, True)
     return units
-
-
-def _plain_json(payload: bytes) -> bool:
-    """True only for payloads the BER sniff (~1.5 µs) would reject anyway: JSON's "{" is no BER tag,
-    and as a 32.297 file header its octets 4-7 give a header length above the payload's size unless
-    octet 4 is NUL (or the payload is >= 16 MiB)."""
-    return payload[:1] == b"{" and payload[4:5] != b"\x00" and len(payload) < 1 << 24
 
 
 def _expand_ber(

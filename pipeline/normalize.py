@@ -107,6 +107,18 @@ def local_to_utc_ms(text: str, utc_offset_min: int) -> int | None:
 _SECONDS = {f"{second:02d}": second for second in range(60)}
 
 
+def fixed_local_ms(text: str) -> int | None:
+    """Local epoch ms of the switches' fixed format "YYYY-MM-DDTHH:MM:SS" (local_to_utc_ms' fast path
+    before the offset), None for anything else (offsets, fractions, other forms: the general path)."""
+    if len(text) == 19 and text[16] == ":":
+        second = _SECONDS.get(text[17:])
+        if second is not None:
+            minute_ms = _naive_minute_ms(text[:16])
+            if minute_ms is not None:
+                return minute_ms + second * 1000
+    return None
+
+
 @lru_cache(maxsize=8192)
 def _naive_minute_ms(text: str) -> int | None:
     """Local epoch ms of "YYYY-MM-DDTHH:MM"; None when it is not that (the general path decides)."""

@@ -24,6 +24,7 @@ from pipeline.fraud.errors import FraudError
 from pipeline.schema import CanonicalCDR, ReasonCode
 from pipeline.stores import Stores
 from pipeline.validate import Limits, to_canonical
+from pipeline.wire_json import canonical_json, takes
 
 if TYPE_CHECKING:
     from pipeline.fraud.engine import FraudEngine
@@ -129,19 +130,24 @@ class BatchProcessor:
             BatchOutcome(records_in=count, notices=list(units.notices)),
         )
         seen: dict[str, int] = {}
-        mappings, avro = config.input_mappings, self.avro
+        mappings, avro, max_bytes = config.input_mappings, self.avro, config.max_record_bytes
+        payloads, is_kpl, pre_decoded = units.payload, units.is_kpl, units.pre_decoded
         batch.decode_stop = count
         for i in range(count):
             if i in batch.rejects:
                 continue
             try:
-                pre_decoded = units.pre_decoded.get(i)
-                source_format, fields = pre_decoded or decode_payload(
-                    units.payload[i], config.max_record_bytes, mappings, avro
-                )
-                cdr = to_canonical(
-                    fields, "kpl+" + source_format if units.is_kpl[i] else source_format, limits
-                )
+                payload = payloads[i]
+                cdr = None
+                # JSON first through msgspec (pipeline/wire_json.py); what it leaves (None) and what
+                # decode_payload rejects before parsing go the per-field way, for the exact reason.
+                if i not in pre_decoded and takes(payload, max_bytes):
+                    cdr = canonical_json(payload, "kpl+json" if is_kpl[i] else "json", limits)
+                if cdr is None:
+                    source_format, fields = pre_decoded.get(i) or decode_payload(
+                        payload, max_bytes, mappings, avro
+                    )
+                    cdr = to_canonical(fields, "kpl+" + source_format if is_kpl[i] else source_format, limits)
             except Rejected as rejected:
                 batch.reject(i, rejected.reason, rejected.detail)
                 continue

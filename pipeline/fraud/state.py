@@ -105,19 +105,28 @@ class Fold:
 
 def fold(contributions: Sequence[Contribution], watermarks: Mapping[str, str]) -> Fold:
     """Sum the contributions above their source's watermark (absent: nothing applied yet from it)."""
-    result = Fold()
-    for contribution in contributions:
-        watermark = watermarks.get(contribution.source)
-        if watermark is not None and contribution.position <= watermark:
-            continue  # re-delivered: already counted in an earlier attempt
-        for name, increment in contribution.counters.items():
-            result.counters[name] = result.counters.get(name, 0) + increment
-        for name, values in contribution.members.items():
-            result.members.setdefault(name, set()).update(values)
-        newest = result.max_positions.get(contribution.source, "")
-        if contribution.position > newest:
-            result.max_positions[contribution.source] = contribution.position
-    return result
+    # Hot (once per window item per batch, ~2 items per CDR): locals and tuple unpacking instead of
+    # attribute reads; most contributions carry one counter and no or one set.
+    counters: dict[str, int] = {}
+    members: dict[str, set[str]] = {}
+    max_positions: dict[str, str] = {}
+    for source, record_position, increments, values_by_set in contributions:
+        if watermarks:
+            watermark = watermarks.get(source)
+            if watermark is not None and record_position <= watermark:
+                continue  # re-delivered: already counted in an earlier attempt
+        for name, increment in increments.items():
+            counters[name] = counters.get(name, 0) + increment
+        if values_by_set:
+            for name, values in values_by_set.items():
+                current = members.get(name)
+                if current is None:
+                    members[name] = set(values)
+                else:
+                    current.update(values)
+        if record_position > max_positions.get(source, ""):
+            max_positions[source] = record_position
+    return Fold(counters, members, max_positions)
 
 
 def lowest_positions(contributions: Sequence[Contribution]) -> dict[str, str]:
@@ -183,6 +192,7 @@ class _Item:
     counters: dict[str, int] = field(default_factory=dict)
     sets: dict[str, set[str]] = field(default_factory=dict)
     watermarks: dict[str, str] = field(default_factory=dict)
+    view: WindowState = EMPTY_STATE  # a live view of counters and sets (they are only updated in place)
 
 
 class InMemoryStateStore:
@@ -204,6 +214,7 @@ class InMemoryStateStore:
         item = self._items.get(key)
         if item is None:
             item = self._items[key] = _Item()
+            item.view = WindowState(counters=item.counters, sets=item.sets)
         change = fold(contributions, item.watermarks)
         if not change.empty:
             self.writes += 1
@@ -214,7 +225,7 @@ class InMemoryStateStore:
                 current = item.sets.setdefault(name, set())
                 current.update(capped(members, len(current), set_caps[name]))
             item.watermarks.update(change.max_positions)
-        return self.read(key)
+        return item.view
 
     def apply_many(
         self, requests: Sequence[ApplyRequest], executor: Executor | None = None
@@ -227,8 +238,8 @@ class InMemoryStateStore:
         if item is None:
             return EMPTY_STATE
         # a live view, not a copy: the engine reads it before the item's next apply (copying sets of up to
-        # 2 x cap members per apply was the fake's main cost in the 1M-CDR evaluation)
-        return WindowState(counters=item.counters, sets=item.sets)
+        # 2 x cap members per apply was the fake's main cost in the 1M-CDR evaluation); built once per item
+        return item.view
 
     def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
         self.writes += 1

@@ -51,6 +51,21 @@ def test_mixed_batch_every_record_accounted_for(
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "cdrcap"
 
 
+def test_the_metrics_line_meters_every_lazily_built_client(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a freshly configured handler: its AWS clients are built on first use
+    handler_module.configure()
+    payloads, expected = mixed_batch(500)
+    # When it processes a batch with good and rejected records
+    handler_module.handler(kinesis_event(payloads), None)
+    # Then the batch's metrics line counts the requests of all four clients it built meanwhile
+    emf = orjson.loads(capsys.readouterr().out.splitlines()[0])
+    assert emf["AwsDynamoDBRequests"] >= 1 and emf["AwsDynamoDBWriteUnits"] > 0
+    assert emf["AwsKinesisPutRecords"] == expected["ok"] and emf["AwsS3PutRequests"] == 1
+    assert emf["AwsSqsMessages"] == sum(n for reason, n in expected.items() if reason != "ok")
+
+
 def test_redelivery_of_batch_and_suffix_leaves_aggregates_unchanged(pipeline: Pipeline) -> None:
     payloads, expected = mixed_batch(500)
     event = kinesis_event(payloads)

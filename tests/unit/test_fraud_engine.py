@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Sequence
 
@@ -204,3 +205,21 @@ def test_empty_batch_changes_nothing() -> None:
     outcome = harness.feed([])
 
     assert (outcome.alerts, dict(outcome.matched_rules), outcome.state_writes) == ((), {}, 0)
+
+
+def test_evaluation_pauses_the_garbage_collector_and_restores_it_even_on_failure() -> None:
+    # Given an engine whose state store fails on the batch, and the collector on
+    harness = Harness()
+    seen: list[bool] = []
+
+    def failing_apply_many(*args: object, **kwargs: object) -> list[object]:
+        seen.append(gc.isenabled())
+        raise RuntimeError("state store down")
+
+    harness.state.apply_many = failing_apply_many  # type: ignore[method-assign]
+    assert gc.isenabled()
+    # When a batch is evaluated and fails
+    with pytest.raises(RuntimeError):
+        harness.feed(lure_calls(3))
+    # Then the collector was paused while it ran and is on again after it
+    assert seen == [False] and gc.isenabled()

@@ -1,13 +1,18 @@
 """The AWS stores' retry logic, against small fake clients that answer like the AWS APIs do."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 
 from pipeline import aws_stores
 from pipeline.aggregate import Claim
 from pipeline.aws_stores import DynamoAggregateStore, KinesisOutputStream, SqsDeadLetterQueue
 from pipeline.errors import TransientStoreError
+from pipeline.metering import METER
 from tests.support.fakes import FakeDynamo, cancelled
 
 KEY = ("cell#310-260-1-1", "m#2026-11-18T13:00Z")
@@ -94,3 +99,41 @@ def test_dlq_sends_in_batches_of_ten() -> None:
     sqs = FakeSqs()
     assert SqsDeadLetterQueue("url", sqs).send([b"{}"] * 23) == []
     assert sqs.batches == [10, 10, 3]
+
+
+def test_clients_are_built_on_first_use_and_metered(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the stores' SQS client, from credentials that reach nowhere
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    lazy = aws_stores.client("sqs")
+    # Then nothing is built until the client is used
+    assert isinstance(lazy, aws_stores.LazyClient) and not lazy.built
+    # When the DLQ sends through it (answered by a stub of the built client)
+    meta = lazy.meta
+    assert lazy.built and lazy.meta is meta  # built once, then the same client
+    METER.take()
+    with Stubber(lazy._client) as stub:
+        stub.add_response("send_message_batch", {"Successful": [], "Failed": []})
+        assert SqsDeadLetterQueue("http://q", lazy).send([b"{}"]) == []
+    # Then the request is metered like an eagerly built client's
+    counts = METER.take()
+    assert counts["AwsSqsRequests"] == 1 and counts["AwsSqsMessages"] == 1
+
+
+def test_a_lazy_client_is_built_once_under_concurrent_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a lazy client whose construction is counted and slow enough for threads to meet in it
+    built: list[str] = []
+
+    def build(service: str) -> SimpleNamespace:
+        built.append(service)
+        time.sleep(0.05)
+        return SimpleNamespace(put_records="the client's method")
+
+    monkeypatch.setattr(aws_stores, "build_client", build)
+    lazy = aws_stores.client("kinesis")
+    # When 8 threads use it at once
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: lazy.put_records, range(8)))
+    # Then it was built once and every caller got the built client's attribute
+    assert built == ["kinesis"] and results == ["the client's method"] * 8

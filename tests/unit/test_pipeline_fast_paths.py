@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.decode import Rejected, decode_payload
-from pipeline.emit import enriched_line, enriched_lines
-from pipeline.normalize import _general_local_to_utc_ms, local_to_utc_ms
+from pipeline.emit import _enriched_document, enriched_line, enriched_lines
+from pipeline.normalize import _general_local_to_utc_ms, fixed_local_ms, local_to_utc_ms
 from pipeline.processor import BatchProcessor
 from pipeline.schema import CanonicalCDR, ReasonCode
 from pipeline.stores import in_memory_stores
@@ -44,6 +44,11 @@ def canonical(**overrides: Any) -> CanonicalCDR:
 def test_fixed_format_time_fast_path_agrees_with_the_general_parser(text: str) -> None:
     for offset_min in (0, 330, -300):
         assert local_to_utc_ms(text, offset_min) == _general_local_to_utc_ms(text, offset_min)
+        # the local time msgspec's path caches, shifted, is the same UTC time (None: the general path)
+        local_ms = fixed_local_ms(text)
+        if local_ms is not None:
+            assert local_ms - offset_min * 60_000 == _general_local_to_utc_ms(text, offset_min)
+    assert (fixed_local_ms(text) is None) == (text != "2026-11-18T08:00:00" and text != "2026-11-18 08:00:59")
 
 
 def test_enriched_lines_of_a_batch_are_the_single_line_encodings() -> None:
@@ -93,3 +98,22 @@ def test_processing_restores_the_garbage_collector() -> None:
     assert gc.isenabled()
     processor.process(kinesis_event([as_json(make_cdr(1))]), now_ms=NOW_MS)
     assert gc.isenabled()
+
+
+def test_enriched_lines_carry_fraud_rules_and_derived_values_as_the_orjson_documents_do() -> None:
+    # Given CDRs with and without derived values, one of them tagged by two fraud rules
+    cdrs = [
+        canonical(cdr_id="tagged"),
+        canonical(cdr_id="derived")._replace(derived=(("mcc", "CDRCAP_SERVING_PLMN"), ("mnc", "x"))),
+        canonical(cdr_id="plain"),
+    ]
+    rules = {"tagged": ("irsf", "wangiri")}
+    # When the batch's lines are encoded
+    lines = enriched_lines(cdrs, ["s/1/", "s/2/", "s/3/"], [1, 2, 3], rules)
+    # Then each line is byte for byte orjson's encoding of the documented line
+    assert lines == [
+        orjson.dumps(_enriched_document(c, p, a, rules))
+        for c, p, a in zip(cdrs, ["s/1/", "s/2/", "s/3/"], [1, 2, 3], strict=True)
+    ]
+    assert orjson.loads(lines[0])["fraud_rules"] == ["irsf", "wangiri"]
+    assert orjson.loads(lines[1])["cdr"]["derived"] == {"mcc": "CDRCAP_SERVING_PLMN", "mnc": "x"}

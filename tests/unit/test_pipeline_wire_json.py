@@ -1,0 +1,105 @@
+"""The msgspec fast path for JSON records agrees with the per-field path on every record it takes."""
+
+import json
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.decode import Rejected, decode_payload
+from pipeline.schema import JSON_FIELDS_V1, JSON_FIELDS_V2, CanonicalCDR
+from pipeline.validate import Limits, to_canonical
+from pipeline.wire_json import canonical_json, takes
+from tests.corpus.malformed import cases
+from tests.support.pipeline_events import NOW_MS, as_json, make_cdr
+
+LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Values near every boundary the Structs draw: empty, digits, enum words, 64-bit edges, floats, nesting.
+edge_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.sampled_from([0, 1, -1, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64 - 1, 2**64, 1.0, 12.5]),
+    st.integers(min_value=-(2**65), max_value=2**65),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["", "MOC", "SMS_MO", "NR", "GERAN", "310", "26", "+14155550100", "2026-11-18T08:00:00"]),
+    st.text(max_size=20),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def per_field(payload: bytes) -> CanonicalCDR | tuple[str, str]:
+    try:
+        source_format, fields = decode_payload(payload, 64 * 1024)
+        return to_canonical(fields, source_format, LIMITS)
+    except Rejected as rejected:
+        return (rejected.reason, rejected.detail)
+
+
+def fast_then_per_field(payload: bytes) -> CanonicalCDR | tuple[str, str] | None:
+    try:
+        return canonical_json(payload, "json", LIMITS)
+    except Rejected as rejected:
+        return (rejected.reason, rejected.detail)
+
+
+def assert_same(payload: bytes) -> None:
+    if not takes(payload, 64 * 1024):  # the handler gives it to the per-field path only
+        return
+    fast = fast_then_per_field(payload)
+    if fast is not None:  # None: left to the per-field path, which then decides alone
+        assert fast == per_field(payload)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_good_records_of_both_versions_take_the_fast_path_with_the_same_result(version: int) -> None:
+    # Given good JSON records of one version, answered and not, with and without optional fields
+    records = [make_cdr(i) for i in range(20)]
+    records[1].update(answer_time=None, duration_s=12, cause_for_term=None)
+    for name in ("imsi", "imei", "lac", "bytes_up", "bytes_down", "sequence", "last_partial", "roaming"):
+        del records[2][name]
+    records[3].update(cdr_id="given-id", record_type="SMS_MO", called_number="BANK")
+    # When each is validated both ways / Then the fast path takes it and agrees with the per-field path
+    for record in records:
+        payload = as_json(record, version)
+        fast = fast_then_per_field(payload)
+        assert fast is not None and fast == per_field(payload)
+
+
+@FUZZ
+@given(
+    st.sampled_from([1, 2]),
+    st.dictionaries(st.sampled_from([*JSON_FIELDS_V1, *JSON_FIELDS_V2, "derived", "extra"]), edge_values),
+    st.sets(st.sampled_from(JSON_FIELDS_V2), max_size=3),
+    st.integers(0, 10**6),
+)
+def test_a_record_with_fields_replaced_or_dropped_gets_the_same_result_either_way(
+    version: int, replaced: dict[str, Any], dropped: set[str], i: int
+) -> None:
+    doc = orjson.loads(as_json(make_cdr(i), version))
+    doc.update(replaced)
+    for name in dropped:
+        doc.pop(name, None)
+    assert_same(json.dumps(doc).encode())  # the standard library writes integers beyond 64 bits
+
+
+@FUZZ
+@given(st.integers(0, 600), st.binary(min_size=1, max_size=3), st.integers(0, 10**6), st.sampled_from([1, 2]))
+def test_a_good_record_with_bytes_spliced_in_gets_the_same_result_either_way(
+    at: int, spliced: bytes, i: int, version: int
+) -> None:
+    good = as_json(make_cdr(i), version)
+    cut = at % (len(good) + 1)
+    assert_same(good[:cut] + spliced + good[cut:])
+
+
+def test_every_json_case_of_the_malformed_corpus_gets_the_same_reason_either_way() -> None:
+    # Given the corpus' JSON payloads (those the handler's pre-parse checks let through)
+    payloads = [case.payload for case in cases() if case.raw_data is None and takes(case.payload, 64 * 1024)]
+    assert len(payloads) >= 50
+    # Then none is accepted by the fast path where the per-field path rejects it, nor the other way
+    for payload in payloads:
+        assert_same(payload)
