@@ -1,55 +1,15 @@
 """An aggregated (KPL) load through the real producer into the emulator, read back and handed to the real
 handler: every CDR the producer counted as accepted comes apart in the handler and is emitted once."""
 
-import base64
 import csv
 
 from infra.aws import Target
 from loadgen.runner import run_load
 from pipeline import handler as handler_module
 from pipeline.kpl import deaggregate
+from tests.support.stream_events import mapping_event, stream_records
 
 STREAM = "cdrcap-cdr-in"
-
-
-def _stream_records(kinesis) -> dict[str, list[dict]]:
-    """Every record of the stream by shard, in order (read from the emulator directly)."""
-    out: dict[str, list[dict]] = {}
-    for shard in kinesis.list_shards(StreamName=STREAM)["Shards"]:
-        shard_id = shard["ShardId"]
-        iterator = kinesis.get_shard_iterator(
-            StreamName=STREAM, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        records: list[dict] = []
-        while iterator:
-            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            records += page["Records"]
-            if not page["Records"]:
-                break
-            iterator = page.get("NextShardIterator")
-        out[shard_id] = records
-    return out
-
-
-def _event(shard_id: str, records: list[dict]) -> dict:
-    """The event Lambda's event source mapping would build from these stream records."""
-    return {
-        "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": r["PartitionKey"],
-                    "sequenceNumber": r["SequenceNumber"],
-                    "data": base64.b64encode(r["Data"]).decode(),
-                    "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
-                },
-                "eventSource": "aws:kinesis",
-                "eventID": f"{shard_id}:{r['SequenceNumber']}",
-                "eventSourceARN": f"arn:aws:kinesis:us-east-1:000000000000:stream/{STREAM}",
-            }
-            for r in records
-        ]
-    }
 
 
 def test_an_aggregated_load_comes_apart_in_the_handler_cdr_for_cdr(clean_emulator, pipeline, tmp_path):
@@ -74,13 +34,13 @@ def test_an_aggregated_load_comes_apart_in_the_handler_cdr_for_cdr(clean_emulato
     assert sum(int(r["kinesis_records_accepted"]) for r in rows) == totals["kinesis_records_accepted"]
     assert sum(int(r["accepted"]) for r in rows) == totals["accepted"]
     # And the stream holds exactly those aggregates, each of CDRs that hash to the shard it is on
-    by_shard = _stream_records(kinesis)
+    by_shard = stream_records(kinesis, STREAM)
     stored = [r for records in by_shard.values() for r in records]
     assert len(stored) == totals["kinesis_records_accepted"]
     assert sum(len(deaggregate(r["Data"])) for r in stored) == totals["accepted"]
     # When the real handler gets each shard's records as the event source mapping would deliver them
     for shard_id, records in by_shard.items():
-        response = handler_module.handler(_event(shard_id, records), None)
+        response = handler_module.handler(mapping_event(shard_id, records, STREAM), None)
         # Then nothing fails, nothing is rejected, and every CDR is emitted exactly once
         assert response == {"batchItemFailures": []}
     assert pipeline.dlq_messages(1, deadline_s=1.0) == []
@@ -106,9 +66,9 @@ def test_a_load_in_switch_layouts_is_read_by_the_handlers_mappings(
                       formats=mix, defect_scale=0, fraud_scale=0, echo=lambda _: None)  # fmt: skip
     accepted = result.totals["accepted"]
     assert accepted > 150
-    (shard_id, records), *_ = _stream_records(kinesis).items()
+    (shard_id, records), *_ = stream_records(kinesis, STREAM).items()
     # Then the real handler reads every record, each layout by its mapping, and emits each CDR once
-    assert handler_module.handler(_event(shard_id, records), None) == {"batchItemFailures": []}
+    assert handler_module.handler(mapping_event(shard_id, records, STREAM), None) == {"batchItemFailures": []}
     assert pipeline.dlq_messages(1, deadline_s=1.0) == []
     output = pipeline.output_records()
     assert len(output) == len({o["dedup_key"] for o in output}) == accepted
