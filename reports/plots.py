@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from capacity.quotas import SHARD_WRITE_RECORDS_PER_S
+from capacity.quotas import SHARD_WRITE_BYTES_PER_S, SHARD_WRITE_RECORDS_PER_S
 from reports.cost_plot import cost_alt, draw_cost
 from reports.data import RunData
 from reports.summary import Summary
@@ -78,15 +78,28 @@ def _rolling(series: pd.Series) -> pd.Series:
     return series.rolling(_SMOOTH_S, min_periods=1, center=True).mean()
 
 
-def stream_write_limit_rps(summary: Summary) -> float | None:
-    """The input stream's write limit in the configuration that ran (its shards x the scaled shard limit)."""
+def stream_write_limit(summary: Summary) -> tuple[float, str] | None:
+    """The CDRs per second the input stream takes in the configuration that ran, and which limit binds: its
+    shards x the scaled shard limits, in records (x the run's CDRs per Kinesis record when the producer
+    aggregated) and in bytes (the run's bytes per CDR), the lower of the two."""
     stack = summary["profile"].get("stack")
     stack = stack if isinstance(stack, dict) else {}
     shards = stack.get("shards", summary["profile"].get("shards"))
     scale = stack.get("scale", summary["profile"].get("scale", 1.0))
     if not isinstance(shards, int | float) or not isinstance(scale, int | float):
         return None
-    return float(shards) * SHARD_WRITE_RECORDS_PER_S * float(scale)
+    inputs = summary.get("plan_inputs") or {}
+    per_record = inputs.get("cdrs_per_record")
+    per_record = float(per_record) if isinstance(per_record, int | float) and per_record > 1.0 else 1.0
+    by_records = float(shards) * float(scale) * SHARD_WRITE_RECORDS_PER_S * per_record
+    record_bytes = inputs.get("record_bytes")
+    if isinstance(record_bytes, int | float) and record_bytes > 0:
+        by_bytes = float(shards) * float(scale) * SHARD_WRITE_BYTES_PER_S / float(record_bytes)
+        if by_bytes < by_records:
+            return by_bytes, f"bytes: {record_bytes:,.0f} B per CDR"
+    if per_record > 1.0:
+        return by_records, f"records: {per_record:,.1f} CDRs per record"
+    return by_records, "records"
 
 
 def _processed_per_second(data: RunData) -> pd.Series | None:
@@ -111,12 +124,20 @@ def draw_throughput(figure: Figure, summary: Summary, data: RunData) -> None:
                linestyle="--")  # fmt: skip
     processed = _processed_per_second(data)
     if processed is not None:
-        rates.plot(processed.index - start_s, _rolling(processed), label="processed by the handler",
+        # The trace counts Kinesis records: with an aggregating producer, fewer than the CDRs they carry.
+        per_record = (summary.get("plan_inputs") or {}).get("cdrs_per_record")
+        aggregated = isinstance(per_record, int | float) and per_record > 1.0
+        label = "Kinesis records processed (aggregates)" if aggregated else "processed by the handler"
+        rates.plot(processed.index - start_s, _rolling(processed), label=label,
                    color=ORANGE, linewidth=1.6, linestyle=":")  # fmt: skip
-    limit = stream_write_limit_rps(summary)
+    limit = stream_write_limit(summary)
     if limit is not None:
         rates.axhline(
-            limit, color=PURPLE, linewidth=1.4, linestyle="-.", label=f"stream write limit {limit:,.0f}"
+            limit[0],
+            color=PURPLE,
+            linewidth=1.4,
+            linestyle="-.",
+            label=f"stream write limit {limit[0]:,.0f} ({limit[1].split(':')[0]})",
         )
     _mark_saturation(rates, summary, start_s)
     _step_lines(rates, summary, start_s)
@@ -155,11 +176,11 @@ def _mark_saturation(axes: Axes, summary: Summary, start_s: float) -> None:
 def throughput_alt(summary: Summary) -> str:
     t = summary["throughput"]
     peak = max((s["offered_rps"] for s in summary["steps"]), default=0.0)
-    limit = stream_write_limit_rps(summary)
+    limit = stream_write_limit(summary)
     return (
         f"Line chart over time: offered load rises in steps to {peak:,.0f} records/s; accepted records level "
         f"off at the saturation point of {t['saturation_rps']:,.0f} records/s"
-        + (f" under the stream write limit of {limit:,.0f} records/s" if limit is not None else "")
+        + (f" under the stream write limit of {limit[0]:,.0f} records/s ({limit[1]})" if limit else "")
         + f"; the handler processes what is accepted. Lower panel: throttled put attempts (retries counted, "
         f"{t['throttled_rps']:,.0f} per s over the run) and records dropped after the last retry."
     )

@@ -166,3 +166,24 @@ def test_both_reports_compare_cold_starts_with_provisioned_concurrency(
         assert "bench_cold_start" in text  # where the cold start's duration came from
         assert "INIT 113 ms + first call 360 ms" in text  # a plan input, with its source
         assert "does not pay" in text or "pays" in text
+
+
+@pytest.mark.parametrize(
+    ("per_record", "record_bytes", "expected_rps", "binds"),
+    [
+        # measured on the local stack 2026-12-03, 1 shard at scale 0.1, 70 % Avro + 30 % JSON v2:
+        (14.05, 359.2, 291.9, "bytes"),  # KPL: saturated at 293 CDR/s, the bytes limit
+        (1.0, 337.7, 100.0, "records"),  # no aggregation: saturated at 106 CDR/s, the records limit
+        (None, None, 100.0, "records"),  # an older summary without plan_inputs
+    ],
+)
+def test_the_stream_write_limit_is_the_lower_of_records_and_bytes(
+    per_record: float | None, record_bytes: float | None, expected_rps: float, binds: str
+) -> None:
+    from reports.plots import stream_write_limit
+
+    inputs = {"cdrs_per_record": per_record, "record_bytes": record_bytes} if per_record else {}
+    summary: dict = {"profile": {"stack": {"shards": 1, "scale": 0.1}}, "plan_inputs": inputs}
+    limit = stream_write_limit(summary)  # type: ignore[arg-type]
+    assert limit is not None
+    assert limit[0] == pytest.approx(expected_rps, rel=0.001) and limit[1].startswith(binds)
