@@ -78,6 +78,12 @@ def _rolling(series: pd.Series) -> pd.Series:
     return series.rolling(_SMOOTH_S, min_periods=1, center=True).mean()
 
 
+def _cdrs_per_record(summary: Summary) -> float:
+    """The run's measured CDRs per Kinesis record (1.0 without an aggregating producer or a measurement)."""
+    per_record = (summary.get("plan_inputs") or {}).get("cdrs_per_record")
+    return float(per_record) if isinstance(per_record, int | float) and per_record > 1.0 else 1.0
+
+
 def stream_write_limit(summary: Summary) -> tuple[float, str] | None:
     """The CDRs per second the input stream takes in the configuration that ran, and which limit binds: its
     shards x the scaled shard limits, in records (x the run's CDRs per Kinesis record when the producer
@@ -89,8 +95,7 @@ def stream_write_limit(summary: Summary) -> tuple[float, str] | None:
     if not isinstance(shards, int | float) or not isinstance(scale, int | float):
         return None
     inputs = summary.get("plan_inputs") or {}
-    per_record = inputs.get("cdrs_per_record")
-    per_record = float(per_record) if isinstance(per_record, int | float) and per_record > 1.0 else 1.0
+    per_record = _cdrs_per_record(summary)
     by_records = float(shards) * float(scale) * SHARD_WRITE_RECORDS_PER_S * per_record
     record_bytes = inputs.get("record_bytes")
     if isinstance(record_bytes, int | float) and record_bytes > 0:
@@ -125,8 +130,7 @@ def draw_throughput(figure: Figure, summary: Summary, data: RunData) -> None:
     processed = _processed_per_second(data)
     if processed is not None:
         # The trace counts Kinesis records: with an aggregating producer, fewer than the CDRs they carry.
-        per_record = (summary.get("plan_inputs") or {}).get("cdrs_per_record")
-        aggregated = isinstance(per_record, int | float) and per_record > 1.0
+        aggregated = _cdrs_per_record(summary) > 1.0
         label = "Kinesis records processed (aggregates)" if aggregated else "processed by the handler"
         rates.plot(processed.index - start_s, _rolling(processed), label=label,
                    color=ORANGE, linewidth=1.6, linestyle=":")  # fmt: skip
