@@ -287,9 +287,11 @@ class Prices:
     lambda_requests_per_million_usd: float = 0.20
     lambda_gb_second_x86_64_usd: float = 0.0000166667
     lambda_gb_second_arm64_usd: float = 0.0000133334
-    # Provisioned concurrency (LAMBDA_PRICING_URL, "Provisioned Concurrency Pricing", us-east-1 list prices
-    # to re-check there): per GB-second configured (billed from enabling until disabling, rounded up to five
-    # minutes), and the duration of invocations that run on it, per GB-second, instead of the on-demand price
+    # Provisioned concurrency (LAMBDA_PRICING_URL, "Provisioned Concurrency Pricing", us-east-1; checked
+    # 2026-12-03 against the AWS Price List usage types Lambda-Provisioned-Concurrency(-ARM) and
+    # Lambda-Provisioned-GB-Second(-ARM)): per GB-second configured (billed from enabling until disabling,
+    # rounded up to five minutes), and the duration of invocations that run on it, per GB-second, instead of
+    # the on-demand price
     lambda_provisioned_gb_second_x86_64_usd: float = 0.0000041667
     lambda_provisioned_gb_second_arm64_usd: float = 0.0000033334
     lambda_provisioned_duration_gb_second_x86_64_usd: float = 0.0000097222
