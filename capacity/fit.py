@@ -22,6 +22,16 @@ BYTES_TERM_MIN_R2_GAIN = 0.02  # the byte term must explain this much more varia
 IQR_PER_SIGMA = 1.349  # interquartile range of a normal distribution, in standard deviations
 
 
+def formula(a_ms: float, b_ms_per_record: float, c_ms_per_kib: float = 0.0) -> str:
+    """`a ms + b ms/record (+ c ms/KiB)`: the fit as every output prints it (the byte term only when kept).
+
+    With KPL aggregation the byte term can carry the whole fit (a record is an aggregate of varying size),
+    so printing a and b alone would read "0.0 ms + 0.000 ms/record".
+    """
+    text = f"{a_ms:.1f} ms + {b_ms_per_record:.3f} ms/record"
+    return text + (f" + {c_ms_per_kib:.3f} ms/KiB" if c_ms_per_kib else "")
+
+
 @dataclass(frozen=True)
 class ServiceTimeModel:
     """Handler duration of one invocation, in ms, for a batch of n records of total size KiB."""
@@ -60,6 +70,9 @@ class ServiceTimeModel:
             n_invocations=self.n_invocations,
             memory_mb=memory_mb,
         )
+
+    def formula(self) -> str:
+        return formula(self.a_ms, self.b_ms_per_record, self.c_ms_per_kib)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary.json `service_time_model` shape (plus the spread and the memory it holds for)."""

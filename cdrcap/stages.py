@@ -402,9 +402,7 @@ def analyse(
             f"predictions replay the {recorded.lane_epoch_s.size} recorded arrivals of {recorded.shard_id} "
             f"lane {recorded.lane}; GetRecords delivery {read_path.delivery_s * 1000:.0f} ms"
         )
-    echo(
-        f"service time: {service.a_ms:.1f} ms + {service.b_ms_per_record:.3f} ms/record (R² {service.r2:.2f})"
-    )
+    echo(f"service time: {service.formula()} (R² {service.r2:.2f})")
     load_seconds = pd.read_csv(run_dir / "data" / "load_seconds.csv")
     steps = measured.steps(load_seconds, invocations)
     for note in measured.measurability_notes(steps):

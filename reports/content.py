@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from capacity.fit import formula
 from reports.scrub import scrub
 from reports.summary import Candidate, ModelErrorStep, Step, Summary
 
@@ -296,8 +297,7 @@ def measurements_table(summary: Summary) -> Table:
 def service_time_line(summary: Summary) -> str:
     m = summary["service_time_model"]
     return (
-        f"Service time fit: {m['a_ms']:.1f} ms + {m['b_ms_per_record']:.3f} ms/record "
-        f"+ {m['c_ms_per_kib']:.3f} ms/KiB "
+        f"Service time fit: {formula(m['a_ms'], m['b_ms_per_record'], m.get('c_ms_per_kib', 0.0))} "
         f"(R² {m['r2']:.2f}, {m['n_invocations']:,} invocations)."
     )
 

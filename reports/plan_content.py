@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from capacity.fit import formula
 from capacity.quotas import AS_OF as PRICES_AS_OF
 from reports import cost
 from reports.content import Table, num
@@ -85,7 +86,7 @@ def provenance_table(summary: Summary) -> Table:
     rows.append(
         (
             "service time",
-            f"{model['a_ms']:.1f} ms + {model['b_ms_per_record']:.3f} ms/record",
+            formula(model["a_ms"], model["b_ms_per_record"], model.get("c_ms_per_kib", 0.0)),
             f"{here}: fit over {model['n_invocations']:,} invocations (R² {model['r2']:.2f})"
             + (", includes the emulator's CPU" if local else ""),
         )

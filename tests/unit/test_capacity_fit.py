@@ -127,3 +127,11 @@ def test_duration_deviations_need_single_invocations_with_start_times() -> None:
     assert duration_deviations(trace, model, [(0.0, 1.0)]).size == 0
     per_minute = trace.assign(start_epoch_ms=0.0, invocations=50)  # CloudWatch averages, not invocations
     assert duration_deviations(per_minute, model, [(0.0, 1.0)]).size == 0
+
+
+def test_formula_prints_the_byte_term_only_when_the_fit_kept_it() -> None:
+    # An aggregated (KPL) run whose bytes carry the fit must not print as "0.0 ms + 0.000 ms/record".
+    assert ServiceTimeModel(a_ms=0.0, b_ms_per_record=0.0, c_ms_per_kib=1.25).formula() == (
+        "0.0 ms + 0.000 ms/record + 1.250 ms/KiB"
+    )
+    assert ServiceTimeModel(a_ms=12.0, b_ms_per_record=0.5).formula() == "12.0 ms + 0.500 ms/record"
