@@ -6,9 +6,7 @@ local trace and CloudWatch) gives the same service-time fit and step p99s within
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,13 +19,12 @@ import pytest
 
 from capacity.fit import fit_service_time
 from capacity.measure import LocalTraceReader
-from cdrcap.cli import main
 from infra.local.emulator import free_port, port_is_free
 from infra.local.stack import LocalStack
 from reports import measured
 from reports.summary import validate_summary
+from tests.support.scratch_project import cli_in, latest_run, load_summary, scratch_project
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPLOYED_BATCH_SIZE = 400  # differs from `cdrcap up`'s 500: the run must read it back from the mapping
 TOLERANCE = 0.05
 
@@ -48,29 +45,18 @@ def _port_pair() -> int:
     raise AssertionError("no two adjacent free ports")
 
 
-def _in(work: Path, argv: list[str]) -> int:
-    cwd = Path.cwd()
-    os.chdir(work)
-    try:
-        return main(argv)
-    finally:
-        os.chdir(cwd)
-
-
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rehearsal]:
-    work = tmp_path_factory.mktemp("staging")
-    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
+    work = scratch_project(tmp_path_factory, "staging")
     (work / "p.json").write_text(json.dumps({"BatchSize": DEPLOYED_BATCH_SIZE}))
     up = ["up", "--port", str(_port_pair()), "--shards", "1", "--scale", "0.1"]
-    assert _in(work, [*up, "--batch-size", "500", "--batching-window-s", "1"]) == 0
+    assert cli_in(work, [*up, "--batch-size", "500", "--batching-window-s", "1"]) == 0
     stack = LocalStack(work / ".cdrcap" / "local")
     try:
-        assert _in(work, ["deploy", "--target", "emulator", "--params", "p.json", "--yes"]) == 0
-        assert _in(work, ["run", "--target", "emulator", "--profile", "ci", "--no-progress"]) == 0
-        run_dir = (work / "runs" / "latest").resolve()
-        summary = json.loads((run_dir / "summary.json").read_text())
-        yield Rehearsal(work, run_dir, summary, stack)
+        assert cli_in(work, ["deploy", "--target", "emulator", "--params", "p.json", "--yes"]) == 0
+        assert cli_in(work, ["run", "--target", "emulator", "--profile", "ci", "--no-progress"]) == 0
+        run_dir = latest_run(work)
+        yield Rehearsal(work, run_dir, load_summary(run_dir), stack)
     finally:
         stack.down()
 

@@ -4,8 +4,6 @@ a summary.json with every contract field and sane values, and a report Chromium 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,29 +16,20 @@ from infra.local.emulator import pid_alive
 from reports.plots import PLOTS
 from reports.summary import validate_summary
 from tests.support.chromium import FIRST_SCREEN_IDS, check_layout, check_report, chromium_or_skip, screenshot
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.scratch_project import cli_in, latest_run, load_summary, scratch_project
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real run of the short `ci` profile, in a scratch copy of the config so runs/ stays clean."""
-    work = tmp_path_factory.mktemp("run")
-    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
-    cwd = Path.cwd()
-    os.chdir(work)
-    try:
-        exit_code = main(["run", "--target", "local", "--profile", "ci", "--no-progress"])
-    finally:
-        os.chdir(cwd)
-    assert exit_code == 0
-    return (work / "runs" / "latest").resolve()
+    work = scratch_project(tmp_path_factory, "run")
+    assert cli_in(work, ["run", "--target", "local", "--profile", "ci", "--no-progress"]) == 0
+    return latest_run(work)
 
 
 @pytest.fixture(scope="module")
 def summary(run_dir: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
-    return loaded
+    return load_summary(run_dir)
 
 
 def test_every_artefact_is_written(run_dir: Path) -> None:

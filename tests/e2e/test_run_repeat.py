@@ -4,9 +4,6 @@ repeated runs by the spread across repeats."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +11,8 @@ import pytest
 
 from cdrcap.cli import main
 from reports.summary import validate_summary
+from tests.support.scratch_project import cli_in, latest_run, load_summary, scratch_project
 
-ROOT = Path(__file__).resolve().parents[2]
 # Two 15 s steps per repeat, the second past the scaled shard's 100 records/s: short, and still throttled.
 SHORT_PROFILE = """
 
@@ -39,26 +36,15 @@ slo = { e2e_p99_ms = 5000, iterator_age_max_ms = 10000, headroom_factor = 1.3 }
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("repeat")
-    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
-    with (work / "pyproject.toml").open("a", encoding="utf-8") as config:
-        config.write(SHORT_PROFILE)
-    cwd = Path.cwd()
-    os.chdir(work)
-    try:
-        exit_code = main(
-            ["run", "--target", "local", "--profile", "e2e_repeat", "--repeat", "2", "--no-progress"]
-        )
-    finally:
-        os.chdir(cwd)
-    assert exit_code == 0
-    return (work / "runs" / "latest").resolve()
+    work = scratch_project(tmp_path_factory, "repeat", SHORT_PROFILE)
+    argv = ["run", "--target", "local", "--profile", "e2e_repeat", "--repeat", "2", "--no-progress"]
+    assert cli_in(work, argv) == 0
+    return latest_run(work)
 
 
 @pytest.fixture(scope="module")
 def summary(run_dir: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
-    return loaded
+    return load_summary(run_dir)
 
 
 def test_each_repeat_is_a_whole_run_in_its_own_directory(run_dir: Path) -> None:
