@@ -29,7 +29,7 @@ import pandas as pd
 from capacity import quotas
 from capacity.fit import ServiceTimeModel
 from capacity.quotas import Prices
-from capacity.search import SearchSpace, Slo, Workload, speed_factor
+from capacity.search import PlanInputs, SearchSpace, Slo, Workload, speed_factor
 from capacity.simulate import LaneSimConfig, simulate_lane, weighted_quantile
 
 SECONDS_PER_DAY = 86_400.0
@@ -212,11 +212,7 @@ def impact(config: LaneSimConfig, lane_rate_rps: float, penalty_ms: float, seed:
 
 def assess(
     recommendation: dict[str, Any],
-    service: ServiceTimeModel,
-    workload: Workload,
-    slo: Slo,
-    space: SearchSpace,
-    prices: Prices,
+    inputs: PlanInputs,
     cold: ColdStartTimes,
     *,
     per_day: dict[str, float] | None = None,
@@ -227,9 +223,10 @@ def assess(
 
     `per_day`: cold starts counted over a day's shard and PF schedule (capacity/scaling_policies.py);
     without, the plan's lanes at its rate all day."""
+    workload = inputs.workload
     shards, pf = int(recommendation["shards"]), int(recommendation["parallelization_factor"])
     lanes = shards * pf
-    config, hot_rate, speed = lane_setup(recommendation, service, workload, space)
+    config, hot_rate, speed = lane_setup(recommendation, inputs.service, workload, inputs.space)
     counts = per_day if per_day is not None else count_steady(lanes, workload.rate_rps / lanes)
     # INIT and the first call are CPU-bound (imports, client construction): they scale with the memory's
     # CPU share like the service time.
@@ -270,7 +267,9 @@ def assess(
             "cold start",
         ],
     }
-    provisioned = compare_provisioned(recommendation, counts, cold, prices, slo, warm_p99, cold_p99)
+    provisioned = compare_provisioned(
+        recommendation, counts, cold, inputs.prices, inputs.slo, warm_p99, cold_p99
+    )
     return {"cold_starts": cold_starts, "provisioned_concurrency": provisioned}
 
 
@@ -351,14 +350,7 @@ def compare_provisioned(
 
 
 def for_day(
-    details: dict[str, Any],
-    recommendation: dict[str, Any],
-    service: ServiceTimeModel,
-    workload: Workload,
-    slo: Slo,
-    space: SearchSpace,
-    prices: Prices,
-    cold: ColdStartTimes,
+    details: dict[str, Any], recommendation: dict[str, Any], inputs: PlanInputs, cold: ColdStartTimes
 ) -> None:
     """Recount `details.cold_starts` (and the PC comparison) over the day of `details.scaling_policies`,
     under the policy it recommends (static provisioning when none meets the SLO)."""
@@ -369,15 +361,5 @@ def for_day(
     policy = next(p for p in scaling["policies"] if p["policy"] == name)
     schedule = f"{name} over the day of {scaling['traffic'].get('source', 'the traffic given')}"
     details.update(
-        assess(
-            recommendation,
-            service,
-            workload,
-            slo,
-            space,
-            prices,
-            cold,
-            per_day=policy["cold_starts_per_day"],
-            schedule=schedule,
-        )
+        assess(recommendation, inputs, cold, per_day=policy["cold_starts_per_day"], schedule=schedule)
     )

@@ -26,7 +26,7 @@ from capacity.intervals import from_replications
 from capacity.quotas import US_EAST_1, Prices
 from capacity.resharding import minimum_hours, resharding_path
 from capacity.resource_use import design_comparison
-from capacity.search import Grid, SearchSpace, Slo, Workload, evaluate_mode, shard_bounds
+from capacity.search import Grid, PlanInputs, SearchSpace, Slo, Workload, evaluate_mode, shard_bounds
 from capacity.simulate import LaneSimConfig, simulate_lane
 from capacity.sinks import failed_sentence, quota_checks
 
@@ -163,7 +163,7 @@ def plan(
         else None,
         "consumer_modes": comparison,
         "resharding_minimum_hours": minimum_hours(recommendation["resharding_path"]),
-        **_cold_starts(recommendation, service, workload, slo, space, prices, cold, seed),
+        **_cold_starts(recommendation, PlanInputs(service, workload, slo, space, prices), cold, seed),
         "key_distribution": workload.keys.description,
         "service_time_model": service.to_dict(),
         "memory_scaling": memory_scaling(space),
@@ -253,20 +253,13 @@ def _beyond_aws(
 
 
 def _cold_starts(
-    recommendation: dict[str, Any],
-    service: ServiceTimeModel,
-    workload: Workload,
-    slo: Slo,
-    space: SearchSpace,
-    prices: Prices,
-    cold: ColdStartTimes,
-    seed: int,
+    recommendation: dict[str, Any], inputs: PlanInputs, cold: ColdStartTimes, seed: int
 ) -> dict[str, Any]:
     """`cold_starts` and `provisioned_concurrency` for the recommendation; None for an unstable lane
     (its latency is unbounded with or without cold starts)."""
     if recommendation["predicted"].get("e2e_latency_p99_ms") is None:
         return {"cold_starts": None, "provisioned_concurrency": None}
-    return cold_starts.assess(recommendation, service, workload, slo, space, prices, cold, seed=seed)
+    return cold_starts.assess(recommendation, inputs, cold, seed=seed)
 
 
 def _shard_candidates(minimum: int, space: SearchSpace) -> list[int]:

@@ -25,7 +25,7 @@ from capacity.model import steady_state
 from capacity.quotas import Prices
 from capacity.resharding import resharding_path
 from capacity.scaling_flow import MINUTE_S, Flow, LaneModel, LaneSetup, Series
-from capacity.search import SearchSpace, Slo, Workload, min_shards, output_shards
+from capacity.search import PlanInputs, SearchSpace, Slo, Workload, min_shards, output_shards
 from capacity.traffic import TrafficDay
 from scaler.policy import Decision, Observation, StreamLimits
 
@@ -319,23 +319,18 @@ def window_for_day(setup: LaneSetup, windows_s: tuple[int, ...], lane_rates_rps:
     return float(candidates[-1])
 
 
-def build_context(
-    recommendation: dict[str, Any],
-    service: ServiceTimeModel,
-    workload: Workload,
-    slo: Slo,
-    space: SearchSpace,
-    prices: Prices,
-    day: TrafficDay,
-) -> DayContext:
-    setup = lane_setup(recommendation, service, workload, slo, space)
+def build_context(recommendation: dict[str, Any], inputs: PlanInputs, day: TrafficDay) -> DayContext:
+    workload, slo, prices = inputs.workload, inputs.slo, inputs.prices
+    setup = lane_setup(recommendation, inputs.service, workload, slo, inputs.space)
     rates = day.rates_per_minute_rps()
     lanes = recommendation["shards"] * recommendation["parallelization_factor"]
     quiet = max(float(rates[rates > 0].min(initial=rates.max())), 1e-3) / lanes
     hottest = float(rates.max()) * workload.keys.max_lane_share(
         recommendation["shards"], recommendation["parallelization_factor"]
     )
-    window = window_for_day(setup, space.batching_windows_s, np.geomspace(quiet, max(hottest, quiet), 24))
+    window = window_for_day(
+        setup, inputs.space.batching_windows_s, np.geomspace(quiet, max(hottest, quiet), 24)
+    )
     setup = replace(setup, batching_window_s=window)
     rec = {
         **recommendation,

@@ -10,8 +10,6 @@ from typing import Any
 import numpy as np
 
 from capacity import cold_starts, quotas
-from capacity.fit import ServiceTimeModel
-from capacity.quotas import Prices
 from capacity.scaling import (
     LIMITS,
     RESHARD_MINUTES,
@@ -27,7 +25,7 @@ from capacity.scaling import (
     schedule_controller,
 )
 from capacity.scaling_flow import MINUTE_S, Series
-from capacity.search import SearchSpace, Slo, Workload
+from capacity.search import PlanInputs, Slo
 from capacity.traffic import TrafficDay
 from scaler.policy import Decision, Observation, ScalerPolicy, decide
 
@@ -44,17 +42,23 @@ def reactive_policy(context: DayContext, slo: Slo) -> ScalerPolicy:
     )
 
 
-def compare(
+def add_day(
+    details: dict[str, Any],
     recommendation: dict[str, Any],
-    service: ServiceTimeModel,
-    workload: Workload,
-    slo: Slo,
-    space: SearchSpace,
-    prices: Prices,
+    inputs: PlanInputs,
     day: TrafficDay,
-) -> dict[str, Any]:
+    cold: cold_starts.ColdStartTimes,
+) -> None:
+    """The plan over a traffic day: `details.scaling_policies`, and the cold starts and PC comparison
+    recounted under the policy it recommends."""
+    details["scaling_policies"] = compare(recommendation, inputs, day)
+    cold_starts.for_day(details, recommendation, inputs, cold)
+
+
+def compare(recommendation: dict[str, Any], inputs: PlanInputs, day: TrafficDay) -> dict[str, Any]:
     """Run every policy over `day` with the plan's configuration; the dict of `details.scaling_policies`."""
-    context = build_context(recommendation, service, workload, slo, space, prices, day)
+    slo, workload = inputs.slo, inputs.workload
+    context = build_context(recommendation, inputs, day)
     rates = day.rates_per_minute_rps()
     static_shards, pf = recommendation["shards"], recommendation["parallelization_factor"]
     schedule = fit_schedule(needed_shards(context, rates))

@@ -135,6 +135,18 @@ class SearchSpace:
 
 
 @dataclass(frozen=True)
+class PlanInputs:
+    """What one plan was computed from, handed together to the analyses of its recommendation (cold starts
+    and provisioned concurrency, the scaling policies over a day)."""
+
+    service: ServiceTimeModel
+    workload: Workload
+    slo: Slo = field(default_factory=Slo)
+    space: SearchSpace = field(default_factory=SearchSpace)
+    prices: Prices = quotas.US_EAST_1
+
+
+@dataclass(frozen=True)
 class ShardBounds:
     """Minimum shard counts by each stream limit at the headroom rate (skew-aware)."""
 

@@ -20,7 +20,7 @@ from capacity.model import ReadPath
 from capacity.planner import Plan, plan
 from capacity.quotas import US_EAST_1
 from capacity.recorded import RecordedArrivals, busiest_lane, read_shard
-from capacity.search import SearchSpace, Slo, Workload
+from capacity.search import PlanInputs, SearchSpace, Slo, Workload
 from cdrcap import traffic_spec
 from cdrcap.aws_targets import aws_target, running_local_stack
 from cdrcap.config import Profile
@@ -441,13 +441,9 @@ def analyse(
     result = plan_for_profile(service, workload, slo, profile, cold)
     if profile.scaling_day:
         day = traffic_spec.at_rate(profile.scaling_day, rate)
-        result.details["scaling_policies"] = scaling_policies.compare(
-            result.recommendation, service, workload, slo, SearchSpace(), US_EAST_1, day
-        )
+        inputs = PlanInputs(service, workload, slo)
+        scaling_policies.add_day(result.details, result.recommendation, inputs, day, cold)
         echo(f"scaling policies over {day.source}: {result.details['scaling_policies']['sentence']}")
-        cold_starts.for_day(
-            result.details, result.recommendation, service, workload, slo, SearchSpace(), US_EAST_1, cold
-        )
     if result.details.get("provisioned_concurrency"):
         echo(f"cold starts: {result.details['provisioned_concurrency']['sentence']}")
     run_cost = run_costs(

@@ -13,13 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity import cold_starts
 from capacity.cold_starts import BENCH_DEFAULT
 from capacity.fit import ServiceTimeModel
 from capacity.planner import plan
-from capacity.quotas import SHARD_WRITE_RECORDS_PER_S, US_EAST_1
-from capacity.scaling_policies import compare
-from capacity.search import SearchSpace, Slo, Workload
+from capacity.quotas import SHARD_WRITE_RECORDS_PER_S
+from capacity.scaling_policies import add_day
+from capacity.search import PlanInputs, SearchSpace, Slo, Workload
 from capacity.traffic import TrafficDay
 from reports import measured
 from reports.assemble import write_run_summary
@@ -257,12 +256,7 @@ def _scaling_policies() -> dict[str, Any]:
     workload = Workload(rate_rps=day.peak_rps, record_bytes=_RECORD_BYTES)
     result = plan(service, workload, Slo(), SearchSpace(), include_plus_50pct=False)
     details = result.details
-    details["scaling_policies"] = compare(
-        result.recommendation, service, workload, Slo(), SearchSpace(), US_EAST_1, day
-    )
-    cold_starts.for_day(
-        details, result.recommendation, service, workload, Slo(), SearchSpace(), US_EAST_1, BENCH_DEFAULT
-    )
+    add_day(details, result.recommendation, PlanInputs(service, workload), day, BENCH_DEFAULT)
     return {key: details[key] for key in ("scaling_policies", "cold_starts", "provisioned_concurrency")}
 
 

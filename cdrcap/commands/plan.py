@@ -24,7 +24,7 @@ from capacity.explain import (
 from capacity.fit import ServiceTimeModel
 from capacity.planner import Plan, plan
 from capacity.resource_use import ResourceUse
-from capacity.search import SearchSpace, Slo, Workload
+from capacity.search import PlanInputs, SearchSpace, Slo, Workload
 from capacity.tuning import TUNE_FILE, DurationCurve, TuneError, TuneTable
 from cdrcap import traffic_spec
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
@@ -342,10 +342,9 @@ def run(args: argparse.Namespace) -> int:
         )  # what the recommendation was planned for, for the day's scaling policies
         inputs = (picked.service, picked.workload, *inputs[2:])
     if args.traffic_day is not None:
-        result.details["scaling_policies"] = scaling_policies.compare(
-            result.recommendation, *inputs, args.traffic_day
+        scaling_policies.add_day(
+            result.details, result.recommendation, PlanInputs(*inputs), args.traffic_day, cold
         )
-        cold_starts.for_day(result.details, result.recommendation, *inputs, cold)
     if args.emit_params:
         parameters = cloudformation_parameters(result.recommendation)
         parameters += provisioned_concurrency_parameter(result.details)

@@ -12,9 +12,8 @@ from typing import Any
 from capacity import skew
 from capacity.fit import ServiceTimeModel
 from capacity.planner import plan
-from capacity.quotas import US_EAST_1
 from capacity.scaling_policies import compare
-from capacity.search import SearchSpace, Slo, Workload
+from capacity.search import PlanInputs, SearchSpace, Slo, Workload
 from capacity.traffic import TrafficDay
 
 PLAN_BUDGET_S = 2.0
@@ -108,7 +107,7 @@ def _scaling_day(notes: list[str]) -> dict[str, Any]:
         start = time.perf_counter()
         workload = Workload(day.peak_rps, 400)
         outcome = plan(SERVICE, workload, Slo())
-        policies = compare(outcome.recommendation, SERVICE, workload, Slo(), SearchSpace(), US_EAST_1, day)
+        policies = compare(outcome.recommendation, PlanInputs(SERVICE, workload), day)
         timings.append(time.perf_counter() - start)
     median_s = statistics.median(timings)
     notes.append(f"{SCALING_DAY}: {policies['sentence']}")

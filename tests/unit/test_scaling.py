@@ -11,11 +11,11 @@ import pytest
 from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel
 from capacity.planner import plan
-from capacity.quotas import RESHARD_CALLS_PER_24H, US_EAST_1
+from capacity.quotas import RESHARD_CALLS_PER_24H
 from capacity.resharding import resharding_path
 from capacity.scaling import fit_schedule
 from capacity.scaling_policies import compare
-from capacity.search import SearchSpace, Slo, Workload
+from capacity.search import PlanInputs, SearchSpace, Slo, Workload
 from capacity.traffic import read
 from cdrcap.cli import main
 from cdrcap.traffic_spec import load
@@ -27,7 +27,7 @@ def _compare(spec: str) -> dict:
     day = load(spec)
     workload = Workload(rate_rps=day.peak_rps, record_bytes=400.0)
     result = plan(SERVICE, workload, Slo(), SearchSpace(), include_plus_50pct=False)
-    policies = compare(result.recommendation, SERVICE, workload, Slo(), SearchSpace(), US_EAST_1, day)
+    policies = compare(result.recommendation, PlanInputs(SERVICE, workload), day)
     return {p["policy"]: p for p in policies["policies"]} | {"_": policies}
 
 
