@@ -17,13 +17,15 @@ import sysconfig
 from collections.abc import Iterable
 from pathlib import Path
 
+from infra.errors import InfraError
+
 # What the Lambda Python runtime ships beside the standard library (boto3 and what it imports). The versions
 # are this venv's, which may differ from the runtime's (docs/local.md).
 RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 _IMPORT_SYSTEM_MODULES = ("_frozen_importlib", "_frozen_importlib_external", "zipimport")
 
 
-class LambdaEnvError(RuntimeError):
+class LambdaEnvError(InfraError):
     """The runtime directory cannot be assembled; the message names the missing module and the fix."""
 
 

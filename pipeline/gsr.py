@@ -11,6 +11,8 @@ import uuid
 import zlib
 from typing import Final, NamedTuple
 
+from pipeline.errors import PipelineError
+
 HEADER_VERSION: Final = 3
 COMPRESSION_NONE: Final = 0
 COMPRESSION_ZLIB: Final = 5
@@ -19,7 +21,7 @@ HEADER_BYTES: Final = 18  # version + compression + 16-byte UUID
 _HEADER_VERSION_BYTE: Final = bytes((HEADER_VERSION,))
 
 
-class GsrFramingError(ValueError):
+class GsrFramingError(PipelineError, ValueError):
     """The bytes claim GSR framing (byte 0 is 3) but its header or compressed body is wrong."""
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from pipeline.errors import PipelineError
+
 KPL_MAGIC = b"\xf3\x89\x9a\xc2"
 MD5_BYTES = 16
 _WIRE_VARINT = 0
@@ -23,7 +25,7 @@ _WIRE_LEN = 2
 _WIRE_I32 = 5
 
 
-class KplError(ValueError):
+class KplError(PipelineError, ValueError):
     """The aggregate's framing or checksum is wrong (reason CORRUPT_AGGREGATE)."""
 
 

@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from infra.errors import InfraError
 from pipeline import constants
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "pipeline.yaml"
@@ -35,7 +36,7 @@ OUTPUT_KEYS = (
 )
 
 
-class DeployError(RuntimeError):
+class LocalDeployError(InfraError):
     """The stack could not be created on the emulator; the message carries CloudFormation's reasons."""
 
 
@@ -79,7 +80,7 @@ def deploy_stack(
 ) -> dict[str, str]:
     """Create the stack and return its outputs; parameters the template does not declare are dropped."""
     if not template_path.is_file():
-        raise DeployError(
+        raise LocalDeployError(
             f"the pipeline template {template_path} is missing; it comes with infra/ "
             "(merge the infra branch) or pass another template path"
         )
@@ -110,14 +111,14 @@ def deploy_stack(
         if status == "CREATE_COMPLETE":
             break
         if status.endswith("FAILED") or "ROLLBACK" in status or time.monotonic() > deadline:
-            raise DeployError(
+            raise LocalDeployError(
                 f"stack {stack_name} ended in {status}: {failure_reasons(cloudformation, stack_name)}"
             )
         time.sleep(0.2)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     missing = [key for key in OUTPUT_KEYS if key not in outputs]
     if missing:
-        raise DeployError(f"stack {stack_name} lacks the outputs {missing} that the local stack needs")
+        raise LocalDeployError(f"stack {stack_name} lacks the outputs {missing} that the local stack needs")
     return outputs
 
 

@@ -18,6 +18,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.errors import InfraError
+
 MINISTACK_VERSION = "1.5.33"
 LOOPBACK = "127.0.0.1"
 ENV_MINISTACK_BIN = "CDRCAP_MINISTACK_BIN"
@@ -27,7 +29,7 @@ HEALTH_PATH = "/_ministack/health"
 RESET_PATH = "/_ministack/reset"
 
 
-class EmulatorError(RuntimeError):
+class EmulatorError(InfraError):
     """The emulator could not be found, started or reached; the message says what to do."""
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from infra.errors import InfraError
+
 # pipeline is imported inside the functions, never at module level: a local runtime worker imports this
 # module from the project before it switches to the function's task root, and the pipeline it wraps must
 # be the one from the task root (infra/lambda_env.py).
@@ -42,7 +44,7 @@ FAILURE_POINTS = ("dynamo_throttle", "output_throttle", "s3_error", "dlq_error")
 POINTS = (*CRASH_POINTS, "timeout", *FAILURE_POINTS)
 
 
-class FaultSpecError(ValueError):
+class FaultSpecError(InfraError, ValueError):
     """CDRCAP_FAULTS or CDRCAP_FAULTS_SEED is malformed; the message names the bad part and the fix."""
 
 

@@ -10,10 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from infra.errors import InfraError
 from infra.local.emulator import LOOPBACK, pid_alive, wait_until
 
 
-class ProcessStartError(RuntimeError):
+class ProcessStartError(InfraError):
     """A background process exited or never became ready; the message points at its log."""
 
 

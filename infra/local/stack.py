@@ -19,9 +19,7 @@ from infra.aws import Target, client
 from infra.errors import InfraError
 from infra.local import artifact, deploy_local, processes
 from infra.local.artifact import Artifact
-from infra.local.deploy_local import DeployError
 from infra.local.emulator import (
-    EmulatorError,
     EmulatorProcess,
     free_port,
     pid_alive,
@@ -30,7 +28,6 @@ from infra.local.emulator import (
 )
 from infra.local.esm.config import EsmConfig, EsmConfigError
 from infra.local.esm.other_consumers import fair_share_interval_s
-from infra.local.processes import ProcessStartError
 from infra.local.stack_values import DEFAULT_PORT, LocalStackConfig, StackInfo
 from infra.schema_registry import ensure_cdr_schemas, registry_name
 from pipeline import constants
@@ -107,10 +104,8 @@ class LocalStack:
             )
         if not runs_the_zip(config.handler):
             check_handler_importable(config.handler)
-        try:  # Lambda's bounds, checked before anything starts rather than after the emulator is up
-            self._esm_config(config, PLACEHOLDER_OUTPUTS, {}, "http://127.0.0.1:1", "http://127.0.0.1:2")
-        except EsmConfigError as error:
-            raise LocalStackError(str(error)) from error
+        # Lambda's bounds (EsmConfigError), checked before anything starts, not after the emulator is up
+        self._esm_config(config, PLACEHOLDER_OUTPUTS, {}, "http://127.0.0.1:1", "http://127.0.0.1:2")
         for port in (config.port, config.port + 1):
             if not port_is_free(port):
                 raise LocalStackError(
@@ -123,11 +118,9 @@ class LocalStack:
         pids: dict[str, int] = {}
         try:
             return self._bring_up(config, pids, code)
-        except Exception as error:
+        except Exception:
             self._stop_pids(pids)
             self.state_path.unlink(missing_ok=True)
-            if isinstance(error, DeployError | ProcessStartError):
-                raise LocalStackError(str(error)) from error  # callers catch one error type
             raise
 
     def restart_emulator(self) -> StackInfo:
@@ -148,15 +141,12 @@ class LocalStack:
                 "saved state may be partial (services are saved one by one); `cdrcap down` and `cdrcap up` "
                 "start a fresh world"
             )
-        try:
-            emulator = start_emulator(
-                info.config.port,
-                log_dir=self.state_dir / "logs",
-                state_dir=self.state_dir / EMULATOR_STATE_DIR,
-                ready_timeout_s=READY_TIMEOUT_S,
-            )
-        except EmulatorError as error:
-            raise LocalStackError(str(error)) from error
+        emulator = start_emulator(
+            info.config.port,
+            log_dir=self.state_dir / "logs",
+            state_dir=self.state_dir / EMULATOR_STATE_DIR,
+            ready_timeout_s=READY_TIMEOUT_S,
+        )
         processes.adopt(emulator.process)
         document = info.to_dict()
         document["pids"] = {**info.pids, "emulator": emulator.pid}
@@ -261,15 +251,12 @@ class LocalStack:
             "infra.local.glue_server", ["--port", str(glue_port)], log_path=glue_log
         )
         glue_url = f"http://127.0.0.1:{glue_port}"
-        try:
-            emulator: EmulatorProcess = start_emulator(
-                config.port,
-                log_dir=logs,
-                state_dir=self.state_dir / EMULATOR_STATE_DIR if config.persist_emulator else None,
-                ready_timeout_s=READY_TIMEOUT_S,
-            )
-        except EmulatorError as error:
-            raise LocalStackError(str(error)) from error
+        emulator: EmulatorProcess = start_emulator(
+            config.port,
+            log_dir=logs,
+            state_dir=self.state_dir / EMULATOR_STATE_DIR if config.persist_emulator else None,
+            ready_timeout_s=READY_TIMEOUT_S,
+        )
         pids["emulator"] = emulator.pid
         processes.adopt(emulator.process)
         target = Target(name="local", region=config.region, endpoint_url=emulator.endpoint_url, is_local=True)

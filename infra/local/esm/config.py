@@ -23,12 +23,13 @@ from capacity.quotas import (
     ESM_PARALLELIZATION_FACTOR_MIN,
     LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY,
 )
+from infra.errors import InfraError
 
 DEFAULT_HANDLER = "pipeline.handler.handler"
 CONSUMER_MODES = ("shared", "efo")
 
 
-class EsmConfigError(ValueError):
+class EsmConfigError(InfraError, ValueError):
     """A setting outside what Lambda accepts; the message names the setting and its valid range."""
 
 
