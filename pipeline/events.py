@@ -78,57 +78,83 @@ class Units:
 def expand(event: dict[str, Any], home_region: str = "US") -> Units:
     """The units of a Kinesis event, KPL aggregates and 32.297 BER chunks expanded into their CDRs."""
     units = Units()
-    # Plain records (the common case) are appended to the parallel lists inline: one method call
-    # with seven appends per record was ~15 % of this loop.
-    shard_ids, sequence_numbers, sub_sequences = units.shard_id, units.sequence_number, units.sub_sequence
-    partition_keys, arrivals, payloads, is_kpl = (
-        units.partition_key,
-        units.arrival_ms,
-        units.payload,
-        units.is_kpl,
+    records = event.get("Records") or ()
+    # The record-level fields column by column (list comprehensions: no per-record method calls); a
+    # run of plain records is then appended to the unit lists by slices, and only a record that becomes
+    # something else (a KPL aggregate, BER, a reject) takes the per-record way.
+    kinesis = [record.get("kinesis") or {} for record in records]
+    shards = [str(record.get("eventID", "")).split(":", 1)[0] or "shardId-unknown" for record in records]
+    seqs = [str(data.get("sequenceNumber", "")) for data in kinesis]
+    keys = [str(data.get("partitionKey", "")) for data in kinesis]
+    arrivals = [int(float(data.get("approximateArrivalTimestamp", 0.0)) * 1000) for data in kinesis]
+    units.event_source_arn = next(
+        (arn for arn in (str(record.get("eventSourceARN", "")) for record in records) if arn), ""
     )
+    payloads: list[bytes] = []  # per record: its decoded payload (read for the plain ones only)
+    plain_from = 0  # the first record of the current run of plain records
     a2b_base64 = binascii.a2b_base64
-    for record in event.get("Records") or ():
-        kinesis = record.get("kinesis") or {}
-        seq = str(kinesis.get("sequenceNumber", ""))
-        shard = str(record.get("eventID", "")).split(":", 1)[0] or "shardId-unknown"
-        units.event_source_arn = units.event_source_arn or str(record.get("eventSourceARN", ""))
-        key = str(kinesis.get("partitionKey", ""))
-        arrival_ms = int(float(kinesis.get("approximateArrivalTimestamp", 0.0)) * 1000)
+    for r, data in enumerate([data.get("data", "") for data in kinesis]):
         try:
             # strict_mode: the C check, instead of b64decode(validate=True)'s regex over the payload.
-            payload = a2b_base64(kinesis.get("data", ""), strict_mode=True)
+            payload = a2b_base64(data, strict_mode=True)
         except (binascii.Error, ValueError):
-            index = units._add(shard, seq, None, key, arrival_ms, b"", False)
+            _append_plain(units, shards, seqs, keys, arrivals, payloads, plain_from, r)
+            index = units._add(shards[r], seqs[r], None, keys[r], arrivals[r], b"", False)
             units.early_reject[index] = (ReasonCode.MALFORMED_PAYLOAD, "record data is not base64")
+            payloads.append(b"")
+            plain_from = r + 1
             continue
+        payloads.append(payload)
         # Plain JSON is neither BER nor KPL, and skips the BER sniff (~1.5 µs): JSON's "{" is no BER tag,
         # and as a 32.297 file header its octets 4-7 give a header length above the payload's size
         # unless octet 4 is NUL (or the payload is >= 16 MiB). Inline: every record pays this test.
-        plain_json = payload[:1] == b"{" and payload[4:5] != b"\x00" and len(payload) < 1 << 24
+        if payload[:1] == b"{" and payload[4:5] != b"\x00" and len(payload) < 1 << 24:
+            continue
         # GSR framing (byte 0 = 3) is never a 32.297 file (its length would start at 48 MiB), though a
         # schema version id whose bytes 2-5 are 0, 0, 0, n reads as a plausible header length after it.
-        if not plain_json and payload[:1] != _GSR_FIRST_BYTE and ber.looks_like_ber(payload):
-            _expand_ber(units, shard, seq, key, arrival_ms, payload, home_region)
-            continue
-        if plain_json or not is_aggregate(payload):
-            shard_ids.append(shard)
-            sequence_numbers.append(seq)
-            sub_sequences.append(None)
-            partition_keys.append(key)
-            arrivals.append(arrival_ms)
-            payloads.append(payload)
-            is_kpl.append(False)
-            continue
-        try:
-            subs = deaggregate(payload)
-        except KplError as exc:
-            index = units._add(shard, seq, None, key, arrival_ms, payload, True)
-            units.early_reject[index] = (ReasonCode.CORRUPT_AGGREGATE, str(exc))
-            continue
-        for sub_index, sub in enumerate(subs):
-            units._add(shard, seq, sub_index, sub.partition_key, arrival_ms, sub.data, True)
+        if payload[:1] != _GSR_FIRST_BYTE and ber.looks_like_ber(payload):
+            _append_plain(units, shards, seqs, keys, arrivals, payloads, plain_from, r)
+            _expand_ber(units, shards[r], seqs[r], keys[r], arrivals[r], payload, home_region)
+            plain_from = r + 1
+        elif is_aggregate(payload):
+            _append_plain(units, shards, seqs, keys, arrivals, payloads, plain_from, r)
+            _expand_kpl(units, shards[r], seqs[r], keys[r], arrivals[r], payload)
+            plain_from = r + 1
+    _append_plain(units, shards, seqs, keys, arrivals, payloads, plain_from, len(payloads))
     return units
+
+
+def _append_plain(
+    units: Units,
+    shards: list[str],
+    seqs: list[str],
+    keys: list[str],
+    arrivals: list[int],
+    payloads: list[bytes],
+    start: int,
+    stop: int,
+) -> None:
+    """One unit per record of `start`..`stop` (plain records: one CDR each), appended by slices."""
+    if start < stop:
+        units.shard_id += shards[start:stop]
+        units.sequence_number += seqs[start:stop]
+        units.sub_sequence += [None] * (stop - start)
+        units.partition_key += keys[start:stop]
+        units.arrival_ms += arrivals[start:stop]
+        units.payload += payloads[start:stop]
+        units.is_kpl += [False] * (stop - start)
+
+
+def _expand_kpl(units: Units, shard: str, seq: str, key: str, arrival_ms: int, payload: bytes) -> None:
+    """One unit per sub-record of a KPL aggregate; a corrupt aggregate is one rejected unit."""
+    try:
+        subs = deaggregate(payload)
+    except KplError as exc:
+        index = units._add(shard, seq, None, key, arrival_ms, payload, True)
+        units.early_reject[index] = (ReasonCode.CORRUPT_AGGREGATE, str(exc))
+        return
+    for sub_index, sub in enumerate(subs):
+        units._add(shard, seq, sub_index, sub.partition_key, arrival_ms, sub.data, True)
 
 
 def _expand_ber(

@@ -24,7 +24,7 @@ from pipeline.fraud.errors import FraudError
 from pipeline.schema import CanonicalCDR, ReasonCode
 from pipeline.stores import Stores
 from pipeline.validate import Limits, to_canonical
-from pipeline.wire_json import canonical_json, takes
+from pipeline.wire_json import canonical_fields, canonical_json, takes
 
 if TYPE_CHECKING:
     from pipeline.fraud.engine import FraudEngine
@@ -147,7 +147,10 @@ class BatchProcessor:
                     source_format, fields = pre_decoded.get(i) or decode_payload(
                         payload, max_bytes, mappings, avro
                     )
-                    cdr = to_canonical(fields, "kpl+" + source_format if is_kpl[i] else source_format, limits)
+                    source_format = "kpl+" + source_format if is_kpl[i] else source_format
+                    cdr = canonical_fields(fields, source_format, limits) or to_canonical(
+                        fields, source_format, limits
+                    )
             except Rejected as rejected:
                 batch.reject(i, rejected.reason, rejected.detail)
                 continue

@@ -302,7 +302,7 @@ def _origin(msc_id: Any, call_reference: Any, sequence: Any, rat: Any) -> tuple[
         call_reference = _str(call_reference, "call_reference", required=True) or ""
     if type(sequence) is not int:
         sequence = _int(sequence, "sequence", 0)
-    if rat is not None and rat not in _RATS:
+    if rat is not None and (type(rat) is not str or rat not in _RATS):  # a list is unhashable
         raise Rejected(ReasonCode.BAD_TYPE, f"rat {str(rat)[:10]!r} is not one of {', '.join(RATS)}")
     return msc_id, call_reference, sequence
 

@@ -18,7 +18,15 @@ import msgspec
 from pipeline.decode import INT64_MAX, INT64_MIN
 from pipeline.normalize import NormalizedNumber, fixed_local_ms, normalize_number, parse_utc_offset_min
 from pipeline.schema import JSON_RENAMED_V2, CanonicalCDR, Cell, NumberKind, RecordType, derive_cdr_id
-from pipeline.validate import MAX_CDR_ID_CHARS, Limits, _cached_cell, _identifiers, _number, _times
+from pipeline.validate import (
+    MAX_CDR_ID_CHARS,
+    NATIVE_SOURCES,
+    Limits,
+    _cached_cell,
+    _identifiers,
+    _number,
+    _times,
+)
 
 _Text = Annotated[str, msgspec.Meta(min_length=1)]  # "" is MISSING_FIELD / null there: per-field path
 _Int = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
@@ -56,10 +64,10 @@ _FIELDS: Final[list[tuple[str, Any] | tuple[str, Any, Any]]] = [
 ]
 
 
-def _wire(version: int, rename: dict[str, str] | None = None) -> type[msgspec.Struct]:
+def _wire(version: int, rename: dict[str, str] | None = None, name: str = "Wire") -> type[msgspec.Struct]:
     # Unknown fields go to the per-field path: it reads v1 names in v2 records, `derived`, and so on.
     return msgspec.defstruct(
-        f"WireV{version}",
+        f"{name}V{version}",
         _FIELDS,
         tag_field="schema_version",
         tag=version,
@@ -71,6 +79,9 @@ def _wire(version: int, rename: dict[str, str] | None = None) -> type[msgspec.St
 _WireV1 = _wire(1)
 _WireV2 = _wire(2, JSON_RENAMED_V2)  # `calling_number` is `a_party` on the wire
 _DECODER: Final = msgspec.json.Decoder(_WireV1 | _WireV2)
+# The decoded fields of a CSV or Avro record name every field as v1 does, in both versions.
+_FIELDS_TYPE: Final = _WireV1 | _wire(2, name="Fields")
+_convert = msgspec.convert
 _astuple = msgspec.structs.astuple
 _ALPHANUMERIC: Final = NumberKind.ALPHANUMERIC
 _SMS_TYPES: Final = frozenset({RecordType.SMS_MO, RecordType.SMS_MT})
@@ -97,6 +108,25 @@ def canonical_json(payload: bytes, source_format: str, limits: Limits) -> Canoni
         wire = _DECODER.decode(payload)
     except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
         return None
+    return _canonical(wire, source_format, limits)
+
+
+def canonical_fields(fields: dict[str, Any], source_format: str, limits: Limits) -> CanonicalCDR | None:
+    """The canonical CDR of a native record's decoded fields (`decode.decode_payload`: CSV, Avro), or None
+    when the per-field path must decide: msgspec converts the dict to the same Structs in C.
+
+    Raises Rejected exactly where `validate.to_canonical` would.
+    """
+    if source_format not in NATIVE_SOURCES:  # BER, input mappings: fields may be missing or derived
+        return None
+    try:
+        wire = _convert(fields, _FIELDS_TYPE)
+    except msgspec.ValidationError:
+        return None
+    return _canonical(wire, source_format, limits)
+
+
+def _canonical(wire: Any, source_format: str, limits: Limits) -> CanonicalCDR:
     (
         record_type, a_raw, b_raw, seizure_text, release_text, offset_text,
         duration_s, mcc, mnc, cell_id, msc_id, call_reference,
@@ -157,7 +187,7 @@ def canonical_json(payload: bytes, source_format: str, limits: Limits) -> Canoni
             bytes_up,
             bytes_down,
             rat,
-            2 if type(wire) is _WireV2 else 1,
+            1 if type(wire) is _WireV1 else 2,
             source_format,
             (),
         ),

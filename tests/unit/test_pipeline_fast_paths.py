@@ -1,20 +1,32 @@
 """The handler's fast paths give exactly what the general paths give (see docs/benchmarks.md, Profiling)."""
 
 import gc
+from dataclasses import fields
 from typing import Any
 
 import orjson
 import pytest
 
+from loadgen.ber import encode_file, encode_record
 from pipeline.config import load_config
 from pipeline.decode import Rejected, decode_payload
 from pipeline.emit import _enriched_document, enriched_line, enriched_lines
+from pipeline.events import Units, expand
 from pipeline.normalize import _general_local_to_utc_ms, fixed_local_ms, local_to_utc_ms
 from pipeline.processor import BatchProcessor
 from pipeline.schema import CanonicalCDR, ReasonCode
 from pipeline.stores import in_memory_stores
 from pipeline.validate import Limits, to_canonical
-from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, as_json, kinesis_event, make_cdr
+from tests.support.pipeline_events import (
+    NOW_MS,
+    PIPELINE_ENV,
+    as_csv,
+    as_json,
+    as_kpl,
+    ber_call_fields,
+    kinesis_event,
+    make_cdr,
+)
 
 LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
 ENV = PIPELINE_ENV
@@ -117,3 +129,45 @@ def test_enriched_lines_carry_fraud_rules_and_derived_values_as_the_orjson_docum
     ]
     assert orjson.loads(lines[0])["fraud_rules"] == ["irsf", "wangiri"]
     assert orjson.loads(lines[1])["cdr"]["derived"] == {"mcc": "CDRCAP_SERVING_PLMN", "mnc": "x"}
+
+
+def _units_as_lists(units: Units) -> dict[str, Any]:
+    return {f.name: getattr(units, f.name) for f in fields(units)}
+
+
+def test_expanding_a_batch_gives_the_units_of_its_records_expanded_one_by_one() -> None:
+    # Given a batch mixing plain records with every record that expands otherwise, at its start, middle
+    # and end (KPL aggregates, a corrupt one, undecodable base64, a BER record and a 32.297 chunk)
+    ber_call = encode_record(ber_call_fields("0001", NOW_MS - 3_600_000))
+    payloads = [
+        as_kpl([as_json(make_cdr(1)), as_csv(make_cdr(2))]),
+        as_json(make_cdr(3)),
+        as_csv(make_cdr(4), version=2),
+        as_kpl([as_json(make_cdr(5))])[:-1] + b"\x00",
+        as_json(make_cdr(6), version=2),
+        b"",
+        ber_call,
+        encode_file([(ber_call, 6), (b"\x30\x01", 6)]),
+        as_json(make_cdr(7)),
+        as_kpl([as_json(make_cdr(8)), as_json(make_cdr(9)), as_json(make_cdr(10))]),
+    ]
+    event = kinesis_event(payloads)
+    event["Records"][4]["kinesis"]["data"] = "not base64!"
+    # When it is expanded whole, and record by record
+    whole = expand(event, "IN")
+    alone = Units()
+    for record in event["Records"]:
+        units = expand({"Records": [record]}, "IN")
+        offset = len(alone)
+        for name, value in _units_as_lists(units).items():
+            if name in ("early_reject", "pre_decoded"):
+                getattr(alone, name).update({offset + i: v for i, v in value.items()})
+            elif name == "event_source_arn":
+                alone.event_source_arn = alone.event_source_arn or value
+            else:
+                getattr(alone, name).extend(value)
+    # Then both give the same units in the same order
+    assert _units_as_lists(whole) == _units_as_lists(alone)
+    assert whole.sub_sequence == [0, 1, None, None, None, None, None, None, 0, 1, None, 0, 1, 2]
+    assert set(whole.early_reject) == {4, 5, 9}  # the corrupt aggregate, the base64, the chunk's bad CDR
+    assert set(whole.pre_decoded) == {7, 8}  # the BER record, the chunk's good CDR

@@ -108,6 +108,7 @@ def test_alphanumeric_sender_allowed_for_sms_only() -> None:
         ({"seizure_time": ""}, ReasonCode.MISSING_FIELD),  # found by the fuzz test: was an AssertionError
         ({"release_time": ""}, ReasonCode.MISSING_FIELD),
         ({"rat": "5G"}, ReasonCode.BAD_TYPE),
+        ({"rat": ["NR"]}, ReasonCode.BAD_TYPE),  # found by the fields fuzz test: was a TypeError (unhashable)
         ({"bytes_up": -5}, ReasonCode.BAD_TYPE),
     ],
 )

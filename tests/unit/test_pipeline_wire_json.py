@@ -1,4 +1,5 @@
-"""The msgspec fast path for JSON records agrees with the per-field path on every record it takes."""
+"""The msgspec fast paths (JSON records, decoded CSV/Avro fields) agree with the per-field path on every
+record they take."""
 
 import json
 from typing import Any
@@ -11,9 +12,9 @@ from hypothesis import strategies as st
 from pipeline.decode import Rejected, decode_payload
 from pipeline.schema import JSON_FIELDS_V1, JSON_FIELDS_V2, CanonicalCDR
 from pipeline.validate import Limits, to_canonical
-from pipeline.wire_json import canonical_json, takes
+from pipeline.wire_json import canonical_fields, canonical_json, takes
 from tests.corpus.malformed import cases
-from tests.support.pipeline_events import NOW_MS, as_json, make_cdr
+from tests.support.pipeline_events import NOW_MS, as_csv, as_json, make_cdr
 
 LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000)
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -103,3 +104,53 @@ def test_every_json_case_of_the_malformed_corpus_gets_the_same_reason_either_way
     # Then none is accepted by the fast path where the per-field path rejects it, nor the other way
     for payload in payloads:
         assert_same(payload)
+
+
+def _either_way(fields: dict[str, Any], source_format: str) -> tuple[Any, Any]:
+    """(canonical_fields, to_canonical) of the same fields; a Rejected as (reason, detail)."""
+    results: list[Any] = []
+    for validate in (canonical_fields, to_canonical):
+        try:
+            results.append(validate(dict(fields), source_format, LIMITS))
+        except Rejected as rejected:
+            results.append((rejected.reason, rejected.detail))
+    return results[0], results[1]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_good_csv_records_of_both_versions_take_the_fields_fast_path_with_the_same_result(
+    version: int,
+) -> None:
+    # Given good CSV records of one version, answered and not, with optional cells left empty
+    records = [make_cdr(i) for i in range(20)]
+    records[1].update(answer_time=None, duration_s=12, cause_for_term=None)
+    records[2].update(imsi=None, imei=None, lac=None)
+    records[3].update(cdr_id="given-id", record_type="SMS_MO", called_number="BANK")
+    for record in records:
+        source_format, fields = decode_payload(as_csv(record, version), 64 * 1024)
+        # When each is validated both ways / Then the fast path takes it and agrees with the per-field path
+        fast, slow = _either_way(fields, source_format)
+        assert fast is not None and fast == slow
+        assert fast.schema_version == version
+        # and a source that may leave fields out (BER, an input mapping) always takes the per-field path
+        assert canonical_fields(fields, "ber", LIMITS) is None
+
+
+@FUZZ
+@given(
+    st.sampled_from([1, 2]),
+    st.dictionaries(st.sampled_from([*JSON_FIELDS_V1, *JSON_FIELDS_V2, "derived", "extra"]), edge_values),
+    st.sets(st.sampled_from(JSON_FIELDS_V1[1:]), max_size=3),  # decode_payload always sets schema_version
+    st.integers(0, 10**6),
+    st.sampled_from(["csv", "kpl+csv", "avro", "json"]),
+)
+def test_decoded_fields_replaced_or_dropped_get_the_same_result_either_way(
+    version: int, replaced: dict[str, Any], dropped: set[str], i: int, source_format: str
+) -> None:
+    _, fields = decode_payload(as_csv(make_cdr(i), version), 64 * 1024)
+    fields.update(replaced)
+    for name in dropped:
+        fields.pop(name, None)
+    fast, slow = _either_way(fields, source_format)
+    if fast is not None:  # None: left to the per-field path, which then decides alone
+        assert fast == slow
