@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from capacity.intervals import INTERVAL_LEVEL, Interval, coverage
-from capacity.measurability import MIN_INVOCATIONS_FOR_P99
+from capacity.measurability import MIN_INVOCATIONS_FOR_P99, step_plans
 from cdrcap.config import Config, Profile, Target
 from cdrcap.orchestrate import RunRequest, run_capacity
 from cdrcap.predict_run import repredict
@@ -46,6 +47,13 @@ TARGET_COVERAGE = 0.75  # of measurements inside their 80% interval
 METRICS = (("iterator_age", "iterator age p99"), ("e2e", "e2e p99"))
 
 
+# Step lengths: what capacity/measurability.py says a p99 needs (100 invocations), with the handler's
+# S(n) as the 2026-12-03 06:56 run of each case measured it (`service_ms`), at least MIN_STEP_S and at most
+# MAX_STEP_S so that the seven runs fit in ~30 min; a step still short of 100 invocations is marked in the
+# table and left out of the "steps with >= 100 invocations" row.
+MIN_STEP_S, MAX_STEP_S = 40.0, 120.0
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -56,21 +64,79 @@ class Case:
     window_s: float
     scale: float
     steps: tuple[float, ...]
-    step_s: float = 25.0
+    service_ms: tuple[float, float]  # S(n) = a + b*n measured for this case, for its step length
+    step_s: float = 0.0  # 0: the length a p99 needs (step_length_s)
+
+
+def step_length_s(case: Case) -> float:
+    """The longest step length the case's steps need for a p99, rounded up to 5 s, in [MIN, MAX]."""
+    if case.step_s:
+        return case.step_s
+    plans = step_plans(case.steps, 1.0, case.shards, case.pf, case.batch, case.window_s, case.service_ms)
+    needed = max(plan.min_duration_s for plan in plans)
+    return min(max(5.0 * math.ceil(needed / 5.0), MIN_STEP_S), MAX_STEP_S)
 
 
 # A lane of the real handler against MiniStack costs ~2.5-3.5 ms per record on this machine, so one lane
 # saturates around 300-400 records/s; scale 0.1 makes a shard's write limit 100 records/s.
 CASES = (
-    Case("light-window", "light load, 1 s window: window + poll cadence", 1, 1, 500, 1.0, 0.1, (45, 90)),
-    Case("write-limit", "step 2 offers 2x the 0.1 shard's write limit", 1, 1, 500, 0.0, 0.1, (60, 120)),
-    Case("two-shards", "2 shards x 0.1, batch 100, window 2 s", 2, 1, 100, 2.0, 0.1, (80, 160)),
     Case(
-        "consumer-b100-w0", "batch 100, window 0: invocation overhead binds", 1, 1, 100, 0.0, 1.0, (90, 180)
+        "light-window",
+        "light load, 1 s window: window + poll cadence",
+        1,
+        1,
+        500,
+        1.0,
+        0.1,
+        (45, 90),
+        (82, 9.4),
     ),
-    Case("consumer-pf1", "batch 500, window 1 s, one lane near its limit", 1, 1, 500, 1.0, 1.0, (110, 220)),
-    Case("consumer-pf2", "same load, PF 2: two lanes share it", 1, 2, 500, 1.0, 1.0, (110, 220)),
-    Case("consumer-b500-w0", "batch 500, window 0 near the lane's limit", 1, 1, 500, 0.0, 1.0, (125, 250)),
+    Case(
+        "write-limit",
+        "step 2 offers 2x the 0.1 shard's write limit",
+        1,
+        1,
+        500,
+        0.0,
+        0.1,
+        (60, 120),
+        (28, 8.3),
+    ),
+    Case("two-shards", "2 shards x 0.1, batch 100, window 2 s", 2, 1, 100, 2.0, 0.1, (80, 160), (0, 5.5)),
+    Case(
+        "consumer-b100-w0",
+        "batch 100, window 0: invocation overhead binds",
+        1,
+        1,
+        100,
+        0.0,
+        1.0,
+        (90, 180),
+        (28, 4.4),
+    ),
+    Case(
+        "consumer-pf1",
+        "batch 500, window 1 s, one lane near its limit",
+        1,
+        1,
+        500,
+        1.0,
+        1.0,
+        (110, 220),
+        (153, 3.5),
+    ),
+    Case("consumer-pf2", "same load, PF 2: two lanes share it", 1, 2, 500, 1.0, 1.0, (110, 220), (0, 9.4)),
+    Case(
+        "consumer-b500-w0",
+        "batch 500, window 0 near the lane's limit",
+        1,
+        1,
+        500,
+        0.0,
+        1.0,
+        (125, 250),
+        (105, 4.9),
+    ),
 )
 
 
@@ -79,7 +145,7 @@ def profile_of(case: Case) -> Profile:
         name=f"val-{case.name}",
         steps=case.steps,
         shape="step",
-        step_duration_s=case.step_s,
+        step_duration_s=step_length_s(case),
         shards=case.shards,
         batch_size=case.batch,
         batching_window_s=case.window_s,
@@ -272,6 +338,8 @@ def run(
     """`step_s`: run the cases with steps of this length instead of theirs (more invocations per p99);
     such runs, and runs of some cases only, are saved beside validation.json, not over it."""
     cases = [replace(c, step_s=step_s or c.step_s) for c in CASES if not only or c.name in only]
+    for case in cases:
+        print(f"{case.name}: steps of {step_length_s(case):g} s", flush=True)
     started = time.monotonic()
     saved = RUNS_DIR / "validation.json"
     if step_s:
