@@ -137,7 +137,9 @@ def _poll_times(
 
     The poller polls again after `poll_busy_s` when a poll returned records and after `poll_idle_s` when it
     came back empty; whether it was empty depends on the whole shard's arrivals (`shard`), not only this
-    lane's.
+    lane's. A poll that would come back empty inside a gap of the shard's arrivals longer than
+    `read.stall_gap_s` (an emulator stall in a replayed local run) is answered when the gap ends, with the
+    first put after it, and is not empty.
     """
     shard_list = shard.tolist()
     end_s = (arrivals[-1] if arrivals.size else 0.0) + read.poll_idle_s + read.poll_busy_s
@@ -148,13 +150,23 @@ def _poll_times(
     # read): a poll started at p sees what arrived by p + d, and hands it to the lanes at p + d.
     seen_by_s = read.delivery_s
     while poll_s <= end_s:
-        polls.append(poll_s)
         now_seen = bisect.bisect_right(shard_list, poll_s + seen_by_s, lo=seen)
+        if now_seen == seen and _in_stall(shard_list, now_seen, read.stall_gap_s):
+            # An empty poll sent during a stall: answered when the emulator handles calls again, with the
+            # put that ends the gap (the stalled calls are handled in the order they came).
+            poll_s = shard_list[now_seen] - seen_by_s
+            now_seen = bisect.bisect_right(shard_list, shard_list[now_seen], lo=now_seen)
+        polls.append(poll_s)
         poll_s += read.poll_busy_s if now_seen > seen else read.poll_idle_s
         seen = now_seen
     schedule = np.asarray(polls)
     index = np.searchsorted(schedule + seen_by_s, arrivals, side="left")
     return schedule[np.minimum(index, schedule.size - 1)]
+
+
+def _in_stall(shard: list[float], next_index: int, stall_gap_s: float) -> bool:
+    """Whether the gap before arrival `next_index` of the shard is longer than `stall_gap_s`."""
+    return 0 < next_index < len(shard) and shard[next_index] - shard[next_index - 1] > stall_gap_s
 
 
 def simulate_lane(

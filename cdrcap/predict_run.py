@@ -22,7 +22,7 @@ from capacity.fit import (
     window_factors,
 )
 from capacity.model import ReadPath
-from capacity.recorded import RecordedArrivals
+from capacity.recorded import RecordedArrivals, stall_gap_s
 from capacity.validate import predict_steps
 from cdrcap.errors import CdrcapError
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY
@@ -58,6 +58,10 @@ def predict_run_steps(
     robust CV (capacity.fit.duration_cv), which has no heavy tail."""
     windows = [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
     deviations = duration_deviations(invocations, service, windows) if empirical_deviations else ()
+    if recorded is not None and read.prefetch:
+        # Gaps in the replayed arrivals longer than the producer's call interval are stalls of the local
+        # stack, not empty polls (capacity.recorded.stall_gap_s).
+        read = replace(read, stall_gap_s=stall_gap_s(recorded, producers, TARGET_CALL_INTERVAL_S))
     return predict_steps(
         service,
         config_that_ran,

@@ -1,5 +1,7 @@
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from capacity.model import ReadPath, steady_state
@@ -93,3 +95,26 @@ def test_measured_deviations_replace_the_log_normal_noise() -> None:
     # Then every invocation took 3x S(n) (the deviations win over the CV's log-normal)
     fitted_s = (20.0 * result.batch_records.size + 0.5 * result.batch_records.sum()) / 1000.0
     assert result.busy_s == pytest.approx(3.0 * fitted_s)
+
+
+def _first_record_after_gap_waits_s(stall_gap_s: float, seed: int) -> float:
+    # Replayed arrivals every 50 ms for 2 s, nothing for 0.6 s, then every 50 ms again
+    before = np.arange(0.0, 2.0, 0.05)
+    after = np.arange(2.6, 4.0, 0.05)
+    arrivals = np.concatenate([before, after])
+    read = dataclasses.replace(ReadPath.local_runtime(poll_busy_s=0.2), stall_gap_s=stall_gap_s)
+    config = LaneSimConfig(1_000, 0, (1.0, 0.0, 0.0), 400, read)
+    result = simulate_lane(config, [(4.0, 25.0)], seed=seed, replay=(arrivals, arrivals))
+    return float(result.e2e_s[before.size])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_gap_in_replayed_arrivals_is_an_empty_poll_unless_it_is_a_stall(seed: int) -> None:
+    # A 0.6 s gap with polls every 0.2 s: a poll comes back empty and the poller waits its idle second,
+    # so the first record after the gap (2.6 s) waits for a poll >= 3.1 s (the last busy one saw 1.95 s)
+    assert _first_record_after_gap_waits_s(math.inf, seed) >= 0.5
+    # Read as a stall of the local stack (longer than its 0.25 s call interval), the poll sent in the gap
+    # is answered when it ends, with that record
+    assert _first_record_after_gap_waits_s(0.25, seed) < 0.01
+    # A gap shorter than the stall threshold is still a real pause
+    assert _first_record_after_gap_waits_s(1.0, seed) >= 0.5
