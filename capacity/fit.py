@@ -249,11 +249,20 @@ def duration_deviations(
     included (a log-normal fitted to the interquartile range has none). Empty without start times, for
     per-minute averages (CloudWatch rows weighted by `invocations`: not single invocations) or when there
     are too few."""
+    return deviations_with_sizes(trace, model, windows_epoch_s)[0]
+
+
+def deviations_with_sizes(
+    trace: pd.DataFrame, model: ServiceTimeModel, windows_epoch_s: list[tuple[float, float]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`duration_deviations` and, aligned with them, the batch size (records) of each invocation and the
+    index of its window."""
+    empty = (np.array([]), np.array([]), np.array([], dtype=int))
     if "start_epoch_ms" not in trace.columns or "invocations" in trace.columns:
-        return np.array([])
+        return empty
     rows, log_ratio = _log_ratios(trace, model)
     if len(rows) < MIN_INVOCATIONS:
-        return np.array([])
+        return empty
     keys = [k for k in ("shard_id", "lane") if k in rows.columns] or (
         ["log_stream"] if "log_stream" in rows.columns else []
     )
@@ -262,9 +271,14 @@ def duration_deviations(
         first = rows.reset_index(drop=True).sort_values("start_epoch_ms").groupby(keys, sort=False).head(1)
         keep[first.index.to_numpy()] = False
     started_s = rows["start_epoch_ms"].to_numpy(dtype=float) / 1000.0
-    deviations = []
-    for start_s, end_s in windows_epoch_s:
+    records = rows["batch_records"].to_numpy(dtype=float)
+    deviations, sizes, windows = [], [], []
+    for index, (start_s, end_s) in enumerate(windows_epoch_s):
         inside = keep & (started_s >= start_s) & (started_s < end_s)
         if inside.any():
             deviations.append(np.exp(log_ratio[inside] - np.median(log_ratio[inside])))
-    return np.concatenate(deviations) if deviations else np.array([])
+            sizes.append(records[inside])
+            windows.append(np.full(int(inside.sum()), index))
+    if not deviations:
+        return empty
+    return np.concatenate(deviations), np.concatenate(sizes), np.concatenate(windows)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from capacity.model import ReadPath, steady_state
-from capacity.simulate import LaneSimConfig, simulate_lane
+from capacity.simulate import DeviationPools, LaneSimConfig, simulate_lane
 
 SERVICE = (50.0, 0.5, 0.0)
 
@@ -118,3 +118,22 @@ def test_a_gap_in_replayed_arrivals_is_an_empty_poll_unless_it_is_a_stall(seed: 
     assert _first_record_after_gap_waits_s(0.25, seed) < 0.01
     # A gap shorter than the stall threshold is still a real pause
     assert _first_record_after_gap_waits_s(1.0, seed) >= 0.5
+
+
+def test_a_measured_stall_is_added_as_time_to_batches_of_its_step_and_size() -> None:
+    # Given step 0's measured deviations: small batches (10 records) run at 1x except one stalled at 25x,
+    # and large batches (200 records) always at 1x; step 1 had no stall; S(n) = 10 + 1 ms/record
+    deviations = np.array([1.0] * 9 + [25.0] + [1.0] * 10 + [1.0] * 20)
+    records = np.array([10.0] * 10 + [200.0] * 10 + [10.0] * 20)
+    steps = np.array([0] * 20 + [1] * 20)
+    pools = DeviationPools.of(deviations, records, steps, (10.0, 1.0))
+    assert pools is not None
+    rng = np.random.default_rng(3)
+    # When step 0's 10-record batches draw, the stall adds its 24 x 20 ms = 480 ms, not a ratio
+    assert max(pools.spent_s(0.020, 10, 0, 1.0, 1, rng) for _ in range(400)) == pytest.approx(0.020 + 0.480)
+    # And a 15-record batch, drawing from the sizes nearest it, gets the same 480 ms (a ratio: 24 x 25 ms)
+    assert max(pools.spent_s(0.025, 15, 0, 1.0, 1, rng) for _ in range(400)) == pytest.approx(0.025 + 0.480)
+    # And 200-record batches draw only from batches of their size: never stalled
+    assert {pools.spent_s(0.210, 200, 0, 1.0, 1, rng) for _ in range(100)} == {0.210}
+    # And step 1 draws from its own invocations: never stalled either
+    assert {pools.spent_s(0.020, 10, 1, 1.0, 1, rng) for _ in range(400)} == {0.020}
