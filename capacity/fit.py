@@ -282,3 +282,27 @@ def deviations_with_sizes(
     if not deviations:
         return empty
     return np.concatenate(deviations), np.concatenate(sizes), np.concatenate(windows)
+
+
+def dispatch_gaps_ms(trace: pd.DataFrame, batch_size: int, window_s: float, poll_s: float) -> np.ndarray:
+    """Per lane, the time from an invocation's end to the lane's next start, where the next batch was
+    already waiting: its newest record arrived a poll (`poll_s`) before that end, and the batch was full
+    or its oldest record arrived a window and a poll before it. That gap is the runtime's own time per
+    invocation (taking the batch, building the event, handing it to a worker), which a backlogged lane
+    pays on top of its handler time. Empty without lanes and arrival times, or when there are too few."""
+    needed = {"shard_id", "lane", "start_epoch_ms", "end_epoch_ms", "batch_records"}
+    needed |= {"oldest_arrival_epoch_ms", "newest_arrival_epoch_ms"}
+    if not needed <= set(trace.columns):
+        return np.array([])
+    gaps: list[np.ndarray] = []
+    for _, lane in trace.sort_values("start_epoch_ms").groupby(["shard_id", "lane"], sort=False):
+        ended = lane["end_epoch_ms"].to_numpy(dtype=float)[:-1]
+        nxt = lane.iloc[1:]
+        polled = nxt["newest_arrival_epoch_ms"].to_numpy(dtype=float) + poll_s * 1000.0 <= ended
+        due = (nxt["batch_records"].to_numpy() >= batch_size) | (
+            nxt["oldest_arrival_epoch_ms"].to_numpy(dtype=float) + (window_s + poll_s) * 1000.0 <= ended
+        )
+        gap = nxt["start_epoch_ms"].to_numpy(dtype=float) - ended
+        gaps.append(np.maximum(gap[polled & due], 0.0))
+    found = np.concatenate(gaps) if gaps else np.array([])
+    return found if found.size >= MIN_INVOCATIONS else np.array([])

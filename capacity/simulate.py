@@ -52,6 +52,10 @@ class LaneSimConfig:
     # its step's measured batches of a similar size, as excess time (DeviationPools).
     service_deviation_records: tuple[float, ...] = ()
     service_deviation_steps: tuple[int, ...] = ()
+    # Measured times (ms) between a lane's invocation ending and its next one starting while the next
+    # batch was already waiting (capacity.fit.dispatch_gaps_ms): the runtime's own per-invocation time,
+    # drawn for every batch; empty: 0.
+    dispatch_gaps_ms: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -279,6 +283,7 @@ def simulate_lane(
     per_record_ms = b_ms + c_ms * config.record_bytes / 1024.0
     sigma = math.sqrt(math.log1p(config.service_cv**2)) if config.service_cv > 0 else 0.0
     deviations = np.asarray(config.service_deviations, dtype=float)
+    gaps = np.asarray(config.dispatch_gaps_ms, dtype=float) / 1000.0
     pools = DeviationPools.of(
         deviations,
         np.asarray(config.service_deviation_records, dtype=float),
@@ -339,15 +344,18 @@ def simulate_lane(
             else:
                 noise = np.ones(attempts)
             spent_s = float(service_s * noise.sum())
-        free_at = closed + spent_s
+        finished = closed + spent_s
         busy_s += spent_s
-        done_at[head:end] = free_at
+        done_at[head:end] = finished
+        # The lane takes its next batch a dispatch gap after this invocation ends (the local runtime's own
+        # time between two invocations of a lane, measured; 0 without measurements).
+        free_at = finished + (float(gaps[rng.integers(gaps.size)]) if gaps.size else 0.0)
         closes.append(closed)
         sizes.append(records)
         ages.append(closed - float(arrivals[end - 1]))
         # e2e falls with arrival order inside a batch: the k-th smallest is the (records-k)-th arrival.
-        batch_p50.append(free_at - float(arrivals[head + _nearest_rank_offset(records, 0.5)]))
-        batch_p99.append(free_at - float(arrivals[head + _nearest_rank_offset(records, 0.99)]))
+        batch_p50.append(finished - float(arrivals[head + _nearest_rank_offset(records, 0.5)]))
+        batch_p99.append(finished - float(arrivals[head + _nearest_rank_offset(records, 0.99)]))
         head = end
     return SimResult(
         arrival_s=arrivals,

@@ -17,6 +17,7 @@ from capacity.fit import (
     ServiceTimeModel,
     cold_start_ms,
     deviations_with_sizes,
+    dispatch_gaps_ms,
     duration_cv,
     fit_service_time,
     window_factors,
@@ -91,6 +92,16 @@ def predict_run_steps(
         service_deviations=tuple(deviations),
         service_deviation_records=tuple(sizes) if by_step_and_size else (),
         service_deviation_steps=tuple(int(k) for k in in_step),
+        dispatch_gaps_ms=tuple(
+            dispatch_gaps_ms(
+                invocations,
+                int(config_that_ran["batch_size"]),
+                float(config_that_ran["batching_window_s"]),
+                read.poll_busy_s + read.delivery_s,
+            )
+            if read.prefetch
+            else ()
+        ),
     )
 
 

@@ -137,3 +137,16 @@ def test_a_measured_stall_is_added_as_time_to_batches_of_its_step_and_size() -> 
     assert {pools.spent_s(0.210, 200, 0, 1.0, 1, rng) for _ in range(100)} == {0.210}
     # And step 1 draws from its own invocations: never stalled either
     assert {pools.spent_s(0.020, 10, 1, 1.0, 1, rng) for _ in range(400)} == {0.020}
+
+
+def test_a_measured_dispatch_gap_slows_a_backlogged_lane_but_not_its_invocations() -> None:
+    # Given a lane at 90% of its limit (full batches of 100 at S = 100 ms, 900 records/s offered)
+    base = LaneSimConfig(100, 0, (0.0, 1.0, 0.0), 400, ReadPath.local_runtime(poll_busy_s=0.2))
+    gapped = dataclasses.replace(base, dispatch_gaps_ms=(20.0,))
+    fast = simulate_lane(base, [(30.0, 900.0)], seed=2)
+    slow = simulate_lane(gapped, [(30.0, 900.0)], seed=2)
+    # When each invocation is followed by 20 ms of the runtime's own time, the lane's limit falls from
+    # 1,000 to 833 records/s, below the load: the backlog grows and so does the iterator age
+    assert slow.summary()["iterator_age_max_ms"] > 5 * fast.summary()["iterator_age_max_ms"]
+    # And the handler's busy time is the same work: the gaps are not invocation time
+    assert slow.busy_s == pytest.approx(fast.busy_s, rel=0.05)
