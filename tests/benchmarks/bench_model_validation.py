@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -162,7 +163,8 @@ def run_case(case: Case) -> list[dict[str, Any]]:
         target=Target("local", is_local=True), profile=profile_of(case), config=config, progress=False
     )
     outcome = run_capacity(request, echo=lambda line: print(f"  [{case.name}] {line}", flush=True))
-    return case_rows(case, outcome.summary, outcome.run_dir)
+    load_1min = os.getloadavg()[0]  # the shared host's load as the run ends: how busy its neighbours were
+    return [{**row, "load_1min": load_1min} for row in case_rows(case, outcome.summary, outcome.run_dir)]
 
 
 def case_rows(case: Case, summary: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
@@ -173,6 +175,7 @@ def case_rows(case: Case, summary: dict[str, Any], run_dir: Path) -> list[dict[s
         rows.append(
             {
                 "case": case.name,
+                "step_s": step_length_s(case),
                 "shards": case.shards,
                 "pf": case.pf,
                 "batch": case.batch,
@@ -203,8 +206,13 @@ def repredict_rows(saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for name, run_dir in dict.fromkeys((r["case"], r["run_dir"]) for r in saved):
         summary, predictions = repredict(ROOT / run_dir)
         summary["model_error"] = model_error(predictions, summary["steps"])
-        rows += case_rows(cases[name], summary, ROOT / run_dir)
+        # What the saved rows knew of their run and the case does not: the host's load, the step length
+        kept = {k: v for r in saved if r["run_dir"] == run_dir for k, v in r.items() if k in RUN_FACTS}
+        rows += [{**row, **kept} for row in case_rows(cases[name], summary, ROOT / run_dir)]
     return rows
+
+
+RUN_FACTS = ("load_1min", "step_s")
 
 
 def _with_interval(r: dict[str, Any], metric: str) -> str:
@@ -308,6 +316,21 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
+def step_lengths(rows: list[dict[str, Any]]) -> str:
+    """The step lengths the rows' configurations ran with (saved rows without them: the case's rule)."""
+    cases = {c.name: c for c in CASES}
+    lengths = sorted({float(r.get("step_s") or step_length_s(cases[r["case"]])) for r in rows})
+    return ", ".join(f"{length:g}" for length in lengths) + " s"
+
+
+def load_note(rows: list[dict[str, Any]]) -> str:
+    """The host's 1-minute load average as each configuration's run ended (2 cores: above 2 is queueing)."""
+    loads = [r["load_1min"] for r in {r["case"]: r for r in rows}.values() if "load_1min" in r]
+    if not loads:
+        return "not recorded (runs saved before the bench recorded it)"
+    return f"1-min load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores as the runs ended"
+
+
 def write_doc(rows: list[dict[str, Any]], totals: dict[str, float], when: str) -> None:
     text = DOC.read_text()
     if BEGIN not in text or END not in text:
@@ -320,7 +343,7 @@ def write_doc(rows: list[dict[str, Any]], totals: dict[str, float], when: str) -
         f"{totals['median_ape_e2e']:.0%}), worst {totals['max_ape']:.0%}; "
         f"{totals['coverage']:.0%} of the measurements inside their {INTERVAL_LEVEL:.0%} interval "
         f"(target >= {TARGET_COVERAGE:.0%}), median interval width {totals['median_relative_width']:.0%} "
-        "of the central value.\n\n"
+        f"of the central value. Steps of {step_lengths(rows)}; host: {load_note(rows)}.\n\n"
         f"{coverage_table(rows)}\n\n"
         f"{table(rows)}\n{END}"
     )
@@ -401,6 +424,7 @@ def run(
             {"name": "configurations", "value": len({r["case"] for r in rows}), "unit": ""},
             {"name": "wall time", "value": round(time.monotonic() - started), "unit": "s"},
         ],
+        "machine load": load_note(rows),
         "notes": coverage_table(rows) + "\n\n" + table(rows),
     }
 
