@@ -262,11 +262,20 @@ def duration_deviations(
     included (a log-normal fitted to the interquartile range has none). Empty without start times, for
     per-minute averages (CloudWatch rows weighted by `invocations`: not single invocations) or when there
     are too few."""
+    return deviations_with_sizes(trace, model, windows_epoch_s)[0]
+
+
+def deviations_with_sizes(
+    trace: pd.DataFrame, model: ServiceTimeModel, windows_epoch_s: list[tuple[float, float]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`duration_deviations` and, aligned with them, the batch size (records) of each invocation and the
+    index of its window."""
+    empty = (np.array([]), np.array([]), np.array([], dtype=int))
     if "start_epoch_ms" not in trace.columns or "invocations" in trace.columns:
-        return np.array([])
+        return empty
     rows, log_ratio = _log_ratios(trace, model)
     if len(rows) < MIN_INVOCATIONS:
-        return np.array([])
+        return empty
     keys = [k for k in ("shard_id", "lane") if k in rows.columns] or (
         ["log_stream"] if "log_stream" in rows.columns else []
     )
@@ -275,9 +284,38 @@ def duration_deviations(
         first = rows.reset_index(drop=True).sort_values("start_epoch_ms").groupby(keys, sort=False).head(1)
         keep[first.index.to_numpy()] = False
     started_s = rows["start_epoch_ms"].to_numpy(dtype=float) / 1000.0
-    deviations = []
-    for start_s, end_s in windows_epoch_s:
+    records = rows["batch_records"].to_numpy(dtype=float)
+    deviations, sizes, windows = [], [], []
+    for index, (start_s, end_s) in enumerate(windows_epoch_s):
         inside = keep & (started_s >= start_s) & (started_s < end_s)
         if inside.any():
             deviations.append(np.exp(log_ratio[inside] - np.median(log_ratio[inside])))
-    return np.concatenate(deviations) if deviations else np.array([])
+            sizes.append(records[inside])
+            windows.append(np.full(int(inside.sum()), index))
+    if not deviations:
+        return empty
+    return np.concatenate(deviations), np.concatenate(sizes), np.concatenate(windows)
+
+
+def dispatch_gaps_ms(trace: pd.DataFrame, batch_size: int, window_s: float, poll_s: float) -> np.ndarray:
+    """Per lane, the time from an invocation's end to the lane's next start, where the next batch was
+    already waiting: its newest record arrived a poll (`poll_s`) before that end, and the batch was full
+    or its oldest record arrived a window and a poll before it. That gap is the runtime's own time per
+    invocation (taking the batch, building the event, handing it to a worker), which a backlogged lane
+    pays on top of its handler time. Empty without lanes and arrival times, or when there are too few."""
+    needed = {"shard_id", "lane", "start_epoch_ms", "end_epoch_ms", "batch_records"}
+    needed |= {"oldest_arrival_epoch_ms", "newest_arrival_epoch_ms"}
+    if not needed <= set(trace.columns):
+        return np.array([])
+    gaps: list[np.ndarray] = []
+    for _, lane in trace.sort_values("start_epoch_ms").groupby(["shard_id", "lane"], sort=False):
+        ended = lane["end_epoch_ms"].to_numpy(dtype=float)[:-1]
+        nxt = lane.iloc[1:]
+        polled = nxt["newest_arrival_epoch_ms"].to_numpy(dtype=float) + poll_s * 1000.0 <= ended
+        due = (nxt["batch_records"].to_numpy() >= batch_size) | (
+            nxt["oldest_arrival_epoch_ms"].to_numpy(dtype=float) + (window_s + poll_s) * 1000.0 <= ended
+        )
+        gap = nxt["start_epoch_ms"].to_numpy(dtype=float) - ended
+        gaps.append(np.maximum(gap[polled & due], 0.0))
+    found = np.concatenate(gaps) if gaps else np.array([])
+    return found if found.size >= MIN_INVOCATIONS else np.array([])

@@ -61,23 +61,45 @@ class StepPlan:
 
 
 def invocations_per_s(
-    rate_rps: float, shards: int, parallelization_factor: int, batch_size: int, batching_window_s: float
+    rate_rps: float,
+    shards: int,
+    parallelization_factor: int,
+    batch_size: int,
+    batching_window_s: float,
+    service_ms: tuple[float, float] | None = None,
 ) -> float:
     """Batches per second of the whole function at `rate_rps` spread evenly over shards x PF lanes.
 
     A lane's batch closes when its window has run after the records it holds became visible, about one
     busy poll after the previous batch, or when the batch is full, whichever comes first, and never more
     often than the shard is polled: cycle = max(min(W + 1/5 s, B / lambda), 1/5 s), and a lane makes at
-    most lambda batches/s (one record each). The handler's time is left out: a handler slower than the
-    cycle makes batches larger and fewer, so this is an upper bound on the invocations and the step length
-    it gives a lower bound.
+    most lambda batches/s (one record each).
+
+    `service_ms` = (a, b), the handler's S(n) = a + b*n in ms: a lane runs one batch at a time, so the cycle
+    is also at least the time of the batch it runs, S(lambda x cycle), i.e. a / (1 - lambda*b), and S(B) when
+    lambda*b >= 1 (saturated: full batches back to back). Without it the handler's time is left out, which
+    makes this an upper bound on the invocations and the step length it gives a lower bound (measured: 2-4x
+    short for a lane near its limit, docs/capacity.md Validation).
     """
     lanes = max(shards, 1) * max(parallelization_factor, 1)
     lane_rps = rate_rps / lanes
     if lane_rps <= 0:
         return 0.0
     cycle_s = max(min(batching_window_s + POLL_BUSY_S, batch_size / lane_rps), POLL_BUSY_S)
+    if service_ms is not None:
+        cycle_s = max(cycle_s, handler_cycle_s(lane_rps, batch_size, service_ms))
     return lanes * min(lane_rps, 1.0 / cycle_s)
+
+
+def handler_cycle_s(lane_rps: float, batch_size: int, service_ms: tuple[float, float]) -> float:
+    """The shortest cycle a lane's handler allows at `lane_rps`: n = lambda x T records take
+    S(n) = a + b*n ms, so T >= a / (1 - lambda*b), capped by full batches, S(B)."""
+    a_s, b_s = service_ms[0] / 1000.0, service_ms[1] / 1000.0
+    full_s = a_s + b_s * batch_size
+    slope = lane_rps * b_s
+    if slope >= 1.0:
+        return full_s
+    return min(a_s / (1.0 - slope), full_s)
 
 
 def step_plans(
@@ -87,14 +109,18 @@ def step_plans(
     parallelization_factor: int,
     batch_size: int,
     batching_window_s: float,
+    service_ms: tuple[float, float] | None = None,
 ) -> list[StepPlan]:
-    """Each step of a step profile with its expected invocations and the length its p99 needs."""
+    """Each step of a step profile with its expected invocations and the length its p99 needs
+    (`service_ms`: the handler's S(n) = a + b*n when known, see invocations_per_s)."""
     return [
         StepPlan(
             index,
             float(rate),
             float(step_duration_s),
-            invocations_per_s(float(rate), shards, parallelization_factor, batch_size, batching_window_s),
+            invocations_per_s(
+                float(rate), shards, parallelization_factor, batch_size, batching_window_s, service_ms
+            ),
         )
         for index, rate in enumerate(steps)
     ]

@@ -17,6 +17,7 @@ Every function works element-wise on numpy arrays so the planner can evaluate th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,11 @@ class ReadPath:
     # (the local runtime): records become visible on the shard's poll schedule, and a lane takes its next
     # batch as soon as it is free. The analytic model covers the AWS read path only; the simulator both.
     prefetch: bool = False
+    # Replaying a local run's recorded arrivals: a gap between two arrivals on the shard longer than this is
+    # the emulator not answering (it stamps arrival times as it handles the puts), not a pause of the
+    # producer, so a poll sent in it is answered when it ends, with the puts queued behind the stall
+    # (capacity/simulate.py _poll_times). inf: every gap is a real pause (AWS, generated arrivals).
+    stall_gap_s: float = math.inf
 
     @classmethod
     def shared(cls, polling_consumers: int = 1) -> ReadPath:

@@ -8,6 +8,7 @@ windows, lanes and service time. Lanes are assigned with the runtime's own rule 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -87,3 +88,25 @@ def busiest_lane(
             ):
                 best = RecordedArrivals(shard_id, lane, np.sort(times[mine]), np.sort(times))
     return best
+
+
+def stall_gap_s(recorded: RecordedArrivals, producers: int, call_interval_s: float) -> float:
+    """The arrival gap beyond which a replayed local run's shard was stalled rather than idle.
+
+    Each of the load generator's `producers` sends a call every `call_interval_s`, and the emulator stamps
+    a record's arrival when it handles the put. A gap on the shard longer than one call interval therefore
+    means the calls were held up, not that there was nothing to read: in the demo run of 2026-12-03 08:46
+    each of the 15 gaps over 0.25 s on the replayed shard fell in seconds where the load generator's put
+    p99 was >= 7x its median (212-944 ms: the emulator not answering) or its schedule lag >= 46x (758-1,727
+    ms: the producer held up on the shared CPUs). The pipeline's poller, on the same host, was held up with
+    them: after 6 of its 7 gaps over 0.39 s the first record after the gap was invoked 0.08-1.05 s after it
+    arrived (window 1 s), where a poll come back empty in the gap would have added the idle second (the
+    seventh, 1.9 s, fits that).
+    That holds while a call puts at least one record on the shard on average; below that (or without
+    paced producers) a gap may be real and inf is returned."""
+    shard = recorded.shard_epoch_s
+    if producers <= 0 or shard.size < 2:
+        return math.inf
+    span_s = float(shard.max() - shard.min())
+    records_per_call = shard.size / max(span_s, 1e-9) * call_interval_s / producers
+    return call_interval_s if records_per_call >= 1.0 else math.inf

@@ -20,6 +20,11 @@ import numpy as np
 from capacity.arrivals import POISSON, Arrivals, shard_arrivals
 from capacity.model import ReadPath, effective_batch_size
 
+# Measured deviations are drawn from batches of a similar size (the quarter of the run's invocations
+# nearest in size) and added as excess time (DeviationPools).
+DEVIATION_SIZE_CLASSES = 4
+MIN_SERVICE_SHARE = 0.2  # the fastest a batch can run, relative to its fitted time, with additive draws
+
 
 @dataclass(frozen=True)
 class LaneSimConfig:
@@ -43,6 +48,14 @@ class LaneSimConfig:
     # Measured deviations from the fitted duration (capacity.fit.duration_deviations), each invocation's
     # factor drawn from them instead of the log-normal of `service_cv`; empty: the log-normal.
     service_deviations: tuple[float, ...] = ()
+    # The batch size and the profile step of each measured deviation: with the sizes, a batch draws from
+    # its step's measured batches of a similar size, as excess time (DeviationPools).
+    service_deviation_records: tuple[float, ...] = ()
+    service_deviation_steps: tuple[int, ...] = ()
+    # Measured times (ms) between a lane's invocation ending and its next one starting while the next
+    # batch was already waiting (capacity.fit.dispatch_gaps_ms): the runtime's own per-invocation time,
+    # drawn for every batch; empty: 0.
+    dispatch_gaps_ms: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,7 +150,9 @@ def _poll_times(
 
     The poller polls again after `poll_busy_s` when a poll returned records and after `poll_idle_s` when it
     came back empty; whether it was empty depends on the whole shard's arrivals (`shard`), not only this
-    lane's.
+    lane's. A poll that would come back empty inside a gap of the shard's arrivals longer than
+    `read.stall_gap_s` (an emulator stall in a replayed local run) is answered when the gap ends, with the
+    first put after it, and is not empty.
     """
     shard_list = shard.tolist()
     end_s = (arrivals[-1] if arrivals.size else 0.0) + read.poll_idle_s + read.poll_busy_s
@@ -148,13 +163,90 @@ def _poll_times(
     # read): a poll started at p sees what arrived by p + d, and hands it to the lanes at p + d.
     seen_by_s = read.delivery_s
     while poll_s <= end_s:
-        polls.append(poll_s)
         now_seen = bisect.bisect_right(shard_list, poll_s + seen_by_s, lo=seen)
+        if now_seen == seen and _in_stall(shard_list, now_seen, read.stall_gap_s):
+            # An empty poll sent during a stall: answered when the emulator handles calls again, with the
+            # put that ends the gap (the stalled calls are handled in the order they came).
+            poll_s = shard_list[now_seen] - seen_by_s
+            now_seen = bisect.bisect_right(shard_list, shard_list[now_seen], lo=now_seen)
+        polls.append(poll_s)
         poll_s += read.poll_busy_s if now_seen > seen else read.poll_idle_s
         seen = now_seen
     schedule = np.asarray(polls)
     index = np.searchsorted(schedule + seen_by_s, arrivals, side="left")
     return schedule[np.minimum(index, schedule.size - 1)]
+
+
+@dataclass(frozen=True)
+class DeviationPools:
+    """Measured deviations drawn by step and size: a batch of n records sent in step k draws from step k's
+    measured batches nearest to n in size (1 / DEVIATION_SIZE_CLASSES of them, or every batch of exactly n).
+
+    Per step, because a shared host's stalls come in episodes (the 1-3 s invocations of a run fall in one
+    step, not across the run); by size, and applied as the measured batch's EXCESS over its fitted time,
+    (deviation - 1) x S(its size), added to this batch's S(n), because a host stall adds its seconds to a
+    batch of any size, where a ratio would turn a stalled 30-record batch's 25x into minutes on a
+    160-record one. The result is at least MIN_SERVICE_SHARE of S(n)."""
+
+    by_step: dict[int, tuple[np.ndarray, np.ndarray]]  # step -> (deviations, records), sorted by records
+    service_ms: tuple[float, float]  # a and the per-record ms of S(n)
+
+    @classmethod
+    def of(
+        cls,
+        deviations: np.ndarray,
+        records: np.ndarray,
+        steps: np.ndarray,
+        service_ms: tuple[float, float],
+    ) -> DeviationPools | None:
+        """None without sizes; deviations without steps form one pool (step -1) every step draws from."""
+        if deviations.size == 0 or records.size != deviations.size:
+            return None
+        if steps.size != deviations.size:
+            steps = np.full(deviations.size, -1)
+        by_step = {}
+        for step in np.unique(steps).tolist():
+            mine = steps == step
+            order = np.argsort(records[mine], kind="stable")
+            by_step[int(step)] = (deviations[mine][order], records[mine][order])
+        return cls(by_step, service_ms)
+
+    def pool(self, step: int, records: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """The step's pool (its own, or the nearest step's) and the index range a batch of `records`
+        draws from."""
+        key = step if step in self.by_step else min(self.by_step, key=lambda k: abs(k - step))
+        deviations, sizes = self.by_step[key]
+        count = sizes.size
+        left = int(np.searchsorted(sizes, records, side="left"))
+        right = int(np.searchsorted(sizes, records, side="right"))
+        middle, half = (left + right) / 2.0, count / (2.0 * DEVIATION_SIZE_CLASSES)
+        low = max(0, min(left, round(middle - half)))
+        high = min(count, max(right, round(middle + half)))
+        if high <= low:
+            low, high = max(0, count - 1), count
+        return deviations, sizes, low, high
+
+    def spent_s(
+        self,
+        service_s: float,
+        records: int,
+        step: int,
+        factor: float,
+        attempts: int,
+        rng: np.random.Generator,
+    ) -> float:
+        """Time of `attempts` invocations of a batch of `records` in `step` whose S(n) x factor is
+        `service_s`."""
+        deviations, sizes, low, high = self.pool(step, records)
+        drawn = rng.integers(low, high, size=attempts)
+        fitted_s = (self.service_ms[0] + self.service_ms[1] * sizes[drawn]) / 1000.0 * factor
+        excess_s = (deviations[drawn] - 1.0) * fitted_s
+        return float(np.maximum(service_s + excess_s, MIN_SERVICE_SHARE * service_s).sum())
+
+
+def _in_stall(shard: list[float], next_index: int, stall_gap_s: float) -> bool:
+    """Whether the gap before arrival `next_index` of the shard is longer than `stall_gap_s`."""
+    return 0 < next_index < len(shard) and shard[next_index] - shard[next_index - 1] > stall_gap_s
 
 
 def simulate_lane(
@@ -191,6 +283,13 @@ def simulate_lane(
     per_record_ms = b_ms + c_ms * config.record_bytes / 1024.0
     sigma = math.sqrt(math.log1p(config.service_cv**2)) if config.service_cv > 0 else 0.0
     deviations = np.asarray(config.service_deviations, dtype=float)
+    gaps = np.asarray(config.dispatch_gaps_ms, dtype=float) / 1000.0
+    pools = DeviationPools.of(
+        deviations,
+        np.asarray(config.service_deviation_records, dtype=float),
+        np.asarray(config.service_deviation_steps, dtype=int),
+        (a_ms, per_record_ms),
+    )
 
     done_at = np.zeros(total)
     closes: list[float] = []
@@ -227,28 +326,36 @@ def simulate_lane(
         service_s = (a_ms + per_record_ms * records) / 1000.0
         if not closes:
             service_s += config.cold_start_ms / 1000.0
+        step = bisect.bisect_right(step_ends, closed)
+        factor = 1.0
         if config.service_factors:
-            step = min(bisect.bisect_right(step_ends, closed), len(config.service_factors) - 1)
-            service_s *= config.service_factors[step]
+            factor = config.service_factors[min(step, len(config.service_factors) - 1)]
+        service_s *= factor
         attempts = 1
         while attempts <= config.max_retries and config.error_rate > 0 and rng.random() < config.error_rate:
             attempts += 1
-        if deviations.size:
-            noise = deviations[rng.integers(deviations.size, size=attempts)]
-        elif sigma > 0:
-            noise = rng.lognormal(-0.5 * sigma**2, sigma, attempts)
+        if pools is not None:
+            spent_s = pools.spent_s(service_s, records, min(step, len(step_ends) - 1), factor, attempts, rng)
         else:
-            noise = np.ones(attempts)
-        spent_s = float(service_s * noise.sum())
-        free_at = closed + spent_s
+            if deviations.size:
+                noise = deviations[rng.integers(deviations.size, size=attempts)]
+            elif sigma > 0:
+                noise = rng.lognormal(-0.5 * sigma**2, sigma, attempts)
+            else:
+                noise = np.ones(attempts)
+            spent_s = float(service_s * noise.sum())
+        finished = closed + spent_s
         busy_s += spent_s
-        done_at[head:end] = free_at
+        done_at[head:end] = finished
+        # The lane takes its next batch a dispatch gap after this invocation ends (the local runtime's own
+        # time between two invocations of a lane, measured; 0 without measurements).
+        free_at = finished + (float(gaps[rng.integers(gaps.size)]) if gaps.size else 0.0)
         closes.append(closed)
         sizes.append(records)
         ages.append(closed - float(arrivals[end - 1]))
         # e2e falls with arrival order inside a batch: the k-th smallest is the (records-k)-th arrival.
-        batch_p50.append(free_at - float(arrivals[head + _nearest_rank_offset(records, 0.5)]))
-        batch_p99.append(free_at - float(arrivals[head + _nearest_rank_offset(records, 0.99)]))
+        batch_p50.append(finished - float(arrivals[head + _nearest_rank_offset(records, 0.5)]))
+        batch_p99.append(finished - float(arrivals[head + _nearest_rank_offset(records, 0.99)]))
         head = end
     return SimResult(
         arrival_s=arrivals,

@@ -53,6 +53,9 @@ def predict_steps(
     cold_start_ms: float = 0.0,
     recorded: RecordedArrivals | None = None,
     service_deviations: Sequence[float] = (),
+    service_deviation_records: Sequence[float] = (),
+    service_deviation_steps: Sequence[int] = (),
+    dispatch_gaps_ms: Sequence[float] = (),
 ) -> list[dict[str, Any]]:
     """Predicted p99 iterator age and e2e latency per step for the configuration that ran, each a central
     value (`predicted_<metric>_p99_ms`, the median of `repeats` replications) and an 80% interval
@@ -69,7 +72,11 @@ def predict_steps(
     step (capacity.fit.window_factors; a shared host slows it when the load generator is busy);
     `cold_start_ms` the extra time of a lane's first invocation (capacity.fit.cold_start_ms);
     `service_deviations` the measured deviations from the fit (capacity.fit.duration_deviations), drawn
-    instead of the log-normal of `service_cv` when given;
+    instead of the log-normal of `service_cv` when given, each from the same step's batches of a similar
+    size, as excess time, when `service_deviation_records` and `_steps` (their batch sizes and step
+    indexes) are given too (capacity.simulate.DeviationPools); `dispatch_gaps_ms` the local runtime's
+    measured time between a lane's invocations when its next batch was waiting (capacity.fit
+    .dispatch_gaps_ms), drawn after every invocation;
     `recorded` the busiest lane's real arrivals (capacity/recorded.py), replayed instead of generated ones
     (the steps then need start_epoch_s).
     """
@@ -105,6 +112,9 @@ def predict_steps(
         service_factors=tuple(service_factors),
         cold_start_ms=cold_start_ms,
         service_deviations=tuple(service_deviations),
+        service_deviation_records=tuple(service_deviation_records),
+        service_deviation_steps=tuple(service_deviation_steps),
+        dispatch_gaps_ms=tuple(dispatch_gaps_ms),
     )
     # A replication is one seed: one phase of the poller against the arrivals (where an empty poll falls
     # and costs the idle second), one draw of every invocation's deviation from the fit, and (without a

@@ -16,13 +16,14 @@ from capacity.arrivals import Arrivals
 from capacity.fit import (
     ServiceTimeModel,
     cold_start_ms,
+    deviations_with_sizes,
+    dispatch_gaps_ms,
     duration_cv,
-    duration_deviations,
     fit_service_time,
     window_factors,
 )
 from capacity.model import ReadPath
-from capacity.recorded import RecordedArrivals
+from capacity.recorded import RecordedArrivals, stall_gap_s
 from capacity.validate import predict_steps
 from cdrcap.errors import CdrcapError
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY
@@ -49,15 +50,25 @@ def predict_run_steps(
     producers: int = 0,
     recorded: RecordedArrivals | None = None,
     empirical_deviations: bool = True,
+    by_step_and_size: bool = True,
 ) -> list[dict[str, Any]]:
     """capacity.validate.predict_steps with everything the run measured: the accepted rate and window of
     each step, the spread around the fit, the per-step factors, the first-invocation excess, the arrivals.
 
     `empirical_deviations`: each simulated invocation deviates from the fit by a draw from the run's own
     deviations (capacity.fit.duration_deviations, heavy tail included); False: a log-normal with the run's
-    robust CV (capacity.fit.duration_cv), which has no heavy tail."""
+    robust CV (capacity.fit.duration_cv), which has no heavy tail. `by_step_and_size`: each draw from the
+    same step's invocations of a similar batch size, added as excess time (capacity.simulate
+    .DeviationPools); False: from all of the run's, as a ratio (the model before 2026-12-03, for
+    comparison)."""
     windows = [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
-    deviations = duration_deviations(invocations, service, windows) if empirical_deviations else ()
+    deviations, sizes, in_step = (
+        deviations_with_sizes(invocations, service, windows) if empirical_deviations else ((), (), ())
+    )
+    if recorded is not None and read.prefetch:
+        # Gaps in the replayed arrivals longer than the producer's call interval are stalls of the local
+        # stack, not empty polls (capacity.recorded.stall_gap_s).
+        read = replace(read, stall_gap_s=stall_gap_s(recorded, producers, TARGET_CALL_INTERVAL_S))
     return predict_steps(
         service,
         config_that_ran,
@@ -79,6 +90,18 @@ def predict_run_steps(
         arrivals=Arrivals(producers, TARGET_CALL_INTERVAL_S) if producers else None,
         recorded=recorded,
         service_deviations=tuple(deviations),
+        service_deviation_records=tuple(sizes) if by_step_and_size else (),
+        service_deviation_steps=tuple(int(k) for k in in_step),
+        dispatch_gaps_ms=tuple(
+            dispatch_gaps_ms(
+                invocations,
+                int(config_that_ran["batch_size"]),
+                float(config_that_ran["batching_window_s"]),
+                read.poll_busy_s + read.delivery_s,
+            )
+            if read.prefetch
+            else ()
+        ),
     )
 
 

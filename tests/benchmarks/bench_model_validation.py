@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from capacity.intervals import INTERVAL_LEVEL, Interval, coverage
-from capacity.measurability import MIN_INVOCATIONS_FOR_P99
+from capacity.measurability import MIN_INVOCATIONS_FOR_P99, step_plans
 from cdrcap.config import Config, Profile, Target
 from cdrcap.orchestrate import RunRequest, run_capacity
 from cdrcap.predict_run import repredict
@@ -46,6 +48,13 @@ TARGET_COVERAGE = 0.75  # of measurements inside their 80% interval
 METRICS = (("iterator_age", "iterator age p99"), ("e2e", "e2e p99"))
 
 
+# Step lengths: what capacity/measurability.py says a p99 needs (100 invocations), with the handler's
+# S(n) as the 2026-12-03 06:56 run of each case measured it (`service_ms`), at least MIN_STEP_S and at most
+# MAX_STEP_S so that the seven runs fit in ~30 min; a step still short of 100 invocations is marked in the
+# table and left out of the "steps with >= 100 invocations" row.
+MIN_STEP_S, MAX_STEP_S = 40.0, 120.0
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -56,21 +65,79 @@ class Case:
     window_s: float
     scale: float
     steps: tuple[float, ...]
-    step_s: float = 25.0
+    service_ms: tuple[float, float]  # S(n) = a + b*n measured for this case, for its step length
+    step_s: float = 0.0  # 0: the length a p99 needs (step_length_s)
+
+
+def step_length_s(case: Case) -> float:
+    """The longest step length the case's steps need for a p99, rounded up to 5 s, in [MIN, MAX]."""
+    if case.step_s:
+        return case.step_s
+    plans = step_plans(case.steps, 1.0, case.shards, case.pf, case.batch, case.window_s, case.service_ms)
+    needed = max(plan.min_duration_s for plan in plans)
+    return min(max(5.0 * math.ceil(needed / 5.0), MIN_STEP_S), MAX_STEP_S)
 
 
 # A lane of the real handler against MiniStack costs ~2.5-3.5 ms per record on this machine, so one lane
 # saturates around 300-400 records/s; scale 0.1 makes a shard's write limit 100 records/s.
 CASES = (
-    Case("light-window", "light load, 1 s window: window + poll cadence", 1, 1, 500, 1.0, 0.1, (45, 90)),
-    Case("write-limit", "step 2 offers 2x the 0.1 shard's write limit", 1, 1, 500, 0.0, 0.1, (60, 120)),
-    Case("two-shards", "2 shards x 0.1, batch 100, window 2 s", 2, 1, 100, 2.0, 0.1, (80, 160)),
     Case(
-        "consumer-b100-w0", "batch 100, window 0: invocation overhead binds", 1, 1, 100, 0.0, 1.0, (90, 180)
+        "light-window",
+        "light load, 1 s window: window + poll cadence",
+        1,
+        1,
+        500,
+        1.0,
+        0.1,
+        (45, 90),
+        (82, 9.4),
     ),
-    Case("consumer-pf1", "batch 500, window 1 s, one lane near its limit", 1, 1, 500, 1.0, 1.0, (110, 220)),
-    Case("consumer-pf2", "same load, PF 2: two lanes share it", 1, 2, 500, 1.0, 1.0, (110, 220)),
-    Case("consumer-b500-w0", "batch 500, window 0 near the lane's limit", 1, 1, 500, 0.0, 1.0, (125, 250)),
+    Case(
+        "write-limit",
+        "step 2 offers 2x the 0.1 shard's write limit",
+        1,
+        1,
+        500,
+        0.0,
+        0.1,
+        (60, 120),
+        (28, 8.3),
+    ),
+    Case("two-shards", "2 shards x 0.1, batch 100, window 2 s", 2, 1, 100, 2.0, 0.1, (80, 160), (0, 5.5)),
+    Case(
+        "consumer-b100-w0",
+        "batch 100, window 0: invocation overhead binds",
+        1,
+        1,
+        100,
+        0.0,
+        1.0,
+        (90, 180),
+        (28, 4.4),
+    ),
+    Case(
+        "consumer-pf1",
+        "batch 500, window 1 s, one lane near its limit",
+        1,
+        1,
+        500,
+        1.0,
+        1.0,
+        (110, 220),
+        (153, 3.5),
+    ),
+    Case("consumer-pf2", "same load, PF 2: two lanes share it", 1, 2, 500, 1.0, 1.0, (110, 220), (0, 9.4)),
+    Case(
+        "consumer-b500-w0",
+        "batch 500, window 0 near the lane's limit",
+        1,
+        1,
+        500,
+        0.0,
+        1.0,
+        (125, 250),
+        (105, 4.9),
+    ),
 )
 
 
@@ -79,7 +146,7 @@ def profile_of(case: Case) -> Profile:
         name=f"val-{case.name}",
         steps=case.steps,
         shape="step",
-        step_duration_s=case.step_s,
+        step_duration_s=step_length_s(case),
         shards=case.shards,
         batch_size=case.batch,
         batching_window_s=case.window_s,
@@ -96,7 +163,8 @@ def run_case(case: Case) -> list[dict[str, Any]]:
         target=Target("local", is_local=True), profile=profile_of(case), config=config, progress=False
     )
     outcome = run_capacity(request, echo=lambda line: print(f"  [{case.name}] {line}", flush=True))
-    return case_rows(case, outcome.summary, outcome.run_dir)
+    load_1min = os.getloadavg()[0]  # the shared host's load as the run ends: how busy its neighbours were
+    return [{**row, "load_1min": load_1min} for row in case_rows(case, outcome.summary, outcome.run_dir)]
 
 
 def case_rows(case: Case, summary: dict[str, Any], run_dir: Path) -> list[dict[str, Any]]:
@@ -107,6 +175,7 @@ def case_rows(case: Case, summary: dict[str, Any], run_dir: Path) -> list[dict[s
         rows.append(
             {
                 "case": case.name,
+                "step_s": step_length_s(case),
                 "shards": case.shards,
                 "pf": case.pf,
                 "batch": case.batch,
@@ -137,8 +206,13 @@ def repredict_rows(saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for name, run_dir in dict.fromkeys((r["case"], r["run_dir"]) for r in saved):
         summary, predictions = repredict(ROOT / run_dir)
         summary["model_error"] = model_error(predictions, summary["steps"])
-        rows += case_rows(cases[name], summary, ROOT / run_dir)
+        # What the saved rows knew of their run and the case does not: the host's load, the step length
+        kept = {k: v for r in saved if r["run_dir"] == run_dir for k, v in r.items() if k in RUN_FACTS}
+        rows += [{**row, **kept} for row in case_rows(cases[name], summary, ROOT / run_dir)]
     return rows
+
+
+RUN_FACTS = ("load_1min", "step_s")
 
 
 def _with_interval(r: dict[str, Any], metric: str) -> str:
@@ -242,6 +316,21 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
+def step_lengths(rows: list[dict[str, Any]]) -> str:
+    """The step lengths the rows' configurations ran with (saved rows without them: the case's rule)."""
+    cases = {c.name: c for c in CASES}
+    lengths = sorted({float(r.get("step_s") or step_length_s(cases[r["case"]])) for r in rows})
+    return ", ".join(f"{length:g}" for length in lengths) + " s"
+
+
+def load_note(rows: list[dict[str, Any]]) -> str:
+    """The host's 1-minute load average as each configuration's run ended (2 cores: above 2 is queueing)."""
+    loads = [r["load_1min"] for r in {r["case"]: r for r in rows}.values() if "load_1min" in r]
+    if not loads:
+        return "not recorded (runs saved before the bench recorded it)"
+    return f"1-min load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores as the runs ended"
+
+
 def write_doc(rows: list[dict[str, Any]], totals: dict[str, float], when: str) -> None:
     text = DOC.read_text()
     if BEGIN not in text or END not in text:
@@ -254,7 +343,7 @@ def write_doc(rows: list[dict[str, Any]], totals: dict[str, float], when: str) -
         f"{totals['median_ape_e2e']:.0%}), worst {totals['max_ape']:.0%}; "
         f"{totals['coverage']:.0%} of the measurements inside their {INTERVAL_LEVEL:.0%} interval "
         f"(target >= {TARGET_COVERAGE:.0%}), median interval width {totals['median_relative_width']:.0%} "
-        "of the central value.\n\n"
+        f"of the central value. Steps of {step_lengths(rows)}; host: {load_note(rows)}.\n\n"
         f"{coverage_table(rows)}\n\n"
         f"{table(rows)}\n{END}"
     )
@@ -272,6 +361,8 @@ def run(
     """`step_s`: run the cases with steps of this length instead of theirs (more invocations per p99);
     such runs, and runs of some cases only, are saved beside validation.json, not over it."""
     cases = [replace(c, step_s=step_s or c.step_s) for c in CASES if not only or c.name in only]
+    for case in cases:
+        print(f"{case.name}: steps of {step_length_s(case):g} s", flush=True)
     started = time.monotonic()
     saved = RUNS_DIR / "validation.json"
     if step_s:
@@ -333,6 +424,7 @@ def run(
             {"name": "configurations", "value": len({r["case"] for r in rows}), "unit": ""},
             {"name": "wall time", "value": round(time.monotonic() - started), "unit": "s"},
         ],
+        "machine load": load_note(rows),
         "notes": coverage_table(rows) + "\n\n" + table(rows),
     }
 

@@ -135,3 +135,28 @@ def test_formula_prints_the_byte_term_only_when_the_fit_kept_it() -> None:
         "0.0 ms + 0.000 ms/record + 1.250 ms/KiB"
     )
     assert ServiceTimeModel(a_ms=12.0, b_ms_per_record=0.5).formula() == "12.0 ms + 0.500 ms/record"
+
+
+def test_dispatch_gaps_count_only_batches_that_were_already_waiting() -> None:
+    from capacity.fit import dispatch_gaps_ms
+
+    # Given one lane (batch 100, window 1 s): five full batches whose records arrived long before the
+    # previous invocation ended (backlogged), 30 ms apart; then one small batch that had to wait for its
+    # window, started 900 ms after the previous end
+    starts = [0.0, 1_030.0, 2_060.0, 3_090.0, 4_120.0, 5_150.0, 7_050.0]
+    trace = pd.DataFrame(
+        {
+            "shard_id": "shardId-0",
+            "lane": 0,
+            "start_epoch_ms": starts,
+            "end_epoch_ms": [s + 1_000.0 for s in starts],
+            "batch_records": [100, 100, 100, 100, 100, 100, 20],
+            "oldest_arrival_epoch_ms": [-5_000.0, -4_000.0, -3_000.0, -2_000.0, -1_000.0, 0.0, 6_000.0],
+            "newest_arrival_epoch_ms": [-4_100.0, -3_100.0, -2_100.0, -1_100.0, -100.0, 900.0, 6_800.0],
+        }
+    )
+    # When the gaps are measured, Then only the backlogged ones count (the last batch's oldest record
+    # arrived 150 ms before the previous end: its window, not the runtime, held it)
+    assert dispatch_gaps_ms(trace, 100, 1.0, 0.25).tolist() == [30.0] * 5
+    # And without arrival times there is nothing to measure
+    assert dispatch_gaps_ms(trace.drop(columns="newest_arrival_epoch_ms"), 100, 1.0, 0.25).size == 0

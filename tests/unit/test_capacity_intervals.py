@@ -93,6 +93,19 @@ def test_invocation_rate_is_bounded_by_the_window_the_batch_and_the_polls() -> N
     assert invocations_per_s(0.0, 1, 1, 500, 0.0) == 0.0
 
 
+def test_a_handler_slower_than_the_window_makes_fewer_invocations() -> None:
+    # S(n) = 105 + 4.85 n ms, window 0, 125 records/s: T = 0.105 / (1 - 0.606) = 0.266 s per batch
+    assert invocations_per_s(125.0, 1, 1, 500, 0.0, (105.0, 4.85)) == pytest.approx(1 / 0.2665, rel=1e-3)
+    # Saturated (250 records/s x 4.85 ms > 1): full batches back to back, S(500) = 2.53 s each
+    assert invocations_per_s(250.0, 1, 1, 500, 0.0, (105.0, 4.85)) == pytest.approx(1 / 2.53)
+    # A handler faster than the window changes nothing
+    assert invocations_per_s(40.0, 1, 1, 500, 1.0, (10.0, 1.0)) == pytest.approx(1 / 1.2)
+    # The step length a p99 needs grows with it: 100 invocations at 0.395/s
+    (plan,) = step_plans([250.0], 25.0, 1, 1, 500, 0.0, (105.0, 4.85))
+    assert plan.min_duration_s == pytest.approx(253.0)
+    assert not plan.measurable
+
+
 def test_step_plans_flag_steps_too_short_for_their_p99() -> None:
     # 1 shard, batch 500, 1 s window: ~0.83 invocations/s, so a 30 s step gives 25 and a p99 needs 120 s
     plans = step_plans([90.0, 180.0], 30.0, 1, 1, 500, 1.0)

@@ -1,9 +1,11 @@
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from capacity.model import ReadPath, steady_state
-from capacity.simulate import LaneSimConfig, simulate_lane
+from capacity.simulate import DeviationPools, LaneSimConfig, simulate_lane
 
 SERVICE = (50.0, 0.5, 0.0)
 
@@ -93,3 +95,58 @@ def test_measured_deviations_replace_the_log_normal_noise() -> None:
     # Then every invocation took 3x S(n) (the deviations win over the CV's log-normal)
     fitted_s = (20.0 * result.batch_records.size + 0.5 * result.batch_records.sum()) / 1000.0
     assert result.busy_s == pytest.approx(3.0 * fitted_s)
+
+
+def _first_record_after_gap_waits_s(stall_gap_s: float, seed: int) -> float:
+    # Replayed arrivals every 50 ms for 2 s, nothing for 0.6 s, then every 50 ms again
+    before = np.arange(0.0, 2.0, 0.05)
+    after = np.arange(2.6, 4.0, 0.05)
+    arrivals = np.concatenate([before, after])
+    read = dataclasses.replace(ReadPath.local_runtime(poll_busy_s=0.2), stall_gap_s=stall_gap_s)
+    config = LaneSimConfig(1_000, 0, (1.0, 0.0, 0.0), 400, read)
+    result = simulate_lane(config, [(4.0, 25.0)], seed=seed, replay=(arrivals, arrivals))
+    return float(result.e2e_s[before.size])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_gap_in_replayed_arrivals_is_an_empty_poll_unless_it_is_a_stall(seed: int) -> None:
+    # A 0.6 s gap with polls every 0.2 s: a poll comes back empty and the poller waits its idle second,
+    # so the first record after the gap (2.6 s) waits for a poll >= 3.1 s (the last busy one saw 1.95 s)
+    assert _first_record_after_gap_waits_s(math.inf, seed) >= 0.5
+    # Read as a stall of the local stack (longer than its 0.25 s call interval), the poll sent in the gap
+    # is answered when it ends, with that record
+    assert _first_record_after_gap_waits_s(0.25, seed) < 0.01
+    # A gap shorter than the stall threshold is still a real pause
+    assert _first_record_after_gap_waits_s(1.0, seed) >= 0.5
+
+
+def test_a_measured_stall_is_added_as_time_to_batches_of_its_step_and_size() -> None:
+    # Given step 0's measured deviations: small batches (10 records) run at 1x except one stalled at 25x,
+    # and large batches (200 records) always at 1x; step 1 had no stall; S(n) = 10 + 1 ms/record
+    deviations = np.array([1.0] * 9 + [25.0] + [1.0] * 10 + [1.0] * 20)
+    records = np.array([10.0] * 10 + [200.0] * 10 + [10.0] * 20)
+    steps = np.array([0] * 20 + [1] * 20)
+    pools = DeviationPools.of(deviations, records, steps, (10.0, 1.0))
+    assert pools is not None
+    rng = np.random.default_rng(3)
+    # When step 0's 10-record batches draw, the stall adds its 24 x 20 ms = 480 ms, not a ratio
+    assert max(pools.spent_s(0.020, 10, 0, 1.0, 1, rng) for _ in range(400)) == pytest.approx(0.020 + 0.480)
+    # And a 15-record batch, drawing from the sizes nearest it, gets the same 480 ms (a ratio: 24 x 25 ms)
+    assert max(pools.spent_s(0.025, 15, 0, 1.0, 1, rng) for _ in range(400)) == pytest.approx(0.025 + 0.480)
+    # And 200-record batches draw only from batches of their size: never stalled
+    assert {pools.spent_s(0.210, 200, 0, 1.0, 1, rng) for _ in range(100)} == {0.210}
+    # And step 1 draws from its own invocations: never stalled either
+    assert {pools.spent_s(0.020, 10, 1, 1.0, 1, rng) for _ in range(400)} == {0.020}
+
+
+def test_a_measured_dispatch_gap_slows_a_backlogged_lane_but_not_its_invocations() -> None:
+    # Given a lane at 90% of its limit (full batches of 100 at S = 100 ms, 900 records/s offered)
+    base = LaneSimConfig(100, 0, (0.0, 1.0, 0.0), 400, ReadPath.local_runtime(poll_busy_s=0.2))
+    gapped = dataclasses.replace(base, dispatch_gaps_ms=(20.0,))
+    fast = simulate_lane(base, [(30.0, 900.0)], seed=2)
+    slow = simulate_lane(gapped, [(30.0, 900.0)], seed=2)
+    # When each invocation is followed by 20 ms of the runtime's own time, the lane's limit falls from
+    # 1,000 to 833 records/s, below the load: the backlog grows and so does the iterator age
+    assert slow.summary()["iterator_age_max_ms"] > 5 * fast.summary()["iterator_age_max_ms"]
+    # And the handler's busy time is the same work: the gaps are not invocation time
+    assert slow.busy_s == pytest.approx(fast.busy_s, rel=0.05)

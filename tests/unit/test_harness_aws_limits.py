@@ -32,6 +32,10 @@ NOT_AWS_NUMBERS = {
     ("capacity/fit.py", "BYTES_TERM_MIN_R2_GAIN"),  # a model-selection threshold; equals a price by chance
     ("capacity/planner.py", "MAX_CANDIDATES_SCANNED"),  # bounds the planner's search, not an AWS limit
     ("capacity/planner.py", "MAX_SIMULATED_BATCHES"),  # bounds one simulation; = 4,000 by chance
+    (
+        "capacity/simulate.py",
+        "MIN_SERVICE_SHARE",
+    ),  # floor of a drawn invocation time vs its fit; = 0.2 by chance
     ("capacity/traffic.py", "MIN_ROWS"),  # a traffic day needs two steps at least
     ("cdrcap/commands/fraud_eval.py", "MIN_CDRS"),  # sample size for a meaningful recall
     ("cdrcap/verify.py", "MAX_DIFF_LINES"),  # how many differences `cdrcap verify` prints
