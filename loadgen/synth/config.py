@@ -28,16 +28,18 @@ LOOKALIKES: tuple[str, ...] = ("call_centre", "foreign_business", "a2p_sms", "di
 
 @dataclass(frozen=True)
 class FraudRates:
-    """Share of all records in each injected scenario of loadgen/synth/fraud.py (its episode shapes; about
-    25 episodes of each fraud scenario per million records at these defaults), look-alikes included."""
+    """Share of all records in each injected scenario of loadgen/synth/fraud.py (its episode shapes),
+    look-alikes included. Per million records: 50 Wangiri and 50 velocity episodes (the ones short enough
+    to complete within a few minutes of load, so a run's report has episodes to score), 25 IRSF, 25 of each
+    SIM-box, 25 simultaneous, 12.5 SMS spam."""
 
-    wangiri: float = 0.001  # one foreign number rings 40 subscribers once within a minute (MTC, unanswered)
+    wangiri: float = 0.002  # one foreign number rings 40 subscribers once within a minute (MTC, unanswered)
     irsf: float = 0.00015  # a subscriber calls high-risk ranges, 3 lines at once, 6 calls of 10-60 min
     simbox: float = 0.001  # a rotating box: 8 SIMs, one IMEI, one cell, 40 national calls
     simbox_sim: float = 0.001  # one SIM of a box: 40 back-to-back national calls from one cell (~2 h)
-    velocity: float = 0.001  # one subscriber floods 40 SMS and call attempts within about a minute
+    velocity: float = 0.002  # one subscriber floods 40 SMS and call attempts within about a minute
     simultaneous: float = 0.00025  # a cloned SIM: 5 long calls at once from cells all over, twice
-    sms_spam: float = 0.003  # one subscriber texts 120 numbers within about half an hour
+    sms_spam: float = 0.0015  # one subscriber texts 120 numbers within about half an hour
     call_centre: float = 0.0025  # look-alike: 100 calls from one cell, 30 % of them customers calling back
     foreign_business: float = 0.001  # look-alike: a foreign number calling 40 subscribers, mostly answered
     a2p_sms: float = 0.0025  # look-alike: 100 bulk SMS from a short code

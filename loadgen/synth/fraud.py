@@ -188,7 +188,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("simbox_sim", "simbox", _subscriber("national", one_cell=True), 40, gap_s=(30, 120)),
     # An auto-dialler: back-to-back SMS and short call attempts within about a minute.
     Scenario("velocity", "velocity", _subscriber("national", one_cell=True), 40, sms_share=0.7,
-             answer_rate=0.2, talk_s=(3.0, 0.5, 1, 9), ring_s=(1, 3), gap_s=(0, 2)),
+             answer_rate=0.2, talk_s=(3.0, 0.5, 1, 9), ring_s=(1, 2), gap_s=(0, 1)),
     # A cloned SIM: 5 long calls at once from cells all over, twice.
     Scenario("simultaneous", "simultaneous", _cloned, 10, lines=5, talk_s=(900.0, 0.5, 300, 1_800),
              gap_s=(30, 300)),

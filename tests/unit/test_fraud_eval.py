@@ -18,7 +18,7 @@ from pipeline.fraud.rules import RULE_IDS, parse_rules
 
 RULES_JSON = Path(__file__).parents[2] / "pipeline" / "fraud" / "rules.json"
 NO_DEFECTS = DefectRates(**dict.fromkeys(DefectRates().as_dict(), 0.0))
-DENSE = SynthConfig(subscribers=20_000, fraud=scaled(FraudRates(), 6), defects=NO_DEFECTS)
+DENSE = SynthConfig(subscribers=20_000, fraud=scaled(FraudRates(), 10), defects=NO_DEFECTS)
 
 
 def test_the_canonical_day_has_every_rules_scenario_in_arrival_order() -> None:
