@@ -111,11 +111,12 @@ def fraud_section(run_dir: Path) -> FraudSection | None:
         f"({num(float(document.get('labelled_records', 0)))} labelled fraud records). "
         f"Alerts: {document.get('alerts_source', 'unknown source')}, "
         f"{_count(document.get('alerts_total'))} in all.",
-        "An alert is raised once per (rule, subscriber, window): a burst can raise one alert per rule that "
-        "sees it (the simultaneous-call rule fires on overlapping IRSF/SIM-box calls too), and rules with no "
-        "injected scenario can only raise alerts on background traffic or on another scenario's actors.",
+        "An alert is raised once per (rule, subscriber, window): an episode that lasts several windows can "
+        "raise several, and a rule whose episodes were all cut off can still raise alerts on background "
+        "traffic (the load generator's heaviest subscribers hold several calls at once, which the "
+        "simultaneous-call rule sees).",
         *coverage_lines,
-        "For the rules' precision and recall over a whole generated day (about 25 full episodes per scenario "
+        "For the rules' precision and recall over a whole generated day (10-55 whole episodes per rule "
         "per million CDRs), run `cdrcap fraud-eval` (docs/fraud.md).",
     ]
     headers: tuple[str, ...] = ("rule", "injected episodes", "injected records")
