@@ -1,14 +1,14 @@
 """Which injected fraud episodes a run could have caught: complete, cut off or throttled, and recall over
 the complete ones.
 
-A run is not the fraud evaluation's day. The load generator injects an episode into ONE producer batch
-(loadgen/synth/fraud.py), and at a run's rates a user's PutRecords batch usually holds ~rate/users x
-0.25 s records (5-20 in the demo; more when the producer falls behind), fewer than an episode's 40: the
-burst is cut short, often below the threshold its rule needs, and missing it says nothing about the rule.
+A run is not the fraud evaluation's day. The load generator's episodes unfold over their own timelines
+(loadgen/synth/fraud.py: a Wangiri burst within a minute, a SIM-box over minutes to hours, SMS spam over
+half an hour), across the producer's batches: an episode begun near the end of the load is cut short,
+often below the threshold its rule needs, and missing it says nothing about the rule.
 An episode whose CDRs were throttled at the producer and dropped after its retries never fully reached the
 pipeline either. So each episode is:
 
-- `cut_off`: fewer records than a full episode (FraudRates.episode_records);
+- `cut_off`: fewer records than a full episode of its scenario (loadgen.synth.fraud.EPISODE_RECORDS);
 - `throttled`: full size, but some of its CDRs never reached the output stream;
 - `complete`: full size and every CDR reached the output stream (delivery unknown: full size only).
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -60,8 +60,11 @@ class EpisodeCoverage:
     detected: bool | None  # None: the output was not read
 
 
-def classify(labels: Iterable[Label], full_records: int, marks: OutputMarks | None) -> list[EpisodeCoverage]:
-    """Each fraud episode's status and whether its rule tagged one of its CDRs."""
+def classify(
+    labels: Iterable[Label], full_records: Mapping[str, int], marks: OutputMarks | None
+) -> list[EpisodeCoverage]:
+    """Each fraud episode's status and whether its rule tagged one of its CDRs (`full_records`: a whole
+    episode's records per scenario)."""
     members: dict[str, list[Label]] = defaultdict(list)
     for label in labels:
         if label.kind == "fraud":
@@ -71,7 +74,7 @@ def classify(labels: Iterable[Label], full_records: int, marks: OutputMarks | No
         scenario = group[0].scenario
         ids = [label.cdr_id for label in group]
         status: Status = "complete"
-        if len(group) < full_records:
+        if len(group) < full_records.get(scenario, 0):
             status = "cut_off"
         elif marks is not None and any(cdr_id not in marks.delivered for cdr_id in ids):
             status = "throttled"

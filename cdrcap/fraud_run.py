@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from cdrcap.fraud_coverage import OutputMarks, classify, coverage_by_rule, read_output_marks
-from loadgen.synth.config import FraudRates
+from loadgen.synth.fraud import EPISODE_RECORDS
 from loadgen.synth.labels import LABELS_FILE, Label, read_labels
 from pipeline.fraud.rules import RULE_IDS
 from reports.fraud import FRAUD_FILE, FRAUD_SCHEMA
@@ -53,7 +54,7 @@ def fraud_summary(
     fraud_rate: float,
     handler_log: Path | None,
     marks: OutputMarks | None = None,
-    full_records: int = FraudRates().episode_records,
+    full_records: Mapping[str, int] = EPISODE_RECORDS,
 ) -> dict[str, Any]:
     """fraud.json: per rule, the injected episodes and records, the alerts raised, and the episodes'
     coverage (cdrcap/fraud_coverage.py; `marks`: the output stream's view of the labelled CDRs, None when
@@ -84,7 +85,7 @@ def fraud_summary(
         "alerts_source": "handler EMF FraudAlerts_<rule> in stack/handler.log"
         if counts is not None
         else "not read (no handler log on this target)",
-        "full_episode_records": full_records,
+        "full_episode_records": dict(full_records),
         "coverage_source": "delivery and rule tags of the labelled CDRs read back from the output stream"
         if marks is not None
         else "labels only (the output stream was not read on this target): delivery and detection unknown",

@@ -59,6 +59,14 @@ def _row(rule: dict[str, Any], coverage: bool) -> tuple[str, ...]:
     return (*row, _count(rule["alerts"]))
 
 
+def _full_records(document: dict[str, Any]) -> str:
+    """A whole episode's records: one number (fraud.json before per-scenario sizes) or per scenario."""
+    full = document["full_episode_records"]
+    if isinstance(full, dict):
+        return ", ".join(f"{rule} {records}" for rule, records in full.items())
+    return str(full)
+
+
 def _coverage_lines(document: dict[str, Any]) -> list[str]:
     rules = document["rules"]
     injected = sum(int(rule["injected_episodes"]) for rule in rules)
@@ -74,10 +82,9 @@ def _coverage_lines(document: dict[str, Any]) -> list[str]:
     return [
         f"Coverage: of {injected} injected episodes, {complete} were complete within the run, {cut_off} cut "
         f"off and {throttled} throttled ({document.get('coverage_source', 'unknown source')}). An episode is "
-        f"cut off when it holds fewer than a full episode's {document['full_episode_records']} records: the "
-        "load generator injects an episode into one producer batch, and at this run's rates a batch usually "
-        "holds fewer (about rate / users x 0.25 s; more when the producer falls behind), so the burst may "
-        "never reach its rule's threshold. "
+        f"cut off when it holds fewer than a full episode's records ({_full_records(document)}): an "
+        "episode unfolds over its own timeline across the producer's batches, and one begun near the end of "
+        "the load is cut short, so it may never reach its rule's threshold. "
         "An episode is throttled when some of its CDRs never reached the output stream (throttled at the "
         "producer and dropped after its retries). Recall counts complete episodes only: an episode the run "
         "cut short or lost is not a miss of the rule. A complete episode is detected when one of its CDRs "
@@ -104,11 +111,12 @@ def fraud_section(run_dir: Path) -> FraudSection | None:
         f"({num(float(document.get('labelled_records', 0)))} labelled fraud records). "
         f"Alerts: {document.get('alerts_source', 'unknown source')}, "
         f"{_count(document.get('alerts_total'))} in all.",
-        "An alert is raised once per (rule, subscriber, window): a burst can raise one alert per rule that "
-        "sees it (the simultaneous-call rule fires on overlapping IRSF/SIM-box calls too), and rules with no "
-        "injected scenario can only raise alerts on background traffic or on another scenario's actors.",
+        "An alert is raised once per (rule, subscriber, window): an episode that lasts several windows can "
+        "raise several, and a rule whose episodes were all cut off can still raise alerts on background "
+        "traffic (the load generator's heaviest subscribers hold several calls at once, which the "
+        "simultaneous-call rule sees).",
         *coverage_lines,
-        "For the rules' precision and recall over a whole generated day (about 25 full episodes per scenario "
+        "For the rules' precision and recall over a whole generated day (10-55 whole episodes per rule "
         "per million CDRs), run `cdrcap fraud-eval` (docs/fraud.md).",
     ]
     headers: tuple[str, ...] = ("rule", "injected episodes", "injected records")

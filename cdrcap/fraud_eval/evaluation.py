@@ -1,26 +1,16 @@
-"""Measure the rules against injected ground truth: per rule precision, recall and detection latency.
+"""Score the rules against injected ground truth: per rule precision, recall and detection latency.
 
-Runs the real engine in process with the in-memory state store and alert sink, feeding the day in arrival
-order in Kinesis-sized batches from one simulated shard with subscriber partition keys, so windows,
-batching and idempotency are the production code paths. Latency is in event time: alert (newest release
-time of its batch) minus the release time of the scenario's first fraudulent CDR.
+Latency is in event time: alert (newest release time of its batch) minus the release time of the episode's
+first fraudulent CDR. The day and its delivery are cdrcap/fraud_loadgen_eval.py's.
 """
 
 from __future__ import annotations
 
-import gc
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cdrcap.fraud_eval.data import SCENARIOS, SyntheticDay
-from pipeline.fraud.alerts import Alert, InMemoryAlertSink
-from pipeline.fraud.engine import FraudEngine
-from pipeline.fraud.rules import RuleSet
-from pipeline.fraud.state import InMemoryStateStore
-from pipeline.fraud.tokens import SubscriberTokenizer
-from pipeline.schema import CanonicalCDR, RecordType
+from pipeline.fraud.alerts import Alert
 
 RECALL_TARGET = 0.95
 PRECISION_TARGET = 0.90
@@ -38,6 +28,7 @@ class RuleQuality:
     latency_p50_s: float | None
     latency_p95_s: float | None
     latency_max_s: float | None
+    cut_off: int = 0  # episodes the end of the day cut short: no instances; their actors still count as fraud
 
     @property
     def recall(self) -> float:
@@ -55,6 +46,7 @@ class RuleQuality:
         return {
             "rule_id": self.rule_id,
             "instances": self.instances,
+            "cut_off": self.cut_off,
             "detected": self.detected,
             "recall": round(self.recall, 4),
             "alerts": self.alerts,
@@ -68,95 +60,11 @@ class RuleQuality:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class EvaluationResult:
-    cdrs: int
-    batches: int
-    rules_version: str
-    engine_cpu_s: float  # CPU time of the engine loop: the wall time on a shared machine says little
-    state_writes: int
-    quality: tuple[RuleQuality, ...]
-
-    @property
-    def meets_targets(self) -> bool:
-        return all(q.meets_targets for q in self.quality)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "cdrs": self.cdrs,
-            "batches": self.batches,
-            "rules_version": self.rules_version,
-            "engine_cpu_s": round(self.engine_cpu_s, 2),
-            "cdrs_per_cpu_s": round(self.cdrs / self.engine_cpu_s) if self.engine_cpu_s else None,
-            "state_writes_per_cdr": round(self.state_writes / self.cdrs, 3) if self.cdrs else None,
-            "targets": {"recall": RECALL_TARGET, "precision": PRECISION_TARGET},
-            "meets_targets": self.meets_targets,
-            "rules": [q.to_dict() for q in self.quality],
-        }
-
-
 def percentile_s(values_ms: list[int], fraction: float) -> float | None:
     if not values_ms:
         return None
     ordered = sorted(values_ms)
     return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] / 1000, 1)
-
-
-def served_subscriber(cdr: CanonicalCDR) -> str:
-    """The partition key of loadgen's default "subscriber" strategy: the served party of the record."""
-    return cdr.b_number if cdr.record_type in (RecordType.MTC, RecordType.SMS_MT) else cdr.a_number
-
-
-def evaluate_day(day: SyntheticDay, rules: RuleSet, *, batch_size: int = 500) -> EvaluationResult:
-    tokenizer = SubscriberTokenizer(EVAL_TOKEN_KEY)
-    state, sink = InMemoryStateStore(), InMemoryAlertSink()
-    engine = FraudEngine(rules, state, sink, tokenizer, home_region=day.home_region)
-    # A million live CDR objects make every cyclic-GC pass slow; the loop itself creates no cycles worth
-    # collecting, so the collector is parked for its duration.
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    started = time.process_time()
-    batches = 0
-    try:
-        for start in range(0, len(day.cdrs), batch_size):
-            batch = day.cdrs[start : start + batch_size]
-            engine.evaluate(
-                batch,
-                f"eval-{batches}",
-                shard_id="shardId-000000000000",
-                sequence_numbers=[str(start + offset) for offset in range(len(batch))],
-                partition_keys=[served_subscriber(cdr) for cdr in batch],
-            )
-            batches += 1
-    finally:
-        engine_cpu_s = time.process_time() - started
-        gc.enable()
-        gc.unfreeze()
-    return EvaluationResult(
-        cdrs=len(day.cdrs),
-        batches=batches,
-        rules_version=rules.version,
-        engine_cpu_s=engine_cpu_s,
-        state_writes=state.writes,
-        quality=tuple(_quality(rule_id, day, sink.alerts, tokenizer) for rule_id in SCENARIOS),
-    )
-
-
-def _quality(
-    rule_id: str, day: SyntheticDay, alerts: list[Alert], tokenizer: SubscriberTokenizer
-) -> RuleQuality:
-    episodes = [
-        Episode(
-            scenario=label.scenario,
-            episode_id=str(index),
-            records=0,
-            first_release_ms=label.first_release_ms,
-            subject_tokens=frozenset(tokenizer.token(s) for s in (label.subscriber, *label.also)),
-        )
-        for index, label in enumerate(day.labels)
-    ]
-    return score_rule(rule_id, episodes, alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +76,12 @@ class Episode:
     records: int
     first_release_ms: int
     subject_tokens: frozenset[str]  # tokens of the actor's number(s) (a SIM-box: its SIMs and its IMEI)
+    complete: bool = True  # False: cut short by the end of the day: no instance (its alerts still true)
 
 
 def score_rule(rule_id: str, episodes: Sequence[Episode], alerts: Sequence[Alert]) -> RuleQuality:
-    """Recall over the rule's episodes, precision over the rule's alerts, latency from first release."""
+    """Recall over the rule's complete episodes, precision over the rule's alerts (an alert on the actor of
+    any of its scenario's episodes, cut off or not, is true), latency from first release."""
     scenarios_of: dict[str, set[str]] = defaultdict(set)
     for episode in episodes:
         for token in episode.subject_tokens:
@@ -180,7 +90,8 @@ def score_rule(rule_id: str, episodes: Sequence[Episode], alerts: Sequence[Alert
     true_alerts = sum(1 for a in rule_alerts if rule_id in scenarios_of.get(a.subscriber_token, ()))
     other_fraud = sum(1 for a in rule_alerts if scenarios_of.get(a.subscriber_token, {rule_id}) - {rule_id})
     latencies_ms = []
-    instances = [episode for episode in episodes if episode.scenario == rule_id]
+    mine = [episode for episode in episodes if episode.scenario == rule_id]
+    instances = [episode for episode in mine if episode.complete]
     for episode in instances:
         hits = [
             a.observed_at_ms
@@ -199,4 +110,5 @@ def score_rule(rule_id: str, episodes: Sequence[Episode], alerts: Sequence[Alert
         latency_p50_s=percentile_s(latencies_ms, 0.5),
         latency_p95_s=percentile_s(latencies_ms, 0.95),
         latency_max_s=percentile_s(latencies_ms, 1.0),
+        cut_off=len(mine) - len(instances),
     )

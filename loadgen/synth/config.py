@@ -21,19 +21,40 @@ AVRO_FORMAT = "avro"
 RECORD_FORMATS: tuple[str, ...] = (*FORMATS, AVRO_FORMAT)
 
 
+# Scenarios of loadgen/synth/fraud.py that are legitimate traffic shaped like fraud: never labelled, and
+# not counted in FraudRates.total(). They come with the fraud (scaled with it): they exist to test the rules.
+LOOKALIKES: tuple[str, ...] = ("call_centre", "foreign_business", "a2p_sms", "diaspora")
+
+
 @dataclass(frozen=True)
 class FraudRates:
-    """Share of all records that belong to each injected fraud scenario, and the episode sizes."""
+    """Share of all records in each injected scenario of loadgen/synth/fraud.py (its episode shapes),
+    look-alikes included. Per million records: 50 Wangiri and 50 velocity episodes (the ones short enough
+    to complete within a few minutes of load, so a run's report has episodes to score), 25 IRSF, 25 of each
+    SIM-box, 25 simultaneous, 12.5 SMS spam."""
 
-    wangiri: float = 0.001  # one foreign number rings many subscribers once (MTC, unanswered, ~1 s)
-    irsf: float = 0.001  # a subscriber calls high-risk international ranges for long durations
-    simbox: float = 0.001  # many SIMs in one box: shared IMEI, one cell, MOC only to many numbers
-    velocity: float = 0.001  # one subscriber floods SMS/calls within seconds
-    episode_records: int = 40  # records per episode (a burst)
-    episode_window_s: int = 60  # an episode's records fall within this many seconds
+    wangiri: float = 0.002  # one foreign number rings 40 subscribers once within a minute (MTC, unanswered)
+    irsf: float = 0.00015  # a subscriber calls high-risk ranges, 3 lines at once, 6 calls of 10-60 min
+    simbox: float = 0.001  # a rotating box: 8 SIMs, one IMEI, one cell, 40 national calls
+    simbox_sim: float = 0.001  # one SIM of a box: 40 back-to-back national calls from one cell (~2 h)
+    velocity: float = 0.002  # one subscriber floods 40 SMS and call attempts within about a minute
+    simultaneous: float = 0.00025  # a cloned SIM: 5 long calls at once from cells all over, twice
+    sms_spam: float = 0.0015  # one subscriber texts 120 numbers within about half an hour
+    call_centre: float = 0.0025  # look-alike: 100 calls from one cell, 30 % of them customers calling back
+    foreign_business: float = 0.001  # look-alike: a foreign number calling 40 subscribers, mostly answered
+    a2p_sms: float = 0.0025  # look-alike: 100 bulk SMS from a short code
+    diaspora: float = 0.00005  # look-alike: two long calls home to a hot-list country
+
+    @classmethod
+    def none(cls) -> FraudRates:
+        return cls(**dict.fromkeys(cls.__dataclass_fields__, 0.0))
 
     def total(self) -> float:
-        return self.wangiri + self.irsf + self.simbox + self.velocity
+        """The fraud records' share (look-alikes excluded)."""
+        return sum(value for name, value in self.__dict__.items() if name not in LOOKALIKES)
+
+    def all_records(self) -> float:
+        return sum(self.__dict__.values())
 
 
 @dataclass(frozen=True)
@@ -125,5 +146,5 @@ class SynthConfig:
                 "it is "
                 "drawn from"
             )
-        if self.fraud.total() + sum(self.defects.as_dict().values()) > 0.5:
+        if self.fraud.all_records() + sum(self.defects.as_dict().values()) > 0.5:
             raise LoadConfigError("fraud + defect rates exceed half of all records; lower them")

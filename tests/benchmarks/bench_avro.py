@@ -31,7 +31,7 @@ AT_S = 1_795_010_400
 VERSION_ID = uuid.UUID("5c1e0f6a-0000-4000-8000-00000000a4c0")
 TARGET_RATIO = 0.7  # Avro should keep at least ~70 % of the JSON v2 handler rate
 CLEAN = {
-    "fraud": FraudRates(0, 0, 0, 0),
+    "fraud": FraudRates.none(),
     "defects": DefectRates(**dict.fromkeys(DefectRates().as_dict(), 0.0)),
 }
 FORMATS = {

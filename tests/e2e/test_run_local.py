@@ -159,11 +159,11 @@ def test_the_real_reports_first_screen_fits_a_phone_and_a_desktop(run_dir: Path,
 
 
 def test_a_profile_with_fraud_gets_a_fraud_section(run_dir: Path) -> None:
-    # The ci profile injects fraud (fraud_rate 0.01): injected episodes from labels.csv, alerts from the
+    # The ci profile injects fraud (fraud_rate 0.02): injected episodes from labels.csv, alerts from the
     # handler's EMF lines (a count, possibly 0: Locust's small batches make short episodes)
     fraud = json.loads((run_dir / "data" / "fraud.json").read_text())
     rules = {rule["rule_id"]: rule for rule in fraud["rules"]}
-    assert sum(rules[name]["injected_episodes"] for name in ("wangiri", "irsf", "simbox", "velocity")) > 0
+    assert sum(rule["injected_episodes"] for rule in rules.values()) > 0
     assert fraud["alerts_total"] is not None and all(r["alerts"] is not None for r in rules.values())
     assert "### Fraud rules" in (run_dir / "report.md").read_text()
     # Every injected episode is split into complete / cut off / throttled, from the output stream read back

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from cdrcap.fraud_eval.data import synthesize_day
+from cdrcap.fraud_loadgen_eval import canonical_day
 from infra.local.emulator import EmulatorProcess
+from loadgen.synth import FraudRates, SynthConfig
 from pipeline.fraud.alerts import InMemoryAlertSink
 from pipeline.fraud.dynamo_state import DynamoDBStateStore
 from pipeline.fraud.engine import FraudEngine
@@ -22,6 +23,7 @@ from tests.support.fraud_support import TEST_KEY
 CAPS = {"r.b": 8}
 EXPIRES_AT_S = 2_000_000_000
 ITEMS = 130  # more than one transaction's 100 actions
+DENSE_FRAUD = FraudRates(wangiri=0.04, velocity=0.04, simultaneous=0.01, sms_spam=0.06)
 
 
 def _requests(first: int, last: int, items: int = ITEMS) -> list[ApplyRequest]:
@@ -129,8 +131,8 @@ def test_a_set_at_its_cap_falls_back_and_stays_bounded(
 
 
 def test_engine_raises_the_same_alerts_with_batched_writes(dynamodb: Any) -> None:
-    # Given a small synthetic day with every scenario, in batches of 100, the last three re-delivered
-    day = synthesize_day(2_000, seed=3)
+    # Given a small load-generator day dense with fraud, in batches of 100, the last three re-delivered
+    day = canonical_day(2_000, seed=3, config=SynthConfig(subscribers=2_000, fraud=DENSE_FRAUD))
     batches = [day.cdrs[i : i + 100] for i in range(0, len(day.cdrs), 100)]
     deliveries = [*enumerate(batches), *list(enumerate(batches))[-3:]]
 
@@ -140,7 +142,7 @@ def test_engine_raises_the_same_alerts_with_batched_writes(dynamodb: Any) -> Non
             state,
             InMemoryAlertSink(),
             SubscriberTokenizer(TEST_KEY),
-            home_region="GB",
+            home_region=day.home_region,
             write_concurrency=4,
         )
         results = []

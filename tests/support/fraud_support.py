@@ -6,7 +6,6 @@ import itertools
 from collections.abc import Sequence
 from typing import TypeVar
 
-from cdrcap.fraud_eval.cdrs import synthetic_cdr
 from pipeline.fraud.alerts import InMemoryAlertSink
 from pipeline.fraud.engine import FraudEngine, FraudOutcome
 from pipeline.fraud.rules import RuleConfig, RuleSet, load_rules
@@ -37,23 +36,40 @@ def cdr(
     cell: Cell = CELL,
     imei: str | None = None,
 ) -> CanonicalCDR:
-    """A CDR seized `at_s` seconds after DAY0, released `duration_s` later."""
+    """A CDR seized `at_s` seconds after DAY0, released `duration_s` later, with only the fields the fraud
+    rules read set to something meaningful."""
     seizure_ms = DAY0_MS + int(at_s * 1000)
-    return synthetic_cdr(
-        "TEST",
-        next(_serial),
-        record_type,
-        a_number,
-        b_number,
-        seizure_ms=seizure_ms,
-        answer_ms=seizure_ms if answered else None,
-        release_ms=seizure_ms + duration_s * 1000,
-        duration_s=duration_s,
-        cell=cell,
-        a_kind=a_kind,
-        b_kind=b_kind,
-        roaming=roaming,
+    serial = next(_serial)
+    return CanonicalCDR(
+        cdr_id=f"TEST:{serial:09d}:0",
+        record_type=record_type,
+        a_number_raw=a_number,
+        a_number=a_number,
+        a_number_kind=a_kind,
+        b_number_raw=b_number,
+        b_number=b_number,
+        b_number_kind=b_kind,
+        b_country=None,
+        imsi=None,
         imei=imei,
+        seizure_utc_ms=seizure_ms,
+        answer_utc_ms=seizure_ms if answered else None,
+        release_utc_ms=seizure_ms + duration_s * 1000,
+        utc_offset_min=0,
+        duration_s=duration_s,
+        answered=answered,
+        cause_for_term=None,
+        cell=cell,
+        msc_id="TEST",
+        call_reference=f"{serial:09d}",
+        partial_sequence=0,
+        last_partial=True,
+        roaming=roaming,
+        bytes_up=0,
+        bytes_down=0,
+        rat=None,
+        schema_version=2,
+        source_format="synthetic",
     )
 
 

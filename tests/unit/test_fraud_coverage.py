@@ -12,11 +12,12 @@ from moto import mock_aws
 from cdrcap.fraud_coverage import OutputMarks, classify, coverage_by_rule, read_output_marks
 from cdrcap.fraud_run import fraud_summary
 from loadgen.synth.labels import Label, LabelWriter
+from pipeline.fraud.rules import RULE_IDS
 from reports.fraud import fraud_section
 from reports.render import render_run
 from reports.sample import write_sample_run
 
-FULL = 40
+FULL = dict.fromkeys(RULE_IDS, 40)  # a whole episode's records per scenario
 
 
 def episode(scenario: str, name: str, records: int) -> list[Label]:
@@ -40,7 +41,7 @@ def marks_for(labels: list[Label], tagged: dict[str, str], lost: set[str] = froz
 
 def test_a_cut_off_episode_is_not_counted_as_a_miss() -> None:
     # Given a full wangiri episode the rule tagged, and one cut to 5 records it did not
-    complete, short = episode("wangiri", "w-0", FULL), episode("wangiri", "w-1", 5)
+    complete, short = episode("wangiri", "w-0", 40), episode("wangiri", "w-1", 5)
     labels = complete + short
     marks = marks_for(labels, {complete[25].cdr_id: "wangiri"})
     # When classified
@@ -52,7 +53,7 @@ def test_a_cut_off_episode_is_not_counted_as_a_miss() -> None:
 
 
 def test_an_episode_with_cdrs_lost_at_the_producer_is_throttled_not_a_miss() -> None:
-    whole, lossy = episode("simbox", "s-0", FULL), episode("simbox", "s-1", FULL)
+    whole, lossy = episode("simbox", "s-0", 40), episode("simbox", "s-1", 40)
     labels = whole + lossy
     marks = marks_for(labels, {whole[0].cdr_id: "simbox"}, lost={lossy[3].cdr_id})
 
@@ -64,7 +65,7 @@ def test_an_episode_with_cdrs_lost_at_the_producer_is_throttled_not_a_miss() -> 
 
 def test_a_complete_episode_without_its_rules_tag_is_a_miss() -> None:
     # Given two complete velocity episodes, one tagged by another rule only
-    hit, missed = episode("velocity", "v-0", FULL), episode("velocity", "v-1", FULL)
+    hit, missed = episode("velocity", "v-0", 40), episode("velocity", "v-1", 40)
     labels = hit + missed
     marks = marks_for(labels, {hit[10].cdr_id: "velocity", missed[10].cdr_id: "simultaneous"})
 
@@ -74,7 +75,7 @@ def test_a_complete_episode_without_its_rules_tag_is_a_miss() -> None:
 
 
 def test_without_the_output_delivery_and_detection_are_unknown() -> None:
-    labels = episode("irsf", "i-0", FULL) + episode("irsf", "i-1", 12)
+    labels = episode("irsf", "i-0", 40) + episode("irsf", "i-1", 12)
 
     covered = classify(labels, FULL, None)
     rules = coverage_by_rule(covered)
@@ -113,7 +114,7 @@ def test_the_report_splits_complete_from_cut_off_and_points_to_fraud_eval(tmp_pa
     # Given a run whose wangiri episodes were all cut short and whose IRSF episode was complete and caught
     run_dir = write_sample_run(tmp_path / "run")
     short = episode("wangiri", "w-0", 5) + episode("wangiri", "w-1", 20)
-    full = episode("irsf", "i-0", FULL)
+    full = episode("irsf", "i-0", 40)
     writer = LabelWriter(run_dir / "labels.csv")
     writer.write(short + full)
     writer.close()

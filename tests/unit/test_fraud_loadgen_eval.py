@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from cdrcap.fraud_eval.evaluation import Episode, score_rule
 from cdrcap.fraud_loadgen_eval import episodes_of, evaluate_loadgen_day
+from loadgen.options import scaled
 from loadgen.synth import CdrSynthesizer, DefectRates, FraudRates, Label, SynthConfig
 from pipeline.decode import decode_payload
 from pipeline.fraud.alerts import Alert
@@ -52,6 +51,20 @@ def test_an_alert_before_the_episode_does_not_detect_it() -> None:
     assert quality.detected == 0 and quality.true_alerts == 1
 
 
+def test_an_episode_cut_off_by_the_end_of_the_day_is_no_instance_but_its_alerts_are_true() -> None:
+    # Given a whole velocity episode and one of 3 records (the day ended), each with its actor's CDRs seen
+    labels = [Label(f"w{i}", "fraud", "velocity", "1", "whole", 0, 0, "") for i in range(40)]
+    labels += [Label(f"c{i}", "fraud", "velocity", "2", "cut", 0, 0, "") for i in range(3)]
+    seen = {label.cdr_id: (1_000, "+1201555000" + label.subscriber, None) for label in labels}
+    episodes = episodes_of(labels, seen, TOKENS)
+    # When velocity is scored with an alert on each actor
+    alerts = [alert("velocity", TOKENS.token("+1201555000" + n), 2_000) for n in "12"]
+    quality = score_rule("velocity", episodes, alerts)
+    # Then recall is over the whole episode, and both alerts are true
+    assert (quality.instances, quality.cut_off, quality.detected) == (1, 1, 1)
+    assert quality.precision == 1.0
+
+
 def test_a_simbox_episode_is_named_by_its_sims_and_its_imei() -> None:
     # Given a SIM-box episode of two SIMs on one IMEI
     labels = [Label(f"c{i}", "fraud", "simbox", "1", "e1", 0, 0, "") for i in range(2)]
@@ -64,8 +77,8 @@ def test_a_simbox_episode_is_named_by_its_sims_and_its_imei() -> None:
 
 
 def test_a_day_spreads_its_episodes_and_keeps_arrival_order() -> None:
-    # Given a day with fraud and no defects (one episode per scenario per ~10,000 records)
-    config = SynthConfig(subscribers=20_000, defects=NO_DEFECTS, fraud=FraudRates(0.004, 0.004, 0.004, 0.004))
+    # Given a day with fraud and no defects (about one episode per scenario per 10,000 records)
+    config = SynthConfig(subscribers=20_000, defects=NO_DEFECTS, fraud=scaled(FraudRates(), 4))
     labels: list[Label] = []
     for piece in CdrSynthesizer(config, seed=4).day_slices(40_000, DAY_START_S):
         labels += piece.labels
@@ -77,7 +90,7 @@ def test_a_day_spreads_its_episodes_and_keeps_arrival_order() -> None:
 
 def test_a_day_in_arrival_order_never_delivers_a_cdr_before_its_release() -> None:
     # Given a clean day with fraud episodes, decoded by the pipeline
-    config = SynthConfig(subscribers=20_000, defects=NO_DEFECTS, fraud=FraudRates(0.004, 0.004, 0.004, 0.004))
+    config = SynthConfig(subscribers=20_000, defects=NO_DEFECTS, fraud=scaled(FraudRates(), 4))
     synth = CdrSynthesizer(config, seed=5)
     limits = Limits("US", (DAY_START_S + 2 * 86_400) * 1000, 300_000, 30 * 86_400_000)
     day = synth.day(5_000, DAY_START_S)
@@ -89,12 +102,11 @@ def test_a_day_in_arrival_order_never_delivers_a_cdr_before_its_release() -> Non
 
 
 def test_the_default_rules_detect_every_loadgen_scenario_on_a_small_day() -> None:
-    # Given a 30,000-CDR day with the default fraud rates raised so each scenario occurs a few times
-    config = dataclasses.replace(
-        SynthConfig(subscribers=20_000), fraud=FraudRates(0.006, 0.006, 0.006, 0.006)
-    )
+    # Given a 30,000-CDR day with the default fraud rates (look-alikes too) raised so each scenario occurs a
+    # few times
+    config = SynthConfig(subscribers=20_000, fraud=scaled(FraudRates(), 6))
     # When it runs through the processor and the rules
-    result = evaluate_loadgen_day(load_rules(), cdrs=30_000, seed=3, config=config)
+    result = evaluate_loadgen_day(load_rules(), cdrs=30_000, seed=4, config=config)
     # Then every scenario is injected and detected, and every alert of those rules is on an injected actor
     for quality in result.quality:
         assert quality.instances >= 2, quality

@@ -1,7 +1,7 @@
-"""The rules on the episode shapes loadgen.synth injects (40 records within 60 s, per its FraudRates).
+"""The rules on episode shapes loadgen.synth injects (loadgen/synth/fraud.py, SCENARIOS).
 
 loadgen's SIM-box rotates 8 SIMs sharing one IMEI, so no single SIM has a SIM-box profile; its IRSF makes
-40 overlapping long calls to high-risk ranges; its velocity floods mostly SMS within 10 seconds.
+6 long calls to high-risk ranges on 3 lines at once; its velocity floods mostly SMS within about a minute.
 """
 
 from __future__ import annotations
@@ -95,14 +95,21 @@ def test_velocity_fires_at_the_sms_threshold(offset: int, expected_alerts: int) 
     assert len(harness.alerts("velocity")) == expected_alerts
 
 
-def test_loadgen_irsf_episode_of_overlapping_long_calls_fires() -> None:
+def test_loadgen_irsf_episode_of_long_calls_on_three_lines_fires_irsf_not_simultaneous() -> None:
     harness = Harness()
     rng = random.Random(2)
     calls = [
-        cdr(HOME_SUBSCRIBER, f"+3712{rng.randint(0, 1)}{rng.randrange(10**6):06d}", rng.uniform(0, 60), 1200)
-        for _ in range(40)
+        cdr(
+            HOME_SUBSCRIBER,
+            f"+3712{rng.randint(0, 1)}{rng.randrange(10**6):06d}",
+            line * 20 + second * 1300,
+            1200,
+        )
+        for second in range(2)
+        for line in range(3)
     ]
 
-    harness.feed(calls)
+    harness.feed(sorted(calls, key=lambda r: r.release_utc_ms))
 
     assert harness.alerts("irsf") == [harness.token(HOME_SUBSCRIBER)]
+    assert harness.alerts("simultaneous") == []

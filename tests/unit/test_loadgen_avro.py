@@ -41,7 +41,7 @@ def test_the_synthesizer_writes_its_avro_share_as_framed_avro_the_handler_reads(
     # Given a clean mix of 60 % Avro and 40 % JSON v2
     config = SynthConfig(
         subscribers=1_000,
-        fraud=FraudRates(0, 0, 0, 0),
+        fraud=FraudRates.none(),
         defects=DefectRates(**dict.fromkeys(DefectRates().as_dict(), 0.0)),
         **format_weights("avro=0.6,json-v2=0.4"),
     )

@@ -1,18 +1,21 @@
 import csv
+import dataclasses
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
+from datetime import datetime
 
 import pytest
 
 from loadgen.synth import CdrSynthesizer, DefectRates, FraudRates, SynthConfig, read_labels
+from loadgen.synth.config import LOOKALIKES
 from loadgen.synth.defects import BYTE_DEFECTS
-from loadgen.synth.fraud import HIGH_RISK
+from loadgen.synth.fraud import EPISODE_RECORDS, HIGH_RISK, SCENARIOS
 from pipeline.schema import ReasonCode
 
 AT = 1_795_000_000.0
 NO_DEFECTS = DefectRates(**dict.fromkeys(DefectRates().as_dict(), 0.0))
-NO_FRAUD = FraudRates(0.0, 0.0, 0.0, 0.0)
+NO_FRAUD = FraudRates.none()
 CDR_ID = re.compile(rb"(MSC\d\d:\d+:0)")
 
 
@@ -25,11 +28,14 @@ def _by_id(payloads: list[bytes]) -> dict[str, list[bytes]]:
     return found
 
 
+def _config(**rates: float) -> SynthConfig:
+    """Only the given scenarios (look-alikes are scenarios too), no defects."""
+    return SynthConfig(subscribers=20_000, fraud=dataclasses.replace(NO_FRAUD, **rates), defects=NO_DEFECTS)
+
+
 def _fraud_batch(**rates: float):
-    config = SynthConfig(subscribers=20_000, fraud=FraudRates(**{"wangiri": 0.0, "irsf": 0.0, "simbox": 0.0,
-                                                                 "velocity": 0.0, **rates}),
-                         defects=NO_DEFECTS)  # fmt: skip
-    return CdrSynthesizer(config, seed=11).batch_with_keys(20_000, at_epoch_s=AT)
+    """A day of 20,000 records: every episode has its time to complete."""
+    return CdrSynthesizer(_config(**rates), seed=11).day(20_000, int(AT))
 
 
 def _records(batch, scenario):
@@ -43,15 +49,12 @@ def _records(batch, scenario):
 
 def _producer(seconds: int, per_second: int = 200, **rates: float) -> list:
     """A producer's batches, one a second for `seconds`, from one synthesizer (as a Locust user's)."""
-    config = SynthConfig(subscribers=20_000, fraud=FraudRates(**{"wangiri": 0.0, "irsf": 0.0, "simbox": 0.0,
-                                                                 "velocity": 0.0, **rates}),
-                         defects=NO_DEFECTS)  # fmt: skip
-    synthesizer = CdrSynthesizer(config, seed=11)
+    synthesizer = CdrSynthesizer(_config(**rates), seed=11)
     return [synthesizer.batch_with_keys(per_second, at_epoch_s=AT + second) for second in range(seconds)]
 
 
 def test_fraud_share_matches_the_configured_rate():
-    # Given a producer sending for 10 minutes (episodes take their 60 s window to complete)
+    # Given a producer sending for 10 minutes (a velocity flood takes about a minute to complete)
     batches = _producer(600, velocity=0.01)
     labels = sum(len(batch.labels) for batch in batches)
     # Then fraud is the configured share of its records, less the episodes still open at the end
@@ -59,8 +62,8 @@ def test_fraud_share_matches_the_configured_rate():
 
 
 def test_an_episode_spans_the_batches_of_its_window_under_one_actor():
-    # Given a producer's small batches, one a second, with IRSF episodes of 40 records over 60 s
-    batches = _producer(240, per_second=100, irsf=0.01)
+    # Given a producer's small batches, one a second, with Wangiri episodes of 40 records within 60 s
+    batches = _producer(240, per_second=100, wangiri=0.01)
     by_episode: dict[str, list] = {}
     for second, batch in enumerate(batches):
         for label in batch.labels:
@@ -98,6 +101,102 @@ def test_simbox_sims_share_one_imei_and_one_cell():
     assert len({r["imei"] for r in episode}) == 1
     assert len({r["cell_id"] for r in episode}) == 1
     assert len({r["imsi"] for r in episode}) > 1
+
+
+def _calls(records: list[dict]) -> list[tuple[int, int]]:
+    """(seizure, release) epoch seconds of each call (the local times of one region, compared together)."""
+
+    def seconds(text: str) -> int:
+        return int(datetime.fromisoformat(text).timestamp())
+
+    return [
+        (seconds(r["seizure_time"]), seconds(r["release_time"]))
+        for r in records
+        if r["record_type"] != "SMS_MO"
+    ]
+
+
+def _most_at_once(calls: list[tuple[int, int]]) -> int:
+    ends = sorted(calls)
+    return max(sum(1 for s, e in ends if s <= start < e) for start, _ in ends) if ends else 0
+
+
+def _episodes(labels, records) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for label, record in zip(labels, records, strict=True):
+        grouped[label.episode].append(record)
+    return grouped
+
+
+def test_a_cloned_sim_holds_four_or_more_calls_at_once_from_many_cells():
+    labels, records = _records(_fraud_batch(simultaneous=0.002), "simultaneous")
+    for episode in _episodes(labels, records).values():
+        assert len({r.get("calling_number") or r.get("a_party") for r in episode}) == 1
+        assert _most_at_once(_calls(episode)) >= 4
+        assert len({r["cell_id"] for r in episode}) > 2
+
+
+def test_no_other_scenario_holds_four_calls_at_once():
+    # Calls on one line follow each other: IRSF has 3 lines, a SIM-box one per SIM, velocity one
+    for scenario in ("irsf", "velocity"):
+        labels, records = _records(_fraud_batch(**{scenario: 0.005}), scenario)
+        assert all(_most_at_once(_calls(e)) < 4 for e in _episodes(labels, records).values()), scenario
+    labels, records = _records(_fraud_batch(simbox=0.01), "simbox")
+    for episode in _episodes(labels, records).values():
+        by_sim: dict[str, list[dict]] = defaultdict(list)
+        for record in episode:
+            by_sim[record["imsi"]].append(record)
+        assert all(_most_at_once(_calls(calls)) == 1 for calls in by_sim.values())
+
+
+def test_sms_spam_texts_many_numbers_slower_than_a_velocity_flood():
+    labels, records = _records(_fraud_batch(sms_spam=0.01), "sms_spam")
+    for episode in _episodes(labels, records).values():
+        assert {r["record_type"] for r in episode} == {"SMS_MO"}
+        assert len({r["called_number"] for r in episode}) >= 0.9 * len(episode)
+        minutes = defaultdict(int)
+        for record in episode:
+            minutes[record["seizure_time"][:16]] += 1
+        assert max(minutes.values()) < 25 / 2  # the velocity rule's 25 SMS in two minutes
+
+
+def test_a_single_sim_box_calls_from_one_cell_for_hours():
+    batch = _fraud_batch(simbox_sim=0.01)
+    labels, records = _records(batch, "simbox")
+    sizes = Counter(label.episode for label in batch.labels)
+    whole = 0
+    for episode_id, episode in _episodes(labels, records).items():
+        assert len({r["imsi"] for r in episode}) == 1 and len({r["cell_id"] for r in episode}) == 1
+        calls = _calls(episode)
+        assert _most_at_once(calls) == 1
+        if sizes[episode_id] == EPISODE_RECORDS["simbox"]:  # not cut off by the end of the day
+            whole += 1
+            assert max(e for _, e in calls) - min(s for s, _ in calls) > 3600
+    assert whole
+
+
+def test_look_alikes_are_unlabelled_traffic():
+    rates = {"call_centre": 0.01, "foreign_business": 0.01, "a2p_sms": 0.03, "diaspora": 0.001}
+    batch = _fraud_batch(**rates)
+    assert not [label for label in batch.labels if label.kind == "fraud"]
+    records = [json.loads(p) for p in batch.payloads if p.startswith(b"{")]
+    short_codes = [
+        r
+        for r in records
+        if r["record_type"] == "SMS_MO" and len(r.get("calling_number") or r.get("a_party") or "") <= 6
+    ]
+    assert len(short_codes) > 50  # the A2P sender's bulk
+
+
+def test_every_scenario_has_its_rate_and_each_rule_one_episode_size():
+    names = {scenario.name for scenario in SCENARIOS}
+    assert names == set(FraudRates.__dataclass_fields__)
+    for rule, records in EPISODE_RECORDS.items():
+        assert {s.records for s in SCENARIOS if s.rule == rule} == {records}
+    assert {s.name for s in SCENARIOS if not s.rule} == set(LOOKALIKES)
+    assert FraudRates().total() == pytest.approx(
+        sum(getattr(FraudRates(), s.name) for s in SCENARIOS if s.rule)
+    )
 
 
 def test_labels_stay_out_of_band(tmp_path):

@@ -34,7 +34,7 @@ CARRIED = (
 
 def _clean_config(**overrides: Any) -> SynthConfig:
     zero_defects = DefectRates(**dict.fromkeys(DefectRates().as_dict(), 0.0))
-    zero_fraud = FraudRates(wangiri=0.0, irsf=0.0, simbox=0.0, velocity=0.0)
+    zero_fraud = FraudRates.none()
     return SynthConfig(fraud=zero_fraud, defects=zero_defects, **overrides)
 
 

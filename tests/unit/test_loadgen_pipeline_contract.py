@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from loadgen.synth import CdrSynthesizer, DefectRates, SynthConfig
+from loadgen.options import scaled
+from loadgen.synth import CdrSynthesizer, DefectRates, FraudRates, SynthConfig
+from loadgen.synth.fraud import EPISODE_RECORDS
 from pipeline.decode import Rejected, decode_payload
 from pipeline.validate import Limits, to_canonical
 
@@ -49,3 +51,18 @@ def test_every_record_gets_the_outcome_its_label_expects(region):
             mismatches[(label.scenario if label else "clean", want, got)] += 1
     # Then it agrees with the labels
     assert not mismatches
+
+
+@pytest.mark.parametrize("region", ["US", "DE"])
+def test_every_fraud_and_look_alike_record_is_accepted(region):
+    # Given a day of every fraud scenario and look-alike at ten times its rate (their episodes take their
+    # time: minutes to hours), without defects
+    no_defects = DefectRates(**dict.fromkeys(DefectRates().as_dict(), 0.0))
+    config = SynthConfig(
+        home_region=region, subscribers=20_000, fraud=scaled(FraudRates(), 10), defects=no_defects
+    )
+    day = CdrSynthesizer(config, seed=8).day(20_000, int(AT) - 2 * 86_400)  # a local day before "now"
+    # When the pipeline decodes and validates each record, then it accepts them all
+    outcomes = collections.Counter(_outcome(payload, region) for payload in day.payloads)
+    assert outcomes == {"": 20_000}
+    assert {label.scenario for label in day.labels} == set(EPISODE_RECORDS)

@@ -15,7 +15,7 @@ from pipeline.schema import CSV_COLUMNS, JSON_FIELDS_V1, JSON_FIELDS_V2
 AT = 1_795_000_000.0
 CLEAN = SynthConfig(
     subscribers=50_000,
-    fraud=FraudRates(0.0, 0.0, 0.0, 0.0),
+    fraud=FraudRates.none(),
     defects=DefectRates(**dict.fromkeys(DefectRates().as_dict(), 0.0)),
 )
 
