@@ -35,6 +35,9 @@ class Claim(NamedTuple):
     cdr_id: str
     position: str  # "<shard_id>/<sequence_number>/<sub_sequence>"
     item: ItemKey = ("", "")  # the CDR's A-number minute item: where the `folded` design keeps the claim
+    arrival_ms: int = (
+        0  # the Kinesis record's approximateArrivalTimestamp: the `ledger` design's claims bucket
+    )
 
 
 _new_claim = tuple.__new__  # one per record: skips the NamedTuple's Python-level __new__
@@ -130,7 +133,10 @@ def _locality(keyed: tuple[int, int, list[ItemKey]]) -> tuple[ItemKey, ItemKey]:
 
 
 def build_chunks(
-    cdrs: Sequence[CanonicalCDR], positions: Sequence[str], indices: Sequence[int]
+    cdrs: Sequence[CanonicalCDR],
+    positions: Sequence[str],
+    indices: Sequence[int],
+    arrivals: Sequence[int] | None = None,
 ) -> list[Chunk]:
     """Pack the CDRs at `indices` into chunks of at most DDB_TRANSACT_WRITE_MAX_ITEMS items, by locality.
 
@@ -139,6 +145,8 @@ def build_chunks(
     which cut DynamoDB item writes per 500-record batch by ~15 % on loadgen traffic. Exactly-once does not
     depend on the order (the claims do), but a chunk's indices are then not contiguous: the caller must
     treat the lowest index of every chunk not yet applied as the failure point."""
+    if arrivals is not None:
+        return build_ledger_chunks(cdrs, positions, indices, arrivals)
     keyed = [(index, *item_keys(cdrs[index])) for index in indices]
     keyed.sort(key=_locality)
     chunks: list[Chunk] = []
@@ -160,7 +168,58 @@ def build_chunks(
             else:
                 vectors.append(vector)
         chunk.indices.append(index)
-        chunk.claims.append(_new_claim(Claim, (cdr.cdr_id, positions[index], keys[1])))
+        chunk.claims.append(_new_claim(Claim, (cdr.cdr_id, positions[index], keys[1], 0)))
+    if chunk.indices:
+        chunks.append(_close(chunk, contributions))
+    return chunks
+
+
+# CDRCAP_EXACTLY_ONCE=ledger: a chunk is one commit (claims items of the buckets it touches + one delta item)
+# and is cut in Kinesis order when its delta or its buckets would outgrow what one transaction carries.
+LEDGER_MAX_BUCKETS = 16  # claims items per commit: 16 x <= 200 KB + the delta stays under 4 MB
+LEDGER_MAX_DELTA_BYTES = 256 * 1024  # the delta item's counters before compression (DynamoDB: 400 KB an item)
+_LEDGER_ITEM_BYTES = 72  # one item's counters in the delta (7 msgpack ints + overhead), beside its pk
+
+
+def _bucket(position: str, arrival_ms: int) -> tuple[str, int]:
+    return position[: position.find("/")], arrival_ms // 1000
+
+
+def build_ledger_chunks(
+    cdrs: Sequence[CanonicalCDR], positions: Sequence[str], indices: Sequence[int], arrivals: Sequence[int]
+) -> list[Chunk]:
+    """Pack the CDRs at `indices` in Kinesis order into as few commits as the limits allow (one per batch
+    of up to ~3,000 CDRs): a chunk's indices are then contiguous among `indices`, and a failed commit's
+    first index is the failure point."""
+    chunks: list[Chunk] = []
+    chunk = Chunk()
+    contributions: dict[ItemKey, list[list[int]]] = {}
+    buckets: set[tuple[str, int]] = set()
+    delta_bytes = 0
+    for index in indices:
+        cdr, position, arrival_ms = cdrs[index], positions[index], arrivals[index]
+        minute_s, keys = item_keys(cdr)
+        bucket = _bucket(position, arrival_ms)
+        new_bytes = sum(len(k[0]) + _LEDGER_ITEM_BYTES for k in keys if k not in contributions)
+        if chunk.indices and (
+            delta_bytes + new_bytes > LEDGER_MAX_DELTA_BYTES
+            or (bucket not in buckets and len(buckets) == LEDGER_MAX_BUCKETS)
+        ):
+            chunks.append(_close(chunk, contributions))
+            chunk, contributions, buckets, delta_bytes = Chunk(), {}, set(), 0
+            new_bytes = sum(len(k[0]) + _LEDGER_ITEM_BYTES for k in keys)
+        buckets.add(bucket)
+        delta_bytes += new_bytes
+        vector = contribution(cdr)
+        for key in keys:
+            vectors = contributions.get(key)
+            if vectors is None:
+                contributions[key] = [vector]
+                chunk.minute_s[key] = minute_s
+            else:
+                vectors.append(vector)
+        chunk.indices.append(index)
+        chunk.claims.append(_new_claim(Claim, (cdr.cdr_id, position, keys[1], arrival_ms)))
     if chunk.indices:
         chunks.append(_close(chunk, contributions))
     return chunks

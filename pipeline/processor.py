@@ -69,9 +69,11 @@ class _Batch:
     # The first unit not decoded because the schema registry could not be reached: it and every unit after
     # it are re-delivered (len(units) when every unit was decoded).
     decode_stop: int = 0
+    ledger: bool = False  # CDRCAP_EXACTLY_ONCE=ledger: chunks in Kinesis order, claimed by arrival bucket
 
     def chunks(self, indices: list[int]) -> list[Chunk]:
-        return build_chunks(self.cdrs, self.positions, indices)  # type: ignore[arg-type]
+        arrivals = self.units.arrival_ms if self.ledger else None
+        return build_chunks(self.cdrs, self.positions, indices, arrivals)  # type: ignore[arg-type]
 
     def reject(self, index: int, reason: ReasonCode, detail: str) -> None:
         self.rejects[index] = (reason, detail)
@@ -128,6 +130,7 @@ class BatchProcessor:
             units.positions(),
             dict(units.early_reject),
             BatchOutcome(records_in=count, notices=list(units.notices)),
+            ledger=getattr(self.stores.aggregates, "design", "") == "ledger",
         )
         seen: dict[str, int] = {}
         mappings, avro, max_bytes = config.input_mappings, self.avro, config.max_record_bytes
