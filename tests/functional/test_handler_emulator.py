@@ -9,7 +9,6 @@ import orjson
 import pytest
 
 from cdrcap.observe import read_aggregates
-
 from pipeline import handler as handler_module
 from pipeline.aggregate import Claim
 from pipeline.config import load_config
