@@ -24,7 +24,7 @@ import msgspec
 from pipeline.aggregate import Claim, ItemKey, minute_sort_key
 
 CLAIMS_PREFIX = "claims#"  # pk of a claims item: claims#<shard id>; sk: s#<arrival epoch second>
-DELTA_PREFIX = "delta#"  # pk of a delta item: delta#<arrival minute>; sk: the position of its first unit
+DELTA_PREFIX = "delta#"  # pk: delta#<arrival minute>#<shard id>; sk: the position of the commit's first unit
 CLAIMS_ATTRIBUTE = "c"  # binary: zlib(count, sorted unit ids, their cdr_id digests)
 VERSION_ATTRIBUTE = "v"  # number: 1 on the first commit, +1 on each
 DELTA_ATTRIBUTE = "d"  # binary: zlib(msgpack {sk: {pk: [counters]}})
@@ -110,9 +110,12 @@ def sum_deltas(blobs: Iterable[bytes]) -> dict[ItemKey, list[int]]:
 
 
 def delta_key(claims: Sequence[Claim]) -> ItemKey:
-    """A commit's delta item: unique because its first unit is claimed by this commit and no other."""
+    """A commit's delta item: unique because its first unit is claimed by this commit and no other. The pk
+    carries the shard: every shard writes its own partition key (one key for all shards would be one
+    partition's 1,000 WCU/s for the whole stream)."""
     first = claims[0]
-    return DELTA_PREFIX + minute_sort_key(first.arrival_ms // 60_000 * 60), first.position
+    minute = minute_sort_key(first.arrival_ms // 60_000 * 60)
+    return f"{DELTA_PREFIX}{minute}#{first.position[: first.position.find('/')]}", first.position
 
 
 def conflicting(claims: Sequence[Claim], states: Mapping[ItemKey, ClaimSet]) -> tuple[int, ...]:
