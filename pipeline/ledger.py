@@ -137,22 +137,23 @@ def conflicting(claims: Sequence[Claim], states: Mapping[ItemKey, ClaimSet]) -> 
 
 
 def owners(claims: Sequence[Claim], states: Mapping[ItemKey, ClaimSet]) -> dict[str, str]:
-    """cdr_id -> owner for the claims their bucket holds: the claim's own position (a replay), or a
-    description of the other unit of the same shard and second that carried this cdr_id (a duplicate)."""
+    """position -> owner for the claims their bucket holds: the claim's own position (a replay), or the
+    position of the other unit of the same shard and second that carried this cdr_id (a duplicate). Keyed by
+    position, not cdr_id: copies of one cdr_id in different seconds of one batch are separate claims."""
     found: dict[str, str] = {}
     for claim in claims:
         state = states.get(bucket_key(claim))
         if state is None:
             continue
         if unit_id(claim.position) in state.units:
-            found[claim.cdr_id] = claim.position
+            found[claim.position] = claim.position
             continue
         digest = cdr_digest(claim.cdr_id)
         for unit, held in state.units.items():
             if held == digest:
                 seq, sub = int.from_bytes(unit[:_SEQ_BYTES], "big"), int.from_bytes(unit[_SEQ_BYTES:], "big")
                 shard = claim.position[: claim.position.find("/")]
-                found[claim.cdr_id] = f"{shard}/{seq}/{'' if sub == _NO_SUB else sub}"
+                found[claim.position] = f"{shard}/{seq}/{'' if sub == _NO_SUB else sub}"
                 break
     return found
 

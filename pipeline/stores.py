@@ -39,8 +39,8 @@ class AggregateStore(Protocol):
         ...
 
     def claim_owners(self, claims: Sequence[Claim]) -> dict[str, str]:
-        """cdr_id -> the position that owns each of `claims` that exists (strongly consistent read);
-        TransientStoreError."""
+        """cdr_id (ledger: the claim's position) -> the position that owns each of `claims` that exists
+        (strongly consistent read); TransientStoreError."""
         ...
 
 

@@ -189,5 +189,5 @@ def test_ledger_commit_conflicts_on_a_moved_version_and_reads_the_winner_back(
     result = store.apply(ours, {key: [2, 0, 0, 0, 0, 0, 0]}, {key: 1})
     # Then our commit wrote nothing and names b as held; b's owner is its own position (a replay)
     assert not result.committed and result.conflicting_claims == (1,)
-    assert store.claim_owners(ours) == {"b": theirs[0].position}
+    assert store.claim_owners(ours) == {theirs[0].position: theirs[0].position}
     assert read_aggregates(pipeline.dynamodb, pipeline.table)[key]["records"] == 1

@@ -1,15 +1,21 @@
 """CDRCAP_EXACTLY_ONCE=ledger: claims per (shard, arrival second), one delta item per commit, readers sum."""
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from cdrcap.observe import read_aggregates
+from cdrcap.truth import observe_memory, truth_of_events
+from cdrcap.verify import check
+from infra.local.faults import parse_faults, with_faults
 from pipeline import aggregate, ledger
+from pipeline import handler as handler_module
 from pipeline.aggregate import Claim
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryLedgerStore, in_memory_stores
+from tests.support.lambda_driver import deliver
 from tests.support.pipeline_events import (
     NOW_MS,
     PIPELINE_CONFIG,
@@ -44,8 +50,10 @@ def batch() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def reference(batch: dict[str, Any]) -> dict[Any, dict[str, int]]:
-    """One clean delivery under per_record: ledger must sum to the very same aggregates."""
-    stores = in_memory_stores("per_record")
+    """One clean delivery under ledger: every re-delivery scenario must sum to it. (It counts the batch's
+    cross-second copies of a cdr_id that per_record rejects: see the "gives up" tests; with one arrival
+    second, tests/unit/test_pipeline_processor.py checks ledger sums to per_record's very aggregates.)"""
+    stores = in_memory_stores("ledger")
     run(stores, batch)
     return stores.aggregates.snapshot()  # type: ignore[attr-defined]
 
@@ -212,8 +220,11 @@ def test_the_duplicate_names_the_unit_that_carried_the_cdr_id() -> None:
         Claim("y", f"{SHARD}/10/", ("", ""), NOW_MS),
     )
     assert ledger.conflicting([new, mine, dup], states) == (1, 2)
-    assert ledger.owners([mine, dup, new], states) == {"x": f"{SHARD}/7/2"}
-    assert ledger.owners([dup], states) == {"x": f"{SHARD}/7/2"}
+    assert ledger.owners([mine, dup, new], states) == {
+        mine.position: mine.position,
+        dup.position: mine.position,
+    }
+    assert ledger.owners([dup], states) == {dup.position: mine.position}
 
 
 def test_claims_and_deltas_round_trip_and_stay_small() -> None:
@@ -270,3 +281,45 @@ def test_the_reader_sums_the_delta_items_across_pages_and_skips_claims() -> None
         "data_bytes": 0,
     }
     assert found[("dest#GB", key[1])]["records"] == 1 and len(found) == 2
+
+
+def test_within_a_batch_a_duplicate_is_judged_in_the_scope_a_suffix_redelivery_can_check() -> None:
+    copy_a = kinesis_record(as_json(make_cdr(1)), 0, SHARD, NOW_MS - 5_000)
+    same_second = kinesis_record(as_json(make_cdr(1)), 1, SHARD, NOW_MS - 4_900)
+    next_second = kinesis_record(as_json(make_cdr(1)), 2, SHARD, NOW_MS - 3_000)
+    stores = in_memory_stores("ledger")
+    # Given one batch: a CDR, its copy in the same second, its copy two seconds later
+    outcome = run(stores, {"Records": [copy_a, same_second, next_second]})
+    # Then the same-second copy is a duplicate and the later one counted, exactly as a suffix re-delivery
+    # holding only the later copies decides (it cannot see the first copy's bucket)
+    assert outcome.applied == 2 and dict(outcome.rejected) == {ReasonCode.DUPLICATE_CDR.value: 1}
+    suffix = run(stores, {"Records": [same_second, next_second]})
+    assert suffix.replayed == 1 and dict(suffix.rejected) == {ReasonCode.DUPLICATE_CDR.value: 1}
+    assert suffix.applied == 0
+
+
+@pytest.mark.parametrize("bisect", [False, True], ids=["retry-whole", "bisect"])
+def test_every_fault_on_batches_spanning_seconds_keeps_the_invariant(
+    bisect: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 600 records (copies of some cdr_ids among them) arriving over 6 seconds, cut into 40-record
+    # batches whose commits straddle claims buckets, and every fault switched on
+    payloads, _ = mixed_batch(600)
+    records = event_over_seconds(payloads, seconds=6)["Records"]
+    events = [{"Records": records[i : i + 40]} for i in range(0, len(records), 40)]
+    truth = truth_of_events(events, replace(PIPELINE_CONFIG, exactly_once="ledger"), NOW_MS)
+    monkeypatch.setattr("time.time", lambda: NOW_MS / 1000)
+    stores = in_memory_stores("ledger")
+    spec = (
+        "crash_before_apply:0.1,crash_after_apply:0.15,crash_before_emit:0.1,dynamo_throttle:0.1,s3_error:0.1"
+    )
+    plan = parse_faults(spec, seed=3)
+    handler_module.configure(PIPELINE_CONFIG, with_faults(stores, plan))
+    try:
+        invocations = sum(deliver(handler_module.handler, event, bisect=bisect) for event in events)
+    finally:
+        handler_module._processor = None
+    # Then every CDR is accounted for exactly once under ledger's duplicate scope
+    assert sum(plan.fired.values()) > 0 and invocations > len(events)
+    report = check(truth, observe_memory(stores))
+    assert report.ok, report.text()
