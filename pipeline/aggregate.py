@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from pipeline.aws_limits import DDB_TRANSACT_WRITE_MAX_ITEMS
+from pipeline.aws_limits import DDB_ITEM_MAX_BYTES, DDB_TRANSACT_WRITE_MAX_ITEMS
 from pipeline.schema import CanonicalCDR, Cell, RecordType
 
 # Counter attributes of every aggregate item, in the order of a contribution vector.
@@ -177,7 +177,8 @@ def build_chunks(
 # CDRCAP_EXACTLY_ONCE=ledger: a chunk is one commit (claims items of the buckets it touches + one delta item)
 # and is cut in Kinesis order when its delta or its buckets would outgrow what one transaction carries.
 LEDGER_MAX_BUCKETS = 16  # claims items per commit: 16 x <= 200 KB + the delta stays under 4 MB
-LEDGER_MAX_DELTA_BYTES = 256 * 1024  # the delta item's counters before compression (DynamoDB: 400 KB an item)
+# the delta item's counters before compression: well under DynamoDB's item size even if zlib gained nothing
+LEDGER_MAX_DELTA_BYTES = DDB_ITEM_MAX_BYTES * 5 // 8
 _LEDGER_ITEM_BYTES = 72  # one item's counters in the delta (7 msgpack ints + overhead), beside its pk
 
 
