@@ -143,7 +143,10 @@ def plan(
         "resource_use_per_cdr": workload.use.describe(workload.rate_rps / max(invocations_per_s, 1e-9)),
         "quota_checks": [check.to_dict() for check in checks],
         "exactly_once_designs": design_comparison(
-            workload.use, workload.rate_rps, prices.ddb_write_request_units_per_million_usd
+            workload.use,
+            workload.rate_rps,
+            prices.ddb_write_request_units_per_million_usd,
+            prices.ddb_read_request_units_per_million_usd,
         ),
         "dynamodb_capacity_modes": costs.dynamodb_capacity_modes(
             costs.CostInputs(workload.rate_rps, workload.record_bytes, use=workload.use),

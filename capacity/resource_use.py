@@ -128,32 +128,44 @@ DEFAULT: Final = ResourceUse(
 
 # DynamoDB write units per CDR of the aggregates under each exactly-once design (pipeline/config.py
 # CDRCAP_EXACTLY_ONCE), measured by `make bench` (bench_handler, 2026-12-02, 40 batches of 500 records, fraud
-# off): what the planner compares in `details.exactly_once_designs`. "conventional" (one UpdateItem per CDR
+# off; ledger 2026-12-03, the same batches arriving at one shard's 1,000 records/s): what the planner
+# compares in `details.exactly_once_designs`. "conventional" (one UpdateItem per CDR
 # and aggregate, not exactly once) and "floor" (each distinct item written once per batch, no idempotency)
 # are references, not deployable designs.
 EXACTLY_ONCE_WRITE_UNITS_PER_CDR: Final = {
     "per_record": 5.557,
     "folded": 3.605,
+    "ledger": 0.071,
     "conventional (not exactly once)": 2.671,
     "floor (no idempotency)": 1.302,
 }
-DEPLOYED_DESIGN: Final = "per_record"  # infra/pipeline.yaml pins it
+# Strongly consistent read units per CDR a design adds without re-delivery (same benchmark): ledger reads
+# the claims items of each commit's (shard, arrival second) buckets; the others read only on re-delivery.
+EXACTLY_ONCE_READ_UNITS_PER_CDR: Final = {"ledger": 0.0049}
+DEPLOYED_DESIGN: Final = "per_record"  # infra/pipeline.yaml's default (parameter ExactlyOnceDesign)
 
 
-def design_comparison(use: ResourceUse, rate_rps: float, write_unit_usd: float) -> list[dict[str, Any]]:
-    """Each design's write units per CDR and DynamoDB cost per month at `rate_rps`: the measured use with
-    the aggregates' share swapped (what the fraud state writes stays)."""
+def design_comparison(
+    use: ResourceUse, rate_rps: float, write_unit_usd: float, read_unit_usd: float = 0.0
+) -> list[dict[str, Any]]:
+    """Each design's write (and added read) units per CDR and DynamoDB cost per month at `rate_rps`: the
+    measured use with the aggregates' share swapped (what the fraud state writes stays)."""
     others = max(use.dynamodb_write_units - EXACTLY_ONCE_WRITE_UNITS_PER_CDR[DEPLOYED_DESIGN], 0.0)
-    return [
-        {
-            "design": design,
-            "dynamodb_write_units_per_cdr": round(others + units, 3),
-            "dynamodb_writes_usd_per_month": round(
-                rate_rps * quotas.SECONDS_PER_MONTH * (others + units) / 1e6 * write_unit_usd, 2
-            ),
-        }
-        for design, units in EXACTLY_ONCE_WRITE_UNITS_PER_CDR.items()
-    ]
+    cdrs_per_month = rate_rps * quotas.SECONDS_PER_MONTH
+    rows = []
+    for design, units in EXACTLY_ONCE_WRITE_UNITS_PER_CDR.items():
+        reads = EXACTLY_ONCE_READ_UNITS_PER_CDR.get(design, 0.0)
+        rows.append(
+            {
+                "design": design,
+                "dynamodb_write_units_per_cdr": round(others + units, 3),
+                "dynamodb_read_units_per_cdr_added": reads,
+                "dynamodb_usd_per_month": round(
+                    cdrs_per_month * ((others + units) * write_unit_usd + reads * read_unit_usd) / 1e6, 2
+                ),
+            }
+        )
+    return rows
 
 
 def from_mapping(values: Mapping[str, Any], source: str) -> ResourceUse:

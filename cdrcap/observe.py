@@ -16,6 +16,7 @@ from capacity.quotas import GET_RECORDS_MAX_RECORDS
 from cdrcap.truth import Aggregates, Observed, dedup_keys
 from infra.aws import Target, client
 from pipeline import constants as c
+from pipeline import ledger
 from pipeline.aggregate import COUNTERS
 
 ARCHIVE_PREFIX = "cdr/"
@@ -52,18 +53,37 @@ def _deadline_passed(started: float) -> bool:
 
 
 def read_aggregates(dynamodb: Any, table: str) -> Aggregates:
+    """Every aggregate item, whatever the exactly-once design wrote: per_record/folded items as they are
+    (claims skipped), ledger delta items summed per (pk, sk) (claims items skipped)."""
     items: Aggregates = {}
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
     while True:
         page = dynamodb.scan(**kwargs)
         for item in page["Items"]:
             key = (item[c.TABLE_PARTITION_KEY]["S"], item[c.TABLE_SORT_KEY]["S"])
-            if key[1] == "claim":
+            if key[1] == "claim" or key[0].startswith(ledger.CLAIMS_PREFIX):
                 continue
-            items[key] = {name: int(item[name]["N"]) if name in item else 0 for name in COUNTERS}
+            if key[0].startswith(ledger.DELTA_PREFIX):
+                _add_delta(items, item[ledger.DELTA_ATTRIBUTE]["B"])
+                continue
+            _add(items, key, [int(item[name]["N"]) if name in item else 0 for name in COUNTERS])
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _add(items: Aggregates, key: tuple[str, str], vector: list[int]) -> None:
+    total = items.get(key)
+    if total is None:
+        items[key] = dict(zip(COUNTERS, vector, strict=True))
+    else:
+        for name, value in zip(COUNTERS, vector, strict=True):
+            total[name] += value
+
+
+def _add_delta(items: Aggregates, blob: Any) -> None:
+    for key, vector in ledger.decode_delta(bytes(blob)).items():
+        _add(items, key, vector)
 
 
 def read_dlq(sqs: Any, queue_url: str) -> list[dict[str, Any]]:

@@ -91,8 +91,9 @@ class GroundTruth:
 
 
 def truth_of_events(events: Sequence[dict[str, Any]], config: PipelineConfig, now_ms: int) -> GroundTruth:
-    """The truth of Kinesis events (in delivery order), each processed exactly once without faults."""
-    stores = in_memory_stores()
+    """The truth of Kinesis events (in delivery order), each processed exactly once without faults, under
+    the config's exactly-once design (its scope of source-duplicate detection: docs/pipeline.md)."""
+    stores = in_memory_stores(config.exactly_once)
     processor = BatchProcessor(config, stores)
     for event in events:
         outcome = processor.process(event, now_ms=now_ms)
@@ -105,7 +106,7 @@ class TruthBuilder:
     """Ground truth built batch by batch, for loads too long to keep every output line in memory."""
 
     def __init__(self, config: PipelineConfig, now_ms: int) -> None:
-        self.stores = in_memory_stores()
+        self.stores = in_memory_stores(config.exactly_once)
         self.processor = BatchProcessor(config, self.stores)
         self.now_ms = now_ms
         self.valid_cdr_ids: set[str] = set()

@@ -16,7 +16,7 @@ from functools import lru_cache
 from operator import add
 from typing import NamedTuple
 
-from pipeline.aws_limits import DDB_TRANSACT_WRITE_MAX_ITEMS
+from pipeline.aws_limits import DDB_ITEM_MAX_BYTES, DDB_TRANSACT_WRITE_MAX_ITEMS
 from pipeline.schema import CanonicalCDR, Cell, RecordType
 
 # Counter attributes of every aggregate item, in the order of a contribution vector.
@@ -36,6 +36,9 @@ class Claim(NamedTuple):
     cdr_id: str
     position: str  # "<shard_id>/<sequence_number>/<sub_sequence>"
     item: ItemKey = ("", "")  # the CDR's A-number minute item: where the `folded` design keeps the claim
+    arrival_ms: int = (
+        0  # the Kinesis record's approximateArrivalTimestamp: the `ledger` design's claims bucket
+    )
 
 
 _new_claim = tuple.__new__  # one per record: skips the NamedTuple's Python-level __new__
@@ -120,7 +123,10 @@ _NO_ITEM: ItemKey = ("", "")  # the destination item of a record without one: so
 
 
 def build_chunks(
-    cdrs: Sequence[CanonicalCDR], positions: Sequence[str], indices: Sequence[int]
+    cdrs: Sequence[CanonicalCDR],
+    positions: Sequence[str],
+    indices: Sequence[int],
+    arrivals: Sequence[int] | None = None,
 ) -> list[Chunk]:
     """Pack the CDRs at `indices` into chunks of at most DDB_TRANSACT_WRITE_MAX_ITEMS items, by locality.
 
@@ -129,6 +135,8 @@ def build_chunks(
     which cut DynamoDB item writes per 500-record batch by ~15 % on loadgen traffic. Exactly-once does not
     depend on the order (the claims do), but a chunk's indices are then not contiguous: the caller must
     treat the lowest index of every chunk not yet applied as the failure point."""
+    if arrivals is not None:
+        return build_ledger_chunks(cdrs, positions, indices, arrivals)
     # One tuple per record, sorted as it is: (destination item, cell item, index, ...). The index is unique
     # and `indices` ascend, so this is the stable sort by locality without a Python key call per record.
     keyed: list[tuple[ItemKey, ItemKey, int, int, list[ItemKey], CanonicalCDR]] = []
@@ -157,7 +165,60 @@ def build_chunks(
             else:
                 deltas[key] = [*map(add, summed, vector)]
         chunk_indices.append(index)
-        claims.append(_new_claim(Claim, (cdr[0], positions[index], keys[1])))
+        claims.append(_new_claim(Claim, (cdr[0], positions[index], keys[1], 0)))
     if chunk_indices:
+        chunks.append(chunk)
+    return chunks
+
+
+# CDRCAP_EXACTLY_ONCE=ledger: a chunk is one commit (claims items of the buckets it touches + one delta item)
+# and is cut in Kinesis order when its delta or its buckets would outgrow what one transaction carries.
+LEDGER_MAX_BUCKETS = 16  # claims items per commit: 16 x <= 200 KB + the delta stays under 4 MB
+# the delta item's counters before compression: well under DynamoDB's item size even if zlib gained nothing
+LEDGER_MAX_DELTA_BYTES = DDB_ITEM_MAX_BYTES * 5 // 8
+_LEDGER_ITEM_BYTES = 72  # one item's counters in the delta (7 msgpack ints + overhead), beside its pk
+
+
+def _bucket(position: str, arrival_ms: int) -> tuple[str, int]:
+    return position[: position.find("/")], arrival_ms // 1000
+
+
+def build_ledger_chunks(
+    cdrs: Sequence[CanonicalCDR], positions: Sequence[str], indices: Sequence[int], arrivals: Sequence[int]
+) -> list[Chunk]:
+    """Pack the CDRs at `indices` in Kinesis order into as few commits as the limits allow (one per batch
+    of up to ~3,000 CDRs): a chunk's indices are then contiguous among `indices`, and a failed commit's
+    first index is the failure point."""
+    chunks: list[Chunk] = []
+    chunk = Chunk()
+    deltas = chunk.deltas
+    buckets: set[tuple[str, int]] = set()
+    delta_bytes = 0
+    for index in indices:
+        cdr, position, arrival_ms = cdrs[index], positions[index], arrivals[index]
+        minute_s, keys = item_keys(cdr)
+        bucket = _bucket(position, arrival_ms)
+        new_bytes = sum(len(k[0]) + _LEDGER_ITEM_BYTES for k in keys if k not in deltas)
+        if chunk.indices and (
+            delta_bytes + new_bytes > LEDGER_MAX_DELTA_BYTES
+            or (bucket not in buckets and len(buckets) == LEDGER_MAX_BUCKETS)
+        ):
+            chunks.append(chunk)
+            chunk, buckets, delta_bytes = Chunk(), set(), 0
+            deltas = chunk.deltas
+            new_bytes = sum(len(k[0]) + _LEDGER_ITEM_BYTES for k in keys)
+        buckets.add(bucket)
+        delta_bytes += new_bytes
+        vector = contribution(cdr)
+        for key in keys:
+            summed = deltas.get(key)
+            if summed is None:
+                deltas[key] = vector  # shared, never mutated: a sum is a new list
+                chunk.minute_s[key] = minute_s
+            else:
+                deltas[key] = [*map(add, summed, vector)]
+        chunk.indices.append(index)
+        chunk.claims.append(_new_claim(Claim, (cdr.cdr_id, position, keys[1], arrival_ms)))
+    if chunk.indices:
         chunks.append(chunk)
     return chunks

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipeline import ledger
 from pipeline.aggregate import COUNTERS, Claim, ItemKey, folded_claim
 from pipeline.aws_limits import (
     DLQ_MAX_MESSAGE_BYTES,
@@ -27,7 +28,7 @@ from pipeline.config import PipelineConfig
 from pipeline.constants import ENV_AGGREGATES_TABLE, TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
 from pipeline.errors import ConfigError, TransientStoreError
 from pipeline.metering import METER
-from pipeline.stores import ApplyResult, Stores
+from pipeline.stores import ApplyResult, LedgerApply, LedgerCommitConflict, Stores, ledger_item_bytes
 
 if TYPE_CHECKING:
     from pipeline.fraud.engine import FraudEngine
@@ -117,6 +118,8 @@ def client(service: str) -> Any:
 
 class DynamoAggregateStore:
     """One TransactWriteItems per chunk: conditional claim puts + ADD updates of the aggregate items."""
+
+    design = "per_record"
 
     def __init__(self, table: str, dynamodb: Any) -> None:
         self.table = table
@@ -233,6 +236,8 @@ class FoldedDynamoAggregateStore(DynamoAggregateStore):
     """CDRCAP_EXACTLY_ONCE=folded: each claim is an attribute of the CDR's A-number minute item, set in the
     same update that adds the counters, under `attribute_not_exists` (docs/pipeline.md, "folded")."""
 
+    design = "folded"
+
     def _transaction(
         self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
     ) -> list[dict[str, Any]]:
@@ -284,6 +289,102 @@ class FoldedDynamoAggregateStore(DynamoAggregateStore):
                         claim.position if stored == mine else f"another record (position hash {stored})"
                     )
         return owners
+
+
+class LedgerDynamoAggregateStore(LedgerApply, DynamoAggregateStore):
+    """CDRCAP_EXACTLY_ONCE=ledger (pipeline/ledger.py): a consistent BatchGetItem of the chunk's claims
+    items, then one TransactWriteItems: a Put of each claims item conditioned on the version read (absent
+    when new) + a Put of the chunk's delta item (absent)."""
+
+    design = "ledger"
+
+    def _read_buckets(self, keys: Sequence[ItemKey]) -> dict[ItemKey, ledger.ClaimSet]:
+        found: dict[ItemKey, ledger.ClaimSet] = {}
+        try:
+            items = self._read_items(keys)
+        except TransientStoreError as exc:
+            if "ResourceNotFoundException" in str(exc):
+                raise missing_table(self.table) from exc
+            raise
+        for item in items:
+            key = (item[TABLE_PARTITION_KEY]["S"], item[TABLE_SORT_KEY]["S"])
+            blob = item[ledger.CLAIMS_ATTRIBUTE]["B"]
+            found[key] = ledger.ClaimSet(
+                int(item[ledger.VERSION_ATTRIBUTE]["N"]),
+                ledger.decode_claims(blob),
+                ledger_item_bytes(key, blob),
+                int(item.get(TABLE_TTL_ATTRIBUTE, {}).get("N", 0)),
+            )
+        return found
+
+    def _commit(
+        self, after: Mapping[ItemKey, ledger.ClaimSet], delta_key: ItemKey, delta: bytes, expires_at: int
+    ) -> int:
+        items = [self._claims_put(key, state) for key, state in after.items()]
+        items.append(
+            self._put(
+                delta_key,
+                {ledger.DELTA_ATTRIBUTE: {"B": delta}, TABLE_TTL_ATTRIBUTE: {"N": str(expires_at)}},
+                "attribute_not_exists(#pk)",
+                {},
+            )
+        )
+        for attempt in range(SINK_ATTEMPTS):
+            try:
+                response = self.dynamodb.transact_write_items(
+                    TransactItems=items, ReturnConsumedCapacity="TOTAL"
+                )
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                code = error.get("Code")
+                if code == "ResourceNotFoundException":
+                    raise missing_table(self.table) from exc
+                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
+                if code == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
+                    raise LedgerCommitConflict(str(reasons)) from exc
+                transient = code in ("ThrottlingException", "ProvisionedThroughputExceededException") or (
+                    code == "TransactionCanceledException" and bool(_TRANSIENT_REASONS.intersection(reasons))
+                )
+                if not transient:
+                    raise
+                _backoff(attempt)
+                continue
+            except BotoCoreError:
+                _backoff(attempt)
+                continue
+            consumed = sum(c.get("WriteCapacityUnits", 0) for c in response.get("ConsumedCapacity") or [])
+            return int(consumed) or 2 * len(items)
+        raise TransientStoreError(
+            f"TransactWriteItems on {self.table} still failing after {SINK_ATTEMPTS} tries"
+        )
+
+    def _pause(self, attempt: int) -> None:
+        _backoff(attempt)
+
+    def _claims_put(self, key: ItemKey, state: ledger.ClaimSet) -> dict[str, Any]:
+        attributes = {
+            ledger.VERSION_ATTRIBUTE: {"N": str(state.version)},
+            ledger.CLAIMS_ATTRIBUTE: {"B": ledger.encode_claims(state.units)},
+            TABLE_TTL_ATTRIBUTE: {"N": str(state.expires_at)},
+        }
+        if state.version == 1:
+            return self._put(key, attributes, "attribute_not_exists(#pk)", {})
+        return self._put(key, attributes, "#v = :v", {":v": {"N": str(state.version - 1)}})
+
+    def _put(
+        self, key: ItemKey, attributes: dict[str, Any], condition: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": {TABLE_PARTITION_KEY: {"S": key[0]}, TABLE_SORT_KEY: {"S": key[1]}, **attributes},
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY}
+            if "#pk" in condition
+            else {"#v": ledger.VERSION_ATTRIBUTE},
+        }
+        if values:
+            put["ExpressionAttributeValues"] = values
+        return {"Put": put}
 
 
 def _retry_subset(send: Callable[[list[int]], list[int]], count: int) -> list[int]:
@@ -377,11 +478,16 @@ class S3Archive:
             raise TransientStoreError(f"archive put s3://{self.bucket}/{key} failed: {exc}") from exc
 
 
+_AGGREGATE_STORES: dict[str, type[DynamoAggregateStore]] = {
+    "per_record": DynamoAggregateStore,
+    "folded": FoldedDynamoAggregateStore,
+    "ledger": LedgerDynamoAggregateStore,
+}
+
+
 def aws_stores(config: PipelineConfig) -> Stores:
     return Stores(
-        aggregates=(FoldedDynamoAggregateStore if config.exactly_once == "folded" else DynamoAggregateStore)(
-            config.aggregates_table, client("dynamodb")
-        ),
+        aggregates=_AGGREGATE_STORES[config.exactly_once](config.aggregates_table, client("dynamodb")),
         archive=S3Archive(config.archive_bucket, client("s3")),
         output=KinesisOutputStream(config.output_stream, client("kinesis")),
         dlq=SqsDeadLetterQueue(config.dlq_url, client("sqs")),

@@ -37,7 +37,7 @@ class PipelineConfig:
     metrics_namespace: str
     fraud_rules_path: str | None = None  # None: the packaged pipeline/fraud/rules.json
     fraud_state_writes: str = c.FRAUD_STATE_WRITE_MODES[0]  # "transact" | "item": docs/fraud.md
-    exactly_once: str = c.EXACTLY_ONCE_DESIGNS[0]  # "per_record" | "folded": docs/pipeline.md
+    exactly_once: str = c.EXACTLY_ONCE_DESIGNS[0]  # "per_record" | "folded" | "ledger": docs/pipeline.md
     # msc_id -> (mcc, mnc); "" = every switch without its own entry. Empty: no PLMN is derived.
     serving_plmn: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     # Compiled CDRCAP_INPUT_MAPPINGS (docs/pipeline.md "Input mappings"); None: native formats only.
@@ -117,7 +117,8 @@ def load_config(env: Mapping[str, str] | None = None) -> PipelineConfig:
     if exactly_once not in c.EXACTLY_ONCE_DESIGNS:
         raise ConfigError(
             f"{c.ENV_EXACTLY_ONCE}={exactly_once!r} is not an exactly-once design: set "
-            f"{' or '.join(c.EXACTLY_ONCE_DESIGNS)} (or unset it for {c.EXACTLY_ONCE_DESIGNS[0]})."
+            f"{', '.join(c.EXACTLY_ONCE_DESIGNS[:-1])} or {c.EXACTLY_ONCE_DESIGNS[-1]} (or unset it for "
+            f"{c.EXACTLY_ONCE_DESIGNS[0]}; docs/pipeline.md compares them)."
         )
     return PipelineConfig(
         input_stream_arn=env.get(c.ENV_INPUT_STREAM_ARN) or None,

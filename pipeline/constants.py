@@ -32,9 +32,10 @@ ENV_FRAUD_STATE_WRITES: Final = (
 )
 FRAUD_STATE_WRITE_MODES: Final = ("transact", "item")
 # How aggregates are made exactly once (docs/pipeline.md, "Idempotency"): "per_record" = one claim item per
-# cdr_id in the chunk's transaction; "folded" = the claim is an attribute of the CDR's A-number minute item.
+# cdr_id in the chunk's transaction; "folded" = the claim is an attribute of the CDR's A-number minute item;
+# "ledger" = claims per (shard, arrival second) + one delta item per commit, readers sum the deltas.
 ENV_EXACTLY_ONCE: Final = "CDRCAP_EXACTLY_ONCE"
-EXACTLY_ONCE_DESIGNS: Final = ("per_record", "folded")
+EXACTLY_ONCE_DESIGNS: Final = ("per_record", "folded", "ledger")
 # The PLMN (MCC-MNC) a switch serves, for 3GPP records that leave mCC-MNC out: "310-260", or per recording
 # entity "MSC01=310-260,+14155550000=310-410" (an entry without "=" is the default). docs/ber.md "Derived".
 ENV_SERVING_PLMN: Final = "CDRCAP_SERVING_PLMN"

@@ -69,9 +69,11 @@ class _Batch:
     # The first unit not decoded because the schema registry could not be reached: it and every unit after
     # it are re-delivered (len(units) when every unit was decoded).
     decode_stop: int = 0
+    ledger: bool = False  # CDRCAP_EXACTLY_ONCE=ledger: chunks in Kinesis order, claimed by arrival bucket
 
     def chunks(self, indices: list[int]) -> list[Chunk]:
-        return build_chunks(self.cdrs, self.positions, indices)  # type: ignore[arg-type]
+        arrivals = self.units.arrival_ms if self.ledger else None
+        return build_chunks(self.cdrs, self.positions, indices, arrivals)  # type: ignore[arg-type]
 
     def reject(self, index: int, reason: ReasonCode, detail: str) -> None:
         self.rejects[index] = (reason, detail)
@@ -128,8 +130,14 @@ class BatchProcessor:
             units.positions(),
             dict(units.early_reject),
             BatchOutcome(records_in=count, notices=list(units.notices)),
+            ledger=getattr(self.stores.aggregates, "design", "") == "ledger",
         )
-        seen: dict[str, int] = {}
+        # The first position of each cdr_id wins. Under ledger the scope is (cdr_id, shard, arrival second),
+        # the scope its claims items can check: a re-delivered suffix holding only the later copy must decide
+        # as this delivery did (docs/pipeline.md, "What ledger gives up").
+        seen: dict[object, int] = {}
+        ledger_scope = batch.ledger
+        shard_ids, arrivals = units.shard_id, units.arrival_ms
         mappings, avro, max_bytes = config.input_mappings, self.avro, config.max_record_bytes
         payloads, is_kpl, pre_decoded = units.payload, units.is_kpl, units.pre_decoded
         batch.decode_stop = count
@@ -157,7 +165,8 @@ class BatchProcessor:
             except TransientStoreError:  # the schema registry, unreachable: this unit on is re-delivered
                 batch.decode_stop = i
                 break
-            first = seen.setdefault(cdr.cdr_id, i)
+            scope = (cdr.cdr_id, shard_ids[i], arrivals[i] // 1000) if ledger_scope else cdr.cdr_id
+            first = seen.setdefault(scope, i)
             if first != i:
                 batch.reject(
                     i, ReasonCode.DUPLICATE_CDR, f"same cdr_id as {batch.positions[first]} in this batch"
@@ -230,7 +239,8 @@ class BatchProcessor:
         settled: set[int] = set()
         for j in conflicting:
             index, claim = chunk.indices[j], chunk.claims[j]
-            owner = owners.get(claim.cdr_id)
+            # ledger keys its owners by position (copies of a cdr_id in two seconds are two claims)
+            owner = owners.get(claim.position) or owners.get(claim.cdr_id)
             if owner == claim.position:
                 batch.outcome.replayed += 1
                 settled.add(index)

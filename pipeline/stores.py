@@ -5,11 +5,12 @@ The AWS implementations live in pipeline/aws_stores.py. Every method is batch-le
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import add
 from typing import Protocol
 
+from pipeline import ledger
 from pipeline.aggregate import COUNTERS, Claim, ItemKey
 from pipeline.constants import EXACTLY_ONCE_DESIGNS, TABLE_TTL_ATTRIBUTE
 from pipeline.errors import TransientStoreError
@@ -26,6 +27,11 @@ class ApplyResult:
 
 
 class AggregateStore(Protocol):
+    @property
+    def design(self) -> str:
+        """CDRCAP_EXACTLY_ONCE: "ledger" chunks are packed in Kinesis order, one commit per ~batch."""
+        ...
+
     def apply(
         self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
     ) -> ApplyResult:
@@ -33,8 +39,8 @@ class AggregateStore(Protocol):
         ...
 
     def claim_owners(self, claims: Sequence[Claim]) -> dict[str, str]:
-        """cdr_id -> the position that owns each of `claims` that exists (strongly consistent read);
-        TransientStoreError."""
+        """cdr_id (ledger: the claim's position) -> the position that owns each of `claims` that exists
+        (strongly consistent read); TransientStoreError."""
         ...
 
 
@@ -150,6 +156,10 @@ class InMemoryAggregateStore:
         claim_items = len(claims) if self.design == "per_record" else 0
         return ApplyResult(True, (), units, claim_items + len(deltas))
 
+    def forget_claims(self) -> None:
+        """Test hook: lose every claim (exactly-once broken on purpose)."""
+        self.claims.clear()
+
     def snapshot(self) -> dict[ItemKey, dict[str, int]]:
         """The items as the DynamoDB table holds them: counter name -> value, plus the TTL attribute."""
         names = (*COUNTERS, TABLE_TTL_ATTRIBUTE)
@@ -189,9 +199,144 @@ class InMemoryDeadLetterQueue:
         return []
 
 
+LEDGER_COMMIT_ATTEMPTS = 4  # read-check-commit rounds when concurrent writers keep bumping a claims item
+READ_UNIT_BYTES = 4096  # DynamoDB: a strongly consistent read costs one unit per started 4 KB of each item
+
+
+class LedgerCommitConflict(Exception):
+    """A claims item's version moved between our read and our commit (another delivery committed)."""
+
+
+class LedgerApply:
+    """The ledger design's read-check-commit loop over claims items (pipeline/ledger.py), shared by the
+    in-memory and the DynamoDB store: read the buckets (consistent), report the claims already held as
+    conflicts (the processor settles them via `claim_owners`: replay or duplicate), else commit the new
+    claims items (each conditioned on the version read) with one delta item, atomically. A version that
+    moved meanwhile means another writer committed: read again (bounded, jittered), then transient."""
+
+    design = "ledger"
+
+    def _read_buckets(self, keys: Sequence[ItemKey]) -> dict[ItemKey, ledger.ClaimSet]:
+        raise NotImplementedError
+
+    def _commit(
+        self, after: Mapping[ItemKey, ledger.ClaimSet], delta_key: ItemKey, delta: bytes, expires_at: int
+    ) -> int:
+        """Write `after` (each under the condition: version = its version - 1, or absent) and the delta
+        (absent) in one transaction; return the write units; LedgerCommitConflict if a condition failed."""
+        raise NotImplementedError
+
+    def _pause(self, attempt: int) -> None:
+        """Back off before reading again after a conflict."""
+
+    def apply(
+        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
+    ) -> ApplyResult:
+        buckets = list(dict.fromkeys(map(ledger.bucket_key, claims)))
+        expires = max(expires_at.values())
+        for attempt in range(LEDGER_COMMIT_ATTEMPTS):
+            states = self._read_buckets(buckets)
+            held = ledger.conflicting(claims, states)
+            if held:
+                return ApplyResult(False, held)
+            after = ledger.merged(claims, states, expires)
+            try:
+                units = self._commit(after, ledger.delta_key(claims), ledger.encode_delta(deltas), expires)
+            except LedgerCommitConflict:
+                self._pause(attempt)
+                continue
+            return ApplyResult(True, (), units, len(after) + 1)
+        raise TransientStoreError(
+            f"claims items kept changing under {LEDGER_COMMIT_ATTEMPTS} commits (concurrent deliveries)"
+        )
+
+    def claim_owners(self, claims: Sequence[Claim]) -> dict[str, str]:
+        return ledger.owners(claims, self._read_buckets(list(dict.fromkeys(map(ledger.bucket_key, claims)))))
+
+
+def ledger_item_bytes(key: ItemKey, blob: bytes) -> int:
+    return len(key[0]) + len(key[1]) + _ITEM_BASE_BYTES + len(blob)
+
+
+@dataclass
+class InMemoryLedgerStore(LedgerApply, InMemoryAggregateStore):
+    """CDRCAP_EXACTLY_ONCE=ledger in dicts: claims items and delta items as DynamoDB holds them (encoded),
+    write units charged as DynamoDB does in a transaction (2 per started KB of the larger of the old and
+    new item), read units as a consistent BatchGetItem (1 per started 4 KB of each item, 1 if absent)."""
+
+    design: str = "ledger"
+    buckets: dict[ItemKey, ledger.ClaimSet] = field(default_factory=dict)  # the claims items, decoded
+    bucket_blobs: dict[ItemKey, bytes] = field(default_factory=dict)  # ... and as stored
+    delta_items: dict[ItemKey, tuple[bytes, int]] = field(default_factory=dict)  # key -> (blob, expires_at)
+    read_units: int = 0
+    before_commit: Callable[[], None] | None = None  # test hook: a concurrent writer between read and commit
+    _expires: dict[ItemKey, int] = field(default_factory=dict)
+
+    def _read_buckets(self, keys: Sequence[ItemKey]) -> dict[ItemKey, ledger.ClaimSet]:
+        found = {}
+        for key in keys:
+            state = self.buckets.get(key)
+            self.read_units += max(1, -(-(state.stored_bytes if state else 0) // READ_UNIT_BYTES))
+            if state is not None:  # a copy, as a read returns: the caller's changes do not touch the table
+                found[key] = ledger.ClaimSet(
+                    state.version, dict(state.units), state.stored_bytes, state.expires_at
+                )
+        return found
+
+    def _commit(
+        self, after: Mapping[ItemKey, ledger.ClaimSet], delta_key: ItemKey, delta: bytes, expires_at: int
+    ) -> int:
+        if self.before_commit is not None:
+            hook, self.before_commit = self.before_commit, None
+            hook()
+        for key, state in after.items():
+            current = self.buckets.get(key)
+            if (current.version if current else 0) != state.version - 1:
+                raise LedgerCommitConflict(f"{key} is at version {current.version if current else 0}")
+        if delta_key in self.delta_items:
+            raise LedgerCommitConflict(f"{delta_key} exists")
+        units = 0
+        for key, state in after.items():
+            blob = ledger.encode_claims(state.units)
+            size = ledger_item_bytes(key, blob)
+            units += 2 * write_units(max(size, state.stored_bytes))
+            self.buckets[key] = ledger.ClaimSet(state.version, state.units, size, state.expires_at)
+            self.bucket_blobs[key] = blob
+        self.delta_items[delta_key] = (delta, expires_at)
+        return units + 2 * write_units(ledger_item_bytes(delta_key, delta))
+
+    def apply(
+        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
+    ) -> ApplyResult:
+        if self.fail_next_applies > 0:
+            self.fail_next_applies -= 1
+            raise TransientStoreError("injected throttling")
+        result = LedgerApply.apply(self, claims, deltas, expires_at)
+        if result.committed:  # what the other designs' item would carry (its deltas live at least as long)
+            for key, expires in expires_at.items():
+                self._expires[key] = max(self._expires.get(key, 0), expires)
+        return result
+
+    def claim_owners(self, claims: Sequence[Claim]) -> dict[str, str]:
+        return LedgerApply.claim_owners(self, claims)
+
+    def forget_claims(self) -> None:
+        self.buckets.clear()
+        self.bucket_blobs.clear()
+
+    def snapshot(self) -> dict[ItemKey, dict[str, int]]:
+        """The aggregates as a reader sums them from the delta items."""
+        names = (*COUNTERS, TABLE_TTL_ATTRIBUTE)
+        totals = ledger.sum_deltas(blob for blob, _ in self.delta_items.values())
+        return {
+            key: dict(zip(names, [*vector, self._expires[key]], strict=True))
+            for key, vector in totals.items()
+        }
+
+
 def in_memory_stores(exactly_once: str = EXACTLY_ONCE_DESIGNS[0]) -> Stores:
     return Stores(
-        InMemoryAggregateStore(design=exactly_once),
+        InMemoryLedgerStore() if exactly_once == "ledger" else InMemoryAggregateStore(design=exactly_once),
         InMemoryArchive(),
         InMemoryOutputStream(),
         InMemoryDeadLetterQueue(),

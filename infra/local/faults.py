@@ -135,6 +135,10 @@ class FaultyAggregates:
     inner: AggregateStore
     plan: FaultPlan
 
+    @property
+    def design(self) -> str:
+        return self.inner.design
+
     def apply(
         self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
     ) -> ApplyResult:

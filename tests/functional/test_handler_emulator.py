@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from cdrcap.observe import read_aggregates
 from pipeline import handler as handler_module
 from pipeline.aggregate import Claim
 from pipeline.config import load_config
@@ -156,3 +157,37 @@ def test_partial_failure_then_suffix_redelivery_is_exact(pipeline: Pipeline) -> 
     assert pipeline.aggregates() == reference_aggregates(event, pipeline.env)
     rejected = {k: v for k, v in expected.items() if k != "ok"}
     assert Counter(m["reason"] for m in pipeline.dlq_messages(sum(rejected.values()))) == rejected
+
+
+def test_ledger_commit_conflicts_on_a_moved_version_and_reads_the_winner_back(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CDRCAP_EXACTLY_ONCE=ledger on real transactions: a writer committing between our read and our commit
+    cancels ours (the claims item's version condition); the re-read makes its unit a replay for us."""
+    monkeypatch.setenv("CDRCAP_EXACTLY_ONCE", "ledger")
+    handler_module.configure()
+    store = handler_module._processor.stores.aggregates  # type: ignore[union-attr]
+    shard, key = "shardId-000000000000", ("cell#x", "m#2026-11-18T13:00Z")
+    ours = [
+        Claim("a", f"{shard}/{BASE_SEQUENCE}/", ("", ""), NOW_MS),
+        Claim("b", f"{shard}/{BASE_SEQUENCE + 1}/", ("", ""), NOW_MS),
+    ]
+    theirs = [Claim("b", f"{shard}/{BASE_SEQUENCE + 1}/", ("", ""), NOW_MS)]
+    read = store._read_buckets
+    raced = {"done": False}
+
+    def read_then_race(keys: Any) -> Any:
+        states = read(keys)
+        if not raced["done"]:  # another lane commits unit b right after our read
+            raced["done"] = True
+            other = type(store)(store.table, store.dynamodb)
+            assert other.apply(theirs, {key: [1, 0, 0, 0, 0, 0, 0]}, {key: 1}).committed
+        return states
+
+    monkeypatch.setattr(store, "_read_buckets", read_then_race)
+    monkeypatch.setattr("pipeline.aws_stores._backoff", lambda attempt: None)
+    result = store.apply(ours, {key: [2, 0, 0, 0, 0, 0, 0]}, {key: 1})
+    # Then our commit wrote nothing and names b as held; b's owner is its own position (a replay)
+    assert not result.committed and result.conflicting_claims == (1,)
+    assert store.claim_owners(ours) == {theirs[0].position: theirs[0].position}
+    assert read_aggregates(pipeline.dynamodb, pipeline.table)[key]["records"] == 1

@@ -23,10 +23,14 @@ EVERY_FAULT = (
 )
 
 
-def _run_dir(tmp_path: Path, pipeline: Pipeline, events: list[dict[str, Any]]) -> Path:
-    """A run directory with the ground truth of `events` and the stores' names, as a run would leave it."""
+def _run_dir(
+    tmp_path: Path, pipeline: Pipeline, events: list[dict[str, Any]], design: str = c.EXACTLY_ONCE_DESIGNS[0]
+) -> Path:
+    """A run directory with the ground truth of `events` (under `design`'s duplicate scope) and the stores'
+    names, as a run would leave it."""
     run_dir = tmp_path / "20261126T000000Z-faults"
-    truth = truth_of_events(events, load_config(pipeline.env), int(time.time() * 1000))
+    config = load_config({**pipeline.env, c.ENV_EXACTLY_ONCE: design})
+    truth = truth_of_events(events, config, int(time.time() * 1000))
     truth.write(run_dir / GROUND_TRUTH_FILE)
     outputs = {
         c.OUTPUT_AGGREGATES_TABLE: pipeline.table,
@@ -46,8 +50,8 @@ def events() -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(
     ("design", "bisect"),
-    [("per_record", False), ("folded", False), ("folded", True)],
-    ids=["per_record", "folded", "folded-bisect"],
+    [("per_record", False), ("folded", False), ("folded", True), ("ledger", False), ("ledger", True)],
+    ids=["per_record", "folded", "folded-bisect", "ledger", "ledger-bisect"],
 )
 def test_every_fault_kind_at_once_leaves_the_invariant_holding(
     design: str,
@@ -64,7 +68,7 @@ def test_every_fault_kind_at_once_leaves_the_invariant_holding(
     # When each batch is re-delivered until it drains (bisected on function errors, or retried whole)
     invocations = sum(deliver(handler_module.handler, event, bisect=bisect) for event in events)
     assert invocations > len(events), "no fault fired: the test would prove nothing"
-    run_dir = _run_dir(tmp_path, pipeline, events)
+    run_dir = _run_dir(tmp_path, pipeline, events, design)
     capsys.readouterr()
     # Then `cdrcap verify` finds every CDR exactly once and exits 0
     code = main(["verify", "--run", str(run_dir), "--endpoint-url", pipeline_endpoint(pipeline), "--json"])

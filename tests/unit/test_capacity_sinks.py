@@ -147,9 +147,13 @@ def test_the_plan_compares_the_exactly_once_designs_keeping_the_fraud_state_writ
     assert designs["per_record"]["dynamodb_write_units_per_cdr"] == pytest.approx(9.7)
     assert designs["folded"]["dynamodb_write_units_per_cdr"] == pytest.approx(9.7 - 5.557 + 3.605)
     assert (
-        designs["folded"]["dynamodb_writes_usd_per_month"]
-        < designs["per_record"]["dynamodb_writes_usd_per_month"]
+        designs["ledger"]["dynamodb_usd_per_month"]
+        < designs["folded"]["dynamodb_usd_per_month"]
+        < designs["per_record"]["dynamodb_usd_per_month"]
     )
+    # And ledger's claims reads are priced with its writes
+    assert designs["ledger"]["dynamodb_write_units_per_cdr"] == pytest.approx(9.7 - 5.557 + 0.071)
+    assert designs["ledger"]["dynamodb_read_units_per_cdr_added"] > 0
 
 
 def test_emf_totals_count_an_invocation_from_its_timestamp_with_its_own_log_lines() -> None:

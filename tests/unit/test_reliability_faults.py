@@ -1,5 +1,6 @@
 """Fault injection in-process: under every fault kind, re-delivered as Lambda would, the invariant holds."""
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -37,6 +38,16 @@ def truth(events: list[dict[str, Any]]) -> Any:
     return truth_of_events(events, PIPELINE_CONFIG, NOW_MS)
 
 
+@pytest.fixture(scope="module")
+def truths(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per design: the truth under its scope of source-duplicate detection (ledger: per shard and arrival
+    second, so a cdr_id re-sent on another shard is counted; docs/pipeline.md)."""
+    return {
+        design: truth_of_events(events, replace(PIPELINE_CONFIG, exactly_once=design), NOW_MS)
+        for design in EXACTLY_ONCE_DESIGNS
+    }
+
+
 @pytest.mark.parametrize("bisect", [False, True], ids=["retry-whole", "bisect"])
 @pytest.mark.parametrize("design", EXACTLY_ONCE_DESIGNS)
 @pytest.mark.parametrize("spec", FAULT_SPECS.values(), ids=FAULT_SPECS.keys())
@@ -45,10 +56,10 @@ def test_invariant_holds_under_injected_faults(
     design: str,
     bisect: bool,
     events: list[dict[str, Any]],
-    truth: Any,
+    truths: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given the handler (either exactly-once design) with a fault injected at a high rate
+    # Given the handler (any exactly-once design) with a fault injected at a high rate
     monkeypatch.setattr("time.time", lambda: NOW_MS / 1000)
     stores = in_memory_stores(design)
     plan = parse_faults(spec, seed=11)
@@ -60,7 +71,7 @@ def test_invariant_holds_under_injected_faults(
         handler_module._processor = None
     # Then the fault really fired, and every CDR is accounted for exactly once
     assert sum(plan.fired.values()) > 0 and invocations > len(events)
-    report = check(truth, observe_memory(stores))
+    report = check(truths[design], observe_memory(stores))
     assert report.ok, report.text()
 
 
@@ -80,19 +91,20 @@ def test_without_faults_each_batch_is_delivered_once_and_nothing_is_duplicated(
 
 @pytest.mark.parametrize("design", EXACTLY_ONCE_DESIGNS)
 def test_the_checker_catches_a_doubled_application(
-    design: str, events: list[dict[str, Any]], truth: Any
+    design: str, events: list[dict[str, Any]], truths: dict[str, Any]
 ) -> None:
     # Given a store that lost its claims between two deliveries (exactly-once broken on purpose)
     stores = in_memory_stores(design)
     handler_module.configure(PIPELINE_CONFIG, stores)
     try:
         deliver(handler_module.handler, events[0])
-        stores.aggregates.claims.clear()  # type: ignore[attr-defined]
-        deliver(handler_module.handler, events[0])
+        stores.aggregates.forget_claims()  # type: ignore[attr-defined]
+        # re-cut (ledger's delta item is keyed by a commit's first unit: the very same batch would find it)
+        deliver(handler_module.handler, {"Records": events[0]["Records"][1:]})
     finally:
         handler_module._processor = None
     # Then the invariant check fails on the aggregates, naming an item
-    report = check(truth, observe_memory(stores))
+    report = check(truths[design], observe_memory(stores))
     assert not report.checks[0].ok and "expected" in report.checks[0].diff[0]
 
 
