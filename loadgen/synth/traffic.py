@@ -94,27 +94,69 @@ def other_party(
     return form, digits
 
 
+class CallSlots:
+    """Per subscriber, two "busy until" times (epoch seconds): one active call plus one held or waiting
+    (3GPP call hold / call waiting) is all a handset line carries, so a subscriber's background voice calls
+    (MOC/MTC) never overlap more than 2 at a time, across batches too. Each slot holds calls one after
+    another, so the two slots bound the concurrency exactly."""
+
+    REDRAWS = 3  # Zipf redraws of a conflicting call's subscriber before a uniform one
+
+    def __init__(self, subscribers: int) -> None:
+        self.busy = np.zeros((2, subscribers), dtype=np.int64)
+
+    def place(
+        self,
+        pop: Population,
+        rng: np.random.Generator,
+        sub: np.ndarray,
+        seizure: np.ndarray,
+        release: np.ndarray,
+    ) -> np.ndarray:
+        """`sub` with every call that finds both slots of its subscriber busy given to another subscriber
+        (drawn the same way, then uniformly); takes the slots. Vectorised: one round per repeat of a
+        subscriber within the batch (first occurrences first, by seizure)."""
+        sub = sub.copy()
+        pending = np.argsort(seizure, kind="stable")
+        attempt = 0
+        while len(pending):
+            _, first = np.unique(sub[pending], return_index=True)
+            rows = pending[first]
+            subs = sub[rows]
+            slot = np.argmin(self.busy[:, subs], axis=0)
+            fits = self.busy[slot, subs] <= seizure[rows]
+            self.busy[slot[fits], subs[fits]] = release[rows[fits]]
+            placed = np.zeros(len(pending), dtype=bool)
+            placed[first[fits]] = True
+            conflict = rows[~fits]
+            if len(conflict):
+                attempt += 1
+                sub[conflict] = (
+                    pop.sample(rng, len(conflict))
+                    if attempt <= self.REDRAWS
+                    else rng.integers(0, pop.size, len(conflict))
+                )
+            pending = pending[~placed]
+        return sub
+
+
 def generate(
     config: SynthConfig,
     pop: Population,
     rng: np.random.Generator,
     release_s: np.ndarray,
     call_ref_start: int,
+    slots: CallSlots | None = None,
 ) -> Columns:
-    """A batch with one CDR per entry of `release_s` (UTC epoch seconds at which each one closed)."""
+    """A batch with one CDR per entry of `release_s` (UTC epoch seconds at which each one closed).
+    `slots`: keep each subscriber's voice calls at most 2 at a time (see `CallSlots`)."""
     n = len(release_s)
     weights = np.asarray(config.record_type_weights, dtype=np.float64)
     record_type = rng.choice(len(RECORD_TYPES), size=n, p=weights / weights.sum()).astype(np.int8)
     sub = pop.sample(rng, n)
     plan = pop.plan
-    own_form = _choose_form(rng, n, config.national_format_share, FORM_NATIONAL)
-    own_digits = np.where(own_form == FORM_E164, e164_digits(plan.country_code, pop.nsn[sub]), pop.nsn[sub])
-    other_form, other_digits = other_party(config, pop, rng, record_type)
-    is_data = record_type == DATA
-    other_form = np.where(is_data, own_form, other_form).astype(np.int8)
-    other_digits = np.where(is_data, own_digits, other_digits)
-    mt = (record_type == MTC) | (record_type == SMS_MT)
 
+    is_data = record_type == DATA
     is_call = (record_type == MOC) | (record_type == MTC)
     answered = (is_call & (rng.random(n) < config.answer_rate)) | is_data
     call_s = rng.lognormal(np.log(config.duration_median_s), config.duration_sigma, n)
@@ -129,6 +171,15 @@ def generate(
     answer = np.where(answered, seizure + ring_s, -1)
     # 3GPP callDuration: chargeable time when answered, holding time when not.
     duration = np.where(answered, talk_s, ring_s)
+    if slots is not None:
+        calls = np.flatnonzero(is_call)
+        sub[calls] = slots.place(pop, rng, sub[calls], seizure[calls], release_s[calls])
+    own_form = _choose_form(rng, n, config.national_format_share, FORM_NATIONAL)
+    own_digits = np.where(own_form == FORM_E164, e164_digits(plan.country_code, pop.nsn[sub]), pop.nsn[sub])
+    other_form, other_digits = other_party(config, pop, rng, record_type)
+    other_form = np.where(is_data, own_form, other_form).astype(np.int8)
+    other_digits = np.where(is_data, own_digits, other_digits)
+    mt = (record_type == MTC) | (record_type == SMS_MT)
 
     roaming = pop.roaming[sub]
     network = np.where(roaming, pop.visited[sub] + NETWORKS_OFFSET, 0).astype(np.int8)
