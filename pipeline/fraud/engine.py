@@ -32,7 +32,7 @@ from pipeline.fraud.state import (
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.schema import CanonicalCDR, RecordType
 
-KNOWN_CLAIMS_MAX = 50_000  # alert markers remembered per engine (~250 bytes each): ~12 MB at most
+KNOWN_CLAIMS_MAX = 50_000  # alert markers remembered per engine: ~16 MB at most (tracemalloc, 24-hex tokens)
 
 
 def _previous(key: WindowKey) -> WindowKey:
