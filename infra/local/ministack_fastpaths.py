@@ -1,4 +1,4 @@
-"""Start MiniStack with its hot paths made independent of how much data it holds, and repeats memoised.
+"""Start MiniStack with three hot paths made independent of how much data it holds.
 
 Run by infra/local/emulator.py with MiniStack's own interpreter (.venv-emu/, which has MiniStack but not this
 project), so this file imports only the standard library and MiniStack.
@@ -22,13 +22,6 @@ What changes (same results, less work):
 - copies: DynamoDB's `copy.deepcopy` becomes a marshal round trip for values made of exact builtin types
   (the dicts, lists and strings items are made of), `copy.deepcopy` for anything else. Marshal (format 4)
   keeps aliasing and cycles as deepcopy does; a bytearray would come back as bytes (items hold none).
-- transactions: TransactWriteItems applies each Update's expression to the same item three times (an
-  up-front probe, the Phase-1 probe for type and size errors, then the write) and sizes each item two or
-  three times (Phase 1, then the capacity of the old and new images). `_apply_update_expression` (without
-  an `updated_attrs` accumulator) and `_item_size_bytes` are pure functions of their arguments' contents,
-  so their results are memoised by the marshal bytes of those arguments (a miss only costs the
-  encoding; a value marshal refuses is computed as shipped); a hit returns a fresh copy. 28 % of the
-  emulator's CPU in a fraud-on run went to these repeats.
 
 Each patch checks the installed MiniStack version and that the function it replaces exists; otherwise it is
 skipped with a warning on stderr and MiniStack runs as shipped.
@@ -40,7 +33,6 @@ import copy
 import functools
 import marshal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from importlib import import_module, metadata
@@ -50,8 +42,6 @@ from typing import Any
 PATCHED_VERSION = "1.5.33"  # the version these patches were written and measured against
 ITERATOR_SWEEP_INTERVAL_S = 1.0
 EXPRESSION_CACHE_SIZE = 4096  # distinct expression strings; a handler uses a few dozen
-UPDATE_CACHE_SIZE = 1024  # (item, update) results: a 100-item transaction repeats each within one request
-SIZE_CACHE_SIZE = 4096  # item sizes: an item's new image is sized again as the old one by its next write
 
 
 def _say(message: str) -> None:
@@ -105,62 +95,6 @@ def builtin_deepcopy(value: Any, memo: Any = None) -> Any:
         return copy.deepcopy(value, memo)
 
 
-def _bounded_put(cache: dict[bytes, Any], key: bytes, value: Any, size: int) -> None:
-    cache[key] = value
-    if len(cache) > size:
-        del cache[next(iter(cache))]  # the oldest: dicts keep insertion order
-
-
-def memoised_update(apply: Callable[..., tuple[Any, Any]]) -> Callable[..., tuple[Any, Any]]:
-    """`_apply_update_expression` memoised on the contents of (item, expression, values, names)."""
-    cache: dict[bytes, tuple[bytes, frozenset[Any]]] = {}
-    lock = threading.Lock()  # the ASGI server may call from several threads
-
-    def run(item: Any, expr: Any, attr_values: Any, attr_names: Any, updated_attrs: Any = None) -> Any:
-        if updated_attrs is not None:  # accumulates into the caller's set: not a pure call
-            return apply(item, expr, attr_values, attr_names, updated_attrs)
-        try:
-            key = marshal.dumps((item, expr, attr_values, attr_names))
-        except ValueError:
-            return apply(item, expr, attr_values, attr_names)
-        with lock:
-            hit = cache.get(key)
-        if hit is not None:
-            return marshal.loads(hit[0]), set(hit[1])
-        result, updated = apply(item, expr, attr_values, attr_names)  # raises as shipped; nothing cached
-        try:
-            stored = marshal.dumps(result)
-        except ValueError:
-            return result, updated
-        with lock:
-            _bounded_put(cache, key, (stored, frozenset(updated)), UPDATE_CACHE_SIZE)
-        return result, updated
-
-    return run
-
-
-def memoised_size(size: Callable[[Any], int]) -> Callable[[Any], int]:
-    """`_item_size_bytes` memoised on the item's contents."""
-    cache: dict[bytes, int] = {}
-    lock = threading.Lock()
-
-    def run(item: Any) -> int:
-        try:
-            key = marshal.dumps(item)
-        except ValueError:
-            return size(item)
-        with lock:
-            hit = cache.get(key)
-        if hit is not None:
-            return hit
-        result = size(item)
-        with lock:
-            _bounded_put(cache, key, result, SIZE_CACHE_SIZE)
-        return result
-
-    return run
-
-
 def _patch(module: ModuleType, name: str, make: Callable[[Any], Callable[..., Any]]) -> bool:
     """Replace `module.name` by `make(original)`; False (and said) when the original is not there."""
     original = getattr(module, name, None)
@@ -187,8 +121,6 @@ def apply_patches() -> list[str]:
         (kinesis, "_expire_iterators", lambda sweep: throttled(sweep, ITERATOR_SWEEP_INTERVAL_S)),
         (dynamodb, "_tokenize", memoised_tokens),
         (dynamodb, "_condition_syntax_error", functools.lru_cache(maxsize=EXPRESSION_CACHE_SIZE)),
-        (dynamodb, "_apply_update_expression", memoised_update),
-        (dynamodb, "_item_size_bytes", memoised_size),
     ]
     patched = [f"{m.__name__.rsplit('.', 1)[1]}.{name}" for m, name, make in patches if _patch(m, name, make)]
     if isinstance(getattr(dynamodb, "copy", None), ModuleType):
