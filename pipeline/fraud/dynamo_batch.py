@@ -84,15 +84,18 @@ def read_items(
     keys: Sequence[_K],
     item_key: Callable[[_K], dict[str, Any]],
     executor: Executor | None = None,
+    *,
+    consistent: bool = True,
 ) -> dict[_K, Mapping[str, Any]]:
-    """Strongly consistent BatchGetItem of `keys` (<= 100 per request, chunks on `executor`); absent = {}."""
+    """BatchGetItem of `keys` (<= 100 per request, chunks on `executor`), strongly consistent unless told
+    otherwise; absent = {}."""
     step = DDB_BATCH_GET_MAX_KEYS
     chunks = [keys[start : start + step] for start in range(0, len(keys), step)]
     found: dict[_K, Mapping[str, Any]] = {}
     reads = (
-        executor.map(lambda c: _read_chunk(client, table, c, item_key), chunks)
+        executor.map(lambda c: _read_chunk(client, table, c, item_key, consistent), chunks)
         if executor
-        else (_read_chunk(client, table, c, item_key) for c in chunks)
+        else (_read_chunk(client, table, c, item_key, consistent) for c in chunks)
     )
     for chunk_items in reads:
         found.update(chunk_items)
@@ -100,11 +103,11 @@ def read_items(
 
 
 def _read_chunk(
-    client: Any, table: str, keys: Sequence[_K], item_key: Callable[[_K], dict[str, Any]]
+    client: Any, table: str, keys: Sequence[_K], item_key: Callable[[_K], dict[str, Any]], consistent: bool
 ) -> dict[_K, Mapping[str, Any]]:
     by_address = {_address(item_key(key)): key for key in keys}
     found: dict[_K, Mapping[str, Any]] = {key: {} for key in keys}
-    request: dict[str, Any] = {table: {"Keys": [item_key(key) for key in keys], "ConsistentRead": True}}
+    request: dict[str, Any] = {table: {"Keys": [item_key(key) for key in keys], "ConsistentRead": consistent}}
     for attempt in range(READ_ATTEMPTS):
         response = client.batch_get_item(RequestItems=request)
         for item in response.get("Responses", {}).get(table, []):
@@ -113,7 +116,7 @@ def _read_chunk(
         if not request:
             return found
         for table_request in request.values():  # do not rely on the service echoing it back
-            table_request["ConsistentRead"] = True
+            table_request["ConsistentRead"] = consistent
         _backoff(attempt)
     raise FraudStateError(
         f"BatchGetItem on {table} left keys unprocessed after {READ_ATTEMPTS} rounds; retry the batch"

@@ -60,6 +60,7 @@ from pipeline.fraud.dynamo_items import (
 )
 from pipeline.fraud.errors import FraudStateError
 from pipeline.fraud.state import (
+    AlertClaim,
     ApplyRequest,
     Contribution,
     WindowKey,
@@ -222,15 +223,49 @@ class DynamoDBStateStore:
         response = self._client.get_item(TableName=self._table_name, Key=item_key(key))
         return state_from_item(response.get("Item", {}))
 
+    def read_many(self, keys: Sequence[WindowKey], executor: Executor | None = None) -> list[WindowState]:
+        """`read` of each key by eventually consistent BatchGetItem (100 keys per request)."""
+        distinct = list(dict.fromkeys(keys))  # BatchGetItem refuses a key twice
+        items = read_items(self._client, self._table_name, distinct, item_key, executor, consistent=False)
+        return [state_from_item(items.get(key, {})) for key in keys]
+
+    def _claim_put(self, claim: AlertClaim) -> dict[str, Any]:
+        key, rule_id, expires_at_s = claim
+        return {
+            "TableName": self._table_name,
+            "Item": {**alert_key(key, rule_id), TABLE_TTL_ATTRIBUTE: {"N": str(expires_at_s)}},
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": TABLE_PARTITION_KEY},
+        }
+
+    def claim_alerts(self, claims: Sequence[AlertClaim], executor: Executor | None = None) -> list[bool]:
+        """`claim_alert` for each claim, the conditional puts packed in transactions (transact mode).
+
+        A committed transaction granted every claim in it. A cancelled one wrote nothing: a claim whose
+        own condition failed is held by someone else (False); one cancelled only because of another goes
+        once more in a transaction, then alone; anything else is claimed alone, as `claim_alert` would."""
+        if not self._transactional or len(claims) < 2:
+            return _run(executor, lambda claim: self.claim_alert(*claim), claims)
+        actions = [{"Put": self._claim_put(claim)} for claim in claims]
+        verdicts: dict[int, Verdict] = {}
+        for chunk_verdicts in _run(executor, lambda c: self._transact(c, actions, True), pack(actions)):
+            verdicts.update(chunk_verdicts)
+        retry = [i for i, verdict in verdicts.items() if verdict == RETRY_TRANSACTION]
+        if retry:
+            for chunk_verdicts in _run(
+                executor, lambda c: self._transact(c, actions, False), pack(actions, retry)
+            ):
+                verdicts.update(chunk_verdicts)
+        granted = [verdicts[i] == WRITTEN for i in range(len(claims))]
+        alone = [i for i in range(len(claims)) if verdicts[i] not in (WRITTEN, READ_FIRST)]
+        for i, won in zip(alone, _run(executor, lambda i: self.claim_alert(*claims[i]), alone), strict=True):
+            granted[i] = won
+        return granted
+
     def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
         self._count_write()
         try:
-            self._client.put_item(
-                TableName=self._table_name,
-                Item={**alert_key(key, rule_id), TABLE_TTL_ATTRIBUTE: {"N": str(expires_at_s)}},
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": TABLE_PARTITION_KEY},
-            )
+            self._client.put_item(**self._claim_put(AlertClaim(key, rule_id, expires_at_s)))
         except Exception as error:
             if _is_conditional_failure(error):
                 return False

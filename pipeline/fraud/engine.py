@@ -20,6 +20,7 @@ from pipeline.fraud.detectors import Detection, Detector, build_detectors
 from pipeline.fraud.errors import RulesConfigError
 from pipeline.fraud.rules import RuleSet
 from pipeline.fraud.state import (
+    AlertClaim,
     ApplyRequest,
     Contribution,
     FraudStateStore,
@@ -30,6 +31,12 @@ from pipeline.fraud.state import (
 )
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.schema import CanonicalCDR, RecordType
+
+KNOWN_CLAIMS_MAX = 50_000  # alert markers remembered per engine: ~16 MB at most (tracemalloc, 24-hex tokens)
+
+
+def _previous(key: WindowKey) -> WindowKey:
+    return WindowKey(key.subscriber_token, key.window_s, key.window_start_ms - key.window_s * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +97,9 @@ class FraudEngine:
             for record_type in RecordType
         }
         self._pool = ThreadPoolExecutor(write_concurrency) if write_concurrency > 1 else None
+        self._known_claims: dict[
+            tuple[WindowKey, str], None
+        ] = {}  # alert markers known to exist, oldest first
 
     def evaluate(
         self,
@@ -144,32 +154,37 @@ class FraudEngine:
             for key, group in groups.items()
         ]
         states = self._state.apply_many(requests, self._pool)
-        for (key, _, _, expires_at_s), state in zip(requests, states, strict=True):
-            group = groups[key]
-            for rule_id, detector in group.detectors.items():
-                detection = detector.detect(state, key)
-                if detection is None and detector.wants_previous_window(state):
-                    detection = self._detect_with_previous(detector, state, key)
-                if detection is None:
-                    continue
-                for cdr_id in group.tagged_cdr_ids.get(rule_id, ()):
-                    matched.setdefault(cdr_id, []).append(rule_id)
-                if self._state.claim_alert(key, rule_id, expires_at_s):
-                    claimed.append((key, rule_id))
-                    new_alerts.append(
-                        Alert(
-                            rule_id=rule_id,
-                            rules_version=self.rules.version,
-                            score=detection.score,
-                            subscriber_token=key.subscriber_token,
-                            window_s=key.window_s,
-                            window_start_ms=key.window_start_ms,
-                            window_end_ms=key.window_end_ms,
-                            observed_at_ms=observed_at_ms,
-                            batch_id=batch_id,
-                            evidence=detection.evidence,
-                        )
+        detections = self._judge(requests, groups, states)
+        for key, rule_id, _, _ in detections:
+            for cdr_id in groups[key].tagged_cdr_ids.get(rule_id, ()):
+                matched.setdefault(cdr_id, []).append(rule_id)
+        # A marker this engine saw claimed (by itself or anyone: the conditional put failed) exists: asking
+        # again would only fail again, one request per window and rule for every later batch that touches it
+        unknown = [
+            AlertClaim(key, rule_id, expires_at_s)
+            for key, rule_id, expires_at_s, _ in detections
+            if (key, rule_id) not in self._known_claims
+        ]
+        granted = dict(zip(unknown, self._state.claim_alerts(unknown, self._pool), strict=True))
+        for claim in unknown:
+            self._remember_claim((claim.key, claim.rule_id))
+        for key, rule_id, expires_at_s, detection in detections:
+            if granted.get(AlertClaim(key, rule_id, expires_at_s)):
+                claimed.append((key, rule_id))
+                new_alerts.append(
+                    Alert(
+                        rule_id=rule_id,
+                        rules_version=self.rules.version,
+                        score=detection.score,
+                        subscriber_token=key.subscriber_token,
+                        window_s=key.window_s,
+                        window_start_ms=key.window_start_ms,
+                        window_end_ms=key.window_end_ms,
+                        observed_at_ms=observed_at_ms,
+                        batch_id=batch_id,
+                        evidence=detection.evidence,
                     )
+                )
         self._deliver(new_alerts, claimed)
         return FraudOutcome(
             matched_rules={cdr_id: tuple(sorted(set(ids))) for cdr_id, ids in matched.items()},
@@ -178,16 +193,38 @@ class FraudEngine:
             state_requests=self._state.writes - requests_before,
         )
 
-    def _detect_with_previous(
-        self, detector: Detector, state: WindowState, key: WindowKey
-    ) -> Detection | None:
-        previous_key = WindowKey(
-            key.subscriber_token, key.window_s, key.window_start_ms - key.window_s * 1000
-        )
-        detection = detector.detect(combined(state, self._state.read(previous_key)), key)
-        if detection is None:
-            return None
-        return Detection(detection.score, {**detection.evidence, "windows": 2})
+    def _judge(
+        self,
+        requests: Sequence[ApplyRequest],
+        groups: Mapping[WindowKey, _Group],
+        states: Sequence[WindowState],
+    ) -> list[tuple[WindowKey, str, int, Detection]]:
+        """Each (item, rule) whose window holds, in request order: alone, or with the previous window for
+        a rule that asks (all those previous windows in one read_many)."""
+        judged: list[tuple[WindowKey, str, int, Detection | None]] = []
+        wants_previous: list[tuple[int, Detector, WindowState]] = []
+        for (key, _, _, expires_at_s), state in zip(requests, states, strict=True):
+            for rule_id, detector in groups[key].detectors.items():
+                detection = detector.detect(state, key)
+                if detection is None and detector.wants_previous_window(state):
+                    wants_previous.append((len(judged), detector, state))
+                judged.append((key, rule_id, expires_at_s, detection))
+        if wants_previous:
+            previous_keys = [_previous(judged[slot][0]) for slot, _, _ in wants_previous]
+            previous_states = self._state.read_many(previous_keys, self._pool)
+            for (slot, detector, state), previous in zip(wants_previous, previous_states, strict=True):
+                key, rule_id, expires_at_s, _ = judged[slot]
+                detection = detector.detect(combined(state, previous), key)
+                if detection is not None:
+                    detection = Detection(detection.score, {**detection.evidence, "windows": 2})
+                    judged[slot] = (key, rule_id, expires_at_s, detection)
+        return [(key, rule_id, exp, found) for key, rule_id, exp, found in judged if found is not None]
+
+    def _remember_claim(self, marker: tuple[WindowKey, str]) -> None:
+        known = self._known_claims
+        known[marker] = None
+        if len(known) > KNOWN_CLAIMS_MAX:
+            del known[next(iter(known))]  # the oldest: dicts keep insertion order
 
     def _sources(
         self,
@@ -249,4 +286,5 @@ class FraudEngine:
             for key, rule_id in claimed:
                 if (rule_id, key.subscriber_token, key.window_s, key.window_start_ms) in undelivered:
                     self._state.release_alert(key, rule_id)
+                    self._known_claims.pop((key, rule_id), None)  # the retry must claim it again
             raise

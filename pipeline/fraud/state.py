@@ -58,6 +58,14 @@ class ApplyRequest(NamedTuple):
     expires_at_s: int
 
 
+class AlertClaim(NamedTuple):
+    """One (rule, window item) whose alert a batch wants to claim."""
+
+    key: WindowKey
+    rule_id: str
+    expires_at_s: int
+
+
 def require_distinct_keys(requests: Sequence[ApplyRequest]) -> None:
     """A batch applies each window item once (one transaction cannot touch an item twice)."""
     if len({request.key for request in requests}) != len(requests):
@@ -178,8 +186,16 @@ class FraudStateStore(Protocol):
         """The item as it is (EMPTY_STATE when absent); eventually consistent is good enough."""
         ...
 
+    def read_many(self, keys: Sequence[WindowKey], executor: Executor | None = None) -> list[WindowState]:
+        """`read` for each key, in as few requests as the store can."""
+        ...
+
     def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
         """True exactly once per (rule, subscriber, window), whichever shard asks first."""
+        ...
+
+    def claim_alerts(self, claims: Sequence[AlertClaim], executor: Executor | None = None) -> list[bool]:
+        """`claim_alert` for each claim (distinct markers), in as few requests as the store can."""
         ...
 
     def release_alert(self, key: WindowKey, rule_id: str) -> None:
@@ -240,6 +256,12 @@ class InMemoryStateStore:
         # a live view, not a copy: the engine reads it before the item's next apply (copying sets of up to
         # 2 x cap members per apply was the fake's main cost in the 1M-CDR evaluation); built once per item
         return item.view
+
+    def read_many(self, keys: Sequence[WindowKey], executor: Executor | None = None) -> list[WindowState]:
+        return [self.read(key) for key in keys]
+
+    def claim_alerts(self, claims: Sequence[AlertClaim], executor: Executor | None = None) -> list[bool]:
+        return [self.claim_alert(*claim) for claim in claims]
 
     def claim_alert(self, key: WindowKey, rule_id: str, expires_at_s: int) -> bool:
         self.writes += 1

@@ -13,7 +13,7 @@ from pipeline.fraud.alerts import ALERT_DETAIL_TYPE, ALERT_SOURCE, EventBridgeAl
 from pipeline.fraud.dynamo_state import DynamoDBStateStore
 from pipeline.fraud.engine import FraudEngine
 from pipeline.fraud.rules import load_rules
-from pipeline.fraud.state import Contribution, WindowKey, position
+from pipeline.fraud.state import AlertClaim, Contribution, WindowKey, position
 from pipeline.fraud.tokens import SubscriberTokenizer
 from tests.support.emulator_pipeline import create_table, drain_queue
 from tests.support.fraud_support import FOREIGN_LURE, TEST_KEY, lure_calls
@@ -61,6 +61,27 @@ def test_alert_claim_is_granted_once(store: DynamoDBStateStore) -> None:
     claims = [store.claim_alert(KEY, "wangiri", 2_000_000_000) for _ in range(3)]
 
     assert claims == [True, False, False]
+
+
+def test_alert_claims_in_a_transaction_refuse_only_the_taken_marker(store: DynamoDBStateStore) -> None:
+    # Given the velocity marker of KEY already claimed
+    store.claim_alert(KEY, "velocity", 2_000_000_000)
+    wanted = [AlertClaim(KEY, rule, 2_000_000_000) for rule in ("wangiri", "velocity", "simultaneous")]
+
+    # When the three are claimed together, then once more
+    first, again = store.claim_alerts(wanted), store.claim_alerts(wanted)
+
+    # Then the transaction was cancelled by velocity only and the others were granted once
+    assert (first, again) == ([True, False, True], [False, False, False])
+
+
+def test_read_many_returns_each_state_or_empty(store: DynamoDBStateStore) -> None:
+    store.apply(KEY, _contributions(1, 3), CAPS, 2_000_000_000)
+    absent = WindowKey(KEY.subscriber_token, 900, 900_000)
+
+    states = store.read_many([KEY, absent, KEY])
+
+    assert [state.count("r.calls") for state in states] == [3, 0, 3]
 
 
 def test_engine_alert_reaches_the_bus_once_with_a_token(

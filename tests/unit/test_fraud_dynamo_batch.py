@@ -23,7 +23,7 @@ from pipeline.fraud.dynamo_batch import (
 from pipeline.fraud.dynamo_items import item_key
 from pipeline.fraud.dynamo_state import DynamoDBStateStore
 from pipeline.fraud.errors import FraudStateError
-from pipeline.fraud.state import ApplyRequest, Contribution, WindowKey, position
+from pipeline.fraud.state import AlertClaim, ApplyRequest, Contribution, WindowKey, position
 from tests.support.pipeline_events import PIPELINE_ENV
 
 
@@ -43,13 +43,17 @@ def _request(token: str) -> ApplyRequest:
 class FakeDynamoDB:
     """Cancels the first transaction with `reasons`, commits the rest; every item reads as absent."""
 
-    def __init__(self, reasons: tuple[str, ...] = (), unprocessed_rounds: int = 0) -> None:
+    def __init__(
+        self, reasons: tuple[str, ...] = (), unprocessed_rounds: int = 0, taken: frozenset[str] = frozenset()
+    ) -> None:
         self.reasons = reasons
         self.unprocessed_rounds = unprocessed_rounds
+        self.taken = taken  # partition keys whose alert marker exists (put_item refuses them)
         self.calls: list[tuple[str, Any]] = []
+        self.consistent_reads: list[bool] = []
 
     def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
-        self.calls.append(("transact", [a["Update"]["Key"]["pk"]["S"] for a in TransactItems]))
+        self.calls.append(("transact", [_action_pk(a) for a in TransactItems]))
         if self.reasons:
             reasons, self.reasons = self.reasons, ()
             raise _cancelled(*reasons)
@@ -58,7 +62,7 @@ class FakeDynamoDB:
     def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         ((table, request),) = RequestItems.items()
         self.calls.append(("batch_get", len(request["Keys"])))
-        assert request["ConsistentRead"] is True
+        self.consistent_reads.append(request["ConsistentRead"])
         if self.unprocessed_rounds:
             self.unprocessed_rounds -= 1
             return {"Responses": {table: []}, "UnprocessedKeys": RequestItems}
@@ -71,6 +75,23 @@ class FakeDynamoDB:
     def get_item(self, **request: Any) -> dict[str, Any]:
         self.calls.append(("get", request["Key"]["pk"]["S"]))
         return {}
+
+    def put_item(self, **request: Any) -> dict[str, Any]:
+        pk = request["Item"]["pk"]["S"]
+        self.calls.append(("put", pk))
+        if pk in self.taken:
+            error: Any = {"Error": {"Code": "ConditionalCheckFailedException", "Message": "exists"}}
+            raise ClientError(error, "PutItem")
+        return {}
+
+
+def _action_pk(action: dict[str, Any]) -> str:
+    ((_, body),) = action.items()
+    return str((body.get("Key") or body["Item"])["pk"]["S"])
+
+
+def _claim(token: str) -> AlertClaim:
+    return AlertClaim(WindowKey(token, 60, 0), "r", 2_000_000_000)
 
 
 def test_pack_splits_at_100_actions() -> None:
@@ -191,6 +212,7 @@ def test_a_cancelled_transaction_retries_bystanders_and_settles_the_others_one_b
         ("transact", ["fraud#a"]),
         ("batch_get", 2),
     ]
+    assert client.consistent_reads == [True]  # the read after a transaction sees it
     updates = sorted(call for name, call in client.calls if name == "update")
     assert updates == [
         ("fraud#b", "attribute_not_exists(#w0)"),
@@ -217,3 +239,54 @@ def test_state_write_mode_item_is_accepted() -> None:
 def test_bad_state_write_mode_is_named_with_the_fix() -> None:
     with pytest.raises(ConfigError, match=f"{c.ENV_FRAUD_STATE_WRITES}='batch'.*set transact or item"):
         load_config({**PIPELINE_ENV, c.ENV_FRAUD_STATE_WRITES: "batch"})
+
+
+def test_alert_claims_go_in_one_transaction_and_a_taken_marker_is_refused() -> None:
+    # Given a transaction cancelled by b's condition (b's marker exists)
+    client = FakeDynamoDB(reasons=("None", "ConditionalCheckFailed", "None"))
+    store = DynamoDBStateStore(client, "table")
+
+    # When a, b, c are claimed together
+    granted = store.claim_alerts([_claim("a"), _claim("b"), _claim("c")])
+
+    # Then a and c are granted by a second transaction without b, and b is refused without a put
+    assert granted == [True, False, True]
+    assert client.calls == [
+        ("transact", ["fraud#a", "fraud#b", "fraud#c"]),
+        ("transact", ["fraud#a", "fraud#c"]),
+    ]
+    assert (store.writes, store.item_writes) == (2, 5)
+
+
+def test_an_alert_claim_cancelled_by_a_conflict_is_claimed_alone() -> None:
+    client = FakeDynamoDB(reasons=("TransactionConflict", "None"), taken=frozenset({"fraud#a"}))
+    store = DynamoDBStateStore(client, "table")
+
+    granted = store.claim_alerts([_claim("a"), _claim("b")])
+
+    assert granted == [False, True]
+    assert client.calls == [
+        ("transact", ["fraud#a", "fraud#b"]),
+        ("transact", ["fraud#b"]),
+        ("put", "fraud#a"),
+    ]
+
+
+def test_item_mode_claims_alerts_one_put_each() -> None:
+    client = FakeDynamoDB(taken=frozenset({"fraud#b"}))
+    store = DynamoDBStateStore(client, "table", state_writes="item")
+
+    assert store.claim_alerts([_claim("a"), _claim("b")]) == [True, False]
+    assert client.calls == [("put", "fraud#a"), ("put", "fraud#b")]
+
+
+def test_read_many_is_one_eventually_consistent_batch_get_of_distinct_keys() -> None:
+    client = FakeDynamoDB()
+    store = DynamoDBStateStore(client, "table")
+    first, second = WindowKey("a", 60, 0), WindowKey("b", 60, 0)
+
+    states = store.read_many([first, second, first])
+
+    assert len(states) == 3
+    assert client.calls == [("batch_get", 2)]
+    assert client.consistent_reads == [False]

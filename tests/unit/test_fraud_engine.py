@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Sequence
+from concurrent.futures import Executor
 
 import pytest
 
@@ -12,7 +13,7 @@ from pipeline.fraud.alerts import Alert, AlertDeliveryError, InMemoryAlertSink
 from pipeline.fraud.engine import FraudEngine
 from pipeline.fraud.errors import RulesConfigError
 from pipeline.fraud.rules import WangiriRule, load_rules
-from pipeline.fraud.state import InMemoryStateStore, WindowKey
+from pipeline.fraud.state import AlertClaim, InMemoryStateStore, WindowKey, WindowState
 from pipeline.fraud.tokens import SubscriberTokenizer
 from pipeline.schema import RecordType
 from tests.support.fraud_support import DAY0_MS, FOREIGN_LURE, TEST_KEY, Harness, cdr, home_number, lure_calls
@@ -223,3 +224,49 @@ def test_evaluation_pauses_the_garbage_collector_and_restores_it_even_on_failure
         harness.feed(lure_calls(3))
     # Then the collector was paused while it ran and is on again after it
     assert seen == [False] and gc.isenabled()
+
+
+class _CountingStore(InMemoryStateStore):
+    """The fake, counting the claims and previous-window reads the engine asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claims_asked: list[int] = []
+        self.reads_asked: list[int] = []
+
+    def claim_alerts(self, claims: Sequence[AlertClaim], executor: Executor | None = None) -> list[bool]:
+        self.claims_asked.append(len(claims))
+        return super().claim_alerts(claims, executor)
+
+    def read_many(self, keys: Sequence[WindowKey], executor: Executor | None = None) -> list[WindowState]:
+        self.reads_asked.append(len(keys))
+        return super().read_many(keys, executor)
+
+
+def test_a_window_whose_alert_is_claimed_is_not_claimed_again_by_later_batches() -> None:
+    # Given a lure whose window fired in the first batch
+    store = _CountingStore()
+    harness = Harness(state=store)
+    lures = lure_calls(_threshold(harness) + 10)
+    harness.feed(lures[: _threshold(harness)])
+
+    # When later batches touch the same window (it still holds)
+    later = [harness.feed([lure]) for lure in lures[_threshold(harness) :]]
+
+    # Then they tag their CDRs but ask for no claim: the marker is known to exist
+    assert all(outcome.matched_rules for outcome in later)
+    assert store.claims_asked == [1] + [0] * 10
+    assert harness.alerts("wangiri") == [harness.token(FOREIGN_LURE)]
+
+
+def test_previous_windows_of_a_batch_are_read_in_one_request() -> None:
+    # Given two subscribers a third of the way to the velocity threshold in one minute
+    store = _CountingStore()
+    harness = Harness(state=store)
+    calls = [
+        cdr(home_number(subscriber), home_number(100 + k), 61 + k) for subscriber in (1, 2) for k in range(4)
+    ]
+
+    harness.feed(calls)
+
+    assert store.reads_asked == [2]
