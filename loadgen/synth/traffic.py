@@ -98,12 +98,22 @@ class CallSlots:
     """Per subscriber, two "busy until" times (epoch seconds): one active call plus one held or waiting
     (3GPP call hold / call waiting) is all a handset line carries, so a subscriber's background voice calls
     (MOC/MTC) never overlap more than 2 at a time, across batches too. Each slot holds calls one after
-    another, so the two slots bound the concurrency exactly."""
+    another (a call takes a slot only if it begins after the slot's last call ended), so the two slots bound
+    the concurrency exactly.
 
-    REDRAWS = 3  # Zipf redraws of a conflicting call's subscriber before a uniform one
+    A call that finds both slots of its subscriber busy is given to another subscriber: redrawn by activity
+    `REDRAWS` times, then uniformly `REDRAWS` times, then among `SEARCH` uniform candidates at once. Only a
+    load denser than the population can carry (most lines busy) gets past that: such a call keeps its last
+    subscriber over the cap and is counted in `over_cap`. Every call is placed within a bounded number of
+    rounds: a call never waits for a slot (the generator's batches are not in seizure order across redraws,
+    so a slot freed "earlier" may never come back)."""
+
+    REDRAWS = 3
+    SEARCH = 64
 
     def __init__(self, subscribers: int) -> None:
         self.busy = np.zeros((2, subscribers), dtype=np.int64)
+        self.over_cap = 0
 
     def place(
         self,
@@ -113,30 +123,60 @@ class CallSlots:
         seizure: np.ndarray,
         release: np.ndarray,
     ) -> np.ndarray:
-        """`sub` with every call that finds both slots of its subscriber busy given to another subscriber
-        (drawn the same way, then uniformly); takes the slots. Vectorised: one round per repeat of a
-        subscriber within the batch (first occurrences first, by seizure)."""
+        """`sub` with every call that finds both slots of its subscriber busy given to another subscriber;
+        takes the slots. Vectorised: each round places the earliest pending call (by seizure) of every
+        subscriber; one round per repeat of a subscriber within the batch, plus one per redraw."""
         sub = sub.copy()
+        tries = np.zeros(len(sub), dtype=np.int64)
         pending = np.argsort(seizure, kind="stable")
-        attempt = 0
         while len(pending):
             _, first = np.unique(sub[pending], return_index=True)
             rows = pending[first]
-            subs = sub[rows]
-            slot = np.argmin(self.busy[:, subs], axis=0)
-            fits = self.busy[slot, subs] <= seizure[rows]
-            self.busy[slot[fits], subs[fits]] = release[rows[fits]]
-            placed = np.zeros(len(pending), dtype=bool)
-            placed[first[fits]] = True
-            conflict = rows[~fits]
-            if len(conflict):
-                attempt += 1
-                sub[conflict] = (
-                    pop.sample(rng, len(conflict))
-                    if attempt <= self.REDRAWS
-                    else rng.integers(0, pop.size, len(conflict))
-                )
-            pending = pending[~placed]
+            done = self._take(sub[rows], seizure[rows], release[rows], tries[rows] > 2 * self.REDRAWS)
+            missed = rows[~done]
+            tries[missed] += 1
+            sub[missed] = self._redraw(pop, rng, tries[missed], seizure[missed], sub[missed])
+            keep = np.ones(len(pending), dtype=bool)
+            keep[first[done]] = False
+            pending = pending[keep]
+        return sub
+
+    def _take(
+        self, subs: np.ndarray, seizure: np.ndarray, release: np.ndarray, force: np.ndarray
+    ) -> np.ndarray:
+        """Whether each call (distinct subscribers) got a slot; a forced one gets the earlier-free slot even
+        if busy. A fitting call takes the latest-free slot that is free at its seizure (best fit: the other
+        slot stays free from earlier, for a call that began before this one)."""
+        busy = self.busy[:, subs]
+        fits_both = busy.max(axis=0) <= seizure
+        fits = busy.min(axis=0) <= seizure
+        slot = np.where(fits_both, np.argmax(busy, axis=0), np.argmin(busy, axis=0))
+        done = fits | force
+        over = force & ~fits
+        self.over_cap += int(over.sum())
+        self.busy[slot[done], subs[done]] = np.maximum(busy[slot[done], np.flatnonzero(done)], release[done])
+        return done
+
+    def _redraw(
+        self,
+        pop: Population,
+        rng: np.random.Generator,
+        tries: np.ndarray,
+        seizure: np.ndarray,
+        current: np.ndarray,
+    ) -> np.ndarray:
+        """New subscribers for calls that missed: by activity, then uniform, then the first of `SEARCH`
+        uniform candidates with a slot free at the call's seizure (the current one if none)."""
+        sub = np.where(
+            tries <= self.REDRAWS, pop.sample(rng, len(tries)), rng.integers(0, pop.size, len(tries))
+        )
+        search = np.flatnonzero(tries == 2 * self.REDRAWS + 1)
+        if len(search):
+            candidates = rng.integers(0, pop.size, (len(search), self.SEARCH))
+            free = self.busy[:, candidates].min(axis=0) <= seizure[search, None]
+            found = free.any(axis=1)
+            pick = candidates[np.arange(len(search)), np.argmax(free, axis=1)]
+            sub[search] = np.where(found, pick, current[search])
         return sub
 
 
