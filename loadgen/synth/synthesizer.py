@@ -70,7 +70,8 @@ class CdrSynthesizer:
         self.population = Population.build(self.config, np.random.default_rng([seed, 1]))
         self._next_call_ref = (seed % 100_000) * CALL_REF_SEED_STRIDE
         self._batches = 0
-        self._call_slots = traffic.CallSlots(self.population.size)
+        lines = self.config.call_lines
+        self._call_slots = traffic.CallSlots(self.population.size, lines) if lines else None
         self._open_episodes: list[fraud.OpenEpisode] = []
         self._last_release_s: float | None = None
         self._labels = LabelWriter(labels_path) if labels_path else None

@@ -95,13 +95,13 @@ def other_party(
 
 
 class CallSlots:
-    """Per subscriber, two "busy until" times (epoch seconds): one active call plus one held or waiting
-    (3GPP call hold / call waiting) is all a handset line carries, so a subscriber's background voice calls
-    (MOC/MTC) never overlap more than 2 at a time, across batches too. Each slot holds calls one after
-    another (a call takes a slot only if it begins after the slot's last call ended), so the two slots bound
-    the concurrency exactly.
+    """Per subscriber, `lines` "busy until" times (epoch seconds), one per slot: one active call plus one
+    held or waiting (3GPP call hold / call waiting) is all a handset line carries, so by default (2) a
+    subscriber's background voice calls (MOC/MTC) never overlap more than 2 at a time, across batches too.
+    Each slot holds calls one after another (a call takes a slot only if it begins after the slot's last
+    call ended), so the slots bound the concurrency exactly.
 
-    A call that finds both slots of its subscriber busy is given to another subscriber: redrawn by activity
+    A call that finds every slot of its subscriber busy is given to another subscriber: redrawn by activity
     `REDRAWS` times, then uniformly `REDRAWS` times, then among `SEARCH` uniform candidates at once. Only a
     load denser than the population can carry (most lines busy) gets past that: such a call keeps its last
     subscriber over the cap and is counted in `over_cap`. Every call is placed within a bounded number of
@@ -111,8 +111,8 @@ class CallSlots:
     REDRAWS = 3
     SEARCH = 64
 
-    def __init__(self, subscribers: int) -> None:
-        self.busy = np.zeros((2, subscribers), dtype=np.int64)
+    def __init__(self, subscribers: int, lines: int = 2) -> None:
+        self.busy = np.zeros((subscribers, lines), dtype=np.int64)  # a subscriber's slots share a cache line
         self.over_cap = 0
 
     def place(
@@ -123,19 +123,20 @@ class CallSlots:
         seizure: np.ndarray,
         release: np.ndarray,
     ) -> np.ndarray:
-        """`sub` with every call that finds both slots of its subscriber busy given to another subscriber;
+        """`sub` with every call that finds every slot of its subscriber busy given to another subscriber;
         takes the slots. Vectorised: each round places the earliest pending call (by seizure) of every
         subscriber; one round per repeat of a subscriber within the batch, plus one per redraw."""
         sub = sub.copy()
         tries = np.zeros(len(sub), dtype=np.int64)
         pending = np.argsort(seizure, kind="stable")
         while len(pending):
-            _, first = np.unique(sub[pending], return_index=True)
+            first = _first_of_each(sub[pending])
             rows = pending[first]
             done = self._take(sub[rows], seizure[rows], release[rows], tries[rows] > 2 * self.REDRAWS)
             missed = rows[~done]
-            tries[missed] += 1
-            sub[missed] = self._redraw(pop, rng, tries[missed], seizure[missed], sub[missed])
+            if len(missed):
+                tries[missed] += 1
+                sub[missed] = self._redraw(pop, rng, tries[missed], seizure[missed], sub[missed])
             keep = np.ones(len(pending), dtype=bool)
             keep[first[done]] = False
             pending = pending[keep]
@@ -144,17 +145,17 @@ class CallSlots:
     def _take(
         self, subs: np.ndarray, seizure: np.ndarray, release: np.ndarray, force: np.ndarray
     ) -> np.ndarray:
-        """Whether each call (distinct subscribers) got a slot; a forced one gets the earlier-free slot even
+        """Whether each call (distinct subscribers) got a slot; a forced one gets the earliest-free slot even
         if busy. A fitting call takes the latest-free slot that is free at its seizure (best fit: the other
-        slot stays free from earlier, for a call that began before this one)."""
-        busy = self.busy[:, subs]
-        fits_both = busy.max(axis=0) <= seizure
-        fits = busy.min(axis=0) <= seizure
-        slot = np.where(fits_both, np.argmax(busy, axis=0), np.argmin(busy, axis=0))
+        slots stay free from earlier, for a call that began before this one)."""
+        busy = self.busy[subs]
+        free = busy <= seizure[:, None]
+        fits = free.any(axis=1)
+        slot = np.where(fits, np.argmax(np.where(free, busy, -1), axis=1), np.argmin(busy, axis=1))
         done = fits | force
-        over = force & ~fits
-        self.over_cap += int(over.sum())
-        self.busy[slot[done], subs[done]] = np.maximum(busy[slot[done], np.flatnonzero(done)], release[done])
+        self.over_cap += int((force & ~fits).sum())
+        rows = np.flatnonzero(done)
+        self.busy[subs[rows], slot[rows]] = np.maximum(busy[rows, slot[rows]], release[rows])
         return done
 
     def _redraw(
@@ -173,11 +174,22 @@ class CallSlots:
         search = np.flatnonzero(tries == 2 * self.REDRAWS + 1)
         if len(search):
             candidates = rng.integers(0, pop.size, (len(search), self.SEARCH))
-            free = self.busy[:, candidates].min(axis=0) <= seizure[search, None]
+            free = self.busy[candidates].min(axis=2) <= seizure[search, None]
             found = free.any(axis=1)
             pick = candidates[np.arange(len(search)), np.argmax(free, axis=1)]
             sub[search] = np.where(found, pick, current[search])
         return sub
+
+
+def _first_of_each(values: np.ndarray) -> np.ndarray:
+    """Index of each distinct value's first occurrence, by value (np.unique's return_index, without its
+    stable argsort: the keys value x n + index are distinct, so a plain sort of them decides it)."""
+    n = len(values)
+    keys = np.sort(values * n + np.arange(n))
+    value = keys // n
+    head = np.ones(n, dtype=bool)
+    head[1:] = value[1:] != value[:-1]
+    return np.asarray(keys[head] % n)
 
 
 def generate(
@@ -189,7 +201,7 @@ def generate(
     slots: CallSlots | None = None,
 ) -> Columns:
     """A batch with one CDR per entry of `release_s` (UTC epoch seconds at which each one closed).
-    `slots`: keep each subscriber's voice calls at most 2 at a time (see `CallSlots`)."""
+    `slots`: keep each subscriber's voice calls at most `config.call_lines` at a time (see `CallSlots`)."""
     n = len(release_s)
     weights = np.asarray(config.record_type_weights, dtype=np.float64)
     record_type = rng.choice(len(RECORD_TYPES), size=n, p=weights / weights.sum()).astype(np.int8)

@@ -7,8 +7,10 @@ import dataclasses
 from collections import defaultdict
 
 import numpy as np
+import pytest
 
 from cdrcap.fraud_loadgen_eval import canonical_day
+from loadgen.errors import LoadConfigError
 from loadgen.synth import CdrSynthesizer, DefectRates, FraudRates, SynthConfig, traffic
 from loadgen.synth.fraud import EPISODE_RECORDS
 from loadgen.synth.population import Population
@@ -47,19 +49,25 @@ def _day_calls(
     return tuple(np.concatenate(part) for part in zip(*parts, strict=True))
 
 
-def test_no_background_subscriber_holds_more_than_two_calls_in_a_dense_day() -> None:
+@pytest.mark.parametrize("lines", [2, 1])
+def test_no_background_subscriber_holds_more_calls_than_its_lines_in_a_dense_day(lines: int) -> None:
     # Given 2,000 subscribers making 60,000 CDRs in a day (the heaviest ~450 a day)
-    config = SynthConfig(subscribers=2_000)
-    slots = traffic.CallSlots(config.subscribers)
+    config = SynthConfig(subscribers=2_000, call_lines=lines)
+    slots = traffic.CallSlots(config.subscribers, lines)
 
     capped = _day_calls(config, 60_000, slots)
     free = _day_calls(config, 60_000, None)
 
-    # Then with call slots nobody holds 3 calls, and every call found a free line
-    assert max_concurrent(*capped) <= 2
+    # Then with call slots nobody holds more calls than the lines, and every call found a free line
+    assert max_concurrent(*capped) <= lines
     assert slots.over_cap == 0
     # (without them the independent draws give the heavy subscribers 3+ at once: the check can fail)
     assert max_concurrent(*free) > 2
+
+
+def test_call_lines_must_not_be_negative() -> None:
+    with pytest.raises(LoadConfigError, match="call_lines"):
+        SynthConfig(call_lines=-1)
 
 
 def test_a_third_overlapping_call_goes_to_another_subscriber_and_slots_carry_across_batches() -> None:
@@ -94,7 +102,7 @@ def test_a_population_that_cannot_carry_the_load_still_terminates_and_counts_the
 
 
 def test_the_same_seed_gives_the_same_day_with_call_slots() -> None:
-    config = SynthConfig(subscribers=2_000, defects=NO_DEFECTS)
+    config = SynthConfig(subscribers=200, defects=NO_DEFECTS)  # the heaviest make ~300 calls
 
     first = CdrSynthesizer(config, seed=5).day(5_000, DAY_START_S)
     second = CdrSynthesizer(config, seed=5).day(5_000, DAY_START_S)
@@ -103,6 +111,9 @@ def test_the_same_seed_gives_the_same_day_with_call_slots() -> None:
     assert first.payloads == second.payloads
     assert first.labels == second.labels
     assert first.payloads != other.payloads
+    # (call_lines=0: no cap, every call keeps its first subscriber: a different day where calls collide)
+    uncapped = CdrSynthesizer(dataclasses.replace(config, call_lines=0), seed=5).day(5_000, DAY_START_S)
+    assert uncapped.payloads != first.payloads
 
 
 def test_fraud_episodes_keep_their_concurrent_calls_and_the_background_stays_capped() -> None:
