@@ -29,6 +29,7 @@ from capacity.tuning import TUNE_FILE, DurationCurve, TuneError, TuneTable
 from cdrcap import traffic_spec
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
 from cdrcap.scaling_render import render_scaling
+from pipeline.constants import EXACTLY_ONCE_DESIGNS
 
 DEFAULT_RECORD_BYTES = 400.0
 
@@ -61,6 +62,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="CDRs per Kinesis record of an aggregating (KPL) producer (default: the run's measured "
         "cdrs_per_kinesis_record with --from, else 1 = no aggregation)",
+    )
+    source.add_argument(
+        "--exactly-once",
+        choices=EXACTLY_ONCE_DESIGNS,
+        help="the exactly-once design the pipeline runs (template ExactlyOnceDesign): it decides the hottest "
+        "DynamoDB partition key the plan checks (default: the run's with --from, else per_record)",
     )
     source.add_argument(
         "--record-format",
@@ -235,6 +242,7 @@ def build_inputs(
         current_shards=current_shards,
         use=_resource_use(args.resource_use, inputs.get("resource_use"), args.from_run),
         cdrs_per_record=cdrs_per_record,
+        exactly_once=str(args.exactly_once or inputs.get("exactly_once") or resource_use.DEPLOYED_DESIGN),
     )
     modes = ("shared", "efo") if args.consumer_mode == "any" else (args.consumer_mode,)
     space = SearchSpace(consumer_modes=modes, concurrency_limit=args.concurrency_limit)
