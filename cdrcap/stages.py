@@ -108,6 +108,7 @@ def _open_local(
         parallelization_factor=profile.parallelization_factor,
         scale=profile.scale,
         port=port or _free_port_pair(),
+        exactly_once=profile.exactly_once,
     )
     echo(
         f"starting the local stack: {config.shards} shards at scale {config.scale} "
