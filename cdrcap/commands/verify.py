@@ -134,6 +134,11 @@ def _deployed(
         esm = EsmConfig.from_dict(json.loads((Path(local.state_dir) / "esm.json").read_text()))
         return dict(esm.handler_env), local.input_stream_name
     outputs = _stack_outputs(target, args.stack)
+    if c.OUTPUT_FUNCTION_NAME not in outputs or c.OUTPUT_INPUT_STREAM_NAME not in outputs:
+        raise CdrcapError(
+            f"stack {args.stack!r} has no {c.OUTPUT_FUNCTION_NAME} / {c.OUTPUT_INPUT_STREAM_NAME} output: "
+            "pass --stack, or --truth FILE"
+        )
     function = client(target, "lambda").get_function_configuration(
         FunctionName=outputs[c.OUTPUT_FUNCTION_NAME]
     )
@@ -153,7 +158,7 @@ def _truth(
             return GroundTruth.read(truth_path)  # the error that says how to get one
         try:
             env, stream = _deployed(args, target, local)
-        except (OSError, KeyError, ClientError, BotoCoreError, CdrcapError):
+        except (OSError, ClientError, BotoCoreError, CdrcapError):
             return LabelTruth(run_dir)  # the design is unknown: the labels' check as before
         if env.get(c.ENV_EXACTLY_ONCE, "").strip().lower() != "ledger":
             return LabelTruth(run_dir)

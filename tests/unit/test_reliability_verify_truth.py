@@ -109,3 +109,14 @@ def test_a_deployed_function_whose_configuration_is_unusable_is_a_usage_error(
     monkeypatch.setattr(verify_command, "_deployed", lambda *_: ({c.ENV_EXACTLY_ONCE: "ledger"}, "cdr-in"))
     with pytest.raises(CdrcapError, match="the deployed function's configuration"):
         truth_for(labelled_run)
+
+
+def test_asked_on_a_stack_without_the_function_output_it_says_what_to_pass(
+    labelled_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(verify_command, "_stack_outputs", lambda *_: {c.OUTPUT_AGGREGATES_TABLE: "t"})
+    staging = Target(name="staging")
+    with pytest.raises(CdrcapError, match="FunctionName / InputStreamName output: pass --stack"):
+        verify_command._truth(
+            args("--truth-from-stream"), labelled_run, labelled_run / GROUND_TRUTH_FILE, staging, None
+        )
