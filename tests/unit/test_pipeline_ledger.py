@@ -253,7 +253,7 @@ class ScanPages:
         return page
 
 
-def test_the_reader_sums_the_delta_items_across_pages_and_skips_claims() -> None:
+def test_the_reader_sums_the_delta_items_across_pages_and_skips_claims_and_fraud_state() -> None:
     key = ("cell#310-260-1001-11", "m#2026-11-18T13:00Z")
     one = ledger.encode_delta({key: [1, 1, 1, 60, 55, 0, 0]})
     two = ledger.encode_delta({key: [2, 2, 0, 10, 0, 0, 0], ("dest#GB", key[1]): [1, 1, 1, 5, 5, 0, 0]})
@@ -266,6 +266,8 @@ def test_the_reader_sums_the_delta_items_across_pages_and_skips_claims() -> None
         [
             item(f"claims#{SHARD}", "s#1795010399", v={"N": "2"}, c={"B": ledger.encode_claims({})}),
             item("delta#m#2026-11-18T13:59Z", f"{SHARD}/9/", d={"B": two}),
+            # the fraud stage's window state in the same table (fraud on): not an aggregate
+            item("fraud#004d8fcef35ea013", "win#60#1796306700000", **{"velocity.calls": {"N": "3"}}),
         ],
     ]
     found = read_aggregates(ScanPages(pages), "table")
