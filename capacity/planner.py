@@ -147,6 +147,7 @@ def plan(
             workload.rate_rps,
             prices.ddb_write_request_units_per_million_usd,
             prices.ddb_read_request_units_per_million_usd,
+            measured_design=workload.exactly_once,
         ),
         "dynamodb_capacity_modes": costs.dynamodb_capacity_modes(
             costs.CostInputs(workload.rate_rps, workload.record_bytes, use=workload.use),

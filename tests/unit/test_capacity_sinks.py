@@ -16,9 +16,12 @@ from capacity.fit import ServiceTimeModel
 from capacity.planner import plan
 from capacity.resource_use import (
     DEFAULT,
+    EXACTLY_ONCE_READ_UNITS_PER_CDR,
     EXACTLY_ONCE_WRITE_UNITS_PER_CDR,
     KEYS,
+    design_comparison,
     emf_totals,
+    for_design,
     from_mapping,
     load,
 )
@@ -156,6 +159,26 @@ def test_cdrcap_plan_takes_the_design_and_checks_its_hot_partition() -> None:
     )
     details = json.loads(done.stdout)["details"]
     assert any("claims and delta keys" in c["quota"] for c in details["quota_checks"]), done.stderr
+    # And it prices the benchmark's use with ledger's aggregate units in place of per_record's
+    use = details["resource_use_per_cdr"]
+    assert use["dynamodb_write_units"] == pytest.approx(EXACTLY_ONCE_WRITE_UNITS_PER_CDR["ledger"], abs=0.01)
+    assert "with ledger's aggregate write and read units" in use["source"]
+
+
+def test_swapping_the_design_keeps_what_the_fraud_state_writes() -> None:
+    # Given a use measured under per_record with the fraud rules on (9.70 WRU per CDR, bench_resource_use)
+    measured = replace(DEFAULT, dynamodb_write_units=9.70, dynamodb_read_units=0.0098)
+    ledger_use = for_design(measured, "per_record", "ledger")
+    fraud_writes = 9.70 - EXACTLY_ONCE_WRITE_UNITS_PER_CDR["per_record"]
+    assert ledger_use.dynamodb_write_units == pytest.approx(
+        fraud_writes + EXACTLY_ONCE_WRITE_UNITS_PER_CDR["ledger"]
+    )
+    assert ledger_use.dynamodb_read_units == pytest.approx(0.0098 + EXACTLY_ONCE_READ_UNITS_PER_CDR["ledger"])
+    # And back: the comparison of a use measured under ledger finds per_record's units where they were
+    assert for_design(ledger_use, "ledger", "per_record").dynamodb_write_units == pytest.approx(9.70)
+    rows = {r["design"]: r for r in design_comparison(ledger_use, 1_000, 1.25, measured_design="ledger")}
+    assert rows["per_record"]["dynamodb_write_units_per_cdr"] == pytest.approx(9.70, abs=1e-3)
+    assert for_design(measured, "per_record", "per_record") is measured
 
 
 def test_a_resource_use_file_missing_a_key_names_it(tmp_path: Path) -> None:
