@@ -123,12 +123,16 @@ class InMemoryAggregateStore:
             claim.cdr_id if self.design == "per_record" else f"{claim.item[0]}|{claim.item[1]}|{claim.cdr_id}"
         )
 
-    def apply(
-        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
-    ) -> ApplyResult:
+    def _maybe_throttle(self) -> None:
+        """The `fail_next_applies` test hook: raise TransientStoreError while it counts down."""
         if self.fail_next_applies > 0:
             self.fail_next_applies -= 1
             raise TransientStoreError("injected throttling")
+
+    def apply(
+        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
+    ) -> ApplyResult:
+        self._maybe_throttle()
         owned = self.claims
         # Lean: the benchmarks charge this fake's cost to the handler (C-level set/map operations).
         claim_keys = [self._claim_key(claim) for claim in claims]
@@ -308,9 +312,7 @@ class InMemoryLedgerStore(LedgerApply, InMemoryAggregateStore):
     def apply(
         self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
     ) -> ApplyResult:
-        if self.fail_next_applies > 0:
-            self.fail_next_applies -= 1
-            raise TransientStoreError("injected throttling")
+        self._maybe_throttle()
         result = LedgerApply.apply(self, claims, deltas, expires_at)
         if result.committed:  # what the other designs' item would carry (its deltas live at least as long)
             for key, expires in expires_at.items():
