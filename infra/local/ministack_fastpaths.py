@@ -28,7 +28,8 @@ What changes (same results, less work):
   probe runs only for tables with indexes, and the write stores the Phase-1 probe: the same expression
   applied to the same item (a transaction touches an item once, the function never yields, and
   `_apply_update_expression` deep-copies its input first), so the same result with one application and
-  two copies fewer per item. Done by rewriting the function's source, each edit checked to match once.
+  two copies fewer per item; that item's size, measured in Phase 1 and unchanged since, is reused for the
+  consumed capacity. Done by rewriting the function's source, each edit checked to match once.
 
 Each patch checks the installed MiniStack version and that the function it replaces exists; otherwise it is
 skipped with a warning on stderr and MiniStack runs as shipped.
@@ -109,7 +110,15 @@ TRANSACT_WRITE_EDITS = (
         '        elif op_type == "Update" and op.get("UpdateExpression"):\n',
         '        elif op_type == "Update" and op.get("UpdateExpression") and _cdrcap_has_indexes(tbl):\n',
     ),
-    ("    val_reasons = {}\n", "    val_reasons = {}\n    _cdrcap_probes = {}\n"),
+    ("    val_reasons = {}\n", "    val_reasons = {}\n    _cdrcap_probes = {}\n    _cdrcap_sizes = {}\n"),
+    (  # the written item is the probe: its size is known from Phase 1 for the capacity below
+        "                    elif _item_size_bytes(probe) > _DDB_ITEM_MAX_BYTES:\n",
+        "                    elif _cdrcap_sized(_cdrcap_sizes, probe) > _DDB_ITEM_MAX_BYTES:\n",
+    ),
+    (
+        "                     _item_size_bytes(new_it) if new_it else 0)\n",
+        "                     _cdrcap_size_of(_cdrcap_sizes, new_it) if new_it else 0)\n",
+    ),
     (  # _apply_update_expression deep-copies its input first: the copy before it is redundant
         "                probe = copy.deepcopy(existing) if existing else dict(key_src)\n",
         "                probe = existing if existing else dict(key_src)\n",
@@ -142,6 +151,27 @@ TRANSACT_WRITE_EDITS = (
 
 def has_indexes(table: dict[str, Any]) -> bool:
     return bool(table.get("GlobalSecondaryIndexes") or table.get("LocalSecondaryIndexes"))
+
+
+Sizes = dict[int, tuple[Any, int]]
+
+
+def size_memo(
+    item_size: Callable[[Any], int],
+) -> tuple[Callable[[Sizes, Any], int], Callable[[Sizes, Any], int]]:
+    """(sized, size_of): `sized` measures an item and remembers it (keyed by identity, the item kept alive
+    with its size so the key cannot be reused within the call); `size_of` answers from it or measures."""
+
+    def sized(sizes: Sizes, item: Any) -> int:
+        size = item_size(item)
+        sizes[id(item)] = (item, size)
+        return size
+
+    def size_of(sizes: Sizes, item: Any) -> int:
+        known = sizes.get(id(item))
+        return known[1] if known is not None and known[0] is item else item_size(item)
+
+    return sized, size_of
 
 
 def edited_source(source: str, edits: tuple[tuple[str, str], ...]) -> str | None:
@@ -177,6 +207,8 @@ def rewrite_transact_write_items(dynamodb: ModuleType) -> bool:
         _say("dynamodb._transact_write_items is not the source the edits were written for; left as shipped")
         return False
     dynamodb._cdrcap_has_indexes = has_indexes  # type: ignore[attr-defined]
+    sized, size_of = size_memo(dynamodb._item_size_bytes)
+    dynamodb._cdrcap_sized, dynamodb._cdrcap_size_of = sized, size_of  # type: ignore[attr-defined]
     exec(compile(edited, original.__code__.co_filename, "exec"), vars(dynamodb))  # type: ignore[union-attr]
     return True
 
