@@ -40,8 +40,9 @@ def storage(key: WindowKey) -> tuple[WindowKey, str]:
     return block, f"{window_s}@{start_ms}{TAG_END}"
 
 
-def tagged(request: ApplyRequest, tag: str) -> ApplyRequest:
-    """`request` with its counter and set names (and set caps) prefixed by `tag`."""
+def tagged(request: ApplyRequest, item: WindowKey, tag: str) -> ApplyRequest:
+    """`request` as a share of `item`: counter and set names (and set caps) prefixed by `tag`, and the
+    expiry moved from the window's end to the item's (the TTL stays "end + alert TTL" for every window)."""
     if not tag:
         return request
     contributions = [
@@ -54,7 +55,8 @@ def tagged(request: ApplyRequest, tag: str) -> ApplyRequest:
         for source, record_position, counters, members in request.contributions
     ]
     caps = {tag + name: cap for name, cap in request.set_caps.items()}
-    return ApplyRequest(request.key, contributions, caps, request.expires_at_s)
+    expires_at_s = request.expires_at_s + (item.window_end_ms - request.key.window_end_ms) // 1000
+    return ApplyRequest(item, contributions, caps, expires_at_s)
 
 
 def in_items(requests: Sequence[ApplyRequest]) -> tuple[list[ApplyRequest], list[tuple[int, str]]]:
@@ -65,7 +67,7 @@ def in_items(requests: Sequence[ApplyRequest]) -> tuple[list[ApplyRequest], list
     where: list[tuple[int, str]] = []
     for request in requests:
         key, tag = storage(request.key)
-        one = tagged(request, tag)
+        one = tagged(request, key, tag)
         slot = slots.get(key)
         if slot is None:
             slots[key] = slot = len(merged)

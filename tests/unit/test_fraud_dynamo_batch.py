@@ -325,6 +325,8 @@ def test_windows_sharing_an_item_are_merged_into_one_conditional_update() -> Non
     update = update_request(key, change, guards, merged[0].set_caps, {}, merged[0].expires_at_s)
 
     assert where == [(0, ""), (0, tag)]
+    # the minute [60 s, 120 s) ends 780 s before its block: its expiry moves with it to the block's end
+    assert merged[0].expires_at_s == 2_000_000_000 + 780
     assert sorted(change.counters) == [f"{tag}r.calls", "r.calls"]
     assert sorted(change.max_positions) == ["shard-0/a"]  # one watermark per lane for the whole item
     assert f"c#{tag}r.calls" in update["ExpressionAttributeNames"].values()
