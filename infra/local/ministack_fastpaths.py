@@ -29,7 +29,9 @@ What changes (same results, less work):
   applied to the same item (a transaction touches an item once, the function never yields, and
   `_apply_update_expression` deep-copies its input first), so the same result with one application and
   two copies fewer per item; that item's size, measured in Phase 1 and unchanged since, is reused for the
-  consumed capacity. Done by rewriting the function's source, each edit checked to match once.
+  consumed capacity; and its 4 MB check, which re-encodes the whole request as JSON, runs only when the
+  request's body is over 1/8 of it (REDUMP_GROWTH_MAX: a re-encoding cannot grow more). Done by rewriting
+  the function's source, each edit checked to match once.
 
 Each patch checks the installed MiniStack version and that the function it replaces exists; otherwise it is
 skipped with a warning on stderr and MiniStack runs as shipped.
@@ -44,6 +46,7 @@ import marshal
 import sys
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from importlib import import_module, metadata
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -119,6 +122,11 @@ TRANSACT_WRITE_EDITS = (
         "                     _item_size_bytes(new_it) if new_it else 0)\n",
         "                     _cdrcap_size_of(_cdrcap_sizes, new_it) if new_it else 0)\n",
     ),
+    (  # the 4 MB check re-encodes the whole request: only when its body could be that large
+        '        if len(json.dumps(data).encode("utf-8")) > _DDB_TXN_MAX_BYTES:\n',
+        "        if _cdrcap_may_exceed(_DDB_TXN_MAX_BYTES) and "
+        'len(json.dumps(data).encode("utf-8")) > _DDB_TXN_MAX_BYTES:\n',
+    ),
     (  # _apply_update_expression deep-copies its input first: the copy before it is redundant
         "                probe = copy.deepcopy(existing) if existing else dict(key_src)\n",
         "                probe = existing if existing else dict(key_src)\n",
@@ -151,6 +159,32 @@ TRANSACT_WRITE_EDITS = (
 
 def has_indexes(table: dict[str, Any]) -> bool:
     return bool(table.get("GlobalSecondaryIndexes") or table.get("LocalSecondaryIndexes"))
+
+
+# json.dumps of a parsed JSON body is at most this many times the body: a string character grows at most 3x
+# (a 2-4 byte UTF-8 character or a 2-byte escape becomes a 6- or 12-character escape), a separator 2x
+# ("," -> ", "), a JSON number at most ~4.5x ("1e15" -> "1000000000000000.0"); key duplicates only shrink it
+REDUMP_GROWTH_MAX = 8
+_body_bytes: ContextVar[int | None] = ContextVar("cdrcap_dynamodb_body_bytes", default=None)
+
+
+def body_noted(handle_request: Callable[..., Any]) -> Callable[..., Any]:
+    """DynamoDB's `handle_request`, noting the request body's length for the request's own task."""
+
+    async def noted(method: str, path: str, headers: Any, body: bytes, query_params: Any) -> Any:
+        token = _body_bytes.set(len(body) if body else 0)
+        try:
+            return await handle_request(method, path, headers, body, query_params)
+        finally:
+            _body_bytes.reset(token)
+
+    return noted
+
+
+def may_exceed(cap_bytes: int) -> bool:
+    """False only when the body being handled is too small for its re-encoding to pass `cap_bytes`."""
+    body_bytes = _body_bytes.get()
+    return body_bytes is None or body_bytes * REDUMP_GROWTH_MAX > cap_bytes
 
 
 Sizes = dict[int, tuple[Any, int]]
@@ -207,6 +241,7 @@ def rewrite_transact_write_items(dynamodb: ModuleType) -> bool:
         _say("dynamodb._transact_write_items is not the source the edits were written for; left as shipped")
         return False
     dynamodb._cdrcap_has_indexes = has_indexes  # type: ignore[attr-defined]
+    dynamodb._cdrcap_may_exceed = may_exceed  # type: ignore[attr-defined]
     sized, size_of = size_memo(dynamodb._item_size_bytes)
     dynamodb._cdrcap_sized, dynamodb._cdrcap_size_of = sized, size_of  # type: ignore[attr-defined]
     exec(compile(edited, original.__code__.co_filename, "exec"), vars(dynamodb))  # type: ignore[union-attr]
@@ -234,7 +269,7 @@ def apply_patches() -> list[str]:
     if isinstance(getattr(dynamodb, "copy", None), ModuleType):
         dynamodb.copy = SimpleNamespace(deepcopy=builtin_deepcopy, copy=copy.copy)  # type: ignore[attr-defined]
         patched.append("dynamodb copy.deepcopy")
-    if rewrite_transact_write_items(dynamodb):
+    if rewrite_transact_write_items(dynamodb) and _patch(dynamodb, "handle_request", body_noted):
         patched.append("dynamodb._transact_write_items (one update application per item)")
     return patched
 

@@ -16,6 +16,7 @@ from infra.local.emulator import ENV_FASTPATHS, EmulatorProcess, start_emulator
 Requests = list[Callable[[Any], Any]]
 TABLE, INDEXED = "fast", "indexed"
 BIG = "x" * 410_000  # over the 400 KB item cap
+NEAR = "y" * 390_000  # under it: 11 of them pass the 4 MiB transaction cap
 
 
 @pytest.fixture
@@ -115,6 +116,17 @@ def _requests() -> Requests:
                 }
             ]
         ),
+        _transact(  # over the 4 MB request cap (each item under 400 KB)
+            *[
+                {
+                    "Put": {
+                        "TableName": TABLE,
+                        "Item": {"pk": {"S": "p"}, "sk": {"S": f"big{i}"}, "v": {"S": NEAR}},
+                    }
+                }
+                for i in range(11)
+            ]
+        ),
         _transact(_update("a", "ADD c :one", {":one": {"N": "1"}})),  # committed after all that
     ]
 
@@ -172,7 +184,7 @@ def test_patched_transact_write_items_answers_and_writes_as_shipped(
     clean_emulator: EmulatorProcess, shipped_emulator: EmulatorProcess, aws_session: boto3.Session
 ) -> None:
     # Given the same requests: commits, a token replay, a failed condition, a type error, an oversized item,
-    # one item twice, an index key, on the patched emulator and on MiniStack as shipped
+    # one item twice, an index key, a request over 4 MB, on the patched emulator and on MiniStack as shipped
     patched = _outcomes(clean_emulator, aws_session)
     shipped = _outcomes(shipped_emulator, aws_session)
     # Then every answer and every item left is the same
@@ -182,6 +194,7 @@ def test_patched_transact_write_items_answers_and_writes_as_shipped(
     codes = [answer[0] if isinstance(answer, tuple) else "ok" for answer in patched[0]]
     assert codes.count("ok") == 4
     assert codes.count("TransactionCanceledException") == 3
-    assert codes.count("ValidationException") == 2
+    assert codes.count("ValidationException") == 3
+    assert any("4MB" in str(answer[1]) for answer in patched[0] if isinstance(answer, tuple))
     item_a = next(item for item in patched[1][0] if item["sk"]["S"] == "a")
     assert item_a["c"] == {"N": "4"} and item_a["old_t"] == {"N": "10"} and item_a["t"] == {"N": "20"}
