@@ -1,4 +1,4 @@
-"""Start MiniStack with three hot paths made independent of how much data it holds.
+"""Start MiniStack with its hot paths made independent of how much data it holds, and with less repeated work.
 
 Run by infra/local/emulator.py with MiniStack's own interpreter (.venv-emu/, which has MiniStack but not this
 project), so this file imports only the standard library and MiniStack.
@@ -22,6 +22,16 @@ What changes (same results, less work):
 - copies: DynamoDB's `copy.deepcopy` becomes a marshal round trip for values made of exact builtin types
   (the dicts, lists and strings items are made of), `copy.deepcopy` for anything else. Marshal (format 4)
   keeps aliasing and cycles as deepcopy does; a bytearray would come back as bytes (items hold none).
+- TransactWriteItems applies each Update's expression three times: an up-front probe whose only use is
+  the empty secondary-index key check (nothing to check on a table without indexes), a Phase-1 probe
+  (type errors, item size, nesting), then the write on two more deep copies. With the patch the up-front
+  probe runs only for tables with indexes, and the write stores the Phase-1 probe: the same expression
+  applied to the same item (a transaction touches an item once, the function never yields, and
+  `_apply_update_expression` deep-copies its input first), so the same result with one application and
+  two copies fewer per item; that item's size, measured in Phase 1 and unchanged since, is reused for the
+  consumed capacity; and its 4 MB check, which re-encodes the whole request as JSON, runs only when the
+  request's body is over 1/8 of it (REDUMP_GROWTH_MAX: a re-encoding cannot grow more). Done by rewriting
+  the function's source, each edit checked to match once.
 
 Each patch checks the installed MiniStack version and that the function it replaces exists; otherwise it is
 skipped with a warning on stderr and MiniStack runs as shipped.
@@ -31,10 +41,12 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import marshal
 import sys
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from importlib import import_module, metadata
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -95,6 +107,116 @@ def builtin_deepcopy(value: Any, memo: Any = None) -> Any:
         return copy.deepcopy(value, memo)
 
 
+# (text in MiniStack 1.5.33's `_transact_write_items`, replacement): each must match exactly once
+TRANSACT_WRITE_EDITS = (
+    (  # the up-front probe only feeds the empty secondary-index key check
+        '        elif op_type == "Update" and op.get("UpdateExpression"):\n',
+        '        elif op_type == "Update" and op.get("UpdateExpression") and _cdrcap_has_indexes(tbl):\n',
+    ),
+    ("    val_reasons = {}\n", "    val_reasons = {}\n    _cdrcap_probes = {}\n    _cdrcap_sizes = {}\n"),
+    (  # the written item is the probe: its size is known from Phase 1 for the capacity below
+        "                    elif _item_size_bytes(probe) > _DDB_ITEM_MAX_BYTES:\n",
+        "                    elif _cdrcap_sized(_cdrcap_sizes, probe) > _DDB_ITEM_MAX_BYTES:\n",
+    ),
+    (
+        "                     _item_size_bytes(new_it) if new_it else 0)\n",
+        "                     _cdrcap_size_of(_cdrcap_sizes, new_it) if new_it else 0)\n",
+    ),
+    (  # the 4 MB check re-encodes the whole request: only when its body could be that large
+        '        if len(json.dumps(data).encode("utf-8")) > _DDB_TXN_MAX_BYTES:\n',
+        "        if _cdrcap_may_exceed(_DDB_TXN_MAX_BYTES) and "
+        'len(json.dumps(data).encode("utf-8")) > _DDB_TXN_MAX_BYTES:\n',
+    ),
+    (  # _apply_update_expression deep-copies its input first: the copy before it is redundant
+        "                probe = copy.deepcopy(existing) if existing else dict(key_src)\n",
+        "                probe = existing if existing else dict(key_src)\n",
+    ),
+    (
+        "                    imsg = _index_key_type_reason(tbl, probe)\n",
+        "                    _cdrcap_probes[idx] = probe\n"
+        "                    imsg = _index_key_type_reason(tbl, probe)\n",
+    ),
+    (
+        "    for transact in items_list:\n"
+        "        op_type, op = _extract_transact_op(transact)\n"
+        '        if op is None or op_type == "ConditionCheck":\n',
+        "    for _cdrcap_idx, transact in enumerate(items_list):\n"
+        "        op_type, op = _extract_transact_op(transact)\n"
+        '        if op is None or op_type == "ConditionCheck":\n',
+    ),
+    (
+        "            item = copy.deepcopy(old_item) if old_item else dict(key)\n"
+        '            ue = op.get("UpdateExpression", "")\n'
+        "            if ue:\n",
+        "            _cdrcap_probe = _cdrcap_probes.pop(_cdrcap_idx, None)\n"
+        "            item = _cdrcap_probe if _cdrcap_probe is not None else (\n"
+        "                copy.deepcopy(old_item) if old_item else dict(key))\n"
+        '            ue = "" if _cdrcap_probe is not None else op.get("UpdateExpression", "")\n'
+        "            if ue:\n",
+    ),
+)
+
+
+def has_indexes(table: dict[str, Any]) -> bool:
+    return bool(table.get("GlobalSecondaryIndexes") or table.get("LocalSecondaryIndexes"))
+
+
+# json.dumps of a parsed JSON body is at most this many times the body: a string character grows at most 3x
+# (a 2-4 byte UTF-8 character or a 2-byte escape becomes a 6- or 12-character escape), a separator 2x
+# ("," -> ", "), a JSON number at most ~4.5x ("1e15" -> "1000000000000000.0"); key duplicates only shrink it
+REDUMP_GROWTH_MAX = 8
+_body_bytes: ContextVar[int | None] = ContextVar("cdrcap_dynamodb_body_bytes", default=None)
+
+
+def body_noted(handle_request: Callable[..., Any]) -> Callable[..., Any]:
+    """DynamoDB's `handle_request`, noting the request body's length for the request's own task."""
+
+    async def noted(method: str, path: str, headers: Any, body: bytes, query_params: Any) -> Any:
+        token = _body_bytes.set(len(body) if body else 0)
+        try:
+            return await handle_request(method, path, headers, body, query_params)
+        finally:
+            _body_bytes.reset(token)
+
+    return noted
+
+
+def may_exceed(cap_bytes: int) -> bool:
+    """False only when the body being handled is too small for its re-encoding to pass `cap_bytes`."""
+    body_bytes = _body_bytes.get()
+    return body_bytes is None or body_bytes * REDUMP_GROWTH_MAX > cap_bytes
+
+
+Sizes = dict[int, tuple[Any, int]]
+
+
+def size_memo(
+    item_size: Callable[[Any], int],
+) -> tuple[Callable[[Sizes, Any], int], Callable[[Sizes, Any], int]]:
+    """(sized, size_of): `sized` measures an item and remembers it (keyed by identity, the item kept alive
+    with its size so the key cannot be reused within the call); `size_of` answers from it or measures."""
+
+    def sized(sizes: Sizes, item: Any) -> int:
+        size = item_size(item)
+        sizes[id(item)] = (item, size)
+        return size
+
+    def size_of(sizes: Sizes, item: Any) -> int:
+        known = sizes.get(id(item))
+        return known[1] if known is not None and known[0] is item else item_size(item)
+
+    return sized, size_of
+
+
+def edited_source(source: str, edits: tuple[tuple[str, str], ...]) -> str | None:
+    """`source` with every (old, new) edit applied; None unless each `old` occurs exactly once."""
+    for old, new in edits:
+        if source.count(old) != 1:
+            return None
+        source = source.replace(old, new)
+    return source
+
+
 def _patch(module: ModuleType, name: str, make: Callable[[Any], Callable[..., Any]]) -> bool:
     """Replace `module.name` by `make(original)`; False (and said) when the original is not there."""
     original = getattr(module, name, None)
@@ -102,6 +224,27 @@ def _patch(module: ModuleType, name: str, make: Callable[[Any], Callable[..., An
         _say(f"{module.__name__}.{name} not found; left as shipped")
         return False
     setattr(module, name, make(original))
+    return True
+
+
+def rewrite_transact_write_items(dynamodb: ModuleType) -> bool:
+    """Replace `_transact_write_items` by its source with TRANSACT_WRITE_EDITS (False, and said, when the
+    source does not match: MiniStack then runs that function as shipped)."""
+    original = getattr(dynamodb, "_transact_write_items", None)
+    edited = None
+    if inspect.isfunction(original):
+        try:
+            edited = edited_source(inspect.getsource(original), TRANSACT_WRITE_EDITS)
+        except OSError:  # no source file
+            edited = None
+    if edited is None:
+        _say("dynamodb._transact_write_items is not the source the edits were written for; left as shipped")
+        return False
+    dynamodb._cdrcap_has_indexes = has_indexes  # type: ignore[attr-defined]
+    dynamodb._cdrcap_may_exceed = may_exceed  # type: ignore[attr-defined]
+    sized, size_of = size_memo(dynamodb._item_size_bytes)
+    dynamodb._cdrcap_sized, dynamodb._cdrcap_size_of = sized, size_of  # type: ignore[attr-defined]
+    exec(compile(edited, original.__code__.co_filename, "exec"), vars(dynamodb))  # type: ignore[union-attr]
     return True
 
 
@@ -126,6 +269,8 @@ def apply_patches() -> list[str]:
     if isinstance(getattr(dynamodb, "copy", None), ModuleType):
         dynamodb.copy = SimpleNamespace(deepcopy=builtin_deepcopy, copy=copy.copy)  # type: ignore[attr-defined]
         patched.append("dynamodb copy.deepcopy")
+    if rewrite_transact_write_items(dynamodb) and _patch(dynamodb, "handle_request", body_noted):
+        patched.append("dynamodb._transact_write_items (one update application per item)")
     return patched
 
 

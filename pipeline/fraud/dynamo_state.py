@@ -7,6 +7,8 @@ Item layout (in the aggregates table, under its own key prefix so it never colli
   "wm#<source>"     S   highest record position applied from that source: "<shard>/<partition key hash>",
                         one in-order lane of records (zero-padded sequence number)
   expires_at        N   TTL
+Windows shorter than 15 min that divide it (velocity's minutes) live in their 15-min block's item, their
+attributes tagged "c#60@<start ms>/<rule>.<name>" (dynamo_items.storage): one item write per call, not two.
 Alert markers: sk = "alert#<rule>#<window_s>#<window start ms>", put only if absent.
 
 Idempotency argument (docs/fraud.md has the long form): the records of one (shard, partition key) reach
@@ -53,8 +55,11 @@ from pipeline.fraud.dynamo_items import (
     Item,
     alert_key,
     first_attempt,
+    in_items,
     item_key,
+    set_sizes_from_item,
     state_from_item,
+    storage,
     update_request,
     watermarks_from_item,
 )
@@ -119,13 +124,20 @@ class DynamoDBStateStore:
         set_caps: Mapping[str, int],
         expires_at_s: int,
     ) -> WindowState:
-        return self._settle(ApplyRequest(key, contributions, set_caps, expires_at_s))
+        return self.apply_many([ApplyRequest(key, contributions, set_caps, expires_at_s)])[0]
 
     def apply_many(
         self, requests: Sequence[ApplyRequest], executor: Executor | None = None
     ) -> list[WindowState]:
-        """`apply` for each request (distinct keys), packed in transactions; chunks run on `executor`."""
+        """`apply` for each request (distinct keys), packed in transactions; chunks run on `executor`.
+        Windows that share an item (dynamo_items.storage) are written together, as one item."""
         require_distinct_keys(requests)
+        merged, where = in_items(requests)
+        items = self._apply_items(merged, executor)
+        return [state_from_item(items[slot], tag) for slot, tag in where]
+
+    def _apply_items(self, requests: Sequence[ApplyRequest], executor: Executor | None) -> list[Item]:
+        """Each item's request (one per item), applied; the items afterwards."""
         if not self._transactional or len(requests) < 2:  # one item: UpdateItem ALL_NEW is 1 request, not 2
             return _run(executor, self._settle, requests)
         actions = [self._first_action(request) for request in requests]
@@ -140,11 +152,11 @@ class DynamoDBStateStore:
                 verdicts.update(chunk_verdicts)
         need_read = [requests[i].key for i, verdict in verdicts.items() if verdict in (WRITTEN, READ_FIRST)]
         items = read_items(self._client, self._table_name, need_read, item_key, executor) if need_read else {}
-        states: list[WindowState | None] = [None] * len(requests)
+        states: list[Item | None] = [None] * len(requests)
         pending: list[tuple[int, Item | None]] = []
         for i, verdict in verdicts.items():
             if verdict == WRITTEN:
-                states[i] = state_from_item(items.get(requests[i].key, {}))
+                states[i] = items.get(requests[i].key, {})
             else:  # READ_FIRST: continue from the read; ITEM_PATH: the item's own first attempt
                 pending.append((i, items.get(requests[i].key, {}) if verdict == READ_FIRST else None))
         settled = _run(executor, lambda p: self._settle(requests[p[0]], p[1]), pending)
@@ -171,9 +183,9 @@ class DynamoDBStateStore:
             return dict(zip(chunk, verdicts, strict=True))
         return dict.fromkeys(chunk, WRITTEN)
 
-    def _settle(self, request: ApplyRequest, item: Item | None = None) -> WindowState:
+    def _settle(self, request: ApplyRequest, item: Item | None = None) -> Item:
         """The per-item path: first attempt (unless `item`, a consistent read after it failed, is given),
-        then read, re-fold and write under the optimistic lock until it holds."""
+        then read, re-fold and write under the optimistic lock until it holds; the item afterwards."""
         key, contributions, set_caps, expires_at_s = request
         if item is None:
             change, guards = first_attempt(contributions)
@@ -187,11 +199,11 @@ class DynamoDBStateStore:
                 if attempt:
                     time.sleep(CONFLICT_BACKOFF_S * 2**attempt)  # let the conflicting writer finish
                 item = self._read_consistent(key)
-            state, watermarks = state_from_item(item), watermarks_from_item(item)
+            watermarks = watermarks_from_item(item)
             change = fold(contributions, watermarks)
             if change.empty:
-                return state  # everything in this batch was applied before: a re-delivery
-            set_sizes = {name: len(members) for name, members in state.sets.items()}
+                return item  # everything in this batch was applied before: a re-delivery
+            set_sizes = set_sizes_from_item(item)
             change.members = {
                 name: kept
                 for name, members in change.members.items()
@@ -213,21 +225,24 @@ class DynamoDBStateStore:
         item: Item = response.get("Item", {})
         return item
 
-    def _write(self, request: Mapping[str, Any]) -> WindowState:
+    def _write(self, request: Mapping[str, Any]) -> Item:
         """One UpdateItem of `update_request(...)`, returning the item after it."""
         self._count_write()
         response = self._client.update_item(TableName=self._table_name, **request, ReturnValues="ALL_NEW")
-        return state_from_item(response.get("Attributes", {}))
+        item: Item = response.get("Attributes", {})
+        return item
 
     def read(self, key: WindowKey) -> WindowState:
-        response = self._client.get_item(TableName=self._table_name, Key=item_key(key))
-        return state_from_item(response.get("Item", {}))
+        stored, tag = storage(key)
+        response = self._client.get_item(TableName=self._table_name, Key=item_key(stored))
+        return state_from_item(response.get("Item", {}), tag)
 
     def read_many(self, keys: Sequence[WindowKey], executor: Executor | None = None) -> list[WindowState]:
-        """`read` of each key by eventually consistent BatchGetItem (100 keys per request)."""
-        distinct = list(dict.fromkeys(keys))  # BatchGetItem refuses a key twice
+        """`read` of each key by eventually consistent BatchGetItem (100 items per request)."""
+        stored = [storage(key) for key in keys]
+        distinct = list(dict.fromkeys(item for item, _ in stored))  # BatchGetItem refuses a key twice
         items = read_items(self._client, self._table_name, distinct, item_key, executor, consistent=False)
-        return [state_from_item(items.get(key, {})) for key in keys]
+        return [state_from_item(items.get(item, {}), tag) for item, tag in stored]
 
     def _claim_put(self, claim: AlertClaim) -> dict[str, Any]:
         key, rule_id, expires_at_s = claim

@@ -160,3 +160,34 @@ def test_engine_raises_the_same_alerts_with_batched_writes(dynamodb: Any) -> Non
     # Then every batch matched the same rules on the same CDRs and raised the same alerts
     assert batched == reference
     assert any(alerts for _, alerts in reference)
+
+
+def _mixed_windows(first: int, last: int) -> list[ApplyRequest]:
+    """Records `first`..`last` of one lane, each touching a minute, its 15-min block and its hour, for 3
+    subscribers, over minutes that cross a block boundary (minute windows share their block's item)."""
+    contributions: dict[WindowKey, list[Contribution]] = {}
+    for seq in range(first, last + 1):
+        at_ms = (12 + seq % 6) * 60_000  # minutes 12-17: blocks 0 and 1
+        for window_s in (60, 900, 3600):
+            key = WindowKey(f"tok{seq % 3}", window_s, at_ms - at_ms % (window_s * 1000))
+            contributions.setdefault(key, []).append(
+                Contribution("shard-0/a", position(seq), {"r.calls": 1}, {"r.b": (f"m{seq % 11}",)})
+            )
+    return [ApplyRequest(key, c, CAPS, EXPIRES_AT_S) for key, c in sorted(contributions.items())]
+
+
+def test_windows_sharing_an_item_count_as_the_reference_store_does(dynamodb: Any) -> None:
+    # Given batches over minute, 15-min and hour windows (minutes kept in their block's item), one of them
+    # re-delivered with new records, and sets that reach their cap
+    store, reference = DynamoDBStateStore(dynamodb, create_table(dynamodb)), InMemoryStateStore()
+    deliveries = [(0, 29), (30, 59), (20, 79), (80, 99)]
+    for first, last in deliveries:
+        requests = _mixed_windows(first, last)
+        # When each batch is applied to DynamoDB and to the in-memory reference
+        applied = store.apply_many(requests)
+        expected = reference.apply_many(requests)
+        # Then every window's state after the batch is the same
+        assert _snapshot(applied) == _snapshot(expected)
+    keys = [request.key for request in _mixed_windows(0, 99)]
+    assert _snapshot(store.read_many(keys)) == _snapshot(reference.read_many(keys))
+    assert sum(s.count("r.calls") for s in store.read_many(keys)) == 100 * 3

@@ -20,7 +20,15 @@ from pipeline.fraud.dynamo_batch import (
     pack,
     read_items,
 )
-from pipeline.fraud.dynamo_items import item_key
+from pipeline.fraud.dynamo_items import (
+    first_attempt,
+    in_items,
+    item_key,
+    set_sizes_from_item,
+    state_from_item,
+    storage,
+    update_request,
+)
 from pipeline.fraud.dynamo_state import DynamoDBStateStore
 from pipeline.fraud.errors import FraudStateError
 from pipeline.fraud.state import AlertClaim, ApplyRequest, Contribution, WindowKey, position
@@ -35,9 +43,9 @@ def _cancelled(*codes: str) -> ClientError:
     return ClientError(response, "TransactWriteItems")
 
 
-def _request(token: str) -> ApplyRequest:
+def _request(token: str, window_s: int = 900, start_ms: int = 0) -> ApplyRequest:
     contribution = Contribution("shard-0/a", position(7), {"r.calls": 1}, {})
-    return ApplyRequest(WindowKey(token, 60, 0), [contribution], {}, 2_000_000_000)
+    return ApplyRequest(WindowKey(token, window_s, start_ms), [contribution], {}, 2_000_000_000)
 
 
 class FakeDynamoDB:
@@ -290,3 +298,62 @@ def test_read_many_is_one_eventually_consistent_batch_get_of_distinct_keys() -> 
     assert len(states) == 3
     assert client.calls == [("batch_get", 2)]
     assert client.consistent_reads == [False]
+
+
+def test_a_minute_window_is_written_in_its_15_minute_blocks_item() -> None:
+    # Given one subscriber's 900-s window and a 60-s window inside it, and another subscriber's minute
+    client = FakeDynamoDB()
+    store = DynamoDBStateStore(client, "table")
+    minute_start = 2 * 60_000
+    requests = [_request("a"), _request("a", 60, minute_start), _request("b", 60, minute_start)]
+
+    # When applied together
+    store.apply_many(requests)
+
+    # Then the two windows of "a" are one action on the block's item, their names told apart by a tag
+    ((_, pks), (_, reads)) = client.calls
+    assert (pks, reads, store.item_writes) == (["fraud#a", "fraud#b"], 2, 2)
+    assert storage(WindowKey("a", 60, minute_start)) == (WindowKey("a", 900, 0), f"60@{minute_start}/")
+    assert storage(WindowKey("a", 3600, 0)) == (WindowKey("a", 3600, 0), "")
+
+
+def test_windows_sharing_an_item_are_merged_into_one_conditional_update() -> None:
+    key, tag = storage(WindowKey("a", 60, 60_000))
+    merged, where = in_items([_request("a"), _request("a", 60, 60_000)])
+
+    change, guards = first_attempt(merged[0].contributions)
+    update = update_request(key, change, guards, merged[0].set_caps, {}, merged[0].expires_at_s)
+
+    assert where == [(0, ""), (0, tag)]
+    # the minute [60 s, 120 s) ends 780 s before its block: its expiry moves with it to the block's end
+    assert merged[0].expires_at_s == 2_000_000_000 + 780
+    assert sorted(change.counters) == [f"{tag}r.calls", "r.calls"]
+    assert sorted(change.max_positions) == ["shard-0/a"]  # one watermark per lane for the whole item
+    assert f"c#{tag}r.calls" in update["ExpressionAttributeNames"].values()
+
+
+def test_each_window_reads_only_its_own_attributes_from_a_shared_item() -> None:
+    item = {
+        "c#r.calls": {"N": "3"},
+        "c#60@60000/r.calls": {"N": "2"},
+        "s#60@60000/r.b": {"SS": ["x"]},
+        "c#60@120000/r.calls": {"N": "5"},
+        "wm#shard-0/a": {"S": position(7)},
+    }
+
+    block = state_from_item(item)
+    minute = state_from_item(item, "60@60000/")
+
+    assert (block.counters, block.sets) == ({"r.calls": 3}, {})
+    assert (minute.counters, minute.sets) == ({"r.calls": 2}, {"r.b": frozenset({"x"})})
+    assert set_sizes_from_item(item) == {"60@60000/r.b": 1}
+
+
+def test_minute_windows_of_one_block_are_read_as_one_item() -> None:
+    client = FakeDynamoDB()
+    store = DynamoDBStateStore(client, "table")
+
+    states = store.read_many([WindowKey("a", 60, 0), WindowKey("a", 60, 60_000), WindowKey("a", 900, 0)])
+
+    assert len(states) == 3
+    assert client.calls == [("batch_get", 1)]
