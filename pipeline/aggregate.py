@@ -122,6 +122,8 @@ def item_keys(cdr: CanonicalCDR) -> tuple[int, list[ItemKey]]:
 
 
 _NO_ITEM: ItemKey = ("", "")  # the destination item of a record without one: sorts first
+# (destination item, cell item, index, minute, items, contribution, cdr_id, A-number item) of one CDR
+_Keyed = tuple[ItemKey, ItemKey, int, int, list[ItemKey], list[int], str, ItemKey]
 
 
 def build_chunks(
@@ -139,8 +141,7 @@ def build_chunks(
     treat the lowest index of every chunk not yet applied as the failure point."""
     if arrivals is not None:
         return build_ledger_chunks(cdrs, positions, indices, arrivals)
-    keyed = _keyed(cdrs, indices)
-    keyed.sort()
+    keyed = _by_locality(_keyed(cdrs, indices))
     chunks: list[Chunk] = []
     chunk = Chunk()
     chunk_indices, claims, deltas, minutes = chunk.indices, chunk.claims, chunk.deltas, chunk.minute_s
@@ -167,6 +168,22 @@ def build_chunks(
     return chunks
 
 
+def _by_locality(keyed: list[_Keyed]) -> list[_Keyed]:
+    """`sorted(keyed)`, by integers: the rank of the destination item, of the cell item, the position.
+    Sorting the tuples compares nested tuples of strings (~1 µs per record); ranking the few distinct
+    items and sorting one int per record gives the same order (the positions ascend like the indices)."""
+    count = len(keyed)
+    dest_rank = {key: rank for rank, key in enumerate(sorted({entry[0] for entry in keyed}))}
+    cell_rank = {key: rank for rank, key in enumerate(sorted({entry[1] for entry in keyed}))}
+    cells = len(cell_rank)
+    order = [
+        (dest_rank[entry[0]] * cells + cell_rank[entry[1]]) * count + position
+        for position, entry in enumerate(keyed)
+    ]
+    order.sort()
+    return [keyed[rank % count] for rank in order]
+
+
 # CanonicalCDR's fields by position (a tuple index is cheaper than a NamedTuple attribute)
 _RECORD_TYPE, _A_NUMBER, _B_COUNTRY, _SEIZURE, _RELEASE, _DURATION, _ANSWERED = map(
     CanonicalCDR._fields.index,
@@ -177,13 +194,11 @@ _CELL, _MSC_ID, _BYTES_UP, _BYTES_DOWN = map(
 )
 
 
-def _keyed(
-    cdrs: Sequence[CanonicalCDR], indices: Sequence[int]
-) -> list[tuple[ItemKey, ItemKey, int, int, list[ItemKey], list[int], str, ItemKey]]:
+def _keyed(cdrs: Sequence[CanonicalCDR], indices: Sequence[int]) -> list[_Keyed]:
     """Per CDR at `indices`: (destination item, cell item, index, minute, its items, its contribution,
     cdr_id, A-number item): `item_keys` and `contribution` in one loop, without a call per record. The
     index is unique and `indices` ascend, so sorting these tuples is the stable sort by locality."""
-    keyed: list[tuple[ItemKey, ItemKey, int, int, list[ItemKey], list[int], str, ItemKey]] = []
+    keyed: list[_Keyed] = []
     append = keyed.append
     sort_key = minute_sort_key
     data = RecordType.DATA
