@@ -7,6 +7,7 @@ import gzip
 import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Final, TypedDict
 
 import msgspec
@@ -92,6 +93,7 @@ _LINE_SEPARATOR = b"," + _LINE_START
 # code point and the 64-bit integer edges, and line for line against `enriched_line` in the tests.
 _CELL_AT: Final = CanonicalCDR._fields.index("cell")
 _DERIVED_AT: Final = CanonicalCDR._fields.index("derived")
+_DERIVED: Final = itemgetter(_DERIVED_AT)
 _CdrDocument: Any = msgspec.defstruct(
     "CdrDocument",
     [*((name, Any) for name in _DOCUMENT_FIELDS), ("derived", Any, msgspec.UNSET)],
@@ -124,19 +126,23 @@ def enriched_lines(
     if not cdrs:
         return []
     rules = fraud_rules or {}
-    documents: list[_LineDocument] = []
-    append = documents.append
-    for cdr, position, arrival in zip(cdrs, positions, arrival_ms, strict=True):
-        document = _CdrDocument(
-            *cdr[:_CELL_AT], _cell_document(cdr[_CELL_AT]), *cdr[_CELL_AT + 1 : _DERIVED_AT]
+    cell_at, derived_at = _CELL_AT, _DERIVED_AT
+    documents = [
+        _LineDocument(
+            cdr[0],
+            position,
+            arrival,
+            _CdrDocument(*cdr[:cell_at], _cell_document(cdr[cell_at]), *cdr[cell_at + 1 : derived_at]),
         )
-        if cdr.derived:
-            document.derived = dict(cdr.derived)
-        line = _LineDocument(cdr[0], position, arrival, document)
-        matched = rules.get(cdr[0]) if rules else None
-        if matched:  # only on CDRs that matched a rule: most lines stay as small as before
-            line.fraud_rules = list(matched)
-        append(line)
+        for cdr, position, arrival in zip(cdrs, positions, arrival_ms, strict=True)
+    ]
+    if rules or any(map(_DERIVED, cdrs)):  # rare: only what a rule matched or a value was derived on
+        for cdr, line in zip(cdrs, documents, strict=True):
+            if cdr.derived:
+                line.cdr.derived = dict(cdr.derived)
+            matched = rules.get(cdr[0]) if rules else None
+            if matched:
+                line.fraud_rules = list(matched)
     try:
         encoded = _ENCODER.encode(documents)
     except (UnicodeEncodeError, TypeError, OverflowError):  # orjson says what is wrong with the value

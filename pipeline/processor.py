@@ -312,11 +312,10 @@ class BatchProcessor:
     def _account(self, batch: _Batch, failure_point: int) -> None:
         units, outcome = batch.units, batch.outcome
         end_ms = int(time.time() * 1000)
-        for i in range(failure_point):
-            if i in batch.rejects:
-                outcome.rejected[batch.rejects[i][0].value] += 1
-            else:
-                outcome.latencies_ms.append(end_ms - units.arrival_ms[i])
+        rejects, arrival_ms = batch.rejects, units.arrival_ms
+        for i in sorted(i for i in rejects if i < failure_point):  # in unit order, as the Counter was
+            outcome.rejected[rejects[i][0].value] += 1
+        outcome.latencies_ms += [end_ms - arrival_ms[i] for i in range(failure_point) if i not in rejects]
         outcome.deferred = len(units) - failure_point
         failed: list[str] = []
         for i in range(failure_point, len(units)):
