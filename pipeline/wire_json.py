@@ -16,9 +16,17 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-from pipeline.decode import INT64_MAX, INT64_MIN
+from pipeline.decode import INT64_MAX, INT64_MIN, Rejected
 from pipeline.normalize import NormalizedNumber, fixed_local_ms, normalize_number, parse_utc_offset_min
-from pipeline.schema import JSON_RENAMED_V2, CanonicalCDR, Cell, NumberKind, RecordType, derive_cdr_id
+from pipeline.schema import (
+    JSON_RENAMED_V2,
+    CanonicalCDR,
+    Cell,
+    NumberKind,
+    ReasonCode,
+    RecordType,
+    derive_cdr_id,
+)
 from pipeline.validate import (
     MAX_CDR_ID_CHARS,
     NATIVE_SOURCES,
@@ -31,7 +39,7 @@ from pipeline.validate import (
 
 _Text = Annotated[str, msgspec.Meta(min_length=1)]  # "" is MISSING_FIELD / null there: per-field path
 _Int = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
-_Amount = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]  # NEGATIVE_DURATION / BAD_TYPE otherwise
+_Amount = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]  # bytes: BAD_TYPE otherwise
 _CdrId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]  # validate.MAX_CDR_ID_CHARS
 _Rat = Literal["GERAN", "UTRAN", "EUTRAN", "NR", "WLAN"]  # schema.RATS
 
@@ -44,7 +52,7 @@ _FIELDS: Final[list[tuple[str, Any] | tuple[str, Any, Any]]] = [
     ("seizure_time", _Text),
     ("release_time", _Text),
     ("utc_offset", _Text),
-    ("duration_s", _Amount),
+    ("duration_s", _Int),  # negative: NEGATIVE_DURATION, raised by _canonical where to_canonical does
     ("mcc", str),
     ("mnc", str),
     ("cell_id", _Int),
@@ -158,6 +166,8 @@ def _canonical(wire: Any, source_format: str, limits: Limits) -> CanonicalCDR:
     offset_min, seizure_ms, answer_ms, release_ms = times or _times(
         offset_text, seizure_text, answer_text, release_text, limits
     )
+    if duration_s < 0:  # validate._amounts' first check, right after the times as there
+        raise Rejected(ReasonCode.NEGATIVE_DURATION, f"duration_s {duration_s}")
     cell = _CELLS.get((mcc, mnc, lac, cell_id)) or _cell_of(mcc, mnc, lac, cell_id)
     if cdr_id is None:
         cdr_id = derive_cdr_id(msc_id, call_reference, sequence)
