@@ -70,15 +70,17 @@ def test_fixed_format_time_fast_path_agrees_with_the_general_parser(text: str) -
 
 
 def test_enriched_lines_of_a_batch_are_the_single_line_encodings() -> None:
-    # Given ids and numbers holding the line separator text, quotes and non-ASCII
+    # Given ids and numbers holding the line separator text, newlines, quotes and non-ASCII
     cdrs = [
         canonical(cdr_id='x,{"dedup_key":"y"}'),
         canonical(cdr_id="ünïcode\"quote'", cause_for_term=',{"dedup_key":'),
+        canonical(cdr_id="new\nline\r\n", cause_for_term="\n"),
         canonical(cdr_id="plain"),
     ]
-    positions = ["s/1/", "s/2/0", "s/3/"]
-    lines = enriched_lines(cdrs, positions, [1, 2, 3])
-    assert lines == [enriched_line(c, p, a) for c, p, a in zip(cdrs, positions, [1, 2, 3], strict=True)]
+    positions = ["s/1/", "s/2/0", "s/3/", "s/4/"]
+    arrivals = [1, 2, 3, 4]
+    lines = enriched_lines(cdrs, positions, arrivals)
+    assert lines == [enriched_line(c, p, a) for c, p, a in zip(cdrs, positions, arrivals, strict=True)]
     assert [orjson.loads(line)["cdr"]["cdr_id"] for line in lines] == [c.cdr_id for c in cdrs]
 
 
