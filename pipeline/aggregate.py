@@ -146,19 +146,23 @@ def build_chunks(
     chunk = Chunk()
     chunk_indices, claims, deltas, minutes = chunk.indices, chunk.claims, chunk.deltas, chunk.minute_s
     get = deltas.get
+    used = 0  # the chunk's transaction items: its claims and distinct aggregate items
     for _, _, index, minute_s, keys, vector, cdr_id, a_key in keyed:
         # Worst case every key is new: one claim + len(keys) items must still fit the transaction.
-        if len(claims) + len(deltas) + 1 + len(keys) > DDB_TRANSACT_WRITE_MAX_ITEMS:
+        if used + 1 + len(keys) > DDB_TRANSACT_WRITE_MAX_ITEMS:
             chunks.append(chunk)
             chunk = Chunk()
             chunk_indices, claims, deltas, minutes = chunk.indices, chunk.claims, chunk.deltas, chunk.minute_s
             get = deltas.get
+            used = 0
+        used += 1
         for key in keys:
             summed = get(key)
             if summed is None:
                 # one list shared by the record's items: never mutated, a sum is a new list (map in C)
                 deltas[key] = vector
                 minutes[key] = minute_s
+                used += 1
             else:
                 deltas[key] = [*map(add, summed, vector)]
         chunk_indices.append(index)

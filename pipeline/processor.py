@@ -184,7 +184,9 @@ class BatchProcessor:
         committed: list[int] = []
         failure_point = self._apply_chunks(batch, committed)
         # a committed record at or past the failure point is re-delivered and counted as a replay then
-        batch.outcome.applied += sum(1 for index in committed if index < failure_point)
+        if failure_point < len(batch.units):
+            committed = [index for index in committed if index < failure_point]
+        batch.outcome.applied += len(committed)
         return failure_point
 
     def _apply_chunks(self, batch: _Batch, committed: list[int]) -> int:

@@ -25,7 +25,6 @@ from pipeline.schema import (
     NumberKind,
     ReasonCode,
     RecordType,
-    derive_cdr_id,
 )
 from pipeline.validate import (
     MAX_CDR_ID_CHARS,
@@ -170,8 +169,8 @@ def _canonical(wire: Any, source_format: str, limits: Limits) -> CanonicalCDR:
     if duration_s < 0:  # validate._amounts' first check, right after the times as there
         raise Rejected(ReasonCode.NEGATIVE_DURATION, f"duration_s {duration_s}")
     cell = _CELLS.get((mcc, mnc, lac, cell_id)) or _cell_of(mcc, mnc, lac, cell_id)
-    if cdr_id is None:
-        cdr_id = derive_cdr_id(msc_id, call_reference, sequence)
+    if cdr_id is None:  # schema.derive_cdr_id, inline (a call per record)
+        cdr_id = f"{msc_id}:{call_reference}:{sequence}"
     if not (
         len(cdr_id) <= MAX_CDR_ID_CHARS
         and (imsi is None or (imsi.isdigit() and 6 <= len(imsi) <= 15))
