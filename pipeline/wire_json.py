@@ -2,8 +2,8 @@
 
 A record the Structs accept is then checked by the same helpers `validate.to_canonical` uses, in the same
 order, for what a type cannot say (numbers, times, cells, identifiers). Anything they do not accept
-(a wrong type, a missing or unknown field, an empty string, a negative amount, an integer beyond 64 bits,
-any JSON defect) is left to the per-field path, which names the exact reason code and the first failing
+(a wrong type, a missing or unknown field, an empty string, a negative byte count, an integer beyond 64
+bits, any JSON defect) is left to the per-field path, which names the exact reason code and the first failing
 field: `canonical_json` returns None for it. Every constraint here is one the per-field path also
 enforces, so both give the same CanonicalCDR for every record the fast path takes (property-tested in
 tests/unit/test_pipeline_wire_json.py, byte-identical outputs checked on the benchmark batches).
