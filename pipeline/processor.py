@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 from pipeline.aggregate import Chunk, ItemKey, build_chunks
@@ -288,16 +289,19 @@ class BatchProcessor:
     ) -> int:
         """Output stream, archive and DLQ for the units before `failure_point`; returns the new point."""
         units, cdrs = batch.units, batch.cdrs
-        good = [i for i in range(failure_point) if cdrs[i] is not None]
-        positions, arrival_ms = batch.positions, units.arrival_ms
+        # the accepted units before the failure point, gathered by C-level compress/filter
+        accepted = [cdr is not None for cdr in cdrs[:failure_point]]
+        good = list(compress(range(failure_point), accepted))
         lines = enriched_lines(
-            [cdrs[i] for i in good],  # type: ignore[misc]
-            [positions[i] for i in good],
-            [arrival_ms[i] for i in good],
+            list(filter(None, cdrs[:failure_point])),  # a CDR tuple is never empty (falsy)
+            list(compress(batch.positions, accepted)),
+            list(compress(units.arrival_ms, accepted)),
             fraud_rules,
         )
         if good:
-            failed = self.stores.output.put([(units.partition_key[i], lines[k]) for k, i in enumerate(good)])
+            failed = self.stores.output.put(
+                list(zip(compress(units.partition_key, accepted), lines, strict=True))
+            )
             if failed:
                 failure_point = min(failure_point, good[failed[0]])
             try:
