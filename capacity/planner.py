@@ -147,6 +147,7 @@ def plan(
             workload.rate_rps,
             prices.ddb_write_request_units_per_million_usd,
             prices.ddb_read_request_units_per_million_usd,
+            measured_design=workload.exactly_once,
         ),
         "dynamodb_capacity_modes": costs.dynamodb_capacity_modes(
             costs.CostInputs(workload.rate_rps, workload.record_bytes, use=workload.use),
@@ -180,11 +181,23 @@ def plan(
             "payload units see Kinesis records; the consumer model, its batch_size and rates count CDRs",
             f"resource use per CDR: {workload.use.source}",
             f"e2e latency includes {workload.producer_wait_ms:g} ms of producer buffering (p99: all of it)",
-            "sink quotas checked at the rate x headroom; the hottest DynamoDB item's writes scale with the "
-            "CDRs per batch at the measured batch size, at least one per invocation",
+            _hot_partition_assumption(workload.exactly_once),
         ],
     }
     return Plan(feasible, recommendation, details)
+
+
+def _hot_partition_assumption(design: str) -> str:
+    if design == "ledger":
+        return (
+            "sink quotas checked at the rate x headroom; exactly-once design ledger: the hottest DynamoDB "
+            "partition key is the hottest shard's claims and delta keys, at its CDRs x ledger's write units "
+            "per CDR (bench_handler)"
+        )
+    return (
+        "sink quotas checked at the rate x headroom; the hottest DynamoDB item's writes scale with the "
+        "CDRs per batch at the measured batch size, at least one per invocation"
+    )
 
 
 def memory_scaling(space: SearchSpace) -> dict[str, str]:

@@ -145,12 +145,36 @@ EXACTLY_ONCE_READ_UNITS_PER_CDR: Final = {"ledger": 0.0049}
 DEPLOYED_DESIGN: Final = "per_record"  # infra/pipeline.yaml's default (parameter ExactlyOnceDesign)
 
 
+def for_design(use: ResourceUse, measured_design: str, design: str) -> ResourceUse:
+    """`use`, measured under `measured_design`, with the aggregates' share swapped for `design`'s (bench
+    numbers above): what the fraud state and the other sinks use stays."""
+    if design == measured_design:
+        return use
+    writes = EXACTLY_ONCE_WRITE_UNITS_PER_CDR
+    reads = EXACTLY_ONCE_READ_UNITS_PER_CDR
+    return replace(
+        use,
+        dynamodb_write_units=round(
+            max(use.dynamodb_write_units - writes[measured_design], 0.0) + writes[design], 6
+        ),
+        dynamodb_read_units=round(
+            max(use.dynamodb_read_units - reads.get(measured_design, 0.0), 0.0) + reads.get(design, 0.0), 6
+        ),
+        source=f"{use.source}, with {design}'s aggregate write and read units in place of "
+        f"{measured_design}'s (bench_handler, {BENCH_DATE})",
+    )
+
+
 def design_comparison(
-    use: ResourceUse, rate_rps: float, write_unit_usd: float, read_unit_usd: float = 0.0
+    use: ResourceUse,
+    rate_rps: float,
+    write_unit_usd: float,
+    read_unit_usd: float = 0.0,
+    measured_design: str = DEPLOYED_DESIGN,
 ) -> list[dict[str, Any]]:
     """Each design's write (and added read) units per CDR and DynamoDB cost per month at `rate_rps`: the
-    measured use with the aggregates' share swapped (what the fraud state writes stays)."""
-    others = max(use.dynamodb_write_units - EXACTLY_ONCE_WRITE_UNITS_PER_CDR[DEPLOYED_DESIGN], 0.0)
+    use, measured under `measured_design`, with the aggregates' share swapped (the fraud state stays)."""
+    others = max(use.dynamodb_write_units - EXACTLY_ONCE_WRITE_UNITS_PER_CDR[measured_design], 0.0)
     cdrs_per_month = rate_rps * quotas.SECONDS_PER_MONTH
     rows = []
     for design, units in EXACTLY_ONCE_WRITE_UNITS_PER_CDR.items():

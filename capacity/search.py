@@ -17,9 +17,10 @@ from capacity.fit import ServiceTimeModel, memory_time_factor
 from capacity.model import LaneSteadyState, ReadPath, steady_state
 from capacity.quotas import Prices
 from capacity.resource_use import DEFAULT as DEFAULT_USE
-from capacity.resource_use import ResourceUse
+from capacity.resource_use import DEPLOYED_DESIGN, EXACTLY_ONCE_WRITE_UNITS_PER_CDR, ResourceUse
 from capacity.skew import KeyDistribution, uniform
 from capacity.tuning import DurationCurve
+from pipeline.constants import EXACTLY_ONCE_DESIGNS
 
 ARCHITECTURES = ("arm64", "x86_64")
 MAX_SHARD_SCAN_STEPS = 400
@@ -62,6 +63,9 @@ class Workload:
     # How long a CDR waits in the producer's buffer before it is sent (an aggregating producer's buffering
     # time, the KPL's RecordMaxBufferedTime): added to the end-to-end latency the SLO checks.
     producer_wait_ms: float = 0.0
+    # The exactly-once design the pipeline runs (CDRCAP_EXACTLY_ONCE, template ExactlyOnceDesign): it decides
+    # which DynamoDB partition key is the hottest (`hot_partition_write_units_per_s`).
+    exactly_once: str = DEPLOYED_DESIGN
 
     @property
     def kinesis_records_per_s(self) -> float:
@@ -76,6 +80,10 @@ class Workload:
             )
         if self.other_consumers < 0:
             raise CapacityError(f"other consumers {self.other_consumers} must be >= 0")
+        if self.exactly_once not in EXACTLY_ONCE_DESIGNS:
+            raise CapacityError(
+                f"exactly-once design {self.exactly_once!r}: give one of {', '.join(EXACTLY_ONCE_DESIGNS)}"
+            )
         if not 1.0 <= self.cdrs_per_record <= quotas.MAX_RECORD_BYTES / self.record_bytes:
             raise CapacityError(
                 f"{self.cdrs_per_record:g} CDRs per Kinesis record must be >= 1 (1 = no aggregation) and fit "
@@ -221,6 +229,20 @@ def hottest_item_write_units_per_s(invocations_per_s: Any, workload: Workload) -
     return writes_per_s * use.dynamodb_units_per_item_write
 
 
+def hot_partition_write_units_per_s(invocations_per_s: Any, hot_shard_share: Any, workload: Workload) -> Any:
+    """Write units per second on the most-written DynamoDB partition key, under the design planned.
+
+    per_record and folded write the aggregate items themselves: the hottest is one aggregate item that every
+    lane's batches write (`hottest_item_write_units_per_s`). ledger writes no aggregate item: each shard's
+    commits write that shard's claims items (pk claims#<shard>) and delta items (pk delta#<minute>#<shard>),
+    so the hottest key is the hottest shard's, at its CDRs x ledger's measured write units per CDR (both keys
+    counted as one: an upper bound). More input shards spread it; the batching does not change it."""
+    if workload.exactly_once == "ledger":
+        ledger_units = EXACTLY_ONCE_WRITE_UNITS_PER_CDR["ledger"]
+        return workload.rate_rps * np.asarray(hot_shard_share, dtype=float) * ledger_units
+    return hottest_item_write_units_per_s(invocations_per_s, workload)
+
+
 @dataclass(frozen=True)
 class Grid:
     """One consumer mode's evaluated configurations, one element per configuration."""
@@ -352,12 +374,19 @@ def evaluate_mode(
         **costs.sink_cost_usd(invocations_per_s, shards, out_shards, inputs, prices),
     }
     headroom = slo.headroom_factor
-    hot_item_wcu = hottest_item_write_units_per_s(invocations_per_s, workload) * headroom
+    shard_share = np.array([workload.keys.max_shard_share(n) for n, _ in pairs])[pair_index]
+    hot_item_wcu = hot_partition_write_units_per_s(invocations_per_s, shard_share, workload) * headroom
     # A hot item the CDR rate alone overloads (whatever the batching) is a sink quota no stream
     # configuration fixes: the search then only prefers configurations that add no invocation writes on
     # top, so the stream is sized by the stream; the quota check (capacity/sinks.py) still fails the plan.
-    hot_item_floor = float(hottest_item_write_units_per_s(0.0, workload)) * headroom
+    # (ledger's hot keys are per shard: more shards do fix them, so no floor.)
+    hot_item_floor = (
+        0.0
+        if workload.exactly_once == "ledger"
+        else float(hottest_item_write_units_per_s(0.0, workload)) * headroom
+    )
     hot_item_limit = max(float(quotas.DDB_PARTITION_WCU_PER_S), hot_item_floor)
+    hot_what = "partition key" if workload.exactly_once == "ledger" else "item"
     consumers = 1 + workload.other_consumers
     efo_consumers = consumers / quotas.EFO_MAX_CONSUMERS_PER_STREAM if mode == "efo" else 0.0
     checks = {
@@ -368,7 +397,7 @@ def evaluate_mode(
         f"shards x PF <= concurrency limit {space.concurrency_limit:,}": shards
         * pf
         / space.concurrency_limit,
-        f"hottest DynamoDB item <= {hot_item_limit:,.0f} WCU/s": hot_item_wcu / hot_item_limit,
+        f"hottest DynamoDB {hot_what} <= {hot_item_limit:,.0f} WCU/s": hot_item_wcu / hot_item_limit,
         f"<= {quotas.EFO_MAX_CONSUMERS_PER_STREAM} EFO consumers": np.full_like(shards, efo_consumers),
     }
     # An unstable lane has unbounded latency: it ranks behind every stable miss, and among the unstable

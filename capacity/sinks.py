@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from capacity import quotas
-from capacity.search import SearchSpace, Slo, Workload, hottest_item_write_units_per_s, output_shards
+from capacity.search import SearchSpace, Slo, Workload, hot_partition_write_units_per_s, output_shards
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,28 @@ class QuotaCheck:
         return row
 
 
+def _hot_partition_check(design: str, write_units_per_s: float) -> QuotaCheck:
+    """The DynamoDB partition the design writes hardest: an aggregate item, or (ledger) a shard's keys."""
+    if design == "ledger":
+        return QuotaCheck(
+            "dynamodb",
+            "write units/s on the hottest shard's claims and delta keys (ledger, one partition)",
+            write_units_per_s,
+            quotas.DDB_PARTITION_WCU_PER_S,
+            quotas.DDB_PARTITIONS_URL,
+            "more input shards (each shard writes its own claims and delta keys)",
+        )
+    return QuotaCheck(
+        "dynamodb",
+        "write units/s on the hottest aggregate item (one partition)",
+        write_units_per_s,
+        quotas.DDB_PARTITION_WCU_PER_S,
+        quotas.DDB_PARTITIONS_URL,
+        "write the hot aggregate items once per batch, or shard them (a suffix per lane summed on read); "
+        "larger batches lower the invocation rate",
+    )
+
+
 def quota_checks(
     config: dict[str, Any], invocations_per_s: float, workload: Workload, slo: Slo, space: SearchSpace
 ) -> list[QuotaCheck]:
@@ -52,7 +74,8 @@ def quota_checks(
     out_shards = int(config.get("output_shards") or output_shards(workload, slo))
     hot_in, hot_out = keys.max_shard_share(shards), keys.max_shard_share(out_shards)
     hot_lanes = invocations_per_s * slo.headroom_factor * keys.max_shard_share(shards)
-    hot_item = float(hottest_item_write_units_per_s(invocations_per_s, workload)) * slo.headroom_factor
+    hot_item = float(hot_partition_write_units_per_s(invocations_per_s, hot_in, workload))
+    hot_item *= slo.headroom_factor
     kds = quotas.KDS_QUOTAS_URL
     reshard = "more shards (UpdateShardCount), or a partition key that spreads the hot key"
     return [
@@ -91,12 +114,7 @@ def quota_checks(
             quotas.DDB_TABLE_READ_UNITS_PER_S, quotas.DDB_ON_DEMAND_MAX_URL,
             "a table throughput quota increase (adjustable)",
         ),
-        QuotaCheck(
-            "dynamodb", "write units/s on the hottest aggregate item (one partition)", hot_item,
-            quotas.DDB_PARTITION_WCU_PER_S, quotas.DDB_PARTITIONS_URL,
-            "write the hot aggregate items once per batch, or shard them (a suffix per lane summed on read); "
-            "larger batches lower the invocation rate",
-        ),
+        _hot_partition_check(workload.exactly_once, hot_item),
         QuotaCheck(
             "s3", "archive PUT/s per prefix (cdr/<hour>/<shard>/)", hot_lanes * use.s3_puts,
             quotas.S3_PUTS_PER_S_PER_PREFIX, quotas.S3_PERFORMANCE_URL,

@@ -28,6 +28,7 @@ from loadgen.kpl import (
 )
 from loadgen.profiles import SHAPES
 from loadgen.synth.config import RECORD_FORMATS
+from pipeline.constants import EXACTLY_ONCE_DESIGNS
 from reports.compare import Thresholds
 
 PARTITION_KEY_STRATEGIES = KEY_KINDS
@@ -93,6 +94,9 @@ class Profile:
     # A day to run the scaling policies over, at the run's design rate: "diurnal" or "burst", with optional
     # ",burst=FACTORxMINUTES@HH:MM" storms (the `cdrcap plan --traffic` shapes); "" for none.
     scaling_day: str = ""
+    # The local stack's ExactlyOnceDesign (CDRCAP_EXACTLY_ONCE; docs/pipeline.md): what the run measures and
+    # the plan's DynamoDB hot-partition check assumes.
+    exactly_once: str = EXACTLY_ONCE_DESIGNS[0]
 
     @property
     def duration_s(self) -> float:
@@ -208,6 +212,7 @@ def _profile(name: str, table: Table) -> Profile:
             high=MAX_AGGREGATE_BYTES,
         ),
         scaling_day=_scaling_day(table, d.scaling_day),
+        exactly_once=table.string("exactly_once", d.exactly_once, choices=EXACTLY_ONCE_DESIGNS),
     )
     table.done()
     return profile

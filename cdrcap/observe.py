@@ -23,6 +23,9 @@ ARCHIVE_PREFIX = "cdr/"
 DLQ_VISIBILITY_S = 120
 EMPTY_RECEIVES_TO_STOP = 3
 READ_DEADLINE_S = 120.0
+# The fraud stage keeps its windows, watermarks and alert markers in the same table under this partition
+# key prefix (pipeline/fraud/dynamo_state.py): the fraud rules' state, not aggregates.
+FRAUD_STATE_PREFIX = "fraud#"
 RESOURCE_KEYS = (
     c.OUTPUT_AGGREGATES_TABLE,
     c.OUTPUT_ARCHIVE_BUCKET,
@@ -54,14 +57,15 @@ def _deadline_passed(started: float) -> bool:
 
 def read_aggregates(dynamodb: Any, table: str) -> Aggregates:
     """Every aggregate item, whatever the exactly-once design wrote: per_record/folded items as they are
-    (claims skipped), ledger delta items summed per (pk, sk) (claims items skipped)."""
+    (claims skipped), ledger delta items summed per (pk, sk) (claims items skipped); the fraud stage's state
+    items skipped."""
     items: Aggregates = {}
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
     while True:
         page = dynamodb.scan(**kwargs)
         for item in page["Items"]:
             key = (item[c.TABLE_PARTITION_KEY]["S"], item[c.TABLE_SORT_KEY]["S"])
-            if key[1] == "claim" or key[0].startswith(ledger.CLAIMS_PREFIX):
+            if key[1] == "claim" or key[0].startswith((ledger.CLAIMS_PREFIX, FRAUD_STATE_PREFIX)):
                 continue
             if key[0].startswith(ledger.DELTA_PREFIX):
                 _add_delta(items, item[ledger.DELTA_ATTRIBUTE]["B"])

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from capacity import cold_starts, payload, quotas, scaling_policies, skew
+from capacity import cold_starts, payload, quotas, resource_use, scaling_policies, skew
 from capacity.fit import ServiceTimeModel, cold_start_ms, fit_service_time
 from capacity.measure import CloudWatchReader, LocalTraceReader, MetricsReader, save_tables
 from capacity.model import ReadPath
@@ -108,6 +108,7 @@ def _open_local(
         parallelization_factor=profile.parallelization_factor,
         scale=profile.scale,
         port=port or _free_port_pair(),
+        exactly_once=profile.exactly_once,
     )
     echo(
         f"starting the local stack: {config.shards} shards at scale {config.scale} "
@@ -434,6 +435,7 @@ def analyse(
         current_shards=int(handle.config_that_ran["shards"]),
         use=use,
         cdrs_per_record=float(load_summary.get("cdrs_per_kinesis_record") or 1.0),
+        exactly_once=handle.info.config.exactly_once if handle.info else resource_use.DEPLOYED_DESIGN,
     )
     cold = cold_starts.from_invocations(
         invocations, cold_start_ms(invocations, service), f"run {run_dir.name}"
@@ -526,6 +528,7 @@ def plan_inputs(workload: Workload, slo: Slo, profile: Profile) -> dict[str, Any
         "scale": profile.scale,
         "resource_use": workload.use.to_dict(),
         "cdrs_per_record": workload.cdrs_per_record,
+        "exactly_once": workload.exactly_once,
     }
 
 

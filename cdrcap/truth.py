@@ -90,6 +90,79 @@ class GroundTruth:
         return cls.from_dict(doc)
 
 
+STREAM_TRUTH_BATCH = 500  # records per event when the truth is built from a stream (any cut: see below)
+_MAX_READ_CALLS = 100_000  # GetRecords calls per shard: a bound, not a limit any run reaches
+
+
+def stream_records(kinesis: Any, stream: str) -> dict[str, list[dict[str, Any]]]:
+    """Every record of the stream by shard, in sequence order, as GetRecords returns them (TRIM_HORIZON to
+    the tip; MiniStack's MillisBehindLatest is unreliable, so an empty page ends a shard)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        shard_id = shard["ShardId"]
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records: list[dict[str, Any]] = []
+        for _ in range(_MAX_READ_CALLS):
+            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            records += page["Records"]
+            iterator = page.get("NextShardIterator")
+            if not page["Records"] or not iterator:
+                break
+        out[shard_id] = records
+    return out
+
+
+def mapping_event(shard_id: str, records: list[dict[str, Any]], stream: str) -> dict[str, Any]:
+    """The event Lambda's event source mapping builds from these GetRecords entries of one shard: the shard,
+    sequence number, partition key and arrival time Kinesis gave each (what positions and the ledger
+    design's claims buckets are made of)."""
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r["PartitionKey"],
+                    "sequenceNumber": r["SequenceNumber"],
+                    "data": base64.b64encode(r["Data"]).decode("ascii"),
+                    "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
+                },
+                "eventSource": "aws:kinesis",
+                "eventID": f"{shard_id}:{r['SequenceNumber']}",
+                "eventSourceARN": f"arn:aws:kinesis:us-east-1:000000000000:stream/{stream}",
+            }
+            for r in records
+        ]
+    }
+
+
+def stream_events(kinesis: Any, stream: str) -> list[dict[str, Any]]:
+    """The stream's records as the handler's events carry them, each shard's cut into events of
+    STREAM_TRUTH_BATCH records."""
+    return [
+        mapping_event(shard_id, records[i : i + STREAM_TRUTH_BATCH], stream)
+        for shard_id, records in stream_records(kinesis, stream).items()
+        for i in range(0, len(records), STREAM_TRUTH_BATCH)
+    ]
+
+
+def truth_of_stream(kinesis: Any, stream: str, config: PipelineConfig) -> GroundTruth:
+    """The truth of what `stream` holds, as the handler sees it (docs/reliability.md): its records with
+    their own shards, positions and arrival times, each event judged at its last record's arrival (the
+    handler's clock when it ran, within its latency). Under `ledger` this is the only exact truth: a source
+    duplicate is rejected only when its copy arrived in the same shard and second, which no generated
+    timestamp can tell. The cut into events does not change it: every design judges a record by its
+    position and its claim scope, not by its batch."""
+    stores = in_memory_stores(config.exactly_once)
+    processor = BatchProcessor(config, stores)
+    for event in stream_events(kinesis, stream):
+        now_ms = int(event["Records"][-1]["kinesis"]["approximateArrivalTimestamp"] * 1000)
+        if processor.process(event, now_ms=now_ms).failed_sequence_numbers:
+            raise CdrcapError("the in-memory reference run reported failures: the truth would be wrong")
+    return truth_of_stores(stores)
+
+
 def truth_of_events(events: Sequence[dict[str, Any]], config: PipelineConfig, now_ms: int) -> GroundTruth:
     """The truth of Kinesis events (in delivery order), each processed exactly once without faults, under
     the config's exactly-once design (its scope of source-duplicate detection: docs/pipeline.md)."""

@@ -129,25 +129,37 @@ class DynamoAggregateStore:
         self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
     ) -> ApplyResult:
         items = self._transaction(claims, deltas, expires_at)
+        outcome = self._transact(items)
+        if isinstance(outcome, int):
+            return ApplyResult(True, (), outcome, len(items))
+        # Only claims carry conditions, so a failed condition names at least one claim.
+        return ApplyResult(False, self._conflicts(claims, deltas, outcome))
+
+    def _transact(self, items: list[dict[str, Any]]) -> int | list[str]:
+        """One TransactWriteItems with our retries, for every design: the write units it consumed, or the
+        cancellation reasons (one code per item, in order) when a condition failed, for the design to read.
+        Throttling, a transient cancellation (a conflict with another transaction, throttling) and a
+        connection error back off and retry; TransientStoreError after SINK_ATTEMPTS tries."""
         for attempt in range(SINK_ATTEMPTS):
             try:
                 response = self.dynamodb.transact_write_items(
                     TransactItems=items, ReturnConsumedCapacity="TOTAL"
                 )
             except ClientError as exc:
-                error = exc.response.get("Error", {})
-                if error.get("Code") == "ResourceNotFoundException":
+                code = exc.response.get("Error", {}).get("Code")
+                if code == "ResourceNotFoundException":
                     raise missing_table(self.table) from exc
-                if error.get("Code") != "TransactionCanceledException":
-                    if error.get("Code") in ("ThrottlingException", "ProvisionedThroughputExceededException"):
+                if code != "TransactionCanceledException":
+                    if code in ("ThrottlingException", "ProvisionedThroughputExceededException"):
                         _backoff(attempt)
                         continue
                     raise
-                codes = [reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])]
-                conflicts = self._conflicts(claims, deltas, codes)
-                if conflicts:
-                    return ApplyResult(False, conflicts)
-                if not _TRANSIENT_REASONS.intersection(codes) and codes:
+                reasons = [
+                    reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])
+                ]
+                if "ConditionalCheckFailed" in reasons:
+                    return reasons
+                if reasons and not _TRANSIENT_REASONS.intersection(reasons):
                     raise
                 _backoff(attempt)
                 continue
@@ -155,7 +167,7 @@ class DynamoAggregateStore:
                 _backoff(attempt)
                 continue
             consumed = sum(c.get("WriteCapacityUnits", 0) for c in response.get("ConsumedCapacity") or [])
-            return ApplyResult(True, (), int(consumed) or 2 * len(items), len(items))
+            return int(consumed) or 2 * len(items)
         raise TransientStoreError(
             f"TransactWriteItems on {self.table} still failing after {SINK_ATTEMPTS} tries"
         )
@@ -329,34 +341,10 @@ class LedgerDynamoAggregateStore(LedgerApply, DynamoAggregateStore):
                 {},
             )
         )
-        for attempt in range(SINK_ATTEMPTS):
-            try:
-                response = self.dynamodb.transact_write_items(
-                    TransactItems=items, ReturnConsumedCapacity="TOTAL"
-                )
-            except ClientError as exc:
-                error = exc.response.get("Error", {})
-                code = error.get("Code")
-                if code == "ResourceNotFoundException":
-                    raise missing_table(self.table) from exc
-                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-                if code == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
-                    raise LedgerCommitConflict(str(reasons)) from exc
-                transient = code in ("ThrottlingException", "ProvisionedThroughputExceededException") or (
-                    code == "TransactionCanceledException" and bool(_TRANSIENT_REASONS.intersection(reasons))
-                )
-                if not transient:
-                    raise
-                _backoff(attempt)
-                continue
-            except BotoCoreError:
-                _backoff(attempt)
-                continue
-            consumed = sum(c.get("WriteCapacityUnits", 0) for c in response.get("ConsumedCapacity") or [])
-            return int(consumed) or 2 * len(items)
-        raise TransientStoreError(
-            f"TransactWriteItems on {self.table} still failing after {SINK_ATTEMPTS} tries"
-        )
+        outcome = self._transact(items)
+        if isinstance(outcome, list):
+            raise LedgerCommitConflict(str(outcome))
+        return outcome
 
     def _pause(self, attempt: int) -> None:
         _backoff(attempt)

@@ -128,12 +128,16 @@ class InMemoryAggregateStore:
             claim.cdr_id if self.design == "per_record" else f"{claim.item[0]}|{claim.item[1]}|{claim.cdr_id}"
         )
 
-    def apply(
-        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
-    ) -> ApplyResult:
+    def _maybe_throttle(self) -> None:
+        """The `fail_next_applies` test hook: raise TransientStoreError while it counts down."""
         if self.fail_next_applies > 0:
             self.fail_next_applies -= 1
             raise TransientStoreError("injected throttling")
+
+    def apply(
+        self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
+    ) -> ApplyResult:
+        self._maybe_throttle()
         owned = self.claims
         # Lean: the benchmarks charge this fake's cost to the handler, so per-claim and per-item work is
         # C-level (map, set and dict operations); sizes are bounded per chunk, exact only past the bound.
@@ -148,12 +152,12 @@ class InMemoryAggregateStore:
         owned.update(zip(claim_keys, positions, strict=True))
         folded = self.folded_per_item
         units = 0
-        if not claims:
-            pass
-        elif not per_record:
+        if not per_record:
             for item_key in map(_ITEM, claims):
                 folded[item_key] = folded.get(item_key, 0) + 1
-        elif _CLAIM_ITEM_BYTES + 2 * max(map(len, claim_keys)) + max(map(len, positions)) <= WRITE_UNIT_BYTES:
+        elif claims and (
+            _CLAIM_ITEM_BYTES + 2 * max(map(len, claim_keys)) + max(map(len, positions)) <= WRITE_UNIT_BYTES
+        ):
             units = 2 * len(claims)  # every claim item under 1 KB: 2 units each in a transaction
         else:
             units = sum(
@@ -339,9 +343,7 @@ class InMemoryLedgerStore(LedgerApply, InMemoryAggregateStore):
     def apply(
         self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
     ) -> ApplyResult:
-        if self.fail_next_applies > 0:
-            self.fail_next_applies -= 1
-            raise TransientStoreError("injected throttling")
+        self._maybe_throttle()
         result = LedgerApply.apply(self, claims, deltas, expires_at)
         if result.committed:  # what the other designs' item would carry (its deltas live at least as long)
             for key, expires in expires_at.items():

@@ -29,6 +29,7 @@ from capacity.tuning import TUNE_FILE, DurationCurve, TuneError, TuneTable
 from cdrcap import traffic_spec
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, CdrcapError
 from cdrcap.scaling_render import render_scaling
+from pipeline.constants import EXACTLY_ONCE_DESIGNS
 
 DEFAULT_RECORD_BYTES = 400.0
 
@@ -61,6 +62,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="CDRs per Kinesis record of an aggregating (KPL) producer (default: the run's measured "
         "cdrs_per_kinesis_record with --from, else 1 = no aggregation)",
+    )
+    source.add_argument(
+        "--exactly-once",
+        choices=EXACTLY_ONCE_DESIGNS,
+        help="the exactly-once design the pipeline runs (template ExactlyOnceDesign): it decides the hottest "
+        "DynamoDB partition key the plan checks (default: the run's with --from, else per_record)",
     )
     source.add_argument(
         "--record-format",
@@ -227,14 +234,22 @@ def build_inputs(
     slo = _slo(args, inputs.get("slo") or {})
     current_shards = args.current_shards if args.current_shards is not None else inputs.get("current_shards")
     cdrs_per_record = _first(args.cdrs_per_record, inputs.get("cdrs_per_record"), 1.0)
+    design = str(args.exactly_once or inputs.get("exactly_once") or resource_use.DEPLOYED_DESIGN)
     workload = Workload(
         rate_rps=float(rate),
         record_bytes=float(record_bytes),
         keys=keys,
         other_consumers=args.consumers - 1,
         current_shards=current_shards,
-        use=_resource_use(args.resource_use, inputs.get("resource_use"), args.from_run),
+        use=_resource_use(
+            args.resource_use,
+            inputs.get("resource_use"),
+            args.from_run,
+            str(inputs.get("exactly_once") or resource_use.DEPLOYED_DESIGN),
+            design,
+        ),
         cdrs_per_record=cdrs_per_record,
+        exactly_once=design,
     )
     modes = ("shared", "efo") if args.consumer_mode == "any" else (args.consumer_mode,)
     space = SearchSpace(consumer_modes=modes, concurrency_limit=args.concurrency_limit)
@@ -307,13 +322,19 @@ def _first(*values: Any) -> float:
     return float(next(value for value in values if value is not None))
 
 
-def _resource_use(path: Path | None, from_run: dict[str, Any] | None, run_dir: Path | None) -> ResourceUse:
+def _resource_use(
+    path: Path | None, from_run: dict[str, Any] | None, run_dir: Path | None, run_design: str, design: str
+) -> ResourceUse:
+    """A file's use as given (taken as measured under the design planned); else the run's (measured under
+    `run_design`) or the benchmark default (under the template's default design), with `design`'s aggregate
+    units in place of the measured design's when they differ."""
     if path is not None:
         return resource_use.load(path)
     if from_run:
         values = {key: value for key, value in from_run.items() if key != "source" and value is not None}
-        return resource_use.from_mapping(values, str(from_run.get("source") or f"run {run_dir}"))
-    return resource_use.DEFAULT
+        measured = resource_use.from_mapping(values, str(from_run.get("source") or f"run {run_dir}"))
+        return resource_use.for_design(measured, run_design, design)
+    return resource_use.for_design(resource_use.DEFAULT, resource_use.DEPLOYED_DESIGN, design)
 
 
 def cold_start_times(run_dir: Path | None) -> ColdStartTimes:

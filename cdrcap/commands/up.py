@@ -9,6 +9,7 @@ from capacity import quotas as q
 from cdrcap.errors import EXIT_OK, CdrcapError
 from infra.local.esm.config import CONSUMER_MODES
 from infra.local.stack import DEFAULT_PORT, DEFAULT_STATE_DIR, LocalStack, LocalStackConfig
+from pipeline.constants import EXACTLY_ONCE_DESIGNS
 
 DEFAULTS = LocalStackConfig()
 # The event source mapping's settings and the shard-limit scale; the help shows what AWS accepts.
@@ -66,6 +67,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--memory-mb", type=int, default=DEFAULTS.memory_mb, help="the function's memory (128-10,240 MB)"
     )
     parser.add_argument(
+        "--exactly-once",
+        choices=EXACTLY_ONCE_DESIGNS,
+        default=DEFAULTS.exactly_once,
+        help="the template's ExactlyOnceDesign (CDRCAP_EXACTLY_ONCE): per_record, folded or ledger "
+        "(docs/pipeline.md)",
+    )
+    parser.add_argument(
         "--lambda-cpu",
         action="store_true",
         help="give each worker Lambda's CPU share of --memory-mb (memory / 1,769 MB of a core, docs/local.md)"
@@ -101,6 +109,7 @@ def config_from(args: argparse.Namespace) -> LocalStackConfig:
         other_consumers=args.other_consumers,
         memory_mb=args.memory_mb,
         cpu_share_of_memory=args.lambda_cpu,
+        exactly_once=args.exactly_once,
     )
 
 

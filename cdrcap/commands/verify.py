@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cdrcap.errors import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, CdrcapError
 from cdrcap.observe import Resources, observe_target
 from cdrcap.rundir import resolve_run
-from cdrcap.truth import GROUND_TRUTH_FILE, GroundTruth
+from cdrcap.truth import GROUND_TRUTH_FILE, GroundTruth, truth_of_stream
 from cdrcap.verify import check
 from cdrcap.verify_labels import LabelTruth, check_labels
 from infra.aws import Target, client
+from infra.local.esm.config import EsmConfig
 from infra.local.stack import DEFAULT_STATE_DIR, LocalStack, StackInfo
 from loadgen.synth.labels import LABELS_FILE
 from pipeline import constants as c
+from pipeline.config import load_config
+from pipeline.errors import PipelineError
 
 RESOURCES_FILE = "resources.json"
 VERIFY_FILE = "verify.json"
@@ -34,6 +38,14 @@ VERIFY_FILE = "verify.json"
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, required=True, help="the run directory (or runs/latest)")
     parser.add_argument("--truth", type=Path, help=f"ground truth JSON (default: <run>/{GROUND_TRUTH_FILE})")
+    parser.add_argument(
+        "--truth-from-stream",
+        action="store_true",
+        help="build the truth from the input stream's records as the handler saw them (shards, positions, "
+        "arrival times) under the deployed function's configuration, and save it as "
+        f"<run>/{GROUND_TRUTH_FILE}; the default when the run has no truth file and the function runs "
+        "CDRCAP_EXACTLY_ONCE=ledger",
+    )
     parser.add_argument(
         "--resources", type=Path, help="JSON of the stack outputs (default: <run>/resources.json)"
     )
@@ -113,20 +125,69 @@ def _resources(args: argparse.Namespace, run_dir: Path, target: Target, local: S
         raise CdrcapError(f"{source} lacks {missing}: give the stack outputs with --resources FILE") from None
 
 
+def _deployed(
+    args: argparse.Namespace, target: Target, local: StackInfo | None
+) -> tuple[dict[str, str], str]:
+    """(the function's environment, the input stream's name): the local stack's runtime config, else the
+    CloudFormation stack's function and outputs."""
+    if target.is_local and local is not None and local.endpoint_url == target.endpoint_url:
+        esm = EsmConfig.from_dict(json.loads((Path(local.state_dir) / "esm.json").read_text()))
+        return dict(esm.handler_env), local.input_stream_name
+    outputs = _stack_outputs(target, args.stack)
+    if c.OUTPUT_FUNCTION_NAME not in outputs or c.OUTPUT_INPUT_STREAM_NAME not in outputs:
+        raise CdrcapError(
+            f"stack {args.stack!r} has no {c.OUTPUT_FUNCTION_NAME} / {c.OUTPUT_INPUT_STREAM_NAME} output: "
+            "pass --stack, or --truth FILE"
+        )
+    function = client(target, "lambda").get_function_configuration(
+        FunctionName=outputs[c.OUTPUT_FUNCTION_NAME]
+    )
+    return dict(function.get("Environment", {}).get("Variables", {})), outputs[c.OUTPUT_INPUT_STREAM_NAME]
+
+
+def _truth(
+    args: argparse.Namespace, run_dir: Path, truth_path: Path, target: Target, local: StackInfo | None
+) -> GroundTruth | LabelTruth:
+    """The given or saved truth file; else built from the stream (asked, or under ledger: labels cannot tell
+    which source duplicates ledger's per-second scope rejects); else the labels' partial check."""
+    if args.truth or (truth_path.exists() and not args.truth_from_stream):
+        return GroundTruth.read(truth_path)
+    has_labels = (run_dir / LABELS_FILE).exists()
+    if not args.truth_from_stream:
+        if not has_labels:
+            return GroundTruth.read(truth_path)  # the error that says how to get one
+        try:
+            env, stream = _deployed(args, target, local)
+        except (OSError, ClientError, BotoCoreError, CdrcapError):
+            return LabelTruth(run_dir)  # the design is unknown: the labels' check as before
+        if env.get(c.ENV_EXACTLY_ONCE, "").strip().lower() != "ledger":
+            return LabelTruth(run_dir)
+    else:
+        env, stream = _deployed(args, target, local)
+    try:
+        config = load_config(env)
+    except PipelineError as error:
+        raise CdrcapError(f"the deployed function's configuration: {error}") from None
+    # Kinesis straight from the emulator: the limits proxy would pace a full read of the stream.
+    truth = truth_of_stream(client(replace(target, kinesis_endpoint_url=None), "kinesis"), stream, config)
+    truth.write(truth_path)
+    print(
+        f"cdrcap verify: ground truth built from the records of {stream} ({config.exactly_once}), "
+        f"saved as {truth_path}",
+        file=sys.stderr,
+    )
+    return truth
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         run_dir = resolve_run(args.run)
         if not run_dir.is_dir():
             raise CdrcapError(f"{args.run}: no such run directory")
         truth_path = args.truth or run_dir / GROUND_TRUTH_FILE
-        # Without a ground-truth file, the load generator's labels give a partial check.
-        truth: GroundTruth | LabelTruth = (
-            GroundTruth.read(truth_path)
-            if args.truth or truth_path.exists() or not (run_dir / LABELS_FILE).exists()
-            else LabelTruth(run_dir)
-        )
         local = _local_stack(args)
         target = _target(args, run_dir, local)
+        truth = _truth(args, run_dir, truth_path, target, local)
         resources = _resources(args, run_dir, target, local)
         observed = observe_target(target, resources)
     except CdrcapError as error:

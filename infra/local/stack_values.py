@@ -38,6 +38,8 @@ class LocalStackConfig:
     bisect_batch_on_function_error: bool = True
     template_path: str = str(deploy_local.TEMPLATE_PATH)
     handler_env: dict[str, str] = field(default_factory=dict)
+    # CDRCAP_EXACTLY_ONCE of the deployed function: the template's ExactlyOnceDesign (docs/pipeline.md)
+    exactly_once: str = constants.EXACTLY_ONCE_DESIGNS[0]
     # "shared" polling or "efo" (the runtime registers the stream consumer itself: MiniStack's CloudFormation
     # rejects AWS::Kinesis::StreamConsumer, so the template is deployed with its default ConsumerMode).
     consumer_mode: str = "shared"
@@ -64,6 +66,7 @@ class LocalStackConfig:
             "MemorySize": str(self.memory_mb),
             "FunctionTimeoutSeconds": str(self.function_timeout_s),
             "HomeRegion": self.home_region,
+            "ExactlyOnceDesign": self.exactly_once,
             # Fraud alerts tokenise subscribers with this HMAC key; a fresh one per local stack.
             "FraudTokenKey": secrets.token_hex(32),
         }

@@ -109,6 +109,9 @@ class SynthConfig:
     # Share of all records drawn as JSON v2 and sent as Avro v2 in GSR framing (within json-v2's weight).
     avro_share: float = 0.0
     msc_count: int = 16
+    # Background voice calls one subscriber holds at once at most (one active + one held/waiting call on a
+    # handset line; traffic.CallSlots); 0 = no cap (each call's subscriber drawn independently).
+    call_lines: int = 2
     spread_s: float = 5.0  # release times of a live batch fall within this many seconds before "now"
     diurnal_hourly_weights: tuple[float, ...] = DIURNAL_HOURLY_WEIGHTS
     fraud: FraudRates = field(default_factory=FraudRates)
@@ -121,6 +124,8 @@ class SynthConfig:
             )
         if self.subscribers < 100 or self.cells < 1:
             raise LoadConfigError(f"subscribers ({self.subscribers}) must be >= 100 and cells >= 1")
+        if self.call_lines < 0:
+            raise LoadConfigError(f"call_lines ({self.call_lines}) must be >= 1, or 0 for no cap")
         for name, weights, size in (
             ("record_type_weights", self.record_type_weights, len(RECORD_TYPES)),
             ("format_weights", self.format_weights, len(FORMATS)),

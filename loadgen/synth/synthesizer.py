@@ -70,6 +70,8 @@ class CdrSynthesizer:
         self.population = Population.build(self.config, np.random.default_rng([seed, 1]))
         self._next_call_ref = (seed % 100_000) * CALL_REF_SEED_STRIDE
         self._batches = 0
+        lines = self.config.call_lines
+        self._call_slots = traffic.CallSlots(self.population.size, lines) if lines else None
         self._open_episodes: list[fraud.OpenEpisode] = []
         self._last_release_s: float | None = None
         self._labels = LabelWriter(labels_path) if labels_path else None
@@ -123,7 +125,9 @@ class CdrSynthesizer:
 
     def batch_at(self, release_s: np.ndarray, *, keep_order: bool = False) -> SynthBatch:
         n = len(release_s)
-        cols = traffic.generate(self.config, self.population, self._rng, release_s, self._next_call_ref)
+        cols = traffic.generate(
+            self.config, self.population, self._rng, release_s, self._next_call_ref, self._call_slots
+        )
         self._next_call_ref += n
         self._batches += 1
         free = np.ones(n, dtype=bool)

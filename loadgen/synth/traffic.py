@@ -94,27 +94,121 @@ def other_party(
     return form, digits
 
 
+class CallSlots:
+    """Per subscriber, `lines` "busy until" times (epoch seconds), one per slot: one active call plus one
+    held or waiting (3GPP call hold / call waiting) is all a handset line carries, so by default (2) a
+    subscriber's background voice calls (MOC/MTC) never overlap more than 2 at a time, across batches too.
+    Each slot holds calls one after another (a call takes a slot only if it begins after the slot's last
+    call ended), so the slots bound the concurrency exactly.
+
+    A call that finds every slot of its subscriber busy is given to another subscriber: redrawn by activity
+    `REDRAWS` times, then uniformly `REDRAWS` times, then among `SEARCH` uniform candidates at once. Only a
+    load denser than the population can carry (most lines busy) gets past that: such a call keeps its last
+    subscriber over the cap and is counted in `over_cap`. Every call is placed within a bounded number of
+    rounds: a call never waits for a slot (the generator's batches are not in seizure order across redraws,
+    so a slot freed "earlier" may never come back)."""
+
+    REDRAWS = 3
+    SEARCH = 64
+
+    def __init__(self, subscribers: int, lines: int = 2) -> None:
+        self.busy = np.zeros((subscribers, lines), dtype=np.int64)  # a subscriber's slots share a cache line
+        self.over_cap = 0
+
+    def place(
+        self,
+        pop: Population,
+        rng: np.random.Generator,
+        sub: np.ndarray,
+        seizure: np.ndarray,
+        release: np.ndarray,
+    ) -> np.ndarray:
+        """`sub` with every call that finds every slot of its subscriber busy given to another subscriber;
+        takes the slots. Vectorised: each round places the earliest pending call (by seizure) of every
+        subscriber; one round per repeat of a subscriber within the batch, plus one per redraw."""
+        sub = sub.copy()
+        tries = np.zeros(len(sub), dtype=np.int64)
+        pending = np.argsort(seizure, kind="stable")
+        while len(pending):
+            first = _first_of_each(sub[pending])
+            rows = pending[first]
+            done = self._take(sub[rows], seizure[rows], release[rows], tries[rows] > 2 * self.REDRAWS)
+            missed = rows[~done]
+            if len(missed):
+                tries[missed] += 1
+                sub[missed] = self._redraw(pop, rng, tries[missed], seizure[missed], sub[missed])
+            keep = np.ones(len(pending), dtype=bool)
+            keep[first[done]] = False
+            pending = pending[keep]
+        return sub
+
+    def _take(
+        self, subs: np.ndarray, seizure: np.ndarray, release: np.ndarray, force: np.ndarray
+    ) -> np.ndarray:
+        """Whether each call (distinct subscribers) got a slot; a forced one gets the earliest-free slot even
+        if busy. A fitting call takes the latest-free slot that is free at its seizure (best fit: the other
+        slots stay free from earlier, for a call that began before this one)."""
+        busy = self.busy[subs]
+        free = busy <= seizure[:, None]
+        fits = free.any(axis=1)
+        slot = np.where(fits, np.argmax(np.where(free, busy, -1), axis=1), np.argmin(busy, axis=1))
+        done = fits | force
+        self.over_cap += int((force & ~fits).sum())
+        rows = np.flatnonzero(done)
+        self.busy[subs[rows], slot[rows]] = np.maximum(busy[rows, slot[rows]], release[rows])
+        return done
+
+    def _redraw(
+        self,
+        pop: Population,
+        rng: np.random.Generator,
+        tries: np.ndarray,
+        seizure: np.ndarray,
+        current: np.ndarray,
+    ) -> np.ndarray:
+        """New subscribers for calls that missed: by activity, then uniform, then the first of `SEARCH`
+        uniform candidates with a slot free at the call's seizure (the current one if none)."""
+        sub = np.where(
+            tries <= self.REDRAWS, pop.sample(rng, len(tries)), rng.integers(0, pop.size, len(tries))
+        )
+        search = np.flatnonzero(tries == 2 * self.REDRAWS + 1)
+        if len(search):
+            candidates = rng.integers(0, pop.size, (len(search), self.SEARCH))
+            free = self.busy[candidates].min(axis=2) <= seizure[search, None]
+            found = free.any(axis=1)
+            pick = candidates[np.arange(len(search)), np.argmax(free, axis=1)]
+            sub[search] = np.where(found, pick, current[search])
+        return sub
+
+
+def _first_of_each(values: np.ndarray) -> np.ndarray:
+    """Index of each distinct value's first occurrence, by value (np.unique's return_index, without its
+    stable argsort: the keys value x n + index are distinct, so a plain sort of them decides it)."""
+    n = len(values)
+    keys = np.sort(values * n + np.arange(n))
+    value = keys // n
+    head = np.ones(n, dtype=bool)
+    head[1:] = value[1:] != value[:-1]
+    return np.asarray(keys[head] % n)
+
+
 def generate(
     config: SynthConfig,
     pop: Population,
     rng: np.random.Generator,
     release_s: np.ndarray,
     call_ref_start: int,
+    slots: CallSlots | None = None,
 ) -> Columns:
-    """A batch with one CDR per entry of `release_s` (UTC epoch seconds at which each one closed)."""
+    """A batch with one CDR per entry of `release_s` (UTC epoch seconds at which each one closed).
+    `slots`: keep each subscriber's voice calls at most `config.call_lines` at a time (see `CallSlots`)."""
     n = len(release_s)
     weights = np.asarray(config.record_type_weights, dtype=np.float64)
     record_type = rng.choice(len(RECORD_TYPES), size=n, p=weights / weights.sum()).astype(np.int8)
     sub = pop.sample(rng, n)
     plan = pop.plan
-    own_form = _choose_form(rng, n, config.national_format_share, FORM_NATIONAL)
-    own_digits = np.where(own_form == FORM_E164, e164_digits(plan.country_code, pop.nsn[sub]), pop.nsn[sub])
-    other_form, other_digits = other_party(config, pop, rng, record_type)
-    is_data = record_type == DATA
-    other_form = np.where(is_data, own_form, other_form).astype(np.int8)
-    other_digits = np.where(is_data, own_digits, other_digits)
-    mt = (record_type == MTC) | (record_type == SMS_MT)
 
+    is_data = record_type == DATA
     is_call = (record_type == MOC) | (record_type == MTC)
     answered = (is_call & (rng.random(n) < config.answer_rate)) | is_data
     call_s = rng.lognormal(np.log(config.duration_median_s), config.duration_sigma, n)
@@ -129,6 +223,15 @@ def generate(
     answer = np.where(answered, seizure + ring_s, -1)
     # 3GPP callDuration: chargeable time when answered, holding time when not.
     duration = np.where(answered, talk_s, ring_s)
+    if slots is not None:
+        calls = np.flatnonzero(is_call)
+        sub[calls] = slots.place(pop, rng, sub[calls], seizure[calls], release_s[calls])
+    own_form = _choose_form(rng, n, config.national_format_share, FORM_NATIONAL)
+    own_digits = np.where(own_form == FORM_E164, e164_digits(plan.country_code, pop.nsn[sub]), pop.nsn[sub])
+    other_form, other_digits = other_party(config, pop, rng, record_type)
+    other_form = np.where(is_data, own_form, other_form).astype(np.int8)
+    other_digits = np.where(is_data, own_digits, other_digits)
+    mt = (record_type == MTC) | (record_type == SMS_MT)
 
     roaming = pop.roaming[sub]
     network = np.where(roaming, pop.visited[sub] + NETWORKS_OFFSET, 0).astype(np.int8)

@@ -10,21 +10,18 @@ time on this shared machine is noisy, the emulator's CPU is what limits the loca
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any
 
 import boto3
 import psutil
 
-from infra.local.emulator import ENV_FASTPATHS, EmulatorProcess, start_emulator
+from infra.local.emulator import ENV_FASTPATHS, EmulatorProcess
 from pipeline import constants as c
-from tests.benchmarks.bench_handler_emulator import FAKE_AWS_ENV, fraud_env, run_ours, small_batches
+from tests.benchmarks.bench_handler_emulator import run_ours, small_batches
+from tests.benchmarks.emulator_setup import emulator_process, fraud_env
 from tests.benchmarks.workload import realistic_batches
 from tests.support.emulator_pipeline import Pipeline
 
@@ -36,23 +33,8 @@ HANDLER_BATCH_RECORDS = 250
 RECORD = b'{"schema_version":1,"record_type":"MOC"' + b" " * 440 + b"}"  # about one wire CDR
 
 
-@contextmanager
-def emulator(fastpaths: bool) -> Iterator[EmulatorProcess]:
-    saved = {name: os.environ.get(name) for name in (*FAKE_AWS_ENV, "AWS_ENDPOINT_URL", ENV_FASTPATHS)}
-    os.environ[ENV_FASTPATHS] = "1" if fastpaths else "0"
-    with tempfile.TemporaryDirectory(prefix="cdrcap-bench-") as tmp:
-        process = start_emulator(log_dir=Path(tmp))
-        try:
-            os.environ.update(FAKE_AWS_ENV)
-            os.environ["AWS_ENDPOINT_URL"] = process.endpoint_url
-            yield process
-        finally:
-            process.stop()
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+def emulator(fastpaths: bool) -> AbstractContextManager[EmulatorProcess]:
+    return emulator_process({ENV_FASTPATHS: "1" if fastpaths else "0"})
 
 
 def cpu_s(process: EmulatorProcess) -> float:

@@ -15,17 +15,13 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from collections import Counter
 from typing import Any
 
 import psutil
 
 from pipeline import constants as c
-from pipeline.aws_stores import aws_fraud_engine, aws_stores
-from pipeline.config import load_config
-from pipeline.processor import BatchProcessor
-from tests.benchmarks.bench_handler_emulator import count_requests, emulator_pipeline, fraud_env
 from tests.benchmarks.bench_soak import HANDLER_ENV, Producer
+from tests.benchmarks.emulator_setup import counted_processor, emulator_pipeline, fraud_env
 from tests.support.pipeline_events import NOW_MS, kinesis_record
 
 LONG = True  # a few minutes: `make bench-long`
@@ -65,13 +61,7 @@ def measure(batches: list[dict[str, Any]], fraud_on: bool) -> dict[str, float]:
     with emulator_pipeline() as (session, resources, _):
         env = {**resources.env, **HANDLER_ENV}
         env = fraud_env(env, resources, session, "transact") if fraud_on else {**env, c.ENV_ALERT_BUS: ""}
-        config = load_config(env)
-        stores, fraud = aws_stores(config), aws_fraud_engine(config)
-        counts: Counter[str] = Counter()
-        count_requests(stores.aggregates.dynamodb, counts)  # type: ignore[attr-defined]
-        if fraud is not None:
-            count_requests(fraud._state._client, counts)  # type: ignore[attr-defined]
-        processor = BatchProcessor(config, stores, fraud)
+        processor, counts = counted_processor(env)
         processor.process(batches[0], now_ms=NOW_MS)  # clients built, connections open
         counts.clear()
         me = psutil.Process()

@@ -14,26 +14,17 @@ FRAUD_BATCH_RECORDS, once per CDRCAP_FRAUD_STATE_WRITES mode ("item": one Update
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import boto3
 import orjson
 
-from infra.local.emulator import start_emulator
 from pipeline import constants as c
-from pipeline.aws_stores import aws_fraud_engine, aws_stores
-from pipeline.config import load_config
-from pipeline.processor import BatchProcessor
 from tests.benchmarks.conventional_handler import ConventionalHandler
+from tests.benchmarks.emulator_setup import count_requests, counted_processor, emulator_pipeline, fraud_env
 from tests.benchmarks.workload import cdr_units, realistic_batches
-from tests.support.emulator_pipeline import Pipeline, create_table
 from tests.support.pipeline_events import NOW_MS
 
 BATCHES = 6
@@ -42,19 +33,6 @@ FRAUD_BATCHES = 10
 WRITE_OPERATIONS = ("UpdateItem", "TransactWriteItems", "PutItem", "DeleteItem", "BatchWriteItem")
 CONVENTIONAL_BATCHES = 2
 DEADLINE_S = 120.0
-FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    c.ENV_FRAUD_TOKEN_KEY: "b" * 32,  # read by SubscriberTokenizer.from_env() when the fraud rules are on
-}
-
-
-def count_requests(client: Any, counts: Counter[str]) -> None:
-    def before_call(model: Any, **_: Any) -> None:
-        counts[model.name] += 1
-
-    client.meta.events.register("before-call.*.*", before_call)
 
 
 def run_ours(
@@ -62,13 +40,7 @@ def run_ours(
 ) -> tuple[int, float, float, Counter[str], int]:
     """Our handler (fraud rules on when `env` names an alert bus): records, wall s, CPU s, DynamoDB
     requests by operation, fraud alerts."""
-    config = load_config(env)
-    stores, fraud = aws_stores(config), aws_fraud_engine(config)
-    counts: Counter[str] = Counter()
-    count_requests(stores.aggregates.dynamodb, counts)  # type: ignore[attr-defined]
-    if fraud is not None:
-        count_requests(fraud._state._client, counts)  # type: ignore[attr-defined]
-    processor = BatchProcessor(config, stores, fraud)
+    processor, counts = counted_processor(env)
     records, alerts, wall_started, cpu_started = 0, 0, time.perf_counter(), time.process_time()
     for batch in batches:
         if time.perf_counter() - wall_started > DEADLINE_S:
@@ -85,21 +57,6 @@ def small_batches(batches: list[dict[str, Any]], records: int, count: int) -> li
     """The same Kinesis records re-cut into events of `records`."""
     flat = [record for batch in batches for record in batch["Records"]]
     return [{"Records": flat[i : i + records]} for i in range(0, records * count, records)]
-
-
-def fraud_env(env: dict[str, str], resources: Pipeline, session: boto3.Session, mode: str) -> dict[str, str]:
-    """`env` with the fraud rules on, writing `mode`, into a fresh table of its own."""
-    table = create_table(resources.dynamodb)
-    bus = c.resource_name(c.DEFAULT_STACK_NAME, c.ALERT_BUS_SUFFIX)
-    events = session.client("events")
-    if bus not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]:
-        events.create_event_bus(Name=bus)
-    return {
-        **env,
-        c.ENV_AGGREGATES_TABLE: table,
-        c.ENV_ALERT_BUS: bus,
-        c.ENV_FRAUD_STATE_WRITES: mode,
-    }
 
 
 def fraud_metrics(
@@ -146,29 +103,6 @@ def run_conventional(
         handler.handle(batch)
         records += cdr_units([batch])
     return records, time.perf_counter() - wall_started, time.process_time() - cpu_started, counts
-
-
-@contextmanager
-def emulator_pipeline() -> Iterator[tuple[boto3.Session, Pipeline, str]]:
-    """A MiniStack of its own on loopback with the functional tests' pipeline resources, the process's AWS
-    environment pointed at it (and restored after), stopped at the end: (session, resources, endpoint)."""
-    saved = {name: os.environ.get(name) for name in (*FAKE_AWS_ENV, "AWS_ENDPOINT_URL")}
-    with tempfile.TemporaryDirectory(prefix="cdrcap-bench-") as tmp:
-        emulator = start_emulator(log_dir=Path(tmp))
-        try:
-            os.environ.update(FAKE_AWS_ENV)
-            os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint_url
-            session = boto3.Session(
-                aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-            )
-            yield session, Pipeline(session, emulator.endpoint_url), emulator.endpoint_url
-        finally:
-            emulator.stop()
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 def run() -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pipeline.config import load_config
 from pipeline.handler import metrics_line
 from pipeline.metering import METER
 from pipeline.processor import BatchProcessor
-from tests.benchmarks.bench_handler_emulator import emulator_pipeline, fraud_env
+from tests.benchmarks.emulator_setup import emulator_pipeline, fraud_env
 from tests.benchmarks.workload import realistic_batches
 from tests.support.pipeline_events import NOW_MS
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import boto3
 import pytest
 
+from cdrcap.truth import mapping_event, stream_records
 from infra.aws import Target
 from infra.schema_registry import ensure_cdr_schemas
 from loadgen.runner import run_load
 from pipeline import gsr
 from pipeline import handler as handler_module
 from tests.support.glue_registry import glue_registry
-from tests.support.stream_events import mapping_event, stream_records
 
 STREAM = "cdrcap-cdr-in"
 REGISTRY = "cdrcap-schemas"

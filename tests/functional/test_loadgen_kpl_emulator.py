@@ -3,11 +3,11 @@ handler: every CDR the producer counted as accepted comes apart in the handler a
 
 import csv
 
+from cdrcap.truth import mapping_event, stream_records
 from infra.aws import Target
 from loadgen.runner import run_load
 from pipeline import handler as handler_module
 from pipeline.kpl import deaggregate
-from tests.support.stream_events import mapping_event, stream_records
 
 STREAM = "cdrcap-cdr-in"
 

@@ -11,42 +11,16 @@ from pathlib import Path
 import pytest
 
 from infra.local.emulator import pid_alive
-from infra.local.faults import ENV_FAULT_INJECTION, ENV_FAULTS, ENV_FAULTS_SEED
-from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
+from infra.local.stack import LocalStack, StackInfo
 from tests.support import reliability_stack as rs
 from tests.support.local_esm_harness import wait_for
-from tests.support.local_stack import two_free_ports
-
-EVERY_FAULT = (
-    "crash_before_apply:0.05,crash_after_apply:0.05,crash_before_emit:0.05,crash_after_emit:0.05,"
-    "timeout:0.02,dynamo_throttle:0.05,output_throttle:0.05,s3_error:0.05,dlq_error:0.05"
-)
 
 
 @pytest.fixture
 def faulty_stack(tmp_path: Path) -> Iterator[tuple[LocalStack, StackInfo]]:
-    local = LocalStack(tmp_path / "state")
-    config = LocalStackConfig(
-        shards=2,
-        batch_size=50,
-        port=two_free_ports(),
-        max_retries=-1,  # retry until it works: a discarded batch would be a loss, not a fault tolerated
-        max_record_age_s=-1,
-        concurrency_limit=4,
-        persist_emulator=True,  # so the emulator can be restarted mid-run with its streams and tables
-        handler_env={
-            **rs.HANDLER_TIME_ENV,
-            ENV_FAULT_INJECTION: "1",
-            ENV_FAULTS: EVERY_FAULT,
-            ENV_FAULTS_SEED: "3",
-        },
-    )
-    info = local.up(config)
-    try:
-        yield local, info
-    finally:
-        if local.status() is not None:
-            local.down()
+    # persist_emulator: so the emulator can be restarted mid-run with its streams and tables
+    with rs.faulty_stack(tmp_path / "state", seed=3, persist_emulator=True) as stack:
+        yield stack
 
 
 def test_invariant_holds_through_faults_an_esm_sigkill_an_emulator_pause_and_restart(

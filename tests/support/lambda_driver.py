@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from infra.local.faults import InjectedCrash
-from tests.support.pipeline_events import kinesis_event
+from infra.local.faults import FaultPlan, InjectedCrash, parse_faults, with_faults
+from pipeline import handler as handler_module
+from pipeline.stores import Stores
+from tests.support.pipeline_events import PIPELINE_CONFIG, kinesis_event
 
 Event = dict[str, Any]
 Handler = Callable[[Event, Any], dict[str, list[dict[str, str]]]]
@@ -53,3 +55,17 @@ def deliver(handler: Handler, event: Event, max_attempts: int = 300, *, bisect: 
         lowest = min(int(f["itemIdentifier"]) for f in failures)
         pending = [r for r in pending if int(r["kinesis"]["sequenceNumber"]) >= lowest]
     raise AssertionError(f"batch did not drain in {max_attempts} invocations")
+
+
+def deliver_with_faults(
+    events: list[Event], stores: Stores, spec: str = "", seed: int = 0, *, bisect: bool = False
+) -> tuple[int, FaultPlan]:
+    """The real handler over `stores` with the faults `spec` injected (none when empty): every event
+    delivered and re-delivered as Lambda would, in order. Returns (invocations, the plan: what fired)."""
+    plan = parse_faults(spec, seed=seed)
+    handler_module.configure(PIPELINE_CONFIG, with_faults(stores, plan))
+    try:
+        invocations = sum(deliver(handler_module.handler, event, bisect=bisect) for event in events)
+    finally:
+        handler_module._processor = None
+    return invocations, plan

@@ -11,6 +11,8 @@ import os
 import random
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,13 @@ from cdrcap.truth import GroundTruth, truth_of_events
 from cdrcap.verify import VerifyReport, check
 from infra.aws import client
 from infra.local import processes
-from infra.local.stack import LocalStack, StackInfo
+from infra.local.faults import ENV_FAULT_INJECTION, ENV_FAULTS, ENV_FAULTS_SEED
+from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from pipeline import constants as c
 from pipeline.config import load_config
 from pipeline.schema import ReasonCode
 from tests.corpus.malformed import cases
+from tests.support.local_stack import two_free_ports
 from tests.support.pipeline_events import as_csv, as_json, as_kpl, kinesis_event, make_cdr
 
 # The unit fixtures are dated 2026-11-18: wide time windows let them through whatever today is, and a
@@ -34,8 +38,42 @@ HANDLER_TIME_ENV = {
     c.ENV_MAX_CLOCK_SKEW_S: str(10 * 365 * 86400),
     c.ENV_AGGREGATE_TTL_S: str(10 * 365 * 86400),
 }
+# Every handler fault at once (infra/local/faults.py), at rates a few hundred records are sure to fire.
+EVERY_FAULT = (
+    "crash_before_apply:0.05,crash_after_apply:0.05,crash_before_emit:0.05,crash_after_emit:0.05,"
+    "timeout:0.02,dynamo_throttle:0.05,output_throttle:0.05,s3_error:0.05,dlq_error:0.05"
+)
 # Corpus cases whose verdict depends on the clock: under the wide windows above they become valid.
 CLOCK_DEPENDENT = {ReasonCode.TIMESTAMP_IN_FUTURE, ReasonCode.TIMESTAMP_TOO_OLD}
+
+
+@contextmanager
+def faulty_stack(state_dir: Path, seed: int, **config: Any) -> Iterator[tuple[LocalStack, StackInfo]]:
+    """A local stack (2 shards, 50-record batches, retried until it works, `config` on top) whose handler
+    has EVERY_FAULT injected with `seed`, taken down at the end."""
+    local = LocalStack(state_dir)
+    info = local.up(
+        LocalStackConfig(
+            shards=2,
+            batch_size=50,
+            port=two_free_ports(),
+            max_retries=-1,  # retry until it works: a discarded batch would be a loss, not a fault tolerated
+            max_record_age_s=-1,
+            concurrency_limit=4,
+            handler_env={
+                **HANDLER_TIME_ENV,
+                ENV_FAULT_INJECTION: "1",
+                ENV_FAULTS: EVERY_FAULT,
+                ENV_FAULTS_SEED: str(seed),
+            },
+            **config,
+        )
+    )
+    try:
+        yield local, info
+    finally:
+        if local.status() is not None:
+            local.down()
 
 
 def known_load(goods: int, *, first: int = 0, with_bad: bool = True) -> list[bytes]:
@@ -68,10 +106,14 @@ def truth_of(payloads: list[bytes], info: StackInfo) -> GroundTruth:
     return truth_of_events([kinesis_event(payloads)], load_config(env), int(time.time() * 1000))
 
 
-def put_all(info: StackInfo, payloads: list[bytes], deadline_s: float = 120.0) -> None:
-    """PutRecords through the limits proxy, re-putting throttled records until all are accepted."""
+def put_all(
+    info: StackInfo, payloads: list[bytes], deadline_s: float = 120.0, keys: list[str] | None = None
+) -> None:
+    """PutRecords through the limits proxy (partition keys `keys`, default one per record), re-putting
+    throttled records until all are accepted."""
     kinesis = client(info.target(), "kinesis")  # through the limits proxy
-    pending = [{"PartitionKey": f"pk-{k}", "Data": p} for k, p in enumerate(payloads)]
+    keys = keys or [f"pk-{k}" for k in range(len(payloads))]
+    pending = [{"PartitionKey": key, "Data": p} for key, p in zip(keys, payloads, strict=True)]
     end = time.monotonic() + deadline_s
     while pending:
         assert time.monotonic() < end, f"{len(pending)} records still throttled"

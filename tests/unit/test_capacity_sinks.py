@@ -5,16 +5,27 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from capacity import quotas
+from capacity import quotas, skew
 from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel
 from capacity.planner import plan
-from capacity.resource_use import DEFAULT, KEYS, emf_totals, from_mapping, load
-from capacity.search import SearchSpace, Slo, Workload, output_shards
+from capacity.resource_use import (
+    DEFAULT,
+    EXACTLY_ONCE_READ_UNITS_PER_CDR,
+    EXACTLY_ONCE_WRITE_UNITS_PER_CDR,
+    KEYS,
+    design_comparison,
+    emf_totals,
+    for_design,
+    from_mapping,
+    load,
+)
+from capacity.search import SearchSpace, Slo, Workload, hot_partition_write_units_per_s, output_shards
 
 SERVICE = ServiceTimeModel(a_ms=40.0, b_ms_per_record=0.3, memory_mb=1_769)
 FAST_SPACE = SearchSpace(simulate_s=40.0)
@@ -98,6 +109,76 @@ def test_the_hot_aggregate_item_is_checked_against_one_partition() -> None:
     assert hot["required"] == pytest.approx(2_000.0, rel=0.05)
     assert hot["ok"] is False
     assert result.feasible is False
+
+
+def test_under_ledger_the_hot_partition_is_the_hottest_shards_claims_and_deltas() -> None:
+    # Given the same handler (its hottest aggregate item over one partition under per_record), planned
+    # for the ledger design, where no aggregate item is written, and a key that carries 4 % of the traffic
+    use = from_mapping({"dynamodb_hottest_item_writes": 50.0, "measured_batch_records": 500.0}, "test")
+    keys = skew.hot_key(0.04)
+    workload = Workload(20_000, 400, keys=keys, use=use, exactly_once="ledger")
+    result = plan(SERVICE, workload, Slo(), FAST_SPACE, include_plus_50pct=False)
+    checks = {c["quota"]: c for c in result.details["quota_checks"] if c["service"] == "dynamodb"}
+    # Then the check is on the hottest shard's ledger keys: its CDRs x ledger's write units per CDR x headroom
+    hot = checks["write units/s on the hottest shard's claims and delta keys (ledger, one partition)"]
+    shards = result.recommendation["shards"]
+    expected = 20_000 * keys.max_shard_share(shards) * EXACTLY_ONCE_WRITE_UNITS_PER_CDR["ledger"] * 2
+    assert hot["required"] == pytest.approx(expected, rel=1e-3) and hot["ok"]
+    assert not any("aggregate item" in quota for quota in checks)
+    # While under per_record the hot aggregate item fails (20,000 x 50/500 x 2 units x 2 headroom = 8,000)
+    per_record = plan(
+        SERVICE, replace(workload, exactly_once="per_record"), Slo(), FAST_SPACE, include_plus_50pct=False
+    )
+    item = next(c for c in per_record.details["quota_checks"] if "hottest aggregate item" in c["quota"])
+    assert not item["ok"]
+
+
+def test_the_ledger_hot_partition_falls_with_more_shards_and_is_not_changed_by_batching() -> None:
+    workload = Workload(50_000, 400, exactly_once="ledger")
+    one, ten = (
+        hot_partition_write_units_per_s(10.0, 1.0, workload),
+        hot_partition_write_units_per_s(1_000.0, 0.1, workload),
+    )
+    assert one == pytest.approx(50_000 * EXACTLY_ONCE_WRITE_UNITS_PER_CDR["ledger"]) and ten == pytest.approx(
+        one / 10
+    )
+
+
+def test_an_unknown_exactly_once_design_is_a_capacity_error_naming_it() -> None:
+    with pytest.raises(CapacityError, match=r"'exact'.*per_record, folded, ledger"):
+        Workload(1_000, 400, exactly_once="exact").validate()
+
+
+def test_cdrcap_plan_takes_the_design_and_checks_its_hot_partition() -> None:
+    done = subprocess.run(
+        [*PLAN, "--rate", "2000", "--service-time", "40,0.3", "--exactly-once", "ledger", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    details = json.loads(done.stdout)["details"]
+    assert any("claims and delta keys" in c["quota"] for c in details["quota_checks"]), done.stderr
+    # And it prices the benchmark's use with ledger's aggregate units in place of per_record's
+    use = details["resource_use_per_cdr"]
+    assert use["dynamodb_write_units"] == pytest.approx(EXACTLY_ONCE_WRITE_UNITS_PER_CDR["ledger"], abs=0.01)
+    assert "with ledger's aggregate write and read units" in use["source"]
+
+
+def test_swapping_the_design_keeps_what_the_fraud_state_writes() -> None:
+    # Given a use measured under per_record with the fraud rules on (9.70 WRU per CDR, bench_resource_use)
+    measured = replace(DEFAULT, dynamodb_write_units=9.70, dynamodb_read_units=0.0098)
+    ledger_use = for_design(measured, "per_record", "ledger")
+    fraud_writes = 9.70 - EXACTLY_ONCE_WRITE_UNITS_PER_CDR["per_record"]
+    assert ledger_use.dynamodb_write_units == pytest.approx(
+        fraud_writes + EXACTLY_ONCE_WRITE_UNITS_PER_CDR["ledger"]
+    )
+    assert ledger_use.dynamodb_read_units == pytest.approx(0.0098 + EXACTLY_ONCE_READ_UNITS_PER_CDR["ledger"])
+    # And back: the comparison of a use measured under ledger finds per_record's units where they were
+    assert for_design(ledger_use, "ledger", "per_record").dynamodb_write_units == pytest.approx(9.70)
+    rows = {r["design"]: r for r in design_comparison(ledger_use, 1_000, 1.25, measured_design="ledger")}
+    assert rows["per_record"]["dynamodb_write_units_per_cdr"] == pytest.approx(9.70, abs=1e-3)
+    assert for_design(measured, "per_record", "per_record") is measured
 
 
 def test_a_resource_use_file_missing_a_key_names_it(tmp_path: Path) -> None:

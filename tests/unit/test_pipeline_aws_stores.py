@@ -6,12 +6,18 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from pipeline import aws_stores
 from pipeline.aggregate import Claim
-from pipeline.aws_stores import DynamoAggregateStore, KinesisOutputStream, SqsDeadLetterQueue
-from pipeline.errors import TransientStoreError
+from pipeline.aws_stores import (
+    DynamoAggregateStore,
+    KinesisOutputStream,
+    LedgerDynamoAggregateStore,
+    SqsDeadLetterQueue,
+)
+from pipeline.errors import ConfigError, TransientStoreError
 from pipeline.metering import METER
 from tests.support.fakes import FakeDynamo, cancelled
 
@@ -56,6 +62,56 @@ def test_update_adds_every_counter_and_sets_the_ttl() -> None:
     assert claim["ConditionExpression"] == "attribute_not_exists(#pk)" and claim["Item"]["owner"] == {
         "S": "s/1/"
     }
+
+
+class FakeLedgerDynamo(FakeDynamo):
+    """FakeDynamo whose consistent reads find no claims item (every bucket new)."""
+
+    def __init__(self, answers: list[Any]) -> None:
+        super().__init__(answers)
+        self.reads = 0
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.reads += 1
+        return {"Responses": {name: [] for name in RequestItems}}
+
+
+def apply_ledger(store: LedgerDynamoAggregateStore) -> Any:
+    claims = [Claim("a", "shardId-0/1/", ("", ""), 1_000), Claim("b", "shardId-0/2/", ("", ""), 1_000)]
+    return store.apply(claims, {KEY: [2, 1, 1, 60, 55, 0, 0]}, {KEY: 99})
+
+
+def test_ledger_commits_through_the_same_retries_as_per_record() -> None:
+    # Given a commit cancelled by a concurrent transaction (transient), then accepted
+    dynamo = FakeLedgerDynamo(
+        [cancelled("None", "TransactionConflict"), {"ConsumedCapacity": [{"WriteCapacityUnits": 4.0}]}]
+    )
+    result = apply_ledger(LedgerDynamoAggregateStore("table", dynamo))
+    # Then the same transaction is sent again without reading the claims again, and its units reported
+    assert result.committed and result.write_units == 4 and len(dynamo.calls) == 2 and dynamo.reads == 1
+    # And it held one claims item (conditioned: absent) and one delta item
+    items = dynamo.calls[1]["TransactItems"]
+    assert len(items) == 2 and all(
+        i["Put"]["ConditionExpression"] == "attribute_not_exists(#pk)" for i in items
+    )
+
+
+def test_a_failed_ledger_condition_reads_the_claims_again_before_committing() -> None:
+    # Given another delivery that committed the bucket between our read and our commit
+    dynamo = FakeLedgerDynamo([cancelled("ConditionalCheckFailed", "None"), {"ConsumedCapacity": []}])
+    result = apply_ledger(LedgerDynamoAggregateStore("table", dynamo))
+    # Then the store read again (optimistic lock) and committed on the second round
+    assert result.committed and dynamo.reads == 2 and len(dynamo.calls) == 2
+
+
+@pytest.mark.parametrize("store", [DynamoAggregateStore, LedgerDynamoAggregateStore])
+def test_a_missing_table_is_a_config_error_naming_it(store: type[DynamoAggregateStore]) -> None:
+    missing = ClientError({"Error": {"Code": "ResourceNotFoundException"}}, "TransactWriteItems")
+    dynamo = FakeLedgerDynamo([missing])
+    with pytest.raises(ConfigError, match="'nope' names no DynamoDB table"):
+        apply_ledger(store("nope", dynamo)) if store is LedgerDynamoAggregateStore else apply(
+            store("nope", dynamo)
+        )
 
 
 class FakeKinesis:

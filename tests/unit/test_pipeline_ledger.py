@@ -8,14 +8,12 @@ import pytest
 from cdrcap.observe import read_aggregates
 from cdrcap.truth import observe_memory, truth_of_events
 from cdrcap.verify import check
-from infra.local.faults import parse_faults, with_faults
 from pipeline import aggregate, ledger
-from pipeline import handler as handler_module
 from pipeline.aggregate import Claim
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryLedgerStore, in_memory_stores
-from tests.support.lambda_driver import deliver
+from tests.support.lambda_driver import deliver_with_faults
 from tests.support.pipeline_events import (
     NOW_MS,
     PIPELINE_CONFIG,
@@ -255,7 +253,7 @@ class ScanPages:
         return page
 
 
-def test_the_reader_sums_the_delta_items_across_pages_and_skips_claims() -> None:
+def test_the_reader_sums_the_delta_items_across_pages_and_skips_claims_and_fraud_state() -> None:
     key = ("cell#310-260-1001-11", "m#2026-11-18T13:00Z")
     one = ledger.encode_delta({key: [1, 1, 1, 60, 55, 0, 0]})
     two = ledger.encode_delta({key: [2, 2, 0, 10, 0, 0, 0], ("dest#GB", key[1]): [1, 1, 1, 5, 5, 0, 0]})
@@ -268,6 +266,8 @@ def test_the_reader_sums_the_delta_items_across_pages_and_skips_claims() -> None
         [
             item(f"claims#{SHARD}", "s#1795010399", v={"N": "2"}, c={"B": ledger.encode_claims({})}),
             item("delta#m#2026-11-18T13:59Z", f"{SHARD}/9/", d={"B": two}),
+            # the fraud stage's window state in the same table (fraud on): not an aggregate
+            item("fraud#004d8fcef35ea013", "win#60#1796306700000", **{"velocity.calls": {"N": "3"}}),
         ],
     ]
     found = read_aggregates(ScanPages(pages), "table")
@@ -313,12 +313,7 @@ def test_every_fault_on_batches_spanning_seconds_keeps_the_invariant(
     spec = (
         "crash_before_apply:0.1,crash_after_apply:0.15,crash_before_emit:0.1,dynamo_throttle:0.1,s3_error:0.1"
     )
-    plan = parse_faults(spec, seed=3)
-    handler_module.configure(PIPELINE_CONFIG, with_faults(stores, plan))
-    try:
-        invocations = sum(deliver(handler_module.handler, event, bisect=bisect) for event in events)
-    finally:
-        handler_module._processor = None
+    invocations, plan = deliver_with_faults(events, stores, spec, seed=3, bisect=bisect)
     # Then every CDR is accounted for exactly once under ledger's duplicate scope
     assert sum(plan.fired.values()) > 0 and invocations > len(events)
     report = check(truth, observe_memory(stores))

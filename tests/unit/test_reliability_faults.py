@@ -13,12 +13,11 @@ from infra.local.faults import (
     FaultSpecError,
     parse_faults,
     plan_from_env,
-    with_faults,
 )
 from pipeline import handler as handler_module
 from pipeline.constants import EXACTLY_ONCE_DESIGNS
 from pipeline.stores import in_memory_stores
-from tests.support.lambda_driver import deliver, shard_batches
+from tests.support.lambda_driver import deliver, deliver_with_faults, shard_batches
 from tests.support.pipeline_events import NOW_MS, PIPELINE_CONFIG, mixed_batch
 
 FAULT_SPECS = {
@@ -62,13 +61,8 @@ def test_invariant_holds_under_injected_faults(
     # Given the handler (any exactly-once design) with a fault injected at a high rate
     monkeypatch.setattr("time.time", lambda: NOW_MS / 1000)
     stores = in_memory_stores(design)
-    plan = parse_faults(spec, seed=11)
-    handler_module.configure(PIPELINE_CONFIG, with_faults(stores, plan))
-    try:
-        # When every batch is delivered and re-delivered as Lambda would (bisected on errors, or whole)
-        invocations = sum(deliver(handler_module.handler, event, bisect=bisect) for event in events)
-    finally:
-        handler_module._processor = None
+    # When every batch is delivered and re-delivered as Lambda would (bisected on errors, or whole)
+    invocations, plan = deliver_with_faults(events, stores, spec, seed=11, bisect=bisect)
     # Then the fault really fired, and every CDR is accounted for exactly once
     assert sum(plan.fired.values()) > 0 and invocations > len(events)
     report = check(truths[design], observe_memory(stores))

@@ -7,14 +7,11 @@ import pytest
 
 from cdrcap.truth import observe_memory
 from cdrcap.verify_labels import LabelTruth, check_labels
-from infra.local.faults import parse_faults, with_faults
 from loadgen.synth import CdrSynthesizer
 from loadgen.synth.config import SynthConfig
 from loadgen.synth.labels import LABELS_FILE
-from pipeline import handler as handler_module
 from pipeline.stores import InMemoryAggregateStore, in_memory_stores
-from tests.support.lambda_driver import deliver, shard_batches
-from tests.support.pipeline_events import PIPELINE_CONFIG
+from tests.support.lambda_driver import deliver_with_faults, shard_batches
 
 EVERY_FAULT = (
     "crash_after_apply:0.1,crash_after_emit:0.1,dynamo_throttle:0.1,output_throttle:0.1,dlq_error:0.1"
@@ -38,12 +35,7 @@ def labelled_run(tmp_path: Path) -> tuple[Path, list[bytes]]:
 
 def _deliver_with_faults(payloads: list[bytes], spec: str) -> object:
     stores = in_memory_stores()
-    handler_module.configure(PIPELINE_CONFIG, with_faults(stores, parse_faults(spec, seed=2)))
-    try:
-        for event in shard_batches(payloads, shards=2, batch_size=100):
-            deliver(handler_module.handler, event)
-    finally:
-        handler_module._processor = None
+    deliver_with_faults(shard_batches(payloads, shards=2, batch_size=100), stores, spec, seed=2)
     return stores
 
 

@@ -76,6 +76,10 @@ def test_a_bad_step_names_its_index_and_value(tmp_path: Path) -> None:
             r'profiles\.demo\.shape: expected one of steady, step, ramp, diurnal, burst, soak, got "zigzag"',
         ),
         ("shards = 1.5", r"profiles\.demo\.shards: expected a positive integer, got 1\.5"),
+        (
+            'exactly_once = "exact"',
+            r'profiles\.demo\.exactly_once: expected one of per_record, folded, ledger, got "exact"',
+        ),
         ('scaling_day = "weekly"', r'profiles\.demo\.scaling_day: expected diurnal or burst.*got "weekly"'),
         (
             'scaling_day = "diurnal,burst=8x10@25:00"',
@@ -88,6 +92,11 @@ def test_a_bad_profile_key_is_named_with_the_fix(tmp_path: Path, profile_lines: 
     _write(tmp_path, "cdrcap.toml", f"[profiles.demo]\nsteps = [1]\n{profile_lines}\n")
     with pytest.raises(ConfigError, match=message):
         load_config(cwd=tmp_path)
+
+
+def test_a_profile_chooses_the_local_stacks_exactly_once_design(tmp_path: Path) -> None:
+    _write(tmp_path, "cdrcap.toml", '[profiles.demo]\nsteps = [1]\nexactly_once = "ledger"\n')
+    assert load_config(cwd=tmp_path).profile("demo").exactly_once == "ledger"
 
 
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
