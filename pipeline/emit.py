@@ -7,6 +7,7 @@ import gzip
 import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Final, TypedDict
 
 import msgspec
@@ -78,13 +79,6 @@ def enriched_line(cdr: CanonicalCDR, position: str, arrival_ms: int) -> bytes:
     return orjson.dumps(_enriched_document(cdr, position, arrival_ms, {}))
 
 
-# Every document starts with this key, and between two documents of a dumped list comes ",{" + it.
-# Inside a JSON string a quote is always escaped, and no document holds a list of such objects, so
-# this separator occurs only between documents.
-_LINE_START = b'{"dedup_key":'
-_LINE_SEPARATOR = b"," + _LINE_START
-
-
 # The batch's documents as msgspec Structs, encoded by one msgspec call: a Struct is built from the CDR's
 # tuple in C (no 29-entry dict per line) and msgspec writes each StrEnum's value without the Python-level
 # `value` property orjson calls. Same fields in the same order as `cdr_document` / `_enriched_document`
@@ -92,6 +86,7 @@ _LINE_SEPARATOR = b"," + _LINE_START
 # code point and the 64-bit integer edges, and line for line against `enriched_line` in the tests.
 _CELL_AT: Final = CanonicalCDR._fields.index("cell")
 _DERIVED_AT: Final = CanonicalCDR._fields.index("derived")
+_DERIVED: Final = itemgetter(_DERIVED_AT)
 _CdrDocument: Any = msgspec.defstruct(
     "CdrDocument",
     [*((name, Any) for name in _DOCUMENT_FIELDS), ("derived", Any, msgspec.UNSET)],
@@ -119,37 +114,42 @@ def enriched_lines(
     """`enriched_line` of each CDR, from ONE encoder call for the batch, split back into lines.
 
     Why one call: a kept per-line result was over-allocated and shrunk with realloc, ~3 µs per line in
-    heap growth, ~8x the serialisation itself. One encode + split costs ~0.5 µs per line.
+    heap growth, ~8x the serialisation itself. One `encode_lines` + split on newlines costs ~0.9 µs per
+    line (one `encode` of the list + split on `,{"dedup_key":` + the prefix put back: ~1.1).
     """
     if not cdrs:
         return []
     rules = fraud_rules or {}
-    documents: list[_LineDocument] = []
-    append = documents.append
-    for cdr, position, arrival in zip(cdrs, positions, arrival_ms, strict=True):
-        document = _CdrDocument(
-            *cdr[:_CELL_AT], _cell_document(cdr[_CELL_AT]), *cdr[_CELL_AT + 1 : _DERIVED_AT]
+    cell_at, derived_at = _CELL_AT, _DERIVED_AT
+    documents = [
+        _LineDocument(
+            cdr[0],
+            position,
+            arrival,
+            _CdrDocument(*cdr[:cell_at], _cell_document(cdr[cell_at]), *cdr[cell_at + 1 : derived_at]),
         )
-        if cdr.derived:
-            document.derived = dict(cdr.derived)
-        line = _LineDocument(cdr[0], position, arrival, document)
-        matched = rules.get(cdr[0]) if rules else None
-        if matched:  # only on CDRs that matched a rule: most lines stay as small as before
-            line.fraud_rules = list(matched)
-        append(line)
+        for cdr, position, arrival in zip(cdrs, positions, arrival_ms, strict=True)
+    ]
+    if rules or any(map(_DERIVED, cdrs)):  # rare: only what a rule matched or a value was derived on
+        for cdr, line in zip(cdrs, documents, strict=True):
+            if cdr.derived:
+                line.cdr.derived = dict(cdr.derived)
+            matched = rules.get(cdr[0]) if rules else None
+            if matched:
+                line.fraud_rules = list(matched)
     try:
-        encoded = _ENCODER.encode(documents)
+        # NDJSON: a newline after each document (JSON text never holds a raw one), split on it by memchr
+        encoded = _ENCODER.encode_lines(documents)
     except (UnicodeEncodeError, TypeError, OverflowError):  # orjson says what is wrong with the value
-        encoded = orjson.dumps(
-            [_enriched_document(c, p, a, rules) for c, p, a in zip(cdrs, positions, arrival_ms, strict=True)]
-        )
-    parts = encoded[len(b"[") + len(_LINE_START) : -len(b"]")].split(_LINE_SEPARATOR)
-    if len(parts) != len(documents):  # cannot happen (see above); never emit a mis-split line
+        encoded = b""
+    parts = encoded.split(b"\n")
+    parts.pop()  # after the last newline
+    if len(parts) != len(documents):  # cannot happen but for the error above; never emit a mis-split line
         return [
             orjson.dumps(_enriched_document(c, p, a, rules))
             for c, p, a in zip(cdrs, positions, arrival_ms, strict=True)
         ]
-    return [_LINE_START + part for part in parts]
+    return parts
 
 
 def dlq_message(units: Units, index: int, reason: ReasonCode, detail: str) -> bytes:

@@ -10,6 +10,8 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+from pybase64 import b64decode
+
 from pipeline import ber
 from pipeline.gsr import HEADER_VERSION
 from pipeline.kpl import KplError, deaggregate, is_aggregate
@@ -95,8 +97,15 @@ def expand(event: dict[str, Any], home_region: str = "US") -> Units:
     a2b_base64 = binascii.a2b_base64
     for r, data in enumerate([data.get("data", "") for data in kinesis]):
         try:
-            # strict_mode: the C check, instead of b64decode(validate=True)'s regex over the payload.
-            payload = a2b_base64(data, strict_mode=True)
+            # pybase64 (SIMD, validating): ~4x faster than binascii on a CDR; what it refuses is decided
+            # by binascii's strict mode as before (what pybase64 accepts, strict mode accepts with the
+            # same bytes: tests/unit/test_pipeline_fast_paths.py).
+            payload = b64decode(data, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            payload = None
+        try:
+            if payload is None:
+                payload = a2b_base64(data, strict_mode=True)
         except (binascii.Error, ValueError):
             _append_plain(units, shards, seqs, keys, arrivals, payloads, plain_from, r)
             index = units._add(shards[r], seqs[r], None, keys[r], arrivals[r], b"", False)

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 from pipeline.aggregate import Chunk, ItemKey, build_chunks
@@ -24,7 +25,7 @@ from pipeline.fraud.errors import FraudError
 from pipeline.schema import CanonicalCDR, ReasonCode
 from pipeline.stores import Stores
 from pipeline.validate import Limits, to_canonical
-from pipeline.wire_json import canonical_fields, canonical_json, takes
+from pipeline.wire_json import canonical_fields, canonical_json, taken
 
 if TYPE_CHECKING:
     from pipeline.fraud.engine import FraudEngine
@@ -141,15 +142,17 @@ class BatchProcessor:
         mappings, avro, max_bytes = config.input_mappings, self.avro, config.max_record_bytes
         payloads, is_kpl, pre_decoded = units.payload, units.is_kpl, units.pre_decoded
         batch.decode_stop = count
+        rejects, cdrs = batch.rejects, batch.cdrs
+        json_first = taken(payloads, max_bytes)
         for i in range(count):
-            if i in batch.rejects:
+            if i in rejects:
                 continue
             try:
                 payload = payloads[i]
                 cdr = None
                 # JSON first through msgspec (pipeline/wire_json.py); what it leaves (None) and what
                 # decode_payload rejects before parsing go the per-field way, for the exact reason.
-                if i not in pre_decoded and takes(payload, max_bytes):
+                if json_first[i] and i not in pre_decoded:
                     cdr = canonical_json(payload, "kpl+json" if is_kpl[i] else "json", limits)
                 if cdr is None:
                     source_format, fields = pre_decoded.get(i) or decode_payload(
@@ -172,7 +175,7 @@ class BatchProcessor:
                     i, ReasonCode.DUPLICATE_CDR, f"same cdr_id as {batch.positions[first]} in this batch"
                 )
                 continue
-            batch.cdrs[i] = cdr
+            cdrs[i] = cdr
         return batch
 
     def _apply(self, batch: _Batch) -> int:
@@ -182,7 +185,9 @@ class BatchProcessor:
         committed: list[int] = []
         failure_point = self._apply_chunks(batch, committed)
         # a committed record at or past the failure point is re-delivered and counted as a replay then
-        batch.outcome.applied += sum(1 for index in committed if index < failure_point)
+        if failure_point < len(batch.units):
+            committed = [index for index in committed if index < failure_point]
+        batch.outcome.applied += len(committed)
         return failure_point
 
     def _apply_chunks(self, batch: _Batch, committed: list[int]) -> int:
@@ -284,16 +289,19 @@ class BatchProcessor:
     ) -> int:
         """Output stream, archive and DLQ for the units before `failure_point`; returns the new point."""
         units, cdrs = batch.units, batch.cdrs
-        good = [i for i in range(failure_point) if cdrs[i] is not None]
-        positions, arrival_ms = batch.positions, units.arrival_ms
+        # the accepted units before the failure point, gathered by C-level compress/filter
+        accepted = [cdr is not None for cdr in cdrs[:failure_point]]
+        good = list(compress(range(failure_point), accepted))
         lines = enriched_lines(
-            [cdrs[i] for i in good],  # type: ignore[misc]
-            [positions[i] for i in good],
-            [arrival_ms[i] for i in good],
+            list(filter(None, cdrs[:failure_point])),  # a CDR tuple is never empty (falsy)
+            list(compress(batch.positions, accepted)),
+            list(compress(units.arrival_ms, accepted)),
             fraud_rules,
         )
         if good:
-            failed = self.stores.output.put([(units.partition_key[i], lines[k]) for k, i in enumerate(good)])
+            failed = self.stores.output.put(
+                list(zip(compress(units.partition_key, accepted), lines, strict=True))
+            )
             if failed:
                 failure_point = min(failure_point, good[failed[0]])
             try:
@@ -310,11 +318,10 @@ class BatchProcessor:
     def _account(self, batch: _Batch, failure_point: int) -> None:
         units, outcome = batch.units, batch.outcome
         end_ms = int(time.time() * 1000)
-        for i in range(failure_point):
-            if i in batch.rejects:
-                outcome.rejected[batch.rejects[i][0].value] += 1
-            else:
-                outcome.latencies_ms.append(end_ms - units.arrival_ms[i])
+        rejects, arrival_ms = batch.rejects, units.arrival_ms
+        for i in sorted(i for i in rejects if i < failure_point):  # in unit order, as the Counter was
+            outcome.rejected[rejects[i][0].value] += 1
+        outcome.latencies_ms += [end_ms - arrival_ms[i] for i in range(failure_point) if i not in rejects]
         outcome.deferred = len(units) - failure_point
         failed: list[str] = []
         for i in range(failure_point, len(units)):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import add
+from itertools import repeat
+from operator import add, itemgetter
 from typing import Protocol
 
 from pipeline import ledger
@@ -93,6 +94,10 @@ def write_units(size_bytes: int) -> int:
 _COUNTERS_MAX_BYTES = 182
 
 
+_CDR_ID, _POSITION, _ITEM = itemgetter(0), itemgetter(1), itemgetter(2)  # of a Claim
+_PK, _SK = itemgetter(0), itemgetter(1)  # of an ItemKey
+
+
 def _aggregate_units(key: ItemKey, item: list[int], folded_claims: int) -> int:
     bound = (
         len(key[0])
@@ -134,30 +139,53 @@ class InMemoryAggregateStore:
     ) -> ApplyResult:
         self._maybe_throttle()
         owned = self.claims
-        # Lean: the benchmarks charge this fake's cost to the handler (C-level set/map operations).
-        claim_keys = [self._claim_key(claim) for claim in claims]
+        # Lean: the benchmarks charge this fake's cost to the handler, so per-claim and per-item work is
+        # C-level (map, set and dict operations); sizes are bounded per chunk, exact only past the bound.
+        per_record = self.design == "per_record"
+        positions = list(map(_POSITION, claims))
+        if per_record:
+            claim_keys = list(map(_CDR_ID, claims))
+        else:
+            claim_keys = [f"{claim.item[0]}|{claim.item[1]}|{claim.cdr_id}" for claim in claims]
         if not owned.keys().isdisjoint(claim_keys):
             return ApplyResult(False, tuple(i for i, key in enumerate(claim_keys) if key in owned))
-        owned.update(zip(claim_keys, [claim.position for claim in claims], strict=True))
+        owned.update(zip(claim_keys, positions, strict=True))
         folded = self.folded_per_item
         units = 0
-        if self.design == "per_record":
-            units += sum(
+        if not per_record:
+            for item_key in map(_ITEM, claims):
+                folded[item_key] = folded.get(item_key, 0) + 1
+        elif claims and (
+            _CLAIM_ITEM_BYTES + 2 * max(map(len, claim_keys)) + max(map(len, positions)) <= WRITE_UNIT_BYTES
+        ):
+            units = 2 * len(claims)  # every claim item under 1 KB: 2 units each in a transaction
+        else:
+            units = sum(
                 2 * write_units(_CLAIM_ITEM_BYTES + 2 * len(claim.cdr_id) + len(claim.position))
                 for claim in claims
             )
-        else:
-            for claim in claims:
-                folded[claim.item] = folded.get(claim.item, 0) + 1
         items = self.items
+        get = items.get
         for key, vector in deltas.items():
-            item = items.get(key)
+            item = get(key)
             if item is None:
-                items[key] = item = [*vector, expires_at[key]]
+                items[key] = [*vector, expires_at[key]]
             else:  # the item's expires_at (last) has no counterpart in vector: map stops before it
-                items[key] = item = [*map(add, item, vector), expires_at[key]]
-            units += 2 * _aggregate_units(key, item, folded.get(key, 0))
-        claim_items = len(claims) if self.design == "per_record" else 0
+                items[key] = [*map(add, item, vector), expires_at[key]]
+        if deltas:
+            most_folded = max(map(folded.get, deltas, repeat(0))) if folded else 0
+            bound = (
+                max(map(len, map(_PK, deltas)))
+                + max(map(len, map(_SK, deltas)))
+                + _ITEM_BASE_BYTES
+                + _COUNTERS_MAX_BYTES
+                + _FOLDED_CLAIM_BYTES * most_folded
+            )
+            if bound <= WRITE_UNIT_BYTES:  # every item under 1 KB, whatever its counters
+                units += 2 * len(deltas)
+            else:
+                units += sum(2 * _aggregate_units(key, items[key], folded.get(key, 0)) for key in deltas)
+        claim_items = len(claims) if per_record else 0
         return ApplyResult(True, (), units, claim_items + len(deltas))
 
     def forget_claims(self) -> None:
@@ -189,6 +217,9 @@ class InMemoryOutputStream:
     fail_indices: set[int] = field(default_factory=set)  # test hook: these indices fail every time
 
     def put(self, records: Sequence[tuple[str, bytes]]) -> list[int]:
+        if not self.fail_indices:
+            self.records += records
+            return []
         failed = [i for i in range(len(records)) if i in self.fail_indices]
         self.records.extend(r for i, r in enumerate(records) if i not in self.fail_indices)
         return failed

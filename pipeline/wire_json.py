@@ -2,8 +2,8 @@
 
 A record the Structs accept is then checked by the same helpers `validate.to_canonical` uses, in the same
 order, for what a type cannot say (numbers, times, cells, identifiers). Anything they do not accept
-(a wrong type, a missing or unknown field, an empty string, a negative amount, an integer beyond 64 bits,
-any JSON defect) is left to the per-field path, which names the exact reason code and the first failing
+(a wrong type, a missing or unknown field, an empty string, a negative byte count, an integer beyond 64
+bits, any JSON defect) is left to the per-field path, which names the exact reason code and the first failing
 field: `canonical_json` returns None for it. Every constraint here is one the per-field path also
 enforces, so both give the same CanonicalCDR for every record the fast path takes (property-tested in
 tests/unit/test_pipeline_wire_json.py, byte-identical outputs checked on the benchmark batches).
@@ -11,13 +11,21 @@ tests/unit/test_pipeline_wire_json.py, byte-identical outputs checked on the ben
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-from pipeline.decode import INT64_MAX, INT64_MIN
+from pipeline.decode import INT64_MAX, INT64_MIN, Rejected
 from pipeline.normalize import NormalizedNumber, fixed_local_ms, normalize_number, parse_utc_offset_min
-from pipeline.schema import JSON_RENAMED_V2, CanonicalCDR, Cell, NumberKind, RecordType, derive_cdr_id
+from pipeline.schema import (
+    JSON_RENAMED_V2,
+    CanonicalCDR,
+    Cell,
+    NumberKind,
+    ReasonCode,
+    RecordType,
+)
 from pipeline.validate import (
     MAX_CDR_ID_CHARS,
     NATIVE_SOURCES,
@@ -30,7 +38,7 @@ from pipeline.validate import (
 
 _Text = Annotated[str, msgspec.Meta(min_length=1)]  # "" is MISSING_FIELD / null there: per-field path
 _Int = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
-_Amount = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]  # NEGATIVE_DURATION / BAD_TYPE otherwise
+_Amount = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]  # bytes: BAD_TYPE otherwise
 _CdrId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]  # validate.MAX_CDR_ID_CHARS
 _Rat = Literal["GERAN", "UTRAN", "EUTRAN", "NR", "WLAN"]  # schema.RATS
 
@@ -43,7 +51,7 @@ _FIELDS: Final[list[tuple[str, Any] | tuple[str, Any, Any]]] = [
     ("seizure_time", _Text),
     ("release_time", _Text),
     ("utc_offset", _Text),
-    ("duration_s", _Amount),
+    ("duration_s", _Int),  # negative: NEGATIVE_DURATION, raised by _canonical where to_canonical does
     ("mcc", str),
     ("mnc", str),
     ("cell_id", _Int),
@@ -99,6 +107,16 @@ def takes(payload: bytes, max_record_bytes: int) -> bool:
     )
 
 
+def taken(payloads: Sequence[bytes], max_record_bytes: int) -> list[bool]:
+    """`takes` of each payload: the NUL checks once over the batch's bytes when none holds a NUL (a
+    substring of one payload is one of their concatenation): ~0.05 µs a record instead of ~0.6."""
+    joined = b"".join(payloads)
+    # memchr for a backslash first: CDRs rarely hold an escape, and a 6-byte search is ~5x slower
+    if b"\x00" in joined or (b"\\" in joined and b"\\u0000" in joined):
+        return [takes(payload, max_record_bytes) for payload in payloads]
+    return [payload[:1] == b"{" and len(payload) <= max_record_bytes for payload in payloads]
+
+
 def canonical_json(payload: bytes, source_format: str, limits: Limits) -> CanonicalCDR | None:
     """The canonical CDR of a JSON v1/v2 payload, or None when the per-field path must decide.
 
@@ -148,9 +166,11 @@ def _canonical(wire: Any, source_format: str, limits: Limits) -> CanonicalCDR:
     offset_min, seizure_ms, answer_ms, release_ms = times or _times(
         offset_text, seizure_text, answer_text, release_text, limits
     )
+    if duration_s < 0:  # validate._amounts' first check, right after the times as there
+        raise Rejected(ReasonCode.NEGATIVE_DURATION, f"duration_s {duration_s}")
     cell = _CELLS.get((mcc, mnc, lac, cell_id)) or _cell_of(mcc, mnc, lac, cell_id)
-    if cdr_id is None:
-        cdr_id = derive_cdr_id(msc_id, call_reference, sequence)
+    if cdr_id is None:  # schema.derive_cdr_id, inline (a call per record)
+        cdr_id = f"{msc_id}:{call_reference}:{sequence}"
     if not (
         len(cdr_id) <= MAX_CDR_ID_CHARS
         and (imsi is None or (imsi.isdigit() and 6 <= len(imsi) <= 15))

@@ -101,7 +101,7 @@ def zip_without_pycrate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (source / "pipeline").symlink_to(ROOT / "pipeline", target_is_directory=True)
     (source / "pyproject.toml").write_text(
         '[project]\nname = "x"\n[project.optional-dependencies]\n'
-        'lambda = ["phonenumbers", "orjson", "msgspec"]\n'
+        'lambda = ["phonenumbers", "orjson", "msgspec", "pybase64"]\n'
     )
     return build_lambda_zip(
         tmp_path_factory.mktemp("zip"),
@@ -114,7 +114,7 @@ def zip_without_pycrate(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_ber_cdr_fails_the_batch_when_the_zip_lacks_pycrate(
     zip_without_pycrate: Path, tmp_path: Path
 ) -> None:
-    # Given a zip with phonenumbers, orjson and msgspec but no pycrate (the handler imports pycrate lazily)
+    # Given a zip with every dependency but pycrate (the handler imports pycrate lazily)
     code = artifact.unpack(zip_without_pycrate, tmp_path / "state")
     # When a batch holding a BER CDR is invoked
     result = invoke_once(code, HANDLER, kinesis_event([ber_call("0001")]))

@@ -84,7 +84,7 @@ def test_package_json_times_the_handler_import_from_the_unpacked_zip(
 
 def test_the_lambda_extra_is_what_gets_pinned() -> None:
     names = [requirement.name for requirement in lambda_requirements()]
-    assert names == ["phonenumbers", "orjson", "msgspec", "pycrate", "fastavro"]
+    assert names == ["phonenumbers", "orjson", "msgspec", "pybase64", "pycrate", "fastavro"]
     assert [pin.split("==")[0] for pin in pinned_requirements()] == names
 
 

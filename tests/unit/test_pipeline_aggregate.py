@@ -1,4 +1,7 @@
-from pipeline.aggregate import COUNTERS, build_chunks, contribution, item_keys
+import random
+from typing import Any
+
+from pipeline.aggregate import COUNTERS, _by_locality, build_chunks, contribution, item_keys
 from pipeline.aws_limits import DDB_TRANSACT_WRITE_MAX_ITEMS
 from pipeline.decode import decode_payload
 from pipeline.schema import CanonicalCDR
@@ -75,3 +78,15 @@ def test_records_are_packed_by_destination_so_a_country_item_is_written_by_few_c
     country_writes = sum(1 for c in chunks for pk, _ in c.deltas if pk.startswith("dest#"))
     assert country_writes <= len(numbers) + len(chunks) - 1
     assert len(chunks) >= 4
+
+
+def test_packing_order_by_ranks_is_the_sort_of_the_keyed_tuples() -> None:
+    # Given keyed records with repeating destination and cell items (and records without a destination)
+    rng = random.Random(5)
+    keyed: list[Any] = []
+    for index in sorted(rng.sample(range(10_000), 400)):
+        sk = f"m#2026-11-18T08:0{rng.randrange(3)}Z"
+        dest = ("", "") if rng.random() < 0.1 else (f"dest#{rng.choice('GB US FR IN')}", sk)
+        keyed.append((dest, (f"cell#{rng.randrange(30)}", sk), index, 0, [], [], str(index), ("", "")))
+    # Then ranking them orders them as sorting the tuples does
+    assert _by_locality(keyed) == sorted(keyed)

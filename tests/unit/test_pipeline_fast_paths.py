@@ -1,11 +1,17 @@
 """The handler's fast paths give exactly what the general paths give (see docs/benchmarks.md, Profiling)."""
 
+import base64
+import binascii
 import gc
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
 import orjson
+import pybase64
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from loadgen.ber import encode_file, encode_record
 from pipeline.config import load_config
@@ -64,15 +70,17 @@ def test_fixed_format_time_fast_path_agrees_with_the_general_parser(text: str) -
 
 
 def test_enriched_lines_of_a_batch_are_the_single_line_encodings() -> None:
-    # Given ids and numbers holding the line separator text, quotes and non-ASCII
+    # Given ids and numbers holding the line separator text, newlines, quotes and non-ASCII
     cdrs = [
         canonical(cdr_id='x,{"dedup_key":"y"}'),
         canonical(cdr_id="ünïcode\"quote'", cause_for_term=',{"dedup_key":'),
+        canonical(cdr_id="new\nline\r\n", cause_for_term="\n"),
         canonical(cdr_id="plain"),
     ]
-    positions = ["s/1/", "s/2/0", "s/3/"]
-    lines = enriched_lines(cdrs, positions, [1, 2, 3])
-    assert lines == [enriched_line(c, p, a) for c, p, a in zip(cdrs, positions, [1, 2, 3], strict=True)]
+    positions = ["s/1/", "s/2/0", "s/3/", "s/4/"]
+    arrivals = [1, 2, 3, 4]
+    lines = enriched_lines(cdrs, positions, arrivals)
+    assert lines == [enriched_line(c, p, a) for c, p, a in zip(cdrs, positions, arrivals, strict=True)]
     assert [orjson.loads(line)["cdr"]["cdr_id"] for line in lines] == [c.cdr_id for c in cdrs]
 
 
@@ -171,3 +179,28 @@ def test_expanding_a_batch_gives_the_units_of_its_records_expanded_one_by_one() 
     assert whole.sub_sequence == [0, 1, None, None, None, None, None, None, 0, 1, None, 0, 1, 2]
     assert set(whole.early_reject) == {4, 5, 9}  # the corrupt aggregate, the base64, the chunk's bad CDR
     assert set(whole.pre_decoded) == {7, 8}  # the BER record, the chunk's good CDR
+
+
+_BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _decoded(decode: Callable[[str], bytes], data: str) -> bytes | None:
+    try:
+        return decode(data)
+    except (binascii.Error, ValueError):
+        return None
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=_BASE64_ALPHABET + "=", max_size=16),
+        st.text(alphabet=_BASE64_ALPHABET + "= \n-_.\x00é", max_size=16),
+        st.binary(max_size=40).map(lambda raw: base64.b64encode(raw).decode()),
+    )
+)
+def test_what_pybase64_accepts_binascii_strict_mode_accepts_with_the_same_bytes(data: str) -> None:
+    # events.expand decodes with pybase64 first and lets binascii's strict mode decide what it refuses
+    fast = _decoded(lambda text: pybase64.b64decode(text, validate=True), data)
+    if fast is not None:
+        assert _decoded(lambda text: binascii.a2b_base64(text, strict_mode=True), data) == fast

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pipeline.decode import Rejected, decode_payload
 from pipeline.schema import JSON_FIELDS_V1, JSON_FIELDS_V2, CanonicalCDR
 from pipeline.validate import Limits, to_canonical
-from pipeline.wire_json import canonical_fields, canonical_json, takes
+from pipeline.wire_json import canonical_fields, canonical_json, taken, takes
 from tests.corpus.malformed import cases
 from tests.support.pipeline_events import NOW_MS, as_csv, as_json, make_cdr
 
@@ -154,3 +154,45 @@ def test_decoded_fields_replaced_or_dropped_get_the_same_result_either_way(
     fast, slow = _either_way(fields, source_format)
     if fast is not None:  # None: left to the per-field path, which then decides alone
         assert fast == slow
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                [as_json(make_cdr(1)), as_csv(make_cdr(2)), b"", b"{}", b'{"a":"\\u0000"}', b"{\x00}"]
+            ),
+            st.binary(max_size=12).map(lambda raw: b"{" + raw),
+        ),
+        max_size=8,
+    ),
+    st.integers(min_value=1, max_value=600),
+)
+def test_taken_is_takes_of_each_payload(payloads: list[bytes], max_record_bytes: int) -> None:
+    # Given a batch's payloads, some with NUL bytes or escaped NULs (also across two payloads' boundary)
+    # Then the batch-level check decides as the per-payload one does
+    assert taken(payloads, max_record_bytes) == [takes(p, max_record_bytes) for p in payloads]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"calling_number": "12"},  # a bad number is checked before the duration
+        {"seizure_time": "2026-11-18T09:00:00"},  # so are the times (release before seizure)
+        {"mcc": "31"},  # the cell after it
+        {"bytes_up": -5},  # negative bytes: the duration is still the first reason
+        {"duration_s": -(2**63)},
+    ],
+)
+def test_a_negative_duration_is_rejected_by_the_fast_path_as_by_the_per_field_path(
+    overrides: dict[str, Any],
+) -> None:
+    # Given a record with a negative duration (and maybe another defect)
+    for version in (1, 2):
+        payload = as_json({**make_cdr(3), "duration_s": -1, **overrides}, version)
+        # Then the fast path decides it (negative bytes: leaves it) with the per-field path's reason
+        fast = fast_then_per_field(payload)
+        assert fast is None if "bytes_up" in overrides else fast == per_field(payload)
+        assert not isinstance(per_field(payload), CanonicalCDR)  # rejected either way
