@@ -112,9 +112,8 @@ def fraud_section(run_dir: Path) -> FraudSection | None:
         f"Alerts: {document.get('alerts_source', 'unknown source')}, "
         f"{_count(document.get('alerts_total'))} in all.",
         "An alert is raised once per (rule, subscriber, window): an episode that lasts several windows can "
-        "raise several, and a rule whose episodes were all cut off can still raise alerts on background "
-        "traffic (the load generator's heaviest subscribers hold several calls at once, which the "
-        "simultaneous-call rule sees).",
+        "raise several, and a rule whose episodes were all cut off can still raise alerts on the "
+        "episodes' partial records or on background traffic that crosses its threshold.",
         *coverage_lines,
         "For the rules' precision and recall over a whole generated day (10-55 whole episodes per rule "
         "per million CDRs), run `cdrcap fraud-eval` (docs/fraud.md).",
