@@ -151,8 +151,13 @@ class BatchProcessor:
                 payload = payloads[i]
                 cdr = None
                 # JSON first through msgspec (pipeline/wire_json.py); what it leaves (None) and what
-                # decode_payload rejects before parsing go the per-field way, for the exact reason.
-                if json_first[i] and i not in pre_decoded:
+                # decode_payload rejects before parsing go the per-field way, for the exact reason. With
+                # input mappings, JSON without the key is a switch's layout: msgspec would only refuse it.
+                if (
+                    json_first[i]
+                    and i not in pre_decoded
+                    and (mappings is None or b'"schema_version"' in payload)
+                ):
                     cdr = canonical_json(payload, "kpl+json" if is_kpl[i] else "json", limits)
                 if cdr is None:
                     source_format, fields = pre_decoded.get(i) or decode_payload(
