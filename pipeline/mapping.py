@@ -1,8 +1,10 @@
 """Compiled input mappings: one record of a configured non-native layout -> the canonical wire fields.
 
-A MappingSpec (pipeline/mapping_spec.py) is compiled once into plain tuples of (field, accessor); a record
-costs a column index or a few dict lookups per field, no schema library. The result goes through the
-same validation as JSON (`validate.to_canonical`), with the mapping's name as its source format.
+A MappingSpec (pipeline/mapping_spec.py) is compiled once into a resolver (every source value of a record
+in one call: one `itemgetter` over a CSV layout's cells, each parent object of a JSON layout's paths walked
+once) and plain tuples of (field, accessor into the resolved values). The result goes through the same
+validation as JSON (`wire_json.canonical_fields`' Struct, else `validate.to_canonical`), with the mapping's
+name as its source format.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -19,7 +22,7 @@ from pipeline.errors import ConfigError
 from pipeline.mapping_spec import EPOCH_FORMATS, ISO_FORMATS, TIME_FIELDS, MappingSpec, load_mapping
 from pipeline.schema import ReasonCode
 
-Getter = Callable[[Any], Any]  # the record (cell list or JSON document) -> the raw value or None
+Getter = Callable[[Any], Any]  # the record (or its resolved values) -> the raw value or None
 MAPPED_SCHEMA_VERSION: Final = 1  # the wire fields a mapping fills are JSON v1's
 _INT_FIELDS: Final = frozenset({"duration_s", "lac", "cell_id", "sequence", "bytes_up", "bytes_down"})
 _TIME_CACHE_MAX: Final = 16_384
@@ -49,19 +52,57 @@ def _path_getter(path: str) -> Getter:
     return get
 
 
-def _getter(spec: MappingSpec, source: str) -> Getter:
+Resolver = Callable[[Any], Sequence[Any]]  # the record -> the values of the mapping's sources, in order
+
+
+def _resolver(spec: MappingSpec, sources: Sequence[str]) -> Resolver:
+    """All the sources' values of a record in one call (the accessors then index the result): a CSV
+    layout's columns by one C-level `itemgetter`; a JSON layout's paths with each parent object (e.g.
+    FreeSWITCH's `variables`, `callflow.0.caller_profile`) walked once, not once per field."""
     if spec.format == "json":
-        getter = _path_getter(source)
+        resolve = _json_resolver(sources)
     else:
-        index = spec.columns.index(source)
-        getter = lambda cells: cells[index]  # noqa: E731 - a closure per column, built once
+        indices = [spec.columns.index(source) for source in sources]
+        if len(indices) == 1:
+            index = indices[0]
+            resolve = lambda cells: (cells[index],)  # noqa: E731 - itemgetter of one index is no tuple
+        else:
+            resolve = itemgetter(*indices)
     if not spec.url_decode:
-        return getter
-    return lambda record: _unquoted(getter(record))
+        return resolve
+    return lambda record: [
+        unquote(value) if type(value) is str and "%" in value else value for value in resolve(record)
+    ]
 
 
-def _unquoted(value: Any) -> Any:
-    return unquote(value) if type(value) is str and "%" in value else value
+def _json_resolver(sources: Sequence[str]) -> Resolver:
+    # Walking a path's parent, then taking its last key from the object found (None if not an object),
+    # is what _path_getter does for the whole path; a path ending in an index keeps its own getter.
+    walks: list[Getter] = []
+    parent_at: dict[str, int] = {}
+    plan: list[tuple[int, str, Getter | None]] = []
+    for source in sources:
+        parent, _, key = source.rpartition(".")
+        if key.isdigit():
+            plan.append((-1, key, _path_getter(source)))
+            continue
+        if parent not in parent_at:
+            parent_at[parent] = len(walks)
+            walks.append(_path_getter(parent) if parent else _itself)
+        plan.append((parent_at[parent], key, None))
+
+    def resolve(doc: Any) -> list[Any]:
+        scopes = [walk(doc) for walk in walks]
+        return [
+            get(doc) if get is not None else scope.get(key) if type(scope := scopes[at]) is dict else None
+            for at, key, get in plan
+        ]
+
+    return resolve
+
+
+def _itself(doc: Any) -> Any:
+    return doc
 
 
 def _time_converter(spec: MappingSpec) -> Callable[[Any, str], tuple[str | None, str]]:
@@ -147,6 +188,7 @@ class CompiledMapping:
     """One mapping, ready for the hot path."""
 
     spec: MappingSpec
+    resolve: Resolver  # the record -> its sources' values; every Getter below indexes them
     text_fields: tuple[tuple[str, Getter], ...]  # copied as they are ("" -> None)
     int_fields: tuple[tuple[str, Getter], ...]
     time_fields: tuple[tuple[str, Getter], ...]
@@ -162,6 +204,7 @@ class CompiledMapping:
     def decode(self, record: Any) -> Fields:
         """Wire fields of one record (a CSV cell list or a JSON object); raises Rejected."""
         name = self.spec.name
+        record = self.resolve(record)
         fields: Fields = {"schema_version": MAPPED_SCHEMA_VERSION}
         for field, get in self.text_fields:
             value = get(record)
@@ -188,25 +231,31 @@ class CompiledMapping:
 
 
 def compile_mapping(spec: MappingSpec) -> CompiledMapping:
+    sources: dict[str, Getter] = {}  # each distinct source once, in first use order
+
+    def getter(source: str) -> Getter:
+        return sources.setdefault(source, itemgetter(len(sources)))
+
     text: list[tuple[str, Getter]] = []
     ints: list[tuple[str, Getter]] = []
     times: list[tuple[str, Getter]] = []
     for field, source in spec.fields.items():
-        getter = _getter(spec, source)
-        (times if field in TIME_FIELDS else ints if field in _INT_FIELDS else text).append((field, getter))
+        get = getter(source)
+        (times if field in TIME_FIELDS else ints if field in _INT_FIELDS else text).append((field, get))
+    duration = (
+        getter(spec.duration_answered) if spec.duration_answered else None,
+        getter(spec.duration_unanswered) if spec.duration_unanswered else None,
+    )
+    rules = tuple((getter(r.source), r.op, r.operand, r.record_type) for r in spec.record_type_rules)
     return CompiledMapping(
         spec=spec,
+        resolve=_resolver(spec, list(sources)),
         text_fields=tuple(text),
         int_fields=tuple(ints),
         time_fields=tuple(times),
         convert_time=_time_converter(spec),
-        duration=(
-            _getter(spec, spec.duration_answered) if spec.duration_answered else None,
-            _getter(spec, spec.duration_unanswered) if spec.duration_unanswered else None,
-        ),
-        rules=tuple(
-            (_getter(spec, r.source), r.op, r.operand, r.record_type) for r in spec.record_type_rules
-        ),
+        duration=duration,
+        rules=rules,
         constants=tuple(spec.constants.items()),
     )
 
