@@ -196,6 +196,7 @@ class CompiledMapping:
     duration: tuple[Getter | None, Getter | None]  # (answered, unanswered)
     rules: tuple[tuple[Getter, str, str, str], ...]  # (getter, op, operand, record type)
     constants: tuple[tuple[str, Any], ...]
+    signature_keys: frozenset[str]  # a JSON layout's keys (spec.signature_keys), empty for CSV
 
     @property
     def name(self) -> str:
@@ -257,6 +258,7 @@ def compile_mapping(spec: MappingSpec) -> CompiledMapping:
         duration=duration,
         rules=rules,
         constants=tuple(spec.constants.items()),
+        signature_keys=frozenset(spec.signature_keys),
     )
 
 
@@ -283,6 +285,10 @@ class MappingSet:
         )
 
     def decode_json(self, doc: dict[str, Any]) -> tuple[str, Fields]:
+        present_keys = doc.keys()
+        for mapping in self.mappings:  # the first whose signature keys are all there (a C-level subset test)
+            if mapping.signature_keys and mapping.signature_keys <= present_keys:
+                return mapping.name, mapping.decode(doc)
         best: tuple[int, str] = (-1, "")
         for mapping in self.mappings:
             keys = mapping.spec.signature_keys
