@@ -157,7 +157,8 @@ class _OneLine:
     """An iterator of one line at a time under a csv reader kept for the process: a line's cells without
     a reader object and a list built per record (~0.4 µs). The reader resets its state at every record and
     asks for a line only while one is incomplete, so it parses each line exactly as a fresh reader of
-    `[line]` does (property-tested in tests/unit/test_pipeline_decode.py)."""
+    `[line]` does (property-tested in tests/unit/test_pipeline_decode.py). Not for threads: a handler
+    process decodes one batch at a time (Lambda, the local stack's worker processes)."""
 
     __slots__ = ("line",)
 
