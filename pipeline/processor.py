@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.aggregate import Chunk, ItemKey, build_chunks
 from pipeline.avro_cdr import AvroDecoder, SchemaRegistry
 from pipeline.config import PipelineConfig
-from pipeline.decode import Rejected, decode_payload
+from pipeline.decode import Rejected, decode_payload, decode_taken_json
 from pipeline.emit import archive_body, archive_key, dlq_message, enriched_lines
 from pipeline.errors import TransientStoreError
 from pipeline.events import Units, expand
@@ -149,14 +149,19 @@ class BatchProcessor:
                 continue
             try:
                 payload = payloads[i]
-                cdr = None
+                cdr = decoded = None
                 # JSON first through msgspec (pipeline/wire_json.py); what it leaves (None) and what
-                # decode_payload rejects before parsing go the per-field way, for the exact reason.
+                # decode_payload rejects before parsing go the per-field way, for the exact reason. With
+                # input mappings, JSON without the key is a switch's layout: msgspec would only refuse it,
+                # and `taken` has made decode_payload's checks before parsing.
                 if json_first[i] and i not in pre_decoded:
-                    cdr = canonical_json(payload, "kpl+json" if is_kpl[i] else "json", limits)
+                    if mappings is None or b'"schema_version"' in payload:
+                        cdr = canonical_json(payload, "kpl+json" if is_kpl[i] else "json", limits)
+                    else:
+                        decoded = decode_taken_json(payload, mappings)
                 if cdr is None:
-                    source_format, fields = pre_decoded.get(i) or decode_payload(
-                        payload, max_bytes, mappings, avro
+                    source_format, fields = (
+                        decoded or pre_decoded.get(i) or decode_payload(payload, max_bytes, mappings, avro)
                     )
                     source_format = "kpl+" + source_format if is_kpl[i] else source_format
                     cdr = canonical_fields(fields, source_format, limits) or to_canonical(

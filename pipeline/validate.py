@@ -165,15 +165,25 @@ def _optional_fields(
         return mcc, mnc, roaming, ()
     derived = _derived_pairs(derived_wire)
     if mcc is None or mnc is None:
-        plmn = limits.serving_plmn.get(msc_id) if type(msc_id) is str else None
-        plmn = plmn or limits.serving_plmn.get("")
-        mcc = mnc = None
-        if plmn is not None:
-            mcc, mnc = plmn
-            derived += (("mcc", SERVING_PLMN_HOW), ("mnc", SERVING_PLMN_HOW))
-            if roaming is None and type(imsi) is str and imsi:
-                roaming = not imsi.startswith(mcc + mnc)
-                derived += (("roaming", "IMSI vs " + SERVING_PLMN_HOW),)
+        mcc, mnc, roaming, serving = serving_plmn(msc_id, imsi, roaming, limits)
+        derived += serving
+    return mcc, mnc, roaming, derived
+
+
+def serving_plmn(
+    msc_id: Any, imsi: Any, roaming: Any, limits: Limits
+) -> tuple[str | None, str | None, Any, tuple[tuple[str, str], ...]]:
+    """(mcc, mnc, roaming, derived) of a non-native record without its PLMN: the switch's configured
+    serving PLMN when there is one (roaming then decided from the IMSI when the record does not say)."""
+    plmn = limits.serving_plmn.get(msc_id) if type(msc_id) is str else None
+    plmn = plmn or limits.serving_plmn.get("")
+    if plmn is None:
+        return None, None, roaming, ()
+    mcc, mnc = plmn
+    derived: tuple[tuple[str, str], ...] = (("mcc", SERVING_PLMN_HOW), ("mnc", SERVING_PLMN_HOW))
+    if roaming is None and type(imsi) is str and imsi:
+        roaming = not imsi.startswith(mcc + mnc)
+        derived += (("roaming", "IMSI vs " + SERVING_PLMN_HOW),)
     return mcc, mnc, roaming, derived
 
 

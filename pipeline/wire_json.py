@@ -34,6 +34,7 @@ from pipeline.validate import (
     _identifiers,
     _number,
     _times,
+    serving_plmn,
 )
 
 _Text = Annotated[str, msgspec.Meta(min_length=1)]  # "" is MISSING_FIELD / null there: per-field path
@@ -89,6 +90,24 @@ _WireV2 = _wire(2, JSON_RENAMED_V2)  # `calling_number` is `a_party` on the wire
 _DECODER: Final = msgspec.json.Decoder(_WireV1 | _WireV2)
 # The decoded fields of a CSV or Avro record name every field as v1 does, in both versions.
 _FIELDS_TYPE: Final = _WireV1 | _wire(2, name="Fields")
+# What an input mapping (pipeline/mapping.py) fills: JSON v1 names, and the PLMN and cell, which a switch's
+# layout does not carry, optional (validate.OPTIONAL_BEYOND_NATIVE; the parties too, but a missing party is
+# rare and left to the per-field path). roaming stays None when absent: the serving PLMN may decide it.
+_MAPPED_OPTIONAL: Final[dict[str, Any]] = {
+    "mcc": str | None,
+    "mnc": str | None,
+    "cell_id": _Int | None,
+    "roaming": bool | None,
+}
+_MAPPED: Final = msgspec.defstruct(
+    "MappedV1",
+    [(f[0], _MAPPED_OPTIONAL[f[0]], None) if f[0] in _MAPPED_OPTIONAL else f for f in _FIELDS],
+    tag_field="schema_version",
+    tag=1,  # mapping.MAPPED_SCHEMA_VERSION
+    forbid_unknown_fields=True,  # `derived` and anything else: the per-field path
+    kw_only=True,
+)
+_NOT_MAPPED: Final = frozenset({"ber", "kpl+ber"})  # decoded by pipeline/ber: its own `derived` list
 _convert = msgspec.convert
 _astuple = msgspec.structs.astuple
 _ALPHANUMERIC: Final = NumberKind.ALPHANUMERIC
@@ -126,7 +145,7 @@ def canonical_json(payload: bytes, source_format: str, limits: Limits) -> Canoni
         wire = _DECODER.decode(payload)
     except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
         return None
-    return _canonical(wire, source_format, limits)
+    return _canonical(_astuple(wire), 1 if type(wire) is _WireV1 else 2, source_format, limits)
 
 
 def canonical_fields(fields: dict[str, Any], source_format: str, limits: Limits) -> CanonicalCDR | None:
@@ -135,22 +154,43 @@ def canonical_fields(fields: dict[str, Any], source_format: str, limits: Limits)
 
     Raises Rejected exactly where `validate.to_canonical` would.
     """
-    if source_format not in NATIVE_SOURCES:  # BER, input mappings: fields may be missing or derived
-        return None
+    if source_format not in NATIVE_SOURCES:
+        return None if source_format in _NOT_MAPPED else _mapped(fields, source_format, limits)
     try:
         wire = _convert(fields, _FIELDS_TYPE)
     except msgspec.ValidationError:
         return None
-    return _canonical(wire, source_format, limits)
+    return _canonical(_astuple(wire), 1 if type(wire) is _WireV1 else 2, source_format, limits)
 
 
-def _canonical(wire: Any, source_format: str, limits: Limits) -> CanonicalCDR:
+def _mapped(fields: dict[str, Any], source_format: str, limits: Limits) -> CanonicalCDR | None:
+    """An input mapping's fields through the same Struct checks; its PLMN from the serving PLMN as
+    validate._optional_fields takes it (a mapped record always misses a required field there)."""
+    try:
+        values = _astuple(_convert(fields, _MAPPED))
+    except msgspec.ValidationError:
+        return None
+    derived: tuple[tuple[str, str], ...] = ()
+    mcc, mnc, msc_id, imsi, roaming = values[7], values[8], values[10], values[15], values[23]
+    if mcc is None or mnc is None:
+        mcc, mnc, roaming, derived = serving_plmn(msc_id, imsi, roaming, limits)
+    values = (*values[:7], mcc, mnc, *values[9:23], False if roaming is None else roaming)
+    return _canonical(values, 1, source_format, limits, derived)
+
+
+def _canonical(
+    values: tuple[Any, ...],
+    version: int,
+    source_format: str,
+    limits: Limits,
+    derived: tuple[tuple[str, str], ...] = (),
+) -> CanonicalCDR:
     (
         record_type, a_raw, b_raw, seizure_text, release_text, offset_text,
         duration_s, mcc, mnc, cell_id, msc_id, call_reference,
         answer_text, bytes_up, bytes_down, imsi, imei, sequence, rat, lac, cdr_id,
         cause_for_term, last_partial, roaming,
-    ) = _astuple(wire)  # fmt: skip
+    ) = values  # fmt: skip
     # The remaining checks of to_canonical, in its order (the types, amounts, msc_id, call reference,
     # rat and flags are what the Struct already guarantees): the accepted case inline, with the same
     # cached lookups validate's helpers make; anything else calls the helper, which says exactly why.
@@ -207,9 +247,9 @@ def _canonical(wire: Any, source_format: str, limits: Limits) -> CanonicalCDR:
             bytes_up,
             bytes_down,
             rat,
-            1 if type(wire) is _WireV1 else 2,
+            version,
             source_format,
-            (),
+            derived,
         ),
     )
 

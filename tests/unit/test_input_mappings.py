@@ -9,7 +9,9 @@ import pytest
 
 from infra.package import build_lambda_zip
 from pipeline.config import load_config
+from pipeline.decode import Rejected
 from pipeline.errors import ConfigError
+from pipeline.mapping import compile_mapping
 from pipeline.mapping_spec import SHIPPED_DIR, parse_mapping, shipped_mapping_names
 from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryOutputStream
@@ -158,3 +160,27 @@ def test_a_csv_files_header_line_goes_to_the_dlq_as_such_while_its_rows_pass() -
     # Then the rows are applied and each header is a HEADER_LINE reject, not a malformed CDR
     assert outcome.applied == 3
     assert [m["reason"] for m in dlq(stores)] == [ReasonCode.HEADER_LINE.value] * 2
+
+
+@pytest.mark.parametrize(
+    ("time_format", "good", "bad"),
+    [("%d/%m/%Y %H.%M.%S", "18/11/2026 13.00.05", "31/02/2026 13.00.05"), ("epoch_ms", "1795006805000", "x")],
+)
+def test_a_converted_time_seen_again_gives_the_same_value_and_a_bad_one_its_reason(
+    time_format: str, good: str, bad: str
+) -> None:
+    # Given a mapping whose times need converting (a strptime pattern, epoch milliseconds): converted
+    # values are kept for the records after
+    text = (SHIPPED_DIR / "asterisk_cdr_csv.toml").read_text()
+    spec = parse_mapping(text.replace('format = "%Y-%m-%d %H:%M:%S"', f'format = "{time_format}"'), "t.toml")
+    mapping = compile_mapping(spec)
+    cells = ["", "2015550101", "2125550102", "from-internal", "A", "c", "d", "Dial", "x"]
+    record = [*cells, good, good, good, "5", "0", "ANSWERED", "DOCUMENTATION", "1.1", ""]
+    # When the same record is decoded twice, then a record with a bad time in another field
+    first, again = mapping.decode(record), mapping.decode(record)
+    with pytest.raises(Rejected) as rejected:
+        mapping.decode([*record[:11], bad, *record[12:]])
+    # Then both decodes agree, and the bad time is rejected naming its field, not served from the cache
+    assert first == again and first["seizure_time"] == "2026-11-18T13:00:05"
+    assert rejected.value.reason == ReasonCode.INVALID_TIMESTAMP
+    assert "release_time" in rejected.value.detail

@@ -1,9 +1,12 @@
+import csv
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from loadgen import kpl as kpl_encoder
-from pipeline.decode import Rejected, decode_payload, sniff
+from pipeline.decode import Rejected, csv_cells, decode_payload, sniff
 from pipeline.kpl import KPL_MAGIC, KplError, SubRecord, deaggregate
 from pipeline.schema import ReasonCode
 from tests.support.pipeline_events import as_csv, as_json, make_cdr
@@ -105,3 +108,26 @@ def test_kpl_with_a_dangling_key_index_is_corrupt() -> None:
     body = b"\x0a\x01k" + b"\x1a\x05\x08\x05\x1a\x01x"
     with pytest.raises(KplError, match="partition key index"):
         deaggregate(KPL_MAGIC + body + hashlib.md5(body).digest())
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from(['"', ",", "a", "1", " ", "\n", "\r", "é"]), max_size=24),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_kept_csv_reader_gives_each_line_the_cells_a_fresh_reader_gives(lines: list[str]) -> None:
+    # Given lines one after another, some with unbalanced quotes, embedded newlines or stray characters
+    for line in lines:
+        # Then the process-wide reader parses each as a fresh reader of that line alone (or fails alike)
+        try:
+            expected: object = next(csv.reader([line]))
+        except csv.Error as exc:
+            expected = str(exc)
+        try:
+            got: object = csv_cells(line)
+        except csv.Error as exc:
+            got = str(exc)
+        assert got == expected

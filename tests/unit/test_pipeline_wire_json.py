@@ -1,7 +1,9 @@
 """The msgspec fast paths (JSON records, decoded CSV/Avro fields) agree with the per-field path on every
 record they take."""
 
+import csv
 import json
+import time
 from typing import Any
 
 import orjson
@@ -10,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.decode import Rejected, decode_payload
+from pipeline.mapping import load_mapping_set
 from pipeline.schema import JSON_FIELDS_V1, JSON_FIELDS_V2, CanonicalCDR
 from pipeline.validate import Limits, to_canonical
 from pipeline.wire_json import canonical_fields, canonical_json, taken, takes
@@ -106,12 +109,12 @@ def test_every_json_case_of_the_malformed_corpus_gets_the_same_reason_either_way
         assert_same(payload)
 
 
-def _either_way(fields: dict[str, Any], source_format: str) -> tuple[Any, Any]:
+def _either_way(fields: dict[str, Any], source_format: str, limits: Limits = LIMITS) -> tuple[Any, Any]:
     """(canonical_fields, to_canonical) of the same fields; a Rejected as (reason, detail)."""
     results: list[Any] = []
     for validate in (canonical_fields, to_canonical):
         try:
-            results.append(validate(dict(fields), source_format, LIMITS))
+            results.append(validate(dict(fields), source_format, limits))
         except Rejected as rejected:
             results.append((rejected.reason, rejected.detail))
     return results[0], results[1]
@@ -132,7 +135,7 @@ def test_good_csv_records_of_both_versions_take_the_fields_fast_path_with_the_sa
         fast, slow = _either_way(fields, source_format)
         assert fast is not None and fast == slow
         assert fast.schema_version == version
-        # and a source that may leave fields out (BER, an input mapping) always takes the per-field path
+        # and BER, which may carry its own `derived` list, always takes the per-field path
         assert canonical_fields(fields, "ber", LIMITS) is None
 
 
@@ -196,3 +199,70 @@ def test_a_negative_duration_is_rejected_by_the_fast_path_as_by_the_per_field_pa
         fast = fast_then_per_field(payload)
         assert fast is None if "bytes_up" in overrides else fast == per_field(payload)
         assert not isinstance(per_field(payload), CanonicalCDR)  # rejected either way
+
+
+MAPPINGS = load_mapping_set("asterisk_cdr_csv,freeswitch_json_cdr,freeswitch_cdr_csv")
+assert MAPPINGS is not None
+PLMN_LIMITS = Limits("US", NOW_MS, 300_000, 30 * 86_400_000, {"": ("310", "260"), "fs02": ("234", "15")})
+
+
+def mapped_fields(i: int, layout: int) -> tuple[str, dict[str, Any]]:
+    """The fields an input mapping gives for a sample call of one of three layouts."""
+    start = NOW_MS // 1000 - 3_600 + i % 1_800
+    clock = [time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(s)) for s in (start, start + 5, start + 65)]
+    if layout == 0:
+        line = (
+            f'"","201555{i % 10_000:04d}","2125550102","from-{"trunk" if i % 2 else "internal"}","A",'
+            f'"PJSIP/1","PJSIP/2","Dial","x","{clock[0]}","{clock[1] if i % 3 else ""}","{clock[2]}",'
+            f'65,60,"ANSWERED","DOCUMENTATION","{start}.{i}",""'
+        )
+        return MAPPINGS.decode_csv(next(csv.reader([line])))
+    profile = {"caller_id_number": f"%2B1201555{i % 10_000:04d}", "destination_number": "2125550102"}
+    variables = {
+        "uuid": f"u-{i}",
+        "start_epoch": str(start),
+        "answer_epoch": str(start + 5) if i % 3 else "0",
+    }
+    variables.update(end_epoch=str(start + 65), duration="65", billsec="60", hangup_cause="NORMAL_CLEARING")
+    doc = {
+        "switchname": f"fs0{i % 3}",
+        "channel_data": {},
+        "variables": variables,
+        "callflow": [{"caller_profile": profile}],
+    }
+    return MAPPINGS.decode_json(doc)
+
+
+@pytest.mark.parametrize("limits", [LIMITS, PLMN_LIMITS], ids=["no serving PLMN", "serving PLMN"])
+def test_good_mapped_records_take_the_fields_fast_path_with_the_same_result(limits: Limits) -> None:
+    # Given the fields of good mapped records (CSV and JSON layouts, answered and not, with a given IMSI)
+    for i in range(12):
+        source_format, fields = mapped_fields(i, i % 2)
+        if i % 4 == 1:
+            fields["imsi"] = "310260123456789" if i % 8 == 1 else "234150123456789"
+        # When each is validated both ways / Then the fast path takes it and agrees with the per-field path
+        fast, slow = _either_way(fields, source_format, limits)
+        assert fast is not None and fast == slow
+        assert fast.derived == slow.derived and fast.roaming == slow.roaming
+
+
+@FUZZ
+@given(
+    st.integers(0, 10**6),
+    st.integers(0, 1),
+    st.dictionaries(st.sampled_from([*JSON_FIELDS_V1[1:], "derived", "extra"]), edge_values),
+    st.sets(st.sampled_from(JSON_FIELDS_V1[1:]), max_size=3),
+    st.sampled_from([LIMITS, PLMN_LIMITS]),
+)
+def test_mapped_fields_replaced_or_dropped_get_the_same_result_either_way(
+    i: int, layout: int, replaced: dict[str, Any], dropped: set[str], limits: Limits
+) -> None:
+    source_format, fields = mapped_fields(i, layout)
+    fields.update(replaced)
+    for name in dropped:
+        fields.pop(name, None)
+    fast, slow = _either_way(fields, source_format, limits)
+    if fast is not None:  # None: left to the per-field path, which then decides alone
+        assert fast == slow
+        if isinstance(fast, CanonicalCDR):
+            assert fast.derived == slow.derived
