@@ -17,7 +17,7 @@ from operator import itemgetter
 from typing import Any, Final
 from urllib.parse import unquote
 
-from pipeline.decode import Fields, Rejected
+from pipeline.decode import INT64_MAX, INT64_MIN, Fields, Rejected
 from pipeline.errors import ConfigError
 from pipeline.mapping_spec import EPOCH_FORMATS, ISO_FORMATS, TIME_FIELDS, MappingSpec, load_mapping
 from pipeline.schema import ReasonCode
@@ -176,11 +176,15 @@ def _as_int(value: Any, name: str, mapping: str) -> int | None:
     if value is None or value == "":
         return None
     if type(value) is int:
-        return value
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Rejected(ReasonCode.BAD_TYPE, f"{mapping}: {name} must be an integer") from None
+        number = value
+    else:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise Rejected(ReasonCode.BAD_TYPE, f"{mapping}: {name} must be an integer") from None
+    if not INT64_MIN <= number <= INT64_MAX:  # as native JSON and CSV: no store or encoder takes it whole
+        raise Rejected(ReasonCode.BAD_TYPE, f"{mapping}: {name} {str(value)[:40]} is beyond 64 bits")
+    return number
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,27 @@ def test_bad_values_in_a_mapped_record_are_rejected_with_their_reason_while_neig
     ]
 
 
+@pytest.mark.parametrize("layout", ["asterisk_cdr_csv", "freeswitch_json_cdr"])
+def test_a_mapped_integer_beyond_64_bits_is_bad_type_as_in_native_records(layout: str) -> None:
+    # Given a good record and the same record with a billsec no 64-bit integer holds (native JSON and CSV
+    # reject it at decode; passed on, it was counted into the aggregates, and ledger's msgpack delta raised)
+    good, *_ = sample(layout)
+    huge = b"99999999999999999999999"
+    bad = (
+        good.replace(b",65,60,", b",65," + huge + b",")
+        if layout.endswith("csv")
+        else good.replace(b'"billsec":"60"', b'"billsec":"' + huge + b'"')
+    )
+    assert bad != good
+    # When processed
+    outcome, stores = run([good, bad], layout)
+    # Then the neighbour passes and the bad one is BAD_TYPE naming the field and its value
+    assert outcome.applied == 1
+    [message] = dlq(stores)
+    assert message["reason"] == ReasonCode.BAD_TYPE.value
+    assert "duration_s 99999999999999999999999 is beyond 64 bits" in message["detail"]
+
+
 def test_native_records_decode_exactly_as_without_mappings() -> None:
     # Given native JSON and a native reject (no schema_version) beside a mapped layout
     native = as_json(make_cdr(1))
