@@ -182,6 +182,8 @@ class CloudWatchReader:
                 (self.namespace, name, "Sum", self.emf_dimensions)
                 for name in ("DynamoWriteUnits", "DynamoHottestItemWrites", *METER_METRICS)
             ],
+            # Every polling consumer's GetRecords call time, a per-minute mean (AWS has no per-call times)
+            ("AWS/Kinesis", "GetRecords.Latency", "Average", stream),
         ]
         queries = tuple(
             MetricQuery(ns, metric, stat, dims, metric if stat in ("Sum", "Maximum") else f"{metric}.{stat}")
