@@ -12,6 +12,10 @@ Two measurements the iterator age of a lane depends on besides the handler:
   with it due) to the lane sending it (the iterator age's end), and from sending to the worker starting
   the handler.
 
+A call that overlaps a stall of a replayed local run (a gap in the shard's arrivals longer than
+ReadPath.stall_gap_s: the emulator handling nothing, puts and polls alike) is left out of the draws: the
+replay already holds its delay (the simulated poll sent in the gap is answered when it ends), and such
+calls are the slow ones (light-window run of 13:35: mean 105 ms in stalls, 21 ms outside, of 1,037).
 Each sample carries the index of the load step it was measured in, so that a step draws from its own
 (a shared host's slow spells come in episodes, as capacity.simulate.DeviationPools notes for durations).
 On AWS neither is observable per call (docs/capacity.md Validation): the samples are empty there and the
@@ -56,19 +60,44 @@ def _step_of(epoch_s: np.ndarray, windows_epoch_s: Sequence[tuple[float, float]]
     return steps
 
 
+def stall_spans(shard_epoch_s: np.ndarray, stall_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (epoch s) of every gap between the shard's arrivals longer than `stall_gap_s`."""
+    arrivals = np.sort(np.asarray(shard_epoch_s, dtype=float))
+    if arrivals.size < 2 or not np.isfinite(stall_gap_s):
+        return np.array([]), np.array([])
+    long = np.diff(arrivals) > stall_gap_s
+    return arrivals[:-1][long], arrivals[1:][long]
+
+
+def _overlaps(start_s: np.ndarray, end_s: np.ndarray, spans: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Whether each [start, end] overlaps one of the (sorted, disjoint) spans."""
+    span_starts, span_ends = spans
+    if span_starts.size == 0:
+        return np.zeros(start_s.size, dtype=bool)
+    # the last span starting before each call's end; it overlaps when it ends after the call's start
+    index = np.searchsorted(span_starts, end_s, side="left") - 1
+    return (index >= 0) & (span_ends[np.maximum(index, 0)] > start_s)
+
+
 def poll_calls(
-    polls: pd.DataFrame, windows_epoch_s: Sequence[tuple[float, float]], shard_id: str | None = None
+    polls: pd.DataFrame,
+    windows_epoch_s: Sequence[tuple[float, float]],
+    shard_id: str | None = None,
+    stalls: tuple[np.ndarray, np.ndarray] = (np.array([]), np.array([])),
 ) -> tuple[np.ndarray, np.ndarray]:
     """The GetRecords call times (ms) of the calls started inside the windows, and their window indexes;
-    only `shard_id`'s calls when it has any (the simulated lane's shard)."""
+    only `shard_id`'s calls when it has any (the simulated lane's shard); calls overlapping one of the
+    `stalls` (stall_spans) left out."""
     empty = (np.array([]), np.array([], dtype=int))
     if polls.empty or not {"start_epoch_ms", "call_ms"} <= set(polls.columns):
         return empty
     if shard_id is not None and "shard_id" in polls.columns and (polls["shard_id"] == shard_id).any():
         polls = polls[polls["shard_id"] == shard_id]
-    steps = _step_of(polls["start_epoch_ms"].to_numpy(dtype=float) / 1000.0, windows_epoch_s)
+    started_s = polls["start_epoch_ms"].to_numpy(dtype=float) / 1000.0
+    steps = _step_of(started_s, windows_epoch_s)
     calls = polls["call_ms"].to_numpy(dtype=float)
     inside = (steps >= 0) & np.isfinite(calls)
+    inside &= ~_overlaps(started_s, started_s + np.nan_to_num(calls) / 1000.0, stalls)
     if inside.sum() < MIN_SAMPLES:
         return empty
     return np.maximum(calls[inside], 0.0), steps[inside]
@@ -100,9 +129,10 @@ def runtime_samples(
     trace: pd.DataFrame,
     windows_epoch_s: Sequence[tuple[float, float]],
     shard_id: str | None = None,
+    stalls: tuple[np.ndarray, np.ndarray] = (np.array([]), np.array([])),
 ) -> RuntimeSamples:
     """Both kinds of sample of a run's windows (either empty when the run did not record it)."""
-    calls, call_steps = poll_calls(polls, windows_epoch_s, shard_id)
+    calls, call_steps = poll_calls(polls, windows_epoch_s, shard_id, stalls)
     wake, start, wake_steps = invoke_gaps(trace, windows_epoch_s)
     return RuntimeSamples(
         tuple(calls.tolist()),

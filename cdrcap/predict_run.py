@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from capacity import skew
@@ -24,7 +25,7 @@ from capacity.fit import (
 )
 from capacity.model import ReadPath
 from capacity.recorded import RecordedArrivals, stall_gap_s
-from capacity.runtime_samples import runtime_samples
+from capacity.runtime_samples import runtime_samples, stall_spans
 from capacity.validate import predict_steps
 from cdrcap.errors import CdrcapError
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY
@@ -71,14 +72,18 @@ def predict_run_steps(
     deviations, sizes, in_step = (
         deviations_with_sizes(invocations, service, windows) if empirical_deviations else ((), (), ())
     )
-    runtime = None
-    if per_call and read.prefetch:
-        shard_id = recorded.shard_id if recorded is not None else None
-        runtime = runtime_samples(pd.DataFrame() if polls is None else polls, invocations, windows, shard_id)
     if recorded is not None and read.prefetch:
         # Gaps in the replayed arrivals longer than the producer's call interval are stalls of the local
         # stack, not empty polls (capacity.recorded.stall_gap_s).
         read = replace(read, stall_gap_s=stall_gap_s(recorded, producers, TARGET_CALL_INTERVAL_S))
+    runtime = None
+    if per_call and read.prefetch:
+        shard_id, stalls = None, (np.array([]), np.array([]))
+        if recorded is not None:
+            shard_id, stalls = recorded.shard_id, stall_spans(recorded.shard_epoch_s, read.stall_gap_s)
+        runtime = runtime_samples(
+            pd.DataFrame() if polls is None else polls, invocations, windows, shard_id, stalls
+        )
     return predict_steps(
         service,
         config_that_ran,

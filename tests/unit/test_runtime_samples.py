@@ -8,7 +8,7 @@ import pytest
 
 from capacity.fit import dispatch_gaps_ms
 from capacity.model import ReadPath
-from capacity.runtime_samples import RuntimeSamples, invoke_gaps, poll_calls, runtime_samples
+from capacity.runtime_samples import RuntimeSamples, invoke_gaps, poll_calls, runtime_samples, stall_spans
 from capacity.simulate import LaneSimConfig, StepDraws, simulate_lane
 
 WINDOWS = [(100.0, 110.0), (110.0, 120.0)]
@@ -130,3 +130,18 @@ def test_dispatch_gaps_end_when_the_next_batch_was_due_when_the_runtime_says_so(
     assert dispatch_gaps_ms(trace, 100, 0.0, 0.2).tolist() == [100.0] * 9
     trace["due_epoch_ms"] = starts - 70.0
     assert dispatch_gaps_ms(trace, 100, 0.0, 0.2).tolist() == [30.0] * 9
+
+
+def test_calls_overlapping_a_stall_of_the_replayed_arrivals_are_left_out() -> None:
+    # Given arrivals every 0.1 s with a 2 s gap (a stall) between 104 and 106 s
+    arrivals = np.concatenate([np.arange(100.0, 104.0, 0.1), np.arange(106.0, 110.0, 0.1)])
+    stalls = stall_spans(arrivals, 0.25)
+    assert stalls[0] == pytest.approx([103.9]) and stalls[1] == pytest.approx([106.0])
+    # When calls start every 0.5 s, the one at 103.5 s taking 600 ms (into the stall)
+    polls = _polls()
+    polls.loc[polls["start_epoch_ms"] == 103_500.0, "call_ms"] = 600.0
+    calls, _ = poll_calls(polls, [(100.0, 110.0)], stalls=stalls)
+    # Then the calls from 103.5 s to 105.5 s are not drawn from: the replay holds their delay
+    assert calls.size == 20 - 5
+    assert calls.max() == 10.0
+    assert stall_spans(arrivals, np.inf)[0].size == 0
