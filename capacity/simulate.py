@@ -185,7 +185,8 @@ def _visible_times(
     measured call times of the step, in ms), sees what arrived by its end (the call time is mostly the
     emulator's queue and then its read) and hands it to the lanes then; the next call starts
     `poll_busy_s` after this one started (or when it returned, if later) when it returned records, and
-    `poll_idle_s` after it returned when it came back empty. Whether it was empty depends on the whole
+    `poll_idle_s` after it returned when it came back empty, as before the first arrival. Whether it was
+    empty depends on the whole
     shard's arrivals (`shard`), not only this lane's. A poll that would come back empty inside a gap of
     the shard's arrivals longer than `read.stall_gap_s` (an emulator stall in a replayed local run) is
     answered when the gap ends, with the first put after it, and is not empty.
@@ -193,7 +194,11 @@ def _visible_times(
     shard_list = shard.tolist()
     end_s = (arrivals[-1] if arrivals.size else 0.0) + read.poll_idle_s + read.poll_busy_s
     handed: list[float] = []
-    poll_s = float(rng.uniform(0.0, max(read.poll_busy_s, 1e-3)))
+    # Before the load the stream is empty and the poller idles: a call, the idle second, a call... Its
+    # phase against the first arrival is uniform over one such cycle (the 13:49 consumer-b100-w0 run: last
+    # empty call 0.89 s before the first put, the next 0.24 s after it).
+    idle_cycle_s = max(read.poll_idle_s + read.delivery_s, read.poll_busy_s, 1e-3)
+    poll_s = (shard_list[0] if shard_list else 0.0) - float(rng.uniform(0.0, idle_cycle_s))
     seen = 0
     while poll_s <= end_s:
         call_s = read.delivery_s

@@ -83,21 +83,25 @@ def test_a_slow_getrecords_call_hands_its_records_over_when_it_returns() -> None
         simulate_lane(_lane(runtime), [(3.0, 1.0)], replay=(lane, lane), seed=3).iterator_age_s[0]
         for runtime in (fast, slow)
     ]
-    # Then the first (empty) call's return plus the idle second plus the next call's time decide it
-    first_poll_s = np.random.default_rng(3).uniform(0.0, ReadPath.local_runtime().poll_busy_s)
-    assert ages[0] == pytest.approx(first_poll_s + 1.0 - 0.5)
-    assert ages[1] == pytest.approx(first_poll_s + 0.4 + 1.0 + 0.4 - 0.5)
+    # Then, with the idle poller's last call 86 ms before the record (seed 3's first draw), the 0 ms
+    # call came back empty and the next one is an idle second later; the 400 ms call returns it
+    before_s = np.random.default_rng(3).uniform(0.0, ReadPath.local_runtime().poll_idle_s)
+    assert before_s < 0.4
+    assert ages[0] == pytest.approx(1.0 - before_s)
+    assert ages[1] == pytest.approx(0.4 - before_s)
 
 
 def test_an_empty_call_waits_the_idle_second_after_it_returned() -> None:
-    # Given calls of 300 ms and a record long after the first (empty) call
+    # Given calls of 300 ms and a record 512 ms after the idle poller's last call started (seed 1's first
+    # draw), so after that call returned empty
     lane = np.asarray([0.5])
     runtime = RuntimeSamples(poll_call_ms=(300.0,) * 5, poll_steps=(0,) * 5)
     sim = simulate_lane(_lane(runtime), [(5.0, 1.0)], replay=(lane, lane), seed=1)
-    first_poll_s = np.random.default_rng(1).uniform(0.0, ReadPath.local_runtime().poll_busy_s)
-    # Then the next call starts 1 s after the first returned (not 1 s after it started), and returns the
+    before_s = np.random.default_rng(1).uniform(0.0, ReadPath.local_runtime().poll_idle_s)
+    assert before_s > 0.3
+    # Then the next call starts 1 s after that one returned (not 1 s after it started), and returns the
     # record 300 ms later
-    assert sim.batch_close_s[0] == pytest.approx(first_poll_s + 0.3 + 1.0 + 0.3)
+    assert sim.batch_close_s[0] == pytest.approx(0.5 - before_s + 0.3 + 1.0 + 0.3)
 
 
 def test_the_poll_to_invoke_time_adds_to_the_iterator_age_and_the_e2e() -> None:
@@ -145,3 +149,16 @@ def test_calls_overlapping_a_stall_of_the_replayed_arrivals_are_left_out() -> No
     assert calls.size == 20 - 5
     assert calls.max() == 10.0
     assert stall_spans(arrivals, np.inf)[0].size == 0
+
+
+def test_the_idle_pollers_phase_against_the_first_arrival_is_uniform_over_its_cycle() -> None:
+    # Given one record and 0 ms calls: the poller idles before it, a call every second
+    lane = np.asarray([0.5])
+    runtime = RuntimeSamples(poll_call_ms=(0.0,) * 5, poll_steps=(0,) * 5)
+    ages = [
+        simulate_lane(_lane(runtime), [(3.0, 1.0)], replay=(lane, lane), seed=seed).iterator_age_s[0]
+        for seed in range(400)
+    ]
+    # Then the record waits U(0, 1 s) for the next call, not the same ~1 s in every replication
+    assert 0.0 <= min(ages) < 0.05 and 0.95 < max(ages) <= 1.0
+    assert float(np.mean(ages)) == pytest.approx(0.5, abs=0.05)
