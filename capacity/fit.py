@@ -302,7 +302,10 @@ def dispatch_gaps_ms(trace: pd.DataFrame, batch_size: int, window_s: float, poll
     already waiting: its newest record arrived a poll (`poll_s`) before that end, and the batch was full
     or its oldest record arrived a window and a poll before it. That gap is the runtime's own time per
     invocation (taking the batch, building the event, handing it to a worker), which a backlogged lane
-    pays on top of its handler time. Empty without lanes and arrival times, or when there are too few."""
+    pays on top of its handler time. With the runtime's due times (trace column due_epoch_ms) the gap
+    ends when the next batch was due, the lane free for it: its sending and the worker's start are then
+    drawn apart (capacity/runtime_samples.py), so they are not counted twice. Empty without lanes and
+    arrival times, or when there are too few."""
     needed = {"shard_id", "lane", "start_epoch_ms", "end_epoch_ms", "batch_records"}
     needed |= {"oldest_arrival_epoch_ms", "newest_arrival_epoch_ms"}
     if not needed <= set(trace.columns):
@@ -315,7 +318,11 @@ def dispatch_gaps_ms(trace: pd.DataFrame, batch_size: int, window_s: float, poll
         due = (nxt["batch_records"].to_numpy() >= batch_size) | (
             nxt["oldest_arrival_epoch_ms"].to_numpy(dtype=float) + (window_s + poll_s) * 1000.0 <= ended
         )
-        gap = nxt["start_epoch_ms"].to_numpy(dtype=float) - ended
+        began = nxt["start_epoch_ms"].to_numpy(dtype=float)
+        if "due_epoch_ms" in nxt.columns:
+            due_ms = nxt["due_epoch_ms"].to_numpy(dtype=float)
+            began = np.where(np.isfinite(due_ms), due_ms, began)
+        gap = began - ended
         gaps.append(np.maximum(gap[polled & due], 0.0))
     found = np.concatenate(gaps) if gaps else np.array([])
     return found if found.size >= MIN_INVOCATIONS else np.array([])

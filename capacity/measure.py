@@ -24,8 +24,12 @@ TRACE_COLUMNS = (
     "invocation_id", "shard_id", "lane", "attempt", "start_epoch_ms", "end_epoch_ms", "duration_ms",
     "batch_records", "batch_bytes", "iterator_age_ms", "oldest_arrival_epoch_ms", "newest_arrival_epoch_ms",
     "e2e_p50_ms", "e2e_p99_ms", "e2e_max_ms", "outcome", "failed_items", "init_duration_ms",
+    "due_epoch_ms", "sent_epoch_ms",
 )  # fmt: skip
 METRICS_COLUMNS = ("epoch_s", "metric", "value", "shard_id")
+# One row per GetRecords call of the local runtime's pollers (infra.local.esm.telemetry.PollRow); AWS
+# publishes GetRecords.Latency only as a per-minute statistic of the stream, so on AWS there are none.
+POLL_COLUMNS = ("shard_id", "start_epoch_ms", "call_ms", "records")
 # FilterLogEvents errors that mean "no logs to read here" rather than a bug: fall back to the metrics.
 LOGS_UNAVAILABLE = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
 
@@ -36,6 +40,8 @@ class MetricsReader(Protocol):
     def invocations(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame: ...
 
     def metrics(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame: ...
+
+    def polls(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame: ...
 
 
 def _read_csv(path: Path, what: str) -> pd.DataFrame:
@@ -56,6 +62,7 @@ class LocalTraceReader:
     trace_path: Path
     metrics_path: Path | None = None
     load_seconds_path: Path | None = None
+    polls_path: Path | None = None
 
     def invocations(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
         trace = _read_csv(self.trace_path, "invocation trace")
@@ -77,6 +84,17 @@ class LocalTraceReader:
             return pd.DataFrame(columns=list(METRICS_COLUMNS))
         epoch = metrics["epoch_s"]
         return metrics[(epoch >= start_epoch_s) & (epoch < end_epoch_s)].reset_index(drop=True)
+
+    def polls(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
+        """The pollers' GetRecords calls started in the window (none when the runtime kept no file)."""
+        if self.polls_path is None or not self.polls_path.exists():
+            return pd.DataFrame(columns=list(POLL_COLUMNS))
+        polls = _read_csv(self.polls_path, "GetRecords calls")
+        if polls.empty:
+            return pd.DataFrame(columns=list(POLL_COLUMNS))
+        start_ms = polls["start_epoch_ms"]
+        inside = (start_ms >= start_epoch_s * 1000.0) & (start_ms < end_epoch_s * 1000.0)
+        return polls[inside].reset_index(drop=True)
 
     def load_seconds(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
         if self.load_seconds_path is None:
@@ -164,6 +182,8 @@ class CloudWatchReader:
                 (self.namespace, name, "Sum", self.emf_dimensions)
                 for name in ("DynamoWriteUnits", "DynamoHottestItemWrites", *METER_METRICS)
             ],
+            # Every polling consumer's GetRecords call time, a per-minute mean (AWS has no per-call times)
+            ("AWS/Kinesis", "GetRecords.Latency", "Average", stream),
         ]
         queries = tuple(
             MetricQuery(ns, metric, stat, dims, metric if stat in ("Sum", "Maximum") else f"{metric}.{stat}")
@@ -217,6 +237,11 @@ class CloudWatchReader:
                 break
             arguments["NextToken"] = token
         return pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
+
+    def polls(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
+        """None: Lambda's poller is not observable per call on AWS. AWS/Kinesis GetRecords.Latency is a
+        per-minute statistic of every consumer's calls to the stream (docs/capacity.md Validation)."""
+        return pd.DataFrame(columns=list(POLL_COLUMNS))
 
     def invocations(self, start_epoch_s: float, end_epoch_s: float) -> pd.DataFrame:
         """One row per invocation from the logs; else one row per period in trace columns (averages),
@@ -279,7 +304,12 @@ def save_tables(
     """Write the window's invocations and metrics as CSV tables under `<run_dir>/data/`."""
     data_dir = run_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"invocations": data_dir / "invocations.csv", "metrics": data_dir / "metrics.csv"}
+    paths = {
+        "invocations": data_dir / "invocations.csv",
+        "metrics": data_dir / "metrics.csv",
+        "polls": data_dir / "polls.csv",
+    }
     reader.invocations(start_epoch_s, end_epoch_s).to_csv(paths["invocations"], index=False)
     reader.metrics(start_epoch_s, end_epoch_s).to_csv(paths["metrics"], index=False)
+    reader.polls(start_epoch_s, end_epoch_s).to_csv(paths["polls"], index=False)
     return paths

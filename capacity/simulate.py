@@ -13,12 +13,13 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from capacity.arrivals import POISSON, Arrivals, shard_arrivals
 from capacity.model import ReadPath, effective_batch_size
+from capacity.runtime_samples import RuntimeSamples
 
 # Measured deviations are drawn from batches of a similar size (the quarter of the run's invocations
 # nearest in size) and added as excess time (DeviationPools).
@@ -56,6 +57,10 @@ class LaneSimConfig:
     # batch was already waiting (capacity.fit.dispatch_gaps_ms): the runtime's own per-invocation time,
     # drawn for every batch; empty: 0.
     dispatch_gaps_ms: tuple[float, ...] = ()
+    # The local runtime's per-call measurements (capacity/runtime_samples.py): each simulated GetRecords
+    # call's time, and each batch's due -> sent -> start times, drawn from the same step's; empty: the
+    # read path's fixed delivery_s and none.
+    runtime: RuntimeSamples = field(default_factory=RuntimeSamples)
 
 
 @dataclass(frozen=True)
@@ -143,37 +148,76 @@ def _nearest_rank_offset(count: int, fraction: float) -> int:
     return count - max(1, math.ceil(fraction * count))
 
 
-def _poll_times(
-    arrivals: np.ndarray, shard: np.ndarray, read: ReadPath, rng: np.random.Generator
-) -> np.ndarray:
-    """When each record is fetched by a per-shard poller that reads ahead (ReadPath.prefetch).
+@dataclass(frozen=True)
+class StepDraws:
+    """Measured samples grouped by the step they were measured in: a draw in step k picks one of step k's
+    samples (or of the nearest step's, when k has none), each column of it (joint draws)."""
 
-    The poller polls again after `poll_busy_s` when a poll returned records and after `poll_idle_s` when it
-    came back empty; whether it was empty depends on the whole shard's arrivals (`shard`), not only this
-    lane's. A poll that would come back empty inside a gap of the shard's arrivals longer than
-    `read.stall_gap_s` (an emulator stall in a replayed local run) is answered when the gap ends, with the
-    first put after it, and is not empty.
+    by_step: dict[int, tuple[np.ndarray, ...]]
+
+    @classmethod
+    def of(cls, steps: Sequence[int], *columns: Sequence[float]) -> StepDraws | None:
+        """None without samples."""
+        if not steps or any(len(column) != len(steps) for column in columns):
+            return None
+        keys = np.asarray(steps, dtype=int)
+        arrays = [np.asarray(column, dtype=float) for column in columns]
+        return cls({int(k): tuple(a[keys == k] for a in arrays) for k in np.unique(keys).tolist()})
+
+    def draw(self, step: int, rng: np.random.Generator) -> tuple[float, ...]:
+        key = step if step in self.by_step else min(self.by_step, key=lambda k: abs(k - step))
+        columns = self.by_step[key]
+        index = int(rng.integers(columns[0].size))
+        return tuple(float(column[index]) for column in columns)
+
+
+def _visible_times(
+    arrivals: np.ndarray,
+    shard: np.ndarray,
+    read: ReadPath,
+    rng: np.random.Generator,
+    calls: StepDraws | None = None,
+    step_ends: Sequence[float] = (),
+) -> np.ndarray:
+    """When each record reaches its lane from a per-shard poller that reads ahead (ReadPath.prefetch).
+
+    Like the local runtime's poller: a call takes d (`read.delivery_s`, or with `calls` a draw from the
+    measured call times of the step, in ms), sees what arrived by its end (the call time is mostly the
+    emulator's queue and then its read) and hands it to the lanes then; the next call starts
+    `poll_busy_s` after this one started (or when it returned, if later) when it returned records, and
+    `poll_idle_s` after it returned when it came back empty, as before the first arrival. Whether it was
+    empty depends on the whole
+    shard's arrivals (`shard`), not only this lane's. A poll that would come back empty inside a gap of
+    the shard's arrivals longer than `read.stall_gap_s` (an emulator stall in a replayed local run) is
+    answered when the gap ends, with the first put after it, and is not empty.
     """
     shard_list = shard.tolist()
     end_s = (arrivals[-1] if arrivals.size else 0.0) + read.poll_idle_s + read.poll_busy_s
-    polls: list[float] = []
-    poll_s = float(rng.uniform(0.0, max(read.poll_busy_s, 1e-3)))
+    handed: list[float] = []
+    # Before the load the stream is empty and the poller idles: a call, the idle second, a call... Its
+    # phase against the first arrival is uniform over one such cycle (the 13:49 consumer-b100-w0 run: last
+    # empty call 0.89 s before the first put, the next 0.24 s after it).
+    idle_cycle_s = max(read.poll_idle_s + read.delivery_s, read.poll_busy_s, 1e-3)
+    poll_s = (shard_list[0] if shard_list else 0.0) - float(rng.uniform(0.0, idle_cycle_s))
     seen = 0
-    # The store is read at the end of the call (the call time is mostly the emulator's queue and its
-    # read): a poll started at p sees what arrived by p + d, and hands it to the lanes at p + d.
-    seen_by_s = read.delivery_s
     while poll_s <= end_s:
-        now_seen = bisect.bisect_right(shard_list, poll_s + seen_by_s, lo=seen)
+        call_s = read.delivery_s
+        if calls is not None:
+            call_s = calls.draw(bisect.bisect_right(step_ends, poll_s), rng)[0] / 1000.0
+        now_seen = bisect.bisect_right(shard_list, poll_s + call_s, lo=seen)
         if now_seen == seen and _in_stall(shard_list, now_seen, read.stall_gap_s):
             # An empty poll sent during a stall: answered when the emulator handles calls again, with the
             # put that ends the gap (the stalled calls are handled in the order they came).
-            poll_s = shard_list[now_seen] - seen_by_s
+            poll_s = shard_list[now_seen] - call_s
             now_seen = bisect.bisect_right(shard_list, shard_list[now_seen], lo=now_seen)
-        polls.append(poll_s)
-        poll_s += read.poll_busy_s if now_seen > seen else read.poll_idle_s
+        handed.append(poll_s + call_s)
+        if now_seen > seen:
+            poll_s += max(read.poll_busy_s, call_s)
+        else:
+            poll_s += call_s + read.poll_idle_s
         seen = now_seen
-    schedule = np.asarray(polls)
-    index = np.searchsorted(schedule + seen_by_s, arrivals, side="left")
+    schedule = np.asarray(handed)
+    index = np.searchsorted(schedule, arrivals, side="left")
     return schedule[np.minimum(index, schedule.size - 1)]
 
 
@@ -275,8 +319,13 @@ def simulate_lane(
     step_ends = np.cumsum([step[0] for step in profile]).tolist()
     duration_s = float(sum(step[0] for step in profile))
     read = config.read
-    seen_at = _poll_times(arrivals, shard, read, rng) if read.prefetch else arrivals
-    visible = (seen_at + read.delivery_s).tolist()
+    runtime = config.runtime
+    calls = StepDraws.of(runtime.poll_steps, runtime.poll_call_ms) if read.prefetch else None
+    wakes = StepDraws.of(runtime.wake_steps, runtime.wake_ms, runtime.start_ms)
+    if read.prefetch:
+        visible = _visible_times(arrivals, shard, read, rng, calls, step_ends).tolist()
+    else:
+        visible = (arrivals + read.delivery_s).tolist()
     total = len(visible)
     batch_cap = int(effective_batch_size(config.batch_size, config.record_bytes))
     a_ms, b_ms, c_ms = config.service_ms
@@ -310,7 +359,6 @@ def simulate_lane(
             # became non-empty (or from the last take, for leftovers), even while the lane is busy.
             since = first_visible if first_visible > last_take else last_take
             closed = max(free_at, first_visible, min(since + config.batching_window_s, full_visible))
-            last_take = closed
         else:
             fetch = free_at + read.poll_busy_s
             if first_visible <= fetch:
@@ -321,12 +369,21 @@ def simulate_lane(
             else:
                 opened = first_visible
             closed = min(opened + config.batching_window_s, max(opened, full_visible))
-        end = min(bisect.bisect_right(visible, closed, lo=head), head + batch_cap)
+        step = bisect.bisect_right(step_ends, closed)
+        # The batch is due at `closed`; the lane takes and sends it (the iterator age's end) and the worker
+        # starts the handler the measured poll-to-invoke times later (0 without measurements).
+        wake_s, start_s = 0.0, 0.0
+        if wakes is not None:
+            wake_ms, start_ms = wakes.draw(min(step, len(step_ends) - 1), rng)
+            wake_s, start_s = wake_ms / 1000.0, start_ms / 1000.0
+        sent = closed + wake_s
+        if read.prefetch:
+            last_take = sent
+        end = min(bisect.bisect_right(visible, sent, lo=head), head + batch_cap)
         records = end - head
         service_s = (a_ms + per_record_ms * records) / 1000.0
         if not closes:
             service_s += config.cold_start_ms / 1000.0
-        step = bisect.bisect_right(step_ends, closed)
         factor = 1.0
         if config.service_factors:
             factor = config.service_factors[min(step, len(config.service_factors) - 1)]
@@ -344,15 +401,15 @@ def simulate_lane(
             else:
                 noise = np.ones(attempts)
             spent_s = float(service_s * noise.sum())
-        finished = closed + spent_s
+        finished = sent + start_s + spent_s
         busy_s += spent_s
         done_at[head:end] = finished
         # The lane takes its next batch a dispatch gap after this invocation ends (the local runtime's own
         # time between two invocations of a lane, measured; 0 without measurements).
         free_at = finished + (float(gaps[rng.integers(gaps.size)]) if gaps.size else 0.0)
-        closes.append(closed)
+        closes.append(sent)
         sizes.append(records)
-        ages.append(closed - float(arrivals[end - 1]))
+        ages.append(sent - float(arrivals[end - 1]))
         # e2e falls with arrival order inside a batch: the k-th smallest is the (records-k)-th arrival.
         batch_p50.append(finished - float(arrivals[head + _nearest_rank_offset(records, 0.5)]))
         batch_p99.append(finished - float(arrivals[head + _nearest_rank_offset(records, 0.99)]))

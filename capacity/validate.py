@@ -20,6 +20,7 @@ from capacity.fit import ServiceTimeModel
 from capacity.intervals import REPLICATIONS, from_replications
 from capacity.model import ReadPath
 from capacity.recorded import RecordedArrivals
+from capacity.runtime_samples import RuntimeSamples
 from capacity.simulate import LaneSimConfig, simulate_lane
 from capacity.skew import KeyDistribution, uniform
 
@@ -56,6 +57,7 @@ def predict_steps(
     service_deviation_records: Sequence[float] = (),
     service_deviation_steps: Sequence[int] = (),
     dispatch_gaps_ms: Sequence[float] = (),
+    runtime: RuntimeSamples | None = None,
 ) -> list[dict[str, Any]]:
     """Predicted p99 iterator age and e2e latency per step for the configuration that ran, each a central
     value (`predicted_<metric>_p99_ms`, the median of `repeats` replications) and an 80% interval
@@ -76,7 +78,9 @@ def predict_steps(
     size, as excess time, when `service_deviation_records` and `_steps` (their batch sizes and step
     indexes) are given too (capacity.simulate.DeviationPools); `dispatch_gaps_ms` the local runtime's
     measured time between a lane's invocations when its next batch was waiting (capacity.fit
-    .dispatch_gaps_ms), drawn after every invocation;
+    .dispatch_gaps_ms), drawn after every invocation; `runtime` the local runtime's per-call
+    measurements (GetRecords call times, poll-to-invoke times; capacity/runtime_samples.py), each
+    simulated call and batch drawing from its step's;
     `recorded` the busiest lane's real arrivals (capacity/recorded.py), replayed instead of generated ones
     (the steps then need start_epoch_s).
     """
@@ -115,6 +119,7 @@ def predict_steps(
         service_deviation_records=tuple(service_deviation_records),
         service_deviation_steps=tuple(service_deviation_steps),
         dispatch_gaps_ms=tuple(dispatch_gaps_ms),
+        runtime=runtime or RuntimeSamples(),
     )
     # A replication is one seed: one phase of the poller against the arrivals (where an empty poll falls
     # and costs the idle second), one draw of every invocation's deviation from the fit, and (without a

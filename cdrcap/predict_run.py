@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from capacity import skew
@@ -24,6 +25,7 @@ from capacity.fit import (
 )
 from capacity.model import ReadPath
 from capacity.recorded import RecordedArrivals, stall_gap_s
+from capacity.runtime_samples import runtime_samples, stall_spans
 from capacity.validate import predict_steps
 from cdrcap.errors import CdrcapError
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY
@@ -51,6 +53,8 @@ def predict_run_steps(
     recorded: RecordedArrivals | None = None,
     empirical_deviations: bool = True,
     by_step_and_size: bool = True,
+    polls: pd.DataFrame | None = None,
+    per_call: bool = True,
 ) -> list[dict[str, Any]]:
     """capacity.validate.predict_steps with everything the run measured: the accepted rate and window of
     each step, the spread around the fit, the per-step factors, the first-invocation excess, the arrivals.
@@ -60,7 +64,10 @@ def predict_run_steps(
     robust CV (capacity.fit.duration_cv), which has no heavy tail. `by_step_and_size`: each draw from the
     same step's invocations of a similar batch size, added as excess time (capacity.simulate
     .DeviationPools); False: from all of the run's, as a ratio (the model before 2026-12-03, for
-    comparison)."""
+    comparison). `polls`: the local runtime's GetRecords calls (capacity.measure POLL_COLUMNS); with
+    them and the trace's due/sent times each simulated call and batch draws its times from the step's
+    measured ones (capacity/runtime_samples.py); `per_call` False leaves both out (the model before,
+    for comparison)."""
     windows = [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
     deviations, sizes, in_step = (
         deviations_with_sizes(invocations, service, windows) if empirical_deviations else ((), (), ())
@@ -69,6 +76,14 @@ def predict_run_steps(
         # Gaps in the replayed arrivals longer than the producer's call interval are stalls of the local
         # stack, not empty polls (capacity.recorded.stall_gap_s).
         read = replace(read, stall_gap_s=stall_gap_s(recorded, producers, TARGET_CALL_INTERVAL_S))
+    runtime = None
+    if per_call and read.prefetch:
+        shard_id, stalls = None, (np.array([]), np.array([]))
+        if recorded is not None:
+            shard_id, stalls = recorded.shard_id, stall_spans(recorded.shard_epoch_s, read.stall_gap_s)
+        runtime = runtime_samples(
+            pd.DataFrame() if polls is None else polls, invocations, windows, shard_id, stalls
+        )
     return predict_steps(
         service,
         config_that_ran,
@@ -102,6 +117,7 @@ def predict_run_steps(
             if read.prefetch
             else ()
         ),
+        runtime=runtime,
     )
 
 
@@ -116,7 +132,7 @@ def measured_read_path(read: ReadPath, metrics: pd.DataFrame) -> ReadPath:
 
 
 def repredict(
-    run_dir: Path, *, users: int = 4, empirical_deviations: bool = True
+    run_dir: Path, *, users: int = 4, empirical_deviations: bool = True, per_call: bool = True
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A saved local run's summary and its steps predicted again with the current model, from its data
     tables (invocations, load seconds, metrics, recorded arrivals). `users`: the load generator's users."""
@@ -133,6 +149,7 @@ def repredict(
     read = ReadPath.local_runtime()
     if (data / "metrics.csv").exists():
         read = measured_read_path(read, pd.read_csv(data / "metrics.csv"))
+    polls = pd.read_csv(data / "polls.csv") if (data / "polls.csv").exists() else None
     recorded = None
     if (data / "recorded_arrivals.csv").exists():
         # Saved before the lane mask counted shared arrival times, a PF > 1 run's lane holds too many.
@@ -140,6 +157,8 @@ def repredict(
         recorded = RecordedArrivals.from_mask(
             arrivals["arrival_epoch_s"].to_numpy(dtype=float), arrivals["in_lane"].to_numpy(dtype=bool)
         )
+        if "shard_id" in arrivals.columns and not arrivals.empty:
+            recorded = replace(recorded, shard_id=str(arrivals["shard_id"].iloc[0]))
     profile = summary["profile"]
     predictions = predict_run_steps(
         service,
@@ -152,5 +171,7 @@ def repredict(
         producers=users,
         recorded=recorded,
         empirical_deviations=empirical_deviations,
+        polls=polls,
+        per_call=per_call,
     )
     return summary, predictions

@@ -31,6 +31,7 @@ from cdrcap.predict_run import key_distribution, measured_read_path, predict_run
 from infra.aws import Target, client
 from infra.local.deploy_local import TEMPLATE_PATH
 from infra.local.emulator import free_port, port_is_free
+from infra.local.esm.config import POLLS_FILE
 from infra.local.esm.dispatch import lane_of
 from infra.local.stack import LocalStack, LocalStackConfig, StackInfo
 from infra.template import parse_template
@@ -121,7 +122,9 @@ def _open_local(
     return StackHandle(
         target=info.target(),
         input_stream=info.input_stream_name,
-        reader=LocalTraceReader(trace_path, Path(info.metrics_path)),
+        reader=LocalTraceReader(
+            trace_path, Path(info.metrics_path), polls_path=Path(info.state_dir) / POLLS_FILE
+        ),
         config_that_ran={
             "shards": config.shards,
             "parallelization_factor": config.parallelization_factor,
@@ -397,6 +400,7 @@ def analyse(
             {
                 "arrival_epoch_s": np.sort(recorded.shard_epoch_s),
                 "in_lane": recorded.lane_mask(),
+                "shard_id": recorded.shard_id,  # whose GetRecords calls the re-prediction draws from
             }
         ).to_csv(run_dir / "data" / "recorded_arrivals.csv", index=False)  # to re-predict offline
         echo(
@@ -419,6 +423,7 @@ def analyse(
         keys=keys,
         producers=producers,
         recorded=recorded,
+        polls=handle.reader.polls(start_epoch_s, end_epoch_s),
     )
     rate = design_rate(profile, handle)
     slo = Slo(profile.slo.e2e_p99_ms, profile.slo.iterator_age_max_ms, profile.slo.headroom_factor)

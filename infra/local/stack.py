@@ -26,7 +26,7 @@ from infra.local.emulator import (
     port_is_free,
     start_emulator,
 )
-from infra.local.esm.config import EsmConfig, EsmConfigError
+from infra.local.esm.config import POLLS_FILE, EsmConfig, EsmConfigError
 from infra.local.esm.other_consumers import fair_share_interval_s
 from infra.local.stack_values import DEFAULT_PORT, LocalStackConfig, StackInfo
 from infra.schema_registry import ensure_cdr_schemas, registry_name
@@ -222,6 +222,7 @@ class LocalStack:
             "checkpoints.json",
             "invocations.csv",
             "metrics.csv",
+            POLLS_FILE,
             "handler.log",
             "esm.json",
         ):

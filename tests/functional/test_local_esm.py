@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from infra.local.emulator import EmulatorProcess
@@ -286,3 +287,28 @@ def test_a_handler_past_its_timeout_is_stopped_and_counts_as_failed(stream: Stre
     assert row["outcome"] == "timeout"
     assert 900 <= float(row["duration_ms"]) < 5000
     assert messages[0]["requestContext"]["condition"] == "RetryAttemptsExhausted"
+
+
+def test_each_getrecords_call_and_each_batchs_due_and_sent_times_are_recorded(stream: StreamFixture) -> None:
+    # Given a window of 1 s and a batch size far above what arrives
+    config = stream.config("record", batch_size=100, batching_window_s=1.0)
+    with running(config):
+        # When 5 records arrive together
+        stream.put(small(5))
+        wait_for(lambda: len(stream.processed()) >= 5)
+    # Then every GetRecords call has its row, and one call returned the 5 records
+    polls = pd.read_csv(stream.state_dir / "polls.csv")
+    assert len(polls) >= 2
+    assert (polls["call_ms"] >= 0).all()
+    returning = polls[polls["records"] > 0]
+    assert returning["records"].tolist() == [5]
+    handed_ms = float(returning["start_epoch_ms"].iloc[0] + returning["call_ms"].iloc[0])
+    # And the batch was due a window after that call handed the records over, sent after it was due,
+    # and the handler started after it was sent (1 ms of slack for the epoch rounding)
+    row = stream.trace()[0]
+    due_ms, sent_ms = float(row["due_epoch_ms"]), float(row["sent_epoch_ms"])
+    assert handed_ms + 1000.0 - 1.0 <= due_ms <= sent_ms + 1.0
+    assert sent_ms <= float(row["start_epoch_ms"]) + 1.0
+    assert float(row["iterator_age_ms"]) == pytest.approx(
+        sent_ms - float(row["newest_arrival_epoch_ms"]), abs=1.0
+    )

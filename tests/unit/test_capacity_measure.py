@@ -9,7 +9,7 @@ from botocore.stub import Stubber
 
 from capacity.errors import CapacityError
 from capacity.fit import fit_service_time
-from capacity.measure import TRACE_COLUMNS, CloudWatchReader, LocalTraceReader, save_tables
+from capacity.measure import POLL_COLUMNS, TRACE_COLUMNS, CloudWatchReader, LocalTraceReader, save_tables
 
 
 def _write_trace(path: Path, starts_ms: list[int]) -> None:
@@ -55,6 +55,32 @@ def test_save_tables_writes_csv_under_data(tmp_path: Path) -> None:
     paths = save_tables(LocalTraceReader(trace), tmp_path / "run", 0, 2_000)
     assert paths["invocations"] == tmp_path / "run" / "data" / "invocations.csv"
     assert len(pd.read_csv(paths["invocations"])) == 2
+
+
+def test_local_reader_returns_the_getrecords_calls_of_the_window_and_save_tables_keeps_them(
+    tmp_path: Path,
+) -> None:
+    polls = tmp_path / "polls.csv"
+    pd.DataFrame(
+        {
+            "shard_id": ["s0"] * 3,
+            "start_epoch_ms": [999_900, 1_000_100, 1_000_300],
+            "call_ms": [4.0, 9.5, 250.0],
+        }
+    ).assign(records=[0, 3, 1]).to_csv(polls, index=False)
+    trace = tmp_path / "trace.csv"
+    _write_trace(trace, [1_000_000])
+    reader = LocalTraceReader(trace, polls_path=polls)
+    assert reader.polls(1_000, 1_001)["call_ms"].tolist() == [9.5, 250.0]
+    paths = save_tables(reader, tmp_path / "run", 1_000, 1_001)
+    assert pd.read_csv(paths["polls"])["records"].tolist() == [3, 1]
+
+
+def test_neither_a_reader_without_the_file_nor_cloudwatch_has_getrecords_calls(tmp_path: Path) -> None:
+    assert LocalTraceReader(tmp_path / "t.csv").polls(0, 1).empty
+    calls = CloudWatchReader(FakeCloudWatch(), stream_name="s", function_name="f").polls(0, 1)
+    assert calls.empty
+    assert list(calls.columns) == list(POLL_COLUMNS)
 
 
 class FakeCloudWatch:

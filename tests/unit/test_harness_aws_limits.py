@@ -36,6 +36,7 @@ NOT_AWS_NUMBERS = {
         "capacity/simulate.py",
         "MIN_SERVICE_SHARE",
     ),  # floor of a drawn invocation time vs its fit; = 0.2 by chance
+    ("capacity/runtime_samples.py", "MIN_SAMPLES"),  # fewest measured calls worth drawing from; = 5 by chance
     ("capacity/traffic.py", "MIN_ROWS"),  # a traffic day needs two steps at least
     ("cdrcap/commands/fraud_eval.py", "MIN_CDRS"),  # sample size for a meaningful recall
     ("cdrcap/verify.py", "MAX_DIFF_LINES"),  # how many differences `cdrcap verify` prints

@@ -216,12 +216,14 @@ def test_replayed_arrivals_are_what_the_simulated_lane_serves() -> None:
 
 
 def test_a_poll_sees_what_arrived_until_its_call_returns() -> None:
-    # Given a record arriving 30 ms into a 50 ms GetRecords call (the first poll's start is the seed's
-    # first draw when arrivals are replayed)
+    # Given a record arriving during a 50 ms GetRecords call: the idle poller's last call started a draw
+    # of U(0, idle second + call) before the first arrival, the seed's first draw when arrivals are
+    # replayed; seed 53 puts it 12 ms before
     read = ReadPath.local_runtime(delivery_s=0.05)
     config = LaneSimConfig(10, 0.0, (0.0, 0.0, 0.0), 500, read)
-    first_poll_s = np.random.default_rng(1).uniform(0.0, read.poll_busy_s)
-    lane = np.asarray([first_poll_s + 0.03])
-    sim = simulate_lane(config, [(2.0, 1.0)], replay=(lane, lane), seed=1)
-    # Then that call returns it (20 ms later), not the poll after the idle second
-    assert sim.iterator_age_s[0] == pytest.approx(0.02)
+    before_s = np.random.default_rng(53).uniform(0.0, read.poll_idle_s + read.delivery_s)
+    assert before_s < read.delivery_s
+    lane = np.asarray([1.0])
+    sim = simulate_lane(config, [(3.0, 1.0)], replay=(lane, lane), seed=53)
+    # Then that call returns it when it returns, not the poll after the idle second
+    assert sim.iterator_age_s[0] == pytest.approx(read.delivery_s - before_s)

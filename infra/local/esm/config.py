@@ -27,6 +27,7 @@ from infra.errors import InfraError
 
 DEFAULT_HANDLER = "pipeline.handler.handler"
 CONSUMER_MODES = ("shared", "efo")
+POLLS_FILE = "polls.csv"  # the pollers' GetRecords calls, one row each, beside invocations.csv
 
 
 class EsmConfigError(InfraError, ValueError):
@@ -147,6 +148,11 @@ class EsmConfig:
     @property
     def metrics_path(self) -> Path:
         return self.state_dir / "metrics.csv"
+
+    @property
+    def polls_path(self) -> Path:
+        """One row per GetRecords call of the pollers (infra.local.esm.telemetry.PollRow)."""
+        return self.state_dir / POLLS_FILE
 
     @property
     def handler_log_path(self) -> Path:

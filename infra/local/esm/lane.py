@@ -54,6 +54,8 @@ class Lane(threading.Thread):
         self.progress = progress
         self._buffer: deque[StreamRecord] = deque()
         self._buffer_since_s = 0.0
+        # When the buffer last reached a full batch (size or payload cap); None while it holds less.
+        self._full_since_s: float | None = None
         self._buffer_bytes = 0  # sum of the buffered records' event entries, for the payload cap
         self._ready = threading.Condition()
         self._invocations = 0
@@ -66,24 +68,40 @@ class Lane(threading.Thread):
                 self._buffer_since_s = time.monotonic()
             self._buffer.extend(records)
             self._buffer_bytes += sum(len(r.event_json) + 1 for r in records)
+            if self._full_since_s is None and self._is_full():
+                self._full_since_s = time.monotonic()
             self._ready.notify()
 
     @property
     def buffered(self) -> int:
         return len(self._buffer)
 
-    def _batch_is_due(self) -> bool:
-        if not self._buffer:
-            return False
+    def _is_full(self) -> bool:
         if len(self._buffer) >= self.config.batch_size:
-            return True
-        if time.monotonic() - self._buffer_since_s >= self.config.batching_window_s:
             return True
         # Each buffered entry was counted with its separating comma; a batch has one comma fewer.
         return EVENT_FRAME_BYTES + self._buffer_bytes - 1 >= self.config.payload_limit_bytes
 
-    def _next_batch(self) -> list[StreamRecord] | None:
-        """Wait until the batch size, the window or the payload cap says go; None when stopping."""
+    def _batch_is_due(self) -> bool:
+        if not self._buffer:
+            return False
+        if time.monotonic() - self._buffer_since_s >= self.config.batching_window_s:
+            return True
+        return self._is_full()
+
+    def _due_epoch_ms(self, free_since_s: float) -> int:
+        """When the batch being taken became due: the window's end or the moment the buffer filled,
+        whichever came first, and not before the lane was free for it (monotonic clock to epoch)."""
+        ready_s = self._buffer_since_s + self.config.batching_window_s
+        if self._full_since_s is not None:
+            ready_s = min(ready_s, self._full_since_s)
+        due_s = max(ready_s, free_since_s)
+        return int(time.time() * 1000.0 - max(0.0, time.monotonic() - due_s) * 1000.0)
+
+    def _next_batch(self) -> tuple[list[StreamRecord], int] | None:
+        """Wait until the batch size, the window or the payload cap says go; the batch and when it was
+        due (epoch ms); None when stopping."""
+        free_since_s = time.monotonic()
         with self._ready:
             while not self.shared.stop.is_set() and not self._batch_is_due():
                 if self._buffer:
@@ -93,6 +111,7 @@ class Lane(threading.Thread):
                     self._ready.wait(timeout=0.25)
             if self.shared.stop.is_set():
                 return None
+            due_epoch_ms = self._due_epoch_ms(free_since_s)
             batch: list[StreamRecord] = []
             size = EVENT_FRAME_BYTES
             while self._buffer and len(batch) < self.config.batch_size:
@@ -102,17 +121,21 @@ class Lane(threading.Thread):
                 batch.append(self._buffer.popleft())
                 self._buffer_bytes -= len(batch[-1].event_json) + 1
                 size += entry
+            self._full_since_s = None
             if self._buffer:
                 self._buffer_since_s = time.monotonic()
-            return batch
+                if self._is_full():
+                    self._full_since_s = self._buffer_since_s
+            return batch, due_epoch_ms
 
     def run(self) -> None:
         while True:
-            batch = self._next_batch()
-            if batch is None:
+            taken = self._next_batch()
+            if taken is None:
                 return
+            batch, due_epoch_ms = taken
             try:
-                self._process(batch)
+                self._process(batch, due_epoch_ms)
             except Exception:  # e.g. the DLQ unreachable for a moment: keep the lane alive, try again
                 LOG.exception("lane %s/%d failed to process a batch; retrying it", self.shard_id, self.index)
                 self._put_back(batch)
@@ -124,6 +147,7 @@ class Lane(threading.Thread):
             self._buffer.extendleft(reversed(batch))
             self._buffer_bytes += sum(len(r.event_json) + 1 for r in batch)
             self._buffer_since_s = time.monotonic() - self.config.batching_window_s
+            self._full_since_s = None
 
     # -- error handling -------------------------------------------------------------------------------
 
@@ -149,14 +173,16 @@ class Lane(threading.Thread):
         self.shared.on_failure(records, condition, invoke_count, error)
         self.progress.complete(records)
 
-    def _process(self, batch: list[StreamRecord]) -> None:
+    def _process(self, batch: list[StreamRecord], due_epoch_ms: int | None = None) -> None:
+        """Invoke the batch until done; `due_epoch_ms` (when it became due) goes with its first call."""
         work: deque[tuple[list[StreamRecord], int]] = deque([(batch, 0)])  # (records, retries used)
         while work and not self.shared.stop.is_set():
             records, retries = work.popleft()
             records = self._expire(records, retries)
             if not records:
                 continue
-            result, outcome, failed_from = self._invoke(records, retries + 1)
+            result, outcome, failed_from = self._invoke(records, retries + 1, due_epoch_ms)
+            due_epoch_ms = None  # a retry or a bisected half is due when the runtime decides, not the window
             if outcome == "ok":
                 self.progress.complete(records)
                 continue
@@ -175,7 +201,9 @@ class Lane(threading.Thread):
 
     # -- invocation -----------------------------------------------------------------------------------
 
-    def _invoke(self, records: list[StreamRecord], attempt: int) -> tuple[InvokeResult, str, int]:
+    def _invoke(
+        self, records: list[StreamRecord], attempt: int, due_epoch_ms: int | None = None
+    ) -> tuple[InvokeResult, str, int]:
         """Invoke once; returns the result, the outcome and, for `partial`, the index to retry from."""
         config = self.config
         telemetry = self.shared.telemetry
@@ -221,6 +249,8 @@ class Lane(threading.Thread):
                 outcome=outcome,
                 failed_items=failed,
                 init_duration_ms=None if result.log is None else _rounded(result.log.init_duration_ms),
+                due_epoch_ms=due_epoch_ms,
+                sent_epoch_ms=int(sent_ms),
             )
         )
         telemetry.invocation(result)

@@ -21,7 +21,7 @@ from capacity.quotas import (
     SHARD_GET_RECORDS_CALLS_PER_S,
 )
 from infra.local.esm.dispatch import ShardContext, ShardReader
-from infra.local.esm.telemetry import GET_RECORDS_LATENCY
+from infra.local.esm.telemetry import GET_RECORDS_LATENCY, PollRow
 
 LOG = logging.getLogger(__name__)
 THROTTLE_BACKOFF_S = 0.2
@@ -61,6 +61,7 @@ class ShardPoller(ShardReader):
                 if iterator is None:
                     iterator = self._iterator()
                 call_started_s = time.monotonic()
+                call_epoch_ms = time.time() * 1000.0
                 response = self.kinesis.get_records(ShardIterator=iterator, Limit=GET_RECORDS_MAX_RECORDS)
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
@@ -81,12 +82,15 @@ class ShardPoller(ShardReader):
                 self.stop.wait(ESM_IDLE_POLL_INTERVAL_S)
                 continue
             call_s = time.monotonic() - call_started_s
+            records = response.get("Records", [])
             self.telemetry.metric(GET_RECORDS_LATENCY, call_s * 1000.0, self.shard_id)
-            self._dispatch(response.get("Records", []))
+            call_ms = round(call_s * 1000.0, 3)
+            self.telemetry.poll(PollRow(self.shard_id, int(call_epoch_ms), call_ms, len(records)))
+            self._dispatch(records)
             iterator = response.get("NextShardIterator")
             if iterator is None:
                 self.closed = True  # a closed shard after a reshard: Lambda moves on to its children
                 return
-            gap_s = poll_gap_s(len(response.get("Records", [])), call_s)
+            gap_s = poll_gap_s(len(records), call_s)
             if gap_s > 0:
                 self.stop.wait(gap_s)

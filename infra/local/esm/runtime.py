@@ -62,7 +62,7 @@ class EsmRuntime:
             )
             self.cloudwatch = CloudWatchSink(client(emulator, "cloudwatch"), client(emulator, "logs"))
             publisher = LambdaPublisher(self.cloudwatch, config.function_name, config.memory_mb)
-        self.telemetry = Telemetry(config.trace_path, config.metrics_path, publisher)
+        self.telemetry = Telemetry(config.trace_path, config.metrics_path, publisher, config.polls_path)
         self.checkpoints = CheckpointStore(config.checkpoint_path, config.stream_arn)
         self.progress: dict[str, ShardProgress] = {}
         self.pollers: list[ShardPoller] = []

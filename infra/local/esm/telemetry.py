@@ -46,9 +46,29 @@ class TraceRow:
     failed_items: int
     # The REPORT line's Init Duration: only on an execution environment's first invocation (empty otherwise)
     init_duration_ms: float | None = None
+    # When the lane's batch was due (its window ran out, it filled, or the lane freed with it already due)
+    # and when the lane sent it: sent - due is the runtime's poll-to-invoke time, which the iterator age
+    # (sent - newest arrival) includes. Empty where the source cannot know (CloudWatch Logs on AWS).
+    due_epoch_ms: int | None = None
+    sent_epoch_ms: int | None = None
 
 
 TRACE_HEADER = [f.name for f in fields(TraceRow)]
+
+
+@dataclass(frozen=True)
+class PollRow:
+    """One GetRecords call of a shard's poller: when it started, how long it took, what it returned. The
+    records it returned reach the lanes at start + call; the capacity model draws its call times from
+    these (capacity.simulate.PollDraws)."""
+
+    shard_id: str
+    start_epoch_ms: int
+    call_ms: float
+    records: int
+
+
+POLL_HEADER = [f.name for f in fields(PollRow)]
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -63,17 +83,22 @@ class Telemetry:
     """Thread-safe sinks; `flush()` writes every finished second of metrics (the runtime calls it 1/s)."""
 
     def __init__(
-        self, trace_path: Path, metrics_path: Path, cloudwatch: LambdaPublisher | None = None
+        self,
+        trace_path: Path,
+        metrics_path: Path,
+        cloudwatch: LambdaPublisher | None = None,
+        polls_path: Path | None = None,
     ) -> None:
         self.trace_path = trace_path
         self.metrics_path = metrics_path
+        self.polls_path = polls_path
         self.cloudwatch = cloudwatch
         self._lock = threading.Lock()
         self._values: dict[tuple[int, str, str], list[float]] = {}
-        for path, header in (
-            (trace_path, TRACE_HEADER),
-            (metrics_path, ["epoch_s", "metric", "value", "shard_id"]),
-        ):
+        files = [(trace_path, TRACE_HEADER), (metrics_path, ["epoch_s", "metric", "value", "shard_id"])]
+        if polls_path is not None:
+            files.append((polls_path, POLL_HEADER))
+        for path, header in files:
             if not path.exists() or path.stat().st_size == 0:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with open(path, "w", newline="") as handle:
@@ -100,6 +125,13 @@ class Telemetry:
 
     def trace(self, row: TraceRow) -> None:
         with self._lock, open(self.trace_path, "a", newline="") as handle:
+            csv.writer(handle).writerow(astuple(row))
+
+    def poll(self, row: PollRow) -> None:
+        """One GetRecords call (per call, not per second: the model draws from their spread)."""
+        if self.polls_path is None:
+            return
+        with self._lock, open(self.polls_path, "a", newline="") as handle:
             csv.writer(handle).writerow(astuple(row))
 
     def flush(self, everything: bool = False) -> None:
