@@ -13,6 +13,7 @@ import io
 import json
 import time
 import uuid
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any, Final, NamedTuple, Protocol
@@ -20,6 +21,7 @@ from typing import Any, Final, NamedTuple, Protocol
 from pipeline import gsr
 from pipeline.config import DEFAULT_MAX_RECORD_BYTES
 from pipeline.decode import Fields, Rejected
+from pipeline.gsr import HEADER_BYTES
 from pipeline.schema import SUPPORTED_SCHEMA_VERSIONS, ReasonCode
 
 SCHEMA_DIR: Final = Path(__file__).with_name("schemas")
@@ -82,13 +84,40 @@ class AvroDecoder:
         self._clock = clock
         self._writers: dict[uuid.UUID, _WriterPlan] = {}  # version id -> how to read its records
         self._unknown_until: dict[uuid.UUID, tuple[float, str]] = {}  # version id -> (retry at, detail)
+        # the 18 header bytes (version, compression, version id) -> the plain reader of that writer, defaults
+        self._plain: dict[bytes, tuple[PlainReader, dict[str, Any]]] = {}
 
     def decode(self, payload: bytes) -> Fields:
+        # The common case: a header seen before, of a writer the plain reader reads (no BytesIO, no UUID,
+        # no fastavro call); whatever it does not read plainly goes the full way below for the exact reason.
+        plain = self._plain.get(payload[:HEADER_BYTES])
+        if plain is not None and len(payload) > HEADER_BYTES:
+            reader, defaults = plain
+            if payload[1] == gsr.COMPRESSION_NONE:
+                record = reader(payload, HEADER_BYTES)
+            else:
+                try:
+                    record = reader(gsr.inflate(payload[HEADER_BYTES:], self.max_body_bytes), 0)
+                except gsr.GsrFramingError:
+                    record = None
+            if record is not None:
+                if defaults:
+                    record.update(defaults)
+                version = record.get("schema_version")
+                if version not in SUPPORTED_SCHEMA_VERSIONS:
+                    raise Rejected(ReasonCode.UNKNOWN_SCHEMA_VERSION, f"schema_version {version}")
+                return record
+        return self._decode(payload)
+
+    def _decode(self, payload: bytes) -> Fields:
+        """Through gsr.unframe and fastavro: every record the plain reader leaves, and each header's first."""
         try:
             version_id, body, _ = gsr.unframe(payload, self.max_body_bytes)
         except gsr.GsrFramingError as exc:
             raise Rejected(ReasonCode.GSR_FRAMING_ERROR, str(exc)) from None
         plan = self._writers.get(version_id) or self._resolve(version_id)
+        if plan.plain is not None:
+            self._plain[payload[:HEADER_BYTES]] = (plan.plain, plan.defaults)
         from fastavro import schemaless_reader
 
         stream = io.BytesIO(body)
@@ -143,9 +172,9 @@ class AvroDecoder:
         reader = schema_definition(READER_SCHEMA_VERSION)
         defaults = _added_defaults(definition, reader)
         plan = (
-            _WriterPlan(writer, None, defaults)
+            _WriterPlan(writer, None, defaults, plain_reader(definition))
             if defaults is not None
-            else _WriterPlan(writer, parse_schema(reader), {})
+            else _WriterPlan(writer, parse_schema(reader), {}, None)
         )
         self._writers[version_id] = plan
         return plan
@@ -158,6 +187,7 @@ class _WriterPlan(NamedTuple):
     writer: Any
     reader: Any
     defaults: dict[str, Any]
+    plain: PlainReader | None  # reads the writer's records without fastavro (reader None only)
 
 
 def _added_defaults(writer: Any, reader: dict[str, Any]) -> dict[str, Any] | None:
@@ -180,6 +210,93 @@ def _added_defaults(writer: Any, reader: dict[str, Any]) -> dict[str, Any] | Non
     if any("default" not in field or isinstance(field["default"], dict | list) for field in added):
         return None
     return {field["name"]: field["default"] for field in added}
+
+
+PlainReader = Callable[[bytes, int], Fields | None]
+_PLAIN_KINDS: Final = {"int": 0, "long": 0, "string": 1, "boolean": 2}  # int/long are the same varint
+
+
+def plain_reader(writer: Any) -> PlainReader | None:
+    """A reader of `writer`'s records for the plain case, or None when the writer is not a flat record of
+    ints, longs, strings, booleans and [null, one of those] unions.
+
+    The reader takes (data, start) and returns the record dict fastavro's schemaless_reader would return
+    (the writer's fields in its order) when the bytes are a canonical encoding of exactly one record:
+    varints of at most 9 bytes, union branch bytes 0/2, booleans 0/1, string lengths within the data,
+    valid UTF-8, no byte left. Anything else (a short, broken or odd record) returns None, and the caller
+    asks fastavro, whose verdict (and error text) is the reference. Why: fastavro reads a record through
+    `fo.read` calls byte by byte, ~25 us per CDR; this reads the bytes in place, ~8 us.
+    """
+    if not isinstance(writer, dict) or writer.get("type") != "record" or "fields" not in writer:
+        return None
+    steps: list[tuple[str, int, int]] = []  # (name, kind, the branch byte of null in a union or -1)
+    for field in writer["fields"]:
+        kind_name, null_byte = field.get("type"), -1
+        if isinstance(kind_name, list):
+            if len(kind_name) != 2 or "null" not in kind_name:
+                return None
+            null_byte = 2 * kind_name.index("null")  # branch 0 or 1, zigzag-encoded
+            kind_name = kind_name[1 - kind_name.index("null")]
+        if not isinstance(kind_name, str) or kind_name not in _PLAIN_KINDS:
+            return None
+        steps.append((field["name"], _PLAIN_KINDS[kind_name], null_byte))
+    plan = tuple(steps)
+    return lambda data, start: _read_plain(data, start, plan)
+
+
+class _NotPlain(Exception):
+    """A varint past 63 bits: fastavro's reading decides."""
+
+
+def _read_plain(data: bytes, pos: int, steps: tuple[tuple[str, int, int], ...]) -> Fields | None:
+    record: Fields = {}
+    size = len(data)
+    try:
+        for name, kind, null_byte in steps:
+            if null_byte >= 0:
+                branch = data[pos]
+                pos += 1
+                if branch == null_byte:
+                    record[name] = None
+                    continue
+                if branch != 2 - null_byte:
+                    return None
+            byte = data[pos]
+            pos += 1
+            if kind == 2:  # boolean
+                if byte > 1:
+                    return None
+                record[name] = byte == 1
+                continue
+            if byte < 0x80:
+                value = (byte >> 1) ^ -(byte & 1)
+            else:
+                value, pos = _varint(data, byte, pos)
+            if kind == 0:  # int, long
+                record[name] = value
+                continue
+            end = pos + value  # string
+            if value < 0 or end > size:
+                return None
+            record[name] = data[pos:end].decode()
+            pos = end
+    except (IndexError, UnicodeDecodeError, _NotPlain):
+        return None
+    return record if pos == size else None
+
+
+def _varint(data: bytes, byte: int, pos: int) -> tuple[int, int]:
+    """The zigzag long whose first byte (>= 0x80) is `byte`, and the position after it."""
+    value, shift = byte & 0x7F, 7
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return (value >> 1) ^ -(value & 1), pos
+        shift += 7
+        if shift > 56:  # a 10th byte: beyond what a 64-bit long holds, fastavro decides
+            raise _NotPlain
 
 
 class AvroEncoder:
