@@ -214,7 +214,7 @@ def _added_defaults(writer: Any, reader: dict[str, Any]) -> dict[str, Any] | Non
 
 PlainReader = Callable[[bytes, int], Fields | None]
 _PLAIN_KINDS: Final = ("int", "long", "string", "boolean")
-# Source lines of one value (into `v`) at `pos` of `data`; `{}` is the indentation. A varint's first byte
+# Source lines of one value (into `v`) at `pos` of `data`, in the generated reader. A varint's first byte
 # < 0x80 inline, longer ones in _varint. Anything that is not a canonical encoding returns None.
 _READ_BYTE: Final = ["b = data[pos]", "pos += 1"]
 _READ_LONG: Final = [
