@@ -62,11 +62,12 @@ def unframe(payload: bytes, max_body_bytes: int | None = None) -> Unframed:
     version_id = uuid.UUID(bytes=payload[2:HEADER_BYTES])
     data = payload[HEADER_BYTES:]
     if compression == COMPRESSION_ZLIB:
-        data = _inflate(data, max_body_bytes)
+        data = inflate(data, max_body_bytes)
     return Unframed(version_id, data, compression)
 
 
-def _inflate(data: bytes, max_body_bytes: int | None) -> bytes:
+def inflate(data: bytes, max_body_bytes: int | None) -> bytes:
+    """A zlib body, inflated to at most `max_body_bytes` (None: unbounded); raises GsrFramingError."""
     inflater = zlib.decompressobj()
     try:
         body = inflater.decompress(data, max_body_bytes or 0)  # 0: unbounded

@@ -16,6 +16,7 @@ from pipeline.avro_cdr import (
     AvroDecoder,
     AvroEncoder,
     InMemorySchemaRegistry,
+    plain_reader,
     schema_definition,
     schema_text,
 )
@@ -289,3 +290,35 @@ def test_a_version_id_that_reads_as_a_3gpp_file_header_is_still_avro() -> None:
     outcome, stores = run(kinesis_event([payload]), InMemorySchemaRegistry({version_id: schema_text(2)}))
     assert outcome.applied == 1 and not outcome.rejected
     assert [doc["cdr"]["source_format"] for doc in outputs(stores)] == ["avro"]
+
+
+_V2_WRITER = parse_schema(schema_definition(2))
+_PLAIN = plain_reader(schema_definition(2))
+
+
+@FUZZ
+@given(
+    body=st.binary(max_size=300)
+    | st.builds(
+        lambda cut, noise, tail: _VALID_BODY[:cut] + noise + _VALID_BODY[cut:][: len(tail)],
+        st.integers(0, len(_VALID_BODY)),
+        st.binary(max_size=12),
+        st.binary(max_size=200),
+    ),
+)
+def test_the_plain_reader_reads_what_fastavro_reads_or_leaves_it_to_fastavro(body: bytes) -> None:
+    assert _PLAIN is not None
+    got = _PLAIN(b"header" + body, len(b"header"))
+    if got is None:
+        return  # fastavro decides (and says why)
+    stream = io.BytesIO(body)
+    assert schemaless_reader(stream, _V2_WRITER, None) == got and stream.tell() == len(body)
+    assert list(got) == [field["name"] for field in schema_definition(2)["fields"]]
+
+
+def test_the_plain_reader_reads_a_valid_record_and_refuses_other_writers() -> None:
+    assert _PLAIN is not None
+    assert _PLAIN(_VALID_BODY, 0) == {**make_cdr(9), "schema_version": 2, "cdr_id": None, "rat": "NR"}
+    for kind in ("double", ["int", "string"], ["null", "int", "string"], {"type": "array", "items": "int"}):
+        assert plain_reader({"type": "record", "name": "X", "fields": [{"name": "f", "type": kind}]}) is None
+    assert plain_reader({"type": "string"}) is None
