@@ -11,14 +11,12 @@ aggregate or outcome count changes them.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import uuid
 import zlib
 from typing import Any
 
-import orjson
 from fastavro import parse_schema, schemaless_writer
 
 from loadgen.options import format_weights
@@ -29,12 +27,10 @@ from pipeline.avro_cdr import AvroEncoder, InMemorySchemaRegistry, schema_defini
 from pipeline.config import load_config
 from pipeline.processor import BatchProcessor
 from pipeline.stores import (
-    InMemoryAggregateStore,
-    InMemoryDeadLetterQueue,
-    InMemoryOutputStream,
     in_memory_stores,
 )
-from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, as_avro, as_kpl, kinesis_event, make_cdr
+from tests.support.golden import batch_output_digests
+from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, as_avro, as_kpl, make_cdr
 
 V1_ID = uuid.UUID("11111111-2222-3333-4444-555555555555")
 V2_ID = uuid.UUID("66666666-7777-8888-9999-aaaaaaaaaaaa")
@@ -148,23 +144,7 @@ def payloads() -> list[bytes]:
 def digests() -> dict[str, str]:
     stores = in_memory_stores()
     processor = BatchProcessor(load_config(PIPELINE_ENV), stores, schemas=registry())
-    records = payloads()
-    outcomes = [
-        processor.process(kinesis_event(records[first : first + 250], first_seq=first), now_ms=NOW_MS)
-        for first in range(0, len(records), 250)
-    ]
-    output, dlq = stores.output, stores.dlq
-    assert isinstance(output, InMemoryOutputStream) and isinstance(dlq, InMemoryDeadLetterQueue)
-    assert isinstance(stores.aggregates, InMemoryAggregateStore)
-    parts = {
-        "outcomes": repr(
-            [(o.records_in, o.applied, sorted(o.rejected.items()), o.dynamo_writes) for o in outcomes]
-        ).encode(),
-        "output": orjson.dumps([[key, data.decode()] for key, data in output.records]),
-        "dlq": b"\n".join(dlq.messages),
-        "aggregates": repr(sorted(stores.aggregates.snapshot().items())).encode(),
-    }
-    return {name: hashlib.sha256(data).hexdigest()[:16] for name, data in parts.items()}
+    return batch_output_digests(processor, stores, payloads())
 
 
 GOLDEN: dict[str, str] = {

@@ -11,7 +11,6 @@ change of any output byte, reason code, DLQ body, aggregate or outcome count cha
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,11 @@ import pytest
 from pipeline.config import load_config
 from pipeline.processor import BatchProcessor
 from pipeline.stores import (
-    InMemoryAggregateStore,
-    InMemoryDeadLetterQueue,
-    InMemoryOutputStream,
     in_memory_stores,
 )
+from tests.support.golden import batch_output_digests
 from tests.support.mapped_batches import ALL
-from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV, kinesis_event
+from tests.support.pipeline_events import NOW_MS, PIPELINE_ENV
 
 LAYOUTS = Path(__file__).parents[1] / "corpus" / "layouts"
 START_S = NOW_MS // 1000 - 3_600
@@ -145,23 +142,7 @@ def digests(env: dict[str, str]) -> dict[str, str]:
     stores = in_memory_stores()
     config = load_config({**PIPELINE_ENV, "CDRCAP_INPUT_MAPPINGS": ALL, **env})
     processor = BatchProcessor(config, stores)
-    records = payloads()
-    outcomes = [
-        processor.process(kinesis_event(records[first : first + 250], first_seq=first), now_ms=NOW_MS)
-        for first in range(0, len(records), 250)
-    ]
-    output, dlq = stores.output, stores.dlq
-    assert isinstance(output, InMemoryOutputStream) and isinstance(dlq, InMemoryDeadLetterQueue)
-    assert isinstance(stores.aggregates, InMemoryAggregateStore)
-    parts = {
-        "outcomes": repr(
-            [(o.records_in, o.applied, sorted(o.rejected.items()), o.dynamo_writes) for o in outcomes]
-        ).encode(),
-        "output": orjson.dumps([[key, data.decode()] for key, data in output.records]),
-        "dlq": b"\n".join(dlq.messages),
-        "aggregates": repr(sorted(stores.aggregates.snapshot().items())).encode(),
-    }
-    return {name: hashlib.sha256(data).hexdigest()[:16] for name, data in parts.items()}
+    return batch_output_digests(processor, stores, payloads())
 
 
 GOLDEN: dict[str, dict[str, str]] = {
