@@ -73,6 +73,7 @@ class CdrSynthesizer:
         lines = self.config.call_lines
         self._call_slots = traffic.CallSlots(self.population.size, lines) if lines else None
         self._open_episodes: list[fraud.OpenEpisode] = []
+        self._episode_clock = fraud.EpisodeClock(self.config, np.random.default_rng([seed, 2]))
         self._last_release_s: float | None = None
         self._labels = LabelWriter(labels_path) if labels_path else None
         self.key_strategy = key_strategy or KeyStrategy()
@@ -133,7 +134,7 @@ class CdrSynthesizer:
         free = np.ones(n, dtype=bool)
         labels = fraud.inject(
             cols,
-            self.config,
+            self._episode_clock,
             self.population,
             self._rng,
             free,

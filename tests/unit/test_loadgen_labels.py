@@ -5,12 +5,13 @@ import re
 from collections import Counter, defaultdict
 from datetime import datetime
 
+import numpy as np
 import pytest
 
 from loadgen.synth import CdrSynthesizer, DefectRates, FraudRates, SynthConfig, read_labels
 from loadgen.synth.config import LOOKALIKES
 from loadgen.synth.defects import BYTE_DEFECTS
-from loadgen.synth.fraud import EPISODE_RECORDS, HIGH_RISK, SCENARIOS
+from loadgen.synth.fraud import EPISODE_RECORDS, HIGH_RISK, SCENARIOS, EpisodeClock
 from pipeline.schema import ReasonCode
 
 AT = 1_795_000_000.0
@@ -59,6 +60,41 @@ def test_fraud_share_matches_the_configured_rate():
     labels = sum(len(batch.labels) for batch in batches)
     # Then fraud is the configured share of its records, less the episodes still open at the end
     assert labels / sum(len(batch.payloads) for batch in batches) == pytest.approx(0.01, rel=0.3)
+
+
+def _ci_fraud() -> FraudRates:
+    """The ci profile's fraud: every scenario scaled so fraud is 2 % of the records."""
+    scale = 0.02 / FraudRates().total()
+    return FraudRates(**{k: v * scale for k, v in dataclasses.asdict(FraudRates()).items()})
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_episode_clock_begins_each_scenarios_share_whatever_the_batches(seed):
+    # Given the ci profile's short run: 8,100 records in small uneven producer batches
+    config = SynthConfig(fraud=_ci_fraud())
+    clock = EpisodeClock(config, np.random.default_rng(seed))
+    sizes = np.random.default_rng(seed).integers(1, 60, 400)
+    sizes = sizes[np.cumsum(sizes) <= 8_100]
+    begun = np.sum([clock.begin(int(size)) for size in sizes], axis=0)
+    # Then every scenario began the floor or the ceiling of its expected episodes (not a Poisson draw,
+    # which left such a run with no fraud episode at all about once in 80 runs)
+    for scenario, count in zip(SCENARIOS, begun, strict=True):
+        expected = getattr(config.fraud, scenario.name) * int(sizes.sum()) / scenario.records
+        assert int(expected) <= count <= int(expected) + 1, (scenario.name, expected, count)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_short_run_labels_fraud_whatever_the_seed(seed):
+    # Given 3 minutes of a producer at 45 records/s with the ci profile's fraud
+    synthesizer = CdrSynthesizer(SynthConfig(fraud=_ci_fraud(), defects=NO_DEFECTS), seed=seed)
+    labels = [
+        label
+        for second in range(180)
+        for label in synthesizer.batch_with_keys(45, at_epoch_s=AT + second).labels
+    ]
+    # Then its records carry fraud: a Wangiri and a velocity episode begin in any such run, each at a
+    # random moment (one begun in the last seconds has released nothing yet)
+    assert {label.scenario for label in labels} & {"wangiri", "velocity"}
 
 
 def test_an_episode_spans_the_batches_of_its_window_under_one_actor():
