@@ -4,7 +4,8 @@ handler's EMF line of the same invocation (between its START and END in its log 
 Read with FilterLogEvents (no per-request or per-GB charge; Logs Insights would bill every GB scanned, see
 capacity/quotas.py), in time slices: a slice that comes back full without a nextToken (MiniStack 1.5.33
 does not paginate) is split until every event is read. The rows have the invocation-trace columns; what
-the logs cannot say (shard, lane, attempt, batch bytes) is left empty, and the iterator age is estimated as
+the logs cannot say (lane, attempt, batch bytes) is left empty, the shard is the EMF line's ShardId property
+(empty for a handler that does not write it), and the iterator age is estimated as
 the youngest record's end-to-end latency minus the duration (the handler measures latency at its end).
 """
 
@@ -104,7 +105,7 @@ def _row(opened: _Open, report: re.Match[str], log_stream: str) -> dict[str, Any
         outcome = "partial" if deferred else "ok"
     return {
         "invocation_id": opened.request_id,
-        "shard_id": "",
+        "shard_id": str(opened.emf.get("ShardId", "")),  # the handler's EMF property (pipeline/handler.py)
         "lane": 0,
         "attempt": np.nan,
         "start_epoch_ms": opened.start_epoch_ms,

@@ -50,8 +50,11 @@ def metrics_line(
     processing_ms: float,
     namespace: str,
     aws_use: dict[str, float] | None = None,
+    shard_id: str = "",
 ) -> bytes:
-    """The batch's EMF line; `aws_use`: what it asked of AWS in billed units (pipeline/metering.py)."""
+    """The batch's EMF line; `aws_use`: what it asked of AWS in billed units (pipeline/metering.py);
+    `shard_id`: the batch's shard, a property (logged, not a metric: no custom-metric cost) that lets a
+    staging run's log reader place each invocation on its shard as the local trace does."""
     counts: dict[str, int | float] = {
         "RecordsIn": outcome.records_in,
         "RecordsOk": len(outcome.latencies_ms),
@@ -68,7 +71,15 @@ def metrics_line(
     counts.update({name: round(value, 3) for name, value in (aws_use or {}).items()})
     counts.update({f"RecordsRejected_{reason}": n for reason, n in sorted(outcome.rejected.items())})
     counts.update({f"FraudAlerts_{rule}": n for rule, n in sorted(outcome.fraud_alerts_by_rule.items())})
-    return emf_line(namespace, counts, outcome.latencies_ms, int(time.time() * 1000))
+    properties = {"ShardId": shard_id} if shard_id else None
+    return emf_line(namespace, counts, outcome.latencies_ms, int(time.time() * 1000), properties)
+
+
+def batch_shard(event: dict[str, Any]) -> str:
+    """The shard of a Kinesis event's batch (one ESM batch holds one shard's records): the eventID's
+    `shardId-...` before the colon, or "" for an event without one."""
+    records = event.get("Records") or ()
+    return str(records[0].get("eventID", "")).split(":", 1)[0] if records else ""
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
@@ -77,7 +88,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
     started = time.perf_counter()
     outcome = processor.process(event)
     processing_ms = (time.perf_counter() - started) * 1000
-    line = metrics_line(outcome, processing_ms, processor.config.metrics_namespace, METER.take())
+    namespace = processor.config.metrics_namespace
+    line = metrics_line(outcome, processing_ms, namespace, METER.take(), batch_shard(event))
     print(line.decode(), flush=True)
     level = "WARNING" if outcome.failed_sequence_numbers or outcome.rejected else "INFO"
     _logger.log(

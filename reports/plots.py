@@ -281,6 +281,8 @@ def draw_shard_heatmap(figure: Figure, summary: Summary, data: RunData) -> None:
     table = invocations.assign(bucket=bucket).pivot_table(
         index="shard_id", columns="bucket", values="batch_records", aggfunc="sum", fill_value=0
     )
+    if table.empty:
+        return _missing(figure, "no invocation names its shard (a handler log without the ShardId property)")
     rates = table.to_numpy() / _HEATMAP_BUCKET_S
     image = axes.imshow(rates, aspect="auto", cmap="cividis", interpolation="nearest")
     axes.set_yticks(range(len(table.index)), [str(s).replace("shardId-", "") for s in table.index])

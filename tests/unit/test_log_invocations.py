@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from capacity import quotas
 from capacity.log_invocations import LogReadStats, invocation_rows, read_log_events
 from infra.local.esm.lambda_logs import InvocationLog, invocation_events
+from pipeline.handler import batch_shard, metrics_line
 from pipeline.observability import emf_line
+from pipeline.processor import BatchOutcome
 
 
 def _events(stream: str, request_id: str, start_ms: float, records: int, cold: bool) -> list[dict[str, Any]]:
@@ -68,3 +71,19 @@ def test_full_pages_without_a_token_are_split_until_everything_is_read() -> None
     assert len(read) == 25_000 and stats.events == 25_000
     assert stats.bytes == sum(len(e["message"]) for e in events)
     assert stats.cost()["filter_log_events_usd"] == 0.0
+
+
+def test_the_handlers_shard_property_places_each_invocation_on_its_shard() -> None:
+    # Given the handler's EMF line for a batch of shard 3 (its eventIDs), and a line without the property
+    event = {"Records": [{"eventID": "shardId-000000000003:4959033827149025660855969253836157"}]}
+    emf = metrics_line(BatchOutcome(records_in=2), 1.0, "cdrcap", None, batch_shard(event))
+    events = []
+    for request_id, line in (("r1", emf), ("r2", emf_line("cdrcap", {"RecordsIn": 2}, [], 0))):
+        log = InvocationLog("a", ((1_005, line.decode()),), 90, None)
+        events += [{"logStreamName": "a", "timestamp": t, "message": m}
+                   for t, m in invocation_events(request_id, 1_000.0, 1_040.0, 512, log)]  # fmt: skip
+    rows = invocation_rows(events).set_index("invocation_id")
+    # Then the log reader reads the shard from the property (a metric it is not: no custom-metric cost)
+    assert rows.loc["r1", "shard_id"] == "shardId-000000000003" and rows.loc["r2", "shard_id"] == ""
+    assert "ShardId" not in {m["Name"] for m in orjson.loads(emf)["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert batch_shard({"Records": []}) == ""
