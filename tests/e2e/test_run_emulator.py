@@ -96,6 +96,8 @@ def test_one_run_read_both_ways_agrees(rehearsal: Rehearsal) -> None:
     end_s = float(from_logs["start_epoch_ms"].max()) / 1000 + 1
     trace = LocalTraceReader(rehearsal.stack.state_dir / "invocations.csv").invocations(start_s, end_s)
     assert len(from_logs) == len(trace)
+    # Each logged invocation names the same shards as the trace (the EMF line's ShardId property)
+    assert sorted(from_logs["shard_id"].dropna()) == sorted(trace["shard_id"])
     # Then the service-time fits agree (the logs carry no batch bytes: compare records-only fits)
     memory_mb = int(rehearsal.summary["profile"]["stack"]["memory_mb"])
     a = fit_service_time(trace, memory_mb=memory_mb, use_bytes=False)
