@@ -13,7 +13,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import add
+from itertools import repeat
+from operator import add, itemgetter
 from typing import Any, NamedTuple
 
 from pipeline.aws_limits import DDB_ITEM_MAX_BYTES, DDB_TRANSACT_WRITE_MAX_ITEMS
@@ -122,8 +123,9 @@ def item_keys(cdr: CanonicalCDR) -> tuple[int, list[ItemKey]]:
 
 
 _NO_ITEM: ItemKey = ("", "")  # the destination item of a record without one: sorts first
-# (destination item, cell item, index, minute, items, contribution, cdr_id, A-number item) of one CDR
-_Keyed = tuple[ItemKey, ItemKey, int, int, list[ItemKey], list[int], str, ItemKey]
+# (destination item, cell item, index, minute, A-number item, contribution, cdr_id) of one CDR
+_Keyed = tuple[ItemKey, ItemKey, int, int, ItemKey, list[int], str]
+_INDEX, _A_KEY, _CDR_ID_OF = itemgetter(2), itemgetter(4), itemgetter(6)  # of a _Keyed
 
 
 def build_chunks(
@@ -142,33 +144,56 @@ def build_chunks(
     if arrivals is not None:
         return build_ledger_chunks(cdrs, positions, indices, arrivals)
     keyed = _by_locality(_keyed(cdrs, indices))
+    # Indices and claims of every record in packing order, built in C; each chunk takes its slice.
+    order = list(map(_INDEX, keyed))
+    claims = list(
+        map(
+            _new_claim,
+            repeat(Claim),
+            zip(map(_CDR_ID_OF, keyed), map(positions.__getitem__, order), map(_A_KEY, keyed), repeat(0)),
+        )
+    )
     chunks: list[Chunk] = []
-    chunk = Chunk()
-    chunk_indices, claims, deltas, minutes = chunk.indices, chunk.claims, chunk.deltas, chunk.minute_s
+    deltas: dict[ItemKey, list[int]] = {}
+    minutes: dict[ItemKey, int] = {}
     get = deltas.get
     used = 0  # the chunk's transaction items: its claims and distinct aggregate items
-    for _, _, index, minute_s, keys, vector, cdr_id, a_key in keyed:
-        # Worst case every key is new: one claim + len(keys) items must still fit the transaction.
-        if used + 1 + len(keys) > DDB_TRANSACT_WRITE_MAX_ITEMS:
-            chunks.append(chunk)
-            chunk = Chunk()
-            chunk_indices, claims, deltas, minutes = chunk.indices, chunk.claims, chunk.deltas, chunk.minute_s
+    start = 0  # the chunk's first record in packing order
+    for end, (dest_key, cell_key, _, minute_s, a_key, vector, _) in enumerate(keyed):
+        # Worst case every key is new: one claim + its items (2, or 3 with a destination) must still fit.
+        if used + (3 if dest_key is _NO_ITEM else 4) > DDB_TRANSACT_WRITE_MAX_ITEMS:
+            chunks.append(Chunk(order[start:end], claims[start:end], deltas, minutes))
+            deltas, minutes = {}, {}
             get = deltas.get
             used = 0
+            start = end
         used += 1
-        for key in keys:
-            summed = get(key)
+        # The record's items in the order cell, A-number, destination (unrolled: no list, no inner loop);
+        # a new item takes the record's vector (shared, never mutated: a sum is a new list, map in C).
+        summed = get(cell_key)
+        if summed is None:
+            deltas[cell_key] = vector
+            minutes[cell_key] = minute_s
+            used += 1
+        else:
+            deltas[cell_key] = [*map(add, summed, vector)]
+        summed = get(a_key)
+        if summed is None:
+            deltas[a_key] = vector
+            minutes[a_key] = minute_s
+            used += 1
+        else:
+            deltas[a_key] = [*map(add, summed, vector)]
+        if dest_key is not _NO_ITEM:
+            summed = get(dest_key)
             if summed is None:
-                # one list shared by the record's items: never mutated, a sum is a new list (map in C)
-                deltas[key] = vector
-                minutes[key] = minute_s
+                deltas[dest_key] = vector
+                minutes[dest_key] = minute_s
                 used += 1
             else:
-                deltas[key] = [*map(add, summed, vector)]
-        chunk_indices.append(index)
-        claims.append(_new_claim(Claim, (cdr_id, positions[index], a_key, 0)))
-    if chunk_indices:
-        chunks.append(chunk)
+                deltas[dest_key] = [*map(add, summed, vector)]
+    if start < len(keyed):
+        chunks.append(Chunk(order[start:], claims[start:], deltas, minutes))
     return chunks
 
 
@@ -199,8 +224,8 @@ _CELL, _MSC_ID, _BYTES_UP, _BYTES_DOWN = map(
 
 
 def _keyed(cdrs: Sequence[CanonicalCDR], indices: Sequence[int]) -> list[_Keyed]:
-    """Per CDR at `indices`: (destination item, cell item, index, minute, its items, its contribution,
-    cdr_id, A-number item): `item_keys` and `contribution` in one loop, without a call per record. The
+    """Per CDR at `indices`: (destination item, cell item, index, minute, A-number item, its contribution,
+    cdr_id): `item_keys` and `contribution` in one loop, without a call per record. The
     index is unique and `indices` ascend, so sorting these tuples is the stable sort by locality."""
     keyed: list[_Keyed] = []
     append = keyed.append
@@ -229,9 +254,9 @@ def _keyed(cdrs: Sequence[CanonicalCDR], indices: Sequence[int]) -> list[_Keyed]
         b_country = cdr[_B_COUNTRY]
         if b_country is not None and record_type is not data:
             dest_key = (DIM_DEST_COUNTRY + "#" + b_country, sk)
-            append((dest_key, cell_key, index, minute_s, [cell_key, a_key, dest_key], vector, cdr[0], a_key))
+            append((dest_key, cell_key, index, minute_s, a_key, vector, cdr[0]))
         else:
-            append((_NO_ITEM, cell_key, index, minute_s, [cell_key, a_key], vector, cdr[0], a_key))
+            append((_NO_ITEM, cell_key, index, minute_s, a_key, vector, cdr[0]))
     return keyed
 
 

@@ -121,15 +121,14 @@ def enriched_lines(
         return []
     rules = fraud_rules or {}
     cell_at, derived_at = _CELL_AT, _DERIVED_AT
-    documents = [
-        _LineDocument(
-            cdr[0],
-            position,
-            arrival,
-            _CdrDocument(*cdr[:cell_at], _cell_document(cdr[cell_at]), *cdr[cell_at + 1 : derived_at]),
-        )
-        for cdr, position, arrival in zip(cdrs, positions, arrival_ms, strict=True)
-    ]
+    # Built column-wise by map in C (no Python-level step per line): the CDRs transposed into their
+    # fields' columns, the cell column replaced by the cached cell documents, `derived` left out.
+    if not len(cdrs) == len(positions) == len(arrival_ms):
+        raise ValueError("enriched_lines: one position and one arrival time per CDR")
+    columns = list(zip(*cdrs))  # noqa: B905 - every CDR has every field
+    cells = map(_cell_document, columns[cell_at])
+    cdr_documents = map(_CdrDocument, *columns[:cell_at], cells, *columns[cell_at + 1 : derived_at])
+    documents = list(map(_LineDocument, columns[0], positions, arrival_ms, cdr_documents))
     if rules or any(map(_DERIVED, cdrs)):  # rare: only what a rule matched or a value was derived on
         for cdr, line in zip(cdrs, documents, strict=True):
             if cdr.derived:

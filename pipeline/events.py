@@ -7,8 +7,12 @@ sub-sequence. A unit's position "<shard>/<sequence>/<sub-sequence>" identifies i
 from __future__ import annotations
 
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from functools import partial
+from itertools import compress, repeat
+from operator import itemgetter, methodcaller, mul, not_
+from typing import Any, Final, TypedDict
 
 from pybase64 import b64decode
 
@@ -81,42 +85,27 @@ def expand(event: dict[str, Any], home_region: str = "US") -> Units:
     """The units of a Kinesis event, KPL aggregates and 32.297 BER chunks expanded into their CDRs."""
     units = Units()
     records = event.get("Records") or ()
-    # The record-level fields column by column (list comprehensions: no per-record method calls); a
-    # run of plain records is then appended to the unit lists by slices, and only a record that becomes
-    # something else (a KPL aggregate, BER, a reject) takes the per-record way.
-    kinesis = [record.get("kinesis") or {} for record in records]
-    shards = [str(record.get("eventID", "")).split(":", 1)[0] or "shardId-unknown" for record in records]
-    seqs = [str(data.get("sequenceNumber", "")) for data in kinesis]
-    keys = [str(data.get("partitionKey", "")) for data in kinesis]
-    arrivals = [int(float(data.get("approximateArrivalTimestamp", 0.0)) * 1000) for data in kinesis]
+    # The record-level fields column by column (maps in C: no per-record Python step); a run of plain
+    # records is then appended to the unit lists by slices, and only a record that becomes something else
+    # (a KPL aggregate, BER, a reject) takes the per-record way.
+    shards, seqs, keys, arrivals, datas = _columns(records)
     units.event_source_arn = next(
         (arn for arn in (str(record.get("eventSourceARN", "")) for record in records) if arn), ""
     )
-    payloads: list[bytes] = []  # per record: its decoded payload (read for the plain ones only)
+    payloads = _payloads(datas)  # per record: its decoded payload, None when it is not base64
     plain_from = 0  # the first record of the current run of plain records
-    a2b_base64 = binascii.a2b_base64
-    for r, data in enumerate([data.get("data", "") for data in kinesis]):
-        try:
-            # pybase64 (SIMD, validating): ~4x faster than binascii on a CDR; what it refuses is decided
-            # by binascii's strict mode as before (what pybase64 accepts, strict mode accepts with the
-            # same bytes: tests/unit/test_pipeline_fast_paths.py).
-            payload = b64decode(data, validate=True)
-        except (binascii.Error, ValueError, TypeError):
-            payload = None
-        try:
-            if payload is None:
-                payload = a2b_base64(data, strict_mode=True)
-        except (binascii.Error, ValueError):
+    for r in _maybe_not_plain(payloads):
+        payload = payloads[r]
+        if payload is None:
             _append_plain(units, shards, seqs, keys, arrivals, payloads, plain_from, r)
             index = units._add(shards[r], seqs[r], None, keys[r], arrivals[r], b"", False)
             units.early_reject[index] = (ReasonCode.MALFORMED_PAYLOAD, "record data is not base64")
-            payloads.append(b"")
+            payloads[r] = b""
             plain_from = r + 1
             continue
-        payloads.append(payload)
         # Plain JSON is neither BER nor KPL, and skips the BER sniff (~1.5 µs): JSON's "{" is no BER tag,
         # and as a 32.297 file header its octets 4-7 give a header length above the payload's size
-        # unless octet 4 is NUL (or the payload is >= 16 MiB). Inline: every record pays this test.
+        # unless octet 4 is NUL (or the payload is >= 16 MiB).
         if payload[:1] == b"{" and payload[4:5] != b"\x00" and len(payload) < 1 << 24:
             continue
         # GSR framing (byte 0 = 3) is never a 32.297 file (its length would start at 48 MiB), though a
@@ -133,13 +122,83 @@ def expand(event: dict[str, Any], home_region: str = "US") -> Units:
     return units
 
 
+_KINESIS, _EVENT_ID, _FIRST = itemgetter("kinesis"), itemgetter("eventID"), itemgetter(0)
+_SEQUENCE, _KEY = itemgetter("sequenceNumber"), itemgetter("partitionKey")
+_ARRIVAL, _DATA = itemgetter("approximateArrivalTimestamp"), itemgetter("data")
+_Columns = tuple[list[str], list[str], list[str], list[int], list[Any]]
+
+
+def _columns(records: Any) -> _Columns:
+    """(shard ids, sequence numbers, partition keys, arrival ms, base64 data) of the records: by maps in C
+    when every record carries every field; any missing or odd one takes the per-record way, which fills
+    in the defaults (and raises where it always did)."""
+    try:
+        kinesis = list(map(_KINESIS, records))
+        shards = list(map(_FIRST, map(methodcaller("partition", ":"), map(str, map(_EVENT_ID, records)))))
+        if "" in shards:
+            shards = [shard or "shardId-unknown" for shard in shards]
+        seqs = list(map(str, map(_SEQUENCE, kinesis)))
+        keys = list(map(str, map(_KEY, kinesis)))
+        arrivals = list(map(int, map(mul, map(float, map(_ARRIVAL, kinesis)), repeat(1000))))
+        return shards, seqs, keys, arrivals, list(map(_DATA, kinesis))
+    except (KeyError, TypeError, AttributeError):
+        pass
+    kinesis = [record.get("kinesis") or {} for record in records]
+    return (
+        [str(record.get("eventID", "")).split(":", 1)[0] or "shardId-unknown" for record in records],
+        [str(data.get("sequenceNumber", "")) for data in kinesis],
+        [str(data.get("partitionKey", "")) for data in kinesis],
+        [int(float(data.get("approximateArrivalTimestamp", 0.0)) * 1000) for data in kinesis],
+        [data.get("data", "") for data in kinesis],
+    )
+
+
+# pybase64 (SIMD, validating): ~4x faster than binascii on a CDR; what it refuses is decided by binascii's
+# strict mode as before (what pybase64 accepts, strict mode accepts with the same bytes:
+# tests/unit/test_pipeline_fast_paths.py).
+_B64DECODE: Final = partial(b64decode, validate=True)
+
+
+def _payloads(datas: list[Any]) -> list[bytes | None]:
+    """Each record's payload, base64-decoded; None for data that is not base64."""
+    try:
+        return list(map(_B64DECODE, datas))  # every record valid: one map in C
+    except (binascii.Error, ValueError, TypeError):
+        pass
+    payloads: list[bytes | None] = []
+    a2b_base64 = binascii.a2b_base64
+    for data in datas:
+        try:
+            payload = b64decode(data, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            try:
+                payload = a2b_base64(data, strict_mode=True)
+            except (binascii.Error, ValueError):
+                payload = None
+        payloads.append(payload)
+    return payloads
+
+
+def _maybe_not_plain(payloads: list[bytes | None]) -> Sequence[int]:
+    """The records that may not be plain JSON, in order. A payload is plain JSON when it starts with "{",
+    its octet 4 is not NUL and it is under 16 MiB (see `expand`): when no payload holds a NUL and none is
+    that large, that is each payload's first byte alone, tested in C."""
+    if None in payloads:
+        return range(len(payloads))
+    decoded: list[bytes] = payloads  # type: ignore[assignment]
+    if max(map(len, decoded), default=0) < 1 << 24 and b"\x00" not in b"".join(decoded):
+        starts_json = map(bytes.startswith, decoded, repeat(b"{"))
+        return list(compress(range(len(decoded)), map(not_, starts_json)))
+    return range(len(decoded))
+
+
 def _append_plain(
     units: Units,
     shards: list[str],
     seqs: list[str],
     keys: list[str],
     arrivals: list[int],
-    payloads: list[bytes],
+    payloads: list[Any],  # bytes (None only at rejected records, never in a plain run)
     start: int,
     stop: int,
 ) -> None:

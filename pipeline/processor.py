@@ -11,7 +11,8 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, repeat
+from operator import add
 from typing import TYPE_CHECKING, Any
 
 from pipeline.aggregate import Chunk, ItemKey, build_chunks
@@ -219,9 +220,11 @@ class BatchProcessor:
     ) -> int:
         ttl_s = self.config.aggregate_ttl_s
         outcome = batch.outcome
+        shift_s = 60 + ttl_s
         for k, chunk in enumerate(chunks):
             for _ in range(MAX_CONFLICT_ROUNDS):
-                expires = {key: minute_s + 60 + ttl_s for key, minute_s in chunk.minute_s.items()}
+                minute_s = chunk.minute_s  # expiry = minute + 60 + TTL, per item, C-level
+                expires = dict(zip(minute_s, map(add, minute_s.values(), repeat(shift_s)), strict=True))
                 try:
                     result = self.stores.aggregates.apply(chunk.claims, chunk.deltas, expires)
                 except TransientStoreError:

@@ -209,17 +209,42 @@ def _canonical(
     b = numbers.get(b_raw) or _normalized(numbers, b_raw, region)
     if b is None or (b.kind is _ALPHANUMERIC and record_type not in _SMS_TYPES):
         b = _number(b_raw, "called_number", region, record_type)
-    times = _accepted_times(offset_text, seizure_text, answer_text, release_text, limits)
-    offset_min, seizure_ms, answer_ms, release_ms = times or _times(
-        offset_text, seizure_text, answer_text, release_text, limits
-    )
+    # validate._times' result when every time is in the fixed format and passes its checks (inline: no
+    # call and no result tuple per record); otherwise _times decides, and says why.
+    offset_min = parse_utc_offset_min(offset_text)
+    cached = _LOCAL_MS.get
+    seizure_ms = cached(seizure_text) or _local_ms(seizure_text)
+    release_ms = cached(release_text) or _local_ms(release_text)
+    answer_ms = None
+    if offset_min is None or seizure_ms is None or release_ms is None:
+        times_ok = False
+    else:
+        shift_ms = offset_min * 60_000
+        seizure_ms -= shift_ms
+        release_ms -= shift_ms
+        now_ms = limits.now_ms
+        times_ok = now_ms - limits.max_age_ms <= seizure_ms <= release_ms <= now_ms + limits.max_future_ms
+        if times_ok and answer_text is not None:
+            answer_ms = (cached(answer_text) or _local_ms(answer_text)) if answer_text else None
+            if answer_ms is None:
+                times_ok = False
+            else:
+                answer_ms -= shift_ms
+                times_ok = seizure_ms <= answer_ms <= release_ms
+    if not times_ok:
+        offset_min, seizure_ms, answer_ms, release_ms = _times(
+            offset_text, seizure_text, answer_text, release_text, limits
+        )
     if duration_s < 0:  # validate._amounts' first check, right after the times as there
         raise Rejected(ReasonCode.NEGATIVE_DURATION, f"duration_s {duration_s}")
     cell = _CELLS.get((mcc, mnc, lac, cell_id)) or _cell_of(mcc, mnc, lac, cell_id)
+    derived_id = None
     if cdr_id is None:  # schema.derive_cdr_id, inline (a call per record)
-        cdr_id = f"{msc_id}:{call_reference}:{sequence}"
+        cdr_id = derived_id = f"{msc_id}:{call_reference}:{sequence}"
+    # a cdr_id from the record is at most MAX_CDR_ID_CHARS (the Struct's _CdrId): only a derived one is
+    # measured here
     if not (
-        len(cdr_id) <= MAX_CDR_ID_CHARS
+        (derived_id is None or len(cdr_id) <= MAX_CDR_ID_CHARS)
         and (imsi is None or (imsi.isdigit() and 6 <= len(imsi) <= 15))
         and (imei is None or (imei.isdigit() and 14 <= len(imei) <= 16))
     ):  # a derived id too long, "" or a bad IMSI/IMEI: the helper decides, with the exact reason
@@ -310,33 +335,3 @@ def _local_ms(text: str) -> int | None:
             _LOCAL_MS.clear()
         _LOCAL_MS[text] = local_ms
     return local_ms
-
-
-def _accepted_times(
-    offset_text: str, seizure_text: str, answer_text: str | None, release_text: str, limits: Limits
-) -> tuple[int, int, int | None, int] | None:
-    """validate._times' result when every time is in the fixed format and passes its checks, else None
-    (then _times decides, and says why)."""
-    offset_min = parse_utc_offset_min(offset_text)
-    if offset_min is None:
-        return None
-    cached = _LOCAL_MS.get
-    seizure_ms = cached(seizure_text) or _local_ms(seizure_text)
-    release_ms = cached(release_text) or _local_ms(release_text)
-    if seizure_ms is None or release_ms is None:
-        return None
-    shift_ms = offset_min * 60_000
-    seizure_ms -= shift_ms
-    release_ms -= shift_ms
-    oldest_ms, latest_ms = limits.now_ms - limits.max_age_ms, limits.now_ms + limits.max_future_ms
-    if not oldest_ms <= seizure_ms <= release_ms <= latest_ms:
-        return None
-    if answer_text is None:
-        return offset_min, seizure_ms, None, release_ms
-    answer_ms = (cached(answer_text) or _local_ms(answer_text)) if answer_text else None
-    if answer_ms is None:
-        return None
-    answer_ms -= shift_ms
-    if not seizure_ms <= answer_ms <= release_ms:
-        return None
-    return offset_min, seizure_ms, answer_ms, release_ms

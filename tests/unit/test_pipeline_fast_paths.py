@@ -181,6 +181,35 @@ def test_expanding_a_batch_gives_the_units_of_its_records_expanded_one_by_one() 
     assert set(whole.pre_decoded) == {7, 8}  # the BER record, the chunk's good CDR
 
 
+def test_records_missing_a_field_expand_with_the_defaults_and_the_rest_unchanged() -> None:
+    # Given a batch whose columns are read in C, and the same batch with one record missing its eventID and
+    # another its partition key and arrival time (the per-record way fills in defaults)
+    payloads = [as_json(make_cdr(i)) for i in range(4)]
+    event = kinesis_event(payloads)
+    complete = expand(event)
+    del event["Records"][1]["eventID"]
+    del event["Records"][2]["kinesis"]["partitionKey"]
+    del event["Records"][2]["kinesis"]["approximateArrivalTimestamp"]
+    # When both are expanded
+    partial = expand(event)
+    # Then only the missing fields differ, replaced by their defaults
+    assert partial.shard_id == [complete.shard_id[0], "shardId-unknown", *complete.shard_id[2:]]
+    assert partial.partition_key == [*complete.partition_key[:2], "", complete.partition_key[3]]
+    assert partial.arrival_ms == [*complete.arrival_ms[:2], 0, complete.arrival_ms[3]]
+    assert partial.payload == complete.payload == payloads
+    assert partial.sequence_number == complete.sequence_number
+
+
+def test_a_json_payload_with_a_nul_byte_is_still_expanded_as_one_unit() -> None:
+    # Given a batch where one JSON payload holds a NUL (the batch-wide plain-JSON test cannot be used)
+    payloads = [as_json(make_cdr(1)), b'{"a\x00": 1}', as_json(make_cdr(2))]
+    # When it is expanded, Then each record is one plain unit, as without the NUL
+    units = expand(kinesis_event(payloads))
+    assert units.payload == payloads
+    assert units.sub_sequence == [None, None, None]
+    assert not units.early_reject
+
+
 _BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
