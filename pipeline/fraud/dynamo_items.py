@@ -16,6 +16,7 @@ on), and the function encodes one blob instead of building an expression.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,7 +128,8 @@ def decode(item: Item) -> StoredState:
     blob = item.get(STATE_ATTRIBUTE)
     if version is None or blob is None:
         return StoredState()
-    counters, sets, watermarks = orjson.loads(blob["B"])
+    raw = blob["B"]  # bytes from botocore, base64 text from the prepared path (dynamo_wire.py)
+    counters, sets, watermarks = orjson.loads(base64.b64decode(raw) if isinstance(raw, str) else raw)
     return StoredState(
         counters,
         {name: set(members) for name, members in sets.items()},
