@@ -420,3 +420,19 @@ def test_minute_windows_of_one_block_are_read_as_one_item() -> None:
 
     assert len(states) == 3
     assert client.calls == [("batch_get", 1)]
+
+
+def test_previous_windows_in_items_the_batch_just_applied_are_not_read_again() -> None:
+    # Given a batch that applied subscriber a's minute [60 s, 120 s) (kept in the 15-minute block's item)
+    client = FakeDynamoDB()
+    store = DynamoDBStateStore(client, "table")
+    store.apply_many([_request("a", 60, 60_000)])
+    client.calls.clear()
+
+    # When the previous minutes of a and of b are read
+    previous_a, previous_b = store.read_many([WindowKey("a", 60, 0), WindowKey("b", 60, 0)])
+
+    # Then only b's item is asked for: a's minute 0 is in the block item the batch just wrote
+    assert client.calls == [("batch_get", 1)]
+    assert (previous_a.counters, previous_b.counters) == ({}, {})
+    assert store.read_many([WindowKey("a", 60, 60_000)])[0].count("r.calls") == 1
