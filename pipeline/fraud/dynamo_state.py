@@ -1,39 +1,37 @@
-"""The DynamoDB FraudStateStore: a batch's window items in 100-item transactions, one by one on conflict.
+"""The DynamoDB FraudStateStore: read a batch's window items, fold, write them back 100 to a transaction.
 
 Item layout (in the aggregates table, under its own key prefix so it never collides with aggregates):
   pk = "fraud#<subscriber token>", sk = "win#<window_s>#<window start ms>"
-  "c#<rule>.<name>" N   counters (ADD)
-  "s#<rule>.<name>" SS  capped distinct sets of keyed member hashes / call intervals (ADD = set union)
-  "wm#<source>"     S   highest record position applied from that source: "<shard>/<partition key hash>",
-                        one in-order lane of records (zero-padded sequence number)
-  expires_at        N   TTL
+  "st"       B  the item's whole state, one value (dynamo_items.encode): counters "<rule>.<name>", capped
+                distinct sets of keyed member hashes / call intervals, and per source the highest record
+                position applied from it ("<shard>/<partition key hash>": one in-order lane of records)
+  "v"        N  version: 1 for the first write, + 1 for each write
+  expires_at N  TTL
 Windows shorter than 15 min that divide it (velocity's minutes) live in their 15-min block's item, their
-attributes tagged "c#60@<start ms>/<rule>.<name>" (dynamo_items.storage): one item write per call, not two.
+names tagged "60@<start ms>/<rule>.<name>" (dynamo_items.storage): one item write per call, not two.
 Alert markers: sk = "alert#<rule>#<window_s>#<window start ms>", put only if absent.
 
 Idempotency argument (docs/fraud.md has the long form): the records of one (shard, partition key) reach
 the function in sequence order, whatever the parallelization factor, and a re-delivery re-sends a suffix of
-them. The first attempt writes with, per source, `wm < lowest position this batch brings`, so it succeeds
-exactly when none of them was applied before. When it fails (a re-delivery, or a set at its cap), one
-consistent read gives the watermarks and set sizes; the records above them are re-folded and written with
-`wm = <value read>`, an optimistic lock, so no record is ever applied twice.
+them. The batch's items are read with one strongly consistent BatchGetItem per 100; for each, only the
+records above its watermarks are folded in, the watermarks move to the highest position folded, and the
+whole state is put with the condition `v = <version read>` (`attribute_not_exists(v)` for a new item): an
+optimistic lock, so the write happens only if nobody wrote the item since the read, and no record is ever
+applied twice. A refused write (another writer got there first) is read again and re-folded; an item whose
+records were all applied before (a re-delivery) is not written at all.
 
-Batched first attempts (`apply_many`, the default "transact" mode): the first-attempt updates of up to 100
-items, with exactly the conditions above, go in one TransactWriteItems. A transaction is all-or-nothing: if
-any condition fails (or another writer conflicts), it is cancelled and NOTHING of it was written, so every
-item of it is exactly where it was before, and continuing with the per-item path above (from a consistent
-read for the items whose condition failed, from the first attempt for the others) is the same sequence of
-states as if the per-item path had run alone. A committed transaction applied each item's first attempt,
-which is what the per-item path would have done; the states are then read back with a consistent
-BatchGetItem (transactions return no ALL_NEW). A lost response retried by botocore carries the same
-ClientRequestToken (botocore fills it), so DynamoDB answers success without applying twice; were it
-applied again it would fail its conditions and land in the per-item path, which finds the records applied.
-A per-item UpdateItem that meets another lane's transaction (TransactionConflictException) re-reads and
-re-folds like a failed condition.
+Batched writes (the default "transact" mode): up to 100 of those conditional puts in one
+TransactWriteItems. A transaction is all-or-nothing: committed, every item holds exactly the state this batch
+folded (which the rules then judge: no read-back); cancelled, NOTHING of it was written, so an item whose own
+condition failed is read again and re-folded, and one cancelled only because of another goes again with the
+state it had. A lost response retried by botocore carries the same ClientRequestToken, so DynamoDB answers
+success without applying twice; were it applied again its conditions would fail, and the re-read finds the
+records applied. "item" mode writes the same puts one PutItem each.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -52,17 +50,17 @@ from pipeline.fraud.dynamo_batch import (
     read_items,
 )
 from pipeline.fraud.dynamo_items import (
-    Item,
+    StoredState,
     alert_key,
-    first_attempt,
+    applied,
+    decode,
     in_items,
     item_key,
-    set_sizes_from_item,
-    state_from_item,
+    put_request,
     storage,
-    update_request,
-    watermarks_from_item,
+    window_state,
 )
+from pipeline.fraud.dynamo_wire import prepare
 from pipeline.fraud.errors import FraudStateError
 from pipeline.fraud.state import (
     AlertClaim,
@@ -70,13 +68,11 @@ from pipeline.fraud.state import (
     Contribution,
     WindowKey,
     WindowState,
-    capped,
-    fold,
     require_distinct_keys,
 )
 
-MAX_ATTEMPTS = 4  # beyond this the batch fails and Lambda retries it: contention, not data, is the problem
-CONFLICT_BACKOFF_S = 0.02  # before a re-read after a lost race, doubled per attempt
+MAX_ATTEMPTS = 4  # write rounds; beyond this the batch fails and Lambda retries it: contention, not data
+CONFLICT_BACKOFF_S = 0.02  # before a round after a lost race, doubled per round
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -88,7 +84,7 @@ def _is_conditional_failure(error: Exception) -> bool:
 
 def _must_reread(error: Exception) -> bool:
     """The write did not happen and a consistent read + re-fold is the way on: a failed condition, or
-    another lane's transaction holding the item (`TransactionConflictException`: an UpdateItem meeting a
+    another lane's transaction holding the item (`TransactionConflictException`: a PutItem meeting a
     transaction in flight; botocore does not retry it)."""
     return error_code(error) in ("ConditionalCheckFailedException", "TransactionConflictException")
 
@@ -99,18 +95,36 @@ def _run(executor: Executor | None, function: Callable[[_T], _R], inputs: Iterab
 
 class DynamoDBStateStore:
     def __init__(self, dynamodb_client: Any, table_name: str, *, state_writes: str = "transact") -> None:
-        """`state_writes`: "transact" packs the batch's first attempts in transactions, "item" writes one
-        UpdateItem per item (half the write units, ~50-100x the requests: docs/fraud.md)."""
+        """`state_writes`: "transact" packs the batch's conditional puts in transactions, "item" sends one
+        PutItem per item (half the write units, ~50-100x the requests: docs/fraud.md)."""
         if state_writes not in FRAUD_STATE_WRITE_MODES:
             raise ValueError(
                 f"state_writes={state_writes!r}: use one of {', '.join(FRAUD_STATE_WRITE_MODES)}"
             )
-        self._client = dynamodb_client
+        self._unprepared_client = dynamodb_client
+        self._prepared_client: Any = None
         self._table_name = table_name
         self._transactional = state_writes == "transact"
+        # the items the last apply_many wrote or found applied, as they were then: read_many answers from
+        # them (an eventually consistent read may return any recent state; this one is the newest we know)
+        self._last_applied: dict[WindowKey, StoredState] = {}
         self._writes_lock = threading.Lock()  # the engine may apply items from several threads
         self.writes = 0  # write requests (a transaction is one)
         self.item_writes = 0  # item writes requested (a transaction counts its items), failed ones included
+
+    @property
+    def _client(self) -> Any:
+        """The client, with the prepared request path (dynamo_wire.py) installed on first use: a lazily
+        built client is then built with the first batch, as before, not at cold start."""
+        client = self._prepared_client
+        if client is None:
+            with self._writes_lock:
+                client = self._prepared_client
+                if client is None:
+                    client = self._unprepared_client
+                    prepare(client)
+                    self._prepared_client = client
+        return client
 
     def _count_write(self, items: int = 1) -> None:
         with self._writes_lock:
@@ -129,46 +143,79 @@ class DynamoDBStateStore:
     def apply_many(
         self, requests: Sequence[ApplyRequest], executor: Executor | None = None
     ) -> list[WindowState]:
-        """`apply` for each request (distinct keys), packed in transactions; chunks run on `executor`.
-        Windows that share an item (dynamo_items.storage) are written together, as one item."""
+        """`apply` for each request (distinct keys): one consistent read and one conditional put per item,
+        both 100 to a request. Windows that share an item (dynamo_items.storage) are written together."""
         require_distinct_keys(requests)
         merged, where = in_items(requests)
         items = self._apply_items(merged, executor)
-        return [state_from_item(items[slot], tag) for slot, tag in where]
+        self._last_applied = {request.key: item for request, item in zip(merged, items, strict=True)}
+        return [window_state(items[slot], tag) for slot, tag in where]
 
-    def _apply_items(self, requests: Sequence[ApplyRequest], executor: Executor | None) -> list[Item]:
-        """Each item's request (one per item), applied; the items afterwards."""
-        if not self._transactional or len(requests) < 2:  # one item: UpdateItem ALL_NEW is 1 request, not 2
-            return _run(executor, self._settle, requests)
-        actions = [self._first_action(request) for request in requests]
+    def _read_states(self, keys: Sequence[WindowKey], executor: Executor | None) -> list[StoredState]:
+        found = read_items(self._client, self._table_name, keys, item_key, executor)
+        return [decode(found.get(key, {})) for key in keys]
+
+    def _apply_items(self, requests: Sequence[ApplyRequest], executor: Executor | None) -> list[StoredState]:
+        """Each item's request (one per item) folded into the item as read and written under the
+        optimistic lock, re-read and re-folded when refused; the items afterwards."""
+        current = self._read_states([request.key for request in requests], executor)
+        after: list[StoredState | None] = [None] * len(requests)
+        pending = list(range(len(requests)))
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                time.sleep(CONFLICT_BACKOFF_S * 2**attempt * random.uniform(0.5, 1.0))  # let them finish
+            folded: dict[int, StoredState] = {}
+            for i in pending:
+                new = applied(current[i], requests[i].contributions, requests[i].set_caps)
+                if new is None:
+                    after[i] = current[i]  # every record here was applied before: nothing to write
+                else:
+                    folded[i] = new
+            verdicts = self._put_all(requests, folded, executor)
+            for i, verdict in verdicts.items():
+                if verdict == WRITTEN:
+                    after[i] = folded[i]
+            pending = [i for i, verdict in verdicts.items() if verdict != WRITTEN]
+            reread = [i for i in pending if verdicts[i] != RETRY_TRANSACTION]
+            if reread:
+                states = self._read_states([requests[i].key for i in reread], executor)
+                for i, state in zip(reread, states, strict=True):
+                    current[i] = state
+            if not pending:
+                assert None not in after, "every item was written or found applied"
+                return after  # type: ignore[return-value]
+        raise FraudStateError(
+            f"{len(pending)} window items kept changing under {MAX_ATTEMPTS} attempts; retry the batch"
+        )
+
+    def _put_all(
+        self, requests: Sequence[ApplyRequest], folded: Mapping[int, StoredState], executor: Executor | None
+    ) -> dict[int, Verdict]:
+        """Each folded state's conditional put: WRITTEN, READ_FIRST (refused: read again), or
+        RETRY_TRANSACTION (cancelled by another item of its transaction: its read still stands)."""
+        order = list(folded)
+        puts = [put_request(requests[i].key, folded[i], requests[i].expires_at_s) for i in order]
+        if not self._transactional or len(order) < 2:
+            written = _run(executor, self._put, puts)
+            return {i: WRITTEN if ok else READ_FIRST for i, ok in zip(order, written, strict=True)}
+        actions = [{"Put": {"TableName": self._table_name, **put}} for put in puts]
         verdicts: dict[int, Verdict] = {}
         for chunk_verdicts in _run(executor, lambda c: self._transact(c, actions, True), pack(actions)):
-            verdicts.update(chunk_verdicts)
-        retry = [i for i, verdict in verdicts.items() if verdict == RETRY_TRANSACTION]
-        if retry:  # innocent bystanders of a cancelled transaction: one more try together, then per item
-            for chunk_verdicts in _run(
-                executor, lambda c: self._transact(c, actions, False), pack(actions, retry)
-            ):
-                verdicts.update(chunk_verdicts)
-        need_read = [requests[i].key for i, verdict in verdicts.items() if verdict in (WRITTEN, READ_FIRST)]
-        items = read_items(self._client, self._table_name, need_read, item_key, executor) if need_read else {}
-        states: list[Item | None] = [None] * len(requests)
-        pending: list[tuple[int, Item | None]] = []
-        for i, verdict in verdicts.items():
-            if verdict == WRITTEN:
-                states[i] = items.get(requests[i].key, {})
-            else:  # READ_FIRST: continue from the read; ITEM_PATH: the item's own first attempt
-                pending.append((i, items.get(requests[i].key, {}) if verdict == READ_FIRST else None))
-        settled = _run(executor, lambda p: self._settle(requests[p[0]], p[1]), pending)
-        for (i, _), state in zip(pending, settled, strict=True):
-            states[i] = state
-        assert None not in states, "every request got a verdict"
-        return states  # type: ignore[return-value]
+            for slot, verdict in chunk_verdicts.items():
+                # a conflict or throttling inside the transaction: read again too (the item may change)
+                verdicts[order[slot]] = verdict if verdict in (WRITTEN, RETRY_TRANSACTION) else READ_FIRST
+        return verdicts
 
-    def _first_action(self, request: ApplyRequest) -> dict[str, Any]:
-        change, guards = first_attempt(request.contributions)
-        update = update_request(request.key, change, guards, request.set_caps, {}, request.expires_at_s)
-        return {"Update": {"TableName": self._table_name, **update}}
+    def _put(self, put: Mapping[str, Any]) -> bool:
+        """One conditional PutItem; False when refused (the item changed since it was read)."""
+        self._count_write()
+        try:
+            self._client.put_item(TableName=self._table_name, **put)
+        except Exception as error:
+            if not _must_reread(error):
+                raise
+            return False
+        return True
 
     def _transact(
         self, chunk: Sequence[int], actions: Sequence[dict[str, Any]], may_retry: bool
@@ -179,70 +226,27 @@ class DynamoDBStateStore:
         except Exception as error:
             verdicts = cancellation_verdicts(error, len(chunk), may_retry)
             if verdicts is None:
-                raise  # not a cancellation (throttling, validation, network): as for an UpdateItem
+                raise  # not a cancellation (throttling, validation, network): as for a PutItem
             return dict(zip(chunk, verdicts, strict=True))
         return dict.fromkeys(chunk, WRITTEN)
-
-    def _settle(self, request: ApplyRequest, item: Item | None = None) -> Item:
-        """The per-item path: first attempt (unless `item`, a consistent read after it failed, is given),
-        then read, re-fold and write under the optimistic lock until it holds; the item afterwards."""
-        key, contributions, set_caps, expires_at_s = request
-        if item is None:
-            change, guards = first_attempt(contributions)
-            try:
-                return self._write(update_request(key, change, guards, set_caps, {}, expires_at_s))
-            except Exception as error:
-                if not _must_reread(error):
-                    raise
-        for attempt in range(MAX_ATTEMPTS - 1):
-            if item is None:
-                if attempt:
-                    time.sleep(CONFLICT_BACKOFF_S * 2**attempt)  # let the conflicting writer finish
-                item = self._read_consistent(key)
-            watermarks = watermarks_from_item(item)
-            change = fold(contributions, watermarks)
-            if change.empty:
-                return item  # everything in this batch was applied before: a re-delivery
-            set_sizes = set_sizes_from_item(item)
-            change.members = {
-                name: kept
-                for name, members in change.members.items()
-                if (kept := capped(members, set_sizes.get(name, 0), set_caps[name]))
-            }
-            guards = {source: ("equals", watermarks.get(source)) for source in change.max_positions}
-            try:
-                return self._write(update_request(key, change, guards, set_caps, set_sizes, expires_at_s))
-            except Exception as error:
-                if not _must_reread(error):
-                    raise
-            item = None
-        raise FraudStateError(
-            f"window item {key} kept changing under {MAX_ATTEMPTS} attempts; retry the batch"
-        )
-
-    def _read_consistent(self, key: WindowKey) -> Item:
-        response = self._client.get_item(TableName=self._table_name, Key=item_key(key), ConsistentRead=True)
-        item: Item = response.get("Item", {})
-        return item
-
-    def _write(self, request: Mapping[str, Any]) -> Item:
-        """One UpdateItem of `update_request(...)`, returning the item after it."""
-        self._count_write()
-        response = self._client.update_item(TableName=self._table_name, **request, ReturnValues="ALL_NEW")
-        item: Item = response.get("Attributes", {})
-        return item
 
     def read(self, key: WindowKey) -> WindowState:
         stored, tag = storage(key)
         response = self._client.get_item(TableName=self._table_name, Key=item_key(stored))
-        return state_from_item(response.get("Item", {}), tag)
+        return window_state(decode(response.get("Item", {})), tag)
 
     def read_many(self, keys: Sequence[WindowKey], executor: Executor | None = None) -> list[WindowState]:
-        """`read` of each key by eventually consistent BatchGetItem (100 items per request)."""
+        """`read` of each key: from the items the last `apply_many` left (a velocity minute's previous minute
+        is mostly in the same 15-minute item), the others by eventually consistent BatchGetItem (100 items
+        per request)."""
         stored = [storage(key) for key in keys]
-        distinct = list(dict.fromkeys(item for item, _ in stored))  # BatchGetItem refuses a key twice
-        items = read_items(self._client, self._table_name, distinct, item_key, executor, consistent=False)
-        return [state_from_item(items.get(item, {}), tag) for item, tag in stored]
+        known = self._last_applied
+        states = {item: known[item] for item, _ in stored if item in known}
+        missing = list(dict.fromkeys(item for item, _ in stored if item not in states))  # no key twice
+        if missing:
+            items = read_items(self._client, self._table_name, missing, item_key, executor, consistent=False)
+            states.update((item, decode(items.get(item, {}))) for item in missing)
+        return [window_state(states[item], tag) for item, tag in stored]
 
     def _claim_put(self, claim: AlertClaim) -> dict[str, Any]:
         key, rule_id, expires_at_s = claim

@@ -8,8 +8,16 @@ age was back under 5 s (a trickle of 40 records/s keeps going after the load, as
 that invocations keep reporting an age); the invariant (every valid CDR counted exactly once in the
 aggregates, archive and output; every malformed one in the DLQ once); that `down` left no process.
 Runs twice, side by side: with the fraud stage and without it (no alert bus given to the handler);
-CDRCAP_E2E_FRAUD=1 or 0 runs only one. CDRCAP_E2E_BATCH sets the batch size (default 500). Also reported:
-each process's CPU per record (emulator, proxy, ESM runtime, its workers, this benchmark).
+CDRCAP_E2E_FRAUD=1 or 0 runs only one. Also reported: each process's CPU per record (emulator, proxy, ESM
+runtime, its workers, this benchmark).
+
+CDRCAP_E2E_BATCH (default 500) and CDRCAP_E2E_WINDOW_S (default 0) set the event source mapping. What the
+planner would choose for this load: `cdrcap plan --rate 2000 --record-bytes 470 --service-time S`, with S
+from 20,0.8 to 50,1.2 (ms per batch, ms per record: the fraud-on handler's range on this stack), recommends
+batches of 1,000-5,000 with a 1-2 s window (PF 1-3 over 4-6 shards). Measured 2026-12-03 with the fraud
+stage (docs/benchmarks.md, this section): batch 1,000 with a 2 s window processed no more than batch 500
+without one on this CPU-bound stack (465 vs 698 records/s, one run each under a load average of 5-7), so
+the defaults stay where the section's history was measured.
 """
 
 from __future__ import annotations
@@ -118,12 +126,15 @@ def cpu_s_by_role(info_pids: dict[str, int]) -> dict[str, float]:
     return out
 
 
-def end_to_end(rate_rps: float, duration_s: float, batch_size: int, fraud: bool) -> dict[str, Any]:
+def end_to_end(
+    rate_rps: float, duration_s: float, batch_size: int, batching_window_s: float, fraud: bool
+) -> dict[str, Any]:
     local = LocalStack(Path(tempfile.mkdtemp(prefix="cdrcap-e2e-")))
     info = local.up(
         LocalStackConfig(
             shards=SHARDS,
             batch_size=batch_size,
+            batching_window_s=batching_window_s,
             port=two_free_ports(),
             max_retries=-1,
             max_record_age_s=-1,
@@ -138,6 +149,7 @@ def end_to_end(rate_rps: float, duration_s: float, batch_size: int, fraud: bool)
         cpu_before = cpu_s_by_role(pids)
         samples = _drive(info, producer, rate_rps, duration_s)
         load_ended_ms = time.time() * 1000
+        cpu_at_load_end = cpu_s_by_role(pids)
         trickle_until_recovered(producer, Path(info.trace_path), load_ended_ms)
         report, drain_s = wait_verified(info, truth)
         recovered_s = recovery_s(Path(info.trace_path), load_ended_ms)
@@ -150,10 +162,12 @@ def end_to_end(rate_rps: float, duration_s: float, batch_size: int, fraud: bool)
     processed_rps = (warm[-1].processed - warm[0].processed) / max(
         warm[-1].elapsed_s - warm[0].elapsed_s, 1e-9
     )
+    processed_during = samples[-1].processed if samples else 0
     return {
         "rate_rps": rate_rps,
         "duration_s": duration_s,
         "batch_size": batch_size,
+        "batching_window_s": batching_window_s,
         "fraud": fraud,
         "offered": samples[-1].offered,  # the load; the trickle after it is in "offered_with_trickle"
         "offered_rps": round(samples[-1].offered / max(samples[-1].elapsed_s, 1e-9), 1),
@@ -169,6 +183,12 @@ def end_to_end(rate_rps: float, duration_s: float, batch_size: int, fraud: bool)
         "cpu_ms_per_record": {
             role: round((cpu_after[role] - cpu_before[role]) * 1000 / max(producer.offered, 1), 3)
             for role in cpu_after
+        },
+        # the same while the load ran, per record processed meanwhile: what competed for the cores then
+        # (the bench: paced PutRecords and trace reading; its verification comes after)
+        "cpu_ms_per_record_during_load": {
+            role: round((cpu_at_load_end[role] - cpu_before[role]) * 1000 / max(processed_during, 1), 3)
+            for role in cpu_at_load_end
         },
     }
 
@@ -217,6 +237,14 @@ def _metrics(result: dict[str, Any], label: str) -> list[dict[str, Any]]:
             {"name": f"{label}: CPU per record, {role}", "value": value, "unit": "ms"}
             for role, value in sorted(cpu.items())
         ],
+        *[
+            {
+                "name": f"{label}: CPU per record processed during the load, {role}",
+                "value": value,
+                "unit": "ms",
+            }
+            for role, value in sorted(result["cpu_ms_per_record_during_load"].items())
+        ],
     ]
 
 
@@ -224,12 +252,16 @@ def run() -> dict[str, Any]:
     rate_rps = float(os.environ.get("CDRCAP_E2E_RPS", 2000))
     duration_s = float(os.environ.get("CDRCAP_E2E_S", 60))
     batch_size = int(os.environ.get("CDRCAP_E2E_BATCH", 500))
+    batching_window_s = float(os.environ.get("CDRCAP_E2E_WINDOW_S", 0))
     modes = {"1": (True,), "0": (False,)}.get(os.environ.get("CDRCAP_E2E_FRAUD", ""), (True, False))
-    results = {fraud: end_to_end(rate_rps, duration_s, batch_size, fraud) for fraud in modes}
+    results = {
+        fraud: end_to_end(rate_rps, duration_s, batch_size, batching_window_s, fraud) for fraud in modes
+    }
     return {
         "title": (
             f"Local stack end to end, real handler: {rate_rps:,.0f} records/s offered for {duration_s:.0f} s "
-            f"through {SHARDS} shards, batch {batch_size}, fraud stage on and off"
+            f"through {SHARDS} shards, batch {batch_size}, window {batching_window_s:g} s, "
+            "fraud stage on and off"
         ),
         "metrics": [
             metric

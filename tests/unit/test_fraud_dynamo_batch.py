@@ -21,13 +21,17 @@ from pipeline.fraud.dynamo_batch import (
     read_items,
 )
 from pipeline.fraud.dynamo_items import (
-    first_attempt,
+    STATE_ATTRIBUTE,
+    VERSION_ATTRIBUTE,
+    StoredState,
+    applied,
+    decode,
+    encode,
     in_items,
     item_key,
-    set_sizes_from_item,
-    state_from_item,
+    put_request,
     storage,
-    update_request,
+    window_state,
 )
 from pipeline.fraud.dynamo_state import DynamoDBStateStore
 from pipeline.fraud.errors import FraudStateError
@@ -59,6 +63,7 @@ class FakeDynamoDB:
         self.taken = taken  # partition keys whose alert marker exists (put_item refuses them)
         self.calls: list[tuple[str, Any]] = []
         self.consistent_reads: list[bool] = []
+        self.conditions: list[str] = []
 
     def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls.append(("transact", [_action_pk(a) for a in TransactItems]))
@@ -76,10 +81,6 @@ class FakeDynamoDB:
             return {"Responses": {table: []}, "UnprocessedKeys": RequestItems}
         return {"Responses": {table: [dict(key) for key in request["Keys"]]}}
 
-    def update_item(self, **request: Any) -> dict[str, Any]:
-        self.calls.append(("update", (request["Key"]["pk"]["S"], request["ConditionExpression"])))
-        return {"Attributes": {"c#r.calls": {"N": "1"}}}
-
     def get_item(self, **request: Any) -> dict[str, Any]:
         self.calls.append(("get", request["Key"]["pk"]["S"]))
         return {}
@@ -87,6 +88,7 @@ class FakeDynamoDB:
     def put_item(self, **request: Any) -> dict[str, Any]:
         pk = request["Item"]["pk"]["S"]
         self.calls.append(("put", pk))
+        self.conditions.append(request["ConditionExpression"])
         if pk in self.taken:
             error: Any = {"Error": {"Code": "ConditionalCheckFailedException", "Message": "exists"}}
             raise ClientError(error, "PutItem")
@@ -96,6 +98,9 @@ class FakeDynamoDB:
 def _action_pk(action: dict[str, Any]) -> str:
     ((_, body),) = action.items()
     return str((body.get("Key") or body["Item"])["pk"]["S"])
+
+
+KEY_A = WindowKey("a", 900, 0)
 
 
 def _claim(token: str) -> AlertClaim:
@@ -171,29 +176,30 @@ def test_unprocessed_keys_are_read_again_consistently_even_if_not_echoed(
     assert set(read_items(client, "table", keys, item_key)) == set(keys)
 
 
-def test_an_update_meeting_another_lanes_transaction_rereads_and_writes_once(
+def test_a_put_meeting_another_lanes_transaction_rereads_and_writes_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given a first UpdateItem refused with TransactionConflictException (another lane's transaction on it)
+    # Given a first PutItem refused with TransactionConflictException (another lane's transaction on it)
     monkeypatch.setattr("pipeline.fraud.dynamo_state.time.sleep", lambda s: None)
     client = FakeDynamoDB()
     refused = {"n": 0}
-    original_update = client.update_item
+    original_put = client.put_item
 
-    def update_item(**request: Any) -> dict[str, Any]:
+    def put_item(**request: Any) -> dict[str, Any]:
         if not refused["n"]:
             refused["n"] += 1
-            client.calls.append(("update", "conflict"))
+            client.calls.append(("put", "conflict"))
             error: Any = {"Error": {"Code": "TransactionConflictException", "Message": "in flight"}}
-            raise ClientError(error, "UpdateItem")
-        return original_update(**request)
+            raise ClientError(error, "PutItem")
+        return original_put(**request)
 
-    client.update_item = update_item  # type: ignore[method-assign]
+    client.put_item = put_item  # type: ignore[method-assign]
     store = DynamoDBStateStore(client, "table", state_writes="item")
     # When the item is applied
     state = store.apply_many([_request("a")])
-    # Then it was read consistently and written once under the optimistic lock, not raised to the handler
-    assert [name for name, _ in client.calls] == ["update", "get", "update"]
+    # Then it was read consistently again and written once under the optimistic lock, not raised
+    assert [name for name, _ in client.calls] == ["batch_get", "put", "batch_get", "put"]
+    assert client.consistent_reads == [True, True]
     assert state[0].count("r.calls") == 1
 
 
@@ -204,29 +210,39 @@ def test_keys_still_unprocessed_fail_the_batch(monkeypatch: pytest.MonkeyPatch) 
         read_items(FakeDynamoDB(unprocessed_rounds=99), "table", [WindowKey("t", 60, 0)], item_key)
 
 
-def test_a_cancelled_transaction_retries_bystanders_and_settles_the_others_one_by_one() -> None:
+def test_a_cancelled_transaction_rereads_the_refused_items_and_goes_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Given a transaction cancelled by b's condition and a conflict on c
+    monkeypatch.setattr("pipeline.fraud.dynamo_state.time.sleep", lambda s: None)
     client = FakeDynamoDB(reasons=("None", "ConditionalCheckFailed", "TransactionConflict"))
     store = DynamoDBStateStore(client, "table")
 
     # When a, b, c are applied together
     states = store.apply_many([_request("a"), _request("b"), _request("c")])
 
-    # Then a goes again in a transaction, b continues from the consistent read with the optimistic lock,
-    # and c takes the whole per-item path from its first attempt
-    assert len(states) == 3
-    assert client.calls[:3] == [
+    # Then b and c are read again (consistently), a keeps its read, and all three go in one more transaction
+    assert [s.count("r.calls") for s in states] == [1, 1, 1]
+    assert client.calls == [
+        ("batch_get", 3),
         ("transact", ["fraud#a", "fraud#b", "fraud#c"]),
-        ("transact", ["fraud#a"]),
         ("batch_get", 2),
+        ("transact", ["fraud#a", "fraud#b", "fraud#c"]),
     ]
-    assert client.consistent_reads == [True]  # the read after a transaction sees it
-    updates = sorted(call for name, call in client.calls if name == "update")
-    assert updates == [
-        ("fraud#b", "attribute_not_exists(#w0)"),
-        ("fraud#c", "(attribute_not_exists(#w0) OR #w0 < :l0)"),
-    ]
-    assert (store.writes, store.item_writes) == (4, 6)
+    assert client.consistent_reads == [True, True]
+    assert (store.writes, store.item_writes) == (2, 6)
+
+
+def test_items_that_keep_changing_fail_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a store whose every conditional put is refused (another writer always got there first)
+    monkeypatch.setattr("pipeline.fraud.dynamo_state.time.sleep", lambda s: None)
+    client = FakeDynamoDB(taken=frozenset({"fraud#a"}))
+    store = DynamoDBStateStore(client, "table", state_writes="item")
+
+    # When applied, then the batch fails (to be retried) after a bounded number of rounds
+    with pytest.raises(FraudStateError, match="retry the batch"):
+        store.apply_many([_request("a")])
+    assert [name for name, _ in client.calls].count("put") == 4
 
 
 def test_duplicate_keys_are_refused() -> None:
@@ -311,42 +327,89 @@ def test_a_minute_window_is_written_in_its_15_minute_blocks_item() -> None:
     store.apply_many(requests)
 
     # Then the two windows of "a" are one action on the block's item, their names told apart by a tag
-    ((_, pks), (_, reads)) = client.calls
-    assert (pks, reads, store.item_writes) == (["fraud#a", "fraud#b"], 2, 2)
+    ((_, reads), (_, pks)) = client.calls
+    assert (reads, pks, store.item_writes) == (2, ["fraud#a", "fraud#b"], 2)
     assert storage(WindowKey("a", 60, minute_start)) == (WindowKey("a", 900, 0), f"60@{minute_start}/")
     assert storage(WindowKey("a", 3600, 0)) == (WindowKey("a", 3600, 0), "")
 
 
-def test_windows_sharing_an_item_are_merged_into_one_conditional_update() -> None:
+def test_windows_sharing_an_item_are_merged_into_one_conditional_put() -> None:
     key, tag = storage(WindowKey("a", 60, 60_000))
     merged, where = in_items([_request("a"), _request("a", 60, 60_000)])
 
-    change, guards = first_attempt(merged[0].contributions)
-    update = update_request(key, change, guards, merged[0].set_caps, {}, merged[0].expires_at_s)
+    state = applied(StoredState(), merged[0].contributions, merged[0].set_caps)
+    assert state is not None
+    put = put_request(key, state, merged[0].expires_at_s)
 
     assert where == [(0, ""), (0, tag)]
     # the minute [60 s, 120 s) ends 780 s before its block: its expiry moves with it to the block's end
     assert merged[0].expires_at_s == 2_000_000_000 + 780
-    assert sorted(change.counters) == [f"{tag}r.calls", "r.calls"]
-    assert sorted(change.max_positions) == ["shard-0/a"]  # one watermark per lane for the whole item
-    assert f"c#{tag}r.calls" in update["ExpressionAttributeNames"].values()
+    assert sorted(state.counters) == [f"{tag}r.calls", "r.calls"]
+    assert sorted(state.watermarks) == ["shard-0/a"]  # one watermark per lane for the whole item
+    assert put["Item"]["expires_at"] == {"N": str(2_000_000_000 + 780)}
+    assert decode(put["Item"]).counters == state.counters
 
 
-def test_each_window_reads_only_its_own_attributes_from_a_shared_item() -> None:
-    item = {
-        "c#r.calls": {"N": "3"},
-        "c#60@60000/r.calls": {"N": "2"},
-        "s#60@60000/r.b": {"SS": ["x"]},
-        "c#60@120000/r.calls": {"N": "5"},
-        "wm#shard-0/a": {"S": position(7)},
-    }
+def test_each_window_reads_only_its_own_names_from_a_shared_item() -> None:
+    stored = StoredState(
+        {"r.calls": 3, "60@60000/r.calls": 2, "60@120000/r.calls": 5},
+        {"60@60000/r.b": {"x"}},
+        {"shard-0/a": position(7)},
+        version=4,
+    )
+    item = {STATE_ATTRIBUTE: {"B": encode(stored)}, VERSION_ATTRIBUTE: {"N": "4"}}
 
-    block = state_from_item(item)
-    minute = state_from_item(item, "60@60000/")
+    block = window_state(decode(item))
+    minute = window_state(decode(item), "60@60000/")
 
     assert (block.counters, block.sets) == ({"r.calls": 3}, {})
-    assert (minute.counters, minute.sets) == ({"r.calls": 2}, {"r.b": frozenset({"x"})})
-    assert set_sizes_from_item(item) == {"60@60000/r.b": 1}
+    assert (minute.counters, minute.sets) == ({"r.calls": 2}, {"r.b": {"x"}})
+    assert decode(item) == stored  # the watermark's zero padding comes back
+
+
+def test_an_item_without_the_state_attribute_reads_as_new() -> None:
+    # Given an item of the previous layout (typed attributes, no state blob or version)
+    old_layout = {"c#r.calls": {"N": "3"}, "wm#shard-0/a": {"S": position(7)}}
+
+    assert decode(old_layout) == StoredState()
+    assert decode({}) == StoredState()
+
+
+def test_a_new_item_is_put_only_if_absent_and_an_existing_one_only_at_the_version_read() -> None:
+    contributions = [Contribution("shard-0/a", position(7), {"r.calls": 1}, {})]
+    first = applied(StoredState(), contributions, {})
+    assert first is not None
+    later = applied(StoredState({"r.calls": 1}, {}, {"shard-0/a": position(3)}, version=5), contributions, {})
+    assert later is not None
+
+    new, existing = put_request(KEY_A, first, 1), put_request(KEY_A, later, 1)
+
+    assert (new["ConditionExpression"], new["Item"]["v"]) == ("attribute_not_exists(#v)", {"N": "1"})
+    assert (existing["ConditionExpression"], existing["ExpressionAttributeValues"]) == (
+        "#v = :v",
+        {":v": {"N": "5"}},
+    )
+    assert (existing["Item"]["v"], later.counters) == ({"N": "6"}, {"r.calls": 2})
+
+
+def test_records_at_or_below_the_watermark_fold_to_nothing() -> None:
+    stored = StoredState({"r.calls": 2}, {}, {"shard-0/a": position(7)}, version=1)
+    redelivered = [Contribution("shard-0/a", position(i), {"r.calls": 1}, {}) for i in (6, 7)]
+
+    assert applied(stored, redelivered, {}) is None
+
+
+def test_a_set_at_its_cap_takes_no_more_members_and_a_smaller_one_at_most_cap() -> None:
+    caps = {"r.b": 2}
+    full = StoredState({}, {"r.b": {"p", "q"}}, {}, version=1)
+    short = StoredState({}, {"r.b": {"p"}}, {}, version=1)
+    more = [Contribution("shard-0/a", position(1), {}, {"r.b": ("x", "y", "z")})]
+
+    after_full, after_short = applied(full, more, caps), applied(short, more, caps)
+
+    assert after_full is not None and after_full.sets["r.b"] == {"p", "q"}
+    assert after_short is not None and after_short.sets["r.b"] == {"p", "x", "y"}
+    assert short.sets["r.b"] == {"p"}  # the state read is left as it was (a refused write re-folds it)
 
 
 def test_minute_windows_of_one_block_are_read_as_one_item() -> None:
@@ -357,3 +420,19 @@ def test_minute_windows_of_one_block_are_read_as_one_item() -> None:
 
     assert len(states) == 3
     assert client.calls == [("batch_get", 1)]
+
+
+def test_previous_windows_in_items_the_batch_just_applied_are_not_read_again() -> None:
+    # Given a batch that applied subscriber a's minute [60 s, 120 s) (kept in the 15-minute block's item)
+    client = FakeDynamoDB()
+    store = DynamoDBStateStore(client, "table")
+    store.apply_many([_request("a", 60, 60_000)])
+    client.calls.clear()
+
+    # When the previous minutes of a and of b are read
+    previous_a, previous_b = store.read_many([WindowKey("a", 60, 0), WindowKey("b", 60, 0)])
+
+    # Then only b's item is asked for: a's minute 0 is in the block item the batch just wrote
+    assert client.calls == [("batch_get", 1)]
+    assert (previous_a.counters, previous_b.counters) == ({}, {})
+    assert store.read_many([WindowKey("a", 60, 60_000)])[0].count("r.calls") == 1

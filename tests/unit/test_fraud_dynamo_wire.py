@@ -1,0 +1,154 @@
+"""The prepared request path of the fraud store's DynamoDB calls: the same request body as botocore's own
+serializer, the same answer as its parser (binary values as base64 text), errors left to botocore."""
+
+from __future__ import annotations
+
+import base64
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ParamValidationError
+
+from pipeline.fraud.dynamo_items import StoredState, decode, item_key, put_request
+from pipeline.fraud.dynamo_wire import _decode_success, prepare
+from pipeline.fraud.state import WindowKey, position
+
+TOKEN = "4c1c9b0e-7b3c-4d51-9d4a-1f0e2b3c4d5e"
+
+
+def _client(validating: bool = True) -> Any:
+    config = boto3.session.Config(parameter_validation=validating)
+    return boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        endpoint_url="http://127.0.0.1:9",  # never reached: the capture below answers first
+        config=config,
+    )
+
+
+def _sent_body(client: Any, operation: str, **params: Any) -> dict[str, Any]:
+    """The JSON body `client` would send for `operation`, captured after every other before-call handler."""
+    sent: dict[str, Any] = {}
+
+    def capture(params: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]]:
+        sent["body"] = json.loads(params["body"])
+        return SimpleNamespace(status_code=200, headers={}), {}
+
+    client.meta.events.register_last(f"before-call.dynamodb.{operation}", capture)
+    getattr(client, operation_method(operation))(**params)
+    return sent["body"]
+
+
+def operation_method(operation: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_")
+
+
+def _state() -> StoredState:
+    return StoredState(
+        {"r.calls": 3, "60@60000/r.calls": 2},
+        {"r.b": {"0a1b2c3d", "ffeeddcc"}},
+        {"shard-0/ab": position(10**20 + 7)},
+        version=2,
+    )
+
+
+def _puts() -> list[dict[str, Any]]:
+    return [
+        {"Put": {"TableName": "t", **put_request(WindowKey(f"tok{i}", 900, 0), _state(), 2_000_000_000)}}
+        for i in range(3)
+    ]
+
+
+def test_a_transaction_is_sent_as_botocores_serializer_would_send_it() -> None:
+    # Given the same transaction of conditional puts with binary state, through both paths
+    prepared = _client()
+    assert prepare(prepared)
+
+    # When each is sent (with the same idempotency token: botocore draws a new one per call otherwise)
+    fast = _sent_body(prepared, "TransactWriteItems", TransactItems=_puts(), ClientRequestToken=TOKEN)
+    slow = _sent_body(_client(), "TransactWriteItems", TransactItems=_puts(), ClientRequestToken=TOKEN)
+
+    # Then the bodies are the same JSON, binary values as base64 text
+    assert fast == slow
+    blob = fast["TransactItems"][0]["Put"]["Item"]["st"]["B"]
+    assert decode({"st": {"B": base64.b64decode(blob)}, "v": {"N": "2"}}) == _state()
+
+
+def test_a_transaction_gets_botocores_idempotency_token() -> None:
+    prepared = _client(validating=False)
+    prepare(prepared)
+
+    body = _sent_body(prepared, "TransactWriteItems", TransactItems=_puts())
+
+    assert len(body["ClientRequestToken"]) == 36
+
+
+def test_a_batch_read_is_sent_as_botocores_serializer_would_send_it() -> None:
+    prepared = _client()
+    prepare(prepared)
+    request = {"t": {"Keys": [item_key(WindowKey("tok", 900, 0))], "ConsistentRead": True}}
+
+    fast = _sent_body(prepared, "BatchGetItem", RequestItems=request)
+    slow = _sent_body(_client(), "BatchGetItem", RequestItems=request)
+
+    assert fast == slow == {"RequestItems": request}
+
+
+def test_a_validating_client_still_refuses_bad_parameters() -> None:
+    prepared = _client()
+    prepare(prepared)
+
+    with pytest.raises(ParamValidationError, match="TransactItems"):
+        prepared.transact_write_items(TransactItems=[{"Put": {"TableName": "t"}}])
+
+
+def test_a_client_that_does_not_validate_is_not_validated_on_the_prepared_path_either() -> None:
+    # Given a client built as the handler builds its clients (parameter_validation=False)
+    prepared = _client(validating=False)
+    prepare(prepared)
+
+    # When it sends what a validating client refuses, then it is sent, as botocore itself would send it
+    body = _sent_body(prepared, "TransactWriteItems", TransactItems=[{"Put": {"TableName": "t"}}])
+
+    assert body["TransactItems"] == [{"Put": {"TableName": "t"}}]
+
+
+def test_a_successful_batch_read_is_decoded_with_binary_values_as_base64_text() -> None:
+    # Given BatchGetItem's answer holding one stored state
+    item = put_request(WindowKey("tok", 900, 0), _state(), 2_000_000_000)["Item"]
+    wire_item = {**item, "st": {"B": base64.b64encode(item["st"]["B"]).decode()}}
+    response = {
+        "status_code": 200,
+        "headers": {},
+        "body": json.dumps({"Responses": {"t": [wire_item]}}).encode(),
+    }
+    customized: dict[str, Any] = {}
+
+    # When the prepared path decodes it
+    _decode_success(response_dict=response, customized_response_dict=customized)
+
+    # Then botocore parses an empty object and the answer is the decoded body, which the reader accepts
+    assert response["body"] == b"{}"
+    assert decode(customized["Responses"]["t"][0]) == _state()
+
+
+def test_an_error_answer_is_left_to_botocore() -> None:
+    body = b'{"__type": "ProvisionedThroughputExceededException", "message": "slow down"}'
+    response = {"status_code": 400, "headers": {}, "body": body}
+    customized: dict[str, Any] = {}
+
+    _decode_success(response_dict=response, customized_response_dict=customized)
+
+    assert (response["body"], customized) == (body, {})
+
+
+def test_anything_but_a_dynamodb_client_is_left_alone() -> None:
+    assert not prepare(object())
+    assert not prepare(
+        boto3.client("sqs", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    )
