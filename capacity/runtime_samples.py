@@ -60,13 +60,111 @@ def _step_of(epoch_s: np.ndarray, windows_epoch_s: Sequence[tuple[float, float]]
     return steps
 
 
-def stall_spans(shard_epoch_s: np.ndarray, stall_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class ProducerSeconds:
+    """The load generator's own record of each second (data/load_seconds.csv, by intended send second):
+    how many CDR attempts the stream throttled and how long the slowest put calls took."""
+
+    epoch_s: np.ndarray
+    throttled: np.ndarray
+    put_p99_ms: np.ndarray  # nan: no call recorded in that second
+
+    @classmethod
+    def of(cls, load_seconds: pd.DataFrame | None) -> ProducerSeconds | None:
+        """None when the table lacks the columns (a run saved without them: every long gap a stall)."""
+        if load_seconds is None or load_seconds.empty or not {"epoch_s", "throttled"} <= set(load_seconds):
+            return None
+        table = load_seconds.sort_values("epoch_s")
+        latency = table.get("put_latency_p99_ms", pd.Series(np.nan, index=table.index))
+        return cls(
+            table["epoch_s"].to_numpy(dtype=float),
+            table["throttled"].fillna(0).to_numpy(dtype=float),
+            pd.to_numeric(latency, errors="coerce").to_numpy(dtype=float),
+        )
+
+
+def backoff_gaps(
+    starts: np.ndarray, ends: np.ndarray, producer: ProducerSeconds, backoff_s: float
+) -> np.ndarray:
+    """Which arrival gaps [start, end] are the producer backing off from throttled puts, not a stall.
+
+    A throttled call sleeps before each retry (up to `backoff_s` in all, loadgen.producer.RetryPolicy), so
+    a call throttled in second s keeps its user from putting until s + 1 + backoff_s at the latest: a gap
+    within that reach of a throttled second can be back-off. It is a stall all the same when the host did
+    not answer: then the puts sent in the gap wait for its end, and the put p99 of a second the gap spans
+    (or the one before, whose calls run into it) is at least half the gap. The emulator answers a
+    throttled call at once (the limits proxy refuses it before MiniStack sees it)."""
+    backoff = np.zeros(starts.size, dtype=bool)
+    throttled_s = producer.epoch_s[producer.throttled > 0]
+    if throttled_s.size == 0:
+        return backoff
+    for index, (start_s, end_s) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        reached = (throttled_s <= end_s) & (throttled_s + 1.0 + backoff_s >= start_s)
+        if not reached.any():
+            continue
+        around = (producer.epoch_s >= np.floor(start_s) - 1.0) & (producer.epoch_s <= end_s)
+        slow_ms = np.nanmax(producer.put_p99_ms[around], initial=0.0)
+        backoff[index] = slow_ms < 0.5 * (end_s - start_s) * 1000.0
+    return backoff
+
+
+def long_gaps(shard_epoch_s: np.ndarray, stall_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (epoch s) of every gap between the shard's arrivals longer than `stall_gap_s`."""
     arrivals = np.sort(np.asarray(shard_epoch_s, dtype=float))
     if arrivals.size < 2 or not np.isfinite(stall_gap_s):
         return np.array([]), np.array([])
     long = np.diff(arrivals) > stall_gap_s
     return arrivals[:-1][long], arrivals[1:][long]
+
+
+def stall_spans(
+    shard_epoch_s: np.ndarray,
+    stall_gap_s: float,
+    producer: ProducerSeconds | None = None,
+    backoff_s: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The long gaps (long_gaps) that were stalls of the local stack: all of them, but those the
+    `producer`'s record shows to be its back-off from throttled puts (backoff_gaps)."""
+    starts, ends = long_gaps(shard_epoch_s, stall_gap_s)
+    if producer is not None:
+        stalled = ~backoff_gaps(starts, ends, producer, backoff_s)
+        starts, ends = starts[stalled], ends[stalled]
+    return starts, ends
+
+
+def backoff_ends(
+    shard_epoch_s: np.ndarray, stall_gap_s: float, producer: ProducerSeconds | None, backoff_s: float
+) -> tuple[float, ...]:
+    """The arrivals ending the long gaps that were the producer's back-off (RecordedArrivals
+    .backoff_ends_epoch_s)."""
+    starts, ends = long_gaps(shard_epoch_s, stall_gap_s)
+    if producer is None or ends.size == 0:
+        return ()
+    return tuple(ends[backoff_gaps(starts, ends, producer, backoff_s)].tolist())
+
+
+def stall_overlap_ms(
+    start_epoch_ms: np.ndarray, end_epoch_ms: np.ndarray, spans: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """How much of each [start, end] (epoch ms) falls in the (sorted, disjoint) stall spans (epoch s)."""
+    overlap = np.zeros(np.asarray(start_epoch_ms).size)
+    for span_start, span_end in zip(spans[0].tolist(), spans[1].tolist(), strict=True):
+        low = np.maximum(start_epoch_ms, span_start * 1000.0)
+        high = np.minimum(end_epoch_ms, span_end * 1000.0)
+        overlap += np.maximum(high - low, 0.0)
+    return overlap
+
+
+def without_stalls(trace: pd.DataFrame, spans: tuple[np.ndarray, np.ndarray]) -> pd.DataFrame:
+    """The trace with each invocation's time inside a stall of the host taken out of its duration (at
+    least 1 ms left): what the handler itself took, for the deviations the simulator draws when it pauses
+    its invocations in the replayed stalls at their own time (LaneSimConfig.host_stalls)."""
+    if spans[0].size == 0 or not {"start_epoch_ms", "duration_ms"} <= set(trace.columns):
+        return trace
+    start = trace["start_epoch_ms"].to_numpy(dtype=float)
+    duration = trace["duration_ms"].to_numpy(dtype=float)
+    stalled = stall_overlap_ms(start, start + np.nan_to_num(duration), spans)
+    return trace.assign(duration_ms=np.where(stalled > 0, np.maximum(duration - stalled, 1.0), duration))
 
 
 def _overlaps(start_s: np.ndarray, end_s: np.ndarray, spans: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

@@ -25,6 +25,7 @@ from capacity.runtime_samples import RuntimeSamples
 # nearest in size) and added as excess time (DeviationPools).
 DEVIATION_SIZE_CLASSES = 4
 MIN_SERVICE_SHARE = 0.2  # the fastest a batch can run, relative to its fitted time, with additive draws
+BACKOFF_MATCH_S = 1e-6  # a back-off's end matches a replayed arrival within this (both shifted the same)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ class LaneSimConfig:
     # call's time, and each batch's due -> sent -> start times, drawn from the same step's; empty: the
     # read path's fixed delivery_s and none.
     runtime: RuntimeSamples = field(default_factory=RuntimeSamples)
+    # Replaying a local run: its stalls (the long arrival gaps that are not a producer's back-off,
+    # ReadPath.stall_gap_s / backoff_ends_s) halt the whole host, so an invocation running into one is
+    # paused until it ends, at the time it happened (the measured deviations then leave that time out,
+    # capacity.runtime_samples.without_stalls). False: stalls only hold the poller.
+    host_stalls: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,7 @@ def _visible_times(
     answered when the gap ends, with the first put after it, and is not empty.
     """
     shard_list = shard.tolist()
+    backoff_ends = sorted(read.backoff_ends_s)
     end_s = (arrivals[-1] if arrivals.size else 0.0) + read.poll_idle_s + read.poll_busy_s
     handed: list[float] = []
     # Before the load the stream is empty and the poller idles: a call, the idle second, a call... Its
@@ -205,7 +212,7 @@ def _visible_times(
         if calls is not None:
             call_s = calls.draw(bisect.bisect_right(step_ends, poll_s), rng)[0] / 1000.0
         now_seen = bisect.bisect_right(shard_list, poll_s + call_s, lo=seen)
-        if now_seen == seen and _in_stall(shard_list, now_seen, read.stall_gap_s):
+        if now_seen == seen and _in_stall(shard_list, now_seen, read.stall_gap_s, backoff_ends):
             # An empty poll sent during a stall: answered when the emulator handles calls again, with the
             # put that ends the gap (the stalled calls are handled in the order they came).
             poll_s = shard_list[now_seen] - call_s
@@ -288,9 +295,38 @@ class DeviationPools:
         return float(np.maximum(service_s + excess_s, MIN_SERVICE_SHARE * service_s).sum())
 
 
-def _in_stall(shard: list[float], next_index: int, stall_gap_s: float) -> bool:
-    """Whether the gap before arrival `next_index` of the shard is longer than `stall_gap_s`."""
-    return 0 < next_index < len(shard) and shard[next_index] - shard[next_index - 1] > stall_gap_s
+def _stall_spans(shard: list[float], read: ReadPath) -> tuple[list[float], list[float]]:
+    """Start and end of every gap of the replayed shard that `_in_stall` reads as a stall."""
+    backoff_ends = sorted(read.backoff_ends_s)
+    starts, ends = [], []
+    for index in range(1, len(shard)):
+        if _in_stall(shard, index, read.stall_gap_s, backoff_ends):
+            starts.append(shard[index - 1])
+            ends.append(shard[index])
+    return starts, ends
+
+
+def _through_stalls(begin_s: float, spent_s: float, stalls: tuple[list[float], list[float]]) -> float:
+    """When work of `spent_s` begun at `begin_s` ends if it is paused during each (sorted) stall span."""
+    starts, ends = stalls
+    now_s, left_s = begin_s, spent_s
+    index = bisect.bisect_right(ends, now_s)  # the first stall not over yet
+    while index < len(starts) and starts[index] < now_s + left_s:
+        left_s -= max(starts[index] - now_s, 0.0)
+        now_s = ends[index]
+        index += 1
+    return now_s + left_s
+
+
+def _in_stall(
+    shard: list[float], next_index: int, stall_gap_s: float, backoff_ends: Sequence[float] = ()
+) -> bool:
+    """Whether the gap before arrival `next_index` of the shard is longer than `stall_gap_s` and does not
+    end at one of the (sorted) `backoff_ends` (a producer's back-off, ReadPath.backoff_ends_s)."""
+    if not (0 < next_index < len(shard) and shard[next_index] - shard[next_index - 1] > stall_gap_s):
+        return False
+    at = bisect.bisect_left(backoff_ends, shard[next_index] - BACKOFF_MATCH_S)
+    return not (at < len(backoff_ends) and backoff_ends[at] <= shard[next_index] + BACKOFF_MATCH_S)
 
 
 def simulate_lane(
@@ -340,6 +376,9 @@ def simulate_lane(
         (a_ms, per_record_ms),
     )
 
+    # The host's stalls pause the handler only in a replayed local run (none: ([], []))
+    paused = config.host_stalls and replay is not None and read.prefetch
+    stalls = _stall_spans(shard.tolist(), read) if paused else ([], [])
     done_at = np.zeros(total)
     closes: list[float] = []
     sizes: list[int] = []
@@ -401,7 +440,7 @@ def simulate_lane(
             else:
                 noise = np.ones(attempts)
             spent_s = float(service_s * noise.sum())
-        finished = sent + start_s + spent_s
+        finished = _through_stalls(sent + start_s, spent_s, stalls)
         busy_s += spent_s
         done_at[head:end] = finished
         # The lane takes its next batch a dispatch gap after this invocation ends (the local runtime's own

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,7 @@ def predict_steps(
     service_deviation_steps: Sequence[int] = (),
     dispatch_gaps_ms: Sequence[float] = (),
     runtime: RuntimeSamples | None = None,
+    host_stalls: bool = False,
 ) -> list[dict[str, Any]]:
     """Predicted p99 iterator age and e2e latency per step for the configuration that ran, each a central
     value (`predicted_<metric>_p99_ms`, the median of `repeats` replications) and an 80% interval
@@ -82,7 +84,8 @@ def predict_steps(
     measurements (GetRecords call times, poll-to-invoke times; capacity/runtime_samples.py), each
     simulated call and batch drawing from its step's;
     `recorded` the busiest lane's real arrivals (capacity/recorded.py), replayed instead of generated ones
-    (the steps then need start_epoch_s).
+    (the steps then need start_epoch_s); `host_stalls` pauses every simulated invocation in the replay's
+    stalls (LaneSimConfig.host_stalls; the deviations must then leave the stalled time out).
     """
     keys = keys or uniform()
     shards, pf = int(config["shards"]), int(config["parallelization_factor"])
@@ -103,6 +106,8 @@ def predict_steps(
         origin_s = float(steps[0]["start_epoch_s"])
         lane_s, shard_s = recorded.lane_epoch_s - origin_s, recorded.shard_epoch_s - origin_s
         replay = (lane_s[lane_s >= 0], shard_s[shard_s >= 0])
+        backoff_ends = np.asarray(recorded.backoff_ends_epoch_s, dtype=float) - origin_s
+        read = replace(read, backoff_ends_s=tuple(backoff_ends.tolist()))
     lane_config = LaneSimConfig(
         batch_size=int(config["batch_size"]),
         batching_window_s=float(config["batching_window_s"]),
@@ -120,6 +125,7 @@ def predict_steps(
         service_deviation_steps=tuple(service_deviation_steps),
         dispatch_gaps_ms=tuple(dispatch_gaps_ms),
         runtime=runtime or RuntimeSamples(),
+        host_stalls=host_stalls,
     )
     # A replication is one seed: one phase of the poller against the arrivals (where an empty poll falls
     # and costs the idle second), one draw of every invocation's deviation from the fit, and (without a

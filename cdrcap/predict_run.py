@@ -25,13 +25,28 @@ from capacity.fit import (
 )
 from capacity.model import ReadPath
 from capacity.recorded import RecordedArrivals, stall_gap_s
-from capacity.runtime_samples import runtime_samples, stall_spans
+from capacity.runtime_samples import (
+    ProducerSeconds,
+    backoff_ends,
+    runtime_samples,
+    stall_spans,
+    without_stalls,
+)
 from capacity.validate import predict_steps
 from cdrcap.errors import CdrcapError
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY
 from loadgen.pacing import TARGET_CALL_INTERVAL_S
+from loadgen.producer import RetryPolicy
 from reports import measured
 from reports.summary import Step
+
+
+def _longest_backoff_s(policy: RetryPolicy) -> float:
+    """The longest a throttled call's retries keep its producer from putting: every back-off at its cap."""
+    return sum(min(policy.max_delay_s, policy.base_delay_s * 2**a) for a in range(1, policy.max_attempts))
+
+
+RETRY_BACKOFF_S = _longest_backoff_s(RetryPolicy())  # 1.5 s with the load generator's defaults
 
 
 def key_distribution(partition_key: str, hot_key_share: float) -> skew.KeyDistribution:
@@ -55,6 +70,9 @@ def predict_run_steps(
     by_step_and_size: bool = True,
     polls: pd.DataFrame | None = None,
     per_call: bool = True,
+    load_seconds: pd.DataFrame | None = None,
+    backoff_rule: bool = True,
+    host_stalls: bool = True,
 ) -> list[dict[str, Any]]:
     """capacity.validate.predict_steps with everything the run measured: the accepted rate and window of
     each step, the spread around the fit, the per-step factors, the first-invocation excess, the arrivals.
@@ -67,20 +85,31 @@ def predict_run_steps(
     comparison). `polls`: the local runtime's GetRecords calls (capacity.measure POLL_COLUMNS); with
     them and the trace's due/sent times each simulated call and batch draws its times from the step's
     measured ones (capacity/runtime_samples.py); `per_call` False leaves both out (the model before,
-    for comparison)."""
+    for comparison). `load_seconds`: the load generator's per-second table; with it a long arrival gap
+    near throttled puts that were answered at once is the producer's back-off, not a stall
+    (capacity.runtime_samples.backoff_gaps; `backoff_rule` False reads every long gap as a stall, the
+    model before, for comparison). `host_stalls`: the replay's stalls pause the simulated handler at the
+    time they happened, and the measured deviations leave the stalled time out (capacity.simulate
+    .LaneSimConfig.host_stalls); False: the stalls' time stays in the deviations, drawn at random."""
     windows = [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
-    deviations, sizes, in_step = (
-        deviations_with_sizes(invocations, service, windows) if empirical_deviations else ((), (), ())
-    )
+    producer = ProducerSeconds.of(load_seconds) if backoff_rule else None
+    shard_id, stalls = None, (np.array([]), np.array([]))
     if recorded is not None and read.prefetch:
         # Gaps in the replayed arrivals longer than the producer's call interval are stalls of the local
-        # stack, not empty polls (capacity.recorded.stall_gap_s).
+        # stack, not empty polls (capacity.recorded.stall_gap_s), unless the producer was backing off from
+        # throttled puts then (capacity.runtime_samples.backoff_gaps).
         read = replace(read, stall_gap_s=stall_gap_s(recorded, producers, TARGET_CALL_INTERVAL_S))
+        ends = backoff_ends(recorded.shard_epoch_s, read.stall_gap_s, producer, RETRY_BACKOFF_S)
+        recorded = replace(recorded, backoff_ends_epoch_s=ends)
+        shard_id = recorded.shard_id
+        stalls = stall_spans(recorded.shard_epoch_s, read.stall_gap_s, producer, RETRY_BACKOFF_S)
+    pause_in_stalls = host_stalls and stalls[0].size > 0
+    handler_trace = without_stalls(invocations, stalls) if pause_in_stalls else invocations
+    deviations, sizes, in_step = (
+        deviations_with_sizes(handler_trace, service, windows) if empirical_deviations else ((), (), ())
+    )
     runtime = None
     if per_call and read.prefetch:
-        shard_id, stalls = None, (np.array([]), np.array([]))
-        if recorded is not None:
-            shard_id, stalls = recorded.shard_id, stall_spans(recorded.shard_epoch_s, read.stall_gap_s)
         runtime = runtime_samples(
             pd.DataFrame() if polls is None else polls, invocations, windows, shard_id, stalls
         )
@@ -118,6 +147,7 @@ def predict_run_steps(
             else ()
         ),
         runtime=runtime,
+        host_stalls=pause_in_stalls,
     )
 
 
@@ -132,7 +162,13 @@ def measured_read_path(read: ReadPath, metrics: pd.DataFrame) -> ReadPath:
 
 
 def repredict(
-    run_dir: Path, *, users: int = 4, empirical_deviations: bool = True, per_call: bool = True
+    run_dir: Path,
+    *,
+    users: int = 4,
+    empirical_deviations: bool = True,
+    per_call: bool = True,
+    backoff_rule: bool = True,
+    host_stalls: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A saved local run's summary and its steps predicted again with the current model, from its data
     tables (invocations, load seconds, metrics, recorded arrivals). `users`: the load generator's users."""
@@ -173,5 +209,8 @@ def repredict(
         empirical_deviations=empirical_deviations,
         polls=polls,
         per_call=per_call,
+        load_seconds=load_seconds,
+        backoff_rule=backoff_rule,
+        host_stalls=host_stalls,
     )
     return summary, predictions

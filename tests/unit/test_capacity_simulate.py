@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from capacity.model import ReadPath, steady_state
-from capacity.simulate import DeviationPools, LaneSimConfig, simulate_lane
+from capacity.simulate import DeviationPools, LaneSimConfig, _through_stalls, simulate_lane
 
 SERVICE = (50.0, 0.5, 0.0)
 
@@ -97,12 +97,16 @@ def test_measured_deviations_replace_the_log_normal_noise() -> None:
     assert result.busy_s == pytest.approx(3.0 * fitted_s)
 
 
-def _first_record_after_gap_waits_s(stall_gap_s: float, seed: int) -> float:
+def _first_record_after_gap_waits_s(
+    stall_gap_s: float, seed: int, backoff_ends_s: tuple[float, ...] = ()
+) -> float:
     # Replayed arrivals every 50 ms for 2 s, nothing for 0.6 s, then every 50 ms again
     before = np.arange(0.0, 2.0, 0.05)
     after = np.arange(2.6, 4.0, 0.05)
     arrivals = np.concatenate([before, after])
-    read = dataclasses.replace(ReadPath.local_runtime(poll_busy_s=0.2), stall_gap_s=stall_gap_s)
+    read = dataclasses.replace(
+        ReadPath.local_runtime(poll_busy_s=0.2), stall_gap_s=stall_gap_s, backoff_ends_s=backoff_ends_s
+    )
     config = LaneSimConfig(1_000, 0, (1.0, 0.0, 0.0), 400, read)
     result = simulate_lane(config, [(4.0, 25.0)], seed=seed, replay=(arrivals, arrivals))
     return float(result.e2e_s[before.size])
@@ -118,6 +122,11 @@ def test_a_gap_in_replayed_arrivals_is_an_empty_poll_unless_it_is_a_stall(seed: 
     assert _first_record_after_gap_waits_s(0.25, seed) < 0.01
     # A gap shorter than the stall threshold is still a real pause
     assert _first_record_after_gap_waits_s(1.0, seed) >= 0.5
+    # And so is a long gap that was the producer backing off from throttled puts: the emulator answered
+    # the poll sent in it at once, empty (capacity.runtime_samples.backoff_gaps)
+    assert _first_record_after_gap_waits_s(0.25, seed, backoff_ends_s=(2.6,)) >= 0.5
+    # Only the gap ending at a back-off's end is read so: another gap's end leaves this one a stall
+    assert _first_record_after_gap_waits_s(0.25, seed, backoff_ends_s=(1.0, 3.0)) < 0.01
 
 
 def test_a_measured_stall_is_added_as_time_to_batches_of_its_step_and_size() -> None:
@@ -150,3 +159,30 @@ def test_a_measured_dispatch_gap_slows_a_backlogged_lane_but_not_its_invocations
     assert slow.summary()["iterator_age_max_ms"] > 5 * fast.summary()["iterator_age_max_ms"]
     # And the handler's busy time is the same work: the gaps are not invocation time
     assert slow.busy_s == pytest.approx(fast.busy_s, rel=0.05)
+
+
+def _first_record_e2e_s(host_stalls: bool, seed: int) -> float:
+    # Replayed arrivals: one record at 0.4 s, a 1.1 s stall of the local stack, then a record every 50 ms
+    arrivals = np.concatenate([[0.4], np.arange(1.5, 3.0, 0.05)])
+    read = dataclasses.replace(ReadPath.local_runtime(poll_busy_s=0.2, delivery_s=0.0), stall_gap_s=0.25)
+    # A handler of 800 ms per batch, no window
+    config = LaneSimConfig(10, 0, (800.0, 0.0, 0.0), 400, read, host_stalls=host_stalls)
+    return float(simulate_lane(config, [(3.0, 10.0)], seed=seed, replay=(arrivals, arrivals)).e2e_s[0])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_stall_of_the_host_pauses_the_invocation_running_in_it(seed: int) -> None:
+    # Given the record of 0.4 s polled (an idle second after the poller's last empty call) and sent inside
+    # the stall (0.4-1.5 s): its 0.8 s invocation runs once the host runs again, 1.5 + 0.8 s
+    assert _first_record_e2e_s(True, seed) == pytest.approx(2.3 - 0.4)
+    # Without host stalls it runs through the stall: done before 2.3 s
+    assert _first_record_e2e_s(False, seed) < 2.3 - 0.4 - 0.05
+
+
+def test_work_paused_by_stalls_ends_their_length_later() -> None:
+    stalls = ([1.0, 3.0], [2.0, 3.5])
+    assert _through_stalls(0.0, 0.5, stalls) == 0.5  # done before the first
+    assert _through_stalls(0.5, 1.0, stalls) == 2.5  # 0.5 s before it, 0.5 s after
+    assert _through_stalls(0.5, 3.0, stalls) == 5.0  # 0.5 s, paused, 1 s, paused, 1.5 s
+    assert _through_stalls(1.5, 0.2, stalls) == 2.2  # begun inside one: runs after it
+    assert _through_stalls(0.5, 1.0, ([], [])) == 1.5

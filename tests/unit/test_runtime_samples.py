@@ -8,7 +8,16 @@ import pytest
 
 from capacity.fit import dispatch_gaps_ms
 from capacity.model import ReadPath
-from capacity.runtime_samples import RuntimeSamples, invoke_gaps, poll_calls, runtime_samples, stall_spans
+from capacity.runtime_samples import (
+    ProducerSeconds,
+    RuntimeSamples,
+    backoff_ends,
+    invoke_gaps,
+    poll_calls,
+    runtime_samples,
+    stall_spans,
+    without_stalls,
+)
 from capacity.simulate import LaneSimConfig, StepDraws, simulate_lane
 
 WINDOWS = [(100.0, 110.0), (110.0, 120.0)]
@@ -162,3 +171,59 @@ def test_the_idle_pollers_phase_against_the_first_arrival_is_uniform_over_its_cy
     # Then the record waits U(0, 1 s) for the next call, not the same ~1 s in every replication
     assert 0.0 <= min(ages) < 0.05 and 0.95 < max(ages) <= 1.0
     assert float(np.mean(ages)) == pytest.approx(0.5, abs=0.05)
+
+
+def _producer(throttled: dict[int, int], put_p99_ms: dict[int, float]) -> ProducerSeconds:
+    """The load generator's seconds 100-109: CDR attempts throttled and put p99 (default 20 ms) per second."""
+    seconds = pd.DataFrame({"epoch_s": range(100, 110)})
+    seconds["throttled"] = seconds["epoch_s"].map(throttled).fillna(0)
+    seconds["put_latency_p99_ms"] = seconds["epoch_s"].map(put_p99_ms).fillna(20.0)
+    producer = ProducerSeconds.of(seconds)
+    assert producer is not None
+    return producer
+
+
+# Arrivals every 0.1 s with one 0.8 s gap between 104.2 and 105.0 s
+GAP_ARRIVALS = np.concatenate([np.arange(100.0, 104.25, 0.1), np.arange(105.0, 110.0, 0.1)])
+
+
+def test_a_gap_while_the_producer_was_throttled_and_answered_at_once_is_its_back_off_not_a_stall() -> None:
+    # Given the producer throttled in second 103 and its puts answered in 20 ms
+    producer = _producer({103: 40}, {})
+    # Then the gap is its back-off (its retries sleep up to 1.5 s): no stall, and the gap's end is marked
+    assert stall_spans(GAP_ARRIVALS, 0.25, producer, 1.5)[0].size == 0
+    assert backoff_ends(GAP_ARRIVALS, 0.25, producer, 1.5) == pytest.approx((105.0,))
+
+
+def test_a_gap_with_no_throttling_near_it_is_a_host_stall() -> None:
+    # Given throttling only in second 100, whose retries are over by 102.5 s, and none at all
+    for producer in (_producer({100: 40}, {}), _producer({}, {})):
+        starts, ends = stall_spans(GAP_ARRIVALS, 0.25, producer, 1.5)
+        # Then the gap is a stall of the local stack, as without the producer's record
+        assert starts == pytest.approx([104.2]) and ends == pytest.approx([105.0])
+        assert backoff_ends(GAP_ARRIVALS, 0.25, producer, 1.5) == ()
+    assert stall_spans(GAP_ARRIVALS, 0.25)[0] == pytest.approx([104.2])
+
+
+def test_a_gap_is_a_stall_even_while_throttled_when_the_puts_waited_through_it() -> None:
+    # Given throttling in second 104 but puts of that second taking 700 ms: the host did not answer
+    producer = _producer({104: 40}, {104: 700.0})
+    # Then it is a stall (a put p99 of at least half the gap)
+    assert stall_spans(GAP_ARRIVALS, 0.25, producer, 1.5)[0] == pytest.approx([104.2])
+    # And with 300 ms puts (under half of the 0.8 s gap) it is the back-off again
+    assert stall_spans(GAP_ARRIVALS, 0.25, _producer({104: 40}, {104: 300.0}), 1.5)[0].size == 0
+
+
+def test_a_table_without_the_throttled_column_reads_every_long_gap_as_a_stall() -> None:
+    assert ProducerSeconds.of(pd.DataFrame({"epoch_s": [100]})) is None
+    assert ProducerSeconds.of(None) is None
+    assert backoff_ends(GAP_ARRIVALS, 0.25, None, 1.5) == ()
+
+
+def test_the_handlers_time_inside_a_stall_is_taken_out_of_its_duration() -> None:
+    # Given invocations of 900 ms at 103.5, 104.0 and 106.5 s and a stall of the host from 104.2 to 105.0 s
+    trace = pd.DataFrame({"start_epoch_ms": [103_500.0, 104_000.0, 106_500.0], "duration_ms": 900.0})
+    stalls = (np.array([104.2]), np.array([105.0]))
+    # Then each loses its time in the stall (200 ms, 700 ms), the later one nothing
+    assert without_stalls(trace, stalls)["duration_ms"].tolist() == pytest.approx([700.0, 200.0, 900.0])
+    assert without_stalls(trace, (np.array([]), np.array([])))["duration_ms"].tolist() == [900.0] * 3
