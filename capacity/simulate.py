@@ -25,7 +25,7 @@ from capacity.runtime_samples import RuntimeSamples
 # nearest in size) and added as excess time (DeviationPools).
 DEVIATION_SIZE_CLASSES = 4
 MIN_SERVICE_SHARE = 0.2  # the fastest a batch can run, relative to its fitted time, with additive draws
-BACKOFF_MATCH_S = 1e-6  # a back-off's end matches a replayed arrival within this (both shifted the same)
+PAUSE_MATCH_S = 1e-6  # a producer pause's end matches a replayed arrival within this (both shifted the same)
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ class LaneSimConfig:
     # call's time, and each batch's due -> sent -> start times, drawn from the same step's; empty: the
     # read path's fixed delivery_s and none.
     runtime: RuntimeSamples = field(default_factory=RuntimeSamples)
-    # Replaying a local run: its stalls (the long arrival gaps that are not a producer's back-off,
-    # ReadPath.stall_gap_s / backoff_ends_s) halt the whole host, so an invocation running into one is
+    # Replaying a local run: its stalls (the long arrival gaps that are not the producer's own pauses,
+    # ReadPath.stall_gap_s / pause_ends_s) halt the whole host, so an invocation running into one is
     # paused until it ends, at the time it happened (the measured deviations then leave that time out,
     # capacity.runtime_samples.without_stalls). False: stalls only hold the poller.
     host_stalls: bool = False
@@ -198,7 +198,7 @@ def _visible_times(
     answered when the gap ends, with the first put after it, and is not empty.
     """
     shard_list = shard.tolist()
-    backoff_ends = sorted(read.backoff_ends_s)
+    pause_ends = sorted(read.pause_ends_s)
     end_s = (arrivals[-1] if arrivals.size else 0.0) + read.poll_idle_s + read.poll_busy_s
     handed: list[float] = []
     # Before the load the stream is empty and the poller idles: a call, the idle second, a call... Its
@@ -212,7 +212,7 @@ def _visible_times(
         if calls is not None:
             call_s = calls.draw(bisect.bisect_right(step_ends, poll_s), rng)[0] / 1000.0
         now_seen = bisect.bisect_right(shard_list, poll_s + call_s, lo=seen)
-        if now_seen == seen and _in_stall(shard_list, now_seen, read.stall_gap_s, backoff_ends):
+        if now_seen == seen and _in_stall(shard_list, now_seen, read.stall_gap_s, pause_ends):
             # An empty poll sent during a stall: answered when the emulator handles calls again, with the
             # put that ends the gap (the stalled calls are handled in the order they came).
             poll_s = shard_list[now_seen] - call_s
@@ -297,10 +297,10 @@ class DeviationPools:
 
 def _stall_spans(shard: list[float], read: ReadPath) -> tuple[list[float], list[float]]:
     """Start and end of every gap of the replayed shard that `_in_stall` reads as a stall."""
-    backoff_ends = sorted(read.backoff_ends_s)
+    pause_ends = sorted(read.pause_ends_s)
     starts, ends = [], []
     for index in range(1, len(shard)):
-        if _in_stall(shard, index, read.stall_gap_s, backoff_ends):
+        if _in_stall(shard, index, read.stall_gap_s, pause_ends):
             starts.append(shard[index - 1])
             ends.append(shard[index])
     return starts, ends
@@ -319,14 +319,14 @@ def _through_stalls(begin_s: float, spent_s: float, stalls: tuple[list[float], l
 
 
 def _in_stall(
-    shard: list[float], next_index: int, stall_gap_s: float, backoff_ends: Sequence[float] = ()
+    shard: list[float], next_index: int, stall_gap_s: float, pause_ends: Sequence[float] = ()
 ) -> bool:
     """Whether the gap before arrival `next_index` of the shard is longer than `stall_gap_s` and does not
-    end at one of the (sorted) `backoff_ends` (a producer's back-off, ReadPath.backoff_ends_s)."""
+    end at one of the (sorted) `pause_ends` (the producer's own pause, ReadPath.pause_ends_s)."""
     if not (0 < next_index < len(shard) and shard[next_index] - shard[next_index - 1] > stall_gap_s):
         return False
-    at = bisect.bisect_left(backoff_ends, shard[next_index] - BACKOFF_MATCH_S)
-    return not (at < len(backoff_ends) and backoff_ends[at] <= shard[next_index] + BACKOFF_MATCH_S)
+    at = bisect.bisect_left(pause_ends, shard[next_index] - PAUSE_MATCH_S)
+    return not (at < len(pause_ends) and pause_ends[at] <= shard[next_index] + PAUSE_MATCH_S)
 
 
 def simulate_lane(

@@ -106,8 +106,8 @@ def predict_steps(
         origin_s = float(steps[0]["start_epoch_s"])
         lane_s, shard_s = recorded.lane_epoch_s - origin_s, recorded.shard_epoch_s - origin_s
         replay = (lane_s[lane_s >= 0], shard_s[shard_s >= 0])
-        backoff_ends = np.asarray(recorded.backoff_ends_epoch_s, dtype=float) - origin_s
-        read = replace(read, backoff_ends_s=tuple(backoff_ends.tolist()))
+        pause_ends = np.asarray(recorded.pause_ends_epoch_s, dtype=float) - origin_s
+        read = replace(read, pause_ends_s=tuple(pause_ends.tolist()))
     lane_config = LaneSimConfig(
         batch_size=int(config["batch_size"]),
         batching_window_s=float(config["batching_window_s"]),

@@ -27,7 +27,7 @@ from capacity.model import ReadPath
 from capacity.recorded import RecordedArrivals, stall_gap_s
 from capacity.runtime_samples import (
     ProducerSeconds,
-    backoff_ends,
+    pause_ends,
     runtime_samples,
     stall_spans,
     without_stalls,
@@ -71,7 +71,7 @@ def predict_run_steps(
     polls: pd.DataFrame | None = None,
     per_call: bool = True,
     load_seconds: pd.DataFrame | None = None,
-    backoff_rule: bool = True,
+    pause_rule: bool = True,
     host_stalls: bool = True,
 ) -> list[dict[str, Any]]:
     """capacity.validate.predict_steps with everything the run measured: the accepted rate and window of
@@ -86,21 +86,22 @@ def predict_run_steps(
     them and the trace's due/sent times each simulated call and batch draws its times from the step's
     measured ones (capacity/runtime_samples.py); `per_call` False leaves both out (the model before,
     for comparison). `load_seconds`: the load generator's per-second table; with it a long arrival gap
-    near throttled puts that were answered at once is the producer's back-off, not a stall
-    (capacity.runtime_samples.backoff_gaps; `backoff_rule` False reads every long gap as a stall, the
+    whose puts were answered at once and sent on time (or late only from the back-off of throttled
+    puts) is the producer's own pause, not a stall
+    (capacity.runtime_samples.pause_gaps; `pause_rule` False reads every long gap as a stall, the
     model before, for comparison). `host_stalls`: the replay's stalls pause the simulated handler at the
     time they happened, and the measured deviations leave the stalled time out (capacity.simulate
     .LaneSimConfig.host_stalls); False: the stalls' time stays in the deviations, drawn at random."""
     windows = [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
-    producer = ProducerSeconds.of(load_seconds) if backoff_rule else None
+    producer = ProducerSeconds.of(load_seconds) if pause_rule else None
     shard_id, stalls = None, (np.array([]), np.array([]))
     if recorded is not None and read.prefetch:
         # Gaps in the replayed arrivals longer than the producer's call interval are stalls of the local
-        # stack, not empty polls (capacity.recorded.stall_gap_s), unless the producer was backing off from
-        # throttled puts then (capacity.runtime_samples.backoff_gaps).
+        # stack, not empty polls (capacity.recorded.stall_gap_s), unless the producer's own record shows
+        # the host answering and the producer pausing (capacity.runtime_samples.pause_gaps).
         read = replace(read, stall_gap_s=stall_gap_s(recorded, producers, TARGET_CALL_INTERVAL_S))
-        ends = backoff_ends(recorded.shard_epoch_s, read.stall_gap_s, producer, RETRY_BACKOFF_S)
-        recorded = replace(recorded, backoff_ends_epoch_s=ends)
+        ends = pause_ends(recorded.shard_epoch_s, read.stall_gap_s, producer, RETRY_BACKOFF_S)
+        recorded = replace(recorded, pause_ends_epoch_s=ends)
         shard_id = recorded.shard_id
         stalls = stall_spans(recorded.shard_epoch_s, read.stall_gap_s, producer, RETRY_BACKOFF_S)
     pause_in_stalls = host_stalls and stalls[0].size > 0
@@ -167,7 +168,7 @@ def repredict(
     users: int = 4,
     empirical_deviations: bool = True,
     per_call: bool = True,
-    backoff_rule: bool = True,
+    pause_rule: bool = True,
     host_stalls: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A saved local run's summary and its steps predicted again with the current model, from its data
@@ -210,7 +211,7 @@ def repredict(
         polls=polls,
         per_call=per_call,
         load_seconds=load_seconds,
-        backoff_rule=backoff_rule,
+        pause_rule=pause_rule,
         host_stalls=host_stalls,
     )
     return summary, predictions
