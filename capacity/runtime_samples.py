@@ -151,30 +151,6 @@ def pause_ends(
     return tuple(ends[pause_gaps(starts, ends, producer, backoff_s)].tolist())
 
 
-def stall_overlap_ms(
-    start_epoch_ms: np.ndarray, end_epoch_ms: np.ndarray, spans: tuple[np.ndarray, np.ndarray]
-) -> np.ndarray:
-    """How much of each [start, end] (epoch ms) falls in the (sorted, disjoint) stall spans (epoch s)."""
-    overlap = np.zeros(np.asarray(start_epoch_ms).size)
-    for span_start, span_end in zip(spans[0].tolist(), spans[1].tolist(), strict=True):
-        low = np.maximum(start_epoch_ms, span_start * 1000.0)
-        high = np.minimum(end_epoch_ms, span_end * 1000.0)
-        overlap += np.maximum(high - low, 0.0)
-    return overlap
-
-
-def without_stalls(trace: pd.DataFrame, spans: tuple[np.ndarray, np.ndarray]) -> pd.DataFrame:
-    """The trace with each invocation's time inside a stall of the host taken out of its duration (at
-    least 1 ms left): what the handler itself took, for the deviations the simulator draws when it pauses
-    its invocations in the replayed stalls at their own time (LaneSimConfig.host_stalls)."""
-    if spans[0].size == 0 or not {"start_epoch_ms", "duration_ms"} <= set(trace.columns):
-        return trace
-    start = trace["start_epoch_ms"].to_numpy(dtype=float)
-    duration = trace["duration_ms"].to_numpy(dtype=float)
-    stalled = stall_overlap_ms(start, start + np.nan_to_num(duration), spans)
-    return trace.assign(duration_ms=np.where(stalled > 0, np.maximum(duration - stalled, 1.0), duration))
-
-
 def _overlaps(start_s: np.ndarray, end_s: np.ndarray, spans: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Whether each [start, end] overlaps one of the (sorted, disjoint) spans."""
     span_starts, span_ends = spans

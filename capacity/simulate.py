@@ -62,11 +62,6 @@ class LaneSimConfig:
     # call's time, and each batch's due -> sent -> start times, drawn from the same step's; empty: the
     # read path's fixed delivery_s and none.
     runtime: RuntimeSamples = field(default_factory=RuntimeSamples)
-    # Replaying a local run: its stalls (the long arrival gaps that are not the producer's own pauses,
-    # ReadPath.stall_gap_s / pause_ends_s) halt the whole host, so an invocation running into one is
-    # paused until it ends, at the time it happened (the measured deviations then leave that time out,
-    # capacity.runtime_samples.without_stalls). False: stalls only hold the poller.
-    host_stalls: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,7 +190,8 @@ def _visible_times(
     empty depends on the whole
     shard's arrivals (`shard`), not only this lane's. A poll that would come back empty inside a gap of
     the shard's arrivals longer than `read.stall_gap_s` (an emulator stall in a replayed local run) is
-    answered when the gap ends, with the first put after it, and is not empty.
+    answered when the gap ends, with the first put after it, and is not empty, unless the gap ends at one
+    of `read.pause_ends_s` (the producer's own pause: the emulator answered).
     """
     shard_list = shard.tolist()
     pause_ends = sorted(read.pause_ends_s)
@@ -295,29 +291,6 @@ class DeviationPools:
         return float(np.maximum(service_s + excess_s, MIN_SERVICE_SHARE * service_s).sum())
 
 
-def _stall_spans(shard: list[float], read: ReadPath) -> tuple[list[float], list[float]]:
-    """Start and end of every gap of the replayed shard that `_in_stall` reads as a stall."""
-    pause_ends = sorted(read.pause_ends_s)
-    starts, ends = [], []
-    for index in range(1, len(shard)):
-        if _in_stall(shard, index, read.stall_gap_s, pause_ends):
-            starts.append(shard[index - 1])
-            ends.append(shard[index])
-    return starts, ends
-
-
-def _through_stalls(begin_s: float, spent_s: float, stalls: tuple[list[float], list[float]]) -> float:
-    """When work of `spent_s` begun at `begin_s` ends if it is paused during each (sorted) stall span."""
-    starts, ends = stalls
-    now_s, left_s = begin_s, spent_s
-    index = bisect.bisect_right(ends, now_s)  # the first stall not over yet
-    while index < len(starts) and starts[index] < now_s + left_s:
-        left_s -= max(starts[index] - now_s, 0.0)
-        now_s = ends[index]
-        index += 1
-    return now_s + left_s
-
-
 def _in_stall(
     shard: list[float], next_index: int, stall_gap_s: float, pause_ends: Sequence[float] = ()
 ) -> bool:
@@ -376,9 +349,6 @@ def simulate_lane(
         (a_ms, per_record_ms),
     )
 
-    # The host's stalls pause the handler only in a replayed local run (none: ([], []))
-    paused = config.host_stalls and replay is not None and read.prefetch
-    stalls = _stall_spans(shard.tolist(), read) if paused else ([], [])
     done_at = np.zeros(total)
     closes: list[float] = []
     sizes: list[int] = []
@@ -440,7 +410,7 @@ def simulate_lane(
             else:
                 noise = np.ones(attempts)
             spent_s = float(service_s * noise.sum())
-        finished = _through_stalls(sent + start_s, spent_s, stalls)
+        finished = sent + start_s + spent_s
         busy_s += spent_s
         done_at[head:end] = finished
         # The lane takes its next batch a dispatch gap after this invocation ends (the local runtime's own

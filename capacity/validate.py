@@ -59,7 +59,6 @@ def predict_steps(
     service_deviation_steps: Sequence[int] = (),
     dispatch_gaps_ms: Sequence[float] = (),
     runtime: RuntimeSamples | None = None,
-    host_stalls: bool = False,
 ) -> list[dict[str, Any]]:
     """Predicted p99 iterator age and e2e latency per step for the configuration that ran, each a central
     value (`predicted_<metric>_p99_ms`, the median of `repeats` replications) and an 80% interval
@@ -84,8 +83,7 @@ def predict_steps(
     measurements (GetRecords call times, poll-to-invoke times; capacity/runtime_samples.py), each
     simulated call and batch drawing from its step's;
     `recorded` the busiest lane's real arrivals (capacity/recorded.py), replayed instead of generated ones
-    (the steps then need start_epoch_s); `host_stalls` pauses every simulated invocation in the replay's
-    stalls (LaneSimConfig.host_stalls; the deviations must then leave the stalled time out).
+    (the steps then need start_epoch_s).
     """
     keys = keys or uniform()
     shards, pf = int(config["shards"]), int(config["parallelization_factor"])
@@ -125,7 +123,6 @@ def predict_steps(
         service_deviation_steps=tuple(service_deviation_steps),
         dispatch_gaps_ms=tuple(dispatch_gaps_ms),
         runtime=runtime or RuntimeSamples(),
-        host_stalls=host_stalls,
     )
     # A replication is one seed: one phase of the poller against the arrivals (where an empty poll falls
     # and costs the idle second), one draw of every invocation's deviation from the fit, and (without a

@@ -30,7 +30,6 @@ from capacity.runtime_samples import (
     pause_ends,
     runtime_samples,
     stall_spans,
-    without_stalls,
 )
 from capacity.validate import predict_steps
 from cdrcap.errors import CdrcapError
@@ -72,7 +71,6 @@ def predict_run_steps(
     per_call: bool = True,
     load_seconds: pd.DataFrame | None = None,
     pause_rule: bool = True,
-    host_stalls: bool = True,
 ) -> list[dict[str, Any]]:
     """capacity.validate.predict_steps with everything the run measured: the accepted rate and window of
     each step, the spread around the fit, the per-step factors, the first-invocation excess, the arrivals.
@@ -89,9 +87,7 @@ def predict_run_steps(
     whose puts were answered at once and sent on time (or late only from the back-off of throttled
     puts) is the producer's own pause, not a stall
     (capacity.runtime_samples.pause_gaps; `pause_rule` False reads every long gap as a stall, the
-    model before, for comparison). `host_stalls`: the replay's stalls pause the simulated handler at the
-    time they happened, and the measured deviations leave the stalled time out (capacity.simulate
-    .LaneSimConfig.host_stalls); False: the stalls' time stays in the deviations, drawn at random."""
+    model before, for comparison)."""
     windows = [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
     producer = ProducerSeconds.of(load_seconds) if pause_rule else None
     shard_id, stalls = None, (np.array([]), np.array([]))
@@ -104,10 +100,8 @@ def predict_run_steps(
         recorded = replace(recorded, pause_ends_epoch_s=ends)
         shard_id = recorded.shard_id
         stalls = stall_spans(recorded.shard_epoch_s, read.stall_gap_s, producer, RETRY_BACKOFF_S)
-    pause_in_stalls = host_stalls and stalls[0].size > 0
-    handler_trace = without_stalls(invocations, stalls) if pause_in_stalls else invocations
     deviations, sizes, in_step = (
-        deviations_with_sizes(handler_trace, service, windows) if empirical_deviations else ((), (), ())
+        deviations_with_sizes(invocations, service, windows) if empirical_deviations else ((), (), ())
     )
     runtime = None
     if per_call and read.prefetch:
@@ -148,7 +142,6 @@ def predict_run_steps(
             else ()
         ),
         runtime=runtime,
-        host_stalls=pause_in_stalls,
     )
 
 
@@ -169,7 +162,6 @@ def repredict(
     empirical_deviations: bool = True,
     per_call: bool = True,
     pause_rule: bool = True,
-    host_stalls: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A saved local run's summary and its steps predicted again with the current model, from its data
     tables (invocations, load seconds, metrics, recorded arrivals). `users`: the load generator's users."""
@@ -212,6 +204,5 @@ def repredict(
         per_call=per_call,
         load_seconds=load_seconds,
         pause_rule=pause_rule,
-        host_stalls=host_stalls,
     )
     return summary, predictions

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from capacity.model import ReadPath, steady_state
-from capacity.simulate import DeviationPools, LaneSimConfig, _through_stalls, simulate_lane
+from capacity.simulate import DeviationPools, LaneSimConfig, simulate_lane
 
 SERVICE = (50.0, 0.5, 0.0)
 
@@ -159,30 +159,3 @@ def test_a_measured_dispatch_gap_slows_a_backlogged_lane_but_not_its_invocations
     assert slow.summary()["iterator_age_max_ms"] > 5 * fast.summary()["iterator_age_max_ms"]
     # And the handler's busy time is the same work: the gaps are not invocation time
     assert slow.busy_s == pytest.approx(fast.busy_s, rel=0.05)
-
-
-def _first_record_e2e_s(host_stalls: bool, seed: int) -> float:
-    # Replayed arrivals: one record at 0.4 s, a 1.1 s stall of the local stack, then a record every 50 ms
-    arrivals = np.concatenate([[0.4], np.arange(1.5, 3.0, 0.05)])
-    read = dataclasses.replace(ReadPath.local_runtime(poll_busy_s=0.2, delivery_s=0.0), stall_gap_s=0.25)
-    # A handler of 800 ms per batch, no window
-    config = LaneSimConfig(10, 0, (800.0, 0.0, 0.0), 400, read, host_stalls=host_stalls)
-    return float(simulate_lane(config, [(3.0, 10.0)], seed=seed, replay=(arrivals, arrivals)).e2e_s[0])
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_a_stall_of_the_host_pauses_the_invocation_running_in_it(seed: int) -> None:
-    # Given the record of 0.4 s polled (an idle second after the poller's last empty call) and sent inside
-    # the stall (0.4-1.5 s): its 0.8 s invocation runs once the host runs again, 1.5 + 0.8 s
-    assert _first_record_e2e_s(True, seed) == pytest.approx(2.3 - 0.4)
-    # Without host stalls it runs through the stall: done before 2.3 s
-    assert _first_record_e2e_s(False, seed) < 2.3 - 0.4 - 0.05
-
-
-def test_work_paused_by_stalls_ends_their_length_later() -> None:
-    stalls = ([1.0, 3.0], [2.0, 3.5])
-    assert _through_stalls(0.0, 0.5, stalls) == 0.5  # done before the first
-    assert _through_stalls(0.5, 1.0, stalls) == 2.5  # 0.5 s before it, 0.5 s after
-    assert _through_stalls(0.5, 3.0, stalls) == 5.0  # 0.5 s, paused, 1 s, paused, 1.5 s
-    assert _through_stalls(1.5, 0.2, stalls) == 2.2  # begun inside one: runs after it
-    assert _through_stalls(0.5, 1.0, ([], [])) == 1.5

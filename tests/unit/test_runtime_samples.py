@@ -16,7 +16,6 @@ from capacity.runtime_samples import (
     poll_calls,
     runtime_samples,
     stall_spans,
-    without_stalls,
 )
 from capacity.simulate import LaneSimConfig, StepDraws, simulate_lane
 
@@ -235,12 +234,3 @@ def test_without_the_producers_record_every_long_gap_is_a_stall() -> None:
     # And a gap in seconds the table does not cover
     late = GAP_ARRIVALS + 100.0
     assert stall_spans(late, 0.25, _producer({}, {}), 1.5)[0] == pytest.approx([204.2])
-
-
-def test_the_handlers_time_inside_a_stall_is_taken_out_of_its_duration() -> None:
-    # Given invocations of 900 ms at 103.5, 104.0 and 106.5 s and a stall of the host from 104.2 to 105.0 s
-    trace = pd.DataFrame({"start_epoch_ms": [103_500.0, 104_000.0, 106_500.0], "duration_ms": 900.0})
-    stalls = (np.array([104.2]), np.array([105.0]))
-    # Then each loses its time in the stall (200 ms, 700 ms), the later one nothing
-    assert without_stalls(trace, stalls)["duration_ms"].tolist() == pytest.approx([700.0, 200.0, 900.0])
-    assert without_stalls(trace, (np.array([]), np.array([])))["duration_ms"].tolist() == [900.0] * 3
