@@ -46,6 +46,10 @@ class ReadPath:
     # producer, so a poll sent in it is answered when it ends, with the puts queued behind the stall
     # (capacity/simulate.py _poll_times). inf: every gap is a real pause (AWS, generated arrivals).
     stall_gap_s: float = math.inf
+    # The arrivals (in the simulation's time, seconds from the profile's start) that end a gap longer than
+    # stall_gap_s which was the producer pausing while the host ran, not a stall
+    # (capacity.runtime_samples.pause_gaps): a poll sent in such a gap comes back empty.
+    pause_ends_s: tuple[float, ...] = ()
 
     @classmethod
     def shared(cls, polling_consumers: int = 1) -> ReadPath:

@@ -28,6 +28,9 @@ class RecordedArrivals:
     lane: int
     lane_epoch_s: np.ndarray
     shard_epoch_s: np.ndarray
+    # The shard arrivals that end a gap which was the producer pausing while the host ran, not a stall
+    # of the local stack (capacity.runtime_samples.pause_gaps); empty: every long gap is a stall.
+    pause_ends_epoch_s: tuple[float, ...] = ()
 
     def lane_mask(self) -> np.ndarray:
         """Which of the (sorted) shard arrivals are the lane's, as a saved run can store them.

@@ -60,13 +60,95 @@ def _step_of(epoch_s: np.ndarray, windows_epoch_s: Sequence[tuple[float, float]]
     return steps
 
 
-def stall_spans(shard_epoch_s: np.ndarray, stall_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class ProducerSeconds:
+    """The load generator's own record of each second (data/load_seconds.csv, by intended send second):
+    how many CDR attempts the stream throttled, how long the slowest put calls took and how late the
+    slowest calls started against their schedule."""
+
+    epoch_s: np.ndarray
+    throttled: np.ndarray
+    put_p99_ms: np.ndarray  # nan: no call recorded in that second
+    lag_p99_ms: np.ndarray  # nan: not recorded
+
+    @classmethod
+    def of(cls, load_seconds: pd.DataFrame | None) -> ProducerSeconds | None:
+        """None when the table lacks the columns (a run saved without them: every long gap a stall)."""
+        if load_seconds is None or load_seconds.empty or not {"epoch_s", "throttled"} <= set(load_seconds):
+            return None
+        table = load_seconds.sort_values("epoch_s")
+
+        def column(name: str) -> np.ndarray:
+            values = table[name] if name in table else pd.Series(np.nan, index=table.index)
+            return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+        return cls(
+            table["epoch_s"].to_numpy(dtype=float),
+            table["throttled"].fillna(0).to_numpy(dtype=float),
+            column("put_latency_p99_ms"),
+            column("schedule_lag_ms"),
+        )
+
+
+def pause_gaps(
+    starts: np.ndarray, ends: np.ndarray, producer: ProducerSeconds, backoff_s: float
+) -> np.ndarray:
+    """Which arrival gaps [start, end] were the producer not putting while the host ran, not a stall.
+
+    The emulator stamps an arrival when it handles the put. When it stalls, the puts sent in the gap wait
+    for its end, so the put p99 of a second the gap spans is at least half the gap; when the host's CPUs
+    hold up the load generator (and with it the poller), its calls start late: a schedule lag of at least
+    half the gap. Neither means the producer had nothing to put: its users in phase, one call interval
+    apart, or its back-off from throttled puts; a throttled call sleeps before each retry (up to
+    `backoff_s` in all, loadgen.producer.RetryPolicy), which shows as schedule lag of the next calls, so
+    lag near a throttled second (within 1 + backoff_s before the gap) is not read as the host."""
+    paused = np.zeros(starts.size, dtype=bool)
+    throttled_s = producer.epoch_s[producer.throttled > 0]
+    for index, (start_s, end_s) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        spanned = (producer.epoch_s >= np.floor(start_s)) & (producer.epoch_s <= end_s)
+        if not spanned.any():
+            continue  # no record of the producer then: a stall, as without the table
+        half_ms = 0.5 * (end_s - start_s) * 1000.0
+        slow = np.nanmax(producer.put_p99_ms[spanned], initial=0.0) >= half_ms
+        backing_off = bool(((throttled_s <= end_s) & (throttled_s + 1.0 + backoff_s >= start_s)).any())
+        late = not backing_off and np.nanmax(producer.lag_p99_ms[spanned], initial=0.0) >= half_ms
+        paused[index] = not (slow or late)
+    return paused
+
+
+def long_gaps(shard_epoch_s: np.ndarray, stall_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (epoch s) of every gap between the shard's arrivals longer than `stall_gap_s`."""
     arrivals = np.sort(np.asarray(shard_epoch_s, dtype=float))
     if arrivals.size < 2 or not np.isfinite(stall_gap_s):
         return np.array([]), np.array([])
     long = np.diff(arrivals) > stall_gap_s
     return arrivals[:-1][long], arrivals[1:][long]
+
+
+def stall_spans(
+    shard_epoch_s: np.ndarray,
+    stall_gap_s: float,
+    producer: ProducerSeconds | None = None,
+    backoff_s: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The long gaps (long_gaps) that were stalls of the local stack: all of them, but those the
+    `producer`'s record shows to be its own pauses (pause_gaps)."""
+    starts, ends = long_gaps(shard_epoch_s, stall_gap_s)
+    if producer is not None:
+        stalled = ~pause_gaps(starts, ends, producer, backoff_s)
+        starts, ends = starts[stalled], ends[stalled]
+    return starts, ends
+
+
+def pause_ends(
+    shard_epoch_s: np.ndarray, stall_gap_s: float, producer: ProducerSeconds | None, backoff_s: float
+) -> tuple[float, ...]:
+    """The arrivals ending the long gaps that were the producer's own pauses (RecordedArrivals
+    .pause_ends_epoch_s)."""
+    starts, ends = long_gaps(shard_epoch_s, stall_gap_s)
+    if producer is None or ends.size == 0:
+        return ()
+    return tuple(ends[pause_gaps(starts, ends, producer, backoff_s)].tolist())
 
 
 def _overlaps(start_s: np.ndarray, end_s: np.ndarray, spans: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

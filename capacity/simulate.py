@@ -25,6 +25,7 @@ from capacity.runtime_samples import RuntimeSamples
 # nearest in size) and added as excess time (DeviationPools).
 DEVIATION_SIZE_CLASSES = 4
 MIN_SERVICE_SHARE = 0.2  # the fastest a batch can run, relative to its fitted time, with additive draws
+PAUSE_MATCH_S = 1e-6  # a producer pause's end matches a replayed arrival within this (both shifted the same)
 
 
 @dataclass(frozen=True)
@@ -189,9 +190,11 @@ def _visible_times(
     empty depends on the whole
     shard's arrivals (`shard`), not only this lane's. A poll that would come back empty inside a gap of
     the shard's arrivals longer than `read.stall_gap_s` (an emulator stall in a replayed local run) is
-    answered when the gap ends, with the first put after it, and is not empty.
+    answered when the gap ends, with the first put after it, and is not empty, unless the gap ends at one
+    of `read.pause_ends_s` (the producer's own pause: the emulator answered).
     """
     shard_list = shard.tolist()
+    pause_ends = sorted(read.pause_ends_s)
     end_s = (arrivals[-1] if arrivals.size else 0.0) + read.poll_idle_s + read.poll_busy_s
     handed: list[float] = []
     # Before the load the stream is empty and the poller idles: a call, the idle second, a call... Its
@@ -205,7 +208,7 @@ def _visible_times(
         if calls is not None:
             call_s = calls.draw(bisect.bisect_right(step_ends, poll_s), rng)[0] / 1000.0
         now_seen = bisect.bisect_right(shard_list, poll_s + call_s, lo=seen)
-        if now_seen == seen and _in_stall(shard_list, now_seen, read.stall_gap_s):
+        if now_seen == seen and _in_stall(shard_list, now_seen, read.stall_gap_s, pause_ends):
             # An empty poll sent during a stall: answered when the emulator handles calls again, with the
             # put that ends the gap (the stalled calls are handled in the order they came).
             poll_s = shard_list[now_seen] - call_s
@@ -288,9 +291,15 @@ class DeviationPools:
         return float(np.maximum(service_s + excess_s, MIN_SERVICE_SHARE * service_s).sum())
 
 
-def _in_stall(shard: list[float], next_index: int, stall_gap_s: float) -> bool:
-    """Whether the gap before arrival `next_index` of the shard is longer than `stall_gap_s`."""
-    return 0 < next_index < len(shard) and shard[next_index] - shard[next_index - 1] > stall_gap_s
+def _in_stall(
+    shard: list[float], next_index: int, stall_gap_s: float, pause_ends: Sequence[float] = ()
+) -> bool:
+    """Whether the gap before arrival `next_index` of the shard is longer than `stall_gap_s` and does not
+    end at one of the (sorted) `pause_ends` (the producer's own pause, ReadPath.pause_ends_s)."""
+    if not (0 < next_index < len(shard) and shard[next_index] - shard[next_index - 1] > stall_gap_s):
+        return False
+    at = bisect.bisect_left(pause_ends, shard[next_index] - PAUSE_MATCH_S)
+    return not (at < len(pause_ends) and pause_ends[at] <= shard[next_index] + PAUSE_MATCH_S)
 
 
 def simulate_lane(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,8 @@ def predict_steps(
         origin_s = float(steps[0]["start_epoch_s"])
         lane_s, shard_s = recorded.lane_epoch_s - origin_s, recorded.shard_epoch_s - origin_s
         replay = (lane_s[lane_s >= 0], shard_s[shard_s >= 0])
+        pause_ends = np.asarray(recorded.pause_ends_epoch_s, dtype=float) - origin_s
+        read = replace(read, pause_ends_s=tuple(pause_ends.tolist()))
     lane_config = LaneSimConfig(
         batch_size=int(config["batch_size"]),
         batching_window_s=float(config["batching_window_s"]),

@@ -25,13 +25,27 @@ from capacity.fit import (
 )
 from capacity.model import ReadPath
 from capacity.recorded import RecordedArrivals, stall_gap_s
-from capacity.runtime_samples import runtime_samples, stall_spans
+from capacity.runtime_samples import (
+    ProducerSeconds,
+    pause_ends,
+    runtime_samples,
+    stall_spans,
+)
 from capacity.validate import predict_steps
 from cdrcap.errors import CdrcapError
 from infra.local.esm.telemetry import GET_RECORDS_LATENCY
 from loadgen.pacing import TARGET_CALL_INTERVAL_S
+from loadgen.producer import RetryPolicy
 from reports import measured
 from reports.summary import Step
+
+
+def _longest_backoff_s(policy: RetryPolicy) -> float:
+    """The longest a throttled call's retries keep its producer from putting: every back-off at its cap."""
+    return sum(min(policy.max_delay_s, policy.base_delay_s * 2**a) for a in range(1, policy.max_attempts))
+
+
+RETRY_BACKOFF_S = _longest_backoff_s(RetryPolicy())  # 1.5 s with the load generator's defaults
 
 
 def key_distribution(partition_key: str, hot_key_share: float) -> skew.KeyDistribution:
@@ -55,6 +69,8 @@ def predict_run_steps(
     by_step_and_size: bool = True,
     polls: pd.DataFrame | None = None,
     per_call: bool = True,
+    load_seconds: pd.DataFrame | None = None,
+    pause_rule: bool = False,
 ) -> list[dict[str, Any]]:
     """capacity.validate.predict_steps with everything the run measured: the accepted rate and window of
     each step, the spread around the fit, the per-step factors, the first-invocation excess, the arrivals.
@@ -67,20 +83,30 @@ def predict_run_steps(
     comparison). `polls`: the local runtime's GetRecords calls (capacity.measure POLL_COLUMNS); with
     them and the trace's due/sent times each simulated call and batch draws its times from the step's
     measured ones (capacity/runtime_samples.py); `per_call` False leaves both out (the model before,
-    for comparison)."""
+    for comparison). `load_seconds`: the load generator's per-second table; with it and `pause_rule` a
+    long arrival gap whose puts were answered at once and sent on time (or late only from the back-off
+    of throttled puts) is the producer's own pause, not a stall (capacity.runtime_samples.pause_gaps).
+    Off by default: it reads the gaps right (the empty GetRecords calls of the scale-0.1 runs), but the
+    simulator's poller already comes back empty ~2x too often at scale 1.0, and with the rule two fresh
+    validation runs had 2 of 28 points fewer inside their intervals (docs/capacity.md "Stall or
+    pause")."""
     windows = [(s["start_epoch_s"], s["end_epoch_s"]) for s in steps]
+    producer = ProducerSeconds.of(load_seconds) if pause_rule else None
+    shard_id, stalls = None, (np.array([]), np.array([]))
+    if recorded is not None and read.prefetch:
+        # Gaps in the replayed arrivals longer than the producer's call interval are stalls of the local
+        # stack, not empty polls (capacity.recorded.stall_gap_s), unless the producer's own record shows
+        # the host answering and the producer pausing (capacity.runtime_samples.pause_gaps).
+        read = replace(read, stall_gap_s=stall_gap_s(recorded, producers, TARGET_CALL_INTERVAL_S))
+        ends = pause_ends(recorded.shard_epoch_s, read.stall_gap_s, producer, RETRY_BACKOFF_S)
+        recorded = replace(recorded, pause_ends_epoch_s=ends)
+        shard_id = recorded.shard_id
+        stalls = stall_spans(recorded.shard_epoch_s, read.stall_gap_s, producer, RETRY_BACKOFF_S)
     deviations, sizes, in_step = (
         deviations_with_sizes(invocations, service, windows) if empirical_deviations else ((), (), ())
     )
-    if recorded is not None and read.prefetch:
-        # Gaps in the replayed arrivals longer than the producer's call interval are stalls of the local
-        # stack, not empty polls (capacity.recorded.stall_gap_s).
-        read = replace(read, stall_gap_s=stall_gap_s(recorded, producers, TARGET_CALL_INTERVAL_S))
     runtime = None
     if per_call and read.prefetch:
-        shard_id, stalls = None, (np.array([]), np.array([]))
-        if recorded is not None:
-            shard_id, stalls = recorded.shard_id, stall_spans(recorded.shard_epoch_s, read.stall_gap_s)
         runtime = runtime_samples(
             pd.DataFrame() if polls is None else polls, invocations, windows, shard_id, stalls
         )
@@ -132,7 +158,12 @@ def measured_read_path(read: ReadPath, metrics: pd.DataFrame) -> ReadPath:
 
 
 def repredict(
-    run_dir: Path, *, users: int = 4, empirical_deviations: bool = True, per_call: bool = True
+    run_dir: Path,
+    *,
+    users: int = 4,
+    empirical_deviations: bool = True,
+    per_call: bool = True,
+    pause_rule: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A saved local run's summary and its steps predicted again with the current model, from its data
     tables (invocations, load seconds, metrics, recorded arrivals). `users`: the load generator's users."""
@@ -173,5 +204,7 @@ def repredict(
         empirical_deviations=empirical_deviations,
         polls=polls,
         per_call=per_call,
+        load_seconds=load_seconds,
+        pause_rule=pause_rule,
     )
     return summary, predictions

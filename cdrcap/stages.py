@@ -424,6 +424,7 @@ def analyse(
         producers=producers,
         recorded=recorded,
         polls=handle.reader.polls(start_epoch_s, end_epoch_s),
+        load_seconds=load_seconds,
     )
     rate = design_rate(profile, handle)
     slo = Slo(profile.slo.e2e_p99_ms, profile.slo.iterator_age_max_ms, profile.slo.headroom_factor)

@@ -97,12 +97,16 @@ def test_measured_deviations_replace_the_log_normal_noise() -> None:
     assert result.busy_s == pytest.approx(3.0 * fitted_s)
 
 
-def _first_record_after_gap_waits_s(stall_gap_s: float, seed: int) -> float:
+def _first_record_after_gap_waits_s(
+    stall_gap_s: float, seed: int, pause_ends_s: tuple[float, ...] = ()
+) -> float:
     # Replayed arrivals every 50 ms for 2 s, nothing for 0.6 s, then every 50 ms again
     before = np.arange(0.0, 2.0, 0.05)
     after = np.arange(2.6, 4.0, 0.05)
     arrivals = np.concatenate([before, after])
-    read = dataclasses.replace(ReadPath.local_runtime(poll_busy_s=0.2), stall_gap_s=stall_gap_s)
+    read = dataclasses.replace(
+        ReadPath.local_runtime(poll_busy_s=0.2), stall_gap_s=stall_gap_s, pause_ends_s=pause_ends_s
+    )
     config = LaneSimConfig(1_000, 0, (1.0, 0.0, 0.0), 400, read)
     result = simulate_lane(config, [(4.0, 25.0)], seed=seed, replay=(arrivals, arrivals))
     return float(result.e2e_s[before.size])
@@ -118,6 +122,11 @@ def test_a_gap_in_replayed_arrivals_is_an_empty_poll_unless_it_is_a_stall(seed: 
     assert _first_record_after_gap_waits_s(0.25, seed) < 0.01
     # A gap shorter than the stall threshold is still a real pause
     assert _first_record_after_gap_waits_s(1.0, seed) >= 0.5
+    # And so is a long gap that was the producer backing off from throttled puts: the emulator answered
+    # the poll sent in it at once, empty (capacity.runtime_samples.pause_gaps)
+    assert _first_record_after_gap_waits_s(0.25, seed, pause_ends_s=(2.6,)) >= 0.5
+    # Only the gap ending at a back-off's end is read so: another gap's end leaves this one a stall
+    assert _first_record_after_gap_waits_s(0.25, seed, pause_ends_s=(1.0, 3.0)) < 0.01
 
 
 def test_a_measured_stall_is_added_as_time_to_batches_of_its_step_and_size() -> None:

@@ -8,7 +8,15 @@ import pytest
 
 from capacity.fit import dispatch_gaps_ms
 from capacity.model import ReadPath
-from capacity.runtime_samples import RuntimeSamples, invoke_gaps, poll_calls, runtime_samples, stall_spans
+from capacity.runtime_samples import (
+    ProducerSeconds,
+    RuntimeSamples,
+    invoke_gaps,
+    pause_ends,
+    poll_calls,
+    runtime_samples,
+    stall_spans,
+)
 from capacity.simulate import LaneSimConfig, StepDraws, simulate_lane
 
 WINDOWS = [(100.0, 110.0), (110.0, 120.0)]
@@ -162,3 +170,67 @@ def test_the_idle_pollers_phase_against_the_first_arrival_is_uniform_over_its_cy
     # Then the record waits U(0, 1 s) for the next call, not the same ~1 s in every replication
     assert 0.0 <= min(ages) < 0.05 and 0.95 < max(ages) <= 1.0
     assert float(np.mean(ages)) == pytest.approx(0.5, abs=0.05)
+
+
+def _producer(
+    throttled: dict[int, int], put_p99_ms: dict[int, float], lag_ms: dict[int, float] | None = None
+) -> ProducerSeconds:
+    """The load generator's seconds 100-109: CDR attempts throttled, put p99 (default 20 ms) and schedule
+    lag p99 (default 5 ms) per second."""
+    seconds = pd.DataFrame({"epoch_s": range(100, 110)})
+    seconds["throttled"] = seconds["epoch_s"].map(throttled).fillna(0)
+    seconds["put_latency_p99_ms"] = seconds["epoch_s"].map(put_p99_ms).fillna(20.0)
+    seconds["schedule_lag_ms"] = seconds["epoch_s"].map(lag_ms or {}).fillna(5.0)
+    producer = ProducerSeconds.of(seconds)
+    assert producer is not None
+    return producer
+
+
+# Arrivals every 0.1 s with one 0.8 s gap between 104.2 and 105.0 s
+GAP_ARRIVALS = np.concatenate([np.arange(100.0, 104.25, 0.1), np.arange(105.0, 110.0, 0.1)])
+
+
+def _is_stall(producer: ProducerSeconds | None) -> bool:
+    starts, ends = stall_spans(GAP_ARRIVALS, 0.25, producer, 1.5)
+    return bool(starts.size == 1 and starts[0] == pytest.approx(104.2) and ends[0] == pytest.approx(105.0))
+
+
+def test_a_throttled_producers_back_off_gap_is_not_a_stall() -> None:
+    # Given the producer throttled in second 103, its next calls late by its retries' sleeps (900 ms lag),
+    # and its puts answered in 20 ms
+    producer = _producer({103: 40}, {}, {103: 900.0, 104: 900.0})
+    # Then the gap is its back-off (its retries sleep up to 1.5 s): no stall, and the gap's end is marked
+    assert not _is_stall(producer)
+    assert pause_ends(GAP_ARRIVALS, 0.25, producer, 1.5) == pytest.approx((105.0,))
+
+
+def test_a_host_stall_with_no_throttling_is_a_stall() -> None:
+    # Given no throttling and the puts of second 104 waiting 700 ms (the emulator not answering)
+    assert _is_stall(_producer({}, {104: 700.0}))
+    # Or the producer's calls starting 600 ms late (the host's CPUs holding it up, the poller with it)
+    assert _is_stall(_producer({}, {}, {104: 600.0}))
+    # And the same lag with a throttled second long before it (retries over by 102.5 s): a stall
+    assert _is_stall(_producer({100: 40}, {}, {104: 600.0}))
+    assert pause_ends(GAP_ARRIVALS, 0.25, _producer({}, {104: 700.0}), 1.5) == ()
+
+
+def test_a_gap_is_a_stall_even_while_throttled_when_the_puts_waited_through_it() -> None:
+    # Given throttling in second 104 but puts of that second taking 700 ms: the host did not answer
+    assert _is_stall(_producer({104: 40}, {104: 700.0}))
+    # And with 300 ms puts (under half of the 0.8 s gap) it is the back-off again
+    assert not _is_stall(_producer({104: 40}, {104: 300.0}))
+
+
+def test_a_gap_with_puts_answered_at_once_and_sent_on_time_is_the_producers_own_pause() -> None:
+    # Given no throttling, 20 ms puts and 5 ms lag: the users' calls in phase, nothing to put
+    assert not _is_stall(_producer({}, {}))
+
+
+def test_without_the_producers_record_every_long_gap_is_a_stall() -> None:
+    assert ProducerSeconds.of(pd.DataFrame({"epoch_s": [100]})) is None
+    assert ProducerSeconds.of(None) is None
+    assert _is_stall(None)
+    assert pause_ends(GAP_ARRIVALS, 0.25, None, 1.5) == ()
+    # And a gap in seconds the table does not cover
+    late = GAP_ARRIVALS + 100.0
+    assert stall_spans(late, 0.25, _producer({}, {}), 1.5)[0] == pytest.approx([204.2])
