@@ -67,14 +67,14 @@ BENCH: Final = "tests/benchmarks/bench_payload_formats.py"
 DEFAULT_COSTS: Final = PayloadCosts(
     formats=MappingProxyType(
         {
-            "json": FormatCost(bytes_per_cdr=541.1, decode_us_per_cdr=3.29),
-            "csv": FormatCost(bytes_per_cdr=212.2, decode_us_per_cdr=6.19),
-            "avro": FormatCost(bytes_per_cdr=224.1, decode_us_per_cdr=16.03),
+            "json": FormatCost(bytes_per_cdr=541.2, decode_us_per_cdr=3.36),
+            "csv": FormatCost(bytes_per_cdr=212.3, decode_us_per_cdr=6.48),
+            "avro": FormatCost(bytes_per_cdr=224.1, decode_us_per_cdr=6.38),
         }
     ),
-    kpl_overhead_bytes_per_cdr=15.3,
-    kpl_deaggregate_us_per_cdr=3.84,
-    kpl_pack_us_per_cdr=7.2,
+    kpl_overhead_bytes_per_cdr=15.5,
+    kpl_deaggregate_us_per_cdr=4.19,
+    kpl_pack_us_per_cdr=6.75,
     source=f"{BENCH} on {BENCH_DATE}",
 )
 

@@ -53,6 +53,9 @@ MAX_RECORD_BYTES = quotas.MAX_RECORD_BYTES
 _V2_TO_V1 = {new: old for old, new in JSON_RENAMED_V2.items()}
 
 
+SYNTH_AT_EPOCH_S = 1_795_000_000.0  # 2026-11-18 UTC
+
+
 def _synth(format_name: str) -> tuple[list[bytes], list[str]]:
     clean = SynthConfig(
         subscribers=100_000,
@@ -60,7 +63,9 @@ def _synth(format_name: str) -> tuple[list[bytes], list[str]]:
         defects=DefectRates(**{f.name: 0.0 for f in dataclasses.fields(DefectRates)}),
         fraud=FraudRates(**{f.name: 0.0 for f in dataclasses.fields(FraudRates)}),
     )
-    batch = CdrSynthesizer(clean, seed=7).batch_with_keys(CDRS)
+    # One fixed release time for every format: the call slots redraw a subscriber by the calls' times, so
+    # two runs a second apart would carry other CDRs
+    batch = CdrSynthesizer(clean, seed=7).batch_with_keys(CDRS, at_epoch_s=SYNTH_AT_EPOCH_S)
     return batch.payloads, batch.partition_keys
 
 
