@@ -208,6 +208,15 @@ LAMBDA_RECYCLE_OBSERVED_URL: Final = (
 LAMBDA_ENV_IDLE_LIFETIME_S: Final = 600.0  # observed, assumed
 LAMBDA_ENV_MAX_LIFETIME_S: Final = 4 * 3600.0  # observed, assumed
 
+# --- DynamoDB read units (DDB_READ_WRITE_OPERATIONS_URL), checked 2026-12-03: a read of an item up to 4 KB is
+# 1 unit strongly consistent, 0.5 eventually consistent; BatchGetItem reads each key as a GetItem, its item's
+# size rounded up to the next 4 KB. (infra/local/ministack_fastpaths.py keeps its own copy: it runs in the
+# emulator's interpreter; a unit test holds the two equal.)
+DDB_READ_WRITE_OPERATIONS_URL: Final = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html"
+)
+DDB_READ_UNIT_BYTES: Final = 4 * KIB
+
 # --- DynamoDB (DDB_PARTITIONS_URL) ---
 DDB_PARTITION_WCU_PER_S: Final = 1_000
 DDB_PARTITION_RCU_PER_S: Final = 3_000

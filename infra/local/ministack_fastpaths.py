@@ -33,6 +33,14 @@ What changes (same results, less work):
   request's body is over 1/8 of it (REDUMP_GROWTH_MAX: a re-encoding cannot grow more). Done by rewriting
   the function's source, each edit checked to match once.
 
+One patch adds what MiniStack leaves out rather than saving work: BatchGetItem answers without
+ConsumedCapacity (1.5.33), so the handler's meter counted those reads as unmetered requests and a local run
+priced no read units for them (the fraud state reads its items with one consistent BatchGetItem per 100
+every batch; ledger reads its claims items). With the patch a request with ReturnConsumedCapacity TOTAL or
+INDEXES gets, per table, DynamoDB's documented charge: each key read as a GetItem, its item's size rounded up
+to the next 4 KB, 1 read unit per 4 KB strongly consistent and 0.5 eventually consistent; a key with no item
+is charged one such unit (the minimum of a read), as MiniStack's own GetItem charges it.
+
 Each patch checks the installed MiniStack version and that the function it replaces exists; otherwise it is
 skipped with a warning on stderr and MiniStack runs as shipped.
 """
@@ -248,6 +256,66 @@ def rewrite_transact_write_items(dynamodb: ModuleType) -> bool:
     return True
 
 
+READ_UNIT_BYTES = 4096  # a read unit covers an item of up to 4 KB (DynamoDB developer guide, read operations)
+
+BATCH_GET_EDITS: tuple[tuple[str, str], ...] = (
+    (
+        "    responses = {}\n    unprocessed = {}\n",
+        "    responses = {}\n    unprocessed = {}\n    _cdrcap_units = {}\n",
+    ),
+    (
+        '            item = table["items"].get(pk_val, {}).get(sk_val)\n',
+        '            item = table["items"].get(pk_val, {}).get(sk_val)\n'
+        "            _cdrcap_units[table_name] = _cdrcap_units.get(table_name, 0.0) + _cdrcap_read_units(\n"
+        "                _item_size_bytes(item) if item else 0, config)\n",
+    ),
+    (
+        '    return json_response({"Responses": responses, "UnprocessedKeys": unprocessed})\n',
+        "    return json_response(_cdrcap_with_capacity(\n"
+        '        {"Responses": responses, "UnprocessedKeys": unprocessed}, data, _cdrcap_units))\n',
+    ),
+)
+
+
+def read_units(item_bytes: int, config: Any) -> float:
+    """One key of a BatchGetItem, read as a GetItem: started 4 KB (at least one) x 1 (consistent) or 0.5."""
+    started = max(1, -(-item_bytes // READ_UNIT_BYTES))
+    consistent = isinstance(config, dict) and config.get("ConsistentRead") is True
+    return started * (1.0 if consistent else 0.5)
+
+
+def with_capacity(answer: dict[str, Any], data: dict[str, Any], units: dict[str, float]) -> dict[str, Any]:
+    """The answer with ConsumedCapacity per table when the request asked for it (TOTAL or INDEXES)."""
+    wanted = data.get("ReturnConsumedCapacity", "NONE")
+    if wanted not in ("TOTAL", "INDEXES"):
+        return answer
+    consumed = []
+    for table, capacity in units.items():
+        entry: dict[str, Any] = {"TableName": table, "CapacityUnits": capacity}
+        if wanted == "INDEXES":
+            entry["Table"] = {"CapacityUnits": capacity}
+        consumed.append(entry)
+    return {**answer, "ConsumedCapacity": consumed}
+
+
+def rewrite_batch_get_item(dynamodb: ModuleType) -> bool:
+    """Replace `_batch_get_item` by its source with BATCH_GET_EDITS (ConsumedCapacity added); False, and
+    said, when the source does not match."""
+    original = getattr(dynamodb, "_batch_get_item", None)
+    edited = None
+    if inspect.isfunction(original):
+        try:
+            edited = edited_source(inspect.getsource(original), BATCH_GET_EDITS)
+        except OSError:
+            edited = None
+    if edited is None:
+        _say("dynamodb._batch_get_item is not the source the edits were written for; left as shipped")
+        return False
+    dynamodb._cdrcap_read_units, dynamodb._cdrcap_with_capacity = read_units, with_capacity  # type: ignore[attr-defined]
+    exec(compile(edited, original.__code__.co_filename, "exec"), vars(dynamodb))  # type: ignore[union-attr]
+    return True
+
+
 def apply_patches() -> list[str]:
     """Patch the loaded MiniStack modules; return what was patched."""
     try:
@@ -271,6 +339,8 @@ def apply_patches() -> list[str]:
         patched.append("dynamodb copy.deepcopy")
     if rewrite_transact_write_items(dynamodb) and _patch(dynamodb, "handle_request", body_noted):
         patched.append("dynamodb._transact_write_items (one update application per item)")
+    if rewrite_batch_get_item(dynamodb):
+        patched.append("dynamodb._batch_get_item (ConsumedCapacity)")
     return patched
 
 

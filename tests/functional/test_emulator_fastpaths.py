@@ -198,3 +198,36 @@ def test_patched_transact_write_items_answers_and_writes_as_shipped(
     assert any("4MB" in str(answer[1]) for answer in patched[0] if isinstance(answer, tuple))
     item_a = next(item for item in patched[1][0] if item["sk"]["S"] == "a")
     assert item_a["c"] == {"N": "4"} and item_a["old_t"] == {"N": "10"} and item_a["t"] == {"N": "20"}
+
+
+def test_batch_get_item_reports_its_read_units(dynamodb: Any) -> None:
+    # Given a 5 KB item and a small one, read with one missing key, strongly and then eventually consistent
+    table = "batch-get-capacity"
+    _create_table(dynamodb, table)
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": "big"}, "v": {"S": "z" * 5_000}})
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": "small"}})
+    keys = [{"pk": {"S": "p"}, "sk": {"S": sk}} for sk in ("big", "small", "missing")]
+
+    def consumed(consistent: bool) -> Any:
+        answer = dynamodb.batch_get_item(
+            RequestItems={table: {"Keys": keys, "ConsistentRead": consistent}}, ReturnConsumedCapacity="TOTAL"
+        )
+        assert len(answer["Responses"][table]) == 2
+        return answer["ConsumedCapacity"]
+
+    # Then the patched emulator charges each key as DynamoDB does: 2 + 1 + 1 units, halved when eventual
+    assert consumed(True) == [{"TableName": table, "CapacityUnits": 4.0}]
+    assert consumed(False) == [{"TableName": table, "CapacityUnits": 2.0}]
+    assert "ConsumedCapacity" not in dynamodb.batch_get_item(RequestItems={table: {"Keys": keys}})
+
+
+def _create_table(ddb: Any, name: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
