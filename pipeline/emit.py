@@ -111,14 +111,26 @@ def enriched_lines(
     arrival_ms: Sequence[int],
     fraud_rules: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[bytes]:
-    """`enriched_line` of each CDR, from ONE encoder call for the batch, split back into lines.
+    """`enriched_line` of each CDR, from ONE encoder call for the batch, split back into lines."""
+    return enriched_batch(cdrs, positions, arrival_ms, fraud_rules)[0]
+
+
+def enriched_batch(
+    cdrs: Sequence[CanonicalCDR],
+    positions: Sequence[str],
+    arrival_ms: Sequence[int],
+    fraud_rules: Mapping[str, tuple[str, ...]] | None = None,
+) -> tuple[list[bytes], bytes]:
+    """(`enriched_lines`, the archive's NDJSON: the same lines, each followed by a newline).
 
     Why one call: a kept per-line result was over-allocated and shrunk with realloc, ~3 µs per line in
     heap growth, ~8x the serialisation itself. One `encode_lines` + split on newlines costs ~0.9 µs per
-    line (one `encode` of the list + split on `,{"dedup_key":` + the prefix put back: ~1.1).
+    line (one `encode` of the list + split on `,{"dedup_key":` + the prefix put back: ~1.1). The encoder's
+    output is the NDJSON itself: the archive takes it as it is instead of joining the lines again (two
+    copies of ~430 KB a batch, ~0.1 µs per CDR).
     """
     if not cdrs:
-        return []
+        return [], b"\n"
     rules = fraud_rules or {}
     cell_at, derived_at = _CELL_AT, _DERIVED_AT
     # Built column-wise by map in C (no Python-level step per line): the CDRs transposed into their
@@ -144,11 +156,12 @@ def enriched_lines(
     parts = encoded.split(b"\n")
     parts.pop()  # after the last newline
     if len(parts) != len(documents):  # cannot happen but for the error above; never emit a mis-split line
-        return [
+        lines = [
             orjson.dumps(_enriched_document(c, p, a, rules))
             for c, p, a in zip(cdrs, positions, arrival_ms, strict=True)
         ]
-    return parts
+        return lines, b"\n".join(lines) + b"\n"
+    return parts, encoded
 
 
 def dlq_message(units: Units, index: int, reason: ReasonCode, detail: str) -> bytes:
@@ -188,6 +201,11 @@ ARCHIVE_GZIP_LEVEL = 3
 
 
 def archive_body(lines: Sequence[bytes]) -> bytes:
+    """The archive object of the batch's lines (`archive_gzip` of their NDJSON)."""
+    return archive_gzip(b"\n".join(lines) + b"\n")
+
+
+def archive_gzip(ndjson: bytes) -> bytes:
     """One gzip call for the batch's NDJSON; mtime=0: identical records give identical bytes, so an
     overwrite is a no-op."""
-    return gzip.compress(b"\n".join(lines) + b"\n", compresslevel=ARCHIVE_GZIP_LEVEL, mtime=0)
+    return gzip.compress(ndjson, compresslevel=ARCHIVE_GZIP_LEVEL, mtime=0)

@@ -19,7 +19,7 @@ from pipeline.aggregate import Chunk, ItemKey, build_chunks
 from pipeline.avro_cdr import AvroDecoder, SchemaRegistry
 from pipeline.config import PipelineConfig
 from pipeline.decode import Rejected, decode_payload, decode_taken_json
-from pipeline.emit import archive_body, archive_key, dlq_message, enriched_lines
+from pipeline.emit import archive_gzip, archive_key, dlq_message, enriched_batch
 from pipeline.errors import TransientStoreError
 from pipeline.events import Units, expand
 from pipeline.fraud.errors import FraudError
@@ -300,7 +300,7 @@ class BatchProcessor:
         # the accepted units before the failure point, gathered by C-level compress/filter
         accepted = [cdr is not None for cdr in cdrs[:failure_point]]
         good = list(compress(range(failure_point), accepted))
-        lines = enriched_lines(
+        lines, ndjson = enriched_batch(
             list(filter(None, cdrs[:failure_point])),  # a CDR tuple is never empty (falsy)
             list(compress(batch.positions, accepted)),
             list(compress(units.arrival_ms, accepted)),
@@ -313,7 +313,7 @@ class BatchProcessor:
             if failed:
                 failure_point = min(failure_point, good[failed[0]])
             try:
-                self.stores.archive.put(archive_key(units, good), archive_body(lines))
+                self.stores.archive.put(archive_key(units, good), archive_gzip(ndjson))
             except TransientStoreError:
                 failure_point = min(failure_point, good[0])
         bad = sorted(i for i in batch.rejects if i < failure_point)

@@ -16,8 +16,15 @@ from hypothesis import strategies as st
 from loadgen.ber import encode_file, encode_record
 from pipeline.config import load_config
 from pipeline.decode import Rejected, decode_payload
-from pipeline.emit import _enriched_document, enriched_line, enriched_lines
-from pipeline.events import Units, expand
+from pipeline.emit import (
+    _enriched_document,
+    archive_body,
+    archive_gzip,
+    enriched_batch,
+    enriched_line,
+    enriched_lines,
+)
+from pipeline.events import Units, _maybe_not_plain, expand
 from pipeline.normalize import _general_local_to_utc_ms, fixed_local_ms, local_to_utc_ms
 from pipeline.processor import BatchProcessor
 from pipeline.schema import CanonicalCDR, ReasonCode
@@ -86,6 +93,19 @@ def test_enriched_lines_of_a_batch_are_the_single_line_encodings() -> None:
 
 def test_enriched_lines_of_no_cdrs_is_empty() -> None:
     assert enriched_lines([], [], []) == []
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_the_archive_takes_the_encoders_ndjson_as_the_lines_joined(count: int) -> None:
+    # Given a batch's CDRs (none, one, several; one with a newline in a value)
+    cdrs = [canonical(cdr_id=f"id-{i}\n", cause_for_term="x") for i in range(count)]
+    positions, arrivals = [f"s/{i}/" for i in range(count)], list(range(count))
+    # When its lines and NDJSON are encoded in one call
+    lines, ndjson = enriched_batch(cdrs, positions, arrivals)
+    # Then the NDJSON is the lines, each followed by a newline, and the archive object is the same bytes
+    assert lines == enriched_lines(cdrs, positions, arrivals)
+    assert ndjson == b"\n".join(lines) + b"\n"
+    assert archive_gzip(ndjson) == archive_body(lines)
 
 
 @pytest.mark.parametrize(
@@ -208,6 +228,37 @@ def test_a_json_payload_with_a_nul_byte_is_still_expanded_as_one_unit() -> None:
     assert units.payload == payloads
     assert units.sub_sequence == [None, None, None]
     assert not units.early_reject
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                [
+                    as_json(make_cdr(1)),
+                    b'{"ab\x00": 1}',  # NUL at octet 4: a 32.297 header could start so
+                    b"{\x00\x00\x00\x00",
+                    b"{",
+                    b"",
+                    as_kpl([as_json(make_cdr(2))]),  # binary: holds NULs
+                    as_csv(make_cdr(3)),
+                ]
+            ),
+            st.binary(max_size=12),
+        ),
+        max_size=12,
+    )
+)
+def test_records_left_out_of_the_per_record_sniff_are_plain_json(payloads: list[bytes]) -> None:
+    # Given any mix of payloads (a binary one among them makes the batch hold NULs)
+    # When the records that may not be plain JSON are picked
+    picked = set(_maybe_not_plain(list(payloads)))
+    # Then every record left out starts with "{" and has no NUL at octet 4 (expand's plain-JSON test), and
+    # every record that is not so is picked
+    for index, payload in enumerate(payloads):
+        plain = payload[:1] == b"{" and payload[4:5] != b"\x00"
+        assert (index not in picked) == plain
 
 
 _BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
