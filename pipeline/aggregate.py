@@ -268,46 +268,75 @@ LEDGER_MAX_DELTA_BYTES = DDB_ITEM_MAX_BYTES * 5 // 8
 _LEDGER_ITEM_BYTES = 72  # one item's counters in the delta (7 msgpack ints + overhead), beside its pk
 
 
-def _bucket(position: str, arrival_ms: int) -> tuple[str, int]:
-    return position[: position.find("/")], arrival_ms // 1000
-
-
 def build_ledger_chunks(
     cdrs: Sequence[CanonicalCDR], positions: Sequence[str], indices: Sequence[int], arrivals: Sequence[int]
 ) -> list[Chunk]:
     """Pack the CDRs at `indices` in Kinesis order into as few commits as the limits allow (one per batch
     of up to ~3,000 CDRs): a chunk's indices are then contiguous among `indices`, and a failed commit's
-    first index is the failure point."""
+    first index is the failure point.
+
+    A record's items and vector come from `_keyed` (in `indices` order, not sorted): the same keys in the
+    same order as `item_keys` (cell, A-number, destination) and `contribution`'s vector, without a call
+    per record; its new items' bytes and claims bucket are reckoned inline."""
     chunks: list[Chunk] = []
     chunk = Chunk()
-    deltas = chunk.deltas
+    deltas, minutes, chunk_indices, chunk_claims = chunk.deltas, chunk.minute_s, chunk.indices, chunk.claims
+    get = deltas.get
     buckets: set[tuple[str, int]] = set()
     delta_bytes = 0
-    for index in indices:
-        cdr, position, arrival_ms = cdrs[index], positions[index], arrivals[index]
-        minute_s, keys = item_keys(cdr)
-        bucket = _bucket(position, arrival_ms)
-        new_bytes = sum(len(k[0]) + _LEDGER_ITEM_BYTES for k in keys if k not in deltas)
-        if chunk.indices and (
-            delta_bytes + new_bytes > LEDGER_MAX_DELTA_BYTES
-            or (bucket not in buckets and len(buckets) == LEDGER_MAX_BUCKETS)
+    item_bytes, max_delta_bytes, max_buckets = _LEDGER_ITEM_BYTES, LEDGER_MAX_DELTA_BYTES, LEDGER_MAX_BUCKETS
+    for dest_key, cell_key, index, minute_s, a_key, vector, cdr_id in _keyed(cdrs, indices):
+        position, arrival_ms = positions[index], arrivals[index]
+        bucket = (position[: position.find("/")], arrival_ms // 1000)  # the claims item: (shard, second)
+        has_dest = dest_key is not _NO_ITEM
+        new_bytes = 0  # the delta's growth by this record's items not in it yet
+        if cell_key not in deltas:
+            new_bytes += len(cell_key[0]) + item_bytes
+        if a_key not in deltas:
+            new_bytes += len(a_key[0]) + item_bytes
+        if has_dest and dest_key not in deltas:
+            new_bytes += len(dest_key[0]) + item_bytes
+        if chunk_indices and (
+            delta_bytes + new_bytes > max_delta_bytes
+            or (bucket not in buckets and len(buckets) == max_buckets)
         ):
             chunks.append(chunk)
             chunk, buckets, delta_bytes = Chunk(), set(), 0
-            deltas = chunk.deltas
-            new_bytes = sum(len(k[0]) + _LEDGER_ITEM_BYTES for k in keys)
+            deltas, minutes, chunk_indices, chunk_claims = (
+                chunk.deltas,
+                chunk.minute_s,
+                chunk.indices,
+                chunk.claims,
+            )
+            get = deltas.get
+            new_bytes = len(cell_key[0]) + len(a_key[0]) + 2 * item_bytes
+            if has_dest:
+                new_bytes += len(dest_key[0]) + item_bytes
         buckets.add(bucket)
         delta_bytes += new_bytes
-        vector = contribution(cdr)
-        for key in keys:
-            summed = deltas.get(key)
+        # the record's items in item_keys' order; a new item takes the vector (shared, never mutated: a sum
+        # is a new list)
+        summed = get(cell_key)
+        if summed is None:
+            deltas[cell_key] = vector
+            minutes[cell_key] = minute_s
+        else:
+            deltas[cell_key] = [*map(add, summed, vector)]
+        summed = get(a_key)
+        if summed is None:
+            deltas[a_key] = vector
+            minutes[a_key] = minute_s
+        else:
+            deltas[a_key] = [*map(add, summed, vector)]
+        if has_dest:
+            summed = get(dest_key)
             if summed is None:
-                deltas[key] = vector  # shared, never mutated: a sum is a new list
-                chunk.minute_s[key] = minute_s
+                deltas[dest_key] = vector
+                minutes[dest_key] = minute_s
             else:
-                deltas[key] = [*map(add, summed, vector)]
-        chunk.indices.append(index)
-        chunk.claims.append(_new_claim(Claim, (cdr.cdr_id, position, keys[1], arrival_ms)))
-    if chunk.indices:
+                deltas[dest_key] = [*map(add, summed, vector)]
+        chunk_indices.append(index)
+        chunk_claims.append(_new_claim(Claim, (cdr_id, position, a_key, arrival_ms)))
+    if chunk_indices:
         chunks.append(chunk)
     return chunks

@@ -10,6 +10,7 @@ from cdrcap.truth import observe_memory, truth_of_events
 from cdrcap.verify import check
 from pipeline import aggregate, ledger
 from pipeline.aggregate import Claim
+from pipeline.events import expand
 from pipeline.processor import BatchOutcome, BatchProcessor
 from pipeline.schema import ReasonCode
 from pipeline.stores import InMemoryLedgerStore, in_memory_stores
@@ -318,3 +319,63 @@ def test_every_fault_on_batches_spanning_seconds_keeps_the_invariant(
     assert sum(plan.fired.values()) > 0 and invocations > len(events)
     report = check(truth, observe_memory(stores))
     assert report.ok, report.text()
+
+
+def _ledger_chunks_record_by_record(cdrs: Any, positions: Any, indices: Any, arrivals: Any) -> list[Any]:
+    """build_ledger_chunks as specified, one record at a time through item_keys and contribution."""
+    chunks: list[Any] = []
+    chunk = aggregate.Chunk()
+    buckets: set[tuple[str, int]] = set()
+    delta_bytes = 0
+    for index in indices:
+        cdr, position, arrival_ms = cdrs[index], positions[index], arrivals[index]
+        minute_s, keys = aggregate.item_keys(cdr)
+        bucket = (position[: position.find("/")], arrival_ms // 1000)
+        item = aggregate._LEDGER_ITEM_BYTES
+        new_bytes = sum(len(k[0]) + item for k in keys if k not in chunk.deltas)
+        if chunk.indices and (
+            delta_bytes + new_bytes > aggregate.LEDGER_MAX_DELTA_BYTES
+            or (bucket not in buckets and len(buckets) == aggregate.LEDGER_MAX_BUCKETS)
+        ):
+            chunks.append(chunk)
+            chunk, buckets, delta_bytes = aggregate.Chunk(), set(), 0
+            new_bytes = sum(len(k[0]) + item for k in keys)
+        buckets.add(bucket)
+        delta_bytes += new_bytes
+        vector = aggregate.contribution(cdr)
+        for key in keys:
+            summed = chunk.deltas.get(key)
+            chunk.deltas[key] = (
+                vector if summed is None else [a + b for a, b in zip(summed, vector, strict=True)]
+            )
+            chunk.minute_s.setdefault(key, minute_s)
+        chunk.indices.append(index)
+        chunk.claims.append(Claim(cdr.cdr_id, position, keys[1], arrival_ms))
+    if chunk.indices:
+        chunks.append(chunk)
+    return chunks
+
+
+@pytest.mark.parametrize(
+    ("max_buckets", "max_delta_bytes"), [(16, aggregate.LEDGER_MAX_DELTA_BYTES), (1, 3_000)]
+)
+def test_ledger_chunks_are_the_record_by_record_packing(
+    batch: dict[str, Any], monkeypatch: pytest.MonkeyPatch, max_buckets: int, max_delta_bytes: int
+) -> None:
+    # Given a mixed batch arriving over 3 seconds, decoded, and the ledger's limits (small ones force cuts)
+    monkeypatch.setattr(aggregate, "LEDGER_MAX_BUCKETS", max_buckets)
+    monkeypatch.setattr(aggregate, "LEDGER_MAX_DELTA_BYTES", max_delta_bytes)
+    processor = BatchProcessor(PIPELINE_CONFIG, in_memory_stores("ledger"))
+    decoded = processor._decode(expand(batch), NOW_MS)
+    accepted = [i for i, cdr in enumerate(decoded.cdrs) if cdr is not None]
+    args = (decoded.cdrs, decoded.positions, accepted, decoded.units.arrival_ms)
+    # When it is packed, Then the commits are those of the record-by-record packing: same records, claims,
+    # counters (in the same item order) and minutes
+    packed = aggregate.build_ledger_chunks(*args)
+    expected = _ledger_chunks_record_by_record(*args)
+    assert len(packed) == len(expected) > (1 if max_buckets == 1 else 0)
+    for chunk, want in zip(packed, expected, strict=True):
+        assert chunk.indices == want.indices
+        assert chunk.claims == want.claims
+        assert list(chunk.deltas.items()) == list(want.deltas.items())
+        assert chunk.minute_s == want.minute_s
