@@ -54,6 +54,27 @@ def cdr_digest(cdr_id: str) -> bytes:
     return hashlib.blake2b(cdr_id.encode(), digest_size=DIGEST_BYTES).digest()
 
 
+ClaimKeys = tuple[ItemKey, bytes, bytes]  # of one claim: (its claims item, its unit id, its cdr_id digest)
+
+
+def claim_keys(claims: Sequence[Claim]) -> list[ClaimKeys]:
+    """`bucket_key`, `unit_id` and `cdr_digest` of each claim, computed once for a commit's read, check and
+    merge (each took them again, up to four bucket keys a claim); the same values, inline (no call)."""
+    keys: list[ClaimKeys] = []
+    append = keys.append
+    blake2b = hashlib.blake2b
+    for cdr_id, position, _, arrival_ms in claims:
+        _, seq, sub = position.rsplit("/", 2)
+        append(
+            (
+                (CLAIMS_PREFIX + position[: position.find("/")], f"s#{arrival_ms // BUCKET_MS}"),
+                int(seq).to_bytes(_SEQ_BYTES, "big") + (int(sub) if sub else _NO_SUB).to_bytes(2, "big"),
+                blake2b(cdr_id.encode(), digest_size=DIGEST_BYTES).digest(),
+            )
+        )
+    return keys
+
+
 @dataclass(slots=True)
 class ClaimSet:
     """One claims item as read: version 0 = absent; `stored_bytes` = its size (the write units of
@@ -118,20 +139,21 @@ def delta_key(claims: Sequence[Claim]) -> ItemKey:
     return f"{DELTA_PREFIX}{minute}#{first.position[: first.position.find('/')]}", first.position
 
 
-def conflicting(claims: Sequence[Claim], states: Mapping[ItemKey, ClaimSet]) -> tuple[int, ...]:
+def conflicting(
+    claims: Sequence[Claim], states: Mapping[ItemKey, ClaimSet], keys: Sequence[ClaimKeys] | None = None
+) -> tuple[int, ...]:
     """Indices of `claims` whose unit its bucket already holds (a replay) or whose cdr_id another unit of
-    its bucket holds (a source duplicate)."""
+    its bucket holds (a source duplicate). `keys`: their `claim_keys`, when the caller has them."""
     digests: dict[ItemKey, set[bytes]] = {}
     found = []
-    for i, claim in enumerate(claims):
-        state = states.get(bucket_key(claim))
+    for i, (key, unit, digest) in enumerate(claim_keys(claims) if keys is None else keys):
+        state = states.get(key)
         if state is None or not state.units:
             continue
-        key = bucket_key(claim)
         held = digests.get(key)
         if held is None:
             held = digests[key] = set(state.units.values())
-        if unit_id(claim.position) in state.units or cdr_digest(claim.cdr_id) in held:
+        if unit in state.units or digest in held:
             found.append(i)
     return tuple(found)
 
@@ -159,12 +181,15 @@ def owners(claims: Sequence[Claim], states: Mapping[ItemKey, ClaimSet]) -> dict[
 
 
 def merged(
-    claims: Sequence[Claim], states: Mapping[ItemKey, ClaimSet], expires_at: int
+    claims: Sequence[Claim],
+    states: Mapping[ItemKey, ClaimSet],
+    expires_at: int,
+    keys: Sequence[ClaimKeys] | None = None,
 ) -> dict[ItemKey, ClaimSet]:
-    """The claims items after committing `claims`: each bucket's units plus the new ones, version + 1."""
+    """The claims items after committing `claims`: each bucket's units plus the new ones, version + 1.
+    `keys`: their `claim_keys`, when the caller has them."""
     after: dict[ItemKey, ClaimSet] = {}
-    for claim in claims:
-        key = bucket_key(claim)
+    for key, unit, digest in claim_keys(claims) if keys is None else keys:
         state = after.get(key)
         if state is None:
             before = states.get(key) or ClaimSet()
@@ -174,5 +199,5 @@ def merged(
                 before.stored_bytes,
                 max(before.expires_at, expires_at),
             )
-        state.units[unit_id(claim.position)] = cdr_digest(claim.cdr_id)
+        state.units[unit] = digest
     return after

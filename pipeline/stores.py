@@ -96,6 +96,7 @@ _COUNTERS_MAX_BYTES = 182
 
 _CDR_ID, _POSITION, _ITEM = itemgetter(0), itemgetter(1), itemgetter(2)  # of a Claim
 _PK, _SK = itemgetter(0), itemgetter(1)  # of an ItemKey
+_BUCKET = itemgetter(0)  # of a ledger.ClaimKeys
 
 
 def _aggregate_units(key: ItemKey, item: list[int], folded_claims: int) -> int:
@@ -267,14 +268,15 @@ class LedgerApply:
     def apply(
         self, claims: Sequence[Claim], deltas: Mapping[ItemKey, list[int]], expires_at: Mapping[ItemKey, int]
     ) -> ApplyResult:
-        buckets = list(dict.fromkeys(map(ledger.bucket_key, claims)))
+        keys = ledger.claim_keys(claims)  # each claim's bucket, unit id and digest, once for every round
+        buckets = list(dict.fromkeys(map(_BUCKET, keys)))
         expires = max(expires_at.values())
         for attempt in range(LEDGER_COMMIT_ATTEMPTS):
             states = self._read_buckets(buckets)
-            held = ledger.conflicting(claims, states)
+            held = ledger.conflicting(claims, states, keys)
             if held:
                 return ApplyResult(False, held)
-            after = ledger.merged(claims, states, expires)
+            after = ledger.merged(claims, states, expires, keys)
             try:
                 units = self._commit(after, ledger.delta_key(claims), ledger.encode_delta(deltas), expires)
             except LedgerCommitConflict:

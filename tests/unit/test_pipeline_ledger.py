@@ -379,3 +379,17 @@ def test_ledger_chunks_are_the_record_by_record_packing(
         assert chunk.claims == want.claims
         assert list(chunk.deltas.items()) == list(want.deltas.items())
         assert chunk.minute_s == want.minute_s
+
+
+def test_claim_keys_are_each_claims_bucket_unit_id_and_digest() -> None:
+    # Given claims of plain records and of KPL sub-records, in two arrival seconds
+    claims = [
+        Claim("a", f"{SHARD}/49590338271490256608559692538361571095921575989136588898/", ("", ""), NOW_MS),
+        Claim("b", f"{SHARD}/7/0", ("", ""), NOW_MS + 999),
+        Claim("c", f"{SHARD}/7/65534", ("", ""), NOW_MS + 1_000),
+    ]
+    # When their keys are computed once, Then they are the helpers' values, claim by claim
+    assert ledger.claim_keys(claims) == [
+        (ledger.bucket_key(claim), ledger.unit_id(claim.position), ledger.cdr_digest(claim.cdr_id))
+        for claim in claims
+    ]
