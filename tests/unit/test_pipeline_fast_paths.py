@@ -24,7 +24,7 @@ from pipeline.emit import (
     enriched_line,
     enriched_lines,
 )
-from pipeline.events import Units, _maybe_not_plain, expand
+from pipeline.events import Units, expand
 from pipeline.normalize import _general_local_to_utc_ms, fixed_local_ms, local_to_utc_ms
 from pipeline.processor import BatchProcessor
 from pipeline.schema import CanonicalCDR, ReasonCode
@@ -228,37 +228,6 @@ def test_a_json_payload_with_a_nul_byte_is_still_expanded_as_one_unit() -> None:
     assert units.payload == payloads
     assert units.sub_sequence == [None, None, None]
     assert not units.early_reject
-
-
-@settings(max_examples=500, deadline=None)
-@given(
-    st.lists(
-        st.one_of(
-            st.sampled_from(
-                [
-                    as_json(make_cdr(1)),
-                    b'{"ab\x00": 1}',  # NUL at octet 4: a 32.297 header could start so
-                    b"{\x00\x00\x00\x00",
-                    b"{",
-                    b"",
-                    as_kpl([as_json(make_cdr(2))]),  # binary: holds NULs
-                    as_csv(make_cdr(3)),
-                ]
-            ),
-            st.binary(max_size=12),
-        ),
-        max_size=12,
-    )
-)
-def test_records_left_out_of_the_per_record_sniff_are_plain_json(payloads: list[bytes]) -> None:
-    # Given any mix of payloads (a binary one among them makes the batch hold NULs)
-    # When the records that may not be plain JSON are picked
-    picked = set(_maybe_not_plain(list(payloads)))
-    # Then every record left out starts with "{" and has no NUL at octet 4 (expand's plain-JSON test), and
-    # every record that is not so is picked
-    for index, payload in enumerate(payloads):
-        plain = payload[:1] == b"{" and payload[4:5] != b"\x00"
-        assert (index not in picked) == plain
 
 
 _BASE64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
