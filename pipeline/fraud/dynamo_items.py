@@ -16,7 +16,6 @@ on), and the function encodes one blob instead of building an expression.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import orjson
 
 from pipeline.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
+from pipeline.dynamo_wire import as_bytes
 from pipeline.fraud.state import (
     POSITION_WIDTH,
     ApplyRequest,
@@ -128,8 +128,8 @@ def decode(item: Item) -> StoredState:
     blob = item.get(STATE_ATTRIBUTE)
     if version is None or blob is None:
         return StoredState()
-    raw = blob["B"]  # bytes from botocore, base64 text from the prepared path (dynamo_wire.py)
-    counters, sets, watermarks = orjson.loads(base64.b64decode(raw) if isinstance(raw, str) else raw)
+    # bytes from botocore, base64 text from the prepared path (pipeline/dynamo_wire.py)
+    counters, sets, watermarks = orjson.loads(as_bytes(blob["B"]))
     return StoredState(
         counters,
         {name: set(members) for name, members in sets.items()},

@@ -12,8 +12,8 @@ import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
 
+from pipeline.dynamo_wire import _decode_success, prepare
 from pipeline.fraud.dynamo_items import StoredState, decode, item_key, put_request
-from pipeline.fraud.dynamo_wire import _decode_success, prepare
 from pipeline.fraud.state import WindowKey, position
 
 TOKEN = "4c1c9b0e-7b3c-4d51-9d4a-1f0e2b3c4d5e"

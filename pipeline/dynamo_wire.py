@@ -1,10 +1,12 @@
-"""A prepared request path for the fraud store's hot DynamoDB calls: orjson encodes their bodies, botocore
-still resolves the endpoint, signs, sends, retries, meters and raises errors.
+"""A prepared request path for the handler's hot DynamoDB calls (the aggregate store's and the fraud
+store's): orjson encodes their bodies, botocore still resolves the endpoint, signs, sends, retries, meters
+and raises errors.
 
 Why: botocore's JSON serializer walks the operation's shapes value by value; for a TransactWriteItems of 100
 conditional puts it took ~14-20 ms (the whole body ~0.5 ms with orjson), and parsing a 100-item
 BatchGetItem answer ~8 ms (orjson: ~0.3 ms). With about one window item per CDR that was ~0.25 ms of the
-function's CPU per CDR, the largest share of the fraud stage's own cost (profiled on bench_fraud_emulator).
+function's CPU per CDR, the largest share of the fraud stage's own cost (profiled on bench_fraud_emulator);
+the aggregate store's transactions (a claim + about one minute item per CDR) cost the same kind of time.
 
 How (public botocore events only, per client and operation):
 - `before-parameter-build` (last: after botocore's own handlers, which fill ClientRequestToken): the request's
@@ -15,7 +17,8 @@ How (public botocore events only, per client and operation):
   included);
 - `before-parse` (success answers of BatchGetItem only): the body decoded by orjson and handed to botocore
   as the customised part of the parsed answer, botocore parsing an empty object. Binary values stay base64
-  text there: the fraud state's reader accepts both (dynamo_items.decode).
+  text there: every reader of a B value accepts both (`as_bytes`: the fraud state's dynamo_items.decode, the
+  ledger's claims reader in aws_stores).
 Errors (status >= 300) are parsed by botocore as ever, so cancellation reasons and error codes are unchanged.
 A parameter orjson cannot encode leaves that request to botocore.
 """
@@ -23,6 +26,7 @@ A parameter orjson cannot encode leaves that request to botocore.
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +34,12 @@ import orjson
 
 ENCODED_BODY = "cdrcap_prepared_body"  # request context key
 PREPARED = ("TransactWriteItems", "BatchGetItem")
+_INSTALLED = "_cdrcap_prepared"  # on a prepared client's meta: a second install would encode the stub
+
+
+def as_bytes(value: bytes | str) -> bytes:
+    """A B value as read: bytes from botocore's parser, base64 text from the prepared one."""
+    return base64.b64decode(value) if isinstance(value, str) else value
 
 
 def _as_base64(value: Any) -> str:
@@ -95,6 +105,8 @@ def prepare(client: Any) -> bool:
         return False
     if getattr(meta.service_model, "resolved_protocol", meta.service_model.protocol) != "json":
         return False
+    if getattr(meta, _INSTALLED, False):  # the same client behind two stores: installed once
+        return True
     events = meta.events
     # botocore keeps the choice in the serializer it built (meta.config does not say it): a validating one
     # is wrapped in ParamValidationDecorator. The handler's clients do not validate (aws_stores.build_client).
@@ -106,4 +118,30 @@ def prepare(client: Any) -> bool:
     for operation in PREPARED:
         events.register_last(f"before-call.dynamodb.{operation}", _send_encoded)
     events.register("before-parse.dynamodb.BatchGetItem", _decode_success)
+    setattr(meta, _INSTALLED, True)
     return True
+
+
+class PreparedClient:
+    """Stands for a DynamoDB client with the prepared path installed on first use, so a lazily built client
+    (aws_stores.LazyClient) is still built with the first batch, not at cold start. Anything `prepare`
+    declines (a fake, another protocol) is used as it is."""
+
+    __slots__ = ("_client", "_lock", "_ready")
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._ready = False
+        self._lock = threading.Lock()
+
+    @property
+    def unprepared(self) -> Any:
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    prepare(self._client)
+                    self._ready = True
+        return getattr(self._client, name)
