@@ -1,5 +1,6 @@
-"""The prepared request path of the fraud store's DynamoDB calls: the same request body as botocore's own
-serializer, the same answer as its parser (binary values as base64 text), errors left to botocore."""
+"""The prepared request path of the aggregate and fraud stores' DynamoDB calls: the same request body as
+botocore's own serializer, the same answer as its parser (binary values as base64 text), errors left to
+botocore."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
 
-from pipeline.dynamo_wire import _decode_success, prepare
+from pipeline import ledger
+from pipeline.aggregate import Claim
+from pipeline.aws_stores import DynamoAggregateStore, FoldedDynamoAggregateStore, LedgerDynamoAggregateStore
+from pipeline.dynamo_wire import PreparedClient, _decode_success, prepare
 from pipeline.fraud.dynamo_items import StoredState, decode, item_key, put_request
 from pipeline.fraud.state import WindowKey, position
 
@@ -152,3 +156,65 @@ def test_anything_but_a_dynamodb_client_is_left_alone() -> None:
     assert not prepare(
         boto3.client("sqs", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
     )
+
+
+def _aggregate_transactions() -> dict[str, list[dict[str, Any]]]:
+    """One transaction of each exactly-once design, as the aggregate store builds it."""
+    key = ("cell#310-260-1-1", "m#2026-11-18T13:00Z")
+    claims = [Claim("a", "shardId-0/1/", key, 1_000), Claim("b", "shardId-0/2/", key, 1_000)]
+    deltas, expires = {key: [2, 1, 1, 60, 55, 0, 0]}, {key: 2_000_000_000}
+    ledger_store = LedgerDynamoAggregateStore("t", None)
+    units = {ledger.unit_id(claim.position): ledger.cdr_digest(claim.cdr_id) for claim in claims}
+    return {
+        "per_record": DynamoAggregateStore("t", None)._transaction(claims, deltas, expires),
+        "folded": FoldedDynamoAggregateStore("t", None)._transaction(claims, deltas, expires),
+        "ledger": [
+            ledger_store._claims_put(key, ledger.ClaimSet(1, units, 0, 2_000_000_000)),
+            ledger_store._claims_put(key, ledger.ClaimSet(4, units, 0, 2_000_000_000)),
+            ledger_store._put(
+                ("delta#x", "d"), {ledger.DELTA_ATTRIBUTE: {"B": ledger.encode_delta(deltas)}}, "x", {}
+            ),
+        ],
+    }
+
+
+@pytest.mark.parametrize("design", ["per_record", "folded", "ledger"])
+def test_an_aggregate_transaction_is_sent_as_botocores_serializer_would_send_it(design: str) -> None:
+    # Given the aggregate store's transaction of each design, through both paths, as the handler sends it
+    prepared = _client(validating=False)
+    assert prepare(prepared)
+    items = _aggregate_transactions()[design]
+    params = {"TransactItems": items, "ClientRequestToken": TOKEN, "ReturnConsumedCapacity": "TOTAL"}
+
+    # When each is sent
+    fast = _sent_body(prepared, "TransactWriteItems", **params)
+    slow = _sent_body(_client(validating=False), "TransactWriteItems", **params)
+
+    # Then the bodies are the same JSON
+    assert fast == slow and len(fast["TransactItems"]) == len(items)
+
+
+def test_a_client_prepared_twice_sends_the_same_body() -> None:
+    # Given a client behind two stores, each installing the prepared path
+    prepared = _client(validating=False)
+    assert prepare(prepared) and prepare(prepared)
+
+    # When a transaction is sent, then it is encoded once: the real items, not the stub
+    body = _sent_body(prepared, "TransactWriteItems", TransactItems=_puts(), ClientRequestToken=TOKEN)
+    assert body == _sent_body(
+        _client(), "TransactWriteItems", TransactItems=_puts(), ClientRequestToken=TOKEN
+    )
+
+
+def test_a_prepared_client_is_installed_on_first_use_only() -> None:
+    # Given a client wrapped for the prepared path
+    built = _client(validating=False)
+    wrapped = PreparedClient(built)
+    assert wrapped.unprepared is built and not prepare_marked(built)
+
+    # When the store first uses it, then the path is installed, and the requests go through the client
+    assert wrapped.meta is built.meta and prepare_marked(built)
+
+
+def prepare_marked(client: Any) -> bool:
+    return bool(getattr(client.meta, "_cdrcap_prepared", False))
