@@ -23,7 +23,6 @@ from typing import Any
 import orjson
 
 from pipeline.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
-from pipeline.dynamo_wire import as_bytes
 from pipeline.fraud.state import (
     POSITION_WIDTH,
     ApplyRequest,
@@ -33,6 +32,7 @@ from pipeline.fraud.state import (
     capped,
     fold,
 )
+from pipeline.prepared_requests import as_bytes
 
 Item = Mapping[str, Any]
 BLOCK_S = 900  # shorter windows that divide it live in their block's item (docs/fraud.md, "State")
@@ -128,7 +128,7 @@ def decode(item: Item) -> StoredState:
     blob = item.get(STATE_ATTRIBUTE)
     if version is None or blob is None:
         return StoredState()
-    # bytes from botocore, base64 text from the prepared path (pipeline/dynamo_wire.py)
+    # bytes from botocore, base64 text from the prepared path (pipeline/prepared_requests.py)
     counters, sets, watermarks = orjson.loads(as_bytes(blob["B"]))
     return StoredState(
         counters,

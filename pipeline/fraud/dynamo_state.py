@@ -39,7 +39,6 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from pipeline.constants import FRAUD_STATE_WRITE_MODES, TABLE_PARTITION_KEY, TABLE_TTL_ATTRIBUTE
-from pipeline.dynamo_wire import PreparedClient
 from pipeline.fraud.dynamo_batch import (
     READ_FIRST,
     RETRY_TRANSACTION,
@@ -70,6 +69,7 @@ from pipeline.fraud.state import (
     WindowState,
     require_distinct_keys,
 )
+from pipeline.prepared_requests import PreparedClient
 
 MAX_ATTEMPTS = 4  # write rounds; beyond this the batch fails and Lambda retries it: contention, not data
 CONFLICT_BACKOFF_S = 0.02  # before a round after a lost race, doubled per round
@@ -101,8 +101,8 @@ class DynamoDBStateStore:
             raise ValueError(
                 f"state_writes={state_writes!r}: use one of {', '.join(FRAUD_STATE_WRITE_MODES)}"
             )
-        # the prepared request path (pipeline/dynamo_wire.py), installed on first use: a lazily built client
-        # is then built with the first batch, as before, not at cold start
+        # the prepared request path (pipeline/prepared_requests.py), installed on first use: a lazily built
+        # client is then built with the first batch, as before, not at cold start
         self._client = PreparedClient(dynamodb_client)
         self._table_name = table_name
         self._transactional = state_writes == "transact"

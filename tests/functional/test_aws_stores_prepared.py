@@ -1,6 +1,6 @@
-"""The aggregate store's prepared request path (pipeline/dynamo_wire.py) against the emulator: what a store
-learns from DynamoDB (cancellation reasons, consumed units, claim owners, a missing table) is the same as
-through botocore's own serializer and parser."""
+"""The aggregate store's prepared request path (pipeline/prepared_requests.py) against the emulator: what a
+store learns from DynamoDB (cancellation reasons, consumed units, claim owners, a missing table) is the same
+as through botocore's own serializer and parser."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError
 from infra.local.emulator import EmulatorProcess
 from pipeline.aggregate import Claim
 from pipeline.aws_stores import DynamoAggregateStore, LedgerDynamoAggregateStore, build_client
-from pipeline.dynamo_wire import ENCODED_BODY
 from pipeline.errors import ConfigError
 from pipeline.metering import METER
+from pipeline.prepared_requests import ENCODED_BODY
 from tests.support.emulator_pipeline import create_table
 
 KEY = ("cell#310-260-1-1", "m#2026-11-18T13:00Z")

@@ -1,6 +1,6 @@
-"""The prepared request path of the aggregate and fraud stores' DynamoDB calls: the same request body as
-botocore's own serializer, the same answer as its parser (binary values as base64 text), errors left to
-botocore."""
+"""The prepared request path of the aggregate and fraud stores' DynamoDB calls and the output stream's
+PutRecords: the same request body as botocore's own serializer, the same answer as its parser (binary values
+as base64 text), errors left to botocore."""
 
 from __future__ import annotations
 
@@ -12,21 +12,22 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
+from botocore.parsers import create_parser
 
 from pipeline import ledger
 from pipeline.aggregate import Claim
 from pipeline.aws_stores import DynamoAggregateStore, FoldedDynamoAggregateStore, LedgerDynamoAggregateStore
-from pipeline.dynamo_wire import PreparedClient, _decode_success, prepare
 from pipeline.fraud.dynamo_items import StoredState, decode, item_key, put_request
 from pipeline.fraud.state import WindowKey, position
+from pipeline.prepared_requests import PreparedClient, _decode_success, prepare
 
 TOKEN = "4c1c9b0e-7b3c-4d51-9d4a-1f0e2b3c4d5e"
 
 
-def _client(validating: bool = True) -> Any:
+def _client(validating: bool = True, service: str = "dynamodb") -> Any:
     config = boto3.session.Config(parameter_validation=validating)
-    return boto3.client(
-        "dynamodb",
+    return boto3.client(  # type: ignore[call-overload]
+        service,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
@@ -43,7 +44,8 @@ def _sent_body(client: Any, operation: str, **params: Any) -> dict[str, Any]:
         sent["body"] = json.loads(params["body"])
         return SimpleNamespace(status_code=200, headers={}), {}
 
-    client.meta.events.register_last(f"before-call.dynamodb.{operation}", capture)
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register_last(f"before-call.{service}.{operation}", capture)
     getattr(client, operation_method(operation))(**params)
     return sent["body"]
 
@@ -151,11 +153,9 @@ def test_an_error_answer_is_left_to_botocore() -> None:
     assert (response["body"], customized) == (body, {})
 
 
-def test_anything_but_a_dynamodb_client_is_left_alone() -> None:
+def test_anything_but_a_dynamodb_or_kinesis_client_is_left_alone() -> None:
     assert not prepare(object())
-    assert not prepare(
-        boto3.client("sqs", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
-    )
+    assert not prepare(_client(service="sqs"))
 
 
 def _aggregate_transactions() -> dict[str, list[dict[str, Any]]]:
@@ -218,3 +218,53 @@ def test_a_prepared_client_is_installed_on_first_use_only() -> None:
 
 def prepare_marked(client: Any) -> bool:
     return bool(getattr(client.meta, "_cdrcap_prepared", False))
+
+
+def _records() -> list[dict[str, Any]]:
+    return [{"PartitionKey": f"sub-{i}", "Data": bytes(range(i % 256)) * 3} for i in range(500)]
+
+
+def test_put_records_is_sent_as_botocores_serializer_would_send_it() -> None:
+    # Given the output stream's 500 records (binary data), through both paths, as the handler sends them
+    prepared = _client(validating=False, service="kinesis")
+    assert prepare(prepared)
+
+    # When each is sent
+    fast = _sent_body(prepared, "PutRecords", StreamName="cdr-out", Records=_records())
+    slow = _sent_body(
+        _client(validating=False, service="kinesis"), "PutRecords", StreamName="cdr-out", Records=_records()
+    )
+
+    # Then the bodies are the same JSON, data as base64 text
+    assert fast == slow and base64.b64decode(fast["Records"][7]["Data"]) == _records()[7]["Data"]
+
+
+def test_a_put_records_answer_is_what_botocores_parser_makes_of_it() -> None:
+    # Given PutRecords' answer with one record accepted and one throttled
+    answer = {
+        "FailedRecordCount": 1,
+        "Records": [
+            {
+                "SequenceNumber": "49590338271490256608559692538361571095921575989136588898",
+                "ShardId": "shardId-000000000000",
+            },
+            {
+                "ErrorCode": "ProvisionedThroughputExceededException",
+                "ErrorMessage": "Rate exceeded for shard",
+            },
+        ],
+        "EncryptionType": "KMS",
+    }
+    body = json.dumps(answer).encode()
+    output_shape = _client(service="kinesis").meta.service_model.operation_model("PutRecords").output_shape
+    parser = create_parser("json")
+    response = {"status_code": 200, "headers": {}, "body": body}
+    customized: dict[str, Any] = {}
+
+    # When the prepared path decodes it (botocore then parses what is left and adds the decoded part)
+    _decode_success(response_dict=response, customized_response_dict=customized)
+    parsed = parser.parse(response, output_shape)
+    parsed.update(customized)
+
+    # Then the store sees what botocore's parser alone makes of the body
+    assert parsed == parser.parse({"status_code": 200, "headers": {}, "body": body}, output_shape)
