@@ -3,8 +3,8 @@
 A p99 over a step of a few hundred invocations is itself a random draw: the poller's phase against the
 arrivals, each invocation's deviation from the fitted duration and (without recorded arrivals) the arrivals
 decide it. The simulator is run several times with different seeds (replications), and a prediction is
-their median (the central value) with the 10th and 90th percentiles of the replications (the 80% interval).
-Nothing is added to the spread the replications give.
+their median (the central value) with the 10th and 90th percentiles of the replications, widened by the
+model's error beyond them as validation runs measured it (the 80% interval; capacity/interval_calibration.py).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-INTERVAL_LEVEL = 0.8
+from capacity.interval_calibration import INTERVAL_LEVEL, Margin, model_margin, widen
+
 LOW_QUANTILE = (1.0 - INTERVAL_LEVEL) / 2.0
 HIGH_QUANTILE = 1.0 - LOW_QUANTILE
 # Replications per prediction of a run's steps: 21 put the 10th and 90th percentiles between the 3rd and
@@ -32,6 +33,13 @@ class Interval:
     low: float
     high: float
     replications: int
+    log_margin: float = 0.0  # the calibrated margin low and high were widened by (ln units)
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        """The replications' own 10th-90th percentiles, before the margin."""
+        factor = math.exp(self.log_margin)
+        return self.low * factor, self.high / factor
 
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high
@@ -58,6 +66,15 @@ def from_replications(values: Iterable[float]) -> Interval:
     else:
         low, central, high = np.quantile(array, quantiles, method="inverted_cdf")
     return Interval(float(central), float(low), float(high), int(array.size))
+
+
+def predicted(values: Iterable[float], margin: Margin | None = None) -> Interval:
+    """A prediction of a p99: the replications' interval widened by the calibrated margin (default: the
+    model's, from every recorded validation point)."""
+    margin = model_margin() if margin is None else margin
+    spread = from_replications(values)
+    low, high = widen(spread.low, spread.high, margin)
+    return replace(spread, low=low, high=high, log_margin=margin.log_margin)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from capacity.explain import (
     on_demand_alternative,
 )
 from capacity.fit import ServiceTimeModel
-from capacity.intervals import from_replications
+from capacity.interval_calibration import model_margin
+from capacity.intervals import from_replications, predicted
 from capacity.quotas import US_EAST_1, Prices
 from capacity.resharding import minimum_hours, resharding_path
 from capacity.resource_use import design_comparison
@@ -170,6 +171,7 @@ def plan(
         **_cold_starts(recommendation, PlanInputs(service, workload, slo, space, prices), cold, seed),
         "key_distribution": workload.keys.description,
         "service_time_model": service.to_dict(),
+        "prediction_intervals": model_margin().describe(),
         "memory_scaling": memory_scaling(space),
         "quotas_as_of": quotas.AS_OF,
         "prices_region": prices.region,
@@ -310,7 +312,8 @@ def _predict(
     """Simulate the hottest lane of one configuration at the planning rate, `space.replications` times.
 
     Each value is the median of the replications; the p99s also carry their 80% interval (`*_lo_ms`,
-    `*_hi_ms`: the 10th and 90th percentiles of the replications, capacity/intervals.py), the spread of a
+    `*_hi_ms`: the 10th and 90th percentiles of the replications widened by the calibrated margin,
+    capacity/intervals.py), the spread of a
     p99 measured over one simulated window at that rate.
     """
     # The simulator's cost is one step per batch: bound the number of batches (an unstable lane diverges
@@ -323,8 +326,8 @@ def _predict(
         simulate_lane(config, profile, seed=seed + k).summary(start_s=duration_s * WARMUP_FRACTION)
         for k in range(max(space.replications, 1))
     ]
-    age = from_replications(s["iterator_age_p99_ms"] for s in summaries)
-    e2e = from_replications(s["e2e_p99_ms"] for s in summaries)
+    age = predicted(s["iterator_age_p99_ms"] for s in summaries)
+    e2e = predicted(s["e2e_p99_ms"] for s in summaries)
     age_max_ms = max(
         from_replications(s["iterator_age_max_ms"] for s in summaries).central,
         float(grid.hot.iterator_age_max_s[index]) * 1000.0,

@@ -18,7 +18,7 @@ import numpy as np
 from capacity.arrivals import Arrivals
 from capacity.errors import CapacityError
 from capacity.fit import ServiceTimeModel
-from capacity.intervals import REPLICATIONS, from_replications
+from capacity.intervals import REPLICATIONS, predicted
 from capacity.model import ReadPath
 from capacity.recorded import RecordedArrivals
 from capacity.runtime_samples import RuntimeSamples
@@ -132,8 +132,8 @@ def predict_steps(
     start_s = 0.0
     for step, (duration_s, _) in zip(steps, profile, strict=True):
         traced = [sim.as_traced(start_s, start_s + duration_s) for sim in runs]
-        age = from_replications(t["iterator_age_p99_ms"] for t in traced)
-        e2e = from_replications(t["e2e_p99_ms"] for t in traced)
+        age = predicted(t["iterator_age_p99_ms"] for t in traced)
+        e2e = predicted(t["e2e_p99_ms"] for t in traced)
         predictions.append(
             {
                 "step": step.get("step"),
@@ -145,6 +145,7 @@ def predict_steps(
                 "predicted_e2e_p99_lo_ms": e2e.low,
                 "predicted_e2e_p99_hi_ms": e2e.high,
                 "replications": age.replications,
+                "interval_log_margin": age.log_margin,
             }
         )
         start_s += duration_s

@@ -6,6 +6,7 @@ html.py and markdown.py only lay these out, so the HTML report and the pull-requ
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -267,10 +268,17 @@ def model_error_lines(summary: Summary) -> list[str]:
     lines = []
     if "interval_coverage" in error:
         level = float(error.get("interval_level", 0.8))
+        margins = [e["interval_log_margin"] for e in error["per_step"] if "interval_log_margin" in e]
+        widened = (
+            f", widened by x{math.exp(margins[0]):.3f} each side for the model's error beyond them that "
+            "validation runs measured (capacity/interval_calibration.py)"
+            if margins and margins[0]
+            else ""
+        )
         lines.append(
             f"Each prediction is the median of the simulator's replications (seeds: poller phase, each "
             f"invocation's deviation from the fitted duration, arrivals) with the {level:.0%} interval of "
-            f"them in brackets: a measurement should fall inside {level:.0%} of the time. Here "
+            f"them{widened} in brackets: a measurement should fall inside {level:.0%} of the time. Here "
             f"{pct(float(error['interval_coverage']))} of the measurements did; the intervals' median width "
             f"is {pct(float(error.get('interval_median_relative_width', 0.0)))} of the central value."
         )

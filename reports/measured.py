@@ -131,7 +131,13 @@ def _interval(prediction: Mapping[str, Any], metric: str) -> Interval | None:
     if low is None or high is None:
         return None
     central = float(prediction[f"predicted_{metric}_p99_ms"])
-    return Interval(central, float(low), float(high), int(prediction.get("replications") or 0))
+    return Interval(
+        central,
+        float(low),
+        float(high),
+        int(prediction.get("replications") or 0),
+        float(prediction.get("interval_log_margin") or 0.0),
+    )
 
 
 def model_error(predictions: Sequence[Mapping[str, Any]], step_rows: list[Step]) -> ModelError:
@@ -173,6 +179,7 @@ def model_error(predictions: Sequence[Mapping[str, Any]], step_rows: list[Step])
             entry[f"predicted_{metric}_p99_lo_ms"] = interval.low  # type: ignore[literal-required]
             entry[f"predicted_{metric}_p99_hi_ms"] = interval.high  # type: ignore[literal-required]
             entry[f"inside_interval_{metric}"] = interval.contains(step[key])  # type: ignore[literal-required]
+            entry["interval_log_margin"] = interval.log_margin
             pairs.append((interval, step[key]))  # type: ignore[literal-required]
         per_step.append(entry)
     apes = [e[k] for e in per_step for k in ("ape_iterator_age", "ape_e2e") if math.isfinite(e[k])]

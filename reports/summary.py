@@ -142,6 +142,8 @@ class ModelErrorStep(TypedDict):
     predicted_e2e_p99_lo_ms: NotRequired[float]
     predicted_e2e_p99_hi_ms: NotRequired[float]
     inside_interval_e2e: NotRequired[bool]
+    # the calibrated margin both intervals were widened by, ln units (capacity/interval_calibration.py)
+    interval_log_margin: NotRequired[float]
 
 
 class ModelError(TypedDict):

@@ -395,7 +395,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _with_interval(predicted: dict[str, Any], key: str) -> str:
-    """A predicted value, with its 80% interval over the simulator's replications when it has one."""
+    """A predicted value, with its 80% interval (the simulator's replications, widened by the calibrated
+    margin: details.prediction_intervals) when it has one."""
     value = predicted[key]
     if value is None:
         return "unbounded"

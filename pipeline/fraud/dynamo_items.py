@@ -16,7 +16,6 @@ on), and the function encodes one blob instead of building an expression.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +32,7 @@ from pipeline.fraud.state import (
     capped,
     fold,
 )
+from pipeline.prepared_requests import as_bytes
 
 Item = Mapping[str, Any]
 BLOCK_S = 900  # shorter windows that divide it live in their block's item (docs/fraud.md, "State")
@@ -128,8 +128,8 @@ def decode(item: Item) -> StoredState:
     blob = item.get(STATE_ATTRIBUTE)
     if version is None or blob is None:
         return StoredState()
-    raw = blob["B"]  # bytes from botocore, base64 text from the prepared path (dynamo_wire.py)
-    counters, sets, watermarks = orjson.loads(base64.b64decode(raw) if isinstance(raw, str) else raw)
+    # bytes from botocore, base64 text from the prepared path (pipeline/prepared_requests.py)
+    counters, sets, watermarks = orjson.loads(as_bytes(blob["B"]))
     return StoredState(
         counters,
         {name: set(members) for name, members in sets.items()},

@@ -60,7 +60,6 @@ from pipeline.fraud.dynamo_items import (
     storage,
     window_state,
 )
-from pipeline.fraud.dynamo_wire import prepare
 from pipeline.fraud.errors import FraudStateError
 from pipeline.fraud.state import (
     AlertClaim,
@@ -70,6 +69,7 @@ from pipeline.fraud.state import (
     WindowState,
     require_distinct_keys,
 )
+from pipeline.prepared_requests import PreparedClient
 
 MAX_ATTEMPTS = 4  # write rounds; beyond this the batch fails and Lambda retries it: contention, not data
 CONFLICT_BACKOFF_S = 0.02  # before a round after a lost race, doubled per round
@@ -101,8 +101,9 @@ class DynamoDBStateStore:
             raise ValueError(
                 f"state_writes={state_writes!r}: use one of {', '.join(FRAUD_STATE_WRITE_MODES)}"
             )
-        self._unprepared_client = dynamodb_client
-        self._prepared_client: Any = None
+        # the prepared request path (pipeline/prepared_requests.py), installed on first use: a lazily built
+        # client is then built with the first batch, as before, not at cold start
+        self._client = PreparedClient(dynamodb_client)
         self._table_name = table_name
         self._transactional = state_writes == "transact"
         # the items the last apply_many wrote or found applied, as they were then: read_many answers from
@@ -111,20 +112,6 @@ class DynamoDBStateStore:
         self._writes_lock = threading.Lock()  # the engine may apply items from several threads
         self.writes = 0  # write requests (a transaction is one)
         self.item_writes = 0  # item writes requested (a transaction counts its items), failed ones included
-
-    @property
-    def _client(self) -> Any:
-        """The client, with the prepared request path (dynamo_wire.py) installed on first use: a lazily
-        built client is then built with the first batch, as before, not at cold start."""
-        client = self._prepared_client
-        if client is None:
-            with self._writes_lock:
-                client = self._prepared_client
-                if client is None:
-                    client = self._unprepared_client
-                    prepare(client)
-                    self._prepared_client = client
-        return client
 
     def _count_write(self, items: int = 1) -> None:
         with self._writes_lock:

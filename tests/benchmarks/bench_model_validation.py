@@ -6,15 +6,19 @@ capacity.validate.predict_steps, summary.json with model_error, stack down), so 
 product's own path. The configurations span shards x PF x batch x window x rate, with steps near the
 shard write limit AND near the consumer's limit (handler duration x batches per second of one lane).
 
-Every prediction is a central value and an 80% interval over the simulator's replications
-(capacity/intervals.py); the coverage table says how often the measurement fell inside, how wide the
-intervals are and how far the central values are, per metric and over steps with enough invocations for a
-p99 (capacity/measurability.py).
+Every prediction is a central value and an 80% interval over the simulator's replications, widened by the
+conformal margin of the recorded validation runs (capacity/intervals.py, capacity/interval_calibration.py).
+The run is scored OUT OF SAMPLE: its intervals are re-widened by the margin of every recorded run but itself
+(a fresh run is in none). The coverage table says how often the measurement fell inside, how wide the
+intervals are and how far the central values are, per metric, over steps with enough invocations for a
+p99 (capacity/measurability.py), and with the replications' spread alone (no margin).
 
 `python -m tests.benchmarks.bench_model_validation [--only NAME ...] [--no-doc] [--from-json]`: runs them,
 prints the tables, and (with every configuration run) writes them into docs/capacity.md between the
 validation markers; `--from-json` re-renders the tables from the last runs/validation/validation.json,
-and `--from-json --repredict` predicts those saved runs again with the current model (same measurements).
+and `--from-json --repredict` predicts those saved runs again with the current model (same measurements);
+`--calibrate` records the run's points (replication intervals vs measurements) in
+capacity/interval_calibration.json, so that later predictions' margins count them.
 Bounded: each configuration runs its fixed steps plus the run's drain deadline; the whole set ~10 min.
 """
 
@@ -30,6 +34,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from capacity import interval_calibration
+from capacity.interval_calibration import CalibrationPoint, Margin, margin_without, widen
 from capacity.intervals import INTERVAL_LEVEL, Interval, coverage
 from capacity.measurability import MIN_INVOCATIONS_FOR_P99, step_plans
 from cdrcap.config import Config, Profile, Target
@@ -187,7 +193,7 @@ def case_rows(case: Case, summary: dict[str, Any], run_dir: Path) -> list[dict[s
                 **{
                     k: entry[k]
                     for k in entry
-                    if k.startswith(("predicted", "measured", "ape", "inside", "invocations"))
+                    if k.startswith(("predicted", "measured", "ape", "inside", "invocations", "interval"))
                 },
                 "service_ms": (
                     summary["service_time_model"]["a_ms"],
@@ -213,6 +219,50 @@ def repredict_rows(saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 RUN_FACTS = ("load_1min", "step_s")
+
+
+def out_of_sample(rows: list[dict[str, Any]], run_id: str) -> tuple[list[dict[str, Any]], Margin]:
+    """The rows with each interval's replication spread kept (`spread_<metric>_lo_ms` / `_hi_ms`) and the
+    interval re-widened by the margin of every recorded run but `run_id` (so the run scores out of sample)."""
+    margin = margin_without(run_id)
+    scored = []
+    for row in rows:
+        row = dict(row)
+        used = math.exp(float(row.get("interval_log_margin") or 0.0))
+        for metric, _ in METRICS:
+            low, high = row.get(f"predicted_{metric}_p99_lo_ms"), row.get(f"predicted_{metric}_p99_hi_ms")
+            if low is None or high is None:
+                continue
+            spread = (
+                row.get(f"spread_{metric}_lo_ms", low * used),
+                row.get(f"spread_{metric}_hi_ms", high / used),
+            )
+            row[f"spread_{metric}_lo_ms"], row[f"spread_{metric}_hi_ms"] = spread
+            low, high = widen(*spread, margin)
+            row[f"predicted_{metric}_p99_lo_ms"], row[f"predicted_{metric}_p99_hi_ms"] = low, high
+            row[f"inside_interval_{metric}"] = low <= row[f"measured_{metric}_p99_ms"] <= high
+        row["interval_log_margin"] = margin.log_margin
+        scored.append(row)
+    return scored, margin
+
+
+def calibration_points(rows: list[dict[str, Any]], run_id: str) -> list[CalibrationPoint]:
+    """The run's measurements against their replications' intervals (no margin): what a margin is made of."""
+    return [
+        CalibrationPoint(
+            run=run_id,
+            configuration=r["case"],
+            step=int(r["step"]),
+            metric=metric,
+            central_ms=float(r[f"predicted_{metric}_p99_ms"]),
+            low_ms=float(r[f"spread_{metric}_lo_ms"]),
+            high_ms=float(r[f"spread_{metric}_hi_ms"]),
+            measured_ms=float(r[f"measured_{metric}_p99_ms"]),
+        )
+        for r in rows
+        for metric, _ in METRICS
+        if f"spread_{metric}_lo_ms" in r and math.isfinite(float(r[f"measured_{metric}_p99_ms"]))
+    ]
 
 
 def _with_interval(r: dict[str, Any], metric: str) -> str:
@@ -252,19 +302,18 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _pairs(rows: list[dict[str, Any]], metric: str) -> list[tuple[Interval, float]]:
+def _pairs(
+    rows: list[dict[str, Any]], metric: str, prefix: str = "predicted"
+) -> list[tuple[Interval, float]]:
+    """(interval, measurement) per row; prefix "spread": the replications' own interval, no margin."""
+    stem = f"{prefix}_{metric}_p99" if prefix == "predicted" else f"{prefix}_{metric}"
     return [
         (
-            Interval(
-                r[f"predicted_{metric}_p99_ms"],
-                r[f"predicted_{metric}_p99_lo_ms"],
-                r[f"predicted_{metric}_p99_hi_ms"],
-                0,
-            ),
+            Interval(r[f"predicted_{metric}_p99_ms"], r[f"{stem}_lo_ms"], r[f"{stem}_hi_ms"], 0),
             r[f"measured_{metric}_p99_ms"],
         )
         for r in rows
-        if r.get(f"predicted_{metric}_p99_lo_ms") is not None
+        if r.get(f"{stem}_lo_ms") is not None
     ]
 
 
@@ -277,6 +326,10 @@ def coverage_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         (
             f"both, steps with >= {MIN_INVOCATIONS_FOR_P99} invocations",
             _pairs(measurable, "iterator_age") + _pairs(measurable, "e2e"),
+        ),
+        (
+            "both, replications' spread alone (no margin)",
+            _pairs(rows, "iterator_age", "spread") + _pairs(rows, "e2e", "spread"),
         ),
     ]
     return [{"group": label, **coverage(pairs).to_dict()} for label, pairs in groups]
@@ -331,7 +384,7 @@ def load_note(rows: list[dict[str, Any]]) -> str:
     return f"1-min load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores as the runs ended"
 
 
-def write_doc(rows: list[dict[str, Any]], totals: dict[str, float], when: str) -> None:
+def write_doc(rows: list[dict[str, Any]], totals: dict[str, float], when: str, margin: Margin) -> None:
     text = DOC.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"{DOC} lacks the markers {BEGIN} / {END}")
@@ -343,7 +396,9 @@ def write_doc(rows: list[dict[str, Any]], totals: dict[str, float], when: str) -
         f"{totals['median_ape_e2e']:.0%}), worst {totals['max_ape']:.0%}; "
         f"{totals['coverage']:.0%} of the measurements inside their {INTERVAL_LEVEL:.0%} interval "
         f"(target >= {TARGET_COVERAGE:.0%}), median interval width {totals['median_relative_width']:.0%} "
-        f"of the central value. Steps of {step_lengths(rows)}; host: {load_note(rows)}.\n\n"
+        f"of the central value. Intervals: the replications' 10th-90th percentiles {margin.describe()}, "
+        f"the run itself not among them (out of sample). Steps of {step_lengths(rows)}; host: "
+        f"{load_note(rows)}.\n\n"
         f"{coverage_table(rows)}\n\n"
         f"{table(rows)}\n{END}"
     )
@@ -357,6 +412,7 @@ def run(
     from_json: bool = False,
     again: bool = False,
     step_s: float | None = None,
+    calibrate: bool = False,
 ) -> dict[str, Any]:
     """`step_s`: run the cases with steps of this length instead of theirs (more invocations per p99);
     such runs, and runs of some cases only, are saved beside validation.json, not over it."""
@@ -370,22 +426,35 @@ def run(
     elif only and not from_json:
         saved = RUNS_DIR / "validation-partial.json"
     if from_json:
-        rows = [r for r in json.loads(saved.read_text())["rows"] if not only or r["case"] in only]
+        record = json.loads(saved.read_text())
+        rows = [r for r in record["rows"] if not only or r["case"] in only]
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(saved.stat().st_mtime))
+        run_id = record.get("run") or time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(saved.stat().st_mtime))
         if again:
             rows = repredict_rows(rows)
             when += ", re-predicted " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     else:
+        run_id = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())
         rows = []
         for case in cases:
             print(f"== {case.name}: {case.why}", flush=True)
             rows += run_case(case)
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    rows, margin = out_of_sample(rows, run_id)
     totals = aggregate(rows)
     RUNS_DIR.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps({"rows": rows, "totals": totals}, indent=1))
+    saved.write_text(json.dumps({"run": run_id, "rows": rows, "totals": totals}, indent=1))
     if write and not only and not step_s:
-        write_doc(rows, totals, when)
+        write_doc(rows, totals, when, margin)
+    if calibrate:
+        provenance = (
+            f"bench_model_validation, {len({r['case'] for r in rows})} configurations, {len(rows)} steps, "
+            f"measured {when} on {os.cpu_count()} cores ({load_note(rows)})"
+        )
+        count = interval_calibration.add_run(run_id, provenance, calibration_points(rows, run_id))
+        print(
+            f"recorded {count} calibration points of run {run_id} in {interval_calibration.CALIBRATION_FILE}"
+        )
     return {
         "title": "Capacity model vs the local stack (p99 iterator age and e2e, with 80% intervals)",
         "metrics": [
@@ -425,6 +494,7 @@ def run(
             {"name": "wall time", "value": round(time.monotonic() - started), "unit": "s"},
         ],
         "machine load": load_note(rows),
+        "intervals": f"the replications' 10th-90th percentiles {margin.describe()}, this run not among them",
         "notes": coverage_table(rows) + "\n\n" + table(rows),
     }
 
@@ -442,6 +512,11 @@ def main() -> None:
         help="with --from-json: predict the saved runs again with the current model",
     )
     parser.add_argument("--step-s", type=float, help="every step this long (saved apart, not in the doc)")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="record the run's points in capacity/interval_calibration.json (later margins count them)",
+    )
     args = parser.parse_args()
     result = run(
         tuple(args.only),
@@ -449,6 +524,7 @@ def main() -> None:
         from_json=args.from_json,
         again=args.repredict,
         step_s=args.step_s,
+        calibrate=args.calibrate,
     )
     print(json.dumps(result["metrics"], indent=1))
     print(result["notes"])

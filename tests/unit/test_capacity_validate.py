@@ -1,6 +1,7 @@
 import pytest
 
 from capacity.fit import ServiceTimeModel
+from capacity.interval_calibration import model_margin
 from capacity.model import ReadPath
 from capacity.validate import ape, predict_steps
 
@@ -57,12 +58,17 @@ def test_predict_steps_brackets_each_p99_with_the_replications_interval() -> Non
     assert prediction["predicted_e2e_p99_hi_ms"] > prediction["predicted_e2e_p99_lo_ms"]
 
 
-def test_one_replication_gives_a_point_interval() -> None:
+def test_one_replication_gives_the_calibrated_margin_around_a_point() -> None:
+    # Given one replication: its spread is a point
     service = ServiceTimeModel(10.0, 2.0, memory_mb=1_769)
     config = {"shards": 1, "parallelization_factor": 1, "batch_size": 100, "batching_window_s": 1}
     steps = [{"step": 0, "rate_rps": 50.0, "duration_s": 20.0}]
     (prediction,) = predict_steps(
         service, config, steps, record_bytes=400, read=ReadPath.shared(1), repeats=1
     )
-    assert prediction["predicted_e2e_p99_lo_ms"] == prediction["predicted_e2e_p99_hi_ms"]
-    assert prediction["predicted_e2e_p99_lo_ms"] == prediction["predicted_e2e_p99_ms"]
+    # Then the interval is that point widened by the recorded validation runs' margin, and says so
+    factor = model_margin().factor
+    assert prediction["interval_log_margin"] == model_margin().log_margin > 0
+    central = prediction["predicted_e2e_p99_ms"]
+    assert prediction["predicted_e2e_p99_lo_ms"] == pytest.approx(central / factor)
+    assert prediction["predicted_e2e_p99_hi_ms"] == pytest.approx(central * factor)

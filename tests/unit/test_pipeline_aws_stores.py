@@ -1,6 +1,8 @@
 """The AWS stores' retry logic, against small fake clients that answer like the AWS APIs do."""
 
+import base64
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
@@ -9,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from pipeline import aws_stores
+from pipeline import aws_stores, ledger
 from pipeline.aggregate import Claim
 from pipeline.aws_stores import (
     DynamoAggregateStore,
@@ -19,6 +21,7 @@ from pipeline.aws_stores import (
 )
 from pipeline.errors import ConfigError, TransientStoreError
 from pipeline.metering import METER
+from pipeline.stores import ledger_item_bytes
 from tests.support.fakes import FakeDynamo, cancelled
 
 KEY = ("cell#310-260-1-1", "m#2026-11-18T13:00Z")
@@ -102,6 +105,41 @@ def test_a_failed_ledger_condition_reads_the_claims_again_before_committing() ->
     result = apply_ledger(LedgerDynamoAggregateStore("table", dynamo))
     # Then the store read again (optimistic lock) and committed on the second round
     assert result.committed and dynamo.reads == 2 and len(dynamo.calls) == 2
+
+
+class StoredClaimsDynamo(FakeDynamo):
+    """FakeDynamo whose consistent reads find one claims item, its binary value as `as_read` renders it."""
+
+    def __init__(self, blob: bytes, as_read: Callable[[bytes], bytes | str]) -> None:
+        super().__init__([])
+        self.item = {
+            "pk": {"S": KEY[0]},
+            "sk": {"S": KEY[1]},
+            ledger.VERSION_ATTRIBUTE: {"N": "3"},
+            ledger.CLAIMS_ATTRIBUTE: {"B": as_read(blob)},
+            "expires_at": {"N": "99"},
+        }
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        return {"Responses": {name: [self.item] for name in RequestItems}}
+
+
+@pytest.mark.parametrize(
+    "as_read",
+    [lambda blob: blob, lambda blob: base64.b64encode(blob).decode("ascii")],
+    ids=["botocore's bytes", "the prepared parser's base64 text"],
+)
+def test_the_ledger_reads_a_claims_item_the_same_from_either_parser(
+    as_read: Callable[[bytes], bytes | str],
+) -> None:
+    # Given a stored claims item, read back as botocore's parser (bytes) or the prepared one (base64 text)
+    units = {ledger.unit_id("shardId-0/1/"): ledger.cdr_digest("a")}
+    blob = ledger.encode_claims(units)
+    store = LedgerDynamoAggregateStore("table", StoredClaimsDynamo(blob, as_read))
+    # When the store reads its bucket
+    state = store._read_buckets([KEY])[KEY]
+    # Then it holds the same claims, version, size and lifetime either way
+    assert state == ledger.ClaimSet(3, units, ledger_item_bytes(KEY, blob), 99)
 
 
 @pytest.mark.parametrize("store", [DynamoAggregateStore, LedgerDynamoAggregateStore])
