@@ -490,6 +490,7 @@ def analyse(
                 "payload_formats",
                 "cold_starts",
                 "provisioned_concurrency",
+                "prediction_intervals",
             )
             if key in result.details
         },
