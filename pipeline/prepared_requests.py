@@ -94,9 +94,7 @@ def _send_encoded(params: dict[str, Any], context: dict[str, Any], **_: Any) -> 
         params["body"] = body
 
 
-def _decode_success(
-    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
-) -> None:
+def decode_success(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
     if response_dict.get("status_code") != 200 or not response_dict.get("body"):
         return
     customized_response_dict.update(orjson.loads(response_dict["body"]))
@@ -124,9 +122,19 @@ def prepare(client: Any) -> bool:
     events.register_last("before-parameter-build", encode)
     for operation in PREPARED[service]:
         events.register_last(f"before-call.{service}.{operation}", _send_encoded)
-    events.register(f"before-parse.{service}.{DECODED[service]}", _decode_success)
+    decode_answers(client, (DECODED[service],))
     setattr(meta, _INSTALLED, True)
     return True
+
+
+def decode_answers(client: Any, operations: tuple[str, ...]) -> None:
+    """orjson decodes these operations' success answers on this boto3 client (binary values stay base64
+    text, timestamps stay epoch numbers); error answers stay botocore's. The local ESM reads GetRecords this
+    way: the Lambda event carries each record's data as that same base64 text."""
+    meta: Any = client.meta
+    service = meta.service_model.service_id.hyphenize()
+    for operation in operations:
+        meta.events.register(f"before-parse.{service}.{operation}", decode_success)
 
 
 class PreparedClient:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import orjson
@@ -14,7 +15,7 @@ from infra.local.shard_limits import ShardMap, ShardRange, TokenBucket, hash_key
 from tests.support.fakes import FakeClock
 
 
-def record(sequence: int, data: bytes = b"x", key: str = "k") -> StreamRecord:
+def record(sequence: int, data: bytes | str = b"x", key: str = "k") -> StreamRecord:
     config = EsmConfig(
         stream_name="s",
         stream_arn="arn:aws:kinesis:us-east-1:000000000000:stream/s",
@@ -30,6 +31,16 @@ def record(sequence: int, data: bytes = b"x", key: str = "k") -> StreamRecord:
         "ApproximateArrivalTimestamp": 1.5,
     }
     return to_stream_record("shardId-000000000000", raw, config)
+
+
+def test_a_prepared_getrecords_entry_gives_the_same_event_entry_as_botocores() -> None:
+    # Given records of 1, 2 and 3 bytes mod 3 (two, one and no "=" of base64 padding)
+    for data in (b"\x00" * 499, b"\xff" * 500, b"{}" * 250 + b"z"):
+        # When the entry comes as botocore parses it (bytes) and as the prepared path does (wire base64 text)
+        parsed, prepared = record(7, data), record(7, base64.b64encode(data).decode("ascii"))
+        # Then Lambda's event entry and the record's size are the same
+        assert prepared.event_json == parsed.event_json
+        assert prepared.data_bytes == parsed.data_bytes == len(data)
 
 
 def test_bucket_allows_one_second_of_burst_then_refills_at_the_rate() -> None:

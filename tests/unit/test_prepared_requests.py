@@ -19,7 +19,7 @@ from pipeline.aggregate import Claim
 from pipeline.aws_stores import DynamoAggregateStore, FoldedDynamoAggregateStore, LedgerDynamoAggregateStore
 from pipeline.fraud.dynamo_items import StoredState, decode, item_key, put_request
 from pipeline.fraud.state import WindowKey, position
-from pipeline.prepared_requests import PreparedClient, _decode_success, prepare
+from pipeline.prepared_requests import PreparedClient, decode_success, prepare
 
 TOKEN = "4c1c9b0e-7b3c-4d51-9d4a-1f0e2b3c4d5e"
 
@@ -136,7 +136,7 @@ def test_a_successful_batch_read_is_decoded_with_binary_values_as_base64_text() 
     customized: dict[str, Any] = {}
 
     # When the prepared path decodes it
-    _decode_success(response_dict=response, customized_response_dict=customized)
+    decode_success(response_dict=response, customized_response_dict=customized)
 
     # Then botocore parses an empty object and the answer is the decoded body, which the reader accepts
     assert response["body"] == b"{}"
@@ -148,7 +148,7 @@ def test_an_error_answer_is_left_to_botocore() -> None:
     response = {"status_code": 400, "headers": {}, "body": body}
     customized: dict[str, Any] = {}
 
-    _decode_success(response_dict=response, customized_response_dict=customized)
+    decode_success(response_dict=response, customized_response_dict=customized)
 
     assert (response["body"], customized) == (body, {})
 
@@ -262,7 +262,7 @@ def test_a_put_records_answer_is_what_botocores_parser_makes_of_it() -> None:
     customized: dict[str, Any] = {}
 
     # When the prepared path decodes it (botocore then parses what is left and adds the decoded part)
-    _decode_success(response_dict=response, customized_response_dict=customized)
+    decode_success(response_dict=response, customized_response_dict=customized)
     parsed = parser.parse(response, output_shape)
     parsed.update(customized)
 

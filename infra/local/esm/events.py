@@ -46,9 +46,19 @@ class KinesisEventRecord(TypedDict):
     eventSourceARN: str
 
 
+def _base64_data(data: bytes | str) -> tuple[str, int]:
+    """A record's data as the event's base64 text, and its size in bytes. GetRecords answers decoded by the
+    prepared path (pipeline.prepared_requests.decode_answers) hold the wire's base64 text already: it is
+    passed on as it is, not decoded and encoded again."""
+    if isinstance(data, str):
+        return data, len(data) * 3 // 4 - data[-2:].count("=")
+    return base64.b64encode(data).decode("ascii"), len(data)
+
+
 def to_stream_record(shard_id: str, raw: dict[str, Any], config: EsmConfig) -> StreamRecord:
-    """From a boto3 GetRecords entry (Data already decoded, arrival a datetime) to Lambda's event entry."""
-    data: bytes = raw["Data"]
+    """From a GetRecords entry (Data as bytes from botocore's parser or base64 text from the prepared one,
+    arrival a datetime or epoch seconds) to Lambda's event entry."""
+    data, data_bytes = _base64_data(raw["Data"])
     arrival = raw["ApproximateArrivalTimestamp"]
     arrival_s = arrival.timestamp() if isinstance(arrival, dt.datetime) else float(arrival)
     sequence_number = str(raw["SequenceNumber"])
@@ -57,7 +67,7 @@ def to_stream_record(shard_id: str, raw: dict[str, Any], config: EsmConfig) -> S
             "kinesisSchemaVersion": "1.0",
             "partitionKey": raw["PartitionKey"],
             "sequenceNumber": sequence_number,
-            "data": base64.b64encode(data).decode("ascii"),
+            "data": data,
             "approximateArrivalTimestamp": arrival_s,
         },
         "eventSource": "aws:kinesis",
@@ -74,7 +84,7 @@ def to_stream_record(shard_id: str, raw: dict[str, Any], config: EsmConfig) -> S
         sequence_int=int(sequence_number),
         partition_key=raw["PartitionKey"],
         arrival_epoch_s=arrival_s,
-        data_bytes=len(data),
+        data_bytes=data_bytes,
         event_json=orjson.dumps(entry),
     )
 

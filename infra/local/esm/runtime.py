@@ -30,6 +30,7 @@ from infra.local.esm.poller import ShardPoller
 from infra.local.esm.pool import WorkerPool
 from infra.local.esm.subscriber import ShardSubscriber, register_consumer
 from infra.local.esm.telemetry import Telemetry
+from pipeline.prepared_requests import decode_answers
 
 LOG = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL_S = 0.5
@@ -43,6 +44,7 @@ class EsmRuntime:
         target = self._proxy_target()
         # The poller handles throttles itself (backoff, then the same iterator), so botocore must not.
         self.kinesis: Any = client(target, "kinesis", retries=0)
+        decode_answers(self.kinesis, ("GetRecords",))  # ~2x less CPU per record read (docs/local.md)
         self.sqs: Any = client(target, "sqs")
         # EFO reads go straight to the emulator: the limits proxy enforces the shared read limits only.
         self.kinesis_direct: Any = client(
@@ -117,8 +119,10 @@ class EsmRuntime:
             )
         for shard_id in shard_ids:
             self._start_shard(shard_id, saved.get(shard_id))
+        others = client(self._proxy_target(), "kinesis", retries=0)
+        decode_answers(others, ("GetRecords",))
         self.other_consumers = start_other_consumers(
-            client(self._proxy_target(), "kinesis", retries=0),
+            others,
             config.stream_name,
             shard_ids,
             config.other_consumers,
