@@ -115,6 +115,59 @@ def builtin_deepcopy(value: Any, memo: Any = None) -> Any:
         return copy.deepcopy(value, memo)
 
 
+NUMBER_SIZE_CACHE_SIZE = 65_536  # distinct number strings (counters, epoch seconds, amounts): ~6 MB at most
+
+
+def memoised_number_size(number_size: Callable[[Any], int]) -> Callable[[Any], int]:
+    """`_number_size_bytes` memoised for strings (a pure function of its text); anything else as shipped
+    (an lru_cache key would make 1, 1.0 and True one entry)."""
+    cached = functools.lru_cache(maxsize=NUMBER_SIZE_CACHE_SIZE)(number_size)
+
+    def size(text: Any) -> int:
+        return cached(text) if type(text) is str else number_size(text)
+
+    return size
+
+
+def item_sizes(
+    value_size_shipped: Callable[[Any], int], number_size: Callable[[Any], int]
+) -> tuple[Callable[[Any], int], Callable[[Any], int]]:
+    """(item_size, value_size): `_item_size_bytes` and `_attribute_value_size` with the common shapes (S and N
+    strings, BOOL, NULL, M of str keys, L) answered inline, the rest by the shipped `value_size_shipped`
+    (whose recursion, through the module's name, comes back here). Same sums, fewer calls: the sizes were
+    ~20 % of the emulator's TransactWriteItems time (cProfile, bench_fraud_emulator with fraud on)."""
+
+    def value_size(value: Any) -> int:
+        if type(value) is dict and len(value) == 1:
+            for vtype, vval in value.items():
+                if vtype == "S" and type(vval) is str:
+                    return len(vval) if vval.isascii() else len(vval.encode("utf-8"))
+                if vtype == "N" and type(vval) is str:
+                    return number_size(vval)
+                if vtype == "BOOL" or vtype == "NULL":
+                    return 1
+                if vtype == "M" and type(vval) is dict:
+                    total = 3
+                    for name, sub in vval.items():
+                        if type(name) is not str:
+                            return value_size_shipped(value)
+                        total += 1 + (len(name) if name.isascii() else len(name.encode("utf-8")))
+                        total += value_size(sub)
+                    return total
+        return value_size_shipped(value)
+
+    def item_size(item: Any) -> int:
+        if not isinstance(item, dict):
+            return 0
+        total = 0
+        for name, value in item.items():
+            total += len(name) if type(name) is str and name.isascii() else len(name.encode("utf-8"))
+            total += value_size(value)
+        return total
+
+    return item_size, value_size
+
+
 # (text in MiniStack 1.5.33's `_transact_write_items`, replacement): each must match exactly once
 TRANSACT_WRITE_EDITS = (
     (  # the up-front probe only feeds the empty secondary-index key check
@@ -316,6 +369,21 @@ def rewrite_batch_get_item(dynamodb: ModuleType) -> bool:
     return True
 
 
+def patch_sizes(dynamodb: ModuleType) -> bool:
+    """The module's item, attribute value and number sizes replaced by `item_sizes` and
+    `memoised_number_size` (False, and said, when one of the three is missing)."""
+    names = ("_number_size_bytes", "_attribute_value_size", "_item_size_bytes")
+    if not all(inspect.isfunction(getattr(dynamodb, name, None)) for name in names):
+        _say("dynamodb's item size functions are not there; left as shipped")
+        return False
+    number_size = memoised_number_size(dynamodb._number_size_bytes)
+    item_size, value_size = item_sizes(dynamodb._attribute_value_size, number_size)
+    dynamodb._number_size_bytes = number_size  # type: ignore[attr-defined]
+    dynamodb._attribute_value_size = value_size  # type: ignore[attr-defined]
+    dynamodb._item_size_bytes = item_size  # type: ignore[attr-defined]
+    return True
+
+
 def apply_patches() -> list[str]:
     """Patch the loaded MiniStack modules; return what was patched."""
     try:
@@ -337,6 +405,8 @@ def apply_patches() -> list[str]:
     if isinstance(getattr(dynamodb, "copy", None), ModuleType):
         dynamodb.copy = SimpleNamespace(deepcopy=builtin_deepcopy, copy=copy.copy)  # type: ignore[attr-defined]
         patched.append("dynamodb copy.deepcopy")
+    if patch_sizes(dynamodb):  # before the rewrite below, which keeps the item size function it finds
+        patched.append("dynamodb item sizes")
     if rewrite_transact_write_items(dynamodb) and _patch(dynamodb, "handle_request", body_noted):
         patched.append("dynamodb._transact_write_items (one update application per item)")
     if rewrite_batch_get_item(dynamodb):
