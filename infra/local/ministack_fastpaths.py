@@ -115,18 +115,19 @@ def builtin_deepcopy(value: Any, memo: Any = None) -> Any:
         return copy.deepcopy(value, memo)
 
 
-NUMBER_SIZE_CACHE_SIZE = 65_536  # distinct number strings (counters, epoch seconds, amounts): ~6 MB at most
+NUMBER_CACHE_SIZE = 65_536  # distinct number strings (counters, epoch seconds, amounts): a few MB at most
 
 
-def memoised_number_size(number_size: Callable[[Any], int]) -> Callable[[Any], int]:
-    """`_number_size_bytes` memoised for strings (a pure function of its text); anything else as shipped
-    (an lru_cache key would make 1, 1.0 and True one entry)."""
-    cached = functools.lru_cache(maxsize=NUMBER_SIZE_CACHE_SIZE)(number_size)
+def memoised_for_strings(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`function` of one argument, a pure function of its text when that is a str (MiniStack's number
+    checks and sizes are), memoised for strings; anything else goes to `function` as shipped (an lru_cache
+    key would make 1.0 and True one entry). The answers (int, str or None) are immutable."""
+    cached = functools.lru_cache(maxsize=NUMBER_CACHE_SIZE)(function)
 
-    def size(text: Any) -> int:
-        return cached(text) if type(text) is str else number_size(text)
+    def answer(text: Any) -> Any:
+        return cached(text) if type(text) is str else function(text)
 
-    return size
+    return answer
 
 
 def item_sizes(
@@ -369,16 +370,19 @@ def rewrite_batch_get_item(dynamodb: ModuleType) -> bool:
     return True
 
 
+NUMBER_FUNCTIONS = ("_number_size_bytes", "_number_error", "_ddb_canonicalize_number")
+
+
 def patch_sizes(dynamodb: ModuleType) -> bool:
-    """The module's item, attribute value and number sizes replaced by `item_sizes` and
-    `memoised_number_size` (False, and said, when one of the three is missing)."""
-    names = ("_number_size_bytes", "_attribute_value_size", "_item_size_bytes")
+    """The module's number checks and sizes memoised (`memoised_for_strings`), its item and attribute value
+    sizes replaced by `item_sizes` (False, and said, when one of them is missing)."""
+    names = (*NUMBER_FUNCTIONS, "_attribute_value_size", "_item_size_bytes")
     if not all(inspect.isfunction(getattr(dynamodb, name, None)) for name in names):
-        _say("dynamodb's item size functions are not there; left as shipped")
+        _say("dynamodb's number and item size functions are not all there; left as shipped")
         return False
-    number_size = memoised_number_size(dynamodb._number_size_bytes)
-    item_size, value_size = item_sizes(dynamodb._attribute_value_size, number_size)
-    dynamodb._number_size_bytes = number_size  # type: ignore[attr-defined]
+    for name in NUMBER_FUNCTIONS:
+        setattr(dynamodb, name, memoised_for_strings(getattr(dynamodb, name)))
+    item_size, value_size = item_sizes(dynamodb._attribute_value_size, dynamodb._number_size_bytes)
     dynamodb._attribute_value_size = value_size  # type: ignore[attr-defined]
     dynamodb._item_size_bytes = item_size  # type: ignore[attr-defined]
     return True
@@ -406,7 +410,7 @@ def apply_patches() -> list[str]:
         dynamodb.copy = SimpleNamespace(deepcopy=builtin_deepcopy, copy=copy.copy)  # type: ignore[attr-defined]
         patched.append("dynamodb copy.deepcopy")
     if patch_sizes(dynamodb):  # before the rewrite below, which keeps the item size function it finds
-        patched.append("dynamodb item sizes")
+        patched.append("dynamodb number checks and item sizes")
     if rewrite_transact_write_items(dynamodb) and _patch(dynamodb, "handle_request", body_noted):
         patched.append("dynamodb._transact_write_items (one update application per item)")
     if rewrite_batch_get_item(dynamodb):

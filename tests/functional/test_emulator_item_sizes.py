@@ -1,6 +1,7 @@
-"""The emulator's item size fast path (infra/local/ministack_fastpaths.py, `patch_sizes`) against MiniStack's
-shipped size functions: the same sizes, or the same error, for every value of a seeded random mix of
-AttributeValue shapes, well-formed and not. Run in MiniStack's own interpreter, which has MiniStack."""
+"""The emulator's item size and number fast paths (infra/local/ministack_fastpaths.py, `patch_sizes`) against
+MiniStack's shipped functions: the same sizes, number checks and canonical numbers, or the same error, for
+every value of a seeded random mix of AttributeValue shapes and number texts, well-formed and not. Run in
+MiniStack's own interpreter, which has MiniStack."""
 
 from __future__ import annotations
 
@@ -56,19 +57,26 @@ def outcome(function, argument):
     try:
         return function(argument)
     except Exception as error:  # the shipped function's error must be the patched one's
-        return type(error).__name__
+        return {"raised": type(error).__name__}
 
 cases = [value() for _ in range(COUNT)] + [item() for _ in range(COUNT)] + ["not an item", None, {}]
+ODD_NUMBERS = [None, 1, 1.0, True, 0, False, b"1", "1_000", "nan", "Infinity", "1e126", "1e-131", "9.99e125",
+               "1" * 39, "0e999999999999999999"]
+texts = NUMBERS + [number() for _ in range(COUNT)] + ODD_NUMBERS
 def sizes():
-    return [[outcome(dynamodb._attribute_value_size, case), outcome(dynamodb._item_size_bytes, case),
-             outcome(dynamodb._number_size_bytes, case.get("N") if isinstance(case, dict) else case)]
-            for case in cases]
+    per_case = [[outcome(dynamodb._attribute_value_size, case), outcome(dynamodb._item_size_bytes, case)]
+                for case in cases]
+    checks = [getattr(dynamodb, name) for name in fastpaths.NUMBER_FUNCTIONS]
+    # each text twice: the second pass answers from the patched caches
+    return per_case + [[outcome(check, text) for check in checks] for _ in range(2) for text in texts]
 shipped = sizes()
 assert fastpaths.patch_sizes(dynamodb)
 patched = sizes()
 differ = [i for i, (a, b) in enumerate(zip(shipped, patched)) if a != b]
-errors = sum(isinstance(x, str) for row in shipped for x in row)
-print(json.dumps({"cases": len(cases), "differ": differ, "errors": errors}))
+raised = sum(isinstance(x, dict) for row in shipped for x in row)
+refused = sum(row[1] is not None for row in shipped[len(cases):])  # _number_error's messages
+print(json.dumps({"cases": len(cases), "rows": len(patched), "differ": differ, "raised": raised,
+                  "refused": refused, "numbers": len(texts)}))
 """
 
 
@@ -85,7 +93,10 @@ def test_patched_sizes_equal_the_shipped_ones() -> None:
         check=True,
     )
     outcome = json.loads(result.stdout)
-    # Then every size (and every error) is the same, and the mix did reach the shipped error paths
+    # Then every size, check and canonical number (and every error) is the same, and the mix did reach the
+    # shipped error paths and refused numbers
     assert outcome["cases"] == VALUES + 3
     assert outcome["differ"] == []
-    assert outcome["errors"] > 0
+    assert outcome["rows"] == VALUES + 3 + 2 * outcome["numbers"]
+    assert outcome["raised"] > 0
+    assert outcome["refused"] > 0
