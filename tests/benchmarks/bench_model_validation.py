@@ -228,17 +228,16 @@ def out_of_sample(rows: list[dict[str, Any]], run_id: str) -> tuple[list[dict[st
     scored = []
     for row in rows:
         row = dict(row)
-        used = math.exp(float(row.get("interval_log_margin") or 0.0))
+        used = float(row.get("interval_log_margin") or 0.0)
         for metric, _ in METRICS:
             low, high = row.get(f"predicted_{metric}_p99_lo_ms"), row.get(f"predicted_{metric}_p99_hi_ms")
             if low is None or high is None:
                 continue
-            spread = (
-                row.get(f"spread_{metric}_lo_ms", low * used),
-                row.get(f"spread_{metric}_hi_ms", high / used),
-            )
-            row[f"spread_{metric}_lo_ms"], row[f"spread_{metric}_hi_ms"] = spread
-            low, high = widen(*spread, margin)
+            # a row scored before keeps its spread; a fresh one takes it off the margin it was predicted with
+            spread_low, spread_high = Interval(0.0, low, high, 0, used).spread
+            spread_low = row.setdefault(f"spread_{metric}_lo_ms", spread_low)
+            spread_high = row.setdefault(f"spread_{metric}_hi_ms", spread_high)
+            low, high = widen(spread_low, spread_high, margin)
             row[f"predicted_{metric}_p99_lo_ms"], row[f"predicted_{metric}_p99_hi_ms"] = low, high
             row[f"inside_interval_{metric}"] = low <= row[f"measured_{metric}_p99_ms"] <= high
         row["interval_log_margin"] = margin.log_margin
